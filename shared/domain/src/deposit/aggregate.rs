@@ -1,0 +1,351 @@
+//! Deposit state, rebuilt from its events. Every event is checked against the status graph
+//! before it changes anything: an illegal event is an error, never a panic, and leaves the
+//! state untouched.
+
+use super::events::{DepositEvent, NewDeposit, RecordedEvent};
+use super::status::DepositStatus;
+use super::view::DepositView;
+use crate::ids::{DepositId, MerchantId, RefundId};
+use crate::money::Amount;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("a stream must start with DepositRequested at version 1")]
+    NotStarted,
+    #[error("event version {got} does not follow version {current}")]
+    VersionGap { current: u64, got: u64 },
+    #[error("event belongs to deposit {got}, not {expected}")]
+    WrongStream { expected: DepositId, got: DepositId },
+    #[error("{event} is not allowed while the deposit is {status}")]
+    IllegalTransition {
+        status: DepositStatus,
+        event: &'static str,
+    },
+    #[error("attempt {got} is out of order (expected {expected})")]
+    AttemptOutOfOrder { expected: u32, got: u32 },
+    #[error("attempt {0} is still open; it must be concluded or reconciled first")]
+    AttemptStillOpen(u32),
+    #[error("no open attempt {0}")]
+    NoOpenAttempt(u32),
+    #[error("refund {0} already exists")]
+    DuplicateRefund(RefundId),
+    #[error("refund {0} is unknown or already concluded")]
+    NoPendingRefund(RefundId),
+    #[error("refund of {requested} exceeds the {remaining} left to refund")]
+    RefundExceedsRemaining { requested: u64, remaining: u64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptState {
+    /// Recorded, outcome unknown: the gateway may or may not have been called.
+    Open,
+    Failed {
+        retryable: bool,
+    },
+    Submitted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub number: u32,
+    pub gateway: String,
+    pub idempotency_key: String,
+    pub state: AttemptState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundState {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    pub id: RefundId,
+    pub amount: Amount,
+    pub state: RefundState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deposit {
+    pub id: DepositId,
+    pub merchant_id: MerchantId,
+    pub request: NewDeposit,
+    pub status: DepositStatus,
+    pub version: u64,
+    pub attempts: Vec<Attempt>,
+    pub gateway: Option<String>,
+    pub external_id: Option<String>,
+    pub refunds: Vec<Refund>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl Deposit {
+    /// Rebuilds a deposit from its whole stream, oldest first.
+    pub fn replay(events: &[RecordedEvent]) -> Result<Self, TransitionError> {
+        let (first, rest) = events.split_first().ok_or(TransitionError::NotStarted)?;
+        let mut deposit = Self::start(first)?;
+        for event in rest {
+            deposit.apply(event)?;
+        }
+        Ok(deposit)
+    }
+
+    /// The state created by a stream's first event.
+    pub fn start(first: &RecordedEvent) -> Result<Self, TransitionError> {
+        match &first.event {
+            DepositEvent::DepositRequested {
+                deposit_id,
+                merchant_id,
+                request,
+            } if first.version == 1 && *deposit_id == first.deposit_id => Ok(Self {
+                id: *deposit_id,
+                merchant_id: merchant_id.clone(),
+                request: request.clone(),
+                status: DepositStatus::Pending,
+                version: 1,
+                attempts: Vec::new(),
+                gateway: None,
+                external_id: None,
+                refunds: Vec::new(),
+                created_at: first.occurred_at,
+                updated_at: first.occurred_at,
+            }),
+            _ => Err(TransitionError::NotStarted),
+        }
+    }
+
+    /// Applies the next event of the stream, or refuses it and changes nothing.
+    pub fn apply(&mut self, recorded: &RecordedEvent) -> Result<(), TransitionError> {
+        if recorded.deposit_id != self.id {
+            return Err(TransitionError::WrongStream {
+                expected: self.id,
+                got: recorded.deposit_id,
+            });
+        }
+        if recorded.version != self.version + 1 {
+            return Err(TransitionError::VersionGap {
+                current: self.version,
+                got: recorded.version,
+            });
+        }
+        let next = self.check(&recorded.event)?;
+        self.commit(&recorded.event, next);
+        self.version = recorded.version;
+        self.updated_at = recorded.occurred_at;
+        Ok(())
+    }
+
+    /// Decides whether `event` may happen now and which status it leads to, without
+    /// changing anything. Commands call this before they record an event.
+    pub fn check(&self, event: &DepositEvent) -> Result<DepositStatus, TransitionError> {
+        use DepositEvent::*;
+        let next = match event {
+            DepositRequested { .. } => return Err(self.illegal(event)),
+            AttemptStarted { attempt, .. } => {
+                if let Some(open) = self.open_attempt() {
+                    return Err(TransitionError::AttemptStillOpen(open.number));
+                }
+                let expected = self.next_attempt_number();
+                if *attempt != expected {
+                    return Err(TransitionError::AttemptOutOfOrder {
+                        expected,
+                        got: *attempt,
+                    });
+                }
+                DepositStatus::Processing
+            }
+            AttemptFailed { attempt, .. } => {
+                self.require_open_attempt(*attempt)?;
+                DepositStatus::Processing
+            }
+            DepositSubmitted { attempt, .. } => {
+                self.require_open_attempt(*attempt)?;
+                DepositStatus::Submitted
+            }
+            DepositSucceeded { .. } => DepositStatus::Succeeded,
+            DepositFailed { .. } => DepositStatus::Failed,
+            RefundRequested { refund_id, amount } => {
+                if !matches!(
+                    self.status,
+                    DepositStatus::Succeeded | DepositStatus::PartiallyRefunded
+                ) {
+                    return Err(self.illegal(event));
+                }
+                if self.refunds.iter().any(|r| r.id == *refund_id) {
+                    return Err(TransitionError::DuplicateRefund(*refund_id));
+                }
+                let remaining = self.refundable_remaining();
+                if amount.minor() > remaining {
+                    return Err(TransitionError::RefundExceedsRemaining {
+                        requested: amount.minor(),
+                        remaining,
+                    });
+                }
+                // A refund request does not move the status; its outcome does.
+                return Ok(self.status);
+            }
+            RefundSucceeded { refund_id } => {
+                let refund = self.require_pending_refund(*refund_id)?;
+                if self.refunded_amount() + refund.amount.minor() == self.request.amount.minor() {
+                    DepositStatus::Refunded
+                } else {
+                    DepositStatus::PartiallyRefunded
+                }
+            }
+            RefundFailed { refund_id, .. } => {
+                self.require_pending_refund(*refund_id)?;
+                return Ok(self.status);
+            }
+        };
+        if self.status.can_become(next) {
+            Ok(next)
+        } else {
+            Err(self.illegal(event))
+        }
+    }
+
+    fn commit(&mut self, event: &DepositEvent, next: DepositStatus) {
+        use DepositEvent::*;
+        match event {
+            DepositRequested { .. } => {}
+            AttemptStarted {
+                attempt,
+                gateway,
+                idempotency_key,
+            } => self.attempts.push(Attempt {
+                number: *attempt,
+                gateway: gateway.clone(),
+                idempotency_key: idempotency_key.clone(),
+                state: AttemptState::Open,
+            }),
+            AttemptFailed { retryable, .. } => {
+                self.close_open_attempt(AttemptState::Failed {
+                    retryable: *retryable,
+                });
+            }
+            DepositSubmitted {
+                gateway,
+                external_id,
+                ..
+            } => {
+                self.close_open_attempt(AttemptState::Submitted);
+                self.gateway = Some(gateway.clone());
+                self.external_id = Some(external_id.clone());
+            }
+            DepositSucceeded { .. } => {}
+            DepositFailed { .. } => {
+                self.close_open_attempt(AttemptState::Failed { retryable: false });
+            }
+            RefundRequested { refund_id, amount } => self.refunds.push(Refund {
+                id: *refund_id,
+                amount: *amount,
+                state: RefundState::Pending,
+            }),
+            RefundSucceeded { refund_id } => {
+                self.set_refund_state(*refund_id, RefundState::Succeeded)
+            }
+            RefundFailed { refund_id, .. } => {
+                self.set_refund_state(*refund_id, RefundState::Failed)
+            }
+        }
+        self.status = next;
+    }
+
+    fn illegal(&self, event: &DepositEvent) -> TransitionError {
+        TransitionError::IllegalTransition {
+            status: self.status,
+            event: event.kind(),
+        }
+    }
+
+    /// The attempt whose outcome is not known yet, if any.
+    pub fn open_attempt(&self) -> Option<&Attempt> {
+        self.attempts.iter().find(|a| a.state == AttemptState::Open)
+    }
+
+    pub fn next_attempt_number(&self) -> u32 {
+        self.attempts.len() as u32 + 1
+    }
+
+    fn require_open_attempt(&self, number: u32) -> Result<(), TransitionError> {
+        match self.open_attempt() {
+            Some(open) if open.number == number => Ok(()),
+            _ => Err(TransitionError::NoOpenAttempt(number)),
+        }
+    }
+
+    fn close_open_attempt(&mut self, state: AttemptState) {
+        if let Some(open) = self
+            .attempts
+            .iter_mut()
+            .find(|a| a.state == AttemptState::Open)
+        {
+            open.state = state;
+        }
+    }
+
+    fn require_pending_refund(&self, id: RefundId) -> Result<&Refund, TransitionError> {
+        self.refunds
+            .iter()
+            .find(|r| r.id == id && r.state == RefundState::Pending)
+            .ok_or(TransitionError::NoPendingRefund(id))
+    }
+
+    fn set_refund_state(&mut self, id: RefundId, state: RefundState) {
+        if let Some(refund) = self.refunds.iter_mut().find(|r| r.id == id) {
+            refund.state = state;
+        }
+    }
+
+    fn sum_refunds(&self, state: RefundState) -> u64 {
+        // Each refund was admitted only if it fit in what was left, so the sum is at most
+        // the deposit's amount, itself far below u64::MAX.
+        self.refunds
+            .iter()
+            .filter(|r| r.state == state)
+            .map(|r| r.amount.minor())
+            .sum()
+    }
+
+    /// Refunds confirmed by the gateway.
+    pub fn refunded_amount(&self) -> u64 {
+        self.sum_refunds(RefundState::Succeeded)
+    }
+
+    /// What a new refund may still take: captured, less refunded, less refunds in flight.
+    pub fn refundable_remaining(&self) -> u64 {
+        let captured = match self.status {
+            DepositStatus::Succeeded | DepositStatus::PartiallyRefunded => {
+                self.request.amount.minor()
+            }
+            _ => 0,
+        };
+        captured
+            .saturating_sub(self.refunded_amount())
+            .saturating_sub(self.sum_refunds(RefundState::Pending))
+    }
+
+    /// The read model a merchant sees.
+    pub fn view(&self) -> DepositView {
+        DepositView {
+            id: self.id,
+            merchant_id: self.merchant_id.clone(),
+            status: self.status,
+            amount: self.request.amount,
+            currency: self.request.currency,
+            country: self.request.country,
+            customer_id: self.request.customer_id.clone(),
+            gateway: self.gateway.clone(),
+            external_id: self.external_id.clone(),
+            refunded_amount: self.refunded_amount(),
+            metadata: self.request.metadata.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            version: self.version,
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! The deposit aggregate: one event stream per deposit, state rebuilt by replaying it.
+
+mod aggregate;
+mod events;
+mod status;
+mod view;
+
+pub use aggregate::{Attempt, AttemptState, Deposit, Refund, TransitionError};
+pub use events::{
+    DepositEvent, FailureReason, NewDeposit, PaymentMethod, RecordedEvent, SCHEMA_VERSION,
+};
+pub use status::DepositStatus;
+pub use view::DepositView;

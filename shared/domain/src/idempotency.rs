@@ -1,0 +1,185 @@
+//! Idempotency keys (after the IETF `Idempotency-Key` draft and Stripe).
+//!
+//! The first request with a key claims it in the same transaction that records the
+//! deposit; the claim is a lease that the request completes once the message is sent.
+//! Later requests with the key are judged against the stored record.
+
+use crate::deposit::DepositView;
+use crate::ids::{DepositId, MerchantId};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// A merchant-chosen key, 1–255 printable ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IdempotencyKey(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdempotencyKeyError {
+    #[error("the Idempotency-Key header is required")]
+    Missing,
+    #[error("Idempotency-Key must be 1 to 255 printable ASCII characters")]
+    Invalid,
+}
+
+impl IdempotencyKey {
+    pub const MAX_LEN: usize = 255;
+
+    pub fn parse(value: Option<&str>) -> Result<Self, IdempotencyKeyError> {
+        let value = value.ok_or(IdempotencyKeyError::Missing)?;
+        let ok = (1..=Self::MAX_LEN).contains(&value.len())
+            && value.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+        if ok {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(IdempotencyKeyError::Invalid)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A digest of what a request asked for, to tell "the same request again" from "a
+/// different request reusing the key".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    /// `operation` names the endpoint, so a key reused on another endpoint never matches.
+    pub fn of(operation: &str, canonical_request: &[u8]) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(operation.as_bytes());
+        hasher.update([0]);
+        hasher.update(canonical_request);
+        Self(hex::encode(hasher.finalize()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn from_stored(hex_digest: String) -> Self {
+        Self(hex_digest)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum IdempotencyState {
+    /// The request that owns the lease is still working (or died while working).
+    InFlight {
+        owner: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        lease_until: OffsetDateTime,
+    },
+    Completed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub merchant_id: MerchantId,
+    pub key: IdempotencyKey,
+    pub fingerprint: Fingerprint,
+    pub deposit_id: DepositId,
+    pub state: IdempotencyState,
+    /// The first response's resource, replayed as it was.
+    pub response: DepositView,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// After this the store may forget the key (DynamoDB TTL).
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+impl IdempotencyRecord {
+    /// The store's key: keys are scoped per merchant.
+    pub fn storage_key(merchant: &MerchantId, key: &IdempotencyKey) -> String {
+        format!("{}#{}", merchant.0, key.as_str())
+    }
+}
+
+/// What to do with a request whose key is already claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Same request, finished: answer with the first response.
+    Replay(DepositView),
+    /// Different request under the same key.
+    Mismatch,
+    /// Same request, and its first execution is still running.
+    InFlight,
+    /// Same request, whose first execution stopped before finishing: take it over.
+    Abandoned { owner: Uuid },
+}
+
+pub fn judge(
+    record: &IdempotencyRecord,
+    fingerprint: &Fingerprint,
+    now: OffsetDateTime,
+) -> Verdict {
+    if &record.fingerprint != fingerprint {
+        return Verdict::Mismatch;
+    }
+    match record.state {
+        IdempotencyState::Completed => Verdict::Replay(record.response.clone()),
+        IdempotencyState::InFlight { lease_until, .. } if lease_until > now => Verdict::InFlight,
+        IdempotencyState::InFlight { owner, .. } => Verdict::Abandoned { owner },
+    }
+}
+
+/// How long keys live and how long a request may hold one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdempotencyPolicy {
+    /// How long a key is remembered. Default 48 h (the API promises at least 24 h).
+    pub retention: Duration,
+    /// How long a request owns its key before a retry may take over. Default 30 s,
+    /// longer than a Lambda invocation of the intake can run.
+    pub lease: Duration,
+}
+
+impl Default for IdempotencyPolicy {
+    fn default() -> Self {
+        Self {
+            retention: Duration::hours(48),
+            lease: Duration::seconds(30),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_must_be_present_and_short_and_printable() {
+        assert_eq!(
+            IdempotencyKey::parse(None),
+            Err(IdempotencyKeyError::Missing)
+        );
+        assert_eq!(
+            IdempotencyKey::parse(Some("")),
+            Err(IdempotencyKeyError::Invalid)
+        );
+        assert_eq!(
+            IdempotencyKey::parse(Some(&"k".repeat(256))),
+            Err(IdempotencyKeyError::Invalid)
+        );
+        assert_eq!(
+            IdempotencyKey::parse(Some("a\nb")),
+            Err(IdempotencyKeyError::Invalid)
+        );
+        assert!(IdempotencyKey::parse(Some(&"k".repeat(255))).is_ok());
+    }
+
+    #[test]
+    fn fingerprints_differ_by_operation_and_body() {
+        let a = Fingerprint::of("create_deposit", b"{}");
+        assert_eq!(a, Fingerprint::of("create_deposit", b"{}"));
+        assert_ne!(a, Fingerprint::of("create_refund", b"{}"));
+        assert_ne!(a, Fingerprint::of("create_deposit", b"{ }"));
+    }
+}

@@ -1,0 +1,148 @@
+//! The ports: what the domain needs from the outside world. Each has a real AWS adapter
+//! and an in-memory adapter, and both pass the same contract suite.
+
+use crate::deposit::{DepositView, RecordedEvent};
+use crate::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
+use crate::ids::{CorrelationId, DepositId, MerchantId};
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The storage backend failed or is unreachable. Carries context for logs only.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("store unavailable: {0}")]
+pub struct StoreError(pub String);
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AppendError {
+    /// Another writer appended to the stream first: reload and decide again.
+    #[error("stream version conflict")]
+    VersionConflict,
+    /// The idempotency key in this append is already claimed.
+    #[error("idempotency key already claimed")]
+    IdempotencyKeyTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything one command writes, committed all-or-nothing.
+#[derive(Debug, Clone)]
+pub struct AppendBatch {
+    pub deposit_id: DepositId,
+    /// The stream's version the command decided on; the new events follow it.
+    pub expected_version: u64,
+    pub events: Vec<RecordedEvent>,
+    /// The read model after the events.
+    pub view: DepositView,
+    /// Claimed only if no record with the same key exists.
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// The whole stream, oldest first, read consistently.
+    async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Appends events at `expected_version + 1 ..`, writes the view and claims the
+    /// idempotency key, atomically.
+    async fn append(&self, batch: AppendBatch) -> Result<(), AppendError>;
+
+    /// The read model, or `None` if no such deposit.
+    async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError>;
+
+    async fn idempotency_record(
+        &self,
+        merchant: &MerchantId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// Moves a record from `expected` to `next`; `Ok(false)` if it was not in `expected`
+    /// (someone else moved it first).
+    async fn transition_idempotency(
+        &self,
+        merchant: &MerchantId,
+        key: &IdempotencyKey,
+        expected: &IdempotencyState,
+        next: &IdempotencyState,
+    ) -> Result<bool, StoreError>;
+}
+
+/// The message that asks the gateway processor to work on a deposit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepositMessage {
+    pub deposit_id: DepositId,
+    pub merchant_id: MerchantId,
+    pub correlation_id: CorrelationId,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("queue unavailable: {0}")]
+pub struct QueueError(pub String);
+
+#[async_trait]
+pub trait QueueSender: Send + Sync {
+    async fn send(&self, message: &DepositMessage, delay: Duration) -> Result<(), QueueError>;
+}
+
+/// A merchant's API key. Never printed; only its hash is stored or compared.
+#[derive(Clone)]
+pub struct ApiKey(SecretString);
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(***)")
+    }
+}
+
+impl ApiKey {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(SecretString::from(value.into()))
+    }
+
+    /// SHA-256 is enough here: keys are long random strings, not passwords.
+    pub fn hash(&self) -> ApiKeyHash {
+        ApiKeyHash(hex::encode(Sha256::digest(
+            self.0.expose_secret().as_bytes(),
+        )))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ApiKeyHash(pub String);
+
+#[async_trait]
+pub trait MerchantDirectory: Send + Sync {
+    async fn merchant_for(&self, key: &ApiKeyHash) -> Result<Option<MerchantId>, StoreError>;
+}
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+}
+
+pub trait IdGenerator: Send + Sync {
+    fn new_uuid(&self) -> Uuid;
+}
+
+/// The wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// Time-ordered random ids (UUID v7), so ids sort roughly by creation.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RandomIds;
+
+impl IdGenerator for RandomIds {
+    fn new_uuid(&self) -> Uuid {
+        Uuid::now_v7()
+    }
+}

@@ -1,0 +1,8 @@
+//! Use cases, written against the ports.
+
+mod command;
+pub mod intake;
+mod queries;
+
+pub use command::{CommandError, CommandPorts, RetryPolicy, execute};
+pub use queries::{deposit_events, deposit_view};

@@ -1,0 +1,301 @@
+//! Turning an untrusted JSON body into a validated deposit request, with an error that
+//! names the offending parameter.
+
+use crate::money::{Amount, AmountError, Country, Currency};
+use secrecy::SecretString;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Why a request was refused: a stable machine code, a message, and the parameter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{param}: {message}")]
+pub struct ValidationError {
+    pub code: &'static str,
+    pub message: String,
+    pub param: String,
+}
+
+impl ValidationError {
+    fn new(code: &'static str, param: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            param: param.into(),
+        }
+    }
+}
+
+pub const MAX_CUSTOMER_ID_LEN: usize = 255;
+pub const MAX_TOKEN_LEN: usize = 255;
+pub const MAX_METADATA_KEYS: usize = 20;
+pub const MAX_METADATA_KEY_LEN: usize = 40;
+pub const MAX_METADATA_VALUE_LEN: usize = 500;
+pub const PAYMENT_METHOD_TYPES: [&str; 1] = ["card"];
+
+/// A payment method as the merchant sent it; the token is secret until encrypted.
+#[derive(Debug, Clone)]
+pub struct PaymentMethodInput {
+    pub kind: String,
+    pub token: SecretString,
+}
+
+/// A deposit request that passed every check, before its secrets are encrypted.
+#[derive(Debug, Clone)]
+pub struct DepositRequest {
+    pub amount: Amount,
+    pub currency: Currency,
+    pub country: Country,
+    pub customer_id: String,
+    pub payment_method: Option<PaymentMethodInput>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+const DEPOSIT_FIELDS: [&str; 6] = [
+    "amount",
+    "currency",
+    "country",
+    "customer_id",
+    "payment_method",
+    "metadata",
+];
+
+pub fn parse_deposit_request(body: &Value) -> Result<DepositRequest, ValidationError> {
+    let object = body.as_object().ok_or_else(|| {
+        ValidationError::new("body_invalid", "", "the body must be a JSON object")
+    })?;
+    reject_unknown(object, &DEPOSIT_FIELDS, "")?;
+    Ok(DepositRequest {
+        amount: parse_amount(object.get("amount"), "amount")?,
+        currency: parse_currency(object.get("currency"))?,
+        country: parse_country(object.get("country"))?,
+        customer_id: parse_customer_id(object.get("customer_id"))?,
+        payment_method: parse_payment_method(object.get("payment_method"))?,
+        metadata: parse_metadata(object.get("metadata"))?,
+    })
+}
+
+/// An amount in minor units: a JSON integer, positive, within [`crate::money::MAX_AMOUNT_MINOR`].
+pub fn parse_amount(value: Option<&Value>, param: &str) -> Result<Amount, ValidationError> {
+    let value = value.ok_or_else(|| missing(param))?;
+    let minor = value.as_u64().filter(|_| !value.is_f64());
+    let invalid = || {
+        ValidationError::new(
+            "amount_invalid",
+            param,
+            "amount must be a positive integer in minor units",
+        )
+    };
+    match minor.map(Amount::new) {
+        Some(Ok(amount)) => Ok(amount),
+        Some(Err(AmountError::TooLarge)) => Err(ValidationError::new(
+            "amount_too_large",
+            param,
+            AmountError::TooLarge.to_string(),
+        )),
+        _ => Err(invalid()),
+    }
+}
+
+fn parse_currency(value: Option<&Value>) -> Result<Currency, ValidationError> {
+    let text = required_str(value, "currency")?;
+    Currency::parse(text)
+        .map_err(|e| ValidationError::new("currency_invalid", "currency", e.to_string()))
+}
+
+fn parse_country(value: Option<&Value>) -> Result<Country, ValidationError> {
+    let text = required_str(value, "country")?;
+    Country::parse(text)
+        .map_err(|e| ValidationError::new("country_invalid", "country", e.to_string()))
+}
+
+fn parse_customer_id(value: Option<&Value>) -> Result<String, ValidationError> {
+    let text = required_str(value, "customer_id")?;
+    if !(1..=MAX_CUSTOMER_ID_LEN).contains(&text.len()) || text.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            "customer_id_invalid",
+            "customer_id",
+            format!(
+                "customer_id must be 1 to {MAX_CUSTOMER_ID_LEN} characters without control characters"
+            ),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+fn parse_payment_method(
+    value: Option<&Value>,
+) -> Result<Option<PaymentMethodInput>, ValidationError> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let object = value.as_object().ok_or_else(|| {
+        ValidationError::new(
+            "payment_method_invalid",
+            "payment_method",
+            "payment_method must be an object",
+        )
+    })?;
+    reject_unknown(object, &["type", "token"], "payment_method.")?;
+    let kind = required_str(object.get("type"), "payment_method.type")?;
+    if !PAYMENT_METHOD_TYPES.contains(&kind) {
+        return Err(ValidationError::new(
+            "payment_method_type_invalid",
+            "payment_method.type",
+            format!(
+                "payment_method.type must be one of {}",
+                PAYMENT_METHOD_TYPES.join(", ")
+            ),
+        ));
+    }
+    let token = required_str(object.get("token"), "payment_method.token")?;
+    if !(1..=MAX_TOKEN_LEN).contains(&token.len()) || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ValidationError::new(
+            "payment_method_token_invalid",
+            "payment_method.token",
+            format!("payment_method.token must be 1 to {MAX_TOKEN_LEN} printable characters"),
+        ));
+    }
+    Ok(Some(PaymentMethodInput {
+        kind: kind.to_owned(),
+        token: SecretString::from(token.to_owned()),
+    }))
+}
+
+fn parse_metadata(value: Option<&Value>) -> Result<BTreeMap<String, String>, ValidationError> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(BTreeMap::new());
+    };
+    let invalid = || {
+        ValidationError::new(
+            "metadata_invalid",
+            "metadata",
+            format!(
+                "metadata must be an object of at most {MAX_METADATA_KEYS} string values, keys up to \
+                 {MAX_METADATA_KEY_LEN} and values up to {MAX_METADATA_VALUE_LEN} characters"
+            ),
+        )
+    };
+    let object = value.as_object().ok_or_else(invalid)?;
+    if object.len() > MAX_METADATA_KEYS {
+        return Err(invalid());
+    }
+    object
+        .iter()
+        .map(|(key, value)| match value.as_str() {
+            Some(text)
+                if (1..=MAX_METADATA_KEY_LEN).contains(&key.chars().count())
+                    && text.chars().count() <= MAX_METADATA_VALUE_LEN =>
+            {
+                Ok((key.clone(), text.to_owned()))
+            }
+            _ => Err(invalid()),
+        })
+        .collect()
+}
+
+fn required_str<'a>(value: Option<&'a Value>, param: &str) -> Result<&'a str, ValidationError> {
+    match value {
+        None | Some(Value::Null) => Err(missing(param)),
+        Some(Value::String(text)) => Ok(text),
+        Some(_) => Err(ValidationError::new(
+            "parameter_invalid_type",
+            param,
+            format!("{param} must be a string"),
+        )),
+    }
+}
+
+fn missing(param: &str) -> ValidationError {
+    ValidationError::new("parameter_missing", param, format!("{param} is required"))
+}
+
+fn reject_unknown(
+    object: &Map<String, Value>,
+    known: &[&str],
+    prefix: &str,
+) -> Result<(), ValidationError> {
+    match object.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(unknown) => Err(ValidationError::new(
+            "parameter_unknown",
+            format!("{prefix}{unknown}"),
+            format!("{prefix}{unknown} is not a known parameter"),
+        )),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn valid() -> Value {
+        json!({ "amount": 10099, "currency": "AED", "country": "AE", "customer_id": "cus_42",
+                "payment_method": { "type": "card", "token": "tok_visa" },
+                "metadata": { "order": "A-1" } })
+    }
+
+    fn error_for(patch: impl FnOnce(&mut Map<String, Value>)) -> ValidationError {
+        let mut body = valid();
+        patch(body.as_object_mut().unwrap());
+        parse_deposit_request(&body).unwrap_err()
+    }
+
+    #[test]
+    fn a_complete_request_is_accepted() {
+        let request = parse_deposit_request(&valid()).unwrap();
+        assert_eq!(request.amount.minor(), 10099);
+        assert_eq!(request.currency.code(), "AED");
+        assert_eq!(request.metadata["order"], "A-1");
+        assert!(
+            !format!("{request:?}").contains("tok_visa"),
+            "the token must not be printable"
+        );
+    }
+
+    #[test]
+    fn bad_amounts_name_the_amount_parameter() {
+        for bad in [json!(0), json!(-1), json!(1.5), json!("100"), json!(10.0)] {
+            let error = error_for(|b| {
+                b.insert("amount".into(), bad.clone());
+            });
+            assert_eq!(
+                (error.code, error.param.as_str()),
+                ("amount_invalid", "amount"),
+                "{bad}"
+            );
+        }
+        let error = error_for(|b| {
+            b.remove("amount");
+        });
+        assert_eq!(error.code, "parameter_missing");
+    }
+
+    #[test]
+    fn unknown_currency_country_and_fields_are_refused() {
+        let error = error_for(|b| {
+            b.insert("currency".into(), json!("ABC"));
+        });
+        assert_eq!(error.code, "currency_invalid");
+        let error = error_for(|b| {
+            b.insert("country".into(), json!("XX"));
+        });
+        assert_eq!(error.code, "country_invalid");
+        let error = error_for(|b| {
+            b.insert("gateway".into(), json!("psp_a"));
+        });
+        assert_eq!(
+            (error.code, error.param.as_str()),
+            ("parameter_unknown", "gateway")
+        );
+    }
+
+    #[test]
+    fn oversized_metadata_is_refused() {
+        let many: Map<String, Value> = (0..21).map(|i| (format!("k{i}"), json!("v"))).collect();
+        let error = error_for(|b| {
+            b.insert("metadata".into(), Value::Object(many));
+        });
+        assert_eq!(error.code, "metadata_invalid");
+    }
+}
