@@ -1,0 +1,138 @@
+//! Small builders for valid domain values, so cases read as GIVEN / WHEN / THEN.
+
+use paygate_domain::deposit::{NewDeposit, SCHEMA_VERSION};
+use paygate_domain::idempotency::{
+    Fingerprint, IdempotencyKey, IdempotencyRecord, IdempotencyState,
+};
+use paygate_domain::ids::EventId;
+use paygate_domain::ports::AppendBatch;
+use paygate_domain::{
+    Amount, CorrelationId, Country, Currency, Deposit, DepositEvent, DepositId, MerchantId,
+    RecordedEvent,
+};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+pub fn merchant() -> MerchantId {
+    MerchantId(format!("mer_{}", Uuid::new_v4().simple()))
+}
+
+pub fn now() -> OffsetDateTime {
+    // Whole milliseconds: the stores keep RFC 3339 timestamps.
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.millisecond() as u32 * 1_000_000)
+        .unwrap()
+}
+
+pub fn recorded(deposit_id: DepositId, version: u64, event: DepositEvent) -> RecordedEvent {
+    RecordedEvent {
+        deposit_id,
+        version,
+        event_id: EventId(Uuid::new_v4()),
+        schema_version: SCHEMA_VERSION,
+        occurred_at: now(),
+        correlation_id: CorrelationId("contract-test".into()),
+        causation_id: None,
+        event,
+    }
+}
+
+pub fn requested(deposit_id: DepositId, merchant: &MerchantId) -> RecordedEvent {
+    recorded(
+        deposit_id,
+        1,
+        DepositEvent::DepositRequested {
+            deposit_id,
+            merchant_id: merchant.clone(),
+            request: NewDeposit {
+                amount: Amount::new(10_099).unwrap(),
+                currency: Currency::parse("AED").unwrap(),
+                country: Country::parse("AE").unwrap(),
+                customer_id: "cus_42".into(),
+                payment_method: None,
+                metadata: [("order".to_owned(), "A-1".to_owned())].into(),
+            },
+        },
+    )
+}
+
+/// An attempt that started and failed: two events any processing deposit accepts.
+pub fn failed_attempt(
+    deposit_id: DepositId,
+    first_version: u64,
+    attempt: u32,
+) -> Vec<RecordedEvent> {
+    vec![
+        recorded(
+            deposit_id,
+            first_version,
+            DepositEvent::AttemptStarted {
+                attempt,
+                gateway: "psp_a".into(),
+                idempotency_key: format!("{deposit_id}:{attempt}"),
+            },
+        ),
+        recorded(
+            deposit_id,
+            first_version + 1,
+            DepositEvent::AttemptFailed {
+                attempt,
+                reason: paygate_domain::deposit::FailureReason::new(
+                    "gateway_unavailable",
+                    "timed out",
+                ),
+                retryable: true,
+            },
+        ),
+    ]
+}
+
+pub fn key(text: &str) -> IdempotencyKey {
+    IdempotencyKey::parse(Some(text)).unwrap()
+}
+
+pub fn in_flight() -> IdempotencyState {
+    IdempotencyState::InFlight {
+        owner: Uuid::new_v4(),
+        lease_until: now() + Duration::seconds(30),
+    }
+}
+
+/// The batch the intake writes for a new deposit: first event, view, idempotency claim.
+pub fn new_deposit_batch(merchant: &MerchantId, key_text: Option<&str>) -> AppendBatch {
+    let deposit_id = DepositId(Uuid::now_v7());
+    let first = requested(deposit_id, merchant);
+    let view = Deposit::start(&first).unwrap().view();
+    let idempotency = key_text.map(|k| IdempotencyRecord {
+        merchant_id: merchant.clone(),
+        key: key(k),
+        fingerprint: Fingerprint::of("create_deposit", b"{}"),
+        deposit_id,
+        state: in_flight(),
+        response: view.clone(),
+        created_at: now(),
+        expires_at: now() + Duration::hours(48),
+    });
+    AppendBatch {
+        deposit_id,
+        expected_version: 0,
+        events: vec![first],
+        view,
+        idempotency,
+    }
+}
+
+/// The batch that appends `events` after `expected_version`, with the view they lead to.
+pub fn follow_up_batch(stream: &[RecordedEvent], events: Vec<RecordedEvent>) -> AppendBatch {
+    let mut deposit = Deposit::replay(stream).unwrap();
+    for event in &events {
+        deposit.apply(event).unwrap();
+    }
+    AppendBatch {
+        deposit_id: deposit.id,
+        expected_version: stream.len() as u64,
+        events,
+        view: deposit.view(),
+        idempotency: None,
+    }
+}

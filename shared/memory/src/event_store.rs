@@ -1,0 +1,121 @@
+//! Streams, read models and idempotency records behind one lock, so an append is atomic
+//! exactly like the DynamoDB transaction it stands in for.
+
+use async_trait::async_trait;
+use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
+use paygate_domain::ports::{AppendBatch, AppendError, EventStore, StoreError};
+use paygate_domain::{DepositId, DepositView, MerchantId, RecordedEvent};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+#[derive(Default)]
+struct Tables {
+    streams: HashMap<DepositId, Vec<RecordedEvent>>,
+    views: HashMap<DepositId, DepositView>,
+    idempotency: HashMap<String, IdempotencyRecord>,
+}
+
+#[derive(Default)]
+pub struct MemoryEventStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryEventStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
+        // A panic while holding the lock cannot leave a half-applied append (all checks
+        // happen before any write), so the data is still consistent.
+        self.tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Number of idempotency records, for tests proving a bad request wrote nothing.
+    pub fn idempotency_count(&self) -> usize {
+        self.tables().idempotency.len()
+    }
+
+    /// Number of streams, for tests proving a bad request wrote nothing.
+    pub fn stream_count(&self) -> usize {
+        self.tables().streams.len()
+    }
+}
+
+#[async_trait]
+impl EventStore for MemoryEventStore {
+    async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
+        Ok(self
+            .tables()
+            .streams
+            .get(&deposit)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
+        let mut tables = self.tables();
+        let current = tables
+            .streams
+            .get(&batch.deposit_id)
+            .map_or(0, |s| s.len() as u64);
+        let versions_follow = batch.events.iter().enumerate().all(|(i, e)| {
+            e.version == batch.expected_version + 1 + i as u64 && e.deposit_id == batch.deposit_id
+        });
+        if current != batch.expected_version || !versions_follow {
+            return Err(AppendError::VersionConflict);
+        }
+        let claim_key = batch
+            .idempotency
+            .as_ref()
+            .map(|r| IdempotencyRecord::storage_key(&r.merchant_id, &r.key));
+        if let Some(key) = &claim_key
+            && tables.idempotency.contains_key(key)
+        {
+            return Err(AppendError::IdempotencyKeyTaken);
+        }
+        tables
+            .streams
+            .entry(batch.deposit_id)
+            .or_default()
+            .extend(batch.events);
+        tables.views.insert(batch.deposit_id, batch.view);
+        if let (Some(key), Some(record)) = (claim_key, batch.idempotency) {
+            tables.idempotency.insert(key, record);
+        }
+        Ok(())
+    }
+
+    async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
+        Ok(self.tables().views.get(&deposit).cloned())
+    }
+
+    async fn idempotency_record(
+        &self,
+        merchant: &MerchantId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let storage_key = IdempotencyRecord::storage_key(merchant, key);
+        Ok(self.tables().idempotency.get(&storage_key).cloned())
+    }
+
+    async fn transition_idempotency(
+        &self,
+        merchant: &MerchantId,
+        key: &IdempotencyKey,
+        expected: &IdempotencyState,
+        next: &IdempotencyState,
+    ) -> Result<bool, StoreError> {
+        let storage_key = IdempotencyRecord::storage_key(merchant, key);
+        let mut tables = self.tables();
+        match tables.idempotency.get_mut(&storage_key) {
+            Some(record) if &record.state == expected => {
+                record.state = next.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}

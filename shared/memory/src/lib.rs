@@ -1,0 +1,12 @@
+//! In-memory adapters. Each one passes the same contract suite as its AWS twin
+//! (`paygate-contract`), which is why the local stack and the handler tests may trust it.
+
+mod clock;
+mod event_store;
+mod merchants;
+mod queue;
+
+pub use clock::ManualClock;
+pub use event_store::MemoryEventStore;
+pub use merchants::MemoryMerchantDirectory;
+pub use queue::{MemoryQueue, QueuedMessage};

@@ -1,0 +1,36 @@
+use async_trait::async_trait;
+use paygate_domain::MerchantId;
+use paygate_domain::ports::{ApiKeyHash, MerchantDirectory, StoreError};
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+/// API key hashes → merchants.
+#[derive(Default)]
+pub struct MemoryMerchantDirectory {
+    merchants: RwLock<HashMap<ApiKeyHash, MerchantId>>,
+}
+
+impl MemoryMerchantDirectory {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn register(&self, key: ApiKeyHash, merchant: MerchantId) {
+        self.merchants
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, merchant);
+    }
+}
+
+#[async_trait]
+impl MerchantDirectory for MemoryMerchantDirectory {
+    async fn merchant_for(&self, key: &ApiKeyHash) -> Result<Option<MerchantId>, StoreError> {
+        Ok(self
+            .merchants
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned())
+    }
+}

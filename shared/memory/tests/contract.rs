@@ -1,0 +1,68 @@
+//! The in-memory adapters against the shared contract suite.
+
+use async_trait::async_trait;
+use paygate_contract::merchants::MerchantRegistry;
+use paygate_contract::queue::QueueProbe;
+use paygate_contract::{event_store_contract, merchants_contract, queue_contract};
+use paygate_domain::MerchantId;
+use paygate_domain::ports::{
+    ApiKeyHash, DepositMessage, EventStore, MerchantDirectory, QueueSender, StoreError,
+};
+use paygate_memory::{MemoryEventStore, MemoryMerchantDirectory, MemoryQueue};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Probe(Arc<MemoryQueue>);
+
+#[async_trait]
+impl QueueProbe for Probe {
+    async fn drain(&self, wait: Duration) -> Vec<DepositMessage> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let received = self.0.receive(10);
+            if !received.is_empty() || tokio::time::Instant::now() >= deadline {
+                return received
+                    .into_iter()
+                    .map(|m| {
+                        self.0.delete(m.receipt);
+                        m.body
+                    })
+                    .collect();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+struct Registry(MemoryMerchantDirectory);
+
+#[async_trait]
+impl MerchantDirectory for Registry {
+    async fn merchant_for(&self, key: &ApiKeyHash) -> Result<Option<MerchantId>, StoreError> {
+        self.0.merchant_for(key).await
+    }
+}
+
+#[async_trait]
+impl MerchantRegistry for Registry {
+    async fn register_key(&self, key: &ApiKeyHash, merchant: &MerchantId) {
+        self.0.register(key.clone(), merchant.clone());
+    }
+}
+
+async fn store() -> Arc<dyn EventStore> {
+    Arc::new(MemoryEventStore::new())
+}
+
+async fn queue() -> (Arc<dyn QueueSender>, Arc<dyn QueueProbe>) {
+    let queue = Arc::new(MemoryQueue::default());
+    (queue.clone(), Arc::new(Probe(queue)))
+}
+
+async fn merchants() -> Arc<dyn MerchantRegistry> {
+    Arc::new(Registry(MemoryMerchantDirectory::new()))
+}
+
+event_store_contract!(store());
+queue_contract!(queue());
+merchants_contract!(merchants());
