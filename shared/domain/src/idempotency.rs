@@ -97,9 +97,10 @@ pub struct IdempotencyRecord {
 }
 
 impl IdempotencyRecord {
-    /// The store's key: keys are scoped per merchant.
+    /// The store's key: keys are scoped per merchant. The merchant id's length prefix
+    /// keeps `("m#1", "k")` and `("m", "1#k")` apart.
     pub fn storage_key(merchant: &MerchantId, key: &IdempotencyKey) -> String {
-        format!("{}#{}", merchant.0, key.as_str())
+        format!("{}:{}#{}", merchant.0.len(), merchant.0, key.as_str())
     }
 }
 

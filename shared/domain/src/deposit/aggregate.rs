@@ -28,6 +28,14 @@ pub enum TransitionError {
     AttemptStillOpen(u32),
     #[error("no open attempt {0}")]
     NoOpenAttempt(u32),
+    #[error("attempt {attempt} went to {expected}, not {got}")]
+    GatewayMismatch {
+        attempt: u32,
+        expected: String,
+        got: String,
+    },
+    #[error("the outcome names payment {got}, but the deposit was submitted as {expected}")]
+    ExternalIdMismatch { expected: String, got: String },
     #[error("refund {0} already exists")]
     DuplicateRefund(RefundId),
     #[error("refund {0} is unknown or already concluded")]
@@ -162,12 +170,38 @@ impl Deposit {
                 self.require_open_attempt(*attempt)?;
                 DepositStatus::Processing
             }
-            DepositSubmitted { attempt, .. } => {
-                self.require_open_attempt(*attempt)?;
+            DepositSubmitted {
+                attempt, gateway, ..
+            } => {
+                let open = self.require_open_attempt(*attempt)?;
+                if &open.gateway != gateway {
+                    return Err(TransitionError::GatewayMismatch {
+                        attempt: *attempt,
+                        expected: open.gateway.clone(),
+                        got: gateway.clone(),
+                    });
+                }
                 DepositStatus::Submitted
             }
-            DepositSucceeded { .. } => DepositStatus::Succeeded,
-            DepositFailed { .. } => DepositStatus::Failed,
+            DepositSucceeded { external_id } => {
+                if let Some(expected) = &self.external_id
+                    && expected != external_id
+                {
+                    return Err(TransitionError::ExternalIdMismatch {
+                        expected: expected.clone(),
+                        got: external_id.clone(),
+                    });
+                }
+                DepositStatus::Succeeded
+            }
+            DepositFailed { .. } => {
+                // An attempt whose outcome is unknown is reconciled first, never
+                // written off: failing now could hide a payment that went through.
+                if let Some(open) = self.open_attempt() {
+                    return Err(TransitionError::AttemptStillOpen(open.number));
+                }
+                DepositStatus::Failed
+            }
             RefundRequested { refund_id, amount } => {
                 if !matches!(
                     self.status,
@@ -237,9 +271,7 @@ impl Deposit {
                 self.external_id = Some(external_id.clone());
             }
             DepositSucceeded { .. } => {}
-            DepositFailed { .. } => {
-                self.close_open_attempt(AttemptState::Failed { retryable: false });
-            }
+            DepositFailed { .. } => {}
             RefundRequested { refund_id, amount } => self.refunds.push(Refund {
                 id: *refund_id,
                 amount: *amount,
@@ -271,9 +303,9 @@ impl Deposit {
         self.attempts.len() as u32 + 1
     }
 
-    fn require_open_attempt(&self, number: u32) -> Result<(), TransitionError> {
+    fn require_open_attempt(&self, number: u32) -> Result<&Attempt, TransitionError> {
         match self.open_attempt() {
-            Some(open) if open.number == number => Ok(()),
+            Some(open) if open.number == number => Ok(open),
             _ => Err(TransitionError::NoOpenAttempt(number)),
         }
     }

@@ -5,7 +5,7 @@ mod events;
 mod status;
 mod view;
 
-pub use aggregate::{Attempt, AttemptState, Deposit, Refund, TransitionError};
+pub use aggregate::{Attempt, AttemptState, Deposit, Refund, RefundState, TransitionError};
 pub use events::{
     DepositEvent, FailureReason, NewDeposit, PaymentMethod, RecordedEvent, SCHEMA_VERSION,
 };

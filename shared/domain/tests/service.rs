@@ -1,0 +1,489 @@
+//! `service::execute` (load → decide → append at the version decided on, retry on a lost
+//! race) and the merchant-scoped queries, against a tiny in-memory event store.
+
+mod common;
+
+use async_trait::async_trait;
+use common::*;
+use paygate_domain::deposit::{
+    AttemptState, Deposit, DepositEvent, DepositStatus, DepositView, RecordedEvent, SCHEMA_VERSION,
+    TransitionError,
+};
+use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
+use paygate_domain::ids::{CorrelationId, DepositId, MerchantId};
+use paygate_domain::ports::{AppendBatch, AppendError, Clock, EventStore, IdGenerator, StoreError};
+use paygate_domain::service::{
+    CommandError, CommandPorts, RetryPolicy, deposit_events, deposit_view, execute,
+};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use time::{OffsetDateTime, macros::datetime};
+use uuid::Uuid;
+
+const NOW: OffsetDateTime = datetime!(2026-11-24 08:30 UTC);
+
+// ---------------------------------------------------------------- in-memory ports
+
+/// Streams in one list, views beside them. An append succeeds only at the stream's
+/// current version, like the conditional `Put` of DESIGN §4.
+#[derive(Default)]
+struct MemoryStore {
+    events: Mutex<Vec<RecordedEvent>>,
+    views: Mutex<HashMap<DepositId, DepositView>>,
+    /// Appends still to be refused as if another writer had won.
+    forced_conflicts: AtomicU32,
+    /// Set to fail every call as if the store were unreachable.
+    down: std::sync::atomic::AtomicBool,
+    /// How long a load takes after its snapshot, to let concurrent writers overlap.
+    read_delay: Duration,
+    /// Appends refused for a stale expected version.
+    conflicts: AtomicU32,
+}
+
+impl MemoryStore {
+    fn with_stream(events: Vec<RecordedEvent>) -> Self {
+        let store = Self::default();
+        if let Ok(deposit) = Deposit::replay(&events) {
+            store
+                .views
+                .lock()
+                .unwrap()
+                .insert(deposit.id, deposit.view());
+        }
+        *store.events.lock().unwrap() = events;
+        store
+    }
+
+    fn stream(&self, deposit: DepositId) -> Vec<RecordedEvent> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.deposit_id == deposit)
+            .cloned()
+            .collect()
+    }
+
+    fn check_up(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(StoreError("connection refused".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl EventStore for MemoryStore {
+    async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.check_up()?;
+        let snapshot = self.stream(deposit);
+        if !self.read_delay.is_zero() {
+            tokio::time::sleep(self.read_delay).await;
+        }
+        Ok(snapshot)
+    }
+
+    async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
+        self.check_up()?;
+        let mut events = self.events.lock().unwrap();
+        let lost_race = self
+            .forced_conflicts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        let current = events
+            .iter()
+            .filter(|e| e.deposit_id == batch.deposit_id)
+            .map(|e| e.version)
+            .max()
+            .unwrap_or(0);
+        if lost_race || current != batch.expected_version {
+            self.conflicts.fetch_add(1, Ordering::SeqCst);
+            return Err(AppendError::VersionConflict);
+        }
+        let follows = batch.events.iter().enumerate().all(|(offset, e)| {
+            e.deposit_id == batch.deposit_id && e.version == current + 1 + offset as u64
+        });
+        if !follows {
+            return Err(StoreError("batch versions do not follow the stream".into()).into());
+        }
+        events.extend(batch.events);
+        self.views
+            .lock()
+            .unwrap()
+            .insert(batch.deposit_id, batch.view);
+        Ok(())
+    }
+
+    async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
+        self.check_up()?;
+        Ok(self.views.lock().unwrap().get(&deposit).cloned())
+    }
+
+    async fn idempotency_record(
+        &self,
+        _merchant: &MerchantId,
+        _key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        Ok(None)
+    }
+
+    async fn transition_idempotency(
+        &self,
+        _merchant: &MerchantId,
+        _key: &IdempotencyKey,
+        _expected: &IdempotencyState,
+        _next: &IdempotencyState,
+    ) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+}
+
+struct FixedClock;
+
+impl Clock for FixedClock {
+    fn now(&self) -> OffsetDateTime {
+        NOW
+    }
+}
+
+/// Distinct, predictable ids (their low bits also feed the retry jitter).
+#[derive(Default)]
+struct CountingIds(AtomicU64);
+
+impl IdGenerator for CountingIds {
+    fn new_uuid(&self) -> Uuid {
+        Uuid::from_u128(0xABC0_0000 + u128::from(self.0.fetch_add(1, Ordering::SeqCst)))
+    }
+}
+
+fn quick_retries(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(2),
+    }
+}
+
+/// One more failed attempt, numbered from the state it was decided on.
+fn one_failed_attempt(deposit: &Deposit) -> Result<Vec<DepositEvent>, TransitionError> {
+    let n = deposit.next_attempt_number();
+    Ok(vec![attempt_started(n), attempt_failed(n, true)])
+}
+
+async fn run_command<F>(
+    store: &MemoryStore,
+    retry: RetryPolicy,
+    decide: F,
+) -> Result<Deposit, CommandError>
+where
+    F: Fn(&Deposit) -> Result<Vec<DepositEvent>, TransitionError>,
+{
+    let ids = CountingIds::default();
+    let ports = CommandPorts {
+        store,
+        clock: &FixedClock,
+        ids: &ids,
+    };
+    execute(
+        &ports,
+        DEPOSIT,
+        &correlation(),
+        Some("msg-1"),
+        retry,
+        decide,
+    )
+    .await
+}
+
+// ---------------------------------------------------------------- execute
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_commands_on_one_deposit_all_land_gaplessly() {
+    // GIVEN a requested deposit and 20 writers racing on its stream
+    let mut store = MemoryStore::with_stream(Stream::requested(10_099).events);
+    store.read_delay = Duration::from_millis(1);
+    let store = Arc::new(store);
+    let ids = Arc::new(CountingIds::default());
+    let start = Arc::new(tokio::sync::Barrier::new(20));
+
+    // WHEN each appends [AttemptStarted n, AttemptFailed n] decided on the state it read
+    let writers: Vec<_> = (0..20)
+        .map(|writer| {
+            let (store, ids, start) = (store.clone(), ids.clone(), start.clone());
+            tokio::spawn(async move {
+                let ports = CommandPorts {
+                    store: &*store,
+                    clock: &FixedClock,
+                    ids: &*ids,
+                };
+                let correlation = CorrelationId(format!("writer-{writer}"));
+                start.wait().await;
+                execute(
+                    &ports,
+                    DEPOSIT,
+                    &correlation,
+                    None,
+                    RetryPolicy::default(),
+                    one_failed_attempt,
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut landed_at = Vec::new();
+    for writer in writers {
+        let deposit = writer.await.unwrap().expect("every writer gets through");
+        landed_at.push(deposit.version);
+    }
+
+    // THEN the stream is versions 1..=41 without gaps and holds 20 attempts, 1..=20
+    let stream = store.stream(DEPOSIT);
+    let versions: Vec<u64> = stream.iter().map(|e| e.version).collect();
+    assert_eq!(versions, (1..=41).collect::<Vec<_>>());
+    let deposit = Deposit::replay(&stream).expect("the stream replays");
+    assert_eq!(deposit.version, 41);
+    assert_eq!(deposit.status, DepositStatus::Processing);
+    assert_eq!(
+        deposit
+            .attempts
+            .iter()
+            .map(|a| a.number)
+            .collect::<Vec<_>>(),
+        (1..=20).collect::<Vec<_>>()
+    );
+    assert!(
+        deposit
+            .attempts
+            .iter()
+            .all(|a| a.state == AttemptState::Failed { retryable: true })
+    );
+    // each writer's pair is adjacent, and each writer saw its own append
+    for pair in stream[1..].chunks(2) {
+        assert_eq!(pair[0].correlation_id, pair[1].correlation_id);
+    }
+    landed_at.sort_unstable();
+    assert_eq!(landed_at, (1..=20).map(|i| 1 + 2 * i).collect::<Vec<u64>>());
+    // the read model followed the stream
+    assert_eq!(store.view(DEPOSIT).await.unwrap(), Some(deposit.view()));
+    // and the writers really raced: some lost and decided again
+    assert!(store.conflicts.load(Ordering::SeqCst) > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn appended_events_carry_their_context_and_the_view_follows() {
+    let store = MemoryStore::with_stream(Stream::requested(10_099).events);
+
+    let deposit = run_command(&store, quick_retries(3), one_failed_attempt)
+        .await
+        .unwrap();
+
+    assert_eq!(deposit.version, 3);
+    let stream = store.stream(DEPOSIT);
+    for (event, version) in stream[1..].iter().zip(2..) {
+        assert_eq!(event.version, version);
+        assert_eq!(event.deposit_id, DEPOSIT);
+        assert_eq!(event.schema_version, SCHEMA_VERSION);
+        assert_eq!(event.occurred_at, NOW);
+        assert_eq!(event.correlation_id, correlation());
+        assert_eq!(event.causation_id.as_deref(), Some("msg-1"));
+    }
+    assert_ne!(stream[1].event_id, stream[2].event_id);
+    assert_eq!(Deposit::replay(&stream).unwrap(), deposit);
+    let view = store.view(DEPOSIT).await.unwrap().unwrap();
+    assert_eq!((view.version, view.updated_at), (3, NOW));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_race_is_decided_again_on_fresh_state() {
+    let store = MemoryStore::with_stream(Stream::requested(100).events);
+    store.forced_conflicts.store(3, Ordering::SeqCst);
+    let decisions = AtomicU32::new(0);
+
+    let deposit = run_command(&store, quick_retries(5), |d| {
+        decisions.fetch_add(1, Ordering::SeqCst);
+        one_failed_attempt(d)
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(decisions.load(Ordering::SeqCst), 4);
+    assert_eq!(deposit.version, 3);
+    assert_eq!(store.stream(DEPOSIT).len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_that_keeps_losing_gives_up_as_contended() {
+    let store = MemoryStore::with_stream(Stream::requested(100).events);
+    store.forced_conflicts.store(u32::MAX, Ordering::SeqCst);
+
+    let outcome = run_command(&store, quick_retries(3), one_failed_attempt).await;
+
+    assert!(
+        matches!(outcome, Err(CommandError::Contended(3))),
+        "{outcome:?}"
+    );
+    assert_eq!(store.stream(DEPOSIT).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_decision_appends_nothing() {
+    let store = MemoryStore::with_stream(Stream::requested(100).events);
+
+    // an event the aggregate refuses
+    let outcome = run_command(&store, quick_retries(3), |_| Ok(vec![succeeded("ext_1")])).await;
+    assert!(
+        matches!(
+            outcome,
+            Err(CommandError::Rejected(TransitionError::IllegalTransition {
+                status: DepositStatus::Pending,
+                event: "DepositSucceeded"
+            }))
+        ),
+        "{outcome:?}"
+    );
+
+    // a batch whose second event is refused is not half-written
+    let outcome = run_command(&store, quick_retries(3), |_| {
+        Ok(vec![attempt_started(1), attempt_started(2)])
+    })
+    .await;
+    assert!(
+        matches!(
+            outcome,
+            Err(CommandError::Rejected(TransitionError::AttemptStillOpen(1)))
+        ),
+        "{outcome:?}"
+    );
+
+    // a decision that refuses by itself
+    let outcome = run_command(&store, quick_retries(3), |_| {
+        Err(TransitionError::AttemptStillOpen(7))
+    })
+    .await;
+    assert!(
+        matches!(
+            outcome,
+            Err(CommandError::Rejected(TransitionError::AttemptStillOpen(7)))
+        ),
+        "{outcome:?}"
+    );
+
+    assert_eq!(store.stream(DEPOSIT).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deciding_nothing_is_a_no_op() {
+    let store = MemoryStore::with_stream(Stream::succeeded(100).events);
+
+    let deposit = run_command(&store, quick_retries(3), |_| Ok(vec![]))
+        .await
+        .unwrap();
+
+    assert_eq!(deposit.status, DepositStatus::Succeeded);
+    assert_eq!(deposit.version, 4);
+    assert_eq!(store.stream(DEPOSIT).len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_on_an_unknown_deposit_is_not_found() {
+    let store = MemoryStore::with_stream(Stream::requested(100).events);
+    let ids = CountingIds::default();
+    let ports = CommandPorts {
+        store: &store,
+        clock: &FixedClock,
+        ids: &ids,
+    };
+
+    let outcome = execute(
+        &ports,
+        OTHER_DEPOSIT,
+        &correlation(),
+        None,
+        quick_retries(3),
+        one_failed_attempt,
+    )
+    .await;
+
+    assert!(
+        matches!(outcome, Err(CommandError::NotFound(id)) if id == OTHER_DEPOSIT),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_stream_is_reported_as_corrupt() {
+    let mut events = Stream::requested(100).events;
+    events.push(recorded(DEPOSIT, 2, succeeded("ext_1")));
+    let store = MemoryStore::with_stream(events);
+
+    let outcome = run_command(&store, quick_retries(3), one_failed_attempt).await;
+
+    assert!(
+        matches!(outcome, Err(CommandError::Corrupt(_))),
+        "{outcome:?}"
+    );
+    assert_eq!(store.stream(DEPOSIT).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_store_is_reported_as_such() {
+    let store = MemoryStore::with_stream(Stream::requested(100).events);
+    store.down.store(true, Ordering::SeqCst);
+
+    let outcome = run_command(&store, quick_retries(3), one_failed_attempt).await;
+
+    assert!(
+        matches!(outcome, Err(CommandError::Store(_))),
+        "{outcome:?}"
+    );
+}
+
+// ---------------------------------------------------------------- queries
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_merchant_reads_its_own_deposit_and_its_events() {
+    let stream = Stream::succeeded(100);
+    let store = MemoryStore::with_stream(stream.events.clone());
+
+    let view = deposit_view(&store, &merchant(), DEPOSIT).await.unwrap();
+    let events = deposit_events(&store, &merchant(), DEPOSIT).await.unwrap();
+
+    assert_eq!(view, Some(stream.deposit.view()));
+    assert_eq!(events, Some(stream.events));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_merchants_deposit_is_not_found() {
+    let store = MemoryStore::with_stream(Stream::succeeded(100).events);
+    let intruder = MerchantId("m_other".into());
+
+    assert_eq!(
+        deposit_view(&store, &intruder, DEPOSIT).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        deposit_events(&store, &intruder, DEPOSIT).await.unwrap(),
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_deposit_is_not_found() {
+    let store = MemoryStore::with_stream(Stream::succeeded(100).events);
+
+    assert_eq!(
+        deposit_view(&store, &merchant(), OTHER_DEPOSIT)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        deposit_events(&store, &merchant(), OTHER_DEPOSIT)
+            .await
+            .unwrap(),
+        None
+    );
+}
