@@ -1,0 +1,225 @@
+//! Project automation, std only. Run through the cargo alias:
+//!
+//! * `cargo xtask test [-- <cargo test args>]`: fmt check, clippy, install the
+//!   emulators into `.tools/`, start them, create the resources, run
+//!   `cargo test --workspace` against them, stop them. This is the project's one
+//!   test command (`.ci/run` calls it).
+//! * `cargo xtask emulators`: install and start the emulators, create the
+//!   resources, print the `export` lines for running `cargo test` or the devstack
+//!   by hand, then wait for Ctrl-C or end of stdin and stop them.
+
+mod emulators;
+mod process;
+mod signals;
+mod tools;
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use emulators::Emulators;
+use process::{Error, Result, step};
+use tools::Tools;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  test [-- <args>]   fmt + clippy + emulators + `cargo test --workspace <args>`
+                     (e.g. `cargo xtask test -- -p paygate-domain -- --nocapture`)
+  emulators          start the emulators, print `export` lines, wait for Ctrl-C / EOF
+  help               show this text";
+
+/// The resource-creation script shared with LocalStack's init hook.
+const INIT_SCRIPT: &str = "localstack/init/ready.d/init_resources.py";
+
+fn main() -> ExitCode {
+    signals::install();
+    let mut args = std::env::args_os().skip(1);
+    let command = args.next();
+    let rest: Vec<OsString> = args.collect();
+
+    let result = match command.as_ref().and_then(|c| c.to_str()) {
+        Some("test") => test(strip_separator(rest)),
+        Some("emulators") if rest.is_empty() => emulators(),
+        Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(0)
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            Ok(2)
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(Error::Interrupted) => {
+            eprintln!("xtask: interrupted");
+            ExitCode::from(130)
+        }
+        Err(Error::Failed(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `cargo xtask test`: returns the exit code of `cargo test`.
+fn test(extra_args: Vec<OsString>) -> Result<u8> {
+    let root = repo_root();
+    cargo_step(&root, &["fmt", "--all", "--check"])
+        .map_err(|e| with_hint(e, "run `cargo fmt --all` to fix the formatting"))?;
+    cargo_step(
+        &root,
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+
+    let (tools, emulators) = start_emulators(&root, "test")?;
+    create_resources(&root, &tools, &emulators)?;
+
+    let mut args: Vec<OsString> = vec!["test".into(), "--workspace".into()];
+    args.extend(extra_args);
+    step(&format!("cargo {}", lossy_join(&args)));
+    let mut cmd = cargo(&root);
+    cmd.args(&args).env("PAYGATE_TEST_EMULATORS", "1");
+    emulators.apply_env(&mut cmd);
+    let status = process::run(&mut cmd)?;
+
+    drop(emulators);
+    if !status.success() {
+        eprintln!("xtask: cargo test failed ({status})");
+    }
+    Ok(process::exit_code(status))
+}
+
+/// `cargo xtask emulators`: runs until Ctrl-C or end of stdin.
+fn emulators() -> Result<u8> {
+    let root = repo_root();
+    let (tools, mut emulators) = start_emulators(&root, "emulators")?;
+    create_resources(&root, &tools, &emulators)?;
+
+    let mut exports = String::new();
+    for (key, value) in emulators.env() {
+        exports.push_str(&format!("export {key}={value}\n"));
+    }
+    exports.push_str("export PAYGATE_TEST_EMULATORS=1\n");
+    let env_file = root.join(".tools").join("emulators.env");
+    emulators.write_env_file(&env_file, &exports)?;
+
+    step("emulators running; in another shell paste these lines (or `source` the file):");
+    print!("{exports}");
+    eprintln!("    {}", env_file.display());
+    eprintln!("    stop with Ctrl-C or Ctrl-D");
+
+    let stdin_closed = stdin_eof_channel();
+    loop {
+        match stdin_closed.recv_timeout(Duration::from_millis(200)) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if signals::interrupted() {
+            break;
+        }
+        emulators.check_alive()?;
+    }
+    drop(emulators);
+    Ok(0)
+}
+
+fn start_emulators(root: &Path, label: &str) -> Result<(Tools, Emulators)> {
+    let tools_dir = root.join(".tools");
+    step("checking tools (java, moto, DynamoDB Local)");
+    let tools = tools::ensure(&tools_dir)?;
+    step("starting emulators (moto, DynamoDB Local)");
+    let emulators = Emulators::start(&tools, &tools_dir.join("logs"), label)?;
+    Ok((tools, emulators))
+}
+
+fn create_resources(root: &Path, tools: &Tools, emulators: &Emulators) -> Result<()> {
+    step(&format!("creating resources ({INIT_SCRIPT})"));
+    let mut cmd = Command::new(&tools.python);
+    cmd.arg(root.join(INIT_SCRIPT))
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(std::io::stderr());
+    emulators.apply_env(&mut cmd);
+    process::run_ok(&mut cmd)
+}
+
+/// Runs one `cargo` step, printing it first; fails unless it succeeds.
+fn cargo_step(root: &Path, args: &[&str]) -> Result<()> {
+    step(&format!("cargo {}", args.join(" ")));
+    let status = process::run(cargo(root).args(args))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::Failed(format!(
+            "`cargo {}` failed ({status})",
+            args.join(" ")
+        )))
+    }
+}
+
+/// The cargo that runs us (`$CARGO`), in the repo root; `CARGO_INCREMENTAL=0` in CI.
+fn cargo(root: &Path) -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root);
+    if is_ci() {
+        cmd.env("CARGO_INCREMENTAL", "0");
+    }
+    cmd
+}
+
+fn is_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+fn repo_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+}
+
+/// `cargo xtask test -- a b` and `cargo xtask test a b` both pass `a b` on.
+fn strip_separator(mut args: Vec<OsString>) -> Vec<OsString> {
+    if args.first().is_some_and(|a| a == "--") {
+        args.remove(0);
+    }
+    args
+}
+
+fn lossy_join(args: &[OsString]) -> String {
+    args.iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn with_hint(err: Error, hint: &str) -> Error {
+    match err {
+        Error::Failed(msg) => Error::Failed(format!("{msg}; {hint}")),
+        other => other,
+    }
+}
+
+/// A channel that yields (or disconnects) once stdin reaches end of file.
+fn stdin_eof_channel() -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut stdin = std::io::stdin();
+        let mut buf = [0u8; 256];
+        while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+        let _ = tx.send(());
+    });
+    rx
+}

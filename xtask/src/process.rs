@@ -1,0 +1,114 @@
+//! Running child commands: progress lines, interruptible waits, the error type.
+
+use std::fmt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use crate::signals;
+
+/// Why a command could not finish.
+#[derive(Debug)]
+pub enum Error {
+    /// Something failed; the message is meant for the user.
+    Failed(String),
+    /// Ctrl-C / SIGTERM / SIGHUP arrived.
+    Interrupted,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Failed(msg) => f.write_str(msg),
+            Error::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+impl From<String> for Error {
+    fn from(msg: String) -> Self {
+        Error::Failed(msg)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Prints the `==> step` progress line (to stderr, so stdout stays clean).
+pub fn step(msg: &str) {
+    eprintln!("==> {msg}");
+}
+
+/// Renders a command the way a user would type it, for messages.
+pub fn describe(cmd: &Command) -> String {
+    let mut text = cmd.get_program().to_string_lossy().into_owned();
+    for arg in cmd.get_args() {
+        text.push(' ');
+        text.push_str(&arg.to_string_lossy());
+    }
+    text
+}
+
+/// Spawns `cmd`, naming the program in the error (e.g. "is npm installed?").
+pub fn spawn(cmd: &mut Command) -> Result<Child> {
+    cmd.spawn()
+        .map_err(|e| Error::Failed(format!("cannot start `{}`: {e}", describe(cmd))))
+}
+
+/// Runs `cmd` to completion, with stdin closed. On Ctrl-C the child and everything
+/// it started are killed and `Interrupted` is returned.
+///
+/// On Unix the child leads its own process group, so that `cargo test` and the test
+/// binaries it spawns can be killed together even when only xtask got the signal.
+pub fn run(cmd: &mut Command) -> Result<ExitStatus> {
+    cmd.stdin(Stdio::null());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let mut child = spawn(cmd)?;
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| format!("wait failed: {e}"))? {
+            return Ok(status);
+        }
+        if signals::interrupted() {
+            // Kill the group before reaping the leader: while it is unreaped its pid
+            // (= the group id) cannot be reused by an unrelated process.
+            signals::kill_process_group(&child);
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::Interrupted);
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs `cmd` and fails unless it exits successfully.
+pub fn run_ok(cmd: &mut Command) -> Result<()> {
+    let status = run(cmd)?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::Failed(format!(
+            "`{}` failed ({status})",
+            describe(cmd)
+        )))
+    }
+}
+
+/// The process exit code that mirrors `status` (128 + signal when killed by one).
+pub fn exit_code(status: ExitStatus) -> u8 {
+    if let Some(code) = status.code() {
+        return u8::try_from(code & 0xff)
+            .unwrap_or(1)
+            .max(u8::from(!status.success()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return u8::try_from(128 + (signal & 0x7f)).unwrap_or(1);
+        }
+    }
+    1
+}
