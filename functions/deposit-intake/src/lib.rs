@@ -1,0 +1,28 @@
+//! The deposit intake handler: `POST /v1/deposits`, `GET /v1/deposits/{id}`,
+//! `GET /v1/deposits/{id}/events`. It takes its ports as arguments, so the same code runs
+//! under Lambda, in the local stack and in tests.
+
+mod config;
+mod create;
+mod read;
+mod response;
+mod routes;
+
+pub use config::IntakeConfig;
+pub use routes::handle;
+
+use paygate_domain::crypto::FieldCipher;
+use paygate_domain::ports::{Clock, EventStore, IdGenerator, MerchantDirectory, QueueSender};
+use std::sync::Arc;
+
+/// Everything the handler needs, built once per process.
+#[derive(Clone)]
+pub struct Intake {
+    pub store: Arc<dyn EventStore>,
+    pub queue: Arc<dyn QueueSender>,
+    pub merchants: Arc<dyn MerchantDirectory>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+    pub cipher: Arc<FieldCipher>,
+    pub config: IntakeConfig,
+}

@@ -1,0 +1,30 @@
+//! Lambda entry point: build the AWS clients once, then serve API Gateway requests.
+
+use deposit_intake::{Intake, IntakeConfig, handle};
+use lambda_http::{Error, service_fn};
+use paygate_domain::crypto::FieldCipher;
+use paygate_domain::ports::{RandomIds, SystemClock};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    paygate_api::telemetry::init();
+    let aws = paygate_aws::AwsAdapters::connect().await?;
+    // Resolved from Secrets Manager by the template; never logged.
+    let field_keys =
+        std::env::var("PAYGATE_FIELD_KEYS").map_err(|_| "PAYGATE_FIELD_KEYS is not set")?;
+    let intake = Intake {
+        store: aws.store,
+        queue: aws.queue,
+        merchants: aws.merchants,
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+        cipher: Arc::new(FieldCipher::from_spec(&field_keys)?),
+        config: IntakeConfig::default(),
+    };
+    lambda_http::run(service_fn(|request| {
+        let intake = &intake;
+        async move { Ok::<_, Error>(handle(intake, request).await) }
+    }))
+    .await
+}

@@ -1,0 +1,48 @@
+//! Building responses, and the one place domain errors become API errors.
+
+use http::StatusCode;
+use lambda_http::{Body, Response};
+use paygate_api::ApiError;
+use paygate_domain::service::intake::IntakeError;
+use serde::Serialize;
+
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".into());
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::Text(body))
+        .unwrap_or_default()
+}
+
+pub fn error_response(error: &ApiError) -> Response<Body> {
+    Response::builder()
+        .status(error.status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::Text(error.body()))
+        .unwrap_or_default()
+}
+
+/// Logs the internal cause (never sent to the client) and picks the public error.
+pub fn intake_error(error: IntakeError) -> ApiError {
+    match error {
+        IntakeError::KeyReused => ApiError::idempotency_key_reused(),
+        IntakeError::InFlight => ApiError::idempotency_in_flight(),
+        IntakeError::Store(e) => {
+            tracing::error!(error = %e, "store failed");
+            ApiError::unavailable()
+        }
+        IntakeError::Queue(e) => {
+            tracing::error!(error = %e, "queue send failed; the deposit is recorded and the key released");
+            ApiError::unavailable()
+        }
+        IntakeError::Crypto(e) => {
+            tracing::error!(error = %e, "field encryption failed");
+            ApiError::internal()
+        }
+        IntakeError::Inconsistent(e) => {
+            tracing::error!(error = %e, "inconsistent state");
+            ApiError::internal()
+        }
+    }
+}

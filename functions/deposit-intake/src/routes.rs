@@ -1,0 +1,116 @@
+//! One span per request; authentication, then routing by method and path.
+
+use crate::response::error_response;
+use crate::{Intake, create, read};
+use http::Method;
+use lambda_http::{Body, Request, Response};
+use paygate_api::ApiError;
+use paygate_api::request::{bearer_key, correlation_id};
+use paygate_domain::{DepositId, MerchantId};
+use tracing::{Instrument, field};
+
+enum Route {
+    Deposits,
+    Deposit(DepositId),
+    DepositEvents(DepositId),
+    UnknownDeposit,
+}
+
+fn route(path: &str) -> Option<Route> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let by_id = |id: &str| DepositId::parse(id).map_or(Route::UnknownDeposit, Route::Deposit);
+    match segments.as_slice() {
+        ["v1", "deposits"] => Some(Route::Deposits),
+        ["v1", "deposits", id] => Some(by_id(id)),
+        ["v1", "deposits", id, "events"] => Some(match by_id(id) {
+            Route::Deposit(id) => Route::DepositEvents(id),
+            other => other,
+        }),
+        _ => None,
+    }
+}
+
+/// Serves one API request. Never fails: every error becomes the API's error shape.
+pub async fn handle(app: &Intake, request: Request) -> Response<Body> {
+    let correlation = correlation_id(request.headers(), || uuid::Uuid::new_v4().to_string());
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = field::Empty,
+        correlation_id = %correlation,
+        merchant_id = field::Empty,
+        deposit_id = field::Empty,
+        status = field::Empty,
+    );
+    async move {
+        let route_name = route(request.uri().path()).map(|r| match r {
+            Route::Deposits => "/v1/deposits",
+            Route::Deposit(_) | Route::UnknownDeposit => "/v1/deposits/{id}",
+            Route::DepositEvents(_) => "/v1/deposits/{id}/events",
+        });
+        tracing::Span::current().record("path", route_name.unwrap_or("unknown"));
+        let response = match dispatch(app, request, &correlation).await {
+            Ok(response) => response,
+            Err(error) => error_response(&error),
+        };
+        tracing::Span::current().record("status", response.status().as_u16());
+        tracing::info!("request handled");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+async fn dispatch(
+    app: &Intake,
+    request: Request,
+    correlation: &paygate_domain::CorrelationId,
+) -> Result<Response<Body>, ApiError> {
+    let route = route(request.uri().path())
+        .ok_or_else(|| ApiError::not_found("route_not_found", "no such route"))?;
+    let merchant = authenticate(app, &request).await?;
+    tracing::Span::current().record("merchant_id", field::display(&merchant));
+    match (request.method().clone(), route) {
+        (Method::POST, Route::Deposits) => {
+            create::create_deposit(app, &merchant, correlation, request).await
+        }
+        (Method::GET, Route::Deposit(id)) => read::get_deposit(app, &merchant, id).await,
+        (Method::GET, Route::DepositEvents(id)) => read::get_events(app, &merchant, id).await,
+        (Method::GET, Route::UnknownDeposit) => Err(read::deposit_not_found()),
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+async fn authenticate(app: &Intake, request: &Request) -> Result<MerchantId, ApiError> {
+    let key = bearer_key(request.headers()).ok_or_else(ApiError::unauthenticated)?;
+    match app.merchants.merchant_for(&key.hash()).await {
+        Ok(Some(merchant)) => Ok(merchant),
+        Ok(None) => Err(ApiError::unauthenticated()),
+        Err(error) => {
+            tracing::error!(%error, "merchant directory unavailable");
+            Err(ApiError::unavailable())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_route_to_their_endpoints() {
+        let id = DepositId(uuid::Uuid::now_v7());
+        assert!(matches!(route("/v1/deposits"), Some(Route::Deposits)));
+        assert!(matches!(route("/v1/deposits/"), Some(Route::Deposits)));
+        assert!(matches!(route(&format!("/v1/deposits/{id}")), Some(Route::Deposit(d)) if d == id));
+        assert!(
+            matches!(route(&format!("/v1/deposits/{id}/events")), Some(Route::DepositEvents(d)) if d == id)
+        );
+        assert!(matches!(
+            route("/v1/deposits/not-a-uuid"),
+            Some(Route::UnknownDeposit)
+        ));
+        assert!(route("/v2/deposits").is_none());
+        assert!(route("/").is_none());
+    }
+}

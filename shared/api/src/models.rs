@@ -1,0 +1,101 @@
+//! What merchants see. Built from domain read models, never the other way round.
+
+use paygate_domain::deposit::PaymentMethod;
+use paygate_domain::{DepositEvent, DepositView, RecordedEvent};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DepositResponse {
+    pub id: String,
+    pub object: &'static str,
+    pub status: &'static str,
+    pub amount: u64,
+    pub currency: &'static str,
+    pub country: &'static str,
+    pub customer_id: String,
+    pub gateway: Option<String>,
+    pub external_id: Option<String>,
+    pub refunded_amount: u64,
+    pub metadata: BTreeMap<String, String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<&DepositView> for DepositResponse {
+    fn from(view: &DepositView) -> Self {
+        Self {
+            id: view.id.to_string(),
+            object: "deposit",
+            status: view.status.as_str(),
+            amount: view.amount.minor(),
+            currency: view.currency.code(),
+            country: view.country.code(),
+            customer_id: view.customer_id.clone(),
+            gateway: view.gateway.clone(),
+            external_id: view.external_id.clone(),
+            refunded_amount: view.refunded_amount,
+            metadata: view.metadata.clone(),
+            created_at: view.created_at,
+            updated_at: view.updated_at,
+        }
+    }
+}
+
+/// One entry of a deposit's audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventResponse {
+    pub id: String,
+    pub version: u64,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    pub correlation_id: String,
+    pub data: Value,
+}
+
+impl From<&RecordedEvent> for EventResponse {
+    fn from(recorded: &RecordedEvent) -> Self {
+        Self {
+            id: recorded.event_id.to_string(),
+            version: recorded.version,
+            kind: recorded.event.kind(),
+            occurred_at: recorded.occurred_at,
+            correlation_id: recorded.correlation_id.0.clone(),
+            data: event_data(&recorded.event),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventList {
+    pub object: &'static str,
+    pub deposit_id: String,
+    pub data: Vec<EventResponse>,
+}
+
+/// The event's facts for the merchant: no ciphertext, no internal ids.
+fn event_data(event: &DepositEvent) -> Value {
+    match event {
+        DepositEvent::DepositRequested { request, .. } => json!({
+            "amount": request.amount.minor(),
+            "currency": request.currency.code(),
+            "country": request.country.code(),
+            "customer_id": request.customer_id,
+            "payment_method": request.payment_method.as_ref().map(|pm: &PaymentMethod| json!({ "type": pm.kind })),
+            "metadata": request.metadata,
+        }),
+        other => {
+            let mut value = serde_json::to_value(other).unwrap_or(Value::Null);
+            if let Some(object) = value.as_object_mut() {
+                object.remove("type");
+            }
+            value
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Reading the parts of a request every endpoint needs.
+
+use http::HeaderMap;
+use paygate_domain::CorrelationId;
+use paygate_domain::ports::ApiKey;
+
+pub const CORRELATION_HEADER: &str = "x-correlation-id";
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// The API key from `Authorization: Bearer <key>`, if well-formed.
+pub fn bearer_key(headers: &HeaderMap) -> Option<ApiKey> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, key) = value.split_once(' ')?;
+    let key = key.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty() && key.len() <= 256)
+        .then(|| ApiKey::new(key))
+}
+
+/// The caller's correlation id if usable, else the platform's request id, else `fallback`.
+pub fn correlation_id(headers: &HeaderMap, fallback: impl FnOnce() -> String) -> CorrelationId {
+    headers
+        .get(CORRELATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(CorrelationId::from_header)
+        .unwrap_or_else(|| CorrelationId(fallback()))
+}
+
+pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn bearer_keys_need_the_scheme_and_a_value() {
+        let mut headers = HeaderMap::new();
+        assert!(bearer_key(&headers).is_none());
+        headers.insert("authorization", HeaderValue::from_static("Basic abc"));
+        assert!(bearer_key(&headers).is_none());
+        headers.insert("authorization", HeaderValue::from_static("Bearer "));
+        assert!(bearer_key(&headers).is_none());
+        headers.insert(
+            "authorization",
+            HeaderValue::from_static("Bearer sk_test_1"),
+        );
+        assert_eq!(
+            bearer_key(&headers).unwrap().hash(),
+            ApiKey::new("sk_test_1").hash()
+        );
+    }
+
+    #[test]
+    fn unsafe_correlation_ids_are_replaced() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CORRELATION_HEADER, HeaderValue::from_static("abc-123"));
+        assert_eq!(correlation_id(&headers, || "x".into()).0, "abc-123");
+        headers.insert(CORRELATION_HEADER, HeaderValue::from_static("has space"));
+        assert_eq!(correlation_id(&headers, || "fallback".into()).0, "fallback");
+    }
+}

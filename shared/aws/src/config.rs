@@ -1,0 +1,122 @@
+//! The AWS SDK configuration and the names of paygate's resources.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_http_client::{Builder, tls};
+
+/// The SDK configuration from the environment (region, credentials, endpoints), with the
+/// one HTTP client this workspace builds: hyper + rustls on ring.
+///
+/// The workspace builds the SDK without its default features, so this explicit client is
+/// required: without it the SDK has no HTTP client at all.
+///
+/// Endpoints come from the environment as the SDK defines it: `AWS_ENDPOINT_URL` for
+/// every service, `AWS_ENDPOINT_URL_<SERVICE>` (e.g. `AWS_ENDPOINT_URL_DYNAMODB`,
+/// `AWS_ENDPOINT_URL_SQS`) for one, the service-specific one winning; clients made with
+/// `Client::new(&config)` pick them up.
+pub async fn sdk_config() -> SdkConfig {
+    let http_client = Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client)
+        .load()
+        .await
+}
+
+/// The names of paygate's tables and queues, from `PAYGATE_*` variables (the same ones
+/// `localstack/init/ready.d/init_resources.py` reads) with the defaults below.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resources {
+    /// `PAYGATE_EVENTS_TABLE`, default `paygate-events`.
+    pub events_table: String,
+    /// `PAYGATE_DEPOSITS_TABLE`, default `paygate-deposits`.
+    pub deposits_table: String,
+    /// `PAYGATE_IDEMPOTENCY_TABLE`, default `paygate-idempotency`.
+    pub idempotency_table: String,
+    /// `PAYGATE_MERCHANTS_TABLE`, default `paygate-merchants`.
+    pub merchants_table: String,
+    /// `PAYGATE_LOOKUPS_TABLE`, default `paygate-lookups`.
+    pub lookups_table: String,
+    /// `PAYGATE_GATEWAYS_TABLE`, default `paygate-gateways`.
+    pub gateways_table: String,
+    /// `PAYGATE_DEPOSITS_QUEUE`, default `paygate-deposits`: the queue's name.
+    pub deposits_queue: String,
+    /// `PAYGATE_DEPOSITS_QUEUE_URL`: the queue's URL when deployed (skips `GetQueueUrl`).
+    pub deposits_queue_url: Option<String>,
+    /// `PAYGATE_DEPOSITS_DLQ`, default `paygate-deposits-dlq`: the dead-letter queue's name.
+    pub deposits_dlq: String,
+    /// `PAYGATE_DEPOSITS_DLQ_URL`: the dead-letter queue's URL when deployed.
+    pub deposits_dlq_url: Option<String>,
+}
+
+impl Default for Resources {
+    /// The default names, as if no variable were set.
+    fn default() -> Self {
+        Self::from_lookup(|_| None)
+    }
+}
+
+impl Resources {
+    /// Reads the process environment.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads names through `lookup` (a variable name → its value); unset or blank
+    /// variables take the default.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let optional = |name: &str| {
+            lookup(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        let named = |name: &str, default: &str| optional(name).unwrap_or_else(|| default.into());
+        Self {
+            events_table: named("PAYGATE_EVENTS_TABLE", "paygate-events"),
+            deposits_table: named("PAYGATE_DEPOSITS_TABLE", "paygate-deposits"),
+            idempotency_table: named("PAYGATE_IDEMPOTENCY_TABLE", "paygate-idempotency"),
+            merchants_table: named("PAYGATE_MERCHANTS_TABLE", "paygate-merchants"),
+            lookups_table: named("PAYGATE_LOOKUPS_TABLE", "paygate-lookups"),
+            gateways_table: named("PAYGATE_GATEWAYS_TABLE", "paygate-gateways"),
+            deposits_queue: named("PAYGATE_DEPOSITS_QUEUE", "paygate-deposits"),
+            deposits_queue_url: optional("PAYGATE_DEPOSITS_QUEUE_URL"),
+            deposits_dlq: named("PAYGATE_DEPOSITS_DLQ", "paygate-deposits-dlq"),
+            deposits_dlq_url: optional("PAYGATE_DEPOSITS_DLQ_URL"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_init_script() {
+        let r = Resources::default();
+        assert_eq!(r.events_table, "paygate-events");
+        assert_eq!(r.deposits_table, "paygate-deposits");
+        assert_eq!(r.idempotency_table, "paygate-idempotency");
+        assert_eq!(r.merchants_table, "paygate-merchants");
+        assert_eq!(r.lookups_table, "paygate-lookups");
+        assert_eq!(r.gateways_table, "paygate-gateways");
+        assert_eq!(r.deposits_queue, "paygate-deposits");
+        assert_eq!(r.deposits_dlq, "paygate-deposits-dlq");
+        assert_eq!(r.deposits_queue_url, None);
+        assert_eq!(r.deposits_dlq_url, None);
+    }
+
+    #[test]
+    fn variables_override_and_blank_means_unset() {
+        let r = Resources::from_lookup(|name| match name {
+            "PAYGATE_EVENTS_TABLE" => Some("t-events".into()),
+            "PAYGATE_DEPOSITS_QUEUE" => Some("  ".into()),
+            "PAYGATE_DEPOSITS_QUEUE_URL" => Some(" http://q/1/x ".into()),
+            _ => None,
+        });
+        assert_eq!(r.events_table, "t-events");
+        assert_eq!(r.deposits_queue, "paygate-deposits");
+        assert_eq!(r.deposits_queue_url.as_deref(), Some("http://q/1/x"));
+    }
+}

@@ -1,0 +1,332 @@
+//! The event store on DynamoDB: one stream per deposit in the events table, the read
+//! model and the idempotency claims beside it, every append one `TransactWriteItems`.
+
+use super::cancellation::{self, Layout};
+use super::items::{
+    self, DEPOSIT_ID, IDEMPOTENCY_KEY, Item, STATE, STREAM_ID, VERSION, n, s, stream_id,
+};
+use crate::config::Resources;
+use crate::error::AwsError;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use paygate_domain::deposit::{DepositView, RecordedEvent};
+use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
+use paygate_domain::ids::{DepositId, MerchantId};
+use paygate_domain::ports::{AppendBatch, AppendError, EventStore, StoreError};
+
+/// DynamoDB's limit on the items of one transaction.
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
+
+/// [`EventStore`] on three DynamoDB tables (events, deposits, idempotency).
+#[derive(Debug, Clone)]
+pub struct DynamoEventStore {
+    client: Client,
+    events_table: String,
+    deposits_table: String,
+    idempotency_table: String,
+    page_size: Option<i32>,
+}
+
+impl DynamoEventStore {
+    /// Uses the events, deposits and idempotency tables named in `resources`.
+    pub fn new(client: Client, resources: &Resources) -> Self {
+        Self {
+            client,
+            events_table: resources.events_table.clone(),
+            deposits_table: resources.deposits_table.clone(),
+            idempotency_table: resources.idempotency_table.clone(),
+            page_size: None,
+        }
+    }
+
+    /// Reads streams `events` items per `Query` page (default: DynamoDB's 1 MB pages),
+    /// so tests can exercise paging with short streams.
+    pub fn with_page_size(mut self, events: i32) -> Self {
+        self.page_size = Some(events.max(1));
+        self
+    }
+
+    fn put(&self, table: &str, item: Item, condition: &str) -> Result<TransactWriteItem, AwsError> {
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .build()
+            .map_err(|e| AwsError::Build {
+                operation: "TransactWriteItems",
+                detail: e.to_string(),
+            })?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// The transaction's items in [`Layout`] order: events, read model, claim.
+    fn transaction(&self, batch: &AppendBatch) -> Result<Vec<TransactWriteItem>, AwsError> {
+        let mut writes = Vec::with_capacity(layout(batch).items());
+        for event in &batch.events {
+            writes.push(self.put(
+                &self.events_table,
+                items::event_to_item(event)?,
+                "attribute_not_exists(stream_id)",
+            )?);
+        }
+        let view = items::view_to_item(&batch.view)?;
+        let view_put = if batch.expected_version == 0 {
+            self.put(
+                &self.deposits_table,
+                view,
+                "attribute_not_exists(deposit_id)",
+            )?
+        } else {
+            let put = Put::builder()
+                .table_name(&self.deposits_table)
+                .set_item(Some(view))
+                .condition_expression("#v = :expected")
+                .expression_attribute_names("#v", VERSION)
+                .expression_attribute_values(":expected", n(batch.expected_version))
+                .build()
+                .map_err(|e| AwsError::Build {
+                    operation: "TransactWriteItems",
+                    detail: e.to_string(),
+                })?;
+            TransactWriteItem::builder().put(put).build()
+        };
+        writes.push(view_put);
+        if let Some(record) = &batch.idempotency {
+            writes.push(self.put(
+                &self.idempotency_table,
+                items::idempotency_to_item(record)?,
+                "attribute_not_exists(idempotency_key)",
+            )?);
+        }
+        Ok(writes)
+    }
+
+    async fn get(&self, table: &str, key: &str, value: String) -> Result<Option<Item>, AwsError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key(key, s(value))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("GetItem", &e))?;
+        Ok(output.item)
+    }
+}
+
+fn layout(batch: &AppendBatch) -> Layout {
+    Layout {
+        events: batch.events.len(),
+        idempotency: batch.idempotency.is_some(),
+    }
+}
+
+/// Checks what the transaction's conditions cannot: the batch describes one gapless
+/// run of the deposit's stream and fits in one transaction.
+fn validate(batch: &AppendBatch) -> Result<(), AwsError> {
+    let needed = layout(batch).items();
+    if needed > MAX_TRANSACTION_ITEMS {
+        return Err(AwsError::TooManyItems {
+            needed,
+            max: MAX_TRANSACTION_ITEMS,
+        });
+    }
+    if batch.events.is_empty() {
+        return Err(AwsError::InvalidBatch("no events to append".into()));
+    }
+    for (offset, event) in batch.events.iter().enumerate() {
+        let expected = batch.expected_version + 1 + offset as u64;
+        if event.deposit_id != batch.deposit_id || event.version != expected {
+            return Err(AwsError::InvalidBatch(format!(
+                "event {offset} is not version {expected} of the batch's stream"
+            )));
+        }
+    }
+    if batch.view.id != batch.deposit_id {
+        return Err(AwsError::InvalidBatch(
+            "the view belongs to another deposit".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl EventStore for DynamoEventStore {
+    async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut events = Vec::new();
+        let mut start_key = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.events_table)
+                .key_condition_expression("#s = :s")
+                .expression_attribute_names("#s", STREAM_ID)
+                .expression_attribute_values(":s", s(stream_id(deposit)))
+                .consistent_read(true)
+                .scan_index_forward(true)
+                .set_limit(self.page_size)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| AwsError::call("Query", &e))?;
+            for item in page.items() {
+                events.push(items::event_from_item(item)?);
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start_key = Some(key),
+                _ => break,
+            }
+        }
+        Ok(events)
+    }
+
+    async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
+        validate(&batch)?;
+        let writes = self.transaction(&batch)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                    let codes: Vec<Option<&str>> = cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|reason| reason.code())
+                        .collect();
+                    Err(cancellation::classify(
+                        &codes,
+                        cancelled.message(),
+                        layout(&batch),
+                    ))
+                }
+                _ => Err(AwsError::call("TransactWriteItems", &err).into()),
+            },
+        }
+    }
+
+    async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
+        let item = self
+            .get(&self.deposits_table, DEPOSIT_ID, deposit.0.to_string())
+            .await?;
+        Ok(item.as_ref().map(items::view_from_item).transpose()?)
+    }
+
+    async fn idempotency_record(
+        &self,
+        merchant: &MerchantId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let item = self
+            .get(
+                &self.idempotency_table,
+                IDEMPOTENCY_KEY,
+                IdempotencyRecord::storage_key(merchant, key),
+            )
+            .await?;
+        Ok(item
+            .as_ref()
+            .map(items::idempotency_from_item)
+            .transpose()?)
+    }
+
+    async fn transition_idempotency(
+        &self,
+        merchant: &MerchantId,
+        key: &IdempotencyKey,
+        expected: &IdempotencyState,
+        next: &IdempotencyState,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.idempotency_table)
+            .key(
+                IDEMPOTENCY_KEY,
+                s(IdempotencyRecord::storage_key(merchant, key)),
+            )
+            .update_expression("SET #state = :next")
+            .condition_expression("#state = :expected")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_values(":next", s(items::state_json(next)?))
+            .expression_attribute_values(":expected", s(items::state_json(expected)?))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(AwsError::call("UpdateItem", &err).into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures;
+
+    fn batch(events: Vec<RecordedEvent>, expected_version: u64) -> AppendBatch {
+        AppendBatch {
+            deposit_id: fixtures::deposit_id(),
+            expected_version,
+            view: fixtures::view(events.len() + expected_version as usize),
+            events,
+            idempotency: Some(fixtures::idempotency_record()),
+        }
+    }
+
+    #[test]
+    fn batches_must_be_gapless_runs_of_one_stream() {
+        assert!(validate(&batch(fixtures::stream(2), 0)).is_ok());
+        let second = fixtures::stream(2).split_off(1);
+        assert!(validate(&batch(second.clone(), 1)).is_ok());
+        assert!(matches!(
+            validate(&batch(second, 0)),
+            Err(AwsError::InvalidBatch(_))
+        ));
+        assert!(matches!(
+            validate(&batch(Vec::new(), 1)),
+            Err(AwsError::InvalidBatch(_))
+        ));
+    }
+
+    #[test]
+    fn batches_over_the_transaction_limit_are_refused() {
+        let first = fixtures::stream(1).remove(0);
+        let events: Vec<RecordedEvent> = (0..99)
+            .map(|i| RecordedEvent {
+                version: i + 1,
+                ..first.clone()
+            })
+            .collect();
+        let mut big = batch(events, 0);
+        big.view = fixtures::view(1);
+        // 99 events + view + claim = 101 items.
+        assert!(matches!(
+            validate(&big),
+            Err(AwsError::TooManyItems { needed: 101, .. })
+        ));
+        big.idempotency = None;
+        assert!(validate(&big).is_ok());
+        let err: AppendError = AwsError::TooManyItems {
+            needed: 101,
+            max: 100,
+        }
+        .into();
+        assert!(matches!(err, AppendError::Store(_)));
+    }
+}

@@ -1,0 +1,48 @@
+//! paygate's AWS adapters: the domain's ports on DynamoDB and SQS.
+//!
+//! * [`sdk_config`]: the SDK configuration (lean build: hyper + rustls on ring), honouring
+//!   `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` so the same code runs on AWS, on
+//!   moto, on DynamoDB Local and on LocalStack; [`Resources`]: table and queue names from
+//!   `PAYGATE_*` variables.
+//! * [`DynamoEventStore`]: the [`EventStore`](paygate_domain::ports::EventStore): one
+//!   stream per deposit, each append (events + read model + idempotency claim) a single
+//!   `TransactWriteItems`.
+//! * [`DynamoMerchantDirectory`]: API key hash → merchant.
+//! * [`SqsQueue`]: the [`QueueSender`](paygate_domain::ports::QueueSender), plus receive,
+//!   delete and visibility changes for the dev stack and the tests.
+//!
+//! Failures are [`AwsError`]s turned into the ports' errors (`StoreError`, `AppendError`,
+//! `QueueError`); their messages name the operation and the AWS error code, never an
+//! item, a message body or a key.
+//!
+//! ```no_run
+//! # async fn wire() -> Result<(), paygate_domain::ports::QueueError> {
+//! use paygate_aws::{DynamoEventStore, Resources, SqsQueue, aws_sdk_dynamodb, aws_sdk_sqs};
+//! let config = paygate_aws::sdk_config().await;
+//! let resources = Resources::from_env();
+//! let store = DynamoEventStore::new(aws_sdk_dynamodb::Client::new(&config), &resources);
+//! let queue = SqsQueue::deposits(aws_sdk_sqs::Client::new(&config), &resources).await?;
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod error;
+mod event_store;
+#[cfg(test)]
+mod fixtures;
+mod merchants;
+mod queue;
+mod wiring;
+
+pub use config::{Resources, sdk_config};
+pub use error::AwsError;
+pub use event_store::{DynamoEventStore, MAX_TRANSACTION_ITEMS};
+pub use merchants::DynamoMerchantDirectory;
+pub use queue::{MAX_DELAY_SECONDS, ReceivedMessage, SqsQueue};
+pub use wiring::AwsAdapters;
+
+/// The SDK crates the adapters are built on, so callers build clients from the same
+/// versions: `aws_sdk_dynamodb::Client::new(&sdk_config().await)`.
+pub use aws_config::SdkConfig;
+pub use aws_sdk_dynamodb;
+pub use aws_sdk_sqs;

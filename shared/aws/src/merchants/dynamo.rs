@@ -1,0 +1,86 @@
+//! Merchants by API key hash, in the merchants table: key `api_key_hash` S, attribute
+//! `merchant_id` S. Only hashes are stored; the keys themselves never reach AWS.
+
+use crate::config::Resources;
+use crate::error::AwsError;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use paygate_domain::ids::MerchantId;
+use paygate_domain::ports::{ApiKeyHash, MerchantDirectory, StoreError};
+
+const API_KEY_HASH: &str = "api_key_hash";
+const MERCHANT_ID: &str = "merchant_id";
+
+/// [`MerchantDirectory`] on the DynamoDB merchants table.
+#[derive(Debug, Clone)]
+pub struct DynamoMerchantDirectory {
+    client: Client,
+    table: String,
+}
+
+impl DynamoMerchantDirectory {
+    /// Uses the merchants table named in `resources`.
+    pub fn new(client: Client, resources: &Resources) -> Self {
+        Self {
+            client,
+            table: resources.merchants_table.clone(),
+        }
+    }
+
+    /// Maps `hash` to `merchant`. Registering the same pair again is a no-op; a hash
+    /// already mapped to another merchant is refused and left as it was.
+    pub async fn register(
+        &self,
+        hash: &ApiKeyHash,
+        merchant: &MerchantId,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(API_KEY_HASH, AttributeValue::S(hash.0.clone()))
+            .item(MERCHANT_ID, AttributeValue::S(merchant.0.clone()))
+            .condition_expression("attribute_not_exists(#h) OR #m = :m")
+            .expression_attribute_names("#h", API_KEY_HASH)
+            .expression_attribute_names("#m", MERCHANT_ID)
+            .expression_attribute_values(":m", AttributeValue::S(merchant.0.clone()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(AwsError::ApiKeyTaken.into())
+            }
+            Err(err) => Err(AwsError::call("PutItem", &err).into()),
+        }
+    }
+}
+
+#[async_trait]
+impl MerchantDirectory for DynamoMerchantDirectory {
+    async fn merchant_for(&self, key: &ApiKeyHash) -> Result<Option<MerchantId>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(API_KEY_HASH, AttributeValue::S(key.0.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("GetItem", &e))?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        match item.get(MERCHANT_ID) {
+            Some(AttributeValue::S(id)) if !id.is_empty() => Ok(Some(MerchantId(id.clone()))),
+            _ => Err(
+                AwsError::malformed("merchant", "merchant_id is missing or not a string").into(),
+            ),
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The AWS adapters against the shared contract suite (`paygate-contract`), on the
+//! emulators. Like `emulator_smoke.rs`, these need `cargo xtask test` (which sets
+//! `PAYGATE_TEST_EMULATORS=1`) and fail, never skip, without it.
+
+use async_trait::async_trait;
+use paygate_aws::{
+    DynamoEventStore, DynamoMerchantDirectory, Resources, SdkConfig, SqsQueue, aws_sdk_dynamodb,
+    aws_sdk_sqs,
+};
+use paygate_contract::merchants::MerchantRegistry;
+use paygate_contract::queue::QueueProbe;
+use paygate_contract::{event_store_contract, merchants_contract, queue_contract};
+use paygate_domain::MerchantId;
+use paygate_domain::ports::{
+    ApiKeyHash, DepositMessage, EventStore, MerchantDirectory, QueueSender, StoreError,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn emulators() -> SdkConfig {
+    if std::env::var("PAYGATE_TEST_EMULATORS").as_deref() != Ok("1") {
+        panic!(
+            "PAYGATE_TEST_EMULATORS is not set to 1: the AWS contract tests need the \
+             emulators. Run `cargo xtask test` (it starts them and sets the variable)."
+        );
+    }
+    paygate_aws::sdk_config().await
+}
+
+async fn store() -> Arc<dyn EventStore> {
+    let config = emulators().await;
+    Arc::new(DynamoEventStore::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        &Resources::from_env(),
+    ))
+}
+
+/// Each queue case gets a fresh queue of its own, so nothing else consumes its messages
+/// (the emulators, and the queues with them, are thrown away after the run).
+async fn queue() -> (Arc<dyn QueueSender>, Arc<dyn QueueProbe>) {
+    let config = emulators().await;
+    let client = aws_sdk_sqs::Client::new(&config);
+    let name = format!("paygate-contract-{}", uuid::Uuid::new_v4().simple());
+    let url = client
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .expect("create a queue for the case")
+        .queue_url
+        .expect("queue url");
+    let queue = Arc::new(SqsQueue::new(client, url));
+    (queue.clone(), Arc::new(Probe(queue)))
+}
+
+struct Probe(Arc<SqsQueue>);
+
+#[async_trait]
+impl QueueProbe for Probe {
+    async fn drain(&self, wait: Duration) -> Vec<DepositMessage> {
+        let wait = i32::try_from(wait.as_secs()).unwrap_or(20);
+        let received = self.0.receive(10, wait).await.expect("receive");
+        let mut messages = Vec::with_capacity(received.len());
+        for message in received {
+            self.0
+                .delete(&message.receipt_handle)
+                .await
+                .expect("delete");
+            messages.push(message.deposit_message().expect("a deposit message"));
+        }
+        messages
+    }
+}
+
+struct Registry(DynamoMerchantDirectory);
+
+#[async_trait]
+impl MerchantDirectory for Registry {
+    async fn merchant_for(&self, key: &ApiKeyHash) -> Result<Option<MerchantId>, StoreError> {
+        self.0.merchant_for(key).await
+    }
+}
+
+#[async_trait]
+impl MerchantRegistry for Registry {
+    async fn register_key(&self, key: &ApiKeyHash, merchant: &MerchantId) {
+        self.0.register(key, merchant).await.expect("register");
+    }
+}
+
+async fn merchants() -> Arc<dyn MerchantRegistry> {
+    let config = emulators().await;
+    Arc::new(Registry(DynamoMerchantDirectory::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        &Resources::from_env(),
+    )))
+}
+
+event_store_contract!(store());
+queue_contract!(queue());
+merchants_contract!(merchants());

@@ -1,0 +1,50 @@
+//! Turns plain HTTP requests into the API Gateway requests the Lambda handlers take,
+//! and their responses back, the way API Gateway does in front of the real functions.
+
+use axum::Router;
+use axum::body::{Body as AxumBody, to_bytes};
+use axum::extract::{Request, State};
+use axum::response::Response;
+use deposit_intake::Intake;
+use lambda_http::Body as LambdaBody;
+use paygate_api::ApiError;
+
+/// API Gateway's own payload limit; larger bodies never reach a function.
+const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
+
+pub fn router(intake: Intake) -> Router {
+    Router::new().fallback(forward).with_state(intake)
+}
+
+async fn forward(State(intake): State<Intake>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes = match to_bytes(body, GATEWAY_MAX_BODY).await {
+        Ok(bytes) => bytes,
+        Err(_) => return error(&ApiError::body_too_large(GATEWAY_MAX_BODY)),
+    };
+    let body = if bytes.is_empty() {
+        LambdaBody::Empty
+    } else {
+        match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => LambdaBody::Text(text),
+            Err(raw) => LambdaBody::Binary(raw.into_bytes()),
+        }
+    };
+    let response =
+        deposit_intake::handle(&intake, lambda_http::Request::from_parts(parts, body)).await;
+    let (parts, body) = response.into_parts();
+    let body = match body {
+        LambdaBody::Text(text) => AxumBody::from(text),
+        LambdaBody::Binary(bytes) => AxumBody::from(bytes),
+        _ => AxumBody::empty(),
+    };
+    Response::from_parts(parts, body)
+}
+
+fn error(error: &ApiError) -> Response {
+    Response::builder()
+        .status(error.status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(AxumBody::from(error.body()))
+        .unwrap_or_default()
+}

@@ -1,0 +1,223 @@
+//! Harness for the integration tests: the real handlers wired to the AWS adapters on the
+//! emulators that `cargo xtask test` starts (or any endpoint in `AWS_ENDPOINT_URL`).
+//!
+//! Tests share the tables, so each one works as a fresh merchant and checks "no trace"
+//! by looking for that merchant's items only; each gets its own queue.
+
+use deposit_intake::{Intake, IntakeConfig};
+use lambda_http::{Body, Request, Response};
+use paygate_aws::aws_sdk_dynamodb::types::AttributeValue;
+use paygate_aws::{AwsAdapters, SqsQueue};
+use paygate_domain::MerchantId;
+use paygate_domain::crypto::FieldCipher;
+use paygate_domain::ports::{ApiKey, RandomIds, SystemClock};
+use serde_json::Value;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// One test's world: a merchant of its own, its API key, and a queue of its own.
+pub struct World {
+    pub aws: AwsAdapters,
+    pub intake: Intake,
+    pub merchant: MerchantId,
+    pub api_key: String,
+    pub queue: Arc<SqsQueue>,
+}
+
+/// Fails (never skips) when the emulators are not there.
+pub fn require_emulators() {
+    if std::env::var("PAYGATE_TEST_EMULATORS").as_deref() != Ok("1") {
+        panic!(
+            "integration tests need the emulators: run `cargo xtask test` \
+             (or `cargo xtask emulators` and export what it prints)"
+        );
+    }
+}
+
+impl World {
+    pub async fn new() -> Self {
+        require_emulators();
+        let aws = AwsAdapters::connect()
+            .await
+            .expect("connect to the emulators");
+        let queue_name = format!("paygate-it-{}", Uuid::new_v4().simple());
+        let url = aws
+            .sqs
+            .create_queue()
+            .queue_name(&queue_name)
+            .send()
+            .await
+            .expect("create the test's queue")
+            .queue_url
+            .expect("queue url");
+        let queue = Arc::new(SqsQueue::new(aws.sqs.clone(), url));
+        Self::with_queue(aws, queue).await
+    }
+
+    async fn with_queue(aws: AwsAdapters, queue: Arc<SqsQueue>) -> Self {
+        let merchant = MerchantId(format!("mer_{}", Uuid::new_v4().simple()));
+        let api_key = format!("sk_test_{}", Uuid::new_v4().simple());
+        aws.merchants
+            .register(&ApiKey::new(api_key.clone()).hash(), &merchant)
+            .await
+            .expect("register the test merchant");
+        let intake = Intake {
+            store: aws.store.clone(),
+            queue: queue.clone(),
+            merchants: aws.merchants.clone(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+            cipher: Arc::new(FieldCipher::ephemeral()),
+            config: IntakeConfig::default(),
+        };
+        Self {
+            aws,
+            intake,
+            merchant,
+            api_key,
+            queue,
+        }
+    }
+
+    /// Another merchant on the same tables and handler.
+    pub async fn another_merchant(&self) -> World {
+        let aws = AwsAdapters::connect()
+            .await
+            .expect("connect to the emulators");
+        World::with_queue(aws, self.queue.clone()).await
+    }
+
+    pub async fn post_deposit(
+        &self,
+        idempotency_key: Option<&str>,
+        body: impl Into<String>,
+    ) -> Reply {
+        let mut request = http::Request::builder()
+            .method("POST")
+            .uri("/v1/deposits")
+            .header("authorization", format!("Bearer {}", self.api_key))
+            .header("content-type", "application/json");
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        self.send(request.body(Body::Text(body.into())).unwrap())
+            .await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        let request = http::Request::builder()
+            .method("GET")
+            .uri(path)
+            .header("authorization", format!("Bearer {}", self.api_key))
+            .body(Body::Empty)
+            .unwrap();
+        self.send(request).await
+    }
+
+    pub async fn send(&self, request: Request) -> Reply {
+        Reply::from(deposit_intake::handle(&self.intake, request).await)
+    }
+
+    /// Everything this merchant left in the tables and its queue.
+    pub async fn traces(&self) -> Traces {
+        let r = &self.aws.resources;
+        let merchant = AttributeValue::S(self.merchant.0.clone());
+        let deposits = self
+            .count(&r.deposits_table, "merchant_id = :m", merchant.clone())
+            .await;
+        let events = self
+            .count(&r.events_table, "contains(payload, :m)", merchant)
+            .await;
+        let prefix = AttributeValue::S(format!("{}:{}#", self.merchant.0.len(), self.merchant.0));
+        let idempotency = self
+            .count(
+                &r.idempotency_table,
+                "begins_with(idempotency_key, :m)",
+                prefix,
+            )
+            .await;
+        let messages = self.queue.receive(10, 1).await.expect("receive").len();
+        Traces {
+            deposits,
+            events,
+            idempotency,
+            messages,
+        }
+    }
+
+    async fn count(&self, table: &str, filter: &str, value: AttributeValue) -> usize {
+        let mut total = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .aws
+                .dynamodb
+                .scan()
+                .table_name(table)
+                .filter_expression(filter)
+                .expression_attribute_values(":m", value.clone())
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            total += page.count() as usize;
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return total;
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Traces {
+    pub deposits: usize,
+    pub events: usize,
+    pub idempotency: usize,
+    pub messages: usize,
+}
+
+/// A handler response, read once.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub json: Value,
+}
+
+impl From<Response<Body>> for Reply {
+    fn from(response: Response<Body>) -> Self {
+        let (parts, body) = response.into_parts();
+        let text = match body {
+            Body::Text(text) => text,
+            Body::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            _ => String::new(),
+        };
+        Self {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            json: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn error_code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or("")
+    }
+
+    pub fn error_type(&self) -> &str {
+        self.json["error"]["type"].as_str().unwrap_or("")
+    }
+}
+
+pub fn deposit_body(amount: Value) -> String {
+    serde_json::json!({ "amount": amount, "currency": "AED", "country": "AE", "customer_id": "cus_42",
+        "payment_method": { "type": "card", "token": "tok_visa" }, "metadata": { "order": "A-1" } })
+    .to_string()
+}
