@@ -6,9 +6,9 @@ use http::StatusCode;
 use http::header::{HeaderValue, LOCATION};
 use lambda_http::{Body, Request, Response};
 use paygate_api::ApiError;
-use paygate_api::json::canonical_bytes;
+use paygate_api::json::{StrictJsonError, canonical_bytes, parse_json_strictly};
 use paygate_api::models::DepositResponse;
-use paygate_api::request::{IDEMPOTENCY_HEADER, REPLAYED_HEADER, header_str};
+use paygate_api::request::{IDEMPOTENCY_HEADER, NotAscii, REPLAYED_HEADER, header_str};
 use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyKeyError};
 use paygate_domain::service::intake::{
     CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
@@ -33,16 +33,27 @@ pub async fn create_deposit(
     if bytes.len() > app.config.max_body_bytes {
         return Err(ApiError::body_too_large(app.config.max_body_bytes));
     }
-    let key =
-        IdempotencyKey::parse(header_str(&parts.headers, IDEMPOTENCY_HEADER)).map_err(|error| {
-            let code = match error {
-                IdempotencyKeyError::Missing => "idempotency_key_missing",
-                IdempotencyKeyError::Invalid => "idempotency_key_invalid",
-            };
-            ApiError::invalid(code, error.to_string()).with_param("Idempotency-Key")
-        })?;
-    let body: Value = serde_json::from_slice(bytes).map_err(|_| {
-        ApiError::invalid("body_invalid_json", "the request body must be valid JSON")
+    let key = match header_str(&parts.headers, IDEMPOTENCY_HEADER) {
+        None => IdempotencyKey::parse(None),
+        Some(Ok(value)) => IdempotencyKey::parse(Some(value)),
+        Some(Err(NotAscii)) => Err(IdempotencyKeyError::Invalid),
+    }
+    .map_err(|error| {
+        let code = match error {
+            IdempotencyKeyError::Missing => "idempotency_key_missing",
+            IdempotencyKeyError::Invalid => "idempotency_key_invalid",
+        };
+        ApiError::invalid(code, error.to_string()).with_param("Idempotency-Key")
+    })?;
+    let body: Value = parse_json_strictly(bytes).map_err(|error| match error {
+        StrictJsonError::DuplicateKey(key) => ApiError::invalid(
+            "body_duplicate_key",
+            format!("the request body names `{key}` more than once"),
+        )
+        .with_param(key),
+        StrictJsonError::Invalid => {
+            ApiError::invalid("body_invalid_json", "the request body must be valid JSON")
+        }
     })?;
     let deposit_request = parse_deposit_request(&body)?;
     let fingerprint = Fingerprint::of(CREATE_DEPOSIT, &canonical_bytes(&body));

@@ -77,7 +77,8 @@ async fn dispatch(
         (Method::GET, Route::Deposit(id)) => read::get_deposit(app, &merchant, id).await,
         (Method::GET, Route::DepositEvents(id)) => read::get_events(app, &merchant, id).await,
         (Method::GET, Route::UnknownDeposit) => Err(read::deposit_not_found()),
-        _ => Err(ApiError::method_not_allowed()),
+        (_, Route::Deposits) => Err(ApiError::method_not_allowed("POST")),
+        (_, _) => Err(ApiError::method_not_allowed("GET")),
     }
 }
 

@@ -19,6 +19,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub param: Option<String>,
+    /// The methods the route does accept, for a 405's `Allow` header.
+    pub allow: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -49,6 +51,7 @@ impl ApiError {
             code,
             message: message.into(),
             param: None,
+            allow: None,
         }
     }
 
@@ -76,13 +79,15 @@ impl ApiError {
         )
     }
 
-    pub fn method_not_allowed() -> Self {
-        Self::new(
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        let mut error = Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             ErrorType::InvalidRequestError,
             "method_not_allowed",
-            "this route does not accept that method",
-        )
+            format!("this route accepts only {allow}"),
+        );
+        error.allow = Some(allow);
+        error
     }
 
     pub fn body_too_large(limit: usize) -> Self {

@@ -1,6 +1,90 @@
 //! JSON helpers for request bodies.
 
-use serde_json::Value;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StrictJsonError {
+    Invalid,
+    /// An object names the same key twice. Refused rather than "last one wins": a proxy
+    /// reading the first value would disagree with what we charge.
+    DuplicateKey(String),
+}
+
+/// Parses JSON like `serde_json::from_slice`, but refuses duplicate object keys.
+pub fn parse_json_strictly(bytes: &[u8]) -> Result<Value, StrictJsonError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = StrictValue::deserialize(&mut deserializer).map_err(|error| {
+        let text = error.to_string();
+        match text.strip_prefix(DUPLICATE_PREFIX) {
+            Some(rest) => StrictJsonError::DuplicateKey(
+                rest.split(" at line").next().unwrap_or("").to_owned(),
+            ),
+            None => StrictJsonError::Invalid,
+        }
+    })?;
+    deserializer.end().map_err(|_| StrictJsonError::Invalid)?;
+    Ok(value.0)
+}
+
+const DUPLICATE_PREFIX: &str = "duplicate key ";
+
+struct StrictValue(Value);
+
+impl<'de> Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let StrictValue(value) = map.next_value()?;
+            if object.insert(key.clone(), value).is_some() {
+                return Err(de::Error::custom(format!("{DUPLICATE_PREFIX}{key}")));
+            }
+        }
+        Ok(Value::Object(object))
+    }
+}
 
 /// The body with object keys sorted at every level, so two bodies that differ only in
 /// key order or whitespace fingerprint the same.
@@ -27,6 +111,28 @@ pub fn canonical_bytes(value: &Value) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duplicate_keys_are_refused_at_any_depth() {
+        assert_eq!(
+            parse_json_strictly(br#"{"amount":1,"amount":10099}"#),
+            Err(StrictJsonError::DuplicateKey("amount".into()))
+        );
+        assert_eq!(
+            parse_json_strictly(br#"{"m":{"a":"x","a":"y"}}"#),
+            Err(StrictJsonError::DuplicateKey("a".into()))
+        );
+        assert_eq!(
+            parse_json_strictly(b"{\"a\": "),
+            Err(StrictJsonError::Invalid)
+        );
+        assert_eq!(parse_json_strictly(b"{} {}"), Err(StrictJsonError::Invalid));
+        let value = parse_json_strictly(br#"{"a":[1,-2,1.5,"s",null,true],"b":{"c":1}}"#).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"a":[1,-2,1.5,"s",null,true],"b":{"c":1}})
+        );
+    }
 
     #[test]
     fn key_order_and_whitespace_do_not_matter() {

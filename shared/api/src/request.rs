@@ -26,9 +26,15 @@ pub fn correlation_id(headers: &HeaderMap, fallback: impl FnOnce() -> String) ->
         .unwrap_or_else(|| CorrelationId(fallback()))
 }
 
-pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+/// A header's value: `None` when absent, `Some(Err(NotAscii))` when present but not
+/// visible ASCII, so "missing" and "malformed" stay distinguishable.
+pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<Result<&'a str, NotAscii>> {
+    headers.get(name).map(|v| v.to_str().map_err(|_| NotAscii))
 }
+
+/// A header value that is not visible ASCII.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotAscii;
 
 #[cfg(test)]
 mod tests {

@@ -194,9 +194,10 @@ async fn release(ports: &IntakePorts<'_>, input: &IntakeRequest<'_>, claim: &Ide
     let IdempotencyState::InFlight { owner, .. } = claim else {
         return;
     };
+    // Clearly in the past, so a retry on an instance whose clock lags still sees it expired.
     let expired = IdempotencyState::InFlight {
         owner: *owner,
-        lease_until: ports.clock.now(),
+        lease_until: ports.clock.now() - ports.policy.lease,
     };
     if let Err(error) = ports
         .store

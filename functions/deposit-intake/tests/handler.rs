@@ -1,0 +1,1092 @@
+//! Behaviour of the deposit intake as a merchant sees it (DESIGN §5), driven through
+//! `handle` with in-memory ports. Each test reads GIVEN / WHEN / THEN.
+
+mod support;
+
+use http::{Method, StatusCode};
+use lambda_http::Body;
+use paygate_domain::DepositEvent;
+use paygate_domain::ports::DepositMessage;
+use serde_json::{Value, json};
+use support::*;
+use time::Duration;
+
+// ================================================================ creating a deposit
+
+#[tokio::test]
+async fn a_valid_deposit_is_accepted_as_pending_with_its_location() {
+    // GIVEN merchant A with a valid API key
+    let world = World::new();
+
+    // WHEN it posts a valid deposit with an idempotency key
+    let reply = world
+        .send(post_deposit(KEY_A, "order-A-1", &valid_body().to_string()))
+        .await;
+
+    // THEN 202 with the pending deposit and where to find it
+    reply.assert_json(StatusCode::ACCEPTED);
+    reply.assert_not_replayed();
+    let body = reply.json();
+    let id = reply.deposit_id();
+    assert_eq!(body["id"], id.to_string());
+    assert_eq!(body["status"], "pending");
+    assert_eq!(body["amount"], 10099);
+    assert_eq!(body["currency"], "AED");
+    assert_eq!(body["country"], "AE");
+    assert_eq!(body["customer_id"], "cus_42");
+    assert_eq!(body["gateway"], Value::Null);
+    assert_eq!(body["external_id"], Value::Null);
+    assert_eq!(body["created_at"], START);
+    assert_eq!(body["updated_at"], START);
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/v1/deposits/{id}").as_str())
+    );
+}
+
+#[tokio::test]
+async fn an_accepted_deposit_is_enqueued_exactly_once_naming_it() {
+    // GIVEN merchant A
+    let world = World::new();
+
+    // WHEN it creates a deposit
+    let reply = world.deposit_created("order-A-1").await;
+
+    // THEN exactly one message asks for that deposit to be processed
+    let messages = world.drain_queue();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].body.deposit_id, reply.deposit_id());
+    assert_eq!(messages[0].body.merchant_id, merchant(MERCHANT_A));
+    assert_eq!(world.store.stream_count(), 1);
+    assert_eq!(world.store.idempotency_count(), 1);
+}
+
+#[tokio::test]
+async fn an_accepted_deposit_reads_back_with_the_same_fields() {
+    // GIVEN a deposit merchant A created
+    let world = World::new();
+    let created = world.deposit_created("order-A-1").await;
+    let id = created.deposit_id();
+
+    // WHEN merchant A reads it
+    let reply = world.send(get(KEY_A, &format!("/v1/deposits/{id}"))).await;
+
+    // THEN 200 with the same deposit
+    reply.assert_json(StatusCode::OK);
+    assert_eq!(reply.json(), created.json());
+    assert_eq!(reply.json()["status"], "pending");
+}
+
+#[tokio::test]
+async fn the_audit_trail_of_a_new_deposit_is_one_deposit_requested_event() {
+    // GIVEN a deposit merchant A created with a card
+    let world = World::new();
+    let id = world.deposit_created("order-A-1").await.deposit_id();
+
+    // WHEN merchant A reads its events
+    let reply = world
+        .send(get(KEY_A, &format!("/v1/deposits/{id}/events")))
+        .await;
+
+    // THEN one DepositRequested whose data shows the card's type only
+    reply.assert_json(StatusCode::OK);
+    let body = reply.json();
+    assert_eq!(body["object"], "list");
+    assert_eq!(body["deposit_id"], id.to_string());
+    let events = body["data"].as_array().expect("a list of events");
+    assert_eq!(events.len(), 1, "{body}");
+    let event = &events[0];
+    assert_eq!(event["type"], "DepositRequested");
+    assert_eq!(event["version"], 1);
+    assert_eq!(event["occurred_at"], START);
+    assert_eq!(
+        event["data"],
+        json!({ "amount": 10099, "currency": "AED", "country": "AE", "customer_id": "cus_42",
+                "payment_method": { "type": "card" }, "metadata": { "order": "A-1" } })
+    );
+}
+
+#[tokio::test]
+async fn the_card_token_is_never_returned_nor_stored_in_clear() {
+    // GIVEN a deposit created with the token `tok_visa`, then replayed, read, and audited
+    let world = World::new();
+    let created = world.deposit_created("order-A-1").await;
+    let id = created.deposit_id();
+    let replayed = world
+        .send(post_deposit(KEY_A, "order-A-1", &valid_body().to_string()))
+        .await;
+    let read = world.send(get(KEY_A, &format!("/v1/deposits/{id}"))).await;
+    let audit = world
+        .send(get(KEY_A, &format!("/v1/deposits/{id}/events")))
+        .await;
+
+    // THEN no response carries the token
+    for reply in [&created, &replayed, &read, &audit] {
+        assert!(
+            !reply.text.contains(TOKEN),
+            "token leaked in a response: {}",
+            reply.text
+        );
+        let headers = format!("{:?}", reply.headers);
+        assert!(
+            !headers.contains(TOKEN),
+            "token leaked in headers: {headers}"
+        );
+    }
+    // AND nothing stored carries it: events, read model, idempotency record, message
+    let events = world.stored_events(id).await;
+    let stored = [
+        serde_json::to_string(&events).unwrap(),
+        serde_json::to_string(&world.stored_view(id).await).unwrap(),
+        serde_json::to_string(&world.stored_key(MERCHANT_A, "order-A-1").await).unwrap(),
+        serde_json::to_string(
+            &world
+                .drain_queue()
+                .iter()
+                .map(|m| &m.body)
+                .collect::<Vec<&DepositMessage>>(),
+        )
+        .unwrap(),
+    ];
+    for text in &stored {
+        assert!(!text.contains(TOKEN), "token stored in clear: {text}");
+    }
+    // AND the event does hold it, sealed to this deposit
+    let DepositEvent::DepositRequested { request, .. } = &events[0].event else {
+        panic!("the first event is DepositRequested");
+    };
+    let method = request
+        .payment_method
+        .as_ref()
+        .expect("the payment method is kept");
+    assert_eq!(method.kind, "card");
+    let opened = world
+        .intake
+        .cipher
+        .decrypt(&method.details, id.0.as_bytes())
+        .unwrap();
+    assert_eq!(opened, TOKEN.as_bytes());
+}
+
+#[tokio::test]
+async fn the_callers_correlation_id_follows_the_deposit_into_its_event_and_message() {
+    // GIVEN a request carrying X-Correlation-Id
+    let world = World::new();
+    let auth = bearer(KEY_A);
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("idempotency-key", "k-1"),
+        ("x-correlation-id", "corr-77"),
+    ];
+    let request = support::request(
+        Method::POST,
+        "/v1/deposits",
+        &headers,
+        Body::Text(valid_body().to_string()),
+    );
+
+    // WHEN it is accepted
+    let reply = world.send(request).await;
+    reply.assert_json(StatusCode::ACCEPTED);
+
+    // THEN the event and the message carry that correlation id
+    let id = reply.deposit_id();
+    let audit = world
+        .send(get(KEY_A, &format!("/v1/deposits/{id}/events")))
+        .await;
+    assert_eq!(audit.json()["data"][0]["correlation_id"], "corr-77");
+    assert_eq!(world.drain_queue()[0].body.correlation_id.0, "corr-77");
+}
+
+#[tokio::test]
+async fn payment_method_and_metadata_are_optional() {
+    // GIVEN a body with only the required fields
+    let world = World::new();
+    let body = json!({ "amount": 500, "currency": "JPY", "country": "JP", "customer_id": "c-1" });
+
+    // WHEN it is posted
+    let reply = world
+        .send(post_deposit(KEY_A, "minimal", &body.to_string()))
+        .await;
+
+    // THEN it is accepted and its audit trail shows no payment method
+    reply.assert_json(StatusCode::ACCEPTED);
+    assert_eq!(reply.json()["currency"], "JPY");
+    let id = reply.deposit_id();
+    let audit = world
+        .send(get(KEY_A, &format!("/v1/deposits/{id}/events")))
+        .await;
+    assert_eq!(
+        audit.json()["data"][0]["data"]["payment_method"],
+        Value::Null
+    );
+    assert_eq!(world.queue.len(), 1);
+}
+
+#[tokio::test]
+async fn a_body_delivered_as_binary_is_accepted_like_text() {
+    // GIVEN the body as API Gateway hands over a base64-encoded payload (decoded to bytes)
+    let world = World::new();
+    let auth = bearer(KEY_A);
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("idempotency-key", "bin-1"),
+    ];
+    let body = Body::Binary(valid_body().to_string().into_bytes());
+
+    // WHEN it is posted
+    let reply = world
+        .send(support::request(
+            Method::POST,
+            "/v1/deposits",
+            &headers,
+            body,
+        ))
+        .await;
+
+    // THEN it is accepted like a text body
+    reply.assert_json(StatusCode::ACCEPTED);
+    assert_eq!(world.queue.len(), 1);
+}
+
+// ================================================================ idempotency
+
+#[tokio::test]
+async fn the_same_key_and_body_replays_the_first_response() {
+    // GIVEN a deposit created with key K
+    let world = World::new();
+    let first = world.deposit_created("K").await;
+
+    // WHEN the same request is sent again, later
+    world.clock.advance(Duration::minutes(5));
+    let again = world
+        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
+        .await;
+
+    // THEN the first response again, marked as replayed, and nothing new
+    again.assert_json(StatusCode::ACCEPTED);
+    again.assert_replayed();
+    assert_eq!(again.json(), first.json());
+    assert_eq!(again.header("location"), first.header("location"));
+    assert_eq!(world.store.stream_count(), 1);
+    assert_eq!(world.store.idempotency_count(), 1);
+    assert_eq!(world.queue.len(), 1);
+}
+
+#[tokio::test]
+async fn a_replay_ignores_key_order_and_whitespace() {
+    // GIVEN a deposit created with key K
+    let world = World::new();
+    let first = world.deposit_created("K").await;
+
+    // WHEN the same body is sent with its keys reordered and reformatted
+    let reordered = r#"
+        {
+          "metadata"       : { "order" : "A-1" },
+          "payment_method" : { "token": "tok_visa", "type": "card" },
+          "customer_id"    : "cus_42",
+          "country"        : "AE",
+          "currency"       : "AED",
+          "amount"         : 10099
+        }
+    "#;
+    let again = world.send(post_deposit(KEY_A, "K", reordered)).await;
+
+    // THEN it is the same request: replayed, same deposit, nothing new
+    again.assert_json(StatusCode::ACCEPTED);
+    again.assert_replayed();
+    assert_eq!(again.deposit_id(), first.deposit_id());
+    assert_eq!(world.store.stream_count(), 1);
+    assert_eq!(world.queue.len(), 1);
+}
+
+#[tokio::test]
+async fn the_same_key_with_a_different_body_is_refused_and_writes_nothing() {
+    // GIVEN a deposit created with key K
+    let world = World::new();
+    let first = world.deposit_created("K").await;
+
+    // WHEN key K is reused for another amount
+    let reply = world
+        .send(post_deposit(
+            KEY_A,
+            "K",
+            &body_with("amount", Some(json!(20000))),
+        ))
+        .await;
+
+    // THEN 422 idempotency_key_reused, and the store and queue are as before
+    reply.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_error",
+        "idempotency_key_reused",
+        None,
+    );
+    assert_eq!(world.store.stream_count(), 1);
+    assert_eq!(world.store.idempotency_count(), 1);
+    assert_eq!(world.queue.len(), 1);
+    let read = world
+        .send(get(KEY_A, &format!("/v1/deposits/{}", first.deposit_id())))
+        .await;
+    assert_eq!(read.json()["amount"], 10099);
+}
+
+#[tokio::test]
+async fn the_same_key_while_the_first_request_is_executing_is_a_conflict() {
+    // GIVEN a first request with key K held inside its queue send
+    let (world, gate) = World::with_queue(GatedQueue::new);
+    let intake = world.intake.clone();
+    let first = tokio::spawn(async move {
+        deposit_intake::handle(&intake, post_deposit(KEY_A, "K", &valid_body().to_string())).await
+    });
+    gate.wait_until_entered().await;
+
+    // WHEN the same request arrives meanwhile
+    let second = world
+        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
+        .await;
+
+    // THEN 409, and it wrote nothing of its own
+    second.assert_error(
+        StatusCode::CONFLICT,
+        "idempotency_error",
+        "idempotency_request_in_progress",
+        None,
+    );
+    assert_eq!(world.store.stream_count(), 1);
+    assert_eq!(world.store.idempotency_count(), 1);
+    assert!(world.queue.is_empty());
+
+    // AND once released, the first completes normally and later retries replay it
+    gate.release();
+    let first = Reply::from(first.await.expect("the first request finishes"));
+    first.assert_json(StatusCode::ACCEPTED);
+    first.assert_not_replayed();
+    let third = world
+        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
+        .await;
+    third.assert_replayed();
+    assert_eq!(third.deposit_id(), first.deposit_id());
+    assert_eq!(world.queue.len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_queue_send_is_a_503_without_internals_but_the_deposit_is_recorded() {
+    // GIVEN a queue that fails its next send
+    let (world, queue) = World::with_queue(|sink| FlakyQueue::failing(1, sink));
+
+    // WHEN a deposit is posted
+    let reply = world
+        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
+        .await;
+
+    // THEN 503 api_error that says nothing about the cause
+    reply.assert_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "api_error",
+        "service_unavailable",
+        None,
+    );
+    for internal in [
+        QUEUE_FAILURE_DETAIL,
+        "AccessDenied",
+        "arn:",
+        "sqs",
+        "SendMessage",
+        "123456789012",
+    ] {
+        assert!(
+            !reply.text.contains(internal),
+            "leaked {internal:?}: {}",
+            reply.text
+        );
+    }
+    // AND the deposit is durable (written before the send) while no message went out
+    assert_eq!(queue.attempts(), 1);
+    assert_eq!(world.store.stream_count(), 1);
+    assert_eq!(world.store.idempotency_count(), 1);
+    assert!(world.queue.is_empty());
+}
+
+#[tokio::test]
+async fn a_retry_after_a_failed_send_takes_over_at_once_and_sends_the_message() {
+    // GIVEN a deposit whose queue send failed (503)
+    let (world, queue) = World::with_queue(|sink| FlakyQueue::failing(1, sink));
+    let failed = world
+        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
+        .await;
+    assert_eq!(failed.status, StatusCode::SERVICE_UNAVAILABLE);
+
+    // WHEN the client retries with the same key at once, the queue working again
+    let retry = world
+        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
+        .await;
+
+    // THEN no 409: the released claim is taken over, the deposit replayed and now enqueued
+    retry.assert_json(StatusCode::ACCEPTED);
+    retry.assert_replayed();
+    let id = retry.deposit_id();
+    assert_eq!(
+        retry.header("location"),
+        Some(format!("/v1/deposits/{id}").as_str())
+    );
+    assert_eq!(queue.attempts(), 2);
+    let messages = world.drain_queue();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].body.deposit_id, id);
+    assert_eq!(
+        world.store.stream_count(),
+        1,
+        "the retry reuses the recorded deposit"
+    );
+
+    // AND the key is now completed: a further retry replays without sending again
+    let later = world
+        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
+        .await;
+    later.assert_replayed();
+    assert_eq!(queue.attempts(), 2);
+}
+
+#[tokio::test]
+async fn a_request_that_died_mid_send_holds_its_key_until_the_lease_expires_then_a_retry_sends() {
+    // GIVEN a first request with key K that dies (is cancelled) inside its queue send
+    let (world, gate) = World::with_queue(GatedQueue::new);
+    let intake = world.intake.clone();
+    let doomed = tokio::spawn(async move {
+        deposit_intake::handle(&intake, post_deposit(KEY_A, "K", &valid_body().to_string())).await
+    });
+    gate.wait_until_entered().await;
+    doomed.abort();
+    assert!(
+        doomed
+            .await
+            .expect_err("the request was cancelled")
+            .is_cancelled()
+    );
+    assert_eq!(world.store.stream_count(), 1);
+    assert!(world.queue.is_empty());
+
+    // WHEN a retry comes within the 30 s lease
+    world.clock.advance(Duration::seconds(29));
+    let early = world
+        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
+        .await;
+
+    // THEN it is told the first is still in progress
+    early.assert_error(
+        StatusCode::CONFLICT,
+        "idempotency_error",
+        "idempotency_request_in_progress",
+        None,
+    );
+    assert!(world.queue.is_empty());
+
+    // WHEN a retry comes after the lease ran out
+    world.clock.advance(Duration::seconds(2));
+    let late = world
+        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
+        .await;
+
+    // THEN it takes over: the original deposit is replayed and its message finally sent
+    late.assert_json(StatusCode::ACCEPTED);
+    late.assert_replayed();
+    let messages = world.drain_queue();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].body.deposit_id, late.deposit_id());
+    assert_eq!(world.store.stream_count(), 1);
+}
+
+#[tokio::test]
+async fn when_a_failed_send_cannot_release_its_lease_a_retry_takes_over_after_30_seconds() {
+    // GIVEN a send that fails once and a store that fails to release the lease after it
+    let (world, queue) = World::with_queue(|sink| FlakyQueue::failing(1, sink));
+    let world = world.with_store_double(UnreleasableLeases::wrap);
+    let failed = world
+        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
+        .await;
+    failed.assert_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "api_error",
+        "service_unavailable",
+        None,
+    );
+
+    // WHEN the client retries at once
+    let early = world
+        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
+        .await;
+
+    // THEN the key is still leased: 409, nothing sent
+    early.assert_error(
+        StatusCode::CONFLICT,
+        "idempotency_error",
+        "idempotency_request_in_progress",
+        None,
+    );
+    assert_eq!(queue.attempts(), 1);
+
+    // WHEN it retries after the lease expired
+    world.clock.advance(Duration::seconds(31));
+    let late = world
+        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
+        .await;
+
+    // THEN it takes over and the message is sent
+    late.assert_json(StatusCode::ACCEPTED);
+    late.assert_replayed();
+    assert_eq!(queue.attempts(), 2);
+    let messages = world.drain_queue();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].body.deposit_id, late.deposit_id());
+}
+
+#[tokio::test]
+async fn a_completed_key_still_replays_a_day_later() {
+    // GIVEN a deposit created with key K
+    let world = World::new();
+    let first = world.deposit_created("K").await;
+
+    // WHEN the same request comes 25 hours later (keys are kept at least 24 h)
+    world.clock.advance(Duration::hours(25));
+    let again = world
+        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
+        .await;
+
+    // THEN it is still a replay of the first
+    again.assert_replayed();
+    assert_eq!(again.deposit_id(), first.deposit_id());
+    assert_eq!(world.store.stream_count(), 1);
+    assert_eq!(world.queue.len(), 1);
+}
+
+#[tokio::test]
+async fn a_rejected_request_does_not_consume_its_idempotency_key() {
+    // GIVEN a request refused for a bad amount under key K
+    let world = World::new();
+    let refused = world
+        .send(post_deposit(
+            KEY_A,
+            "K",
+            &body_with("amount", Some(json!(0))),
+        ))
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+
+    // WHEN the corrected request is sent with the same key
+    let reply = world
+        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
+        .await;
+
+    // THEN it creates the deposit (no 422 for a "different body")
+    reply.assert_json(StatusCode::ACCEPTED);
+    reply.assert_not_replayed();
+    assert_eq!(world.queue.len(), 1);
+}
+
+// ================================================================ bad requests
+
+#[tokio::test]
+async fn malformed_json_is_refused_and_leaves_no_trace() {
+    let world = World::new();
+    for body in [r#"{"amount": 10099, "currency": "AED","#, "", "not json"] {
+        // WHEN a body that is not JSON is posted
+        let reply = world.send(post_deposit(KEY_A, "K", body)).await;
+        // THEN 400 body_invalid_json, nothing written
+        reply.assert_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "body_invalid_json",
+            None,
+        );
+        world.assert_nothing_written();
+    }
+}
+
+#[tokio::test]
+async fn a_body_naming_a_field_twice_is_refused_and_leaves_no_trace() {
+    let world = World::new();
+    // GIVEN a body where a proxy reading the first `amount` would see 1, we the last
+    let body = r#"{"amount":1,"amount":10099,"currency":"AED","country":"AE","customer_id":"c"}"#;
+    // WHEN it is posted
+    let reply = world.send(post_deposit(KEY_A, "K", body)).await;
+    // THEN it is refused, naming the field, and nothing is written
+    reply.assert_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        "body_duplicate_key",
+        Some("amount"),
+    );
+    world.assert_nothing_written();
+}
+
+#[tokio::test]
+async fn a_non_ascii_idempotency_key_is_invalid_not_missing() {
+    let world = World::new();
+    let mut request = post_deposit(KEY_A, "placeholder", &valid_body().to_string());
+    request.headers_mut().insert(
+        "idempotency-key",
+        http::HeaderValue::from_bytes("clé".as_bytes()).unwrap(),
+    );
+    let reply = world.send(request).await;
+    reply.assert_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        "idempotency_key_invalid",
+        Some("Idempotency-Key"),
+    );
+    world.assert_nothing_written();
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_refused() {
+    let world = World::new();
+    for body in ["[]", "42", "null", r#""deposit""#] {
+        let reply = world.send(post_deposit(KEY_A, "K", body)).await;
+        reply.assert_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "body_invalid",
+            None,
+        );
+        world.assert_nothing_written();
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_currency_is_refused_naming_the_currency() {
+    // GIVEN currency "ABC", which ISO 4217 does not define
+    let world = World::new();
+    let reply = world
+        .send(post_deposit(
+            KEY_A,
+            "K",
+            &body_with("currency", Some(json!("ABC"))),
+        ))
+        .await;
+    // THEN 400 currency_invalid on `currency`, nothing written
+    reply.assert_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        "currency_invalid",
+        Some("currency"),
+    );
+    world.assert_nothing_written();
+}
+
+#[tokio::test]
+async fn an_unknown_country_is_refused_naming_the_country() {
+    // GIVEN country "XX", which ISO 3166-1 does not assign
+    let world = World::new();
+    let reply = world
+        .send(post_deposit(
+            KEY_A,
+            "K",
+            &body_with("country", Some(json!("XX"))),
+        ))
+        .await;
+    // THEN 400 country_invalid on `country`, nothing written
+    reply.assert_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        "country_invalid",
+        Some("country"),
+    );
+    world.assert_nothing_written();
+}
+
+#[tokio::test]
+async fn amounts_that_are_not_positive_integers_in_minor_units_are_refused() {
+    let world = World::new();
+    for amount in [json!(0), json!(-5), json!(10.5), json!("100"), json!(100.0)] {
+        // WHEN the amount is zero, negative, fractional, a string or a float
+        let reply = world
+            .send(post_deposit(KEY_A, "K", &body_with("amount", Some(amount))))
+            .await;
+        // THEN 400 amount_invalid on `amount`, nothing written
+        reply.assert_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "amount_invalid",
+            Some("amount"),
+        );
+        world.assert_nothing_written();
+    }
+}
+
+#[tokio::test]
+async fn an_amount_above_the_maximum_is_refused() {
+    // GIVEN an amount one above the largest accepted (10^18 minor units)
+    let world = World::new();
+    let too_large = json!(paygate_domain::money::MAX_AMOUNT_MINOR + 1);
+    let reply = world
+        .send(post_deposit(
+            KEY_A,
+            "K",
+            &body_with("amount", Some(too_large)),
+        ))
+        .await;
+    // THEN 400 amount_too_large on `amount`, nothing written
+    reply.assert_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        "amount_too_large",
+        Some("amount"),
+    );
+    world.assert_nothing_written();
+}
+
+#[tokio::test]
+async fn a_missing_required_field_is_refused_naming_it() {
+    let world = World::new();
+    for field in ["amount", "currency", "country", "customer_id"] {
+        let reply = world
+            .send(post_deposit(KEY_A, "K", &body_with(field, None)))
+            .await;
+        reply.assert_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "parameter_missing",
+            Some(field),
+        );
+        world.assert_nothing_written();
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_field_is_refused_naming_it() {
+    // GIVEN a body with a field the API does not define
+    let world = World::new();
+    let reply = world
+        .send(post_deposit(
+            KEY_A,
+            "K",
+            &body_with("gateway", Some(json!("psp_a"))),
+        ))
+        .await;
+    // THEN 400 parameter_unknown on that field, nothing written
+    reply.assert_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        "parameter_unknown",
+        Some("gateway"),
+    );
+    world.assert_nothing_written();
+}
+
+#[tokio::test]
+async fn a_one_megabyte_body_is_refused_as_too_large() {
+    // GIVEN an otherwise valid body padded to 1 MB
+    let world = World::new();
+    let padding = "x".repeat(1024 * 1024);
+    let body = body_with("metadata", Some(json!({ "pad": padding })));
+    assert!(body.len() > 1024 * 1024);
+
+    // WHEN it is posted
+    let reply = world.send(post_deposit(KEY_A, "K", &body)).await;
+
+    // THEN 413 body_too_large, nothing written
+    reply.assert_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "invalid_request_error",
+        "body_too_large",
+        None,
+    );
+    world.assert_nothing_written();
+}
+
+#[tokio::test]
+async fn a_missing_idempotency_key_is_refused() {
+    // GIVEN a valid deposit without the Idempotency-Key header
+    let world = World::new();
+    let auth = bearer(KEY_A);
+    let request = support::request(
+        Method::POST,
+        "/v1/deposits",
+        &[("authorization", &auth)],
+        Body::Text(valid_body().to_string()),
+    );
+
+    // WHEN it is posted
+    let reply = world.send(request).await;
+
+    // THEN 400 idempotency_key_missing, nothing written
+    reply.assert_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        "idempotency_key_missing",
+        Some("Idempotency-Key"),
+    );
+    world.assert_nothing_written();
+}
+
+#[tokio::test]
+async fn an_empty_or_overlong_idempotency_key_is_refused() {
+    let world = World::new();
+    for key in [String::new(), "k".repeat(256)] {
+        let reply = world
+            .send(post_deposit(KEY_A, &key, &valid_body().to_string()))
+            .await;
+        reply.assert_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "idempotency_key_invalid",
+            Some("Idempotency-Key"),
+        );
+        world.assert_nothing_written();
+    }
+    // AND the longest allowed key (255) is accepted
+    let reply = world
+        .send(post_deposit(
+            KEY_A,
+            &"k".repeat(255),
+            &valid_body().to_string(),
+        ))
+        .await;
+    reply.assert_json(StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_api_key_are_unauthenticated() {
+    let world = World::new();
+    let id = uuid::Uuid::new_v4();
+    let cases: [(&str, Option<String>); 5] = [
+        ("no Authorization", None),
+        ("an unknown key", Some(bearer("sk_test_nobody"))),
+        ("the Basic scheme", Some(format!("Basic {KEY_A}"))),
+        ("a bare key without scheme", Some(KEY_A.to_owned())),
+        ("an empty bearer", Some("Bearer ".to_owned())),
+    ];
+    for (what, authorization) in cases {
+        for (method, path) in [
+            (Method::POST, "/v1/deposits".to_owned()),
+            (Method::GET, format!("/v1/deposits/{id}")),
+            (Method::GET, format!("/v1/deposits/{id}/events")),
+        ] {
+            // WHEN a request comes with {what}
+            let mut headers = vec![("idempotency-key", "K")];
+            if let Some(value) = &authorization {
+                headers.push(("authorization", value));
+            }
+            let body = Body::Text(valid_body().to_string());
+            let reply = world
+                .send(support::request(method.clone(), &path, &headers, body))
+                .await;
+            // THEN 401 authentication_error / api_key_invalid, nothing written
+            assert_eq!(
+                reply.status,
+                StatusCode::UNAUTHORIZED,
+                "{what} on {method} {path}"
+            );
+            reply.assert_error(
+                StatusCode::UNAUTHORIZED,
+                "authentication_error",
+                "api_key_invalid",
+                None,
+            );
+            world.assert_nothing_written();
+        }
+    }
+}
+
+// ================================================================ tenant isolation
+
+#[tokio::test]
+async fn another_merchants_deposit_is_not_found_exactly_like_an_unknown_one() {
+    // GIVEN a deposit of merchant A
+    let world = World::new();
+    let id = world.deposit_created("K").await.deposit_id();
+
+    // WHEN merchant B reads it, and reads a random id
+    let theirs = world.send(get(KEY_B, &format!("/v1/deposits/{id}"))).await;
+    let unknown = world
+        .send(get(
+            KEY_B,
+            &format!("/v1/deposits/{}", uuid::Uuid::new_v4()),
+        ))
+        .await;
+    let malformed = world.send(get(KEY_B, "/v1/deposits/not-a-uuid")).await;
+
+    // THEN both are the same 404: nothing confirms that A's deposit exists
+    theirs.assert_error(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        "deposit_not_found",
+        Some("id"),
+    );
+    assert_eq!(theirs.text, unknown.text);
+    assert_eq!(theirs.headers, unknown.headers);
+    assert_eq!(malformed.text, unknown.text);
+    assert!(!theirs.text.contains(&id.to_string()));
+}
+
+#[tokio::test]
+async fn another_merchants_audit_trail_is_not_found_exactly_like_an_unknown_one() {
+    // GIVEN a deposit of merchant A
+    let world = World::new();
+    let id = world.deposit_created("K").await.deposit_id();
+
+    // WHEN merchant B reads its events, and those of a random id
+    let theirs = world
+        .send(get(KEY_B, &format!("/v1/deposits/{id}/events")))
+        .await;
+    let unknown = world
+        .send(get(
+            KEY_B,
+            &format!("/v1/deposits/{}/events", uuid::Uuid::new_v4()),
+        ))
+        .await;
+
+    // THEN the same 404 for both
+    theirs.assert_error(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        "deposit_not_found",
+        Some("id"),
+    );
+    assert_eq!(theirs.text, unknown.text);
+    assert_eq!(theirs.headers, unknown.headers);
+    // AND A still sees its own
+    let own = world
+        .send(get(KEY_A, &format!("/v1/deposits/{id}/events")))
+        .await;
+    own.assert_json(StatusCode::OK);
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_scoped_per_merchant() {
+    // GIVEN merchant A created a deposit with key K
+    let world = World::new();
+    let a = world.deposit_created("K").await;
+
+    // WHEN merchant B sends the same body with the same key
+    let b = world
+        .send(post_deposit(KEY_B, "K", &valid_body().to_string()))
+        .await;
+
+    // THEN B gets its own new deposit, not a replay of A's
+    b.assert_json(StatusCode::ACCEPTED);
+    b.assert_not_replayed();
+    assert_ne!(b.deposit_id(), a.deposit_id());
+    assert_eq!(world.store.stream_count(), 2);
+    assert_eq!(world.store.idempotency_count(), 2);
+    let messages = world.drain_queue();
+    assert_eq!(messages.len(), 2);
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.body.deposit_id == b.deposit_id()
+                && m.body.merchant_id == merchant(MERCHANT_B))
+    );
+    // AND each merchant sees only its own
+    let b_reads = world
+        .send(get(KEY_B, &format!("/v1/deposits/{}", b.deposit_id())))
+        .await;
+    b_reads.assert_json(StatusCode::OK);
+    let a_reads_b = world
+        .send(get(KEY_A, &format!("/v1/deposits/{}", b.deposit_id())))
+        .await;
+    assert_eq!(a_reads_b.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn idempotency_keys_of_merchants_whose_ids_overlap_do_not_collide() {
+    // GIVEN merchant "acme" used key "eu#K", and merchant "acme#eu" exists
+    let world = World::new();
+    world.register("sk_test_acme", "acme");
+    world.register("sk_test_acme_eu", "acme#eu");
+    let acme = world
+        .send(post_deposit(
+            "sk_test_acme",
+            "eu#K",
+            &valid_body().to_string(),
+        ))
+        .await;
+    acme.assert_json(StatusCode::ACCEPTED);
+
+    // WHEN "acme#eu" sends the same body with key "K"
+    let acme_eu = world
+        .send(post_deposit(
+            "sk_test_acme_eu",
+            "K",
+            &valid_body().to_string(),
+        ))
+        .await;
+
+    // THEN it gets its own deposit, never a replay of acme's
+    acme_eu.assert_json(StatusCode::ACCEPTED);
+    acme_eu.assert_not_replayed();
+    assert_ne!(acme_eu.deposit_id(), acme.deposit_id());
+    assert_eq!(world.store.idempotency_count(), 2);
+}
+
+// ================================================================ routing
+
+#[tokio::test]
+async fn an_unknown_route_is_not_found() {
+    let world = World::new();
+    for path in ["/", "/v2/deposits", "/v1/refunds", "/v1/deposits/x/y/z"] {
+        let reply = world.send(get(KEY_A, path)).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
+        reply.assert_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "route_not_found",
+            None,
+        );
+    }
+    world.assert_nothing_written();
+}
+
+#[tokio::test]
+async fn a_wrong_method_on_a_deposit_is_not_allowed() {
+    // GIVEN a deposit of merchant A
+    let world = World::new();
+    let id = world.deposit_created("K").await.deposit_id();
+    let auth = bearer(KEY_A);
+
+    for (method, path) in [
+        (Method::DELETE, format!("/v1/deposits/{id}")),
+        (Method::PUT, format!("/v1/deposits/{id}")),
+        (Method::PATCH, format!("/v1/deposits/{id}")),
+        (Method::POST, format!("/v1/deposits/{id}")),
+        (Method::POST, format!("/v1/deposits/{id}/events")),
+    ] {
+        // WHEN it is called with a method the route does not take
+        let headers = [("authorization", auth.as_str()), ("idempotency-key", "K2")];
+        let reply = world
+            .send(support::request(
+                method.clone(),
+                &path,
+                &headers,
+                Body::Text("{}".into()),
+            ))
+            .await;
+        // THEN 405, and the deposit is untouched
+        assert_eq!(
+            reply.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        reply.assert_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request_error",
+            "method_not_allowed",
+            None,
+        );
+        assert_eq!(reply.header("allow"), Some("GET"), "{method} {path}");
+    }
+    let list = world
+        .send(support::request(
+            Method::GET,
+            "/v1/deposits",
+            &[("authorization", auth.as_str())],
+            Body::Empty,
+        ))
+        .await;
+    assert_eq!(list.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(list.header("allow"), Some("POST"));
+    assert_eq!(world.stored_events(id).await.len(), 1);
+    assert_eq!(world.store.stream_count(), 1);
+    assert_eq!(world.queue.len(), 1);
+}
