@@ -1,6 +1,8 @@
 //! The ports: what the domain needs from the outside world. Each has a real AWS adapter
 //! and an in-memory adapter, and both pass the same contract suite.
 
+pub mod gateway;
+
 use crate::deposit::{DepositView, RecordedEvent};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use crate::ids::{CorrelationId, DepositId, MerchantId};

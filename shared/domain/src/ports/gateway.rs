@@ -1,0 +1,87 @@
+//! The port to a payment gateway (PSP). One connector per wire format implements it.
+//!
+//! Every outcome is classified, because what is safe to do next depends on it:
+//! accepted and declined are final answers; transient means nothing happened, so another
+//! gateway may be tried; ambiguous means the request may have been acted on, so the only
+//! safe next step is to ask this gateway what happened, never to pay again elsewhere.
+
+use crate::ids::DepositId;
+use crate::money::{Amount, Country, Currency};
+use async_trait::async_trait;
+use secrecy::SecretString;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct PaymentRequest {
+    /// `<deposit id>:<attempt>`: the PSP charges at most once per key.
+    pub idempotency_key: String,
+    pub deposit_id: DepositId,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub country: Country,
+    /// The payment method token, decrypted only for this call.
+    pub token: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// The PSP took the payment; its final outcome arrives by webhook.
+    Accepted { external_id: String },
+    /// The PSP refused the payer. Final: no other gateway is tried.
+    Declined { code: String, message: String },
+    /// Nothing was done (unreachable, 503, 429, throttled): another gateway may be tried.
+    Transient { reason: String },
+    /// The request may have been acted on (timeout after sending, 500, reset).
+    Ambiguous { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentState {
+    Pending,
+    Succeeded,
+    Failed { code: String },
+    Declined { code: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusOutcome {
+    Found {
+        external_id: String,
+        state: PaymentState,
+    },
+    /// The PSP has no payment for this key: the attempt never reached it.
+    NotFound,
+    /// The PSP could not answer now.
+    Unknown { reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct RefundRequest {
+    /// `<deposit id>:refund:<refund id>`.
+    pub idempotency_key: String,
+    pub external_id: String,
+    pub amount: Amount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    Accepted { refund_external_id: String },
+    Rejected { code: String, message: String },
+    Transient { reason: String },
+    Ambiguous { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthOutcome {
+    Healthy { latency: Duration },
+    Unhealthy { reason: String, latency: Duration },
+}
+
+#[async_trait]
+pub trait GatewayConnector: Send + Sync {
+    async fn create_payment(&self, request: &PaymentRequest) -> PaymentOutcome;
+    /// Looks a payment up by the idempotency key it was created with.
+    async fn payment_status(&self, idempotency_key: &str) -> StatusOutcome;
+    async fn refund(&self, request: &RefundRequest) -> RefundOutcome;
+    async fn health(&self) -> HealthOutcome;
+}
