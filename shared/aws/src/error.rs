@@ -39,6 +39,16 @@ pub enum AwsError {
     /// The API key hash is already registered to a different merchant.
     #[error("this API key hash is already registered to another merchant")]
     ApiKeyTaken,
+    /// An append's lookup (its position among the batch's lookups) names a gateway's
+    /// external id that is already recorded for another deposit.
+    #[error("lookup {lookup} of the append: the external id already belongs to another deposit")]
+    ExternalIdTaken { lookup: usize },
+    /// No gateway of that name in the registry.
+    #[error("unknown gateway {0}")]
+    UnknownGateway(String),
+    /// An optimistic update kept losing to concurrent writers.
+    #[error("{what}: still contended after {attempts} attempts")]
+    Contended { what: &'static str, attempts: u32 },
 }
 
 impl AwsError {

@@ -5,9 +5,12 @@
 //!   moto, on DynamoDB Local and on LocalStack; [`Resources`]: table and queue names from
 //!   `PAYGATE_*` variables.
 //! * [`DynamoEventStore`]: the [`EventStore`](paygate_domain::ports::EventStore): one
-//!   stream per deposit, each append (events + read model + idempotency claim) a single
-//!   `TransactWriteItems`.
+//!   stream per deposit, each append (events + read model + idempotency claim +
+//!   external-id lookups) a single `TransactWriteItems`.
 //! * [`DynamoMerchantDirectory`]: API key hash → merchant.
+//! * [`DynamoGatewayRegistry`]: the [`GatewayRegistry`](paygate_domain::ports::GatewayRegistry):
+//!   gateway configuration and learnt status; breaker moves are optimistic updates
+//!   conditioned on a revision, so they are atomic across Lambda instances.
 //! * [`SqsQueue`]: the [`QueueSender`](paygate_domain::ports::QueueSender), plus receive,
 //!   delete and visibility changes for the dev stack and the tests.
 //!
@@ -32,6 +35,7 @@ mod event_store;
 mod fixtures;
 mod merchants;
 mod queue;
+mod registry;
 mod wiring;
 
 pub use config::{Resources, sdk_config};
@@ -39,6 +43,7 @@ pub use error::AwsError;
 pub use event_store::{DynamoEventStore, MAX_TRANSACTION_ITEMS};
 pub use merchants::DynamoMerchantDirectory;
 pub use queue::{MAX_DELAY_SECONDS, ReceivedMessage, SqsQueue};
+pub use registry::{DynamoGatewayRegistry, MAX_UPDATE_ATTEMPTS};
 pub use wiring::AwsAdapters;
 
 /// The SDK crates the adapters are built on, so callers build clients from the same

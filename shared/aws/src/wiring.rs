@@ -1,6 +1,6 @@
 //! The adapters every function needs, built once per process from the environment.
 
-use crate::{DynamoEventStore, DynamoMerchantDirectory, Resources, SqsQueue, sdk_config};
+use crate::{DynamoEventStore, DynamoGatewayRegistry, DynamoMerchantDirectory, Resources, SqsQueue, sdk_config};
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_sqs::Client as SqsClient;
 use paygate_domain::ports::QueueError;
@@ -9,6 +9,7 @@ use std::sync::Arc;
 pub struct AwsAdapters {
     pub store: Arc<DynamoEventStore>,
     pub merchants: Arc<DynamoMerchantDirectory>,
+    pub registry: Arc<DynamoGatewayRegistry>,
     pub queue: Arc<SqsQueue>,
     pub dynamodb: DynamoClient,
     pub sqs: SqsClient,
@@ -26,6 +27,7 @@ impl AwsAdapters {
         Ok(Self {
             store: Arc::new(DynamoEventStore::new(dynamodb.clone(), &resources)),
             merchants: Arc::new(DynamoMerchantDirectory::new(dynamodb.clone(), &resources)),
+            registry: Arc::new(DynamoGatewayRegistry::new(dynamodb.clone(), &resources)),
             queue: Arc::new(queue),
             dynamodb,
             sqs,

@@ -4,15 +4,18 @@
 
 use async_trait::async_trait;
 use paygate_aws::{
-    DynamoEventStore, DynamoMerchantDirectory, Resources, SdkConfig, SqsQueue, aws_sdk_dynamodb,
-    aws_sdk_sqs,
+    DynamoEventStore, DynamoGatewayRegistry, DynamoMerchantDirectory, Resources, SdkConfig,
+    SqsQueue, aws_sdk_dynamodb, aws_sdk_sqs,
 };
 use paygate_contract::merchants::MerchantRegistry;
 use paygate_contract::queue::QueueProbe;
-use paygate_contract::{event_store_contract, merchants_contract, queue_contract};
+use paygate_contract::{
+    event_store_contract, merchants_contract, queue_contract, registry_contract,
+};
 use paygate_domain::MerchantId;
 use paygate_domain::ports::{
-    ApiKeyHash, DepositMessage, EventStore, MerchantDirectory, QueueSender, StoreError,
+    ApiKeyHash, DepositMessage, EventStore, GatewayRegistry, MerchantDirectory, QueueSender,
+    StoreError,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,6 +99,17 @@ async fn merchants() -> Arc<dyn MerchantRegistry> {
     )))
 }
 
+/// The gateways table is shared by the cases running in parallel: each case names its
+/// own gateways (uuids) and looks only at those.
+async fn gateways() -> Arc<dyn GatewayRegistry> {
+    let config = emulators().await;
+    Arc::new(DynamoGatewayRegistry::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        &Resources::from_env(),
+    ))
+}
+
 event_store_contract!(store());
 queue_contract!(queue());
 merchants_contract!(merchants());
+registry_contract!(gateways());

@@ -126,6 +126,7 @@ fn batch(
         events,
         view: state.view(),
         idempotency,
+        lookups: Vec::new(),
     }
 }
 

@@ -259,3 +259,90 @@ pub async fn concurrent_claims_of_one_key_create_exactly_one_stream(store: Arc<d
     }
     assert_eq!(with_events, 1);
 }
+
+pub async fn a_recorded_lookup_finds_its_deposit(store: Arc<dyn EventStore>) {
+    // GIVEN a new deposit whose batch records a gateway's payment id
+    let external = fixtures::external_id();
+    let mut batch = new_deposit_batch(&merchant(), None);
+    let lookup = fixtures::lookup(&batch, "psp_a", &external);
+    batch.lookups.push(lookup.clone());
+    store.append(batch).await.unwrap();
+    // WHEN the id is looked up, THEN it names the deposit and its merchant
+    let found = store.find_by_external_id("psp_a", &external).await.unwrap();
+    assert_eq!(found, Some(lookup));
+    // ... but only at that gateway
+    assert_eq!(
+        store.find_by_external_id("psp_b", &external).await.unwrap(),
+        None
+    );
+}
+
+pub async fn recording_the_same_lookup_again_for_the_same_deposit_is_fine(
+    store: Arc<dyn EventStore>,
+) {
+    // GIVEN a deposit whose first batch recorded a payment id
+    let external = fixtures::external_id();
+    let mut batch = new_deposit_batch(&merchant(), None);
+    let id = batch.deposit_id;
+    let lookup = fixtures::lookup(&batch, "psp_a", &external);
+    batch.lookups.push(lookup.clone());
+    let first = batch.events.clone();
+    store.append(batch).await.unwrap();
+    // WHEN a later batch of the same deposit records it again (a redelivered message)
+    let mut again = follow_up_batch(&first, failed_attempt(id, 2, 1));
+    again.lookups.push(lookup.clone());
+    store.append(again).await.unwrap();
+    // THEN the append went through and the lookup is unchanged
+    assert_eq!(store.load(id).await.unwrap().len(), 3);
+    assert_eq!(
+        store.find_by_external_id("psp_a", &external).await.unwrap(),
+        Some(lookup)
+    );
+}
+
+pub async fn an_external_id_of_another_deposit_refuses_the_whole_append(
+    store: Arc<dyn EventStore>,
+) {
+    // GIVEN a payment id recorded for deposit A
+    let external = fixtures::external_id();
+    let mut first = new_deposit_batch(&merchant(), None);
+    let owner = fixtures::lookup(&first, "psp_a", &external);
+    first.lookups.push(owner.clone());
+    store.append(first).await.unwrap();
+    // WHEN deposit B's batch (events, view, claim) points the same id at B
+    let merchant_b = merchant();
+    let mut other = new_deposit_batch(&merchant_b, Some("order-b"));
+    let other_id = other.deposit_id;
+    other
+        .lookups
+        .push(fixtures::lookup(&other, "psp_a", &external));
+    let result = store.append(other).await;
+    // THEN the append fails as a store error naming the cause, and wrote nothing
+    match &result {
+        Err(AppendError::Store(err)) => {
+            assert!(err.0.contains("another deposit"), "{err}");
+        }
+        other => panic!("expected a store error, got {other:?}"),
+    }
+    assert!(store.load(other_id).await.unwrap().is_empty());
+    assert!(store.view(other_id).await.unwrap().is_none());
+    assert!(
+        store
+            .idempotency_record(&merchant_b, &key("order-b"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.find_by_external_id("psp_a", &external).await.unwrap(),
+        Some(owner)
+    );
+}
+
+pub async fn an_unknown_external_id_finds_nothing(store: Arc<dyn EventStore>) {
+    let external = fixtures::external_id();
+    assert_eq!(
+        store.find_by_external_id("psp_a", &external).await.unwrap(),
+        None
+    );
+}

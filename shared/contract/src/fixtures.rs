@@ -1,11 +1,12 @@
 //! Small builders for valid domain values, so cases read as GIVEN / WHEN / THEN.
 
 use paygate_domain::deposit::{NewDeposit, SCHEMA_VERSION};
+use paygate_domain::gateways::GatewayConfig;
 use paygate_domain::idempotency::{
     Fingerprint, IdempotencyKey, IdempotencyRecord, IdempotencyState,
 };
 use paygate_domain::ids::EventId;
-use paygate_domain::ports::AppendBatch;
+use paygate_domain::ports::{AppendBatch, ExternalLookup};
 use paygate_domain::{
     Amount, CorrelationId, Country, Currency, Deposit, DepositEvent, DepositId, MerchantId,
     RecordedEvent,
@@ -119,6 +120,7 @@ pub fn new_deposit_batch(merchant: &MerchantId, key_text: Option<&str>) -> Appen
         events: vec![first],
         view,
         idempotency,
+        lookups: Vec::new(),
     }
 }
 
@@ -134,5 +136,39 @@ pub fn follow_up_batch(stream: &[RecordedEvent], events: Vec<RecordedEvent>) -> 
         events,
         view: deposit.view(),
         idempotency: None,
+        lookups: Vec::new(),
+    }
+}
+
+/// An external id no other case uses (the stores' tables are shared by parallel tests).
+pub fn external_id() -> String {
+    format!("pay_{}", Uuid::new_v4().simple())
+}
+
+/// The lookup that maps `external_id` at `gateway` to the batch's deposit.
+pub fn lookup(batch: &AppendBatch, gateway: &str, external_id: &str) -> ExternalLookup {
+    ExternalLookup {
+        gateway: gateway.into(),
+        external_id: external_id.into(),
+        deposit_id: batch.deposit_id,
+        merchant_id: batch.view.merchant_id.clone(),
+    }
+}
+
+/// A gateway name no other case uses (the registry's table is shared by parallel tests).
+pub fn gateway_name() -> String {
+    format!("gw_{}", Uuid::new_v4().simple())
+}
+
+/// An enabled JSON gateway serving AE/AED.
+pub fn gateway_config(name: &str) -> GatewayConfig {
+    GatewayConfig {
+        name: name.into(),
+        format: "json".into(),
+        base_url: "http://127.0.0.1:9001".into(),
+        countries: vec![Country::parse("AE").unwrap()],
+        currencies: vec![Currency::parse("AED").unwrap()],
+        priority: 1,
+        enabled: true,
     }
 }

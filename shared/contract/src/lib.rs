@@ -6,6 +6,7 @@ pub mod event_store;
 pub mod fixtures;
 pub mod merchants;
 pub mod queue;
+pub mod registry;
 
 /// Generates one `#[tokio::test]` per event-store case. `$make` is an expression
 /// evaluating to a future of `Arc<dyn EventStore>`, evaluated afresh for every test.
@@ -22,6 +23,10 @@ macro_rules! event_store_contract {
             idempotency_keys_are_scoped_per_merchant,
             concurrent_writers_leave_a_gapless_stream_with_no_lost_event,
             concurrent_claims_of_one_key_create_exactly_one_stream,
+            a_recorded_lookup_finds_its_deposit,
+            recording_the_same_lookup_again_for_the_same_deposit_is_fine,
+            an_external_id_of_another_deposit_refuses_the_whole_append,
+            an_unknown_external_id_finds_nothing,
         );
     };
 }
@@ -44,6 +49,20 @@ macro_rules! merchants_contract {
         $crate::__contract_cases!($make, $crate::merchants;
             a_registered_key_resolves_to_its_merchant,
             an_unknown_key_resolves_to_nobody,
+        );
+    };
+}
+
+/// Generates the gateway-registry cases; `$make` yields `Arc<dyn GatewayRegistry>`.
+#[macro_export]
+macro_rules! registry_contract {
+    ($make:expr) => {
+        $crate::__contract_cases!($make, $crate::registry;
+            an_upserted_gateway_is_listed_with_the_default_status,
+            upserting_again_replaces_the_config_and_keeps_the_learnt_status,
+            failures_at_the_threshold_open_the_breaker_and_a_success_closes_it,
+            concurrent_failures_are_all_counted,
+            recording_a_call_on_an_unknown_gateway_fails,
         );
     };
 }

@@ -7,6 +7,7 @@
 
 pub mod crypto;
 pub mod deposit;
+pub mod gateways;
 pub mod idempotency;
 pub mod ids;
 pub mod money;

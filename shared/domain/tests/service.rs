@@ -11,7 +11,9 @@ use paygate_domain::deposit::{
 };
 use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use paygate_domain::ids::{CorrelationId, DepositId, MerchantId};
-use paygate_domain::ports::{AppendBatch, AppendError, Clock, EventStore, IdGenerator, StoreError};
+use paygate_domain::ports::{
+    AppendBatch, AppendError, Clock, EventStore, ExternalLookup, IdGenerator, StoreError,
+};
 use paygate_domain::service::{
     CommandError, CommandPorts, RetryPolicy, deposit_events, deposit_view, execute,
 };
@@ -120,6 +122,14 @@ impl EventStore for MemoryStore {
     async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
         self.check_up()?;
         Ok(self.views.lock().unwrap().get(&deposit).cloned())
+    }
+
+    async fn find_by_external_id(
+        &self,
+        _gateway: &str,
+        _external_id: &str,
+    ) -> Result<Option<ExternalLookup>, StoreError> {
+        Ok(None)
     }
 
     async fn idempotency_record(

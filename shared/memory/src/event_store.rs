@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
-use paygate_domain::ports::{AppendBatch, AppendError, EventStore, StoreError};
+use paygate_domain::ports::{AppendBatch, AppendError, EventStore, ExternalLookup, StoreError};
 use paygate_domain::{DepositId, DepositView, MerchantId, RecordedEvent};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,6 +13,7 @@ struct Tables {
     streams: HashMap<DepositId, Vec<RecordedEvent>>,
     views: HashMap<DepositId, DepositView>,
     idempotency: HashMap<String, IdempotencyRecord>,
+    lookups: HashMap<String, ExternalLookup>,
 }
 
 #[derive(Default)]
@@ -76,6 +77,23 @@ impl EventStore for MemoryEventStore {
         {
             return Err(AppendError::IdempotencyKeyTaken);
         }
+        for lookup in &batch.lookups {
+            let key = ExternalLookup::storage_key(&lookup.gateway, &lookup.external_id);
+            if tables
+                .lookups
+                .get(&key)
+                .is_some_and(|l| l.deposit_id != lookup.deposit_id)
+            {
+                return Err(StoreError(format!(
+                    "external id {key} already belongs to another deposit"
+                ))
+                .into());
+            }
+        }
+        for lookup in batch.lookups {
+            let key = ExternalLookup::storage_key(&lookup.gateway, &lookup.external_id);
+            tables.lookups.insert(key, lookup);
+        }
         tables
             .streams
             .entry(batch.deposit_id)
@@ -90,6 +108,15 @@ impl EventStore for MemoryEventStore {
 
     async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
         Ok(self.tables().views.get(&deposit).cloned())
+    }
+
+    async fn find_by_external_id(
+        &self,
+        gateway: &str,
+        external_id: &str,
+    ) -> Result<Option<ExternalLookup>, StoreError> {
+        let key = ExternalLookup::storage_key(gateway, external_id);
+        Ok(self.tables().lookups.get(&key).cloned())
     }
 
     async fn idempotency_record(

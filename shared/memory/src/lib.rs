@@ -5,8 +5,10 @@ mod clock;
 mod event_store;
 mod merchants;
 mod queue;
+mod registry;
 
 pub use clock::ManualClock;
 pub use event_store::MemoryEventStore;
 pub use merchants::MemoryMerchantDirectory;
 pub use queue::{MemoryQueue, QueuedMessage};
+pub use registry::MemoryGatewayRegistry;

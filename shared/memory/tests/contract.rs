@@ -3,12 +3,17 @@
 use async_trait::async_trait;
 use paygate_contract::merchants::MerchantRegistry;
 use paygate_contract::queue::QueueProbe;
-use paygate_contract::{event_store_contract, merchants_contract, queue_contract};
+use paygate_contract::{
+    event_store_contract, merchants_contract, queue_contract, registry_contract,
+};
 use paygate_domain::MerchantId;
 use paygate_domain::ports::{
-    ApiKeyHash, DepositMessage, EventStore, MerchantDirectory, QueueSender, StoreError,
+    ApiKeyHash, DepositMessage, EventStore, GatewayRegistry, MerchantDirectory, QueueSender,
+    StoreError,
 };
-use paygate_memory::{MemoryEventStore, MemoryMerchantDirectory, MemoryQueue};
+use paygate_memory::{
+    MemoryEventStore, MemoryGatewayRegistry, MemoryMerchantDirectory, MemoryQueue,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,6 +68,11 @@ async fn merchants() -> Arc<dyn MerchantRegistry> {
     Arc::new(Registry(MemoryMerchantDirectory::new()))
 }
 
+async fn gateways() -> Arc<dyn GatewayRegistry> {
+    Arc::new(MemoryGatewayRegistry::new())
+}
+
 event_store_contract!(store());
 queue_contract!(queue());
 merchants_contract!(merchants());
+registry_contract!(gateways());

@@ -423,6 +423,14 @@ impl EventStore for UnreleasableLeases {
         self.inner.view(deposit).await
     }
 
+    async fn find_by_external_id(
+        &self,
+        gateway: &str,
+        external_id: &str,
+    ) -> Result<Option<paygate_domain::ports::ExternalLookup>, StoreError> {
+        self.inner.find_by_external_id(gateway, external_id).await
+    }
+
     async fn idempotency_record(
         &self,
         merchant: &MerchantId,

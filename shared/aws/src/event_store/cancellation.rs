@@ -4,6 +4,7 @@
 //! items were sent: `None` for an item that was fine, else a code such as
 //! `ConditionalCheckFailed` or `TransactionConflict`.
 
+use crate::error::AwsError;
 use paygate_domain::ports::{AppendError, StoreError};
 
 const CONDITION_FAILED: &str = "ConditionalCheckFailed";
@@ -11,26 +12,42 @@ const TRANSACTION_CONFLICT: &str = "TransactionConflict";
 const NO_FAILURE: &str = "None";
 
 /// How an append's transaction is laid out: the events first, then the read model,
-/// then the idempotency claim if there is one.
+/// then the idempotency claim if there is one, then the external-id lookups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub events: usize,
     pub idempotency: bool,
+    pub lookups: usize,
 }
 
 impl Layout {
     pub fn items(self) -> usize {
-        self.events + 1 + usize::from(self.idempotency)
+        self.first_lookup() + self.lookups
     }
 
     fn is_idempotency_item(self, index: usize) -> bool {
         self.idempotency && index == self.events + 1
     }
+
+    fn first_lookup(self) -> usize {
+        self.events + 1 + usize::from(self.idempotency)
+    }
+
+    /// The lookup's position among the batch's lookups, if `index` is one.
+    fn lookup_at(self, index: usize) -> Option<usize> {
+        index
+            .checked_sub(self.first_lookup())
+            .filter(|&lookup| lookup < self.lookups)
+    }
 }
 
 /// Maps the cancellation reasons' codes (`None` entries meaning "no reason given") to
-/// the append's outcome. `message` is the exception's message, used only when the
-/// service gave no reasons (it lists them as `[code, code, ...]`).
+/// the append's outcome, most telling first: a taken idempotency key (the request is
+/// answered from the existing record), then a version conflict (the command reloads and
+/// decides again, maybe without that lookup), then an external id that belongs to
+/// another deposit (a store error: retrying cannot fix it), then anything else.
+/// `message` is the exception's message, used only when the service gave no reasons (it
+/// lists them as `[code, code, ...]`).
 pub(crate) fn classify(
     codes: &[Option<&str>],
     message: Option<&str>,
@@ -45,6 +62,7 @@ pub(crate) fn classify(
     };
 
     let mut conflict = false;
+    let mut lookup_taken = None;
     let mut others = Vec::new();
     for (index, code) in codes.iter().enumerate() {
         match code {
@@ -53,12 +71,18 @@ pub(crate) fn classify(
                 // The claim decides: the request is answered from the existing record.
                 return AppendError::IdempotencyKeyTaken;
             }
+            Some(CONDITION_FAILED) if layout.lookup_at(index).is_some() => {
+                lookup_taken = lookup_taken.or(layout.lookup_at(index));
+            }
             Some(CONDITION_FAILED | TRANSACTION_CONFLICT) => conflict = true,
             Some(other) => others.push(format!("item {index}: {other}")),
         }
     }
     if conflict {
         return AppendError::VersionConflict;
+    }
+    if let Some(lookup) = lookup_taken {
+        return AwsError::ExternalIdTaken { lookup }.into();
     }
     let detail = if others.is_empty() {
         "no cancellation reason given".to_owned()
@@ -94,10 +118,18 @@ mod tests {
     const WITH_CLAIM: Layout = Layout {
         events: 2,
         idempotency: true,
+        lookups: 0,
     };
     const NO_CLAIM: Layout = Layout {
         events: 2,
         idempotency: false,
+        lookups: 0,
+    };
+    /// events 0-1, view 2, claim 3, lookups 4-5.
+    const WITH_LOOKUPS: Layout = Layout {
+        events: 2,
+        idempotency: true,
+        lookups: 2,
     };
 
     fn run(codes: &[&str], layout: Layout) -> AppendError {
@@ -145,6 +177,80 @@ mod tests {
         assert!(matches!(conflict, AppendError::VersionConflict));
         let conflict = run(&["TransactionConflict", "None", "None"], NO_CLAIM);
         assert!(matches!(conflict, AppendError::VersionConflict));
+    }
+
+    #[test]
+    fn lookups_follow_the_claim_and_count_as_items() {
+        assert_eq!(WITH_LOOKUPS.items(), 6);
+        assert_eq!(WITH_LOOKUPS.lookup_at(3), None);
+        assert_eq!(WITH_LOOKUPS.lookup_at(4), Some(0));
+        assert_eq!(WITH_LOOKUPS.lookup_at(5), Some(1));
+        assert_eq!(WITH_LOOKUPS.lookup_at(6), None);
+        let no_claim = Layout {
+            idempotency: false,
+            ..WITH_LOOKUPS
+        };
+        assert_eq!(no_claim.items(), 5);
+        assert_eq!(no_claim.lookup_at(3), Some(0));
+    }
+
+    #[test]
+    fn a_failed_lookup_means_the_external_id_belongs_to_another_deposit() {
+        let taken = run(
+            &[
+                "None",
+                "None",
+                "None",
+                "None",
+                "None",
+                "ConditionalCheckFailed",
+            ],
+            WITH_LOOKUPS,
+        );
+        let AppendError::Store(StoreError(text)) = taken else {
+            panic!("expected a store error, got {taken:?}");
+        };
+        assert!(text.contains("another deposit"), "{text}");
+        assert!(text.contains("lookup 1"), "{text}");
+        // A stale stream is retried first: the fresh decision may not record it again.
+        let stale = run(
+            &[
+                "ConditionalCheckFailed",
+                "None",
+                "None",
+                "None",
+                "ConditionalCheckFailed",
+                "None",
+            ],
+            WITH_LOOKUPS,
+        );
+        assert!(matches!(stale, AppendError::VersionConflict), "{stale:?}");
+        // The claim still wins over everything.
+        let claimed = run(
+            &[
+                "None",
+                "None",
+                "None",
+                "ConditionalCheckFailed",
+                "ConditionalCheckFailed",
+                "None",
+            ],
+            WITH_LOOKUPS,
+        );
+        assert!(matches!(claimed, AppendError::IdempotencyKeyTaken));
+        // Two writers racing on the same lookup item: reload and decide again.
+        let racing = run(
+            &[
+                "None",
+                "None",
+                "None",
+                "None",
+                "TransactionConflict",
+                "None",
+            ],
+            WITH_LOOKUPS,
+        );
+        assert!(matches!(racing, AppendError::VersionConflict));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The event store on DynamoDB: one stream per deposit in the events table, the read
-//! model and the idempotency claims beside it, every append one `TransactWriteItems`.
+//! model, the idempotency claims and the external-id lookups beside it, every append one
+//! `TransactWriteItems`.
 
 use super::cancellation::{self, Layout};
 use super::items::{
-    self, DEPOSIT_ID, IDEMPOTENCY_KEY, Item, STATE, STREAM_ID, VERSION, n, s, stream_id,
+    self, DEPOSIT_ID, IDEMPOTENCY_KEY, Item, LOOKUP_KEY, STATE, STREAM_ID, VERSION, n, s, stream_id,
 };
 use crate::config::Resources;
 use crate::error::AwsError;
@@ -14,29 +15,31 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use paygate_domain::deposit::{DepositView, RecordedEvent};
 use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use paygate_domain::ids::{DepositId, MerchantId};
-use paygate_domain::ports::{AppendBatch, AppendError, EventStore, StoreError};
+use paygate_domain::ports::{AppendBatch, AppendError, EventStore, ExternalLookup, StoreError};
 
 /// DynamoDB's limit on the items of one transaction.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
 
-/// [`EventStore`] on three DynamoDB tables (events, deposits, idempotency).
+/// [`EventStore`] on four DynamoDB tables (events, deposits, idempotency, lookups).
 #[derive(Debug, Clone)]
 pub struct DynamoEventStore {
     client: Client,
     events_table: String,
     deposits_table: String,
     idempotency_table: String,
+    lookups_table: String,
     page_size: Option<i32>,
 }
 
 impl DynamoEventStore {
-    /// Uses the events, deposits and idempotency tables named in `resources`.
+    /// Uses the events, deposits, idempotency and lookups tables named in `resources`.
     pub fn new(client: Client, resources: &Resources) -> Self {
         Self {
             client,
             events_table: resources.events_table.clone(),
             deposits_table: resources.deposits_table.clone(),
             idempotency_table: resources.idempotency_table.clone(),
+            lookups_table: resources.lookups_table.clone(),
             page_size: None,
         }
     }
@@ -61,7 +64,25 @@ impl DynamoEventStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    /// The transaction's items in [`Layout`] order: events, read model, claim.
+    /// Records `lookup` unless its external id already points at another deposit
+    /// (re-recording the same mapping just rewrites it).
+    fn lookup_put(&self, lookup: &ExternalLookup) -> Result<TransactWriteItem, AwsError> {
+        let put = Put::builder()
+            .table_name(&self.lookups_table)
+            .set_item(Some(items::lookup_to_item(lookup)))
+            .condition_expression("attribute_not_exists(#k) OR #d = :d")
+            .expression_attribute_names("#k", LOOKUP_KEY)
+            .expression_attribute_names("#d", DEPOSIT_ID)
+            .expression_attribute_values(":d", s(lookup.deposit_id.0.to_string()))
+            .build()
+            .map_err(|e| AwsError::Build {
+                operation: "TransactWriteItems",
+                detail: e.to_string(),
+            })?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// The transaction's items in [`Layout`] order: events, read model, claim, lookups.
     fn transaction(&self, batch: &AppendBatch) -> Result<Vec<TransactWriteItem>, AwsError> {
         let mut writes = Vec::with_capacity(layout(batch).items());
         for event in &batch.events {
@@ -100,6 +121,9 @@ impl DynamoEventStore {
                 "attribute_not_exists(idempotency_key)",
             )?);
         }
+        for lookup in unique_lookups(batch) {
+            writes.push(self.lookup_put(lookup)?);
+        }
         Ok(writes)
     }
 
@@ -121,7 +145,23 @@ fn layout(batch: &AppendBatch) -> Layout {
     Layout {
         events: batch.events.len(),
         idempotency: batch.idempotency.is_some(),
+        lookups: unique_lookups(batch).len(),
     }
+}
+
+/// The batch's lookups, each external id once (a transaction may not touch an item
+/// twice), in the batch's order.
+fn unique_lookups(batch: &AppendBatch) -> Vec<&ExternalLookup> {
+    let mut unique: Vec<&ExternalLookup> = Vec::with_capacity(batch.lookups.len());
+    for lookup in &batch.lookups {
+        let seen = unique
+            .iter()
+            .any(|l| l.gateway == lookup.gateway && l.external_id == lookup.external_id);
+        if !seen {
+            unique.push(lookup);
+        }
+    }
+    unique
 }
 
 /// Checks what the transaction's conditions cannot: the batch describes one gapless
@@ -149,6 +189,15 @@ fn validate(batch: &AppendBatch) -> Result<(), AwsError> {
         return Err(AwsError::InvalidBatch(
             "the view belongs to another deposit".into(),
         ));
+    }
+    if let Some(index) = batch
+        .lookups
+        .iter()
+        .position(|l| l.deposit_id != batch.deposit_id)
+    {
+        return Err(AwsError::InvalidBatch(format!(
+            "lookup {index} points at another deposit than the batch's"
+        )));
     }
     Ok(())
 }
@@ -220,6 +269,21 @@ impl EventStore for DynamoEventStore {
         Ok(item.as_ref().map(items::view_from_item).transpose()?)
     }
 
+    async fn find_by_external_id(
+        &self,
+        gateway: &str,
+        external_id: &str,
+    ) -> Result<Option<ExternalLookup>, StoreError> {
+        let item = self
+            .get(
+                &self.lookups_table,
+                LOOKUP_KEY,
+                ExternalLookup::storage_key(gateway, external_id),
+            )
+            .await?;
+        Ok(item.as_ref().map(items::lookup_from_item).transpose()?)
+    }
+
     async fn idempotency_record(
         &self,
         merchant: &MerchantId,
@@ -286,7 +350,49 @@ mod tests {
             view: fixtures::view(events.len() + expected_version as usize),
             events,
             idempotency: Some(fixtures::idempotency_record()),
+            lookups: Vec::new(),
         }
+    }
+
+    fn lookup(external_id: &str) -> ExternalLookup {
+        ExternalLookup {
+            gateway: "psp_a".into(),
+            external_id: external_id.into(),
+            deposit_id: fixtures::deposit_id(),
+            merchant_id: MerchantId("m-1".into()),
+        }
+    }
+
+    #[test]
+    fn lookups_must_point_at_the_batch_deposit_and_go_last_once_each() {
+        let mut with_lookups = batch(fixtures::stream(2), 0);
+        with_lookups.lookups = vec![lookup("pay_1"), lookup("pay_2"), lookup("pay_1")];
+        assert!(validate(&with_lookups).is_ok());
+        let unique: Vec<_> = unique_lookups(&with_lookups)
+            .into_iter()
+            .map(|l| l.external_id.as_str())
+            .collect();
+        assert_eq!(unique, ["pay_1", "pay_2"]);
+        assert_eq!(
+            layout(&with_lookups),
+            Layout {
+                events: 2,
+                idempotency: true,
+                lookups: 2
+            }
+        );
+        // Same external id at another gateway is another item.
+        with_lookups.lookups.push(ExternalLookup {
+            gateway: "psp_b".into(),
+            ..lookup("pay_1")
+        });
+        assert_eq!(layout(&with_lookups).lookups, 3);
+
+        with_lookups.lookups[1].deposit_id = DepositId(uuid::Uuid::from_u128(7));
+        assert!(matches!(
+            validate(&with_lookups),
+            Err(AwsError::InvalidBatch(_))
+        ));
     }
 
     #[test]
@@ -321,6 +427,18 @@ mod tests {
             Err(AwsError::TooManyItems { needed: 101, .. })
         ));
         big.idempotency = None;
+        assert!(validate(&big).is_ok());
+        // Lookups count too: 99 events + view + 1 lookup = 101.
+        big.lookups = vec![lookup("pay_1")];
+        assert!(matches!(
+            validate(&big),
+            Err(AwsError::TooManyItems { needed: 101, .. })
+        ));
+        // ... but the same external id twice is one item.
+        big.events.pop();
+        big.view = fixtures::view(1);
+        big.lookups = vec![lookup("pay_1"), lookup("pay_1")];
+        assert_eq!(layout(&big).items(), 100);
         assert!(validate(&big).is_ok());
         let err: AppendError = AwsError::TooManyItems {
             needed: 101,

@@ -8,12 +8,15 @@
 //! * idempotency table, key `idempotency_key` S: `record` S (the record as JSON),
 //!   `state` S (the `IdempotencyState` as JSON, authoritative), `expires_at` N (unix
 //!   seconds, the table's TTL attribute).
+//! * lookups table, key `lookup_key` S (`ExternalLookup::storage_key(gateway,
+//!   external_id)`): `gateway` S, `external_id` S, `deposit_id` S, `merchant_id` S.
 
 use crate::error::AwsError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use paygate_domain::deposit::{DepositEvent, DepositView, RecordedEvent};
 use paygate_domain::idempotency::{IdempotencyRecord, IdempotencyState};
-use paygate_domain::ids::{CorrelationId, DepositId, EventId};
+use paygate_domain::ids::{CorrelationId, DepositId, EventId, MerchantId};
+use paygate_domain::ports::ExternalLookup;
 use std::collections::HashMap;
 use std::str::FromStr;
 use time::OffsetDateTime;
@@ -26,11 +29,13 @@ pub(crate) const VERSION: &str = "version";
 pub(crate) const DEPOSIT_ID: &str = "deposit_id";
 pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency_key";
 pub(crate) const STATE: &str = "state";
+pub(crate) const LOOKUP_KEY: &str = "lookup_key";
 
 const STREAM_PREFIX: &str = "deposit#";
 const EVENT: &str = "event";
 const VIEW: &str = "deposit view";
 const RECORD: &str = "idempotency record";
+const LOOKUP: &str = "external id lookup";
 
 /// The events table's partition key of a deposit's stream.
 pub(crate) fn stream_id(deposit: DepositId) -> String {
@@ -138,6 +143,33 @@ pub(crate) fn idempotency_from_item(item: &Item) -> Result<IdempotencyRecord, Aw
     record.state = serde_json::from_str(string(item, RECORD, STATE)?)
         .map_err(|e| AwsError::malformed(RECORD, format!("state: {}", AwsError::json(&e))))?;
     Ok(record)
+}
+
+pub(crate) fn lookup_to_item(lookup: &ExternalLookup) -> Item {
+    Item::from([
+        (
+            LOOKUP_KEY.into(),
+            s(ExternalLookup::storage_key(
+                &lookup.gateway,
+                &lookup.external_id,
+            )),
+        ),
+        ("gateway".into(), s(lookup.gateway.clone())),
+        ("external_id".into(), s(lookup.external_id.clone())),
+        (DEPOSIT_ID.into(), s(lookup.deposit_id.0.to_string())),
+        ("merchant_id".into(), s(lookup.merchant_id.0.clone())),
+    ])
+}
+
+pub(crate) fn lookup_from_item(item: &Item) -> Result<ExternalLookup, AwsError> {
+    let deposit_id = DepositId::parse(string(item, LOOKUP, DEPOSIT_ID)?)
+        .ok_or_else(|| AwsError::malformed(LOOKUP, "deposit_id is not a uuid"))?;
+    Ok(ExternalLookup {
+        gateway: string(item, LOOKUP, "gateway")?.to_owned(),
+        external_id: string(item, LOOKUP, "external_id")?.to_owned(),
+        deposit_id,
+        merchant_id: MerchantId(string(item, LOOKUP, "merchant_id")?.to_owned()),
+    })
 }
 
 fn rfc3339(what: &'static str, at: OffsetDateTime) -> Result<String, AwsError> {
@@ -251,6 +283,30 @@ mod tests {
         assert_eq!(item["status"], s("processing"));
         assert_eq!(item[VERSION], n(2));
         assert_eq!(view_from_item(&item).unwrap(), view);
+    }
+
+    #[test]
+    fn lookups_round_trip_through_items() {
+        let lookup = ExternalLookup {
+            gateway: "psp_a".into(),
+            external_id: "pay_123".into(),
+            deposit_id: fixtures::deposit_id(),
+            merchant_id: MerchantId("m-1".into()),
+        };
+        let item = lookup_to_item(&lookup);
+        assert_eq!(
+            item[LOOKUP_KEY],
+            s(ExternalLookup::storage_key("psp_a", "pay_123"))
+        );
+        assert_eq!(item["gateway"], s("psp_a"));
+        assert_eq!(item["external_id"], s("pay_123"));
+        assert_eq!(item[DEPOSIT_ID], s(lookup.deposit_id.0.to_string()));
+        assert_eq!(item["merchant_id"], s("m-1"));
+        assert_eq!(lookup_from_item(&item).unwrap(), lookup);
+
+        let mut bad = item;
+        bad.insert(DEPOSIT_ID.into(), s("not-a-uuid"));
+        assert!(lookup_from_item(&bad).is_err());
     }
 
     #[test]

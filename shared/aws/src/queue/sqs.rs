@@ -6,7 +6,7 @@ use crate::error::AwsError;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{Message, MessageAttributeValue, MessageSystemAttributeName};
-use paygate_domain::ports::{DepositMessage, QueueError, QueueSender};
+use paygate_domain::ports::{DepositMessage, QueueError, QueueSender, RedeliveryScheduler};
 use std::time::Duration;
 
 /// SQS's longest per-message delay (15 minutes); longer delays are capped to it.
@@ -215,6 +215,19 @@ fn received(message: Message) -> Result<ReceivedMessage, AwsError> {
         receive_count,
         correlation_id,
     })
+}
+
+/// SQS caps a visibility timeout at 12 hours.
+const MAX_VISIBILITY_SECONDS: u64 = 12 * 60 * 60;
+
+#[async_trait]
+impl RedeliveryScheduler for SqsQueue {
+    async fn redeliver_after(&self, receipt: &str, delay: Duration) -> Result<(), QueueError> {
+        // Rounded up, so a retry never comes back earlier than its backoff asks.
+        let seconds = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
+        self.change_visibility(receipt, seconds.min(MAX_VISIBILITY_SECONDS) as i32)
+            .await
+    }
 }
 
 #[cfg(test)]

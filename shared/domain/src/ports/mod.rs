@@ -4,6 +4,7 @@
 pub mod gateway;
 
 use crate::deposit::{DepositView, RecordedEvent};
+use crate::gateways::{BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use crate::ids::{CorrelationId, DepositId, MerchantId};
 use async_trait::async_trait;
@@ -42,6 +43,24 @@ pub struct AppendBatch {
     pub view: DepositView,
     /// Claimed only if no record with the same key exists.
     pub idempotency: Option<IdempotencyRecord>,
+    /// Gateway payment ids → this deposit, for webhooks. Written only if new.
+    pub lookups: Vec<ExternalLookup>,
+}
+
+/// Finds the deposit a gateway's payment id belongs to (webhooks carry only that id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalLookup {
+    pub gateway: String,
+    pub external_id: String,
+    pub deposit_id: DepositId,
+    pub merchant_id: MerchantId,
+}
+
+impl ExternalLookup {
+    /// The store's key: external ids are only unique per gateway.
+    pub fn storage_key(gateway: &str, external_id: &str) -> String {
+        format!("{}:{}#{}", gateway.len(), gateway, external_id)
+    }
 }
 
 #[async_trait]
@@ -55,6 +74,13 @@ pub trait EventStore: Send + Sync {
 
     /// The read model, or `None` if no such deposit.
     async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError>;
+
+    /// The deposit a gateway's payment id was recorded for.
+    async fn find_by_external_id(
+        &self,
+        gateway: &str,
+        external_id: &str,
+    ) -> Result<Option<ExternalLookup>, StoreError>;
 
     async fn idempotency_record(
         &self,
@@ -88,6 +114,40 @@ pub struct QueueError(pub String);
 #[async_trait]
 pub trait QueueSender: Send + Sync {
     async fn send(&self, message: &DepositMessage, delay: Duration) -> Result<(), QueueError>;
+}
+
+/// Delays the next delivery of a received message (SQS: its visibility timeout), which
+/// is how a message asks to be retried later with backoff.
+#[async_trait]
+pub trait RedeliveryScheduler: Send + Sync {
+    async fn redeliver_after(&self, receipt: &str, delay: Duration) -> Result<(), QueueError>;
+}
+
+/// The gateway registry: configuration seeded from a file, health and breaker state
+/// learnt at run time and shared by every instance.
+#[async_trait]
+pub trait GatewayRegistry: Send + Sync {
+    async fn list(&self) -> Result<Vec<Gateway>, StoreError>;
+
+    /// Records how a call went, moving the breaker atomically; returns the new state.
+    async fn record_call(
+        &self,
+        gateway: &str,
+        result: CallResult,
+        now: OffsetDateTime,
+        policy: &BreakerPolicy,
+    ) -> Result<BreakerState, StoreError>;
+
+    /// Creates or replaces a gateway's configuration, keeping its learnt status.
+    async fn upsert_config(&self, config: &GatewayConfig) -> Result<(), StoreError>;
+}
+
+/// Builds (and caches) the connector for a gateway from its wire format.
+pub trait ConnectorDirectory: Send + Sync {
+    fn connector(
+        &self,
+        gateway: &GatewayConfig,
+    ) -> Option<std::sync::Arc<dyn gateway::GatewayConnector>>;
 }
 
 /// A merchant's API key. Never printed; only its hash is stored or compared.

@@ -4,7 +4,9 @@
 
 use crate::deposit::{Deposit, DepositEvent, RecordedEvent, SCHEMA_VERSION, TransitionError};
 use crate::ids::{CorrelationId, DepositId, EventId};
-use crate::ports::{AppendBatch, AppendError, Clock, EventStore, IdGenerator, StoreError};
+use crate::ports::{
+    AppendBatch, AppendError, Clock, EventStore, ExternalLookup, IdGenerator, StoreError,
+};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -100,12 +102,14 @@ where
             next.apply(&event)?;
             recorded.push(event);
         }
+        let lookups = lookups_for(&next, &recorded);
         let batch = AppendBatch {
             deposit_id,
             expected_version: current.version,
             events: recorded,
             view: next.view(),
             idempotency: None,
+            lookups,
         };
         match ports.store.append(batch).await {
             Ok(()) => return Ok(next),
@@ -120,6 +124,27 @@ where
         }
     }
     Err(CommandError::Contended(retry.max_attempts))
+}
+
+/// Webhooks name a gateway's payment id; each submission records where it leads, in the
+/// same transaction as the event.
+fn lookups_for(deposit: &Deposit, events: &[RecordedEvent]) -> Vec<ExternalLookup> {
+    events
+        .iter()
+        .filter_map(|e| match &e.event {
+            DepositEvent::DepositSubmitted {
+                gateway,
+                external_id,
+                ..
+            } => Some(ExternalLookup {
+                gateway: gateway.clone(),
+                external_id: external_id.clone(),
+                deposit_id: deposit.id,
+                merchant_id: deposit.merchant_id.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

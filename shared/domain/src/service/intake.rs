@@ -111,6 +111,7 @@ pub async fn request_deposit(
         events: vec![first],
         view: view.clone(),
         idempotency: Some(record),
+        lookups: Vec::new(),
     };
     match ports.store.append(batch).await {
         Ok(()) => {

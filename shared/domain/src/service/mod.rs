@@ -2,6 +2,7 @@
 
 mod command;
 pub mod intake;
+pub mod process;
 mod queries;
 
 pub use command::{CommandError, CommandPorts, RetryPolicy, execute};

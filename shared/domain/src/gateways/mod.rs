@@ -1,0 +1,10 @@
+//! Gateways as the domain sees them: the registry entry, its health and circuit breaker,
+//! and the routing rule that picks candidates for a deposit.
+
+mod breaker;
+mod registry;
+mod routing;
+
+pub use breaker::{BreakerPolicy, BreakerState, CallResult};
+pub use registry::{Gateway, GatewayConfig, GatewayStatus, Health};
+pub use routing::{Route, route};

@@ -1,0 +1,128 @@
+//! The gateway registry behind one lock: every update reads and writes under it, so a
+//! breaker move is atomic exactly like the DynamoDB conditional update it stands in for.
+
+use async_trait::async_trait;
+use paygate_domain::gateways::{
+    BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus,
+};
+use paygate_domain::ports::{GatewayRegistry, StoreError};
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+use time::OffsetDateTime;
+
+#[derive(Default)]
+pub struct MemoryGatewayRegistry {
+    gateways: Mutex<BTreeMap<String, Gateway>>,
+}
+
+impl MemoryGatewayRegistry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A registry holding `configs`, each with the default status (seeding, tests).
+    pub fn with_gateways(configs: impl IntoIterator<Item = GatewayConfig>) -> Self {
+        let gateways = configs
+            .into_iter()
+            .map(|config| {
+                let gateway = Gateway {
+                    config,
+                    status: GatewayStatus::default(),
+                };
+                (gateway.config.name.clone(), gateway)
+            })
+            .collect();
+        Self {
+            gateways: Mutex::new(gateways),
+        }
+    }
+
+    /// Changes a gateway's learnt status in place (tests, the dev stack's health
+    /// probe); returns the new status. An unknown gateway is an error.
+    pub fn update_status(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut GatewayStatus),
+    ) -> Result<GatewayStatus, StoreError> {
+        let mut gateways = self.gateways();
+        let gateway = gateways.get_mut(name).ok_or_else(|| unknown(name))?;
+        f(&mut gateway.status);
+        Ok(gateway.status.clone())
+    }
+
+    fn gateways(&self) -> MutexGuard<'_, BTreeMap<String, Gateway>> {
+        // Updates are single assignments: a panic elsewhere cannot leave one half done.
+        self.gateways
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn unknown(name: &str) -> StoreError {
+    StoreError(format!("unknown gateway {name}"))
+}
+
+#[async_trait]
+impl GatewayRegistry for MemoryGatewayRegistry {
+    /// Every gateway, by name.
+    async fn list(&self) -> Result<Vec<Gateway>, StoreError> {
+        Ok(self.gateways().values().cloned().collect())
+    }
+
+    async fn record_call(
+        &self,
+        gateway: &str,
+        result: CallResult,
+        now: OffsetDateTime,
+        policy: &BreakerPolicy,
+    ) -> Result<BreakerState, StoreError> {
+        let mut gateways = self.gateways();
+        let entry = gateways.get_mut(gateway).ok_or_else(|| unknown(gateway))?;
+        entry.status.breaker = entry.status.breaker.after(result, now, policy);
+        Ok(entry.status.breaker.clone())
+    }
+
+    async fn upsert_config(&self, config: &GatewayConfig) -> Result<(), StoreError> {
+        self.gateways()
+            .entry(config.name.clone())
+            .and_modify(|gateway| gateway.config = config.clone())
+            .or_insert_with(|| Gateway {
+                config: config.clone(),
+                status: GatewayStatus::default(),
+            });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paygate_domain::gateways::Health;
+    use paygate_domain::{Country, Currency};
+
+    fn config(name: &str) -> GatewayConfig {
+        GatewayConfig {
+            name: name.into(),
+            format: "json".into(),
+            base_url: "http://127.0.0.1:9001".into(),
+            countries: vec![Country::parse("AE").unwrap()],
+            currencies: vec![Currency::parse("AED").unwrap()],
+            priority: 1,
+            enabled: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn seeded_gateways_are_listed_by_name_and_their_status_can_be_set() {
+        let registry = MemoryGatewayRegistry::with_gateways([config("b"), config("a")]);
+        let status = registry
+            .update_status("b", |status| status.health = Health::Unhealthy)
+            .unwrap();
+        assert_eq!(status.health, Health::Unhealthy);
+        let listed = registry.list().await.unwrap();
+        let names: Vec<_> = listed.iter().map(|g| g.config.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(listed[1].status.health, Health::Unhealthy);
+        assert!(registry.update_status("c", |_| {}).is_err());
+    }
+}
