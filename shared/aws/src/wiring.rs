@@ -1,6 +1,9 @@
 //! The adapters every function needs, built once per process from the environment.
 
-use crate::{DynamoEventStore, DynamoGatewayRegistry, DynamoMerchantDirectory, Resources, SqsQueue, sdk_config};
+use crate::{
+    DynamoEventStore, DynamoGatewayRegistry, DynamoMerchantDirectory, Resources, SqsQueue,
+    sdk_config,
+};
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_sqs::Client as SqsClient;
 use paygate_domain::ports::QueueError;

@@ -1,5 +1,7 @@
 //! The local stack: hosts the same handler code the Lambdas run, behind one HTTP address.
 
+pub mod consumer;
+pub mod gateways;
 mod http_bridge;
 mod settings;
 mod wiring;
@@ -11,7 +13,11 @@ use tokio::net::TcpListener;
 
 /// Binds, prints where to send requests, and serves until Ctrl-C.
 pub async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
-    let stack = wiring::build(&settings).await?;
+    let seeds = match std::env::var("PAYGATE_GATEWAYS_FILE") {
+        Ok(path) => gateways::parse_seed(&std::fs::read_to_string(path)?)?,
+        Err(_) => gateways::parse_seed(gateways::DEFAULT_SEED)?,
+    };
+    let stack = wiring::build(&settings, seeds).await?;
     let listener = TcpListener::bind(&settings.addr).await?;
     let base_url = format!("http://{}", listener.local_addr()?);
     let mut out = std::io::stdout().lock();
@@ -22,6 +28,13 @@ pub async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     )?;
     writeln!(out, "  base URL:  {base_url}")?;
     writeln!(out, "  merchant:  {}", stack.merchant)?;
+    for gateway in &stack.gateways {
+        writeln!(
+            out,
+            "  gateway:   {} ({}, priority {}) at {}",
+            gateway.name, gateway.format, gateway.priority, gateway.base_url
+        )?;
+    }
     writeln!(out, "  API key:   {}", settings.api_key_for_display())?;
     writeln!(
         out,
@@ -42,10 +55,13 @@ pub async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     )?;
     out.flush()?;
     drop(out);
+    let consumer = tokio::spawn(consumer::run(stack.queue.clone(), stack.processor.clone()));
+    let _simulators = stack.simulators;
     axum::serve(listener, http_bridge::router(stack.intake))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    consumer.abort();
     Ok(())
 }

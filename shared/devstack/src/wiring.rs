@@ -1,52 +1,122 @@
-//! Builds the functions' dependencies for the chosen backend, and seeds the dev merchant.
+//! Builds every function's dependencies for the chosen backend, starts the simulated
+//! gateways, seeds the registry and the dev merchant.
 
+use crate::consumer::PolledQueue;
+use crate::gateways::{self, GatewaySeed};
 use crate::settings::{Backend, Settings};
 use deposit_intake::{Intake, IntakeConfig};
+use gateway_processor::{ConnectorCache, Processor};
+use gateway_simulator::RunningGateway;
 use paygate_domain::MerchantId;
 use paygate_domain::crypto::FieldCipher;
-use paygate_domain::ports::{ApiKey, RandomIds, SystemClock};
-use paygate_memory::{MemoryEventStore, MemoryMerchantDirectory, MemoryQueue};
+use paygate_domain::gateways::{BreakerPolicy, GatewayConfig};
+use paygate_domain::ports::{ApiKey, GatewayRegistry, RandomIds, SystemClock};
+use paygate_domain::service::process::RedeliveryPolicy;
+use paygate_memory::{
+    MemoryEventStore, MemoryGatewayRegistry, MemoryMerchantDirectory, MemoryQueue,
+};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// SQS defaults the embedded queue mirrors (the template's values).
+const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(180);
+const MAX_RECEIVE_COUNT: u32 = 5;
 
 pub struct Stack {
     pub intake: Intake,
+    pub processor: Processor,
+    pub queue: Arc<dyn PolledQueue>,
     pub merchant: MerchantId,
+    pub gateways: Vec<GatewayConfig>,
+    /// Kept alive for as long as the stack runs.
+    pub simulators: Vec<RunningGateway>,
 }
 
-pub async fn build(settings: &Settings) -> Result<Stack, Box<dyn std::error::Error>> {
+pub async fn build(
+    settings: &Settings,
+    seeds: Vec<GatewaySeed>,
+) -> Result<Stack, Box<dyn std::error::Error>> {
     let merchant = MerchantId(settings.merchant.clone());
     let key_hash = ApiKey::new(settings.api_key()).hash();
     let cipher = Arc::new(match &settings.field_keys {
         Some(spec) => FieldCipher::from_spec(spec)?,
         None => FieldCipher::ephemeral(),
     });
-    let intake = match settings.backend {
+    let (configs, simulators) = gateways::start(seeds).await?;
+    let clock = Arc::new(SystemClock);
+    let ids = Arc::new(RandomIds);
+    let (intake, processor, queue): (Intake, Processor, Arc<dyn PolledQueue>) = match settings
+        .backend
+    {
         Backend::Memory => {
             let merchants = MemoryMerchantDirectory::new();
             merchants.register(key_hash, merchant.clone());
-            Intake {
-                store: Arc::new(MemoryEventStore::new()),
-                queue: Arc::new(MemoryQueue::default()),
-                merchants: Arc::new(merchants),
-                clock: Arc::new(SystemClock),
-                ids: Arc::new(RandomIds),
-                cipher,
-                config: IntakeConfig::default(),
+            let store = Arc::new(MemoryEventStore::new());
+            let dead_letters = Arc::new(MemoryQueue::new(VISIBILITY_TIMEOUT));
+            let queue = Arc::new(
+                MemoryQueue::new(VISIBILITY_TIMEOUT).with_redrive(dead_letters, MAX_RECEIVE_COUNT),
+            );
+            let registry = Arc::new(MemoryGatewayRegistry::new());
+            for config in &configs {
+                registry.upsert_config(config).await?;
             }
+            let intake = Intake {
+                store: store.clone(),
+                queue: queue.clone(),
+                merchants: Arc::new(merchants),
+                clock: clock.clone(),
+                ids: ids.clone(),
+                cipher: cipher.clone(),
+                config: IntakeConfig::default(),
+            };
+            let processor = Processor {
+                store,
+                registry,
+                connectors: Arc::new(ConnectorCache::new()),
+                redelivery: queue.clone(),
+                clock,
+                ids,
+                cipher,
+                breaker: BreakerPolicy::default(),
+                backoff: RedeliveryPolicy::default(),
+            };
+            (intake, processor, queue)
         }
         Backend::Aws => {
             let aws = paygate_aws::AwsAdapters::connect().await?;
             aws.merchants.register(&key_hash, &merchant).await?;
-            Intake {
-                store: aws.store,
-                queue: aws.queue,
-                merchants: aws.merchants,
-                clock: Arc::new(SystemClock),
-                ids: Arc::new(RandomIds),
-                cipher,
-                config: IntakeConfig::default(),
+            for config in &configs {
+                aws.registry.upsert_config(config).await?;
             }
+            let intake = Intake {
+                store: aws.store.clone(),
+                queue: aws.queue.clone(),
+                merchants: aws.merchants.clone(),
+                clock: clock.clone(),
+                ids: ids.clone(),
+                cipher: cipher.clone(),
+                config: IntakeConfig::default(),
+            };
+            let processor = Processor {
+                store: aws.store.clone(),
+                registry: aws.registry.clone(),
+                connectors: Arc::new(ConnectorCache::new()),
+                redelivery: aws.queue.clone(),
+                clock,
+                ids,
+                cipher,
+                breaker: BreakerPolicy::default(),
+                backoff: RedeliveryPolicy::default(),
+            };
+            (intake, processor, aws.queue)
         }
     };
-    Ok(Stack { intake, merchant })
+    Ok(Stack {
+        intake,
+        processor,
+        queue,
+        merchant,
+        gateways: configs,
+        simulators,
+    })
 }

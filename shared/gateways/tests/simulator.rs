@@ -1,0 +1,406 @@
+//! Both connectors against the real gateway simulator (real HTTP servers on loopback
+//! speaking WIRE.md). Every scenario runs once per wire format.
+
+use gateway_simulator::{Behaviour, Format, GatewaySpec, RunningGateway};
+use paygate_domain::ports::gateway::{
+    GatewayConnector, HealthOutcome, PaymentOutcome, PaymentRequest, PaymentState, RefundOutcome,
+    RefundRequest, StatusOutcome,
+};
+use paygate_domain::{Amount, Country, Currency, DepositId};
+use paygate_gateways::{ConnectorConfig, Timeouts, WireFormat, connector_for};
+use secrecy::SecretString;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Settlement far in the future, so a payment stays `pending` while a test looks at it.
+const NEVER_SETTLES: Behaviour = Behaviour {
+    latency_ms: 0,
+    error_rate: 0.0,
+    outage: false,
+    health_down: false,
+    webhook_delay_ms: 600_000,
+};
+
+struct Psp {
+    sim: RunningGateway,
+    connector: Arc<dyn GatewayConnector>,
+}
+
+async fn psp(format: WireFormat) -> Psp {
+    psp_with(format, Timeouts::default()).await
+}
+
+async fn psp_with(format: WireFormat, timeouts: Timeouts) -> Psp {
+    let sim = gateway_simulator::spawn(GatewaySpec {
+        name: format!("sim-{format}"),
+        format: match format {
+            WireFormat::Json => Format::Json,
+            WireFormat::Soap => Format::Soap,
+        },
+        secret: "whsec_test".into(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        webhook_base_url: None,
+    })
+    .await
+    .expect("simulator starts");
+    sim.set_behaviour(NEVER_SETTLES);
+    let connector = connector_for(
+        format,
+        ConnectorConfig {
+            base_url: sim.base_url(),
+            timeouts,
+        },
+    );
+    Psp { sim, connector }
+}
+
+fn payment(token: &str) -> PaymentRequest {
+    let deposit_id = DepositId(Uuid::now_v7());
+    PaymentRequest {
+        idempotency_key: format!("{deposit_id}:1"),
+        deposit_id,
+        amount: Amount::new(10099).unwrap(),
+        currency: Currency::parse("AED").unwrap(),
+        country: Country::parse("AE").unwrap(),
+        token: Some(SecretString::from(token.to_owned())),
+    }
+}
+
+fn refund_of(request: &PaymentRequest, external_id: &str, amount: u64) -> RefundRequest {
+    RefundRequest {
+        idempotency_key: format!("{}:refund:{}", request.deposit_id, Uuid::now_v7()),
+        external_id: external_id.to_owned(),
+        amount: Amount::new(amount).unwrap(),
+    }
+}
+
+async fn accepted(psp: &Psp, request: &PaymentRequest) -> String {
+    match psp.connector.create_payment(request).await {
+        PaymentOutcome::Accepted { external_id } => external_id,
+        other => panic!("expected Accepted, got {other:?}"),
+    }
+}
+
+/// Polls the status until it leaves `pending` (bounded: 5 s).
+async fn settled_state(psp: &Psp, key: &str) -> PaymentState {
+    for _ in 0..100 {
+        match psp.connector.payment_status(key).await {
+            StatusOutcome::Found {
+                state: PaymentState::Pending,
+                ..
+            } => tokio::time::sleep(Duration::from_millis(50)).await,
+            StatusOutcome::Found { state, .. } => return state,
+            other => panic!("expected Found, got {other:?}"),
+        }
+    }
+    panic!("payment still pending after 5 s");
+}
+
+macro_rules! for_both_formats {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test]
+                async fn json() {
+                    super::$scenario(paygate_gateways::WireFormat::Json).await
+                }
+
+                #[tokio::test]
+                async fn soap() {
+                    super::$scenario(paygate_gateways::WireFormat::Soap).await
+                }
+            }
+        )*
+    };
+}
+
+for_both_formats!(
+    tok_success_is_accepted_and_charged_once,
+    tok_decline_is_declined_with_the_psp_code_and_not_charged,
+    same_key_twice_returns_the_same_payment_and_charges_once,
+    status_by_key_after_create_is_found_pending,
+    status_follows_settlement_to_succeeded_or_failed,
+    unknown_key_is_not_found,
+    refund_is_accepted_and_an_excessive_one_rejected,
+    outage_is_transient_and_nothing_is_charged,
+    timeout_after_sending_is_ambiguous,
+    ambiguous_payment_is_found_by_a_later_status_query,
+    closed_port_is_transient_and_unhealthy,
+    health_follows_the_gateway,
+);
+
+async fn tok_success_is_accepted_and_charged_once(format: WireFormat) {
+    let psp = psp(format).await;
+    let request = payment("tok_success");
+
+    let external_id = accepted(&psp, &request).await;
+
+    assert!(!external_id.is_empty());
+    assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
+}
+
+async fn tok_decline_is_declined_with_the_psp_code_and_not_charged(format: WireFormat) {
+    let psp = psp(format).await;
+    let request = payment("tok_decline");
+
+    let outcome = psp.connector.create_payment(&request).await;
+
+    assert!(
+        matches!(&outcome, PaymentOutcome::Declined { code, .. } if code == "card_declined"),
+        "{outcome:?}"
+    );
+    assert_eq!(psp.sim.charges(&request.idempotency_key), 0);
+}
+
+async fn same_key_twice_returns_the_same_payment_and_charges_once(format: WireFormat) {
+    let psp = psp(format).await;
+    let request = payment("tok_success");
+
+    let first = accepted(&psp, &request).await;
+    let second = accepted(&psp, &request).await;
+
+    assert_eq!(first, second);
+    assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
+}
+
+async fn status_by_key_after_create_is_found_pending(format: WireFormat) {
+    let psp = psp(format).await;
+    let request = payment("tok_success");
+    let external_id = accepted(&psp, &request).await;
+
+    let status = psp.connector.payment_status(&request.idempotency_key).await;
+
+    assert_eq!(
+        status,
+        StatusOutcome::Found {
+            external_id,
+            state: PaymentState::Pending
+        }
+    );
+}
+
+async fn status_follows_settlement_to_succeeded_or_failed(format: WireFormat) {
+    let psp = psp(format).await;
+    psp.sim.set_behaviour(Behaviour {
+        webhook_delay_ms: 50,
+        ..Behaviour::default()
+    });
+    let succeeds = payment("tok_success");
+    let fails = payment("tok_fail_webhook");
+    accepted(&psp, &succeeds).await;
+    accepted(&psp, &fails).await;
+
+    assert_eq!(
+        settled_state(&psp, &succeeds.idempotency_key).await,
+        PaymentState::Succeeded
+    );
+    assert_eq!(
+        settled_state(&psp, &fails.idempotency_key).await,
+        PaymentState::Failed {
+            code: "insufficient_funds".into()
+        }
+    );
+}
+
+async fn unknown_key_is_not_found(format: WireFormat) {
+    let psp = psp(format).await;
+
+    let status = psp
+        .connector
+        .payment_status(&format!("{}:1", Uuid::now_v7()))
+        .await;
+
+    assert_eq!(status, StatusOutcome::NotFound);
+}
+
+async fn refund_is_accepted_and_an_excessive_one_rejected(format: WireFormat) {
+    let psp = psp(format).await;
+    let request = payment("tok_success");
+    let external_id = accepted(&psp, &request).await;
+
+    let partial = refund_of(&request, &external_id, 500);
+    let outcome = psp.connector.refund(&partial).await;
+    let RefundOutcome::Accepted { refund_external_id } = outcome else {
+        panic!("expected Accepted, got {outcome:?}");
+    };
+    assert!(!refund_external_id.is_empty());
+    // The same refund key again is the same refund.
+    assert_eq!(
+        psp.connector.refund(&partial).await,
+        RefundOutcome::Accepted { refund_external_id }
+    );
+
+    let too_much = refund_of(&request, &external_id, 10_000);
+    let outcome = psp.connector.refund(&too_much).await;
+    assert!(
+        matches!(outcome, RefundOutcome::Rejected { .. }),
+        "{outcome:?}"
+    );
+
+    let unknown = refund_of(&request, "pay_does_not_exist", 100);
+    let outcome = psp.connector.refund(&unknown).await;
+    assert!(
+        matches!(outcome, RefundOutcome::Rejected { .. }),
+        "{outcome:?}"
+    );
+}
+
+async fn outage_is_transient_and_nothing_is_charged(format: WireFormat) {
+    let psp = psp(format).await;
+    let request = payment("tok_success");
+    psp.sim.set_behaviour(Behaviour {
+        outage: true,
+        ..NEVER_SETTLES
+    });
+
+    let outcome = psp.connector.create_payment(&request).await;
+    assert!(
+        matches!(outcome, PaymentOutcome::Transient { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(psp.sim.charges(&request.idempotency_key), 0);
+
+    let status = psp.connector.payment_status(&request.idempotency_key).await;
+    assert!(
+        matches!(status, StatusOutcome::Unknown { .. }),
+        "{status:?}"
+    );
+
+    let refund = refund_of(&request, "pay_any", 100);
+    let outcome = psp.connector.refund(&refund).await;
+    assert!(
+        matches!(outcome, RefundOutcome::Transient { .. }),
+        "{outcome:?}"
+    );
+
+    assert!(matches!(
+        psp.connector.health().await,
+        HealthOutcome::Unhealthy { .. }
+    ));
+
+    // Back up: the same key now charges, once.
+    psp.sim.set_behaviour(NEVER_SETTLES);
+    accepted(&psp, &request).await;
+    assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
+}
+
+/// A connector that gives up after 300 ms, on a simulator that answers after 1 s.
+async fn slow_psp(format: WireFormat) -> Psp {
+    let timeouts = Timeouts {
+        request: Duration::from_millis(300),
+        ..Timeouts::default()
+    };
+    let psp = psp_with(format, timeouts).await;
+    psp.sim.set_behaviour(Behaviour {
+        latency_ms: 1_000,
+        ..NEVER_SETTLES
+    });
+    psp
+}
+
+async fn timeout_after_sending_is_ambiguous(format: WireFormat) {
+    let psp = slow_psp(format).await;
+
+    let outcome = psp.connector.create_payment(&payment("tok_success")).await;
+    assert!(
+        matches!(outcome, PaymentOutcome::Ambiguous { .. }),
+        "{outcome:?}"
+    );
+
+    let status = psp.connector.payment_status("any:1").await;
+    assert!(
+        matches!(status, StatusOutcome::Unknown { .. }),
+        "{status:?}"
+    );
+}
+
+async fn ambiguous_payment_is_found_by_a_later_status_query(format: WireFormat) {
+    let psp = slow_psp(format).await;
+    let request = payment("tok_success");
+
+    let outcome = psp.connector.create_payment(&request).await;
+    assert!(
+        matches!(outcome, PaymentOutcome::Ambiguous { .. }),
+        "{outcome:?}"
+    );
+
+    // The PSP goes on with the request after we stopped waiting: asking (never paying
+    // again elsewhere) is the only safe next step, and it finds the payment.
+    psp.sim.set_behaviour(NEVER_SETTLES);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let status = psp.connector.payment_status(&request.idempotency_key).await;
+    assert!(
+        matches!(
+            status,
+            StatusOutcome::Found {
+                state: PaymentState::Pending,
+                ..
+            }
+        ),
+        "{status:?}"
+    );
+    assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
+}
+
+async fn closed_port_is_transient_and_unhealthy(format: WireFormat) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let connector = connector_for(format, ConnectorConfig::new(format!("http://{addr}")));
+    let request = payment("tok_success");
+
+    let outcome = connector.create_payment(&request).await;
+    assert!(
+        matches!(outcome, PaymentOutcome::Transient { .. }),
+        "{outcome:?}"
+    );
+
+    let status = connector.payment_status(&request.idempotency_key).await;
+    assert!(
+        matches!(status, StatusOutcome::Unknown { .. }),
+        "{status:?}"
+    );
+
+    let refund = refund_of(&request, "pay_any", 100);
+    let outcome = connector.refund(&refund).await;
+    assert!(
+        matches!(outcome, RefundOutcome::Transient { .. }),
+        "{outcome:?}"
+    );
+
+    assert!(matches!(
+        connector.health().await,
+        HealthOutcome::Unhealthy { .. }
+    ));
+}
+
+async fn health_follows_the_gateway(format: WireFormat) {
+    let psp = psp(format).await;
+
+    let HealthOutcome::Healthy { latency } = psp.connector.health().await else {
+        panic!("expected Healthy");
+    };
+    assert!(latency < Duration::from_secs(1));
+
+    psp.sim.set_behaviour(Behaviour {
+        health_down: true,
+        ..NEVER_SETTLES
+    });
+    let outcome = psp.connector.health().await;
+    assert!(
+        matches!(&outcome, HealthOutcome::Unhealthy { reason, .. } if reason == "http 503"),
+        "{outcome:?}"
+    );
+
+    // Slower than the health deadline (1 s) is unhealthy too.
+    psp.sim.set_behaviour(Behaviour {
+        latency_ms: 1_500,
+        ..NEVER_SETTLES
+    });
+    let outcome = psp.connector.health().await;
+    assert!(
+        matches!(&outcome, HealthOutcome::Unhealthy { latency, .. } if *latency < Duration::from_millis(1_400)),
+        "{outcome:?}"
+    );
+}

@@ -1,0 +1,257 @@
+//! Simulated payment service providers (WIRE.md): real HTTP servers speaking the `json`
+//! REST format or the `soap` SOAP 1.1 format, with idempotent payments and refunds,
+//! magic tokens, signed asynchronous webhooks with retries, and a run-time `/admin`
+//! switchboard (latency, error rate, outage, health, webhook delay).
+//!
+//! Where WIRE.md is silent, the simulator decides:
+//! - a repeated create/refund with a known idempotency key replays the first answer
+//!   (`pending` / declined), whatever the body; rejected calls (400/422/faults) record
+//!   nothing, so they may be retried with the same key;
+//! - a payment settles `webhook_delay_ms` after creation, just before its webhook is
+//!   sent, even when no webhook URL is set (status queries still see the outcome);
+//! - refunds are accepted on `pending` and `succeeded` payments up to the amount not yet
+//!   refunded (a refund of a payment that then fails reports `refund.failed`);
+//!   a refund of an unknown payment is `404 not_found` / `soap:Client` `NotFound`;
+//! - every SOAP fault, `soap:Client` included, is HTTP 500 (SOAP 1.1): the fault code
+//!   decides; `faultstring` is a stable code (`NotFound`, `InvalidRequest`,
+//!   `RefundExceedsPayment`); 503 carries a `soap:Server` `ServiceUnavailable` fault;
+//! - `error_rate` applies to every payment/refund/status call, never to `/health`;
+//!   latency applies to every non-admin route, `/health` included;
+//! - a request the client stopped waiting for is still carried out (the ambiguous case);
+//! - `/admin/charges` counts refunds under their own key too.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use gateway_simulator::{spawn, Behaviour, Format, GatewaySpec};
+//! let psp = spawn(GatewaySpec {
+//!     name: "acme".into(),
+//!     format: Format::Json,
+//!     secret: "whsec_test".into(),
+//!     bind: "127.0.0.1:0".parse().unwrap(),
+//!     webhook_base_url: None,
+//! })
+//! .await?;
+//! psp.set_behaviour(Behaviour { latency_ms: 50, ..Behaviour::default() });
+//! println!("{}", psp.base_url());
+//! # Ok(()) }
+//! ```
+
+mod admin;
+mod behaviour;
+mod gateway;
+mod json_api;
+mod ledger;
+mod soap_api;
+mod webhook;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+pub use behaviour::{Behaviour, BehaviourPatch};
+pub use ledger::{EventRecord, PaymentRecord, PaymentStatus, RefundRecord, RefundStatus};
+pub use webhook::WebhookRetry;
+
+use gateway::Gateway;
+
+/// The wire format a simulated gateway speaks (WIRE.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// REST with JSON bodies.
+    Json,
+    /// SOAP 1.1 over XML, one `/soap` endpoint.
+    Soap,
+}
+
+impl Format {
+    /// `"json"` or `"soap"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Soap => "soap",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An unknown wire format name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown gateway format {0:?} (expected \"json\" or \"soap\")")]
+pub struct UnknownFormat(pub String);
+
+impl FromStr for Format {
+    type Err = UnknownFormat;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "json" => Ok(Format::Json),
+            "soap" => Ok(Format::Soap),
+            other => Err(UnknownFormat(other.to_owned())),
+        }
+    }
+}
+
+/// What to run: one gateway, one port, one format. (Deserializable from a config file;
+/// deliberately not serializable, and its `Debug` hides the secret.)
+#[derive(Clone, Deserialize)]
+pub struct GatewaySpec {
+    /// Gateway name; webhooks go to `<webhook_base_url>/webhooks/<name>`.
+    pub name: String,
+    pub format: Format,
+    /// Webhook signing secret (`Paygate-Signature`).
+    pub secret: String,
+    /// Where to listen; `127.0.0.1:0` picks a free port.
+    pub bind: SocketAddr,
+    /// Where to send webhooks; `None` sends none (payments still settle).
+    pub webhook_base_url: Option<String>,
+}
+
+impl fmt::Debug for GatewaySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewaySpec")
+            .field("name", &self.name)
+            .field("format", &self.format)
+            .field("secret", &"***")
+            .field("bind", &self.bind)
+            .field("webhook_base_url", &self.webhook_base_url)
+            .finish()
+    }
+}
+
+/// Starts a gateway server on `spec.bind` and returns once it is listening.
+pub async fn spawn(spec: GatewaySpec) -> std::io::Result<RunningGateway> {
+    let valid_name = !spec.name.is_empty()
+        && spec
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid_name {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "gateway name {:?} must be non-empty ASCII letters, digits, '-' or '_'",
+                spec.name
+            ),
+        ));
+    }
+    let listener = tokio::net::TcpListener::bind(spec.bind).await?;
+    let addr = listener.local_addr()?;
+    let (shutdown, stopped) = watch::channel(());
+    let gateway = Arc::new(Gateway::new(spec, stopped.clone()));
+    let app = gateway::router(gateway.clone());
+    let mut stop_signal = stopped;
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                // Resolves when the RunningGateway (the only sender) is dropped.
+                let _ = stop_signal.changed().await;
+            })
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "gateway simulator server stopped");
+        }
+    });
+    tracing::info!(gateway = %gateway.name, format = %gateway.format, %addr, "gateway simulator listening");
+    Ok(RunningGateway {
+        gateway,
+        addr,
+        shutdown,
+    })
+}
+
+/// A running simulated gateway. Dropping it stops the server and its webhook tasks.
+pub struct RunningGateway {
+    gateway: Arc<Gateway>,
+    addr: SocketAddr,
+    shutdown: watch::Sender<()>,
+}
+
+impl RunningGateway {
+    pub fn name(&self) -> &str {
+        &self.gateway.name
+    }
+
+    pub fn format(&self) -> Format {
+        self.gateway.format
+    }
+
+    /// The address actually bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>` (the loopback address when bound to an unspecified one).
+    pub fn base_url(&self) -> String {
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{addr}")
+    }
+
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        self.gateway.set_behaviour(behaviour);
+    }
+
+    pub fn behaviour(&self) -> Behaviour {
+        self.gateway.behaviour()
+    }
+
+    /// How many times this idempotency key actually moved money (payment accepted or
+    /// refund accepted): 0 or 1 unless idempotency is broken.
+    pub fn charges(&self, idempotency_key: &str) -> u32 {
+        self.gateway.charges(idempotency_key)
+    }
+
+    /// Where webhooks go from now on (read at each delivery attempt).
+    pub fn set_webhook_base_url(&self, url: Option<String>) {
+        self.gateway.set_webhook_base_url(url);
+    }
+
+    pub fn webhook_base_url(&self) -> Option<String> {
+        self.gateway.webhook_base_url()
+    }
+
+    /// Retry schedule for webhooks (default: WIRE.md's 0.2 s doubling, capped at 5 s, 10 tries).
+    pub fn set_webhook_retry(&self, retry: WebhookRetry) {
+        self.gateway.set_webhook_retry(retry);
+    }
+
+    /// Every payment, in creation order, with its refunds and webhook events.
+    pub fn payments(&self) -> Vec<PaymentRecord> {
+        self.gateway.payments()
+    }
+
+    /// Forgets every payment, refund and charge count (behaviour is kept).
+    pub fn reset(&self) {
+        self.gateway.reset();
+    }
+}
+
+impl Drop for RunningGateway {
+    fn drop(&mut self) {
+        // Wakes the server's graceful shutdown and every webhook task; dropping the
+        // sender right after makes their `changed()` resolve for good.
+        let _ = self.shutdown.send(());
+    }
+}
+
+impl fmt::Debug for RunningGateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunningGateway")
+            .field("name", &self.gateway.name)
+            .field("format", &self.gateway.format)
+            .field("addr", &self.addr)
+            .finish()
+    }
+}

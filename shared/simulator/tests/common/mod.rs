@@ -1,0 +1,641 @@
+//! A small HTTP client that speaks both wire formats, and a webhook receiver.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::routing::post;
+use gateway_simulator::{Behaviour, Format, GatewaySpec, RunningGateway};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub const SECRET: &str = "whsec_simulator_tests";
+
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+#[derive(Clone)]
+pub struct Http(Client<HttpConnector, Full<Bytes>>);
+
+impl Http {
+    pub fn new() -> Self {
+        Self(Client::builder(TokioExecutor::new()).build_http())
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .unwrap();
+        let response = tokio::time::timeout(Duration::from_secs(10), self.0.request(request))
+            .await
+            .expect("request timed out")
+            .expect("request failed");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            content_type,
+            body: String::from_utf8(body.to_vec()).unwrap(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    Accepted { id: String },
+    Declined { id: Option<String>, code: String },
+    Unavailable(u16),
+    Other(u16, String),
+}
+
+impl Created {
+    pub fn id(&self) -> &str {
+        match self {
+            Created::Accepted { id } => id,
+            other => panic!("not accepted: {other:?}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    /// lower case: pending | succeeded | failed | declined
+    pub status: String,
+    pub failure_code: Option<String>,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refunded {
+    Accepted { id: String },
+    Exceeds,
+    NotFound,
+    Unavailable(u16),
+    Other(u16, String),
+}
+
+/// A webhook event, normalized across formats (`type` in the json spelling).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: String,
+    pub kind: String,
+    pub payment_id: String,
+    pub refund_id: Option<String>,
+    pub amount: i64,
+    pub failure_code: Option<String>,
+}
+
+// ---- SOAP response shapes (local names) ----
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "Body")]
+    body: Body,
+}
+
+#[derive(Deserialize)]
+struct Body {
+    #[serde(rename = "$value")]
+    reply: SoapReply,
+}
+
+#[derive(Deserialize, Debug)]
+enum SoapReply {
+    CreatePaymentResponse(SoapFields),
+    GetPaymentStatusResponse(SoapFields),
+    RefundResponse(SoapFields),
+    Fault(Fault),
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct SoapFields {
+    transaction_id: String,
+    refund_id: String,
+    status: String,
+    reason_code: String,
+}
+
+#[derive(Deserialize, Debug)]
+struct Fault {
+    faultcode: String,
+    faultstring: String,
+}
+
+fn soap_reply(reply: &Reply) -> SoapReply {
+    assert!(
+        reply.content_type.starts_with("text/xml"),
+        "content type {:?}",
+        reply.content_type
+    );
+    let envelope: Envelope = quick_xml::de::from_str(&reply.body)
+        .unwrap_or_else(|e| panic!("not a SOAP envelope ({e}): {}", reply.body));
+    envelope.body.reply
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Notification {
+    event_id: String,
+    #[serde(rename = "Type")]
+    kind: String,
+    transaction_id: String,
+    #[serde(default)]
+    refund_id: String,
+    amount: i64,
+    #[serde(default)]
+    reason_code: String,
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+pub fn soap_envelope(operation: &str, fields: &str) -> String {
+    format!(
+        r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:p="urn:paygate:sim:psp"><soap:Body><p:{operation}>{fields}</p:{operation}></soap:Body></soap:Envelope>"#
+    )
+}
+
+/// A running simulated gateway plus a client for it.
+pub struct Sim {
+    pub gateway: RunningGateway,
+    pub http: Http,
+}
+
+pub async fn start(format: Format, webhook_base_url: Option<String>) -> Sim {
+    let gateway = gateway_simulator::spawn(GatewaySpec {
+        name: format!("sim-{format}"),
+        format,
+        secret: SECRET.into(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        webhook_base_url,
+    })
+    .await
+    .unwrap();
+    gateway.set_behaviour(Behaviour {
+        webhook_delay_ms: 10,
+        ..Behaviour::default()
+    });
+    Sim {
+        gateway,
+        http: Http::new(),
+    }
+}
+
+impl Sim {
+    pub fn format(&self) -> Format {
+        self.gateway.format()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway.base_url())
+    }
+
+    pub async fn soap(&self, operation: &str, fields: &str) -> Reply {
+        let action = format!("\"{operation}\"");
+        self.http
+            .call(
+                Method::POST,
+                &self.url("/soap"),
+                &[
+                    ("content-type", "text/xml; charset=utf-8"),
+                    ("soapaction", &action),
+                ],
+                Some(soap_envelope(operation, fields)),
+            )
+            .await
+    }
+
+    pub async fn create(&self, key: &str, token: &str, amount: i64) -> Created {
+        match self.format() {
+            Format::Json => {
+                let body = json!({"amount": amount, "currency": "AED", "country": "AE",
+                                  "reference": "dep_1", "token": token});
+                let reply = self
+                    .http
+                    .call(
+                        Method::POST,
+                        &self.url("/v1/payments"),
+                        &[
+                            ("content-type", "application/json"),
+                            ("idempotency-key", key),
+                        ],
+                        Some(body.to_string()),
+                    )
+                    .await;
+                match reply.status {
+                    201 => {
+                        let v = reply.json();
+                        assert_eq!(v["status"], "pending");
+                        assert_eq!(v["amount"], amount);
+                        assert_eq!(v["currency"], "AED");
+                        assert_eq!(v["reference"], "dep_1");
+                        Created::Accepted {
+                            id: v["id"].as_str().unwrap().to_owned(),
+                        }
+                    }
+                    402 => {
+                        let v = reply.json();
+                        Created::Declined {
+                            id: v["error"]["payment_id"].as_str().map(str::to_owned),
+                            code: v["error"]["code"].as_str().unwrap().to_owned(),
+                        }
+                    }
+                    503 | 429 => Created::Unavailable(reply.status),
+                    other => Created::Other(other, reply.body),
+                }
+            }
+            Format::Soap => {
+                let fields = format!(
+                    "<p:IdempotencyKey>{key}</p:IdempotencyKey><p:Amount>{amount}</p:Amount><p:Currency>AED</p:Currency><p:Country>AE</p:Country><p:Reference>dep_1</p:Reference><p:Token>{token}</p:Token>"
+                );
+                let reply = self.soap("CreatePayment", &fields).await;
+                match reply.status {
+                    200 => match soap_reply(&reply) {
+                        SoapReply::CreatePaymentResponse(r) if r.status == "PENDING" => {
+                            assert!(r.reason_code.is_empty());
+                            Created::Accepted {
+                                id: r.transaction_id,
+                            }
+                        }
+                        SoapReply::CreatePaymentResponse(r) if r.status == "DECLINED" => {
+                            Created::Declined {
+                                id: non_empty(r.transaction_id),
+                                code: r.reason_code,
+                            }
+                        }
+                        other => panic!("unexpected reply {other:?}"),
+                    },
+                    503 => Created::Unavailable(503),
+                    other => Created::Other(other, reply.body),
+                }
+            }
+        }
+    }
+
+    /// `Ok(None)` = not found; `Err(http status)` = unavailable or other error.
+    pub async fn status_by_id(&self, id: &str) -> Result<Option<Status>, u16> {
+        match self.format() {
+            Format::Json => {
+                let reply = self
+                    .http
+                    .call(
+                        Method::GET,
+                        &self.url(&format!("/v1/payments/{id}")),
+                        &[],
+                        None,
+                    )
+                    .await;
+                self.json_status(reply)
+            }
+            Format::Soap => {
+                let reply = self
+                    .soap(
+                        "GetPaymentStatus",
+                        &format!("<p:TransactionId>{id}</p:TransactionId>"),
+                    )
+                    .await;
+                self.soap_status(reply)
+            }
+        }
+    }
+
+    pub async fn status_by_key(&self, key: &str) -> Result<Option<Status>, u16> {
+        match self.format() {
+            Format::Json => {
+                let url = self.url(&format!("/v1/payments?idempotency_key={key}"));
+                let reply = self.http.call(Method::GET, &url, &[], None).await;
+                self.json_status(reply)
+            }
+            Format::Soap => {
+                let reply = self
+                    .soap(
+                        "GetPaymentStatus",
+                        &format!("<p:IdempotencyKey>{key}</p:IdempotencyKey>"),
+                    )
+                    .await;
+                self.soap_status(reply)
+            }
+        }
+    }
+
+    fn json_status(&self, reply: Reply) -> Result<Option<Status>, u16> {
+        match reply.status {
+            200 => {
+                let v = reply.json();
+                Ok(Some(Status {
+                    status: v["status"].as_str().unwrap().to_owned(),
+                    failure_code: v["failure_code"].as_str().map(str::to_owned),
+                    id: v["id"].as_str().unwrap().to_owned(),
+                }))
+            }
+            404 => {
+                assert_eq!(reply.json()["error"]["code"], "not_found");
+                Ok(None)
+            }
+            other => Err(other),
+        }
+    }
+
+    fn soap_status(&self, reply: Reply) -> Result<Option<Status>, u16> {
+        match reply.status {
+            200 => match soap_reply(&reply) {
+                SoapReply::GetPaymentStatusResponse(r) => Ok(Some(Status {
+                    status: r.status.to_lowercase(),
+                    failure_code: non_empty(r.reason_code),
+                    id: r.transaction_id,
+                })),
+                other => panic!("unexpected reply {other:?}"),
+            },
+            500 => match soap_reply(&reply) {
+                SoapReply::Fault(f)
+                    if f.faultcode == "soap:Client" && f.faultstring == "NotFound" =>
+                {
+                    Ok(None)
+                }
+                other => panic!("unexpected fault {other:?}"),
+            },
+            other => Err(other),
+        }
+    }
+
+    pub async fn refund(&self, key: &str, payment_id: &str, amount: i64) -> Refunded {
+        match self.format() {
+            Format::Json => {
+                let body = json!({"payment_id": payment_id, "amount": amount});
+                let reply = self
+                    .http
+                    .call(
+                        Method::POST,
+                        &self.url("/v1/refunds"),
+                        &[
+                            ("content-type", "application/json"),
+                            ("idempotency-key", key),
+                        ],
+                        Some(body.to_string()),
+                    )
+                    .await;
+                match reply.status {
+                    201 => {
+                        let v = reply.json();
+                        assert_eq!(v["status"], "pending");
+                        assert_eq!(v["payment_id"], payment_id);
+                        Refunded::Accepted {
+                            id: v["id"].as_str().unwrap().to_owned(),
+                        }
+                    }
+                    422 => {
+                        assert_eq!(reply.json()["error"]["code"], "refund_exceeds_payment");
+                        Refunded::Exceeds
+                    }
+                    404 => Refunded::NotFound,
+                    503 => Refunded::Unavailable(503),
+                    other => Refunded::Other(other, reply.body),
+                }
+            }
+            Format::Soap => {
+                let fields = format!(
+                    "<p:IdempotencyKey>{key}</p:IdempotencyKey><p:TransactionId>{payment_id}</p:TransactionId><p:Amount>{amount}</p:Amount>"
+                );
+                let reply = self.soap("Refund", &fields).await;
+                match reply.status {
+                    200 => match soap_reply(&reply) {
+                        SoapReply::RefundResponse(r) => {
+                            assert_eq!(r.status, "PENDING");
+                            Refunded::Accepted { id: r.refund_id }
+                        }
+                        other => panic!("unexpected reply {other:?}"),
+                    },
+                    500 => match soap_reply(&reply) {
+                        SoapReply::Fault(f) if f.faultstring == "RefundExceedsPayment" => {
+                            assert_eq!(f.faultcode, "soap:Client");
+                            Refunded::Exceeds
+                        }
+                        SoapReply::Fault(f) if f.faultstring == "NotFound" => Refunded::NotFound,
+                        _ => Refunded::Other(500, reply.body),
+                    },
+                    503 => Refunded::Unavailable(503),
+                    other => Refunded::Other(other, reply.body),
+                }
+            }
+        }
+    }
+
+    pub async fn health(&self) -> Reply {
+        self.http
+            .call(Method::GET, &self.url("/health"), &[], None)
+            .await
+    }
+
+    pub async fn put_behaviour(&self, patch: Value) -> Reply {
+        self.http
+            .call(
+                Method::PUT,
+                &self.url("/admin/behaviour"),
+                &[("content-type", "application/json")],
+                Some(patch.to_string()),
+            )
+            .await
+    }
+
+    pub async fn admin_charges(&self, key: &str) -> u32 {
+        let url = self.url(&format!("/admin/charges?idempotency_key={key}"));
+        let reply = self.http.call(Method::GET, &url, &[], None).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let v = reply.json();
+        assert_eq!(v["idempotency_key"], key);
+        v["charges"].as_u64().unwrap() as u32
+    }
+
+    pub async fn admin_payments(&self) -> Value {
+        let reply = self
+            .http
+            .call(Method::GET, &self.url("/admin/payments"), &[], None)
+            .await;
+        assert_eq!(reply.status, 200);
+        reply.json()
+    }
+
+    /// Parses a delivered webhook body of this gateway's format.
+    pub fn event(&self, delivery: &Delivery) -> Event {
+        let body = std::str::from_utf8(&delivery.body).unwrap();
+        match self.format() {
+            Format::Json => {
+                let v: Value = serde_json::from_str(body).unwrap();
+                Event {
+                    id: v["id"].as_str().unwrap().to_owned(),
+                    kind: v["type"].as_str().unwrap().to_owned(),
+                    payment_id: v["payment_id"].as_str().unwrap().to_owned(),
+                    refund_id: v["refund_id"].as_str().map(str::to_owned),
+                    amount: v["amount"].as_i64().unwrap(),
+                    failure_code: v["failure_code"].as_str().map(str::to_owned),
+                }
+            }
+            Format::Soap => {
+                let n: Notification = quick_xml::de::from_str(body).unwrap();
+                Event {
+                    id: n.event_id,
+                    kind: n.kind.to_lowercase().replacen('_', ".", 1),
+                    payment_id: n.transaction_id,
+                    refund_id: non_empty(n.refund_id),
+                    amount: n.amount,
+                    failure_code: non_empty(n.reason_code),
+                }
+            }
+        }
+    }
+}
+
+// ---- webhook receiver ----
+
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub path: String,
+    pub signature: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    pub at: Instant,
+}
+
+#[derive(Clone)]
+struct ReceiverState {
+    /// Statuses to answer, in order; 200 once exhausted.
+    script: Arc<Mutex<Vec<u16>>>,
+    deliveries: Arc<Mutex<Vec<Delivery>>>,
+    arrived: Arc<tokio::sync::Notify>,
+}
+
+pub struct Receiver {
+    pub base_url: String,
+    state: ReceiverState,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn receive(
+    State(state): State<ReceiverState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    state.deliveries.lock().unwrap().push(Delivery {
+        path: format!("/webhooks/{name}"),
+        signature: header("paygate-signature"),
+        content_type: header("content-type"),
+        body: body.to_vec(),
+        at: Instant::now(),
+    });
+    state.arrived.notify_waiters();
+    let mut script = state.script.lock().unwrap();
+    let status = if script.is_empty() {
+        200
+    } else {
+        script.remove(0)
+    };
+    StatusCode::from_u16(status).unwrap()
+}
+
+/// A webhook receiver answering `script` in order, then 200.
+pub async fn receiver(script: Vec<u16>) -> Receiver {
+    let state = ReceiverState {
+        script: Arc::new(Mutex::new(script)),
+        deliveries: Arc::default(),
+        arrived: Arc::default(),
+    };
+    let app = Router::new()
+        .route("/webhooks/{name}", post(receive))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Receiver {
+        base_url,
+        state,
+        task,
+    }
+}
+
+impl Receiver {
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.state.deliveries.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `count` deliveries arrived (panics after `timeout`).
+    pub async fn wait_for(&self, count: usize, timeout: Duration) -> Vec<Delivery> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let arrived = self.state.arrived.notified();
+            let deliveries = self.deliveries();
+            if deliveries.len() >= count {
+                return deliveries;
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                panic!(
+                    "only {} of {count} webhook deliveries within {timeout:?}",
+                    self.deliveries().len()
+                );
+            }
+        }
+    }
+}
+
+/// Polls until the payment reaches `status` (settlement runs right before the webhook).
+pub async fn wait_for_status(sim: &Sim, id: &str, status: &str) -> Status {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let current = sim.status_by_id(id).await.unwrap().unwrap();
+        if current.status == status {
+            return current;
+        }
+        assert!(Instant::now() < deadline, "payment stayed {current:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
