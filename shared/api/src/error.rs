@@ -108,6 +108,34 @@ impl ApiError {
         )
     }
 
+    /// A webhook whose signature (or gateway) does not check out.
+    pub fn webhook_unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorType::AuthenticationError,
+            "webhook_signature_invalid",
+            "the webhook signature is missing, stale or does not match",
+        )
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            ErrorType::InvalidRequestError,
+            code,
+            message,
+        )
+    }
+
+    pub fn not_implemented(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::NOT_IMPLEMENTED,
+            ErrorType::ApiError,
+            code,
+            message,
+        )
+    }
+
     pub fn idempotency_key_reused() -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -8,15 +8,23 @@ use axum::response::Response;
 use deposit_intake::Intake;
 use lambda_http::Body as LambdaBody;
 use paygate_api::ApiError;
+use webhook_callback::Webhooks;
 
 /// API Gateway's own payload limit; larger bodies never reach a function.
 const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
 
-pub fn router(intake: Intake) -> Router {
-    Router::new().fallback(forward).with_state(intake)
+/// The functions behind the one address, routed by path as API Gateway's routes do.
+#[derive(Clone)]
+pub struct Functions {
+    pub intake: Intake,
+    pub webhooks: Webhooks,
 }
 
-async fn forward(State(intake): State<Intake>, request: Request) -> Response {
+pub fn router(functions: Functions) -> Router {
+    Router::new().fallback(forward).with_state(functions)
+}
+
+async fn forward(State(functions): State<Functions>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let bytes = match to_bytes(body, GATEWAY_MAX_BODY).await {
         Ok(bytes) => bytes,
@@ -30,8 +38,12 @@ async fn forward(State(intake): State<Intake>, request: Request) -> Response {
             Err(raw) => LambdaBody::Binary(raw.into_bytes()),
         }
     };
-    let response =
-        deposit_intake::handle(&intake, lambda_http::Request::from_parts(parts, body)).await;
+    let request = lambda_http::Request::from_parts(parts, body);
+    let response = if request.uri().path().starts_with("/webhooks/") {
+        webhook_callback::handle(&functions.webhooks, request).await
+    } else {
+        deposit_intake::handle(&functions.intake, request).await
+    };
     let (parts, body) = response.into_parts();
     let body = match body {
         LambdaBody::Text(text) => AxumBody::from(text),

@@ -55,9 +55,16 @@ pub async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     )?;
     out.flush()?;
     drop(out);
+    for simulator in &stack.simulators {
+        simulator.set_webhook_base_url(Some(base_url.clone()));
+    }
     let consumer = tokio::spawn(consumer::run(stack.queue.clone(), stack.processor.clone()));
     let _simulators = stack.simulators;
-    axum::serve(listener, http_bridge::router(stack.intake))
+    let functions = http_bridge::Functions {
+        intake: stack.intake,
+        webhooks: stack.webhooks,
+    };
+    axum::serve(listener, http_bridge::router(functions))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -12,11 +12,14 @@ use paygate_domain::crypto::FieldCipher;
 use paygate_domain::gateways::{BreakerPolicy, GatewayConfig};
 use paygate_domain::ports::{ApiKey, GatewayRegistry, RandomIds, SystemClock};
 use paygate_domain::service::process::RedeliveryPolicy;
+use paygate_gateways::WireFormat;
 use paygate_memory::{
     MemoryEventStore, MemoryGatewayRegistry, MemoryMerchantDirectory, MemoryQueue,
 };
+use secrecy::SecretString;
 use std::sync::Arc;
 use std::time::Duration;
+use webhook_callback::{WebhookGateway, WebhookGateways, Webhooks};
 
 /// SQS defaults the embedded queue mirrors (the template's values).
 const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(180);
@@ -24,6 +27,7 @@ const MAX_RECEIVE_COUNT: u32 = 5;
 
 pub struct Stack {
     pub intake: Intake,
+    pub webhooks: Webhooks,
     pub processor: Processor,
     pub queue: Arc<dyn PolledQueue>,
     pub merchant: MerchantId,
@@ -111,8 +115,30 @@ pub async fn build(
             (intake, processor, aws.queue)
         }
     };
+    let mut webhook_gateways = WebhookGateways::default();
+    for config in &configs {
+        let format = match config.format.as_str() {
+            "soap" => WireFormat::Soap,
+            _ => WireFormat::Json,
+        };
+        let secret = SecretString::from(gateways::webhook_secret(&config.name));
+        webhook_gateways.insert(
+            config.name.clone(),
+            WebhookGateway {
+                format,
+                secrets: vec![secret],
+            },
+        );
+    }
+    let webhooks = Webhooks {
+        store: processor.store.clone(),
+        clock: processor.clock.clone(),
+        ids: processor.ids.clone(),
+        gateways: Arc::new(webhook_gateways),
+    };
     Ok(Stack {
         intake,
+        webhooks,
         processor,
         queue,
         merchant,

@@ -289,7 +289,9 @@ fn to_succeeded() -> Vec<Candidate> {
 /// Events that may leave the status where it was.
 fn may_stay(event: &DepositEvent, status: DepositStatus) -> bool {
     match event {
-        DepositEvent::RefundRequested { .. } | DepositEvent::RefundFailed { .. } => true,
+        DepositEvent::RefundRequested { .. }
+        | DepositEvent::RefundFailed { .. }
+        | DepositEvent::ContradictingOutcomeIgnored { .. } => true,
         DepositEvent::AttemptStarted { .. } | DepositEvent::AttemptFailed { .. } => {
             status == DepositStatus::Processing
         }

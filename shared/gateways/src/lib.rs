@@ -19,7 +19,9 @@ pub mod connector;
 pub mod json;
 pub mod soap;
 mod transport;
+pub mod webhooks;
 
 pub use connector::{ConnectorConfig, Timeouts, WireFormat, connector_for};
 pub use json::JsonConnector;
 pub use soap::SoapConnector;
+pub use webhooks::{NotificationError, parse_notification};

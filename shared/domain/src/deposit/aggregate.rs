@@ -36,6 +36,8 @@ pub enum TransitionError {
     },
     #[error("the outcome names payment {got}, but the deposit was submitted as {expected}")]
     ExternalIdMismatch { expected: String, got: String },
+    #[error("gateway event {0} was already recorded")]
+    DuplicateGatewayEvent(String),
     #[error("refund {0} already exists")]
     DuplicateRefund(RefundId),
     #[error("refund {0} is unknown or already concluded")]
@@ -87,6 +89,8 @@ pub struct Deposit {
     pub gateway: Option<String>,
     pub external_id: Option<String>,
     pub refunds: Vec<Refund>,
+    /// Gateway events already recorded as contradicting (so repeats are not recorded twice).
+    pub ignored_gateway_events: Vec<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -119,6 +123,7 @@ impl Deposit {
                 gateway: None,
                 external_id: None,
                 refunds: Vec::new(),
+                ignored_gateway_events: Vec::new(),
                 created_at: first.occurred_at,
                 updated_at: first.occurred_at,
             }),
@@ -234,6 +239,19 @@ impl Deposit {
                 self.require_pending_refund(*refund_id)?;
                 return Ok(self.status);
             }
+            ContradictingOutcomeIgnored {
+                gateway_event_id, ..
+            } => {
+                if !self.status.is_final_outcome() {
+                    return Err(self.illegal(event));
+                }
+                if self.ignored_gateway_events.contains(gateway_event_id) {
+                    return Err(TransitionError::DuplicateGatewayEvent(
+                        gateway_event_id.clone(),
+                    ));
+                }
+                return Ok(self.status);
+            }
         };
         if self.status.can_become(next) {
             Ok(next)
@@ -283,6 +301,9 @@ impl Deposit {
             RefundFailed { refund_id, .. } => {
                 self.set_refund_state(*refund_id, RefundState::Failed)
             }
+            ContradictingOutcomeIgnored {
+                gateway_event_id, ..
+            } => self.ignored_gateway_events.push(gateway_event_id.clone()),
         }
         self.status = next;
     }

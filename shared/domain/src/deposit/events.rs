@@ -92,6 +92,12 @@ pub enum DepositEvent {
         refund_id: RefundId,
         reason: FailureReason,
     },
+    /// A gateway reported an outcome that contradicts the deposit's final state (e.g.
+    /// "failed" after "succeeded"). Kept for audit; it never changes the outcome.
+    ContradictingOutcomeIgnored {
+        gateway_event_id: String,
+        reported: String,
+    },
 }
 
 impl DepositEvent {
@@ -107,6 +113,7 @@ impl DepositEvent {
             Self::RefundRequested { .. } => "RefundRequested",
             Self::RefundSucceeded { .. } => "RefundSucceeded",
             Self::RefundFailed { .. } => "RefundFailed",
+            Self::ContradictingOutcomeIgnored { .. } => "ContradictingOutcomeIgnored",
         }
     }
 }

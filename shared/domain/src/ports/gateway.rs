@@ -85,3 +85,39 @@ pub trait GatewayConnector: Send + Sync {
     async fn refund(&self, request: &RefundRequest) -> RefundOutcome;
     async fn health(&self) -> HealthOutcome;
 }
+
+/// What a gateway's webhook reports, once verified and parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayNotification {
+    /// The gateway's own event id (stable across its retries).
+    pub event_id: String,
+    /// The gateway's payment id, as returned when the payment was accepted.
+    pub external_id: String,
+    pub outcome: NotifiedOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifiedOutcome {
+    PaymentSucceeded,
+    PaymentFailed {
+        code: String,
+    },
+    RefundSucceeded {
+        refund_external_id: String,
+    },
+    RefundFailed {
+        refund_external_id: String,
+        code: String,
+    },
+}
+
+impl NotifiedOutcome {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::PaymentSucceeded => "payment_succeeded",
+            Self::PaymentFailed { .. } => "payment_failed",
+            Self::RefundSucceeded { .. } => "refund_succeeded",
+            Self::RefundFailed { .. } => "refund_failed",
+        }
+    }
+}

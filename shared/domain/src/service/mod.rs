@@ -2,6 +2,7 @@
 
 mod command;
 pub mod intake;
+pub mod outcome;
 pub mod process;
 mod queries;
 

@@ -1,0 +1,168 @@
+//! The webhook callback handler: `POST /webhooks/{gateway}`.
+//!
+//! Verify before parsing: the signature (HMAC-SHA256 over `"{t}.{raw body}"`, any of the
+//! gateway's current secrets, 300 s tolerance) is checked on the raw bytes first; only a
+//! verified body is parsed and applied. Nothing changes on any failure.
+
+mod config;
+
+pub use config::{WebhookGateway, WebhookGateways};
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use paygate_api::ApiError;
+use paygate_domain::CorrelationId;
+use paygate_domain::ports::{Clock, EventStore, IdGenerator};
+use paygate_domain::service::outcome::{Applied, OutcomeError, OutcomePorts, apply_notification};
+use paygate_gateways::parse_notification;
+use paygate_signature::{DEFAULT_TOLERANCE_SECS, SignatureError, verify};
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+use tracing::{Instrument, field};
+
+/// Webhook bodies are small; anything larger is refused before it is verified.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct Webhooks {
+    pub store: Arc<dyn EventStore>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+    pub gateways: Arc<WebhookGateways>,
+}
+
+pub async fn handle(app: &Webhooks, request: Request) -> Response<Body> {
+    let correlation = paygate_api::request::correlation_id(request.headers(), || {
+        uuid::Uuid::new_v4().to_string()
+    });
+    let span = tracing::info_span!(
+        "webhook",
+        gateway = field::Empty,
+        correlation_id = %correlation,
+        deposit_id = field::Empty,
+        status = field::Empty,
+    );
+    async move {
+        let response = match receive(app, request, &correlation).await {
+            Ok(response) => response,
+            Err(error) => error_response(&error),
+        };
+        tracing::Span::current().record("status", response.status().as_u16());
+        tracing::info!("webhook handled");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+async fn receive(
+    app: &Webhooks,
+    request: Request,
+    correlation: &CorrelationId,
+) -> Result<Response<Body>, ApiError> {
+    let gateway_name = match request
+        .uri()
+        .path()
+        .trim_end_matches('/')
+        .strip_prefix("/webhooks/")
+    {
+        Some(name) if !name.is_empty() && !name.contains('/') => name.to_owned(),
+        _ => return Err(ApiError::not_found("route_not_found", "no such route")),
+    };
+    if request.method() != http::Method::POST {
+        return Err(ApiError::method_not_allowed("POST"));
+    }
+    tracing::Span::current().record("gateway", gateway_name.as_str());
+    // Unknown gateways get the same answer as a bad signature: nothing to probe.
+    let gateway = app.gateways.get(&gateway_name).ok_or_else(bad_signature)?;
+    let body: &[u8] = match request.body() {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::body_too_large(MAX_BODY_BYTES));
+    }
+    let header = paygate_api::request::header_str(request.headers(), "paygate-signature")
+        .and_then(Result::ok)
+        .ok_or_else(bad_signature)?;
+    let secrets: Vec<&[u8]> = gateway
+        .secrets
+        .iter()
+        .map(|s| s.expose_secret().as_bytes())
+        .collect();
+    let now = app.clock.now().unix_timestamp();
+    verify(header, &secrets, body, now, DEFAULT_TOLERANCE_SECS).map_err(|error| match error {
+        SignatureError::Malformed => ApiError::invalid(
+            "webhook_signature_malformed",
+            "the Paygate-Signature header is malformed",
+        ),
+        SignatureError::Stale => {
+            tracing::warn!("stale webhook signature");
+            bad_signature()
+        }
+        SignatureError::Mismatch => {
+            tracing::warn!("webhook signature mismatch");
+            bad_signature()
+        }
+    })?;
+    let notification = parse_notification(gateway.format, body).map_err(|error| {
+        tracing::warn!(%error, "unparseable webhook");
+        ApiError::invalid(
+            "webhook_payload_invalid",
+            "the webhook body is not a notification this gateway sends",
+        )
+    })?;
+    let ports = OutcomePorts {
+        store: app.store.as_ref(),
+        clock: app.clock.as_ref(),
+        ids: app.ids.as_ref(),
+    };
+    let applied = apply_notification(&ports, &gateway_name, &notification, correlation).await;
+    let (result, status) = match applied {
+        Ok(Applied::Recorded { status }) => ("recorded", status),
+        Ok(Applied::Duplicate { status }) => ("duplicate", status),
+        Ok(Applied::Contradiction { status }) => {
+            tracing::warn!(reported = notification.outcome.name(), %status, "outcome contradicts the final state; kept for audit");
+            ("contradiction_ignored", status)
+        }
+        Err(OutcomeError::NotYetKnown) => {
+            return Err(ApiError::conflict(
+                "deposit_not_ready",
+                "no submitted deposit matches this payment yet; retry later",
+            ));
+        }
+        Err(OutcomeError::Unsupported(kind)) => {
+            tracing::warn!(kind, "unsupported webhook outcome");
+            return Err(ApiError::not_implemented(
+                "outcome_not_supported",
+                "this outcome is not supported yet",
+            ));
+        }
+        Err(error) => {
+            tracing::error!(%error, "could not record the outcome");
+            return Err(ApiError::unavailable());
+        }
+    };
+    tracing::info!(outcome = notification.outcome.name(), result, %status, "webhook applied");
+    let body = serde_json::json!({ "received": true, "result": result, "status": status.as_str() });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::Text(body.to_string()))
+        .unwrap_or_default())
+}
+
+fn bad_signature() -> ApiError {
+    ApiError::webhook_unauthenticated()
+}
+
+fn error_response(error: &ApiError) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(error.status)
+        .header(http::header::CONTENT_TYPE, "application/json");
+    if let Some(allow) = error.allow {
+        builder = builder.header(http::header::ALLOW, allow);
+    }
+    builder.body(Body::Text(error.body())).unwrap_or_default()
+}
