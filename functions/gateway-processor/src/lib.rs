@@ -34,6 +34,8 @@ pub struct Processor {
     pub cipher: Arc<FieldCipher>,
     pub breaker: BreakerPolicy,
     pub backoff: RedeliveryPolicy,
+    /// See [`paygate_domain::service::process::IN_FLIGHT_GRACE`].
+    pub in_flight_grace: time::Duration,
 }
 
 /// The Lambda handler: one SQS batch in, the records to retry out.
@@ -68,6 +70,7 @@ pub async fn process_record(app: &Processor, record: SqsMessage) -> Disposition 
         cipher: &app.cipher,
         breaker: app.breaker,
         commands: RetryPolicy::default(),
+        in_flight_grace: app.in_flight_grace,
     };
     let causation = record.message_id.clone().unwrap_or_default();
     let outcome = process_deposit(&ports, &message, &causation).await;

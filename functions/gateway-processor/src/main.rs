@@ -25,6 +25,7 @@ async fn main() -> Result<(), Error> {
         cipher: Arc::new(FieldCipher::from_spec(&field_keys)?),
         breaker: BreakerPolicy::default(),
         backoff: RedeliveryPolicy::default(),
+        in_flight_grace: paygate_domain::service::process::IN_FLIGHT_GRACE,
     };
     lambda_runtime::run(service_fn(|event| {
         let processor = &processor;

@@ -68,6 +68,7 @@ pub(crate) fn idempotency_record() -> IdempotencyRecord {
             lease_until: datetime!(2026-11-23 10:00:30 UTC),
         },
         response: view(1),
+        refund: None,
         created_at: datetime!(2026-11-23 10:00 UTC),
         expires_at: datetime!(2026-11-25 10:00 UTC),
     }

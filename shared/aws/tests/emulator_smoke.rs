@@ -109,6 +109,7 @@ fn claim(merchant: &MerchantId, key: &IdempotencyKey, deposit: &Deposit) -> Idem
             lease_until: now + time::Duration::seconds(30),
         },
         response: deposit.view(),
+        refund: None,
         created_at: now,
         expires_at: now + time::Duration::hours(48),
     }

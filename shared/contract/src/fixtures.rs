@@ -111,6 +111,7 @@ pub fn new_deposit_batch(merchant: &MerchantId, key_text: Option<&str>) -> Appen
         deposit_id,
         state: in_flight(),
         response: view.clone(),
+        refund: None,
         created_at: now(),
         expires_at: now() + Duration::hours(48),
     });

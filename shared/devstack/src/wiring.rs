@@ -83,6 +83,7 @@ pub async fn build(
                 cipher,
                 breaker: BreakerPolicy::default(),
                 backoff: RedeliveryPolicy::default(),
+                in_flight_grace: paygate_domain::service::process::IN_FLIGHT_GRACE,
             };
             (intake, processor, queue)
         }
@@ -111,6 +112,7 @@ pub async fn build(
                 cipher,
                 breaker: BreakerPolicy::default(),
                 backoff: RedeliveryPolicy::default(),
+                in_flight_grace: paygate_domain::service::process::IN_FLIGHT_GRACE,
             };
             (intake, processor, aws.queue)
         }

@@ -89,6 +89,9 @@ pub struct IdempotencyRecord {
     pub state: IdempotencyState,
     /// The first response's resource, replayed as it was.
     pub response: DepositView,
+    /// For a refund request: the refund it created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund: Option<RefundSnapshot>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// After this the store may forget the key (DynamoDB TTL).
@@ -102,6 +105,13 @@ impl IdempotencyRecord {
     pub fn storage_key(merchant: &MerchantId, key: &IdempotencyKey) -> String {
         format!("{}:{}#{}", merchant.0.len(), merchant.0, key.as_str())
     }
+}
+
+/// A refund as its creating request answered it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundSnapshot {
+    pub refund_id: crate::ids::RefundId,
+    pub amount: crate::money::Amount,
 }
 
 /// What to do with a request whose key is already claimed.

@@ -44,6 +44,7 @@ fn record(state: IdempotencyState) -> IdempotencyRecord {
         deposit_id: DEPOSIT,
         state,
         response: Stream::requested(10_099).deposit.view(),
+        refund: None,
         created_at: NOW,
         expires_at: NOW + policy.retention,
     }

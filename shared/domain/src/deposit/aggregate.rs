@@ -38,6 +38,8 @@ pub enum TransitionError {
     ExternalIdMismatch { expected: String, got: String },
     #[error("gateway event {0} was already recorded")]
     DuplicateGatewayEvent(String),
+    #[error("refund {0} was already submitted to the gateway")]
+    RefundAlreadySubmitted(RefundId),
     #[error("refund {0} already exists")]
     DuplicateRefund(RefundId),
     #[error("refund {0} is unknown or already concluded")]
@@ -59,6 +61,8 @@ pub enum AttemptState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
     pub number: u32,
+    /// When it was recorded, i.e. at most this long before the gateway was called.
+    pub started_at: OffsetDateTime,
     pub gateway: String,
     pub idempotency_key: String,
     pub state: AttemptState,
@@ -76,6 +80,8 @@ pub struct Refund {
     pub id: RefundId,
     pub amount: Amount,
     pub state: RefundState,
+    /// The gateway's id for it, once the gateway took it.
+    pub external_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,7 +152,7 @@ impl Deposit {
             });
         }
         let next = self.check(&recorded.event)?;
-        self.commit(&recorded.event, next);
+        self.commit(&recorded.event, next, recorded.occurred_at);
         self.version = recorded.version;
         self.updated_at = recorded.occurred_at;
         Ok(())
@@ -227,6 +233,13 @@ impl Deposit {
                 // A refund request does not move the status; its outcome does.
                 return Ok(self.status);
             }
+            RefundSubmitted { refund_id, .. } => {
+                let refund = self.require_pending_refund(*refund_id)?;
+                if refund.external_id.is_some() {
+                    return Err(TransitionError::RefundAlreadySubmitted(*refund_id));
+                }
+                return Ok(self.status);
+            }
             RefundSucceeded { refund_id } => {
                 let refund = self.require_pending_refund(*refund_id)?;
                 if self.refunded_amount() + refund.amount.minor() == self.request.amount.minor() {
@@ -260,7 +273,7 @@ impl Deposit {
         }
     }
 
-    fn commit(&mut self, event: &DepositEvent, next: DepositStatus) {
+    fn commit(&mut self, event: &DepositEvent, next: DepositStatus, at: OffsetDateTime) {
         use DepositEvent::*;
         match event {
             DepositRequested { .. } => {}
@@ -270,6 +283,7 @@ impl Deposit {
                 idempotency_key,
             } => self.attempts.push(Attempt {
                 number: *attempt,
+                started_at: at,
                 gateway: gateway.clone(),
                 idempotency_key: idempotency_key.clone(),
                 state: AttemptState::Open,
@@ -294,7 +308,16 @@ impl Deposit {
                 id: *refund_id,
                 amount: *amount,
                 state: RefundState::Pending,
+                external_id: None,
             }),
+            RefundSubmitted {
+                refund_id,
+                refund_external_id,
+            } => {
+                if let Some(refund) = self.refunds.iter_mut().find(|r| r.id == *refund_id) {
+                    refund.external_id = Some(refund_external_id.clone());
+                }
+            }
             RefundSucceeded { refund_id } => {
                 self.set_refund_state(*refund_id, RefundState::Succeeded)
             }

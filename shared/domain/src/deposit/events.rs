@@ -85,6 +85,11 @@ pub enum DepositEvent {
         refund_id: RefundId,
         amount: Amount,
     },
+    /// The gateway took the refund; its outcome arrives by webhook under this id.
+    RefundSubmitted {
+        refund_id: RefundId,
+        refund_external_id: String,
+    },
     RefundSucceeded {
         refund_id: RefundId,
     },
@@ -111,6 +116,7 @@ impl DepositEvent {
             Self::DepositSucceeded { .. } => "DepositSucceeded",
             Self::DepositFailed { .. } => "DepositFailed",
             Self::RefundRequested { .. } => "RefundRequested",
+            Self::RefundSubmitted { .. } => "RefundSubmitted",
             Self::RefundSucceeded { .. } => "RefundSucceeded",
             Self::RefundFailed { .. } => "RefundFailed",
             Self::ContradictingOutcomeIgnored { .. } => "ContradictingOutcomeIgnored",

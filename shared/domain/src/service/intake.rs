@@ -102,6 +102,7 @@ pub async fn request_deposit(
         deposit_id,
         state: claim.clone(),
         response: view.clone(),
+        refund: None,
         created_at: now,
         expires_at: now + ports.policy.retention,
     };

@@ -83,7 +83,16 @@ pub struct ProcessorPorts<'a> {
     pub cipher: &'a FieldCipher,
     pub breaker: BreakerPolicy,
     pub commands: RetryPolicy,
+    /// How long after an attempt was recorded its call may still be running somewhere
+    /// (another delivery of the same message). Until then "the gateway has no such
+    /// payment" may just mean "not yet", so the attempt is not closed. Must exceed the
+    /// processor's own timeout; see [`IN_FLIGHT_GRACE`].
+    pub in_flight_grace: time::Duration,
 }
+
+/// Default [`ProcessorPorts::in_flight_grace`]: twice the processor Lambda's 30 s timeout,
+/// well below the queue's 180 s visibility timeout after which a crashed attempt is retried.
+pub const IN_FLIGHT_GRACE: time::Duration = time::Duration::seconds(60);
 
 struct Run<'p, 'a> {
     ports: &'p ProcessorPorts<'a>,
@@ -275,6 +284,18 @@ impl Run<'_, '_> {
                     status: deposit.status,
                 }))
             }
+            StatusOutcome::NotFound
+                if self.ports.clock.now() - open.started_at < self.ports.in_flight_grace =>
+            {
+                // Another delivery may still be waiting for this very call: closing the
+                // attempt now and paying under a new key could charge twice.
+                Ok(Some(Processed::RetryLater {
+                    reason: format!(
+                        "attempt {number} at {} may still be in flight",
+                        open.gateway
+                    ),
+                }))
+            }
             StatusOutcome::NotFound => {
                 // The call never reached the gateway: close the attempt, route again.
                 let reason = FailureReason::new(
@@ -313,6 +334,8 @@ impl Run<'_, '_> {
         };
         let name = gateway.config.name.clone();
         let deposit_id = self.message.deposit_id;
+        // Decrypt before recording: an unreadable token must not leave attempts behind.
+        let token = self.token(&self.load().await?)?;
         // Record the attempt first: a crash after the call leaves it open, to reconcile.
         let started = {
             let name = name.clone();
@@ -351,7 +374,7 @@ impl Run<'_, '_> {
             amount: started.request.amount,
             currency: started.request.currency,
             country: started.request.country,
-            token: self.token(&started)?,
+            token,
         };
         let outcome = connector.create_payment(&request).await;
         let number = open.number;
