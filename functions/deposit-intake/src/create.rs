@@ -1,21 +1,21 @@
 //! `POST /v1/deposits`.
 
 use crate::Intake;
-use crate::response::{intake_error, json};
+use crate::body::{bounded_bytes, idempotency_key, json};
+use crate::response::intake_error;
 use http::StatusCode;
 use http::header::{HeaderValue, LOCATION};
 use lambda_http::{Body, Request, Response};
 use paygate_api::ApiError;
-use paygate_api::json::{StrictJsonError, canonical_bytes, parse_json_strictly};
+use paygate_api::json::canonical_bytes;
 use paygate_api::models::DepositResponse;
-use paygate_api::request::{IDEMPOTENCY_HEADER, NotAscii, REPLAYED_HEADER, header_str};
-use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyKeyError};
+use paygate_api::request::REPLAYED_HEADER;
+use paygate_domain::idempotency::Fingerprint;
 use paygate_domain::service::intake::{
     CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
 };
 use paygate_domain::validation::parse_deposit_request;
 use paygate_domain::{CorrelationId, MerchantId};
-use serde_json::Value;
 
 pub async fn create_deposit(
     app: &Intake,
@@ -24,37 +24,9 @@ pub async fn create_deposit(
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
     let (parts, body) = request.into_parts();
-    let bytes: &[u8] = match &body {
-        Body::Empty => &[],
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => &[],
-    };
-    if bytes.len() > app.config.max_body_bytes {
-        return Err(ApiError::body_too_large(app.config.max_body_bytes));
-    }
-    let key = match header_str(&parts.headers, IDEMPOTENCY_HEADER) {
-        None => IdempotencyKey::parse(None),
-        Some(Ok(value)) => IdempotencyKey::parse(Some(value)),
-        Some(Err(NotAscii)) => Err(IdempotencyKeyError::Invalid),
-    }
-    .map_err(|error| {
-        let code = match error {
-            IdempotencyKeyError::Missing => "idempotency_key_missing",
-            IdempotencyKeyError::Invalid => "idempotency_key_invalid",
-        };
-        ApiError::invalid(code, error.to_string()).with_param("Idempotency-Key")
-    })?;
-    let body: Value = parse_json_strictly(bytes).map_err(|error| match error {
-        StrictJsonError::DuplicateKey(key) => ApiError::invalid(
-            "body_duplicate_key",
-            format!("the request body names `{key}` more than once"),
-        )
-        .with_param(key),
-        StrictJsonError::Invalid => {
-            ApiError::invalid("body_invalid_json", "the request body must be valid JSON")
-        }
-    })?;
+    let bytes = bounded_bytes(&body, app.config.max_body_bytes)?;
+    let key = idempotency_key(&parts.headers)?;
+    let body = json(bytes, false)?;
     let deposit_request = parse_deposit_request(&body)?;
     let fingerprint = Fingerprint::of(CREATE_DEPOSIT, &canonical_bytes(&body));
 
@@ -80,7 +52,7 @@ pub async fn create_deposit(
     };
     tracing::Span::current().record("deposit_id", tracing::field::display(view.id));
     tracing::info!(replayed, "deposit accepted");
-    let mut response = json(StatusCode::ACCEPTED, &DepositResponse::from(view));
+    let mut response = crate::response::json(StatusCode::ACCEPTED, &DepositResponse::from(view));
     let headers = response.headers_mut();
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/deposits/{}", view.id)) {
         headers.insert(LOCATION, location);

@@ -2,9 +2,11 @@
 //! `GET /v1/deposits/{id}/events`. It takes its ports as arguments, so the same code runs
 //! under Lambda, in the local stack and in tests.
 
+mod body;
 mod config;
 mod create;
 mod read;
+mod refund;
 mod response;
 mod routes;
 

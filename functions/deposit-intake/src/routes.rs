@@ -1,7 +1,7 @@
 //! One span per request; authentication, then routing by method and path.
 
 use crate::response::error_response;
-use crate::{Intake, create, read};
+use crate::{Intake, create, read, refund};
 use http::Method;
 use lambda_http::{Body, Request, Response};
 use paygate_api::ApiError;
@@ -13,6 +13,7 @@ enum Route {
     Deposits,
     Deposit(DepositId),
     DepositEvents(DepositId),
+    DepositRefunds(DepositId),
     UnknownDeposit,
 }
 
@@ -24,6 +25,10 @@ fn route(path: &str) -> Option<Route> {
         ["v1", "deposits", id] => Some(by_id(id)),
         ["v1", "deposits", id, "events"] => Some(match by_id(id) {
             Route::Deposit(id) => Route::DepositEvents(id),
+            other => other,
+        }),
+        ["v1", "deposits", id, "refunds"] => Some(match by_id(id) {
+            Route::Deposit(id) => Route::DepositRefunds(id),
             other => other,
         }),
         _ => None,
@@ -47,6 +52,7 @@ pub async fn handle(app: &Intake, request: Request) -> Response<Body> {
             Route::Deposits => "/v1/deposits",
             Route::Deposit(_) | Route::UnknownDeposit => "/v1/deposits/{id}",
             Route::DepositEvents(_) => "/v1/deposits/{id}/events",
+            Route::DepositRefunds(_) => "/v1/deposits/{id}/refunds",
         });
         tracing::Span::current().record("path", route_name.unwrap_or("unknown"));
         let response = match dispatch(app, request, &correlation).await {
@@ -76,8 +82,13 @@ async fn dispatch(
         }
         (Method::GET, Route::Deposit(id)) => read::get_deposit(app, &merchant, id).await,
         (Method::GET, Route::DepositEvents(id)) => read::get_events(app, &merchant, id).await,
+        (Method::POST, Route::DepositRefunds(id)) => {
+            refund::create_refund(app, &merchant, id, correlation, request).await
+        }
         (Method::GET, Route::UnknownDeposit) => Err(read::deposit_not_found()),
-        (_, Route::Deposits) => Err(ApiError::method_not_allowed("POST")),
+        (_, Route::Deposits | Route::DepositRefunds(_)) => {
+            Err(ApiError::method_not_allowed("POST"))
+        }
         (_, _) => Err(ApiError::method_not_allowed("GET")),
     }
 }

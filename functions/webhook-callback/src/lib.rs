@@ -132,13 +132,6 @@ async fn receive(
                 "no submitted deposit matches this payment yet; retry later",
             ));
         }
-        Err(OutcomeError::Unsupported(kind)) => {
-            tracing::warn!(kind, "unsupported webhook outcome");
-            return Err(ApiError::not_implemented(
-                "outcome_not_supported",
-                "this outcome is not supported yet",
-            ));
-        }
         Err(error) => {
             tracing::error!(%error, "could not record the outcome");
             return Err(ApiError::unavailable());

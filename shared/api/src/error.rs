@@ -118,19 +118,20 @@ impl ApiError {
         )
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    /// The request is well-formed but cannot be done in the resource's state.
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(
-            StatusCode::CONFLICT,
+            StatusCode::UNPROCESSABLE_ENTITY,
             ErrorType::InvalidRequestError,
             code,
             message,
         )
     }
 
-    pub fn not_implemented(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(
-            StatusCode::NOT_IMPLEMENTED,
-            ErrorType::ApiError,
+            StatusCode::CONFLICT,
+            ErrorType::InvalidRequestError,
             code,
             message,
         )

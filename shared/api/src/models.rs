@@ -99,3 +99,33 @@ fn event_data(event: &DepositEvent) -> Value {
         }
     }
 }
+
+/// A refund as `POST /v1/deposits/{id}/refunds` answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundResponse {
+    pub id: String,
+    pub object: &'static str,
+    pub deposit_id: String,
+    pub amount: u64,
+    pub currency: &'static str,
+    pub status: &'static str,
+    /// The deposit as this request left it.
+    pub deposit: DepositResponse,
+}
+
+impl RefundResponse {
+    pub fn new(
+        refund: &paygate_domain::idempotency::RefundSnapshot,
+        deposit: &DepositView,
+    ) -> Self {
+        Self {
+            id: refund.refund_id.to_string(),
+            object: "refund",
+            deposit_id: deposit.id.to_string(),
+            amount: refund.amount.minor(),
+            currency: deposit.currency.code(),
+            status: "pending",
+            deposit: DepositResponse::from(deposit),
+        }
+    }
+}

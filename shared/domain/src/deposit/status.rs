@@ -61,6 +61,11 @@ impl DepositStatus {
         )
     }
 
+    /// Captured money that refunds may still draw on.
+    pub fn is_refundable(self) -> bool {
+        matches!(self, Self::Succeeded | Self::PartiallyRefunded)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",

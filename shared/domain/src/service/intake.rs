@@ -5,22 +5,20 @@
 //! send fails the request fails and the claim is released, so the client's retry (same
 //! key) re-sends; the sweeper re-enqueues anything left `pending` regardless.
 
+use super::idempotent::{KeyContext, enqueue_and_complete, resume};
 use crate::crypto::{CryptoError, FieldCipher};
 use crate::deposit::{
     Deposit, DepositEvent, DepositView, NewDeposit, PaymentMethod, RecordedEvent, SCHEMA_VERSION,
 };
 use crate::idempotency::{
-    Fingerprint, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, IdempotencyState, Verdict,
-    judge,
+    Fingerprint, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, IdempotencyState,
 };
 use crate::ids::{CorrelationId, DepositId, EventId, MerchantId};
 use crate::ports::{
-    AppendBatch, AppendError, Clock, DepositMessage, EventStore, IdGenerator, QueueError,
-    QueueSender, StoreError,
+    AppendBatch, AppendError, Clock, EventStore, IdGenerator, QueueError, QueueSender, StoreError,
 };
 use crate::validation::DepositRequest;
 use secrecy::ExposeSecret;
-use std::time::Duration;
 
 /// The endpoint name mixed into request fingerprints.
 pub const CREATE_DEPOSIT: &str = "create_deposit";
@@ -65,6 +63,17 @@ pub struct IntakeRequest<'a> {
     pub fingerprint: &'a Fingerprint,
     pub correlation: &'a CorrelationId,
     pub request: DepositRequest,
+}
+
+impl IntakeRequest<'_> {
+    fn key_context(&self) -> KeyContext<'_> {
+        KeyContext {
+            merchant: self.merchant,
+            key: self.key,
+            fingerprint: self.fingerprint,
+            correlation: self.correlation,
+        }
+    }
 }
 
 pub async fn request_deposit(
@@ -116,97 +125,17 @@ pub async fn request_deposit(
     };
     match ports.store.append(batch).await {
         Ok(()) => {
-            enqueue_and_complete(ports, &input, deposit_id, &claim).await?;
+            enqueue_and_complete(ports, &input.key_context(), deposit_id, &claim).await?;
             Ok(Created::New(view))
         }
-        Err(AppendError::IdempotencyKeyTaken) => resume(ports, &input).await,
+        Err(AppendError::IdempotencyKeyTaken) => {
+            let record = resume(ports, &input.key_context()).await?;
+            Ok(Created::Replayed(record.response))
+        }
         Err(AppendError::VersionConflict) => Err(IntakeError::Inconsistent(format!(
             "fresh deposit id {deposit_id} already has events"
         ))),
         Err(AppendError::Store(e)) => Err(e.into()),
-    }
-}
-
-/// The key is taken: replay, refuse, or take over a request that died half-way.
-async fn resume(
-    ports: &IntakePorts<'_>,
-    input: &IntakeRequest<'_>,
-) -> Result<Created, IntakeError> {
-    let record = ports
-        .store
-        .idempotency_record(input.merchant, input.key)
-        .await?
-        .ok_or_else(|| IntakeError::Inconsistent("claimed idempotency key has no record".into()))?;
-    match judge(&record, input.fingerprint, ports.clock.now()) {
-        Verdict::Replay(view) => Ok(Created::Replayed(view)),
-        Verdict::Mismatch => Err(IntakeError::KeyReused),
-        Verdict::InFlight => Err(IntakeError::InFlight),
-        Verdict::Abandoned { .. } => {
-            let claim = IdempotencyState::InFlight {
-                owner: ports.ids.new_uuid(),
-                lease_until: ports.clock.now() + ports.policy.lease,
-            };
-            let taken = ports
-                .store
-                .transition_idempotency(input.merchant, input.key, &record.state, &claim)
-                .await?;
-            if !taken {
-                return Err(IntakeError::InFlight);
-            }
-            tracing::info!(deposit_id = %record.deposit_id, "taking over an abandoned request to re-send its message");
-            enqueue_and_complete(ports, input, record.deposit_id, &claim).await?;
-            Ok(Created::Replayed(record.response))
-        }
-    }
-}
-
-async fn enqueue_and_complete(
-    ports: &IntakePorts<'_>,
-    input: &IntakeRequest<'_>,
-    deposit_id: DepositId,
-    claim: &IdempotencyState,
-) -> Result<(), IntakeError> {
-    let message = DepositMessage {
-        deposit_id,
-        merchant_id: input.merchant.clone(),
-        correlation_id: input.correlation.clone(),
-    };
-    if let Err(error) = ports.queue.send(&message, Duration::ZERO).await {
-        release(ports, input, claim).await;
-        return Err(error.into());
-    }
-    let completed = ports
-        .store
-        .transition_idempotency(
-            input.merchant,
-            input.key,
-            claim,
-            &IdempotencyState::Completed,
-        )
-        .await?;
-    if !completed {
-        // Our lease ran out and a retry took over; it re-sends and completes the record.
-        tracing::warn!(%deposit_id, "idempotency lease was taken over before completion");
-    }
-    Ok(())
-}
-
-/// Ends our lease at once so the client's retry may take over without waiting it out.
-async fn release(ports: &IntakePorts<'_>, input: &IntakeRequest<'_>, claim: &IdempotencyState) {
-    let IdempotencyState::InFlight { owner, .. } = claim else {
-        return;
-    };
-    // Clearly in the past, so a retry on an instance whose clock lags still sees it expired.
-    let expired = IdempotencyState::InFlight {
-        owner: *owner,
-        lease_until: ports.clock.now() - ports.policy.lease,
-    };
-    if let Err(error) = ports
-        .store
-        .transition_idempotency(input.merchant, input.key, claim, &expired)
-        .await
-    {
-        tracing::warn!(%error, "could not release the idempotency lease; a retry waits for it to expire");
     }
 }
 

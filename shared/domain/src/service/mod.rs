@@ -1,10 +1,12 @@
 //! Use cases, written against the ports.
 
 mod command;
+mod idempotent;
 pub mod intake;
 pub mod outcome;
 pub mod process;
 mod queries;
+pub mod refund;
 
 pub use command::{CommandError, CommandPorts, RetryPolicy, execute};
 pub use queries::{deposit_events, deposit_view};

@@ -7,8 +7,11 @@
 //!   gateway retries it later instead of it being lost.
 
 use super::command::{CommandError, CommandPorts, RetryPolicy, execute};
-use crate::deposit::{Deposit, DepositEvent, DepositStatus, FailureReason, TransitionError};
+use crate::deposit::{
+    Deposit, DepositEvent, DepositStatus, FailureReason, RefundState, TransitionError,
+};
 use crate::ids::CorrelationId;
+use crate::ids::RefundId;
 use crate::ports::gateway::{GatewayNotification, NotifiedOutcome};
 use crate::ports::{Clock, EventStore, IdGenerator, StoreError};
 
@@ -27,9 +30,6 @@ pub enum OutcomeError {
     /// No deposit is known for this payment yet: ask the gateway to retry.
     #[error("no deposit recorded for this payment yet")]
     NotYetKnown,
-    /// Refund outcomes are not handled yet.
-    #[error("unsupported outcome {0}")]
-    Unsupported(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -53,11 +53,6 @@ pub async fn apply_notification(
         .find_by_external_id(gateway, &notification.external_id)
         .await?
         .ok_or(OutcomeError::NotYetKnown)?;
-    let wanted = match &notification.outcome {
-        NotifiedOutcome::PaymentSucceeded => DepositStatus::Succeeded,
-        NotifiedOutcome::PaymentFailed { .. } => DepositStatus::Failed,
-        other => return Err(OutcomeError::Unsupported(other.name())),
-    };
     let command = CommandPorts {
         store: ports.store,
         clock: ports.clock,
@@ -67,10 +62,10 @@ pub async fn apply_notification(
     // The decision taken on the state the events were finally appended to.
     let last = std::sync::Mutex::new(Decision::Nothing);
     let decide = |d: &Deposit| -> Result<Vec<DepositEvent>, TransitionError> {
-        let judged = decision(d, wanted);
-        *last.lock().unwrap_or_else(|p| p.into_inner()) = judged;
+        let judged = decide(d, notification);
+        *last.lock().unwrap_or_else(|p| p.into_inner()) = judged.clone();
         Ok(match judged {
-            Decision::Apply => vec![outcome_event(d, notification)],
+            Decision::Apply(event) => vec![event],
             Decision::Contradiction
                 if !d.ignored_gateway_events.contains(&notification.event_id) =>
             {
@@ -79,7 +74,7 @@ pub async fn apply_notification(
                     reported: notification.outcome.name().to_owned(),
                 }]
             }
-            Decision::Contradiction | Decision::Nothing => vec![],
+            Decision::Contradiction | Decision::Nothing | Decision::NotYetKnown => vec![],
         })
     };
     let after = execute(
@@ -91,53 +86,95 @@ pub async fn apply_notification(
         decide,
     )
     .await?;
-    let judged = *last.lock().unwrap_or_else(|p| p.into_inner());
-    Ok(match judged {
-        Decision::Apply if after.status == wanted => Applied::Recorded {
-            status: after.status,
-        },
-        Decision::Contradiction => Applied::Contradiction {
-            status: after.status,
-        },
-        _ => Applied::Duplicate {
-            status: after.status,
-        },
-    })
+    let judged = last.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let status = after.status;
+    match judged {
+        Decision::Apply(_) => Ok(Applied::Recorded { status }),
+        Decision::Contradiction => Ok(Applied::Contradiction { status }),
+        Decision::Nothing => Ok(Applied::Duplicate { status }),
+        Decision::NotYetKnown => Err(OutcomeError::NotYetKnown),
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Decision {
-    Apply,
+    Apply(DepositEvent),
     Nothing,
     Contradiction,
+    /// The processor has not recorded what this report is about yet.
+    NotYetKnown,
 }
 
-fn decision(deposit: &Deposit, wanted: DepositStatus) -> Decision {
+fn decide(deposit: &Deposit, notification: &GatewayNotification) -> Decision {
+    match &notification.outcome {
+        NotifiedOutcome::PaymentSucceeded => payment(deposit, DepositStatus::Succeeded, || {
+            DepositEvent::DepositSucceeded {
+                external_id: notification.external_id.clone(),
+            }
+        }),
+        NotifiedOutcome::PaymentFailed { code } => payment(deposit, DepositStatus::Failed, || {
+            DepositEvent::DepositFailed {
+                reason: FailureReason::new(code.clone(), "the gateway reported the payment failed"),
+            }
+        }),
+        NotifiedOutcome::RefundSucceeded { refund_external_id } => refund(
+            deposit,
+            refund_external_id,
+            RefundState::Succeeded,
+            |refund_id| DepositEvent::RefundSucceeded { refund_id },
+        ),
+        NotifiedOutcome::RefundFailed {
+            refund_external_id,
+            code,
+        } => refund(
+            deposit,
+            refund_external_id,
+            RefundState::Failed,
+            |refund_id| DepositEvent::RefundFailed {
+                refund_id,
+                reason: FailureReason::new(code.clone(), "the gateway reported the refund failed"),
+            },
+        ),
+    }
+}
+
+fn payment(
+    deposit: &Deposit,
+    wanted: DepositStatus,
+    event: impl FnOnce() -> DepositEvent,
+) -> Decision {
     match deposit.status {
-        DepositStatus::Submitted => Decision::Apply,
+        DepositStatus::Submitted => Decision::Apply(event()),
         // Refund statuses imply the payment succeeded.
-        DepositStatus::Succeeded | DepositStatus::PartiallyRefunded | DepositStatus::Refunded
-            if wanted == DepositStatus::Succeeded =>
+        status
+            if wanted == DepositStatus::Succeeded
+                && (status == DepositStatus::Succeeded
+                    || status.is_refundable()
+                    || status == DepositStatus::Refunded) =>
         {
             Decision::Nothing
         }
         DepositStatus::Failed if wanted == DepositStatus::Failed => Decision::Nothing,
         status if status.is_final_outcome() => Decision::Contradiction,
         // Pending / processing: the processor has not recorded the submission yet.
-        _ => Decision::Nothing,
+        _ => Decision::NotYetKnown,
     }
 }
 
-fn outcome_event(deposit: &Deposit, notification: &GatewayNotification) -> DepositEvent {
-    match &notification.outcome {
-        NotifiedOutcome::PaymentFailed { code } => DepositEvent::DepositFailed {
-            reason: FailureReason::new(code.clone(), "the gateway reported the payment failed"),
-        },
-        _ => DepositEvent::DepositSucceeded {
-            external_id: deposit
-                .external_id
-                .clone()
-                .unwrap_or_else(|| notification.external_id.clone()),
-        },
+fn refund(
+    deposit: &Deposit,
+    refund_external_id: &str,
+    wanted: RefundState,
+    event: impl FnOnce(RefundId) -> DepositEvent,
+) -> Decision {
+    match deposit
+        .refunds
+        .iter()
+        .find(|r| r.external_id.as_deref() == Some(refund_external_id))
+    {
+        None => Decision::NotYetKnown,
+        Some(refund) if refund.state == RefundState::Pending => Decision::Apply(event(refund.id)),
+        Some(refund) if refund.state == wanted => Decision::Nothing,
+        Some(_) => Decision::Contradiction,
     }
 }

@@ -11,11 +11,14 @@
 
 use super::command::{CommandError, CommandPorts, RetryPolicy, execute};
 use crate::crypto::FieldCipher;
-use crate::deposit::{Attempt, Deposit, DepositEvent, DepositStatus, FailureReason};
+use crate::deposit::{
+    Attempt, Deposit, DepositEvent, DepositStatus, FailureReason, Refund, RefundState,
+};
 use crate::gateways::{BreakerPolicy, CallResult, Gateway, Route, route};
 use crate::ids::CorrelationId;
 use crate::ports::gateway::{
-    GatewayConnector, PaymentOutcome, PaymentRequest, PaymentState, StatusOutcome,
+    GatewayConnector, PaymentOutcome, PaymentRequest, PaymentState, RefundOutcome, RefundRequest,
+    StatusOutcome,
 };
 use crate::ports::{
     Clock, ConnectorDirectory, DepositMessage, EventStore, GatewayRegistry, IdGenerator, StoreError,
@@ -161,6 +164,10 @@ impl Run<'_, '_> {
 
     async fn process(&self) -> Result<Processed, ProcessError> {
         let mut deposit = self.load().await?;
+        if deposit.status.is_refundable() && deposit.refunds.iter().any(awaits_submission) {
+            let gateways = self.ports.registry.list().await?;
+            return self.submit_refunds(&deposit, &gateways).await;
+        }
         if !matches!(
             deposit.status,
             DepositStatus::Pending | DepositStatus::Processing
@@ -435,6 +442,69 @@ impl Run<'_, '_> {
         }))
     }
 
+    /// Sends each requested refund to the gateway that captured the deposit. The refund's
+    /// idempotency key (`<deposit id>:refund:<refund id>`) makes a repeat safe, so unclear
+    /// answers are simply retried later.
+    async fn submit_refunds(
+        &self,
+        deposit: &Deposit,
+        gateways: &[Gateway],
+    ) -> Result<Processed, ProcessError> {
+        let (Some(gateway), Some(external_id)) = (&deposit.gateway, &deposit.external_id) else {
+            return Err(ProcessError::Poison(
+                "a captured deposit without its gateway payment".into(),
+            ));
+        };
+        let Some(connector) = self.connector(gateways, gateway) else {
+            return Ok(Processed::RetryLater {
+                reason: format!("no connector for gateway {gateway}"),
+            });
+        };
+        let mut unsettled = None;
+        for refund in deposit.refunds.iter().filter(|r| awaits_submission(r)) {
+            let request = RefundRequest {
+                idempotency_key: format!("{}:refund:{}", deposit.id, refund.id),
+                external_id: external_id.clone(),
+                amount: refund.amount,
+            };
+            let refund_id = refund.id;
+            let event = match connector.refund(&request).await {
+                RefundOutcome::Accepted { refund_external_id } => DepositEvent::RefundSubmitted {
+                    refund_id,
+                    refund_external_id,
+                },
+                RefundOutcome::Rejected { code, message } => DepositEvent::RefundFailed {
+                    refund_id,
+                    reason: FailureReason::new(code, message),
+                },
+                RefundOutcome::Transient { reason } | RefundOutcome::Ambiguous { reason } => {
+                    unsettled = Some(reason);
+                    continue;
+                }
+            };
+            self.record(move |d| {
+                let still_waiting = d
+                    .refunds
+                    .iter()
+                    .any(|r| r.id == refund_id && awaits_submission(r));
+                Ok(if still_waiting {
+                    vec![event.clone()]
+                } else {
+                    vec![]
+                })
+            })
+            .await?;
+        }
+        Ok(match unsettled {
+            Some(reason) => Processed::RetryLater {
+                reason: format!("a refund could not be submitted yet: {reason}"),
+            },
+            None => Processed::Done {
+                status: self.load().await?.status,
+            },
+        })
+    }
+
     fn connector(&self, gateways: &[Gateway], name: &str) -> Option<Arc<dyn GatewayConnector>> {
         gateways
             .iter()
@@ -468,6 +538,11 @@ impl Run<'_, '_> {
             .map_err(|_| ProcessError::Poison("payment method is not text".into()))?;
         Ok(Some(SecretString::from(token)))
     }
+}
+
+/// A refund requested but not yet taken by the gateway.
+fn awaits_submission(refund: &Refund) -> bool {
+    refund.state == RefundState::Pending && refund.external_id.is_none()
 }
 
 fn open_is(deposit: &Deposit, number: u32) -> bool {

@@ -1,0 +1,55 @@
+//! Reading what every write endpoint reads: the raw body (bounded), the idempotency key,
+//! and strict JSON.
+
+use http::HeaderMap;
+use lambda_http::Body;
+use paygate_api::ApiError;
+use paygate_api::json::{StrictJsonError, parse_json_strictly};
+use paygate_api::request::{IDEMPOTENCY_HEADER, NotAscii, header_str};
+use paygate_domain::idempotency::{IdempotencyKey, IdempotencyKeyError};
+use serde_json::Value;
+
+/// The body's bytes, refused with 413 above `max` before anything parses them.
+pub fn bounded_bytes(body: &Body, max: usize) -> Result<&[u8], ApiError> {
+    let bytes: &[u8] = match body {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if bytes.len() > max {
+        return Err(ApiError::body_too_large(max));
+    }
+    Ok(bytes)
+}
+
+pub fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {
+    match header_str(headers, IDEMPOTENCY_HEADER) {
+        None => IdempotencyKey::parse(None),
+        Some(Ok(value)) => IdempotencyKey::parse(Some(value)),
+        Some(Err(NotAscii)) => Err(IdempotencyKeyError::Invalid),
+    }
+    .map_err(|error| {
+        let code = match error {
+            IdempotencyKeyError::Missing => "idempotency_key_missing",
+            IdempotencyKeyError::Invalid => "idempotency_key_invalid",
+        };
+        ApiError::invalid(code, error.to_string()).with_param("Idempotency-Key")
+    })
+}
+
+/// Strict JSON (duplicate keys refused). `empty_is_object`: an empty body means `{}`.
+pub fn json(bytes: &[u8], empty_is_object: bool) -> Result<Value, ApiError> {
+    if bytes.is_empty() && empty_is_object {
+        return Ok(Value::Object(Default::default()));
+    }
+    parse_json_strictly(bytes).map_err(|error| match error {
+        StrictJsonError::DuplicateKey(key) => ApiError::invalid(
+            "body_duplicate_key",
+            format!("the request body names `{key}` more than once"),
+        )
+        .with_param(key),
+        StrictJsonError::Invalid => {
+            ApiError::invalid("body_invalid_json", "the request body must be valid JSON")
+        }
+    })
+}

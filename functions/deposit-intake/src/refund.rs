@@ -1,0 +1,118 @@
+//! `POST /v1/deposits/{id}/refunds`: `{ "amount": 500 }`, or `{}` for all that is left.
+
+use crate::Intake;
+use crate::body::{bounded_bytes, idempotency_key, json};
+use crate::read::deposit_not_found;
+use crate::response::intake_error;
+use http::StatusCode;
+use http::header::HeaderValue;
+use lambda_http::{Body, Request, Response};
+use paygate_api::ApiError;
+use paygate_api::json::canonical_bytes;
+use paygate_api::models::RefundResponse;
+use paygate_api::request::REPLAYED_HEADER;
+use paygate_domain::deposit::TransitionError;
+use paygate_domain::idempotency::Fingerprint;
+use paygate_domain::service::intake::IntakePorts;
+use paygate_domain::service::refund::{
+    CREATE_REFUND, RefundCreated, RefundError, RefundInput, request_refund,
+};
+use paygate_domain::validation::parse_amount;
+use paygate_domain::{CorrelationId, DepositId, MerchantId};
+
+pub async fn create_refund(
+    app: &Intake,
+    merchant: &MerchantId,
+    deposit_id: DepositId,
+    correlation: &CorrelationId,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    tracing::Span::current().record("deposit_id", tracing::field::display(deposit_id));
+    let (parts, body) = request.into_parts();
+    let bytes = bounded_bytes(&body, app.config.max_body_bytes)?;
+    let key = idempotency_key(&parts.headers)?;
+    let body = json(bytes, true)?;
+    let object = body
+        .as_object()
+        .ok_or_else(|| ApiError::invalid("body_invalid", "the body must be a JSON object"))?;
+    if let Some(unknown) = object.keys().find(|k| k.as_str() != "amount") {
+        return Err(ApiError::invalid(
+            "parameter_unknown",
+            format!("{unknown} is not a known parameter"),
+        )
+        .with_param(unknown.clone()));
+    }
+    let amount = match object.get("amount") {
+        None | Some(serde_json::Value::Null) => None,
+        value => Some(parse_amount(value, "amount")?),
+    };
+    // The deposit is part of what is asked: the same key on another deposit is a new request.
+    let mut fingerprinted = body.clone();
+    if let Some(object) = fingerprinted.as_object_mut() {
+        object.insert("deposit_id".into(), deposit_id.to_string().into());
+    }
+    let fingerprint = Fingerprint::of(CREATE_REFUND, &canonical_bytes(&fingerprinted));
+    let ports = IntakePorts {
+        store: app.store.as_ref(),
+        queue: app.queue.as_ref(),
+        clock: app.clock.as_ref(),
+        ids: app.ids.as_ref(),
+        cipher: &app.cipher,
+        policy: app.config.idempotency,
+    };
+    let input = RefundInput {
+        merchant,
+        deposit_id,
+        key: &key,
+        fingerprint: &fingerprint,
+        correlation,
+        amount,
+    };
+    let created = request_refund(&ports, input).await.map_err(refund_error)?;
+    let (refund, deposit, replayed) = match &created {
+        RefundCreated::New { refund, deposit } => (refund, deposit, false),
+        RefundCreated::Replayed { refund, deposit } => (refund, deposit, true),
+    };
+    tracing::info!(refund_id = %refund.refund_id, replayed, "refund accepted");
+    let mut response =
+        crate::response::json(StatusCode::ACCEPTED, &RefundResponse::new(refund, deposit));
+    if replayed {
+        response
+            .headers_mut()
+            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+fn refund_error(error: RefundError) -> ApiError {
+    match error {
+        RefundError::NotFound => deposit_not_found(),
+        RefundError::NothingLeft => ApiError::unprocessable(
+            "refund_exceeds_remaining",
+            "nothing is left to refund on this deposit",
+        )
+        .with_param("amount"),
+        RefundError::Refused(TransitionError::RefundExceedsRemaining {
+            requested,
+            remaining,
+        }) => ApiError::unprocessable(
+            "refund_exceeds_remaining",
+            format!("a refund of {requested} exceeds the {remaining} left to refund"),
+        )
+        .with_param("amount"),
+        RefundError::Refused(TransitionError::IllegalTransition { status, .. }) => {
+            ApiError::unprocessable(
+                "deposit_not_refundable",
+                format!("only a succeeded deposit can be refunded; this one is {status}"),
+            )
+        }
+        RefundError::Refused(other) => {
+            tracing::warn!(error = %other, "refund refused");
+            ApiError::unprocessable("refund_refused", "this refund cannot be made")
+        }
+        RefundError::Contended(_) => {
+            ApiError::conflict("deposit_busy", "the deposit is changing right now; retry")
+        }
+        RefundError::Intake(error) => intake_error(error),
+    }
+}
