@@ -43,6 +43,7 @@ pub use error::AwsError;
 pub use event_store::{DynamoEventStore, MAX_TRANSACTION_ITEMS};
 pub use merchants::DynamoMerchantDirectory;
 pub use queue::{MAX_DELAY_SECONDS, ReceivedMessage, SqsQueue};
+pub use queue::{RedriveMethod, RedriveReport, approximate_depth, peek, queue_arn, redrive};
 pub use registry::{DynamoGatewayRegistry, MAX_UPDATE_ATTEMPTS};
 pub use wiring::AwsAdapters;
 
