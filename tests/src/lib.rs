@@ -4,6 +4,8 @@
 //! Tests share the tables, so each one works as a fresh merchant and checks "no trace"
 //! by looking for that merchant's items only; each gets its own queue.
 
+pub mod processing;
+
 use deposit_intake::{Intake, IntakeConfig};
 use lambda_http::{Body, Request, Response};
 use paygate_aws::aws_sdk_dynamodb::types::AttributeValue;
@@ -220,4 +222,132 @@ pub fn deposit_body(amount: Value) -> String {
     serde_json::json!({ "amount": amount, "currency": "AED", "country": "AE", "customer_id": "cus_42",
         "payment_method": { "type": "card", "token": "tok_visa" }, "metadata": { "order": "A-1" } })
     .to_string()
+}
+
+/// A private source queue and its dead-letter queue (`RedrivePolicy` with a small
+/// `maxReceiveCount` and a 1 s visibility timeout), so DLQ tests never see each other's
+/// messages.
+pub struct DlqPair {
+    pub sqs: paygate_aws::aws_sdk_sqs::Client,
+    pub source: SqsQueue,
+    pub source_name: String,
+    pub dlq: SqsQueue,
+    pub dlq_name: String,
+    pub max_receive_count: u32,
+}
+
+impl DlqPair {
+    /// Creates the pair: `maxReceiveCount` 2, `VisibilityTimeout` 1 s on the source.
+    pub async fn new() -> Self {
+        use paygate_aws::aws_sdk_sqs::types::QueueAttributeName;
+        require_emulators();
+        const MAX_RECEIVE_COUNT: u32 = 2;
+        let sqs = paygate_aws::aws_sdk_sqs::Client::new(&paygate_aws::sdk_config().await);
+        let suffix = Uuid::new_v4().simple().to_string();
+        let dlq_name = format!("paygate-it-dlq-{suffix}");
+        let source_name = format!("paygate-it-src-{suffix}");
+        let dlq_url = sqs
+            .create_queue()
+            .queue_name(&dlq_name)
+            .send()
+            .await
+            .expect("create the test's DLQ")
+            .queue_url
+            .expect("DLQ url");
+        let dlq = SqsQueue::new(sqs.clone(), dlq_url);
+        let dlq_arn = paygate_aws::queue_arn(&sqs, &dlq).await.expect("DLQ arn");
+        let policy = serde_json::json!({
+            "deadLetterTargetArn": dlq_arn,
+            "maxReceiveCount": MAX_RECEIVE_COUNT.to_string(),
+        });
+        let source_url = sqs
+            .create_queue()
+            .queue_name(&source_name)
+            .attributes(QueueAttributeName::VisibilityTimeout, "1")
+            .attributes(QueueAttributeName::RedrivePolicy, policy.to_string())
+            .send()
+            .await
+            .expect("create the test's source queue")
+            .queue_url
+            .expect("source url");
+        Self {
+            source: SqsQueue::new(sqs.clone(), source_url),
+            sqs,
+            source_name,
+            dlq,
+            dlq_name,
+            max_receive_count: MAX_RECEIVE_COUNT,
+        }
+    }
+
+    /// Sends `count` deposit messages to the source queue, each with its own ids.
+    pub async fn send_deposits(&self, count: usize) -> Vec<paygate_domain::ports::DepositMessage> {
+        use paygate_domain::ports::{DepositMessage, QueueSender};
+        let mut sent = Vec::new();
+        for _ in 0..count {
+            let message = DepositMessage {
+                deposit_id: paygate_domain::ids::DepositId(Uuid::now_v7()),
+                merchant_id: MerchantId(format!("mer_{}", Uuid::new_v4().simple())),
+                correlation_id: paygate_domain::ids::CorrelationId(format!(
+                    "corr-{}",
+                    Uuid::new_v4().simple()
+                )),
+            };
+            self.source
+                .send(&message, std::time::Duration::ZERO)
+                .await
+                .expect("send to the source queue");
+            sent.push(message);
+        }
+        sent
+    }
+
+    /// Receives from the source queue without deleting, as a consumer that keeps failing
+    /// would, until SQS moves what was there to the DLQ (it does so on the receive after
+    /// the `maxReceiveCount`-th). Returns the most receives one message saw.
+    pub async fn fail_until_dead_lettered(&self) -> u32 {
+        let mut most = 0;
+        for _ in 0..(self.max_receive_count + 4) {
+            let received = self.source.receive(10, 1).await.expect("receive");
+            if received.is_empty() && most >= self.max_receive_count {
+                return most;
+            }
+            most = received
+                .iter()
+                .map(|m| m.receive_count)
+                .fold(most, u32::max);
+            if !received.is_empty() {
+                // Not deleted: visible again once the 1 s visibility timeout is over.
+                tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+            }
+        }
+        panic!("the messages never left the source queue (most receives: {most})");
+    }
+
+    /// Everything the source queue holds now, deleted as it is read.
+    pub async fn drain_source(&self) -> Vec<paygate_aws::ReceivedMessage> {
+        let mut all = Vec::new();
+        loop {
+            let batch = self.source.receive(10, 1).await.expect("receive");
+            if batch.is_empty() {
+                return all;
+            }
+            for message in batch {
+                self.source
+                    .delete(&message.receipt_handle)
+                    .await
+                    .expect("delete");
+                all.push(message);
+            }
+        }
+    }
+
+    /// The queue names as the ops tool reads them (`PAYGATE_DEPOSITS_QUEUE`/`_DLQ`).
+    pub fn resources(&self) -> paygate_aws::Resources {
+        paygate_aws::Resources::from_lookup(|name| match name {
+            "PAYGATE_DEPOSITS_QUEUE" => Some(self.source_name.clone()),
+            "PAYGATE_DEPOSITS_DLQ" => Some(self.dlq_name.clone()),
+            _ => None,
+        })
+    }
 }

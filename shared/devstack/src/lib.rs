@@ -3,6 +3,7 @@
 pub mod consumer;
 pub mod gateways;
 mod http_bridge;
+mod schedule;
 mod settings;
 mod wiring;
 
@@ -28,6 +29,11 @@ pub async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     )?;
     writeln!(out, "  base URL:  {base_url}")?;
     writeln!(out, "  merchant:  {}", stack.merchant)?;
+    writeln!(
+        out,
+        "  probe:     every {} s (PAYGATE_PROBE_INTERVAL_SECS)",
+        settings.probe_interval.as_secs()
+    )?;
     for gateway in &stack.gateways {
         writeln!(
             out,
@@ -59,6 +65,13 @@ pub async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         simulator.set_webhook_base_url(Some(base_url.clone()));
     }
     let consumer = tokio::spawn(consumer::run(stack.queue.clone(), stack.processor.clone()));
+    let probe = health_probe::Probe {
+        registry: stack.processor.registry.clone(),
+        connectors: stack.processor.connectors.clone(),
+        clock: stack.processor.clock.clone(),
+        policy: Default::default(),
+    };
+    let schedule = tokio::spawn(schedule::every(settings.probe_interval, probe));
     let _simulators = stack.simulators;
     let functions = http_bridge::Functions {
         intake: stack.intake,
@@ -70,5 +83,6 @@ pub async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     consumer.abort();
+    schedule.abort();
     Ok(())
 }

@@ -30,11 +30,14 @@ pub struct Settings {
     pub merchant: String,
     /// `PAYGATE_FIELD_KEYS` (`id:base64,...`); a random key when unset.
     pub field_keys: Option<String>,
+    /// `PAYGATE_PROBE_INTERVAL_SECS`, default 10: how often the health probe runs (the
+    /// EventBridge schedule's `rate(1 minute)`, shortened so changes show quickly).
+    pub probe_interval: std::time::Duration,
 }
 
 impl Settings {
     pub const USAGE: &'static str = "usage: devstack [--backend memory|aws] [--addr HOST:PORT]\n\
-        env: PAYGATE_ADDR, PAYGATE_DEV_API_KEY, PAYGATE_DEV_MERCHANT, PAYGATE_FIELD_KEYS, AWS_ENDPOINT_URL";
+        env: PAYGATE_ADDR, PAYGATE_DEV_API_KEY, PAYGATE_DEV_MERCHANT, PAYGATE_FIELD_KEYS,\n     PAYGATE_GATEWAYS_FILE, PAYGATE_PROBE_INTERVAL_SECS, AWS_ENDPOINT_URL";
 
     pub fn from_args_and_env(
         args: impl IntoIterator<Item = String>,
@@ -48,6 +51,17 @@ impl Settings {
                 .unwrap_or_else(|| format!("sk_dev_{}", Uuid::new_v4().simple())),
             merchant: env("PAYGATE_DEV_MERCHANT").unwrap_or_else(|| "mer_dev".into()),
             field_keys: env("PAYGATE_FIELD_KEYS").filter(|k| !k.is_empty()),
+            probe_interval: std::time::Duration::from_secs(
+                env("PAYGATE_PROBE_INTERVAL_SECS")
+                    .map(|v| {
+                        v.parse().map_err(|_| {
+                            format!("PAYGATE_PROBE_INTERVAL_SECS must be whole seconds, not {v:?}")
+                        })
+                    })
+                    .transpose()?
+                    .unwrap_or(10)
+                    .max(1),
+            ),
         };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {

@@ -64,6 +64,14 @@ fn unknown(name: &str) -> StoreError {
 
 #[async_trait]
 impl GatewayRegistry for MemoryGatewayRegistry {
+    async fn change_status(
+        &self,
+        gateway: &str,
+        change: &(dyn for<'s> Fn(&'s GatewayStatus) -> GatewayStatus + Send + Sync),
+    ) -> Result<GatewayStatus, StoreError> {
+        MemoryGatewayRegistry::update_status(self, gateway, |status| *status = change(status))
+    }
+
     /// Every gateway, by name.
     async fn list(&self) -> Result<Vec<Gateway>, StoreError> {
         Ok(self.gateways().values().cloned().collect())

@@ -130,6 +130,14 @@ fn backoff(attempt: u32) -> Duration {
 
 #[async_trait]
 impl GatewayRegistry for DynamoGatewayRegistry {
+    async fn change_status(
+        &self,
+        gateway: &str,
+        change: &(dyn for<'s> Fn(&'s GatewayStatus) -> GatewayStatus + Send + Sync),
+    ) -> Result<GatewayStatus, StoreError> {
+        DynamoGatewayRegistry::update_status(self, gateway, change).await
+    }
+
     /// Every gateway, by name. The registry is small: a consistent scan of all pages.
     async fn list(&self) -> Result<Vec<Gateway>, StoreError> {
         let mut gateways = Vec::new();

@@ -4,7 +4,9 @@
 pub mod gateway;
 
 use crate::deposit::{DepositView, RecordedEvent};
-use crate::gateways::{BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig};
+use crate::gateways::{
+    BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus,
+};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use crate::ids::{CorrelationId, DepositId, MerchantId};
 use async_trait::async_trait;
@@ -137,6 +139,14 @@ pub trait GatewayRegistry: Send + Sync {
         now: OffsetDateTime,
         policy: &BreakerPolicy,
     ) -> Result<BreakerState, StoreError>;
+
+    /// Changes a gateway's learnt status atomically (`change` may run more than once if
+    /// another writer got there first); returns the stored result.
+    async fn change_status(
+        &self,
+        gateway: &str,
+        change: &(dyn for<'s> Fn(&'s GatewayStatus) -> GatewayStatus + Send + Sync),
+    ) -> Result<GatewayStatus, StoreError>;
 
     /// Creates or replaces a gateway's configuration, keeping its learnt status.
     async fn upsert_config(&self, config: &GatewayConfig) -> Result<(), StoreError>;

@@ -4,6 +4,7 @@ mod command;
 mod idempotent;
 pub mod intake;
 pub mod outcome;
+pub mod probe;
 pub mod process;
 mod queries;
 pub mod refund;
