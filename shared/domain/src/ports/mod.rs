@@ -101,6 +101,57 @@ pub trait EventStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// Finds the deposits the sweeper must look at, from sparse indexes on the read model
+/// (never a table scan): those stuck in a status, and those with unpublished events.
+#[async_trait]
+pub trait SweepIndex: Send + Sync {
+    /// Deposits in `status` (pending, processing or submitted: the only statuses indexed)
+    /// whose read model last changed before `before`, oldest first, at most `limit`.
+    async fn stale(
+        &self,
+        status: crate::deposit::DepositStatus,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<DepositView>, StoreError>;
+
+    /// Deposits with events after their published version, changed before `before`,
+    /// oldest first, at most `limit`.
+    async fn unpublished(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Unpublished>, StoreError>;
+
+    /// Records that the deposit's events up to `version` are published. Never moves the
+    /// mark backwards; the deposit leaves the unpublished index once the mark reaches its
+    /// latest version.
+    async fn mark_published(&self, deposit: DepositId, version: u64) -> Result<(), StoreError>;
+}
+
+/// A deposit whose events after `published_version` still have to be published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unpublished {
+    pub deposit_id: DepositId,
+    pub published_version: u64,
+    pub version: u64,
+}
+
+/// A domain event as it goes on the event bus (EventBridge: `source` `paygate`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BusEvent {
+    /// `DepositSucceeded`, `DepositFailed`, `RefundSucceeded`, `GatewayHealthChanged`, …
+    pub detail_type: String,
+    /// JSON; always carries `event_id` so consumers can deduplicate.
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("event bus unavailable: {0}")]
+pub struct PublishError(pub String);
+
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    /// Publishes all of `events` or fails (a partial failure is a failure: the caller
+    /// publishes again later, and consumers deduplicate on `event_id`).
+    async fn publish(&self, events: &[BusEvent]) -> Result<(), PublishError>;
+}
+
 /// The message that asks the gateway processor to work on a deposit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DepositMessage {
