@@ -118,10 +118,12 @@ pub trait SweepIndex: Send + Sync {
     /// oldest first, at most `limit`.
     async fn unpublished(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Unpublished>, StoreError>;
 
-    /// Records that the deposit's events up to `version` are published. Never moves the
-    /// mark backwards; the deposit leaves the unpublished index once the mark reaches its
-    /// latest version.
-    async fn mark_published(&self, deposit: DepositId, version: u64) -> Result<(), StoreError>;
+    /// Records that the deposit's events `(after, up_to]` are published: moves the mark to
+    /// `up_to` only if it is already at `after` or beyond (so a gap left by an earlier
+    /// failed publish is never skipped) and never moves it backwards. The deposit leaves
+    /// the unpublished index once the mark reaches its latest version. Returns whether
+    /// the mark moved.
+    async fn mark_published(&self, deposit: DepositId, after: u64, up_to: u64) -> Result<bool, StoreError>;
 }
 
 /// A deposit whose events after `published_version` still have to be published.
