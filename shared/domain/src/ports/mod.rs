@@ -118,6 +118,10 @@ pub trait SweepIndex: Send + Sync {
     /// oldest first, at most `limit`.
     async fn unpublished(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Unpublished>, StoreError>;
 
+    /// The deposit's published mark and latest version (one consistent read), or `None`
+    /// for an unknown deposit.
+    async fn publish_state(&self, deposit: DepositId) -> Result<Option<Unpublished>, StoreError>;
+
     /// Records that the deposit's events `(after, up_to]` are published: moves the mark to
     /// `up_to` only if it is already at `after` or beyond (so a gap left by an earlier
     /// failed publish is never skipped) and never moves it backwards. The deposit leaves
