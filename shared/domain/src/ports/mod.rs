@@ -116,7 +116,11 @@ pub trait SweepIndex: Send + Sync {
 
     /// Deposits with events after their published version, changed before `before`,
     /// oldest first, at most `limit`.
-    async fn unpublished(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<Unpublished>, StoreError>;
+    async fn unpublished(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Unpublished>, StoreError>;
 
     /// The deposit's published mark and latest version (one consistent read), or `None`
     /// for an unknown deposit.
@@ -127,7 +131,12 @@ pub trait SweepIndex: Send + Sync {
     /// failed publish is never skipped) and never moves it backwards. The deposit leaves
     /// the unpublished index once the mark reaches its latest version. Returns whether
     /// the mark moved.
-    async fn mark_published(&self, deposit: DepositId, after: u64, up_to: u64) -> Result<bool, StoreError>;
+    async fn mark_published(
+        &self,
+        deposit: DepositId,
+        after: u64,
+        up_to: u64,
+    ) -> Result<bool, StoreError>;
 }
 
 /// A deposit whose events after `published_version` still have to be published.

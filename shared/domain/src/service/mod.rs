@@ -6,8 +6,10 @@ pub mod intake;
 pub mod outcome;
 pub mod probe;
 pub mod process;
+pub mod publish;
 mod queries;
 pub mod refund;
+pub mod sweep;
 
 pub use command::{CommandError, CommandPorts, RetryPolicy, execute};
 pub use queries::{deposit_events, deposit_view};
