@@ -83,9 +83,11 @@ async fn receive(
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::body_too_large(MAX_BODY_BYTES));
     }
-    let header = paygate_api::request::header_str(request.headers(), "paygate-signature")
-        .and_then(Result::ok)
-        .ok_or_else(bad_signature)?;
+    let header = match paygate_api::request::header_str(request.headers(), "paygate-signature") {
+        None => return Err(bad_signature()),
+        Some(Ok(header)) => header,
+        Some(Err(_)) => return Err(malformed_signature()),
+    };
     let secrets: Vec<&[u8]> = gateway
         .secrets
         .iter()
@@ -93,10 +95,7 @@ async fn receive(
         .collect();
     let now = app.clock.now().unix_timestamp();
     verify(header, &secrets, body, now, DEFAULT_TOLERANCE_SECS).map_err(|error| match error {
-        SignatureError::Malformed => ApiError::invalid(
-            "webhook_signature_malformed",
-            "the Paygate-Signature header is malformed",
-        ),
+        SignatureError::Malformed => malformed_signature(),
         SignatureError::Stale => {
             tracing::warn!("stale webhook signature");
             bad_signature()
@@ -144,6 +143,13 @@ async fn receive(
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(Body::Text(body.to_string()))
         .unwrap_or_default())
+}
+
+fn malformed_signature() -> ApiError {
+    ApiError::invalid(
+        "webhook_signature_malformed",
+        "the Paygate-Signature header is malformed",
+    )
 }
 
 fn bad_signature() -> ApiError {

@@ -257,13 +257,21 @@ impl Run<'_, '_> {
         match connector.payment_status(&open.idempotency_key).await {
             StatusOutcome::Found { external_id, state } => {
                 let events = match state {
-                    PaymentState::Pending | PaymentState::Succeeded => {
-                        vec![DepositEvent::DepositSubmitted {
+                    PaymentState::Pending => vec![DepositEvent::DepositSubmitted {
+                        attempt: number,
+                        gateway,
+                        external_id,
+                    }],
+                    // Its webhook may have come and gone while the submission was not
+                    // recorded: what the gateway says now is the outcome.
+                    PaymentState::Succeeded => vec![
+                        DepositEvent::DepositSubmitted {
                             attempt: number,
                             gateway,
-                            external_id,
-                        }]
-                    }
+                            external_id: external_id.clone(),
+                        },
+                        DepositEvent::DepositSucceeded { external_id },
+                    ],
                     PaymentState::Failed { code } | PaymentState::Declined { code } => vec![
                         DepositEvent::AttemptFailed {
                             attempt: number,

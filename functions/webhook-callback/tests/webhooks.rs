@@ -1,0 +1,983 @@
+//! Behaviour of `POST /webhooks/{gateway}` as a gateway sees it (DESIGN §5–6, WIRE.md),
+//! driven through `handle` with in-memory ports. Each test reads GIVEN / WHEN / THEN and
+//! checks the stored stream, not just the answer.
+
+mod support;
+
+use http::{Method, StatusCode};
+use lambda_http::Body;
+use paygate_domain::deposit::FailureReason;
+use paygate_domain::{DepositEvent, DepositStatus};
+use paygate_signature::{DEFAULT_TOLERANCE_SECS, sign, sign_with_all};
+use std::sync::Arc;
+use support::*;
+use tokio::task::JoinSet;
+use webhook_callback::MAX_BODY_BYTES;
+
+/// How long the racing store holds each read: every concurrent delivery reads the same
+/// version inside it, so all but one lose the append and must decide again.
+const RACE_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+
+// ================================================================ applying outcomes
+
+#[tokio::test]
+async fn a_signed_json_success_moves_the_submitted_deposit_to_succeeded() {
+    // GIVEN a deposit that the JSON gateway accepted as pay_1
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+
+    // WHEN the gateway reports the payment succeeded, signed with its secret
+    let reply = world
+        .deliver(ACME, &succeeded(ACME, "evt_1", "pay_1"))
+        .await;
+
+    // THEN 200, and the stream records exactly that outcome
+    reply.assert_applied("recorded", "succeeded");
+    let events = world.events(id).await;
+    let kinds: Vec<_> = events.iter().map(|e| e.event.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "DepositRequested",
+            "AttemptStarted",
+            "DepositSubmitted",
+            "DepositSucceeded"
+        ]
+    );
+    let last = events.last().unwrap();
+    assert_eq!(
+        last.event,
+        DepositEvent::DepositSucceeded {
+            external_id: "pay_1".into()
+        }
+    );
+    assert_eq!(last.version, 4);
+    assert_eq!(last.causation_id.as_deref(), Some("acme:evt_1"));
+    assert_eq!(last.occurred_at, start_time());
+    let view = world.view(id).await;
+    assert_eq!(view.status, DepositStatus::Succeeded);
+    assert_eq!(view.version, 4);
+    assert_eq!(view.external_id.as_deref(), Some("pay_1"));
+    assert_eq!(view.gateway.as_deref(), Some(ACME));
+}
+
+#[tokio::test]
+async fn a_signed_soap_failure_moves_the_submitted_deposit_to_failed() {
+    // GIVEN a deposit that the SOAP gateway accepted as txn_9
+    let world = World::new();
+    let id = world.submitted_deposit(BRAVO, "txn_9").await;
+
+    // WHEN the gateway reports PAYMENT_FAILED (insufficient_funds) as raw XML bytes
+    let body = failed(BRAVO, "evt_soap_1", "txn_9");
+    let header = sign(BRAVO_SECRET.as_bytes(), world.now(), body.as_bytes());
+    let request = request(
+        Method::POST,
+        "/webhooks/bravo",
+        &[
+            ("content-type", "text/xml; charset=utf-8"),
+            ("paygate-signature", &header),
+        ],
+        Body::Binary(body.into_bytes()),
+    );
+    let reply = world.send(request).await;
+
+    // THEN 200, and the deposit failed with the gateway's reason code
+    reply.assert_applied("recorded", "failed");
+    let events = world.events(id).await;
+    assert_eq!(events.len(), 4);
+    assert_eq!(
+        events[3].event,
+        DepositEvent::DepositFailed {
+            reason: FailureReason::new(
+                "insufficient_funds",
+                "the gateway reported the payment failed"
+            )
+        }
+    );
+    assert_eq!(events[3].causation_id.as_deref(), Some("bravo:evt_soap_1"));
+    assert_eq!(world.view(id).await.status, DepositStatus::Failed);
+}
+
+#[tokio::test]
+async fn a_soap_success_and_a_json_failure_are_applied_too() {
+    // GIVEN one deposit submitted to each gateway
+    let world = World::new();
+    let soap = world.submitted_deposit(BRAVO, "txn_ok").await;
+    let json = world.submitted_deposit(ACME, "pay_ko").await;
+
+    // WHEN the SOAP gateway reports success and the JSON one failure
+    let soap_reply = world
+        .deliver(BRAVO, &succeeded(BRAVO, "evt_s", "txn_ok"))
+        .await;
+    let json_reply = world.deliver(ACME, &failed(ACME, "evt_f", "pay_ko")).await;
+
+    // THEN each is applied to its own deposit
+    soap_reply.assert_applied("recorded", "succeeded");
+    json_reply.assert_applied("recorded", "failed");
+    assert_eq!(world.view(soap).await.status, DepositStatus::Succeeded);
+    assert_eq!(world.view(json).await.status, DepositStatus::Failed);
+    assert_eq!(world.count(soap, "DepositSucceeded").await, 1);
+    assert_eq!(world.count(json, "DepositFailed").await, 1);
+}
+
+#[tokio::test]
+async fn the_callers_correlation_id_is_carried_into_the_recorded_event() {
+    // GIVEN a submitted deposit
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_c").await;
+
+    // WHEN the webhook carries X-Correlation-Id
+    let body = succeeded(ACME, "evt_c", "pay_c");
+    let header = sign(ACME_SECRET.as_bytes(), world.now(), body.as_bytes());
+    let reply = world
+        .send(request(
+            Method::POST,
+            "/webhooks/acme",
+            &[
+                ("paygate-signature", &header),
+                ("x-correlation-id", "corr-webhook-7"),
+            ],
+            Body::Text(body),
+        ))
+        .await;
+
+    // THEN the outcome event carries it
+    reply.assert_applied("recorded", "succeeded");
+    let events = world.events(id).await;
+    assert_eq!(events[3].correlation_id.0, "corr-webhook-7");
+}
+
+// ================================================================ authentication
+
+#[tokio::test]
+async fn a_body_signed_with_the_wrong_secret_is_401_and_changes_nothing() {
+    // GIVEN a submitted deposit
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    let before = world.snapshot(&[id]).await;
+
+    // WHEN a webhook for it arrives signed with a secret the gateway does not have
+    let body = succeeded(ACME, "evt_1", "pay_1");
+    let header = sign(FOREIGN_SECRET.as_bytes(), world.now(), body.as_bytes());
+    let reply = world.send(webhook(ACME, Some(&header), &body)).await;
+
+    // THEN 401 and nothing changes; another gateway's secret does not work either
+    reply.assert_unauthenticated();
+    let header = sign(BRAVO_SECRET.as_bytes(), world.now(), body.as_bytes());
+    world
+        .send(webhook(ACME, Some(&header), &body))
+        .await
+        .assert_unauthenticated();
+    world.assert_unchanged(&before, &[id]).await;
+    assert_eq!(world.view(id).await.status, DepositStatus::Submitted);
+}
+
+#[tokio::test]
+async fn a_signature_more_than_300_s_old_is_401_and_changes_nothing() {
+    // GIVEN a submitted deposit and a webhook signed 301 s before now
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    let before = world.snapshot(&[id]).await;
+    let body = succeeded(ACME, "evt_1", "pay_1");
+    let stale = sign(
+        ACME_SECRET.as_bytes(),
+        world.now() - DEFAULT_TOLERANCE_SECS - 1,
+        body.as_bytes(),
+    );
+
+    // WHEN it arrives (a replay, or a clock far behind)
+    let reply = world.send(webhook(ACME, Some(&stale), &body)).await;
+
+    // THEN 401 and nothing changes
+    reply.assert_unauthenticated();
+    world.assert_unchanged(&before, &[id]).await;
+
+    // ... and a correctly signed webhook that sat 301 s in a queue is stale as well
+    let fresh = sign(ACME_SECRET.as_bytes(), world.now(), body.as_bytes());
+    world.clock.advance(time::Duration::seconds(301));
+    world
+        .send(webhook(ACME, Some(&fresh), &body))
+        .await
+        .assert_unauthenticated();
+    world.assert_unchanged(&before, &[id]).await;
+}
+
+#[tokio::test]
+async fn a_signature_more_than_300_s_in_the_future_is_401_and_changes_nothing() {
+    // GIVEN a submitted deposit
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    let before = world.snapshot(&[id]).await;
+    let body = succeeded(ACME, "evt_1", "pay_1");
+
+    // WHEN a webhook arrives signed 301 s ahead of now
+    let ahead = sign(
+        ACME_SECRET.as_bytes(),
+        world.now() + DEFAULT_TOLERANCE_SECS + 1,
+        body.as_bytes(),
+    );
+    let reply = world.send(webhook(ACME, Some(&ahead), &body)).await;
+
+    // THEN 401 and nothing changes
+    reply.assert_unauthenticated();
+    world.assert_unchanged(&before, &[id]).await;
+}
+
+#[tokio::test]
+async fn signatures_exactly_300_s_off_are_still_accepted() {
+    // GIVEN two submitted deposits
+    let world = World::new();
+    let old = world.submitted_deposit(ACME, "pay_old").await;
+    let ahead = world.submitted_deposit(ACME, "pay_ahead").await;
+
+    // WHEN their webhooks are signed exactly 300 s behind and ahead of now
+    let body = succeeded(ACME, "evt_old", "pay_old");
+    let header = sign(
+        ACME_SECRET.as_bytes(),
+        world.now() - DEFAULT_TOLERANCE_SECS,
+        body.as_bytes(),
+    );
+    let behind_reply = world.send(webhook(ACME, Some(&header), &body)).await;
+    let body = succeeded(ACME, "evt_ahead", "pay_ahead");
+    let header = sign(
+        ACME_SECRET.as_bytes(),
+        world.now() + DEFAULT_TOLERANCE_SECS,
+        body.as_bytes(),
+    );
+    let ahead_reply = world.send(webhook(ACME, Some(&header), &body)).await;
+
+    // THEN both are inside the tolerance
+    behind_reply.assert_applied("recorded", "succeeded");
+    ahead_reply.assert_applied("recorded", "succeeded");
+    assert_eq!(world.view(old).await.status, DepositStatus::Succeeded);
+    assert_eq!(world.view(ahead).await.status, DepositStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn a_tampered_body_is_401_and_changes_nothing() {
+    // GIVEN a submitted deposit
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    let before = world.snapshot(&[id]).await;
+
+    // WHEN a "succeeded" body is signed, but a "failed" body is sent under that signature
+    let signed = succeeded(ACME, "evt_1", "pay_1");
+    let header = sign(ACME_SECRET.as_bytes(), world.now(), signed.as_bytes());
+    let sent = failed(ACME, "evt_1", "pay_1");
+    let reply = world.send(webhook(ACME, Some(&header), &sent)).await;
+
+    // THEN 401 and nothing changes, also for a one-byte change (trailing newline)
+    reply.assert_unauthenticated();
+    world
+        .send(webhook(ACME, Some(&header), &format!("{signed}\n")))
+        .await
+        .assert_unauthenticated();
+    // ... and for the right body under a timestamp edited after signing
+    let t = world.now().to_string();
+    let edited = header.replacen(&t, &(world.now() - 1).to_string(), 1);
+    world
+        .send(webhook(ACME, Some(&edited), &signed))
+        .await
+        .assert_unauthenticated();
+    world.assert_unchanged(&before, &[id]).await;
+}
+
+#[tokio::test]
+async fn the_signature_is_checked_before_the_body_is_parsed() {
+    // GIVEN a submitted deposit
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    let before = world.snapshot(&[id]).await;
+
+    // WHEN bodies that are not notifications arrive unsigned or wrongly signed
+    for body in ["{", "<not-json/>", "\u{0}\u{1}binary"] {
+        let forged = sign(FOREIGN_SECRET.as_bytes(), world.now(), body.as_bytes());
+        let unsigned = world.send(webhook(ACME, None, body)).await;
+        let wrong = world.send(webhook(ACME, Some(&forged), body)).await;
+
+        // THEN 401 (not 400: nothing about the body is revealed before it is verified)
+        unsigned.assert_unauthenticated();
+        wrong.assert_unauthenticated();
+    }
+    world.assert_unchanged(&before, &[id]).await;
+}
+
+#[tokio::test]
+async fn an_unknown_gateway_gets_the_same_401_as_a_bad_signature() {
+    // GIVEN a submitted deposit at acme
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    let before = world.snapshot(&[id]).await;
+    let body = succeeded(ACME, "evt_1", "pay_1");
+    let header = sign(ACME_SECRET.as_bytes(), world.now(), body.as_bytes());
+
+    // WHEN the (correctly signed) webhook is posted under a gateway name nobody configured
+    let unknown = world.send(webhook("acme-evil", Some(&header), &body)).await;
+    // ... and for comparison, under acme with a wrong signature
+    let bad = sign(FOREIGN_SECRET.as_bytes(), world.now(), body.as_bytes());
+    let mismatch = world.send(webhook(ACME, Some(&bad), &body)).await;
+
+    // THEN the same 401, byte for byte (nothing to probe), and nothing changes
+    unknown.assert_unauthenticated();
+    assert_eq!(unknown.text, mismatch.text);
+    assert_eq!(unknown.headers, mismatch.headers);
+    world.assert_unchanged(&before, &[id]).await;
+}
+
+#[tokio::test]
+async fn a_missing_signature_header_is_401_and_changes_nothing() {
+    // GIVEN a submitted deposit
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    let before = world.snapshot(&[id]).await;
+
+    // WHEN a webhook arrives without Paygate-Signature
+    let reply = world
+        .send(webhook(ACME, None, &succeeded(ACME, "evt_1", "pay_1")))
+        .await;
+
+    // THEN 401 and nothing changes
+    reply.assert_unauthenticated();
+    world.assert_unchanged(&before, &[id]).await;
+}
+
+#[tokio::test]
+async fn a_malformed_signature_header_is_400_and_changes_nothing() {
+    // GIVEN a submitted deposit and a body for it
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    let before = world.snapshot(&[id]).await;
+    let body = succeeded(ACME, "evt_1", "pay_1");
+    let good = sign(ACME_SECRET.as_bytes(), world.now(), body.as_bytes());
+    let v1 = good.split_once(",v1=").unwrap().1.to_owned();
+    let now = world.now();
+
+    // WHEN the header is not `t=<unix>,v1=<64 hex>[,v1=...]`
+    let cases = [
+        String::new(),
+        "garbage".to_owned(),
+        format!("v1={v1}"),
+        format!("t={now}"),
+        format!("t=abc,v1={v1}"),
+        format!("t=-{now},v1={v1}"),
+        format!("t={now},t={now},v1={v1}"),
+        format!("t={now},v1={}", &v1[..62]),
+        format!("t={now},v1=zz{}", &v1[2..]),
+        format!("t={now},v1={v1},"),
+        format!("t={now};v1={v1}"),
+        format!("t={now},v0={v1}"),
+    ];
+    for header in cases {
+        let reply = world.send(webhook(ACME, Some(&header), &body)).await;
+
+        // THEN 400 invalid_request_error, and nothing changes
+        reply.assert_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "webhook_signature_malformed",
+        );
+    }
+    world.assert_unchanged(&before, &[id]).await;
+}
+
+#[tokio::test]
+async fn a_signature_header_that_is_not_ascii_is_refused_and_changes_nothing() {
+    // GIVEN a submitted deposit
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    let before = world.snapshot(&[id]).await;
+    let body = succeeded(ACME, "evt_1", "pay_1");
+
+    // WHEN the header holds bytes that are not visible ASCII
+    let mut request = webhook(ACME, None, &body);
+    request.headers_mut().insert(
+        "paygate-signature",
+        http::HeaderValue::from_bytes(b"t=1\xff,v1=00").unwrap(),
+    );
+    let reply = world.send(request).await;
+
+    // THEN it is refused as a malformed header, and nothing changes
+    reply.assert_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        "webhook_signature_malformed",
+    );
+    world.assert_unchanged(&before, &[id]).await;
+}
+
+#[tokio::test]
+async fn during_a_rotation_either_secret_passes_alone_or_beside_another_signature() {
+    // GIVEN a gateway configured with its old and its new secret, and five deposits there
+    let world = World::new();
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(world.submitted_deposit(ROTATING, &format!("pay_{n}")).await);
+    }
+    let now = world.now();
+    let (old, new, foreign) = (
+        OLD_SECRET.as_bytes(),
+        NEW_SECRET.as_bytes(),
+        FOREIGN_SECRET.as_bytes(),
+    );
+    let signers: [(&str, &[&[u8]]); 5] = [
+        ("old secret only", &[old]),
+        ("new secret only", &[new]),
+        ("two v1: old and new", &[old, new]),
+        ("two v1: old and unknown", &[old, foreign]),
+        ("two v1: unknown and new", &[foreign, new]),
+    ];
+
+    for (n, (case, secrets)) in signers.iter().enumerate() {
+        // WHEN the gateway signs with these secrets
+        let body = succeeded(ROTATING, &format!("evt_{n}"), &format!("pay_{n}"));
+        let header = sign_with_all(secrets, now, body.as_bytes());
+        assert_eq!(header.matches("v1=").count(), secrets.len());
+        let reply = world.send(webhook(ROTATING, Some(&header), &body)).await;
+
+        // THEN it verifies and applies
+        assert_eq!(reply.status, StatusCode::OK, "{case}: {}", reply.text);
+        reply.assert_applied("recorded", "succeeded");
+        assert_eq!(world.view(ids[n]).await.status, DepositStatus::Succeeded);
+    }
+}
+
+#[tokio::test]
+async fn during_a_rotation_two_signatures_with_unknown_secrets_are_401() {
+    // GIVEN a rotating gateway and a deposit there
+    let world = World::new();
+    let id = world.submitted_deposit(ROTATING, "pay_r").await;
+    let before = world.snapshot(&[id]).await;
+
+    // WHEN both v1 entries are made with secrets it does not have (or with the other
+    // gateway's)
+    let body = succeeded(ROTATING, "evt_r", "pay_r");
+    for secrets in [
+        [FOREIGN_SECRET.as_bytes(), b"whsec_also_unknown".as_slice()],
+        [ACME_SECRET.as_bytes(), BRAVO_SECRET.as_bytes()],
+    ] {
+        let header = sign_with_all(&secrets, world.now(), body.as_bytes());
+        let reply = world.send(webhook(ROTATING, Some(&header), &body)).await;
+
+        // THEN 401 and nothing changes
+        reply.assert_unauthenticated();
+    }
+    world.assert_unchanged(&before, &[id]).await;
+}
+
+#[tokio::test]
+async fn the_old_secret_of_a_rotating_gateway_does_not_work_for_another_gateway() {
+    // GIVEN a deposit at acme
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    let before = world.snapshot(&[id]).await;
+
+    // WHEN its webhook is signed with the rotating gateway's secrets
+    let body = succeeded(ACME, "evt_1", "pay_1");
+    let header = sign_with_all(
+        &[OLD_SECRET.as_bytes(), NEW_SECRET.as_bytes()],
+        world.now(),
+        body.as_bytes(),
+    );
+    let reply = world.send(webhook(ACME, Some(&header), &body)).await;
+
+    // THEN secrets are per gateway: 401
+    reply.assert_unauthenticated();
+    world.assert_unchanged(&before, &[id]).await;
+}
+
+// ================================================================ duplicates and order
+
+#[tokio::test]
+async fn the_same_webhook_delivered_ten_times_records_one_success() {
+    // GIVEN a submitted deposit
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    let body = succeeded(ACME, "evt_1", "pay_1");
+
+    // WHEN the gateway delivers the same event ten times (it retries; so do networks)
+    let mut results = Vec::new();
+    for _ in 0..10 {
+        let reply = world.deliver(ACME, &body).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        results.push(reply.json()["result"].as_str().unwrap().to_owned());
+    }
+
+    // THEN the first is recorded, the other nine are acknowledged duplicates
+    assert_eq!(results[0], "recorded");
+    assert!(results[1..].iter().all(|r| r == "duplicate"), "{results:?}");
+    assert_eq!(world.count(id, "DepositSucceeded").await, 1);
+    assert_eq!(world.events(id).await.len(), 4);
+    assert_eq!(world.view(id).await.status, DepositStatus::Succeeded);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_webhook_delivered_ten_times_at_once_records_one_success() {
+    // GIVEN a submitted deposit, on a store slow enough that concurrent deliveries
+    // really race (they all read the same version before any of them appends)
+    let world = Arc::new(World::racing(RACE_WINDOW));
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    let body = succeeded(ACME, "evt_1", "pay_1");
+
+    // WHEN ten deliveries of the same event race each other
+    let mut racing = JoinSet::new();
+    for _ in 0..10 {
+        let (world, body) = (world.clone(), body.clone());
+        racing.spawn(async move { world.deliver(ACME, &body).await });
+    }
+    let replies = racing.join_all().await;
+
+    // THEN every one is acknowledged, exactly one of them recorded the success
+    let mut recorded = 0;
+    for reply in &replies {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        assert_eq!(reply.json()["status"], "succeeded", "{}", reply.text);
+        match reply.json()["result"].as_str().unwrap() {
+            "recorded" => recorded += 1,
+            "duplicate" => {}
+            other => panic!("unexpected result {other}"),
+        }
+    }
+    assert_eq!(recorded, 1);
+    assert!(world.counted.conflicts() > 0, "the deliveries did not race");
+    assert_eq!(world.count(id, "DepositSucceeded").await, 1);
+    assert_eq!(
+        world.kinds(id).await,
+        [
+            "DepositRequested",
+            "AttemptStarted",
+            "DepositSubmitted",
+            "DepositSucceeded"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_resent_success_under_a_new_event_id_is_a_duplicate() {
+    // GIVEN a deposit whose success was recorded
+    let world = World::new();
+    let id = world.submitted_deposit(BRAVO, "txn_1").await;
+    world
+        .deliver(BRAVO, &succeeded(BRAVO, "evt_1", "txn_1"))
+        .await
+        .assert_applied("recorded", "succeeded");
+
+    // WHEN the gateway reports the same outcome again under another event id
+    let reply = world
+        .deliver(BRAVO, &succeeded(BRAVO, "evt_2", "txn_1"))
+        .await;
+
+    // THEN it is a no-op
+    reply.assert_applied("duplicate", "succeeded");
+    assert_eq!(world.events(id).await.len(), 4);
+}
+
+#[tokio::test]
+async fn a_late_failure_after_success_is_kept_for_audit_once_and_never_applied() {
+    // GIVEN a deposit whose success was recorded
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    world
+        .deliver(ACME, &succeeded(ACME, "evt_ok", "pay_1"))
+        .await
+        .assert_applied("recorded", "succeeded");
+
+    // WHEN a contradicting "failed" arrives late
+    let late = failed(ACME, "evt_late", "pay_1");
+    let reply = world.deliver(ACME, &late).await;
+
+    // THEN 200 (so the gateway stops retrying), the deposit stays succeeded, and one
+    // ContradictingOutcomeIgnored is kept for audit
+    reply.assert_applied("contradiction_ignored", "succeeded");
+    assert_eq!(world.view(id).await.status, DepositStatus::Succeeded);
+    let events = world.events(id).await;
+    assert_eq!(events.len(), 5);
+    assert_eq!(
+        events[4].event,
+        DepositEvent::ContradictingOutcomeIgnored {
+            gateway_event_id: "evt_late".into(),
+            reported: "payment_failed".into(),
+        }
+    );
+    assert_eq!(events[4].causation_id.as_deref(), Some("acme:evt_late"));
+
+    // WHEN the same late event is delivered again
+    let again = world.deliver(ACME, &late).await;
+
+    // THEN still 200 and no second audit record
+    again.assert_applied("contradiction_ignored", "succeeded");
+    assert_eq!(world.count(id, "ContradictingOutcomeIgnored").await, 1);
+    assert_eq!(world.count(id, "DepositFailed").await, 0);
+    assert_eq!(world.events(id).await.len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_late_failure_delivered_ten_times_at_once_is_audited_once() {
+    // GIVEN a deposit whose success was recorded, on a store where deliveries race
+    let world = Arc::new(World::racing(RACE_WINDOW));
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    world
+        .deliver(ACME, &succeeded(ACME, "evt_ok", "pay_1"))
+        .await
+        .assert_applied("recorded", "succeeded");
+
+    // WHEN ten deliveries of a late "failed" race each other
+    let late = failed(ACME, "evt_late", "pay_1");
+    let mut racing = JoinSet::new();
+    for _ in 0..10 {
+        let (world, late) = (world.clone(), late.clone());
+        racing.spawn(async move { world.deliver(ACME, &late).await });
+    }
+
+    // THEN all are acknowledged and exactly one audit record exists
+    for reply in racing.join_all().await {
+        reply.assert_applied("contradiction_ignored", "succeeded");
+    }
+    assert!(world.counted.conflicts() > 0, "the deliveries did not race");
+    assert_eq!(world.count(id, "ContradictingOutcomeIgnored").await, 1);
+    assert_eq!(world.view(id).await.status, DepositStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn a_late_success_after_failure_is_kept_for_audit_and_never_applied() {
+    // GIVEN a deposit whose failure was recorded
+    let world = World::new();
+    let id = world.submitted_deposit(BRAVO, "txn_1").await;
+    world
+        .deliver(BRAVO, &failed(BRAVO, "evt_ko", "txn_1"))
+        .await
+        .assert_applied("recorded", "failed");
+
+    // WHEN a contradicting success arrives
+    let reply = world
+        .deliver(BRAVO, &succeeded(BRAVO, "evt_ok", "txn_1"))
+        .await;
+
+    // THEN the failure stands, and the contradiction is on record
+    reply.assert_applied("contradiction_ignored", "failed");
+    assert_eq!(world.view(id).await.status, DepositStatus::Failed);
+    assert_eq!(world.count(id, "DepositSucceeded").await, 0);
+    assert_eq!(world.count(id, "ContradictingOutcomeIgnored").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_success_and_failure_settle_once_and_audit_the_loser() {
+    // GIVEN a submitted deposit, on a store where deliveries race
+    let world = Arc::new(World::racing(RACE_WINDOW));
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+
+    // WHEN a success and a failure for it race each other
+    let ok = {
+        let world = world.clone();
+        tokio::spawn(async move {
+            world
+                .deliver(ACME, &succeeded(ACME, "evt_a", "pay_1"))
+                .await
+        })
+    };
+    let ko = {
+        let world = world.clone();
+        tokio::spawn(async move { world.deliver(ACME, &failed(ACME, "evt_b", "pay_1")).await })
+    };
+    let (ok, ko) = (ok.await.unwrap(), ko.await.unwrap());
+
+    // THEN exactly one outcome is applied, the other is on record as a contradiction
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    assert_eq!(ko.status, StatusCode::OK, "{}", ko.text);
+    let results = [
+        ok.json()["result"].as_str().unwrap().to_owned(),
+        ko.json()["result"].as_str().unwrap().to_owned(),
+    ];
+    assert!(
+        results.contains(&"recorded".to_owned())
+            && results.contains(&"contradiction_ignored".to_owned()),
+        "{results:?}"
+    );
+    let outcomes =
+        world.count(id, "DepositSucceeded").await + world.count(id, "DepositFailed").await;
+    assert_eq!(outcomes, 1);
+    assert_eq!(world.counted.conflicts(), 1, "the two deliveries raced");
+    assert_eq!(world.count(id, "ContradictingOutcomeIgnored").await, 1);
+    assert_eq!(world.events(id).await.len(), 5);
+}
+
+// ================================================================ not ready, not ours
+
+#[tokio::test]
+async fn a_webhook_for_a_payment_not_recorded_yet_is_409_and_writes_nothing() {
+    // GIVEN a deposit still being processed: the attempt is recorded, the gateway's
+    // answer (and so the external-id lookup) is not
+    let world = World::new();
+    let pending = world.requested_deposit().await;
+    let submitted = world.submitted_deposit(ACME, "pay_known").await;
+    let before = world.snapshot(&[pending, submitted]).await;
+
+    // WHEN the gateway's webhook for its (not yet known) payment id arrives first
+    let reply = world
+        .deliver(ACME, &succeeded(ACME, "evt_early", "pay_unknown"))
+        .await;
+
+    // THEN 409 deposit_not_ready, so the gateway retries later, and nothing is written
+    reply.assert_error(
+        StatusCode::CONFLICT,
+        "invalid_request_error",
+        "deposit_not_ready",
+    );
+    world.assert_unchanged(&before, &[pending, submitted]).await;
+}
+
+#[tokio::test]
+async fn a_gateway_cannot_settle_another_gateways_payment() {
+    // GIVEN a deposit that acme accepted as pay_1
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    let before = world.snapshot(&[id]).await;
+
+    // WHEN bravo, correctly signed, reports a payment with the same id
+    let reply = world
+        .deliver(BRAVO, &succeeded(BRAVO, "evt_1", "pay_1"))
+        .await;
+
+    // THEN external ids are per gateway: bravo has no such payment; nothing changes
+    reply.assert_error(
+        StatusCode::CONFLICT,
+        "invalid_request_error",
+        "deposit_not_ready",
+    );
+    world.assert_unchanged(&before, &[id]).await;
+}
+
+#[tokio::test]
+async fn a_signed_body_that_is_not_a_notification_is_400_and_changes_nothing() {
+    // GIVEN a submitted deposit
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    let before = world.snapshot(&[id]).await;
+
+    // WHEN the gateway signs bodies that are not notifications it sends
+    for body in [
+        "",
+        "{",
+        r#"{"id":"evt_1","type":"payment.lost","payment_id":"pay_1"}"#,
+        &succeeded(BRAVO, "evt_1", "pay_1"), // SOAP, but acme speaks JSON
+    ] {
+        let reply = world.deliver(ACME, body).await;
+
+        // THEN 400 webhook_payload_invalid, and nothing changes
+        reply.assert_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "webhook_payload_invalid",
+        );
+    }
+    world.assert_unchanged(&before, &[id]).await;
+}
+
+#[tokio::test]
+async fn a_store_outage_is_503_without_internals_and_the_gateway_retries() {
+    // GIVEN the store is down
+    let world = World::with_store_port(|_| Arc::new(DownStore));
+
+    // WHEN a valid webhook arrives
+    let reply = world
+        .deliver(ACME, &succeeded(ACME, "evt_1", "pay_1"))
+        .await;
+
+    // THEN 503 (non-2xx: the gateway retries), with nothing of the cause
+    reply.assert_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "api_error",
+        "service_unavailable",
+    );
+    assert!(!reply.text.contains("AccessDenied"), "{}", reply.text);
+    assert!(!reply.text.contains("arn:aws"), "{}", reply.text);
+    reply.assert_no_secret();
+}
+
+// ================================================================ limits and routes
+
+#[tokio::test]
+async fn a_body_over_64_kib_is_413_even_when_signed_and_changes_nothing() {
+    // GIVEN a submitted deposit
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    let before = world.snapshot(&[id]).await;
+
+    // WHEN a valid notification padded to 64 KiB + 1 byte is signed and sent
+    let notification = succeeded(ACME, "evt_1", "pay_1");
+    let padded = format!(
+        "{notification}{}",
+        " ".repeat(MAX_BODY_BYTES + 1 - notification.len())
+    );
+    assert_eq!(padded.len(), 64 * 1024 + 1);
+    let reply = world.deliver(ACME, &padded).await;
+
+    // THEN 413, and nothing changes
+    reply.assert_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "invalid_request_error",
+        "body_too_large",
+    );
+    world.assert_unchanged(&before, &[id]).await;
+    // ... also when unsigned, or as binary
+    world.send(webhook(ACME, None, &padded)).await.assert_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "invalid_request_error",
+        "body_too_large",
+    );
+    let header = sign(ACME_SECRET.as_bytes(), world.now(), padded.as_bytes());
+    let binary = request(
+        Method::POST,
+        "/webhooks/acme",
+        &[("paygate-signature", &header)],
+        Body::Binary(padded.into_bytes()),
+    );
+    assert_eq!(
+        world.send(binary).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    world.assert_unchanged(&before, &[id]).await;
+}
+
+#[tokio::test]
+async fn a_body_of_exactly_64_kib_is_accepted() {
+    // GIVEN a submitted deposit
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+
+    // WHEN a valid notification padded to exactly 64 KiB is signed and sent
+    let notification = succeeded(ACME, "evt_1", "pay_1");
+    let padded = format!(
+        "{notification}{}",
+        " ".repeat(MAX_BODY_BYTES - notification.len())
+    );
+    assert_eq!(padded.len(), MAX_BODY_BYTES);
+    let reply = world.deliver(ACME, &padded).await;
+
+    // THEN it is applied
+    reply.assert_applied("recorded", "succeeded");
+    assert_eq!(world.view(id).await.status, DepositStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn methods_other_than_post_are_405_with_allow_post_and_change_nothing() {
+    // GIVEN a submitted deposit and a correctly signed body for it
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    let before = world.snapshot(&[id]).await;
+    let body = succeeded(ACME, "evt_1", "pay_1");
+    let header = sign(ACME_SECRET.as_bytes(), world.now(), body.as_bytes());
+
+    for method in [
+        Method::GET,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+    ] {
+        // WHEN the webhook route is called with another method
+        let reply = world
+            .send(request(
+                method.clone(),
+                "/webhooks/acme",
+                &[("paygate-signature", &header)],
+                Body::Text(body.clone()),
+            ))
+            .await;
+
+        // THEN 405 naming POST, and nothing changes
+        reply.assert_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request_error",
+            "method_not_allowed",
+        );
+        assert_eq!(reply.header("allow"), Some("POST"), "{method}");
+    }
+    world.assert_unchanged(&before, &[id]).await;
+}
+
+#[tokio::test]
+async fn paths_that_name_no_gateway_are_404() {
+    let world = World::new();
+    for path in [
+        "/webhooks/",
+        "/webhooks",
+        "/webhooks/acme/extra",
+        "/v1/deposits",
+    ] {
+        let reply = world
+            .send(request(Method::POST, path, &[], Body::Empty))
+            .await;
+        reply.assert_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "route_not_found",
+        );
+    }
+    assert_eq!(world.counted.appends(), 0);
+}
+
+// ================================================================ secrets
+
+#[tokio::test]
+async fn no_response_ever_contains_a_secret() {
+    // GIVEN deposits at every gateway
+    let world = World::new();
+    world.submitted_deposit(ACME, "pay_1").await;
+    world.submitted_deposit(BRAVO, "txn_1").await;
+    world.submitted_deposit(ROTATING, "pay_r").await;
+    let now = world.now();
+    let body = succeeded(ACME, "evt_1", "pay_1");
+    let signed = |secret: &str, t: i64| sign(secret.as_bytes(), t, body.as_bytes());
+    let huge = " ".repeat(MAX_BODY_BYTES + 1);
+
+    // WHEN every kind of request is made: good, bad, stale, malformed, unknown, too large
+    let requests = vec![
+        webhook(ACME, Some(&signed(ACME_SECRET, now)), &body),
+        webhook(ACME, Some(&signed(ACME_SECRET, now)), &body),
+        webhook(ACME, Some(&signed(FOREIGN_SECRET, now)), &body),
+        webhook(ACME, Some(&signed(BRAVO_SECRET, now)), &body),
+        webhook(ACME, Some(&signed(ACME_SECRET, now - 1000)), &body),
+        webhook(ACME, Some("t=1,v1=nothex"), &body),
+        webhook(ACME, None, &body),
+        webhook("nobody", Some(&signed(ACME_SECRET, now)), &body),
+        webhook(ROTATING, Some(&signed(OLD_SECRET, now)), &body),
+        webhook(ACME, Some(&signed(ACME_SECRET, now)), &huge),
+        webhook(
+            BRAVO,
+            Some(&sign(
+                BRAVO_SECRET.as_bytes(),
+                now,
+                succeeded(BRAVO, "e", "txn_unknown").as_bytes(),
+            )),
+            &succeeded(BRAVO, "e", "txn_unknown"),
+        ),
+        request(Method::GET, "/webhooks/acme", &[], Body::Empty),
+    ];
+    let mut statuses = Vec::new();
+    for request in requests {
+        let reply = world.send(request).await;
+        statuses.push(reply.status.as_u16());
+
+        // THEN none of the answers carries a secret, in clear or hex
+        reply.assert_no_secret();
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 401, 401, 401, 400, 401, 401, 409, 413, 409, 405]
+    );
+}
+
+#[test]
+fn the_configuration_never_prints_its_secrets() {
+    let json = serde_json::json!({
+        ACME: { "format": "json", "secrets": [ACME_SECRET] },
+        ROTATING: { "format": "json", "secrets": [OLD_SECRET, NEW_SECRET] },
+    })
+    .to_string();
+    let gateways = webhook_callback::WebhookGateways::from_json(&json).unwrap();
+    let printed = format!("{gateways:?}");
+    for secret in ALL_SECRETS {
+        assert!(!printed.contains(secret), "{printed}");
+    }
+    assert!(printed.contains(ACME));
+}
