@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     let field_keys =
         std::env::var("PAYGATE_FIELD_KEYS").map_err(|_| "PAYGATE_FIELD_KEYS is not set")?;
     let intake = Intake {
-        store: aws.store,
+        store: aws.publishing_store(),
         queue: aws.queue,
         merchants: aws.merchants,
         clock: Arc::new(SystemClock),

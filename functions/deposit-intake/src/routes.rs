@@ -85,7 +85,8 @@ async fn dispatch(
         (Method::POST, Route::DepositRefunds(id)) => {
             refund::create_refund(app, &merchant, id, correlation, request).await
         }
-        (Method::GET, Route::UnknownDeposit) => Err(read::deposit_not_found()),
+        // A malformed id names no deposit, whatever the method: the same 404 as unknown.
+        (_, Route::UnknownDeposit) => Err(read::deposit_not_found()),
         (_, Route::Deposits | Route::DepositRefunds(_)) => {
             Err(ApiError::method_not_allowed("POST"))
         }

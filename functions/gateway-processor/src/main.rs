@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     let field_keys =
         std::env::var("PAYGATE_FIELD_KEYS").map_err(|_| "PAYGATE_FIELD_KEYS is not set")?;
     let processor = Processor {
-        store: aws.store,
+        store: aws.publishing_store(),
         registry: aws.registry,
         connectors: Arc::new(ConnectorCache::new()),
         redelivery: aws.queue,

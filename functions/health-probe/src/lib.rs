@@ -1,20 +1,41 @@
-//! The health probe: an EventBridge-scheduled Lambda (`rate(1 minute)`). Each run probes
-//! every registered gateway concurrently, records health, latency and `last_checked_at`,
-//! and logs a summary. Safe to run twice at once: every registry update is atomic.
+//! The health probe: an EventBridge-scheduled Lambda (`rate(1 minute)`). Each run
+//!
+//! 1. probes every registered gateway concurrently and records health, latency and
+//!    `last_checked_at` (publishing `GatewayHealthChanged` for each change);
+//! 2. runs the recovery sweeper within a time budget: re-enqueues lost messages, settles
+//!    unresolved attempts and silent submissions, publishes unpublished domain events.
+//!
+//! Safe to run twice at once: registry updates and deposit appends are all conditional.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::LambdaEvent;
-use paygate_domain::ports::{Clock, ConnectorDirectory, GatewayRegistry};
+use paygate_domain::gateways::Health;
+use paygate_domain::ids::EventId;
+use paygate_domain::ports::{
+    Clock, ConnectorDirectory, EventPublisher, EventStore, GatewayRegistry, IdGenerator,
+    QueueSender, SweepIndex,
+};
 use paygate_domain::service::probe::{ProbePolicy, ProbePorts, probe_gateways};
+use paygate_domain::service::publish::gateway_health_changed;
+use paygate_domain::service::sweep::{SweepPolicy, SweepPorts, SweepSummary, sweep};
 use serde::Serialize;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(Clone)]
 pub struct Probe {
     pub registry: Arc<dyn GatewayRegistry>,
     pub connectors: Arc<dyn ConnectorDirectory>,
+    pub store: Arc<dyn EventStore>,
+    pub index: Arc<dyn SweepIndex>,
+    pub queue: Arc<dyn QueueSender>,
+    pub publisher: Arc<dyn EventPublisher>,
     pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
     pub policy: ProbePolicy,
+    pub sweep: SweepPolicy,
+    /// How long the sweeper may run; keep it well under the function's timeout.
+    pub sweep_budget: Duration,
 }
 
 /// What one run did, returned to the scheduler and logged.
@@ -26,34 +47,79 @@ pub struct RunSummary {
     pub unhealthy: usize,
     pub changed: Vec<String>,
     pub unrecorded: Vec<String>,
+    pub requeued: usize,
+    pub attempts_settled: usize,
+    pub submitted_settled: usize,
+    pub published: usize,
+    pub sweep_failures: usize,
+    pub sweep_stopped_early: bool,
 }
 
 pub async fn run_once(app: &Probe) -> Result<RunSummary, lambda_runtime::Error> {
+    let started = Instant::now();
     let ports = ProbePorts {
         registry: app.registry.as_ref(),
         connectors: app.connectors.as_ref(),
         clock: app.clock.as_ref(),
         policy: app.policy,
     };
-    let summary = probe_gateways(&ports).await?;
-    let count = |health| summary.probed.iter().filter(|p| p.after == health).count();
-    use paygate_domain::gateways::Health;
+    let probed = probe_gateways(&ports).await?;
+    let now = app.clock.now();
+    let changes: Vec<_> = probed
+        .changed()
+        .map(|p| {
+            gateway_health_changed(
+                EventId(app.ids.new_uuid()),
+                &p.gateway,
+                p.before,
+                p.after,
+                p.latency_ms,
+                now,
+            )
+        })
+        .collect();
+    if !changes.is_empty()
+        && let Err(error) = app.publisher.publish(&changes).await
+    {
+        // Health is re-probed every minute; a lost notice is superseded by the next.
+        tracing::warn!(%error, "could not publish gateway health changes");
+    }
+    let sweep_ports = SweepPorts {
+        store: app.store.as_ref(),
+        index: app.index.as_ref(),
+        registry: app.registry.as_ref(),
+        connectors: app.connectors.as_ref(),
+        queue: app.queue.as_ref(),
+        publisher: app.publisher.as_ref(),
+        clock: app.clock.as_ref(),
+        ids: app.ids.as_ref(),
+    };
+    let swept = match sweep(&sweep_ports, &app.sweep, started + app.sweep_budget).await {
+        Ok(summary) => summary,
+        Err(error) => {
+            tracing::warn!(%error, "sweep failed; the next run retries");
+            SweepSummary {
+                failures: 1,
+                ..SweepSummary::default()
+            }
+        }
+    };
+    let count = |health| probed.probed.iter().filter(|p| p.after == health).count();
     let run = RunSummary {
-        probed: summary.probed.len(),
+        probed: probed.probed.len(),
         healthy: count(Health::Healthy),
         degraded: count(Health::Degraded),
         unhealthy: count(Health::Unhealthy),
-        changed: summary.changed().map(|p| p.gateway.clone()).collect(),
-        unrecorded: summary.unrecorded.clone(),
+        changed: probed.changed().map(|p| p.gateway.clone()).collect(),
+        unrecorded: probed.unrecorded.clone(),
+        requeued: swept.requeued,
+        attempts_settled: swept.attempts_settled,
+        submitted_settled: swept.submitted_settled,
+        published: swept.published,
+        sweep_failures: swept.failures,
+        sweep_stopped_early: swept.stopped_early,
     };
-    tracing::info!(
-        probed = run.probed,
-        healthy = run.healthy,
-        degraded = run.degraded,
-        unhealthy = run.unhealthy,
-        changed = ?run.changed,
-        "probe run finished"
-    );
+    tracing::info!(summary = ?run, elapsed_ms = started.elapsed().as_millis() as u64, "probe run finished");
     Ok(run)
 }
 

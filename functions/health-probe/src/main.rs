@@ -1,11 +1,17 @@
-//! Lambda entry point: build the AWS clients once, then probe on every scheduled event.
+//! Lambda entry point: build the AWS clients once, then probe and sweep on every
+//! scheduled event.
 
 use gateway_processor::ConnectorCache;
 use health_probe::{Probe, handle};
 use lambda_runtime::{Error, service_fn};
-use paygate_domain::ports::SystemClock;
+use paygate_domain::ports::{RandomIds, SystemClock};
 use paygate_domain::service::probe::ProbePolicy;
+use paygate_domain::service::sweep::SweepPolicy;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// The sweep stops starting new work after this; the function's timeout is 20 s.
+const SWEEP_BUDGET: Duration = Duration::from_secs(15);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -14,8 +20,15 @@ async fn main() -> Result<(), Error> {
     let probe = Probe {
         registry: aws.registry,
         connectors: Arc::new(ConnectorCache::new()),
+        store: aws.store.clone(),
+        index: aws.store,
+        queue: aws.queue,
+        publisher: aws.bus,
         clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
         policy: ProbePolicy::default(),
+        sweep: SweepPolicy::default(),
+        sweep_budget: SWEEP_BUDGET,
     };
     lambda_runtime::run(service_fn(|event| {
         let probe = &probe;

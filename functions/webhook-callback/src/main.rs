@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let gateways = std::env::var("PAYGATE_WEBHOOK_GATEWAYS")
         .map_err(|_| "PAYGATE_WEBHOOK_GATEWAYS is not set")?;
     let webhooks = Webhooks {
-        store: aws.store,
+        store: aws.publishing_store(),
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
         gateways: Arc::new(WebhookGateways::from_json(&gateways)?),

@@ -16,19 +16,22 @@ Configuration (all optional):
   AWS_REGION / AWS_DEFAULT_REGION                         (default us-east-1)
   AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY               (default test / test)
   PAYGATE_*_TABLE, PAYGATE_DEPOSITS_QUEUE, PAYGATE_DEPOSITS_DLQ,
-  PAYGATE_MAX_RECEIVE_COUNT  resource names / settings, see the specs below; the Rust
+  PAYGATE_MAX_RECEIVE_COUNT, PAYGATE_EVENT_BUS (default paygate-bus),
+  PAYGATE_EVENTS_TAP_QUEUE (default paygate-events-tap)
+                             resource names / settings, see the specs below; the Rust
                              code reads the same variables.
 
 Every resource prints one line: `<kind> <name>: created|exists|...`. Any real
 failure makes the script exit non-zero (or raise, under LocalStack).
 
-To add a resource (e.g. the EventBridge bus and rule), write an
+To add a resource (e.g. another queue or rule), write an
 `ensure_<thing>(ctx)` function below and append it to RESOURCES at the bottom.
 """
 
 import json
 import os
 import sys
+import time
 
 import boto3
 import botocore.config
@@ -101,22 +104,67 @@ TABLES = [
     ("PAYGATE_GATEWAYS_TABLE", "paygate-gateways", [("name", "S", "HASH")], None),
 ]
 
+# Global secondary indexes per table (env var as in TABLES): (index name,
+# [(attribute, type, key type)], projected non-key attributes). Both deposits indexes
+# are sparse: an item is in one only while it carries the index's hash key attribute,
+# which the event store writes in the same transaction as every append.
+#
+# * by_sweep_status: `sweep_status` (= the status, only while pending, processing or
+#   submitted) and `updated_at` (fixed-width UTC RFC 3339, sorts as text): the
+#   sweeper's "stuck in a status since before T".
+# * by_outbox: `outbox` (only while published_version < version) and `updated_at`:
+#   deposits with events not on the bus yet.
+TABLE_INDEXES = {
+    "PAYGATE_DEPOSITS_TABLE": [
+        ("by_sweep_status",
+         [("sweep_status", "S", "HASH"), ("updated_at", "S", "RANGE")], ["doc"]),
+        ("by_outbox",
+         [("outbox", "S", "HASH"), ("updated_at", "S", "RANGE")],
+         ["published_version", "version"]),
+    ],
+}
+
 
 def ensure_tables(ctx):
     ddb = ctx.client("dynamodb")
     for env_var, default, keys, ttl_attribute in TABLES:
         name = env(env_var, default)
-        status = ensure_table(ddb, name, keys)
+        indexes = TABLE_INDEXES.get(env_var, [])
+        status = ensure_table(ddb, name, keys, indexes)
         ddb.get_waiter("table_exists").wait(
             TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
         )
         report("table", name, status)
+        if indexes:
+            ensure_indexes(ddb, name, indexes, with_table=status == "created")
         if ttl_attribute:
             ensure_ttl(ddb, name, ttl_attribute)
 
 
-def ensure_table(ddb, name, keys):
-    wanted = [{"AttributeName": a, "KeyType": k} for a, _, k in keys]
+def key_schema(keys):
+    return [{"AttributeName": a, "KeyType": k} for a, _, k in keys]
+
+
+def attribute_definitions(keys, indexes):
+    """Every key attribute of the table and its indexes, once each."""
+    types = {}
+    for attribute, kind, _ in list(keys) + [k for _, index_keys, _ in indexes for k in index_keys]:
+        if types.setdefault(attribute, kind) != kind:
+            raise InitError(f"attribute {attribute} is declared as both {types[attribute]} and {kind}")
+    return [{"AttributeName": a, "AttributeType": t} for a, t in types.items()]
+
+
+def index_spec(index):
+    name, keys, non_key = index
+    return {
+        "IndexName": name,
+        "KeySchema": key_schema(keys),
+        "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(non_key)},
+    }
+
+
+def ensure_table(ddb, name, keys, indexes=()):
+    wanted = key_schema(keys)
     try:
         existing = ddb.describe_table(TableName=name)["Table"]
     except botocore.exceptions.ClientError as err:
@@ -129,18 +177,84 @@ def ensure_table(ddb, name, keys):
                 f"expected {wanted}; delete it (or reset the emulator) and rerun"
             )
         return "exists"
+    create = {
+        "TableName": name,
+        "KeySchema": wanted,
+        "AttributeDefinitions": attribute_definitions(keys, indexes),
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if indexes:
+        create["GlobalSecondaryIndexes"] = [index_spec(index) for index in indexes]
     try:
-        ddb.create_table(
-            TableName=name,
-            KeySchema=wanted,
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t, _ in keys],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        ddb.create_table(**create)
     except botocore.exceptions.ClientError as err:
         if error_code(err) == "ResourceInUseException":  # created concurrently
             return "exists"
         raise
     return "created"
+
+
+def ensure_indexes(ddb, table, indexes, with_table=False, timeout=900):
+    """Add the global secondary indexes an existing table lacks, one per UpdateTable
+    (DynamoDB allows no more), waiting for each to be ACTIVE; refuse a same-named index
+    with another key schema."""
+    for index in indexes:
+        name, keys, _ = index
+        label = f"{table}.{name}"
+        status = "created with the table" if with_table else "exists"
+        for attempt in range(3):
+            existing = index_key_schemas(ddb, table)
+            if name in existing:
+                break
+            try:
+                ddb.update_table(
+                    TableName=table,
+                    AttributeDefinitions=attribute_definitions([], [index]),
+                    GlobalSecondaryIndexUpdates=[{"Create": index_spec(index)}],
+                )
+                status = "created"
+                break
+            except botocore.exceptions.ClientError as err:
+                # The table is busy (another index being built, another run adding this
+                # one): wait until it settles, then look again.
+                if attempt == 2 or error_code(err) not in (
+                        "ResourceInUseException", "LimitExceededException",
+                        "ValidationException"):
+                    raise
+                wait_for_index(ddb, table, None, timeout)
+        if existing.get(name, key_schema(keys)) != key_schema(keys):
+            raise InitError(
+                f"index {label} exists with key schema {existing[name]}, expected "
+                f"{key_schema(keys)}; delete it (or reset the emulator) and rerun"
+            )
+        wait_for_index(ddb, table, name, timeout)
+        report("index", label, status)
+
+
+def index_key_schemas(ddb, table):
+    described = ddb.describe_table(TableName=table)["Table"]
+    return {i["IndexName"]: i["KeySchema"] for i in described.get("GlobalSecondaryIndexes", [])}
+
+
+def wait_for_index(ddb, table, index, timeout):
+    """Poll until the table is ACTIVE and `index` exists and is ACTIVE (with `index`
+    None: until no index is in transition)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        described = ddb.describe_table(TableName=table)["Table"]
+        statuses = {i["IndexName"]: i.get("IndexStatus", "ACTIVE")
+                    for i in described.get("GlobalSecondaryIndexes", [])}
+        if described.get("TableStatus") == "ACTIVE":
+            if index is None and all(s == "ACTIVE" for s in statuses.values()):
+                return
+            if index is not None and statuses.get(index) == "ACTIVE":
+                return
+            if index is not None and index not in statuses:
+                raise InitError(f"index {table}.{index} is missing after UpdateTable")
+        if time.monotonic() > deadline:
+            raise InitError(f"index {table}.{index} not ACTIVE after {timeout} s "
+                            f"(table {described.get('TableStatus')}, indexes {statuses})")
+        time.sleep(1)
 
 
 def ensure_ttl(ddb, table, attribute):
@@ -219,13 +333,115 @@ def normalize(value):
     return value
 
 
+# --- EventBridge ----------------------------------------------------------------
+
+# The tap: a rule on the bus copying every paygate event into a queue, so tests and
+# operators can watch what is published (`aws sqs receive-message` on the queue).
+TAP_RULE = "paygate-all-events"
+TAP_PATTERN = {"source": ["paygate"]}
+TAP_TARGET_ID = "events-tap"
+
+
+def ensure_event_bus(ctx):
+    """The custom bus domain events go to, and the tap rule → queue on it."""
+    events = ctx.client("events")
+    sqs = ctx.client("sqs")
+    bus = env("PAYGATE_EVENT_BUS", "paygate-bus")
+    tap_queue = env("PAYGATE_EVENTS_TAP_QUEUE", "paygate-events-tap")
+
+    try:
+        events.describe_event_bus(Name=bus)
+        report("bus", bus, "exists")
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) != "ResourceNotFoundException":
+            raise
+        try:
+            events.create_event_bus(Name=bus)
+            report("bus", bus, "created")
+        except botocore.exceptions.ClientError as err:
+            if error_code(err) != "ResourceAlreadyExistsException":  # created concurrently
+                raise
+            report("bus", bus, "exists")
+
+    queue_url = ensure_queue(sqs, tap_queue, {"MessageRetentionPeriod": "86400"})
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    rule_arn = ensure_rule(events, bus, TAP_RULE, TAP_PATTERN)
+    ensure_queue_policy(sqs, tap_queue, queue_url, queue_arn, rule_arn)
+    ensure_target(events, bus, TAP_RULE, TAP_TARGET_ID, queue_arn)
+
+
+def ensure_rule(events, bus, name, pattern):
+    """Create the rule, or bring its pattern and state up to date; returns its ARN."""
+    label = f"{bus}/{name}"
+    try:
+        current = events.describe_rule(Name=name, EventBusName=bus)
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) != "ResourceNotFoundException":
+            raise
+        status = "created"
+    else:
+        same_pattern = json.loads(current.get("EventPattern") or "null") == pattern
+        if same_pattern and current.get("State") == "ENABLED":
+            report("rule", label, "exists")
+            return current["Arn"]
+        status = "exists, updated"
+    arn = events.put_rule(
+        Name=name,
+        EventBusName=bus,
+        EventPattern=json.dumps(pattern),
+        State="ENABLED",
+        Description="paygate: copies every paygate event to the events tap queue",
+    )["RuleArn"]
+    report("rule", label, status)
+    return arn
+
+
+def ensure_queue_policy(sqs, name, url, queue_arn, rule_arn):
+    """Let EventBridge send to the queue for this rule only."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "AllowPaygateBusRule",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+        }],
+    }
+    current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get(
+        "Attributes", {}).get("Policy")
+    try:
+        if current and json.loads(current) == policy:
+            report("queue-policy", name, "exists")
+            return
+    except ValueError:
+        pass
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    report("queue-policy", name, "updated" if current else "created")
+
+
+def ensure_target(events, bus, rule, target_id, arn):
+    label = f"{bus}/{rule}/{target_id}"
+    targets = events.list_targets_by_rule(Rule=rule, EventBusName=bus).get("Targets", [])
+    if any(t["Id"] == target_id and t["Arn"] == arn for t in targets):
+        report("target", label, "exists")
+        return
+    answer = events.put_targets(Rule=rule, EventBusName=bus,
+                                Targets=[{"Id": target_id, "Arn": arn}])
+    if answer.get("FailedEntryCount", 0):
+        raise InitError(f"target {label} refused: {answer.get('FailedEntries')}")
+    report("target", label, "exists, updated" if targets else "created")
+
+
 # --- entry point ------------------------------------------------------------------
 
-# Resource-creating functions, run in order. Add new ones (EventBridge bus, rules,
-# targets, ...) here.
+# Resource-creating functions, run in order. Add new ones here.
 RESOURCES = [
     ensure_tables,
     ensure_deposit_queues,
+    ensure_event_bus,
 ]
 
 

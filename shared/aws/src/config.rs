@@ -25,7 +25,7 @@ pub async fn sdk_config() -> SdkConfig {
         .await
 }
 
-/// The names of paygate's tables and queues, from `PAYGATE_*` variables (the same ones
+/// The names of paygate's tables, queues and event bus, from `PAYGATE_*` variables (the same ones
 /// `localstack/init/ready.d/init_resources.py` reads) with the defaults below.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resources {
@@ -49,6 +49,9 @@ pub struct Resources {
     pub deposits_dlq: String,
     /// `PAYGATE_DEPOSITS_DLQ_URL`: the dead-letter queue's URL when deployed.
     pub deposits_dlq_url: Option<String>,
+    /// `PAYGATE_EVENT_BUS`, default `paygate-bus`: the EventBridge bus domain events go
+    /// to, by name (or ARN).
+    pub event_bus: String,
 }
 
 impl Default for Resources {
@@ -84,6 +87,7 @@ impl Resources {
             deposits_queue_url: optional("PAYGATE_DEPOSITS_QUEUE_URL"),
             deposits_dlq: named("PAYGATE_DEPOSITS_DLQ", "paygate-deposits-dlq"),
             deposits_dlq_url: optional("PAYGATE_DEPOSITS_DLQ_URL"),
+            event_bus: named("PAYGATE_EVENT_BUS", "paygate-bus"),
         }
     }
 }
@@ -105,6 +109,7 @@ mod tests {
         assert_eq!(r.deposits_dlq, "paygate-deposits-dlq");
         assert_eq!(r.deposits_queue_url, None);
         assert_eq!(r.deposits_dlq_url, None);
+        assert_eq!(r.event_bus, "paygate-bus");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! paygate's AWS adapters: the domain's ports on DynamoDB and SQS.
+//! paygate's AWS adapters: the domain's ports on DynamoDB, SQS and EventBridge.
 //!
 //! * [`sdk_config`]: the SDK configuration (lean build: hyper + rustls on ring), honouring
 //!   `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` so the same code runs on AWS, on
@@ -13,6 +13,11 @@
 //!   conditioned on a revision, so they are atomic across Lambda instances.
 //! * [`SqsQueue`]: the [`QueueSender`](paygate_domain::ports::QueueSender), plus receive,
 //!   delete and visibility changes for the dev stack and the tests.
+//! * [`EventBridgePublisher`]: the [`EventPublisher`](paygate_domain::ports::EventPublisher):
+//!   domain events to the custom bus (`PAYGATE_EVENT_BUS`), `source` `paygate`, in
+//!   `PutEvents` requests of at most 10 entries and 256 KB; any refused entry fails the
+//!   publish (callers publish again, consumers deduplicate on `detail.event_id`).
+//!   [`BusTap`]: a rule copying matching events into a queue, to watch the bus.
 //!
 //! Failures are [`AwsError`]s turned into the ports' errors (`StoreError`, `AppendError`,
 //! `QueueError`); their messages name the operation and the AWS error code, never an
@@ -34,6 +39,7 @@ mod event_store;
 #[cfg(test)]
 mod fixtures;
 mod merchants;
+mod publisher;
 mod queue;
 mod registry;
 mod wiring;
@@ -42,6 +48,11 @@ pub use config::{Resources, sdk_config};
 pub use error::AwsError;
 pub use event_store::{DynamoEventStore, MAX_TRANSACTION_ITEMS};
 pub use merchants::DynamoMerchantDirectory;
+pub use publisher::{BusTap, TappedEvent, send_policy as bus_send_policy};
+pub use publisher::{
+    EVENT_SOURCE, EventBridgePublisher, MAX_ENTRIES_PER_REQUEST, MAX_REQUEST_BYTES,
+    put_events_entry_size,
+};
 pub use queue::{MAX_DELAY_SECONDS, ReceivedMessage, SqsQueue};
 pub use queue::{RedriveMethod, RedriveReport, approximate_depth, peek, queue_arn, redrive};
 pub use registry::{DynamoGatewayRegistry, MAX_UPDATE_ATTEMPTS};
@@ -51,4 +62,5 @@ pub use wiring::AwsAdapters;
 /// versions: `aws_sdk_dynamodb::Client::new(&sdk_config().await)`.
 pub use aws_config::SdkConfig;
 pub use aws_sdk_dynamodb;
+pub use aws_sdk_eventbridge;
 pub use aws_sdk_sqs;

@@ -1,12 +1,14 @@
 //! The adapters every function needs, built once per process from the environment.
 
 use crate::{
-    DynamoEventStore, DynamoGatewayRegistry, DynamoMerchantDirectory, Resources, SqsQueue,
-    sdk_config,
+    DynamoEventStore, DynamoGatewayRegistry, DynamoMerchantDirectory, EventBridgePublisher,
+    Resources, SqsQueue, sdk_config,
 };
 use aws_sdk_dynamodb::Client as DynamoClient;
+use aws_sdk_eventbridge::Client as EventBridgeClient;
 use aws_sdk_sqs::Client as SqsClient;
-use paygate_domain::ports::QueueError;
+use paygate_domain::ports::{EventStore, QueueError};
+use paygate_domain::service::publish::PublishingEventStore;
 use std::sync::Arc;
 
 pub struct AwsAdapters {
@@ -14,6 +16,8 @@ pub struct AwsAdapters {
     pub merchants: Arc<DynamoMerchantDirectory>,
     pub registry: Arc<DynamoGatewayRegistry>,
     pub queue: Arc<SqsQueue>,
+    /// Domain events to the bus (`PAYGATE_EVENT_BUS`).
+    pub bus: Arc<EventBridgePublisher>,
     pub dynamodb: DynamoClient,
     pub sqs: SqsClient,
     pub resources: Resources,
@@ -32,9 +36,23 @@ impl AwsAdapters {
             merchants: Arc::new(DynamoMerchantDirectory::new(dynamodb.clone(), &resources)),
             registry: Arc::new(DynamoGatewayRegistry::new(dynamodb.clone(), &resources)),
             queue: Arc::new(queue),
+            bus: Arc::new(EventBridgePublisher::from_resources(
+                EventBridgeClient::new(&config),
+                &resources,
+            )),
             dynamodb,
             sqs,
             resources,
+        })
+    }
+
+    /// The event store the functions write through: every append that commits is
+    /// followed by publishing its domain events to the bus (see `PublishingEventStore`).
+    pub fn publishing_store(&self) -> Arc<dyn EventStore> {
+        Arc::new(PublishingEventStore {
+            inner: self.store.clone(),
+            index: self.store.clone(),
+            publisher: self.bus.clone(),
         })
     }
 }

@@ -4,18 +4,21 @@
 
 use async_trait::async_trait;
 use paygate_aws::{
-    DynamoEventStore, DynamoGatewayRegistry, DynamoMerchantDirectory, Resources, SdkConfig,
-    SqsQueue, aws_sdk_dynamodb, aws_sdk_sqs,
+    BusTap, DynamoEventStore, DynamoGatewayRegistry, DynamoMerchantDirectory, EventBridgePublisher,
+    Resources, SdkConfig, SqsQueue, aws_sdk_dynamodb, aws_sdk_eventbridge, aws_sdk_sqs,
 };
 use paygate_contract::merchants::MerchantRegistry;
+use paygate_contract::publisher::BusProbe;
 use paygate_contract::queue::QueueProbe;
+use paygate_contract::sweep_contract;
 use paygate_contract::{
-    event_store_contract, merchants_contract, queue_contract, registry_contract,
+    event_store_contract, merchants_contract, publisher_contract, queue_contract, registry_contract,
 };
 use paygate_domain::MerchantId;
+use paygate_domain::ports::SweepIndex;
 use paygate_domain::ports::{
-    ApiKeyHash, DepositMessage, EventStore, GatewayRegistry, MerchantDirectory, QueueSender,
-    StoreError,
+    ApiKeyHash, BusEvent, DepositMessage, EventPublisher, EventStore, GatewayRegistry,
+    MerchantDirectory, QueueSender, StoreError,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +39,17 @@ async fn store() -> Arc<dyn EventStore> {
         aws_sdk_dynamodb::Client::new(&config),
         &Resources::from_env(),
     ))
+}
+
+/// The store and the index over it: one adapter, seen through both ports. The deposits
+/// table is shared by the cases running in parallel: each case looks at its own deposits.
+async fn sweep_stores() -> (Arc<dyn EventStore>, Arc<dyn SweepIndex>) {
+    let config = emulators().await;
+    let store = Arc::new(DynamoEventStore::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        &Resources::from_env(),
+    ));
+    (store.clone(), store)
 }
 
 /// Each queue case gets a fresh queue of its own, so nothing else consumes its messages
@@ -75,6 +89,53 @@ impl QueueProbe for Probe {
     }
 }
 
+/// Each publisher case gets a bus of its own, with a rule matching `source` `paygate`
+/// that targets a queue of its own: the probe reads that queue, so it sees exactly what
+/// the case published (and that the bus routed it by its source).
+async fn bus() -> (Arc<dyn EventPublisher>, Arc<dyn BusProbe>) {
+    let config = emulators().await;
+    let eventbridge = aws_sdk_eventbridge::Client::new(&config);
+    let name = format!("paygate-contract-{}", uuid::Uuid::new_v4().simple());
+    eventbridge
+        .create_event_bus()
+        .name(&name)
+        .send()
+        .await
+        .expect("create a bus for the case");
+    let tap = BusTap::create(
+        eventbridge.clone(),
+        aws_sdk_sqs::Client::new(&config),
+        &name,
+        &name,
+        &serde_json::json!({ "source": [paygate_aws::EVENT_SOURCE] }),
+    )
+    .await
+    .expect("tap the case's bus");
+    (
+        Arc::new(EventBridgePublisher::new(eventbridge, name)),
+        Arc::new(Tap(tap)),
+    )
+}
+
+struct Tap(BusTap);
+
+#[async_trait]
+impl BusProbe for Tap {
+    async fn drain(&self, wait: Duration) -> Vec<BusEvent> {
+        let wait = i32::try_from(wait.as_secs()).unwrap_or(20);
+        self.0
+            .receive(wait)
+            .await
+            .expect("receive from the tap")
+            .into_iter()
+            .map(|event| {
+                assert_eq!(event.source, paygate_aws::EVENT_SOURCE);
+                event.bus_event()
+            })
+            .collect()
+    }
+}
+
 struct Registry(DynamoMerchantDirectory);
 
 #[async_trait]
@@ -110,6 +171,8 @@ async fn gateways() -> Arc<dyn GatewayRegistry> {
 }
 
 event_store_contract!(store());
+sweep_contract!(sweep_stores());
 queue_contract!(queue());
 merchants_contract!(merchants());
 registry_contract!(gateways());
+publisher_contract!(bus());

@@ -5,8 +5,10 @@
 pub mod event_store;
 pub mod fixtures;
 pub mod merchants;
+pub mod publisher;
 pub mod queue;
 pub mod registry;
+pub mod sweep;
 
 /// Generates one `#[tokio::test]` per event-store case. `$make` is an expression
 /// evaluating to a future of `Arc<dyn EventStore>`, evaluated afresh for every test.
@@ -31,6 +33,27 @@ macro_rules! event_store_contract {
     };
 }
 
+/// Generates the sweep-index cases; `$make` yields `(Arc<dyn EventStore>,
+/// Arc<dyn SweepIndex>)`, both the same adapter (the index reads what the store wrote).
+#[macro_export]
+macro_rules! sweep_contract {
+    ($make:expr) => {
+        $crate::__contract_cases!($make, $crate::sweep;
+            a_new_pending_deposit_is_stale_only_once_its_last_change_is_before_the_cut_off,
+            a_deposit_moves_between_status_indexes_with_its_status,
+            final_deposits_are_in_no_status_index,
+            the_status_index_returns_the_oldest_first_within_the_limit,
+            every_append_leaves_the_deposit_unpublished_with_its_versions,
+            marking_the_latest_version_takes_the_deposit_out_of_the_unpublished_index,
+            marking_an_older_version_moves_the_mark_and_keeps_the_deposit_unpublished,
+            the_mark_never_moves_backwards_over_a_gap_or_past_the_stream,
+            an_append_after_marking_makes_the_deposit_unpublished_again,
+            the_unpublished_index_returns_the_oldest_first_within_the_limit,
+            an_unknown_deposit_has_no_publish_state_and_cannot_be_marked,
+        );
+    };
+}
+
 /// Generates the queue cases; `$make` yields `(Arc<dyn QueueSender>, Arc<dyn QueueProbe>)`.
 #[macro_export]
 macro_rules! queue_contract {
@@ -38,6 +61,22 @@ macro_rules! queue_contract {
         $crate::__contract_cases!($make, $crate::queue;
             a_sent_message_arrives_intact,
             a_delayed_message_is_not_delivered_early,
+        );
+    };
+}
+
+/// Generates the event-publisher cases; `$make` yields
+/// `(Arc<dyn EventPublisher>, Arc<dyn BusProbe>)`.
+#[macro_export]
+macro_rules! publisher_contract {
+    ($make:expr) => {
+        $crate::__contract_cases!($make, $crate::publisher;
+            published_events_arrive_with_detail_type_and_detail_intact,
+            every_event_of_a_publish_larger_than_one_request_arrives,
+            events_too_large_together_for_one_request_all_arrive,
+            publishing_nothing_succeeds,
+            a_detail_that_is_not_a_json_object_refuses_the_whole_publish,
+            an_event_over_256_kb_refuses_the_whole_publish,
         );
     };
 }

@@ -68,8 +68,17 @@ pub async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     let probe = health_probe::Probe {
         registry: stack.processor.registry.clone(),
         connectors: stack.processor.connectors.clone(),
+        store: stack.sweeping.store,
+        index: stack.sweeping.index,
+        queue: stack.sweeping.queue,
+        publisher: stack.sweeping.publisher,
         clock: stack.processor.clock.clone(),
+        ids: stack.processor.ids.clone(),
         policy: Default::default(),
+        sweep: Default::default(),
+        sweep_budget: settings
+            .probe_interval
+            .min(std::time::Duration::from_secs(15)),
     };
     let schedule = tokio::spawn(schedule::every(settings.probe_interval, probe));
     let _simulators = stack.simulators;

@@ -1,17 +1,23 @@
 //! Streams, read models and idempotency records behind one lock, so an append is atomic
-//! exactly like the DynamoDB transaction it stands in for.
+//! exactly like the DynamoDB transaction it stands in for. The sweep index is computed
+//! from the read models on demand (the DynamoDB adapter keeps two sparse indexes).
 
 use async_trait::async_trait;
 use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
-use paygate_domain::ports::{AppendBatch, AppendError, EventStore, ExternalLookup, StoreError};
-use paygate_domain::{DepositId, DepositView, MerchantId, RecordedEvent};
+use paygate_domain::ports::{
+    AppendBatch, AppendError, EventStore, ExternalLookup, StoreError, SweepIndex, Unpublished,
+};
+use paygate_domain::{DepositId, DepositStatus, DepositView, MerchantId, RecordedEvent};
 use std::collections::HashMap;
 use std::sync::Mutex;
+use time::OffsetDateTime;
 
 #[derive(Default)]
 struct Tables {
     streams: HashMap<DepositId, Vec<RecordedEvent>>,
     views: HashMap<DepositId, DepositView>,
+    /// Per deposit, the version up to which its events are published (0: none yet).
+    published: HashMap<DepositId, u64>,
     idempotency: HashMap<String, IdempotencyRecord>,
     lookups: HashMap<String, ExternalLookup>,
 }
@@ -99,6 +105,7 @@ impl EventStore for MemoryEventStore {
             .entry(batch.deposit_id)
             .or_default()
             .extend(batch.events);
+        tables.published.entry(batch.deposit_id).or_insert(0);
         tables.views.insert(batch.deposit_id, batch.view);
         if let (Some(key), Some(record)) = (claim_key, batch.idempotency) {
             tables.idempotency.insert(key, record);
@@ -144,5 +151,90 @@ impl EventStore for MemoryEventStore {
             }
             _ => Ok(false),
         }
+    }
+}
+
+/// The statuses the sweeper watches (the only ones the DynamoDB status index holds).
+fn is_swept(status: DepositStatus) -> bool {
+    matches!(
+        status,
+        DepositStatus::Pending | DepositStatus::Processing | DepositStatus::Submitted
+    )
+}
+
+impl Tables {
+    fn publish_state(&self, deposit: DepositId) -> Option<Unpublished> {
+        self.views.get(&deposit).map(|view| Unpublished {
+            deposit_id: deposit,
+            published_version: self.published.get(&deposit).copied().unwrap_or(0),
+            version: view.version,
+        })
+    }
+}
+
+/// Oldest first, like the DynamoDB indexes (ties broken by id, so the order is stable).
+fn oldest_first<T>(mut found: Vec<(OffsetDateTime, DepositId, T)>, limit: usize) -> Vec<T> {
+    found.sort_by_key(|(at, id, _)| (*at, *id));
+    found.into_iter().take(limit).map(|(_, _, t)| t).collect()
+}
+
+#[async_trait]
+impl SweepIndex for MemoryEventStore {
+    async fn stale(
+        &self,
+        status: DepositStatus,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<DepositView>, StoreError> {
+        if !is_swept(status) {
+            return Ok(Vec::new());
+        }
+        let tables = self.tables();
+        let found = tables
+            .views
+            .values()
+            .filter(|v| v.status == status && v.updated_at < before)
+            .map(|v| (v.updated_at, v.id, v.clone()))
+            .collect();
+        Ok(oldest_first(found, limit))
+    }
+
+    async fn unpublished(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Unpublished>, StoreError> {
+        let tables = self.tables();
+        let found = tables
+            .views
+            .values()
+            .filter(|v| v.updated_at < before)
+            .filter_map(|v| {
+                let state = tables.publish_state(v.id)?;
+                (state.published_version < state.version).then_some((v.updated_at, v.id, state))
+            })
+            .collect();
+        Ok(oldest_first(found, limit))
+    }
+
+    async fn publish_state(&self, deposit: DepositId) -> Result<Option<Unpublished>, StoreError> {
+        Ok(self.tables().publish_state(deposit))
+    }
+
+    async fn mark_published(
+        &self,
+        deposit: DepositId,
+        after: u64,
+        up_to: u64,
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.tables();
+        let Some(state) = tables.publish_state(deposit) else {
+            return Ok(false);
+        };
+        let moves = (after..up_to).contains(&state.published_version) && up_to <= state.version;
+        if moves {
+            tables.published.insert(deposit, up_to);
+        }
+        Ok(moves)
     }
 }

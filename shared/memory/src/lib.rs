@@ -4,11 +4,13 @@
 mod clock;
 mod event_store;
 mod merchants;
+mod publisher;
 mod queue;
 mod registry;
 
 pub use clock::ManualClock;
 pub use event_store::MemoryEventStore;
 pub use merchants::MemoryMerchantDirectory;
+pub use publisher::{MAX_EVENT_BYTES, MemoryPublisher};
 pub use queue::{MemoryQueue, QueuedMessage};
 pub use registry::MemoryGatewayRegistry;

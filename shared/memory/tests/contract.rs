@@ -2,17 +2,20 @@
 
 use async_trait::async_trait;
 use paygate_contract::merchants::MerchantRegistry;
+use paygate_contract::publisher::BusProbe;
 use paygate_contract::queue::QueueProbe;
+use paygate_contract::sweep_contract;
 use paygate_contract::{
-    event_store_contract, merchants_contract, queue_contract, registry_contract,
+    event_store_contract, merchants_contract, publisher_contract, queue_contract, registry_contract,
 };
 use paygate_domain::MerchantId;
+use paygate_domain::ports::SweepIndex;
 use paygate_domain::ports::{
-    ApiKeyHash, DepositMessage, EventStore, GatewayRegistry, MerchantDirectory, QueueSender,
-    StoreError,
+    ApiKeyHash, BusEvent, DepositMessage, EventPublisher, EventStore, GatewayRegistry,
+    MerchantDirectory, QueueSender, StoreError,
 };
 use paygate_memory::{
-    MemoryEventStore, MemoryGatewayRegistry, MemoryMerchantDirectory, MemoryQueue,
+    MemoryEventStore, MemoryGatewayRegistry, MemoryMerchantDirectory, MemoryPublisher, MemoryQueue,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +42,23 @@ impl QueueProbe for Probe {
     }
 }
 
+/// The memory bus delivers at once: its record is what a consumer would receive.
+struct BusRecord(Arc<MemoryPublisher>);
+
+#[async_trait]
+impl BusProbe for BusRecord {
+    async fn drain(&self, wait: Duration) -> Vec<BusEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let published = self.0.take();
+            if !published.is_empty() || tokio::time::Instant::now() >= deadline {
+                return published;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 struct Registry(MemoryMerchantDirectory);
 
 #[async_trait]
@@ -59,9 +79,20 @@ async fn store() -> Arc<dyn EventStore> {
     Arc::new(MemoryEventStore::new())
 }
 
+/// The store and the index over it: one adapter, seen through both ports.
+async fn sweep_stores() -> (Arc<dyn EventStore>, Arc<dyn SweepIndex>) {
+    let store = Arc::new(MemoryEventStore::new());
+    (store.clone(), store)
+}
+
 async fn queue() -> (Arc<dyn QueueSender>, Arc<dyn QueueProbe>) {
     let queue = Arc::new(MemoryQueue::default());
     (queue.clone(), Arc::new(Probe(queue)))
+}
+
+async fn bus() -> (Arc<dyn EventPublisher>, Arc<dyn BusProbe>) {
+    let bus = Arc::new(MemoryPublisher::new());
+    (bus.clone(), Arc::new(BusRecord(bus)))
 }
 
 async fn merchants() -> Arc<dyn MerchantRegistry> {
@@ -73,6 +104,8 @@ async fn gateways() -> Arc<dyn GatewayRegistry> {
 }
 
 event_store_contract!(store());
+sweep_contract!(sweep_stores());
 queue_contract!(queue());
 merchants_contract!(merchants());
+publisher_contract!(bus());
 registry_contract!(gateways());

@@ -4,14 +4,14 @@
 
 use super::cancellation::{self, Layout};
 use super::items::{
-    self, DEPOSIT_ID, IDEMPOTENCY_KEY, Item, LOOKUP_KEY, STATE, STREAM_ID, VERSION, n, s, stream_id,
+    self, DEPOSIT_ID, IDEMPOTENCY_KEY, Item, LOOKUP_KEY, STATE, STREAM_ID, n, s, stream_id,
 };
 use crate::config::Resources;
 use crate::error::AwsError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use paygate_domain::deposit::{DepositView, RecordedEvent};
 use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use paygate_domain::ids::{DepositId, MerchantId};
@@ -23,9 +23,9 @@ pub const MAX_TRANSACTION_ITEMS: usize = 100;
 /// [`EventStore`] on four DynamoDB tables (events, deposits, idempotency, lookups).
 #[derive(Debug, Clone)]
 pub struct DynamoEventStore {
-    client: Client,
+    pub(super) client: Client,
     events_table: String,
-    deposits_table: String,
+    pub(super) deposits_table: String,
     idempotency_table: String,
     lookups_table: String,
     page_size: Option<i32>,
@@ -92,28 +92,7 @@ impl DynamoEventStore {
                 "attribute_not_exists(stream_id)",
             )?);
         }
-        let view = items::view_to_item(&batch.view)?;
-        let view_put = if batch.expected_version == 0 {
-            self.put(
-                &self.deposits_table,
-                view,
-                "attribute_not_exists(deposit_id)",
-            )?
-        } else {
-            let put = Put::builder()
-                .table_name(&self.deposits_table)
-                .set_item(Some(view))
-                .condition_expression("#v = :expected")
-                .expression_attribute_names("#v", VERSION)
-                .expression_attribute_values(":expected", n(batch.expected_version))
-                .build()
-                .map_err(|e| AwsError::Build {
-                    operation: "TransactWriteItems",
-                    detail: e.to_string(),
-                })?;
-            TransactWriteItem::builder().put(put).build()
-        };
-        writes.push(view_put);
+        writes.push(self.view_update(batch)?);
         if let Some(record) = &batch.idempotency {
             writes.push(self.put(
                 &self.idempotency_table,
@@ -125,6 +104,36 @@ impl DynamoEventStore {
             writes.push(self.lookup_put(lookup)?);
         }
         Ok(writes)
+    }
+
+    /// The read model's write: an `Update` (keeping `published_version`) on the condition
+    /// that the deposit is new (version 0) or still at the batch's expected version.
+    fn view_update(&self, batch: &AppendBatch) -> Result<TransactWriteItem, AwsError> {
+        let items::ViewUpdate {
+            expression,
+            mut names,
+            mut values,
+        } = items::view_update(&batch.view)?;
+        let condition = if batch.expected_version == 0 {
+            names.insert("#id".into(), DEPOSIT_ID.into());
+            "attribute_not_exists(#id)"
+        } else {
+            values.insert(":expected".into(), n(batch.expected_version));
+            "#v = :expected"
+        };
+        let update = Update::builder()
+            .table_name(&self.deposits_table)
+            .key(DEPOSIT_ID, s(batch.deposit_id.0.to_string()))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| AwsError::Build {
+                operation: "TransactWriteItems",
+                detail: e.to_string(),
+            })?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     async fn get(&self, table: &str, key: &str, value: String) -> Result<Option<Item>, AwsError> {

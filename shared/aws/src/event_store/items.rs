@@ -4,7 +4,13 @@
 //!   `event_type` S, `schema_version` N, `occurred_at` S (RFC 3339), `correlation_id` S,
 //!   `causation_id` S (absent when none), `payload` S (the `DepositEvent` as JSON).
 //! * deposits table (the read model), key `deposit_id` S: `merchant_id` S, `status` S,
-//!   `version` N, `updated_at` S, `doc` S (the `DepositView` as JSON).
+//!   `version` N, `updated_at` S (fixed-width UTC RFC 3339, so it sorts as text),
+//!   `doc` S (the `DepositView` as JSON), and for the sweeper's two sparse indexes:
+//!   `sweep_status` S (= `status`, present only while pending, processing or
+//!   submitted; index `by_sweep_status` on `sweep_status` + `updated_at`),
+//!   `published_version` N (the stream version up to which events are on the bus,
+//!   kept across appends) and `outbox` S (`pending`, present only while
+//!   `published_version < version`; index `by_outbox` on `outbox` + `updated_at`).
 //! * idempotency table, key `idempotency_key` S: `record` S (the record as JSON),
 //!   `state` S (the `IdempotencyState` as JSON, authoritative), `expires_at` N (unix
 //!   seconds, the table's TTL attribute).
@@ -13,14 +19,14 @@
 
 use crate::error::AwsError;
 use aws_sdk_dynamodb::types::AttributeValue;
-use paygate_domain::deposit::{DepositEvent, DepositView, RecordedEvent};
+use paygate_domain::deposit::{DepositEvent, DepositStatus, DepositView, RecordedEvent};
 use paygate_domain::idempotency::{IdempotencyRecord, IdempotencyState};
 use paygate_domain::ids::{CorrelationId, DepositId, EventId, MerchantId};
-use paygate_domain::ports::ExternalLookup;
+use paygate_domain::ports::{ExternalLookup, Unpublished};
 use std::collections::HashMap;
 use std::str::FromStr;
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
@@ -30,6 +36,18 @@ pub(crate) const DEPOSIT_ID: &str = "deposit_id";
 pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency_key";
 pub(crate) const STATE: &str = "state";
 pub(crate) const LOOKUP_KEY: &str = "lookup_key";
+pub(crate) const UPDATED_AT: &str = "updated_at";
+pub(crate) const DOC: &str = "doc";
+pub(crate) const SWEEP_STATUS: &str = "sweep_status";
+pub(crate) const PUBLISHED_VERSION: &str = "published_version";
+pub(crate) const OUTBOX: &str = "outbox";
+/// The only value of `outbox`: the index needs a partition key, and one is enough.
+pub(crate) const OUTBOX_PENDING: &str = "pending";
+/// Deposits table index: `sweep_status` (HASH), `updated_at` (RANGE), includes `doc`.
+pub(crate) const BY_SWEEP_STATUS: &str = "by_sweep_status";
+/// Deposits table index: `outbox` (HASH), `updated_at` (RANGE), includes
+/// `published_version` and `version`.
+pub(crate) const BY_OUTBOX: &str = "by_outbox";
 
 const STREAM_PREFIX: &str = "deposit#";
 const EVENT: &str = "event";
@@ -98,16 +116,123 @@ pub(crate) fn event_from_item(item: &Item) -> Result<RecordedEvent, AwsError> {
     })
 }
 
-pub(crate) fn view_to_item(view: &DepositView) -> Result<Item, AwsError> {
+/// The read model's `UpdateItem` for an append (without key and condition). An update,
+/// not a put: a put would wipe `published_version`, which only the publisher moves.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ViewUpdate {
+    pub expression: String,
+    /// `#placeholder` → attribute name.
+    pub names: HashMap<String, String>,
+    /// `:placeholder` → value.
+    pub values: Item,
+}
+
+/// Writes the view's attributes, moves it into (or out of) the status index, starts
+/// `published_version` at 0 for a new deposit (else keeps it) and puts the deposit in
+/// the outbox index: every append brings unpublished events.
+pub(crate) fn view_update(view: &DepositView) -> Result<ViewUpdate, AwsError> {
     let doc = serde_json::to_string(view).map_err(|e| AwsError::encode(VIEW, &e))?;
-    Ok(Item::from([
-        (DEPOSIT_ID.into(), s(view.id.0.to_string())),
-        ("merchant_id".into(), s(view.merchant_id.0.clone())),
-        ("status".into(), s(view.status.as_str())),
-        (VERSION.into(), n(view.version)),
-        ("updated_at".into(), s(rfc3339(VIEW, view.updated_at)?)),
-        ("doc".into(), s(doc)),
-    ]))
+    let names = HashMap::from(
+        [
+            ("#merchant", "merchant_id"),
+            ("#status", "status"),
+            ("#v", VERSION),
+            ("#updated", UPDATED_AT),
+            ("#doc", DOC),
+            ("#sweep", SWEEP_STATUS),
+            ("#published", PUBLISHED_VERSION),
+            ("#outbox", OUTBOX),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let mut values = Item::from([
+        (":merchant".into(), s(view.merchant_id.0.clone())),
+        (":status".into(), s(view.status.as_str())),
+        (":v".into(), n(view.version)),
+        (
+            ":updated".into(),
+            s(sortable_timestamp(VIEW, view.updated_at)?),
+        ),
+        (":doc".into(), s(doc)),
+        (":zero".into(), n(0)),
+        (":pending".into(), s(OUTBOX_PENDING)),
+    ]);
+    let mut expression = "SET #merchant = :merchant, #status = :status, #v = :v, \
+                          #updated = :updated, #doc = :doc, \
+                          #published = if_not_exists(#published, :zero), #outbox = :pending"
+        .to_owned();
+    match sweep_status(view.status) {
+        Some(indexed) => {
+            expression.push_str(", #sweep = :sweep");
+            values.insert(":sweep".into(), s(indexed));
+        }
+        None => expression.push_str(" REMOVE #sweep"),
+    }
+    Ok(ViewUpdate {
+        expression,
+        names,
+        values,
+    })
+}
+
+/// The `sweep_status` of a deposit in `status`: only the statuses the sweeper watches
+/// are indexed, so the index stays as small as the work it finds.
+pub(crate) fn sweep_status(status: DepositStatus) -> Option<&'static str> {
+    match status {
+        DepositStatus::Pending | DepositStatus::Processing | DepositStatus::Submitted => {
+            Some(status.as_str())
+        }
+        DepositStatus::Succeeded
+        | DepositStatus::Failed
+        | DepositStatus::PartiallyRefunded
+        | DepositStatus::Refunded => None,
+    }
+}
+
+/// A deposit's publish state from an item holding `deposit_id`, `version` and maybe
+/// `published_version` (absent on items written before there was one: nothing
+/// published yet).
+pub(crate) fn unpublished_from_item(item: &Item) -> Result<Unpublished, AwsError> {
+    let deposit_id = DepositId::parse(string(item, VIEW, DEPOSIT_ID)?)
+        .ok_or_else(|| AwsError::malformed(VIEW, "deposit_id is not a uuid"))?;
+    let published_version = match item.get(PUBLISHED_VERSION) {
+        None => 0,
+        Some(_) => number(item, VIEW, PUBLISHED_VERSION)?,
+    };
+    Ok(Unpublished {
+        deposit_id,
+        published_version,
+        version: number(item, VIEW, VERSION)?,
+    })
+}
+
+/// `at` in UTC as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`: valid RFC 3339 of fixed width, so
+/// text order is time order (the indexes' sort key). Plain RFC 3339 formatting is not:
+/// it drops a zero fraction (`…:00Z` sorts after `…:00.5Z`) and keeps the offset.
+pub(crate) fn sortable_timestamp(
+    what: &'static str,
+    at: OffsetDateTime,
+) -> Result<String, AwsError> {
+    let out_of_range = || AwsError::Encode {
+        what,
+        detail: "timestamp: outside years 0000-9999".into(),
+    };
+    let utc = at
+        .checked_to_offset(UtcOffset::UTC)
+        .ok_or_else(out_of_range)?;
+    if !(0..=9999).contains(&utc.year()) {
+        return Err(out_of_range());
+    }
+    Ok(format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+        utc.year(),
+        u8::from(utc.month()),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second(),
+        utc.nanosecond()
+    ))
 }
 
 pub(crate) fn view_from_item(item: &Item) -> Result<DepositView, AwsError> {
@@ -274,15 +399,109 @@ mod tests {
         assert!(event_from_item(&bad).is_err());
     }
 
+    /// The item an update writes on a fresh deposit (placeholders resolved).
+    fn updated_item(update: &ViewUpdate) -> Item {
+        let mut item = Item::new();
+        let set = update
+            .expression
+            .trim_start_matches("SET ")
+            .replace("if_not_exists(#published, :zero)", ":zero");
+        let set = set.split(" REMOVE ").next().unwrap();
+        for assignment in set.split(", ") {
+            let (name, value) = assignment.split_once(" = ").unwrap();
+            item.insert(update.names[name].clone(), update.values[value].clone());
+        }
+        item
+    }
+
     #[test]
-    fn views_round_trip_through_items() {
+    fn view_updates_write_the_documented_attributes() {
         let view = fixtures::view(2);
-        let item = view_to_item(&view).unwrap();
-        assert_eq!(item[DEPOSIT_ID], s(view.id.0.to_string()));
+        let update = view_update(&view).unwrap();
+        let item = updated_item(&update);
         assert_eq!(item["merchant_id"], s("m-1"));
         assert_eq!(item["status"], s("processing"));
         assert_eq!(item[VERSION], n(2));
+        assert_eq!(item[SWEEP_STATUS], s("processing"));
+        assert_eq!(item[PUBLISHED_VERSION], n(0));
+        assert_eq!(item[OUTBOX], s(OUTBOX_PENDING));
+        assert_eq!(
+            item[UPDATED_AT],
+            s(sortable_timestamp(VIEW, view.updated_at).unwrap())
+        );
+        assert!(
+            update
+                .expression
+                .contains("#published = if_not_exists(#published, :zero)"),
+            "{}",
+            update.expression
+        );
+        assert!(!update.expression.contains("REMOVE"));
         assert_eq!(view_from_item(&item).unwrap(), view);
+    }
+
+    #[test]
+    fn only_watched_statuses_are_in_the_status_index() {
+        for status in DepositStatus::ALL {
+            let view = DepositView {
+                status,
+                ..fixtures::view(2)
+            };
+            let update = view_update(&view).unwrap();
+            let watched = matches!(
+                status,
+                DepositStatus::Pending | DepositStatus::Processing | DepositStatus::Submitted
+            );
+            assert_eq!(sweep_status(status).is_some(), watched, "{status:?}");
+            assert_eq!(
+                update.expression.ends_with(" REMOVE #sweep"),
+                !watched,
+                "{status:?}: {}",
+                update.expression
+            );
+            assert_eq!(
+                update.values.get(":sweep"),
+                watched.then(|| s(status.as_str())).as_ref()
+            );
+        }
+    }
+
+    #[test]
+    fn sortable_timestamps_have_a_fixed_width_in_utc() {
+        use time::macros::datetime;
+        let whole = datetime!(2026-11-23 10:00:00 UTC);
+        let half = datetime!(2026-11-23 10:00:00.5 UTC);
+        let dubai = datetime!(2026-11-23 14:00:01 +04:00);
+        let texts: Vec<String> = [whole, half, dubai]
+            .iter()
+            .map(|at| sortable_timestamp(VIEW, *at).unwrap())
+            .collect();
+        assert_eq!(texts[0], "2026-11-23T10:00:00.000000000Z");
+        assert_eq!(texts[1], "2026-11-23T10:00:00.500000000Z");
+        assert_eq!(texts[2], "2026-11-23T10:00:01.000000000Z");
+        assert!(texts[0] < texts[1] && texts[1] < texts[2]);
+        for (text, at) in texts.iter().zip([whole, half, dubai]) {
+            assert_eq!(OffsetDateTime::parse(text, &Rfc3339).unwrap(), at);
+        }
+        assert!(sortable_timestamp(VIEW, datetime!(-0001-01-01 0:00 UTC)).is_err());
+    }
+
+    #[test]
+    fn publish_states_read_a_missing_mark_as_nothing_published() {
+        let id = fixtures::deposit_id();
+        let mut item = Item::from([
+            (DEPOSIT_ID.into(), s(id.0.to_string())),
+            (VERSION.into(), n(3)),
+        ]);
+        let state = unpublished_from_item(&item).unwrap();
+        assert_eq!(
+            (state.deposit_id, state.published_version, state.version),
+            (id, 0, 3)
+        );
+        item.insert(PUBLISHED_VERSION.into(), n(2));
+        assert_eq!(unpublished_from_item(&item).unwrap().published_version, 2);
+        item.insert(PUBLISHED_VERSION.into(), s("2"));
+        assert!(unpublished_from_item(&item).is_err());
     }
 
     #[test]

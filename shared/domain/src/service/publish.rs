@@ -155,3 +155,87 @@ pub fn gateway_health_changed(
         }),
     }
 }
+
+/// An [`EventStore`] that publishes right after each append commits: the events that go
+/// on the bus are flushed at once (best effort; the sweeper retries), and an append with
+/// nothing for the bus just moves the published mark (one conditional write). Reads and
+/// everything else pass straight through.
+pub struct PublishingEventStore {
+    pub inner: std::sync::Arc<dyn EventStore>,
+    pub index: std::sync::Arc<dyn SweepIndex>,
+    pub publisher: std::sync::Arc<dyn EventPublisher>,
+}
+
+fn goes_on_the_bus(event: &DepositEvent) -> bool {
+    matches!(
+        event,
+        DepositEvent::DepositSucceeded { .. }
+            | DepositEvent::DepositFailed { .. }
+            | DepositEvent::RefundSucceeded { .. }
+            | DepositEvent::RefundFailed { .. }
+    )
+}
+
+#[async_trait::async_trait]
+impl EventStore for PublishingEventStore {
+    async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.load(deposit).await
+    }
+
+    async fn append(
+        &self,
+        batch: crate::ports::AppendBatch,
+    ) -> Result<(), crate::ports::AppendError> {
+        let deposit_id = batch.deposit_id;
+        let after = batch.expected_version;
+        let up_to = after + batch.events.len() as u64;
+        let publish = batch.events.iter().any(|e| goes_on_the_bus(&e.event));
+        self.inner.append(batch).await?;
+        if publish {
+            let ports = PublishPorts {
+                store: self.inner.as_ref(),
+                index: self.index.as_ref(),
+                publisher: self.publisher.as_ref(),
+            };
+            flush_best_effort(&ports, deposit_id).await;
+        } else if let Err(error) = self.index.mark_published(deposit_id, after, up_to).await {
+            tracing::warn!(%deposit_id, %error, "could not move the published mark; the sweeper will");
+        }
+        Ok(())
+    }
+
+    async fn view(
+        &self,
+        deposit: DepositId,
+    ) -> Result<Option<crate::deposit::DepositView>, StoreError> {
+        self.inner.view(deposit).await
+    }
+
+    async fn find_by_external_id(
+        &self,
+        gateway: &str,
+        external_id: &str,
+    ) -> Result<Option<crate::ports::ExternalLookup>, StoreError> {
+        self.inner.find_by_external_id(gateway, external_id).await
+    }
+
+    async fn idempotency_record(
+        &self,
+        merchant: &crate::MerchantId,
+        key: &crate::idempotency::IdempotencyKey,
+    ) -> Result<Option<crate::idempotency::IdempotencyRecord>, StoreError> {
+        self.inner.idempotency_record(merchant, key).await
+    }
+
+    async fn transition_idempotency(
+        &self,
+        merchant: &crate::MerchantId,
+        key: &crate::idempotency::IdempotencyKey,
+        expected: &crate::idempotency::IdempotencyState,
+        next: &crate::idempotency::IdempotencyState,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .transition_idempotency(merchant, key, expected, next)
+            .await
+    }
+}

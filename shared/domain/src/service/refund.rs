@@ -74,16 +74,6 @@ pub async fn request_refund(
     ports: &IntakePorts<'_>,
     input: RefundInput<'_>,
 ) -> Result<RefundCreated, RefundError> {
-    // A key seen before is answered from its record, whatever the deposit's state now.
-    if ports
-        .store
-        .idempotency_record(input.merchant, input.key)
-        .await
-        .map_err(IntakeError::from)?
-        .is_some()
-    {
-        return replay(ports, &input).await;
-    }
     let retry = RetryPolicy::default();
     for attempt in 0..retry.max_attempts {
         let stream = ports
@@ -91,6 +81,18 @@ pub async fn request_refund(
             .load(input.deposit_id)
             .await
             .map_err(IntakeError::from)?;
+        // A key seen before is answered from its record, whatever the deposit's state now.
+        // Checked AFTER loading: the claim commits with its event, so a stream that shows
+        // another request's refund also shows that request's claim if it was this one.
+        if ports
+            .store
+            .idempotency_record(input.merchant, input.key)
+            .await
+            .map_err(IntakeError::from)?
+            .is_some()
+        {
+            return replay(ports, &input).await;
+        }
         if stream.is_empty() {
             return Err(RefundError::NotFound);
         }

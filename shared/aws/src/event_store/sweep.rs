@@ -1,0 +1,235 @@
+//! The [`SweepIndex`] on the deposits table's two sparse global secondary indexes
+//! (see [`items`](super::items) for the attributes, written in every append's
+//! transaction):
+//!
+//! * `by_sweep_status` (`sweep_status`, `updated_at`; includes `doc`): a deposit is in
+//!   it only while pending, processing or submitted, so [`SweepIndex::stale`] is one
+//!   `Query` per page: `sweep_status = :s AND updated_at < :before`, oldest first.
+//! * `by_outbox` (`outbox`, `updated_at`; includes `published_version`, `version`): a
+//!   deposit is in it only while `published_version < version`, so
+//!   [`SweepIndex::unpublished`] is the same kind of `Query`.
+//!
+//! Both are eventually consistent (as every GSI): a deposit may show up for a moment
+//! after it left, so callers decide on fresh state ([`SweepIndex::publish_state`] is a
+//! consistent read; the sweeper's commands reload the stream).
+
+use super::dynamo::DynamoEventStore;
+use super::items::{
+    self, BY_OUTBOX, BY_SWEEP_STATUS, DEPOSIT_ID, DOC, Item, OUTBOX, OUTBOX_PENDING,
+    PUBLISHED_VERSION, SWEEP_STATUS, UPDATED_AT, VERSION, n, s,
+};
+use crate::error::AwsError;
+use async_trait::async_trait;
+use paygate_domain::deposit::{DepositStatus, DepositView};
+use paygate_domain::ids::DepositId;
+use paygate_domain::ports::{StoreError, SweepIndex, Unpublished};
+use time::OffsetDateTime;
+
+/// One of the deposits table's sparse indexes, queried by its partition value.
+struct IndexQuery<'a> {
+    index: &'static str,
+    partition_attribute: &'static str,
+    partition_value: &'a str,
+    /// The projection expression and the names it uses (`#placeholder`, attribute).
+    projection: &'static str,
+    projected: &'static [(&'static str, &'static str)],
+}
+
+const VIEW_PROJECTION: &[(&str, &str)] = &[("#doc", DOC)];
+const STATE_PROJECTION: &[(&str, &str)] = &[
+    ("#id", DEPOSIT_ID),
+    ("#published", PUBLISHED_VERSION),
+    ("#v", VERSION),
+];
+const STATE_EXPRESSION: &str = "#id, #published, #v";
+
+impl DynamoEventStore {
+    /// The index's items whose `updated_at` is before `before`, oldest first, at most
+    /// `limit`, following pages until `limit` is reached or the index is exhausted.
+    async fn query_before(
+        &self,
+        query: IndexQuery<'_>,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Item>, AwsError> {
+        let mut found = Vec::new();
+        if limit == 0 {
+            return Ok(found);
+        }
+        let before = items::sortable_timestamp("sweep cut-off", before)?;
+        let mut start_key = None;
+        loop {
+            let remaining = i32::try_from(limit - found.len()).unwrap_or(i32::MAX);
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.deposits_table)
+                .index_name(query.index)
+                .key_condition_expression("#partition = :partition AND #updated < :before")
+                .expression_attribute_names("#partition", query.partition_attribute)
+                .expression_attribute_names("#updated", UPDATED_AT)
+                .expression_attribute_values(":partition", s(query.partition_value))
+                .expression_attribute_values(":before", s(before.clone()))
+                .projection_expression(query.projection)
+                .scan_index_forward(true)
+                .limit(remaining)
+                .set_exclusive_start_key(start_key);
+            for (placeholder, attribute) in query.projected {
+                request = request.expression_attribute_names(*placeholder, *attribute);
+            }
+            let page = request
+                .send()
+                .await
+                .map_err(|e| AwsError::call("Query", &e))?;
+            found.extend(page.items.unwrap_or_default());
+            if found.len() >= limit {
+                found.truncate(limit);
+                break;
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start_key = Some(key),
+                _ => break,
+            }
+        }
+        Ok(found)
+    }
+
+    /// Moves the mark from `[after, up_to)` to `up_to` on one conditional update. With
+    /// `latest` it also takes the deposit out of the outbox index and requires `up_to`
+    /// to be the deposit's version; without, it requires a later version (the deposit
+    /// stays unpublished). `Ok(false)` when the condition does not hold.
+    async fn move_mark(
+        &self,
+        deposit: DepositId,
+        after: u64,
+        up_to: u64,
+        latest: bool,
+    ) -> Result<bool, AwsError> {
+        // A missing mark (an item written before there was one) counts as 0.
+        let mark_in_range = if after == 0 {
+            "(attribute_not_exists(#published) OR #published < :up)"
+        } else {
+            "#published >= :after AND #published < :up"
+        };
+        let (update, version) = if latest {
+            ("SET #published = :up REMOVE #outbox", "#v = :up")
+        } else {
+            ("SET #published = :up", "#v > :up")
+        };
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.deposits_table)
+            .key(DEPOSIT_ID, s(deposit.0.to_string()))
+            .update_expression(update)
+            .condition_expression(format!("{version} AND {mark_in_range}"))
+            .expression_attribute_names("#published", PUBLISHED_VERSION)
+            .expression_attribute_names("#v", VERSION)
+            .expression_attribute_values(":up", n(up_to));
+        if latest {
+            request = request.expression_attribute_names("#outbox", OUTBOX);
+        }
+        if after != 0 {
+            request = request.expression_attribute_values(":after", n(after));
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(AwsError::call("UpdateItem", &err)),
+        }
+    }
+}
+
+#[async_trait]
+impl SweepIndex for DynamoEventStore {
+    async fn stale(
+        &self,
+        status: DepositStatus,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<DepositView>, StoreError> {
+        let Some(indexed) = items::sweep_status(status) else {
+            return Ok(Vec::new());
+        };
+        let query = IndexQuery {
+            index: BY_SWEEP_STATUS,
+            partition_attribute: SWEEP_STATUS,
+            partition_value: indexed,
+            projection: "#doc",
+            projected: VIEW_PROJECTION,
+        };
+        let found = self.query_before(query, before, limit).await?;
+        Ok(found
+            .iter()
+            .map(items::view_from_item)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn unpublished(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Unpublished>, StoreError> {
+        let query = IndexQuery {
+            index: BY_OUTBOX,
+            partition_attribute: OUTBOX,
+            partition_value: OUTBOX_PENDING,
+            projection: STATE_EXPRESSION,
+            projected: STATE_PROJECTION,
+        };
+        let found = self.query_before(query, before, limit).await?;
+        Ok(found
+            .iter()
+            .map(items::unpublished_from_item)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn publish_state(&self, deposit: DepositId) -> Result<Option<Unpublished>, StoreError> {
+        let mut request = self
+            .client
+            .get_item()
+            .table_name(&self.deposits_table)
+            .key(DEPOSIT_ID, s(deposit.0.to_string()))
+            .consistent_read(true)
+            .projection_expression(STATE_EXPRESSION);
+        for (placeholder, attribute) in STATE_PROJECTION {
+            request = request.expression_attribute_names(*placeholder, *attribute);
+        }
+        let output = request
+            .send()
+            .await
+            .map_err(|e| AwsError::call("GetItem", &e))?;
+        Ok(output
+            .item
+            .as_ref()
+            .map(items::unpublished_from_item)
+            .transpose()?)
+    }
+
+    /// Usually one conditional `UpdateItem`: the publisher catches up to the latest
+    /// version, so the first try (`version = up_to`) moves the mark and removes
+    /// `outbox` together. DynamoDB cannot REMOVE an attribute conditionally within one
+    /// update, so when an append came in between (`version > up_to`) a second
+    /// conditional update moves only the mark. Each condition also holds the mark in
+    /// `[after, up_to)`: never backwards, never over a gap.
+    async fn mark_published(
+        &self,
+        deposit: DepositId,
+        after: u64,
+        up_to: u64,
+    ) -> Result<bool, StoreError> {
+        if up_to <= after {
+            return Ok(false);
+        }
+        if self.move_mark(deposit, after, up_to, true).await? {
+            return Ok(true);
+        }
+        Ok(self.move_mark(deposit, after, up_to, false).await?)
+    }
+}
