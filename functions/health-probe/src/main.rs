@@ -17,10 +17,12 @@ const SWEEP_BUDGET: Duration = Duration::from_secs(15);
 async fn main() -> Result<(), Error> {
     paygate_api::telemetry::init();
     let aws = paygate_aws::AwsAdapters::connect().await?;
+    // Outcomes the sweeper records are published right away, like everyone else's.
+    let store = aws.publishing_store();
     let probe = Probe {
         registry: aws.registry,
         connectors: Arc::new(ConnectorCache::new()),
-        store: aws.store.clone(),
+        store,
         index: aws.store,
         queue: aws.queue,
         publisher: aws.bus,

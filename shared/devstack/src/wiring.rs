@@ -93,7 +93,7 @@ pub async fn build(
                     config: IntakeConfig::default(),
                 };
                 let processor = Processor {
-                    store,
+                    store: store.clone(),
                     registry,
                     connectors: Arc::new(ConnectorCache::new()),
                     redelivery: queue.clone(),
@@ -105,7 +105,7 @@ pub async fn build(
                     in_flight_grace: paygate_domain::service::process::IN_FLIGHT_GRACE,
                 };
                 let sweeping = Sweeping {
-                    store: memory.clone(),
+                    store: store.clone(),
                     index: memory,
                     queue: queue.clone(),
                     publisher: bus,
@@ -141,7 +141,7 @@ pub async fn build(
                     in_flight_grace: paygate_domain::service::process::IN_FLIGHT_GRACE,
                 };
                 let sweeping = Sweeping {
-                    store: aws.store.clone(),
+                    store: aws.publishing_store(),
                     index: aws.store.clone(),
                     queue: aws.queue.clone(),
                     publisher: aws.bus.clone(),

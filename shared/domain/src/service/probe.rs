@@ -84,9 +84,16 @@ async fn probe_one(ports: &ProbePorts<'_>, gateway: &Gateway) -> Result<Probed, 
     };
     let now = ports.clock.now();
     let policy = ports.policy;
-    let change = move |status: &GatewayStatus| next_status(status, &outcome, now, &policy);
-    let before = gateway.status.health;
+    // The health the stored update actually started from (it may re-run on a conflict,
+    // or another run may have moved it since the list): so two overlapping runs report
+    // each transition once.
+    let seen = std::sync::Mutex::new(gateway.status.health);
+    let change = |status: &GatewayStatus| {
+        *seen.lock().unwrap_or_else(|p| p.into_inner()) = status.health;
+        next_status(status, &outcome, now, &policy)
+    };
     let after = ports.registry.change_status(name, &change).await?;
+    let before = *seen.lock().unwrap_or_else(|p| p.into_inner());
     if before != after.health {
         tracing::info!(gateway = %name, from = ?before, to = ?after.health, "gateway health changed");
     }

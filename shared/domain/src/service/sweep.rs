@@ -188,76 +188,19 @@ async fn settle(
     let answer = connector.payment_status(&attempt.idempotency_key).await;
     let number = attempt.number;
     let gateway = attempt.gateway.clone();
-    let decide = move |d: &Deposit| -> Result<Vec<DepositEvent>, crate::deposit::TransitionError> {
-        let still_open = d.open_attempt().is_some_and(|a| a.number == number);
-        let failed =
-            |code: &str| FailureReason::new(code, "the gateway reports the payment failed");
-        Ok(match (&answer, d.status) {
-            (StatusOutcome::Found { external_id, state }, DepositStatus::Processing)
-                if still_open =>
-            {
-                match state {
-                    PaymentState::Pending => vec![DepositEvent::DepositSubmitted {
-                        attempt: number,
-                        gateway: gateway.clone(),
-                        external_id: external_id.clone(),
-                    }],
-                    PaymentState::Succeeded => vec![
-                        DepositEvent::DepositSubmitted {
-                            attempt: number,
-                            gateway: gateway.clone(),
-                            external_id: external_id.clone(),
-                        },
-                        DepositEvent::DepositSucceeded {
-                            external_id: external_id.clone(),
-                        },
-                    ],
-                    PaymentState::Failed { code } | PaymentState::Declined { code } => vec![
-                        DepositEvent::AttemptFailed {
-                            attempt: number,
-                            reason: failed(code),
-                            retryable: false,
-                        },
-                        DepositEvent::DepositFailed {
-                            reason: failed(code),
-                        },
-                    ],
-                }
-            }
-            (StatusOutcome::Found { external_id, state }, DepositStatus::Submitted) => {
-                match state {
-                    PaymentState::Succeeded => vec![DepositEvent::DepositSucceeded {
-                        external_id: external_id.clone(),
-                    }],
-                    PaymentState::Failed { code } | PaymentState::Declined { code } => {
-                        vec![DepositEvent::DepositFailed {
-                            reason: failed(code),
-                        }]
-                    }
-                    PaymentState::Pending => vec![],
-                }
-            }
-            // The attempt never reached the gateway (long past any in-flight call): close
-            // it, so the next delivery of the message routes again.
-            (StatusOutcome::NotFound, DepositStatus::Processing) if still_open => {
-                vec![DepositEvent::AttemptFailed {
-                    attempt: number,
-                    reason: FailureReason::new(
-                        "not_received",
-                        "the gateway has no payment for this attempt",
-                    ),
-                    retryable: true,
-                }]
-            }
-            _ => vec![],
-        })
+    // Whether this run's final decision appended anything (another run may have just
+    // settled it, in which case execute returns fresh state and nothing of ours).
+    let appended = std::sync::atomic::AtomicBool::new(false);
+    let decide = |d: &Deposit| -> Result<Vec<DepositEvent>, crate::deposit::TransitionError> {
+        let events = settlement(d, &answer, number, &gateway);
+        appended.store(!events.is_empty(), std::sync::atomic::Ordering::SeqCst);
+        Ok(events)
     };
     let command = CommandPorts {
         store: ports.store,
         clock: ports.clock,
         ids: ports.ids,
     };
-    let before = deposit.version;
     let after = execute(
         &command,
         view.id,
@@ -267,7 +210,8 @@ async fn settle(
         decide,
     )
     .await?;
-    if after.version > before && after.status == DepositStatus::Processing {
+    let ours = appended.load(std::sync::atomic::Ordering::SeqCst);
+    if ours && after.status == DepositStatus::Processing {
         // Routing continues through the processor, like any other delivery.
         let message = DepositMessage {
             deposit_id: view.id,
@@ -278,5 +222,71 @@ async fn settle(
             tracing::warn!(deposit_id = %view.id, %error, "could not re-enqueue after closing the attempt");
         }
     }
-    Ok(after.version > before)
+    Ok(ours)
+}
+
+/// What to record for a deposit given what its gateway says about `attempt`.
+fn settlement(
+    d: &Deposit,
+    answer: &StatusOutcome,
+    number: u32,
+    gateway: &str,
+) -> Vec<DepositEvent> {
+    let still_open = d.open_attempt().is_some_and(|a| a.number == number);
+    let failed = |code: &str| FailureReason::new(code, "the gateway reports the payment failed");
+    match (answer, d.status) {
+        (StatusOutcome::Found { external_id, state }, DepositStatus::Processing) if still_open => {
+            match state {
+                PaymentState::Pending => vec![DepositEvent::DepositSubmitted {
+                    attempt: number,
+                    gateway: gateway.to_owned(),
+                    external_id: external_id.clone(),
+                }],
+                PaymentState::Succeeded => vec![
+                    DepositEvent::DepositSubmitted {
+                        attempt: number,
+                        gateway: gateway.to_owned(),
+                        external_id: external_id.clone(),
+                    },
+                    DepositEvent::DepositSucceeded {
+                        external_id: external_id.clone(),
+                    },
+                ],
+                PaymentState::Failed { code } | PaymentState::Declined { code } => vec![
+                    DepositEvent::AttemptFailed {
+                        attempt: number,
+                        reason: failed(code),
+                        retryable: false,
+                    },
+                    DepositEvent::DepositFailed {
+                        reason: failed(code),
+                    },
+                ],
+            }
+        }
+        (StatusOutcome::Found { external_id, state }, DepositStatus::Submitted) => match state {
+            PaymentState::Succeeded => vec![DepositEvent::DepositSucceeded {
+                external_id: external_id.clone(),
+            }],
+            PaymentState::Failed { code } | PaymentState::Declined { code } => {
+                vec![DepositEvent::DepositFailed {
+                    reason: failed(code),
+                }]
+            }
+            PaymentState::Pending => vec![],
+        },
+        // The attempt never reached the gateway (long past any in-flight call): close
+        // it, so the next delivery of the message routes again.
+        (StatusOutcome::NotFound, DepositStatus::Processing) if still_open => {
+            vec![DepositEvent::AttemptFailed {
+                attempt: number,
+                reason: FailureReason::new(
+                    "not_received",
+                    "the gateway has no payment for this attempt",
+                ),
+                retryable: true,
+            }]
+        }
+        _ => vec![],
+    }
 }
