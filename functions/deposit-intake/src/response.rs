@@ -15,16 +15,6 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
         .unwrap_or_default()
 }
 
-pub fn error_response(error: &ApiError) -> Response<Body> {
-    let mut builder = Response::builder()
-        .status(error.status)
-        .header(http::header::CONTENT_TYPE, "application/json");
-    if let Some(allow) = error.allow {
-        builder = builder.header(http::header::ALLOW, allow);
-    }
-    builder.body(Body::Text(error.body())).unwrap_or_default()
-}
-
 /// Logs the internal cause (never sent to the client) and picks the public error.
 pub fn intake_error(error: IntakeError) -> ApiError {
     match error {

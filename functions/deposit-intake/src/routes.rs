@@ -1,6 +1,5 @@
 //! One span per request; authentication, then routing by method and path.
 
-use crate::response::error_response;
 use crate::{Intake, create, read, refund};
 use http::Method;
 use lambda_http::{Body, Request, Response};
@@ -57,7 +56,7 @@ pub async fn handle(app: &Intake, request: Request) -> Response<Body> {
         tracing::Span::current().record("path", route_name.unwrap_or("unknown"));
         let response = match dispatch(app, request, &correlation).await {
             Ok(response) => response,
-            Err(error) => error_response(&error),
+            Err(error) => error.response(),
         };
         tracing::Span::current().record("status", response.status().as_u16());
         tracing::info!("request handled");

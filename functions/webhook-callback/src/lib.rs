@@ -45,7 +45,7 @@ pub async fn handle(app: &Webhooks, request: Request) -> Response<Body> {
     async move {
         let response = match receive(app, request, &correlation).await {
             Ok(response) => response,
-            Err(error) => error_response(&error),
+            Err(error) => error.response(),
         };
         tracing::Span::current().record("status", response.status().as_u16());
         tracing::info!("webhook handled");
@@ -154,14 +154,4 @@ fn malformed_signature() -> ApiError {
 
 fn bad_signature() -> ApiError {
     ApiError::webhook_unauthenticated()
-}
-
-fn error_response(error: &ApiError) -> Response<Body> {
-    let mut builder = Response::builder()
-        .status(error.status)
-        .header(http::header::CONTENT_TYPE, "application/json");
-    if let Some(allow) = error.allow {
-        builder = builder.header(http::header::ALLOW, allow);
-    }
-    builder.body(Body::Text(error.body())).unwrap_or_default()
 }

@@ -175,6 +175,19 @@ impl ApiError {
         )
     }
 
+    /// The HTTP response for this error, in any body type built from a `String` (the
+    /// Lambda runtime's, axum's): status, `Content-Type: application/json`, `Allow` on a
+    /// 405, and the error shape.
+    pub fn response<B: From<String> + Default>(&self) -> http::Response<B> {
+        let mut builder = http::Response::builder()
+            .status(self.status)
+            .header(http::header::CONTENT_TYPE, "application/json");
+        if let Some(allow) = self.allow {
+            builder = builder.header(http::header::ALLOW, allow);
+        }
+        builder.body(B::from(self.body())).unwrap_or_default()
+    }
+
     pub fn body(&self) -> String {
         let envelope = Envelope {
             error: Body {

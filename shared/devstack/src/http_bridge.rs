@@ -28,7 +28,7 @@ async fn forward(State(functions): State<Functions>, request: Request) -> Respon
     let (parts, body) = request.into_parts();
     let bytes = match to_bytes(body, GATEWAY_MAX_BODY).await {
         Ok(bytes) => bytes,
-        Err(_) => return error(&ApiError::body_too_large(GATEWAY_MAX_BODY)),
+        Err(_) => return ApiError::body_too_large(GATEWAY_MAX_BODY).response(),
     };
     let body = if bytes.is_empty() {
         LambdaBody::Empty
@@ -51,12 +51,4 @@ async fn forward(State(functions): State<Functions>, request: Request) -> Respon
         _ => AxumBody::empty(),
     };
     Response::from_parts(parts, body)
-}
-
-fn error(error: &ApiError) -> Response {
-    Response::builder()
-        .status(error.status)
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(AxumBody::from(error.body()))
-        .unwrap_or_default()
 }
