@@ -12,7 +12,7 @@ use paygate_aws::aws_sdk_dynamodb::types::AttributeValue;
 use paygate_aws::{AwsAdapters, SqsQueue};
 use paygate_domain::MerchantId;
 use paygate_domain::crypto::FieldCipher;
-use paygate_domain::ports::{ApiKey, RandomIds, SystemClock};
+use paygate_domain::ports::{ApiKey, GatewayRegistry, RandomIds, SystemClock};
 use serde_json::Value;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -169,6 +169,77 @@ impl World {
                 return total;
             }
         }
+    }
+}
+
+/// Removes every gateway serving `(country, currency)` from the shared registry. A test
+/// that owns a pair calls it first: such gateways can only be left over from an earlier
+/// run on the same emulators (their simulators are gone), and routing must never pick one.
+pub async fn remove_gateways_serving(
+    world: &World,
+    country: paygate_domain::Country,
+    currency: paygate_domain::Currency,
+) {
+    let stale = world
+        .aws
+        .registry
+        .list()
+        .await
+        .expect("list the gateways")
+        .into_iter()
+        .filter(|g| g.config.serves(country, currency));
+    for gateway in stale {
+        world
+            .aws
+            .dynamodb
+            .delete_item()
+            .table_name(&world.aws.resources.gateways_table)
+            .key("name", AttributeValue::S(gateway.config.name))
+            .send()
+            .await
+            .expect("remove a stale gateway");
+    }
+}
+
+/// Runs a test's clean-up to completion from a `Drop`, on a thread and runtime of its own
+/// (the test's runtime may be shutting down), with fresh AWS clients.
+pub fn clean_up<F, Fut>(work: F)
+where
+    F: FnOnce(paygate_aws::SdkConfig) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let cleanup = std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async move { work(paygate_aws::sdk_config().await).await });
+    });
+    let _ = cleanup.join();
+}
+
+/// Deletes gateways from the registry table and queues by URL, ignoring what is already
+/// gone.
+pub async fn delete_gateways_and_queues(
+    config: &paygate_aws::SdkConfig,
+    gateways_table: &str,
+    gateways: Vec<String>,
+    queues: Vec<String>,
+) {
+    let dynamodb = paygate_aws::aws_sdk_dynamodb::Client::new(config);
+    for name in gateways {
+        let _ = dynamodb
+            .delete_item()
+            .table_name(gateways_table)
+            .key("name", AttributeValue::S(name))
+            .send()
+            .await;
+    }
+    let sqs = paygate_aws::aws_sdk_sqs::Client::new(config);
+    for url in queues {
+        let _ = sqs.delete_queue().queue_url(url).send().await;
     }
 }
 

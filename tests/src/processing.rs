@@ -18,7 +18,6 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use gateway_processor::{ConnectorCache, Processor, handle};
 use gateway_simulator::{Behaviour, Format, GatewaySpec, RunningGateway};
 use lambda_runtime::{Context, LambdaEvent};
-use paygate_aws::aws_sdk_dynamodb::types::AttributeValue;
 use paygate_aws::aws_sdk_sqs::types::QueueAttributeName;
 use paygate_aws::{ReceivedMessage, SqsQueue};
 use paygate_domain::gateways::{BreakerPolicy, BreakerState, GatewayConfig};
@@ -341,28 +340,7 @@ impl Lane {
     /// on the same emulators (their simulators are gone): remove them.
     async fn remove_stale_gateways(&self) {
         let (country, currency) = self.pair.parsed();
-        let stale: Vec<String> = self
-            .world
-            .aws
-            .registry
-            .list()
-            .await
-            .expect("list the gateways")
-            .into_iter()
-            .filter(|g| g.config.serves(country, currency))
-            .map(|g| g.config.name)
-            .collect();
-        for name in stale {
-            self.world
-                .aws
-                .dynamodb
-                .delete_item()
-                .table_name(&self.world.aws.resources.gateways_table)
-                .key("name", AttributeValue::S(name))
-                .send()
-                .await
-                .expect("remove a stale gateway");
-        }
+        crate::remove_gateways_serving(&self.world, country, currency).await;
     }
 }
 
@@ -372,32 +350,10 @@ impl Drop for Lane {
     fn drop(&mut self) {
         let names = std::mem::take(&mut *self.gateways.lock().unwrap_or_else(|p| p.into_inner()));
         let table = self.world.aws.resources.gateways_table.clone();
-        let queues = [self.source.url().to_owned(), self.dlq.url().to_owned()];
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                let config = paygate_aws::sdk_config().await;
-                let dynamodb = paygate_aws::aws_sdk_dynamodb::Client::new(&config);
-                for name in names {
-                    let _ = dynamodb
-                        .delete_item()
-                        .table_name(&table)
-                        .key("name", AttributeValue::S(name))
-                        .send()
-                        .await;
-                }
-                let sqs = paygate_aws::aws_sdk_sqs::Client::new(&config);
-                for url in queues {
-                    let _ = sqs.delete_queue().queue_url(url).send().await;
-                }
-            });
+        let queues = vec![self.source.url().to_owned(), self.dlq.url().to_owned()];
+        crate::clean_up(move |config| async move {
+            crate::delete_gateways_and_queues(&config, &table, names, queues).await;
         });
-        let _ = cleanup.join();
     }
 }
 

@@ -26,7 +26,6 @@ use gateway_simulator::{Behaviour, Format, GatewaySpec, PaymentStatus, RunningGa
 use health_probe::{Probe, RunSummary, run_once};
 use lambda_http::Body;
 use lambda_runtime::{Context, LambdaEvent};
-use paygate_aws::aws_sdk_dynamodb::types::AttributeValue;
 use paygate_aws::{BusTap, EVENT_SOURCE, ReceivedMessage, TappedEvent};
 use paygate_domain::gateways::{
     BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus, Health,
@@ -42,7 +41,9 @@ use paygate_domain::{
     Country, Currency, DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent,
 };
 use paygate_gateways::Timeouts;
-use paygate_integration_tests::{Reply, World};
+use paygate_integration_tests::{
+    Reply, World, clean_up, delete_gateways_and_queues, remove_gateways_serving,
+};
 use paygate_memory::ManualClock;
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -591,33 +592,13 @@ impl Drop for Lane {
         let taps = std::mem::take(&mut *self.taps.lock().unwrap_or_else(|p| p.into_inner()));
         let table = self.world.aws.resources.gateways_table.clone();
         let queue = self.world.queue.url().to_owned();
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                let config = paygate_aws::sdk_config().await;
-                let dynamodb = paygate_aws::aws_sdk_dynamodb::Client::new(&config);
-                for name in names {
-                    let _ = dynamodb
-                        .delete_item()
-                        .table_name(&table)
-                        .key("name", AttributeValue::S(name))
-                        .send()
-                        .await;
-                }
-                for tap in taps {
-                    // Already removed by a test that got that far: errors are expected.
-                    let _ = tap.remove().await;
-                }
-                let sqs = paygate_aws::aws_sdk_sqs::Client::new(&config);
-                let _ = sqs.delete_queue().queue_url(queue).send().await;
-            });
+        clean_up(move |config| async move {
+            for tap in taps {
+                // Already removed by a test that got that far: errors are expected.
+                let _ = tap.remove().await;
+            }
+            delete_gateways_and_queues(&config, &table, names, vec![queue]).await;
         });
-        let _ = cleanup.join();
     }
 }
 
@@ -625,25 +606,7 @@ impl Drop for Lane {
 /// same emulators (their simulators are gone): remove them so routing never picks one.
 async fn remove_stale_gateways(world: &World, pair: (&str, &str)) {
     let (country, currency) = parsed(pair);
-    let stale = world
-        .aws
-        .registry
-        .list()
-        .await
-        .expect("list the gateways")
-        .into_iter()
-        .filter(|g| g.config.serves(country, currency));
-    for gateway in stale {
-        world
-            .aws
-            .dynamodb
-            .delete_item()
-            .table_name(&world.aws.resources.gateways_table)
-            .key("name", AttributeValue::S(gateway.config.name))
-            .send()
-            .await
-            .expect("remove a stale gateway");
-    }
+    remove_gateways_serving(world, country, currency).await;
 }
 
 fn parsed(pair: (&str, &str)) -> (Country, Currency) {

@@ -16,7 +16,6 @@ use axum::response::Response as AxumResponse;
 use gateway_processor::{ConnectorCache, Disposition, Processor, process_record};
 use gateway_simulator::{Behaviour, Format, GatewaySpec, RunningGateway, WebhookRetry};
 use lambda_http::Body as LambdaBody;
-use paygate_aws::aws_sdk_dynamodb::types::AttributeValue;
 use paygate_domain::gateways::{BreakerPolicy, GatewayConfig};
 use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use paygate_domain::ports::{
@@ -28,7 +27,9 @@ use paygate_domain::{
     Country, Currency, DepositEvent, DepositId, DepositStatus, DepositView, MerchantId,
     RecordedEvent,
 };
-use paygate_integration_tests::World;
+use paygate_integration_tests::{
+    World, clean_up, delete_gateways_and_queues, remove_gateways_serving,
+};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -555,27 +556,9 @@ impl Drop for Lane {
         let table = self.world.aws.resources.gateways_table.clone();
         let name = self.gateway.clone();
         let queue = self.world.queue.url().to_owned();
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                let config = paygate_aws::sdk_config().await;
-                let dynamodb = paygate_aws::aws_sdk_dynamodb::Client::new(&config);
-                let _ = dynamodb
-                    .delete_item()
-                    .table_name(&table)
-                    .key("name", AttributeValue::S(name))
-                    .send()
-                    .await;
-                let sqs = paygate_aws::aws_sdk_sqs::Client::new(&config);
-                let _ = sqs.delete_queue().queue_url(queue).send().await;
-            });
+        clean_up(move |config| async move {
+            delete_gateways_and_queues(&config, &table, vec![name], vec![queue]).await;
         });
-        let _ = cleanup.join();
     }
 }
 
@@ -583,25 +566,7 @@ impl Drop for Lane {
 /// same emulators (their simulators are gone): remove them so routing never picks one.
 async fn remove_stale_gateways(world: &World, pair: (&str, &str)) {
     let (country, currency) = parsed(pair);
-    let stale = world
-        .aws
-        .registry
-        .list()
-        .await
-        .expect("list the gateways")
-        .into_iter()
-        .filter(|g| g.config.serves(country, currency));
-    for gateway in stale {
-        world
-            .aws
-            .dynamodb
-            .delete_item()
-            .table_name(&world.aws.resources.gateways_table)
-            .key("name", AttributeValue::S(gateway.config.name))
-            .send()
-            .await
-            .expect("remove a stale gateway");
-    }
+    remove_gateways_serving(world, country, currency).await;
 }
 
 fn parsed((country, currency): (&str, &str)) -> (Country, Currency) {
