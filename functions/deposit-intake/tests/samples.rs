@@ -1,0 +1,448 @@
+//! The sample events in `events/deposit-intake/` (what `sam local invoke` and
+//! `cargo lambda invoke` send) run through the real handler, read exactly as the Lambda
+//! runtime reads them: JSON → `LambdaRequest` (API Gateway HTTP API, payload 2.0) →
+//! `lambda_http::Request`. A sample that drifts from the API fails its case, and a new
+//! sample without a case here fails `every_sample_file_runs_through_a_case`.
+
+#[allow(dead_code)] // the other test binaries use the rest of the helpers
+mod support;
+
+use http::StatusCode;
+use lambda_http::Request;
+use lambda_http::request::LambdaRequest;
+use paygate_domain::ports::gateway::{GatewayNotification, NotifiedOutcome};
+use paygate_domain::ports::{IdGenerator, RandomIds};
+use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
+use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
+use paygate_domain::{CorrelationId, DepositEvent, DepositId, DepositStatus};
+use serde_json::Value;
+use std::collections::{BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use support::{Reply, World, merchant};
+use uuid::Uuid;
+
+// ================================================================ the samples' fixed values
+
+/// The one deposit every sample names (a UUID v7 of 2026-11-23T10:00:00Z).
+const DEPOSIT_ID: &str = "01a207d9-2100-7c3e-9a5b-4e6f8d2c1b70";
+/// The test merchant's API key in the samples' `Authorization` header.
+const API_KEY: &str = "sk_test_samples_7d3f9a2c41e8";
+const MERCHANT: &str = "mer_samples";
+/// `X-Correlation-Id` of create-deposit.json, so the queued message carries it.
+const CORRELATION: &str = "corr-sample-01a207d9";
+
+const CREATE_DEPOSIT: &str = "create-deposit.json";
+const GET_DEPOSIT: &str = "get-deposit.json";
+const GET_DEPOSIT_EVENTS: &str = "get-deposit-events.json";
+const CREATE_REFUND: &str = "create-refund.json";
+
+// ================================================================ one test per sample
+
+#[tokio::test]
+async fn create_deposit_sample_creates_the_pending_deposit_with_the_samples_id() {
+    create_deposit_case().await;
+}
+
+#[tokio::test]
+async fn get_deposit_sample_reads_the_deposit() {
+    get_deposit_case().await;
+}
+
+#[tokio::test]
+async fn get_deposit_events_sample_lists_the_deposits_events() {
+    get_deposit_events_case().await;
+}
+
+#[tokio::test]
+async fn create_refund_sample_requests_a_refund_of_the_succeeded_deposit() {
+    create_refund_case().await;
+}
+
+// ================================================================ the cases
+
+async fn create_deposit_case() {
+    // GIVEN the samples' merchant, and ids that make the next deposit the samples' one
+    let world = sample_world();
+
+    // WHEN the sample is invoked
+    let reply = world.send(sample_request(CREATE_DEPOSIT)).await;
+
+    // THEN 202 with the pending deposit as the sample's body asked for it
+    reply.assert_json(StatusCode::ACCEPTED);
+    reply.assert_not_replayed();
+    let deposit = reply.json();
+    let asked = sample_body(CREATE_DEPOSIT);
+    assert_eq!(deposit["id"], DEPOSIT_ID);
+    assert_eq!(deposit["object"], "deposit");
+    assert_eq!(deposit["status"], "pending");
+    for field in ["amount", "currency", "country", "customer_id", "metadata"] {
+        assert_eq!(deposit[field], asked[field], "{field}");
+    }
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/v1/deposits/{DEPOSIT_ID}").as_str())
+    );
+    let view = world
+        .stored_view(deposit_id())
+        .await
+        .expect("the deposit is stored");
+    assert_eq!(view.merchant_id, merchant(MERCHANT));
+
+    // AND the message it queued is, byte for byte, the body of the processor's SQS sample
+    let queued = world.drain_queue();
+    assert_eq!(queued.len(), 1, "exactly one message is queued");
+    let sent = serde_json::to_string(&queued[0].body).expect("a message serialises");
+    assert_eq!(sent, sqs_sample_body());
+
+    // AND invoking the sample again replays the same deposit (same Idempotency-Key)
+    let again = world.send(sample_request(CREATE_DEPOSIT)).await;
+    again.assert_json(StatusCode::ACCEPTED);
+    again.assert_replayed();
+    assert_eq!(again.json()["id"], DEPOSIT_ID);
+    assert_eq!(world.store.stream_count(), 1, "nothing was created twice");
+}
+
+async fn get_deposit_case() {
+    // GIVEN the deposit, created by the create-deposit sample
+    let world = sample_world();
+    deposit_created(&world).await;
+
+    // WHEN the sample is invoked
+    let reply = world.send(sample_request(GET_DEPOSIT)).await;
+
+    // THEN 200 with that deposit
+    reply.assert_json(StatusCode::OK);
+    let deposit = reply.json();
+    assert_eq!(deposit["id"], DEPOSIT_ID);
+    assert_eq!(deposit["object"], "deposit");
+    assert_eq!(deposit["status"], "pending");
+    assert_eq!(deposit["amount"], sample_body(CREATE_DEPOSIT)["amount"]);
+}
+
+async fn get_deposit_events_case() {
+    // GIVEN the deposit, created by the create-deposit sample
+    let world = sample_world();
+    deposit_created(&world).await;
+
+    // WHEN the sample is invoked
+    let reply = world.send(sample_request(GET_DEPOSIT_EVENTS)).await;
+
+    // THEN 200 with its audit trail: the one DepositRequested so far
+    reply.assert_json(StatusCode::OK);
+    let list = reply.json();
+    assert_eq!(list["object"], "list");
+    assert_eq!(list["deposit_id"], DEPOSIT_ID);
+    let events = list["data"].as_array().expect("a list of events");
+    assert_eq!(events.len(), 1, "{list}");
+    assert_eq!(events[0]["type"], "DepositRequested");
+    assert_eq!(events[0]["version"], 1);
+    assert_eq!(events[0]["correlation_id"], CORRELATION);
+    assert_eq!(
+        events[0]["data"]["amount"],
+        sample_body(CREATE_DEPOSIT)["amount"]
+    );
+}
+
+async fn create_refund_case() {
+    // GIVEN the deposit, created by the create-deposit sample and paid at a gateway
+    let world = sample_world();
+    deposit_created(&world).await;
+    payment_succeeded(&world).await;
+
+    // WHEN the sample is invoked
+    let reply = world.send(sample_request(CREATE_REFUND)).await;
+
+    // THEN 202 with the pending refund of the amount the sample asked for
+    reply.assert_json(StatusCode::ACCEPTED);
+    reply.assert_not_replayed();
+    let refund = reply.json();
+    assert_eq!(refund["object"], "refund");
+    assert_eq!(refund["deposit_id"], DEPOSIT_ID);
+    assert_eq!(refund["amount"], sample_body(CREATE_REFUND)["amount"]);
+    assert_eq!(refund["currency"], sample_body(CREATE_DEPOSIT)["currency"]);
+    assert_eq!(refund["status"], "pending");
+    assert_eq!(refund["deposit"]["id"], DEPOSIT_ID);
+    assert_eq!(refund["deposit"]["status"], "succeeded");
+    let refund_id = refund["id"].as_str().expect("a refund id");
+    assert!(Uuid::parse_str(refund_id).is_ok(), "{refund_id}");
+
+    // AND the stream records it, and the processor is asked to send it to the gateway
+    let events = world.stored_events(deposit_id()).await;
+    assert!(
+        matches!(
+            &events.last().expect("events").event,
+            DepositEvent::RefundRequested { refund_id: id, .. } if id.0.to_string() == refund_id
+        ),
+        "{events:?}"
+    );
+    let queued = world.drain_queue();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].body.deposit_id, deposit_id());
+}
+
+// ================================================================ coverage
+
+/// Every file in `events/deposit-intake/` runs through its case; a file without one fails.
+#[tokio::test]
+async fn every_sample_file_runs_through_a_case() {
+    let files = sample_files();
+    assert!(
+        !files.is_empty(),
+        "no samples in {}",
+        samples_dir().display()
+    );
+    for name in files {
+        match name.as_str() {
+            CREATE_DEPOSIT => create_deposit_case().await,
+            GET_DEPOSIT => get_deposit_case().await,
+            GET_DEPOSIT_EVENTS => get_deposit_events_case().await,
+            CREATE_REFUND => create_refund_case().await,
+            other => panic!(
+                "events/deposit-intake/{other} has no test case: add one to {}",
+                file!()
+            ),
+        }
+    }
+}
+
+/// events/README.md lists every sample and the fixed values they depend on.
+#[test]
+fn the_events_readme_documents_these_samples_and_their_fixed_values() {
+    let readme = std::fs::read_to_string(samples_dir().join("../README.md"))
+        .expect("events/README.md exists");
+    for name in sample_files() {
+        assert!(
+            readme.contains(&format!("deposit-intake/{name}")),
+            "events/README.md does not list deposit-intake/{name}"
+        );
+    }
+    for value in [DEPOSIT_ID, API_KEY, MERCHANT] {
+        assert!(readme.contains(value), "events/README.md omits {value}");
+    }
+}
+
+// ================================================================ reading the samples
+
+fn samples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/deposit-intake")
+}
+
+/// The names of every file in `events/deposit-intake/`.
+fn sample_files() -> BTreeSet<String> {
+    std::fs::read_dir(samples_dir())
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", samples_dir().display()))
+        .map(|entry| {
+            let entry = entry.expect("a directory entry");
+            entry.file_name().to_string_lossy().into_owned()
+        })
+        .collect()
+}
+
+fn sample_text(name: &str) -> String {
+    let path = samples_dir().join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// The sample as the Lambda runtime hands it to the handler.
+fn sample_request(name: &str) -> Request {
+    let text = sample_text(name);
+    let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_http_api_v2(name, &json);
+    let lambda_request: LambdaRequest =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name} is no Lambda request: {e}"));
+    assert!(
+        matches!(lambda_request, LambdaRequest::ApiGatewayV2(_)),
+        "{name} is not read as an HTTP API (payload 2.0) request: {lambda_request:?}"
+    );
+    Request::from(lambda_request)
+}
+
+/// The JSON body the sample sends.
+fn sample_body(name: &str) -> Value {
+    let json: Value = serde_json::from_str(&sample_text(name)).expect("a JSON sample");
+    let body = json["body"].as_str().expect("the sample has a body");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{name}'s body is not JSON: {e}"))
+}
+
+/// The body of the single record in the processor's SQS sample.
+fn sqs_sample_body() -> String {
+    let path = samples_dir().join("../gateway-processor/sqs-batch.json");
+    let text = std::fs::read_to_string(&path).expect("the processor's SQS sample exists");
+    let json: Value = serde_json::from_str(&text).expect("a JSON sample");
+    let records = json["Records"].as_array().expect("SQS Records");
+    assert_eq!(records.len(), 1, "one record");
+    records[0]["body"]
+        .as_str()
+        .expect("a string body")
+        .to_owned()
+}
+
+/// What API Gateway HTTP APIs send with payload format 2.0: checked field by field, since
+/// the deserializer accepts almost anything (every field has a default).
+fn assert_http_api_v2(name: &str, event: &Value) {
+    let text = |pointer: &str| {
+        event
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{name}: {pointer} must be a string"))
+            .to_owned()
+    };
+    assert_eq!(text("/version"), "2.0", "{name}");
+    let route_key = text("/routeKey");
+    assert_eq!(text("/requestContext/routeKey"), route_key, "{name}");
+    let (method, template) = route_key
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("{name}: routeKey is `METHOD /path`"));
+    assert_eq!(text("/requestContext/http/method"), method, "{name}");
+    let raw_path = text("/rawPath");
+    assert_eq!(text("/requestContext/http/path"), raw_path, "{name}");
+    assert_eq!(text("/requestContext/stage"), "$default", "{name}");
+    assert!(!text("/requestContext/http/sourceIp").is_empty(), "{name}");
+    text("/rawQueryString");
+    text("/requestContext/requestId");
+    assert!(event["requestContext"]["timeEpoch"].is_i64(), "{name}");
+    // pathParameters: present exactly when the route has some, and they fill it to rawPath
+    let mut filled = template.to_owned();
+    match event.get("pathParameters") {
+        Some(Value::Object(params)) => {
+            for (key, value) in params {
+                let value = value.as_str().expect("path parameters are strings");
+                let placeholder = format!("{{{key}}}");
+                assert!(filled.contains(&placeholder), "{name}: no {placeholder}");
+                filled = filled.replace(&placeholder, value);
+            }
+        }
+        None => {}
+        Some(other) => panic!("{name}: pathParameters is {other}"),
+    }
+    assert_eq!(filled, raw_path, "{name}: the route and its parameters");
+    let headers = event["headers"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{name}: headers must be an object"));
+    for (header, value) in headers {
+        assert_eq!(
+            header,
+            &header.to_lowercase(),
+            "{name}: header names are lower case"
+        );
+        assert!(value.is_string(), "{name}: header {header} is a string");
+    }
+    assert_eq!(event["isBase64Encoded"], Value::Bool(false), "{name}");
+    match event.get("body") {
+        Some(Value::String(body)) => assert_eq!(
+            headers.get("content-length").and_then(Value::as_str),
+            Some(body.len().to_string().as_str()),
+            "{name}: content-length is the body's length in bytes"
+        ),
+        None => assert!(!headers.contains_key("content-length"), "{name}"),
+        Some(other) => panic!("{name}: body must be a string, not {other}"),
+    }
+}
+
+// ================================================================ the world the samples need
+
+fn deposit_id() -> DepositId {
+    DepositId::parse(DEPOSIT_ID).expect("a UUID")
+}
+
+/// Gives out `first` in order, then time-ordered random ids.
+struct FixedIds {
+    first: Mutex<VecDeque<Uuid>>,
+}
+
+impl FixedIds {
+    fn starting_with(ids: impl IntoIterator<Item = Uuid>) -> Self {
+        Self {
+            first: Mutex::new(ids.into_iter().collect()),
+        }
+    }
+}
+
+impl IdGenerator for FixedIds {
+    fn new_uuid(&self) -> Uuid {
+        let next = self
+            .first
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front();
+        next.unwrap_or_else(|| RandomIds.new_uuid())
+    }
+}
+
+/// The in-memory intake with the samples' merchant registered, whose next deposit gets
+/// the samples' id.
+fn sample_world() -> World {
+    let mut world = World::new();
+    world.register(API_KEY, MERCHANT);
+    world.intake.ids = Arc::new(FixedIds::starting_with([deposit_id().0]));
+    world
+}
+
+/// GIVEN-helper: the create-deposit sample was invoked; its message is consumed.
+async fn deposit_created(world: &World) -> Reply {
+    let reply = world.send(sample_request(CREATE_DEPOSIT)).await;
+    reply.assert_json(StatusCode::ACCEPTED);
+    assert_eq!(reply.deposit_id(), deposit_id());
+    world.drain_queue();
+    reply
+}
+
+/// GIVEN-helper: the processor submitted the deposit to a gateway and the gateway's
+/// webhook reported it paid, recorded by the same use cases the processor and the
+/// webhook function run.
+async fn payment_succeeded(world: &World) {
+    let gateway = "acme_json";
+    let external_id = "pay_8c4e2a6f1b3d5e7092a4c6e8f0b2d4a6";
+    let correlation = CorrelationId(CORRELATION.into());
+    let ports = CommandPorts {
+        store: world.store.as_ref(),
+        clock: world.clock.as_ref(),
+        ids: &RandomIds,
+    };
+    execute(
+        &ports,
+        deposit_id(),
+        &correlation,
+        Some("sample-sqs-message"),
+        RetryPolicy::default(),
+        |_| {
+            Ok(vec![
+                DepositEvent::AttemptStarted {
+                    attempt: 1,
+                    gateway: gateway.into(),
+                    idempotency_key: format!("{DEPOSIT_ID}:1"),
+                },
+                DepositEvent::DepositSubmitted {
+                    attempt: 1,
+                    gateway: gateway.into(),
+                    external_id: external_id.into(),
+                },
+            ])
+        },
+    )
+    .await
+    .expect("the submission follows the status graph");
+    let applied = apply_notification(
+        &OutcomePorts {
+            store: world.store.as_ref(),
+            clock: world.clock.as_ref(),
+            ids: &RandomIds,
+        },
+        gateway,
+        &GatewayNotification {
+            event_id: "evt_5e1f3a7c9b2d4f6a8c0e1b3d5f7a9c2e".into(),
+            external_id: external_id.into(),
+            outcome: NotifiedOutcome::PaymentSucceeded,
+        },
+        &correlation,
+    )
+    .await
+    .expect("the webhook applies");
+    assert_eq!(
+        applied,
+        Applied::Recorded {
+            status: DepositStatus::Succeeded
+        }
+    );
+}

@@ -1,0 +1,405 @@
+//! The sample events in `events/webhook-callback/` (what `sam local invoke` and
+//! `cargo lambda invoke` send) run through the real handler, read exactly as the Lambda
+//! runtime reads them: JSON → `LambdaRequest` (API Gateway HTTP API, payload 2.0) →
+//! `lambda_http::Request`. Their signatures are real HMACs for a fixed timestamp, so the
+//! handler's clock is pinned near it. A new sample without a case here fails
+//! `every_sample_file_runs_through_a_case`.
+
+mod support;
+
+use lambda_http::Request;
+use lambda_http::request::LambdaRequest;
+use paygate_domain::crypto::FieldCipher;
+use paygate_domain::deposit::FailureReason;
+use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyPolicy};
+use paygate_domain::ports::{IdGenerator, RandomIds, SystemClock};
+use paygate_domain::service::intake::{
+    CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
+};
+use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
+use paygate_domain::validation::parse_deposit_request;
+use paygate_domain::{CorrelationId, DepositEvent, DepositId, DepositStatus, MerchantId};
+use paygate_memory::MemoryQueue;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use support::World;
+use webhook_callback::WebhookGateways;
+
+// ================================================================ the samples' fixed values
+
+/// The one deposit every sample names.
+const DEPOSIT_ID: &str = "01a207d9-2100-7c3e-9a5b-4e6f8d2c1b70";
+const MERCHANT: &str = "mer_samples";
+const CORRELATION: &str = "corr-sample-01a207d9";
+/// `t` of every sample's `Paygate-Signature`: 2026-11-23T10:05:00Z.
+const SIGNED_AT: i64 = 1_795_428_300;
+
+const ACME_JSON: &str = "acme_json";
+const ACME_JSON_SECRET: &str = "whsec_sample_acme_json_5b2e9c";
+const GLOBEX_SOAP: &str = "globex_soap";
+const GLOBEX_SOAP_SECRET: &str = "whsec_sample_globex_soap_8d41f0";
+
+const PAYMENT_SUCCEEDED_JSON: &str = "payment-succeeded-json.json";
+const PAYMENT_FAILED_SOAP: &str = "payment-failed-soap.json";
+
+/// What one sample reports, and what it must do to the deposit.
+struct Case {
+    file: &'static str,
+    gateway: &'static str,
+    secret: &'static str,
+    /// The gateway's payment id the deposit was submitted under.
+    external_id: &'static str,
+    /// The last event the webhook must append.
+    outcome: DepositEvent,
+    status: DepositStatus,
+}
+
+fn payment_succeeded_json() -> Case {
+    let external_id = "pay_8c4e2a6f1b3d5e7092a4c6e8f0b2d4a6";
+    Case {
+        file: PAYMENT_SUCCEEDED_JSON,
+        gateway: ACME_JSON,
+        secret: ACME_JSON_SECRET,
+        external_id,
+        outcome: DepositEvent::DepositSucceeded {
+            external_id: external_id.into(),
+        },
+        status: DepositStatus::Succeeded,
+    }
+}
+
+fn payment_failed_soap() -> Case {
+    Case {
+        file: PAYMENT_FAILED_SOAP,
+        gateway: GLOBEX_SOAP,
+        secret: GLOBEX_SOAP_SECRET,
+        external_id: "txn_2d9b7f5e3c1a4b6d8f0e2c4a6b8d0f1e",
+        outcome: DepositEvent::DepositFailed {
+            reason: FailureReason::new(
+                "insufficient_funds",
+                "the gateway reported the payment failed",
+            ),
+        },
+        status: DepositStatus::Failed,
+    }
+}
+
+// ================================================================ one test per sample
+
+#[tokio::test]
+async fn payment_succeeded_json_sample_moves_the_deposit_to_succeeded() {
+    run(payment_succeeded_json()).await;
+}
+
+#[tokio::test]
+async fn payment_failed_soap_sample_moves_the_deposit_to_failed() {
+    run(payment_failed_soap()).await;
+}
+
+// ================================================================ the case
+
+async fn run(case: Case) {
+    // GIVEN the samples' gateways configured as an operator would (PAYGATE_WEBHOOK_GATEWAYS),
+    // and the deposit of the intake's create-deposit sample, submitted to this gateway
+    let mut world = World::new();
+    world.webhooks.gateways = Arc::new(sample_gateways());
+    submitted_sample_deposit(&world, case.gateway, case.external_id).await;
+
+    // AND the sample carries the real signature of its body by the gateway's secret
+    let sample = SampleFile::read(case.file);
+    assert_eq!(sample.path_parameter("gateway"), case.gateway);
+    assert_eq!(
+        sample.header("paygate-signature"),
+        paygate_signature::sign(case.secret.as_bytes(), SIGNED_AT, sample.body().as_bytes()),
+        "{}: the signature header is HMAC-SHA256(secret, \"t.body\")",
+        case.file
+    );
+
+    // WHEN it is delivered to a function on the wall clock, hours after it was signed
+    let before = world.events(deposit_id()).await;
+    let mut wall_clock = world.webhooks.clone();
+    wall_clock.clock = Arc::new(SystemClock);
+    let stale = support::Reply::from(webhook_callback::handle(&wall_clock, sample.request()).await);
+
+    // THEN it is refused as stale and changes nothing
+    stale.assert_unauthenticated();
+    assert_eq!(world.events(deposit_id()).await, before);
+
+    // WHEN it is delivered with the clock 30 s after it was signed
+    let now = world.now();
+    world
+        .clock
+        .advance(time::Duration::seconds(SIGNED_AT + 30 - now));
+    let reply = world.send(sample.request()).await;
+
+    // THEN 200, and the deposit records the gateway's outcome
+    reply.assert_applied("recorded", case.status.as_str());
+    let events = world.events(deposit_id()).await;
+    let last = events.last().expect("events");
+    assert_eq!(last.event, case.outcome, "{}", case.file);
+    assert_eq!(last.version, before.len() as u64 + 1, "one event appended");
+    let view = world.view(deposit_id()).await;
+    assert_eq!(view.status, case.status);
+    assert_eq!(view.external_id.as_deref(), Some(case.external_id));
+
+    // AND the gateway retrying the same webhook is a duplicate that changes nothing
+    let retried = world.send(sample.request()).await;
+    retried.assert_applied("duplicate", case.status.as_str());
+    assert_eq!(world.events(deposit_id()).await, events);
+}
+
+// ================================================================ coverage
+
+/// Every file in `events/webhook-callback/` runs through its case; a file without one fails.
+#[tokio::test]
+async fn every_sample_file_runs_through_a_case() {
+    let files = sample_files();
+    assert!(
+        !files.is_empty(),
+        "no samples in {}",
+        samples_dir().display()
+    );
+    for name in files {
+        let case = match name.as_str() {
+            PAYMENT_SUCCEEDED_JSON => payment_succeeded_json(),
+            PAYMENT_FAILED_SOAP => payment_failed_soap(),
+            other => panic!(
+                "events/webhook-callback/{other} has no test case: add one to {}",
+                file!()
+            ),
+        };
+        run(case).await;
+    }
+}
+
+/// events/README.md lists every sample and the values needed to re-sign them.
+#[test]
+fn the_events_readme_documents_these_samples_and_their_signing_values() {
+    let readme = std::fs::read_to_string(samples_dir().join("../README.md"))
+        .expect("events/README.md exists");
+    for name in sample_files() {
+        assert!(
+            readme.contains(&format!("webhook-callback/{name}")),
+            "events/README.md does not list webhook-callback/{name}"
+        );
+    }
+    for value in [
+        ACME_JSON_SECRET,
+        GLOBEX_SOAP_SECRET,
+        &SIGNED_AT.to_string(),
+        DEPOSIT_ID,
+        &sample_gateways_json(),
+    ] {
+        assert!(readme.contains(value), "events/README.md omits {value}");
+    }
+}
+
+// ================================================================ reading the samples
+
+fn samples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/webhook-callback")
+}
+
+fn sample_files() -> BTreeSet<String> {
+    std::fs::read_dir(samples_dir())
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", samples_dir().display()))
+        .map(|entry| {
+            let entry = entry.expect("a directory entry");
+            entry.file_name().to_string_lossy().into_owned()
+        })
+        .collect()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+struct SampleFile {
+    name: &'static str,
+    text: String,
+    json: Value,
+}
+
+impl SampleFile {
+    fn read(name: &'static str) -> Self {
+        let text = read(&samples_dir().join(name));
+        let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_http_api_v2(name, &json);
+        Self { name, text, json }
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.json["headers"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: no {name} header", self.name))
+    }
+
+    fn path_parameter(&self, name: &str) -> &str {
+        self.json["pathParameters"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: no path parameter {name}", self.name))
+    }
+
+    fn body(&self) -> &str {
+        self.json["body"].as_str().expect("a string body")
+    }
+
+    /// The sample as the Lambda runtime hands it to the handler.
+    fn request(&self) -> Request {
+        let lambda_request: LambdaRequest = serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("{} is no Lambda request: {e}", self.name));
+        assert!(
+            matches!(lambda_request, LambdaRequest::ApiGatewayV2(_)),
+            "{} is not read as an HTTP API (payload 2.0) request",
+            self.name
+        );
+        Request::from(lambda_request)
+    }
+}
+
+/// What API Gateway HTTP APIs send with payload format 2.0: checked field by field, since
+/// the deserializer accepts almost anything (every field has a default).
+fn assert_http_api_v2(name: &str, event: &Value) {
+    let text = |pointer: &str| {
+        event
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{name}: {pointer} must be a string"))
+            .to_owned()
+    };
+    assert_eq!(text("/version"), "2.0", "{name}");
+    assert_eq!(text("/routeKey"), "POST /webhooks/{gateway}", "{name}");
+    assert_eq!(
+        text("/requestContext/routeKey"),
+        text("/routeKey"),
+        "{name}"
+    );
+    assert_eq!(text("/requestContext/http/method"), "POST", "{name}");
+    let raw_path = text("/rawPath");
+    assert_eq!(text("/requestContext/http/path"), raw_path, "{name}");
+    assert_eq!(
+        raw_path,
+        format!("/webhooks/{}", text("/pathParameters/gateway")),
+        "{name}"
+    );
+    assert_eq!(text("/requestContext/stage"), "$default", "{name}");
+    assert!(!text("/requestContext/http/sourceIp").is_empty(), "{name}");
+    text("/rawQueryString");
+    text("/requestContext/requestId");
+    assert!(event["requestContext"]["timeEpoch"].is_i64(), "{name}");
+    let headers = event["headers"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{name}: headers must be an object"));
+    for (header, value) in headers {
+        assert_eq!(
+            header,
+            &header.to_lowercase(),
+            "{name}: header names are lower case"
+        );
+        assert!(value.is_string(), "{name}: header {header} is a string");
+    }
+    assert_eq!(event["isBase64Encoded"], Value::Bool(false), "{name}");
+    let body = text("/body");
+    assert_eq!(
+        headers.get("content-length").and_then(Value::as_str),
+        Some(body.len().to_string().as_str()),
+        "{name}: content-length is the body's length in bytes"
+    );
+}
+
+/// The JSON body of the intake's create-deposit sample.
+fn intake_sample_body() -> Value {
+    let text = read(&samples_dir().join("../deposit-intake/create-deposit.json"));
+    let json: Value = serde_json::from_str(&text).expect("a JSON sample");
+    serde_json::from_str(json["body"].as_str().expect("a body")).expect("a JSON body")
+}
+
+// ================================================================ the world the samples need
+
+fn deposit_id() -> DepositId {
+    DepositId::parse(DEPOSIT_ID).expect("a UUID")
+}
+
+/// `PAYGATE_WEBHOOK_GATEWAYS` for the samples' two gateways, as documented.
+fn sample_gateways_json() -> String {
+    format!(
+        r#"{{"{ACME_JSON}":{{"format":"json","secrets":["{ACME_JSON_SECRET}"]}},"{GLOBEX_SOAP}":{{"format":"soap","secrets":["{GLOBEX_SOAP_SECRET}"]}}}}"#
+    )
+}
+
+fn sample_gateways() -> WebhookGateways {
+    WebhookGateways::from_json(&sample_gateways_json()).expect("a valid configuration")
+}
+
+/// The samples' deposit id first, then random ones.
+struct SampleIds(std::sync::atomic::AtomicBool);
+
+impl IdGenerator for SampleIds {
+    fn new_uuid(&self) -> uuid::Uuid {
+        if self.0.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            deposit_id().0
+        } else {
+            RandomIds.new_uuid()
+        }
+    }
+}
+
+/// GIVEN-helper: the deposit of the intake's create-deposit sample (recorded by the
+/// intake's use case under the samples' id), then submitted to `gateway` as
+/// `external_id` by the processor's own events, which also write the external-id lookup
+/// webhooks are resolved by.
+async fn submitted_sample_deposit(world: &World, gateway: &str, external_id: &str) {
+    let body = intake_sample_body();
+    let queue = MemoryQueue::default();
+    let ports = IntakePorts {
+        store: world.store.as_ref(),
+        queue: &queue,
+        clock: world.clock.as_ref(),
+        ids: &SampleIds(true.into()),
+        cipher: &FieldCipher::ephemeral(),
+        policy: IdempotencyPolicy::default(),
+    };
+    let created = request_deposit(
+        &ports,
+        IntakeRequest {
+            merchant: &MerchantId(MERCHANT.into()),
+            key: &IdempotencyKey::parse(Some("order-S-1")).expect("a valid key"),
+            fingerprint: &Fingerprint::of(CREATE_DEPOSIT, body.to_string().as_bytes()),
+            correlation: &CorrelationId(CORRELATION.into()),
+            request: parse_deposit_request(&body).expect("the sample's body is a valid deposit"),
+        },
+    )
+    .await
+    .expect("the intake accepts the deposit");
+    assert!(matches!(created, Created::New(view) if view.id == deposit_id()));
+    let submitted = execute(
+        &CommandPorts {
+            store: world.store.as_ref(),
+            clock: world.clock.as_ref(),
+            ids: &RandomIds,
+        },
+        deposit_id(),
+        &CorrelationId(CORRELATION.into()),
+        Some("sample-sqs-message"),
+        RetryPolicy::default(),
+        |_| {
+            Ok(vec![
+                DepositEvent::AttemptStarted {
+                    attempt: 1,
+                    gateway: gateway.to_owned(),
+                    idempotency_key: format!("{DEPOSIT_ID}:1"),
+                },
+                DepositEvent::DepositSubmitted {
+                    attempt: 1,
+                    gateway: gateway.to_owned(),
+                    external_id: external_id.to_owned(),
+                },
+            ])
+        },
+    )
+    .await
+    .expect("the submission follows the status graph");
+    assert_eq!(submitted.status, DepositStatus::Submitted);
+}
