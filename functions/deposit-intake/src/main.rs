@@ -2,6 +2,7 @@
 
 use deposit_intake::{Intake, IntakeConfig, handle};
 use lambda_http::{Error, service_fn};
+use paygate_aws::secrecy::ExposeSecret;
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::ports::{RandomIds, SystemClock};
 use std::sync::Arc;
@@ -10,16 +11,15 @@ use std::sync::Arc;
 async fn main() -> Result<(), Error> {
     paygate_api::telemetry::init();
     let aws = paygate_aws::AwsAdapters::connect().await?;
-    // Resolved from Secrets Manager by the template; never logged.
-    let field_keys =
-        std::env::var("PAYGATE_FIELD_KEYS").map_err(|_| "PAYGATE_FIELD_KEYS is not set")?;
+    // Fetched from Secrets Manager (PAYGATE_FIELD_KEYS_SECRET_ARN) once per cold start.
+    let field_keys = aws.secret("PAYGATE_FIELD_KEYS").await?;
     let intake = Intake {
         store: aws.publishing_store(),
         queue: aws.queue,
         merchants: aws.merchants,
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
-        cipher: Arc::new(FieldCipher::from_spec(&field_keys)?),
+        cipher: Arc::new(FieldCipher::from_spec(field_keys.expose_secret())?),
         config: IntakeConfig::default(),
     };
     lambda_http::run(service_fn(|request| {

@@ -2,6 +2,7 @@
 
 use gateway_processor::{ConnectorCache, Processor, handle};
 use lambda_runtime::{Error, service_fn};
+use paygate_aws::secrecy::ExposeSecret;
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::gateways::BreakerPolicy;
 use paygate_domain::ports::{RandomIds, SystemClock};
@@ -12,9 +13,8 @@ use std::sync::Arc;
 async fn main() -> Result<(), Error> {
     paygate_api::telemetry::init();
     let aws = paygate_aws::AwsAdapters::connect().await?;
-    // Resolved from Secrets Manager by the template; never logged.
-    let field_keys =
-        std::env::var("PAYGATE_FIELD_KEYS").map_err(|_| "PAYGATE_FIELD_KEYS is not set")?;
+    // Fetched from Secrets Manager (PAYGATE_FIELD_KEYS_SECRET_ARN) once per cold start.
+    let field_keys = aws.secret("PAYGATE_FIELD_KEYS").await?;
     let processor = Processor {
         store: aws.publishing_store(),
         registry: aws.registry,
@@ -22,7 +22,7 @@ async fn main() -> Result<(), Error> {
         redelivery: aws.queue,
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
-        cipher: Arc::new(FieldCipher::from_spec(&field_keys)?),
+        cipher: Arc::new(FieldCipher::from_spec(field_keys.expose_secret())?),
         breaker: BreakerPolicy::default(),
         backoff: RedeliveryPolicy::default(),
         in_flight_grace: paygate_domain::service::process::IN_FLIGHT_GRACE,

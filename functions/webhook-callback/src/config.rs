@@ -6,6 +6,17 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
 
+/// The webhook configuration is not valid JSON of the expected shape. Only the kind of
+/// error and where it is are kept: serde's own message can quote the offending value,
+/// which here could be a secret.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid webhook gateway configuration: {category:?} error at line {line} column {column}")]
+pub struct ConfigError {
+    category: serde_json::error::Category,
+    line: usize,
+    column: usize,
+}
+
 #[derive(Deserialize)]
 pub struct WebhookGateway {
     pub format: WireFormat,
@@ -28,9 +39,13 @@ impl fmt::Debug for WebhookGateways {
 
 impl WebhookGateways {
     /// From JSON `{"<gateway>": {"format": "json"|"soap", "secrets": ["..."]}}`, which
-    /// Lambda gets from Secrets Manager (`PAYGATE_WEBHOOK_GATEWAYS`).
-    pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(json)
+    /// Lambda gets from Secrets Manager (`PAYGATE_WEBHOOK_GATEWAYS_SECRET_ARN`).
+    pub fn from_json(json: &str) -> Result<Self, ConfigError> {
+        serde_json::from_str(json).map_err(|err| ConfigError {
+            category: err.classify(),
+            line: err.line(),
+            column: err.column(),
+        })
     }
 
     pub fn insert(&mut self, name: impl Into<String>, gateway: WebhookGateway) {
@@ -55,5 +70,15 @@ mod tests {
         assert_eq!(acme.format, WireFormat::Soap);
         assert_eq!(acme.secrets.len(), 2);
         assert!(!format!("{gateways:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn a_malformed_configuration_is_refused_without_quoting_it() {
+        // A secret given as a string instead of a list: serde would quote it.
+        let err = WebhookGateways::from_json(r#"{"acme":{"format":"json","secrets":"s3cr3t"}}"#)
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("line 1"), "{message}");
+        assert!(!message.contains("s3cr3t"), "{message}");
     }
 }

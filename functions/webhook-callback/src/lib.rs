@@ -6,7 +6,7 @@
 
 mod config;
 
-pub use config::{WebhookGateway, WebhookGateways};
+pub use config::{ConfigError, WebhookGateway, WebhookGateways};
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};

@@ -1,6 +1,7 @@
 //! Lambda entry point: build the AWS clients once, then serve webhook requests.
 
 use lambda_http::{Error, service_fn};
+use paygate_aws::secrecy::ExposeSecret;
 use paygate_domain::ports::{RandomIds, SystemClock};
 use std::sync::Arc;
 use webhook_callback::{WebhookGateways, Webhooks, handle};
@@ -9,14 +10,14 @@ use webhook_callback::{WebhookGateways, Webhooks, handle};
 async fn main() -> Result<(), Error> {
     paygate_api::telemetry::init();
     let aws = paygate_aws::AwsAdapters::connect().await?;
-    // Resolved from Secrets Manager by the template; never logged.
-    let gateways = std::env::var("PAYGATE_WEBHOOK_GATEWAYS")
-        .map_err(|_| "PAYGATE_WEBHOOK_GATEWAYS is not set")?;
+    // Fetched from Secrets Manager (PAYGATE_WEBHOOK_GATEWAYS_SECRET_ARN) once per cold
+    // start; rotating a secret therefore takes effect as instances are replaced.
+    let gateways = aws.secret("PAYGATE_WEBHOOK_GATEWAYS").await?;
     let webhooks = Webhooks {
         store: aws.publishing_store(),
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
-        gateways: Arc::new(WebhookGateways::from_json(&gateways)?),
+        gateways: Arc::new(WebhookGateways::from_json(gateways.expose_secret())?),
     };
     lambda_http::run(service_fn(|request| {
         let webhooks = &webhooks;

@@ -18,6 +18,8 @@
 //!   `PutEvents` requests of at most 10 entries and 256 KB; any refused entry fails the
 //!   publish (callers publish again, consumers deduplicate on `detail.event_id`).
 //!   [`BusTap`]: a rule copying matching events into a queue, to watch the bus.
+//! * [`secret_setting`]: a secret read by reference (`<NAME>_SECRET_ARN`, Secrets
+//!   Manager) at start-up, or given directly in `<NAME>` locally.
 //!
 //! Failures are [`AwsError`]s turned into the ports' errors (`StoreError`, `AppendError`,
 //! `QueueError`); their messages name the operation and the AWS error code, never an
@@ -42,6 +44,7 @@ mod merchants;
 mod publisher;
 mod queue;
 mod registry;
+mod secrets;
 mod wiring;
 
 pub use config::{Resources, sdk_config};
@@ -56,6 +59,7 @@ pub use publisher::{
 pub use queue::{MAX_DELAY_SECONDS, ReceivedMessage, SqsQueue};
 pub use queue::{RedriveMethod, RedriveReport, approximate_depth, peek, queue_arn, redrive};
 pub use registry::{DynamoGatewayRegistry, MAX_UPDATE_ATTEMPTS};
+pub use secrets::{SecretError, secret_setting};
 pub use wiring::AwsAdapters;
 
 /// The SDK crates the adapters are built on, so callers build clients from the same
@@ -63,4 +67,6 @@ pub use wiring::AwsAdapters;
 pub use aws_config::SdkConfig;
 pub use aws_sdk_dynamodb;
 pub use aws_sdk_eventbridge;
+pub use aws_sdk_secretsmanager;
 pub use aws_sdk_sqs;
+pub use secrecy;

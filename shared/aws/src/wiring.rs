@@ -2,13 +2,15 @@
 
 use crate::{
     DynamoEventStore, DynamoGatewayRegistry, DynamoMerchantDirectory, EventBridgePublisher,
-    Resources, SqsQueue, sdk_config,
+    Resources, SecretError, SqsQueue, sdk_config, secret_setting,
 };
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_eventbridge::Client as EventBridgeClient;
+use aws_sdk_secretsmanager::Client as SecretsClient;
 use aws_sdk_sqs::Client as SqsClient;
 use paygate_domain::ports::{EventStore, QueueError};
 use paygate_domain::service::publish::PublishingEventStore;
+use secrecy::SecretString;
 use std::sync::Arc;
 
 pub struct AwsAdapters {
@@ -20,6 +22,7 @@ pub struct AwsAdapters {
     pub bus: Arc<EventBridgePublisher>,
     pub dynamodb: DynamoClient,
     pub sqs: SqsClient,
+    pub secrets: SecretsClient,
     pub resources: Resources,
 }
 
@@ -42,8 +45,15 @@ impl AwsAdapters {
             )),
             dynamodb,
             sqs,
+            secrets: SecretsClient::new(&config),
             resources,
         })
+    }
+
+    /// The secret setting `name` from the process environment: fetched from Secrets
+    /// Manager when `<name>_SECRET_ARN` is set (as in the template), else `<name>` itself.
+    pub async fn secret(&self, name: &str) -> Result<SecretString, SecretError> {
+        secret_setting(&self.secrets, name, |variable| std::env::var(variable).ok()).await
     }
 
     /// The event store the functions write through: every append that commits is

@@ -478,3 +478,43 @@ async fn receive_one(queue: &SqsQueue) -> paygate_aws::ReceivedMessage {
     }
     panic!("no message arrived within 15 s");
 }
+
+/// The functions' secrets by reference: the ARN wins over a literal value, and the
+/// value comes back exactly as stored.
+#[tokio::test]
+async fn secret_settings_are_read_from_secrets_manager_by_arn() {
+    let config = emulators().await;
+    let client = paygate_aws::aws_sdk_secretsmanager::Client::new(&config);
+    let name = format!("paygate-test-{}", uuid::Uuid::new_v4().simple());
+    let created = client
+        .create_secret()
+        .name(&name)
+        .secret_string("k1:AAAA,k0:BBBB")
+        .send()
+        .await
+        .expect("create secret");
+    let arn = created.arn().expect("secret arn").to_owned();
+    let lookup = |variable: &str| match variable {
+        "PAYGATE_FIELD_KEYS_SECRET_ARN" => Some(arn.clone()),
+        "PAYGATE_FIELD_KEYS" => Some("literal-must-lose".to_owned()),
+        _ => None,
+    };
+    let secret = paygate_aws::secret_setting(&client, "PAYGATE_FIELD_KEYS", lookup)
+        .await
+        .expect("read secret");
+    assert_eq!(
+        paygate_aws::secrecy::ExposeSecret::expose_secret(&secret),
+        "k1:AAAA,k0:BBBB"
+    );
+
+    let unknown = |variable: &str| {
+        (variable == "PAYGATE_FIELD_KEYS_SECRET_ARN").then(|| format!("{arn}-gone"))
+    };
+    let err = paygate_aws::secret_setting(&client, "PAYGATE_FIELD_KEYS", unknown)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, paygate_aws::SecretError::Fetch { .. }),
+        "{err}"
+    );
+}

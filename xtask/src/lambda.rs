@@ -1,0 +1,156 @@
+//! The deployable side: linting `template.yaml`, cross-building the functions for
+//! Lambda (arm64, `provided.al2023`) with cargo-lambda, and `sam build`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use crate::process::{self, Error, Result, step};
+use crate::tools::DeployTools;
+
+/// The Rust target of Lambda's arm64 (Graviton) runtime.
+pub const ARM64_TARGET: &str = "aarch64-unknown-linux-gnu";
+/// The function the test command cross-builds: it links every adapter the others do
+/// (DynamoDB, SQS, EventBridge, the PSP connectors), so if it builds, they do.
+pub const PROBE_FUNCTION: &str = "health-probe";
+/// ELF `e_machine` for AArch64.
+const EM_AARCH64: u16 = 183;
+
+/// `cfn-lint` and `sam validate --lint`, both offline.
+pub fn lint_template(root: &Path, tools: &DeployTools) -> Result<()> {
+    step("cfn-lint template.yaml");
+    process::run_ok(
+        tools
+            .command("cfn-lint")
+            .arg("template.yaml")
+            .current_dir(root),
+    )?;
+    step("sam validate --lint");
+    process::run_ok(
+        sam(tools)
+            .args(["validate", "--lint", "--template", "template.yaml"])
+            .current_dir(root),
+    )
+}
+
+/// Installs the arm64 standard library with rustup when it is missing.
+pub fn ensure_arm64_target() -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("cannot run `rustup` ({e}); cross-building needs rustup"))?;
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|line| line.trim() == ARM64_TARGET)
+    {
+        return Ok(());
+    }
+    step(&format!("rustup target add {ARM64_TARGET}"));
+    process::run_ok(Command::new("rustup").args(["target", "add", ARM64_TARGET]))
+}
+
+/// `cargo lambda build --release --arm64` for `functions`; returns each bootstrap's
+/// path and size after checking it is an AArch64 executable.
+pub fn cross_build(
+    root: &Path,
+    tools: &DeployTools,
+    functions: &[&str],
+) -> Result<Vec<(PathBuf, u64)>> {
+    ensure_arm64_target()?;
+    step(&format!(
+        "cargo lambda build --release --arm64 ({})",
+        functions.join(", ")
+    ));
+    let started = Instant::now();
+    let mut cmd = Command::new("cargo");
+    cmd.args(["lambda", "build", "--release", "--arm64"])
+        .current_dir(root)
+        .env("PATH", tools.path());
+    for function in functions {
+        cmd.args(["--package", function]);
+    }
+    process::run_ok(&mut cmd)?;
+    let target = target_dir(root);
+    let bundles = functions
+        .iter()
+        .map(|function| check_bootstrap(&target.join("lambda").join(function).join("bootstrap")))
+        .collect::<Result<Vec<_>>>()?;
+    report("cross-built", &bundles, started);
+    Ok(bundles)
+}
+
+/// `sam build`: every function of the template, as `sam deploy` will upload them
+/// (into `.aws-sam/build/<LogicalId>/bootstrap`).
+pub fn sam_build(root: &Path, tools: &DeployTools) -> Result<Vec<(PathBuf, u64)>> {
+    ensure_arm64_target()?;
+    step("sam build");
+    let started = Instant::now();
+    process::run_ok(sam(tools).arg("build").current_dir(root))?;
+    let build = root.join(".aws-sam").join("build");
+    let mut bundles = Vec::new();
+    let entries =
+        fs::read_dir(&build).map_err(|e| format!("cannot read {}: {e}", build.display()))?;
+    for entry in entries.filter_map(|entry| entry.ok()) {
+        let bootstrap = entry.path().join("bootstrap");
+        if bootstrap.is_file() {
+            bundles.push(check_bootstrap(&bootstrap)?);
+        }
+    }
+    bundles.sort();
+    if bundles.len() < 4 {
+        return Err(Error::Failed(format!(
+            "sam build left {} bootstrap files under {}, expected one per function (4)",
+            bundles.len(),
+            build.display()
+        )));
+    }
+    report("built", &bundles, started);
+    Ok(bundles)
+}
+
+fn sam(tools: &DeployTools) -> Command {
+    let mut cmd = tools.command("sam");
+    cmd.env("SAM_CLI_TELEMETRY", "0");
+    cmd
+}
+
+/// Fails unless `path` is a 64-bit little-endian ELF for AArch64; returns its size.
+fn check_bootstrap(path: &Path) -> Result<(PathBuf, u64)> {
+    let bytes = fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let is_elf64_le =
+        bytes.len() > 20 && bytes.starts_with(b"\x7fELF") && bytes[4] == 2 && bytes[5] == 1;
+    let machine = bytes.get(18..20).map(|m| u16::from_le_bytes([m[0], m[1]]));
+    if !is_elf64_le || machine != Some(EM_AARCH64) {
+        return Err(Error::Failed(format!(
+            "{} is not a 64-bit AArch64 ELF executable",
+            path.display()
+        )));
+    }
+    Ok((path.to_path_buf(), bytes.len() as u64))
+}
+
+fn report(what: &str, bundles: &[(PathBuf, u64)], started: Instant) {
+    eprintln!("    {what} in {:.0?}:", started.elapsed());
+    for (path, size) in bundles {
+        eprintln!(
+            "    {:>6.1} MiB  {}",
+            *size as f64 / (1024.0 * 1024.0),
+            path.display()
+        );
+    }
+}
+
+/// `CARGO_TARGET_DIR` if set, else `<repo>/target`.
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root.join(dir)
+            }
+        })
+        .unwrap_or_else(|| root.join("target"))
+}
