@@ -17,7 +17,9 @@ Configuration (all optional):
   AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY               (default test / test)
   PAYGATE_*_TABLE, PAYGATE_DEPOSITS_QUEUE, PAYGATE_DEPOSITS_DLQ,
   PAYGATE_MAX_RECEIVE_COUNT, PAYGATE_EVENT_BUS (default paygate-bus),
-  PAYGATE_EVENTS_TAP_QUEUE (default paygate-events-tap)
+  PAYGATE_EVENTS_TAP_QUEUE (default paygate-events-tap),
+  PAYGATE_LOCAL_FIELD_KEYS_SECRET (default paygate/local/field-keys),
+  PAYGATE_LOCAL_WEBHOOK_GATEWAYS_SECRET (default paygate/local/webhook-gateways)
                              resource names / settings, see the specs below; the Rust
                              code reads the same variables.
 
@@ -28,6 +30,7 @@ To add a resource (e.g. another queue or rule), write an
 `ensure_<thing>(ctx)` function below and append it to RESOURCES at the bottom.
 """
 
+import base64
 import json
 import os
 import sys
@@ -435,6 +438,41 @@ def ensure_target(events, bus, rule, target_id, arn):
     report("target", label, "exists, updated" if targets else "created")
 
 
+# --- secrets (local only) ---------------------------------------------------------
+
+# What `sam local invoke` (and the functions on an emulator) read by ARN. A deployed stack
+# gets its secrets from the operator (README: Deploy); these exist only on emulators.
+LOCAL_WEBHOOK_GATEWAYS = {
+    # The secrets the signed samples in events/webhook-callback/ were made with.
+    "acme_json": {"format": "json", "secrets": ["whsec_sample_acme_json_5b2e9c"]},
+    "globex_soap": {"format": "soap", "secrets": ["whsec_sample_globex_soap_8d41f0"]},
+}
+
+
+def ensure_local_secrets(ctx):
+    """Field-encryption keys (random, made once) and the webhook configuration."""
+    secrets = ctx.client("secretsmanager")
+    field_keys = "local1:" + base64.b64encode(os.urandom(32)).decode("ascii")
+    ensure_secret(secrets, env("PAYGATE_LOCAL_FIELD_KEYS_SECRET", "paygate/local/field-keys"),
+                  field_keys)
+    ensure_secret(secrets,
+                  env("PAYGATE_LOCAL_WEBHOOK_GATEWAYS_SECRET", "paygate/local/webhook-gateways"),
+                  json.dumps(LOCAL_WEBHOOK_GATEWAYS))
+
+
+def ensure_secret(secrets, name, value):
+    """Create the secret unless it exists (an existing value is kept: keys must not change
+    under stored data); prints its ARN, which the template's parameters take."""
+    try:
+        arn = secrets.describe_secret(SecretId=name)["ARN"]
+        report("secret", name, f"exists ({arn})")
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) != "ResourceNotFoundException":
+            raise
+        arn = secrets.create_secret(Name=name, SecretString=value)["ARN"]
+        report("secret", name, f"created ({arn})")
+
+
 # --- entry point ------------------------------------------------------------------
 
 # Resource-creating functions, run in order. Add new ones here.
@@ -442,6 +480,7 @@ RESOURCES = [
     ensure_tables,
     ensure_deposit_queues,
     ensure_event_bus,
+    ensure_local_secrets,
 ]
 
 
