@@ -1,31 +1,73 @@
-//! `paygate-ops`: the operator's tool for the deposits dead-letter queue (DESIGN §7).
+//! `paygate-ops`: the operator's tool for the deposits dead-letter queue (DESIGN §7), the
+//! gateway registry and merchants' API keys.
 //!
 //! ```text
-//! paygate-ops dlq list [--max N]        message id, deposit, merchant, correlation, receives
-//! paygate-ops dlq show <message-id>     one message's ids and delivery facts
-//! paygate-ops dlq redrive [--limit N]   move messages back to the deposits queue
+//! paygate-ops dlq list [--max N]          message id, deposit, merchant, correlation, receives
+//! paygate-ops dlq show <message-id>       one message's ids and delivery facts
+//! paygate-ops dlq redrive [--limit N]     move messages back to the deposits queue
+//! paygate-ops gateways list               name, format, enabled, priority, countries,
+//!                                         currencies, health, breaker, base URL host
+//! paygate-ops gateways put <file.json>    add or update gateways (checked first, all or nothing)
+//! paygate-ops gateways enable <name>      route to it again
+//! paygate-ops gateways disable <name>     stop routing new payments to it
+//! paygate-ops merchants add <merchant-id> issue a new API key (printed once, hash stored)
+//! paygate-ops merchants check < key.txt   which merchant the key on stdin belongs to
 //! ```
 //!
-//! Queues come from the same variables the functions read ([`Resources`]):
-//! `PAYGATE_DEPOSITS_QUEUE[_URL]`, `PAYGATE_DEPOSITS_DLQ[_URL]`; the endpoint, region and
-//! credentials from the SDK's usual environment (`AWS_ENDPOINT_URL`, ...).
+//! Resources come from the same variables the functions read ([`Resources`]):
+//! `PAYGATE_DEPOSITS_QUEUE[_URL]`, `PAYGATE_DEPOSITS_DLQ[_URL]`, `PAYGATE_GATEWAYS_TABLE`,
+//! `PAYGATE_MERCHANTS_TABLE`; the endpoint, region and credentials from the SDK's usual
+//! environment (`AWS_ENDPOINT_URL`, ...).
 //!
 //! Output never holds a message body as such, only the ids it carries (deposit,
-//! merchant, correlation), which are not payer data.
+//! merchant, correlation), which are not payer data; nor a gateway's base URL, only its
+//! host (a path or query could carry credentials).
 //!
-//! The binary is a thin shell around [`cli`], which tests call directly.
+//! A `gateways put` file is a JSON array of entries (or one entry) shaped like the
+//! devstack's seed, `base_url` required:
+//!
+//! ```json
+//! [{ "name": "acme_json", "format": "json", "base_url": "https://psp.example/api",
+//!    "countries": ["AE", "US"], "currencies": ["AED", "USD"], "priority": 10, "enabled": true }]
+//! ```
+//!
+//! Every entry is checked before anything is written ([`gateways::parse_put_file`]):
+//! exactly these fields, a name that `POST /webhooks/{gateway}` can carry unencoded
+//! (letters, digits, `-_.~`, at most 64), names unique in the file, a known wire format,
+//! ISO 3166-1 countries and ISO 4217 currencies, an absolute `https://` base URL (`http://`
+//! only for loopback hosts) without query or fragment. An upsert keeps what was learnt
+//! about a gateway already there (health, breaker). The gateway processor reads the
+//! registry afresh for every message, so a change applies from its next message.
+//!
+//! `merchants add` prints the new key once, on a line of its own; it is the only output
+//! that ever holds a key ([`merchants`]). `merchants check` reads the key from stdin, not
+//! from the command line, so that it stays out of shell history.
+//!
+//! The binary is a thin shell around [`cli_with_input`] (its stdin) and tests call it, or
+//! [`cli`] (no stdin), directly.
 
+pub mod gateways;
+pub mod merchants;
+
+pub use gateways::{GatewayCommand, GatewayOps};
+pub use merchants::{Input, MerchantCommand, MerchantOps};
+
+use paygate_aws::aws_sdk_dynamodb::Client as DynamoClient;
 use paygate_aws::aws_sdk_sqs::Client;
 use paygate_aws::{
     ReceivedMessage, RedriveReport, Resources, SqsQueue, approximate_depth, peek, redrive,
     sdk_config,
 };
-use paygate_domain::ports::QueueError;
+use paygate_domain::MerchantId;
+use paygate_domain::ports::{ApiKeyHash, QueueError, StoreError};
 use std::ffi::OsString;
 use std::io::{self, Write};
+use std::path::PathBuf;
 
 pub const USAGE: &str = "\
 usage: paygate-ops dlq <command>
+       paygate-ops gateways <command>
+       paygate-ops merchants <command>
 
 commands:
   dlq list [--max N]        list up to N (default 100) dead-lettered messages: message id,
@@ -35,10 +77,30 @@ commands:
                             all of them with SQS's StartMessageMoveTask, or, where the
                             endpoint lacks it or with --limit, one by one (receive, send a
                             copy, then delete the original)
+  gateways list             list the registry: name, format, enabled, priority, countries,
+                            currencies, health, breaker, base URL host
+  gateways put <file.json>  add or update the gateways in the file: a JSON array (or one
+                            object) of {\"name\", \"format\", \"base_url\", \"countries\",
+                            \"currencies\", \"priority\", \"enabled\"}; the whole file is
+                            checked first and refused on any problem; health and breaker
+                            state of existing gateways are kept
+  gateways enable <name>    let routing choose the gateway again
+  gateways disable <name>   stop routing new payments to the gateway
+  merchants add <merchant-id>
+                            issue a new API key for the merchant (letters, digits, '_', '-',
+                            at most 64, starting with a letter or digit): register its
+                            SHA-256 hash and print the key, once. Its other keys keep
+                            working: running it again gives another key, which is how a
+                            key is rotated
+  merchants check           read one API key from stdin (never from the command line) and
+                            print the merchant it belongs to; exit code 1 if none
   help                      show this text
 
-Listing makes each message visible again at once, but every look counts as a receive.
-Queues: PAYGATE_DEPOSITS_QUEUE[_URL], PAYGATE_DEPOSITS_DLQ[_URL]; endpoint: AWS_ENDPOINT_URL.";
+Listing the DLQ makes each message visible again at once, but every look counts as a receive.
+Gateway changes apply from the processor's next message (it reads the registry for each).
+A new API key is shown only once: only its hash is stored.
+Queues: PAYGATE_DEPOSITS_QUEUE[_URL], PAYGATE_DEPOSITS_DLQ[_URL]; registry:
+PAYGATE_GATEWAYS_TABLE; API key hashes: PAYGATE_MERCHANTS_TABLE; endpoint: AWS_ENDPOINT_URL.";
 
 /// Default for `dlq list`.
 pub const DEFAULT_LIST_MAX: usize = 100;
@@ -49,9 +111,17 @@ pub const SHOW_SCAN_MAX: usize = 1000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Help,
-    DlqList { max: usize },
-    DlqShow { message_id: String },
-    DlqRedrive { limit: Option<usize> },
+    Dlq(DlqCommand),
+    Gateways(GatewayCommand),
+    Merchants(MerchantCommand),
+}
+
+/// A `dlq` command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DlqCommand {
+    List { max: usize },
+    Show { message_id: String },
+    Redrive { limit: Option<usize> },
 }
 
 /// A command line that does not parse; the message says why.
@@ -96,31 +166,113 @@ where
                 if max == 0 {
                     return Err(usage("--max must be at least 1"));
                 }
-                Ok(Command::DlqList { max })
+                Ok(Command::Dlq(DlqCommand::List { max }))
             }
             Some("show") => {
-                let message_id = match args.next() {
-                    Some(id) if !id.starts_with('-') && !id.trim().is_empty() => id.to_owned(),
-                    Some(other) if other.starts_with('-') => {
-                        return Err(usage(format!("unexpected option {other}")));
-                    }
-                    _ => return Err(usage("`dlq show` needs a message id")),
-                };
-                if let Some(extra) = args.next() {
-                    return Err(usage(format!("unexpected argument {extra}")));
-                }
-                Ok(Command::DlqShow { message_id })
+                let message_id = operand(&mut args, "`dlq show` needs a message id")?;
+                no_more(&mut args)?;
+                Ok(Command::Dlq(DlqCommand::Show { message_id }))
             }
             Some("redrive") => {
                 let limit = number_option(&mut args, "--limit")?;
                 if limit == Some(0) {
                     return Err(usage("--limit must be at least 1"));
                 }
-                Ok(Command::DlqRedrive { limit })
+                Ok(Command::Dlq(DlqCommand::Redrive { limit }))
             }
             Some(other) => Err(usage(format!("unknown dlq command {other}"))),
         },
+        Some("gateways") => match args.next() {
+            None => Err(usage(
+                "`gateways` needs a command: list, put, enable or disable",
+            )),
+            Some("help" | "-h" | "--help") => Ok(Command::Help),
+            Some("list") => {
+                no_more(&mut args)?;
+                Ok(Command::Gateways(GatewayCommand::List))
+            }
+            Some("put") => {
+                let file = operand(&mut args, "`gateways put` needs a JSON file")?;
+                no_more(&mut args)?;
+                Ok(Command::Gateways(GatewayCommand::Put {
+                    file: PathBuf::from(file),
+                }))
+            }
+            Some("enable") => {
+                let name = operand(&mut args, "`gateways enable` needs a gateway name")?;
+                no_more(&mut args)?;
+                Ok(Command::Gateways(GatewayCommand::Enable { name }))
+            }
+            Some("disable") => {
+                let name = operand(&mut args, "`gateways disable` needs a gateway name")?;
+                no_more(&mut args)?;
+                Ok(Command::Gateways(GatewayCommand::Disable { name }))
+            }
+            Some(other) => Err(usage(format!("unknown gateways command {other}"))),
+        },
+        Some("merchants") => parse_merchants(&mut args),
         Some(other) => Err(usage(format!("unknown command {other}"))),
+    }
+}
+
+/// A `merchants` command line. No message quotes an argument: one may be an API key
+/// typed in the wrong place.
+fn parse_merchants<'a>(args: &mut impl Iterator<Item = &'a str>) -> Result<Command, UsageError> {
+    let command = match args.next() {
+        None => return Err(usage("`merchants` needs a command: add or check")),
+        Some("help" | "-h" | "--help") => return Ok(Command::Help),
+        Some("add") => {
+            let Some(id) = args.next() else {
+                return Err(usage("`merchants add` needs a merchant id"));
+            };
+            if args.next().is_some() {
+                return Err(usage("`merchants add` takes exactly one merchant id"));
+            }
+            merchants::check_merchant_id(id)
+                .map_err(|why| usage(format!("`merchants add`: the merchant id {why}")))?;
+            MerchantCommand::Add {
+                merchant: MerchantId(id.to_owned()),
+            }
+        }
+        Some("check") => {
+            // `--stdin` says what is implicit; anything else could be a key on the
+            // command line, which shell history keeps.
+            if args.any(|arg| arg != "--stdin") {
+                return Err(usage(
+                    "`merchants check` reads the API key from stdin, never from the command \
+                    line (shell history keeps it; if you typed a key there, remove it from \
+                    your history): `paygate-ops merchants check < key.txt`",
+                ));
+            }
+            MerchantCommand::Check
+        }
+        Some(_) => {
+            return Err(usage(
+                "unknown merchants command (the commands are add and check)",
+            ));
+        }
+    };
+    Ok(Command::Merchants(command))
+}
+
+/// The one operand a command takes (an id, a name, a file): present, not blank, not an
+/// option.
+fn operand<'a>(
+    args: &mut impl Iterator<Item = &'a str>,
+    missing: &str,
+) -> Result<String, UsageError> {
+    match args.next() {
+        Some(arg) if arg.starts_with('-') => Err(usage(format!("unexpected option {arg}"))),
+        Some(arg) if !arg.trim().is_empty() => Ok(arg.to_owned()),
+        _ => Err(usage(missing)),
+    }
+}
+
+/// Nothing may follow a command's operand.
+fn no_more<'a>(args: &mut impl Iterator<Item = &'a str>) -> Result<(), UsageError> {
+    match args.next() {
+        Some(extra) => Err(usage(format!("unexpected argument {extra}"))),
+        None => Ok(()),
     }
 }
 
@@ -154,11 +306,57 @@ fn number_option<'a>(
 #[derive(Debug)]
 pub enum OpsError {
     Queue(QueueError),
+    /// The gateway registry could not be read or written.
+    Registry(StoreError),
     Io(io::Error),
     /// `dlq show`: no such message among those looked at.
     NotFound {
         message_id: String,
         looked_at: usize,
+    },
+    /// `gateways enable|disable`: no gateway of that name in the registry.
+    UnknownGateway {
+        name: String,
+        table: String,
+    },
+    /// `gateways put`: the file could not be read.
+    ReadFile {
+        path: PathBuf,
+        error: io::Error,
+    },
+    /// `gateways put`: the file was refused; nothing was written.
+    PutFile {
+        path: PathBuf,
+        error: gateways::PutFileError,
+    },
+    /// `gateways put`: a write failed after `written` had been written.
+    PartialPut {
+        written: Vec<String>,
+        failed: String,
+        error: StoreError,
+    },
+    /// `merchants`: the merchants table could not be read or written.
+    MerchantsTable {
+        table: String,
+        error: StoreError,
+    },
+    /// `merchants add`: the operating system gave no random bytes; no key was made.
+    Entropy(String),
+    /// `merchants add`: the key was registered, but writing it out failed. The key is
+    /// lost (nobody has it); its item can be removed by its hash.
+    KeyNotShown {
+        merchant: MerchantId,
+        table: String,
+        hash: ApiKeyHash,
+        error: io::Error,
+    },
+    /// `merchants check`: what stdin held is no key to look up (the message never quotes
+    /// it).
+    KeyInput(String),
+    /// `merchants check`: no merchant has the key.
+    UnknownKey {
+        table: String,
+        hash: ApiKeyHash,
     },
 }
 
@@ -166,6 +364,7 @@ impl std::fmt::Display for OpsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Queue(err) => write!(f, "{err}"),
+            Self::Registry(err) => write!(f, "gateway registry: {err}"),
             Self::Io(err) => write!(f, "could not write the output: {err}"),
             Self::NotFound {
                 message_id,
@@ -174,11 +373,64 @@ impl std::fmt::Display for OpsError {
                 f,
                 "no message {message_id} among the {looked_at} message(s) in the DLQ"
             ),
+            Self::UnknownGateway { name, table } => write!(
+                f,
+                "no gateway named {name:?} in {table} (`paygate-ops gateways list` shows them)"
+            ),
+            Self::ReadFile { path, error } => {
+                write!(f, "could not read {}: {error}", path.display())
+            }
+            Self::PutFile { path, error } => {
+                write!(f, "{}: nothing was written: {error}", path.display())
+            }
+            Self::PartialPut {
+                written,
+                failed,
+                error,
+            } => {
+                write!(f, "could not write {failed}: {error}; ")?;
+                if written.is_empty() {
+                    write!(f, "nothing was written")?;
+                } else {
+                    write!(f, "already written: {}", written.join(", "))?;
+                }
+                write!(f, " (putting the same file again is safe)")
+            }
+            Self::MerchantsTable { table, error } => write!(f, "merchants table {table}: {error}"),
+            Self::Entropy(error) => write!(
+                f,
+                "could not get random bytes from the operating system ({error}); no key was made"
+            ),
+            Self::KeyNotShown {
+                merchant,
+                table,
+                hash,
+                error,
+            } => write!(
+                f,
+                "registered a new key for merchant {merchant} in {table} (key hash {}) but could \
+                not show it: {error}; nobody has that key, so it is harmless: run `merchants \
+                add` again, and remove its item (by that key hash) when convenient",
+                hash.0
+            ),
+            Self::KeyInput(message) => f.write_str(message),
+            Self::UnknownKey { table, hash } => write!(
+                f,
+                "no merchant has this API key in {table} (key hash {}): it was never registered \
+                there, or its item was removed",
+                hash.0
+            ),
         }
     }
 }
 
 impl std::error::Error for OpsError {}
+
+impl From<StoreError> for OpsError {
+    fn from(err: StoreError) -> Self {
+        Self::Registry(err)
+    }
+}
 
 impl From<QueueError> for OpsError {
     fn from(err: QueueError) -> Self {
@@ -209,16 +461,15 @@ impl Ops {
         Ok(Self { sqs, dlq, target })
     }
 
-    /// Runs one command, writing its report to `out`.
-    pub async fn run(&self, command: &Command, out: &mut dyn Write) -> Result<(), OpsError> {
+    /// Runs one `dlq` command, writing its report to `out`.
+    pub async fn run(&self, command: &DlqCommand, out: &mut dyn Write) -> Result<(), OpsError> {
         match command {
-            Command::Help => writeln!(out, "{USAGE}")?,
-            Command::DlqList { max } => {
+            DlqCommand::List { max } => {
                 let messages = peek(&self.dlq, *max).await?;
                 let depth = approximate_depth(&self.sqs, &self.dlq).await?;
                 write_list(out, &messages, depth)?;
             }
-            Command::DlqShow { message_id } => {
+            DlqCommand::Show { message_id } => {
                 let messages = peek(&self.dlq, SHOW_SCAN_MAX).await?;
                 let message = messages
                     .iter()
@@ -229,7 +480,7 @@ impl Ops {
                     })?;
                 write_show(out, message)?;
             }
-            Command::DlqRedrive { limit } => {
+            DlqCommand::Redrive { limit } => {
                 let report = redrive(&self.dlq, &self.target, &self.sqs, *limit).await?;
                 write_redrive(out, &report, self.target.url())?;
             }
@@ -238,12 +489,29 @@ impl Ops {
     }
 }
 
-/// The whole program after argument collection: parses `args`, connects to the queues
-/// of `resources` (endpoint from the environment), runs, reports. Returns the exit
-/// code: 0 done, 1 failed, 2 bad command line.
+/// [`cli_with_input`] with nothing on stdin: `merchants check` finds no key there.
 pub async fn cli(
     args: Vec<OsString>,
     resources: &Resources,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let mut nothing = io::empty();
+    let input = Input {
+        reader: &mut nothing,
+        terminal: false,
+    };
+    cli_with_input(args, resources, input, out, err).await
+}
+
+/// The whole program after argument collection: parses `args`, connects to what the
+/// command needs of `resources` (the queues, the gateways table or the merchants table;
+/// endpoint from the environment), runs, reports; `input` is stdin, which only
+/// `merchants check` reads. Returns the exit code: 0 done, 1 failed, 2 bad command line.
+pub async fn cli_with_input(
+    args: Vec<OsString>,
+    resources: &Resources,
+    input: Input<'_>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
@@ -254,14 +522,30 @@ pub async fn cli(
             return 2;
         }
     };
-    if command == Command::Help {
-        let _ = writeln!(out, "{USAGE}");
-        return 0;
-    }
-    let sqs = Client::new(&sdk_config().await);
-    let result = match Ops::connect(sqs, resources).await {
-        Ok(ops) => ops.run(&command, out).await,
-        Err(e) => Err(e.into()),
+    let result = match &command {
+        Command::Help => {
+            let _ = writeln!(out, "{USAGE}");
+            return 0;
+        }
+        Command::Dlq(command) => {
+            let sqs = Client::new(&sdk_config().await);
+            match Ops::connect(sqs, resources).await {
+                Ok(ops) => ops.run(command, out).await,
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Gateways(command) => {
+            let dynamodb = DynamoClient::new(&sdk_config().await);
+            GatewayOps::connect(dynamodb, resources)
+                .run(command, out)
+                .await
+        }
+        Command::Merchants(command) => {
+            let dynamodb = DynamoClient::new(&sdk_config().await);
+            MerchantOps::connect(dynamodb, resources)
+                .run(command, input, out, err)
+                .await
+        }
     };
     match result {
         Ok(()) => 0,
@@ -369,12 +653,18 @@ mod tests {
     fn list_takes_an_optional_max() {
         assert_eq!(
             parsed("dlq list"),
-            Ok(Command::DlqList {
+            Ok(Command::Dlq(DlqCommand::List {
                 max: DEFAULT_LIST_MAX
-            })
+            }))
         );
-        assert_eq!(parsed("dlq list --max 5"), Ok(Command::DlqList { max: 5 }));
-        assert_eq!(parsed("dlq list --max=7"), Ok(Command::DlqList { max: 7 }));
+        assert_eq!(
+            parsed("dlq list --max 5"),
+            Ok(Command::Dlq(DlqCommand::List { max: 5 }))
+        );
+        assert_eq!(
+            parsed("dlq list --max=7"),
+            Ok(Command::Dlq(DlqCommand::List { max: 7 }))
+        );
         assert!(parsed("dlq list --max").is_err());
         assert!(parsed("dlq list --max x").is_err());
         assert!(parsed("dlq list --max 0").is_err());
@@ -388,9 +678,9 @@ mod tests {
     fn show_takes_exactly_one_message_id() {
         assert_eq!(
             parsed("dlq show 0b3c-11"),
-            Ok(Command::DlqShow {
+            Ok(Command::Dlq(DlqCommand::Show {
                 message_id: "0b3c-11".into()
-            })
+            }))
         );
         assert!(parsed("dlq show").is_err());
         assert!(parsed("dlq show a b").is_err());
@@ -401,15 +691,15 @@ mod tests {
     fn redrive_takes_an_optional_limit() {
         assert_eq!(
             parsed("dlq redrive"),
-            Ok(Command::DlqRedrive { limit: None })
+            Ok(Command::Dlq(DlqCommand::Redrive { limit: None }))
         );
         assert_eq!(
             parsed("dlq redrive --limit 3"),
-            Ok(Command::DlqRedrive { limit: Some(3) })
+            Ok(Command::Dlq(DlqCommand::Redrive { limit: Some(3) }))
         );
         assert_eq!(
             parsed("dlq redrive --limit=12"),
-            Ok(Command::DlqRedrive { limit: Some(12) })
+            Ok(Command::Dlq(DlqCommand::Redrive { limit: Some(12) }))
         );
         assert!(parsed("dlq redrive --limit 0").is_err());
         assert!(parsed("dlq redrive --limit").is_err());
@@ -431,6 +721,302 @@ mod tests {
             parsed("dlq purge").unwrap_err().0,
             "unknown dlq command purge"
         );
+    }
+
+    fn gateways(command: GatewayCommand) -> Result<Command, UsageError> {
+        Ok(Command::Gateways(command))
+    }
+
+    #[test]
+    fn gateways_list_takes_nothing() {
+        assert_eq!(parsed("gateways list"), gateways(GatewayCommand::List));
+        assert_eq!(
+            parsed("gateways list --all").unwrap_err().0,
+            "unexpected argument --all"
+        );
+        assert_eq!(
+            parsed("gateways list acme").unwrap_err().0,
+            "unexpected argument acme"
+        );
+    }
+
+    #[test]
+    fn gateways_put_takes_exactly_one_file() {
+        assert_eq!(
+            parsed("gateways put ops/gateways.json"),
+            gateways(GatewayCommand::Put {
+                file: PathBuf::from("ops/gateways.json")
+            })
+        );
+        assert_eq!(
+            parsed("gateways put").unwrap_err().0,
+            "`gateways put` needs a JSON file"
+        );
+        assert_eq!(
+            parsed("gateways put a.json b.json").unwrap_err().0,
+            "unexpected argument b.json"
+        );
+        assert_eq!(
+            parsed("gateways put --file a.json").unwrap_err().0,
+            "unexpected option --file"
+        );
+        // A blank operand is no file name.
+        assert!(parse(["gateways", "put", " "]).is_err());
+    }
+
+    #[test]
+    fn gateways_enable_and_disable_take_exactly_one_name() {
+        assert_eq!(
+            parsed("gateways enable acme_json"),
+            gateways(GatewayCommand::Enable {
+                name: "acme_json".into()
+            })
+        );
+        assert_eq!(
+            parsed("gateways disable globex_soap"),
+            gateways(GatewayCommand::Disable {
+                name: "globex_soap".into()
+            })
+        );
+        for verb in ["enable", "disable"] {
+            assert_eq!(
+                parsed(&format!("gateways {verb}")).unwrap_err().0,
+                format!("`gateways {verb}` needs a gateway name")
+            );
+            assert_eq!(
+                parsed(&format!("gateways {verb} a b")).unwrap_err().0,
+                "unexpected argument b"
+            );
+            assert_eq!(
+                parsed(&format!("gateways {verb} --force")).unwrap_err().0,
+                "unexpected option --force"
+            );
+            assert!(parse(["gateways", verb, ""]).is_err());
+        }
+    }
+
+    #[test]
+    fn gateways_help_and_unknown_commands() {
+        for line in ["gateways help", "gateways -h", "gateways --help"] {
+            assert_eq!(parsed(line), Ok(Command::Help), "{line}");
+        }
+        assert_eq!(
+            parsed("gateways").unwrap_err().0,
+            "`gateways` needs a command: list, put, enable or disable"
+        );
+        assert_eq!(
+            parsed("gateways delete acme").unwrap_err().0,
+            "unknown gateways command delete"
+        );
+        assert_eq!(
+            parsed("gateways LIST").unwrap_err().0,
+            "unknown gateways command LIST"
+        );
+        assert_eq!(
+            parsed("gateway list").unwrap_err().0,
+            "unknown command gateway"
+        );
+        for command in [
+            "gateways list",
+            "gateways put",
+            "gateways enable",
+            "gateways disable",
+        ] {
+            assert!(USAGE.contains(command), "{command}");
+        }
+    }
+
+    fn merchants(command: MerchantCommand) -> Result<Command, UsageError> {
+        Ok(Command::Merchants(command))
+    }
+
+    #[test]
+    fn merchants_add_takes_exactly_one_valid_merchant_id() {
+        assert_eq!(
+            parsed("merchants add mer_acme-2"),
+            merchants(MerchantCommand::Add {
+                merchant: MerchantId("mer_acme-2".into())
+            })
+        );
+        assert_eq!(
+            parsed("merchants add").unwrap_err().0,
+            "`merchants add` needs a merchant id"
+        );
+        assert_eq!(
+            parsed("merchants add mer_a mer_b").unwrap_err().0,
+            "`merchants add` takes exactly one merchant id"
+        );
+        assert_eq!(
+            parsed("merchants add mer/acme").unwrap_err().0,
+            "`merchants add`: the merchant id may only hold ASCII letters, digits, '_' and '-'"
+        );
+        assert_eq!(
+            parse(["merchants", "add", ""]).unwrap_err().0,
+            "`merchants add`: the merchant id must not be empty"
+        );
+        assert_eq!(
+            parse(["merchants", "add", &"m".repeat(65)]).unwrap_err().0,
+            "`merchants add`: the merchant id must be at most 64 characters long"
+        );
+        assert_eq!(
+            parsed("merchants add --force").unwrap_err().0,
+            "`merchants add`: the merchant id must start with a letter or a digit"
+        );
+        // A key pasted where the merchant id goes (or after it) is refused, and not quoted.
+        let key = format!("sk_live_{}", "3f".repeat(32));
+        for args in [
+            vec!["merchants", "add", &key],
+            vec!["merchants", "add", "mer_acme", &key],
+            vec!["merchants", "add", "sk_dev_0123"],
+        ] {
+            let message = parse(args.clone()).unwrap_err().0;
+            assert!(
+                !message.contains(args[args.len() - 1]),
+                "{args:?}: {message}"
+            );
+        }
+        assert_eq!(
+            parse(["merchants", "add", "sk_dev_0123"]).unwrap_err().0,
+            "`merchants add`: the merchant id looks like an API key (sk_…), not a merchant id"
+        );
+    }
+
+    #[test]
+    fn merchants_check_takes_its_key_from_stdin_only() {
+        assert_eq!(parsed("merchants check"), merchants(MerchantCommand::Check));
+        assert_eq!(
+            parsed("merchants check --stdin"),
+            merchants(MerchantCommand::Check)
+        );
+        let key = format!("sk_live_{}", "3f".repeat(32));
+        for args in [
+            vec!["merchants", "check", key.as_str()],
+            vec!["merchants", "check", "--stdin", key.as_str()],
+            vec!["merchants", "check", "--key", key.as_str()],
+        ] {
+            let message = parse(args.clone()).unwrap_err().0;
+            assert!(
+                message.starts_with(
+                    "`merchants check` reads the API key from stdin, never from the command line"
+                ),
+                "{message}"
+            );
+            assert!(!message.contains("3f3f"), "{message}");
+        }
+    }
+
+    #[test]
+    fn merchants_help_and_unknown_commands() {
+        for line in ["merchants help", "merchants -h", "merchants --help"] {
+            assert_eq!(parsed(line), Ok(Command::Help), "{line}");
+        }
+        assert_eq!(
+            parsed("merchants").unwrap_err().0,
+            "`merchants` needs a command: add or check"
+        );
+        for line in [
+            "merchants revoke x",
+            "merchants ADD mer_a",
+            "merchants sk_live_abc",
+        ] {
+            assert_eq!(
+                parsed(line).unwrap_err().0,
+                "unknown merchants command (the commands are add and check)",
+                "{line}"
+            );
+        }
+        for command in [
+            "merchants add <merchant-id>",
+            "merchants check",
+            "PAYGATE_MERCHANTS_TABLE",
+        ] {
+            assert!(USAGE.contains(command), "{command}");
+        }
+    }
+
+    #[tokio::test]
+    async fn merchants_check_without_a_key_on_stdin_fails_before_any_aws_call() {
+        // `cli` has no stdin: nothing to look up.
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let args = vec!["merchants".into(), "check".into()];
+        let code = cli(args, &Resources::default(), &mut out, &mut err).await;
+        assert_eq!(code, 1);
+        assert!(out.is_empty());
+        let err = String::from_utf8(err).unwrap();
+        assert!(err.starts_with("paygate-ops: no API key on stdin"), "{err}");
+
+        // Through `cli_with_input`, a key that is too long for the intake is not looked up.
+        let long = format!("sk_live_{}\n", "a".repeat(300));
+        let mut reader = long.as_bytes();
+        let input = Input {
+            reader: &mut reader,
+            terminal: false,
+        };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let args = vec!["merchants".into(), "check".into()];
+        let code = cli_with_input(args, &Resources::default(), input, &mut out, &mut err).await;
+        assert_eq!(code, 1);
+        assert!(out.is_empty());
+        let err = String::from_utf8(err).unwrap();
+        assert_eq!(
+            err,
+            "paygate-ops: the API key on stdin is longer than 256 bytes: the intake refuses it \
+             without a lookup\n"
+        );
+
+        // A key on the command line is a usage error, and is not echoed back.
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let args = vec!["merchants".into(), "check".into(), "sk_live_secret".into()];
+        let code = cli(args, &Resources::default(), &mut out, &mut err).await;
+        assert_eq!(code, 2);
+        assert!(out.is_empty());
+        let err = String::from_utf8(err).unwrap();
+        assert!(!err.contains("sk_live_secret"), "{err}");
+        assert!(err.contains("usage: paygate-ops"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_put_file_that_cannot_be_read_or_is_refused_fails_before_any_aws_call() {
+        // No endpoint is reachable with these resources: reaching the registry would fail
+        // differently (and slowly).
+        let dir = std::env::temp_dir().join(format!("paygate-ops-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("missing.json");
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let args = vec!["gateways".into(), "put".into(), missing.clone().into()];
+        let code = cli(args, &Resources::default(), &mut out, &mut err).await;
+        assert_eq!(code, 1);
+        assert!(out.is_empty());
+        let err = String::from_utf8(err).unwrap();
+        assert!(
+            err.starts_with(&format!(
+                "paygate-ops: could not read {}",
+                missing.display()
+            )),
+            "{err}"
+        );
+
+        let refused = dir.join("refused.json");
+        std::fs::write(
+            &refused,
+            r#"[{"name":"acme","format":"xml","base_url":"https://psp.example",
+                 "countries":["AE"],"currencies":["AED"],"priority":1,"enabled":true}]"#,
+        )
+        .unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let args = vec!["gateways".into(), "put".into(), refused.clone().into()];
+        let code = cli(args, &Resources::default(), &mut out, &mut err).await;
+        assert_eq!(code, 1);
+        assert!(out.is_empty());
+        assert_eq!(
+            String::from_utf8(err).unwrap(),
+            format!(
+                "paygate-ops: {}: nothing was written: 1 problem(s):\n  \
+                 entry 1 (\"acme\"), format: \"xml\" is not a known format (known: json, soap)\n",
+                refused.display()
+            )
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[cfg(unix)]
