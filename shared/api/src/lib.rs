@@ -9,3 +9,18 @@ pub mod request;
 pub mod telemetry;
 
 pub use error::{ApiError, ErrorType};
+
+/// The OpenAPI 3.1 description of the merchant API and the webhook endpoint
+/// (`shared/api/openapi.json`), as the devstack serves it at `GET /openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_openapi_document_is_an_openapi_3_1_json_document() {
+        let document: serde_json::Value =
+            serde_json::from_str(super::OPENAPI_JSON).expect("openapi.json is JSON");
+        assert_eq!(document["openapi"], "3.1.0");
+        assert!(document["paths"].as_object().is_some_and(|p| !p.is_empty()));
+    }
+}

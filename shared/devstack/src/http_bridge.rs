@@ -5,6 +5,7 @@ use axum::Router;
 use axum::body::{Body as AxumBody, to_bytes};
 use axum::extract::{Request, State};
 use axum::response::Response;
+use axum::routing::get;
 use deposit_intake::Intake;
 use lambda_http::Body as LambdaBody;
 use paygate_api::ApiError;
@@ -20,8 +21,27 @@ pub struct Functions {
     pub webhooks: Webhooks,
 }
 
+/// Where the devstack serves the API's OpenAPI description (no API key needed). It is not
+/// a route of the deployed API: API Gateway only routes to the functions.
+pub const OPENAPI_PATH: &str = "/openapi.json";
+
+/// Every function behind one router, plus the OpenAPI description at [`OPENAPI_PATH`].
 pub fn router(functions: Functions) -> Router {
-    Router::new().fallback(forward).with_state(functions)
+    Router::new()
+        .route(
+            OPENAPI_PATH,
+            get(openapi)
+                .fallback(|| async { ApiError::method_not_allowed("GET").response::<AxumBody>() }),
+        )
+        .fallback(forward)
+        .with_state(functions)
+}
+
+async fn openapi() -> Response {
+    Response::builder()
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(AxumBody::from(paygate_api::OPENAPI_JSON))
+        .unwrap_or_default()
 }
 
 async fn forward(State(functions): State<Functions>, request: Request) -> Response {

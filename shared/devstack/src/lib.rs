@@ -7,7 +7,9 @@ mod schedule;
 mod settings;
 mod wiring;
 
+pub use http_bridge::{Functions, OPENAPI_PATH, router};
 pub use settings::{Backend, Settings};
+pub use wiring::{Stack, Sweeping, build};
 
 use std::io::Write;
 use tokio::net::TcpListener;
@@ -28,6 +30,7 @@ pub async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         settings.backend.name()
     )?;
     writeln!(out, "  base URL:  {base_url}")?;
+    writeln!(out, "  openapi:   {base_url}{OPENAPI_PATH}")?;
     writeln!(out, "  merchant:  {}", stack.merchant)?;
     writeln!(
         out,

@@ -110,7 +110,9 @@ fn parse_country(value: Option<&Value>) -> Result<Country, ValidationError> {
 
 fn parse_customer_id(value: Option<&Value>) -> Result<String, ValidationError> {
     let text = required_str(value, "customer_id")?;
-    if !(1..=MAX_CUSTOMER_ID_LEN).contains(&text.len()) || text.chars().any(char::is_control) {
+    if !(1..=MAX_CUSTOMER_ID_LEN).contains(&text.chars().count())
+        || text.chars().any(char::is_control)
+    {
         return Err(ValidationError::new(
             "customer_id_invalid",
             "customer_id",
@@ -239,6 +241,22 @@ mod tests {
         let mut body = valid();
         patch(body.as_object_mut().unwrap());
         parse_deposit_request(&body).unwrap_err()
+    }
+
+    /// Like metadata, `customer_id` is limited in characters, not UTF-8 bytes.
+    #[test]
+    fn customer_id_length_counts_characters() {
+        let mut body = valid();
+        body["customer_id"] = json!("é".repeat(MAX_CUSTOMER_ID_LEN));
+        let request = parse_deposit_request(&body).unwrap();
+        assert_eq!(request.customer_id.chars().count(), MAX_CUSTOMER_ID_LEN);
+        let err = error_for(|b| {
+            b.insert(
+                "customer_id".into(),
+                json!("é".repeat(MAX_CUSTOMER_ID_LEN + 1)),
+            );
+        });
+        assert_eq!(err.code, "customer_id_invalid");
     }
 
     #[test]

@@ -1,0 +1,520 @@
+//! The devstack, in process: `devstack::build` on the in-memory backend with two simulated
+//! gateways (one `json` for AE/AED, one `soap` for JP/JPY), its queue consumer feeding the
+//! real gateway processor, and `devstack::router` in front of the functions, called
+//! without a socket. Switches in front of the intake's and webhooks' ports make the
+//! failures the API documents happen for real: a store that is down, that always loses
+//! the append race or that hands back a broken stream, a queue that is down or holds a
+//! send, and an id generator that repeats itself.
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use devstack::gateways::{GatewaySeed, webhook_secret};
+use devstack::{Functions, Settings};
+use http::{HeaderMap, Method, Request, StatusCode};
+use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
+use paygate_domain::ports::{
+    AppendBatch, AppendError, DepositMessage, EventStore, ExternalLookup, IdGenerator, QueueError,
+    QueueSender, StoreError,
+};
+use paygate_domain::{Country, Currency, DepositId, DepositView, MerchantId, RecordedEvent};
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+pub const API_KEY: &str = "sk_test_openapi_5d2e9c41";
+pub const JSON_GATEWAY: &str = "acme_json";
+pub const SOAP_GATEWAY: &str = "globex_soap";
+
+/// How long anything that should happen promptly may take before the test fails.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// One request and what came back.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub method: Method,
+    pub path: String,
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Exchange {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| {
+            panic!(
+                "{} {} answered {} with a body that is not JSON ({e}): {}",
+                self.method, self.path, self.status, self.text
+            )
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("an ASCII header"))
+    }
+
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error: {}", self.text))
+            .to_owned()
+    }
+
+    /// Asserts the status (and, for an error, its code).
+    pub fn expect(&self, status: u16, code: Option<&str>) -> &Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "{} {}: {}",
+            self.method,
+            self.path,
+            self.text
+        );
+        if let Some(code) = code {
+            assert_eq!(
+                self.code(),
+                code,
+                "{} {}: {}",
+                self.method,
+                self.path,
+                self.text
+            );
+        }
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum StoreMode {
+    Normal,
+    /// Every call fails, as an unreachable DynamoDB would.
+    Unavailable,
+    /// Every append loses the race for its version.
+    Conflict,
+    /// Loads return the stream without its first event.
+    Corrupt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum QueueMode {
+    Normal,
+    Unavailable,
+    /// The next send waits until [`Stack::release_queue`].
+    Hold,
+}
+
+pub struct Stack {
+    router: Router,
+    store_mode: Arc<AtomicU8>,
+    queue: Arc<SwitchedQueue>,
+    fixed_ids: Arc<AtomicBool>,
+    log: Mutex<Vec<Exchange>>,
+    consumer: JoinHandle<()>,
+    _simulators: Vec<gateway_simulator::RunningGateway>,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.consumer.abort();
+    }
+}
+
+fn seed(name: &str, format: &str, country: &str, currency: &str) -> GatewaySeed {
+    GatewaySeed {
+        name: name.to_owned(),
+        format: format.to_owned(),
+        base_url: None,
+        countries: vec![Country::parse(country).expect("a country")],
+        currencies: vec![Currency::parse(currency).expect("a currency")],
+        priority: 10,
+        enabled: true,
+    }
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        let settings = Settings::from_args_and_env(Vec::<String>::new(), |name| match name {
+            "PAYGATE_DEV_API_KEY" => Some(API_KEY.to_owned()),
+            _ => None,
+        })
+        .expect("settings");
+        let seeds = vec![
+            seed(JSON_GATEWAY, "json", "AE", "AED"),
+            seed(SOAP_GATEWAY, "soap", "JP", "JPY"),
+        ];
+        let stack = devstack::build(&settings, seeds)
+            .await
+            .expect("the in-memory stack builds");
+        assert!(
+            stack
+                .simulators
+                .iter()
+                .all(|s| s.webhook_base_url().is_none()),
+            "the simulators send no webhooks of their own: the test signs them"
+        );
+        let store_mode = Arc::new(AtomicU8::new(StoreMode::Normal as u8));
+        let store: Arc<dyn EventStore> = Arc::new(SwitchedStore {
+            inner: stack.intake.store.clone(),
+            mode: store_mode.clone(),
+        });
+        let queue = Arc::new(SwitchedQueue {
+            inner: stack.intake.queue.clone(),
+            mode: AtomicU8::new(QueueMode::Normal as u8),
+            held: Notify::new(),
+            release: Notify::new(),
+        });
+        let fixed_ids = Arc::new(AtomicBool::new(false));
+        let mut intake = stack.intake.clone();
+        intake.store = store.clone();
+        intake.queue = queue.clone();
+        intake.ids = Arc::new(SwitchedIds {
+            fixed: fixed_ids.clone(),
+            id: Uuid::now_v7(),
+        });
+        let mut webhooks = stack.webhooks.clone();
+        webhooks.store = store;
+        let functions = Functions { intake, webhooks };
+        let consumer = tokio::spawn(devstack::consumer::run(
+            stack.queue.clone(),
+            stack.processor.clone(),
+        ));
+        Self {
+            router: devstack::router(functions),
+            store_mode,
+            queue,
+            fixed_ids,
+            log: Mutex::new(Vec::new()),
+            consumer,
+            _simulators: stack.simulators,
+        }
+    }
+
+    pub fn set_store(&self, mode: StoreMode) {
+        self.store_mode.store(mode as u8, Ordering::SeqCst);
+    }
+
+    pub fn set_queue(&self, mode: QueueMode) {
+        self.queue.mode.store(mode as u8, Ordering::SeqCst);
+    }
+
+    /// Waits until a send is held by [`QueueMode::Hold`].
+    pub async fn queue_holding(&self) {
+        tokio::time::timeout(PATIENCE, self.queue.held.notified())
+            .await
+            .expect("a send reaches the held queue");
+    }
+
+    pub fn release_queue(&self) {
+        self.queue.release.notify_one();
+    }
+
+    pub fn set_fixed_ids(&self, fixed: bool) {
+        self.fixed_ids.store(fixed, Ordering::SeqCst);
+    }
+
+    /// Sends one request through the devstack's router and records the exchange.
+    pub async fn send(&self, request: Request<Body>) -> Exchange {
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router never fails");
+        let (parts, body) = response.into_parts();
+        let bytes = to_bytes(body, usize::MAX).await.expect("a readable body");
+        let exchange = Exchange {
+            method,
+            path,
+            status: parts.status,
+            headers: parts.headers,
+            text: String::from_utf8(bytes.to_vec()).expect("a UTF-8 body"),
+        };
+        self.log.lock().expect("the log").push(exchange.clone());
+        exchange
+    }
+
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.log.lock().expect("the log").clone()
+    }
+
+    /// A merchant request with the test key (`key`: the Idempotency-Key, if any).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+    ) -> Exchange {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {API_KEY}"));
+        if let Some(key) = key {
+            // From bytes, so a test can send keys that are not ASCII.
+            let value = http::HeaderValue::from_bytes(key.as_bytes()).expect("a header value");
+            builder = builder.header("idempotency-key", value);
+        }
+        let body = match body {
+            Some(text) => {
+                builder = builder.header("content-type", "application/json");
+                Body::from(text.to_owned())
+            }
+            None => Body::empty(),
+        };
+        self.send(builder.body(body).expect("a request")).await
+    }
+
+    /// The same request without an API key.
+    pub async fn anonymous(&self, method: Method, path: &str, body: &str) -> Exchange {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("idempotency-key", "anonymous")
+            .body(Body::from(body.to_owned()))
+            .expect("a request");
+        self.send(request).await
+    }
+
+    pub async fn post_deposit(&self, key: &str, body: &Value) -> Exchange {
+        self.call(
+            Method::POST,
+            "/v1/deposits",
+            Some(key),
+            Some(&body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> Exchange {
+        self.call(Method::GET, path, None, None).await
+    }
+
+    pub async fn refund(&self, deposit: &str, key: &str, body: &str) -> Exchange {
+        self.call(
+            Method::POST,
+            &format!("/v1/deposits/{deposit}/refunds"),
+            Some(key),
+            Some(body),
+        )
+        .await
+    }
+
+    /// POSTs `body` to `/webhooks/{gateway}` with `signature` as `Paygate-Signature`.
+    pub async fn webhook_with(
+        &self,
+        gateway: &str,
+        signature: Option<&[u8]>,
+        body: &str,
+    ) -> Exchange {
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(format!("/webhooks/{gateway}"));
+        if let Some(signature) = signature {
+            builder = builder.header(
+                "paygate-signature",
+                http::HeaderValue::from_bytes(signature).expect("a header value"),
+            );
+        }
+        self.send(
+            builder
+                .body(Body::from(body.to_owned()))
+                .expect("a request"),
+        )
+        .await
+    }
+
+    /// POSTs `body` to the gateway's webhook, signed now with the devstack's secret for it.
+    pub async fn webhook(&self, gateway: &str, body: &str) -> Exchange {
+        let signature = sign(&webhook_secret(gateway), now(), body);
+        self.webhook_with(gateway, Some(signature.as_bytes()), body)
+            .await
+    }
+
+    /// Polls `GET /v1/deposits/{id}` until `done` holds for the deposit.
+    pub async fn deposit_until(
+        &self,
+        id: &str,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let deposit = self
+                .get(&format!("/v1/deposits/{id}"))
+                .await
+                .expect(200, None)
+                .json();
+            if done(&deposit) {
+                return deposit;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "deposit {id} never became {what}: {deposit}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Polls the audit trail until it holds `count` events of `kind`.
+    pub async fn events_until(&self, id: &str, kind: &str, count: usize) -> Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let events = self
+                .get(&format!("/v1/deposits/{id}/events"))
+                .await
+                .expect(200, None)
+                .json();
+            let seen = events["data"]
+                .as_array()
+                .expect("events")
+                .iter()
+                .filter(|e| e["type"] == kind)
+                .count();
+            if seen >= count {
+                return events;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "deposit {id} never had {count} {kind}: {events}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+pub fn sign(secret: &str, at: i64, body: &str) -> String {
+    paygate_signature::sign(secret.as_bytes(), at, body.as_bytes())
+}
+
+// ---------------------------------------------------------------- switches
+
+struct SwitchedStore {
+    inner: Arc<dyn EventStore>,
+    mode: Arc<AtomicU8>,
+}
+
+impl SwitchedStore {
+    fn mode(&self) -> u8 {
+        self.mode.load(Ordering::SeqCst)
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.mode() == StoreMode::Unavailable as u8 {
+            return Err(StoreError(
+                "ServiceUnavailable: the table is unreachable".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EventStore for SwitchedStore {
+    async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.check()?;
+        let mut events = self.inner.load(deposit).await?;
+        if self.mode() == StoreMode::Corrupt as u8 && !events.is_empty() {
+            events.remove(0);
+        }
+        Ok(events)
+    }
+
+    async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
+        self.check()?;
+        if self.mode() == StoreMode::Conflict as u8 {
+            return Err(AppendError::VersionConflict);
+        }
+        self.inner.append(batch).await
+    }
+
+    async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
+        self.check()?;
+        self.inner.view(deposit).await
+    }
+
+    async fn find_by_external_id(
+        &self,
+        gateway: &str,
+        external_id: &str,
+    ) -> Result<Option<ExternalLookup>, StoreError> {
+        self.check()?;
+        self.inner.find_by_external_id(gateway, external_id).await
+    }
+
+    async fn idempotency_record(
+        &self,
+        merchant: &MerchantId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.check()?;
+        self.inner.idempotency_record(merchant, key).await
+    }
+
+    async fn transition_idempotency(
+        &self,
+        merchant: &MerchantId,
+        key: &IdempotencyKey,
+        expected: &IdempotencyState,
+        next: &IdempotencyState,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner
+            .transition_idempotency(merchant, key, expected, next)
+            .await
+    }
+}
+
+struct SwitchedQueue {
+    inner: Arc<dyn QueueSender>,
+    mode: AtomicU8,
+    held: Notify,
+    release: Notify,
+}
+
+#[async_trait]
+impl QueueSender for SwitchedQueue {
+    async fn send(&self, message: &DepositMessage, delay: Duration) -> Result<(), QueueError> {
+        let mode = self.mode.load(Ordering::SeqCst);
+        if mode == QueueMode::Unavailable as u8 {
+            return Err(QueueError(
+                "SendMessage failed: the queue is unreachable".into(),
+            ));
+        }
+        if mode == QueueMode::Hold as u8 {
+            self.mode.store(QueueMode::Normal as u8, Ordering::SeqCst);
+            self.held.notify_one();
+            self.release.notified().await;
+        }
+        self.inner.send(message, delay).await
+    }
+}
+
+struct SwitchedIds {
+    fixed: Arc<AtomicBool>,
+    id: Uuid,
+}
+
+impl IdGenerator for SwitchedIds {
+    fn new_uuid(&self) -> Uuid {
+        if self.fixed.load(Ordering::SeqCst) {
+            self.id
+        } else {
+            Uuid::now_v7()
+        }
+    }
+}
