@@ -26,15 +26,7 @@ pub struct World {
     pub queue: Arc<SqsQueue>,
 }
 
-/// Fails (never skips) when the emulators are not there.
-pub fn require_emulators() {
-    if std::env::var("PAYGATE_TEST_EMULATORS").as_deref() != Ok("1") {
-        panic!(
-            "integration tests need the emulators: run `cargo xtask test` \
-             (or `cargo xtask emulators` and export what it prints)"
-        );
-    }
-}
+pub use paygate_contract::require_emulators;
 
 impl World {
     pub async fn new() -> Self {

@@ -24,12 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 async fn emulators() -> SdkConfig {
-    if std::env::var("PAYGATE_TEST_EMULATORS").as_deref() != Ok("1") {
-        panic!(
-            "PAYGATE_TEST_EMULATORS is not set to 1: the AWS contract tests need the \
-             emulators. Run `cargo xtask test` (it starts them and sets the variable)."
-        );
-    }
+    paygate_contract::require_emulators();
     paygate_aws::sdk_config().await
 }
 

@@ -25,13 +25,7 @@ use uuid::Uuid;
 
 /// The SDK configuration for the emulators, or a failure that says how to get them.
 async fn emulators() -> SdkConfig {
-    if std::env::var("PAYGATE_TEST_EMULATORS").as_deref() != Ok("1") {
-        panic!(
-            "PAYGATE_TEST_EMULATORS is not set to 1: these tests need the AWS emulators. \
-             Run `cargo xtask test` (it starts them and sets the variable), or start them \
-             with `cargo xtask emulators` and `source .tools/emulators.env` first."
-        );
-    }
+    paygate_contract::require_emulators();
     paygate_aws::sdk_config().await
 }
 

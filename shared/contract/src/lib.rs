@@ -2,6 +2,7 @@
 //! taking the adapter under test; the `*_contract!` macros stamp them out as tests, so the
 //! in-memory crate and the AWS crate run literally the same assertions.
 
+mod emulators;
 pub mod event_store;
 pub mod fixtures;
 pub mod merchants;
@@ -9,6 +10,8 @@ pub mod publisher;
 pub mod queue;
 pub mod registry;
 pub mod sweep;
+
+pub use emulators::require_emulators;
 
 /// Generates one `#[tokio::test]` per event-store case. `$make` is an expression
 /// evaluating to a future of `Arc<dyn EventStore>`, evaluated afresh for every test.

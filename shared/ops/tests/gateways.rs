@@ -35,13 +35,7 @@ struct Lane {
 
 impl Lane {
     async fn new(pair: (&'static str, &'static str)) -> Self {
-        if std::env::var("PAYGATE_TEST_EMULATORS").as_deref() != Ok("1") {
-            panic!(
-                "PAYGATE_TEST_EMULATORS is not set to 1: these tests need the AWS emulators. \
-                 Run `cargo xtask test`, or start them with `cargo xtask emulators` and \
-                 `source .tools/emulators.env` first."
-            );
-        }
+        paygate_contract::require_emulators();
         let resources = Resources::from_env();
         let client = aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config().await);
         let registry = DynamoGatewayRegistry::new(client.clone(), &resources);
