@@ -8,29 +8,21 @@
 mod support;
 
 use http::StatusCode;
-use lambda_http::Request;
-use lambda_http::request::LambdaRequest;
 use paygate_domain::ports::gateway::{GatewayNotification, NotifiedOutcome};
 use paygate_domain::ports::{IdGenerator, RandomIds};
 use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
 use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
 use paygate_domain::{CorrelationId, DepositEvent, DepositId, DepositStatus};
-use serde_json::Value;
-use std::collections::{BTreeSet, VecDeque};
-use std::path::{Path, PathBuf};
+use paygate_event_samples::Samples;
+use paygate_event_samples::fixed::{API_KEY, CORRELATION, DEPOSIT_ID, MERCHANT};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use support::{Reply, World, merchant};
 use uuid::Uuid;
 
-// ================================================================ the samples' fixed values
+// ================================================================ the samples
 
-/// The one deposit every sample names (a UUID v7 of 2026-11-23T10:00:00Z).
-const DEPOSIT_ID: &str = "01a207d9-2100-7c3e-9a5b-4e6f8d2c1b70";
-/// The test merchant's API key in the samples' `Authorization` header.
-const API_KEY: &str = "sk_test_samples_7d3f9a2c41e8";
-const MERCHANT: &str = "mer_samples";
-/// `X-Correlation-Id` of create-deposit.json, so the queued message carries it.
-const CORRELATION: &str = "corr-sample-01a207d9";
+const SAMPLES: Samples = Samples::of("deposit-intake");
 
 const CREATE_DEPOSIT: &str = "create-deposit.json";
 const GET_DEPOSIT: &str = "get-deposit.json";
@@ -66,7 +58,7 @@ async fn create_deposit_case() {
     let world = sample_world();
 
     // WHEN the sample is invoked
-    let reply = world.send(sample_request(CREATE_DEPOSIT)).await;
+    let reply = world.send(SAMPLES.http_request(CREATE_DEPOSIT)).await;
 
     // THEN 202 with the pending deposit as the sample's body asked for it
     reply.assert_json(StatusCode::ACCEPTED);
@@ -96,7 +88,7 @@ async fn create_deposit_case() {
     assert_eq!(sent, sqs_sample_body());
 
     // AND invoking the sample again replays the same deposit (same Idempotency-Key)
-    let again = world.send(sample_request(CREATE_DEPOSIT)).await;
+    let again = world.send(SAMPLES.http_request(CREATE_DEPOSIT)).await;
     again.assert_json(StatusCode::ACCEPTED);
     again.assert_replayed();
     assert_eq!(again.json()["id"], DEPOSIT_ID);
@@ -109,7 +101,7 @@ async fn get_deposit_case() {
     deposit_created(&world).await;
 
     // WHEN the sample is invoked
-    let reply = world.send(sample_request(GET_DEPOSIT)).await;
+    let reply = world.send(SAMPLES.http_request(GET_DEPOSIT)).await;
 
     // THEN 200 with that deposit
     reply.assert_json(StatusCode::OK);
@@ -126,7 +118,7 @@ async fn get_deposit_events_case() {
     deposit_created(&world).await;
 
     // WHEN the sample is invoked
-    let reply = world.send(sample_request(GET_DEPOSIT_EVENTS)).await;
+    let reply = world.send(SAMPLES.http_request(GET_DEPOSIT_EVENTS)).await;
 
     // THEN 200 with its audit trail: the one DepositRequested so far
     reply.assert_json(StatusCode::OK);
@@ -151,7 +143,7 @@ async fn create_refund_case() {
     payment_succeeded(&world).await;
 
     // WHEN the sample is invoked
-    let reply = world.send(sample_request(CREATE_REFUND)).await;
+    let reply = world.send(SAMPLES.http_request(CREATE_REFUND)).await;
 
     // THEN 202 with the pending refund of the amount the sample asked for
     reply.assert_json(StatusCode::ACCEPTED);
@@ -186,22 +178,13 @@ async fn create_refund_case() {
 /// Every file in `events/deposit-intake/` runs through its case; a file without one fails.
 #[tokio::test]
 async fn every_sample_file_runs_through_a_case() {
-    let files = sample_files();
-    assert!(
-        !files.is_empty(),
-        "no samples in {}",
-        samples_dir().display()
-    );
-    for name in files {
+    for name in SAMPLES.files() {
         match name.as_str() {
             CREATE_DEPOSIT => create_deposit_case().await,
             GET_DEPOSIT => get_deposit_case().await,
             GET_DEPOSIT_EVENTS => get_deposit_events_case().await,
             CREATE_REFUND => create_refund_case().await,
-            other => panic!(
-                "events/deposit-intake/{other} has no test case: add one to {}",
-                file!()
-            ),
+            other => SAMPLES.missing_case(other, file!()),
         }
     }
 }
@@ -209,135 +192,25 @@ async fn every_sample_file_runs_through_a_case() {
 /// events/README.md lists every sample and the fixed values they depend on.
 #[test]
 fn the_events_readme_documents_these_samples_and_their_fixed_values() {
-    let readme = std::fs::read_to_string(samples_dir().join("../README.md"))
-        .expect("events/README.md exists");
-    for name in sample_files() {
-        assert!(
-            readme.contains(&format!("deposit-intake/{name}")),
-            "events/README.md does not list deposit-intake/{name}"
-        );
-    }
-    for value in [DEPOSIT_ID, API_KEY, MERCHANT] {
-        assert!(readme.contains(value), "events/README.md omits {value}");
-    }
+    SAMPLES.assert_readme_lists(&[DEPOSIT_ID, API_KEY, MERCHANT]);
 }
 
 // ================================================================ reading the samples
 
-fn samples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/deposit-intake")
-}
-
-/// The names of every file in `events/deposit-intake/`.
-fn sample_files() -> BTreeSet<String> {
-    std::fs::read_dir(samples_dir())
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", samples_dir().display()))
-        .map(|entry| {
-            let entry = entry.expect("a directory entry");
-            entry.file_name().to_string_lossy().into_owned()
-        })
-        .collect()
-}
-
-fn sample_text(name: &str) -> String {
-    let path = samples_dir().join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
-
-/// The sample as the Lambda runtime hands it to the handler.
-fn sample_request(name: &str) -> Request {
-    let text = sample_text(name);
-    let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-    assert_http_api_v2(name, &json);
-    let lambda_request: LambdaRequest =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name} is no Lambda request: {e}"));
-    assert!(
-        matches!(lambda_request, LambdaRequest::ApiGatewayV2(_)),
-        "{name} is not read as an HTTP API (payload 2.0) request: {lambda_request:?}"
-    );
-    Request::from(lambda_request)
-}
-
 /// The JSON body the sample sends.
-fn sample_body(name: &str) -> Value {
-    let json: Value = serde_json::from_str(&sample_text(name)).expect("a JSON sample");
-    let body = json["body"].as_str().expect("the sample has a body");
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{name}'s body is not JSON: {e}"))
+fn sample_body(name: &str) -> serde_json::Value {
+    SAMPLES.http(name).body_json()
 }
 
 /// The body of the single record in the processor's SQS sample.
 fn sqs_sample_body() -> String {
-    let path = samples_dir().join("../gateway-processor/sqs-batch.json");
-    let text = std::fs::read_to_string(&path).expect("the processor's SQS sample exists");
-    let json: Value = serde_json::from_str(&text).expect("a JSON sample");
+    let json = Samples::of("gateway-processor").json("sqs-batch.json");
     let records = json["Records"].as_array().expect("SQS Records");
     assert_eq!(records.len(), 1, "one record");
     records[0]["body"]
         .as_str()
         .expect("a string body")
         .to_owned()
-}
-
-/// What API Gateway HTTP APIs send with payload format 2.0: checked field by field, since
-/// the deserializer accepts almost anything (every field has a default).
-fn assert_http_api_v2(name: &str, event: &Value) {
-    let text = |pointer: &str| {
-        event
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| panic!("{name}: {pointer} must be a string"))
-            .to_owned()
-    };
-    assert_eq!(text("/version"), "2.0", "{name}");
-    let route_key = text("/routeKey");
-    assert_eq!(text("/requestContext/routeKey"), route_key, "{name}");
-    let (method, template) = route_key
-        .split_once(' ')
-        .unwrap_or_else(|| panic!("{name}: routeKey is `METHOD /path`"));
-    assert_eq!(text("/requestContext/http/method"), method, "{name}");
-    let raw_path = text("/rawPath");
-    assert_eq!(text("/requestContext/http/path"), raw_path, "{name}");
-    assert_eq!(text("/requestContext/stage"), "$default", "{name}");
-    assert!(!text("/requestContext/http/sourceIp").is_empty(), "{name}");
-    text("/rawQueryString");
-    text("/requestContext/requestId");
-    assert!(event["requestContext"]["timeEpoch"].is_i64(), "{name}");
-    // pathParameters: present exactly when the route has some, and they fill it to rawPath
-    let mut filled = template.to_owned();
-    match event.get("pathParameters") {
-        Some(Value::Object(params)) => {
-            for (key, value) in params {
-                let value = value.as_str().expect("path parameters are strings");
-                let placeholder = format!("{{{key}}}");
-                assert!(filled.contains(&placeholder), "{name}: no {placeholder}");
-                filled = filled.replace(&placeholder, value);
-            }
-        }
-        None => {}
-        Some(other) => panic!("{name}: pathParameters is {other}"),
-    }
-    assert_eq!(filled, raw_path, "{name}: the route and its parameters");
-    let headers = event["headers"]
-        .as_object()
-        .unwrap_or_else(|| panic!("{name}: headers must be an object"));
-    for (header, value) in headers {
-        assert_eq!(
-            header,
-            &header.to_lowercase(),
-            "{name}: header names are lower case"
-        );
-        assert!(value.is_string(), "{name}: header {header} is a string");
-    }
-    assert_eq!(event["isBase64Encoded"], Value::Bool(false), "{name}");
-    match event.get("body") {
-        Some(Value::String(body)) => assert_eq!(
-            headers.get("content-length").and_then(Value::as_str),
-            Some(body.len().to_string().as_str()),
-            "{name}: content-length is the body's length in bytes"
-        ),
-        None => assert!(!headers.contains_key("content-length"), "{name}"),
-        Some(other) => panic!("{name}: body must be a string, not {other}"),
-    }
 }
 
 // ================================================================ the world the samples need
@@ -381,7 +254,7 @@ fn sample_world() -> World {
 
 /// GIVEN-helper: the create-deposit sample was invoked; its message is consumed.
 async fn deposit_created(world: &World) -> Reply {
-    let reply = world.send(sample_request(CREATE_DEPOSIT)).await;
+    let reply = world.send(SAMPLES.http_request(CREATE_DEPOSIT)).await;
     reply.assert_json(StatusCode::ACCEPTED);
     assert_eq!(reply.deposit_id(), deposit_id());
     world.drain_queue();

@@ -15,15 +15,12 @@ use paygate_domain::service::intake::{
 };
 use paygate_domain::validation::parse_deposit_request;
 use paygate_domain::{CorrelationId, DepositId, DepositStatus, MerchantId};
+use paygate_event_samples::Samples;
+use paygate_event_samples::fixed::{CORRELATION, DEPOSIT_ID, MERCHANT};
 use serde_json::Value;
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use support::{ALPHA, World, attempt_key};
 
-/// The one deposit every sample names.
-const DEPOSIT_ID: &str = "01a207d9-2100-7c3e-9a5b-4e6f8d2c1b70";
-const MERCHANT: &str = "mer_samples";
-const CORRELATION: &str = "corr-sample-01a207d9";
+const SAMPLES: Samples = Samples::of("gateway-processor");
 
 const SQS_BATCH: &str = "sqs-batch.json";
 
@@ -95,59 +92,25 @@ async fn sqs_batch_case() {
 /// Every file in `events/gateway-processor/` runs through its case; a file without one fails.
 #[tokio::test]
 async fn every_sample_file_runs_through_a_case() {
-    let files = sample_files();
-    assert!(
-        !files.is_empty(),
-        "no samples in {}",
-        samples_dir().display()
-    );
-    for name in files {
+    for name in SAMPLES.files() {
         match name.as_str() {
             SQS_BATCH => sqs_batch_case().await,
-            other => panic!(
-                "events/gateway-processor/{other} has no test case: add one to {}",
-                file!()
-            ),
+            other => SAMPLES.missing_case(other, file!()),
         }
     }
 }
 
 #[test]
 fn the_events_readme_lists_these_samples() {
-    let readme = std::fs::read_to_string(samples_dir().join("../README.md"))
-        .expect("events/README.md exists");
-    for name in sample_files() {
-        assert!(
-            readme.contains(&format!("gateway-processor/{name}")),
-            "events/README.md does not list gateway-processor/{name}"
-        );
-    }
+    SAMPLES.assert_readme_lists(&[]);
 }
 
 // ================================================================ reading the samples
 
-fn samples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/gateway-processor")
-}
-
-fn sample_files() -> BTreeSet<String> {
-    std::fs::read_dir(samples_dir())
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", samples_dir().display()))
-        .map(|entry| {
-            let entry = entry.expect("a directory entry");
-            entry.file_name().to_string_lossy().into_owned()
-        })
-        .collect()
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
-
 /// The sample as the runtime decodes it, after checking what the deserializer would let
 /// pass silently (every field of an SQS record has a default).
 fn sample_event(name: &str) -> SqsEvent {
-    let text = read(&samples_dir().join(name));
+    let text = SAMPLES.text(name);
     let event: SqsEvent =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name} is no SQS event: {e}"));
     assert!(!event.records.is_empty(), "{name}: no Records");
@@ -206,9 +169,9 @@ async fn invoke_sample(
 
 /// The JSON body of the intake's create-deposit sample.
 fn intake_sample_body() -> Value {
-    let text = read(&samples_dir().join("../deposit-intake/create-deposit.json"));
-    let json: Value = serde_json::from_str(&text).expect("a JSON sample");
-    serde_json::from_str(json["body"].as_str().expect("a body")).expect("a JSON body")
+    Samples::of("deposit-intake")
+        .http("create-deposit.json")
+        .body_json()
 }
 
 // ================================================================ the world the samples need

@@ -10,10 +10,11 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use health_probe::handle;
 use lambda_runtime::{Context, LambdaEvent};
 use paygate_domain::gateways::Health;
+use paygate_event_samples::Samples;
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use support::{ALPHA, BRAVO, World, health_down};
+
+const SAMPLES: Samples = Samples::of("health-probe");
 
 const SCHEDULED: &str = "scheduled.json";
 
@@ -76,58 +77,26 @@ async fn scheduled_case() {
 /// Every file in `events/health-probe/` runs through its case; a file without one fails.
 #[tokio::test]
 async fn every_sample_file_runs_through_a_case() {
-    let files = sample_files();
-    assert!(
-        !files.is_empty(),
-        "no samples in {}",
-        samples_dir().display()
-    );
-    for name in files {
+    for name in SAMPLES.files() {
         match name.as_str() {
             SCHEDULED => scheduled_case().await,
-            other => panic!(
-                "events/health-probe/{other} has no test case: add one to {}",
-                file!()
-            ),
+            other => SAMPLES.missing_case(other, file!()),
         }
     }
 }
 
 #[test]
 fn the_events_readme_lists_these_samples() {
-    let readme = std::fs::read_to_string(samples_dir().join("../README.md"))
-        .expect("events/README.md exists");
-    for name in sample_files() {
-        assert!(
-            readme.contains(&format!("health-probe/{name}")),
-            "events/README.md does not list health-probe/{name}"
-        );
-    }
+    SAMPLES.assert_readme_lists(&[]);
 }
 
 // ================================================================ reading the samples
-
-fn samples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/health-probe")
-}
-
-fn sample_files() -> BTreeSet<String> {
-    std::fs::read_dir(samples_dir())
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", samples_dir().display()))
-        .map(|entry| {
-            let entry = entry.expect("a directory entry");
-            entry.file_name().to_string_lossy().into_owned()
-        })
-        .collect()
-}
 
 /// The sample as the runtime decodes it, checked to be what EventBridge Scheduler
 /// delivers to a templated Lambda target without an input: a "Scheduled Event" from
 /// `aws.scheduler` naming the schedule, whose `detail` is the string `"{}"`.
 fn sample_event(name: &str) -> EventBridgeEvent {
-    let path = samples_dir().join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = SAMPLES.text(name);
     let event: EventBridgeEvent = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{name} is no EventBridge event: {e}"));
     assert_eq!(event.version.as_deref(), Some("0"), "{name}");

@@ -7,8 +7,6 @@
 
 mod support;
 
-use lambda_http::Request;
-use lambda_http::request::LambdaRequest;
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::deposit::FailureReason;
 use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyPolicy};
@@ -19,27 +17,21 @@ use paygate_domain::service::intake::{
 use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
 use paygate_domain::validation::parse_deposit_request;
 use paygate_domain::{CorrelationId, DepositEvent, DepositId, DepositStatus, MerchantId};
+use paygate_event_samples::fixed::{
+    ACME_JSON_SECRET, CORRELATION, DEPOSIT_ID, GLOBEX_SOAP_SECRET, MERCHANT, SIGNED_AT,
+};
+use paygate_event_samples::{HttpSample, Samples};
 use paygate_memory::MemoryQueue;
-use serde_json::Value;
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use support::World;
 use webhook_callback::WebhookGateways;
 
-// ================================================================ the samples' fixed values
+// ================================================================ the samples
 
-/// The one deposit every sample names.
-const DEPOSIT_ID: &str = "01a207d9-2100-7c3e-9a5b-4e6f8d2c1b70";
-const MERCHANT: &str = "mer_samples";
-const CORRELATION: &str = "corr-sample-01a207d9";
-/// `t` of every sample's `Paygate-Signature`: 2026-11-23T10:05:00Z.
-const SIGNED_AT: i64 = 1_795_428_300;
+const SAMPLES: Samples = Samples::of("webhook-callback");
 
 const ACME_JSON: &str = "acme_json";
-const ACME_JSON_SECRET: &str = "whsec_sample_acme_json_5b2e9c";
 const GLOBEX_SOAP: &str = "globex_soap";
-const GLOBEX_SOAP_SECRET: &str = "whsec_sample_globex_soap_8d41f0";
 
 const PAYMENT_SUCCEEDED_JSON: &str = "payment-succeeded-json.json";
 const PAYMENT_FAILED_SOAP: &str = "payment-failed-soap.json";
@@ -108,7 +100,7 @@ async fn run(case: Case) {
     submitted_sample_deposit(&world, case.gateway, case.external_id).await;
 
     // AND the sample carries the real signature of its body by the gateway's secret
-    let sample = SampleFile::read(case.file);
+    let sample = read_sample(case.file);
     assert_eq!(sample.path_parameter("gateway"), case.gateway);
     assert_eq!(
         sample.header("paygate-signature"),
@@ -155,20 +147,11 @@ async fn run(case: Case) {
 /// Every file in `events/webhook-callback/` runs through its case; a file without one fails.
 #[tokio::test]
 async fn every_sample_file_runs_through_a_case() {
-    let files = sample_files();
-    assert!(
-        !files.is_empty(),
-        "no samples in {}",
-        samples_dir().display()
-    );
-    for name in files {
+    for name in SAMPLES.files() {
         let case = match name.as_str() {
             PAYMENT_SUCCEEDED_JSON => payment_succeeded_json(),
             PAYMENT_FAILED_SOAP => payment_failed_soap(),
-            other => panic!(
-                "events/webhook-callback/{other} has no test case: add one to {}",
-                file!()
-            ),
+            other => SAMPLES.missing_case(other, file!()),
         };
         run(case).await;
     }
@@ -177,143 +160,36 @@ async fn every_sample_file_runs_through_a_case() {
 /// events/README.md lists every sample and the values needed to re-sign them.
 #[test]
 fn the_events_readme_documents_these_samples_and_their_signing_values() {
-    let readme = std::fs::read_to_string(samples_dir().join("../README.md"))
-        .expect("events/README.md exists");
-    for name in sample_files() {
-        assert!(
-            readme.contains(&format!("webhook-callback/{name}")),
-            "events/README.md does not list webhook-callback/{name}"
-        );
-    }
-    for value in [
+    SAMPLES.assert_readme_lists(&[
         ACME_JSON_SECRET,
         GLOBEX_SOAP_SECRET,
         &SIGNED_AT.to_string(),
         DEPOSIT_ID,
         &sample_gateways_json(),
-    ] {
-        assert!(readme.contains(value), "events/README.md omits {value}");
-    }
+    ]);
 }
 
 // ================================================================ reading the samples
 
-fn samples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/webhook-callback")
-}
-
-fn sample_files() -> BTreeSet<String> {
-    std::fs::read_dir(samples_dir())
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", samples_dir().display()))
-        .map(|entry| {
-            let entry = entry.expect("a directory entry");
-            entry.file_name().to_string_lossy().into_owned()
-        })
-        .collect()
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
-
-struct SampleFile {
-    name: &'static str,
-    text: String,
-    json: Value,
-}
-
-impl SampleFile {
-    fn read(name: &'static str) -> Self {
-        let text = read(&samples_dir().join(name));
-        let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_http_api_v2(name, &json);
-        Self { name, text, json }
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.json["headers"][name]
-            .as_str()
-            .unwrap_or_else(|| panic!("{}: no {name} header", self.name))
-    }
-
-    fn path_parameter(&self, name: &str) -> &str {
-        self.json["pathParameters"][name]
-            .as_str()
-            .unwrap_or_else(|| panic!("{}: no path parameter {name}", self.name))
-    }
-
-    fn body(&self) -> &str {
-        self.json["body"].as_str().expect("a string body")
-    }
-
-    /// The sample as the Lambda runtime hands it to the handler.
-    fn request(&self) -> Request {
-        let lambda_request: LambdaRequest = serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("{} is no Lambda request: {e}", self.name));
-        assert!(
-            matches!(lambda_request, LambdaRequest::ApiGatewayV2(_)),
-            "{} is not read as an HTTP API (payload 2.0) request",
-            self.name
-        );
-        Request::from(lambda_request)
-    }
-}
-
-/// What API Gateway HTTP APIs send with payload format 2.0: checked field by field, since
-/// the deserializer accepts almost anything (every field has a default).
-fn assert_http_api_v2(name: &str, event: &Value) {
-    let text = |pointer: &str| {
-        event
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| panic!("{name}: {pointer} must be a string"))
-            .to_owned()
-    };
-    assert_eq!(text("/version"), "2.0", "{name}");
-    assert_eq!(text("/routeKey"), "POST /webhooks/{gateway}", "{name}");
+/// The sample, checked as an HTTP API (payload 2.0) event of the webhook route, the only
+/// route this function serves, with a body (the signed payload).
+fn read_sample(name: &str) -> HttpSample {
+    let sample = SAMPLES.http(name);
+    let name = sample.name();
     assert_eq!(
-        text("/requestContext/routeKey"),
-        text("/routeKey"),
+        sample.json()["routeKey"],
+        "POST /webhooks/{gateway}",
         "{name}"
     );
-    assert_eq!(text("/requestContext/http/method"), "POST", "{name}");
-    let raw_path = text("/rawPath");
-    assert_eq!(text("/requestContext/http/path"), raw_path, "{name}");
-    assert_eq!(
-        raw_path,
-        format!("/webhooks/{}", text("/pathParameters/gateway")),
-        "{name}"
-    );
-    assert_eq!(text("/requestContext/stage"), "$default", "{name}");
-    assert!(!text("/requestContext/http/sourceIp").is_empty(), "{name}");
-    text("/rawQueryString");
-    text("/requestContext/requestId");
-    assert!(event["requestContext"]["timeEpoch"].is_i64(), "{name}");
-    let headers = event["headers"]
-        .as_object()
-        .unwrap_or_else(|| panic!("{name}: headers must be an object"));
-    for (header, value) in headers {
-        assert_eq!(
-            header,
-            &header.to_lowercase(),
-            "{name}: header names are lower case"
-        );
-        assert!(value.is_string(), "{name}: header {header} is a string");
-    }
-    assert_eq!(event["isBase64Encoded"], Value::Bool(false), "{name}");
-    let body = text("/body");
-    assert_eq!(
-        headers.get("content-length").and_then(Value::as_str),
-        Some(body.len().to_string().as_str()),
-        "{name}: content-length is the body's length in bytes"
-    );
+    assert!(sample.json()["body"].is_string(), "{name}: a body");
+    sample
 }
 
 /// The JSON body of the intake's create-deposit sample.
-fn intake_sample_body() -> Value {
-    let text = read(&samples_dir().join("../deposit-intake/create-deposit.json"));
-    let json: Value = serde_json::from_str(&text).expect("a JSON sample");
-    serde_json::from_str(json["body"].as_str().expect("a body")).expect("a JSON body")
+fn intake_sample_body() -> serde_json::Value {
+    Samples::of("deposit-intake")
+        .http("create-deposit.json")
+        .body_json()
 }
 
 // ================================================================ the world the samples need
