@@ -1,11 +1,15 @@
-//! The secrets the init script makes for local runs (`sam local invoke` on LocalStack,
-//! the functions on the emulators) are read by ARN exactly as the functions read them at
-//! start-up, and hold values the functions accept.
+//! What the init script makes for local runs of the real functions (`sam local invoke` on
+//! LocalStack, `cargo lambda watch` on the emulators): secrets read by ARN exactly as the
+//! functions read them at start-up, holding values the functions accept, and the merchant
+//! the sample events authenticate as.
 
 use paygate_aws::aws_sdk_secretsmanager::Client;
 use paygate_aws::secrecy::ExposeSecret;
 use paygate_aws::secret_setting;
+use paygate_domain::MerchantId;
 use paygate_domain::crypto::FieldCipher;
+use paygate_domain::ports::{ApiKey, MerchantDirectory};
+use paygate_event_samples::fixed;
 use paygate_gateways::WireFormat;
 use paygate_integration_tests::require_emulators;
 use webhook_callback::WebhookGateways;
@@ -58,10 +62,21 @@ async fn the_local_webhook_configuration_matches_the_signed_samples() {
     let gateways = WebhookGateways::from_json(&json).expect("valid webhook configuration");
     let acme = gateways.get("acme_json").expect("acme_json configured");
     assert_eq!(acme.format, WireFormat::Json);
-    assert_eq!(
-        acme.secrets[0].expose_secret(),
-        "whsec_sample_acme_json_5b2e9c"
-    );
+    assert_eq!(acme.secrets[0].expose_secret(), fixed::ACME_JSON_SECRET);
     let globex = gateways.get("globex_soap").expect("globex_soap configured");
     assert_eq!(globex.format, WireFormat::Soap);
+}
+
+#[tokio::test]
+async fn the_sample_events_api_key_belongs_to_the_sample_merchant() {
+    require_emulators();
+    let directory = paygate_aws::DynamoMerchantDirectory::new(
+        paygate_aws::aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config().await),
+        &paygate_aws::Resources::from_env(),
+    );
+    let merchant = directory
+        .merchant_for(&ApiKey::new(fixed::API_KEY).hash())
+        .await
+        .expect("merchants table readable");
+    assert_eq!(merchant, Some(MerchantId(fixed::MERCHANT.into())));
 }

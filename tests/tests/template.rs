@@ -84,3 +84,52 @@ fn secrets_are_passed_by_arn_only() {
     }
     assert!(!TEMPLATE.contains("resolve:secretsmanager"));
 }
+
+/// `events/sam-local-env.json` replaces, under `sam local invoke`, every variable the
+/// template fills with a `!Ref` to one of its own resources (which `sam local` cannot
+/// resolve to a real name), and only variables the template declares (SAM ignores others).
+#[test]
+fn the_sam_local_environment_names_every_resource_the_template_refers_to() {
+    let env: serde_json::Value =
+        serde_json::from_str(include_str!("../../events/sam-local-env.json")).expect("JSON");
+    let overridden: BTreeSet<String> = env["Parameters"]
+        .as_object()
+        .expect("a Parameters object")
+        .keys()
+        .cloned()
+        .collect();
+    let declared: BTreeSet<String> = TEMPLATE
+        .lines()
+        .map(str::trim)
+        .filter_map(|line| line.split_once(':').map(|(key, _)| key.to_owned()))
+        .filter(|key| key.starts_with("PAYGATE_"))
+        .collect();
+    for variable in &overridden {
+        assert!(
+            declared.contains(variable),
+            "the template never declares {variable}"
+        );
+    }
+    let referring_to_resources = TEMPLATE
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("PAYGATE_"))
+        .filter_map(|line| line.split_once(": !Ref "))
+        .filter(|(_, target)| !target.ends_with("SecretArn") && *target != "ConfigRevision")
+        .map(|(variable, _)| variable.to_owned());
+    for variable in referring_to_resources {
+        assert!(
+            overridden.contains(&variable),
+            "events/sam-local-env.json does not set {variable}"
+        );
+    }
+    for secret in [
+        "PAYGATE_FIELD_KEYS_SECRET_ARN",
+        "PAYGATE_WEBHOOK_GATEWAYS_SECRET_ARN",
+    ] {
+        assert!(
+            overridden.contains(secret),
+            "events/sam-local-env.json misses {secret}"
+        );
+    }
+}

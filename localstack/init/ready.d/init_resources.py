@@ -31,6 +31,7 @@ To add a resource (e.g. another queue or rule), write an
 """
 
 import base64
+import hashlib
 import json
 import os
 import sys
@@ -473,6 +474,29 @@ def ensure_secret(secrets, name, value):
         report("secret", name, f"created ({arn})")
 
 
+# The merchant the sample events in events/deposit-intake/ authenticate as. Only the key's
+# SHA-256 is stored, as for every merchant; the key itself is public test data.
+SAMPLE_MERCHANT = "mer_samples"
+SAMPLE_API_KEY = "sk_test_samples_7d3f9a2c41e8"
+
+
+def ensure_sample_merchant(ctx):
+    ddb = ctx.client("dynamodb")
+    table = env("PAYGATE_MERCHANTS_TABLE", "paygate-merchants")
+    key_hash = hashlib.sha256(SAMPLE_API_KEY.encode("ascii")).hexdigest()
+    try:
+        ddb.put_item(
+            TableName=table,
+            Item={"api_key_hash": {"S": key_hash}, "merchant_id": {"S": SAMPLE_MERCHANT}},
+            ConditionExpression="attribute_not_exists(api_key_hash)",
+        )
+        report("merchant", SAMPLE_MERCHANT, "created (the sample events' key)")
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) != "ConditionalCheckFailedException":
+            raise
+        report("merchant", SAMPLE_MERCHANT, "exists")
+
+
 # --- entry point ------------------------------------------------------------------
 
 # Resource-creating functions, run in order. Add new ones here.
@@ -481,6 +505,7 @@ RESOURCES = [
     ensure_deposit_queues,
     ensure_event_bus,
     ensure_local_secrets,
+    ensure_sample_merchant,
 ]
 
 
