@@ -713,6 +713,14 @@ impl GatewayRegistry for OwnGateways {
     async fn upsert_config(&self, config: &GatewayConfig) -> Result<(), StoreError> {
         self.inner.upsert_config(config).await
     }
+
+    async fn change_config(
+        &self,
+        gateway: &str,
+        change: &(dyn for<'c> Fn(&'c GatewayConfig) -> GatewayConfig + Send + Sync),
+    ) -> Result<Option<GatewayConfig>, StoreError> {
+        self.inner.change_config(gateway, change).await
+    }
 }
 
 /// The sweep index as the probe sees it: the DynamoDB indexes' answers, keeping only the

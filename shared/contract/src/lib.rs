@@ -105,6 +105,8 @@ macro_rules! registry_contract {
             failures_at_the_threshold_open_the_breaker_and_a_success_closes_it,
             concurrent_failures_are_all_counted,
             recording_a_call_on_an_unknown_gateway_fails,
+            changing_a_config_keeps_a_concurrent_upsert_and_the_learnt_status,
+            changing_the_config_of_an_unknown_gateway_writes_nothing,
         );
     };
 }

@@ -3,7 +3,9 @@
 
 use crate::fixtures::{gateway_config, gateway_name, now};
 use futures::future::join_all;
-use paygate_domain::gateways::{BreakerPolicy, BreakerState, CallResult, Gateway, GatewayStatus};
+use paygate_domain::gateways::{
+    BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus,
+};
 use paygate_domain::ports::GatewayRegistry;
 use std::sync::Arc;
 use time::Duration;
@@ -197,4 +199,73 @@ mod gateway {
             ..gateway_config(name)
         }
     }
+}
+
+pub async fn changing_a_config_keeps_a_concurrent_upsert_and_the_learnt_status(
+    registry: Arc<dyn GatewayRegistry>,
+) {
+    // GIVEN a gateway whose breaker has counted a failure
+    let name = gateway_name();
+    let config = gateway_config(&name);
+    registry.upsert_config(&config).await.unwrap();
+    registry
+        .record_call(&name, CallResult::Failure, now(), &policy(5))
+        .await
+        .unwrap();
+    for round in 1..=8u32 {
+        // WHEN one writer upserts a new priority while others flip `enabled` through
+        // change_config, all at once
+        let moved = GatewayConfig {
+            priority: config.priority + round,
+            ..config.clone()
+        };
+        let upsert = {
+            let registry = registry.clone();
+            tokio::spawn(async move { registry.upsert_config(&moved).await.unwrap() })
+        };
+        let enabled = round % 2 == 0;
+        let flips = (0..4).map(|_| {
+            let (registry, name) = (registry.clone(), name.clone());
+            tokio::spawn(async move {
+                let flip = |current: &GatewayConfig| GatewayConfig {
+                    enabled,
+                    ..current.clone()
+                };
+                registry.change_config(&name, &flip).await.unwrap()
+            })
+        });
+        for changed in join_all(flips).await {
+            assert_eq!(changed.unwrap().map(|c| c.enabled), Some(enabled));
+        }
+        upsert.await.unwrap();
+        // THEN the upsert is never lost to a change that read the config before it
+        let gateway = listed(registry.as_ref(), &name).await.unwrap();
+        assert_eq!(
+            gateway.config.priority,
+            config.priority + round,
+            "round {round}: a change_config wrote over the upsert"
+        );
+    }
+    // AND what was learnt is kept
+    let gateway = listed(registry.as_ref(), &name).await.unwrap();
+    assert!(
+        matches!(
+            gateway.status.breaker,
+            BreakerState::Closed { failures: 1, .. }
+        ),
+        "{:?}",
+        gateway.status.breaker
+    );
+}
+
+pub async fn changing_the_config_of_an_unknown_gateway_writes_nothing(
+    registry: Arc<dyn GatewayRegistry>,
+) {
+    let name = gateway_name();
+    let disable = |current: &GatewayConfig| GatewayConfig {
+        enabled: false,
+        ..current.clone()
+    };
+    assert_eq!(registry.change_config(&name, &disable).await.unwrap(), None);
+    assert_eq!(listed(registry.as_ref(), &name).await, None);
 }

@@ -90,6 +90,17 @@ impl GatewayRegistry for MemoryGatewayRegistry {
         Ok(entry.status.breaker.clone())
     }
 
+    async fn change_config(
+        &self,
+        gateway: &str,
+        change: &(dyn for<'c> Fn(&'c GatewayConfig) -> GatewayConfig + Send + Sync),
+    ) -> Result<Option<GatewayConfig>, StoreError> {
+        Ok(self.gateways().get_mut(gateway).map(|gateway| {
+            gateway.config = change(&gateway.config);
+            gateway.config.clone()
+        }))
+    }
+
     async fn upsert_config(&self, config: &GatewayConfig) -> Result<(), StoreError> {
         self.gateways()
             .entry(config.name.clone())

@@ -690,7 +690,7 @@ impl GatewayOps {
         Ok(())
     }
 
-    /// Sets `enabled` on a listed gateway, keeping the rest of its configuration.
+    /// Sets `enabled` on a gateway, keeping the rest of its configuration.
     async fn set_enabled(
         &self,
         name: &str,
@@ -709,11 +709,18 @@ impl GatewayOps {
             writeln!(out, "{name} is already {word}; nothing changed")?;
             return Ok(());
         }
-        let config = GatewayConfig {
+        // Only `enabled` changes, on the configuration as stored at the time of the write:
+        // a concurrent `put` of other fields is kept, never overwritten with what we listed.
+        let change = |current: &GatewayConfig| GatewayConfig {
             enabled,
-            ..gateway.config.clone()
+            ..current.clone()
         };
-        self.registry.upsert_config(&config).await?;
+        let Some(config) = self.registry.change_config(name, &change).await? else {
+            return Err(OpsError::UnknownGateway {
+                name: name.to_owned(),
+                table: self.table.clone(),
+            });
+        };
         writeln!(out, "{word} {name} in {}", self.table)?;
         writeln!(out, "{TAKES_EFFECT}")?;
         if enabled {
@@ -1467,6 +1474,13 @@ mod tests {
                 return Err(StoreError("UpdateItem: ThrottlingException".into()));
             }
             self.inner.upsert_config(config).await
+        }
+        async fn change_config(
+            &self,
+            gateway: &str,
+            change: &(dyn for<'c> Fn(&'c GatewayConfig) -> GatewayConfig + Send + Sync),
+        ) -> Result<Option<GatewayConfig>, StoreError> {
+            self.inner.change_config(gateway, change).await
         }
     }
 

@@ -92,16 +92,30 @@ impl DynamoGatewayRegistry {
         status: &GatewayStatus,
         revision: u64,
     ) -> Result<bool, AwsError> {
+        self.write_conditionally(name, STATUS, status_json(status)?, revision)
+            .await
+    }
+
+    /// Sets one attribute (the status or the config, as JSON) and moves the revision, if
+    /// the revision is still `revision`; `Ok(false)` if another writer moved it (or the
+    /// gateway was removed) since.
+    async fn write_conditionally(
+        &self,
+        name: &str,
+        attribute: &str,
+        json: String,
+        revision: u64,
+    ) -> Result<bool, AwsError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(NAME, s(name))
-            .update_expression("SET #s = :s, #r = #r + :one")
+            .update_expression("SET #a = :a, #r = #r + :one")
             .condition_expression("#r = :r")
-            .expression_attribute_names("#s", STATUS)
+            .expression_attribute_names("#a", attribute)
             .expression_attribute_names("#r", REVISION)
-            .expression_attribute_values(":s", s(status_json(status)?))
+            .expression_attribute_values(":a", s(json))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":r", n(revision))
             .send()
@@ -180,6 +194,34 @@ impl GatewayRegistry for DynamoGatewayRegistry {
         Ok(status.breaker)
     }
 
+    async fn change_config(
+        &self,
+        gateway: &str,
+        change: &(dyn for<'c> Fn(&'c GatewayConfig) -> GatewayConfig + Send + Sync),
+    ) -> Result<Option<GatewayConfig>, StoreError> {
+        for attempt in 0..MAX_UPDATE_ATTEMPTS {
+            let Some(stored) = self.read(gateway).await? else {
+                return Ok(None);
+            };
+            let next = change(&stored.gateway.config);
+            if next == stored.gateway.config {
+                return Ok(Some(next));
+            }
+            let written = self
+                .write_conditionally(gateway, CONFIG, config_json(&next)?, stored.revision)
+                .await?;
+            if written {
+                return Ok(Some(next));
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+        Err(AwsError::Contended {
+            what: "gateway config update",
+            attempts: MAX_UPDATE_ATTEMPTS,
+        }
+        .into())
+    }
+
     /// Sets the configuration; a new gateway starts with the default status, a known
     /// one keeps what was learnt.
     async fn upsert_config(&self, config: &GatewayConfig) -> Result<(), StoreError> {
@@ -187,9 +229,11 @@ impl GatewayRegistry for DynamoGatewayRegistry {
             .update_item()
             .table_name(&self.table)
             .key(NAME, s(config.name.clone()))
+            // The revision moves with the config too, so a `change_config` that read the
+            // old config cannot write over this one.
             .update_expression(
                 "SET #c = :c, #s = if_not_exists(#s, :default_status), \
-                 #r = if_not_exists(#r, :zero)",
+                 #r = if_not_exists(#r, :zero) + :one",
             )
             .expression_attribute_names("#c", CONFIG)
             .expression_attribute_names("#s", STATUS)
@@ -200,6 +244,7 @@ impl GatewayRegistry for DynamoGatewayRegistry {
                 s(status_json(&GatewayStatus::default())?),
             )
             .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
             .send()
             .await
             .map_err(|e| AwsError::call("UpdateItem", &e))?;

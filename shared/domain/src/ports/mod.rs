@@ -216,6 +216,16 @@ pub trait GatewayRegistry: Send + Sync {
 
     /// Creates or replaces a gateway's configuration, keeping its learnt status.
     async fn upsert_config(&self, config: &GatewayConfig) -> Result<(), StoreError>;
+
+    /// Changes an existing gateway's configuration atomically with respect to every other
+    /// writer (`change` may run more than once if another got there first), so an
+    /// operator's `disable` cannot undo a concurrent `put`. Returns the stored result;
+    /// `None` (and nothing written) for an unknown gateway.
+    async fn change_config(
+        &self,
+        gateway: &str,
+        change: &(dyn for<'c> Fn(&'c GatewayConfig) -> GatewayConfig + Send + Sync),
+    ) -> Result<Option<GatewayConfig>, StoreError>;
 }
 
 /// Builds (and caches) the connector for a gateway from its wire format.
