@@ -59,6 +59,7 @@ impl World {
             store: aws.store.clone(),
             queue: queue.clone(),
             merchants: aws.merchants.clone(),
+            registry: aws.registry.clone(),
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds),
             cipher: Arc::new(FieldCipher::ephemeral()),

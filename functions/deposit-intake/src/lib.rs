@@ -1,10 +1,12 @@
-//! The deposit intake handler: `POST /v1/deposits`, `GET /v1/deposits/{id}`,
-//! `GET /v1/deposits/{id}/events`. It takes its ports as arguments, so the same code runs
-//! under Lambda, in the local stack and in tests.
+//! The merchant API handler: `POST /v1/deposits`, `GET /v1/deposits/{id}`,
+//! `GET /v1/deposits/{id}/events`, `POST /v1/deposits/{id}/refunds`, `GET /v1/gateways`.
+//! It takes its ports as arguments, so the same code runs under Lambda, in the local
+//! stack and in tests.
 
 mod body;
 mod config;
 mod create;
+mod gateways;
 mod read;
 mod refund;
 mod response;
@@ -14,7 +16,9 @@ pub use config::IntakeConfig;
 pub use routes::handle;
 
 use paygate_domain::crypto::FieldCipher;
-use paygate_domain::ports::{Clock, EventStore, IdGenerator, MerchantDirectory, QueueSender};
+use paygate_domain::ports::{
+    Clock, EventStore, GatewayRegistry, IdGenerator, MerchantDirectory, QueueSender,
+};
 use std::sync::Arc;
 
 /// Everything the handler needs, built once per process.
@@ -23,6 +27,8 @@ pub struct Intake {
     pub store: Arc<dyn EventStore>,
     pub queue: Arc<dyn QueueSender>,
     pub merchants: Arc<dyn MerchantDirectory>,
+    /// Read only: `GET /v1/gateways`.
+    pub registry: Arc<dyn GatewayRegistry>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     pub cipher: Arc<FieldCipher>,

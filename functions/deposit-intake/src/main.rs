@@ -17,6 +17,7 @@ async fn main() -> Result<(), Error> {
         store: aws.publishing_store(),
         queue: aws.queue,
         merchants: aws.merchants,
+        registry: aws.registry,
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
         cipher: Arc::new(FieldCipher::from_spec(field_keys.expose_secret())?),

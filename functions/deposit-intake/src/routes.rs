@@ -1,6 +1,6 @@
 //! One span per request; authentication, then routing by method and path.
 
-use crate::{Intake, create, read, refund};
+use crate::{Intake, create, gateways, read, refund};
 use http::Method;
 use lambda_http::{Body, Request, Response};
 use paygate_api::ApiError;
@@ -14,6 +14,7 @@ enum Route {
     DepositEvents(DepositId),
     DepositRefunds(DepositId),
     UnknownDeposit,
+    Gateways,
 }
 
 fn route(path: &str) -> Option<Route> {
@@ -21,6 +22,7 @@ fn route(path: &str) -> Option<Route> {
     let by_id = |id: &str| DepositId::parse(id).map_or(Route::UnknownDeposit, Route::Deposit);
     match segments.as_slice() {
         ["v1", "deposits"] => Some(Route::Deposits),
+        ["v1", "gateways"] => Some(Route::Gateways),
         ["v1", "deposits", id] => Some(by_id(id)),
         ["v1", "deposits", id, "events"] => Some(match by_id(id) {
             Route::Deposit(id) => Route::DepositEvents(id),
@@ -52,6 +54,7 @@ pub async fn handle(app: &Intake, request: Request) -> Response<Body> {
             Route::Deposit(_) | Route::UnknownDeposit => "/v1/deposits/{id}",
             Route::DepositEvents(_) => "/v1/deposits/{id}/events",
             Route::DepositRefunds(_) => "/v1/deposits/{id}/refunds",
+            Route::Gateways => "/v1/gateways",
         });
         tracing::Span::current().record("path", route_name.unwrap_or("unknown"));
         let response = match dispatch(app, request, &correlation).await {
@@ -84,6 +87,7 @@ async fn dispatch(
         (Method::POST, Route::DepositRefunds(id)) => {
             refund::create_refund(app, &merchant, id, correlation, request).await
         }
+        (Method::GET, Route::Gateways) => gateways::list_gateways(app).await,
         // A malformed id names no deposit, whatever the method: the same 404 as unknown.
         (_, Route::UnknownDeposit) => Err(read::deposit_not_found()),
         (_, Route::Deposits | Route::DepositRefunds(_)) => {
@@ -122,6 +126,7 @@ mod tests {
             route("/v1/deposits/not-a-uuid"),
             Some(Route::UnknownDeposit)
         ));
+        assert!(matches!(route("/v1/gateways"), Some(Route::Gateways)));
         assert!(route("/v2/deposits").is_none());
         assert!(route("/").is_none());
     }

@@ -8,13 +8,15 @@
 mod support;
 
 use http::StatusCode;
+use paygate_domain::gateways::GatewayConfig;
 use paygate_domain::ports::gateway::{GatewayNotification, NotifiedOutcome};
-use paygate_domain::ports::{IdGenerator, RandomIds};
+use paygate_domain::ports::{GatewayRegistry, IdGenerator, RandomIds};
 use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
 use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
-use paygate_domain::{CorrelationId, DepositEvent, DepositId, DepositStatus};
+use paygate_domain::{CorrelationId, Country, Currency, DepositEvent, DepositId, DepositStatus};
 use paygate_event_samples::Samples;
 use paygate_event_samples::fixed::{API_KEY, CORRELATION, DEPOSIT_ID, MERCHANT};
+use paygate_memory::MemoryGatewayRegistry;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use support::{Reply, World, merchant};
@@ -28,6 +30,7 @@ const CREATE_DEPOSIT: &str = "create-deposit.json";
 const GET_DEPOSIT: &str = "get-deposit.json";
 const GET_DEPOSIT_EVENTS: &str = "get-deposit-events.json";
 const CREATE_REFUND: &str = "create-refund.json";
+const LIST_GATEWAYS: &str = "list-gateways.json";
 
 // ================================================================ one test per sample
 
@@ -49,6 +52,11 @@ async fn get_deposit_events_sample_lists_the_deposits_events() {
 #[tokio::test]
 async fn create_refund_sample_requests_a_refund_of_the_succeeded_deposit() {
     create_refund_case().await;
+}
+
+#[tokio::test]
+async fn list_gateways_sample_lists_the_registry() {
+    list_gateways_case().await;
 }
 
 // ================================================================ the cases
@@ -93,6 +101,36 @@ async fn create_deposit_case() {
     again.assert_replayed();
     assert_eq!(again.json()["id"], DEPOSIT_ID);
     assert_eq!(world.store.stream_count(), 1, "nothing was created twice");
+}
+
+async fn list_gateways_case() {
+    // GIVEN a registry with one gateway
+    let mut world = sample_world();
+    let registry = Arc::new(MemoryGatewayRegistry::new());
+    registry
+        .upsert_config(&GatewayConfig {
+            name: "acme_json".into(),
+            format: "json".into(),
+            base_url: "https://api.acme-psp.example/v2".into(),
+            countries: vec![Country::parse("AE").unwrap()],
+            currencies: vec![Currency::parse("AED").unwrap()],
+            priority: 10,
+            enabled: true,
+        })
+        .await
+        .unwrap();
+    world.intake.registry = registry;
+
+    // WHEN the sample is invoked
+    let reply = world.send(SAMPLES.http_request(LIST_GATEWAYS)).await;
+
+    // THEN 200 with that gateway, available
+    reply.assert_json(StatusCode::OK);
+    let list = reply.json();
+    assert_eq!(list["object"], "list");
+    assert_eq!(list["data"][0]["name"], "acme_json");
+    assert_eq!(list["data"][0]["available"], true);
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(1));
 }
 
 async fn get_deposit_case() {
@@ -184,6 +222,7 @@ async fn every_sample_file_runs_through_a_case() {
             GET_DEPOSIT => get_deposit_case().await,
             GET_DEPOSIT_EVENTS => get_deposit_events_case().await,
             CREATE_REFUND => create_refund_case().await,
+            LIST_GATEWAYS => list_gateways_case().await,
             other => SAMPLES.missing_case(other, file!()),
         }
     }

@@ -1,6 +1,7 @@
 //! What merchants see. Built from domain read models, never the other way round.
 
 use paygate_domain::deposit::PaymentMethod;
+use paygate_domain::gateways::{BreakerState, Gateway, Health};
 use paygate_domain::{DepositEvent, DepositView, RecordedEvent};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -126,6 +127,73 @@ impl RefundResponse {
             currency: deposit.currency.code(),
             status: "pending",
             deposit: DepositResponse::from(deposit),
+        }
+    }
+}
+
+/// A gateway as `GET /v1/gateways` shows it: what it serves and how it is doing. Never
+/// its address or wire format: those are the operator's business.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GatewayResponse {
+    pub object: &'static str,
+    pub name: String,
+    pub countries: Vec<&'static str>,
+    pub currencies: Vec<&'static str>,
+    pub enabled: bool,
+    /// `healthy`, `degraded` or `unhealthy`, from the last health probe.
+    pub health: Health,
+    pub latency_ms: Option<u64>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_checked_at: Option<OffsetDateTime>,
+    /// `closed`, `open` or `half_open`.
+    pub breaker: &'static str,
+    /// Until when an open breaker keeps calls away.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub breaker_open_until: Option<OffsetDateTime>,
+    /// Whether routing would send it a payment now.
+    pub available: bool,
+}
+
+impl GatewayResponse {
+    pub fn new(gateway: &Gateway, now: OffsetDateTime) -> Self {
+        let (config, status) = (&gateway.config, &gateway.status);
+        let breaker_open_until = match status.breaker {
+            BreakerState::Open { until } if now < until => Some(until),
+            _ => None,
+        };
+        Self {
+            object: "gateway",
+            name: config.name.clone(),
+            countries: config.countries.iter().map(|c| c.code()).collect(),
+            currencies: config.currencies.iter().map(|c| c.code()).collect(),
+            enabled: config.enabled,
+            health: status.health,
+            latency_ms: status.latency_ms,
+            last_checked_at: status.last_checked_at,
+            breaker: status.breaker.name(now),
+            breaker_open_until,
+            available: gateway.takes_calls(now),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GatewayList {
+    pub object: &'static str,
+    pub data: Vec<GatewayResponse>,
+}
+
+impl GatewayList {
+    /// Every gateway, by name.
+    pub fn new(gateways: &[Gateway], now: OffsetDateTime) -> Self {
+        let mut data: Vec<GatewayResponse> = gateways
+            .iter()
+            .map(|gateway| GatewayResponse::new(gateway, now))
+            .collect();
+        data.sort_by(|a, b| a.name.cmp(&b.name));
+        Self {
+            object: "list",
+            data,
         }
     }
 }

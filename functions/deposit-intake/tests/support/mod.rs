@@ -13,7 +13,8 @@ use paygate_domain::ports::{
 };
 use paygate_domain::{DepositId, DepositView, MerchantId, RecordedEvent};
 use paygate_memory::{
-    ManualClock, MemoryEventStore, MemoryMerchantDirectory, MemoryQueue, QueuedMessage,
+    ManualClock, MemoryEventStore, MemoryGatewayRegistry, MemoryMerchantDirectory, MemoryQueue,
+    QueuedMessage,
 };
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -85,6 +86,7 @@ impl World {
             store: store(memory_store.clone()),
             queue: queue(sink.clone()),
             merchants: merchants.clone(),
+            registry: Arc::new(MemoryGatewayRegistry::new()),
             clock: clock.clone(),
             ids: Arc::new(RandomIds),
             cipher: Arc::new(FieldCipher::ephemeral()),

@@ -257,6 +257,7 @@ async fn every_documented_response_happens_and_matches_the_spec() {
     let stack = Stack::start().await;
     let deposits = create_deposits(&spec, &stack).await;
     read_deposits(&stack, &deposits.card).await;
+    read_gateways(&stack).await;
     let payment = stack
         .deposit_until(&deposits.card, "submitted", |d| d["status"] == "submitted")
         .await["external_id"]
@@ -484,6 +485,26 @@ async fn read_deposits(stack: &Stack, id: &str) {
             .await
             .expect(404, Some("deposit_not_found"));
     }
+}
+
+/// `GET /v1/gateways`: the list (both simulated gateways), no key, the registry down.
+async fn read_gateways(stack: &Stack) {
+    let list = stack.get("/v1/gateways").await.expect(200, None).json();
+    let names: Vec<&str> = list["data"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|gateway| gateway["name"].as_str().expect("a name"))
+        .collect();
+    assert_eq!(names, [JSON_GATEWAY, SOAP_GATEWAY]);
+    let anonymous = stack.anonymous(Method::GET, "/v1/gateways", "").await;
+    anonymous.expect(401, Some("api_key_invalid"));
+    stack.set_store(StoreMode::Unavailable);
+    stack
+        .get("/v1/gateways")
+        .await
+        .expect(503, Some("service_unavailable"));
+    stack.set_store(StoreMode::Normal);
 }
 
 /// `POST /webhooks/{gateway}`: every answer it has, in both wire formats.

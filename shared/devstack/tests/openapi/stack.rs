@@ -12,10 +12,13 @@ use axum::body::{Body, to_bytes};
 use devstack::gateways::{GatewaySeed, webhook_secret};
 use devstack::{Functions, Settings};
 use http::{HeaderMap, Method, Request, StatusCode};
+use paygate_domain::gateways::{
+    BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus,
+};
 use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use paygate_domain::ports::{
-    AppendBatch, AppendError, DepositMessage, EventStore, ExternalLookup, IdGenerator, QueueError,
-    QueueSender, StoreError,
+    AppendBatch, AppendError, DepositMessage, EventStore, ExternalLookup, GatewayRegistry,
+    IdGenerator, QueueError, QueueSender, StoreError,
 };
 use paygate_domain::{Country, Currency, DepositId, DepositView, MerchantId, RecordedEvent};
 use serde_json::Value;
@@ -175,6 +178,10 @@ impl Stack {
         let fixed_ids = Arc::new(AtomicBool::new(false));
         let mut intake = stack.intake.clone();
         intake.store = store.clone();
+        intake.registry = Arc::new(SwitchedRegistry {
+            inner: stack.intake.registry.clone(),
+            mode: store_mode.clone(),
+        });
         intake.queue = queue.clone();
         intake.ids = Arc::new(SwitchedIds {
             fixed: fixed_ids.clone(),
@@ -402,6 +409,55 @@ pub fn sign(secret: &str, at: i64, body: &str) -> String {
 }
 
 // ---------------------------------------------------------------- switches
+
+/// The intake's view of the registry: unreadable while the store is `Unavailable` (both
+/// are DynamoDB tables).
+struct SwitchedRegistry {
+    inner: Arc<dyn GatewayRegistry>,
+    mode: Arc<AtomicU8>,
+}
+
+#[async_trait]
+impl GatewayRegistry for SwitchedRegistry {
+    async fn list(&self) -> Result<Vec<Gateway>, StoreError> {
+        if self.mode.load(Ordering::SeqCst) == StoreMode::Unavailable as u8 {
+            return Err(StoreError(
+                "ServiceUnavailable: the registry is unreachable".into(),
+            ));
+        }
+        self.inner.list().await
+    }
+
+    async fn record_call(
+        &self,
+        gateway: &str,
+        result: CallResult,
+        now: time::OffsetDateTime,
+        policy: &BreakerPolicy,
+    ) -> Result<BreakerState, StoreError> {
+        self.inner.record_call(gateway, result, now, policy).await
+    }
+
+    async fn change_status(
+        &self,
+        gateway: &str,
+        change: &(dyn for<'s> Fn(&'s GatewayStatus) -> GatewayStatus + Send + Sync),
+    ) -> Result<GatewayStatus, StoreError> {
+        self.inner.change_status(gateway, change).await
+    }
+
+    async fn upsert_config(&self, config: &GatewayConfig) -> Result<(), StoreError> {
+        self.inner.upsert_config(config).await
+    }
+
+    async fn change_config(
+        &self,
+        gateway: &str,
+        change: &(dyn for<'c> Fn(&'c GatewayConfig) -> GatewayConfig + Send + Sync),
+    ) -> Result<Option<GatewayConfig>, StoreError> {
+        self.inner.change_config(gateway, change).await
+    }
+}
 
 struct SwitchedStore {
     inner: Arc<dyn EventStore>,

@@ -49,3 +49,13 @@ pub struct Gateway {
     pub config: GatewayConfig,
     pub status: GatewayStatus,
 }
+
+impl Gateway {
+    /// Whether routing may send it a payment now: enabled, not unhealthy, and its breaker
+    /// lets a call through (an open breaker past its cool-down lets a trial through).
+    pub fn takes_calls(&self, now: OffsetDateTime) -> bool {
+        self.config.enabled
+            && self.status.health != Health::Unhealthy
+            && self.status.breaker.allows_call(now)
+    }
+}

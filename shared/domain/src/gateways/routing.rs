@@ -1,7 +1,7 @@
 //! Picking gateways for a deposit: those that serve its country and currency, are
 //! enabled, not unhealthy and whose breaker lets a call through, best priority first.
 
-use super::registry::{Gateway, Health};
+use super::registry::Gateway;
 use crate::money::{Country, Currency};
 use time::OffsetDateTime;
 
@@ -28,7 +28,7 @@ pub fn route(
     if serving.is_empty() {
         return Route::Unserved;
     }
-    serving.retain(|g| g.status.health != Health::Unhealthy && g.status.breaker.allows_call(now));
+    serving.retain(|g| g.takes_calls(now));
     if serving.is_empty() {
         return Route::NoneAvailable;
     }
@@ -44,7 +44,7 @@ pub fn route(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateways::{BreakerState, GatewayConfig, GatewayStatus};
+    use crate::gateways::{BreakerState, GatewayConfig, GatewayStatus, Health};
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
