@@ -77,28 +77,7 @@ pub fn ensure_deploy(tools_dir: &Path) -> Result<DeployTools> {
     if is_current(&venv, &spec, &present) {
         step(&format!("deploy tools up to date in {}", venv.display()));
     } else {
-        step(&format!(
-            "installing {spec} into {} (first run: about 1 min)",
-            venv.display()
-        ));
-        let started = Instant::now();
-        reset_dir(&venv)?;
-        process::run_ok(to_stderr(
-            Command::new(host_python()).arg("-m").arg("venv").arg(&venv),
-        ))?;
-        process::run_ok(to_stderr(
-            Command::new(venv_bin(&venv, "python"))
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                ])
-                .args(DEPLOY_TOOLS),
-        ))?;
-        write_stamp(&venv, &spec)?;
-        eprintln!("    done in {:.1?}", started.elapsed());
+        install_venv(&venv, DEPLOY_TOOLS, "about 1 min")?;
     }
     Ok(DeployTools { bin })
 }
@@ -136,7 +115,7 @@ pub fn ensure(tools_dir: &Path) -> Result<Tools> {
         ));
     }
     if !python_ok {
-        install_moto(&venv, &python)?;
+        install_venv(&venv, &[MOTO], "about 40 s")?;
     }
     if !node_ok {
         install_dynamodb_local(&node)?;
@@ -152,9 +131,11 @@ pub fn ensure(tools_dir: &Path) -> Result<Tools> {
     })
 }
 
-fn install_moto(venv: &Path, python: &Path) -> Result<()> {
+/// A fresh venv at `venv` with `requirements` pip-installed, stamped with them.
+fn install_venv(venv: &Path, requirements: &[&str], first_run: &str) -> Result<()> {
+    let spec = requirements.join(" ");
     step(&format!(
-        "installing {MOTO} into {} (first run: about 40 s)",
+        "installing {spec} into {} (first run: {first_run})",
         venv.display()
     ));
     let started = Instant::now();
@@ -163,7 +144,7 @@ fn install_moto(venv: &Path, python: &Path) -> Result<()> {
         Command::new(host_python()).arg("-m").arg("venv").arg(venv),
     ))?;
     process::run_ok(to_stderr(
-        Command::new(python)
+        Command::new(venv_bin(venv, "python"))
             .args([
                 "-m",
                 "pip",
@@ -171,9 +152,9 @@ fn install_moto(venv: &Path, python: &Path) -> Result<()> {
                 "--quiet",
                 "--disable-pip-version-check",
             ])
-            .arg(MOTO),
+            .args(requirements),
     ))?;
-    write_stamp(venv, MOTO)?;
+    write_stamp(venv, &spec)?;
     eprintln!("    done in {:.1?}", started.elapsed());
     Ok(())
 }
