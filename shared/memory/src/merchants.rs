@@ -21,6 +21,17 @@ impl MemoryMerchantDirectory {
             .unwrap_or_else(|p| p.into_inner())
             .insert(key, merchant);
     }
+
+    /// Removes `key` if it belongs to `merchant`; whether it did.
+    pub fn revoke(&self, key: &ApiKeyHash, merchant: &MerchantId) -> bool {
+        let mut merchants = self.merchants.write().unwrap_or_else(|p| p.into_inner());
+        if merchants.get(key) == Some(merchant) {
+            merchants.remove(key);
+            true
+        } else {
+            false
+        }
+    }
 }
 
 #[async_trait]

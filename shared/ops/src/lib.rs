@@ -12,6 +12,8 @@
 //! paygate-ops gateways disable <name>     stop routing new payments to it
 //! paygate-ops merchants add <merchant-id> issue a new API key (printed once, hash stored)
 //! paygate-ops merchants check < key.txt   which merchant the key on stdin belongs to
+//! paygate-ops merchants revoke <key-hash> <merchant-id>
+//!                                         remove one of the merchant's keys, by its hash
 //! ```
 //!
 //! Resources come from the same variables the functions read ([`Resources`]):
@@ -94,6 +96,10 @@ commands:
                             key is rotated
   merchants check           read one API key from stdin (never from the command line) and
                             print the merchant it belongs to; exit code 1 if none
+  merchants revoke <key-hash> <merchant-id>
+                            remove the merchant's key with that SHA-256 hash (as `add`
+                            printed it): requests with it are refused from then on; exit
+                            code 1 if the merchant has no such key
   help                      show this text
 
 Listing the DLQ makes each message visible again at once, but every look counts as a receive.
@@ -219,7 +225,7 @@ where
 /// typed in the wrong place.
 fn parse_merchants<'a>(args: &mut impl Iterator<Item = &'a str>) -> Result<Command, UsageError> {
     let command = match args.next() {
-        None => return Err(usage("`merchants` needs a command: add or check")),
+        None => return Err(usage("`merchants` needs a command: add, check or revoke")),
         Some("help" | "-h" | "--help") => return Ok(Command::Help),
         Some("add") => {
             let Some(id) = args.next() else {
@@ -246,9 +252,34 @@ fn parse_merchants<'a>(args: &mut impl Iterator<Item = &'a str>) -> Result<Comma
             }
             MerchantCommand::Check
         }
+        Some("revoke") => {
+            let (Some(hash), Some(id), None) = (args.next(), args.next(), args.next()) else {
+                return Err(usage(
+                    "`merchants revoke` takes a key hash and a merchant id: \
+                     `paygate-ops merchants revoke <key-hash> <merchant-id>`",
+                ));
+            };
+            // A hash, never a key: 64 lowercase hex digits, as `add` prints it.
+            let is_hash = hash.len() == 64
+                && hash
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if !is_hash {
+                return Err(usage(
+                    "`merchants revoke`: the key hash is the 64 lowercase hex digits `merchants \
+                     add` printed (never the key itself)",
+                ));
+            }
+            merchants::check_merchant_id(id)
+                .map_err(|why| usage(format!("`merchants revoke`: the merchant id {why}")))?;
+            MerchantCommand::Revoke {
+                hash: ApiKeyHash(hash.to_owned()),
+                merchant: MerchantId(id.to_owned()),
+            }
+        }
         Some(_) => {
             return Err(usage(
-                "unknown merchants command (the commands are add and check)",
+                "unknown merchants command (the commands are add, check and revoke)",
             ));
         }
     };
@@ -358,6 +389,12 @@ pub enum OpsError {
         table: String,
         hash: ApiKeyHash,
     },
+    /// `merchants revoke`: the merchant has no key with that hash; nothing changed.
+    KeyNotRevoked {
+        table: String,
+        hash: ApiKeyHash,
+        merchant: MerchantId,
+    },
 }
 
 impl std::fmt::Display for OpsError {
@@ -418,6 +455,16 @@ impl std::fmt::Display for OpsError {
                 f,
                 "no merchant has this API key in {table} (key hash {}): it was never registered \
                 there, or its item was removed",
+                hash.0
+            ),
+            Self::KeyNotRevoked {
+                table,
+                hash,
+                merchant,
+            } => write!(
+                f,
+                "merchant {merchant} has no key with hash {} in {table}; nothing was removed \
+                (check the hash `merchants add` printed, and the merchant id)",
                 hash.0
             ),
         }
@@ -912,26 +959,63 @@ mod tests {
         }
         assert_eq!(
             parsed("merchants").unwrap_err().0,
-            "`merchants` needs a command: add or check"
+            "`merchants` needs a command: add, check or revoke"
         );
         for line in [
-            "merchants revoke x",
+            "merchants delete x",
             "merchants ADD mer_a",
             "merchants sk_live_abc",
         ] {
             assert_eq!(
                 parsed(line).unwrap_err().0,
-                "unknown merchants command (the commands are add and check)",
+                "unknown merchants command (the commands are add, check and revoke)",
                 "{line}"
             );
         }
         for command in [
             "merchants add <merchant-id>",
             "merchants check",
+            "merchants revoke <key-hash> <merchant-id>",
             "PAYGATE_MERCHANTS_TABLE",
         ] {
             assert!(USAGE.contains(command), "{command}");
         }
+    }
+
+    #[test]
+    fn merchants_revoke_takes_a_key_hash_and_a_merchant_id() {
+        let hash = "0f".repeat(32);
+        assert_eq!(
+            parsed(&format!("merchants revoke {hash} mer_acme")),
+            merchants(MerchantCommand::Revoke {
+                hash: ApiKeyHash(hash.clone()),
+                merchant: MerchantId("mer_acme".into()),
+            })
+        );
+        let arity = "`merchants revoke` takes a key hash and a merchant id: \
+                     `paygate-ops merchants revoke <key-hash> <merchant-id>`";
+        for line in [
+            "merchants revoke".to_owned(),
+            format!("merchants revoke {hash}"),
+            format!("merchants revoke {hash} mer_acme extra"),
+        ] {
+            assert_eq!(parsed(&line).unwrap_err().0, arity, "{line}");
+        }
+        // A key (or anything not a lowercase SHA-256 hex) is refused, and never quoted.
+        let key = format!("sk_live_{}", "3f".repeat(32));
+        for not_a_hash in [key.as_str(), &"0F".repeat(32), &"0f".repeat(31), "mer_acme"] {
+            let message = parsed(&format!("merchants revoke {not_a_hash} mer_acme"))
+                .unwrap_err()
+                .0;
+            assert!(message.contains("64 lowercase hex digits"), "{message}");
+            assert!(!message.contains(not_a_hash), "{message}");
+        }
+        assert_eq!(
+            parsed(&format!("merchants revoke {hash} mer/acme"))
+                .unwrap_err()
+                .0,
+            "`merchants revoke`: the merchant id may only hold ASCII letters, digits, '_' and '-'"
+        );
     }
 
     #[tokio::test]

@@ -7,6 +7,9 @@
 //!   rotated (the old one keeps working until its item is removed from the table).
 //! * `check`: reads one key from stdin (never from the command line, where shell history
 //!   would keep it) and says which merchant it belongs to; exit code 1 when none.
+//! * `revoke <key-hash> <merchant-id>`: removes the key with that hash (as `add` printed
+//!   it) if it belongs to that merchant; requests with it are refused from then on. The
+//!   merchant id guards against removing another merchant's key by a mistyped hash.
 //!
 //! A key is printed by `add` on a line of its own, and nowhere else: no error message,
 //! `Debug` output or report of this module holds one. Keys are hashed exactly as the
@@ -33,6 +36,11 @@ pub enum MerchantCommand {
     Add { merchant: MerchantId },
     /// Look up the merchant of the key on stdin.
     Check,
+    /// Remove the key with this hash, if it belongs to the merchant.
+    Revoke {
+        hash: ApiKeyHash,
+        merchant: MerchantId,
+    },
 }
 
 /// What every generated key starts with.
@@ -177,12 +185,19 @@ pub fn read_key(reader: &mut dyn BufRead) -> Result<ApiKey, OpsError> {
 pub trait KeyDirectory: MerchantDirectory {
     /// Maps `hash` to `merchant`; a hash mapped to another merchant is refused.
     async fn register(&self, hash: &ApiKeyHash, merchant: &MerchantId) -> Result<(), StoreError>;
+
+    /// Removes `hash` if it is mapped to `merchant`; whether it did.
+    async fn revoke(&self, hash: &ApiKeyHash, merchant: &MerchantId) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
 impl KeyDirectory for DynamoMerchantDirectory {
     async fn register(&self, hash: &ApiKeyHash, merchant: &MerchantId) -> Result<(), StoreError> {
         DynamoMerchantDirectory::register(self, hash, merchant).await
+    }
+
+    async fn revoke(&self, hash: &ApiKeyHash, merchant: &MerchantId) -> Result<bool, StoreError> {
+        DynamoMerchantDirectory::revoke(self, hash, merchant).await
     }
 }
 
@@ -225,7 +240,36 @@ impl MerchantOps {
                 let key = read_key(input.reader)?;
                 self.check(&key, out).await
             }
+            MerchantCommand::Revoke { hash, merchant } => self.revoke(hash, merchant, out).await,
         }
+    }
+
+    /// Removes the key `hash` of `merchant`, or fails with [`OpsError::KeyNotRevoked`].
+    pub async fn revoke(
+        &self,
+        hash: &ApiKeyHash,
+        merchant: &MerchantId,
+        out: &mut dyn Write,
+    ) -> Result<(), OpsError> {
+        let revoked = self
+            .directory
+            .revoke(hash, merchant)
+            .await
+            .map_err(|error| self.table_error(error))?;
+        if !revoked {
+            return Err(OpsError::KeyNotRevoked {
+                table: self.table.clone(),
+                hash: hash.clone(),
+                merchant: merchant.clone(),
+            });
+        }
+        writeln!(
+            out,
+            "revoked the key with hash {} of merchant {merchant} in {}: requests with it are \
+             refused (401) from now on",
+            hash.0, self.table
+        )?;
+        Ok(())
     }
 
     /// Registers `key`'s hash for `merchant`, then shows the key, once.
@@ -243,11 +287,10 @@ impl MerchantOps {
             out,
             "added a new API key for merchant {merchant} in {} (key hash {})\n{}\n{SHOWN_ONCE}\n\
              Keys the merchant already has keep working: to rotate, have them switch to this \
-             one, then remove the old key's item (by its key hash) from {}.",
+             one, then run `paygate-ops merchants revoke <old key hash> {merchant}`.",
             self.table,
             key.hash().0,
             key.expose(),
-            self.table,
         )
         .and_then(|()| out.flush());
         shown.map_err(|error| OpsError::KeyNotShown {
@@ -339,6 +382,17 @@ mod tests {
                     Ok(())
                 }
             }
+        }
+
+        async fn revoke(
+            &self,
+            hash: &ApiKeyHash,
+            merchant: &MerchantId,
+        ) -> Result<bool, StoreError> {
+            if let Some(message) = self.fail {
+                return Err(StoreError(message.into()));
+            }
+            Ok(self.inner.revoke(hash, merchant))
         }
     }
 
@@ -765,5 +819,44 @@ mod tests {
             err.to_string(),
             "merchants table paygate-merchants: store unavailable: timeout"
         );
+    }
+
+    // ------------------------------------------------------------ revoke
+
+    #[tokio::test]
+    async fn revoke_removes_only_the_merchants_own_key() {
+        let (ops, directory) = merchant_ops(Directory::default());
+        let (acme, other) = (mer("mer_acme"), mer("mer_other"));
+        let key = NewKey::generate().unwrap();
+        ops.add(&acme, key, &mut Vec::new()).await.unwrap();
+        let hash = directory.registered.lock().unwrap()[0].0.clone();
+
+        // Another merchant's id: refused, and the key still works.
+        let err = ops
+            .revoke(&hash, &other, &mut Vec::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, OpsError::KeyNotRevoked { .. }), "{err}");
+        assert_eq!(
+            directory.merchant_for(&hash).await.unwrap(),
+            Some(acme.clone())
+        );
+
+        // Its own: removed, and said so.
+        let mut out = Vec::new();
+        ops.revoke(&hash, &acme, &mut out).await.unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.starts_with(&format!(
+                "revoked the key with hash {} of merchant mer_acme",
+                hash.0
+            )),
+            "{out}"
+        );
+        assert_eq!(directory.merchant_for(&hash).await.unwrap(), None);
+
+        // Again: nothing left to remove.
+        let err = ops.revoke(&hash, &acme, &mut Vec::new()).await.unwrap_err();
+        assert!(matches!(err, OpsError::KeyNotRevoked { .. }), "{err}");
     }
 }

@@ -264,3 +264,46 @@ async fn a_refused_merchant_id_registers_nothing() {
     assert!(!err.contains("sk_live_"), "{err}");
     assert!(lane.hashes_of(&bad_merchant).await.is_empty());
 }
+
+#[tokio::test]
+async fn revoke_removes_a_key_of_its_merchant_only() {
+    // GIVEN a merchant with two keys (mid-rotation)
+    let lane = Lane::new().await;
+    let (merchant, other) = (lane.merchant("acme"), lane.merchant("other"));
+    let old = lane.add(&merchant).await;
+    let new = lane.add(&merchant).await;
+    let old_hash = ApiKey::new(old.as_str()).hash().0;
+
+    // WHEN the operator names the wrong merchant
+    let (code, out, err) = lane
+        .ops(&["merchants", "revoke", &old_hash, &other.0], "")
+        .await;
+
+    // THEN nothing is removed, and it says so with exit code 1
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(err.contains("has no key with hash"), "{err}");
+    assert_eq!(lane.authenticates_as(&old).await, Some(merchant.clone()));
+
+    // WHEN the operator revokes the old key of the right merchant
+    let (code, out, err) = lane
+        .ops(&["merchants", "revoke", &old_hash, &merchant.0], "")
+        .await;
+
+    // THEN the old key no longer authenticates, the new one still does
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("revoked the key with hash"), "{out}");
+    assert_eq!(lane.authenticates_as(&old).await, None);
+    assert_eq!(lane.authenticates_as(&new).await, Some(merchant.clone()));
+    assert_eq!(
+        lane.hashes_of(&merchant).await,
+        vec![ApiKey::new(new.as_str()).hash().0]
+    );
+
+    // AND a key given instead of its hash is refused without being repeated
+    let (code, _, err) = lane
+        .ops(&["merchants", "revoke", &new, &merchant.0], "")
+        .await;
+    assert_eq!(code, 2);
+    assert!(!err.contains(new.as_str()), "{err}");
+    assert_eq!(lane.authenticates_as(&new).await, Some(merchant));
+}

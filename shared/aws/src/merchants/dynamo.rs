@@ -61,6 +61,39 @@ impl DynamoMerchantDirectory {
     }
 }
 
+impl DynamoMerchantDirectory {
+    /// Removes the key `hash` if it belongs to `merchant`: `Ok(true)` when removed,
+    /// `Ok(false)` when no such key is registered for that merchant (nothing changes).
+    /// Requests with the key are refused from then on: the intake reads consistently.
+    pub async fn revoke(
+        &self,
+        hash: &ApiKeyHash,
+        merchant: &MerchantId,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(API_KEY_HASH, AttributeValue::S(hash.0.clone()))
+            .condition_expression("#m = :m")
+            .expression_attribute_names("#m", MERCHANT_ID)
+            .expression_attribute_values(":m", AttributeValue::S(merchant.0.clone()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(AwsError::call("DeleteItem", &err).into()),
+        }
+    }
+}
+
 #[async_trait]
 impl MerchantDirectory for DynamoMerchantDirectory {
     async fn merchant_for(&self, key: &ApiKeyHash) -> Result<Option<MerchantId>, StoreError> {
