@@ -749,6 +749,15 @@ impl SweepIndex for OwnDeposits {
         Ok(found)
     }
 
+    async fn defer(
+        &self,
+        deposit: DepositId,
+        version: u64,
+        examined_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.inner.defer(deposit, version, examined_at).await
+    }
+
     async fn unpublished(
         &self,
         before: OffsetDateTime,

@@ -85,6 +85,31 @@ async fn a_deposit_whose_message_was_lost_is_re_enqueued_once_older_than_pending
     assert!(world.queued().is_empty());
 }
 
+/// A re-sent message that is lost again (or still waiting) is re-sent once per
+/// `pending_after`, not on every run.
+#[tokio::test]
+async fn a_re_sent_pending_deposit_is_not_re_sent_again_before_another_period() {
+    // GIVEN a deposit whose message was lost, re-sent by a run, and lost again
+    let world = World::new().await;
+    let id = world.lost_deposit("tok_visa").await;
+    world.advance(SWEEP.pending_after + time::Duration::seconds(1));
+    assert_eq!(world.run().await.requeued, 1);
+    world.lose_queued();
+    assert_eq!(world.status(id).await, DepositStatus::Pending);
+
+    // WHEN the probe runs again within the period, THEN nothing is sent
+    world.advance(time::Duration::minutes(1));
+    assert_eq!(world.run().await.requeued, 0);
+    world.advance(SWEEP.pending_after - time::Duration::minutes(2));
+    assert_eq!(world.run().await.requeued, 0);
+    assert!(world.queued().is_empty());
+
+    // WHEN a full period has passed since the re-send, THEN it is sent again
+    world.advance(time::Duration::minutes(2));
+    assert_eq!(world.run().await.requeued, 1);
+    assert_eq!(world.queued(), [id]);
+}
+
 // ================================================================ silent submissions
 
 #[tokio::test]
@@ -282,15 +307,13 @@ async fn an_attempt_that_never_reached_its_gateway_is_closed_by_the_sweeper_and_
     assert_eq!(world.gateway(ALPHA).charges(&format!("{id}:2")), 1);
 }
 
-/// BUG (`service::sweep`): each kind's `stale` query returns the `limit` OLDEST deposits,
-/// and a deposit the sweeper cannot settle keeps its `updated_at`, so it comes back first
-/// on every run. `limit` deposits whose payments stay pending at the gateway (or whose
-/// gateway was removed, or which are `processing` with no open attempt, e.g. waiting in
-/// the DLQ) hide every newer one for good: here a silent submission that settled is never
-/// reconciled. (Same for `processing`: stuck deposits without an open attempt are
-/// returned and skipped forever, ahead of real open attempts.)
+/// Each kind's `stale` query returns at most `limit` deposits, the longest-waiting
+/// first. Deposits the sweeper looks at and must leave as they are (payments still
+/// pending at the gateway, a gateway that cannot answer, `processing` with no open
+/// attempt) are deferred: their wait restarts, so `limit` of them never hide a newer
+/// one. Here a silent submission that settled is reconciled although two older ones
+/// never settle.
 #[tokio::test]
-#[ignore = "BUG: deposits the sweeper cannot settle starve newer ones (see the doc comment)"]
 async fn deposits_the_sweeper_cannot_settle_do_not_starve_newer_ones() {
     let mut world = World::new().await;
     world.probe.sweep.limit = 2;

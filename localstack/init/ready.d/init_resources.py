@@ -113,15 +113,15 @@ TABLES = [
 # are sparse: an item is in one only while it carries the index's hash key attribute,
 # which the event store writes in the same transaction as every append.
 #
-# * by_sweep_status: `sweep_status` (= the status, only while pending, processing or
-#   submitted) and `updated_at` (fixed-width UTC RFC 3339, sorts as text): the
-#   sweeper's "stuck in a status since before T".
+# * by_sweep_due: `sweep_status` (= the status, only while pending, processing or
+#   submitted) and `sweep_at` (fixed-width UTC RFC 3339, sorts as text: the last change,
+#   or when the sweeper last looked and left it): the sweeper's "waiting since before T".
 # * by_outbox: `outbox` (only while published_version < version) and `updated_at`:
 #   deposits with events not on the bus yet.
 TABLE_INDEXES = {
     "PAYGATE_DEPOSITS_TABLE": [
-        ("by_sweep_status",
-         [("sweep_status", "S", "HASH"), ("updated_at", "S", "RANGE")], ["doc"]),
+        ("by_sweep_due",
+         [("sweep_status", "S", "HASH"), ("sweep_at", "S", "RANGE")], ["doc"]),
         ("by_outbox",
          [("outbox", "S", "HASH"), ("updated_at", "S", "RANGE")],
          ["published_version", "version"]),

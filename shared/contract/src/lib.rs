@@ -53,6 +53,8 @@ macro_rules! sweep_contract {
             an_append_after_marking_makes_the_deposit_unpublished_again,
             the_unpublished_index_returns_the_oldest_first_within_the_limit,
             an_unknown_deposit_has_no_publish_state_and_cannot_be_marked,
+            a_deferred_deposit_waits_behind_those_not_looked_at_since,
+            a_change_restarts_the_wait_and_a_stale_deferral_is_ignored,
         );
     };
 }

@@ -116,7 +116,8 @@ where
 }
 
 /// `stale(status, before, LIMIT)` restricted to `mine`, checking what every answer must
-/// satisfy: only that status, only before the cut-off, oldest first.
+/// satisfy: only that status, only changed before the cut-off. (The order is by how long
+/// each has waited, which deferrals change; the cases check it on their own deposits.)
 async fn stale_of(
     index: &dyn SweepIndex,
     status: DepositStatus,
@@ -129,7 +130,6 @@ async fn stale_of(
         assert_eq!(view.status, status, "{view:?}");
         assert!(view.updated_at < before, "{view:?} is not before {before}");
     }
-    assert!(found.is_sorted_by_key(|v| v.updated_at), "not oldest first");
     found.into_iter().filter(|v| mine.contains(&v.id)).collect()
 }
 
@@ -367,14 +367,15 @@ pub async fn the_status_index_returns_the_oldest_first_within_the_limit((store, 
         up_to_middle.iter().map(|v| v.id).collect::<Vec<_>>(),
         [early, middle]
     );
-    // ... and a limit keeps the oldest: two deposits, none newer than the middle one
+    // ... and a limit keeps the longest-waiting: two deposits, none newer than the
+    // middle one (they may be other cases' deposits, some deferred, so their order is
+    // not by `updated_at`; this case's own order is checked above)
     let two = index
         .stale(DepositStatus::Pending, cut_off, 2)
         .await
         .unwrap();
     assert_eq!(two.len(), 2, "{two:?}");
-    assert!(two[0].updated_at <= two[1].updated_at);
-    assert!(two[1].updated_at <= middle_at, "{two:?}");
+    assert!(two.iter().all(|v| v.updated_at <= middle_at), "{two:?}");
     assert!(
         index
             .stale(DepositStatus::Pending, cut_off, 0)
@@ -612,4 +613,94 @@ pub async fn an_unknown_deposit_has_no_publish_state_and_cannot_be_marked((_, in
     assert!(!index.mark_published(unknown, 0, 1).await.unwrap());
     // ... and marking did not create it
     assert_eq!(index.publish_state(unknown).await.unwrap(), None);
+}
+
+pub async fn a_deferred_deposit_waits_behind_those_not_looked_at_since((store, index): Stores) {
+    // GIVEN two deposits pending since T and T + 1 s
+    let at = instant();
+    let older = create(store.as_ref(), at).await;
+    let newer = create(store.as_ref(), at + Duration::SECOND).await;
+    let ids = [older[0].deposit_id, newer[0].deposit_id];
+    let ids_of = |found: &[DepositView]| found.iter().map(|v| v.id).collect::<Vec<_>>();
+    let cut_off = at + Duration::minutes(10);
+    let found = settled(
+        || stale_of(index.as_ref(), DepositStatus::Pending, cut_off, &ids),
+        |found| found.len() == 2,
+    )
+    .await;
+    assert_eq!(ids_of(&found), ids, "the longest-waiting first");
+
+    // WHEN the sweeper looks at the older one at T + 1 min and leaves it
+    index.defer(ids[0], 1, at + Duration::MINUTE).await.unwrap();
+
+    // THEN it waits from then on: behind the newer one, and not stale before T + 1 min
+    let found = settled(
+        || stale_of(index.as_ref(), DepositStatus::Pending, cut_off, &ids),
+        |found| ids_of(found) == [ids[1], ids[0]],
+    )
+    .await;
+    assert_eq!(ids_of(&found), [ids[1], ids[0]]);
+    let before_the_look = at + Duration::seconds(30);
+    let found = stale_of(
+        index.as_ref(),
+        DepositStatus::Pending,
+        before_the_look,
+        &ids,
+    )
+    .await;
+    assert_eq!(ids_of(&found), [ids[1]]);
+    // ... while its view is untouched (a deferral is no change of the deposit)
+    assert_eq!(found_view(&store, ids[0]).await.updated_at, at);
+}
+
+pub async fn a_change_restarts_the_wait_and_a_stale_deferral_is_ignored((store, index): Stores) {
+    // GIVEN a deposit pending since T, deferred at T + 1 h
+    let at = instant();
+    let mut stream = create(store.as_ref(), at).await;
+    let id = stream[0].deposit_id;
+    index.defer(id, 1, at + Duration::HOUR).await.unwrap();
+    // WHEN an attempt starts at T + 1 min
+    append(
+        store.as_ref(),
+        &mut stream,
+        vec![started()],
+        at + Duration::MINUTE,
+    )
+    .await;
+    // THEN it waits in `processing` from its change, not from the deferral
+    let just_after = at + Duration::minutes(2);
+    assert_eq!(
+        statuses_of(index.as_ref(), id, just_after, &[DepositStatus::Processing]).await,
+        [DepositStatus::Processing]
+    );
+    // WHEN a sweeper that saw version 1 defers it late
+    index.defer(id, 1, at + Duration::HOUR).await.unwrap();
+    // THEN nothing changes: it is still stale from its change at T + 1 min
+    assert_eq!(
+        statuses_of(index.as_ref(), id, just_after, &[DepositStatus::Processing]).await,
+        [DepositStatus::Processing]
+    );
+    // ... and deferring a final deposit, or an unknown one, is harmless
+    append(
+        store.as_ref(),
+        &mut stream,
+        vec![submitted(), succeeded()],
+        at + Duration::minutes(3),
+    )
+    .await;
+    index.defer(id, 4, at + Duration::HOUR).await.unwrap();
+    index.defer(DepositId(Uuid::now_v7()), 1, at).await.unwrap();
+    assert!(
+        statuses_of(index.as_ref(), id, at + Duration::days(1), &[])
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        store.view(id).await.unwrap().unwrap().status,
+        DepositStatus::Succeeded
+    );
+}
+
+async fn found_view(store: &Arc<dyn EventStore>, id: DepositId) -> DepositView {
+    store.view(id).await.unwrap().expect("the deposit's view")
 }

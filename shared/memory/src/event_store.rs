@@ -20,6 +20,9 @@ struct Tables {
     published: HashMap<DepositId, u64>,
     idempotency: HashMap<String, IdempotencyRecord>,
     lookups: HashMap<String, ExternalLookup>,
+    /// Per deposit, when the sweeper last looked at it and left it; an append makes it
+    /// count from the view's `updated_at` again.
+    examined: HashMap<DepositId, OffsetDateTime>,
 }
 
 #[derive(Default)]
@@ -107,6 +110,7 @@ impl EventStore for MemoryEventStore {
             .extend(batch.events);
         tables.published.entry(batch.deposit_id).or_insert(0);
         tables.views.insert(batch.deposit_id, batch.view);
+        tables.examined.remove(&batch.deposit_id);
         if let (Some(key), Some(record)) = (claim_key, batch.idempotency) {
             tables.idempotency.insert(key, record);
         }
@@ -193,10 +197,31 @@ impl SweepIndex for MemoryEventStore {
         let found = tables
             .views
             .values()
-            .filter(|v| v.status == status && v.updated_at < before)
-            .map(|v| (v.updated_at, v.id, v.clone()))
+            .filter(|v| v.status == status)
+            .map(|v| {
+                let waiting_since = tables.examined.get(&v.id).copied().unwrap_or(v.updated_at);
+                (waiting_since, v.id, v.clone())
+            })
+            .filter(|(waiting_since, _, _)| *waiting_since < before)
             .collect();
         Ok(oldest_first(found, limit))
+    }
+
+    async fn defer(
+        &self,
+        deposit: DepositId,
+        version: u64,
+        examined_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tables = self.tables();
+        let indexed = tables
+            .views
+            .get(&deposit)
+            .is_some_and(|v| v.version == version && is_swept(v.status));
+        if indexed {
+            tables.examined.insert(deposit, examined_at);
+        }
+        Ok(())
     }
 
     async fn unpublished(

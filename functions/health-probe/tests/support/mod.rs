@@ -310,6 +310,19 @@ impl World {
         panic!("the queue never drained: {seen:?}");
     }
 
+    /// Takes every visible message off the queue unprocessed: the messages are lost.
+    pub fn lose_queued(&self) {
+        loop {
+            let received = self.queue.receive(10);
+            if received.is_empty() {
+                return;
+            }
+            for message in received {
+                self.queue.delete(message.receipt);
+            }
+        }
+    }
+
     /// One delivery of a message for `id`, straight to `process_record` (no queue).
     pub async fn deliver(&self, id: DepositId) -> Disposition {
         let message = DepositMessage {

@@ -7,7 +7,8 @@
 //!   `version` N, `updated_at` S (fixed-width UTC RFC 3339, so it sorts as text),
 //!   `doc` S (the `DepositView` as JSON), and for the sweeper's two sparse indexes:
 //!   `sweep_status` S (= `status`, present only while pending, processing or
-//!   submitted; index `by_sweep_status` on `sweep_status` + `updated_at`),
+//!   submitted) and `sweep_at` S (`updated_at`, or when the sweeper last looked at it
+//!   and left it; index `by_sweep_due` on `sweep_status` + `sweep_at`),
 //!   `published_version` N (the stream version up to which events are on the bus,
 //!   kept across appends) and `outbox` S (`pending`, present only while
 //!   `published_version < version`; index `by_outbox` on `outbox` + `updated_at`).
@@ -39,12 +40,15 @@ pub(crate) const LOOKUP_KEY: &str = "lookup_key";
 pub(crate) const UPDATED_AT: &str = "updated_at";
 pub(crate) const DOC: &str = "doc";
 pub(crate) const SWEEP_STATUS: &str = "sweep_status";
+/// When the deposit's wait for the sweeper started: its last change, or the sweeper's
+/// last look (`defer`). The sweep index's sort key.
+pub(crate) const SWEEP_AT: &str = "sweep_at";
 pub(crate) const PUBLISHED_VERSION: &str = "published_version";
 pub(crate) const OUTBOX: &str = "outbox";
 /// The only value of `outbox`: the index needs a partition key, and one is enough.
 pub(crate) const OUTBOX_PENDING: &str = "pending";
-/// Deposits table index: `sweep_status` (HASH), `updated_at` (RANGE), includes `doc`.
-pub(crate) const BY_SWEEP_STATUS: &str = "by_sweep_status";
+/// Deposits table index: `sweep_status` (HASH), `sweep_at` (RANGE), includes `doc`.
+pub(crate) const BY_SWEEP_DUE: &str = "by_sweep_due";
 /// Deposits table index: `outbox` (HASH), `updated_at` (RANGE), includes
 /// `published_version` and `version`.
 pub(crate) const BY_OUTBOX: &str = "by_outbox";
@@ -140,6 +144,7 @@ pub(crate) fn view_update(view: &DepositView) -> Result<ViewUpdate, AwsError> {
             ("#updated", UPDATED_AT),
             ("#doc", DOC),
             ("#sweep", SWEEP_STATUS),
+            ("#sweep_at", SWEEP_AT),
             ("#published", PUBLISHED_VERSION),
             ("#outbox", OUTBOX),
         ]
@@ -163,10 +168,11 @@ pub(crate) fn view_update(view: &DepositView) -> Result<ViewUpdate, AwsError> {
         .to_owned();
     match sweep_status(view.status) {
         Some(indexed) => {
-            expression.push_str(", #sweep = :sweep");
+            // A change restarts the wait: whatever the sweeper deferred is moot now.
+            expression.push_str(", #sweep = :sweep, #sweep_at = :updated");
             values.insert(":sweep".into(), s(indexed));
         }
-        None => expression.push_str(" REMOVE #sweep"),
+        None => expression.push_str(" REMOVE #sweep, #sweep_at"),
     }
     Ok(ViewUpdate {
         expression,
@@ -454,8 +460,15 @@ mod tests {
             );
             assert_eq!(sweep_status(status).is_some(), watched, "{status:?}");
             assert_eq!(
-                update.expression.ends_with(" REMOVE #sweep"),
+                update.expression.ends_with(" REMOVE #sweep, #sweep_at"),
                 !watched,
+                "{status:?}: {}",
+                update.expression
+            );
+            // While indexed, a change restarts the wait: `sweep_at` is the change's time.
+            assert_eq!(
+                update.expression.contains("#sweep_at = :updated"),
+                watched,
                 "{status:?}: {}",
                 update.expression
             );

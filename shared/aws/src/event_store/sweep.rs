@@ -2,9 +2,11 @@
 //! (see [`items`](super::items) for the attributes, written in every append's
 //! transaction):
 //!
-//! * `by_sweep_status` (`sweep_status`, `updated_at`; includes `doc`): a deposit is in
-//!   it only while pending, processing or submitted, so [`SweepIndex::stale`] is one
-//!   `Query` per page: `sweep_status = :s AND updated_at < :before`, oldest first.
+//! * `by_sweep_due` (`sweep_status`, `sweep_at`; includes `doc`): a deposit is in it
+//!   only while pending, processing or submitted, so [`SweepIndex::stale`] is one `Query`
+//!   per page: `sweep_status = :s AND sweep_at < :before`, longest-waiting first.
+//!   [`SweepIndex::defer`] moves `sweep_at` to when the sweeper looked, conditioned on
+//!   the version it saw.
 //! * `by_outbox` (`outbox`, `updated_at`; includes `published_version`, `version`): a
 //!   deposit is in it only while `published_version < version`, so
 //!   [`SweepIndex::unpublished`] is the same kind of `Query`.
@@ -15,8 +17,8 @@
 
 use super::dynamo::DynamoEventStore;
 use super::items::{
-    self, BY_OUTBOX, BY_SWEEP_STATUS, DEPOSIT_ID, DOC, Item, OUTBOX, OUTBOX_PENDING,
-    PUBLISHED_VERSION, SWEEP_STATUS, UPDATED_AT, VERSION, n, s,
+    self, BY_OUTBOX, BY_SWEEP_DUE, DEPOSIT_ID, DOC, Item, OUTBOX, OUTBOX_PENDING,
+    PUBLISHED_VERSION, SWEEP_AT, SWEEP_STATUS, UPDATED_AT, VERSION, n, s,
 };
 use crate::error::AwsError;
 use async_trait::async_trait;
@@ -30,6 +32,8 @@ struct IndexQuery<'a> {
     index: &'static str,
     partition_attribute: &'static str,
     partition_value: &'a str,
+    /// The sort key: a fixed-width UTC RFC 3339 timestamp.
+    range_attribute: &'static str,
     /// The projection expression and the names it uses (`#placeholder`, attribute).
     projection: &'static str,
     projected: &'static [(&'static str, &'static str)],
@@ -44,7 +48,7 @@ const STATE_PROJECTION: &[(&str, &str)] = &[
 const STATE_EXPRESSION: &str = "#id, #published, #v";
 
 impl DynamoEventStore {
-    /// The index's items whose `updated_at` is before `before`, oldest first, at most
+    /// The index's items whose sort key is before `before`, oldest first, at most
     /// `limit`, following pages until `limit` is reached or the index is exhausted.
     async fn query_before(
         &self,
@@ -67,7 +71,7 @@ impl DynamoEventStore {
                 .index_name(query.index)
                 .key_condition_expression("#partition = :partition AND #updated < :before")
                 .expression_attribute_names("#partition", query.partition_attribute)
-                .expression_attribute_names("#updated", UPDATED_AT)
+                .expression_attribute_names("#updated", query.range_attribute)
                 .expression_attribute_values(":partition", s(query.partition_value))
                 .expression_attribute_values(":before", s(before.clone()))
                 .projection_expression(query.projection)
@@ -158,9 +162,10 @@ impl SweepIndex for DynamoEventStore {
             return Ok(Vec::new());
         };
         let query = IndexQuery {
-            index: BY_SWEEP_STATUS,
+            index: BY_SWEEP_DUE,
             partition_attribute: SWEEP_STATUS,
             partition_value: indexed,
+            range_attribute: SWEEP_AT,
             projection: "#doc",
             projected: VIEW_PROJECTION,
         };
@@ -169,6 +174,42 @@ impl SweepIndex for DynamoEventStore {
             .iter()
             .map(items::view_from_item)
             .collect::<Result<_, _>>()?)
+    }
+
+    /// One `UpdateItem`, conditioned on the version the sweeper saw and on the deposit
+    /// still being indexed; a failed condition is no error (it changed meanwhile).
+    async fn defer(
+        &self,
+        deposit: DepositId,
+        version: u64,
+        examined_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let at = items::sortable_timestamp("sweep deferral", examined_at)?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.deposits_table)
+            .key(DEPOSIT_ID, s(deposit.0.to_string()))
+            .update_expression("SET #sweep_at = :at")
+            .condition_expression("#v = :v AND attribute_exists(#sweep)")
+            .expression_attribute_names("#sweep_at", SWEEP_AT)
+            .expression_attribute_names("#v", VERSION)
+            .expression_attribute_names("#sweep", SWEEP_STATUS)
+            .expression_attribute_values(":at", s(at))
+            .expression_attribute_values(":v", n(version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(AwsError::call("UpdateItem", &err).into()),
+        }
     }
 
     async fn unpublished(
@@ -180,6 +221,7 @@ impl SweepIndex for DynamoEventStore {
             index: BY_OUTBOX,
             partition_attribute: OUTBOX,
             partition_value: OUTBOX_PENDING,
+            range_attribute: UPDATED_AT,
             projection: STATE_EXPRESSION,
             projected: STATE_PROJECTION,
         };

@@ -106,13 +106,26 @@ pub trait EventStore: Send + Sync {
 #[async_trait]
 pub trait SweepIndex: Send + Sync {
     /// Deposits in `status` (pending, processing or submitted: the only statuses indexed)
-    /// whose read model last changed before `before`, oldest first, at most `limit`.
+    /// last changed, or last [deferred](Self::defer), before `before`; the longest-waiting
+    /// first, at most `limit`.
     async fn stale(
         &self,
         status: crate::deposit::DepositStatus,
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<DepositView>, StoreError>;
+
+    /// Records that the sweeper looked at the deposit at `examined_at` and left it as it
+    /// was (a message re-sent, a gateway that could not answer yet): `stale` then counts
+    /// its wait from `examined_at`, so deposits nobody has looked at come first and one
+    /// that cannot be settled never hides the others. Nothing happens if the deposit
+    /// changed since `version` (the change already counts) or is no longer indexed.
+    async fn defer(
+        &self,
+        deposit: DepositId,
+        version: u64,
+        examined_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
 
     /// Deposits with events after their published version, changed before `before`,
     /// oldest first, at most `limit`.

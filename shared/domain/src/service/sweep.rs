@@ -103,7 +103,11 @@ pub async fn sweep(
             correlation_id: correlation.clone(),
         };
         match ports.queue.send(&message, Duration::ZERO).await {
-            Ok(()) => summary.requeued += 1,
+            Ok(()) => {
+                summary.requeued += 1;
+                // Sent again: not again before another `pending_after` has passed.
+                defer(ports, &view, now).await;
+            }
             Err(error) => {
                 tracing::warn!(deposit_id = %view.id, %error, "could not re-enqueue");
                 summary.failures += 1;
@@ -124,10 +128,13 @@ pub async fn sweep(
             match settle(ports, &gateways, &view, &correlation).await {
                 Ok(true) if status == DepositStatus::Processing => summary.attempts_settled += 1,
                 Ok(true) => summary.submitted_settled += 1,
-                Ok(false) => {}
+                // Left as it was: behind the deposits not looked at yet, so one the
+                // gateway cannot settle (yet) never hides the others.
+                Ok(false) => defer(ports, &view, now).await,
                 Err(error) => {
                     tracing::warn!(deposit_id = %view.id, %error, "could not reconcile");
                     summary.failures += 1;
+                    defer(ports, &view, now).await;
                 }
             }
         }
@@ -156,6 +163,14 @@ pub async fn sweep(
         }
     }
     Ok(summary)
+}
+
+/// Marks `view` as looked at and left at `now` (see [`SweepIndex::defer`]). A failure
+/// only costs the deposit its place in the queue, so it is logged, not counted.
+async fn defer(ports: &SweepPorts<'_>, view: &DepositView, now: time::OffsetDateTime) {
+    if let Err(error) = ports.index.defer(view.id, view.version, now).await {
+        tracing::warn!(deposit_id = %view.id, %error, "could not defer");
+    }
 }
 
 /// Asks the gateway about the deposit's latest attempt and records a final answer.
