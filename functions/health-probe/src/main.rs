@@ -10,7 +10,8 @@ use paygate_domain::service::sweep::SweepPolicy;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The sweep stops starting new work after this; the function's timeout is 20 s.
+/// The sweep starts no new item after this. The function's timeout (30 s in the
+/// template) leaves room for the last item: a gateway status call (at most 5 s) and writes.
 const SWEEP_BUDGET: Duration = Duration::from_secs(15);
 
 #[tokio::main]
