@@ -73,6 +73,28 @@ impl AwsError {
         }
     }
 
+    /// A conditional write's result: `Ok(true)` written, `Ok(false)` when its condition
+    /// did not hold (`ConditionalCheckFailedException`), any other failure an error.
+    pub(crate) fn condition_held<O, E, R>(
+        operation: &'static str,
+        result: Result<O, SdkError<E, R>>,
+    ) -> Result<bool, Self>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: Debug,
+    {
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err.as_service_error().and_then(ProvideErrorMetadata::code)
+                    == Some("ConditionalCheckFailedException") =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(Self::call(operation, &err)),
+        }
+    }
+
     /// A JSON error described by its category and position only: serde_json's own
     /// message may quote the offending value, which could be payer data.
     pub(crate) fn json(err: &serde_json::Error) -> String {

@@ -333,17 +333,7 @@ impl EventStore for DynamoEventStore {
             .expression_attribute_values(":expected", s(items::state_json(expected)?))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(AwsError::call("UpdateItem", &err).into()),
-        }
+        Ok(AwsError::condition_held("UpdateItem", result)?)
     }
 }
 

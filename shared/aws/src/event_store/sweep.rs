@@ -136,17 +136,7 @@ impl DynamoEventStore {
         if after != 0 {
             request = request.expression_attribute_values(":after", n(after));
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(AwsError::call("UpdateItem", &err)),
-        }
+        AwsError::condition_held("UpdateItem", request.send().await)
     }
 }
 
@@ -199,17 +189,9 @@ impl SweepIndex for DynamoEventStore {
             .expression_attribute_values(":v", n(version))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(AwsError::call("UpdateItem", &err).into()),
-        }
+        // A failed condition is no error: the deposit changed (or left) meanwhile.
+        AwsError::condition_held("UpdateItem", result)?;
+        Ok(())
     }
 
     async fn unpublished(

@@ -47,16 +47,10 @@ impl DynamoMerchantDirectory {
             .expression_attribute_values(":m", AttributeValue::S(merchant.0.clone()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(AwsError::ApiKeyTaken.into())
-            }
-            Err(err) => Err(AwsError::call("PutItem", &err).into()),
+        if AwsError::condition_held("PutItem", result)? {
+            Ok(())
+        } else {
+            Err(AwsError::ApiKeyTaken.into())
         }
     }
 }
@@ -80,17 +74,7 @@ impl DynamoMerchantDirectory {
             .expression_attribute_values(":m", AttributeValue::S(merchant.0.clone()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(AwsError::call("DeleteItem", &err).into()),
-        }
+        Ok(AwsError::condition_held("DeleteItem", result)?)
     }
 }
 

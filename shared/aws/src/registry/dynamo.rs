@@ -120,17 +120,7 @@ impl DynamoGatewayRegistry {
             .expression_attribute_values(":r", n(revision))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(AwsError::call("UpdateItem", &err)),
-        }
+        AwsError::condition_held("UpdateItem", result)
     }
 }
 
