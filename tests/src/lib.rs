@@ -201,16 +201,9 @@ where
     F: FnOnce(paygate_aws::SdkConfig) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()>,
 {
-    let cleanup = std::thread::spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        runtime.block_on(async move { work(paygate_aws::sdk_config().await).await });
+    paygate_contract::run_to_completion(move || async move {
+        work(paygate_aws::sdk_config().await).await
     });
-    let _ = cleanup.join();
 }
 
 /// Deletes gateways from the registry table and queues by URL, ignoring what is already

@@ -1,4 +1,4 @@
-//! The one guard of every emulator-backed test suite.
+//! What every emulator-backed test suite shares: its guard and its clean-up runner.
 
 /// Fails (never skips) unless `PAYGATE_TEST_EMULATORS=1`: a suite that quietly passed
 /// without its emulators would prove nothing.
@@ -10,4 +10,23 @@ pub fn require_emulators() {
              `source .tools/emulators.env` first."
         );
     }
+}
+
+/// Runs a test's asynchronous clean-up to completion from a `Drop`, on a thread and
+/// runtime of its own: the test's runtime may already be shutting down.
+pub fn run_to_completion<F, Fut>(work: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let cleanup = std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(work());
+    });
+    let _ = cleanup.join();
 }

@@ -11,7 +11,7 @@ pub mod queue;
 pub mod registry;
 pub mod sweep;
 
-pub use emulators::require_emulators;
+pub use emulators::{require_emulators, run_to_completion};
 
 /// Generates one `#[tokio::test]` per event-store case. `$make` is an expression
 /// evaluating to a future of `Arc<dyn EventStore>`, evaluated afresh for every test.

@@ -129,25 +129,16 @@ impl Drop for Lane {
         let (prefix, table) = (self.prefix.clone(), self.resources.gateways_table.clone());
         let resources = self.resources.clone();
         let _ = std::fs::remove_dir_all(&self.dir);
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
+        paygate_contract::run_to_completion(move || async move {
+            let client = aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config().await);
+            let registry = DynamoGatewayRegistry::new(client.clone(), &resources);
+            let Ok(all) = registry.list().await else {
                 return;
             };
-            runtime.block_on(async move {
-                let client = aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config().await);
-                let registry = DynamoGatewayRegistry::new(client.clone(), &resources);
-                let Ok(all) = registry.list().await else {
-                    return;
-                };
-                for gateway in all.iter().filter(|g| g.config.name.starts_with(&prefix)) {
-                    delete(&client, &table, &gateway.config.name).await;
-                }
-            });
+            for gateway in all.iter().filter(|g| g.config.name.starts_with(&prefix)) {
+                delete(&client, &table, &gateway.config.name).await;
+            }
         });
-        let _ = cleanup.join();
     }
 }
 

@@ -133,26 +133,17 @@ impl Drop for Lane {
     fn drop(&mut self) {
         let hashes = std::mem::take(&mut *self.issued.lock().unwrap_or_else(|p| p.into_inner()));
         let table = self.resources.merchants_table.clone();
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                let client = aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config().await);
-                for hash in hashes {
-                    let _ = client
-                        .delete_item()
-                        .table_name(&table)
-                        .key("api_key_hash", AttributeValue::S(hash.0))
-                        .send()
-                        .await;
-                }
-            });
+        paygate_contract::run_to_completion(move || async move {
+            let client = aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config().await);
+            for hash in hashes {
+                let _ = client
+                    .delete_item()
+                    .table_name(&table)
+                    .key("api_key_hash", AttributeValue::S(hash.0))
+                    .send()
+                    .await;
+            }
         });
-        let _ = cleanup.join();
     }
 }
 
