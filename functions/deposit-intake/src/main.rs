@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    paygate_api::telemetry::init();
+    paygate_telemetry::init();
     let aws = paygate_aws::AwsAdapters::connect().await?;
     // Fetched from Secrets Manager (PAYGATE_FIELD_KEYS_SECRET_ARN) once per cold start.
     let field_keys = aws.secret("PAYGATE_FIELD_KEYS").await?;

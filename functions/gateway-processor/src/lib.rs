@@ -3,10 +3,8 @@
 //! after their visibility timeout was set to the backoff delay.
 
 mod batch;
-mod connectors;
 
 pub use batch::{Disposition, process_batch};
-pub use connectors::ConnectorCache;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;

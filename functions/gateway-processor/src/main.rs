@@ -1,17 +1,18 @@
 //! Lambda entry point: build the AWS clients once, then process SQS batches.
 
-use gateway_processor::{ConnectorCache, Processor, handle};
+use gateway_processor::{Processor, handle};
 use lambda_runtime::{Error, service_fn};
 use paygate_aws::secrecy::ExposeSecret;
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::gateways::BreakerPolicy;
 use paygate_domain::ports::{RandomIds, SystemClock};
 use paygate_domain::service::process::RedeliveryPolicy;
+use paygate_gateways::ConnectorCache;
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    paygate_api::telemetry::init();
+    paygate_telemetry::init();
     let aws = paygate_aws::AwsAdapters::connect().await?;
     // Fetched from Secrets Manager (PAYGATE_FIELD_KEYS_SECRET_ARN) once per cold start.
     let field_keys = aws.secret("PAYGATE_FIELD_KEYS").await?;

@@ -15,8 +15,8 @@ use paygate_domain::service::intake::{
 };
 use paygate_domain::validation::parse_deposit_request;
 use paygate_domain::{CorrelationId, DepositId, DepositStatus, MerchantId};
-use paygate_event_samples::Samples;
-use paygate_event_samples::fixed::{CORRELATION, DEPOSIT_ID, MERCHANT};
+use paygate_kit::samples::Samples;
+use paygate_kit::samples::fixed::{CORRELATION, DEPOSIT_ID, MERCHANT};
 use serde_json::Value;
 use support::{ALPHA, World, attempt_key};
 

@@ -1,12 +1,12 @@
 //! Lambda entry point: build the AWS clients once, then probe and sweep on every
 //! scheduled event.
 
-use gateway_processor::ConnectorCache;
 use health_probe::{Probe, handle};
 use lambda_runtime::{Error, service_fn};
 use paygate_domain::ports::{RandomIds, SystemClock};
 use paygate_domain::service::probe::ProbePolicy;
 use paygate_domain::service::sweep::SweepPolicy;
+use paygate_gateways::ConnectorCache;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ const SWEEP_BUDGET: Duration = Duration::from_secs(15);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    paygate_api::telemetry::init();
+    paygate_telemetry::init();
     let aws = paygate_aws::AwsAdapters::connect().await?;
     // Outcomes the sweeper records are published right away, like everyone else's.
     let store = aws.publishing_store();

@@ -10,7 +10,7 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use health_probe::handle;
 use lambda_runtime::{Context, LambdaEvent};
 use paygate_domain::gateways::Health;
-use paygate_event_samples::Samples;
+use paygate_kit::samples::Samples;
 use serde_json::{Value, json};
 use support::{ALPHA, BRAVO, World, health_down};
 

@@ -8,7 +8,7 @@ use webhook_callback::{WebhookGateways, Webhooks, handle};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    paygate_api::telemetry::init();
+    paygate_telemetry::init();
     let aws = paygate_aws::AwsAdapters::connect().await?;
     // Fetched from Secrets Manager (PAYGATE_WEBHOOK_GATEWAYS_SECRET_ARN) once per cold
     // start; rotating a secret therefore takes effect as instances are replaced.

@@ -17,10 +17,10 @@ use paygate_domain::service::intake::{
 use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
 use paygate_domain::validation::parse_deposit_request;
 use paygate_domain::{CorrelationId, DepositEvent, DepositId, DepositStatus, MerchantId};
-use paygate_event_samples::fixed::{
+use paygate_kit::samples::fixed::{
     ACME_JSON_SECRET, CORRELATION, DEPOSIT_ID, GLOBEX_SOAP_SECRET, MERCHANT, SIGNED_AT,
 };
-use paygate_event_samples::{HttpSample, Samples};
+use paygate_kit::samples::{HttpSample, Samples};
 use paygate_memory::MemoryQueue;
 use std::sync::Arc;
 use support::World;

@@ -6,7 +6,6 @@ pub mod error;
 pub mod json;
 pub mod models;
 pub mod request;
-pub mod telemetry;
 
 pub use error::{ApiError, ErrorType};
 

@@ -1,4 +1,4 @@
-//! The AWS adapters against the shared contract suite (`paygate-contract`), on the
+//! The AWS adapters against the shared contract suite (`paygate-kit`), on the
 //! emulators. Like `emulator_smoke.rs`, these need `cargo xtask test` (which sets
 //! `PAYGATE_TEST_EMULATORS=1`) and fail, never skip, without it.
 
@@ -7,24 +7,24 @@ use paygate_aws::{
     BusTap, DynamoEventStore, DynamoGatewayRegistry, DynamoMerchantDirectory, EventBridgePublisher,
     Resources, SdkConfig, SqsQueue, aws_sdk_dynamodb, aws_sdk_eventbridge, aws_sdk_sqs,
 };
-use paygate_contract::merchants::MerchantRegistry;
-use paygate_contract::publisher::BusProbe;
-use paygate_contract::queue::QueueProbe;
-use paygate_contract::sweep_contract;
-use paygate_contract::{
-    event_store_contract, merchants_contract, publisher_contract, queue_contract, registry_contract,
-};
 use paygate_domain::MerchantId;
 use paygate_domain::ports::SweepIndex;
 use paygate_domain::ports::{
     ApiKeyHash, BusEvent, DepositMessage, EventPublisher, EventStore, GatewayRegistry,
     MerchantDirectory, QueueSender, StoreError,
 };
+use paygate_kit::contract::merchants::MerchantRegistry;
+use paygate_kit::contract::publisher::BusProbe;
+use paygate_kit::contract::queue::QueueProbe;
+use paygate_kit::sweep_contract;
+use paygate_kit::{
+    event_store_contract, merchants_contract, publisher_contract, queue_contract, registry_contract,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
 async fn emulators() -> SdkConfig {
-    paygate_contract::require_emulators();
+    paygate_kit::require_emulators();
     paygate_aws::sdk_config().await
 }
 

@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 /// The SDK configuration for the emulators, or a failure that says how to get them.
 async fn emulators() -> SdkConfig {
-    paygate_contract::require_emulators();
+    paygate_kit::require_emulators();
     paygate_aws::sdk_config().await
 }
 

@@ -14,6 +14,7 @@
 //! caller's next step depends on it; the table is in [`connector`]'s documentation.
 //! Nothing here logs a token, a secret or a body: only operations, HTTP statuses and codes.
 
+mod cache;
 mod classify;
 pub mod connector;
 pub mod json;
@@ -21,6 +22,7 @@ pub mod soap;
 mod transport;
 pub mod webhooks;
 
+pub use cache::ConnectorCache;
 pub use connector::{ConnectorConfig, Timeouts, WireFormat, connector_for};
 pub use json::JsonConnector;
 pub use soap::SoapConnector;

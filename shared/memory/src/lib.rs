@@ -1,5 +1,5 @@
 //! In-memory adapters. Each one passes the same contract suite as its AWS twin
-//! (`paygate-contract`), which is why the local stack and the handler tests may trust it.
+//! (`paygate-kit`), which is why the local stack and the handler tests may trust it.
 
 mod clock;
 mod event_store;

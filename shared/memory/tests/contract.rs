@@ -1,18 +1,18 @@
 //! The in-memory adapters against the shared contract suite.
 
 use async_trait::async_trait;
-use paygate_contract::merchants::MerchantRegistry;
-use paygate_contract::publisher::BusProbe;
-use paygate_contract::queue::QueueProbe;
-use paygate_contract::sweep_contract;
-use paygate_contract::{
-    event_store_contract, merchants_contract, publisher_contract, queue_contract, registry_contract,
-};
 use paygate_domain::MerchantId;
 use paygate_domain::ports::SweepIndex;
 use paygate_domain::ports::{
     ApiKeyHash, BusEvent, DepositMessage, EventPublisher, EventStore, GatewayRegistry,
     MerchantDirectory, QueueSender, StoreError,
+};
+use paygate_kit::contract::merchants::MerchantRegistry;
+use paygate_kit::contract::publisher::BusProbe;
+use paygate_kit::contract::queue::QueueProbe;
+use paygate_kit::sweep_contract;
+use paygate_kit::{
+    event_store_contract, merchants_contract, publisher_contract, queue_contract, registry_contract,
 };
 use paygate_memory::{
     MemoryEventStore, MemoryGatewayRegistry, MemoryMerchantDirectory, MemoryPublisher, MemoryQueue,

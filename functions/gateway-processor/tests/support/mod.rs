@@ -166,7 +166,7 @@ impl World {
         let processor = Processor {
             store: store.clone(),
             registry: registry.clone(),
-            connectors: Arc::new(gateway_processor::ConnectorCache::new()),
+            connectors: Arc::new(paygate_gateways::ConnectorCache::new()),
             redelivery: redeliveries.clone(),
             clock: clock.clone(),
             ids: Arc::new(RandomIds),

@@ -16,7 +16,7 @@
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use gateway_processor::{ConnectorCache, Disposition, Processor, handle, process_record};
+use gateway_processor::{Disposition, Processor, handle, process_record};
 use gateway_simulator::{Behaviour, Format, GatewaySpec, PaymentStatus, RunningGateway};
 use health_probe::{Probe, RunSummary, run_once};
 use lambda_runtime::{Context, LambdaEvent};
@@ -38,6 +38,7 @@ use paygate_domain::{
     CorrelationId, Country, Currency, DepositEvent, DepositId, DepositStatus, DepositView,
     MerchantId, RecordedEvent,
 };
+use paygate_gateways::ConnectorCache;
 use paygate_gateways::Timeouts;
 use paygate_memory::{
     ManualClock, MemoryEventStore, MemoryGatewayRegistry, MemoryPublisher, MemoryQueue,

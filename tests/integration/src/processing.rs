@@ -1,0 +1,539 @@
+//! Harness for the processing tests: the REAL gateway processor handler, fed from a real
+//! SQS queue (moto) the way Lambda's event source mapping feeds it, storing in DynamoDB
+//! (DynamoDB Local), calling REAL simulated gateways over HTTP.
+//!
+//! Tests run in parallel on shared tables, so each one gets a [`Lane`] of its own:
+//! * a merchant of its own (a [`World`]), whose deposits the real intake handler creates;
+//! * a queue pair of its own: a DLQ, and a source queue redriving to it after
+//!   [`MAX_RECEIVE_COUNT`] receives, with a 1 s visibility timeout;
+//! * a country/currency [`Pair`] that only its own gateways serve, so routing never
+//!   picks another test's gateway (the gateways table is shared); gateways get unique
+//!   names and are removed from the table when the lane is dropped;
+//! * a [`Processor`] whose redelivery goes to that source queue, with a tiny backoff
+//!   ([`BACKOFF`]) so that retries take a second, not minutes.
+
+use crate::World;
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use gateway_processor::{Processor, handle};
+use gateway_simulator::{Behaviour, Format, GatewaySpec, RunningGateway};
+use lambda_runtime::{Context, LambdaEvent};
+use paygate_aws::aws_sdk_sqs::types::QueueAttributeName;
+use paygate_aws::{ReceivedMessage, SqsQueue};
+use paygate_domain::gateways::{BreakerPolicy, BreakerState, GatewayConfig};
+use paygate_domain::ports::{
+    AppendBatch, AppendError, DepositMessage, EventStore, ExternalLookup, GatewayRegistry,
+    QueueError, RandomIds, RedeliveryScheduler, StoreError, SystemClock,
+};
+use paygate_domain::service::process::RedeliveryPolicy;
+use paygate_domain::{Country, Currency, DepositEvent, DepositId, MerchantId, RecordedEvent};
+use paygate_gateways::ConnectorCache;
+use paygate_gateways::Timeouts;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// The source queue's `maxReceiveCount`: the receive after the 3rd moves a message to
+/// the DLQ.
+pub const MAX_RECEIVE_COUNT: u32 = 3;
+
+/// The processor's backoff in these tests. The k-th retry waits between half and all of
+/// `min(base·2^(k-1), max)`: 0.25–0.5 s, 0.5–1 s, 1–2 s (SQS rounds each up to whole
+/// seconds of visibility timeout).
+pub const BACKOFF: RedeliveryPolicy = RedeliveryPolicy {
+    base: Duration::from_millis(500),
+    max: Duration::from_secs(2),
+};
+
+/// How long [`Lane::drain`] waits for the source queue to empty before failing.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A country and a currency. Each test uses its own: no other test's gateway serves it.
+#[derive(Debug, Clone, Copy)]
+pub struct Pair {
+    pub country: &'static str,
+    pub currency: &'static str,
+}
+
+impl Pair {
+    pub const fn new(country: &'static str, currency: &'static str) -> Self {
+        Self { country, currency }
+    }
+
+    fn parsed(self) -> (Country, Currency) {
+        (
+            Country::parse(self.country).expect("an ISO 3166 country"),
+            Currency::parse(self.currency).expect("an ISO 4217 currency"),
+        )
+    }
+}
+
+/// A gateway that works, whose payments stay `pending` while the test looks at them
+/// (settlement, and so its webhook, is far away).
+pub fn working() -> Behaviour {
+    Behaviour {
+        webhook_delay_ms: 600_000,
+        ..Behaviour::default()
+    }
+}
+
+/// A gateway answering 503 to everything: nothing is done, nothing is charged.
+pub fn outage() -> Behaviour {
+    Behaviour {
+        outage: true,
+        ..working()
+    }
+}
+
+/// One Lambda invocation: what it received and what it reported as failed.
+#[derive(Debug)]
+pub struct Delivery {
+    /// When the batch was received.
+    pub at: Instant,
+    pub received: Vec<ReceivedMessage>,
+    /// Message ids reported in `batchItemFailures` (left on the queue).
+    pub failed: HashSet<String>,
+}
+
+impl Delivery {
+    /// The receive counts of the records of this batch.
+    pub fn receive_counts(&self) -> Vec<u32> {
+        self.received.iter().map(|m| m.receive_count).collect()
+    }
+
+    /// Whether the message was reported failed (to be delivered again).
+    pub fn retried(&self, message: &ReceivedMessage) -> bool {
+        self.failed.contains(&message.message_id)
+    }
+}
+
+/// One test's processing world.
+pub struct Lane {
+    pub world: World,
+    pub pair: Pair,
+    /// The queue the intake sends to and the processor reads (and delays) messages on.
+    pub source: Arc<SqsQueue>,
+    /// Where SQS moves a message after [`MAX_RECEIVE_COUNT`] receives.
+    pub dlq: Arc<SqsQueue>,
+    /// Every backoff the processor asked for, in order.
+    pub delays: Arc<RecordingScheduler>,
+    /// The processor, built like `main.rs` builds it; tests may swap its parts.
+    pub processor: Processor,
+    gateways: Mutex<Vec<String>>,
+}
+
+impl Lane {
+    /// A fresh merchant, queue pair and processor for deposits in `pair`. Gateways left
+    /// in the table for `pair` by an earlier run of the same test are removed first.
+    pub async fn new(pair: Pair) -> Self {
+        let mut world = World::new().await;
+        let (source, dlq) = queue_pair(&world).await;
+        // The intake of this world sends to the lane's source queue (instead of the plain
+        // queue `World::new` made, which is not needed).
+        let _ = world
+            .aws
+            .sqs
+            .delete_queue()
+            .queue_url(world.queue.url())
+            .send()
+            .await;
+        world.queue = source.clone();
+        world.intake.queue = source.clone();
+        let delays = Arc::new(RecordingScheduler {
+            queue: source.clone(),
+            delays: Mutex::default(),
+        });
+        let processor = Processor {
+            store: world.aws.store.clone(),
+            registry: world.aws.registry.clone(),
+            connectors: Arc::new(ConnectorCache::with_timeouts(Timeouts {
+                connect: Duration::from_millis(500),
+                request: Duration::from_secs(2),
+                health: Duration::from_millis(500),
+            })),
+            redelivery: delays.clone(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+            cipher: world.intake.cipher.clone(),
+            breaker: BreakerPolicy::default(),
+            backoff: BACKOFF,
+            in_flight_grace: paygate_domain::service::process::IN_FLIGHT_GRACE,
+        };
+        let lane = Self {
+            world,
+            pair,
+            source,
+            dlq,
+            delays,
+            processor,
+            gateways: Mutex::default(),
+        };
+        lane.remove_stale_gateways().await;
+        lane
+    }
+
+    /// Starts a simulated gateway serving this lane's pair and registers it with
+    /// `priority` (lower is preferred).
+    pub async fn gateway(&self, label: &str, format: Format, priority: u32) -> RunningGateway {
+        let name = format!("it-{label}-{}", &Uuid::new_v4().simple().to_string()[..12]);
+        let sim = gateway_simulator::spawn(GatewaySpec {
+            name: name.clone(),
+            format,
+            secret: "whsec_it".into(),
+            bind: "127.0.0.1:0".parse().unwrap(),
+            webhook_base_url: None,
+        })
+        .await
+        .expect("start a simulated gateway");
+        sim.set_behaviour(working());
+        let (country, currency) = self.pair.parsed();
+        self.world
+            .aws
+            .registry
+            .upsert_config(&GatewayConfig {
+                name: name.clone(),
+                format: format.as_str().into(),
+                base_url: sim.base_url(),
+                countries: vec![country],
+                currencies: vec![currency],
+                priority,
+                enabled: true,
+            })
+            .await
+            .expect("register the gateway");
+        self.gateways.lock().unwrap().push(name);
+        sim
+    }
+
+    /// Creates a deposit in this lane's pair through the intake handler (which sends it
+    /// to the source queue); returns its id.
+    pub async fn deposit(&self, token: &str) -> String {
+        let body = json!({
+            "amount": 12_500, "currency": self.pair.currency, "country": self.pair.country,
+            "customer_id": "cus_it", "payment_method": { "type": "card", "token": token },
+        });
+        let reply = self
+            .world
+            .post_deposit(Some(&Uuid::new_v4().to_string()), body.to_string())
+            .await;
+        assert_eq!(reply.status, 202, "{:?}", reply.json);
+        reply.json["id"].as_str().expect("deposit id").to_owned()
+    }
+
+    /// One Lambda invocation: receives a batch (long-polling up to 1 s), hands it to the
+    /// handler, and deletes the records it did not report as failed. Failed records stay
+    /// and come back after the visibility timeout the processor set (its backoff).
+    pub async fn deliver(&self) -> Delivery {
+        let received = self.source.receive(10, 1).await.expect("receive");
+        let at = Instant::now();
+        if received.is_empty() {
+            return Delivery {
+                at,
+                received,
+                failed: HashSet::new(),
+            };
+        }
+        let mut event = SqsEvent::default();
+        event.records = received.iter().map(record).collect();
+        let response = handle(&self.processor, LambdaEvent::new(event, Context::default()))
+            .await
+            .expect("the handler never fails a whole batch");
+        let failed: HashSet<String> = response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect();
+        for message in &received {
+            if !failed.contains(&message.message_id) {
+                self.source
+                    .delete(&message.receipt_handle)
+                    .await
+                    .expect("delete a processed message");
+            }
+        }
+        Delivery {
+            at,
+            received,
+            failed,
+        }
+    }
+
+    /// Invokes the handler until the source queue is empty (every message processed, or
+    /// moved to the DLQ by SQS); returns the invocations that received something.
+    pub async fn drain(&self) -> Vec<Delivery> {
+        let deadline = Instant::now() + PATIENCE;
+        let mut deliveries = Vec::new();
+        loop {
+            let delivery = self.deliver().await;
+            if !delivery.received.is_empty() {
+                deliveries.push(delivery);
+                continue;
+            }
+            if queue_size(&self.world, &self.source).await == 0 {
+                return deliveries;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the source queue did not empty within {PATIENCE:?}"
+            );
+        }
+    }
+
+    /// The deposit as `GET /v1/deposits/{id}` shows it.
+    pub async fn view(&self, id: &str) -> Value {
+        let reply = self.world.get(&format!("/v1/deposits/{id}")).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.json);
+        reply.json
+    }
+
+    pub async fn status(&self, id: &str) -> String {
+        self.view(id).await["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The deposit's audit trail (`GET /v1/deposits/{id}/events`), as event types.
+    pub async fn event_types(&self, id: &str) -> Vec<String> {
+        self.events(id)
+            .await
+            .iter()
+            .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    pub async fn events(&self, id: &str) -> Vec<Value> {
+        let reply = self.world.get(&format!("/v1/deposits/{id}/events")).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.json);
+        reply.json["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The breaker of a gateway, as stored in the registry.
+    pub async fn breaker(&self, gateway: &RunningGateway) -> BreakerState {
+        self.world
+            .aws
+            .registry
+            .list()
+            .await
+            .expect("list the gateways")
+            .into_iter()
+            .find(|g| g.config.name == gateway.name())
+            .expect("the gateway is registered")
+            .status
+            .breaker
+    }
+
+    /// The message the intake queued for a deposit, left on the queue (visible again).
+    pub async fn queued_message(&self) -> DepositMessage {
+        let received = self.source.receive(1, 1).await.expect("receive");
+        let message = received.first().expect("a queued message");
+        self.source
+            .change_visibility(&message.receipt_handle, 0)
+            .await
+            .expect("make it visible again");
+        message.deposit_message().expect("a deposit message")
+    }
+
+    /// Gateways serving this lane's pair can only be this test's own from an earlier run
+    /// on the same emulators (their simulators are gone): remove them.
+    async fn remove_stale_gateways(&self) {
+        let (country, currency) = self.pair.parsed();
+        crate::remove_gateways_serving(&self.world, country, currency).await;
+    }
+}
+
+impl Drop for Lane {
+    /// Removes the lane's gateways from the shared table and deletes its queues, on a
+    /// thread of its own with fresh clients (the test's runtime may be shutting down).
+    fn drop(&mut self) {
+        let names = std::mem::take(&mut *self.gateways.lock().unwrap_or_else(|p| p.into_inner()));
+        let table = self.world.aws.resources.gateways_table.clone();
+        let queues = vec![self.source.url().to_owned(), self.dlq.url().to_owned()];
+        crate::clean_up(move |config| async move {
+            crate::delete_gateways_and_queues(&config, &table, names, queues).await;
+        });
+    }
+}
+
+/// Records every backoff the processor asks for, then applies it on SQS.
+pub struct RecordingScheduler {
+    queue: Arc<SqsQueue>,
+    delays: Mutex<Vec<Duration>>,
+}
+
+impl RecordingScheduler {
+    pub fn delays(&self) -> Vec<Duration> {
+        self.delays.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl RedeliveryScheduler for RecordingScheduler {
+    async fn redeliver_after(&self, receipt: &str, delay: Duration) -> Result<(), QueueError> {
+        self.delays.lock().unwrap().push(delay);
+        self.queue.redeliver_after(receipt, delay).await
+    }
+}
+
+/// The DynamoDB event store, except that the first append recording a gateway's answer
+/// (`DepositSubmitted`, `AttemptFailed` or `DepositFailed`) fails, as if the processor
+/// died after the call and before the write.
+pub struct CrashBeforeOutcome {
+    inner: Arc<dyn EventStore>,
+    armed: AtomicBool,
+}
+
+impl CrashBeforeOutcome {
+    pub fn new(inner: Arc<dyn EventStore>) -> Self {
+        Self {
+            inner,
+            armed: AtomicBool::new(true),
+        }
+    }
+
+    /// Whether the crash happened.
+    pub fn crashed(&self) -> bool {
+        !self.armed.load(Ordering::SeqCst)
+    }
+}
+
+fn records_an_outcome(events: &[RecordedEvent]) -> bool {
+    events.iter().any(|e| {
+        matches!(
+            e.event,
+            DepositEvent::DepositSubmitted { .. }
+                | DepositEvent::AttemptFailed { .. }
+                | DepositEvent::DepositFailed { .. }
+        )
+    })
+}
+
+#[async_trait]
+impl EventStore for CrashBeforeOutcome {
+    async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.load(deposit).await
+    }
+
+    async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
+        if records_an_outcome(&batch.events) && self.armed.swap(false, Ordering::SeqCst) {
+            return Err(StoreError("simulated crash before recording the outcome".into()).into());
+        }
+        self.inner.append(batch).await
+    }
+
+    async fn view(
+        &self,
+        deposit: DepositId,
+    ) -> Result<Option<paygate_domain::DepositView>, StoreError> {
+        self.inner.view(deposit).await
+    }
+
+    async fn find_by_external_id(
+        &self,
+        gateway: &str,
+        external_id: &str,
+    ) -> Result<Option<ExternalLookup>, StoreError> {
+        self.inner.find_by_external_id(gateway, external_id).await
+    }
+
+    async fn idempotency_record(
+        &self,
+        merchant: &MerchantId,
+        key: &paygate_domain::idempotency::IdempotencyKey,
+    ) -> Result<Option<paygate_domain::idempotency::IdempotencyRecord>, StoreError> {
+        self.inner.idempotency_record(merchant, key).await
+    }
+
+    async fn transition_idempotency(
+        &self,
+        merchant: &MerchantId,
+        key: &paygate_domain::idempotency::IdempotencyKey,
+        expected: &paygate_domain::idempotency::IdempotencyState,
+        next: &paygate_domain::idempotency::IdempotencyState,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .transition_idempotency(merchant, key, expected, next)
+            .await
+    }
+}
+
+/// The SQS record Lambda hands the function for a received message.
+fn record(message: &ReceivedMessage) -> SqsMessage {
+    let mut record = SqsMessage::default();
+    record.message_id = Some(message.message_id.clone());
+    record.receipt_handle = Some(message.receipt_handle.clone());
+    record.body = Some(message.body.clone());
+    record.attributes.insert(
+        "ApproximateReceiveCount".into(),
+        message.receive_count.to_string(),
+    );
+    record.event_source = Some("aws:sqs".into());
+    record
+}
+
+/// A DLQ, and a source queue redriving to it after [`MAX_RECEIVE_COUNT`] receives with a
+/// 1 s visibility timeout.
+async fn queue_pair(world: &World) -> (Arc<SqsQueue>, Arc<SqsQueue>) {
+    let sqs = &world.aws.sqs;
+    let suffix = Uuid::new_v4().simple();
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(format!("paygate-it-proc-dlq-{suffix}"))
+        .send()
+        .await
+        .expect("create the DLQ")
+        .queue_url
+        .expect("DLQ url");
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("DLQ attributes")
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .expect("DLQ arn");
+    let policy = json!({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": MAX_RECEIVE_COUNT.to_string(),
+    });
+    let source_url = sqs
+        .create_queue()
+        .queue_name(format!("paygate-it-proc-{suffix}"))
+        .attributes(QueueAttributeName::VisibilityTimeout, "1")
+        .attributes(QueueAttributeName::RedrivePolicy, policy.to_string())
+        .send()
+        .await
+        .expect("create the source queue")
+        .queue_url
+        .expect("source url");
+    (
+        Arc::new(SqsQueue::new(sqs.clone(), source_url)),
+        Arc::new(SqsQueue::new(sqs.clone(), dlq_url)),
+    )
+}
+
+/// Messages in the queue, visible or not (delayed ones included).
+pub async fn queue_size(world: &World, queue: &SqsQueue) -> usize {
+    let attributes = world
+        .aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(queue.url())
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .unwrap_or_default();
+    attributes
+        .values()
+        .map(|v| v.parse::<usize>().unwrap_or(0))
+        .sum()
+}

@@ -1,0 +1,794 @@
+//! The scheduled health probe and recovery sweeper (`health_probe::run_once`) on
+//! DynamoDB + SQS + EventBridge (emulated), in front of simulated gateways: an unhealthy
+//! gateway skipped by routing and restored, a lost message re-enqueued, a silent
+//! submission reconciled from the gateway, and the outcome reaching a rule on the bus.
+//!
+//! moto never fires scheduled rules, so each test invokes `run_once` itself. The probe is
+//! wired like `functions/health-probe/src/main.rs` (registry, plain store as store and
+//! index, the queue, the bus), except that, because the tables are shared by every test:
+//! * its clock is a `ManualClock` hours in the future, so every cut-off has passed for
+//!   this test's deposits (it only reads and writes this test's gateways and deposits);
+//! * it sees only this test's gateways ([`OwnGateways`]: `list` filtered by name prefix)
+//!   and only this test's deposits ([`OwnDeposits`]: the sweep index's answers filtered
+//!   to the ids this test created; the queries themselves are the real GSI queries, with
+//!   a `limit` large enough for every deposit in the shared tables).
+//!
+//! Every read and write still goes to DynamoDB through the real adapters.
+//!
+//! Each test has its own merchant and queue (a [`World`]), its own gateways (unique
+//! names) serving a country/currency pair no other test file uses, and its own processor
+//! (the REAL handler, fed from that queue), and removes its gateways and queue when done.
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use gateway_processor::{Processor, handle};
+use gateway_simulator::{Behaviour, Format, GatewaySpec, PaymentStatus, RunningGateway};
+use health_probe::{Probe, RunSummary, run_once};
+use lambda_http::Body;
+use lambda_runtime::{Context, LambdaEvent};
+use paygate_aws::{BusTap, EVENT_SOURCE, ReceivedMessage, TappedEvent};
+use paygate_domain::gateways::{
+    BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus, Health,
+};
+use paygate_domain::ports::{
+    DepositMessage, EventStore, GatewayRegistry, QueueError, QueueSender, RandomIds, StoreError,
+    SweepIndex, SystemClock, Unpublished,
+};
+use paygate_domain::service::probe::ProbePolicy;
+use paygate_domain::service::process::RedeliveryPolicy;
+use paygate_domain::service::sweep::SweepPolicy;
+use paygate_domain::{
+    Country, Currency, DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent,
+};
+use paygate_gateways::ConnectorCache;
+use paygate_gateways::Timeouts;
+use paygate_integration::{
+    Reply, World, clean_up, delete_gateways_and_queues, remove_gateways_serving,
+};
+use paygate_memory::ManualClock;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The pairs only this file's gateways serve (the gateways table is shared).
+const UNHEALTHY_PAIR: (&str, &str) = ("TH", "THB");
+const LOST_MESSAGE_PAIR: (&str, &str) = ("VN", "VND");
+const SILENT_PAIR: (&str, &str) = ("PH", "PHP");
+const BUS_PAIR: (&str, &str) = ("MY", "MYR");
+
+/// How long a test waits for something that should happen soon before failing.
+const PATIENCE: Duration = Duration::from_secs(8);
+
+// ================================================================ (1) health and routing
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unhealthy_gateway_is_skipped_by_routing_and_restored_after_it_recovers() {
+    // GIVEN two gateways for the pair; the preferred one's health check answers 503
+    let lane = Lane::new(UNHEALTHY_PAIR).await;
+    let primary = lane.gateway("primary", Format::Json, 1, calm()).await;
+    let backup = lane.gateway("backup", Format::Soap, 2, calm()).await;
+    let tap = lane
+        .tap(json!({
+            "source": [EVENT_SOURCE],
+            "detail-type": ["GatewayHealthChanged"],
+            "detail": { "gateway": [primary.name()] },
+        }))
+        .await;
+    primary.set_behaviour(Behaviour {
+        health_down: true,
+        ..calm()
+    });
+
+    // WHEN the probe runs three times, a minute apart
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        runs.push(lane.run().await);
+        lane.advance(time::Duration::minutes(1));
+    }
+
+    // THEN it is degraded, degraded, then unhealthy, as stored in the registry
+    let counts: Vec<_> = runs
+        .iter()
+        .map(|r| (r.probed, r.healthy, r.degraded, r.unhealthy))
+        .collect();
+    assert_eq!(counts, [(2, 1, 1, 0), (2, 1, 1, 0), (2, 1, 0, 1)]);
+    let status = lane.status_of(&primary).await;
+    assert_eq!(
+        (status.health, status.consecutive_probe_failures),
+        (Health::Unhealthy, 3)
+    );
+    assert!(status.last_checked_at.is_some());
+
+    // WHEN a deposit is processed
+    let first = lane.deposit("tok_visa").await;
+    lane.drain().await;
+
+    // THEN routing skips the unhealthy gateway: the backup takes it, the primary is not
+    // even called
+    let view = lane.view(first).await;
+    assert_eq!(view.status, DepositStatus::Submitted);
+    assert_eq!(view.gateway.as_deref(), Some(backup.name()));
+    assert!(primary.payments().is_empty());
+    assert_eq!(
+        lane.kinds(first).await,
+        ["DepositRequested", "AttemptStarted", "DepositSubmitted"],
+        "one attempt, straight at the backup"
+    );
+
+    // WHEN its health check passes again and the probe runs once
+    primary.set_behaviour(calm());
+    let recovered = lane.run().await;
+
+    // THEN it is healthy at once, and the next deposit goes to it
+    assert_eq!(recovered.changed, [primary.name()]);
+    assert_eq!(
+        lane.status_of(&primary).await.health,
+        Health::Healthy,
+        "{recovered:?}"
+    );
+    let second = lane.deposit("tok_visa").await;
+    lane.drain().await;
+    assert_eq!(
+        lane.view(second).await.gateway.as_deref(),
+        Some(primary.name())
+    );
+    assert_eq!(primary.charges(&format!("{second}:1")), 1);
+
+    // ... and the bus carried each of its health changes, once
+    let changes = receive_until(&tap, 3, |_| true).await;
+    tap.remove().await.expect("remove the test's tap");
+    let seen: Vec<(String, String)> = changes
+        .iter()
+        .map(|e| {
+            (
+                e.detail["from"].as_str().unwrap_or_default().to_owned(),
+                e.detail["to"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("healthy".into(), "degraded".into()),
+            ("degraded".into(), "unhealthy".into()),
+            ("unhealthy".into(), "healthy".into()),
+        ]
+    );
+}
+
+// ================================================================ (2) lost messages
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deposit_whose_message_was_lost_is_re_enqueued_by_the_sweeper_and_completes() {
+    // GIVEN a deposit the intake committed whose message never reached the queue, on a
+    // gateway that settles payments quickly (and sends no webhook)
+    let lane = Lane::new(LOST_MESSAGE_PAIR).await;
+    let psp = lane.gateway("psp", Format::Json, 1, settling()).await;
+    let id = lane.lost_deposit("tok_success").await;
+    assert!(lane.drain().await.is_empty(), "nothing on the queue");
+    assert_eq!(lane.view(id).await.status, DepositStatus::Pending);
+
+    // WHEN the probe runs (past `pending_after` for this deposit)
+    let run = lane.run().await;
+
+    // THEN its message is sent again, and the processor submits it
+    assert_eq!((run.requeued, run.sweep_failures), (1, 0), "{run:?}");
+    assert_eq!(lane.drain().await, [id]);
+    let view = lane.view(id).await;
+    assert_eq!(view.status, DepositStatus::Submitted);
+    assert_eq!(view.gateway.as_deref(), Some(psp.name()));
+    assert_eq!(psp.charges(&format!("{id}:1")), 1);
+
+    // WHEN its payment settles and the probe runs again
+    wait_until_settled(&psp, 1).await;
+    lane.advance(time::Duration::minutes(1));
+    let next = lane.run().await;
+
+    // THEN the deposit completes, and nothing was sent again
+    assert_eq!((next.requeued, next.submitted_settled), (0, 1), "{next:?}");
+    assert_eq!(lane.view(id).await.status, DepositStatus::Succeeded);
+    assert!(lane.drain().await.is_empty());
+    assert_eq!(psp.payments().len(), 1);
+}
+
+// ================================================================ (3) silent submissions
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_submitted_deposit_whose_webhook_never_comes_is_reconciled_from_the_gateways_status() {
+    // GIVEN two deposits submitted to a SOAP gateway that settles them (one succeeds,
+    // one fails) and never sends a webhook
+    let lane = Lane::new(SILENT_PAIR).await;
+    let psp = lane.gateway("psp", Format::Soap, 1, settling()).await;
+    let succeeds = lane.deposit("tok_success").await;
+    let fails = lane.deposit("tok_fail_webhook").await;
+    assert_eq!(lane.drain().await.len(), 2);
+    for id in [succeeds, fails] {
+        assert_eq!(lane.view(id).await.status, DepositStatus::Submitted);
+    }
+    wait_until_settled(&psp, 2).await;
+
+    // WHEN the probe runs (past `submitted_after` for these deposits)
+    let run = lane.run().await;
+
+    // THEN each is settled with what the gateway reports
+    assert_eq!(
+        (run.submitted_settled, run.sweep_failures),
+        (2, 0),
+        "{run:?}"
+    );
+    let view = lane.view(succeeds).await;
+    assert_eq!(view.status, DepositStatus::Succeeded);
+    let events = lane.events(succeeds).await;
+    let external_id = submitted_external_id(&events);
+    assert!(external_id.starts_with("txn_"), "{external_id}");
+    assert_eq!(
+        events.last().map(|e| &e.event),
+        Some(&DepositEvent::DepositSucceeded { external_id })
+    );
+    assert_eq!(lane.view(fails).await.status, DepositStatus::Failed);
+    match &lane.events(fails).await.last().expect("events").event {
+        DepositEvent::DepositFailed { reason } => assert_eq!(reason.code, "insufficient_funds"),
+        other => panic!("expected DepositFailed, got {other:?}"),
+    }
+    // ... once: a later run finds nothing more to do
+    lane.advance(time::Duration::minutes(1));
+    let again = lane.run().await;
+    assert_eq!(again.submitted_settled, 0, "{again:?}");
+    for id in [succeeds, fails] {
+        assert_eq!(lane.kinds(id).await.len(), 4, "{:?}", lane.kinds(id).await);
+    }
+}
+
+// ================================================================ (4) the bus
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rule_on_the_bus_receives_deposit_succeeded_for_a_deposit_completed_by_the_sweeper() {
+    // GIVEN a rule on the bus for this deposit's DepositSucceeded, targeting a queue
+    let lane = Lane::new(BUS_PAIR).await;
+    let psp = lane.gateway("psp", Format::Json, 1, settling()).await;
+    let id = lane.deposit("tok_success").await;
+    let tap = lane
+        .tap(json!({
+            "source": [EVENT_SOURCE],
+            "detail-type": ["DepositSucceeded"],
+            "detail": { "deposit_id": [id.to_string()] },
+        }))
+        .await;
+
+    // WHEN the real flow completes it: intake → processor (both through the publishing
+    // store) → the gateway settles without a webhook → the probe reconciles it, and a
+    // run after `unpublished_after` publishes what that run recorded
+    assert_eq!(lane.drain().await, [id]);
+    wait_until_settled(&psp, 1).await;
+    let settled = lane.run().await;
+    assert_eq!(settled.submitted_settled, 1, "{settled:?}");
+    lane.advance(lane.probe.sweep.unpublished_after + time::Duration::seconds(1));
+    let published = lane.run().await;
+    assert_eq!(published.sweep_failures, 0, "{published:?}");
+
+    // THEN the rule's queue receives the DepositSucceeded, once, with the stored event's
+    // id and the deposit's details
+    let stored = lane
+        .events(id)
+        .await
+        .into_iter()
+        .find(|e| matches!(e.event, DepositEvent::DepositSucceeded { .. }))
+        .expect("the success is stored");
+    let event_id = stored.event_id.to_string();
+    let received = receive_until(&tap, 1, |e| e.detail["event_id"] == event_id.as_str()).await;
+    let tail = tap.receive(1).await.expect("receive from the tap");
+    tap.remove().await.expect("remove the test's tap");
+    let ours: Vec<&TappedEvent> = received
+        .iter()
+        .chain(&tail)
+        .filter(|e| e.detail["event_id"] == event_id.as_str())
+        .collect();
+    assert_eq!(ours.len(), 1, "{received:?} {tail:?}");
+    let event = ours[0];
+    assert_eq!(event.source, EVENT_SOURCE);
+    assert_eq!(event.detail_type, "DepositSucceeded");
+    let detail = &event.detail;
+    assert_eq!(detail["deposit_id"], id.to_string().as_str());
+    assert_eq!(detail["merchant_id"], lane.world.merchant.0.as_str());
+    assert_eq!(detail["version"], stored.version);
+    assert_eq!(detail["amount"], 12_500);
+    assert_eq!(detail["currency"], BUS_PAIR.1);
+    assert_eq!(detail["country"], BUS_PAIR.0);
+    assert_eq!(detail["gateway"], psp.name());
+    assert_eq!(
+        detail["external_id"],
+        submitted_external_id(&lane.events(id).await).as_str()
+    );
+    assert_eq!(lane.view(id).await.status, DepositStatus::Succeeded);
+}
+
+// ================================================================ the lane
+
+/// A gateway that works, whose payments stay `pending` while the test looks at them.
+fn calm() -> Behaviour {
+    Behaviour {
+        webhook_delay_ms: 600_000,
+        ..Behaviour::default()
+    }
+}
+
+/// A gateway that works and settles its payments 100 ms after taking them (no webhook
+/// URL: only a status query learns the outcome).
+fn settling() -> Behaviour {
+    Behaviour {
+        webhook_delay_ms: 100,
+        ..Behaviour::default()
+    }
+}
+
+/// One test's world: merchant and queue (a [`World`]), gateways, processor and probe.
+struct Lane {
+    world: World,
+    pair: (&'static str, &'static str),
+    /// This test's gateways' names start with it.
+    prefix: String,
+    processor: Processor,
+    probe: Probe,
+    probe_clock: Arc<ManualClock>,
+    own: Arc<OwnDeposits>,
+    gateways: Mutex<Vec<String>>,
+    taps: Mutex<Vec<BusTap>>,
+}
+
+impl Lane {
+    async fn new(pair: (&'static str, &'static str)) -> Self {
+        let mut world = World::new().await;
+        remove_stale_gateways(&world, pair).await;
+        // Intake and processor write through the publishing store, as deployed.
+        world.intake.store = world.aws.publishing_store();
+        let prefix = format!("it-rec-{}-", &Uuid::new_v4().simple().to_string()[..10]);
+        let processor = Processor {
+            store: world.aws.publishing_store(),
+            registry: world.aws.registry.clone(),
+            connectors: Arc::new(ConnectorCache::with_timeouts(Timeouts {
+                connect: Duration::from_millis(500),
+                request: Duration::from_secs(2),
+                health: Duration::from_millis(500),
+            })),
+            redelivery: world.queue.clone(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+            cipher: world.intake.cipher.clone(),
+            breaker: BreakerPolicy::default(),
+            backoff: RedeliveryPolicy::default(),
+            in_flight_grace: paygate_domain::service::process::IN_FLIGHT_GRACE,
+        };
+        let probe_clock = Arc::new(ManualClock::new(
+            OffsetDateTime::now_utc() + time::Duration::hours(3),
+        ));
+        let own = Arc::new(OwnDeposits {
+            inner: world.aws.store.clone(),
+            ids: Mutex::default(),
+        });
+        let probe = Probe {
+            registry: Arc::new(OwnGateways {
+                inner: world.aws.registry.clone(),
+                prefix: prefix.clone(),
+            }),
+            connectors: Arc::new(ConnectorCache::with_timeouts(Timeouts {
+                connect: Duration::from_millis(500),
+                request: Duration::from_secs(2),
+                health: Duration::from_millis(500),
+            })),
+            store: world.aws.store.clone(),
+            index: own.clone(),
+            queue: world.queue.clone(),
+            publisher: world.aws.bus.clone(),
+            clock: probe_clock.clone(),
+            ids: Arc::new(RandomIds),
+            policy: ProbePolicy::default(),
+            sweep: SweepPolicy {
+                // Oldest first over the shared tables: large enough for all of them.
+                limit: 5_000,
+                ..SweepPolicy::default()
+            },
+            sweep_budget: Duration::from_secs(15),
+        };
+        Self {
+            world,
+            pair,
+            prefix,
+            processor,
+            probe,
+            probe_clock,
+            own,
+            gateways: Mutex::default(),
+            taps: Mutex::default(),
+        }
+    }
+
+    /// Starts a simulated gateway (no webhook URL) serving this lane's pair and
+    /// registers it with `priority` (lower is preferred).
+    async fn gateway(
+        &self,
+        label: &str,
+        format: Format,
+        priority: u32,
+        behaviour: Behaviour,
+    ) -> RunningGateway {
+        let name = format!("{}{label}", self.prefix);
+        let sim = gateway_simulator::spawn(GatewaySpec {
+            name: name.clone(),
+            format,
+            secret: "whsec_it".into(),
+            bind: "127.0.0.1:0".parse().unwrap(),
+            webhook_base_url: None,
+        })
+        .await
+        .expect("start a simulated gateway");
+        sim.set_behaviour(behaviour);
+        let (country, currency) = parsed(self.pair);
+        self.world
+            .aws
+            .registry
+            .upsert_config(&GatewayConfig {
+                name: name.clone(),
+                format: format.as_str().into(),
+                base_url: sim.base_url(),
+                countries: vec![country],
+                currencies: vec![currency],
+                priority,
+                enabled: true,
+            })
+            .await
+            .expect("register the gateway");
+        self.gateways.lock().unwrap().push(name);
+        sim
+    }
+
+    /// A rule on paygate's bus matching `pattern`, targeting a queue of its own.
+    async fn tap(&self, pattern: Value) -> BusTap {
+        let aws = &self.world.aws;
+        let name = format!("paygate-it-rec-{}", Uuid::new_v4().simple());
+        let tap = BusTap::create(
+            aws.bus.client().clone(),
+            aws.sqs.clone(),
+            aws.bus.bus_name(),
+            &name,
+            &pattern,
+        )
+        .await
+        .expect("a rule and queue on the bus");
+        self.taps.lock().unwrap().push(tap.clone());
+        tap
+    }
+
+    fn advance(&self, by: time::Duration) {
+        self.probe_clock.advance(by);
+    }
+
+    /// One scheduled run of the probe.
+    async fn run(&self) -> RunSummary {
+        run_once(&self.probe).await.expect("a probe run")
+    }
+
+    fn body(&self, token: &str) -> String {
+        json!({
+            "amount": 12_500, "currency": self.pair.1, "country": self.pair.0,
+            "customer_id": "cus_it", "payment_method": { "type": "card", "token": token },
+        })
+        .to_string()
+    }
+
+    /// A deposit taken by the intake handler (which queues it).
+    async fn deposit(&self, token: &str) -> DepositId {
+        let reply = self
+            .world
+            .post_deposit(Some(&Uuid::new_v4().to_string()), self.body(token))
+            .await;
+        self.created(reply)
+    }
+
+    /// A deposit the intake handler committed and "sent", but whose message was lost.
+    async fn lost_deposit(&self, token: &str) -> DepositId {
+        let mut intake = self.world.intake.clone();
+        intake.queue = Arc::new(LostMessages);
+        let request = http::Request::builder()
+            .method("POST")
+            .uri("/v1/deposits")
+            .header("authorization", format!("Bearer {}", self.world.api_key))
+            .header("content-type", "application/json")
+            .header("idempotency-key", Uuid::new_v4().to_string())
+            .body(Body::Text(self.body(token)))
+            .unwrap();
+        self.created(Reply::from(deposit_intake::handle(&intake, request).await))
+    }
+
+    fn created(&self, reply: Reply) -> DepositId {
+        assert_eq!(reply.status, 202, "{:?}", reply.json);
+        let id = DepositId::parse(reply.json["id"].as_str().expect("an id")).expect("a UUID");
+        self.own.ids.lock().unwrap().insert(id);
+        id
+    }
+
+    /// Feeds the queue to the processor's handler the way Lambda's event source mapping
+    /// does until nothing is visible; returns the deposit ids handed over, in order.
+    async fn drain(&self) -> Vec<DepositId> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut seen = Vec::new();
+        loop {
+            let received = self.world.queue.receive(10, 1).await.expect("receive");
+            if received.is_empty() {
+                return seen;
+            }
+            assert!(Instant::now() < deadline, "the queue never drained");
+            let mut event = SqsEvent::default();
+            event.records = received.iter().map(record).collect();
+            let response = handle(&self.processor, LambdaEvent::new(event, Context::default()))
+                .await
+                .expect("the handler never fails a whole batch");
+            let failed: HashSet<String> = response
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier)
+                .collect();
+            for message in &received {
+                let body = message.deposit_message().expect("a deposit message");
+                seen.push(body.deposit_id);
+                if !failed.contains(&message.message_id) {
+                    self.world
+                        .queue
+                        .delete(&message.receipt_handle)
+                        .await
+                        .expect("delete a processed message");
+                }
+            }
+        }
+    }
+
+    async fn view(&self, id: DepositId) -> DepositView {
+        self.world
+            .aws
+            .store
+            .view(id)
+            .await
+            .expect("read the view")
+            .expect("the deposit exists")
+    }
+
+    async fn events(&self, id: DepositId) -> Vec<RecordedEvent> {
+        self.world
+            .aws
+            .store
+            .load(id)
+            .await
+            .expect("load the stream")
+    }
+
+    async fn kinds(&self, id: DepositId) -> Vec<&'static str> {
+        self.events(id)
+            .await
+            .iter()
+            .map(|e| e.event.kind())
+            .collect()
+    }
+
+    async fn status_of(&self, gateway: &RunningGateway) -> GatewayStatus {
+        self.world
+            .aws
+            .registry
+            .list()
+            .await
+            .expect("list the gateways")
+            .into_iter()
+            .find(|g| g.config.name == gateway.name())
+            .expect("the gateway is registered")
+            .status
+    }
+}
+
+impl Drop for Lane {
+    /// Removes the lane's gateways from the shared table, its taps and its queue, on a
+    /// thread of its own with fresh clients (the test's runtime may be shutting down).
+    fn drop(&mut self) {
+        let names = std::mem::take(&mut *self.gateways.lock().unwrap_or_else(|p| p.into_inner()));
+        let taps = std::mem::take(&mut *self.taps.lock().unwrap_or_else(|p| p.into_inner()));
+        let table = self.world.aws.resources.gateways_table.clone();
+        let queue = self.world.queue.url().to_owned();
+        clean_up(move |config| async move {
+            for tap in taps {
+                // Already removed by a test that got that far: errors are expected.
+                let _ = tap.remove().await;
+            }
+            delete_gateways_and_queues(&config, &table, names, vec![queue]).await;
+        });
+    }
+}
+
+/// Gateways serving `pair` can only be left over from an earlier run of this file on the
+/// same emulators (their simulators are gone): remove them so routing never picks one.
+async fn remove_stale_gateways(world: &World, pair: (&str, &str)) {
+    let (country, currency) = parsed(pair);
+    remove_gateways_serving(world, country, currency).await;
+}
+
+fn parsed(pair: (&str, &str)) -> (Country, Currency) {
+    (
+        Country::parse(pair.0).expect("an ISO 3166 country"),
+        Currency::parse(pair.1).expect("an ISO 4217 currency"),
+    )
+}
+
+/// The SQS record Lambda hands the function for a received message.
+fn record(message: &ReceivedMessage) -> SqsMessage {
+    let mut record = SqsMessage::default();
+    record.message_id = Some(message.message_id.clone());
+    record.receipt_handle = Some(message.receipt_handle.clone());
+    record.body = Some(message.body.clone());
+    record.attributes.insert(
+        "ApproximateReceiveCount".into(),
+        message.receive_count.to_string(),
+    );
+    record.event_source = Some("aws:sqs".into());
+    record
+}
+
+/// Waits until `sim` holds `count` payments, none of them pending any more.
+async fn wait_until_settled(sim: &RunningGateway, count: usize) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let payments = sim.payments();
+        if payments.len() >= count && payments.iter().all(|p| p.status != PaymentStatus::Pending) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}'s payments never settled: {payments:?}",
+            sim.name()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Receives from `tap` until `count` events matching `wanted` arrived (or ~10 s passed),
+/// returning the matching ones in the order received.
+async fn receive_until(
+    tap: &BusTap,
+    count: usize,
+    wanted: impl Fn(&TappedEvent) -> bool,
+) -> Vec<TappedEvent> {
+    let mut found = Vec::new();
+    for _ in 0..10 {
+        let batch = tap.receive(1).await.expect("receive from the tap");
+        found.extend(batch.into_iter().filter(|e| wanted(e)));
+        if found.len() >= count {
+            break;
+        }
+    }
+    found
+}
+
+fn submitted_external_id(events: &[RecordedEvent]) -> String {
+    events
+        .iter()
+        .find_map(|e| match &e.event {
+            DepositEvent::DepositSubmitted { external_id, .. } => Some(external_id.clone()),
+            _ => None,
+        })
+        .expect("the deposit was submitted")
+}
+
+// ---------------------------------------------------------------- scoping doubles
+
+/// The registry as the probe sees it: only this test's gateways are listed; every
+/// update goes to DynamoDB unchanged.
+struct OwnGateways {
+    inner: Arc<paygate_aws::DynamoGatewayRegistry>,
+    prefix: String,
+}
+
+#[async_trait]
+impl GatewayRegistry for OwnGateways {
+    async fn list(&self) -> Result<Vec<Gateway>, StoreError> {
+        let mut all = self.inner.list().await?;
+        all.retain(|g| g.config.name.starts_with(&self.prefix));
+        Ok(all)
+    }
+
+    async fn record_call(
+        &self,
+        gateway: &str,
+        result: CallResult,
+        now: OffsetDateTime,
+        policy: &BreakerPolicy,
+    ) -> Result<BreakerState, StoreError> {
+        self.inner.record_call(gateway, result, now, policy).await
+    }
+
+    async fn change_status(
+        &self,
+        gateway: &str,
+        change: &(dyn for<'s> Fn(&'s GatewayStatus) -> GatewayStatus + Send + Sync),
+    ) -> Result<GatewayStatus, StoreError> {
+        self.inner.change_status(gateway, change).await
+    }
+
+    async fn upsert_config(&self, config: &GatewayConfig) -> Result<(), StoreError> {
+        self.inner.upsert_config(config).await
+    }
+
+    async fn change_config(
+        &self,
+        gateway: &str,
+        change: &(dyn for<'c> Fn(&'c GatewayConfig) -> GatewayConfig + Send + Sync),
+    ) -> Result<Option<GatewayConfig>, StoreError> {
+        self.inner.change_config(gateway, change).await
+    }
+}
+
+/// The sweep index as the probe sees it: the DynamoDB indexes' answers, keeping only the
+/// deposits this test created.
+struct OwnDeposits {
+    inner: Arc<paygate_aws::DynamoEventStore>,
+    ids: Mutex<HashSet<DepositId>>,
+}
+
+impl OwnDeposits {
+    fn owns(&self, id: DepositId) -> bool {
+        self.ids.lock().unwrap().contains(&id)
+    }
+}
+
+#[async_trait]
+impl SweepIndex for OwnDeposits {
+    async fn stale(
+        &self,
+        status: DepositStatus,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<DepositView>, StoreError> {
+        let mut found = self.inner.stale(status, before, limit).await?;
+        found.retain(|v| self.owns(v.id));
+        Ok(found)
+    }
+
+    async fn defer(
+        &self,
+        deposit: DepositId,
+        version: u64,
+        examined_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.inner.defer(deposit, version, examined_at).await
+    }
+
+    async fn unpublished(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Unpublished>, StoreError> {
+        let mut found = self.inner.unpublished(before, limit).await?;
+        found.retain(|u| self.owns(u.deposit_id));
+        Ok(found)
+    }
+
+    async fn publish_state(&self, deposit: DepositId) -> Result<Option<Unpublished>, StoreError> {
+        self.inner.publish_state(deposit).await
+    }
+
+    async fn mark_published(
+        &self,
+        deposit: DepositId,
+        after: u64,
+        up_to: u64,
+    ) -> Result<bool, StoreError> {
+        self.inner.mark_published(deposit, after, up_to).await
+    }
+}
+
+/// A queue whose sends "succeed" and go nowhere (the message was lost).
+struct LostMessages;
+
+#[async_trait]
+impl QueueSender for LostMessages {
+    async fn send(&self, _message: &DepositMessage, _delay: Duration) -> Result<(), QueueError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,790 @@
+//! The whole payment lifecycle on DynamoDB + SQS (emulated), settled by REAL signed
+//! webhooks: the intake handler takes a deposit, the gateway processor sends it to a
+//! simulated PSP (a real HTTP server speaking WIRE.md), the PSP later POSTs its signed
+//! outcome to a small HTTP server that hosts `webhook_callback::handle` the way API
+//! Gateway does (like the devstack's bridge), and the handler records it.
+//!
+//! Tests share the tables, so each test has a lane of its own: a fresh merchant and
+//! queue (a [`World`]), a gateway with a unique name serving a country/currency pair no
+//! other test file uses, its own webhook server, and its own processor.
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::SqsMessage;
+use axum::body::{Body as AxumBody, to_bytes};
+use axum::extract::{Request as AxumRequest, State};
+use axum::response::Response as AxumResponse;
+use gateway_processor::{Disposition, Processor, process_record};
+use gateway_simulator::{Behaviour, Format, GatewaySpec, RunningGateway, WebhookRetry};
+use lambda_http::Body as LambdaBody;
+use paygate_domain::gateways::{BreakerPolicy, GatewayConfig};
+use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
+use paygate_domain::ports::{
+    AppendBatch, AppendError, EventStore, ExternalLookup, GatewayRegistry, RandomIds, StoreError,
+    SystemClock,
+};
+use paygate_domain::service::process::RedeliveryPolicy;
+use paygate_domain::{
+    Country, Currency, DepositEvent, DepositId, DepositStatus, DepositView, MerchantId,
+    RecordedEvent,
+};
+use paygate_gateways::ConnectorCache;
+use paygate_integration::{World, clean_up, delete_gateways_and_queues, remove_gateways_serving};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+use webhook_callback::{WebhookGateways, Webhooks};
+
+/// The pairs only this file's gateways serve (the gateways table is shared).
+const SUCCESS_PAIR: (&str, &str) = ("CH", "CHF");
+const FAILURE_PAIR: (&str, &str) = ("SE", "SEK");
+const EARLY_WEBHOOK_PAIR: (&str, &str) = ("NO", "NOK");
+const REPLAY_PAIR: (&str, &str) = ("DK", "DKK");
+const GIVEN_UP_PAIR: (&str, &str) = ("CZ", "CZK");
+
+/// How long a test waits for a webhook to settle a deposit before failing.
+const PATIENCE: Duration = Duration::from_secs(8);
+
+// ================================================================ the lifecycle
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tok_success_deposit_is_settled_succeeded_by_the_gateways_signed_webhook() {
+    // GIVEN a JSON gateway that reports outcomes 100 ms after accepting a payment
+    let lane = Lane::new(SUCCESS_PAIR, Format::Json, 100, |store| store).await;
+
+    // WHEN a deposit is taken and processed
+    let id = lane.deposit("tok_success").await;
+    assert_eq!(lane.process_one().await, Disposition::Done);
+
+    // THEN the gateway's webhook settles it as succeeded
+    let view = lane.settled(id).await;
+    assert_eq!(view.status, DepositStatus::Succeeded);
+    assert_eq!(view.gateway.as_deref(), Some(lane.gateway.as_str()));
+    let events = lane.events(id).await;
+    assert_eq!(
+        kinds(&events),
+        [
+            "DepositRequested",
+            "AttemptStarted",
+            "DepositSubmitted",
+            "DepositSucceeded"
+        ]
+    );
+    let external_id = submitted_external_id(&events);
+    assert!(external_id.starts_with("pay_"), "{external_id}");
+    assert_eq!(view.external_id.as_deref(), Some(external_id.as_str()));
+    assert_eq!(
+        events[3].event,
+        DepositEvent::DepositSucceeded {
+            external_id: external_id.clone()
+        }
+    );
+    // ... caused by the gateway's event, which it delivered once, answered 200
+    let payment = lane.payment();
+    assert_eq!(payment.id, external_id);
+    assert_eq!(payment.events.len(), 1);
+    let event = &payment.events[0];
+    assert_eq!(event.kind, "payment.succeeded");
+    assert!(event.delivered);
+    assert_eq!(event.attempts, 1);
+    assert_eq!(
+        events[3].causation_id.as_deref(),
+        Some(format!("{}:{}", lane.gateway, event.id).as_str())
+    );
+    assert_eq!(lane.hits(), [(200, "recorded".to_owned())]);
+    assert_eq!(lane.sim.charges(&format!("{id}:1")), 1);
+    // ... and the merchant sees it through the API
+    let read = lane.world.get(&format!("/v1/deposits/{id}")).await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.json["status"], "succeeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tok_fail_webhook_deposit_is_settled_failed_by_the_gateways_signed_soap_webhook() {
+    // GIVEN a SOAP gateway that reports outcomes 100 ms after accepting a payment
+    let lane = Lane::new(FAILURE_PAIR, Format::Soap, 100, |store| store).await;
+
+    // WHEN a deposit whose payment the gateway accepts, then fails, is processed
+    let id = lane.deposit("tok_fail_webhook").await;
+    assert_eq!(lane.process_one().await, Disposition::Done);
+
+    // THEN the gateway's webhook settles it as failed, with the gateway's reason
+    let view = lane.settled(id).await;
+    assert_eq!(view.status, DepositStatus::Failed);
+    let events = lane.events(id).await;
+    assert_eq!(
+        kinds(&events),
+        [
+            "DepositRequested",
+            "AttemptStarted",
+            "DepositSubmitted",
+            "DepositFailed"
+        ]
+    );
+    assert!(submitted_external_id(&events).starts_with("txn_"));
+    match &events[3].event {
+        DepositEvent::DepositFailed { reason } => assert_eq!(reason.code, "insufficient_funds"),
+        other => panic!("expected DepositFailed, got {other:?}"),
+    }
+    let payment = lane.payment();
+    assert_eq!(payment.events.len(), 1);
+    assert_eq!(payment.events[0].kind, "payment.failed");
+    assert!(payment.events[0].delivered);
+    assert_eq!(payment.events[0].attempts, 1);
+    assert_eq!(lane.hits(), [(200, "recorded".to_owned())]);
+    let read = lane.world.get(&format!("/v1/deposits/{id}")).await;
+    assert_eq!(read.json["status"], "failed");
+}
+
+// ================================================================ webhook before submitted
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_webhook_that_beats_the_submission_gets_409_and_the_gateways_retry_applies_it() {
+    // GIVEN a gateway that reports 50 ms after accepting, and a processor whose write of
+    // the gateway's answer (DepositSubmitted, with the external-id lookup) takes ~1 s
+    let slow = Arc::new(Mutex::new(None));
+    let lane = {
+        let slow = slow.clone();
+        Lane::new(EARLY_WEBHOOK_PAIR, Format::Json, 50, move |store| {
+            let wrapped = Arc::new(SlowSubmission::new(store, Duration::from_secs(1)));
+            *slow.lock().unwrap() = Some(wrapped.clone());
+            wrapped
+        })
+        .await
+    };
+    let slow = slow.lock().unwrap().clone().expect("the processor's store");
+
+    // WHEN a deposit is processed
+    let id = lane.deposit("tok_success").await;
+    assert_eq!(lane.process_one().await, Disposition::Done);
+
+    // THEN the webhook arrived while the submission was still being written, was told
+    // to come back (409), and the gateway's retry settled the deposit exactly once
+    let view = lane.settled(id).await;
+    assert_eq!(view.status, DepositStatus::Succeeded);
+    let events = lane.events(id).await;
+    assert_eq!(
+        kinds(&events),
+        [
+            "DepositRequested",
+            "AttemptStarted",
+            "DepositSubmitted",
+            "DepositSucceeded"
+        ]
+    );
+    let hits = lane.hit_log();
+    assert!(hits.len() >= 2, "{hits:?}");
+    let written = slow.written_at().expect("the submission was written");
+    let (first, last) = (&hits[0], &hits[hits.len() - 1]);
+    assert_eq!(
+        (first.status, first.code.as_str()),
+        (409, "deposit_not_ready"),
+        "{hits:?}"
+    );
+    assert!(
+        first.at < written,
+        "the first webhook came before the submission was recorded"
+    );
+    assert!(
+        hits[..hits.len() - 1]
+            .iter()
+            .all(|h| h.status == 409 && h.code == "deposit_not_ready"),
+        "{hits:?}"
+    );
+    assert_eq!((last.status, last.code.as_str()), (200, "recorded"));
+    assert!(last.at >= written);
+    let payment = lane.payment();
+    assert_eq!(payment.events.len(), 1);
+    assert!(payment.events[0].delivered);
+    assert_eq!(payment.events[0].attempts as usize, hits.len());
+    assert_eq!(lane.sim.charges(&format!("{id}:1")), 1);
+}
+
+// ================================================================ replays over HTTP
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_captured_webhook_replayed_over_http_is_a_no_op_and_a_tampered_one_is_401() {
+    // GIVEN a deposit the gateway's webhook settled as succeeded
+    let lane = Lane::new(REPLAY_PAIR, Format::Json, 50, |store| store).await;
+    let id = lane.deposit("tok_success").await;
+    assert_eq!(lane.process_one().await, Disposition::Done);
+    assert_eq!(lane.settled(id).await.status, DepositStatus::Succeeded);
+    let original = lane.hit_log().pop().expect("the webhook");
+    let signature = original.signature.clone().expect("a signed webhook");
+    let path = format!("/webhooks/{}", lane.gateway);
+
+    // WHEN someone replays the captured request, byte for byte
+    let replayed = lane.post(&path, Some(&signature), &original.body).await;
+    // ... and posts it with the outcome flipped under the same signature
+    let flipped = original.body.replace("payment.succeeded", "payment.failed");
+    assert_ne!(flipped, original.body);
+    let tampered = lane.post(&path, Some(&signature), &flipped).await;
+    // ... and without any signature
+    let unsigned = lane.post(&path, None, &flipped).await;
+
+    // THEN the replay is acknowledged as a duplicate, the forgeries are 401, and the
+    // deposit keeps its one outcome
+    assert_eq!(replayed.0, 200, "{}", replayed.1);
+    assert_eq!(replayed.1["result"], "duplicate");
+    for (status, body) in [tampered, unsigned] {
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["error"]["type"], "authentication_error");
+    }
+    let events = lane.events(id).await;
+    assert_eq!(
+        kinds(&events),
+        [
+            "DepositRequested",
+            "AttemptStarted",
+            "DepositSubmitted",
+            "DepositSucceeded"
+        ]
+    );
+    assert_eq!(lane.settled(id).await.status, DepositStatus::Succeeded);
+}
+
+// ================================================================ a webhook given up
+
+/// A processor crash after the gateway took the payment must not lose its success, even
+/// once the gateway gave its webhook up: reconciling records what the gateway says now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_webhook_given_up_before_the_submission_was_recorded_still_settles_the_deposit() {
+    // GIVEN a gateway that gives a webhook up after 3 quick tries, and a processor that
+    // dies after the gateway accepted the payment (its DepositSubmitted write fails once)
+    let lane = Lane::new(GIVEN_UP_PAIR, Format::Json, 50, |store| {
+        Arc::new(FailSubmissionOnce::new(store))
+    })
+    .await;
+    lane.sim.set_webhook_retry(WebhookRetry {
+        first_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(100),
+        max_attempts: 3,
+        timeout: Duration::from_secs(2),
+    });
+    let id = lane.deposit("tok_success").await;
+    assert_eq!(lane.process_one().await, Disposition::Retry);
+    let deadline = Instant::now() + PATIENCE;
+    while lane.payment().events.first().map(|e| e.attempts) != Some(3) {
+        assert!(Instant::now() < deadline, "the webhook was not given up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!lane.payment().events[0].delivered);
+    assert!(
+        lane.hits()
+            .iter()
+            .all(|(s, c)| *s == 409 && c == "deposit_not_ready")
+    );
+
+    // WHEN the message comes back and the processor reconciles the open attempt (the
+    // gateway reports the payment SUCCEEDED)
+    assert_eq!(lane.process_one().await, Disposition::Done);
+
+    // THEN the deposit still reaches its outcome
+    let view = lane.settled(id).await;
+    assert_eq!(view.status, DepositStatus::Succeeded);
+    assert_eq!(lane.sim.charges(&format!("{id}:1")), 1);
+}
+
+// ================================================================ the lane
+
+/// One test's world: merchant, queue, gateway, webhook server and processor of its own.
+struct Lane {
+    world: World,
+    pair: (&'static str, &'static str),
+    gateway: String,
+    sim: RunningGateway,
+    processor: Processor,
+    hits: Arc<Mutex<Vec<Hit>>>,
+    server: tokio::task::JoinHandle<()>,
+    server_addr: std::net::SocketAddr,
+}
+
+/// One request the webhook server answered.
+#[derive(Debug, Clone)]
+struct Hit {
+    at: Instant,
+    path: String,
+    status: u16,
+    /// `result` of a 2xx, `error.code` otherwise.
+    code: String,
+    /// What was posted, exactly.
+    signature: Option<String>,
+    body: String,
+}
+
+impl Lane {
+    /// Registers a gateway of `format` for `pair` whose webhooks come `webhook_delay_ms`
+    /// after it accepts a payment; the processor stores through `store(dynamodb store)`.
+    async fn new(
+        pair: (&'static str, &'static str),
+        format: Format,
+        webhook_delay_ms: u64,
+        store: impl FnOnce(Arc<dyn EventStore>) -> Arc<dyn EventStore>,
+    ) -> Self {
+        let world = World::new().await;
+        remove_stale_gateways(&world, pair).await;
+        let gateway = format!("it-wh-{}", &Uuid::new_v4().simple().to_string()[..12]);
+        let secret = format!("whsec_it_{}", Uuid::new_v4().simple());
+
+        // The webhook function, behind its own HTTP address.
+        let gateways = json!({ &gateway: { "format": format.as_str(), "secrets": [&secret] } });
+        let webhooks = Webhooks {
+            store: world.aws.store.clone(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+            gateways: Arc::new(
+                WebhookGateways::from_json(&gateways.to_string()).expect("webhook config"),
+            ),
+        };
+        let hits = Arc::new(Mutex::new(Vec::new()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the webhook server");
+        let server_addr = listener.local_addr().unwrap();
+        let base_url = format!("http://{server_addr}");
+        let app = axum::Router::new().fallback(forward).with_state(Bridge {
+            webhooks,
+            hits: hits.clone(),
+        });
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("webhook server");
+        });
+
+        // The PSP, sending its webhooks there.
+        let sim = gateway_simulator::spawn(GatewaySpec {
+            name: gateway.clone(),
+            format,
+            secret,
+            bind: "127.0.0.1:0".parse().unwrap(),
+            webhook_base_url: Some(base_url),
+        })
+        .await
+        .expect("start the simulated gateway");
+        sim.set_behaviour(Behaviour {
+            webhook_delay_ms,
+            ..Behaviour::default()
+        });
+        let (country, currency) = parsed(pair);
+        world
+            .aws
+            .registry
+            .upsert_config(&GatewayConfig {
+                name: gateway.clone(),
+                format: format.as_str().into(),
+                base_url: sim.base_url(),
+                countries: vec![country],
+                currencies: vec![currency],
+                priority: 1,
+                enabled: true,
+            })
+            .await
+            .expect("register the gateway");
+
+        // The processor, built like its main.rs builds it.
+        let processor = Processor {
+            store: store(world.aws.store.clone()),
+            registry: world.aws.registry.clone(),
+            connectors: Arc::new(ConnectorCache::new()),
+            redelivery: world.queue.clone(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+            cipher: world.intake.cipher.clone(),
+            breaker: BreakerPolicy::default(),
+            backoff: RedeliveryPolicy::default(),
+            in_flight_grace: paygate_domain::service::process::IN_FLIGHT_GRACE,
+        };
+        Self {
+            world,
+            pair,
+            gateway,
+            sim,
+            processor,
+            hits,
+            server,
+            server_addr,
+        }
+    }
+
+    /// Creates a deposit in this lane's pair through the intake handler.
+    async fn deposit(&self, token: &str) -> DepositId {
+        let body = json!({
+            "amount": 12_500, "currency": self.pair.1, "country": self.pair.0,
+            "customer_id": "cus_it", "payment_method": { "type": "card", "token": token },
+        });
+        let reply = self
+            .world
+            .post_deposit(Some(&Uuid::new_v4().to_string()), body.to_string())
+            .await;
+        assert_eq!(reply.status, 202, "{:?}", reply.json);
+        DepositId::parse(reply.json["id"].as_str().expect("an id")).expect("a UUID")
+    }
+
+    /// One Lambda invocation on the one message the intake queued; deleted when done.
+    async fn process_one(&self) -> Disposition {
+        let received = self.world.queue.receive(1, 5).await.expect("receive");
+        let message = received.first().expect("the intake queued the deposit");
+        let mut record = SqsMessage::default();
+        record.message_id = Some(message.message_id.clone());
+        record.receipt_handle = Some(message.receipt_handle.clone());
+        record.body = Some(message.body.clone());
+        record.attributes.insert(
+            "ApproximateReceiveCount".into(),
+            message.receive_count.to_string(),
+        );
+        let disposition = process_record(&self.processor, record).await;
+        match disposition {
+            Disposition::Done => self
+                .world
+                .queue
+                .delete(&message.receipt_handle)
+                .await
+                .expect("delete the processed message"),
+            // The test plays the backoff's wait: the message is back at once.
+            Disposition::Retry => self
+                .world
+                .queue
+                .change_visibility(&message.receipt_handle, 0)
+                .await
+                .expect("make the message visible again"),
+        }
+        disposition
+    }
+
+    /// The deposit once it reaches a final outcome (succeeded or failed).
+    async fn settled(&self, id: DepositId) -> DepositView {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let view = self
+                .world
+                .aws
+                .store
+                .view(id)
+                .await
+                .expect("read the view")
+                .expect("the deposit exists");
+            if view.status.is_final_outcome() {
+                return view;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still {} after {PATIENCE:?}; webhooks answered: {:?}",
+                view.status,
+                self.hits()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn events(&self, id: DepositId) -> Vec<RecordedEvent> {
+        self.world
+            .aws
+            .store
+            .load(id)
+            .await
+            .expect("load the stream")
+    }
+
+    /// The one payment the simulated gateway holds.
+    fn payment(&self) -> gateway_simulator::PaymentRecord {
+        let payments = self.sim.payments();
+        assert_eq!(payments.len(), 1, "{payments:?}");
+        payments[0].clone()
+    }
+
+    /// Every webhook request the server answered, in order.
+    fn hit_log(&self) -> Vec<Hit> {
+        let hits = self.hits.lock().unwrap().clone();
+        let expected = format!("/webhooks/{}", self.gateway);
+        assert!(hits.iter().all(|h| h.path == expected), "{hits:?}");
+        hits
+    }
+
+    /// `(status, result or error code)` of every webhook request.
+    fn hits(&self) -> Vec<(u16, String)> {
+        self.hit_log()
+            .into_iter()
+            .map(|h| (h.status, h.code))
+            .collect()
+    }
+
+    /// POSTs `body` to the webhook server over plain HTTP/1.1, as a gateway would;
+    /// returns the status and the JSON answer.
+    async fn post(&self, path: &str, signature: Option<&str>, body: &str) -> (u16, Value) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.server_addr)
+            .await
+            .expect("connect to the webhook server");
+        let mut request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n",
+            self.server_addr,
+            body.len()
+        );
+        if let Some(signature) = signature {
+            request.push_str(&format!("{}: {signature}\r\n", paygate_signature::HEADER));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("send the request");
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .await
+            .expect("read the response");
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not an HTTP response: {response}"));
+        let json = response
+            .split_once("\r\n\r\n")
+            .and_then(|(_, body)| serde_json::from_str(body).ok())
+            .unwrap_or(Value::Null);
+        (status, json)
+    }
+}
+
+impl Drop for Lane {
+    /// Stops the webhook server, removes the gateway from the shared table and deletes
+    /// the queue, on a thread of its own (the test's runtime may be shutting down).
+    fn drop(&mut self) {
+        self.server.abort();
+        let table = self.world.aws.resources.gateways_table.clone();
+        let name = self.gateway.clone();
+        let queue = self.world.queue.url().to_owned();
+        clean_up(move |config| async move {
+            delete_gateways_and_queues(&config, &table, vec![name], vec![queue]).await;
+        });
+    }
+}
+
+/// Gateways serving `pair` can only be left over from an earlier run of this file on the
+/// same emulators (their simulators are gone): remove them so routing never picks one.
+async fn remove_stale_gateways(world: &World, pair: (&str, &str)) {
+    let (country, currency) = parsed(pair);
+    remove_gateways_serving(world, country, currency).await;
+}
+
+fn parsed((country, currency): (&str, &str)) -> (Country, Currency) {
+    (
+        Country::parse(country).expect("an ISO 3166 country"),
+        Currency::parse(currency).expect("an ISO 4217 currency"),
+    )
+}
+
+fn kinds(events: &[RecordedEvent]) -> Vec<&'static str> {
+    events.iter().map(|e| e.event.kind()).collect()
+}
+
+fn submitted_external_id(events: &[RecordedEvent]) -> String {
+    events
+        .iter()
+        .find_map(|e| match &e.event {
+            DepositEvent::DepositSubmitted { external_id, .. } => Some(external_id.clone()),
+            _ => None,
+        })
+        .expect("a DepositSubmitted event")
+}
+
+// ================================================================ the webhook server
+
+/// What API Gateway does in front of the webhook Lambda (as the devstack's bridge):
+/// plain HTTP in, a Lambda HTTP request to `webhook_callback::handle`, its response out.
+#[derive(Clone)]
+struct Bridge {
+    webhooks: Webhooks,
+    hits: Arc<Mutex<Vec<Hit>>>,
+}
+
+async fn forward(State(bridge): State<Bridge>, request: AxumRequest) -> AxumResponse {
+    let (parts, body) = request.into_parts();
+    let bytes = to_bytes(body, 10 * 1024 * 1024)
+        .await
+        .expect("read the request body");
+    let body = if bytes.is_empty() {
+        LambdaBody::Empty
+    } else {
+        match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => LambdaBody::Text(text),
+            Err(raw) => LambdaBody::Binary(raw.into_bytes()),
+        }
+    };
+    let request = lambda_http::Request::from_parts(parts, body);
+    let path = request.uri().path().to_owned();
+    let signature = request
+        .headers()
+        .get(paygate_signature::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let posted = String::from_utf8_lossy(&bytes).into_owned();
+    let response = webhook_callback::handle(&bridge.webhooks, request).await;
+    let (parts, body) = response.into_parts();
+    let text = match body {
+        LambdaBody::Text(text) => text,
+        LambdaBody::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        _ => String::new(),
+    };
+    let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let code = json["result"]
+        .as_str()
+        .or_else(|| json["error"]["code"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    bridge.hits.lock().unwrap().push(Hit {
+        at: Instant::now(),
+        path,
+        status: parts.status.as_u16(),
+        code,
+        signature,
+        body: posted,
+    });
+    AxumResponse::from_parts(parts, AxumBody::from(text))
+}
+
+// ================================================================ doubles
+
+/// The DynamoDB event store, except that the append recording a gateway's acceptance
+/// (`DepositSubmitted`, and with it the external-id lookup) takes `delay` longer, as a
+/// throttled write or a slow Lambda would.
+struct SlowSubmission {
+    inner: Arc<dyn EventStore>,
+    delay: Duration,
+    written_at: Mutex<Option<Instant>>,
+}
+
+impl SlowSubmission {
+    fn new(inner: Arc<dyn EventStore>, delay: Duration) -> Self {
+        Self {
+            inner,
+            delay,
+            written_at: Mutex::new(None),
+        }
+    }
+
+    /// When the delayed append finished.
+    fn written_at(&self) -> Option<Instant> {
+        *self.written_at.lock().unwrap()
+    }
+}
+
+#[async_trait]
+impl EventStore for SlowSubmission {
+    async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.load(deposit).await
+    }
+
+    async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
+        let submits = batch
+            .events
+            .iter()
+            .any(|e| matches!(e.event, DepositEvent::DepositSubmitted { .. }));
+        if !submits {
+            return self.inner.append(batch).await;
+        }
+        tokio::time::sleep(self.delay).await;
+        let result = self.inner.append(batch).await;
+        *self.written_at.lock().unwrap() = Some(Instant::now());
+        result
+    }
+
+    async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
+        self.inner.view(deposit).await
+    }
+
+    async fn find_by_external_id(
+        &self,
+        gateway: &str,
+        external_id: &str,
+    ) -> Result<Option<ExternalLookup>, StoreError> {
+        self.inner.find_by_external_id(gateway, external_id).await
+    }
+
+    async fn idempotency_record(
+        &self,
+        merchant: &MerchantId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.inner.idempotency_record(merchant, key).await
+    }
+
+    async fn transition_idempotency(
+        &self,
+        merchant: &MerchantId,
+        key: &IdempotencyKey,
+        expected: &IdempotencyState,
+        next: &IdempotencyState,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .transition_idempotency(merchant, key, expected, next)
+            .await
+    }
+}
+
+/// The DynamoDB event store, except that the first append recording a gateway's
+/// acceptance (`DepositSubmitted`) fails, as if the processor died after the call.
+struct FailSubmissionOnce {
+    inner: Arc<dyn EventStore>,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+impl FailSubmissionOnce {
+    fn new(inner: Arc<dyn EventStore>) -> Self {
+        Self {
+            inner,
+            failed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+#[async_trait]
+impl EventStore for FailSubmissionOnce {
+    async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.load(deposit).await
+    }
+
+    async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
+        let submits = batch
+            .events
+            .iter()
+            .any(|e| matches!(e.event, DepositEvent::DepositSubmitted { .. }));
+        if submits && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError("the processor died before this write".into()).into());
+        }
+        self.inner.append(batch).await
+    }
+
+    async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
+        self.inner.view(deposit).await
+    }
+
+    async fn find_by_external_id(
+        &self,
+        gateway: &str,
+        external_id: &str,
+    ) -> Result<Option<ExternalLookup>, StoreError> {
+        self.inner.find_by_external_id(gateway, external_id).await
+    }
+
+    async fn idempotency_record(
+        &self,
+        merchant: &MerchantId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.inner.idempotency_record(merchant, key).await
+    }
+
+    async fn transition_idempotency(
+        &self,
+        merchant: &MerchantId,
+        key: &IdempotencyKey,
+        expected: &IdempotencyState,
+        next: &IdempotencyState,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .transition_idempotency(merchant, key, expected, next)
+            .await
+    }
+}
