@@ -21,7 +21,7 @@ use time::{Duration, OffsetDateTime};
 fn config(name: &str, pairs: (&[&str], &[&str]), enabled: bool) -> GatewayConfig {
     GatewayConfig {
         name: name.into(),
-        format: "json".into(),
+        format: paygate_domain::gateways::WireFormat::Json,
         base_url: format!("https://{name}.psp.example/v1?key=secret"),
         countries: pairs.0.iter().map(|c| Country::parse(c).unwrap()).collect(),
         currencies: pairs

@@ -110,7 +110,7 @@ async fn list_gateways_case() {
     registry
         .upsert_config(&GatewayConfig {
             name: "acme_json".into(),
-            format: "json".into(),
+            format: paygate_domain::gateways::WireFormat::Json,
             base_url: "https://api.acme-psp.example/v2".into(),
             countries: vec![Country::parse("AE").unwrap()],
             currencies: vec![Currency::parse("AED").unwrap()],

@@ -648,8 +648,12 @@ async fn an_answer_slower_than_the_timeout_leaves_the_attempt_open_never_falls_b
  {
     // GIVEN connectors that wait 200 ms, and alpha answering after 400 ms
     let mut world = World::new().await;
-    world.processor.connectors =
-        std::sync::Arc::new(ShortTimeouts::new(Duration::from_millis(200)));
+    world.processor.connectors = std::sync::Arc::new(
+        paygate_gateways::ConnectorCache::with_timeouts(paygate_gateways::Timeouts {
+            request: Duration::from_millis(200),
+            ..paygate_gateways::Timeouts::default()
+        }),
+    );
     world.gateway(ALPHA).set_behaviour(Behaviour {
         latency_ms: 400,
         ..calm()

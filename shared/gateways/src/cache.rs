@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// A connector is reused while the gateway's name, format and URL stay the same.
-type CacheKey = (String, String, String);
+type CacheKey = (String, WireFormat, String);
 
 #[derive(Default)]
 pub struct ConnectorCache {
@@ -31,27 +31,22 @@ impl ConnectorCache {
 }
 
 impl ConnectorDirectory for ConnectorCache {
-    fn connector(&self, gateway: &GatewayConfig) -> Option<Arc<dyn GatewayConnector>> {
-        let format = match gateway.format.as_str() {
-            "json" => WireFormat::Json,
-            "soap" => WireFormat::Soap,
-            _ => return None,
-        };
+    fn connector(&self, gateway: &GatewayConfig) -> Arc<dyn GatewayConnector> {
         let key = (
             gateway.name.clone(),
-            gateway.format.clone(),
+            gateway.format,
             gateway.base_url.clone(),
         );
         let mut built = self.built.lock().unwrap_or_else(|p| p.into_inner());
         let connector = built.entry(key).or_insert_with(|| {
             connector_for(
-                format,
+                gateway.format,
                 ConnectorConfig {
                     base_url: gateway.base_url.clone(),
                     timeouts: self.timeouts,
                 },
             )
         });
-        Some(connector.clone())
+        connector.clone()
     }
 }

@@ -30,36 +30,10 @@
 
 use crate::json::JsonConnector;
 use crate::soap::SoapConnector;
+use paygate_domain::gateways::WireFormat;
 use paygate_domain::ports::gateway::GatewayConnector;
-use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The wire format a PSP speaks (see `WIRE.md`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WireFormat {
-    /// REST with JSON bodies.
-    Json,
-    /// SOAP 1.1 with XML envelopes.
-    Soap,
-}
-
-impl WireFormat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Json => "json",
-            Self::Soap => "soap",
-        }
-    }
-}
-
-impl fmt::Display for WireFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// How long a connector waits. Every call has a deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,19 +105,6 @@ pub fn connector_for(format: WireFormat, config: ConnectorConfig) -> Arc<dyn Gat
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wire_format_is_lowercase_on_the_wire() {
-        assert_eq!(
-            serde_json::to_string(&WireFormat::Json).unwrap(),
-            "\"json\""
-        );
-        assert_eq!(
-            serde_json::from_str::<WireFormat>("\"soap\"").unwrap(),
-            WireFormat::Soap
-        );
-        assert!(serde_json::from_str::<WireFormat>("\"SOAP\"").is_err());
-    }
 
     #[test]
     fn default_timeouts_are_the_documented_ones() {

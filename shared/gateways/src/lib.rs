@@ -23,7 +23,8 @@ mod transport;
 pub mod webhooks;
 
 pub use cache::ConnectorCache;
-pub use connector::{ConnectorConfig, Timeouts, WireFormat, connector_for};
+pub use connector::{ConnectorConfig, Timeouts, connector_for};
 pub use json::JsonConnector;
+pub use paygate_domain::gateways::WireFormat;
 pub use soap::SoapConnector;
 pub use webhooks::{NotificationError, parse_notification};

@@ -1,7 +1,7 @@
 //! Parsing the PSPs' webhook bodies (WIRE.md, "Webhooks") into the domain's
 //! [`GatewayNotification`]. Call only after the signature was verified.
 
-use crate::connector::WireFormat;
+use paygate_domain::gateways::WireFormat;
 use paygate_domain::ports::gateway::{GatewayNotification, NotifiedOutcome};
 use serde::Deserialize;
 

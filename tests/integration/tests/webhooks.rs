@@ -370,7 +370,10 @@ impl Lane {
             .registry
             .upsert_config(&GatewayConfig {
                 name: gateway.clone(),
-                format: format.as_str().into(),
+                format: format
+                    .as_str()
+                    .parse()
+                    .expect("a wire format paygate speaks"),
                 base_url: sim.base_url(),
                 countries: vec![country],
                 currencies: vec![currency],

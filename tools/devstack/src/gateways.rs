@@ -2,7 +2,7 @@
 //! and the simulated PSPs that stand in for every gateway without a `base_url`.
 
 use gateway_simulator::{Format, GatewaySpec, RunningGateway};
-use paygate_domain::gateways::GatewayConfig;
+use paygate_domain::gateways::{GatewayConfig, WireFormat};
 use paygate_domain::{Country, Currency};
 use serde::Deserialize;
 
@@ -14,7 +14,8 @@ pub const DEFAULT_SEED: &str = include_str!("../gateways.json");
 #[serde(deny_unknown_fields)]
 pub struct GatewaySeed {
     pub name: String,
-    pub format: String,
+    /// `json` or `soap`; anything else refuses the whole file at start.
+    pub format: WireFormat,
     /// A real PSP's URL; absent means "simulate it".
     #[serde(default)]
     pub base_url: Option<String>,
@@ -39,13 +40,9 @@ pub async fn start(
         let base_url = match seed.base_url {
             Some(url) => url,
             None => {
-                let format = match seed.format.as_str() {
-                    "soap" => Format::Soap,
-                    _ => Format::Json,
-                };
                 let running = gateway_simulator::spawn(GatewaySpec {
                     name: seed.name.clone(),
-                    format,
+                    format: simulated(seed.format),
                     secret: webhook_secret(&seed.name),
                     bind: "127.0.0.1:0".parse().expect("a valid loopback address"),
                     webhook_base_url: None,
@@ -67,6 +64,14 @@ pub async fn start(
         });
     }
     Ok((configs, simulators))
+}
+
+/// The simulator speaking `format`.
+fn simulated(format: WireFormat) -> Format {
+    match format {
+        WireFormat::Json => Format::Json,
+        WireFormat::Soap => Format::Soap,
+    }
 }
 
 /// `PAYGATE_WEBHOOK_SECRET_<NAME>` or a fixed development secret.
@@ -91,17 +96,24 @@ mod tests {
         ] {
             let country = Country::parse(country).unwrap();
             let currency = Currency::parse(currency).unwrap();
-            let formats: Vec<&str> = seeds
+            let formats: Vec<WireFormat> = seeds
                 .iter()
                 .filter(|s| {
                     s.enabled && s.countries.contains(&country) && s.currencies.contains(&currency)
                 })
-                .map(|s| s.format.as_str())
+                .map(|s| s.format)
                 .collect();
             assert!(
-                formats.contains(&"json") && formats.contains(&"soap"),
+                formats.contains(&WireFormat::Json) && formats.contains(&WireFormat::Soap),
                 "{country}/{currency}: {formats:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_seed_with_an_unknown_wire_format_is_refused() {
+        let seed = r#"[{"name":"x","format":"xml","countries":["AE"],"currencies":["AED"],"priority":1,"enabled":true}]"#;
+        let error = parse_seed(seed).unwrap_err().to_string();
+        assert!(error.contains("xml"), "{error}");
     }
 }

@@ -17,7 +17,6 @@ use paygate_domain::ports::{
 use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_domain::service::publish::PublishingEventStore;
 use paygate_gateways::ConnectorCache;
-use paygate_gateways::WireFormat;
 use paygate_memory::{
     MemoryEventStore, MemoryGatewayRegistry, MemoryMerchantDirectory, MemoryPublisher, MemoryQueue,
 };
@@ -154,15 +153,11 @@ pub async fn build(
         };
     let mut webhook_gateways = WebhookGateways::default();
     for config in &configs {
-        let format = match config.format.as_str() {
-            "soap" => WireFormat::Soap,
-            _ => WireFormat::Json,
-        };
         let secret = SecretString::from(gateways::webhook_secret(&config.name));
         webhook_gateways.insert(
             config.name.clone(),
             WebhookGateway {
-                format,
+                format: config.format,
                 secrets: vec![secret],
             },
         );

@@ -373,7 +373,7 @@ fn check_entry(entry: usize, raw: &RawEntry, problems: &mut Vec<Problem>) -> Opt
     }
     Some(GatewayConfig {
         name: checked_name?,
-        format: format?.as_str().to_owned(),
+        format: format?,
         base_url: base_url?,
         countries: countries?,
         currencies: currencies?,
@@ -970,7 +970,7 @@ mod tests {
     fn acme() -> GatewayConfig {
         GatewayConfig {
             name: "acme_json".into(),
-            format: "json".into(),
+            format: paygate_domain::gateways::WireFormat::Json,
             base_url: "https://psp.example/api".into(),
             countries: vec![country("AE"), country("US")],
             currencies: vec![currency("AED"), currency("USD")],
@@ -994,7 +994,7 @@ mod tests {
         );
         let configs = parse_put_file(&json!([entry(), soap]).to_string()).unwrap();
         assert_eq!(configs.len(), 2);
-        assert_eq!(configs[1].format, "soap");
+        assert_eq!(configs[1].format, WireFormat::Soap);
         assert_eq!(configs[1].base_url, "http://127.0.0.1:8080");
         assert_eq!((configs[1].priority, configs[1].enabled), (0, false));
     }
@@ -1232,7 +1232,7 @@ mod tests {
         let mut tripped = Gateway {
             config: GatewayConfig {
                 name: "globex_soap".into(),
-                format: "soap".into(),
+                format: paygate_domain::gateways::WireFormat::Soap,
                 base_url: "https://user:pw@psp.example:8443/api/v1?key=s3cr3t".into(),
                 enabled: false,
                 priority: 20,

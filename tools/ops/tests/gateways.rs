@@ -206,7 +206,7 @@ async fn put_adds_gateways_that_list_shows_with_their_host_only() {
     assert_eq!(lines[3], TAKES_EFFECT);
     // AND the registry holds them as written, with nothing learnt yet
     let mut backup = lane.config("backup", "http://127.0.0.1:9/sim", 20, false);
-    backup.format = "soap".into();
+    backup.format = paygate_domain::gateways::WireFormat::Soap;
     let card = lane.config("card", "https://user:s3cr3t@psp.example/api/v1/", 10, true);
     assert_eq!(
         lane.own().await,

@@ -14,10 +14,9 @@ use paygate_domain::crypto::FieldCipher;
 use paygate_domain::deposit::FailureReason;
 use paygate_domain::gateways::{BreakerPolicy, GatewayConfig, GatewayStatus};
 use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyPolicy};
-use paygate_domain::ports::gateway::GatewayConnector;
 use paygate_domain::ports::{
-    AppendBatch, AppendError, ConnectorDirectory, DepositMessage, EventStore, ExternalLookup,
-    GatewayRegistry, QueueError, RandomIds, RedeliveryScheduler, StoreError,
+    AppendBatch, AppendError, DepositMessage, EventStore, ExternalLookup, GatewayRegistry,
+    QueueError, RandomIds, RedeliveryScheduler, StoreError,
 };
 use paygate_domain::service::intake::{
     CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
@@ -28,7 +27,6 @@ use paygate_domain::{
     CorrelationId, Country, Currency, DepositEvent, DepositId, DepositView, MerchantId,
     RecordedEvent,
 };
-use paygate_gateways::{ConnectorConfig, Timeouts, WireFormat, connector_for};
 use paygate_memory::{ManualClock, MemoryEventStore, MemoryGatewayRegistry, MemoryQueue};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
@@ -153,7 +151,11 @@ impl World {
             sim.set_behaviour(calm());
             configs.push(GatewayConfig {
                 name: plan.name.into(),
-                format: plan.format.as_str().into(),
+                format: plan
+                    .format
+                    .as_str()
+                    .parse()
+                    .expect("a wire format paygate speaks"),
                 base_url: sim.base_url(),
                 countries: plan.countries.iter().map(|c| country(c)).collect(),
                 currencies: plan.currencies.iter().map(|c| currency(c)).collect(),
@@ -487,46 +489,6 @@ impl RedeliveryScheduler for RecordedRedeliveries {
             .unwrap_or_else(|p| p.into_inner())
             .push(delay);
         Ok(())
-    }
-}
-
-/// Real connectors (the same `connector_for` the processor uses), with a short request
-/// timeout so a slow gateway's answer is "ambiguous" within a test's patience.
-pub struct ShortTimeouts {
-    request: Duration,
-    built: Mutex<HashMap<String, Arc<dyn GatewayConnector>>>,
-}
-
-impl ShortTimeouts {
-    pub fn new(request: Duration) -> Self {
-        Self {
-            request,
-            built: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-impl ConnectorDirectory for ShortTimeouts {
-    fn connector(&self, gateway: &GatewayConfig) -> Option<Arc<dyn GatewayConnector>> {
-        let format = match gateway.format.as_str() {
-            "json" => WireFormat::Json,
-            "soap" => WireFormat::Soap,
-            _ => return None,
-        };
-        let mut built = self.built.lock().unwrap_or_else(|p| p.into_inner());
-        let connector = built.entry(gateway.name.clone()).or_insert_with(|| {
-            connector_for(
-                format,
-                ConnectorConfig {
-                    base_url: gateway.base_url.clone(),
-                    timeouts: Timeouts {
-                        request: self.request,
-                        ..Timeouts::default()
-                    },
-                },
-            )
-        });
-        Some(connector.clone())
     }
 }
 

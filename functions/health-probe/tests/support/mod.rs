@@ -482,7 +482,11 @@ async fn simulator(name: &str, format: Format) -> RunningGateway {
 fn config(sim: &RunningGateway, priority: u32) -> GatewayConfig {
     GatewayConfig {
         name: sim.name().into(),
-        format: sim.format().as_str().into(),
+        format: sim
+            .format()
+            .as_str()
+            .parse()
+            .expect("a wire format paygate speaks"),
         base_url: sim.base_url(),
         countries: vec![Country::parse("AE").expect("a country")],
         currencies: vec![Currency::parse("AED").expect("a currency")],

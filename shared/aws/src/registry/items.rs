@@ -88,7 +88,7 @@ mod tests {
     fn config() -> GatewayConfig {
         GatewayConfig {
             name: "psp_a".into(),
-            format: "json".into(),
+            format: paygate_domain::gateways::WireFormat::Json,
             base_url: "http://127.0.0.1:9001".into(),
             countries: vec![Country::parse("AE").unwrap()],
             currencies: vec![Currency::parse("AED").unwrap()],

@@ -6,5 +6,5 @@ mod registry;
 mod routing;
 
 pub use breaker::{BreakerPolicy, BreakerState, CallResult};
-pub use registry::{Gateway, GatewayConfig, GatewayStatus, Health};
+pub use registry::{Gateway, GatewayConfig, GatewayStatus, Health, UnknownWireFormat, WireFormat};
 pub use routing::{Route, route};

@@ -1,14 +1,56 @@
 use super::breaker::BreakerState;
 use crate::money::{Country, Currency};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use time::OffsetDateTime;
+
+/// The wire format a PSP speaks (see `shared/gateways/WIRE.md`); each has one connector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WireFormat {
+    /// REST with JSON bodies.
+    Json,
+    /// SOAP 1.1 with XML envelopes.
+    Soap,
+}
+
+impl WireFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Soap => "soap",
+        }
+    }
+}
+
+impl fmt::Display for WireFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for WireFormat {
+    type Err = UnknownWireFormat;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "json" => Ok(Self::Json),
+            "soap" => Ok(Self::Soap),
+            _ => Err(UnknownWireFormat(value.to_owned())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown wire format `{0}` (known: json, soap)")]
+pub struct UnknownWireFormat(pub String);
 
 /// A gateway as configured: what it serves and in which order it is preferred.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GatewayConfig {
     pub name: String,
-    /// The wire format, naming the connector that speaks it (`json`, `soap`).
-    pub format: String,
+    /// The wire format, naming the connector that speaks it.
+    pub format: WireFormat,
     pub base_url: String,
     pub countries: Vec<Country>,
     pub currencies: Vec<Currency>,
@@ -57,5 +99,28 @@ impl Gateway {
         self.config.enabled
             && self.status.health != Health::Unhealthy
             && self.status.breaker.allows_call(now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_format_is_lowercase_on_the_wire_and_parses_only_known_names() {
+        assert_eq!(
+            serde_json::to_string(&WireFormat::Json).unwrap(),
+            "\"json\""
+        );
+        assert_eq!(
+            serde_json::from_str::<WireFormat>("\"soap\"").unwrap(),
+            WireFormat::Soap
+        );
+        assert!(serde_json::from_str::<WireFormat>("\"SOAP\"").is_err());
+        assert_eq!("json".parse::<WireFormat>(), Ok(WireFormat::Json));
+        assert_eq!(
+            "xml".parse::<WireFormat>(),
+            Err(UnknownWireFormat("xml".into()))
+        );
     }
 }

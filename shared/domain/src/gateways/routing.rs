@@ -53,7 +53,7 @@ mod tests {
         Gateway {
             config: GatewayConfig {
                 name: name.into(),
-                format: "json".into(),
+                format: crate::gateways::WireFormat::Json,
                 base_url: "http://127.0.0.1:1".into(),
                 countries: pairs
                     .iter()

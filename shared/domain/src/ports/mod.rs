@@ -243,10 +243,7 @@ pub trait GatewayRegistry: Send + Sync {
 
 /// Builds (and caches) the connector for a gateway from its wire format.
 pub trait ConnectorDirectory: Send + Sync {
-    fn connector(
-        &self,
-        gateway: &GatewayConfig,
-    ) -> Option<std::sync::Arc<dyn gateway::GatewayConnector>>;
+    fn connector(&self, gateway: &GatewayConfig) -> std::sync::Arc<dyn gateway::GatewayConnector>;
 }
 
 /// A merchant's API key. Never printed; only its hash is stored or compared.

@@ -75,13 +75,7 @@ pub async fn probe_gateways(ports: &ProbePorts<'_>) -> Result<ProbeSummary, Stor
 
 async fn probe_one(ports: &ProbePorts<'_>, gateway: &Gateway) -> Result<Probed, StoreError> {
     let name = &gateway.config.name;
-    let outcome = match ports.connectors.connector(&gateway.config) {
-        Some(connector) => connector.health().await,
-        None => HealthOutcome::Unhealthy {
-            reason: format!("no connector for format {}", gateway.config.format),
-            latency: Duration::ZERO,
-        },
-    };
+    let outcome = ports.connectors.connector(&gateway.config).health().await;
     let now = ports.clock.now();
     let policy = ports.policy;
     // The health the stored update actually started from (it may re-run on a conflict,

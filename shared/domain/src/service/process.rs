@@ -342,11 +342,7 @@ impl Run<'_, '_> {
 
     /// One attempt at one gateway. `Some` when the deposit is settled for this message.
     async fn attempt(&self, gateway: &Gateway) -> Result<Option<Processed>, ProcessError> {
-        let Some(connector) = self.connector(std::slice::from_ref(gateway), &gateway.config.name)
-        else {
-            tracing::warn!(gateway = %gateway.config.name, format = %gateway.config.format, "no connector for this wire format");
-            return Ok(None);
-        };
+        let connector = self.ports.connectors.connector(&gateway.config);
         let name = gateway.config.name.clone();
         let deposit_id = self.message.deposit_id;
         // Decrypt before recording: an unreadable token must not leave attempts behind.
@@ -517,7 +513,7 @@ impl Run<'_, '_> {
         gateways
             .iter()
             .find(|g| g.config.name == name)
-            .and_then(|g| self.ports.connectors.connector(&g.config))
+            .map(|g| self.ports.connectors.connector(&g.config))
     }
 
     /// The breaker is advice: failing to record on it must not fail the payment.

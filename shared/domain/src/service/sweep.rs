@@ -196,7 +196,7 @@ async fn settle(
     let Some(connector) = gateways
         .iter()
         .find(|g| g.config.name == attempt.gateway)
-        .and_then(|g| ports.connectors.connector(&g.config))
+        .map(|g| ports.connectors.connector(&g.config))
     else {
         return Ok(false);
     };

@@ -165,7 +165,7 @@ pub fn gateway_name() -> String {
 pub fn gateway_config(name: &str) -> GatewayConfig {
     GatewayConfig {
         name: name.into(),
-        format: "json".into(),
+        format: paygate_domain::gateways::WireFormat::Json,
         base_url: "http://127.0.0.1:9001".into(),
         countries: vec![Country::parse("AE").unwrap()],
         currencies: vec![Currency::parse("AED").unwrap()],

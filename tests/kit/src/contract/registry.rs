@@ -187,7 +187,7 @@ mod gateway {
     /// A configuration differing from `gateway_config` in every field but the name.
     pub fn second(name: &str) -> GatewayConfig {
         GatewayConfig {
-            format: "soap".into(),
+            format: paygate_domain::gateways::WireFormat::Soap,
             base_url: "http://127.0.0.1:9002/soap".into(),
             countries: vec![Country::parse("AE").unwrap(), Country::parse("SA").unwrap()],
             currencies: vec![

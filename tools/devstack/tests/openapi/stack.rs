@@ -134,7 +134,7 @@ impl Drop for Stack {
 fn seed(name: &str, format: &str, country: &str, currency: &str) -> GatewaySeed {
     GatewaySeed {
         name: name.to_owned(),
-        format: format.to_owned(),
+        format: format.parse().expect("a wire format paygate speaks"),
         base_url: None,
         countries: vec![Country::parse(country).expect("a country")],
         currencies: vec![Currency::parse(currency).expect("a currency")],
