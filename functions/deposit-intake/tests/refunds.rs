@@ -13,7 +13,7 @@ use paygate_domain::deposit::FailureReason;
 use paygate_domain::idempotency::{
     Fingerprint, IdempotencyKey, IdempotencyRecord, IdempotencyState,
 };
-use paygate_domain::ports::gateway::{GatewayNotification, NotifiedOutcome};
+use paygate_domain::ports::gateway::NotifiedOutcome;
 use paygate_domain::ports::{
     AppendBatch, AppendError, EventStore, ExternalLookup, QueueSender, RandomIds, StoreError,
 };
@@ -64,6 +64,7 @@ fn events_to(id: DepositId, stage: Stage) -> Vec<DepositEvent> {
         attempt: 1,
         gateway: GATEWAY.into(),
         idempotency_key: format!("{id}:1"),
+        owner: None,
     };
     let submitted = DepositEvent::DepositSubmitted {
         attempt: 1,
@@ -178,11 +179,13 @@ async fn gateway_reports(world: &World, id: DepositId, refund: RefundId, succeed
         clock: world.clock.as_ref(),
         ids: &RandomIds,
     };
-    let notification = GatewayNotification {
-        event_id: format!("evt_{}", Uuid::new_v4().simple()),
-        external_id: payment_id(id),
+    let notification = paygate_kit::gateway_reports::notification(
+        world.store.as_ref(),
+        GATEWAY,
+        &payment_id(id),
         outcome,
-    };
+    )
+    .await;
     let applied = apply_notification(
         &ports,
         GATEWAY,
@@ -283,9 +286,9 @@ async fn requested_refunds(world: &World, id: DepositId) -> Vec<(RefundId, u64)>
         .await
         .into_iter()
         .filter_map(|e| match e.event {
-            DepositEvent::RefundRequested { refund_id, amount } => {
-                Some((refund_id, amount.minor()))
-            }
+            DepositEvent::RefundRequested {
+                refund_id, amount, ..
+            } => Some((refund_id, amount.minor())),
             _ => None,
         })
         .collect()

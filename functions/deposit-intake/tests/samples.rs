@@ -324,6 +324,7 @@ async fn payment_succeeded(world: &World) {
                     attempt: 1,
                     gateway: gateway.into(),
                     idempotency_key: format!("{DEPOSIT_ID}:1"),
+                    owner: None,
                 },
                 DepositEvent::DepositSubmitted {
                     attempt: 1,
@@ -344,8 +345,13 @@ async fn payment_succeeded(world: &World) {
         gateway,
         &GatewayNotification {
             event_id: "evt_5e1f3a7c9b2d4f6a8c0e1b3d5f7a9c2e".into(),
-            external_id: external_id.into(),
-            outcome: NotifiedOutcome::PaymentSucceeded,
+            ..paygate_kit::gateway_reports::notification(
+                world.store.as_ref(),
+                gateway,
+                external_id,
+                NotifiedOutcome::PaymentSucceeded,
+            )
+            .await
         },
         &correlation,
     )

@@ -14,9 +14,7 @@ use paygate_domain::idempotency::{
     Fingerprint, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, IdempotencyState,
     RefundSnapshot,
 };
-use paygate_domain::ports::gateway::{
-    GatewayNotification, NotifiedOutcome, RefundOutcome, RefundRequest,
-};
+use paygate_domain::ports::gateway::{NotifiedOutcome, RefundOutcome, RefundRequest};
 use paygate_domain::ports::{
     AppendBatch, AppendError, DepositMessage, EventStore, ExternalLookup, RandomIds, StoreError,
 };
@@ -51,11 +49,13 @@ async fn webhook(
         clock: world.clock.as_ref(),
         ids: &RandomIds,
     };
-    let notification = GatewayNotification {
-        event_id: format!("evt_{}", Uuid::new_v4().simple()),
-        external_id: external_id.to_owned(),
+    let notification = paygate_kit::gateway_reports::notification(
+        world.store.as_ref(),
+        gateway,
+        external_id,
         outcome,
-    };
+    )
+    .await;
     apply_notification(
         &ports,
         gateway,
@@ -554,6 +554,7 @@ async fn a_refund_of_a_payment_the_gateway_does_not_know_is_recorded_failed() {
             attempt: 1,
             gateway: ALPHA.into(),
             idempotency_key: attempt_key(id, 1),
+            owner: None,
         },
         DepositEvent::DepositSubmitted {
             attempt: 1,

@@ -274,6 +274,7 @@ async fn an_attempt_that_never_reached_its_gateway_is_closed_by_the_sweeper_and_
                 attempt: 1,
                 gateway: ALPHA.into(),
                 idempotency_key: format!("{}:1", d.id),
+                owner: None,
             }])
         },
     )

@@ -266,6 +266,7 @@ async fn submitted_sample_deposit(world: &World, gateway: &str, external_id: &st
                     attempt: 1,
                     gateway: gateway.to_owned(),
                     idempotency_key: format!("{DEPOSIT_ID}:1"),
+                    owner: None,
                 },
                 DepositEvent::DepositSubmitted {
                     attempt: 1,

@@ -47,6 +47,7 @@ pub(crate) fn stream(len: usize) -> Vec<RecordedEvent> {
             attempt: 1,
             gateway: "psp-a".into(),
             idempotency_key: format!("{}:1", id.0),
+            owner: None,
         },
         ..requested.clone()
     };

@@ -87,6 +87,7 @@ fn attempt(deposit: DepositId, version: u64, number: u32) -> RecordedEvent {
             attempt: number,
             gateway: "psp-a".into(),
             idempotency_key: format!("{deposit}:{number}"),
+            owner: None,
         },
     )
 }

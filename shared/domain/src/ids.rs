@@ -37,6 +37,11 @@ uuid_id!(
     /// One stored event, so consumers can deduplicate.
     EventId
 );
+uuid_id!(
+    /// The delivery (one run of the processor on one message) that owns an attempt:
+    /// only it calls the gateway for that attempt or closes it.
+    AttemptOwner
+);
 
 /// A merchant (tenant). Everything a merchant reads or writes is scoped by it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

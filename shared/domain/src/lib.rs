@@ -16,5 +16,5 @@ pub mod service;
 pub mod validation;
 
 pub use deposit::{Deposit, DepositEvent, DepositStatus, DepositView, RecordedEvent};
-pub use ids::{CorrelationId, DepositId, MerchantId, RefundId};
-pub use money::{Amount, Country, Currency};
+pub use ids::{AttemptOwner, CorrelationId, DepositId, MerchantId, RefundId};
+pub use money::{Amount, Country, Currency, Money};

@@ -100,6 +100,19 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
+/// An amount in a currency: what a gateway says it charged or refunded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Money {
+    pub amount: Amount,
+    pub currency: Currency,
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.amount.minor(), self.currency)
+    }
+}
+
 /// An ISO 3166-1 alpha-2 country.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Country(isocountry::CountryCode);

@@ -11,11 +11,11 @@ mod common;
 use common::*;
 use paygate_domain::crypto::EncryptedField;
 use paygate_domain::deposit::{
-    AttemptState, Deposit, DepositEvent, DepositStatus, FailureReason, NewDeposit, PaymentMethod,
-    RecordedEvent, TransitionError,
+    Anomaly, AnomalyKind, AttemptState, ChargeRef, Deposit, DepositEvent, DepositStatus,
+    FailureReason, NewDeposit, PaymentMethod, RecordedEvent, TransitionError,
 };
-use paygate_domain::ids::{CorrelationId, DepositId, EventId, MerchantId, RefundId};
-use paygate_domain::money::{Amount, AmountError, Country, Currency, MAX_AMOUNT_MINOR};
+use paygate_domain::ids::{AttemptOwner, CorrelationId, DepositId, EventId, MerchantId, RefundId};
+use paygate_domain::money::{Amount, AmountError, Country, Currency, MAX_AMOUNT_MINOR, Money};
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use std::collections::HashSet;
@@ -172,6 +172,7 @@ fn resolve(candidate: &Candidate, deposit: &Deposit) -> Option<DepositEvent> {
                 attempt,
                 gateway: GATEWAYS[*g].into(),
                 idempotency_key: format!("{}:{attempt}", deposit.id),
+                owner: None,
             }
         }
         Candidate::AttemptFailed(a, retryable) => {
@@ -190,6 +191,7 @@ fn resolve(candidate: &Candidate, deposit: &Deposit) -> Option<DepositEvent> {
                 Ok(amount) => DepositEvent::RefundRequested {
                     refund_id: refund_id(*k),
                     amount,
+                    charge: None,
                 },
                 Err(_) => {
                     assert!(
@@ -473,7 +475,7 @@ proptest! {
             prop_assert!(deposit.refundable_remaining() <= amount);
             prop_assert!(deposit.refunded_amount() <= amount);
             prop_assert!(deposit.refunded_amount() + pending_refunds(deposit) <= amount);
-            if let (DepositEvent::RefundRequested { refund_id, amount: asked }, Err(error)) = (&step.event, &step.checked) {
+            if let (DepositEvent::RefundRequested { refund_id, amount: asked, .. }, Err(error)) = (&step.event, &step.checked) {
                 let remaining = step.before.refundable_remaining();
                 let refundable = matches!(
                     step.before.status,
@@ -534,6 +536,10 @@ fn any_amount() -> impl Strategy<Value = Amount> {
         .prop_map(|minor| Amount::new(minor).unwrap())
 }
 
+fn any_currency() -> impl Strategy<Value = Currency> {
+    prop::sample::select(vec!["AED", "USD", "JPY", "KWD"]).prop_map(|c| Currency::parse(c).unwrap())
+}
+
 fn any_reason() -> impl Strategy<Value = FailureReason> {
     (any_text(), any_text()).prop_map(|(code, message)| FailureReason { code, message })
 }
@@ -584,13 +590,26 @@ fn any_event() -> impl Strategy<Value = DepositEvent> {
                 request,
             }
         }),
-        (any::<u32>(), any_text(), any_text()).prop_map(|(attempt, gateway, idempotency_key)| {
-            DepositEvent::AttemptStarted {
-                attempt,
-                gateway,
-                idempotency_key,
-            }
+        (
+            any::<u32>(),
+            any_text(),
+            any_text(),
+            proptest::option::of(any_uuid())
+        )
+            .prop_map(|(attempt, gateway, idempotency_key, owner)| {
+                DepositEvent::AttemptStarted {
+                    attempt,
+                    gateway,
+                    idempotency_key,
+                    owner: owner.map(AttemptOwner),
+                }
+            }),
+        any::<u32>().prop_map(|attempt| DepositEvent::AttemptReleased { attempt }),
+        (any::<u32>(), any_uuid()).prop_map(|(attempt, owner)| DepositEvent::AttemptResumed {
+            attempt,
+            owner: AttemptOwner(owner),
         }),
+        any_anomaly().prop_map(|anomaly| DepositEvent::PaymentAnomalyDetected { anomaly }),
         (any::<u32>(), any_reason(), any::<bool>()).prop_map(|(attempt, reason, retryable)| {
             DepositEvent::AttemptFailed {
                 attempt,
@@ -607,10 +626,13 @@ fn any_event() -> impl Strategy<Value = DepositEvent> {
         }),
         any_text().prop_map(|external_id| DepositEvent::DepositSucceeded { external_id }),
         any_reason().prop_map(|reason| DepositEvent::DepositFailed { reason }),
-        (any_uuid(), any_amount()).prop_map(|(id, amount)| DepositEvent::RefundRequested {
-            refund_id: RefundId(id),
-            amount,
-        }),
+        (any_uuid(), any_amount(), proptest::option::of(any_charge())).prop_map(
+            |(id, amount, charge)| DepositEvent::RefundRequested {
+                refund_id: RefundId(id),
+                amount,
+                charge,
+            }
+        ),
         any_uuid().prop_map(|id| DepositEvent::RefundSucceeded {
             refund_id: RefundId(id)
         }),
@@ -619,6 +641,42 @@ fn any_event() -> impl Strategy<Value = DepositEvent> {
             reason,
         }),
     ]
+}
+
+fn any_charge() -> impl Strategy<Value = ChargeRef> {
+    (any_text(), any_text()).prop_map(|(gateway, external_id)| ChargeRef {
+        gateway,
+        external_id,
+    })
+}
+
+fn any_anomaly() -> impl Strategy<Value = Anomaly> {
+    (
+        prop_oneof![
+            Just(AnomalyKind::UnexpectedCharge),
+            Just(AnomalyKind::SuccessAfterFailure),
+            Just(AnomalyKind::AmountMismatch),
+            Just(AnomalyKind::OutcomeContradiction),
+            Just(AnomalyKind::AttemptUnresolved),
+        ],
+        any_text(),
+        proptest::option::of(any_text()),
+        proptest::option::of((any_amount(), any_currency())),
+        proptest::option::of(any::<u32>()),
+        proptest::option::of(any_text()),
+        any_text(),
+    )
+        .prop_map(
+            |(kind, gateway, external_id, charged, attempt, gateway_event_id, detail)| Anomaly {
+                kind,
+                gateway,
+                external_id,
+                charged: charged.map(|(amount, currency)| Money { amount, currency }),
+                attempt,
+                gateway_event_id,
+                detail,
+            },
+        )
 }
 
 /// Instants from 1970 to 2100 with nanoseconds, at whole-minute offsets (what RFC 3339 can

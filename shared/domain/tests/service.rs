@@ -153,10 +153,13 @@ impl EventStore for MemoryStore {
 
 struct FixedClock;
 
+#[async_trait]
 impl Clock for FixedClock {
     fn now(&self) -> OffsetDateTime {
         NOW
     }
+
+    async fn sleep(&self, _: std::time::Duration) {}
 }
 
 /// Distinct, predictable ids (their low bits also feed the retry jitter).

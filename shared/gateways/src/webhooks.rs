@@ -3,6 +3,7 @@
 
 use paygate_domain::gateways::WireFormat;
 use paygate_domain::ports::gateway::{GatewayNotification, NotifiedOutcome};
+use paygate_domain::{Amount, Currency, Money};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -13,6 +14,11 @@ pub enum NotificationError {
     UnknownType(String),
     #[error("a refund notification without a refund id")]
     MissingRefundId,
+    /// Amount and currency are required: a success is only recorded when they match.
+    #[error("the notification's amount or currency is missing or invalid")]
+    InvalidMoney,
+    #[error("the notification has no reference")]
+    MissingReference,
 }
 
 pub fn parse_notification(
@@ -33,6 +39,9 @@ struct JsonEvent {
     payment_id: String,
     #[serde(default)]
     refund_id: Option<String>,
+    reference: String,
+    amount: u64,
+    currency: String,
     #[serde(default)]
     failure_code: Option<String>,
 }
@@ -54,6 +63,8 @@ fn parse_json(body: &[u8]) -> Result<GatewayNotification, NotificationError> {
     Ok(GatewayNotification {
         event_id: event.id,
         external_id: event.payment_id,
+        reference: reference(event.reference)?,
+        charged: money(event.amount, &event.currency)?,
         outcome,
     })
 }
@@ -68,6 +79,12 @@ struct SoapNotification {
     transaction_id: String,
     #[serde(rename = "RefundId", default)]
     refund_id: Option<String>,
+    #[serde(rename = "Reference")]
+    reference: String,
+    #[serde(rename = "Amount")]
+    amount: u64,
+    #[serde(rename = "Currency")]
+    currency: String,
     #[serde(rename = "ReasonCode", default)]
     reason_code: Option<String>,
 }
@@ -90,7 +107,24 @@ fn parse_soap(body: &[u8]) -> Result<GatewayNotification, NotificationError> {
     Ok(GatewayNotification {
         event_id: event.event_id,
         external_id: event.transaction_id,
+        reference: reference(event.reference)?,
+        charged: money(event.amount, &event.currency)?,
         outcome,
+    })
+}
+
+fn reference(value: String) -> Result<String, NotificationError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(NotificationError::MissingReference);
+    }
+    Ok(value.to_owned())
+}
+
+fn money(amount: u64, currency: &str) -> Result<Money, NotificationError> {
+    Ok(Money {
+        amount: Amount::new(amount).map_err(|_| NotificationError::InvalidMoney)?,
+        currency: Currency::parse(currency.trim()).map_err(|_| NotificationError::InvalidMoney)?,
     })
 }
 
@@ -137,10 +171,12 @@ mod tests {
     #[test]
     fn json_notifications_parse() {
         let body = br#"{"id":"evt_1","type":"payment.failed","payment_id":"pay_1","refund_id":null,
-            "reference":"dep","amount":100,"failure_code":"insufficient_funds","created":1}"#;
+            "reference":"dep","amount":100,"currency":"AED","failure_code":"insufficient_funds","created":1}"#;
         let parsed = parse_notification(WireFormat::Json, body).unwrap();
         assert_eq!(parsed.event_id, "evt_1");
         assert_eq!(parsed.external_id, "pay_1");
+        assert_eq!(parsed.reference, "dep");
+        assert_eq!(parsed.charged, aed(100));
         assert_eq!(
             parsed.outcome,
             NotifiedOutcome::PaymentFailed {
@@ -153,9 +189,11 @@ mod tests {
     fn soap_notifications_parse() {
         let body = br#"<p:Notification xmlns:p="urn:paygate:sim:psp"><p:EventId>evt_2</p:EventId>
             <p:Type>PAYMENT_SUCCEEDED</p:Type><p:TransactionId>txn_9</p:TransactionId><p:RefundId/>
-            <p:Reference>dep</p:Reference><p:Amount>100</p:Amount><p:ReasonCode/></p:Notification>"#;
+            <p:Reference>dep</p:Reference><p:Amount>100</p:Amount><p:Currency>AED</p:Currency><p:ReasonCode/></p:Notification>"#;
         let parsed = parse_notification(WireFormat::Soap, body).unwrap();
         assert_eq!(parsed.external_id, "txn_9");
+        assert_eq!(parsed.reference, "dep");
+        assert_eq!(parsed.charged, aed(100));
         assert_eq!(parsed.outcome, NotifiedOutcome::PaymentSucceeded);
     }
 
@@ -168,7 +206,7 @@ mod tests {
         assert!(matches!(
             parse_notification(
                 WireFormat::Json,
-                br#"{"id":"e","type":"payment.lost","payment_id":"p"}"#
+                br#"{"id":"e","type":"payment.lost","payment_id":"p","reference":"d","amount":1,"currency":"AED"}"#
             ),
             Err(NotificationError::UnknownType(_))
         ));
@@ -179,9 +217,55 @@ mod tests {
         assert_eq!(
             parse_notification(
                 WireFormat::Json,
-                br#"{"id":"e","type":"refund.succeeded","payment_id":"p"}"#
+                br#"{"id":"e","type":"refund.succeeded","payment_id":"p","reference":"d","amount":1,"currency":"AED"}"#
             ),
             Err(NotificationError::MissingRefundId)
         );
+    }
+
+    fn aed(minor: u64) -> Money {
+        Money {
+            amount: Amount::new(minor).unwrap(),
+            currency: Currency::parse("AED").unwrap(),
+        }
+    }
+
+    #[test]
+    fn notifications_without_valid_money_or_reference_are_refused() {
+        let json = |fields: &str| {
+            format!(r#"{{"id":"e","type":"payment.succeeded","payment_id":"p",{fields}}}"#)
+        };
+        for (fields, expected) in [
+            (r#""reference":"d","currency":"AED""#, "missing amount"),
+            (r#""reference":"d","amount":5"#, "missing currency"),
+            (
+                r#""reference":"d","amount":0,"currency":"AED""#,
+                "zero amount",
+            ),
+            (
+                r#""reference":"d","amount":5,"currency":"XXX""#,
+                "not a payment currency",
+            ),
+            (
+                r#""reference":"d","amount":-5,"currency":"AED""#,
+                "negative amount",
+            ),
+        ] {
+            assert!(
+                parse_notification(WireFormat::Json, json(fields).as_bytes()).is_err(),
+                "{expected}"
+            );
+        }
+        assert_eq!(
+            parse_notification(
+                WireFormat::Json,
+                json(r#""reference":" ","amount":5,"currency":"AED""#).as_bytes()
+            ),
+            Err(NotificationError::MissingReference)
+        );
+        let soap = br#"<p:Notification xmlns:p="urn:paygate:sim:psp"><p:EventId>e</p:EventId>
+            <p:Type>PAYMENT_SUCCEEDED</p:Type><p:TransactionId>t</p:TransactionId>
+            <p:Reference>d</p:Reference><p:Amount>100</p:Amount></p:Notification>"#;
+        assert!(parse_notification(WireFormat::Soap, soap).is_err());
     }
 }

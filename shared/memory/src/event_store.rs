@@ -1,15 +1,18 @@
 //! Streams, read models and idempotency records behind one lock, so an append is atomic
 //! exactly like the DynamoDB transaction it stands in for. The sweep index is computed
 //! from the read models on demand (the DynamoDB adapter keeps two sparse indexes).
+//! Every call asks the store's [`FaultHook`] first (see [`crate::faults`]).
 
+use crate::faults::{Call, Fault, FaultHook, NoFaults, Port};
 use async_trait::async_trait;
+use paygate_domain::deposit::SweepKind;
 use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use paygate_domain::ports::{
     AppendBatch, AppendError, EventStore, ExternalLookup, StoreError, SweepIndex, Unpublished,
 };
-use paygate_domain::{DepositId, DepositStatus, DepositView, MerchantId, RecordedEvent};
+use paygate_domain::{DepositId, DepositView, MerchantId, RecordedEvent};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 
 #[derive(Default)]
@@ -25,14 +28,92 @@ struct Tables {
     examined: HashMap<DepositId, OffsetDateTime>,
 }
 
-#[derive(Default)]
 pub struct MemoryEventStore {
     tables: Mutex<Tables>,
+    faults: Arc<dyn FaultHook>,
+}
+
+impl Default for MemoryEventStore {
+    fn default() -> Self {
+        Self {
+            tables: Mutex::default(),
+            faults: Arc::new(NoFaults),
+        }
+    }
+}
+
+/// What a faulted call does instead of its work, or `Ok(())` to go ahead.
+enum Outcome {
+    Proceed,
+    /// Do the work, then answer with this failure (a lost reply).
+    ProceedThenFail(String),
 }
 
 impl MemoryEventStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A store whose every call first asks `faults` what to do.
+    pub fn with_faults(faults: Arc<dyn FaultHook>) -> Self {
+        Self {
+            tables: Mutex::default(),
+            faults,
+        }
+    }
+
+    async fn ask(
+        &self,
+        port: Port,
+        op: &'static str,
+        writes: bool,
+        deposit: Option<DepositId>,
+    ) -> Fault {
+        self.faults
+            .on_call(Call {
+                port,
+                op,
+                writes,
+                deposit,
+            })
+            .await
+    }
+
+    /// A read: every fault makes it fail.
+    async fn read<T>(
+        &self,
+        port: Port,
+        op: &'static str,
+        deposit: Option<DepositId>,
+        read: impl FnOnce(&Tables) -> T,
+    ) -> Result<T, StoreError> {
+        match self.ask(port, op, false, deposit).await {
+            Fault::None => Ok(read(&self.tables())),
+            Fault::Fail(why) | Fault::LoseReply(why) => Err(StoreError(why)),
+            Fault::Conflict => Err(StoreError(format!("{op}: injected conflict"))),
+        }
+    }
+
+    /// A write other than an append: `conflict` is what losing its condition answers.
+    async fn write<T>(
+        &self,
+        port: Port,
+        op: &'static str,
+        deposit: Option<DepositId>,
+        conflict: T,
+        write: impl FnOnce(&mut Tables) -> T,
+    ) -> Result<T, StoreError> {
+        let outcome = match self.ask(port, op, true, deposit).await {
+            Fault::None => Outcome::Proceed,
+            Fault::Fail(why) => return Err(StoreError(why)),
+            Fault::Conflict => return Ok(conflict),
+            Fault::LoseReply(why) => Outcome::ProceedThenFail(why),
+        };
+        let result = write(&mut self.tables());
+        match outcome {
+            Outcome::Proceed => Ok(result),
+            Outcome::ProceedThenFail(why) => Err(StoreError(why)),
+        }
     }
 
     fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
@@ -57,16 +138,89 @@ impl MemoryEventStore {
 #[async_trait]
 impl EventStore for MemoryEventStore {
     async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
-        Ok(self
-            .tables()
-            .streams
-            .get(&deposit)
-            .cloned()
-            .unwrap_or_default())
+        self.read(Port::Store, "load", Some(deposit), |tables| {
+            tables.streams.get(&deposit).cloned().unwrap_or_default()
+        })
+        .await
     }
 
     async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
-        let mut tables = self.tables();
+        match self
+            .ask(Port::Store, "append", true, Some(batch.deposit_id))
+            .await
+        {
+            Fault::None => self.tables().append(batch),
+            Fault::Fail(why) => Err(AppendError::Store(StoreError(why))),
+            Fault::Conflict => Err(AppendError::VersionConflict),
+            Fault::LoseReply(why) => {
+                // Committed or refused, the caller cannot tell which.
+                let _ = self.tables().append(batch);
+                Err(AppendError::Ambiguous(StoreError(why)))
+            }
+        }
+    }
+
+    async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
+        self.read(Port::Store, "view", Some(deposit), |tables| {
+            tables.views.get(&deposit).cloned()
+        })
+        .await
+    }
+
+    async fn find_by_external_id(
+        &self,
+        gateway: &str,
+        external_id: &str,
+    ) -> Result<Option<ExternalLookup>, StoreError> {
+        let key = ExternalLookup::storage_key(gateway, external_id);
+        self.read(Port::Store, "find_by_external_id", None, |tables| {
+            tables.lookups.get(&key).cloned()
+        })
+        .await
+    }
+
+    async fn idempotency_record(
+        &self,
+        merchant: &MerchantId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let storage_key = IdempotencyRecord::storage_key(merchant, key);
+        self.read(Port::Store, "idempotency_record", None, |tables| {
+            tables.idempotency.get(&storage_key).cloned()
+        })
+        .await
+    }
+
+    async fn transition_idempotency(
+        &self,
+        merchant: &MerchantId,
+        key: &IdempotencyKey,
+        expected: &IdempotencyState,
+        next: &IdempotencyState,
+    ) -> Result<bool, StoreError> {
+        let storage_key = IdempotencyRecord::storage_key(merchant, key);
+        self.write(
+            Port::Store,
+            "transition_idempotency",
+            None,
+            false,
+            |tables| match tables.idempotency.get_mut(&storage_key) {
+                Some(record) if &record.state == expected => {
+                    record.state = next.clone();
+                    true
+                }
+                _ => false,
+            },
+        )
+        .await
+    }
+}
+
+impl Tables {
+    /// The transaction: every check first, then every write, so a refused append
+    /// changes nothing.
+    fn append(&mut self, batch: AppendBatch) -> Result<(), AppendError> {
+        let tables = self;
         let current = tables
             .streams
             .get(&batch.deposit_id)
@@ -116,54 +270,6 @@ impl EventStore for MemoryEventStore {
         }
         Ok(())
     }
-
-    async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
-        Ok(self.tables().views.get(&deposit).cloned())
-    }
-
-    async fn find_by_external_id(
-        &self,
-        gateway: &str,
-        external_id: &str,
-    ) -> Result<Option<ExternalLookup>, StoreError> {
-        let key = ExternalLookup::storage_key(gateway, external_id);
-        Ok(self.tables().lookups.get(&key).cloned())
-    }
-
-    async fn idempotency_record(
-        &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let storage_key = IdempotencyRecord::storage_key(merchant, key);
-        Ok(self.tables().idempotency.get(&storage_key).cloned())
-    }
-
-    async fn transition_idempotency(
-        &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-        expected: &IdempotencyState,
-        next: &IdempotencyState,
-    ) -> Result<bool, StoreError> {
-        let storage_key = IdempotencyRecord::storage_key(merchant, key);
-        let mut tables = self.tables();
-        match tables.idempotency.get_mut(&storage_key) {
-            Some(record) if &record.state == expected => {
-                record.state = next.clone();
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
-}
-
-/// The statuses the sweeper watches (the only ones the DynamoDB status index holds).
-fn is_swept(status: DepositStatus) -> bool {
-    matches!(
-        status,
-        DepositStatus::Pending | DepositStatus::Processing | DepositStatus::Submitted
-    )
 }
 
 impl Tables {
@@ -186,25 +292,24 @@ fn oldest_first<T>(mut found: Vec<(OffsetDateTime, DepositId, T)>, limit: usize)
 impl SweepIndex for MemoryEventStore {
     async fn stale(
         &self,
-        status: DepositStatus,
+        kind: SweepKind,
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<DepositView>, StoreError> {
-        if !is_swept(status) {
-            return Ok(Vec::new());
-        }
-        let tables = self.tables();
-        let found = tables
-            .views
-            .values()
-            .filter(|v| v.status == status)
-            .map(|v| {
-                let waiting_since = tables.examined.get(&v.id).copied().unwrap_or(v.updated_at);
-                (waiting_since, v.id, v.clone())
-            })
-            .filter(|(waiting_since, _, _)| *waiting_since < before)
-            .collect();
-        Ok(oldest_first(found, limit))
+        self.read(Port::Index, "stale", None, |tables| {
+            let found = tables
+                .views
+                .values()
+                .filter(|v| v.sweep_kind() == Some(kind))
+                .map(|v| {
+                    let waiting_since = tables.examined.get(&v.id).copied().unwrap_or(v.updated_at);
+                    (waiting_since, v.id, v.clone())
+                })
+                .filter(|(waiting_since, _, _)| *waiting_since < before)
+                .collect();
+            oldest_first(found, limit)
+        })
+        .await
     }
 
     async fn defer(
@@ -213,15 +318,16 @@ impl SweepIndex for MemoryEventStore {
         version: u64,
         examined_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tables = self.tables();
-        let indexed = tables
-            .views
-            .get(&deposit)
-            .is_some_and(|v| v.version == version && is_swept(v.status));
-        if indexed {
-            tables.examined.insert(deposit, examined_at);
-        }
-        Ok(())
+        self.write(Port::Index, "defer", Some(deposit), (), |tables| {
+            let indexed = tables
+                .views
+                .get(&deposit)
+                .is_some_and(|v| v.version == version && v.sweep_kind().is_some());
+            if indexed {
+                tables.examined.insert(deposit, examined_at);
+            }
+        })
+        .await
     }
 
     async fn unpublished(
@@ -229,21 +335,26 @@ impl SweepIndex for MemoryEventStore {
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<Unpublished>, StoreError> {
-        let tables = self.tables();
-        let found = tables
-            .views
-            .values()
-            .filter(|v| v.updated_at < before)
-            .filter_map(|v| {
-                let state = tables.publish_state(v.id)?;
-                (state.published_version < state.version).then_some((v.updated_at, v.id, state))
-            })
-            .collect();
-        Ok(oldest_first(found, limit))
+        self.read(Port::Index, "unpublished", None, |tables| {
+            let found = tables
+                .views
+                .values()
+                .filter(|v| v.updated_at < before)
+                .filter_map(|v| {
+                    let state = tables.publish_state(v.id)?;
+                    (state.published_version < state.version).then_some((v.updated_at, v.id, state))
+                })
+                .collect();
+            oldest_first(found, limit)
+        })
+        .await
     }
 
     async fn publish_state(&self, deposit: DepositId) -> Result<Option<Unpublished>, StoreError> {
-        Ok(self.tables().publish_state(deposit))
+        self.read(Port::Index, "publish_state", Some(deposit), |tables| {
+            tables.publish_state(deposit)
+        })
+        .await
     }
 
     async fn mark_published(
@@ -252,14 +363,23 @@ impl SweepIndex for MemoryEventStore {
         after: u64,
         up_to: u64,
     ) -> Result<bool, StoreError> {
-        let mut tables = self.tables();
-        let Some(state) = tables.publish_state(deposit) else {
-            return Ok(false);
-        };
-        let moves = (after..up_to).contains(&state.published_version) && up_to <= state.version;
-        if moves {
-            tables.published.insert(deposit, up_to);
-        }
-        Ok(moves)
+        self.write(
+            Port::Index,
+            "mark_published",
+            Some(deposit),
+            false,
+            |tables| {
+                let Some(state) = tables.publish_state(deposit) else {
+                    return false;
+                };
+                let moves =
+                    (after..up_to).contains(&state.published_version) && up_to <= state.version;
+                if moves {
+                    tables.published.insert(deposit, up_to);
+                }
+                moves
+            },
+        )
+        .await
     }
 }

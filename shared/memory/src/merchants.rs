@@ -1,18 +1,34 @@
+use crate::faults::{Call, FaultHook, NoFaults, Port, guarded};
 use async_trait::async_trait;
 use paygate_domain::MerchantId;
 use paygate_domain::ports::{ApiKeyHash, MerchantDirectory, StoreError};
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 /// API key hashes → merchants.
-#[derive(Default)]
 pub struct MemoryMerchantDirectory {
     merchants: RwLock<HashMap<ApiKeyHash, MerchantId>>,
+    faults: Arc<dyn FaultHook>,
+}
+
+impl Default for MemoryMerchantDirectory {
+    fn default() -> Self {
+        Self {
+            merchants: RwLock::default(),
+            faults: Arc::new(NoFaults),
+        }
+    }
 }
 
 impl MemoryMerchantDirectory {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Every later lookup first asks `faults` what to do (see [`crate::faults`]).
+    pub fn with_faults(mut self, faults: Arc<dyn FaultHook>) -> Self {
+        self.faults = faults;
+        self
     }
 
     pub fn register(&self, key: ApiKeyHash, merchant: MerchantId) {
@@ -37,11 +53,15 @@ impl MemoryMerchantDirectory {
 #[async_trait]
 impl MerchantDirectory for MemoryMerchantDirectory {
     async fn merchant_for(&self, key: &ApiKeyHash) -> Result<Option<MerchantId>, StoreError> {
-        Ok(self
-            .merchants
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned())
+        let call = Call::read(Port::Merchants, "merchant_for");
+        guarded(self.faults.as_ref(), call, StoreError, || {
+            Ok(self
+                .merchants
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(key)
+                .cloned())
+        })
+        .await
     }
 }

@@ -6,25 +6,43 @@
 //! bytes). A failed publish records nothing (EventBridge may have delivered part of it;
 //! callers publish everything again either way).
 
+use crate::faults::{Call, FaultHook, NoFaults, Port, guarded};
 use async_trait::async_trait;
 use paygate_domain::ports::{BusEvent, EventPublisher, PublishError};
 use paygate_domain::service::publish::SOURCE;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// EventBridge's limit on one event (and one `PutEvents` request).
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 
-#[derive(Default)]
 pub struct MemoryPublisher {
     published: Mutex<Vec<BusEvent>>,
     failing: AtomicBool,
     calls: AtomicUsize,
+    faults: Arc<dyn FaultHook>,
+}
+
+impl Default for MemoryPublisher {
+    fn default() -> Self {
+        Self {
+            published: Mutex::default(),
+            failing: AtomicBool::default(),
+            calls: AtomicUsize::default(),
+            faults: Arc::new(NoFaults),
+        }
+    }
 }
 
 impl MemoryPublisher {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Every later publish first asks `faults` what to do (see [`crate::faults`]).
+    pub fn with_faults(mut self, faults: Arc<dyn FaultHook>) -> Self {
+        self.faults = faults;
+        self
     }
 
     /// A publisher whose every publish fails until [`set_failing(false)`](Self::set_failing).
@@ -83,6 +101,19 @@ impl EventPublisher for MemoryPublisher {
         if self.failing.load(Ordering::SeqCst) {
             return Err(PublishError("memory bus switched to fail".into()));
         }
+        guarded(
+            self.faults.as_ref(),
+            Call::write(Port::Publisher, "publish"),
+            PublishError,
+            || self.record(events),
+        )
+        .await
+    }
+}
+
+impl MemoryPublisher {
+    /// Checks what EventBridge checks, then records everything or nothing.
+    fn record(&self, events: &[BusEvent]) -> Result<(), PublishError> {
         for (index, event) in events.iter().enumerate() {
             if !event.detail.is_object() {
                 return Err(PublishError(format!(

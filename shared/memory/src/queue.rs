@@ -3,11 +3,14 @@
 //! comes back unless deleted; each delivery bumps its receive count; a message received
 //! more than `max_receive_count` times moves to the dead-letter queue instead (redrive).
 
+use crate::faults::{Call, FaultHook, NoFaults, Port, guarded};
 use async_trait::async_trait;
-use paygate_domain::ports::{DepositMessage, QueueError, QueueSender, RedeliveryScheduler};
+use paygate_domain::ports::{
+    Clock, DepositMessage, QueueError, QueueSender, RedeliveryScheduler, SystemClock,
+};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::time::Instant;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +26,7 @@ pub struct QueuedMessage {
 struct Entry {
     message_id: Uuid,
     body: DepositMessage,
-    visible_at: Instant,
+    visible_at: OffsetDateTime,
     receipt: Option<Uuid>,
     receive_count: u32,
 }
@@ -37,6 +40,8 @@ pub struct MemoryQueue {
     entries: Mutex<Vec<Entry>>,
     visibility_timeout: Duration,
     redrive: Option<Redrive>,
+    clock: Arc<dyn Clock>,
+    faults: Arc<dyn FaultHook>,
 }
 
 impl Default for MemoryQueue {
@@ -51,7 +56,21 @@ impl MemoryQueue {
             entries: Mutex::new(Vec::new()),
             visibility_timeout,
             redrive: None,
+            clock: Arc::new(SystemClock),
+            faults: Arc::new(NoFaults),
         }
+    }
+
+    /// Delays and visibility timeouts on `clock` instead of the wall clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Every later send first asks `faults` what to do (see [`crate::faults`]).
+    pub fn with_faults(mut self, faults: Arc<dyn FaultHook>) -> Self {
+        self.faults = faults;
+        self
     }
 
     /// Moves messages received more than `max_receive_count` times to `dead_letters`.
@@ -69,7 +88,7 @@ impl MemoryQueue {
 
     /// Up to `max` visible messages, each hidden for the visibility timeout.
     pub fn receive(&self, max: usize) -> Vec<QueuedMessage> {
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut entries = self.entries();
         if let Some(redrive) = &self.redrive {
             let (dead, live): (Vec<Entry>, Vec<Entry>) = entries
@@ -104,6 +123,18 @@ impl MemoryQueue {
             .collect()
     }
 
+    /// Enqueues `body`, visible after `delay`.
+    pub fn push(&self, body: DepositMessage, delay: Duration) {
+        let visible_at = self.clock.now() + delay;
+        self.entries().push(Entry {
+            message_id: Uuid::new_v4(),
+            body,
+            visible_at,
+            receipt: None,
+            receive_count: 0,
+        });
+    }
+
     /// Deletes a received message; `false` if the receipt is stale.
     pub fn delete(&self, receipt: Uuid) -> bool {
         let mut entries = self.entries();
@@ -117,7 +148,7 @@ impl MemoryQueue {
         let mut entries = self.entries();
         match entries.iter_mut().find(|e| e.receipt == Some(receipt)) {
             Some(entry) => {
-                entry.visible_at = Instant::now() + delay;
+                entry.visible_at = self.clock.now() + delay;
                 true
             }
             None => false,
@@ -128,7 +159,7 @@ impl MemoryQueue {
     pub fn move_all_to(&self, target: &MemoryQueue) -> usize {
         let moved: Vec<Entry> = self.entries().drain(..).collect();
         let count = moved.len();
-        let now = Instant::now();
+        let now = self.clock.now();
         target.entries().extend(moved.into_iter().map(|mut e| {
             e.receipt = None;
             e.receive_count = 0;
@@ -156,14 +187,12 @@ impl MemoryQueue {
 #[async_trait]
 impl QueueSender for MemoryQueue {
     async fn send(&self, message: &DepositMessage, delay: Duration) -> Result<(), QueueError> {
-        self.entries().push(Entry {
-            message_id: Uuid::new_v4(),
-            body: message.clone(),
-            visible_at: Instant::now() + delay,
-            receipt: None,
-            receive_count: 0,
-        });
-        Ok(())
+        let call = Call::write(Port::Queue, "send").about(message.deposit_id);
+        guarded(self.faults.as_ref(), call, QueueError, || {
+            self.push(message.clone(), delay);
+            Ok(())
+        })
+        .await
     }
 }
 

@@ -1,23 +1,47 @@
 //! The gateway registry behind one lock: every update reads and writes under it, so a
 //! breaker move is atomic exactly like the DynamoDB conditional update it stands in for.
 
+use crate::faults::{Call, FaultHook, NoFaults, Port, guarded};
 use async_trait::async_trait;
 use paygate_domain::gateways::{
     BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus,
 };
 use paygate_domain::ports::{GatewayRegistry, StoreError};
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use time::OffsetDateTime;
 
-#[derive(Default)]
 pub struct MemoryGatewayRegistry {
     gateways: Mutex<BTreeMap<String, Gateway>>,
+    faults: Arc<dyn FaultHook>,
+}
+
+impl Default for MemoryGatewayRegistry {
+    fn default() -> Self {
+        Self {
+            gateways: Mutex::default(),
+            faults: Arc::new(NoFaults),
+        }
+    }
 }
 
 impl MemoryGatewayRegistry {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Every later call first asks `faults` what to do (see [`crate::faults`]).
+    pub fn with_faults(mut self, faults: Arc<dyn FaultHook>) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    async fn guarded<T>(
+        &self,
+        call: Call,
+        work: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        guarded(self.faults.as_ref(), call, StoreError, work).await
     }
 
     /// A registry holding `configs`, each with the default status (seeding, tests).
@@ -34,6 +58,7 @@ impl MemoryGatewayRegistry {
             .collect();
         Self {
             gateways: Mutex::new(gateways),
+            faults: Arc::new(NoFaults),
         }
     }
 
@@ -69,12 +94,18 @@ impl GatewayRegistry for MemoryGatewayRegistry {
         gateway: &str,
         change: &(dyn for<'s> Fn(&'s GatewayStatus) -> GatewayStatus + Send + Sync),
     ) -> Result<GatewayStatus, StoreError> {
-        MemoryGatewayRegistry::update_status(self, gateway, |status| *status = change(status))
+        self.guarded(Call::write(Port::Registry, "change_status"), || {
+            MemoryGatewayRegistry::update_status(self, gateway, |status| *status = change(status))
+        })
+        .await
     }
 
     /// Every gateway, by name.
     async fn list(&self) -> Result<Vec<Gateway>, StoreError> {
-        Ok(self.gateways().values().cloned().collect())
+        self.guarded(Call::read(Port::Registry, "list"), || {
+            Ok(self.gateways().values().cloned().collect())
+        })
+        .await
     }
 
     async fn record_call(
@@ -84,10 +115,13 @@ impl GatewayRegistry for MemoryGatewayRegistry {
         now: OffsetDateTime,
         policy: &BreakerPolicy,
     ) -> Result<BreakerState, StoreError> {
-        let mut gateways = self.gateways();
-        let entry = gateways.get_mut(gateway).ok_or_else(|| unknown(gateway))?;
-        entry.status.breaker = entry.status.breaker.after(result, now, policy);
-        Ok(entry.status.breaker.clone())
+        self.guarded(Call::write(Port::Registry, "record_call"), || {
+            let mut gateways = self.gateways();
+            let entry = gateways.get_mut(gateway).ok_or_else(|| unknown(gateway))?;
+            entry.status.breaker = entry.status.breaker.after(result, now, policy);
+            Ok(entry.status.breaker.clone())
+        })
+        .await
     }
 
     async fn change_config(
@@ -95,21 +129,27 @@ impl GatewayRegistry for MemoryGatewayRegistry {
         gateway: &str,
         change: &(dyn for<'c> Fn(&'c GatewayConfig) -> GatewayConfig + Send + Sync),
     ) -> Result<Option<GatewayConfig>, StoreError> {
-        Ok(self.gateways().get_mut(gateway).map(|gateway| {
-            gateway.config = change(&gateway.config);
-            gateway.config.clone()
-        }))
+        self.guarded(Call::write(Port::Registry, "change_config"), || {
+            Ok(self.gateways().get_mut(gateway).map(|gateway| {
+                gateway.config = change(&gateway.config);
+                gateway.config.clone()
+            }))
+        })
+        .await
     }
 
     async fn upsert_config(&self, config: &GatewayConfig) -> Result<(), StoreError> {
-        self.gateways()
-            .entry(config.name.clone())
-            .and_modify(|gateway| gateway.config = config.clone())
-            .or_insert_with(|| Gateway {
-                config: config.clone(),
-                status: GatewayStatus::default(),
-            });
-        Ok(())
+        self.guarded(Call::write(Port::Registry, "upsert_config"), || {
+            self.gateways()
+                .entry(config.name.clone())
+                .and_modify(|gateway| gateway.config = config.clone())
+                .or_insert_with(|| Gateway {
+                    config: config.clone(),
+                    status: GatewayStatus::default(),
+                });
+            Ok(())
+        })
+        .await
     }
 }
 

@@ -63,6 +63,7 @@ fn succeeded_deposit() -> (BusEvent, Deposit) {
                 attempt: 1,
                 gateway: "psp_a".into(),
                 idempotency_key: format!("{deposit_id}:1"),
+                owner: None,
             },
         ),
         at(

@@ -744,11 +744,11 @@ impl OwnDeposits {
 impl SweepIndex for OwnDeposits {
     async fn stale(
         &self,
-        status: DepositStatus,
+        kind: paygate_domain::deposit::SweepKind,
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<DepositView>, StoreError> {
-        let mut found = self.inner.stale(status, before, limit).await?;
+        let mut found = self.inner.stale(kind, before, limit).await?;
         found.retain(|v| self.owns(v.id));
         Ok(found)
     }

@@ -9,7 +9,7 @@
 //! the emulators (`PAYGATE_TEST_EMULATORS=1`).
 
 use futures::future::join_all;
-use paygate_domain::ports::gateway::{GatewayNotification, NotifiedOutcome};
+use paygate_domain::ports::gateway::NotifiedOutcome;
 use paygate_domain::ports::{DepositMessage, EventStore, RandomIds, SystemClock};
 use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
 use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
@@ -70,6 +70,7 @@ async fn succeeded_deposit(world: &World, amount: u64) -> DepositId {
                 attempt: 1,
                 gateway: GATEWAY.into(),
                 idempotency_key: format!("{id}:1"),
+                owner: None,
             },
             DepositEvent::DepositSubmitted {
                 attempt: 1,
@@ -103,13 +104,15 @@ async fn gateway_confirms(world: &World, id: DepositId, refund: RefundId) {
         clock: &SystemClock,
         ids: &RandomIds,
     };
-    let notification = GatewayNotification {
-        event_id: format!("evt_{}", Uuid::new_v4().simple()),
-        external_id: payment_id(id),
-        outcome: NotifiedOutcome::RefundSucceeded {
+    let notification = paygate_kit::gateway_reports::notification(
+        world.aws.store.as_ref(),
+        GATEWAY,
+        &payment_id(id),
+        NotifiedOutcome::RefundSucceeded {
             refund_external_id: gateway_refund_id(refund),
         },
-    };
+    )
+    .await;
     let applied = apply_notification(
         &ports,
         GATEWAY,
@@ -146,9 +149,9 @@ fn requested(stream: &[RecordedEvent]) -> Vec<(RefundId, u64)> {
     stream
         .iter()
         .filter_map(|e| match &e.event {
-            DepositEvent::RefundRequested { refund_id, amount } => {
-                Some((*refund_id, amount.minor()))
-            }
+            DepositEvent::RefundRequested {
+                refund_id, amount, ..
+            } => Some((*refund_id, amount.minor())),
             _ => None,
         })
         .collect()

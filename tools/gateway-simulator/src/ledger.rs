@@ -160,6 +160,7 @@ pub struct Notification {
     pub refund_id: Option<String>,
     pub reference: String,
     pub amount: i64,
+    pub currency: String,
     pub failure_code: Option<String>,
     pub created: i64,
 }
@@ -309,6 +310,7 @@ impl Ledger {
             refund_id: None,
             reference: payment.reference.clone(),
             amount: payment.amount,
+            currency: payment.currency.clone(),
             failure_code: payment.failure_code.clone(),
             created: now,
         };
@@ -392,6 +394,7 @@ impl Ledger {
             refund_id: Some(refund.id.clone()),
             reference: payment.reference.clone(),
             amount: refund.amount,
+            currency: payment.currency.clone(),
             failure_code: refund.failure_code.clone(),
             created: now,
         };

@@ -53,6 +53,7 @@ struct JsonEvent<'a> {
     refund_id: Option<&'a str>,
     reference: &'a str,
     amount: i64,
+    currency: &'a str,
     failure_code: Option<&'a str>,
     created: i64,
 }
@@ -74,6 +75,8 @@ struct SoapNotification<'a> {
     reference: &'a str,
     #[serde(rename = "p:Amount")]
     amount: i64,
+    #[serde(rename = "p:Currency")]
+    currency: &'a str,
     #[serde(rename = "p:ReasonCode")]
     reason_code: &'a str,
 }
@@ -88,6 +91,7 @@ pub(crate) fn render(format: Format, n: &Notification) -> String {
             refund_id: n.refund_id.as_deref(),
             reference: &n.reference,
             amount: n.amount,
+            currency: &n.currency,
             failure_code: n.failure_code.as_deref(),
             created: n.created,
         })
@@ -100,6 +104,7 @@ pub(crate) fn render(format: Format, n: &Notification) -> String {
             refund_id: n.refund_id.as_deref().unwrap_or(""),
             reference: &n.reference,
             amount: n.amount,
+            currency: &n.currency,
             reason_code: n.failure_code.as_deref().unwrap_or(""),
         })
         .expect("a SOAP notification always serializes"),
@@ -154,6 +159,7 @@ mod tests {
             refund_id: refund.map(Into::into),
             reference: "dep_1".into(),
             amount: 10_099,
+            currency: "AED".into(),
             failure_code: code.map(Into::into),
             created: 1_700_000_000,
         }
@@ -167,7 +173,7 @@ mod tests {
         );
         assert_eq!(
             body,
-            r#"{"id":"evt_1","type":"payment.succeeded","payment_id":"pay_1","refund_id":null,"reference":"dep_1","amount":10099,"failure_code":null,"created":1700000000}"#
+            r#"{"id":"evt_1","type":"payment.succeeded","payment_id":"pay_1","refund_id":null,"reference":"dep_1","amount":10099,"currency":"AED","failure_code":null,"created":1700000000}"#
         );
     }
 
@@ -179,7 +185,7 @@ mod tests {
         );
         assert_eq!(
             body,
-            r#"<p:Notification xmlns:p="urn:paygate:sim:psp"><p:EventId>evt_1</p:EventId><p:Type>PAYMENT_FAILED</p:Type><p:TransactionId>pay_1</p:TransactionId><p:RefundId/><p:Reference>dep_1</p:Reference><p:Amount>10099</p:Amount><p:ReasonCode>insufficient_funds</p:ReasonCode></p:Notification>"#
+            r#"<p:Notification xmlns:p="urn:paygate:sim:psp"><p:EventId>evt_1</p:EventId><p:Type>PAYMENT_FAILED</p:Type><p:TransactionId>pay_1</p:TransactionId><p:RefundId/><p:Reference>dep_1</p:Reference><p:Amount>10099</p:Amount><p:Currency>AED</p:Currency><p:ReasonCode>insufficient_funds</p:ReasonCode></p:Notification>"#
         );
         let refund = render(
             Format::Soap,

@@ -184,6 +184,7 @@ impl World {
                     attempt: 1,
                     gateway: gateway.to_owned(),
                     idempotency_key: key.clone(),
+                    owner: None,
                 }])
             },
         )
@@ -330,7 +331,7 @@ pub fn json_event(
 ) -> String {
     serde_json::json!({
         "id": event_id, "type": kind, "payment_id": payment_id, "refund_id": null,
-        "reference": "dep", "amount": 10099, "failure_code": failure_code, "created": 1_795_000_000,
+        "reference": "dep", "amount": 10099, "currency": "AED", "failure_code": failure_code, "created": 1_795_000_000,
     })
     .to_string()
 }
@@ -343,7 +344,7 @@ pub fn soap_event(event_id: &str, kind: &str, transaction_id: &str, reason: &str
         format!("<p:ReasonCode>{reason}</p:ReasonCode>")
     };
     format!(
-        r#"<p:Notification xmlns:p="urn:paygate:sim:psp"><p:EventId>{event_id}</p:EventId><p:Type>{kind}</p:Type><p:TransactionId>{transaction_id}</p:TransactionId><p:RefundId/><p:Reference>dep</p:Reference><p:Amount>10099</p:Amount>{reason}</p:Notification>"#
+        r#"<p:Notification xmlns:p="urn:paygate:sim:psp"><p:EventId>{event_id}</p:EventId><p:Type>{kind}</p:Type><p:TransactionId>{transaction_id}</p:TransactionId><p:RefundId/><p:Reference>dep</p:Reference><p:Amount>10099</p:Amount><p:Currency>AED</p:Currency>{reason}</p:Notification>"#
     )
 }
 

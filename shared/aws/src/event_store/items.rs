@@ -6,8 +6,9 @@
 //! * deposits table (the read model), key `deposit_id` S: `merchant_id` S, `status` S,
 //!   `version` N, `updated_at` S (fixed-width UTC RFC 3339, so it sorts as text),
 //!   `doc` S (the `DepositView` as JSON), and for the sweeper's two sparse indexes:
-//!   `sweep_status` S (= `status`, present only while pending, processing or
-//!   submitted) and `sweep_at` S (`updated_at`, or when the sweeper last looked at it
+//!   `sweep_status` S (the view's `SweepKind`: `pending`, `processing`, `submitted`, or
+//!   `refunding` for a final deposit with refunds in flight; absent otherwise) and
+//!   `sweep_at` S (`updated_at`, or when the sweeper last looked at it
 //!   and left it; index `by_sweep_due` on `sweep_status` + `sweep_at`),
 //!   `published_version` N (the stream version up to which events are on the bus,
 //!   kept across appends) and `outbox` S (`pending`, present only while
@@ -20,7 +21,7 @@
 
 use crate::error::AwsError;
 use aws_sdk_dynamodb::types::AttributeValue;
-use paygate_domain::deposit::{DepositEvent, DepositStatus, DepositView, RecordedEvent};
+use paygate_domain::deposit::{DepositEvent, DepositView, RecordedEvent};
 use paygate_domain::idempotency::{IdempotencyRecord, IdempotencyState};
 use paygate_domain::ids::{CorrelationId, DepositId, EventId, MerchantId};
 use paygate_domain::ports::{ExternalLookup, Unpublished};
@@ -166,11 +167,11 @@ pub(crate) fn view_update(view: &DepositView) -> Result<ViewUpdate, AwsError> {
                           #updated = :updated, #doc = :doc, \
                           #published = if_not_exists(#published, :zero), #outbox = :pending"
         .to_owned();
-    match sweep_status(view.status) {
-        Some(indexed) => {
+    match view.sweep_kind() {
+        Some(kind) => {
             // A change restarts the wait: whatever the sweeper deferred is moot now.
             expression.push_str(", #sweep = :sweep, #sweep_at = :updated");
-            values.insert(":sweep".into(), s(indexed));
+            values.insert(":sweep".into(), s(kind.as_str()));
         }
         None => expression.push_str(" REMOVE #sweep, #sweep_at"),
     }
@@ -179,20 +180,6 @@ pub(crate) fn view_update(view: &DepositView) -> Result<ViewUpdate, AwsError> {
         names,
         values,
     })
-}
-
-/// The `sweep_status` of a deposit in `status`: only the statuses the sweeper watches
-/// are indexed, so the index stays as small as the work it finds.
-pub(crate) fn sweep_status(status: DepositStatus) -> Option<&'static str> {
-    match status {
-        DepositStatus::Pending | DepositStatus::Processing | DepositStatus::Submitted => {
-            Some(status.as_str())
-        }
-        DepositStatus::Succeeded
-        | DepositStatus::Failed
-        | DepositStatus::PartiallyRefunded
-        | DepositStatus::Refunded => None,
-    }
 }
 
 /// A deposit's publish state from an item holding `deposit_id`, `version` and maybe
@@ -346,6 +333,7 @@ fn timestamp(item: &Item, what: &'static str, name: &str) -> Result<OffsetDateTi
 mod tests {
     use super::*;
     use crate::fixtures;
+    use paygate_domain::deposit::DepositStatus;
 
     #[test]
     fn events_round_trip_through_items() {
@@ -447,18 +435,30 @@ mod tests {
     }
 
     #[test]
-    fn only_watched_statuses_are_in_the_status_index() {
-        for status in DepositStatus::ALL {
+    fn only_deposits_the_sweeper_watches_are_in_the_sweep_index() {
+        for (status, pending_refunds) in DepositStatus::ALL
+            .into_iter()
+            .flat_map(|status| [(status, 0), (status, 1)])
+        {
             let view = DepositView {
                 status,
+                pending_refunds,
                 ..fixtures::view(2)
             };
             let update = view_update(&view).unwrap();
-            let watched = matches!(
-                status,
-                DepositStatus::Pending | DepositStatus::Processing | DepositStatus::Submitted
+            let expected = match (status, pending_refunds) {
+                (DepositStatus::Pending, _) => Some("pending"),
+                (DepositStatus::Processing, _) => Some("processing"),
+                (DepositStatus::Submitted, _) => Some("submitted"),
+                (_, 0) => None,
+                (_, _) => Some("refunding"),
+            };
+            let watched = expected.is_some();
+            assert_eq!(
+                view.sweep_kind().map(|k| k.as_str()),
+                expected,
+                "{status:?}"
             );
-            assert_eq!(sweep_status(status).is_some(), watched, "{status:?}");
             assert_eq!(
                 update.expression.ends_with(" REMOVE #sweep, #sweep_at"),
                 !watched,
@@ -472,10 +472,7 @@ mod tests {
                 "{status:?}: {}",
                 update.expression
             );
-            assert_eq!(
-                update.values.get(":sweep"),
-                watched.then(|| s(status.as_str())).as_ref()
-            );
+            assert_eq!(update.values.get(":sweep"), expected.map(s).as_ref());
         }
     }
 

@@ -22,7 +22,7 @@ use super::items::{
 };
 use crate::error::AwsError;
 use async_trait::async_trait;
-use paygate_domain::deposit::{DepositStatus, DepositView};
+use paygate_domain::deposit::{DepositView, SweepKind};
 use paygate_domain::ids::DepositId;
 use paygate_domain::ports::{StoreError, SweepIndex, Unpublished};
 use time::OffsetDateTime;
@@ -144,17 +144,14 @@ impl DynamoEventStore {
 impl SweepIndex for DynamoEventStore {
     async fn stale(
         &self,
-        status: DepositStatus,
+        kind: SweepKind,
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<DepositView>, StoreError> {
-        let Some(indexed) = items::sweep_status(status) else {
-            return Ok(Vec::new());
-        };
         let query = IndexQuery {
             index: BY_SWEEP_DUE,
             partition_attribute: SWEEP_STATUS,
-            partition_value: indexed,
+            partition_value: kind.as_str(),
             range_attribute: SWEEP_AT,
             projection: "#doc",
             projected: VIEW_PROJECTION,

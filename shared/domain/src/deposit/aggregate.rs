@@ -2,10 +2,10 @@
 //! before it changes anything: an illegal event is an error, never a panic, and leaves the
 //! state untouched.
 
-use super::events::{DepositEvent, NewDeposit, RecordedEvent};
+use super::events::{Anomaly, ChargeRef, DepositEvent, NewDeposit, RecordedEvent};
 use super::status::DepositStatus;
 use super::view::DepositView;
-use crate::ids::{DepositId, MerchantId, RefundId};
+use crate::ids::{AttemptOwner, DepositId, MerchantId, RefundId};
 use crate::money::Amount;
 use time::OffsetDateTime;
 
@@ -46,6 +46,14 @@ pub enum TransitionError {
     NoPendingRefund(RefundId),
     #[error("refund of {requested} exceeds the {remaining} left to refund")]
     RefundExceedsRemaining { requested: u64, remaining: u64 },
+    /// A resumed attempt's first call may have charged: "nothing was done" on a later
+    /// call says nothing about it, so only a definite answer closes the attempt.
+    #[error("attempt {0} was resumed; only a definite answer from its gateway closes it")]
+    ResumedAttemptNeedsAnAnswer(u32),
+    #[error("this anomaly was already recorded")]
+    DuplicateAnomaly,
+    #[error("charge {0} is already being refunded or was refunded")]
+    ChargeAlreadyReversed(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +74,13 @@ pub struct Attempt {
     pub gateway: String,
     pub idempotency_key: String,
     pub state: AttemptState,
+    /// The delivery working on it; `None` once released (or in streams written before
+    /// ownership existed): then anyone may resume it.
+    pub owner: Option<AttemptOwner>,
+    /// Since when the current owner holds it (or since it was released).
+    pub owned_since: OffsetDateTime,
+    /// Whether its request was sent again by another delivery than the one that opened it.
+    pub resumed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +97,18 @@ pub struct Refund {
     pub state: RefundState,
     /// The gateway's id for it, once the gateway took it.
     pub external_id: Option<String>,
+    /// `Some` for a refund paygate makes by itself of a charge that is not the deposit's
+    /// own; `None` for the merchant's refunds, which draw on the deposit's capture.
+    pub charge: Option<ChargeRef>,
+    /// When it was requested (the sweeper's clock for refunds left behind).
+    pub requested_at: OffsetDateTime,
+}
+
+impl Refund {
+    /// Requested, not yet taken by the gateway.
+    pub fn awaits_submission(&self) -> bool {
+        self.state == RefundState::Pending && self.external_id.is_none()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +124,8 @@ pub struct Deposit {
     pub refunds: Vec<Refund>,
     /// Gateway events already recorded as contradicting (so repeats are not recorded twice).
     pub ignored_gateway_events: Vec<String>,
+    /// Every gateway surprise recorded, oldest first.
+    pub anomalies: Vec<Anomaly>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -130,6 +159,7 @@ impl Deposit {
                 external_id: None,
                 refunds: Vec::new(),
                 ignored_gateway_events: Vec::new(),
+                anomalies: Vec::new(),
                 created_at: first.occurred_at,
                 updated_at: first.occurred_at,
             }),
@@ -177,9 +207,18 @@ impl Deposit {
                 }
                 DepositStatus::Processing
             }
-            AttemptFailed { attempt, .. } => {
-                self.require_open_attempt(*attempt)?;
+            AttemptFailed {
+                attempt, retryable, ..
+            } => {
+                let open = self.require_open_attempt(*attempt)?;
+                if open.resumed && *retryable {
+                    return Err(TransitionError::ResumedAttemptNeedsAnAnswer(*attempt));
+                }
                 DepositStatus::Processing
+            }
+            AttemptReleased { attempt } | AttemptResumed { attempt, .. } => {
+                self.require_open_attempt(*attempt)?;
+                return Ok(self.status);
             }
             DepositSubmitted {
                 attempt, gateway, ..
@@ -213,7 +252,26 @@ impl Deposit {
                 }
                 DepositStatus::Failed
             }
-            RefundRequested { refund_id, amount } => {
+            RefundRequested {
+                refund_id,
+                charge: Some(charge),
+                ..
+            } => {
+                if self.refunds.iter().any(|r| r.id == *refund_id) {
+                    return Err(TransitionError::DuplicateRefund(*refund_id));
+                }
+                if self.is_being_reversed(charge) {
+                    return Err(TransitionError::ChargeAlreadyReversed(
+                        charge.external_id.clone(),
+                    ));
+                }
+                return Ok(self.status);
+            }
+            RefundRequested {
+                refund_id,
+                amount,
+                charge: None,
+            } => {
                 if !matches!(
                     self.status,
                     DepositStatus::Succeeded | DepositStatus::PartiallyRefunded
@@ -242,6 +300,10 @@ impl Deposit {
             }
             RefundSucceeded { refund_id } => {
                 let refund = self.require_pending_refund(*refund_id)?;
+                if refund.charge.is_some() {
+                    // Reversing a stray charge does not touch the deposit's own money.
+                    return Ok(self.status);
+                }
                 if self.refunded_amount() + refund.amount.minor() == self.request.amount.minor() {
                     DepositStatus::Refunded
                 } else {
@@ -265,6 +327,12 @@ impl Deposit {
                 }
                 return Ok(self.status);
             }
+            PaymentAnomalyDetected { anomaly } => {
+                if self.anomalies.iter().any(|a| a.same_as(anomaly)) {
+                    return Err(TransitionError::DuplicateAnomaly);
+                }
+                return Ok(self.status);
+            }
         };
         if self.status.can_become(next) {
             Ok(next)
@@ -281,13 +349,30 @@ impl Deposit {
                 attempt,
                 gateway,
                 idempotency_key,
+                owner,
             } => self.attempts.push(Attempt {
                 number: *attempt,
                 started_at: at,
                 gateway: gateway.clone(),
                 idempotency_key: idempotency_key.clone(),
                 state: AttemptState::Open,
+                owner: *owner,
+                owned_since: at,
+                resumed: false,
             }),
+            AttemptReleased { .. } => {
+                if let Some(open) = self.open_attempt_mut() {
+                    open.owner = None;
+                    open.owned_since = at;
+                }
+            }
+            AttemptResumed { owner, .. } => {
+                if let Some(open) = self.open_attempt_mut() {
+                    open.owner = Some(*owner);
+                    open.owned_since = at;
+                    open.resumed = true;
+                }
+            }
             AttemptFailed { retryable, .. } => {
                 self.close_open_attempt(AttemptState::Failed {
                     retryable: *retryable,
@@ -304,11 +389,17 @@ impl Deposit {
             }
             DepositSucceeded { .. } => {}
             DepositFailed { .. } => {}
-            RefundRequested { refund_id, amount } => self.refunds.push(Refund {
+            RefundRequested {
+                refund_id,
+                amount,
+                charge,
+            } => self.refunds.push(Refund {
                 id: *refund_id,
                 amount: *amount,
                 state: RefundState::Pending,
                 external_id: None,
+                charge: charge.clone(),
+                requested_at: at,
             }),
             RefundSubmitted {
                 refund_id,
@@ -327,6 +418,7 @@ impl Deposit {
             ContradictingOutcomeIgnored {
                 gateway_event_id, ..
             } => self.ignored_gateway_events.push(gateway_event_id.clone()),
+            PaymentAnomalyDetected { anomaly } => self.anomalies.push(anomaly.clone()),
         }
         self.status = next;
     }
@@ -354,14 +446,32 @@ impl Deposit {
         }
     }
 
-    fn close_open_attempt(&mut self, state: AttemptState) {
-        if let Some(open) = self
-            .attempts
+    fn open_attempt_mut(&mut self) -> Option<&mut Attempt> {
+        self.attempts
             .iter_mut()
             .find(|a| a.state == AttemptState::Open)
-        {
+    }
+
+    fn close_open_attempt(&mut self, state: AttemptState) {
+        if let Some(open) = self.open_attempt_mut() {
             open.state = state;
         }
+    }
+
+    /// Whether a refund of `charge` is in flight or done (a failed one may be retried).
+    pub fn is_being_reversed(&self, charge: &ChargeRef) -> bool {
+        self.refunds.iter().any(|r| {
+            r.charge.as_ref() == Some(charge)
+                && matches!(r.state, RefundState::Pending | RefundState::Succeeded)
+        })
+    }
+
+    /// The charge the deposit holds as its own, once submitted.
+    pub fn own_charge(&self) -> Option<ChargeRef> {
+        Some(ChargeRef {
+            gateway: self.gateway.clone()?,
+            external_id: self.external_id.clone()?,
+        })
     }
 
     fn require_pending_refund(&self, id: RefundId) -> Result<&Refund, TransitionError> {
@@ -377,12 +487,14 @@ impl Deposit {
         }
     }
 
+    /// The merchant's refunds of the deposit in `state` (paygate's own reversals of stray
+    /// charges never draw on the deposit).
     fn sum_refunds(&self, state: RefundState) -> u64 {
         // Each refund was admitted only if it fit in what was left, so the sum is at most
         // the deposit's amount, itself far below u64::MAX.
         self.refunds
             .iter()
-            .filter(|r| r.state == state)
+            .filter(|r| r.state == state && r.charge.is_none())
             .map(|r| r.amount.minor())
             .sum()
     }
@@ -418,6 +530,11 @@ impl Deposit {
             gateway: self.gateway.clone(),
             external_id: self.external_id.clone(),
             refunded_amount: self.refunded_amount(),
+            pending_refunds: self
+                .refunds
+                .iter()
+                .filter(|r| r.state == RefundState::Pending)
+                .count() as u32,
             metadata: self.request.metadata.clone(),
             created_at: self.created_at,
             updated_at: self.updated_at,

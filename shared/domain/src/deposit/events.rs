@@ -2,8 +2,8 @@
 //! so every variant keeps its shape; new facts get new variants (or a schema bump + upcast).
 
 use crate::crypto::EncryptedField;
-use crate::ids::{CorrelationId, DepositId, EventId, MerchantId, RefundId};
-use crate::money::{Amount, Country, Currency};
+use crate::ids::{AttemptOwner, CorrelationId, DepositId, EventId, MerchantId, RefundId};
+use crate::money::{Amount, Country, Currency, Money};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -48,6 +48,86 @@ impl FailureReason {
     }
 }
 
+/// A payment at a gateway, by the gateway's id for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChargeRef {
+    pub gateway: String,
+    pub external_id: String,
+}
+
+/// What kind of surprise a gateway caused. Every one is recorded, published, counted and
+/// alarmed; those where money moved that should not have are also reversed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnomalyKind {
+    /// A charge the deposit does not hold as its own: made for an attempt that was closed
+    /// or never recorded, or a second charge. Refunded automatically.
+    UnexpectedCharge,
+    /// A success reported for a deposit already recorded `failed`. Refunded automatically.
+    SuccessAfterFailure,
+    /// The gateway charged another amount or currency than asked. The deposit fails and
+    /// the charge is refunded automatically.
+    AmountMismatch,
+    /// An outcome contradicting a final one (e.g. "failed" after "succeeded"). Nothing is
+    /// changed; a person checks with the gateway.
+    OutcomeContradiction,
+    /// An attempt whose outcome is still unknown after the gateway may have forgotten its
+    /// idempotency key: re-sending could charge twice, so a person settles it.
+    AttemptUnresolved,
+}
+
+impl AnomalyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnexpectedCharge => "unexpected_charge",
+            Self::SuccessAfterFailure => "success_after_failure",
+            Self::AmountMismatch => "amount_mismatch",
+            Self::OutcomeContradiction => "outcome_contradiction",
+            Self::AttemptUnresolved => "attempt_unresolved",
+        }
+    }
+}
+
+/// A gateway surprise, as recorded on the deposit's stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anomaly {
+    pub kind: AnomalyKind,
+    pub gateway: String,
+    /// The gateway's payment id, when the surprise is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// What the gateway says moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charged: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// The gateway's event id when a webhook reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_event_id: Option<String>,
+    /// For people: what was seen, in a sentence (no PSP text, no secrets).
+    pub detail: String,
+}
+
+impl Anomaly {
+    /// Two anomalies with the same key are one fact reported twice (gateways retry).
+    pub fn same_as(&self, other: &Anomaly) -> bool {
+        self.kind == other.kind
+            && self.gateway == other.gateway
+            && self.external_id == other.external_id
+            && self.attempt == other.attempt
+            && (self.kind != AnomalyKind::OutcomeContradiction
+                || self.gateway_event_id == other.gateway_event_id)
+    }
+
+    /// The charge the anomaly is about, when there is one.
+    pub fn charge(&self) -> Option<ChargeRef> {
+        self.external_id.as_ref().map(|external_id| ChargeRef {
+            gateway: self.gateway.clone(),
+            external_id: external_id.clone(),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum DepositEvent {
@@ -63,6 +143,21 @@ pub enum DepositEvent {
         attempt: u32,
         gateway: String,
         idempotency_key: String,
+        /// The delivery that opened it (absent in streams written before ownership).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<AttemptOwner>,
+    },
+    /// The owner stops waiting on the attempt's call without knowing its outcome (an
+    /// unclear answer): any delivery may resume it now instead of after the owner's lease.
+    AttemptReleased {
+        attempt: u32,
+    },
+    /// A delivery takes over an open attempt (released, or its owner's lease ran out) to
+    /// send the same request with the same key to the same gateway: the gateway's
+    /// idempotency answers with the original payment, or makes exactly one.
+    AttemptResumed {
+        attempt: u32,
+        owner: AttemptOwner,
     },
     AttemptFailed {
         attempt: u32,
@@ -84,6 +179,10 @@ pub enum DepositEvent {
     RefundRequested {
         refund_id: RefundId,
         amount: Amount,
+        /// A refund paygate makes by itself of a charge that is not the deposit's own
+        /// (see [`AnomalyKind`]); absent for the merchant's refunds of the deposit.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        charge: Option<ChargeRef>,
     },
     /// The gateway took the refund; its outcome arrives by webhook under this id.
     RefundSubmitted {
@@ -103,6 +202,10 @@ pub enum DepositEvent {
         gateway_event_id: String,
         reported: String,
     },
+    /// A gateway did something paygate did not ask for or expect (see [`AnomalyKind`]).
+    PaymentAnomalyDetected {
+        anomaly: Anomaly,
+    },
 }
 
 impl DepositEvent {
@@ -111,6 +214,8 @@ impl DepositEvent {
         match self {
             Self::DepositRequested { .. } => "DepositRequested",
             Self::AttemptStarted { .. } => "AttemptStarted",
+            Self::AttemptReleased { .. } => "AttemptReleased",
+            Self::AttemptResumed { .. } => "AttemptResumed",
             Self::AttemptFailed { .. } => "AttemptFailed",
             Self::DepositSubmitted { .. } => "DepositSubmitted",
             Self::DepositSucceeded { .. } => "DepositSucceeded",
@@ -120,6 +225,7 @@ impl DepositEvent {
             Self::RefundSucceeded { .. } => "RefundSucceeded",
             Self::RefundFailed { .. } => "RefundFailed",
             Self::ContradictingOutcomeIgnored { .. } => "ContradictingOutcomeIgnored",
+            Self::PaymentAnomalyDetected { .. } => "PaymentAnomalyDetected",
         }
     }
 }

@@ -7,7 +7,8 @@ mod view;
 
 pub use aggregate::{Attempt, AttemptState, Deposit, Refund, RefundState, TransitionError};
 pub use events::{
-    DepositEvent, FailureReason, NewDeposit, PaymentMethod, RecordedEvent, SCHEMA_VERSION,
+    Anomaly, AnomalyKind, ChargeRef, DepositEvent, FailureReason, NewDeposit, PaymentMethod,
+    RecordedEvent, SCHEMA_VERSION,
 };
 pub use status::DepositStatus;
-pub use view::DepositView;
+pub use view::{DepositView, SweepKind};

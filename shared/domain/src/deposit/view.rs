@@ -20,6 +20,10 @@ pub struct DepositView {
     pub gateway: Option<String>,
     pub external_id: Option<String>,
     pub refunded_amount: u64,
+    /// Refunds (the merchant's and paygate's own) not settled yet: the sweeper watches
+    /// them even once the deposit's status is final.
+    #[serde(default)]
+    pub pending_refunds: u32,
     pub metadata: BTreeMap<String, String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -27,4 +31,51 @@ pub struct DepositView {
     pub updated_at: OffsetDateTime,
     /// The stream version this view reflects.
     pub version: u64,
+}
+
+/// Why the sweeper watches a deposit (its sweep index partition), if it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SweepKind {
+    /// Recorded, not picked up: its message may be lost.
+    Pending,
+    /// Being routed, or an attempt's outcome is open.
+    Processing,
+    /// Taken by a gateway, final outcome awaited (by webhook).
+    Submitted,
+    /// Final, with refunds still in flight.
+    Refunding,
+}
+
+impl SweepKind {
+    pub const ALL: [SweepKind; 4] = [
+        Self::Pending,
+        Self::Processing,
+        Self::Submitted,
+        Self::Refunding,
+    ];
+
+    /// The stored name (DynamoDB `sweep_status`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Processing => "processing",
+            Self::Submitted => "submitted",
+            Self::Refunding => "refunding",
+        }
+    }
+}
+
+impl DepositView {
+    /// Whether the sweeper must watch this deposit, and why. In-flight statuses first: a
+    /// deposit being processed that also has refunds in flight is swept as processing,
+    /// and the sweeper looks at its refunds then too.
+    pub fn sweep_kind(&self) -> Option<SweepKind> {
+        match self.status {
+            DepositStatus::Pending => Some(SweepKind::Pending),
+            DepositStatus::Processing => Some(SweepKind::Processing),
+            DepositStatus::Submitted => Some(SweepKind::Submitted),
+            _ if self.pending_refunds > 0 => Some(SweepKind::Refunding),
+            _ => None,
+        }
+    }
 }

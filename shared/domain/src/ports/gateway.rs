@@ -6,7 +6,7 @@
 //! safe next step is to ask this gateway what happened, never to pay again elsewhere.
 
 use crate::ids::DepositId;
-use crate::money::{Amount, Country, Currency};
+use crate::money::{Amount, Country, Currency, Money};
 use async_trait::async_trait;
 use secrecy::SecretString;
 use std::time::Duration;
@@ -48,8 +48,11 @@ pub enum StatusOutcome {
     Found {
         external_id: String,
         state: PaymentState,
+        /// What the PSP says the payment is for (`None` if its answer did not say).
+        charged: Option<Money>,
     },
-    /// The PSP has no payment for this key: the attempt never reached it.
+    /// The PSP has no payment for this key or id *now*. Not proof that none exists:
+    /// PSPs index asynchronously and forget keys after a while.
     NotFound,
     /// The PSP could not answer now.
     Unknown { reason: String },
@@ -71,6 +74,27 @@ pub enum RefundOutcome {
     Ambiguous { reason: String },
 }
 
+/// Where a refund stands at the PSP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundSettlement {
+    Pending,
+    Succeeded,
+    Failed { code: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundStatusOutcome {
+    Found {
+        refund_external_id: String,
+        state: RefundSettlement,
+    },
+    /// The PSP has no refund for this key or id *now* (not proof, as for payments).
+    NotFound,
+    Unknown {
+        reason: String,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HealthOutcome {
     Healthy { latency: Duration },
@@ -80,9 +104,20 @@ pub enum HealthOutcome {
 #[async_trait]
 pub trait GatewayConnector: Send + Sync {
     async fn create_payment(&self, request: &PaymentRequest) -> PaymentOutcome;
-    /// Looks a payment up by the idempotency key it was created with.
-    async fn payment_status(&self, idempotency_key: &str) -> StatusOutcome;
+    /// Looks a payment up by the PSP's id when it is known (ids outlive idempotency
+    /// keys, which PSPs forget), else by the idempotency key it was created with.
+    async fn payment_status(
+        &self,
+        idempotency_key: &str,
+        external_id: Option<&str>,
+    ) -> StatusOutcome;
     async fn refund(&self, request: &RefundRequest) -> RefundOutcome;
+    /// Looks a refund up by the PSP's refund id when known, else by its idempotency key.
+    async fn refund_status(
+        &self,
+        idempotency_key: &str,
+        refund_external_id: Option<&str>,
+    ) -> RefundStatusOutcome;
     async fn health(&self) -> HealthOutcome;
 }
 
@@ -93,6 +128,12 @@ pub struct GatewayNotification {
     pub event_id: String,
     /// The gateway's payment id, as returned when the payment was accepted.
     pub external_id: String,
+    /// The reference the payment was created with (our deposit id), so a charge whose
+    /// submission was never recorded can still be traced to its deposit.
+    pub reference: String,
+    /// What moved: the payment's amount for payment events, the refund's for refund
+    /// events. Checked against the deposit; a mismatch is an anomaly, never a success.
+    pub charged: Money,
     pub outcome: NotifiedOutcome,
 }
 

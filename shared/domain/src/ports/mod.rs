@@ -30,8 +30,13 @@ pub enum AppendError {
     /// The idempotency key in this append is already claimed.
     #[error("idempotency key already claimed")]
     IdempotencyKeyTaken,
+    /// Nothing was written (the store refused or could not be reached).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The append may or may not have committed: its answer was lost (a timeout after
+    /// sending, a connection reset, a server error). Read again before deciding.
+    #[error("the append's outcome is unknown: {0}")]
+    Ambiguous(StoreError),
 }
 
 /// Everything one command writes, committed all-or-nothing.
@@ -102,15 +107,15 @@ pub trait EventStore: Send + Sync {
 }
 
 /// Finds the deposits the sweeper must look at, from sparse indexes on the read model
-/// (never a table scan): those stuck in a status, and those with unpublished events.
+/// (never a table scan): those not final yet or with refunds in flight, and those with
+/// unpublished events.
 #[async_trait]
 pub trait SweepIndex: Send + Sync {
-    /// Deposits in `status` (pending, processing or submitted: the only statuses indexed)
-    /// last changed, or last [deferred](Self::defer), before `before`; the longest-waiting
-    /// first, at most `limit`.
+    /// Deposits of `kind` ([`DepositView::sweep_kind`]) last changed, or last
+    /// [deferred](Self::defer), before `before`; the longest-waiting first, at most `limit`.
     async fn stale(
         &self,
-        status: crate::deposit::DepositStatus,
+        kind: crate::deposit::SweepKind,
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<DepositView>, StoreError>;
@@ -277,8 +282,12 @@ pub trait MerchantDirectory: Send + Sync {
     async fn merchant_for(&self, key: &ApiKeyHash) -> Result<Option<MerchantId>, StoreError>;
 }
 
+/// Time, and waiting: services never sleep any other way, so a simulated clock decides
+/// every wait in tests and in the lifecycle simulation.
+#[async_trait]
 pub trait Clock: Send + Sync {
     fn now(&self) -> OffsetDateTime;
+    async fn sleep(&self, duration: Duration);
 }
 
 pub trait IdGenerator: Send + Sync {
@@ -289,9 +298,14 @@ pub trait IdGenerator: Send + Sync {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
+#[async_trait]
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc()
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
     }
 }
 

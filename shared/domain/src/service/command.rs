@@ -120,7 +120,7 @@ where
             Err(AppendError::IdempotencyKeyTaken) => {
                 return Err(CommandError::Corrupt("unexpected idempotency claim".into()));
             }
-            Err(AppendError::Store(e)) => return Err(e.into()),
+            Err(AppendError::Store(e) | AppendError::Ambiguous(e)) => return Err(e.into()),
         }
     }
     Err(CommandError::Contended(retry.max_attempts))

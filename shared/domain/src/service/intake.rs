@@ -135,7 +135,7 @@ pub async fn request_deposit(
         Err(AppendError::VersionConflict) => Err(IntakeError::Inconsistent(format!(
             "fresh deposit id {deposit_id} already has events"
         ))),
-        Err(AppendError::Store(e)) => Err(e.into()),
+        Err(AppendError::Store(e) | AppendError::Ambiguous(e)) => Err(e.into()),
     }
 }
 

@@ -254,8 +254,10 @@ impl Run<'_, '_> {
         };
         let number = open.number;
         let gateway = open.gateway.clone();
-        match connector.payment_status(&open.idempotency_key).await {
-            StatusOutcome::Found { external_id, state } => {
+        match connector.payment_status(&open.idempotency_key, None).await {
+            StatusOutcome::Found {
+                external_id, state, ..
+            } => {
                 let events = match state {
                     PaymentState::Pending => vec![DepositEvent::DepositSubmitted {
                         attempt: number,
@@ -361,6 +363,7 @@ impl Run<'_, '_> {
                     attempt,
                     gateway: name.clone(),
                     idempotency_key: format!("{deposit_id}:{attempt}"),
+                    owner: None,
                 }])
             })
             .await?

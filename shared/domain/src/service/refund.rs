@@ -126,6 +126,7 @@ pub async fn request_refund(
             event: DepositEvent::RefundRequested {
                 refund_id: refund.refund_id,
                 amount,
+                charge: None,
             },
         };
         let mut next = deposit.clone();
@@ -166,7 +167,9 @@ pub async fn request_refund(
                 tokio::time::sleep(retry.delay(attempt, random)).await;
             }
             Err(AppendError::IdempotencyKeyTaken) => return replay(ports, &input).await,
-            Err(AppendError::Store(e)) => return Err(IntakeError::from(e).into()),
+            Err(AppendError::Store(e) | AppendError::Ambiguous(e)) => {
+                return Err(IntakeError::from(e).into());
+            }
         }
     }
     Err(RefundError::Contended(retry.max_attempts))

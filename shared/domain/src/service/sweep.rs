@@ -14,7 +14,7 @@
 
 use super::command::{CommandPorts, RetryPolicy, execute};
 use super::publish::{PublishPorts, flush};
-use crate::deposit::{Deposit, DepositEvent, DepositStatus, DepositView, FailureReason};
+use crate::deposit::{Deposit, DepositEvent, DepositStatus, DepositView, FailureReason, SweepKind};
 use crate::gateways::Gateway;
 use crate::ids::CorrelationId;
 use crate::ports::gateway::{PaymentState, StatusOutcome};
@@ -86,11 +86,7 @@ pub async fn sweep(
 
     for view in ports
         .index
-        .stale(
-            DepositStatus::Pending,
-            now - policy.pending_after,
-            policy.limit,
-        )
+        .stale(SweepKind::Pending, now - policy.pending_after, policy.limit)
         .await?
     {
         if Instant::now() >= deadline {
@@ -116,17 +112,17 @@ pub async fn sweep(
     }
 
     let settle_kinds = [
-        (DepositStatus::Processing, policy.open_attempt_after),
-        (DepositStatus::Submitted, policy.submitted_after),
+        (SweepKind::Processing, policy.open_attempt_after),
+        (SweepKind::Submitted, policy.submitted_after),
     ];
-    for (status, after) in settle_kinds {
-        for view in ports.index.stale(status, now - after, policy.limit).await? {
+    for (kind, after) in settle_kinds {
+        for view in ports.index.stale(kind, now - after, policy.limit).await? {
             if Instant::now() >= deadline {
                 summary.stopped_early = true;
                 return Ok(summary);
             }
             match settle(ports, &gateways, &view, &correlation).await {
-                Ok(true) if status == DepositStatus::Processing => summary.attempts_settled += 1,
+                Ok(true) if kind == SweepKind::Processing => summary.attempts_settled += 1,
                 Ok(true) => summary.submitted_settled += 1,
                 // Left as it was: behind the deposits not looked at yet, so one the
                 // gateway cannot settle (yet) never hides the others.
@@ -200,7 +196,9 @@ async fn settle(
     else {
         return Ok(false);
     };
-    let answer = connector.payment_status(&attempt.idempotency_key).await;
+    let answer = connector
+        .payment_status(&attempt.idempotency_key, None)
+        .await;
     let number = attempt.number;
     let gateway = attempt.gateway.clone();
     // Whether this run's final decision appended anything (another run may have just
@@ -250,36 +248,44 @@ fn settlement(
     let still_open = d.open_attempt().is_some_and(|a| a.number == number);
     let failed = |code: &str| FailureReason::new(code, "the gateway reports the payment failed");
     match (answer, d.status) {
-        (StatusOutcome::Found { external_id, state }, DepositStatus::Processing) if still_open => {
-            match state {
-                PaymentState::Pending => vec![DepositEvent::DepositSubmitted {
+        (
+            StatusOutcome::Found {
+                external_id, state, ..
+            },
+            DepositStatus::Processing,
+        ) if still_open => match state {
+            PaymentState::Pending => vec![DepositEvent::DepositSubmitted {
+                attempt: number,
+                gateway: gateway.to_owned(),
+                external_id: external_id.clone(),
+            }],
+            PaymentState::Succeeded => vec![
+                DepositEvent::DepositSubmitted {
                     attempt: number,
                     gateway: gateway.to_owned(),
                     external_id: external_id.clone(),
-                }],
-                PaymentState::Succeeded => vec![
-                    DepositEvent::DepositSubmitted {
-                        attempt: number,
-                        gateway: gateway.to_owned(),
-                        external_id: external_id.clone(),
-                    },
-                    DepositEvent::DepositSucceeded {
-                        external_id: external_id.clone(),
-                    },
-                ],
-                PaymentState::Failed { code } | PaymentState::Declined { code } => vec![
-                    DepositEvent::AttemptFailed {
-                        attempt: number,
-                        reason: failed(code),
-                        retryable: false,
-                    },
-                    DepositEvent::DepositFailed {
-                        reason: failed(code),
-                    },
-                ],
-            }
-        }
-        (StatusOutcome::Found { external_id, state }, DepositStatus::Submitted) => match state {
+                },
+                DepositEvent::DepositSucceeded {
+                    external_id: external_id.clone(),
+                },
+            ],
+            PaymentState::Failed { code } | PaymentState::Declined { code } => vec![
+                DepositEvent::AttemptFailed {
+                    attempt: number,
+                    reason: failed(code),
+                    retryable: false,
+                },
+                DepositEvent::DepositFailed {
+                    reason: failed(code),
+                },
+            ],
+        },
+        (
+            StatusOutcome::Found {
+                external_id, state, ..
+            },
+            DepositStatus::Submitted,
+        ) => match state {
             PaymentState::Succeeded => vec![DepositEvent::DepositSucceeded {
                 external_id: external_id.clone(),
             }],

@@ -78,6 +78,7 @@ pub fn attempt_started_at(attempt: u32, gateway: &str) -> DepositEvent {
         attempt,
         gateway: gateway.into(),
         idempotency_key: format!("{DEPOSIT}:{attempt}"),
+        owner: None,
     }
 }
 
@@ -121,6 +122,7 @@ pub fn refund_requested(k: u8, amount: u64) -> DepositEvent {
     DepositEvent::RefundRequested {
         refund_id: refund_id(k),
         amount: Amount::new(amount).expect("fixture amounts are valid"),
+        charge: None,
     }
 }
 

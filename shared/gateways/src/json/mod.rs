@@ -4,11 +4,11 @@ mod transformers;
 
 use crate::classify::{log_payment, log_refund, log_status};
 use crate::connector::ConnectorConfig;
-use crate::transport::Transport;
+use crate::transport::{Transport, TransportError};
 use async_trait::async_trait;
 use paygate_domain::ports::gateway::{
     GatewayConnector, HealthOutcome, PaymentOutcome, PaymentRequest, RefundOutcome, RefundRequest,
-    StatusOutcome,
+    RefundStatusOutcome, StatusOutcome,
 };
 use reqwest::Method;
 use transformers::{
@@ -52,11 +52,27 @@ impl GatewayConnector for JsonConnector {
     }
 
     #[tracing::instrument(skip_all, fields(gateway.format = "json"))]
-    async fn payment_status(&self, idempotency_key: &str) -> StatusOutcome {
+    async fn payment_status(
+        &self,
+        idempotency_key: &str,
+        external_id: Option<&str>,
+    ) -> StatusOutcome {
         let outcome = async {
             let mut url = self.transport.endpoint("/v1/payments")?;
-            url.query_pairs_mut()
-                .append_pair("idempotency_key", idempotency_key);
+            match external_id {
+                // One path segment, percent-encoded: an id can never change the route.
+                Some(id) => {
+                    url.path_segments_mut()
+                        .map_err(|()| {
+                            TransportError::NotSent("base URL cannot take a path".into())
+                        })?
+                        .push(id);
+                }
+                None => {
+                    url.query_pairs_mut()
+                        .append_pair("idempotency_key", idempotency_key);
+                }
+            }
             let call = self.transport.request(Method::GET, url)?;
             self.transport.send(call).await
         }
@@ -83,6 +99,17 @@ impl GatewayConnector for JsonConnector {
         .map_or_else(RefundOutcome::from, |reply| RefundReply(reply).into());
         log_refund(&outcome);
         outcome
+    }
+
+    #[tracing::instrument(skip_all, fields(gateway.format = "json"))]
+    async fn refund_status(
+        &self,
+        _idempotency_key: &str,
+        _refund_external_id: Option<&str>,
+    ) -> RefundStatusOutcome {
+        RefundStatusOutcome::Unknown {
+            reason: "refund status lookups are not implemented yet".into(),
+        }
     }
 
     #[tracing::instrument(skip_all, fields(gateway.format = "json"))]

@@ -5,6 +5,7 @@ use crate::transport::Reply;
 use paygate_domain::ports::gateway::{
     PaymentOutcome, PaymentRequest, PaymentState, RefundOutcome, RefundRequest, StatusOutcome,
 };
+use paygate_domain::{Amount, Currency, Money};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +69,20 @@ pub struct JsonPayment {
     pub status: JsonPaymentStatus,
     #[serde(default)]
     pub failure_code: Option<String>,
+    #[serde(default)]
+    pub amount: Option<u64>,
+    #[serde(default)]
+    pub currency: Option<String>,
+}
+
+impl JsonPayment {
+    /// What the payment is for, when the PSP said so in a form we can read.
+    fn charged(&self) -> Option<Money> {
+        Some(Money {
+            amount: Amount::new(self.amount?).ok()?,
+            currency: Currency::parse(self.currency.as_deref()?.trim()).ok()?,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,7 +178,7 @@ impl From<CreatePaymentReply> for PaymentOutcome {
     }
 }
 
-/// The answer to `GET /v1/payments?idempotency_key=..`.
+/// The answer to `GET /v1/payments/{id}` or `GET /v1/payments?idempotency_key=..`.
 pub(crate) struct PaymentStatusReply(pub(crate) Reply);
 
 impl From<PaymentStatusReply> for StatusOutcome {
@@ -173,6 +188,7 @@ impl From<PaymentStatusReply> for StatusOutcome {
                 Some(payment) => Self::Found {
                     external_id: payment.id.trim().to_owned(),
                     state: payment_state(payment.status, payment.failure_code.as_deref()),
+                    charged: payment.charged(),
                 },
                 None => Self::Unknown {
                     reason: format!("{}: unreadable payment body", http_reason(reply.status)),
@@ -515,7 +531,8 @@ mod tests {
                 status(reply(200, body)),
                 StatusOutcome::Found {
                     external_id: "pay_1".into(),
-                    state
+                    state,
+                    charged: None,
                 }
             );
         }

@@ -9,12 +9,12 @@ use crate::transport::{Reply, Transport, TransportError};
 use async_trait::async_trait;
 use paygate_domain::ports::gateway::{
     GatewayConnector, HealthOutcome, PaymentOutcome, PaymentRequest, RefundOutcome, RefundRequest,
-    StatusOutcome,
+    RefundStatusOutcome, StatusOutcome,
 };
 use reqwest::Method;
 use reqwest::header::CONTENT_TYPE;
 use transformers::{
-    CreatePayment, CreatePaymentReply, EncodeError, GetPaymentStatus, Operation,
+    CreatePayment, CreatePaymentReply, EncodeError, GetPaymentStatus, Operation, PaymentLookup,
     PaymentStatusReply, Refund, RefundReply, SoapRequest,
 };
 
@@ -69,8 +69,16 @@ impl GatewayConnector for SoapConnector {
     }
 
     #[tracing::instrument(skip_all, fields(gateway.format = "soap"))]
-    async fn payment_status(&self, idempotency_key: &str) -> StatusOutcome {
-        let soap = GetPaymentStatus::try_from(idempotency_key)
+    async fn payment_status(
+        &self,
+        idempotency_key: &str,
+        external_id: Option<&str>,
+    ) -> StatusOutcome {
+        let lookup = match external_id {
+            Some(id) => PaymentLookup::TransactionId(id),
+            None => PaymentLookup::IdempotencyKey(idempotency_key),
+        };
+        let soap = GetPaymentStatus::try_from(lookup)
             .and_then(|op| SoapRequest::try_from(&Operation::GetPaymentStatus(op)));
         let outcome = match soap {
             Ok(soap) => self
@@ -100,6 +108,17 @@ impl GatewayConnector for SoapConnector {
         };
         log_refund(&outcome);
         outcome
+    }
+
+    #[tracing::instrument(skip_all, fields(gateway.format = "soap"))]
+    async fn refund_status(
+        &self,
+        _idempotency_key: &str,
+        _refund_external_id: Option<&str>,
+    ) -> RefundStatusOutcome {
+        RefundStatusOutcome::Unknown {
+            reason: "refund status lookups are not implemented yet".into(),
+        }
     }
 
     #[tracing::instrument(skip_all, fields(gateway.format = "soap"))]

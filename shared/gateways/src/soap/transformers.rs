@@ -77,19 +77,35 @@ impl<'a> TryFrom<&'a PaymentRequest> for CreatePayment<'a> {
     }
 }
 
-/// `<p:GetPaymentStatus>` by idempotency key.
+/// `<p:GetPaymentStatus>` by transaction id (when known) or by idempotency key.
 #[derive(Debug, Serialize)]
 pub struct GetPaymentStatus<'a> {
-    #[serde(rename = "p:IdempotencyKey")]
-    pub idempotency_key: &'a str,
+    #[serde(rename = "p:IdempotencyKey", skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<&'a str>,
+    #[serde(rename = "p:TransactionId", skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<&'a str>,
 }
 
-impl<'a> TryFrom<&'a str> for GetPaymentStatus<'a> {
+/// Which payment a status call asks about.
+#[derive(Debug, Clone, Copy)]
+pub enum PaymentLookup<'a> {
+    IdempotencyKey(&'a str),
+    TransactionId(&'a str),
+}
+
+impl<'a> TryFrom<PaymentLookup<'a>> for GetPaymentStatus<'a> {
     type Error = EncodeError;
 
-    fn try_from(idempotency_key: &'a str) -> Result<Self, Self::Error> {
-        Ok(Self {
-            idempotency_key: xml_text("IdempotencyKey", idempotency_key)?,
+    fn try_from(lookup: PaymentLookup<'a>) -> Result<Self, Self::Error> {
+        Ok(match lookup {
+            PaymentLookup::IdempotencyKey(key) => Self {
+                idempotency_key: Some(xml_text("IdempotencyKey", key)?),
+                transaction_id: None,
+            },
+            PaymentLookup::TransactionId(id) => Self {
+                idempotency_key: None,
+                transaction_id: Some(xml_text("TransactionId", id)?),
+            },
         })
     }
 }
@@ -355,7 +371,11 @@ impl From<PaymentStatusReply> for StatusOutcome {
             Some(ResponseContent::GetPaymentStatusResponse(answer)) if success => {
                 let id = present(answer.transaction_id.as_deref()).map(str::to_owned);
                 match (id, payment_state(&answer)) {
-                    (Some(external_id), Some(state)) => Self::Found { external_id, state },
+                    (Some(external_id), Some(state)) => Self::Found {
+                        external_id,
+                        state,
+                        charged: None,
+                    },
                     _ => Self::Unknown {
                         reason: format!(
                             "{}: unexpected GetPaymentStatusResponse",
@@ -561,13 +581,16 @@ mod tests {
     fn values_xml_cannot_carry_are_refused_before_sending() {
         let req = request(Some("tok\u{0}"));
         assert!(CreatePayment::try_from(&req).is_err());
-        assert!(GetPaymentStatus::try_from("key\u{1b}").is_err());
-        assert!(GetPaymentStatus::try_from("dep:1\t\u{e9}").is_ok());
+        assert!(GetPaymentStatus::try_from(PaymentLookup::IdempotencyKey("key\u{1b}")).is_err());
+        assert!(GetPaymentStatus::try_from(PaymentLookup::IdempotencyKey("dep:1\t\u{e9}")).is_ok());
+        assert!(GetPaymentStatus::try_from(PaymentLookup::TransactionId("txn\u{1b}")).is_err());
     }
 
     #[test]
     fn status_and_refund_are_the_wire_envelopes() {
-        let op = Operation::GetPaymentStatus(GetPaymentStatus::try_from("dep:1").unwrap());
+        let op = Operation::GetPaymentStatus(
+            GetPaymentStatus::try_from(PaymentLookup::IdempotencyKey("dep:1")).unwrap(),
+        );
         let soap_status = soap(&op);
         assert_eq!(soap_status.action, "\"GetPaymentStatus\"");
         assert!(soap_status.xml.contains(
@@ -773,7 +796,8 @@ mod tests {
                 status(envelope(&body)),
                 StatusOutcome::Found {
                     external_id: "txn_1".into(),
-                    state
+                    state,
+                    charged: None,
                 }
             );
         }

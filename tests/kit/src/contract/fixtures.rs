@@ -71,6 +71,7 @@ pub fn failed_attempt(
                 attempt,
                 gateway: "psp_a".into(),
                 idempotency_key: format!("{deposit_id}:{attempt}"),
+                owner: None,
             },
         ),
         recorded(

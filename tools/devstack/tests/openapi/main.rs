@@ -206,7 +206,7 @@ fn json_report(
     code: Option<&str>,
 ) -> String {
     json!({ "id": event, "type": kind, "payment_id": payment, "refund_id": refund,
-            "reference": "test", "amount": 1, "failure_code": code, "created": now() })
+            "reference": "test", "amount": 1, "currency": "AED", "failure_code": code, "created": now() })
     .to_string()
 }
 
@@ -214,7 +214,7 @@ fn xml_report(kind: &str, event: &str, transaction: &str, reason: &str) -> Strin
     format!(
         "<p:Notification xmlns:p=\"urn:paygate:sim:psp\"><p:EventId>{event}</p:EventId>\
          <p:Type>{kind}</p:Type><p:TransactionId>{transaction}</p:TransactionId><p:RefundId/>\
-         <p:Reference>test</p:Reference><p:Amount>500</p:Amount>\
+         <p:Reference>test</p:Reference><p:Amount>500</p:Amount><p:Currency>AED</p:Currency>\
          <p:ReasonCode>{reason}</p:ReasonCode></p:Notification>"
     )
 }

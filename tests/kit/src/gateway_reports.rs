@@ -1,0 +1,50 @@
+//! What a well-behaved gateway reports by webhook about a deposit it holds, for suites
+//! that apply notifications through the use case directly.
+
+use paygate_domain::ports::EventStore;
+use paygate_domain::ports::gateway::{GatewayNotification, NotifiedOutcome};
+use paygate_domain::{Deposit, Money};
+use uuid::Uuid;
+
+/// A notification of `outcome` for the payment `external_id` at `gateway` (whose
+/// submission the store recorded), with a fresh event id, the deposit as reference, and
+/// the amount that moved: the refund's for refund outcomes (found by its gateway id),
+/// else the deposit's.
+pub async fn notification(
+    store: &dyn EventStore,
+    gateway: &str,
+    external_id: &str,
+    outcome: NotifiedOutcome,
+) -> GatewayNotification {
+    let lookup = store
+        .find_by_external_id(gateway, external_id)
+        .await
+        .expect("the lookup reads")
+        .expect("the payment's submission is recorded");
+    let stream = store
+        .load(lookup.deposit_id)
+        .await
+        .expect("the stream loads");
+    let deposit = Deposit::replay(&stream).expect("a valid stream");
+    let refund_amount = match &outcome {
+        NotifiedOutcome::RefundSucceeded { refund_external_id }
+        | NotifiedOutcome::RefundFailed {
+            refund_external_id, ..
+        } => deposit
+            .refunds
+            .iter()
+            .find(|r| r.external_id.as_deref() == Some(refund_external_id))
+            .map(|r| r.amount),
+        _ => None,
+    };
+    GatewayNotification {
+        event_id: format!("evt_{}", Uuid::new_v4().simple()),
+        external_id: external_id.to_owned(),
+        reference: deposit.id.to_string(),
+        charged: Money {
+            amount: refund_amount.unwrap_or(deposit.request.amount),
+            currency: deposit.request.currency,
+        },
+        outcome,
+    }
+}
