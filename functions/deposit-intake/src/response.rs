@@ -24,10 +24,6 @@ pub fn intake_error(error: IntakeError) -> ApiError {
             tracing::error!(error = %e, "store failed");
             ApiError::unavailable()
         }
-        IntakeError::Queue(e) => {
-            tracing::error!(error = %e, "queue send failed; the deposit is recorded and the key released");
-            ApiError::unavailable()
-        }
         IntakeError::Crypto(e) => {
             tracing::error!(error = %e, "field encryption failed");
             ApiError::internal()

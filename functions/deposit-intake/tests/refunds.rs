@@ -21,7 +21,7 @@ use paygate_domain::service::intake::{
     CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
 };
 use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
-use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
+use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
 use paygate_domain::validation::parse_deposit_request;
 use paygate_domain::{
     CorrelationId, DepositEvent, DepositId, DepositView, MerchantId, RecordedEvent, RefundId,
@@ -107,13 +107,16 @@ async fn record(world: &World, id: DepositId, events: Vec<DepositEvent>) {
     };
     execute(
         &ports,
-        id,
-        &CorrelationId("test-processor".into()),
-        None,
+        Start::Load(id),
+        Cause {
+            correlation: &CorrelationId("test-processor".into()),
+            causation: None,
+        },
         RetryPolicy::default(),
-        move |_| Ok(events.clone()),
+        |_| Ok(Decision::record(events.clone(), ())),
     )
     .await
+    .map(|executed| executed.deposit)
     .expect("the events follow the status graph");
 }
 

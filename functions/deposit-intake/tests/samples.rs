@@ -12,7 +12,7 @@ use paygate_domain::gateways::GatewayConfig;
 use paygate_domain::ports::gateway::{GatewayNotification, NotifiedOutcome};
 use paygate_domain::ports::{GatewayRegistry, IdGenerator, RandomIds};
 use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
-use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
+use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
 use paygate_domain::{CorrelationId, Country, Currency, DepositEvent, DepositId, DepositStatus};
 use paygate_kit::samples::Samples;
 use paygate_kit::samples::fixed::{API_KEY, CORRELATION, DEPOSIT_ID, MERCHANT};
@@ -314,27 +314,33 @@ async fn payment_succeeded(world: &World) {
     };
     execute(
         &ports,
-        deposit_id(),
-        &correlation,
-        Some("sample-sqs-message"),
+        Start::Load(deposit_id()),
+        Cause {
+            correlation: &correlation,
+            causation: Some("sample-sqs-message"),
+        },
         RetryPolicy::default(),
         |_| {
-            Ok(vec![
-                DepositEvent::AttemptStarted {
-                    attempt: 1,
-                    gateway: gateway.into(),
-                    idempotency_key: format!("{DEPOSIT_ID}:1"),
-                    owner: None,
-                },
-                DepositEvent::DepositSubmitted {
-                    attempt: 1,
-                    gateway: gateway.into(),
-                    external_id: external_id.into(),
-                },
-            ])
+            Ok(Decision::record(
+                vec![
+                    DepositEvent::AttemptStarted {
+                        attempt: 1,
+                        gateway: gateway.into(),
+                        idempotency_key: format!("{DEPOSIT_ID}:1"),
+                        owner: None,
+                    },
+                    DepositEvent::DepositSubmitted {
+                        attempt: 1,
+                        gateway: gateway.into(),
+                        external_id: external_id.into(),
+                    },
+                ],
+                (),
+            ))
         },
     )
     .await
+    .map(|executed| executed.deposit)
     .expect("the submission follows the status graph");
     let applied = apply_notification(
         &OutcomePorts {

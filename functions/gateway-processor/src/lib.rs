@@ -16,7 +16,7 @@ use paygate_domain::ports::{
 };
 use paygate_domain::service::RetryPolicy;
 use paygate_domain::service::process::{
-    ProcessError, Processed, ProcessorPorts, RedeliveryPolicy, process_deposit,
+    AttemptPolicy, ProcessError, Processed, ProcessorPorts, RedeliveryPolicy, process_deposit,
 };
 use std::sync::Arc;
 
@@ -32,8 +32,8 @@ pub struct Processor {
     pub cipher: Arc<FieldCipher>,
     pub breaker: BreakerPolicy,
     pub backoff: RedeliveryPolicy,
-    /// See [`paygate_domain::service::process::IN_FLIGHT_GRACE`].
-    pub in_flight_grace: time::Duration,
+    /// How long attempts belong to their delivery; how long their request may be re-sent.
+    pub attempts: AttemptPolicy,
 }
 
 /// The Lambda handler: one SQS batch in, the records to retry out.
@@ -68,7 +68,7 @@ pub async fn process_record(app: &Processor, record: SqsMessage) -> Disposition 
         cipher: &app.cipher,
         breaker: app.breaker,
         commands: RetryPolicy::default(),
-        in_flight_grace: app.in_flight_grace,
+        attempts: app.attempts,
     };
     let causation = record.message_id.clone().unwrap_or_default();
     let outcome = process_deposit(&ports, &message, &causation).await;

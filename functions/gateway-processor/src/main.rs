@@ -26,7 +26,7 @@ async fn main() -> Result<(), Error> {
         cipher: Arc::new(FieldCipher::from_spec(field_keys.expose_secret())?),
         breaker: BreakerPolicy::default(),
         backoff: RedeliveryPolicy::default(),
-        in_flight_grace: paygate_domain::service::process::IN_FLIGHT_GRACE,
+        attempts: paygate_domain::service::process::AttemptPolicy::default(),
     };
     lambda_runtime::run(service_fn(|event| {
         let processor = &processor;

@@ -21,7 +21,7 @@ use paygate_domain::ports::{
 use paygate_domain::service::intake::IntakePorts;
 use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
 use paygate_domain::service::refund::{CREATE_REFUND, RefundCreated, RefundInput, request_refund};
-use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
+use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
 use paygate_domain::{
     Amount, CorrelationId, Deposit, DepositEvent, DepositId, DepositStatus, DepositView,
     MerchantId, RecordedEvent, RefundId,
@@ -571,13 +571,16 @@ async fn a_refund_of_a_payment_the_gateway_does_not_know_is_recorded_failed() {
             clock: world.clock.as_ref(),
             ids: &RandomIds,
         },
-        id,
-        &message.correlation_id,
-        None,
+        Start::Load(id),
+        Cause {
+            correlation: &message.correlation_id,
+            causation: None,
+        },
         RetryPolicy::default(),
-        move |_| Ok(events.clone()),
+        |_| Ok(Decision::record(events.clone(), ())),
     )
     .await
+    .map(|executed| executed.deposit)
     .expect("the capture is recorded");
     let refund = ask_refund(&world, &message, Some(500)).await;
 

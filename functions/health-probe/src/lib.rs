@@ -16,6 +16,7 @@ use paygate_domain::ports::{
     QueueSender, SweepIndex,
 };
 use paygate_domain::service::probe::{ProbePolicy, ProbePorts, probe_gateways};
+use paygate_domain::service::process::AttemptPolicy;
 use paygate_domain::service::publish::gateway_health_changed;
 use paygate_domain::service::sweep::{SweepPolicy, SweepPorts, SweepSummary, sweep};
 use serde::Serialize;
@@ -34,6 +35,8 @@ pub struct Probe {
     pub ids: Arc<dyn IdGenerator>,
     pub policy: ProbePolicy,
     pub sweep: SweepPolicy,
+    /// When the processor may re-send an attempt's request (the sweeper must agree).
+    pub attempts: AttemptPolicy,
     /// How long the sweeper may run; keep it well under the function's timeout.
     pub sweep_budget: Duration,
 }
@@ -50,6 +53,7 @@ pub struct RunSummary {
     pub requeued: usize,
     pub attempts_settled: usize,
     pub submitted_settled: usize,
+    pub refunds_settled: usize,
     pub published: usize,
     pub sweep_failures: usize,
     pub sweep_stopped_early: bool,
@@ -57,6 +61,8 @@ pub struct RunSummary {
 
 pub async fn run_once(app: &Probe) -> Result<RunSummary, lambda_runtime::Error> {
     let started = Instant::now();
+    let deadline =
+        app.clock.now() + time::Duration::try_from(app.sweep_budget).unwrap_or(time::Duration::MAX);
     let ports = ProbePorts {
         registry: app.registry.as_ref(),
         connectors: app.connectors.as_ref(),
@@ -93,8 +99,9 @@ pub async fn run_once(app: &Probe) -> Result<RunSummary, lambda_runtime::Error> 
         publisher: app.publisher.as_ref(),
         clock: app.clock.as_ref(),
         ids: app.ids.as_ref(),
+        attempts: app.attempts,
     };
-    let swept = match sweep(&sweep_ports, &app.sweep, started + app.sweep_budget).await {
+    let swept = match sweep(&sweep_ports, &app.sweep, deadline).await {
         Ok(summary) => summary,
         Err(error) => {
             tracing::warn!(%error, "sweep failed; the next run retries");
@@ -115,6 +122,7 @@ pub async fn run_once(app: &Probe) -> Result<RunSummary, lambda_runtime::Error> 
         requeued: swept.requeued,
         attempts_settled: swept.attempts_settled,
         submitted_settled: swept.submitted_settled,
+        refunds_settled: swept.refunds_settled,
         published: swept.published,
         sweep_failures: swept.failures,
         sweep_stopped_early: swept.stopped_early,

@@ -5,6 +5,7 @@ use health_probe::{Probe, handle};
 use lambda_runtime::{Error, service_fn};
 use paygate_domain::ports::{RandomIds, SystemClock};
 use paygate_domain::service::probe::ProbePolicy;
+use paygate_domain::service::process::AttemptPolicy;
 use paygate_domain::service::sweep::SweepPolicy;
 use paygate_gateways::ConnectorCache;
 use std::sync::Arc;
@@ -30,7 +31,9 @@ async fn main() -> Result<(), Error> {
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
         policy: ProbePolicy::default(),
-        sweep: SweepPolicy::default(),
+        // PAYGATE_SWEEP_*_AFTER_SECS, or the defaults.
+        sweep: SweepPolicy::from_settings(|name| std::env::var(name).ok())?,
+        attempts: AttemptPolicy::default(),
         sweep_budget: SWEEP_BUDGET,
     };
     lambda_runtime::run(service_fn(|event| {

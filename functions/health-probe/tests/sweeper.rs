@@ -8,7 +8,7 @@ mod support;
 use gateway_simulator::Behaviour;
 use paygate_domain::deposit::FailureReason;
 use paygate_domain::ports::RandomIds;
-use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
+use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
 use paygate_domain::{CorrelationId, DepositEvent, DepositId, DepositStatus};
 use std::time::Duration;
 use support::{
@@ -216,15 +216,15 @@ async fn an_attempt_left_open_by_an_ambiguous_answer_is_settled_by_asking_its_ga
     let id = ambiguous_deposit(&world, "tok_success").await;
     assert_eq!(world.status(id).await, DepositStatus::Processing);
 
-    // WHEN the probe runs before `open_attempt_after`
+    // WHEN the probe runs before `attempt_after`
     assert_eq!(world.run().await.attempts_settled, 0);
     assert_eq!(
         world.story(id).await,
         ["DepositRequested", "AttemptStarted"]
     );
 
-    // WHEN the attempt has been open longer than `open_attempt_after`
-    world.advance(SWEEP.open_attempt_after + time::Duration::seconds(1));
+    // WHEN the attempt has been open longer than `attempt_after`
+    world.advance(SWEEP.attempt_after + time::Duration::seconds(1));
     let run = world.run().await;
 
     // THEN the gateway's answer is recorded: submitted under that attempt, and succeeded;
@@ -265,24 +265,30 @@ async fn an_attempt_that_never_reached_its_gateway_is_closed_by_the_sweeper_and_
     };
     execute(
         &ports,
-        id,
-        &CorrelationId("corr-crashed".into()),
-        Some("test"),
+        Start::Load(id),
+        Cause {
+            correlation: &CorrelationId("corr-crashed".into()),
+            causation: Some("test"),
+        },
         RetryPolicy::default(),
-        |d| {
-            Ok(vec![DepositEvent::AttemptStarted {
-                attempt: 1,
-                gateway: ALPHA.into(),
-                idempotency_key: format!("{}:1", d.id),
-                owner: None,
-            }])
+        |d: &paygate_domain::Deposit| {
+            Ok(Decision::record(
+                vec![DepositEvent::AttemptStarted {
+                    attempt: 1,
+                    gateway: ALPHA.into(),
+                    idempotency_key: format!("{}:1", d.id),
+                    owner: None,
+                }],
+                (),
+            ))
         },
     )
     .await
+    .map(|executed| executed.deposit)
     .expect("the attempt is recorded");
 
-    // WHEN the attempt has been open longer than `open_attempt_after`
-    world.advance(SWEEP.open_attempt_after + time::Duration::seconds(1));
+    // WHEN the attempt has been open longer than `attempt_after`
+    world.advance(SWEEP.attempt_after + time::Duration::seconds(1));
     let run = world.run().await;
 
     // THEN the attempt is closed as never received (retryable) and the deposit is sent

@@ -125,6 +125,8 @@ async fn receive(
             tracing::warn!(reported = notification.outcome.name(), %status, "outcome contradicts the final state; kept for audit");
             ("contradiction_ignored", status)
         }
+        // Logged (with `anomaly`) where it is recorded; the gateway just needs a 200.
+        Ok(Applied::Anomaly { status }) => ("anomaly_recorded", status),
         Err(OutcomeError::NotYetKnown) => {
             return Err(ApiError::conflict(
                 "deposit_not_ready",

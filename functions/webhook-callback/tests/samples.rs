@@ -14,7 +14,7 @@ use paygate_domain::ports::{IdGenerator, RandomIds, SystemClock};
 use paygate_domain::service::intake::{
     CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
 };
-use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
+use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
 use paygate_domain::validation::parse_deposit_request;
 use paygate_domain::{CorrelationId, DepositEvent, DepositId, DepositStatus, MerchantId};
 use paygate_kit::samples::fixed::{
@@ -256,27 +256,33 @@ async fn submitted_sample_deposit(world: &World, gateway: &str, external_id: &st
             clock: world.clock.as_ref(),
             ids: &RandomIds,
         },
-        deposit_id(),
-        &CorrelationId(CORRELATION.into()),
-        Some("sample-sqs-message"),
+        Start::Load(deposit_id()),
+        Cause {
+            correlation: &CorrelationId(CORRELATION.into()),
+            causation: Some("sample-sqs-message"),
+        },
         RetryPolicy::default(),
         |_| {
-            Ok(vec![
-                DepositEvent::AttemptStarted {
-                    attempt: 1,
-                    gateway: gateway.to_owned(),
-                    idempotency_key: format!("{DEPOSIT_ID}:1"),
-                    owner: None,
-                },
-                DepositEvent::DepositSubmitted {
-                    attempt: 1,
-                    gateway: gateway.to_owned(),
-                    external_id: external_id.to_owned(),
-                },
-            ])
+            Ok(Decision::record(
+                vec![
+                    DepositEvent::AttemptStarted {
+                        attempt: 1,
+                        gateway: gateway.to_owned(),
+                        idempotency_key: format!("{DEPOSIT_ID}:1"),
+                        owner: None,
+                    },
+                    DepositEvent::DepositSubmitted {
+                        attempt: 1,
+                        gateway: gateway.to_owned(),
+                        external_id: external_id.to_owned(),
+                    },
+                ],
+                (),
+            ))
         },
     )
     .await
+    .map(|executed| executed.deposit)
     .expect("the submission follows the status graph");
     assert_eq!(submitted.status, DepositStatus::Submitted);
 }

@@ -15,7 +15,8 @@ use paygate_domain::ports::{
     AppendBatch, AppendError, Clock, EventStore, ExternalLookup, IdGenerator, StoreError,
 };
 use paygate_domain::service::{
-    CommandError, CommandPorts, RetryPolicy, deposit_events, deposit_view, execute,
+    Cause, CommandError, CommandPorts, Decision, RetryPolicy, Start, deposit_events, deposit_view,
+    execute,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -186,6 +187,11 @@ fn one_failed_attempt(deposit: &Deposit) -> Result<Vec<DepositEvent>, Transition
     Ok(vec![attempt_started(n), attempt_failed(n, true)])
 }
 
+/// [`one_failed_attempt`] as a decision with no outcome of its own.
+fn one_failed_attempt_decided(deposit: &Deposit) -> Result<Decision<()>, TransitionError> {
+    one_failed_attempt(deposit).map(|events| Decision::record(events, ()))
+}
+
 async fn run_command<F>(
     store: &MemoryStore,
     retry: RetryPolicy,
@@ -202,13 +208,16 @@ where
     };
     execute(
         &ports,
-        DEPOSIT,
-        &correlation(),
-        Some("msg-1"),
+        Start::Load(DEPOSIT),
+        Cause {
+            correlation: &correlation(),
+            causation: Some("msg-1"),
+        },
         retry,
-        decide,
+        |deposit| decide(deposit).map(|events| Decision::record(events, ())),
     )
     .await
+    .map(|executed| executed.deposit)
 }
 
 // ---------------------------------------------------------------- execute
@@ -236,13 +245,16 @@ async fn twenty_concurrent_commands_on_one_deposit_all_land_gaplessly() {
                 start.wait().await;
                 execute(
                     &ports,
-                    DEPOSIT,
-                    &correlation,
-                    None,
+                    Start::Load(DEPOSIT),
+                    Cause {
+                        correlation: &correlation,
+                        causation: None,
+                    },
                     RetryPolicy::default(),
-                    one_failed_attempt,
+                    one_failed_attempt_decided,
                 )
                 .await
+                .map(|executed| executed.deposit)
             })
         })
         .collect();
@@ -412,11 +424,13 @@ async fn a_command_on_an_unknown_deposit_is_not_found() {
 
     let outcome = execute(
         &ports,
-        OTHER_DEPOSIT,
-        &correlation(),
-        None,
+        Start::Load(OTHER_DEPOSIT),
+        Cause {
+            correlation: &correlation(),
+            causation: None,
+        },
         quick_retries(3),
-        one_failed_attempt,
+        one_failed_attempt_decided,
     )
     .await;
 

@@ -28,6 +28,17 @@ struct Tables {
     examined: HashMap<DepositId, OffsetDateTime>,
 }
 
+/// A copy of everything a [`MemoryEventStore`] holds.
+#[derive(Debug, Clone, Default)]
+pub struct StoreSnapshot {
+    pub streams: HashMap<DepositId, Vec<RecordedEvent>>,
+    pub views: HashMap<DepositId, DepositView>,
+    /// Per deposit, the version up to which its events are published.
+    pub published: HashMap<DepositId, u64>,
+    pub idempotency: Vec<IdempotencyRecord>,
+    pub lookups: Vec<ExternalLookup>,
+}
+
 pub struct MemoryEventStore {
     tables: Mutex<Tables>,
     faults: Arc<dyn FaultHook>,
@@ -132,6 +143,18 @@ impl MemoryEventStore {
     /// Number of streams, for tests proving a bad request wrote nothing.
     pub fn stream_count(&self) -> usize {
         self.tables().streams.len()
+    }
+
+    /// Everything stored, at once (for checks over the whole store: invariants, audits).
+    pub fn snapshot(&self) -> StoreSnapshot {
+        let tables = self.tables();
+        StoreSnapshot {
+            streams: tables.streams.clone(),
+            views: tables.views.clone(),
+            published: tables.published.clone(),
+            idempotency: tables.idempotency.values().cloned().collect(),
+            lookups: tables.lookups.values().cloned().collect(),
+        }
     }
 }
 

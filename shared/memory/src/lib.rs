@@ -12,7 +12,7 @@ mod queue;
 mod registry;
 
 pub use clock::ManualClock;
-pub use event_store::MemoryEventStore;
+pub use event_store::{MemoryEventStore, StoreSnapshot};
 pub use faults::{Call, Fault, FaultHook, NoFaults, Port};
 pub use merchants::MemoryMerchantDirectory;
 pub use publisher::{MAX_EVENT_BYTES, MemoryPublisher};

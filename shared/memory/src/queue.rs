@@ -174,6 +174,11 @@ impl MemoryQueue {
         self.entries().iter().map(|e| e.body.clone()).collect()
     }
 
+    /// When the next message becomes visible (now, if one already is), if any is held.
+    pub fn next_visible_at(&self) -> Option<OffsetDateTime> {
+        self.entries().iter().map(|e| e.visible_at).min()
+    }
+
     /// Messages held, visible or not.
     pub fn len(&self) -> usize {
         self.entries().len()

@@ -160,7 +160,7 @@ impl Lane {
             cipher: world.intake.cipher.clone(),
             breaker: BreakerPolicy::default(),
             backoff: BACKOFF,
-            in_flight_grace: paygate_domain::service::process::IN_FLIGHT_GRACE,
+            attempts: paygate_domain::service::process::AttemptPolicy::default(),
         };
         let lane = Self {
             world,

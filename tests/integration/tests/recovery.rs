@@ -359,7 +359,7 @@ impl Lane {
             cipher: world.intake.cipher.clone(),
             breaker: BreakerPolicy::default(),
             backoff: RedeliveryPolicy::default(),
-            in_flight_grace: paygate_domain::service::process::IN_FLIGHT_GRACE,
+            attempts: paygate_domain::service::process::AttemptPolicy::default(),
         };
         let probe_clock = Arc::new(ManualClock::new(
             OffsetDateTime::now_utc() + time::Duration::hours(3),
@@ -390,6 +390,7 @@ impl Lane {
                 limit: 5_000,
                 ..SweepPolicy::default()
             },
+            attempts: paygate_domain::service::process::AttemptPolicy::default(),
             sweep_budget: Duration::from_secs(15),
         };
         Self {

@@ -12,7 +12,7 @@ use futures::future::join_all;
 use paygate_domain::ports::gateway::NotifiedOutcome;
 use paygate_domain::ports::{DepositMessage, EventStore, RandomIds, SystemClock};
 use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
-use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
+use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
 use paygate_domain::{CorrelationId, DepositEvent, DepositId, RecordedEvent, RefundId};
 use paygate_integration::{Reply, World, deposit_body};
 use serde_json::{Value, json};
@@ -41,13 +41,16 @@ async fn record(world: &World, id: DepositId, events: Vec<DepositEvent>) {
     };
     execute(
         &ports,
-        id,
-        &CorrelationId("it-processor".into()),
-        None,
+        Start::Load(id),
+        Cause {
+            correlation: &CorrelationId("it-processor".into()),
+            causation: None,
+        },
         RetryPolicy::default(),
-        move |_| Ok(events.clone()),
+        |_| Ok(Decision::record(events.clone(), ())),
     )
     .await
+    .map(|executed| executed.deposit)
     .expect("the events are recorded");
 }
 

@@ -394,7 +394,7 @@ impl Lane {
             cipher: world.intake.cipher.clone(),
             breaker: BreakerPolicy::default(),
             backoff: RedeliveryPolicy::default(),
-            in_flight_grace: paygate_domain::service::process::IN_FLIGHT_GRACE,
+            attempts: paygate_domain::service::process::AttemptPolicy::default(),
         };
         Self {
             world,

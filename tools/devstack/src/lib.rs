@@ -78,7 +78,8 @@ pub async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         clock: stack.processor.clock.clone(),
         ids: stack.processor.ids.clone(),
         policy: Default::default(),
-        sweep: Default::default(),
+        sweep: settings.sweep,
+        attempts: stack.processor.attempts,
         sweep_budget: settings
             .probe_interval
             .min(std::time::Duration::from_secs(15)),

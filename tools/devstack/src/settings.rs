@@ -1,5 +1,6 @@
 //! Command line and environment of the local stack.
 
+use paygate_domain::service::sweep::SweepPolicy;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,11 +34,14 @@ pub struct Settings {
     /// `PAYGATE_PROBE_INTERVAL_SECS`, default 10: how often the health probe runs (the
     /// EventBridge schedule's `rate(1 minute)`, shortened so changes show quickly).
     pub probe_interval: std::time::Duration,
+    /// `PAYGATE_SWEEP_PENDING_AFTER_SECS`, `…_ATTEMPT_AFTER_SECS`, `…_SUBMITTED_AFTER_SECS`,
+    /// `…_REFUND_AFTER_SECS`: the recovery sweeper's thresholds, as in Lambda.
+    pub sweep: SweepPolicy,
 }
 
 impl Settings {
     pub const USAGE: &'static str = "usage: devstack [--backend memory|aws] [--addr HOST:PORT]\n\
-        env: PAYGATE_ADDR, PAYGATE_DEV_API_KEY, PAYGATE_DEV_MERCHANT, PAYGATE_FIELD_KEYS,\n     PAYGATE_GATEWAYS_FILE, PAYGATE_PROBE_INTERVAL_SECS, AWS_ENDPOINT_URL";
+        env: PAYGATE_ADDR, PAYGATE_DEV_API_KEY, PAYGATE_DEV_MERCHANT, PAYGATE_FIELD_KEYS,\n     PAYGATE_GATEWAYS_FILE, PAYGATE_PROBE_INTERVAL_SECS, PAYGATE_SWEEP_*_AFTER_SECS,\n     AWS_ENDPOINT_URL";
 
     pub fn from_args_and_env(
         args: impl IntoIterator<Item = String>,
@@ -62,6 +66,7 @@ impl Settings {
                     .unwrap_or(10)
                     .max(1),
             ),
+            sweep: SweepPolicy::from_settings(&env).map_err(|e| e.to_string())?,
         };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -139,5 +144,17 @@ mod tests {
         assert_eq!(settings.api_key(), "sk_fixed");
         assert!(parse(&["--backend", "kafka"], &[]).is_err());
         assert!(parse(&["--bogus"], &[]).is_err());
+    }
+
+    #[test]
+    fn the_sweepers_thresholds_come_from_the_same_variables_as_in_lambda() {
+        let settings = parse(&[], &[("PAYGATE_SWEEP_PENDING_AFTER_SECS", "20")]).unwrap();
+        assert_eq!(settings.sweep.pending_after, time::Duration::seconds(20));
+        assert_eq!(parse(&[], &[]).unwrap().sweep, SweepPolicy::default());
+        let refused = parse(&[], &[("PAYGATE_SWEEP_REFUND_AFTER_SECS", "soon")]).unwrap_err();
+        assert!(
+            refused.contains("PAYGATE_SWEEP_REFUND_AFTER_SECS"),
+            "{refused}"
+        );
     }
 }

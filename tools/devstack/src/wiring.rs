@@ -103,7 +103,7 @@ pub async fn build(
                     cipher,
                     breaker: BreakerPolicy::default(),
                     backoff: RedeliveryPolicy::default(),
-                    in_flight_grace: paygate_domain::service::process::IN_FLIGHT_GRACE,
+                    attempts: paygate_domain::service::process::AttemptPolicy::default(),
                 };
                 let sweeping = Sweeping {
                     store: store.clone(),
@@ -140,7 +140,7 @@ pub async fn build(
                     cipher,
                     breaker: BreakerPolicy::default(),
                     backoff: RedeliveryPolicy::default(),
-                    in_flight_grace: paygate_domain::service::process::IN_FLIGHT_GRACE,
+                    attempts: paygate_domain::service::process::AttemptPolicy::default(),
                 };
                 let sweeping = Sweeping {
                     store: aws.publishing_store(),

@@ -175,7 +175,7 @@ impl World {
             cipher: cipher.clone(),
             breaker: BreakerPolicy::default(),
             backoff: RedeliveryPolicy::default(),
-            in_flight_grace: paygate_domain::service::process::IN_FLIGHT_GRACE,
+            attempts: paygate_domain::service::process::AttemptPolicy::default(),
         };
         Self {
             processor,

@@ -63,8 +63,9 @@ const PATIENCE: Duration = Duration::from_secs(5);
 /// The sweeper's policy in these tests: short cut-offs, crossed by moving the clock.
 pub const SWEEP: SweepPolicy = SweepPolicy {
     pending_after: time::Duration::minutes(2),
-    open_attempt_after: time::Duration::minutes(1),
+    attempt_after: time::Duration::minutes(1),
     submitted_after: time::Duration::minutes(1),
+    refund_after: time::Duration::minutes(1),
     unpublished_after: time::Duration::seconds(10),
     limit: 10,
 };
@@ -155,7 +156,7 @@ impl World {
             breaker: BreakerPolicy::default(),
             // Seconds of real time: a retried message stays out of a test's drains.
             backoff: RedeliveryPolicy::default(),
-            in_flight_grace: paygate_domain::service::process::IN_FLIGHT_GRACE,
+            attempts: paygate_domain::service::process::AttemptPolicy::default(),
         };
         let probe = Probe {
             registry: registry.clone(),
@@ -172,6 +173,7 @@ impl World {
             ids: Arc::new(RandomIds),
             policy: ProbePolicy::default(),
             sweep: SWEEP,
+            attempts: paygate_domain::service::process::AttemptPolicy::default(),
             sweep_budget: Duration::from_secs(5),
         };
         Self {

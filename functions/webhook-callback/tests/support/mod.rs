@@ -14,7 +14,7 @@ use paygate_domain::ids::EventId;
 use paygate_domain::ports::{
     AppendBatch, AppendError, EventStore, ExternalLookup, IdGenerator, RandomIds, StoreError,
 };
-use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
+use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
 use paygate_domain::{
     Amount, CorrelationId, Country, Currency, Deposit, DepositEvent, DepositId, DepositView,
     MerchantId, RecordedEvent,
@@ -175,37 +175,49 @@ impl World {
         let key = format!("{id}:1");
         let started = execute(
             &ports,
-            id,
-            &correlation,
-            Some("msg-1"),
+            Start::Load(id),
+            Cause {
+                correlation: &correlation,
+                causation: Some("msg-1"),
+            },
             RetryPolicy::default(),
             |_| {
-                Ok(vec![DepositEvent::AttemptStarted {
-                    attempt: 1,
-                    gateway: gateway.to_owned(),
-                    idempotency_key: key.clone(),
-                    owner: None,
-                }])
+                Ok(Decision::record(
+                    vec![DepositEvent::AttemptStarted {
+                        attempt: 1,
+                        gateway: gateway.to_owned(),
+                        idempotency_key: key.clone(),
+                        owner: None,
+                    }],
+                    (),
+                ))
             },
         )
         .await
+        .map(|executed| executed.deposit)
         .expect("the attempt is recorded");
         assert_eq!(started.status, DepositStatus::Processing);
         let submitted = execute(
             &ports,
-            id,
-            &correlation,
-            Some("msg-1"),
+            Start::Load(id),
+            Cause {
+                correlation: &correlation,
+                causation: Some("msg-1"),
+            },
             RetryPolicy::default(),
             |_| {
-                Ok(vec![DepositEvent::DepositSubmitted {
-                    attempt: 1,
-                    gateway: gateway.to_owned(),
-                    external_id: external_id.to_owned(),
-                }])
+                Ok(Decision::record(
+                    vec![DepositEvent::DepositSubmitted {
+                        attempt: 1,
+                        gateway: gateway.to_owned(),
+                        external_id: external_id.to_owned(),
+                    }],
+                    (),
+                ))
             },
         )
         .await
+        .map(|executed| executed.deposit)
         .expect("the submission is recorded");
         assert_eq!(submitted.status, DepositStatus::Submitted);
         let lookup = self

@@ -2,6 +2,7 @@
 
 mod aggregate;
 mod events;
+mod settlement;
 mod status;
 mod view;
 
@@ -10,5 +11,6 @@ pub use events::{
     Anomaly, AnomalyKind, ChargeRef, DepositEvent, FailureReason, NewDeposit, PaymentMethod,
     RecordedEvent, SCHEMA_VERSION,
 };
+pub use settlement::{AMOUNT_MISMATCH, GATEWAY_UNAVAILABLE, Sighting};
 pub use status::DepositStatus;
 pub use view::{DepositView, SweepKind};

@@ -1,13 +1,20 @@
-//! Running a command against a stream with optimistic concurrency: load, decide, append
-//! at the version decided on; if another writer got there first, decide again on fresh
-//! state, a bounded number of times.
+//! The one way a stream changes: load, decide, append at the version decided on. If
+//! another writer got there first, decide again on fresh state, a bounded number of
+//! times; if the append's outcome is unknown (its answer was lost), read again and decide
+//! again — every decision is a function of the state, so one that already committed
+//! decides nothing the second time.
 
-use crate::deposit::{Deposit, DepositEvent, RecordedEvent, SCHEMA_VERSION, TransitionError};
-use crate::ids::{CorrelationId, DepositId, EventId};
+use crate::deposit::TransitionError;
+use crate::deposit::{AnomalyKind, Deposit, DepositEvent, RecordedEvent, SCHEMA_VERSION};
+use crate::idempotency::{
+    Fingerprint, IdempotencyKey, IdempotencyRecord, IdempotencyState, RefundSnapshot,
+};
+use crate::ids::{CorrelationId, DepositId, EventId, MerchantId};
 use crate::ports::{
     AppendBatch, AppendError, Clock, EventStore, ExternalLookup, IdGenerator, StoreError,
 };
 use std::time::Duration;
+use time::OffsetDateTime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -17,6 +24,9 @@ pub enum CommandError {
     Rejected(#[from] TransitionError),
     #[error("gave up after {0} version conflicts")]
     Contended(u32),
+    /// The idempotency key the decision claimed is already claimed.
+    #[error("the idempotency key is already claimed")]
+    KeyTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("stored stream is unreadable: {0}")]
@@ -61,73 +71,254 @@ pub struct CommandPorts<'a> {
     pub ids: &'a dyn IdGenerator,
 }
 
-/// Runs `decide` on the deposit's current state and appends the events it returns.
-/// Returns the state after them. `decide` returning no events is a no-op (e.g. a
-/// redelivered message whose work is already recorded).
-pub async fn execute<F>(
+impl CommandPorts<'_> {
+    /// Waits before try number `attempt + 1`, with jitter.
+    async fn back_off(&self, retry: &RetryPolicy, attempt: u32) {
+        let random = self.ids.new_uuid().as_u128() as u64;
+        self.clock.sleep(retry.delay(attempt, random)).await;
+    }
+}
+
+/// Where a command's events come from and why.
+#[derive(Debug, Clone, Copy)]
+pub struct Cause<'a> {
+    pub correlation: &'a CorrelationId,
+    /// The event or message that caused them, when there is one.
+    pub causation: Option<&'a str>,
+}
+
+/// An idempotency key claimed in the same append as the events (see [`IdempotencyRecord`];
+/// the response is the view after the events).
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub merchant: MerchantId,
+    pub key: IdempotencyKey,
+    pub fingerprint: Fingerprint,
+    pub state: IdempotencyState,
+    pub refund: Option<RefundSnapshot>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// What a decision wants recorded, and what it concluded (returned to the caller as it
+/// was decided on the state the events were appended to).
+#[derive(Debug, Clone)]
+pub struct Decision<T> {
+    pub events: Vec<DepositEvent>,
+    pub claim: Option<Claim>,
+    pub outcome: T,
+}
+
+impl<T> Decision<T> {
+    /// Nothing to record.
+    pub fn nothing(outcome: T) -> Self {
+        Self {
+            events: Vec::new(),
+            claim: None,
+            outcome,
+        }
+    }
+
+    pub fn record(events: Vec<DepositEvent>, outcome: T) -> Self {
+        Self {
+            events,
+            claim: None,
+            outcome,
+        }
+    }
+
+    pub fn with_claim(mut self, claim: Claim) -> Self {
+        self.claim = Some(claim);
+        self
+    }
+}
+
+/// After a command: the state, what the decision concluded, and whether this call
+/// appended anything.
+#[derive(Debug, Clone)]
+pub struct Executed<T> {
+    pub deposit: Deposit,
+    pub outcome: T,
+    pub appended: bool,
+}
+
+/// The state the first decision is taken on.
+#[derive(Debug, Clone, Copy)]
+pub enum Start<'a> {
+    /// Read the stream first.
+    Load(DepositId),
+    /// A state the caller just read (saves a read; a stale one only costs a retry).
+    From(&'a Deposit),
+}
+
+/// Runs `decide` on the deposit's state and appends what it returns. A decision with no
+/// events appends nothing (e.g. a redelivered message whose work is already recorded).
+pub async fn execute<T, F>(
     ports: &CommandPorts<'_>,
-    deposit_id: DepositId,
-    correlation: &CorrelationId,
-    causation: Option<&str>,
+    start: Start<'_>,
+    cause: Cause<'_>,
     retry: RetryPolicy,
-    decide: F,
-) -> Result<Deposit, CommandError>
+    mut decide: F,
+) -> Result<Executed<T>, CommandError>
 where
-    F: Fn(&Deposit) -> Result<Vec<DepositEvent>, TransitionError>,
+    F: FnMut(&Deposit) -> Result<Decision<T>, TransitionError>,
 {
+    let (deposit_id, mut known) = match start {
+        Start::Load(id) => (id, None),
+        Start::From(deposit) => (deposit.id, Some(deposit.clone())),
+    };
     for attempt in 0..retry.max_attempts {
-        let stream = ports.store.load(deposit_id).await?;
-        if stream.is_empty() {
-            return Err(CommandError::NotFound(deposit_id));
-        }
-        let current = Deposit::replay(&stream).map_err(|e| CommandError::Corrupt(e.to_string()))?;
-        let events = decide(&current)?;
-        if events.is_empty() {
-            return Ok(current);
-        }
-        let mut next = current.clone();
-        let now = ports.clock.now();
-        let mut recorded = Vec::with_capacity(events.len());
-        for (offset, event) in events.into_iter().enumerate() {
-            let event = RecordedEvent {
-                deposit_id,
-                version: current.version + 1 + offset as u64,
-                event_id: EventId(ports.ids.new_uuid()),
-                schema_version: SCHEMA_VERSION,
-                occurred_at: now,
-                correlation_id: correlation.clone(),
-                causation_id: causation.map(str::to_owned),
-                event,
-            };
-            next.apply(&event)?;
-            recorded.push(event);
-        }
-        let lookups = lookups_for(&next, &recorded);
-        let batch = AppendBatch {
-            deposit_id,
-            expected_version: current.version,
-            events: recorded,
-            view: next.view(),
-            idempotency: None,
-            lookups,
+        let current = match known.take() {
+            Some(deposit) => deposit,
+            None => load(ports.store, deposit_id).await?,
         };
-        match ports.store.append(batch).await {
-            Ok(()) => return Ok(next),
-            Err(AppendError::VersionConflict) => {
-                let random = ports.ids.new_uuid().as_u128() as u64;
-                tokio::time::sleep(retry.delay(attempt, random)).await;
+        let decision = decide(&current)?;
+        if decision.events.is_empty() {
+            return Ok(Executed {
+                deposit: current,
+                outcome: decision.outcome,
+                appended: false,
+            });
+        }
+        let (batch, next) = batch(
+            ports,
+            Some(&current),
+            deposit_id,
+            decision.events,
+            decision.claim,
+            cause,
+        )?;
+        match ports.store.append(batch.clone()).await {
+            Ok(()) => {
+                log_anomalies(&batch.events);
+                return Ok(Executed {
+                    deposit: next,
+                    outcome: decision.outcome,
+                    appended: true,
+                });
             }
-            Err(AppendError::IdempotencyKeyTaken) => {
-                return Err(CommandError::Corrupt("unexpected idempotency claim".into()));
+            Err(AppendError::VersionConflict) => ports.back_off(&retry, attempt).await,
+            Err(AppendError::Ambiguous(error)) => {
+                // Read again: if it committed, the next decision sees it and decides nothing.
+                tracing::warn!(%deposit_id, %error, "append outcome unknown; reading again");
+                ports.back_off(&retry, attempt).await;
             }
-            Err(AppendError::Store(e) | AppendError::Ambiguous(e)) => return Err(e.into()),
+            Err(AppendError::IdempotencyKeyTaken) => return Err(CommandError::KeyTaken),
+            Err(AppendError::Store(error)) => return Err(error.into()),
         }
     }
     Err(CommandError::Contended(retry.max_attempts))
 }
 
-/// Webhooks name a gateway's payment id; each submission records where it leads, in the
-/// same transaction as the event.
+/// Starts a new stream with `first` (a `DepositRequested`) and the claim, atomically.
+/// An unknown outcome is resolved by sending the same append again (a fresh stream:
+/// if the first one committed, the second conflicts), at most `retry.max_attempts`
+/// times. `Ok(state)` once it is known to be stored.
+pub async fn create(
+    ports: &CommandPorts<'_>,
+    deposit_id: DepositId,
+    first: DepositEvent,
+    claim: Claim,
+    cause: Cause<'_>,
+    retry: RetryPolicy,
+) -> Result<Deposit, CommandError> {
+    let (batch, created) = batch(ports, None, deposit_id, vec![first], Some(claim), cause)?;
+    let mut unknown = false;
+    for attempt in 0..retry.max_attempts {
+        match ports.store.append(batch.clone()).await {
+            Ok(()) => return Ok(created),
+            // Only our own earlier try can have written this fresh stream.
+            Err(AppendError::VersionConflict) if unknown => return Ok(created),
+            Err(AppendError::VersionConflict) => {
+                return Err(CommandError::Corrupt(format!(
+                    "fresh deposit id {deposit_id} already has events"
+                )));
+            }
+            Err(AppendError::IdempotencyKeyTaken) => return Err(CommandError::KeyTaken),
+            Err(AppendError::Ambiguous(error)) => {
+                tracing::warn!(%deposit_id, %error, "append outcome unknown; sending it again");
+                unknown = true;
+                ports.back_off(&retry, attempt).await;
+            }
+            Err(AppendError::Store(error)) if unknown => {
+                // Still unknown: try again while we may.
+                tracing::warn!(%deposit_id, %error, "append outcome still unknown");
+                ports.back_off(&retry, attempt).await;
+            }
+            Err(AppendError::Store(error)) => return Err(error.into()),
+        }
+    }
+    Err(CommandError::Store(StoreError(format!(
+        "the outcome of creating {deposit_id} stayed unknown"
+    ))))
+}
+
+async fn load(store: &dyn EventStore, deposit_id: DepositId) -> Result<Deposit, CommandError> {
+    let stream = store.load(deposit_id).await?;
+    if stream.is_empty() {
+        return Err(CommandError::NotFound(deposit_id));
+    }
+    Deposit::replay(&stream).map_err(|e| CommandError::Corrupt(e.to_string()))
+}
+
+/// Everything one command writes (its events in their envelopes, the view, the claim and
+/// the lookups), and the state after it. The one place events get their envelope.
+fn batch(
+    ports: &CommandPorts<'_>,
+    current: Option<&Deposit>,
+    deposit_id: DepositId,
+    events: Vec<DepositEvent>,
+    claim: Option<Claim>,
+    cause: Cause<'_>,
+) -> Result<(AppendBatch, Deposit), TransitionError> {
+    let now = ports.clock.now();
+    let expected_version = current.map_or(0, |d| d.version);
+    let mut next: Option<Deposit> = current.cloned();
+    let mut recorded = Vec::with_capacity(events.len());
+    for (offset, event) in events.into_iter().enumerate() {
+        let event = RecordedEvent {
+            deposit_id,
+            version: expected_version + 1 + offset as u64,
+            event_id: EventId(ports.ids.new_uuid()),
+            schema_version: SCHEMA_VERSION,
+            occurred_at: now,
+            correlation_id: cause.correlation.clone(),
+            causation_id: cause.causation.map(str::to_owned),
+            event,
+        };
+        match next.as_mut() {
+            Some(deposit) => deposit.apply(&event)?,
+            None => next = Some(Deposit::start(&event)?),
+        }
+        recorded.push(event);
+    }
+    let next = next.ok_or(TransitionError::NotStarted)?;
+    let view = next.view();
+    let idempotency = claim.map(|claim| IdempotencyRecord {
+        merchant_id: claim.merchant,
+        key: claim.key,
+        fingerprint: claim.fingerprint,
+        deposit_id,
+        state: claim.state,
+        response: view.clone(),
+        refund: claim.refund,
+        created_at: claim.created_at,
+        expires_at: claim.expires_at,
+    });
+    let lookups = lookups_for(&next, &recorded);
+    let batch = AppendBatch {
+        deposit_id,
+        expected_version,
+        events: recorded,
+        view,
+        idempotency,
+        lookups,
+    };
+    Ok((batch, next))
+}
+
+/// Webhooks name a gateway's payment id; every payment id a deposit learns (its own
+/// submission, a stray charge) records where it leads, in the same transaction.
 fn lookups_for(deposit: &Deposit, events: &[RecordedEvent]) -> Vec<ExternalLookup> {
     events
         .iter()
@@ -136,15 +327,44 @@ fn lookups_for(deposit: &Deposit, events: &[RecordedEvent]) -> Vec<ExternalLooku
                 gateway,
                 external_id,
                 ..
-            } => Some(ExternalLookup {
-                gateway: gateway.clone(),
-                external_id: external_id.clone(),
-                deposit_id: deposit.id,
-                merchant_id: deposit.merchant_id.clone(),
-            }),
+            } => Some((gateway.clone(), external_id.clone())),
+            DepositEvent::PaymentAnomalyDetected { anomaly } => anomaly
+                .external_id
+                .clone()
+                .map(|external_id| (anomaly.gateway.clone(), external_id)),
             _ => None,
         })
+        .map(|(gateway, external_id)| ExternalLookup {
+            gateway,
+            external_id,
+            deposit_id: deposit.id,
+            merchant_id: deposit.merchant_id.clone(),
+        })
         .collect()
+}
+
+/// Money that moved unexpectedly is never only in the stream: every anomaly is also an
+/// error line carrying `anomaly`, which the log metric filter counts and alarms on.
+fn log_anomalies(events: &[RecordedEvent]) {
+    for recorded in events {
+        if let DepositEvent::PaymentAnomalyDetected { anomaly } = &recorded.event {
+            let refunded = matches!(
+                anomaly.kind,
+                AnomalyKind::UnexpectedCharge
+                    | AnomalyKind::SuccessAfterFailure
+                    | AnomalyKind::AmountMismatch
+            );
+            tracing::error!(
+                anomaly = anomaly.kind.as_str(),
+                deposit_id = %recorded.deposit_id,
+                gateway = %anomaly.gateway,
+                external_id = anomaly.external_id.as_deref().unwrap_or(""),
+                refunded,
+                "payment anomaly: {}",
+                anomaly.detail
+            );
+        }
+    }
 }
 
 #[cfg(test)]

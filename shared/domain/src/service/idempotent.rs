@@ -1,13 +1,41 @@
-//! The steps every idempotent request shares once its key is claimed: send the message,
-//! complete the claim (or release it on failure), and judge a key that was already taken.
+//! What every idempotent request (a deposit, a refund) shares once its effect is stored:
+//! the message is sent and the claim completed (both best effort: the effect is durable,
+//! so the request succeeds, and the sweeper re-sends a message that never left), and a
+//! key that was already taken is judged.
 
-use super::intake::{IntakeError, IntakePorts};
+use crate::crypto::{CryptoError, FieldCipher};
 use crate::idempotency::{
-    Fingerprint, IdempotencyKey, IdempotencyRecord, IdempotencyState, Verdict, judge,
+    Fingerprint, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, IdempotencyState, Verdict,
+    judge,
 };
 use crate::ids::{CorrelationId, DepositId, MerchantId};
-use crate::ports::DepositMessage;
+use crate::ports::{Clock, DepositMessage, EventStore, IdGenerator, QueueSender, StoreError};
 use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("the idempotency key was already used with a different request")]
+    KeyReused,
+    #[error("a request with this idempotency key is still being processed")]
+    InFlight,
+    /// Nothing was stored, or whether it was could not be learnt: safe to retry with the
+    /// same key (never with a new one).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("stored state is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+pub struct IntakePorts<'a> {
+    pub store: &'a dyn EventStore,
+    pub queue: &'a dyn QueueSender,
+    pub clock: &'a dyn Clock,
+    pub ids: &'a dyn IdGenerator,
+    pub cipher: &'a FieldCipher,
+    pub policy: IdempotencyPolicy,
+}
 
 /// Who holds which key, for which request.
 pub struct KeyContext<'a> {
@@ -15,6 +43,14 @@ pub struct KeyContext<'a> {
     pub key: &'a IdempotencyKey,
     pub fingerprint: &'a Fingerprint,
     pub correlation: &'a CorrelationId,
+}
+
+/// A fresh claim of the key for this request, held for the policy's lease.
+pub(super) fn new_claim(ports: &IntakePorts<'_>) -> IdempotencyState {
+    IdempotencyState::InFlight {
+        owner: ports.ids.new_uuid(),
+        lease_until: ports.clock.now() + ports.policy.lease,
+    }
 }
 
 /// The key is taken: replay, refuse, or take over a request that died half-way.
@@ -32,10 +68,7 @@ pub(super) async fn resume(
         Verdict::Mismatch => Err(IntakeError::KeyReused),
         Verdict::InFlight => Err(IntakeError::InFlight),
         Verdict::Abandoned { .. } => {
-            let claim = IdempotencyState::InFlight {
-                owner: ports.ids.new_uuid(),
-                lease_until: ports.clock.now() + ports.policy.lease,
-            };
+            let claim = new_claim(ports);
             let taken = ports
                 .store
                 .transition_idempotency(input.merchant, input.key, &record.state, &claim)
@@ -44,28 +77,31 @@ pub(super) async fn resume(
                 return Err(IntakeError::InFlight);
             }
             tracing::info!(deposit_id = %record.deposit_id, "taking over an abandoned request to re-send its message");
-            enqueue_and_complete(ports, input, record.deposit_id, &claim).await?;
+            enqueue_and_complete(ports, input, record.deposit_id, &claim).await;
             Ok(record)
         }
     }
 }
 
+/// The request's effect is stored: send the message and complete the claim. Neither can
+/// fail the request any more: a message that did not leave is re-sent by the sweeper
+/// (its `pending_after`), and an uncompleted claim is taken over by a retry after its
+/// lease, which sends again and completes it.
 pub(super) async fn enqueue_and_complete(
     ports: &IntakePorts<'_>,
     input: &KeyContext<'_>,
     deposit_id: DepositId,
     claim: &IdempotencyState,
-) -> Result<(), IntakeError> {
+) {
     let message = DepositMessage {
         deposit_id,
         merchant_id: input.merchant.clone(),
         correlation_id: input.correlation.clone(),
     };
     if let Err(error) = ports.queue.send(&message, Duration::ZERO).await {
-        release(ports, input, claim).await;
-        return Err(error.into());
+        tracing::warn!(%deposit_id, %error, "message not sent; the sweeper re-sends it");
     }
-    let completed = ports
+    match ports
         .store
         .transition_idempotency(
             input.merchant,
@@ -73,29 +109,15 @@ pub(super) async fn enqueue_and_complete(
             claim,
             &IdempotencyState::Completed,
         )
-        .await?;
-    if !completed {
-        // Our lease ran out and a retry took over; it re-sends and completes the record.
-        tracing::warn!(%deposit_id, "idempotency lease was taken over before completion");
-    }
-    Ok(())
-}
-
-/// Ends our lease at once so the client's retry may take over without waiting it out.
-async fn release(ports: &IntakePorts<'_>, input: &KeyContext<'_>, claim: &IdempotencyState) {
-    let IdempotencyState::InFlight { owner, .. } = claim else {
-        return;
-    };
-    // Clearly in the past, so a retry on an instance whose clock lags still sees it expired.
-    let expired = IdempotencyState::InFlight {
-        owner: *owner,
-        lease_until: ports.clock.now() - ports.policy.lease,
-    };
-    if let Err(error) = ports
-        .store
-        .transition_idempotency(input.merchant, input.key, claim, &expired)
         .await
     {
-        tracing::warn!(%error, "could not release the idempotency lease; a retry waits for it to expire");
+        Ok(true) => {}
+        // Our lease ran out and a retry took over; it re-sends and completes the record.
+        Ok(false) => {
+            tracing::warn!(%deposit_id, "idempotency lease was taken over before completion")
+        }
+        Err(error) => {
+            tracing::warn!(%deposit_id, %error, "claim not completed; a retry takes it over after the lease")
+        }
     }
 }

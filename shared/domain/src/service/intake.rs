@@ -1,43 +1,24 @@
 //! Taking a deposit request: record it durably, then ask for it to be processed.
 //!
 //! Order matters for money: the `DepositRequested` event, the read model and the
-//! idempotency claim are committed together first; only then is the message sent. If the
-//! send fails the request fails and the claim is released, so the client's retry (same
-//! key) re-sends; the sweeper re-enqueues anything left `pending` regardless.
+//! idempotency claim are committed together first; only then is the message sent. Once
+//! the append is known to be stored the request succeeds, whatever happens to the send:
+//! the sweeper re-sends the message of a deposit left `pending`. A request never answers
+//! a failure for a deposit it stored (the merchant would retry with a new key and pay
+//! twice): an append whose answer was lost is sent again until its outcome is known.
 
-use super::idempotent::{KeyContext, enqueue_and_complete, resume};
+use super::command::{Cause, Claim, CommandError, CommandPorts, RetryPolicy, create};
+pub use super::idempotent::{IntakeError, IntakePorts};
+use super::idempotent::{KeyContext, enqueue_and_complete, new_claim, resume};
 use crate::crypto::{CryptoError, FieldCipher};
-use crate::deposit::{
-    Deposit, DepositEvent, DepositView, NewDeposit, PaymentMethod, RecordedEvent, SCHEMA_VERSION,
-};
-use crate::idempotency::{
-    Fingerprint, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, IdempotencyState,
-};
-use crate::ids::{CorrelationId, DepositId, EventId, MerchantId};
-use crate::ports::{
-    AppendBatch, AppendError, Clock, EventStore, IdGenerator, QueueError, QueueSender, StoreError,
-};
+use crate::deposit::{DepositEvent, DepositView, NewDeposit, PaymentMethod};
+use crate::idempotency::{Fingerprint, IdempotencyKey};
+use crate::ids::{CorrelationId, DepositId, MerchantId};
 use crate::validation::DepositRequest;
 use secrecy::ExposeSecret;
 
 /// The endpoint name mixed into request fingerprints.
 pub const CREATE_DEPOSIT: &str = "create_deposit";
-
-#[derive(Debug, thiserror::Error)]
-pub enum IntakeError {
-    #[error("the idempotency key was already used with a different request")]
-    KeyReused,
-    #[error("a request with this idempotency key is still being processed")]
-    InFlight,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Queue(#[from] QueueError),
-    #[error(transparent)]
-    Crypto(#[from] CryptoError),
-    #[error("stored state is inconsistent: {0}")]
-    Inconsistent(String),
-}
 
 /// The answer to a create request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,15 +27,6 @@ pub enum Created {
     New(DepositView),
     /// An earlier request with the same key and body did; this is its response again.
     Replayed(DepositView),
-}
-
-pub struct IntakePorts<'a> {
-    pub store: &'a dyn EventStore,
-    pub queue: &'a dyn QueueSender,
-    pub clock: &'a dyn Clock,
-    pub ids: &'a dyn IdGenerator,
-    pub cipher: &'a FieldCipher,
-    pub policy: IdempotencyPolicy,
 }
 
 pub struct IntakeRequest<'a> {
@@ -76,67 +48,67 @@ impl IntakeRequest<'_> {
     }
 }
 
+/// How often an append whose outcome is unknown is sent again before the request gives
+/// up (a 503: retry with the same key). Short waits: a client is waiting.
+const CREATE_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 4,
+    base_delay: std::time::Duration::from_millis(50),
+    max_delay: std::time::Duration::from_millis(400),
+};
+
 pub async fn request_deposit(
     ports: &IntakePorts<'_>,
     input: IntakeRequest<'_>,
 ) -> Result<Created, IntakeError> {
     let now = ports.clock.now();
     let deposit_id = DepositId(ports.ids.new_uuid());
-    let owner = ports.ids.new_uuid();
-    let first = RecordedEvent {
+    let first = DepositEvent::DepositRequested {
         deposit_id,
-        version: 1,
-        event_id: EventId(ports.ids.new_uuid()),
-        schema_version: SCHEMA_VERSION,
-        occurred_at: now,
-        correlation_id: input.correlation.clone(),
-        causation_id: None,
-        event: DepositEvent::DepositRequested {
-            deposit_id,
-            merchant_id: input.merchant.clone(),
-            request: seal(ports.cipher, deposit_id, &input.request)?,
-        },
-    };
-    let view = Deposit::start(&first)
-        .map_err(|e| IntakeError::Inconsistent(e.to_string()))?
-        .view();
-    let claim = IdempotencyState::InFlight {
-        owner,
-        lease_until: now + ports.policy.lease,
-    };
-    let record = IdempotencyRecord {
         merchant_id: input.merchant.clone(),
+        request: seal(ports.cipher, deposit_id, &input.request)?,
+    };
+    let state = new_claim(ports);
+    let claim = Claim {
+        merchant: input.merchant.clone(),
         key: input.key.clone(),
         fingerprint: input.fingerprint.clone(),
-        deposit_id,
-        state: claim.clone(),
-        response: view.clone(),
+        state: state.clone(),
         refund: None,
         created_at: now,
         expires_at: now + ports.policy.retention,
     };
-    let batch = AppendBatch {
-        deposit_id,
-        expected_version: 0,
-        events: vec![first],
-        view: view.clone(),
-        idempotency: Some(record),
-        lookups: Vec::new(),
+    let commands = CommandPorts {
+        store: ports.store,
+        clock: ports.clock,
+        ids: ports.ids,
     };
-    match ports.store.append(batch).await {
-        Ok(()) => {
-            enqueue_and_complete(ports, &input.key_context(), deposit_id, &claim).await?;
-            Ok(Created::New(view))
+    let cause = Cause {
+        correlation: input.correlation,
+        causation: None,
+    };
+    let created = create(&commands, deposit_id, first, claim, cause, CREATE_RETRY).await;
+    let view = match created {
+        Ok(deposit) => deposit.view(),
+        Err(CommandError::KeyTaken) => {
+            let record = ports
+                .store
+                .idempotency_record(input.merchant, input.key)
+                .await?;
+            match record {
+                // Our own earlier try committed, its answer was lost.
+                Some(record) if record.deposit_id == deposit_id => record.response,
+                _ => {
+                    let record = resume(ports, &input.key_context()).await?;
+                    return Ok(Created::Replayed(record.response));
+                }
+            }
         }
-        Err(AppendError::IdempotencyKeyTaken) => {
-            let record = resume(ports, &input.key_context()).await?;
-            Ok(Created::Replayed(record.response))
-        }
-        Err(AppendError::VersionConflict) => Err(IntakeError::Inconsistent(format!(
-            "fresh deposit id {deposit_id} already has events"
-        ))),
-        Err(AppendError::Store(e) | AppendError::Ambiguous(e)) => Err(e.into()),
-    }
+        Err(CommandError::Store(error)) => return Err(error.into()),
+        Err(other) => return Err(IntakeError::Inconsistent(other.to_string())),
+    };
+    // Durable from here on: whatever happens to the message, the answer is 202.
+    enqueue_and_complete(ports, &input.key_context(), deposit_id, &state).await;
+    Ok(Created::New(view))
 }
 
 /// Encrypts the payment method's token, bound to the deposit, before it is stored.

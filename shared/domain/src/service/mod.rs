@@ -11,5 +11,8 @@ mod queries;
 pub mod refund;
 pub mod sweep;
 
-pub use command::{CommandError, CommandPorts, RetryPolicy, execute};
+pub use command::{
+    Cause, Claim, CommandError, CommandPorts, Decision, Executed, RetryPolicy, Start, create,
+    execute,
+};
 pub use queries::{deposit_events, deposit_view};

@@ -1,17 +1,20 @@
 //! Applying an outcome a gateway reported by webhook (already verified and parsed).
 //!
-//! * the first report of an outcome moves the deposit (`submitted → succeeded|failed`);
+//! * the first report of an outcome moves the deposit (`submitted → succeeded|failed`),
+//!   a success only if the amount and currency are the deposit's;
 //! * the same report again is a no-op (gateways retry; they may also re-send);
-//! * a report contradicting a final state is recorded for audit, never applied;
-//! * a report for a payment the processor has not recorded yet is refused, so the
-//!   gateway retries it later instead of it being lost.
+//! * a report contradicting a final state never changes it: it is an anomaly, and money
+//!   that moved where it should not have (a success after a failure, a charge the deposit
+//!   does not hold) is refunded by paygate;
+//! * a report for a payment the processor has not recorded yet is refused while an
+//!   attempt at that gateway is open, so the gateway retries it later.
 
-use super::command::{CommandError, CommandPorts, RetryPolicy, execute};
+use super::command::{Cause, CommandError, CommandPorts, Decision, RetryPolicy, Start, execute};
 use crate::deposit::{
-    Deposit, DepositEvent, DepositStatus, FailureReason, RefundState, TransitionError,
+    Anomaly, AnomalyKind, Deposit, DepositEvent, DepositStatus, FailureReason, RefundState,
+    Sighting, TransitionError,
 };
-use crate::ids::CorrelationId;
-use crate::ids::RefundId;
+use crate::ids::{CorrelationId, DepositId, RefundId};
 use crate::ports::gateway::{GatewayNotification, NotifiedOutcome};
 use crate::ports::{Clock, EventStore, IdGenerator, StoreError};
 
@@ -21,8 +24,10 @@ pub enum Applied {
     Recorded { status: DepositStatus },
     /// Already known: nothing to do.
     Duplicate { status: DepositStatus },
-    /// Contradicts the final state: kept for audit only.
+    /// Contradicts the final state and moved no money: kept for audit (an anomaly).
     Contradiction { status: DepositStatus },
+    /// Money moved where it should not have: recorded as an anomaly and refunded.
+    Anomaly { status: DepositStatus },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,77 +53,83 @@ pub async fn apply_notification(
     notification: &GatewayNotification,
     correlation: &CorrelationId,
 ) -> Result<Applied, OutcomeError> {
-    let lookup = ports
+    let deposit_id = match ports
         .store
         .find_by_external_id(gateway, &notification.external_id)
         .await?
-        .ok_or(OutcomeError::NotYetKnown)?;
+    {
+        Some(lookup) => lookup.deposit_id,
+        // A payment no submission recorded: the reference names the deposit it was for.
+        None => DepositId::parse(&notification.reference).ok_or(OutcomeError::NotYetKnown)?,
+    };
     let command = CommandPorts {
         store: ports.store,
         clock: ports.clock,
         ids: ports.ids,
     };
     let causation = format!("{gateway}:{}", notification.event_id);
-    // The decision taken on the state the events were finally appended to.
-    let last = std::sync::Mutex::new(Decision::Nothing);
-    let decide = |d: &Deposit| -> Result<Vec<DepositEvent>, TransitionError> {
-        let judged = decide(d, notification);
-        *last.lock().unwrap_or_else(|p| p.into_inner()) = judged.clone();
-        Ok(match judged {
-            Decision::Apply(event) => vec![event],
-            Decision::Contradiction
-                if !d.ignored_gateway_events.contains(&notification.event_id) =>
-            {
-                vec![DepositEvent::ContradictingOutcomeIgnored {
-                    gateway_event_id: notification.event_id.clone(),
-                    reported: notification.outcome.name().to_owned(),
-                }]
-            }
-            Decision::Contradiction | Decision::Nothing | Decision::NotYetKnown => vec![],
-        })
-    };
-    let after = execute(
+    let reversal = RefundId(ports.ids.new_uuid());
+    let executed = execute(
         &command,
-        lookup.deposit_id,
-        correlation,
-        Some(&causation),
+        Start::Load(deposit_id),
+        Cause {
+            correlation,
+            causation: Some(&causation),
+        },
         RetryPolicy::default(),
-        decide,
+        |deposit| Ok(decide(deposit, gateway, notification, reversal)),
     )
-    .await?;
-    let judged = last.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let status = after.status;
-    match judged {
-        Decision::Apply(_) => Ok(Applied::Recorded { status }),
-        Decision::Contradiction => Ok(Applied::Contradiction { status }),
-        Decision::Nothing => Ok(Applied::Duplicate { status }),
-        Decision::NotYetKnown => Err(OutcomeError::NotYetKnown),
+    .await;
+    let executed = match executed {
+        Ok(executed) => executed,
+        // A reference that names no deposit of ours: nothing to attach it to yet.
+        Err(CommandError::NotFound(_)) => return Err(OutcomeError::NotYetKnown),
+        Err(other) => return Err(other.into()),
+    };
+    let status = executed.deposit.status;
+    match executed.outcome {
+        Judged::Apply => Ok(Applied::Recorded { status }),
+        Judged::Nothing => Ok(Applied::Duplicate { status }),
+        Judged::Contradiction => Ok(Applied::Contradiction { status }),
+        Judged::Anomaly => Ok(Applied::Anomaly { status }),
+        Judged::NotYetKnown => Err(OutcomeError::NotYetKnown),
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Decision {
-    Apply(DepositEvent),
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Judged {
+    Apply,
     Nothing,
     Contradiction,
+    Anomaly,
     /// The processor has not recorded what this report is about yet.
     NotYetKnown,
 }
 
-fn decide(deposit: &Deposit, notification: &GatewayNotification) -> Decision {
+fn decide(
+    deposit: &Deposit,
+    gateway: &str,
+    notification: &GatewayNotification,
+    reversal: RefundId,
+) -> Decision<Judged> {
+    let seen = Sighting {
+        gateway,
+        external_id: &notification.external_id,
+        charged: Some(notification.charged),
+        attempt: None,
+        gateway_event_id: Some(&notification.event_id),
+    };
+    let own = deposit.gateway.as_deref() == Some(gateway)
+        && deposit.external_id.as_deref() == Some(notification.external_id.as_str());
     match &notification.outcome {
-        NotifiedOutcome::PaymentSucceeded => payment(deposit, DepositStatus::Succeeded, || {
-            DepositEvent::DepositSucceeded {
-                external_id: notification.external_id.clone(),
-            }
-        }),
-        NotifiedOutcome::PaymentFailed { code } => payment(deposit, DepositStatus::Failed, || {
-            DepositEvent::DepositFailed {
-                reason: FailureReason::new(code.clone(), "the gateway reported the payment failed"),
-            }
-        }),
+        NotifiedOutcome::PaymentSucceeded if own => payment_succeeded(deposit, &seen, reversal),
+        NotifiedOutcome::PaymentFailed { code } if own => payment_failed(deposit, &seen, code),
+        NotifiedOutcome::PaymentSucceeded | NotifiedOutcome::PaymentFailed { .. } => {
+            unknown_payment(deposit, &seen, notification, reversal)
+        }
         NotifiedOutcome::RefundSucceeded { refund_external_id } => refund(
             deposit,
+            &seen,
             refund_external_id,
             RefundState::Succeeded,
             |refund_id| DepositEvent::RefundSucceeded { refund_id },
@@ -128,6 +139,7 @@ fn decide(deposit: &Deposit, notification: &GatewayNotification) -> Decision {
             code,
         } => refund(
             deposit,
+            &seen,
             refund_external_id,
             RefundState::Failed,
             |refund_id| DepositEvent::RefundFailed {
@@ -138,43 +150,142 @@ fn decide(deposit: &Deposit, notification: &GatewayNotification) -> Decision {
     }
 }
 
-fn payment(
+/// The deposit's own payment succeeded.
+fn payment_succeeded(
     deposit: &Deposit,
-    wanted: DepositStatus,
-    event: impl FnOnce() -> DepositEvent,
-) -> Decision {
+    seen: &Sighting<'_>,
+    reversal: RefundId,
+) -> Decision<Judged> {
     match deposit.status {
-        DepositStatus::Submitted => Decision::Apply(event()),
-        // Refund statuses imply the payment succeeded.
-        status
-            if wanted == DepositStatus::Succeeded
-                && (status == DepositStatus::Succeeded
-                    || status.is_refundable()
-                    || status == DepositStatus::Refunded) =>
-        {
-            Decision::Nothing
+        DepositStatus::Submitted => {
+            let events = deposit.confirm_charge(seen, reversal);
+            let judged = if matches!(events.first(), Some(DepositEvent::DepositSucceeded { .. })) {
+                Judged::Apply
+            } else {
+                Judged::Anomaly
+            };
+            Decision::record(events, judged)
         }
-        DepositStatus::Failed if wanted == DepositStatus::Failed => Decision::Nothing,
-        status if status.is_final_outcome() => Decision::Contradiction,
-        // Pending / processing: the processor has not recorded the submission yet.
-        _ => Decision::NotYetKnown,
+        // Refund statuses imply the payment succeeded.
+        DepositStatus::Succeeded | DepositStatus::PartiallyRefunded | DepositStatus::Refunded => {
+            match seen.charged {
+                Some(charged) if !deposit.is_charged_as_asked(&charged) => {
+                    contradiction(deposit, seen, "a success for another amount than recorded")
+                }
+                _ => Decision::nothing(Judged::Nothing),
+            }
+        }
+        // Failed, yet the gateway took the money: refund it.
+        DepositStatus::Failed => anomaly(deposit.stray_charge(seen, reversal)),
+        DepositStatus::Pending | DepositStatus::Processing => {
+            Decision::nothing(Judged::NotYetKnown)
+        }
+    }
+}
+
+/// The deposit's own payment failed.
+fn payment_failed(deposit: &Deposit, seen: &Sighting<'_>, code: &str) -> Decision<Judged> {
+    match deposit.status {
+        DepositStatus::Submitted => Decision::record(
+            vec![DepositEvent::DepositFailed {
+                reason: FailureReason::new(code, "the gateway reported the payment failed"),
+            }],
+            Judged::Apply,
+        ),
+        DepositStatus::Failed => Decision::nothing(Judged::Nothing),
+        DepositStatus::Pending | DepositStatus::Processing => {
+            Decision::nothing(Judged::NotYetKnown)
+        }
+        // Recorded succeeded: the gateway now says failed. Nothing moved; a person checks.
+        _ => contradiction(
+            deposit,
+            seen,
+            "a failure reported after the payment succeeded",
+        ),
+    }
+}
+
+/// A payment of this deposit that is not the one it holds (or holds nothing yet).
+fn unknown_payment(
+    deposit: &Deposit,
+    seen: &Sighting<'_>,
+    notification: &GatewayNotification,
+    reversal: RefundId,
+) -> Decision<Judged> {
+    let waiting_here = deposit
+        .open_attempt()
+        .is_some_and(|a| a.gateway == seen.gateway);
+    if waiting_here {
+        // Most likely the open attempt's own payment: the processor records it first.
+        return Decision::nothing(Judged::NotYetKnown);
+    }
+    match notification.outcome {
+        NotifiedOutcome::PaymentSucceeded => anomaly(deposit.stray_charge(seen, reversal)),
+        // A failed payment we did not know of moved no money.
+        _ => Decision::nothing(Judged::Nothing),
     }
 }
 
 fn refund(
     deposit: &Deposit,
+    seen: &Sighting<'_>,
     refund_external_id: &str,
     wanted: RefundState,
     event: impl FnOnce(RefundId) -> DepositEvent,
-) -> Decision {
+) -> Decision<Judged> {
     match deposit
         .refunds
         .iter()
         .find(|r| r.external_id.as_deref() == Some(refund_external_id))
     {
-        None => Decision::NotYetKnown,
-        Some(refund) if refund.state == RefundState::Pending => Decision::Apply(event(refund.id)),
-        Some(refund) if refund.state == wanted => Decision::Nothing,
-        Some(_) => Decision::Contradiction,
+        None => Decision::nothing(Judged::NotYetKnown),
+        Some(refund) if refund.state == RefundState::Pending => {
+            Decision::record(vec![event(refund.id)], Judged::Apply)
+        }
+        Some(refund) if refund.state == wanted => Decision::nothing(Judged::Nothing),
+        Some(_) => contradiction(
+            deposit,
+            seen,
+            "a refund outcome contradicting the recorded one",
+        ),
+    }
+}
+
+/// Events that record money moved wrongly (empty when already recorded).
+fn anomaly(events: Vec<DepositEvent>) -> Decision<Judged> {
+    if events.is_empty() {
+        Decision::nothing(Judged::Nothing)
+    } else {
+        Decision::record(events, Judged::Anomaly)
+    }
+}
+
+/// An outcome contradicting a final one: recorded once per gateway event, never applied.
+fn contradiction(deposit: &Deposit, seen: &Sighting<'_>, detail: &str) -> Decision<Judged> {
+    let anomaly = Anomaly {
+        kind: AnomalyKind::OutcomeContradiction,
+        gateway: seen.gateway.to_owned(),
+        external_id: Some(seen.external_id.to_owned()),
+        charged: seen.charged,
+        attempt: None,
+        gateway_event_id: seen.gateway_event_id.map(str::to_owned),
+        detail: detail.to_owned(),
+    };
+    let already = deposit.anomalies.iter().any(|a| a.same_as(&anomaly))
+        || seen
+            .gateway_event_id
+            .is_some_and(|id| deposit.ignored_gateway_events.iter().any(|e| e == id));
+    if already {
+        return Decision::nothing(Judged::Contradiction);
+    }
+    Decision::record(
+        vec![DepositEvent::PaymentAnomalyDetected { anomaly }],
+        Judged::Contradiction,
+    )
+}
+
+impl From<TransitionError> for OutcomeError {
+    fn from(error: TransitionError) -> Self {
+        Self::Command(CommandError::Rejected(error))
     }
 }

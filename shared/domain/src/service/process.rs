@@ -1,25 +1,25 @@
-//! Processing a deposit message: route it to the best gateway, record the attempt BEFORE
-//! calling, classify the answer, fall back on transient failures, and never pay twice.
+//! Processing a deposit message: send requested refunds, then route the deposit to the
+//! best gateway, record the attempt BEFORE calling, classify the answer, fall back only
+//! when nothing was done, and never charge twice.
 //!
-//! A message may arrive more than once, or after a crash at any point; each step below
-//! starts from the stored stream, so re-running is always safe:
-//! * past `processing` already → nothing to do;
-//! * an attempt left open (crash after the call, or an ambiguous answer) → ask that
-//!   gateway what happened to it before anything else;
+//! A message may arrive more than once, at the same time on several workers, or after a
+//! crash at any point; each step starts from the stored stream, so re-running is safe:
+//! * past `processing` already → nothing to do for the payment;
+//! * an attempt is open → only its owner (the delivery that opened or resumed it) calls
+//!   its gateway or closes it; any other delivery waits, then — once the owner released
+//!   it or its lease ran out — takes it over and sends the same request with the same key
+//!   to the same gateway. Never another gateway while an outcome is unknown;
 //! * otherwise try candidates in priority order, each attempt with its own idempotency key
 //!   `<deposit id>:<attempt>`.
 
-use super::command::{CommandError, CommandPorts, RetryPolicy, execute};
+use super::command::{
+    Cause, CommandError, CommandPorts, Decision, Executed, RetryPolicy, Start, execute,
+};
 use crate::crypto::FieldCipher;
-use crate::deposit::{
-    Attempt, Deposit, DepositEvent, DepositStatus, FailureReason, Refund, RefundState,
-};
+use crate::deposit::{Attempt, Deposit, DepositEvent, DepositStatus, FailureReason, Refund};
 use crate::gateways::{BreakerPolicy, CallResult, Gateway, Route, route};
-use crate::ids::CorrelationId;
-use crate::ports::gateway::{
-    GatewayConnector, PaymentOutcome, PaymentRequest, PaymentState, RefundOutcome, RefundRequest,
-    StatusOutcome,
-};
+use crate::ids::{AttemptOwner, RefundId};
+use crate::ports::gateway::{GatewayConnector, PaymentOutcome, PaymentRequest};
 use crate::ports::{
     Clock, ConnectorDirectory, DepositMessage, EventStore, GatewayRegistry, IdGenerator, StoreError,
 };
@@ -27,11 +27,16 @@ use secrecy::SecretString;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod refunds;
+
+pub use refunds::refund_key;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Processed {
     /// The message's work is done (or was already done); delete it.
     Done { status: DepositStatus },
-    /// Try again later (no gateway available now, or an outcome still unknown).
+    /// Try again later (no gateway available now, an outcome still unknown, an attempt
+    /// another delivery holds, a refund not submitted yet).
     RetryLater { reason: String },
 }
 
@@ -77,6 +82,29 @@ impl RedeliveryPolicy {
     }
 }
 
+/// How long attempts belong to their owner, and how long their request may be re-sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptPolicy {
+    /// How long after taking an attempt its owner may still be working on it: longer
+    /// than the processor can run (the Lambda's 30 s timeout). Until then, or until the
+    /// owner releases it, nobody else touches it. Default 60 s.
+    pub lease: time::Duration,
+    /// How long after an attempt started its request may still be sent again with the
+    /// same key: PSPs forget idempotency keys (24 h is common), after which the same key
+    /// could charge again. Past this, an attempt whose outcome is unknown is an anomaly
+    /// for a person. Default 23 h.
+    pub resend_within: time::Duration,
+}
+
+impl Default for AttemptPolicy {
+    fn default() -> Self {
+        Self {
+            lease: time::Duration::seconds(60),
+            resend_within: time::Duration::hours(23),
+        }
+    }
+}
+
 pub struct ProcessorPorts<'a> {
     pub store: &'a dyn EventStore,
     pub registry: &'a dyn GatewayRegistry,
@@ -86,21 +114,7 @@ pub struct ProcessorPorts<'a> {
     pub cipher: &'a FieldCipher,
     pub breaker: BreakerPolicy,
     pub commands: RetryPolicy,
-    /// How long after an attempt was recorded its call may still be running somewhere
-    /// (another delivery of the same message). Until then "the gateway has no such
-    /// payment" may just mean "not yet", so the attempt is not closed. Must exceed the
-    /// processor's own timeout; see [`IN_FLIGHT_GRACE`].
-    pub in_flight_grace: time::Duration,
-}
-
-/// Default [`ProcessorPorts::in_flight_grace`]: twice the processor Lambda's 30 s timeout,
-/// well below the queue's 180 s visibility timeout after which a crashed attempt is retried.
-pub const IN_FLIGHT_GRACE: time::Duration = time::Duration::seconds(60);
-
-struct Run<'p, 'a> {
-    ports: &'p ProcessorPorts<'a>,
-    message: &'p DepositMessage,
-    causation: &'p str,
+    pub attempts: AttemptPolicy,
 }
 
 pub async fn process_deposit(
@@ -112,8 +126,27 @@ pub async fn process_deposit(
         ports,
         message,
         causation,
+        owner: AttemptOwner(ports.ids.new_uuid()),
     };
     run.process().await
+}
+
+/// One delivery of one message.
+struct Run<'p, 'a> {
+    ports: &'p ProcessorPorts<'a>,
+    message: &'p DepositMessage,
+    causation: &'p str,
+    /// This delivery, as the owner of the attempts it opens or resumes.
+    owner: AttemptOwner,
+}
+
+/// Where a payment step leaves the message.
+enum Step {
+    /// Settled (or nothing left for this delivery to do).
+    Done(Deposit),
+    /// Routing may go on with this state.
+    Continue(Deposit),
+    Wait(String),
 }
 
 impl Run<'_, '_> {
@@ -123,10 +156,6 @@ impl Run<'_, '_> {
             clock: self.ports.clock,
             ids: self.ports.ids,
         }
-    }
-
-    fn correlation(&self) -> &CorrelationId {
-        &self.message.correlation_id
     }
 
     async fn load(&self) -> Result<Deposit, ProcessError> {
@@ -146,16 +175,19 @@ impl Run<'_, '_> {
         Ok(deposit)
     }
 
-    /// Appends what `decide` returns on the current state (re-deciding on conflicts).
-    async fn record<F>(&self, decide: F) -> Result<Deposit, ProcessError>
+    /// Appends what `decide` returns on `deposit` (re-deciding on fresh state on a race).
+    async fn record<T, F>(&self, deposit: &Deposit, decide: F) -> Result<Executed<T>, ProcessError>
     where
-        F: Fn(&Deposit) -> Result<Vec<DepositEvent>, crate::deposit::TransitionError>,
+        F: FnMut(&Deposit) -> Result<Decision<T>, crate::deposit::TransitionError>,
     {
+        let cause = Cause {
+            correlation: &self.message.correlation_id,
+            causation: Some(self.causation),
+        };
         Ok(execute(
             &self.command_ports(),
-            self.message.deposit_id,
-            self.correlation(),
-            Some(self.causation),
+            Start::From(deposit),
+            cause,
             self.ports.commands,
             decide,
         )
@@ -163,29 +195,33 @@ impl Run<'_, '_> {
     }
 
     async fn process(&self) -> Result<Processed, ProcessError> {
-        let mut deposit = self.load().await?;
-        if deposit.status.is_refundable() && deposit.refunds.iter().any(awaits_submission) {
-            let gateways = self.ports.registry.list().await?;
-            return self.submit_refunds(&deposit, &gateways).await;
-        }
-        if !matches!(
-            deposit.status,
-            DepositStatus::Pending | DepositStatus::Processing
-        ) {
-            return Ok(Processed::Done {
-                status: deposit.status,
-            });
-        }
+        let deposit = self.load().await?;
         let gateways = self.ports.registry.list().await?;
-        if let Some(open) = deposit.open_attempt().cloned() {
-            match self.reconcile(&open, &gateways).await? {
-                Some(done) => return Ok(done),
-                None => deposit = self.load().await?,
+        let (deposit, refunds_waiting) = self.submit_refunds(deposit, &gateways).await?;
+        let payment = match deposit.status {
+            DepositStatus::Pending | DepositStatus::Processing => {
+                self.pay(deposit, &gateways).await?
             }
+            status => Processed::Done { status },
+        };
+        Ok(match (payment, refunds_waiting) {
+            (Processed::Done { .. }, Some(reason)) => Processed::RetryLater { reason },
+            (payment, _) => payment,
+        })
+    }
+
+    async fn pay(&self, deposit: Deposit, gateways: &[Gateway]) -> Result<Processed, ProcessError> {
+        let mut deposit = deposit;
+        if let Some(open) = deposit.open_attempt().cloned() {
+            deposit = match self.settle_open(deposit, &open, gateways).await? {
+                Step::Continue(deposit) => deposit,
+                Step::Done(deposit) => return Ok(done(&deposit)),
+                Step::Wait(reason) => return Ok(Processed::RetryLater { reason }),
+            };
         }
         let now = self.ports.clock.now();
         let candidates = match route(
-            &gateways,
+            gateways,
             deposit.request.country,
             deposit.request.currency,
             now,
@@ -196,331 +232,237 @@ impl Run<'_, '_> {
                     reason: "no gateway for this country and currency can take a call now".into(),
                 });
             }
-            Route::Unserved => {
-                let reason = FailureReason::new(
-                    "no_gateway",
-                    format!(
-                        "no enabled gateway serves {} in {}",
-                        deposit.request.currency, deposit.request.country
-                    ),
-                );
-                let deposit = self
-                    .record(move |d| {
-                        Ok(
-                            if d.open_attempt().is_none()
-                                && matches!(
-                                    d.status,
-                                    DepositStatus::Pending | DepositStatus::Processing
-                                )
-                            {
-                                vec![DepositEvent::DepositFailed {
-                                    reason: reason.clone(),
-                                }]
-                            } else {
-                                vec![]
-                            },
-                        )
-                    })
-                    .await?;
-                return Ok(Processed::Done {
-                    status: deposit.status,
-                });
-            }
+            Route::Unserved => return self.unserved(&deposit).await,
         };
         for gateway in candidates {
-            if let Some(done) = self.attempt(gateway).await? {
-                return Ok(done);
-            }
+            deposit = match self.attempt(deposit, gateway).await? {
+                Step::Continue(deposit) => deposit,
+                Step::Done(deposit) => return Ok(done(&deposit)),
+                Step::Wait(reason) => return Ok(Processed::RetryLater { reason }),
+            };
         }
         Ok(Processed::RetryLater {
             reason: "every available gateway failed transiently".into(),
         })
     }
 
-    /// Settles an attempt whose outcome is unknown by asking its gateway. `Some` when
-    /// that settles the message, `None` when routing may continue.
-    async fn reconcile(
-        &self,
-        open: &Attempt,
-        gateways: &[Gateway],
-    ) -> Result<Option<Processed>, ProcessError> {
-        let Some(connector) = self.connector(gateways, &open.gateway) else {
-            return Ok(Some(Processed::RetryLater {
-                reason: format!(
-                    "attempt {} went to unknown gateway {}",
-                    open.number, open.gateway
-                ),
-            }));
-        };
-        let number = open.number;
-        let gateway = open.gateway.clone();
-        match connector.payment_status(&open.idempotency_key, None).await {
-            StatusOutcome::Found {
-                external_id, state, ..
-            } => {
-                let events = match state {
-                    PaymentState::Pending => vec![DepositEvent::DepositSubmitted {
-                        attempt: number,
-                        gateway,
-                        external_id,
-                    }],
-                    // Its webhook may have come and gone while the submission was not
-                    // recorded: what the gateway says now is the outcome.
-                    PaymentState::Succeeded => vec![
-                        DepositEvent::DepositSubmitted {
-                            attempt: number,
-                            gateway,
-                            external_id: external_id.clone(),
-                        },
-                        DepositEvent::DepositSucceeded { external_id },
-                    ],
-                    PaymentState::Failed { code } | PaymentState::Declined { code } => vec![
-                        DepositEvent::AttemptFailed {
-                            attempt: number,
-                            reason: FailureReason::new(
-                                code.clone(),
-                                "the gateway refused the payment",
-                            ),
-                            retryable: false,
-                        },
-                        DepositEvent::DepositFailed {
-                            reason: FailureReason::new(code, "the gateway refused the payment"),
-                        },
-                    ],
-                };
-                let deposit = self
-                    .record(move |d| {
-                        Ok(if open_is(d, number) {
-                            events.clone()
-                        } else {
-                            vec![]
-                        })
-                    })
-                    .await?;
-                Ok(Some(Processed::Done {
-                    status: deposit.status,
-                }))
-            }
-            StatusOutcome::NotFound
-                if self.ports.clock.now() - open.started_at < self.ports.in_flight_grace =>
-            {
-                // Another delivery may still be waiting for this very call: closing the
-                // attempt now and paying under a new key could charge twice.
-                Ok(Some(Processed::RetryLater {
-                    reason: format!(
-                        "attempt {number} at {} may still be in flight",
-                        open.gateway
-                    ),
-                }))
-            }
-            StatusOutcome::NotFound => {
-                // The call never reached the gateway: close the attempt, route again.
-                let reason = FailureReason::new(
-                    "not_received",
-                    "the gateway has no payment for this attempt",
-                );
-                self.record(move |d| {
-                    Ok(if open_is(d, number) {
-                        vec![DepositEvent::AttemptFailed {
-                            attempt: number,
+    /// No enabled gateway serves the deposit's country and currency at all: it fails.
+    async fn unserved(&self, deposit: &Deposit) -> Result<Processed, ProcessError> {
+        let reason = FailureReason::new(
+            "no_gateway",
+            format!(
+                "no enabled gateway serves {} in {}",
+                deposit.request.currency, deposit.request.country
+            ),
+        );
+        let executed = self
+            .record(deposit, |d| {
+                let routable = d.open_attempt().is_none()
+                    && matches!(d.status, DepositStatus::Pending | DepositStatus::Processing);
+                Ok(if routable {
+                    Decision::record(
+                        vec![DepositEvent::DepositFailed {
                             reason: reason.clone(),
-                            retryable: true,
-                        }]
-                    } else {
-                        vec![]
-                    })
+                        }],
+                        (),
+                    )
+                } else {
+                    Decision::nothing(())
                 })
-                .await?;
-                Ok(None)
-            }
-            StatusOutcome::Unknown { reason } => Ok(Some(Processed::RetryLater {
-                reason: format!(
-                    "attempt {number} at {} is still unresolved: {reason}",
-                    open.gateway
-                ),
-            })),
-        }
+            })
+            .await?;
+        Ok(done(&executed.deposit))
     }
 
-    /// One attempt at one gateway. `Some` when the deposit is settled for this message.
-    async fn attempt(&self, gateway: &Gateway) -> Result<Option<Processed>, ProcessError> {
+    /// An attempt is open: wait for its owner, or take it over and send its request again.
+    async fn settle_open(
+        &self,
+        deposit: Deposit,
+        open: &Attempt,
+        gateways: &[Gateway],
+    ) -> Result<Step, ProcessError> {
+        let now = self.ports.clock.now();
+        let policy = self.ports.attempts;
+        if open.owner.is_some() && now < open.owned_since + policy.lease {
+            return Ok(Step::Wait(format!(
+                "attempt {} is held by another delivery",
+                open.number
+            )));
+        }
+        let Some(gateway) = gateways.iter().find(|g| g.config.name == open.gateway) else {
+            return Ok(Step::Wait(format!(
+                "attempt {} went to gateway {}, which is not registered",
+                open.number, open.gateway
+            )));
+        };
         let connector = self.ports.connectors.connector(&gateway.config);
+        if now >= open.started_at + policy.resend_within {
+            return self.past_horizon(deposit, open, connector.as_ref()).await;
+        }
+        // Take it over: only one delivery can, the append is conditional.
+        let number = open.number;
+        let owner = self.owner;
+        let resumed = self
+            .record(&deposit, |d| {
+                let free = d.open_attempt().is_some_and(|a| {
+                    a.number == number && (a.owner.is_none() || now >= a.owned_since + policy.lease)
+                });
+                Ok(if d.owned_attempt(number, owner).is_some() {
+                    Decision::nothing(true)
+                } else if free {
+                    Decision::record(
+                        vec![DepositEvent::AttemptResumed {
+                            attempt: number,
+                            owner,
+                        }],
+                        true,
+                    )
+                } else {
+                    Decision::nothing(false)
+                })
+            })
+            .await?;
+        if !resumed.outcome {
+            return Ok(match resumed.deposit.status {
+                DepositStatus::Pending | DepositStatus::Processing => Step::Wait(format!(
+                    "attempt {number} was taken over by another delivery"
+                )),
+                _ => Step::Done(resumed.deposit),
+            });
+        }
+        tracing::info!(gateway = %open.gateway, attempt = number, "resuming an attempt with its own key");
+        self.call(resumed.deposit, number, &open.gateway, connector.as_ref())
+            .await
+    }
+
+    /// An attempt whose key the gateway may have forgotten: re-sending could charge
+    /// again. Only a found payment settles it; otherwise a person must (an anomaly).
+    async fn past_horizon(
+        &self,
+        deposit: Deposit,
+        open: &Attempt,
+        connector: &dyn GatewayConnector,
+    ) -> Result<Step, ProcessError> {
+        let answer = connector.payment_status(&open.idempotency_key, None).await;
+        let number = open.number;
+        let reversal = RefundId(self.ports.ids.new_uuid());
+        let executed = self
+            .record(&deposit, |d| {
+                Ok(Decision::record(
+                    d.settle_past_horizon(number, &answer, reversal),
+                    (),
+                ))
+            })
+            .await?;
+        // Nothing more a delivery can do: the sweeper keeps asking, a person decides.
+        Ok(Step::Done(executed.deposit))
+    }
+
+    /// A new attempt at `gateway`, recorded (and owned) before the call.
+    async fn attempt(&self, deposit: Deposit, gateway: &Gateway) -> Result<Step, ProcessError> {
+        // Decrypt first: an unreadable token must not leave attempts behind.
+        self.token(&deposit)?;
         let name = gateway.config.name.clone();
-        let deposit_id = self.message.deposit_id;
-        // Decrypt before recording: an unreadable token must not leave attempts behind.
-        let token = self.token(&self.load().await?)?;
-        // Record the attempt first: a crash after the call leaves it open, to reconcile.
-        let started = {
-            let name = name.clone();
-            self.record(move |d| {
+        let owner = self.owner;
+        let deposit_id = deposit.id;
+        let started = self
+            .record(&deposit, |d| {
+                if let Some(mine) = d.open_attempt().filter(|a| a.owner == Some(owner)) {
+                    // Our own append, whose answer was lost, committed.
+                    return Ok(Decision::nothing(Some(mine.number)));
+                }
                 if d.open_attempt().is_some()
                     || !matches!(d.status, DepositStatus::Pending | DepositStatus::Processing)
                 {
-                    return Ok(vec![]);
+                    return Ok(Decision::nothing(None));
                 }
                 let attempt = d.next_attempt_number();
-                Ok(vec![DepositEvent::AttemptStarted {
-                    attempt,
-                    gateway: name.clone(),
-                    idempotency_key: format!("{deposit_id}:{attempt}"),
-                    owner: None,
-                }])
-            })
-            .await?
-        };
-        let Some(open) = started
-            .open_attempt()
-            .filter(|a| a.gateway == name)
-            .cloned()
-        else {
-            // Another delivery of this message is working on it, or it is settled.
-            return Ok(Some(match started.status {
-                DepositStatus::Pending | DepositStatus::Processing => Processed::RetryLater {
-                    reason: "another worker holds an open attempt".into(),
-                },
-                status => Processed::Done { status },
-            }));
-        };
-        tracing::info!(gateway = %name, attempt = open.number, "calling gateway");
-        let request = PaymentRequest {
-            idempotency_key: open.idempotency_key.clone(),
-            deposit_id,
-            amount: started.request.amount,
-            currency: started.request.currency,
-            country: started.request.country,
-            token,
-        };
-        let outcome = connector.create_payment(&request).await;
-        let number = open.number;
-        let (events, call, settled) = match outcome {
-            PaymentOutcome::Accepted { external_id } => (
-                vec![DepositEvent::DepositSubmitted {
-                    attempt: number,
-                    gateway: name.clone(),
-                    external_id,
-                }],
-                CallResult::Success,
-                true,
-            ),
-            PaymentOutcome::Declined { code, message } => (
-                vec![
-                    DepositEvent::AttemptFailed {
-                        attempt: number,
-                        reason: FailureReason::new(code.clone(), message.clone()),
-                        retryable: false,
-                    },
-                    DepositEvent::DepositFailed {
-                        reason: FailureReason::new(code, message),
-                    },
-                ],
-                CallResult::Success,
-                true,
-            ),
-            PaymentOutcome::Transient { reason } => (
-                vec![DepositEvent::AttemptFailed {
-                    attempt: number,
-                    reason: FailureReason::new("gateway_unavailable", reason),
-                    retryable: true,
-                }],
-                CallResult::Failure,
-                false,
-            ),
-            PaymentOutcome::Ambiguous { reason } => {
-                self.note_call(&name, CallResult::Failure).await;
-                tracing::warn!(gateway = %name, attempt = number, %reason, "outcome unknown; will reconcile");
-                return Ok(Some(Processed::RetryLater {
-                    reason: format!("attempt {number} at {name} has an unknown outcome: {reason}"),
-                }));
-            }
-        };
-        self.note_call(&name, call).await;
-        let deposit = self
-            .record(move |d| {
-                Ok(if open_is(d, number) {
-                    events.clone()
-                } else {
-                    vec![]
-                })
+                Ok(Decision::record(
+                    vec![DepositEvent::AttemptStarted {
+                        attempt,
+                        gateway: name.clone(),
+                        idempotency_key: format!("{deposit_id}:{attempt}"),
+                        owner: Some(owner),
+                    }],
+                    Some(attempt),
+                ))
             })
             .await?;
-        tracing::info!(gateway = %name, attempt = number, status = %deposit.status, "attempt recorded");
-        Ok(settled.then_some(Processed::Done {
-            status: deposit.status,
-        }))
-    }
-
-    /// Sends each requested refund to the gateway that captured the deposit. The refund's
-    /// idempotency key (`<deposit id>:refund:<refund id>`) makes a repeat safe, so unclear
-    /// answers are simply retried later.
-    async fn submit_refunds(
-        &self,
-        deposit: &Deposit,
-        gateways: &[Gateway],
-    ) -> Result<Processed, ProcessError> {
-        let (Some(gateway), Some(external_id)) = (&deposit.gateway, &deposit.external_id) else {
-            return Err(ProcessError::Poison(
-                "a captured deposit without its gateway payment".into(),
-            ));
-        };
-        let Some(connector) = self.connector(gateways, gateway) else {
-            return Ok(Processed::RetryLater {
-                reason: format!("no connector for gateway {gateway}"),
+        let Some(number) = started.outcome else {
+            return Ok(match started.deposit.status {
+                DepositStatus::Pending | DepositStatus::Processing => {
+                    Step::Wait("another delivery holds an open attempt".into())
+                }
+                _ => Step::Done(started.deposit),
             });
         };
-        let mut unsettled = None;
-        for refund in deposit.refunds.iter().filter(|r| awaits_submission(r)) {
-            let request = RefundRequest {
-                idempotency_key: format!("{}:refund:{}", deposit.id, refund.id),
-                external_id: external_id.clone(),
-                amount: refund.amount,
-            };
-            let refund_id = refund.id;
-            let event = match connector.refund(&request).await {
-                RefundOutcome::Accepted { refund_external_id } => DepositEvent::RefundSubmitted {
-                    refund_id,
-                    refund_external_id,
-                },
-                RefundOutcome::Rejected { code, message } => DepositEvent::RefundFailed {
-                    refund_id,
-                    reason: FailureReason::new(code, message),
-                },
-                RefundOutcome::Transient { reason } | RefundOutcome::Ambiguous { reason } => {
-                    unsettled = Some(reason);
-                    continue;
-                }
-            };
-            self.record(move |d| {
-                let still_waiting = d
-                    .refunds
-                    .iter()
-                    .any(|r| r.id == refund_id && awaits_submission(r));
-                Ok(if still_waiting {
-                    vec![event.clone()]
-                } else {
-                    vec![]
-                })
+        let connector = self.ports.connectors.connector(&gateway.config);
+        self.call(started.deposit, number, &name, connector.as_ref())
+            .await
+    }
+
+    /// Sends attempt `number`'s request (this delivery owns it) and records the answer.
+    async fn call(
+        &self,
+        deposit: Deposit,
+        number: u32,
+        gateway: &str,
+        connector: &dyn GatewayConnector,
+    ) -> Result<Step, ProcessError> {
+        let Some(attempt) = deposit.owned_attempt(number, self.owner).cloned() else {
+            return Ok(Step::Wait(format!("attempt {number} is not ours")));
+        };
+        tracing::info!(%gateway, attempt = number, resumed = attempt.resumed, "calling gateway");
+        let request = PaymentRequest {
+            idempotency_key: attempt.idempotency_key.clone(),
+            deposit_id: deposit.id,
+            amount: deposit.request.amount,
+            currency: deposit.request.currency,
+            country: deposit.request.country,
+            token: self.token(&deposit)?,
+        };
+        let answer = connector.create_payment(&request).await;
+        self.note_call(gateway, &answer).await;
+        if let PaymentOutcome::Ambiguous { reason } = &answer {
+            tracing::warn!(%gateway, attempt = number, %reason, "outcome unknown; the attempt is released to be sent again");
+        }
+        let owner = self.owner;
+        let reversal = RefundId(self.ports.ids.new_uuid());
+        let executed = self
+            .record(&deposit, |d| {
+                Ok(Decision::record(
+                    d.settle_call(number, owner, &answer, reversal),
+                    (),
+                ))
             })
             .await?;
-        }
-        Ok(match unsettled {
-            Some(reason) => Processed::RetryLater {
-                reason: format!("a refund could not be submitted yet: {reason}"),
-            },
-            None => Processed::Done {
-                status: self.load().await?.status,
-            },
+        let deposit = executed.deposit;
+        tracing::info!(%gateway, attempt = number, status = %deposit.status, "attempt recorded");
+        Ok(match (&answer, deposit.status) {
+            (_, DepositStatus::Pending | DepositStatus::Processing)
+                if deposit.open_attempt().is_some() =>
+            {
+                Step::Wait(format!(
+                    "attempt {number} at {gateway} has an unknown outcome"
+                ))
+            }
+            (PaymentOutcome::Transient { .. }, DepositStatus::Processing) => {
+                Step::Continue(deposit)
+            }
+            _ => Step::Done(deposit),
         })
     }
 
-    fn connector(&self, gateways: &[Gateway], name: &str) -> Option<Arc<dyn GatewayConnector>> {
-        gateways
-            .iter()
-            .find(|g| g.config.name == name)
-            .map(|g| self.ports.connectors.connector(&g.config))
-    }
-
     /// The breaker is advice: failing to record on it must not fail the payment.
-    async fn note_call(&self, gateway: &str, result: CallResult) {
+    async fn note_call(&self, gateway: &str, answer: &PaymentOutcome) {
+        let result = match answer {
+            PaymentOutcome::Accepted { .. } | PaymentOutcome::Declined { .. } => {
+                CallResult::Success
+            }
+            PaymentOutcome::Transient { .. } | PaymentOutcome::Ambiguous { .. } => {
+                CallResult::Failure
+            }
+        };
         let now = self.ports.clock.now();
         if let Err(error) = self
             .ports
@@ -530,6 +472,13 @@ impl Run<'_, '_> {
         {
             tracing::warn!(%gateway, %error, "could not record the call on the breaker");
         }
+    }
+
+    fn connector(&self, gateways: &[Gateway], name: &str) -> Option<Arc<dyn GatewayConnector>> {
+        gateways
+            .iter()
+            .find(|g| g.config.name == name)
+            .map(|g| self.ports.connectors.connector(&g.config))
     }
 
     fn token(&self, deposit: &Deposit) -> Result<Option<SecretString>, ProcessError> {
@@ -547,13 +496,15 @@ impl Run<'_, '_> {
     }
 }
 
-/// A refund requested but not yet taken by the gateway.
-fn awaits_submission(refund: &Refund) -> bool {
-    refund.state == RefundState::Pending && refund.external_id.is_none()
+fn done(deposit: &Deposit) -> Processed {
+    Processed::Done {
+        status: deposit.status,
+    }
 }
 
-fn open_is(deposit: &Deposit, number: u32) -> bool {
-    deposit.open_attempt().is_some_and(|a| a.number == number)
+/// A refund requested but not yet taken by the gateway.
+fn awaits_submission(refund: &Refund) -> bool {
+    refund.awaits_submission()
 }
 
 #[cfg(test)]
@@ -568,5 +519,12 @@ mod tests {
         assert!(first >= Duration::from_secs(5) && first <= Duration::from_secs(10));
         assert!(third >= Duration::from_secs(20));
         assert!(policy.delay(40, u64::MAX) <= policy.max);
+    }
+
+    #[test]
+    fn attempts_are_leased_longer_than_the_processor_runs() {
+        let policy = AttemptPolicy::default();
+        assert!(policy.lease > time::Duration::seconds(30));
+        assert!(policy.resend_within < time::Duration::hours(24));
     }
 }

@@ -92,6 +92,15 @@ pub fn bus_event(deposit: &Deposit, recorded: &RecordedEvent) -> Option<BusEvent
             .find(|r| r.id == refund_id)
             .map(|r| r.amount.minor())
     };
+    // paygate's own refund of a stray charge names that charge; the merchant's do not.
+    let refunded_charge = |refund_id| {
+        deposit
+            .refunds
+            .iter()
+            .find(|r| r.id == refund_id)
+            .and_then(|r| r.charge.clone())
+            .map(|c| json!({ "gateway": c.gateway, "external_id": c.external_id }))
+    };
     let (detail_type, detail) = match &recorded.event {
         DepositEvent::DepositSucceeded { external_id } => (
             "DepositSucceeded",
@@ -113,16 +122,31 @@ pub fn bus_event(deposit: &Deposit, recorded: &RecordedEvent) -> Option<BusEvent
         ),
         DepositEvent::RefundSucceeded { refund_id } => (
             "RefundSucceeded",
-            base(
-                json!({ "refund_id": refund_id.to_string(), "amount": refund_amount(*refund_id) }),
-            ),
+            base(json!({
+                "refund_id": refund_id.to_string(),
+                "amount": refund_amount(*refund_id),
+                "reversed_charge": refunded_charge(*refund_id),
+            })),
         ),
         DepositEvent::RefundFailed { refund_id, reason } => (
             "RefundFailed",
             base(json!({
                 "refund_id": refund_id.to_string(),
                 "amount": refund_amount(*refund_id),
+                "reversed_charge": refunded_charge(*refund_id),
                 "reason": { "code": reason.code, "message": reason.message },
+            })),
+        ),
+        DepositEvent::PaymentAnomalyDetected { anomaly } => (
+            "PaymentAnomalyDetected",
+            base(json!({
+                "kind": anomaly.kind.as_str(),
+                "gateway": anomaly.gateway,
+                "external_id": anomaly.external_id,
+                "charged_amount": anomaly.charged.map(|m| m.amount.minor()),
+                "charged_currency": anomaly.charged.map(|m| m.currency.code()),
+                "attempt": anomaly.attempt,
+                "detail": anomaly.detail,
             })),
         ),
         _ => return None,
@@ -173,6 +197,7 @@ fn goes_on_the_bus(event: &DepositEvent) -> bool {
             | DepositEvent::DepositFailed { .. }
             | DepositEvent::RefundSucceeded { .. }
             | DepositEvent::RefundFailed { .. }
+            | DepositEvent::PaymentAnomalyDetected { .. }
     )
 }
 

@@ -3,20 +3,19 @@
 //! The sum of refunds never exceeds the captured amount, even under concurrent requests:
 //! each `RefundRequested` is appended at the stream version it was checked against, so
 //! of two requests racing for the last euro one wins and the other re-checks on fresh
-//! state (and is refused). The idempotency claim is part of the same append.
+//! state (and is refused). The idempotency claim is part of the same append, and once it
+//! is stored the request succeeds, whatever happens to the message.
 
-use super::command::RetryPolicy;
-use super::idempotent::{KeyContext, enqueue_and_complete, resume};
-use super::intake::{IntakeError, IntakePorts};
-use crate::deposit::{
-    Deposit, DepositEvent, DepositView, RecordedEvent, SCHEMA_VERSION, TransitionError,
+use super::command::{
+    Cause, Claim, CommandError, CommandPorts, Decision, RetryPolicy, Start, execute,
 };
-use crate::idempotency::{
-    Fingerprint, IdempotencyKey, IdempotencyRecord, IdempotencyState, RefundSnapshot,
+use super::idempotent::{
+    IntakeError, IntakePorts, KeyContext, enqueue_and_complete, new_claim, resume,
 };
-use crate::ids::{CorrelationId, DepositId, EventId, MerchantId, RefundId};
+use crate::deposit::{Deposit, DepositEvent, DepositView, TransitionError};
+use crate::idempotency::{Fingerprint, IdempotencyKey, RefundSnapshot};
+use crate::ids::{CorrelationId, DepositId, MerchantId, RefundId};
 use crate::money::Amount;
-use crate::ports::{AppendBatch, AppendError};
 
 /// The endpoint name mixed into request fingerprints.
 pub const CREATE_REFUND: &str = "create_refund";
@@ -70,20 +69,108 @@ impl RefundInput<'_> {
     }
 }
 
+/// What a refund request concluded on the state it was decided on.
+enum Verdict {
+    /// The refund is recorded (now, or by an earlier try whose answer was lost).
+    Recorded,
+    NotFound,
+    NothingLeft,
+    Refused(TransitionError),
+}
+
 pub async fn request_refund(
     ports: &IntakePorts<'_>,
     input: RefundInput<'_>,
 ) -> Result<RefundCreated, RefundError> {
+    // A key seen before is answered from its record, whatever the deposit's state now.
+    if ports
+        .store
+        .idempotency_record(input.merchant, input.key)
+        .await
+        .map_err(IntakeError::from)?
+        .is_some()
+    {
+        return replay(ports, &input).await;
+    }
+    let refund_id = RefundId(ports.ids.new_uuid());
+    let state = new_claim(ports);
+    let now = ports.clock.now();
+    // Filled by the decision, the same on every try: the amount may depend on the state.
+    let mut snapshot = None;
+    let decide = |deposit: &Deposit| -> Result<Decision<Verdict>, TransitionError> {
+        if &deposit.merchant_id != input.merchant {
+            return Ok(Decision::nothing(Verdict::NotFound));
+        }
+        if deposit.refunds.iter().any(|r| r.id == refund_id) {
+            return Ok(Decision::nothing(Verdict::Recorded));
+        }
+        let amount = match input.amount {
+            Some(amount) => amount,
+            None => match Amount::new(deposit.refundable_remaining()) {
+                Ok(left) => left,
+                Err(_) if deposit.status.is_refundable() => {
+                    return Ok(Decision::nothing(Verdict::NothingLeft));
+                }
+                // Not refundable at all: the status graph says why.
+                Err(_) => deposit.request.amount,
+            },
+        };
+        let event = DepositEvent::RefundRequested {
+            refund_id,
+            amount,
+            charge: None,
+        };
+        if let Err(refused) = deposit.check(&event) {
+            return Ok(Decision::nothing(Verdict::Refused(refused)));
+        }
+        let refund = RefundSnapshot { refund_id, amount };
+        snapshot = Some(refund.clone());
+        Ok(
+            Decision::record(vec![event], Verdict::Recorded).with_claim(Claim {
+                merchant: input.merchant.clone(),
+                key: input.key.clone(),
+                fingerprint: input.fingerprint.clone(),
+                state: state.clone(),
+                refund: Some(refund),
+                created_at: now,
+                expires_at: now + ports.policy.retention,
+            }),
+        )
+    };
+    let commands = CommandPorts {
+        store: ports.store,
+        clock: ports.clock,
+        ids: ports.ids,
+    };
+    let cause = Cause {
+        correlation: input.correlation,
+        causation: None,
+    };
     let retry = RetryPolicy::default();
-    for attempt in 0..retry.max_attempts {
-        let stream = ports
-            .store
-            .load(input.deposit_id)
-            .await
-            .map_err(IntakeError::from)?;
-        // A key seen before is answered from its record, whatever the deposit's state now.
-        // Checked AFTER loading: the claim commits with its event, so a stream that shows
-        // another request's refund also shows that request's claim if it was this one.
+    let executed = execute(
+        &commands,
+        Start::Load(input.deposit_id),
+        cause,
+        retry,
+        decide,
+    )
+    .await;
+    let executed = match executed {
+        Ok(executed) => executed,
+        Err(CommandError::NotFound(_)) => return Err(RefundError::NotFound),
+        Err(CommandError::KeyTaken) => return replay(ports, &input).await,
+        Err(CommandError::Contended(n)) => return Err(RefundError::Contended(n)),
+        Err(CommandError::Store(error)) => return Err(IntakeError::from(error).into()),
+        Err(other) => return Err(IntakeError::Inconsistent(other.to_string()).into()),
+    };
+    let refused = match executed.outcome {
+        Verdict::Recorded => None,
+        Verdict::NotFound => return Err(RefundError::NotFound),
+        Verdict::NothingLeft => Some(RefundError::NothingLeft),
+        Verdict::Refused(error) => Some(RefundError::Refused(error)),
+    };
+    if let Some(refused) = refused {
+        // The same key may have won the race we just lost: then it is its replay.
         if ports
             .store
             .idempotency_record(input.merchant, input.key)
@@ -93,86 +180,25 @@ pub async fn request_refund(
         {
             return replay(ports, &input).await;
         }
-        if stream.is_empty() {
-            return Err(RefundError::NotFound);
-        }
-        let deposit =
-            Deposit::replay(&stream).map_err(|e| IntakeError::Inconsistent(e.to_string()))?;
-        if &deposit.merchant_id != input.merchant {
-            return Err(RefundError::NotFound);
-        }
-        let amount = match input.amount {
-            Some(amount) => amount,
-            None => match Amount::new(deposit.refundable_remaining()) {
-                Ok(left) => left,
-                Err(_) if deposit.status.is_refundable() => return Err(RefundError::NothingLeft),
-                // Not refundable at all: the status graph below says why.
-                Err(_) => deposit.request.amount,
-            },
-        };
-        let refund = RefundSnapshot {
-            refund_id: RefundId(ports.ids.new_uuid()),
-            amount,
-        };
-        let now = ports.clock.now();
-        let event = RecordedEvent {
-            deposit_id: deposit.id,
-            version: deposit.version + 1,
-            event_id: EventId(ports.ids.new_uuid()),
-            schema_version: SCHEMA_VERSION,
-            occurred_at: now,
-            correlation_id: input.correlation.clone(),
-            causation_id: None,
-            event: DepositEvent::RefundRequested {
-                refund_id: refund.refund_id,
-                amount,
-                charge: None,
-            },
-        };
-        let mut next = deposit.clone();
-        next.apply(&event).map_err(RefundError::Refused)?;
-        let claim = IdempotencyState::InFlight {
-            owner: ports.ids.new_uuid(),
-            lease_until: now + ports.policy.lease,
-        };
-        let view = next.view();
-        let batch = AppendBatch {
-            deposit_id: deposit.id,
-            expected_version: deposit.version,
-            events: vec![event],
-            view: view.clone(),
-            idempotency: Some(IdempotencyRecord {
-                merchant_id: input.merchant.clone(),
-                key: input.key.clone(),
-                fingerprint: input.fingerprint.clone(),
-                deposit_id: deposit.id,
-                state: claim.clone(),
-                response: view.clone(),
-                refund: Some(refund.clone()),
-                created_at: now,
-                expires_at: now + ports.policy.retention,
-            }),
-            lookups: Vec::new(),
-        };
-        match ports.store.append(batch).await {
-            Ok(()) => {
-                enqueue_and_complete(ports, &input.key_context(), deposit.id, &claim).await?;
-                return Ok(RefundCreated::New {
-                    refund,
-                    deposit: view,
-                });
-            }
-            Err(AppendError::VersionConflict) => {
-                let random = ports.ids.new_uuid().as_u128() as u64;
-                tokio::time::sleep(retry.delay(attempt, random)).await;
-            }
-            Err(AppendError::IdempotencyKeyTaken) => return replay(ports, &input).await,
-            Err(AppendError::Store(e) | AppendError::Ambiguous(e)) => {
-                return Err(IntakeError::from(e).into());
-            }
-        }
+        return Err(refused);
     }
-    Err(RefundError::Contended(retry.max_attempts))
+    let refund = executed
+        .deposit
+        .refunds
+        .iter()
+        .find(|r| r.id == refund_id)
+        .map(|r| RefundSnapshot {
+            refund_id,
+            amount: r.amount,
+        })
+        .or(snapshot)
+        .ok_or_else(|| IntakeError::Inconsistent("recorded refund is missing".into()))?;
+    // Durable from here on: whatever happens to the message, the answer is 202.
+    enqueue_and_complete(ports, &input.key_context(), input.deposit_id, &state).await;
+    Ok(RefundCreated::New {
+        refund,
+        deposit: executed.deposit.view(),
+    })
 }
 
 async fn replay(

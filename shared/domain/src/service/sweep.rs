@@ -1,39 +1,53 @@
-//! The recovery sweeper (run by the scheduled probe): nothing stays stuck, nothing is
-//! forgotten after a crash. It finds deposits through the sweep index (never a scan):
+//! The recovery sweeper (run by the scheduled probe): every deposit and every refund
+//! reaches a final state once faults stop, nothing waits forever. It finds deposits
+//! through the sweep index (never a scan) and drives each one:
 //!
-//! * `pending` for too long: the intake crashed between its write and its send, or the
-//!   message was lost → the message is sent again (processing is idempotent);
-//! * `processing` with an attempt open for too long (an unclear answer nobody settled) →
-//!   the gateway is asked about that attempt and the answer recorded;
+//! * `pending` for too long: the intake's message was lost → sent again;
+//! * `processing` for too long (no open attempt: its message died in the DLQ; an open
+//!   attempt: its owner crashed) → the message is sent again, and the processor takes
+//!   the attempt over with its own key; an attempt past the gateway's key horizon is
+//!   looked up instead, and if the gateway cannot find it, an anomaly for a person;
 //! * `submitted` for too long (the webhook never came) → the gateway is asked for the
-//!   payment's status and a final answer recorded;
+//!   payment (by its id) and a final answer recorded;
+//! * refunds: one not yet taken by its gateway → the message is sent again; one taken
+//!   but never reported → the gateway is asked for the refund and its outcome recorded;
 //! * events not yet on the bus → published.
 //!
 //! Each run is bounded in work (`limit` per kind) and time (`deadline`), and safe to run
 //! twice at once: every write is a conditional append decided on fresh state.
 
-use super::command::{CommandPorts, RetryPolicy, execute};
+use super::command::{Cause, CommandError, CommandPorts, Decision, RetryPolicy, Start, execute};
+use super::process::AttemptPolicy;
 use super::publish::{PublishPorts, flush};
 use crate::deposit::{Deposit, DepositEvent, DepositStatus, DepositView, FailureReason, SweepKind};
 use crate::gateways::Gateway;
-use crate::ids::CorrelationId;
-use crate::ports::gateway::{PaymentState, StatusOutcome};
+use crate::ids::{CorrelationId, RefundId};
+use crate::ports::gateway::{GatewayConnector, RefundSettlement, RefundStatusOutcome};
 use crate::ports::{
     Clock, ConnectorDirectory, DepositMessage, EventPublisher, EventStore, GatewayRegistry,
     IdGenerator, QueueSender, StoreError, SweepIndex,
 };
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
 
-#[derive(Debug, Clone, Copy)]
+mod settings;
+
+pub use settings::{SettingError, SweepSetting};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SweepPolicy {
     /// A deposit `pending` this long lost its message. Default 15 min: longer than a
     /// message's whole retry schedule, so a deposit whose message is merely backing off
     /// (no gateway available yet) is not sent twice.
     pub pending_after: time::Duration,
-    /// An attempt open this long is settled by asking the gateway. Default 5 min.
-    pub open_attempt_after: time::Duration,
+    /// A deposit `processing` this long lost its message or its attempt's owner.
+    /// Default 5 min.
+    pub attempt_after: time::Duration,
     /// A deposit `submitted` this long without a webhook is reconciled. Default 10 min.
     pub submitted_after: time::Duration,
+    /// A final deposit with a refund in flight this long is reconciled. Default 10 min.
+    pub refund_after: time::Duration,
     /// Events unpublished this long are published by the sweeper. Default 30 s.
     pub unpublished_after: time::Duration,
     /// At most this many deposits of each kind per run. Default 100.
@@ -44,19 +58,37 @@ impl Default for SweepPolicy {
     fn default() -> Self {
         Self {
             pending_after: time::Duration::minutes(15),
-            open_attempt_after: time::Duration::minutes(5),
+            attempt_after: time::Duration::minutes(5),
             submitted_after: time::Duration::minutes(10),
+            refund_after: time::Duration::minutes(10),
             unpublished_after: time::Duration::seconds(30),
             limit: 100,
         }
     }
 }
 
+impl SweepPolicy {
+    /// How long a deposit of `kind` waits before the sweeper looks at it.
+    pub fn after(&self, kind: SweepKind) -> time::Duration {
+        match kind {
+            SweepKind::Pending => self.pending_after,
+            SweepKind::Processing => self.attempt_after,
+            SweepKind::Submitted => self.submitted_after,
+            SweepKind::Refunding => self.refund_after,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SweepSummary {
+    /// Messages sent again (lost, dead-lettered, or an attempt's owner gone).
     pub requeued: usize,
+    /// Open attempts settled by a status lookup (past the key horizon).
     pub attempts_settled: usize,
+    /// Submitted deposits given their final outcome.
     pub submitted_settled: usize,
+    /// Refunds given their final outcome.
+    pub refunds_settled: usize,
     pub published: usize,
     pub failures: usize,
     /// The deadline came before all work was looked at.
@@ -72,63 +104,47 @@ pub struct SweepPorts<'a> {
     pub publisher: &'a dyn EventPublisher,
     pub clock: &'a dyn Clock,
     pub ids: &'a dyn IdGenerator,
+    pub attempts: AttemptPolicy,
 }
 
 pub async fn sweep(
     ports: &SweepPorts<'_>,
     policy: &SweepPolicy,
-    deadline: Instant,
+    deadline: OffsetDateTime,
 ) -> Result<SweepSummary, StoreError> {
     let mut summary = SweepSummary::default();
     let now = ports.clock.now();
     let correlation = CorrelationId(format!("sweep-{}", ports.ids.new_uuid()));
     let gateways = ports.registry.list().await?;
-
-    for view in ports
-        .index
-        .stale(SweepKind::Pending, now - policy.pending_after, policy.limit)
-        .await?
-    {
-        if Instant::now() >= deadline {
-            summary.stopped_early = true;
-            return Ok(summary);
-        }
-        let message = DepositMessage {
-            deposit_id: view.id,
-            merchant_id: view.merchant_id.clone(),
-            correlation_id: correlation.clone(),
-        };
-        match ports.queue.send(&message, Duration::ZERO).await {
-            Ok(()) => {
-                summary.requeued += 1;
-                // Sent again: not again before another `pending_after` has passed.
-                defer(ports, &view, now).await;
-            }
-            Err(error) => {
-                tracing::warn!(deposit_id = %view.id, %error, "could not re-enqueue");
-                summary.failures += 1;
-            }
-        }
-    }
-
-    let settle_kinds = [
-        (SweepKind::Processing, policy.open_attempt_after),
-        (SweepKind::Submitted, policy.submitted_after),
-    ];
-    for (kind, after) in settle_kinds {
-        for view in ports.index.stale(kind, now - after, policy.limit).await? {
-            if Instant::now() >= deadline {
+    let sweeper = Sweeper {
+        ports,
+        gateways: &gateways,
+        correlation: &correlation,
+    };
+    for kind in SweepKind::ALL {
+        for view in ports
+            .index
+            .stale(kind, now - policy.after(kind), policy.limit)
+            .await?
+        {
+            if ports.clock.now() >= deadline {
                 summary.stopped_early = true;
                 return Ok(summary);
             }
-            match settle(ports, &gateways, &view, &correlation).await {
-                Ok(true) if kind == SweepKind::Processing => summary.attempts_settled += 1,
-                Ok(true) => summary.submitted_settled += 1,
-                // Left as it was: behind the deposits not looked at yet, so one the
-                // gateway cannot settle (yet) never hides the others.
-                Ok(false) => defer(ports, &view, now).await,
+            match sweeper.drive(&view).await {
+                Ok(driven) => {
+                    summary.requeued += usize::from(driven.requeued);
+                    summary.attempts_settled += usize::from(driven.attempt_settled);
+                    summary.submitted_settled += usize::from(driven.submitted_settled);
+                    summary.refunds_settled += driven.refunds_settled;
+                    if !driven.changed() {
+                        // Left as it was: behind the deposits not looked at yet, so one
+                        // that cannot be settled (yet) never hides the others.
+                        defer(ports, &view, now).await;
+                    }
+                }
                 Err(error) => {
-                    tracing::warn!(deposit_id = %view.id, %error, "could not reconcile");
+                    tracing::warn!(deposit_id = %view.id, %error, "could not drive");
                     summary.failures += 1;
                     defer(ports, &view, now).await;
                 }
@@ -146,7 +162,7 @@ pub async fn sweep(
         .unpublished(now - policy.unpublished_after, policy.limit)
         .await?
     {
-        if Instant::now() >= deadline {
+        if ports.clock.now() >= deadline {
             summary.stopped_early = true;
             return Ok(summary);
         }
@@ -163,151 +179,215 @@ pub async fn sweep(
 
 /// Marks `view` as looked at and left at `now` (see [`SweepIndex::defer`]). A failure
 /// only costs the deposit its place in the queue, so it is logged, not counted.
-async fn defer(ports: &SweepPorts<'_>, view: &DepositView, now: time::OffsetDateTime) {
+async fn defer(ports: &SweepPorts<'_>, view: &DepositView, now: OffsetDateTime) {
     if let Err(error) = ports.index.defer(view.id, view.version, now).await {
         tracing::warn!(deposit_id = %view.id, %error, "could not defer");
     }
 }
 
-/// Asks the gateway about the deposit's latest attempt and records a final answer.
-/// `Ok(true)` when something was recorded.
-async fn settle(
-    ports: &SweepPorts<'_>,
-    gateways: &[Gateway],
-    view: &DepositView,
-    correlation: &CorrelationId,
-) -> Result<bool, crate::service::CommandError> {
-    let stream = ports.store.load(view.id).await?;
-    let deposit = Deposit::replay(&stream)
-        .map_err(|e| crate::service::CommandError::Corrupt(e.to_string()))?;
-    let Some(attempt) = deposit.attempts.last().cloned() else {
-        return Ok(false);
-    };
-    let open = deposit
-        .open_attempt()
-        .is_some_and(|a| a.number == attempt.number);
-    if !(open || deposit.status == DepositStatus::Submitted) {
-        return Ok(false);
-    }
-    let Some(connector) = gateways
-        .iter()
-        .find(|g| g.config.name == attempt.gateway)
-        .map(|g| ports.connectors.connector(&g.config))
-    else {
-        return Ok(false);
-    };
-    let answer = connector
-        .payment_status(&attempt.idempotency_key, None)
-        .await;
-    let number = attempt.number;
-    let gateway = attempt.gateway.clone();
-    // Whether this run's final decision appended anything (another run may have just
-    // settled it, in which case execute returns fresh state and nothing of ours).
-    let appended = std::sync::atomic::AtomicBool::new(false);
-    let decide = |d: &Deposit| -> Result<Vec<DepositEvent>, crate::deposit::TransitionError> {
-        let events = settlement(d, &answer, number, &gateway);
-        appended.store(!events.is_empty(), std::sync::atomic::Ordering::SeqCst);
-        Ok(events)
-    };
-    let command = CommandPorts {
-        store: ports.store,
-        clock: ports.clock,
-        ids: ports.ids,
-    };
-    let after = execute(
-        &command,
-        view.id,
-        correlation,
-        Some("sweeper"),
-        RetryPolicy::default(),
-        decide,
-    )
-    .await?;
-    let ours = appended.load(std::sync::atomic::Ordering::SeqCst);
-    if ours && after.status == DepositStatus::Processing {
-        // Routing continues through the processor, like any other delivery.
-        let message = DepositMessage {
-            deposit_id: view.id,
-            merchant_id: view.merchant_id.clone(),
-            correlation_id: correlation.clone(),
-        };
-        if let Err(error) = ports.queue.send(&message, Duration::ZERO).await {
-            tracing::warn!(deposit_id = %view.id, %error, "could not re-enqueue after closing the attempt");
-        }
-    }
-    Ok(ours)
+/// What driving one deposit did.
+#[derive(Debug, Default)]
+struct Driven {
+    requeued: bool,
+    attempt_settled: bool,
+    submitted_settled: bool,
+    refunds_settled: usize,
 }
 
-/// What to record for a deposit given what its gateway says about `attempt`.
-fn settlement(
-    d: &Deposit,
-    answer: &StatusOutcome,
-    number: u32,
-    gateway: &str,
-) -> Vec<DepositEvent> {
-    let still_open = d.open_attempt().is_some_and(|a| a.number == number);
-    let failed = |code: &str| FailureReason::new(code, "the gateway reports the payment failed");
-    match (answer, d.status) {
-        (
-            StatusOutcome::Found {
-                external_id, state, ..
-            },
-            DepositStatus::Processing,
-        ) if still_open => match state {
-            PaymentState::Pending => vec![DepositEvent::DepositSubmitted {
-                attempt: number,
-                gateway: gateway.to_owned(),
-                external_id: external_id.clone(),
-            }],
-            PaymentState::Succeeded => vec![
-                DepositEvent::DepositSubmitted {
-                    attempt: number,
-                    gateway: gateway.to_owned(),
-                    external_id: external_id.clone(),
-                },
-                DepositEvent::DepositSucceeded {
-                    external_id: external_id.clone(),
-                },
-            ],
-            PaymentState::Failed { code } | PaymentState::Declined { code } => vec![
-                DepositEvent::AttemptFailed {
-                    attempt: number,
-                    reason: failed(code),
-                    retryable: false,
-                },
-                DepositEvent::DepositFailed {
-                    reason: failed(code),
-                },
-            ],
-        },
-        (
-            StatusOutcome::Found {
-                external_id, state, ..
-            },
-            DepositStatus::Submitted,
-        ) => match state {
-            PaymentState::Succeeded => vec![DepositEvent::DepositSucceeded {
-                external_id: external_id.clone(),
-            }],
-            PaymentState::Failed { code } | PaymentState::Declined { code } => {
-                vec![DepositEvent::DepositFailed {
-                    reason: failed(code),
-                }]
+impl Driven {
+    /// Whether the deposit changed (so its wait restarts by itself).
+    fn changed(&self) -> bool {
+        self.attempt_settled || self.submitted_settled || self.refunds_settled > 0
+    }
+}
+
+struct Sweeper<'s, 'a> {
+    ports: &'s SweepPorts<'a>,
+    gateways: &'s [Gateway],
+    correlation: &'s CorrelationId,
+}
+
+impl Sweeper<'_, '_> {
+    async fn drive(&self, view: &DepositView) -> Result<Driven, CommandError> {
+        let stream = self.ports.store.load(view.id).await?;
+        let mut deposit =
+            Deposit::replay(&stream).map_err(|e| CommandError::Corrupt(e.to_string()))?;
+        let mut driven = Driven::default();
+        let mut needs_message = false;
+        for refund in deposit.refunds.clone() {
+            if refund.state != crate::deposit::RefundState::Pending {
+                continue;
             }
-            PaymentState::Pending => vec![],
-        },
-        // The attempt never reached the gateway (long past any in-flight call): close
-        // it, so the next delivery of the message routes again.
-        (StatusOutcome::NotFound, DepositStatus::Processing) if still_open => {
-            vec![DepositEvent::AttemptFailed {
-                attempt: number,
-                reason: FailureReason::new(
-                    "not_received",
-                    "the gateway has no payment for this attempt",
-                ),
-                retryable: true,
-            }]
+            if refund.awaits_submission() {
+                needs_message = true;
+                continue;
+            }
+            let settled;
+            (deposit, settled) = self.settle_refund(deposit, refund.id).await?;
+            driven.refunds_settled += usize::from(settled);
         }
-        _ => vec![],
+        match deposit.status {
+            DepositStatus::Pending => needs_message = true,
+            DepositStatus::Processing => match deposit.open_attempt().cloned() {
+                Some(open)
+                    if self.ports.clock.now()
+                        >= open.started_at + self.ports.attempts.resend_within =>
+                {
+                    let number = open.number;
+                    let answer = match self.connector(&open.gateway) {
+                        Some(connector) => {
+                            connector.payment_status(&open.idempotency_key, None).await
+                        }
+                        None => return Ok(driven),
+                    };
+                    let reversal = RefundId(self.ports.ids.new_uuid());
+                    let executed = self
+                        .record(&deposit, |d| {
+                            Ok(Decision::record(
+                                d.settle_past_horizon(number, &answer, reversal),
+                                (),
+                            ))
+                        })
+                        .await?;
+                    driven.attempt_settled = executed.deposit.open_attempt().is_none();
+                }
+                // The processor takes the attempt over (its owner is gone), or routes it.
+                _ => needs_message = true,
+            },
+            DepositStatus::Submitted => {
+                driven.submitted_settled = self.settle_submitted(&deposit).await?;
+            }
+            _ => {}
+        }
+        if needs_message {
+            driven.requeued = self.send(&deposit).await;
+        }
+        Ok(driven)
+    }
+
+    /// Asks the gateway for the submitted payment (by its id) and records a final answer.
+    async fn settle_submitted(&self, deposit: &Deposit) -> Result<bool, CommandError> {
+        let (Some(attempt), Some(external_id)) = (
+            deposit.submitted_attempt().cloned(),
+            deposit.external_id.clone(),
+        ) else {
+            return Ok(false);
+        };
+        let Some(connector) = self.connector(&attempt.gateway) else {
+            return Ok(false);
+        };
+        let answer = connector
+            .payment_status(&attempt.idempotency_key, Some(&external_id))
+            .await;
+        let number = attempt.number;
+        let reversal = RefundId(self.ports.ids.new_uuid());
+        let executed = self
+            .record(deposit, |d| {
+                Ok(Decision::record(
+                    d.settle_lookup(number, &answer, reversal),
+                    (),
+                ))
+            })
+            .await?;
+        Ok(executed.appended)
+    }
+
+    /// Asks the gateway for a refund it took and records its final outcome.
+    async fn settle_refund(
+        &self,
+        deposit: Deposit,
+        refund_id: RefundId,
+    ) -> Result<(Deposit, bool), CommandError> {
+        let Some(refund) = deposit.refunds.iter().find(|r| r.id == refund_id).cloned() else {
+            return Ok((deposit, false));
+        };
+        let Some(target) = refund.charge.clone().or_else(|| deposit.own_charge()) else {
+            return Ok((deposit, false));
+        };
+        let Some(connector) = self.connector(&target.gateway) else {
+            return Ok((deposit, false));
+        };
+        let key = super::process::refund_key(&deposit, refund_id);
+        let answer = connector
+            .refund_status(&key, refund.external_id.as_deref())
+            .await;
+        let event = match answer {
+            RefundStatusOutcome::Found {
+                state: RefundSettlement::Succeeded,
+                ..
+            } => DepositEvent::RefundSucceeded { refund_id },
+            RefundStatusOutcome::Found {
+                state: RefundSettlement::Failed { code },
+                ..
+            } => DepositEvent::RefundFailed {
+                refund_id,
+                reason: FailureReason::new(code, "the gateway reports the refund failed"),
+            },
+            _ => return Ok((deposit, false)),
+        };
+        let executed = self
+            .record(&deposit, |d| {
+                let pending = d
+                    .refunds
+                    .iter()
+                    .any(|r| r.id == refund_id && r.state == crate::deposit::RefundState::Pending);
+                Ok(if pending {
+                    Decision::record(vec![event.clone()], ())
+                } else {
+                    Decision::nothing(())
+                })
+            })
+            .await?;
+        let appended = executed.appended;
+        Ok((executed.deposit, appended))
+    }
+
+    /// Sends the deposit's message again (processing is idempotent); whether it left.
+    async fn send(&self, deposit: &Deposit) -> bool {
+        let message = DepositMessage {
+            deposit_id: deposit.id,
+            merchant_id: deposit.merchant_id.clone(),
+            correlation_id: self.correlation.clone(),
+        };
+        match self.ports.queue.send(&message, Duration::ZERO).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(deposit_id = %deposit.id, %error, "could not re-enqueue");
+                false
+            }
+        }
+    }
+
+    fn connector(&self, gateway: &str) -> Option<Arc<dyn GatewayConnector>> {
+        self.gateways
+            .iter()
+            .find(|g| g.config.name == gateway)
+            .map(|g| self.ports.connectors.connector(&g.config))
+    }
+
+    async fn record<T, F>(
+        &self,
+        deposit: &Deposit,
+        decide: F,
+    ) -> Result<super::command::Executed<T>, CommandError>
+    where
+        F: FnMut(&Deposit) -> Result<Decision<T>, crate::deposit::TransitionError>,
+    {
+        let command = CommandPorts {
+            store: self.ports.store,
+            clock: self.ports.clock,
+            ids: self.ports.ids,
+        };
+        execute(
+            &command,
+            Start::From(deposit),
+            Cause {
+                correlation: self.correlation,
+                causation: Some("sweeper"),
+            },
+            RetryPolicy::default(),
+            decide,
+        )
+        .await
     }
 }

@@ -6,7 +6,7 @@ use crate::contract::fixtures::{
 use futures::future::join_all;
 use paygate_domain::idempotency::IdempotencyState;
 use paygate_domain::ports::{AppendError, EventStore, RandomIds, SystemClock};
-use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
+use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
 use paygate_domain::{CorrelationId, DepositId, DepositStatus};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -194,14 +194,19 @@ pub async fn concurrent_writers_leave_a_gapless_stream_with_no_lost_event(
             let correlation = CorrelationId(format!("writer-{writer}"));
             execute(
                 &ports,
-                id,
-                &correlation,
-                None,
+                Start::Load(id),
+                Cause {
+                    correlation: &correlation,
+                    causation: None,
+                },
                 RetryPolicy::default(),
                 |deposit| {
                     let n = deposit.next_attempt_number();
                     let events = failed_attempt(id, deposit.version + 1, n);
-                    Ok(events.into_iter().map(|e| e.event).collect())
+                    Ok(Decision::record(
+                        events.into_iter().map(|e| e.event).collect(),
+                        (),
+                    ))
                 },
             )
             .await

@@ -1,0 +1,317 @@
+//! What a gateway's answer about a deposit's payment means, as events: one rule, used by
+//! the processor (its own call's answer), the sweeper (status lookups) and nobody else.
+//!
+//! The rules keep the one promise: a deposit is charged at most once, across gateways.
+//! * Only the attempt's owner closes it on its own call's answer, and "nothing was done"
+//!   closes only an attempt whose request was sent once: once resumed, the first call may
+//!   have charged, so only a definite answer (accepted, declined) ends it.
+//! * An unclear answer releases the attempt: the next delivery sends the same request
+//!   with the same key to the same gateway, whose idempotency answers with the original.
+//! * A lookup settles an open attempt only when the gateway found the payment; "not
+//!   found" is never proof (indexes lag, keys are forgotten).
+//! * A charge whose amount or currency is not the deposit's never makes it succeed: the
+//!   deposit fails and the charge is refunded (an anomaly).
+
+use super::aggregate::{Attempt, Deposit};
+use super::events::{Anomaly, AnomalyKind, ChargeRef, DepositEvent, FailureReason};
+use super::status::DepositStatus;
+use crate::ids::{AttemptOwner, RefundId};
+use crate::money::Money;
+use crate::ports::gateway::{PaymentOutcome, PaymentState, StatusOutcome};
+
+/// The reason code of a deposit failed because its charge was for another amount.
+pub const AMOUNT_MISMATCH: &str = "amount_mismatch";
+/// The reason code of an attempt that failed without reaching its gateway.
+pub const GATEWAY_UNAVAILABLE: &str = "gateway_unavailable";
+
+/// A payment a gateway showed us (in an answer, a lookup or a webhook).
+#[derive(Debug, Clone, Copy)]
+pub struct Sighting<'a> {
+    pub gateway: &'a str,
+    pub external_id: &'a str,
+    /// What the gateway says the payment is for, when it said.
+    pub charged: Option<Money>,
+    pub attempt: Option<u32>,
+    /// The gateway's event id, when a webhook showed it.
+    pub gateway_event_id: Option<&'a str>,
+}
+
+impl Sighting<'_> {
+    fn charge(&self) -> ChargeRef {
+        ChargeRef {
+            gateway: self.gateway.to_owned(),
+            external_id: self.external_id.to_owned(),
+        }
+    }
+}
+
+impl Deposit {
+    /// The open attempt, if it is `number` and `owner` holds it.
+    pub fn owned_attempt(&self, number: u32, owner: AttemptOwner) -> Option<&Attempt> {
+        self.open_attempt()
+            .filter(|a| a.number == number && a.owner == Some(owner))
+    }
+
+    /// Whether `charged` is what this deposit asked for.
+    pub fn is_charged_as_asked(&self, charged: &Money) -> bool {
+        charged.amount == self.request.amount && charged.currency == self.request.currency
+    }
+
+    /// What to record after `owner`'s call for attempt `number` answered `answer`. Nothing
+    /// if the attempt is no longer `owner`'s (another delivery took it over or settled it)
+    /// — except a payment id that is not the deposit's, which is a charge to undo.
+    pub fn settle_call(
+        &self,
+        number: u32,
+        owner: AttemptOwner,
+        answer: &PaymentOutcome,
+        reversal: RefundId,
+    ) -> Vec<DepositEvent> {
+        let Some(attempt) = self.owned_attempt(number, owner) else {
+            return match answer {
+                PaymentOutcome::Accepted { external_id } => self.stray_charge(
+                    &Sighting {
+                        gateway: &self.attempt_gateway(number),
+                        external_id,
+                        charged: None,
+                        attempt: Some(number),
+                        gateway_event_id: None,
+                    },
+                    reversal,
+                ),
+                _ => vec![],
+            };
+        };
+        match answer {
+            PaymentOutcome::Accepted { external_id } => vec![DepositEvent::DepositSubmitted {
+                attempt: number,
+                gateway: attempt.gateway.clone(),
+                external_id: external_id.clone(),
+            }],
+            PaymentOutcome::Declined { code, message } => declined(number, code, message),
+            PaymentOutcome::Transient { reason } if !attempt.resumed => {
+                vec![DepositEvent::AttemptFailed {
+                    attempt: number,
+                    reason: FailureReason::new(GATEWAY_UNAVAILABLE, reason.clone()),
+                    retryable: true,
+                }]
+            }
+            PaymentOutcome::Transient { .. } | PaymentOutcome::Ambiguous { .. } => {
+                vec![DepositEvent::AttemptReleased { attempt: number }]
+            }
+        }
+    }
+
+    /// What to record after the gateway's status lookup for attempt `number` (the latest
+    /// attempt of a `processing` deposit, or the submitted one). Only a found payment
+    /// settles anything.
+    pub fn settle_lookup(
+        &self,
+        number: u32,
+        answer: &StatusOutcome,
+        reversal: RefundId,
+    ) -> Vec<DepositEvent> {
+        let StatusOutcome::Found {
+            external_id,
+            state,
+            charged,
+        } = answer
+        else {
+            return vec![];
+        };
+        let gateway = self.attempt_gateway(number);
+        let sighting = Sighting {
+            gateway: &gateway,
+            external_id,
+            charged: *charged,
+            attempt: Some(number),
+            gateway_event_id: None,
+        };
+        let open = self.open_attempt().is_some_and(|a| a.number == number);
+        let submitted_as_this = self.status == DepositStatus::Submitted
+            && self.external_id.as_deref() == Some(external_id.as_str());
+        if !open && !submitted_as_this {
+            return match (self.status, state) {
+                // A payment the deposit does not hold, found succeeded: undo it.
+                (_, PaymentState::Succeeded)
+                    if self.external_id.as_deref() != Some(external_id.as_str()) =>
+                {
+                    self.stray_charge(&sighting, reversal)
+                }
+                _ => vec![],
+            };
+        }
+        let mut events = Vec::new();
+        if open {
+            match state {
+                PaymentState::Failed { code } | PaymentState::Declined { code } => {
+                    return declined(number, code, "the gateway reports the payment failed");
+                }
+                PaymentState::Pending | PaymentState::Succeeded => {
+                    events.push(DepositEvent::DepositSubmitted {
+                        attempt: number,
+                        gateway: gateway.clone(),
+                        external_id: external_id.clone(),
+                    });
+                }
+            }
+        }
+        match state {
+            PaymentState::Succeeded => events.extend(self.confirm_charge(&sighting, reversal)),
+            PaymentState::Failed { code } | PaymentState::Declined { code } => {
+                events.push(DepositEvent::DepositFailed {
+                    reason: FailureReason::new(
+                        code.clone(),
+                        "the gateway reports the payment failed",
+                    ),
+                });
+            }
+            PaymentState::Pending => {}
+        }
+        events
+    }
+
+    /// The deposit's own charge succeeded (as `seen`): success if it is for what was
+    /// asked, else the deposit fails and the charge is refunded. Assumes the deposit is
+    /// (or is about to be) `submitted` with that payment.
+    pub fn confirm_charge(&self, seen: &Sighting<'_>, reversal: RefundId) -> Vec<DepositEvent> {
+        match seen.charged {
+            Some(charged) if !self.is_charged_as_asked(&charged) => {
+                let anomaly = Anomaly {
+                    kind: AnomalyKind::AmountMismatch,
+                    gateway: seen.gateway.to_owned(),
+                    external_id: Some(seen.external_id.to_owned()),
+                    charged: Some(charged),
+                    attempt: seen.attempt,
+                    gateway_event_id: seen.gateway_event_id.map(str::to_owned),
+                    detail: format!(
+                        "the gateway charged {charged}, the deposit asked for {} {}",
+                        self.request.amount.minor(),
+                        self.request.currency
+                    ),
+                };
+                vec![
+                    DepositEvent::PaymentAnomalyDetected { anomaly },
+                    DepositEvent::DepositFailed {
+                        reason: FailureReason::new(
+                            AMOUNT_MISMATCH,
+                            "the gateway charged another amount than asked; it is refunded",
+                        ),
+                    },
+                    DepositEvent::RefundRequested {
+                        refund_id: reversal,
+                        amount: charged.amount,
+                        charge: Some(seen.charge()),
+                    },
+                ]
+            }
+            _ => vec![DepositEvent::DepositSucceeded {
+                external_id: seen.external_id.to_owned(),
+            }],
+        }
+    }
+
+    /// A charge (as `seen`) the deposit does not hold as its own: recorded as an anomaly
+    /// and refunded (by paygate, with its own idempotency key), once.
+    pub fn stray_charge(&self, seen: &Sighting<'_>, reversal: RefundId) -> Vec<DepositEvent> {
+        let charge = seen.charge();
+        // The deposit's own charge is stray only once the deposit failed.
+        let owned =
+            self.status != DepositStatus::Failed && self.own_charge().as_ref() == Some(&charge);
+        if owned || self.is_being_reversed(&charge) {
+            return vec![];
+        }
+        let kind = if self.status == DepositStatus::Failed {
+            AnomalyKind::SuccessAfterFailure
+        } else {
+            AnomalyKind::UnexpectedCharge
+        };
+        let charged = seen.charged.unwrap_or(Money {
+            amount: self.request.amount,
+            currency: self.request.currency,
+        });
+        let anomaly = Anomaly {
+            kind,
+            gateway: seen.gateway.to_owned(),
+            external_id: Some(seen.external_id.to_owned()),
+            charged: Some(charged),
+            attempt: seen.attempt,
+            gateway_event_id: seen.gateway_event_id.map(str::to_owned),
+            detail: format!(
+                "payment {} at {} is not the deposit's charge; it is refunded",
+                seen.external_id, seen.gateway
+            ),
+        };
+        let mut events = Vec::new();
+        if !self.anomalies.iter().any(|a| a.same_as(&anomaly)) {
+            events.push(DepositEvent::PaymentAnomalyDetected { anomaly });
+        }
+        events.push(DepositEvent::RefundRequested {
+            refund_id: reversal,
+            amount: charged.amount,
+            charge: Some(charge),
+        });
+        events
+    }
+
+    /// What to record for an open attempt past the gateway's key horizon, given the
+    /// gateway's status lookup: its settlement if the payment was found, else (once) an
+    /// anomaly for a person — re-sending with a possibly forgotten key could charge again.
+    pub fn settle_past_horizon(
+        &self,
+        number: u32,
+        answer: &StatusOutcome,
+        reversal: RefundId,
+    ) -> Vec<DepositEvent> {
+        let events = self.settle_lookup(number, answer, reversal);
+        if !events.is_empty() || self.open_attempt().is_none_or(|a| a.number != number) {
+            return events;
+        }
+        let anomaly = Anomaly {
+            kind: AnomalyKind::AttemptUnresolved,
+            gateway: self.attempt_gateway(number),
+            external_id: None,
+            charged: None,
+            attempt: Some(number),
+            gateway_event_id: None,
+            detail: format!(
+                "attempt {number}'s outcome is still unknown past the gateway's key horizon; check with the gateway"
+            ),
+        };
+        if self.anomalies.iter().any(|a| a.same_as(&anomaly)) {
+            return vec![];
+        }
+        vec![DepositEvent::PaymentAnomalyDetected { anomaly }]
+    }
+
+    /// The attempt that submitted the deposit's payment, if any.
+    pub fn submitted_attempt(&self) -> Option<&Attempt> {
+        self.attempts
+            .iter()
+            .rev()
+            .find(|a| a.state == super::aggregate::AttemptState::Submitted)
+    }
+
+    /// The gateway attempt `number` went to (the deposit's gateway if unknown).
+    fn attempt_gateway(&self, number: u32) -> String {
+        self.attempts
+            .iter()
+            .find(|a| a.number == number)
+            .map(|a| a.gateway.clone())
+            .or_else(|| self.gateway.clone())
+            .unwrap_or_default()
+    }
+}
+
+fn declined(number: u32, code: &str, message: &str) -> Vec<DepositEvent> {
+    vec![
+        DepositEvent::AttemptFailed {
+            attempt: number,
+            reason: FailureReason::new(code, message),
+            retryable: false,
+        },
+        DepositEvent::DepositFailed {
+            reason: FailureReason::new(code, message),
+        },
+    ]
+}
