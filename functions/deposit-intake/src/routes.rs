@@ -3,8 +3,8 @@
 use crate::{Intake, create, gateways, read, refund};
 use http::Method;
 use lambda_http::{Body, Request, Response};
-use paygate_api::ApiError;
 use paygate_api::request::{bearer_key, correlation_id};
+use paygate_api::{ApiError, ErrorCode};
 use paygate_domain::{DepositId, MerchantId};
 use tracing::{Instrument, field};
 
@@ -75,7 +75,7 @@ async fn dispatch(
     correlation: &paygate_domain::CorrelationId,
 ) -> Result<Response<Body>, ApiError> {
     let route = route(request.uri().path())
-        .ok_or_else(|| ApiError::not_found("route_not_found", "no such route"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::RouteNotFound, "no such route"))?;
     let merchant = authenticate(app, &request).await?;
     tracing::Span::current().record("merchant_id", field::display(&merchant));
     match (request.method().clone(), route) {
