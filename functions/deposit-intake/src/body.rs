@@ -3,9 +3,9 @@
 
 use http::HeaderMap;
 use lambda_http::Body;
-use paygate_api::ApiError;
 use paygate_api::json::{StrictJsonError, parse_json_strictly};
 use paygate_api::request::{IDEMPOTENCY_HEADER, NotAscii, header_str};
+use paygate_api::{ApiError, ErrorCode};
 use paygate_domain::idempotency::{IdempotencyKey, IdempotencyKeyError};
 use serde_json::Value;
 
@@ -30,10 +30,10 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> 
     }
     .map_err(|error| {
         let code = match error {
-            IdempotencyKeyError::Missing => "idempotency_key_missing",
-            IdempotencyKeyError::Invalid => "idempotency_key_invalid",
+            IdempotencyKeyError::Missing => ErrorCode::IdempotencyKeyMissing,
+            IdempotencyKeyError::Invalid => ErrorCode::IdempotencyKeyInvalid,
         };
-        ApiError::invalid(code, error.to_string()).with_param("Idempotency-Key")
+        ApiError::new(code, error.to_string()).with_param("Idempotency-Key")
     })
 }
 
@@ -43,13 +43,14 @@ pub fn json(bytes: &[u8], empty_is_object: bool) -> Result<Value, ApiError> {
         return Ok(Value::Object(Default::default()));
     }
     parse_json_strictly(bytes).map_err(|error| match error {
-        StrictJsonError::DuplicateKey(key) => ApiError::invalid(
-            "body_duplicate_key",
+        StrictJsonError::DuplicateKey(key) => ApiError::new(
+            ErrorCode::BodyDuplicateKey,
             format!("the request body names `{key}` more than once"),
         )
         .with_param(key),
-        StrictJsonError::Invalid => {
-            ApiError::invalid("body_invalid_json", "the request body must be valid JSON")
-        }
+        StrictJsonError::Invalid => ApiError::new(
+            ErrorCode::BodyInvalidJson,
+            "the request body must be valid JSON",
+        ),
     })
 }

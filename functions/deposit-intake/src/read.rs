@@ -4,14 +4,14 @@ use crate::Intake;
 use crate::response::json;
 use http::StatusCode;
 use lambda_http::{Body, Response};
-use paygate_api::ApiError;
 use paygate_api::models::{DepositResponse, EventList, EventResponse};
+use paygate_api::{ApiError, ErrorCode};
 use paygate_domain::service::{deposit_events, deposit_view};
 use paygate_domain::{DepositId, MerchantId};
 
 /// The same answer for "does not exist" and "belongs to someone else".
 pub fn deposit_not_found() -> ApiError {
-    ApiError::not_found("deposit_not_found", "no such deposit").with_param("id")
+    ApiError::new(ErrorCode::DepositNotFound, "no such deposit").with_param("id")
 }
 
 pub async fn get_deposit(

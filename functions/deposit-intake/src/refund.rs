@@ -7,10 +7,10 @@ use crate::response::intake_error;
 use http::StatusCode;
 use http::header::HeaderValue;
 use lambda_http::{Body, Request, Response};
-use paygate_api::ApiError;
 use paygate_api::json::canonical_bytes;
 use paygate_api::models::RefundResponse;
 use paygate_api::request::REPLAYED_HEADER;
+use paygate_api::{ApiError, ErrorCode};
 use paygate_domain::deposit::TransitionError;
 use paygate_domain::idempotency::Fingerprint;
 use paygate_domain::service::intake::IntakePorts;
@@ -34,10 +34,10 @@ pub async fn create_refund(
     let body = json(bytes, true)?;
     let object = body
         .as_object()
-        .ok_or_else(|| ApiError::invalid("body_invalid", "the body must be a JSON object"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::BodyInvalid, "the body must be a JSON object"))?;
     if let Some(unknown) = object.keys().find(|k| k.as_str() != "amount") {
-        return Err(ApiError::invalid(
-            "parameter_unknown",
+        return Err(ApiError::new(
+            ErrorCode::ParameterUnknown,
             format!("{unknown} is not a known parameter"),
         )
         .with_param(unknown.clone()));
@@ -87,32 +87,31 @@ pub async fn create_refund(
 fn refund_error(error: RefundError) -> ApiError {
     match error {
         RefundError::NotFound => deposit_not_found(),
-        RefundError::NothingLeft => ApiError::unprocessable(
-            "refund_exceeds_remaining",
+        RefundError::NothingLeft => ApiError::new(
+            ErrorCode::RefundExceedsRemaining,
             "nothing is left to refund on this deposit",
         )
         .with_param("amount"),
         RefundError::Refused(TransitionError::RefundExceedsRemaining {
             requested,
             remaining,
-        }) => ApiError::unprocessable(
-            "refund_exceeds_remaining",
+        }) => ApiError::new(
+            ErrorCode::RefundExceedsRemaining,
             format!("a refund of {requested} exceeds the {remaining} left to refund"),
         )
         .with_param("amount"),
-        RefundError::Refused(TransitionError::IllegalTransition { status, .. }) => {
-            ApiError::unprocessable(
-                "deposit_not_refundable",
-                format!("only a succeeded deposit can be refunded; this one is {status}"),
-            )
-        }
+        RefundError::Refused(TransitionError::IllegalTransition { status, .. }) => ApiError::new(
+            ErrorCode::DepositNotRefundable,
+            format!("only a succeeded deposit can be refunded; this one is {status}"),
+        ),
         RefundError::Refused(other) => {
             tracing::warn!(error = %other, "refund refused");
-            ApiError::unprocessable("refund_refused", "this refund cannot be made")
+            ApiError::new(ErrorCode::RefundRefused, "this refund cannot be made")
         }
-        RefundError::Contended(_) => {
-            ApiError::conflict("deposit_busy", "the deposit is changing right now; retry")
-        }
+        RefundError::Contended(_) => ApiError::new(
+            ErrorCode::DepositBusy,
+            "the deposit is changing right now; retry",
+        ),
         RefundError::Intake(error) => intake_error(error),
     }
 }

@@ -3,8 +3,8 @@
 use crate::{Intake, create, gateways, read, refund};
 use http::Method;
 use lambda_http::{Body, Request, Response};
-use paygate_api::ApiError;
 use paygate_api::request::{bearer_key, correlation_id};
+use paygate_api::{ApiError, ErrorCode};
 use paygate_domain::{DepositId, MerchantId};
 use tracing::{Instrument, field};
 
@@ -15,6 +15,19 @@ enum Route {
     DepositRefunds(DepositId),
     UnknownDeposit,
     Gateways,
+}
+
+impl Route {
+    /// The route as API Gateway names it, for the span's `path`.
+    fn template(&self) -> &'static str {
+        match self {
+            Route::Deposits => "/v1/deposits",
+            Route::Deposit(_) | Route::UnknownDeposit => "/v1/deposits/{id}",
+            Route::DepositEvents(_) => "/v1/deposits/{id}/events",
+            Route::DepositRefunds(_) => "/v1/deposits/{id}/refunds",
+            Route::Gateways => "/v1/gateways",
+        }
+    }
 }
 
 fn route(path: &str) -> Option<Route> {
@@ -49,15 +62,10 @@ pub async fn handle(app: &Intake, request: Request) -> Response<Body> {
         status = field::Empty,
     );
     async move {
-        let route_name = route(request.uri().path()).map(|r| match r {
-            Route::Deposits => "/v1/deposits",
-            Route::Deposit(_) | Route::UnknownDeposit => "/v1/deposits/{id}",
-            Route::DepositEvents(_) => "/v1/deposits/{id}/events",
-            Route::DepositRefunds(_) => "/v1/deposits/{id}/refunds",
-            Route::Gateways => "/v1/gateways",
-        });
-        tracing::Span::current().record("path", route_name.unwrap_or("unknown"));
-        let response = match dispatch(app, request, &correlation).await {
+        let route = route(request.uri().path());
+        let path = route.as_ref().map_or("unknown", Route::template);
+        tracing::Span::current().record("path", path);
+        let response = match dispatch(app, request, route, &correlation).await {
             Ok(response) => response,
             Err(error) => error.response(),
         };
@@ -72,10 +80,10 @@ pub async fn handle(app: &Intake, request: Request) -> Response<Body> {
 async fn dispatch(
     app: &Intake,
     request: Request,
+    route: Option<Route>,
     correlation: &paygate_domain::CorrelationId,
 ) -> Result<Response<Body>, ApiError> {
-    let route = route(request.uri().path())
-        .ok_or_else(|| ApiError::not_found("route_not_found", "no such route"))?;
+    let route = route.ok_or_else(|| ApiError::new(ErrorCode::RouteNotFound, "no such route"))?;
     let merchant = authenticate(app, &request).await?;
     tracing::Span::current().record("merchant_id", field::display(&merchant));
     match (request.method().clone(), route) {
@@ -129,5 +137,26 @@ mod tests {
         assert!(matches!(route("/v1/gateways"), Some(Route::Gateways)));
         assert!(route("/v2/deposits").is_none());
         assert!(route("/").is_none());
+    }
+
+    #[test]
+    fn spans_name_the_route_not_the_path() {
+        let id = DepositId(uuid::Uuid::now_v7());
+        for (path, template) in [
+            ("/v1/deposits/".to_owned(), "/v1/deposits"),
+            (format!("/v1/deposits/{id}"), "/v1/deposits/{id}"),
+            ("/v1/deposits/not-a-uuid".to_owned(), "/v1/deposits/{id}"),
+            (
+                format!("/v1/deposits/{id}/events"),
+                "/v1/deposits/{id}/events",
+            ),
+            (
+                format!("/v1/deposits/{id}/refunds"),
+                "/v1/deposits/{id}/refunds",
+            ),
+            ("/v1/gateways".to_owned(), "/v1/gateways"),
+        ] {
+            assert_eq!(route(&path).map(|r| r.template()), Some(template), "{path}");
+        }
     }
 }

@@ -10,7 +10,7 @@ pub use config::{ConfigError, WebhookGateway, WebhookGateways};
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use paygate_api::ApiError;
+use paygate_api::{ApiError, ErrorCode};
 use paygate_domain::CorrelationId;
 use paygate_domain::ports::{Clock, EventStore, IdGenerator};
 use paygate_domain::service::outcome::{Applied, OutcomeError, OutcomePorts, apply_notification};
@@ -67,7 +67,7 @@ async fn receive(
         .strip_prefix("/webhooks/")
     {
         Some(name) if !name.is_empty() && !name.contains('/') => name.to_owned(),
-        _ => return Err(ApiError::not_found("route_not_found", "no such route")),
+        _ => return Err(ApiError::new(ErrorCode::RouteNotFound, "no such route")),
     };
     if request.method() != http::Method::POST {
         return Err(ApiError::method_not_allowed("POST"));
@@ -107,8 +107,8 @@ async fn receive(
     })?;
     let notification = parse_notification(gateway.format, body).map_err(|error| {
         tracing::warn!(%error, "unparseable webhook");
-        ApiError::invalid(
-            "webhook_payload_invalid",
+        ApiError::new(
+            ErrorCode::WebhookPayloadInvalid,
             "the webhook body is not a notification this gateway sends",
         )
     })?;
@@ -128,8 +128,8 @@ async fn receive(
         // Logged (with `anomaly`) where it is recorded; the gateway just needs a 200.
         Ok(Applied::Anomaly { status }) => ("anomaly_recorded", status),
         Err(OutcomeError::NotYetKnown) => {
-            return Err(ApiError::conflict(
-                "deposit_not_ready",
+            return Err(ApiError::new(
+                ErrorCode::DepositNotReady,
                 "no submitted deposit matches this payment yet; retry later",
             ));
         }
@@ -148,8 +148,8 @@ async fn receive(
 }
 
 fn malformed_signature() -> ApiError {
-    ApiError::invalid(
-        "webhook_signature_malformed",
+    ApiError::new(
+        ErrorCode::WebhookSignatureMalformed,
         "the Paygate-Signature header is malformed",
     )
 }

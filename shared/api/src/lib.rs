@@ -7,7 +7,7 @@ pub mod json;
 pub mod models;
 pub mod request;
 
-pub use error::{ApiError, ErrorType};
+pub use error::{ApiError, ErrorCode, ErrorType};
 
 /// The OpenAPI 3.1 description of the merchant API and the webhook endpoint
 /// (`shared/api/openapi.json`), as the devstack serves it at `GET /openapi.json`.

@@ -6,17 +6,37 @@ use secrecy::SecretString;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// Why a request was refused: a stable machine code, a message, and the parameter.
+/// Why a request was refused: what kind of problem, a message, and the parameter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{param}: {message}")]
 pub struct ValidationError {
-    pub code: &'static str,
+    pub code: ValidationCode,
     pub message: String,
     pub param: String,
 }
 
+/// The kinds of problem a request can have. The edge gives each its stable code
+/// (`paygate_api::ErrorCode`), so the wire strings live in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValidationCode {
+    /// The body is not a JSON object.
+    BodyInvalid,
+    ParameterMissing,
+    ParameterInvalidType,
+    ParameterUnknown,
+    AmountInvalid,
+    AmountTooLarge,
+    CurrencyInvalid,
+    CountryInvalid,
+    CustomerIdInvalid,
+    PaymentMethodInvalid,
+    PaymentMethodTypeInvalid,
+    PaymentMethodTokenInvalid,
+    MetadataInvalid,
+}
+
 impl ValidationError {
-    fn new(code: &'static str, param: impl Into<String>, message: impl Into<String>) -> Self {
+    fn new(code: ValidationCode, param: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -61,7 +81,11 @@ const DEPOSIT_FIELDS: [&str; 6] = [
 
 pub fn parse_deposit_request(body: &Value) -> Result<DepositRequest, ValidationError> {
     let object = body.as_object().ok_or_else(|| {
-        ValidationError::new("body_invalid", "", "the body must be a JSON object")
+        ValidationError::new(
+            ValidationCode::BodyInvalid,
+            "",
+            "the body must be a JSON object",
+        )
     })?;
     reject_unknown(object, &DEPOSIT_FIELDS, "")?;
     Ok(DepositRequest {
@@ -80,7 +104,7 @@ pub fn parse_amount(value: Option<&Value>, param: &str) -> Result<Amount, Valida
     let minor = value.as_u64().filter(|_| !value.is_f64());
     let invalid = || {
         ValidationError::new(
-            "amount_invalid",
+            ValidationCode::AmountInvalid,
             param,
             "amount must be a positive integer in minor units",
         )
@@ -88,7 +112,7 @@ pub fn parse_amount(value: Option<&Value>, param: &str) -> Result<Amount, Valida
     match minor.map(Amount::new) {
         Some(Ok(amount)) => Ok(amount),
         Some(Err(AmountError::TooLarge)) => Err(ValidationError::new(
-            "amount_too_large",
+            ValidationCode::AmountTooLarge,
             param,
             AmountError::TooLarge.to_string(),
         )),
@@ -98,14 +122,15 @@ pub fn parse_amount(value: Option<&Value>, param: &str) -> Result<Amount, Valida
 
 fn parse_currency(value: Option<&Value>) -> Result<Currency, ValidationError> {
     let text = required_str(value, "currency")?;
-    Currency::parse(text)
-        .map_err(|e| ValidationError::new("currency_invalid", "currency", e.to_string()))
+    Currency::parse(text).map_err(|e| {
+        ValidationError::new(ValidationCode::CurrencyInvalid, "currency", e.to_string())
+    })
 }
 
 fn parse_country(value: Option<&Value>) -> Result<Country, ValidationError> {
     let text = required_str(value, "country")?;
     Country::parse(text)
-        .map_err(|e| ValidationError::new("country_invalid", "country", e.to_string()))
+        .map_err(|e| ValidationError::new(ValidationCode::CountryInvalid, "country", e.to_string()))
 }
 
 fn parse_customer_id(value: Option<&Value>) -> Result<String, ValidationError> {
@@ -114,7 +139,7 @@ fn parse_customer_id(value: Option<&Value>) -> Result<String, ValidationError> {
         || text.chars().any(char::is_control)
     {
         return Err(ValidationError::new(
-            "customer_id_invalid",
+            ValidationCode::CustomerIdInvalid,
             "customer_id",
             format!(
                 "customer_id must be 1 to {MAX_CUSTOMER_ID_LEN} characters without control characters"
@@ -132,7 +157,7 @@ fn parse_payment_method(
     };
     let object = value.as_object().ok_or_else(|| {
         ValidationError::new(
-            "payment_method_invalid",
+            ValidationCode::PaymentMethodInvalid,
             "payment_method",
             "payment_method must be an object",
         )
@@ -141,7 +166,7 @@ fn parse_payment_method(
     let kind = required_str(object.get("type"), "payment_method.type")?;
     if !PAYMENT_METHOD_TYPES.contains(&kind) {
         return Err(ValidationError::new(
-            "payment_method_type_invalid",
+            ValidationCode::PaymentMethodTypeInvalid,
             "payment_method.type",
             format!(
                 "payment_method.type must be one of {}",
@@ -152,7 +177,7 @@ fn parse_payment_method(
     let token = required_str(object.get("token"), "payment_method.token")?;
     if !(1..=MAX_TOKEN_LEN).contains(&token.len()) || !token.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ValidationError::new(
-            "payment_method_token_invalid",
+            ValidationCode::PaymentMethodTokenInvalid,
             "payment_method.token",
             format!("payment_method.token must be 1 to {MAX_TOKEN_LEN} printable characters"),
         ));
@@ -169,7 +194,7 @@ fn parse_metadata(value: Option<&Value>) -> Result<BTreeMap<String, String>, Val
     };
     let invalid = || {
         ValidationError::new(
-            "metadata_invalid",
+            ValidationCode::MetadataInvalid,
             "metadata",
             format!(
                 "metadata must be an object of at most {MAX_METADATA_KEYS} string values, keys up to \
@@ -200,7 +225,7 @@ fn required_str<'a>(value: Option<&'a Value>, param: &str) -> Result<&'a str, Va
         None | Some(Value::Null) => Err(missing(param)),
         Some(Value::String(text)) => Ok(text),
         Some(_) => Err(ValidationError::new(
-            "parameter_invalid_type",
+            ValidationCode::ParameterInvalidType,
             param,
             format!("{param} must be a string"),
         )),
@@ -208,7 +233,11 @@ fn required_str<'a>(value: Option<&'a Value>, param: &str) -> Result<&'a str, Va
 }
 
 fn missing(param: &str) -> ValidationError {
-    ValidationError::new("parameter_missing", param, format!("{param} is required"))
+    ValidationError::new(
+        ValidationCode::ParameterMissing,
+        param,
+        format!("{param} is required"),
+    )
 }
 
 fn reject_unknown(
@@ -218,7 +247,7 @@ fn reject_unknown(
 ) -> Result<(), ValidationError> {
     match object.keys().find(|k| !known.contains(&k.as_str())) {
         Some(unknown) => Err(ValidationError::new(
-            "parameter_unknown",
+            ValidationCode::ParameterUnknown,
             format!("{prefix}{unknown}"),
             format!("{prefix}{unknown} is not a known parameter"),
         )),
@@ -256,7 +285,7 @@ mod tests {
                 json!("é".repeat(MAX_CUSTOMER_ID_LEN + 1)),
             );
         });
-        assert_eq!(err.code, "customer_id_invalid");
+        assert_eq!(err.code, ValidationCode::CustomerIdInvalid);
     }
 
     #[test]
@@ -279,14 +308,14 @@ mod tests {
             });
             assert_eq!(
                 (error.code, error.param.as_str()),
-                ("amount_invalid", "amount"),
+                (ValidationCode::AmountInvalid, "amount"),
                 "{bad}"
             );
         }
         let error = error_for(|b| {
             b.remove("amount");
         });
-        assert_eq!(error.code, "parameter_missing");
+        assert_eq!(error.code, ValidationCode::ParameterMissing);
     }
 
     #[test]
@@ -294,17 +323,17 @@ mod tests {
         let error = error_for(|b| {
             b.insert("currency".into(), json!("ABC"));
         });
-        assert_eq!(error.code, "currency_invalid");
+        assert_eq!(error.code, ValidationCode::CurrencyInvalid);
         let error = error_for(|b| {
             b.insert("country".into(), json!("XX"));
         });
-        assert_eq!(error.code, "country_invalid");
+        assert_eq!(error.code, ValidationCode::CountryInvalid);
         let error = error_for(|b| {
             b.insert("gateway".into(), json!("psp_a"));
         });
         assert_eq!(
             (error.code, error.param.as_str()),
-            ("parameter_unknown", "gateway")
+            (ValidationCode::ParameterUnknown, "gateway")
         );
     }
 
@@ -314,6 +343,6 @@ mod tests {
         let error = error_for(|b| {
             b.insert("metadata".into(), Value::Object(many));
         });
-        assert_eq!(error.code, "metadata_invalid");
+        assert_eq!(error.code, ValidationCode::MetadataInvalid);
     }
 }
