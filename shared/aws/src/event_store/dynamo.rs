@@ -10,6 +10,7 @@ use crate::config::Resources;
 use crate::error::AwsError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use paygate_domain::deposit::{DepositView, RecordedEvent};
@@ -266,6 +267,9 @@ impl EventStore for DynamoEventStore {
                         layout(&batch),
                     ))
                 }
+                _ if outcome_unknown(&err) => Err(AppendError::Ambiguous(
+                    AwsError::call("TransactWriteItems", &err).into(),
+                )),
                 _ => Err(AwsError::call("TransactWriteItems", &err).into()),
             },
         }
@@ -337,10 +341,42 @@ impl EventStore for DynamoEventStore {
     }
 }
 
+/// Whether a failed `TransactWriteItems` may still have committed: the request may have
+/// reached DynamoDB and the answer was lost (a timeout, a broken connection, an
+/// unreadable reply) or DynamoDB itself says it does not know (`InternalServerError`, a
+/// 5xx). Throttling, validation and cancellation answers mean nothing was written.
+fn outcome_unknown<R: std::fmt::Debug>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => {
+            matches!(
+                service.err(),
+                TransactWriteItemsError::InternalServerError(_)
+            ) || service.err().meta().code() == Some("InternalServerError")
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fixtures;
+
+    fn failure() -> Box<dyn std::error::Error + Send + Sync> {
+        "boom".into()
+    }
+
+    #[test]
+    fn a_lost_answer_is_unknown_and_a_request_never_built_is_not() {
+        let timeout: SdkError<TransactWriteItemsError, ()> = SdkError::timeout_error(failure());
+        assert!(outcome_unknown(&timeout));
+        let unbuilt: SdkError<TransactWriteItemsError, ()> =
+            SdkError::construction_failure(failure());
+        assert!(!outcome_unknown(&unbuilt));
+    }
 
     fn batch(events: Vec<RecordedEvent>, expected_version: u64) -> AppendBatch {
         AppendBatch {
