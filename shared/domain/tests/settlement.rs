@@ -1,0 +1,339 @@
+//! The settlement rules on the aggregate alone: given these past events, when a gateway
+//! answers this, then these events (or none). One row per case where they differ only in
+//! data.
+
+mod common;
+
+use common::*;
+use paygate_domain::deposit::{AnomalyKind, ChargeRef, DepositEvent, Sighting, TransitionError};
+use paygate_domain::ids::{AttemptOwner, RefundId};
+use paygate_domain::money::{Amount, Currency, Money};
+use paygate_domain::ports::gateway::{PaymentOutcome, PaymentState, StatusOutcome};
+use uuid::Uuid;
+
+const ME: AttemptOwner = AttemptOwner(Uuid::from_u128(0xA1));
+const OTHER: AttemptOwner = AttemptOwner(Uuid::from_u128(0xB2));
+const REVERSAL: RefundId = RefundId(Uuid::from_u128(0xC3));
+
+fn owned_attempt(attempt: u32, owner: AttemptOwner) -> DepositEvent {
+    DepositEvent::AttemptStarted {
+        attempt,
+        gateway: "psp_a".into(),
+        idempotency_key: format!("{DEPOSIT}:{attempt}"),
+        owner: Some(owner),
+    }
+}
+
+fn aed(minor: u64) -> Money {
+    Money {
+        amount: Amount::new(minor).unwrap(),
+        currency: Currency::parse("AED").unwrap(),
+    }
+}
+
+fn kinds(events: &[DepositEvent]) -> Vec<&'static str> {
+    events.iter().map(DepositEvent::kind).collect()
+}
+
+fn accepted(id: &str) -> PaymentOutcome {
+    PaymentOutcome::Accepted {
+        external_id: id.into(),
+    }
+}
+
+fn found(id: &str, state: PaymentState, charged: Option<Money>) -> StatusOutcome {
+    StatusOutcome::Found {
+        external_id: id.into(),
+        state,
+        charged,
+    }
+}
+
+#[test]
+fn the_owners_answer_settles_its_attempt() {
+    let open = Stream::requested(10_099).then(owned_attempt(1, ME));
+    let transient = PaymentOutcome::Transient {
+        reason: "503".into(),
+    };
+    let ambiguous = PaymentOutcome::Ambiguous {
+        reason: "timeout".into(),
+    };
+    let declined = PaymentOutcome::Declined {
+        code: "card_declined".into(),
+        message: "no".into(),
+    };
+    for (answer, expected) in [
+        (accepted("ext_1"), vec!["DepositSubmitted"]),
+        (declined, vec!["AttemptFailed", "DepositFailed"]),
+        // Nothing was done: another gateway may be tried.
+        (transient, vec!["AttemptFailed"]),
+        // May have been done: the same request goes out again, never elsewhere.
+        (ambiguous, vec!["AttemptReleased"]),
+    ] {
+        let events = open.deposit.settle_call(1, ME, &answer, REVERSAL);
+        assert_eq!(kinds(&events), expected, "{answer:?}");
+        let mut after = open.clone();
+        for event in events {
+            after = after.then(event);
+        }
+    }
+}
+
+#[test]
+fn another_deliverys_answer_settles_nothing() {
+    let open = Stream::requested(10_099).then(owned_attempt(1, OTHER));
+    for answer in [
+        PaymentOutcome::Transient {
+            reason: "429 key in flight".into(),
+        },
+        PaymentOutcome::Ambiguous {
+            reason: "409".into(),
+        },
+        PaymentOutcome::Declined {
+            code: "x".into(),
+            message: "x".into(),
+        },
+    ] {
+        assert!(
+            open.deposit
+                .settle_call(1, ME, &answer, REVERSAL)
+                .is_empty(),
+            "{answer:?}"
+        );
+    }
+}
+
+#[test]
+fn a_resumed_attempt_is_never_closed_by_nothing_was_done() {
+    let resumed = Stream::requested(10_099)
+        .then(owned_attempt(1, OTHER))
+        .then(DepositEvent::AttemptReleased { attempt: 1 })
+        .then(DepositEvent::AttemptResumed {
+            attempt: 1,
+            owner: ME,
+        });
+    let events = resumed.deposit.settle_call(
+        1,
+        ME,
+        &PaymentOutcome::Transient {
+            reason: "503".into(),
+        },
+        REVERSAL,
+    );
+    assert_eq!(kinds(&events), ["AttemptReleased"]);
+    // And the aggregate itself refuses to close it as retryable.
+    let mut stream = resumed.clone();
+    assert_eq!(
+        stream.record(attempt_failed(1, true)),
+        Err(TransitionError::ResumedAttemptNeedsAnAnswer(1))
+    );
+    assert_eq!(
+        kinds(
+            &resumed
+                .deposit
+                .settle_call(1, ME, &accepted("ext_1"), REVERSAL)
+        ),
+        ["DepositSubmitted"]
+    );
+}
+
+#[test]
+fn a_lookups_not_found_or_unknown_settles_nothing() {
+    let open = Stream::requested(10_099).then(owned_attempt(1, OTHER));
+    for answer in [
+        StatusOutcome::NotFound,
+        StatusOutcome::Unknown {
+            reason: "500".into(),
+        },
+    ] {
+        assert!(
+            open.deposit.settle_lookup(1, &answer, REVERSAL).is_empty(),
+            "{answer:?}"
+        );
+    }
+}
+
+#[test]
+fn a_found_payment_settles_an_open_or_submitted_deposit() {
+    let open = Stream::requested(10_099).then(owned_attempt(1, OTHER));
+    let submitted = Stream::requested(10_099)
+        .then(owned_attempt(1, OTHER))
+        .then(submitted(1, "ext_1"));
+    for (given, state, charged, expected) in [
+        (&open, PaymentState::Pending, None, vec!["DepositSubmitted"]),
+        (
+            &open,
+            PaymentState::Succeeded,
+            Some(aed(10_099)),
+            vec!["DepositSubmitted", "DepositSucceeded"],
+        ),
+        (
+            &open,
+            PaymentState::Declined {
+                code: "card_declined".into(),
+            },
+            None,
+            vec!["AttemptFailed", "DepositFailed"],
+        ),
+        (&submitted, PaymentState::Pending, None, vec![]),
+        (
+            &submitted,
+            PaymentState::Succeeded,
+            None,
+            vec!["DepositSucceeded"],
+        ),
+        (
+            &submitted,
+            PaymentState::Failed {
+                code: "insufficient_funds".into(),
+            },
+            None,
+            vec!["DepositFailed"],
+        ),
+    ] {
+        let events =
+            given
+                .deposit
+                .settle_lookup(1, &found("ext_1", state.clone(), charged), REVERSAL);
+        assert_eq!(kinds(&events), expected, "{state:?}");
+        let mut after = given.clone();
+        for event in events {
+            after = after.then(event);
+        }
+    }
+}
+
+#[test]
+fn a_capture_of_another_amount_fails_the_deposit_and_is_refunded() {
+    let submitted = Stream::requested(10_099)
+        .then(owned_attempt(1, OTHER))
+        .then(submitted(1, "ext_1"));
+    for charged in [
+        aed(5_049),
+        Money {
+            currency: Currency::parse("USD").unwrap(),
+            ..aed(10_099)
+        },
+    ] {
+        let events = submitted.deposit.settle_lookup(
+            1,
+            &found("ext_1", PaymentState::Succeeded, Some(charged)),
+            REVERSAL,
+        );
+        assert_eq!(
+            kinds(&events),
+            ["PaymentAnomalyDetected", "DepositFailed", "RefundRequested"]
+        );
+        let after = events.into_iter().fold(submitted.clone(), Stream::then);
+        assert_eq!(after.deposit.anomalies[0].kind, AnomalyKind::AmountMismatch);
+        let reversal = &after.deposit.refunds[0];
+        assert_eq!(reversal.amount, charged.amount);
+        assert_eq!(
+            reversal.charge,
+            Some(ChargeRef {
+                gateway: "psp_a".into(),
+                external_id: "ext_1".into()
+            })
+        );
+        // paygate's own refund never counts against what the merchant may refund.
+        assert_eq!(after.deposit.refunded_amount(), 0);
+    }
+}
+
+#[test]
+fn a_charge_the_deposit_does_not_hold_is_an_anomaly_refunded_once() {
+    let held = Stream::requested(10_099)
+        .then(owned_attempt(1, OTHER))
+        .then(attempt_failed(1, true))
+        .then(attempt_started_at(2, "psp_b"))
+        .then(submitted_at(2, "psp_b", "ext_2"));
+    let stray = Sighting {
+        gateway: "psp_a",
+        external_id: "ext_1",
+        charged: Some(aed(10_099)),
+        attempt: Some(1),
+        gateway_event_id: Some("evt_1"),
+    };
+    let events = held.deposit.stray_charge(&stray, REVERSAL);
+    assert_eq!(
+        kinds(&events),
+        ["PaymentAnomalyDetected", "RefundRequested"]
+    );
+    let after = events.into_iter().fold(held, Stream::then);
+    assert_eq!(
+        after.deposit.anomalies[0].kind,
+        AnomalyKind::UnexpectedCharge
+    );
+    // Seen again (a webhook retried, a lookup): nothing more.
+    assert!(
+        after
+            .deposit
+            .stray_charge(&stray, RefundId(Uuid::from_u128(9)))
+            .is_empty()
+    );
+    // The deposit's own charge is not stray while it holds it.
+    let own = Sighting {
+        gateway: "psp_b",
+        external_id: "ext_2",
+        ..stray
+    };
+    assert!(after.deposit.stray_charge(&own, REVERSAL).is_empty());
+}
+
+#[test]
+fn a_success_after_the_deposit_failed_is_refunded() {
+    let failed = Stream::requested(10_099)
+        .then(owned_attempt(1, OTHER))
+        .then(submitted(1, "ext_1"))
+        .then(deposit_failed("insufficient_funds"));
+    let events = failed.deposit.stray_charge(
+        &Sighting {
+            gateway: "psp_a",
+            external_id: "ext_1",
+            charged: Some(aed(10_099)),
+            attempt: None,
+            gateway_event_id: Some("evt_9"),
+        },
+        REVERSAL,
+    );
+    assert_eq!(
+        kinds(&events),
+        ["PaymentAnomalyDetected", "RefundRequested"]
+    );
+    let after = events.into_iter().fold(failed, Stream::then);
+    assert_eq!(
+        after.deposit.anomalies[0].kind,
+        AnomalyKind::SuccessAfterFailure
+    );
+    assert_eq!(after.deposit.status.as_str(), "failed");
+}
+
+#[test]
+fn past_the_key_horizon_an_unknown_attempt_is_an_anomaly_once() {
+    let open = Stream::requested(10_099).then(owned_attempt(1, OTHER));
+    let events = open
+        .deposit
+        .settle_past_horizon(1, &StatusOutcome::NotFound, REVERSAL);
+    assert_eq!(kinds(&events), ["PaymentAnomalyDetected"]);
+    let after = events.into_iter().fold(open.clone(), Stream::then);
+    assert_eq!(
+        after.deposit.anomalies[0].kind,
+        AnomalyKind::AttemptUnresolved
+    );
+    assert!(after.deposit.open_attempt().is_some(), "never written off");
+    assert!(
+        after
+            .deposit
+            .settle_past_horizon(1, &StatusOutcome::NotFound, REVERSAL)
+            .is_empty()
+    );
+    // A found payment still settles it.
+    assert_eq!(
+        kinds(&after.deposit.settle_past_horizon(
+            1,
+            &found("ext_1", PaymentState::Pending, None),
+            REVERSAL
+        )),
+        ["DepositSubmitted"]
+    );
+}
