@@ -12,6 +12,8 @@
 //! * `cargo xtask emulators`: install and start the emulators, create the
 //!   resources, print the `export` lines for running `cargo test` or the devstack
 //!   by hand, then wait for Ctrl-C or end of stdin and stop them.
+//! * `cargo xtask sim --seeds START..END [--trace]`: the lifecycle simulation for those
+//!   seeds, built in release (`cargo xtask test` runs `SIM_SEEDS` of them).
 
 mod emulators;
 mod lambda;
@@ -41,7 +43,13 @@ commands:
                      (e.g. `cargo xtask test --no-lambda-build -- -p paygate-domain`)
   package            template lint + `sam build` of every function (arm64, cargo-lambda)
   emulators          start the emulators, print `export` lines, wait for Ctrl-C / EOF
+  sim [--seeds START..END] [--trace] [--threads N]
+                     the lifecycle simulation (release build) for those seeds; exit 0
+                     only when no seed breaks a money rule
   help               show this text";
+
+/// Seeds of the lifecycle simulation `cargo xtask test` runs.
+const SIM_SEEDS: &str = "0..500";
 
 /// The resource-creation script shared with LocalStack's init hook.
 const INIT_SCRIPT: &str = "localstack/init/ready.d/init_resources.py";
@@ -56,6 +64,7 @@ fn main() -> ExitCode {
         Some("test") => test_command(rest),
         Some("package") if rest.is_empty() => package(),
         Some("emulators") if rest.is_empty() => emulators(),
+        Some("sim") => sim(rest),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(0)
@@ -134,7 +143,47 @@ fn test(lambda_build: bool, extra_args: Vec<OsString>) -> Result<u8> {
     drop(emulators);
     if !status.success() {
         eprintln!("xtask: cargo test failed ({status})");
+        return Ok(process::exit_code(status));
     }
+    // The money rules over seeded runs of the whole lifecycle (the test build's binary).
+    let seeds = ["--seeds", SIM_SEEDS];
+    step(&format!("lifecycle simulation, seeds {SIM_SEEDS}"));
+    let status = process::run(
+        cargo(&root)
+            .args([
+                "run",
+                "--quiet",
+                "-p",
+                "paygate-simulation",
+                "--bin",
+                "paygate-sim",
+                "--",
+            ])
+            .args(seeds),
+    )?;
+    if !status.success() {
+        eprintln!("xtask: the lifecycle simulation found violations ({status})");
+    }
+    Ok(process::exit_code(status))
+}
+
+/// `cargo xtask sim [args]`: the simulation in release, for long seed ranges.
+fn sim(args: Vec<OsString>) -> Result<u8> {
+    let root = repo_root();
+    let mut cmd = cargo(&root);
+    cmd.args([
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "paygate-simulation",
+        "--bin",
+        "paygate-sim",
+        "--",
+    ])
+    .args(strip_separator(args));
+    step(&format!("{}", process::describe(&cmd)));
+    let status = process::run(&mut cmd)?;
     Ok(process::exit_code(status))
 }
 

@@ -3,23 +3,12 @@
 //! every problem in every entry is reported, not just the first.
 
 use super::checks::{check_base_url, check_name};
-use super::raw::{RawEntry, RawFile};
+use super::raw::{FIELDS, RawEntry, RawFile};
 use paygate_domain::gateways::GatewayConfig;
 use paygate_domain::{Country, Currency};
 use paygate_gateways::WireFormat;
 use serde_json::Value;
 use std::fmt;
-
-/// The fields of a `put` entry: the devstack seed's, with `base_url` required.
-pub const FIELDS: [&str; 7] = [
-    "name",
-    "format",
-    "base_url",
-    "countries",
-    "currencies",
-    "priority",
-    "enabled",
-];
 
 /// The formats `put` names when refusing one. Checking itself goes through
 /// `WireFormat`'s own deserialisation, so a format the connectors do not speak is never

@@ -26,8 +26,9 @@ mod fixtures;
 mod tests;
 
 pub use checks::{MAX_NAME_LEN, check_base_url, check_name, display_host};
-pub use file::{FIELDS, Problem, PutFileError, parse_put_file};
+pub use file::{Problem, PutFileError, parse_put_file};
 pub use list::write_gateways;
+pub use raw::FIELDS;
 pub use routing::unserved_after;
 
 use crate::OpsError;

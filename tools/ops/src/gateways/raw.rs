@@ -2,10 +2,20 @@
 //! unknown and repeated fields, and entries that are not objects, become problems of their
 //! entry instead of one parse error for the whole file.
 
-use super::file::FIELDS;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use std::fmt;
+
+/// The fields of a `put` entry: the devstack seed's, with `base_url` required.
+pub const FIELDS: [&str; 7] = [
+    "name",
+    "format",
+    "base_url",
+    "countries",
+    "currencies",
+    "priority",
+    "enabled",
+];
 
 /// One entry as written: the known fields (each kept once, as JSON), and what was wrong
 /// with its shape. Deserialised by hand so that unknown and repeated fields, and entries
