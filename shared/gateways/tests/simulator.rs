@@ -14,13 +14,12 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// Settlement far in the future, so a payment stays `pending` while a test looks at it.
-const NEVER_SETTLES: Behaviour = Behaviour {
-    latency_ms: 0,
-    error_rate: 0.0,
-    outage: false,
-    health_down: false,
-    webhook_delay_ms: 600_000,
-};
+fn never_settles() -> Behaviour {
+    Behaviour {
+        webhook_delay_ms: 600_000,
+        ..Behaviour::default()
+    }
+}
 
 struct Psp {
     sim: RunningGateway,
@@ -44,7 +43,7 @@ async fn psp_with(format: WireFormat, timeouts: Timeouts) -> Psp {
     })
     .await
     .expect("simulator starts");
-    sim.set_behaviour(NEVER_SETTLES);
+    sim.set_behaviour(never_settles());
     let connector = connector_for(
         format,
         ConnectorConfig {
@@ -255,7 +254,7 @@ async fn outage_is_transient_and_nothing_is_charged(format: WireFormat) {
     let request = payment("tok_success");
     psp.sim.set_behaviour(Behaviour {
         outage: true,
-        ..NEVER_SETTLES
+        ..never_settles()
     });
 
     let outcome = psp.connector.create_payment(&request).await;
@@ -287,7 +286,7 @@ async fn outage_is_transient_and_nothing_is_charged(format: WireFormat) {
     ));
 
     // Back up: the same key now charges, once.
-    psp.sim.set_behaviour(NEVER_SETTLES);
+    psp.sim.set_behaviour(never_settles());
     accepted(&psp, &request).await;
     assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
 }
@@ -301,7 +300,7 @@ async fn slow_psp(format: WireFormat) -> Psp {
     let psp = psp_with(format, timeouts).await;
     psp.sim.set_behaviour(Behaviour {
         latency_ms: 1_000,
-        ..NEVER_SETTLES
+        ..never_settles()
     });
     psp
 }
@@ -334,7 +333,7 @@ async fn ambiguous_payment_is_found_by_a_later_status_query(format: WireFormat) 
 
     // The PSP goes on with the request after we stopped waiting: asking (never paying
     // again elsewhere) is the only safe next step, and it finds the payment.
-    psp.sim.set_behaviour(NEVER_SETTLES);
+    psp.sim.set_behaviour(never_settles());
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     let status = psp
         .connector
@@ -397,7 +396,7 @@ async fn health_follows_the_gateway(format: WireFormat) {
 
     psp.sim.set_behaviour(Behaviour {
         health_down: true,
-        ..NEVER_SETTLES
+        ..never_settles()
     });
     let outcome = psp.connector.health().await;
     assert!(
@@ -408,7 +407,7 @@ async fn health_follows_the_gateway(format: WireFormat) {
     // Slower than the health deadline (1 s) is unhealthy too.
     psp.sim.set_behaviour(Behaviour {
         latency_ms: 1_500,
-        ..NEVER_SETTLES
+        ..never_settles()
     });
     let outcome = psp.connector.health().await;
     assert!(
