@@ -1,0 +1,130 @@
+//! The lifecycle simulation: the whole of paygate — the four functions' real handlers
+//! and use cases on the in-memory adapters, the real PSP connectors over simulated PSPs,
+//! a queue with SQS's semantics, the probe's schedule — run by a deterministic executor
+//! on simulated time, with every fault the seed decides: duplicate and concurrent
+//! deliveries, crashes at any await point, time-outs, store failures, conflicts and lost
+//! answers, PSPs that lose replies, answer 409/429 for keys in flight, index lazily,
+//! capture other amounts and duplicate, drop or reorder webhooks, and merchants who retry
+//! with the same key, a new key, or twice at once.
+//!
+//! One seed decides everything; the same seed replays the same run. After the faults
+//! stop and the sweeper has had its periods, [`checker`] holds the end state to the
+//! money rules (README, "Guarantees").
+
+pub mod actors;
+pub mod checker;
+pub mod config;
+pub mod executor;
+pub mod faults;
+pub mod merchant;
+pub mod ports;
+pub mod psp;
+pub mod rng;
+pub mod trace;
+pub mod world;
+
+use rng::Rng;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use trace::Trace;
+use world::{GATEWAYS, START_MS, World};
+
+/// What one seed's run did and found.
+#[derive(Debug, Clone)]
+pub struct SeedReport {
+    pub seed: u64,
+    pub deposits: usize,
+    pub refunds: usize,
+    pub anomalies: usize,
+    pub needs_a_person: usize,
+    /// Faults injected, by kind.
+    pub faults: BTreeMap<String, u64>,
+    pub violations: Vec<String>,
+    /// What happened, if the run kept its trace.
+    pub trace: Option<String>,
+    /// A digest of the end state: the same seed gives the same digest.
+    pub digest: u64,
+}
+
+impl SeedReport {
+    pub fn fault_count(&self) -> u64 {
+        self.faults.values().sum()
+    }
+}
+
+/// Runs one seed. `keep_trace` keeps the trace (slower; for replays and failures).
+pub fn run_seed(seed: u64, keep_trace: bool) -> SeedReport {
+    let mut rng = Rng::new(seed);
+    let names: Vec<&'static str> = GATEWAYS.iter().map(|g| g.name).collect();
+    let config = config::SeedConfig::draw(&mut rng, &names);
+    let trace = Trace::new(keep_trace);
+    trace.note(START_MS, format!("seed {seed}: {config:?}"));
+    let world = Rc::new(World::new(rng.next_u64(), config, trace.clone()));
+    merchant::start(&world);
+    actors::start(&world);
+    let end = world.config.end_ms(START_MS);
+    world.exec.run_until(end);
+    let verdict = checker::check(&world);
+    let mut faults: BTreeMap<String, u64> = world
+        .faults
+        .counts()
+        .into_iter()
+        .map(|(kind, n)| (kind.to_owned(), n))
+        .collect();
+    for psp in world.psps.values() {
+        for (kind, n) in psp.fault_counts() {
+            *faults.entry(kind.to_owned()).or_default() += n;
+        }
+    }
+    let deaths = world.exec.deaths();
+    faults.insert("function_crash".into(), deaths.crashed);
+    faults.insert("function_timeout".into(), deaths.timed_out);
+    faults.retain(|_, n| *n > 0);
+    let digest = digest(&world);
+    SeedReport {
+        seed,
+        deposits: verdict.deposits,
+        refunds: verdict.refunds,
+        anomalies: verdict.anomalies,
+        needs_a_person: verdict.needs_a_person,
+        faults,
+        violations: verdict.violations,
+        trace: keep_trace.then(|| trace.render(START_MS)),
+        digest,
+    }
+}
+
+/// FNV-1a over what the run left: streams (their event kinds), and the PSPs' books.
+fn digest(world: &World) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    let mut feed = |text: &str| {
+        for byte in text.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    let snapshot = world.store.snapshot();
+    let mut ids: Vec<_> = snapshot.streams.keys().copied().collect();
+    ids.sort();
+    for id in ids {
+        feed(&id.to_string());
+        for event in &snapshot.streams[&id] {
+            feed(event.event.kind());
+        }
+    }
+    for (name, psp) in &world.psps {
+        feed(name);
+        for payment in psp.payments() {
+            feed(&format!(
+                "{}:{:?}:{}",
+                payment.id,
+                payment.status,
+                payment.refunds.len()
+            ));
+        }
+    }
+    for answer in world.log.answers() {
+        feed(&format!("{}:{:?}", answer.key, answer.status));
+    }
+    hash
+}
