@@ -40,6 +40,9 @@ pub struct SeedReport {
     /// Faults injected, by kind.
     pub faults: BTreeMap<String, u64>,
     pub violations: Vec<String>,
+    /// How many events of each kind the run stored (`AttemptResumed`, …), and of each
+    /// anomaly (`anomaly:unexpected_charge`, …): what a seed exercised.
+    pub exercised: BTreeMap<String, u64>,
     /// What happened, if the run kept its trace.
     pub trace: Option<String>,
     /// A digest of the end state: the same seed gives the same digest.
@@ -81,6 +84,7 @@ pub fn run_seed(seed: u64, keep_trace: bool) -> SeedReport {
     faults.insert("function_timeout".into(), deaths.timed_out);
     faults.retain(|_, n| *n > 0);
     let digest = digest(&world);
+    let exercised = exercised(&world);
     SeedReport {
         seed,
         deposits: verdict.deposits,
@@ -89,9 +93,28 @@ pub fn run_seed(seed: u64, keep_trace: bool) -> SeedReport {
         needs_a_person: verdict.needs_a_person,
         faults,
         violations: verdict.violations,
+        exercised,
         trace: keep_trace.then(|| trace.render(START_MS)),
         digest,
     }
+}
+
+/// Event kinds and anomaly kinds the run stored, counted.
+fn exercised(world: &World) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for stream in world.store.snapshot().streams.values() {
+        for recorded in stream {
+            *counts.entry(recorded.event.kind().to_owned()).or_default() += 1;
+            if let paygate_domain::DepositEvent::PaymentAnomalyDetected { anomaly } =
+                &recorded.event
+            {
+                *counts
+                    .entry(format!("anomaly:{}", anomaly.kind.as_str()))
+                    .or_default() += 1;
+            }
+        }
+    }
+    counts
 }
 
 /// FNV-1a over what the run left: streams (their event kinds), and the PSPs' books.

@@ -139,15 +139,14 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "{} seeds, {} deposits, {} refunds, {} faults, {} violations ({} anomalies recorded, {} for a person; {:.1?})",
-        totals.seeds,
-        totals.deposits,
-        totals.refunds,
-        totals.faults,
-        totals.violations,
+        "{} anomalies recorded, {} deposit(s) left for a person, {:.1?} on {threads} thread(s)",
         totals.anomalies,
         totals.needs_a_person,
         started.elapsed()
+    );
+    println!(
+        "{} seeds, {} deposits, {} refunds, {} faults, {} violations",
+        totals.seeds, totals.deposits, totals.refunds, totals.faults, totals.violations
     );
     if totals.violations == 0 {
         ExitCode::SUCCESS

@@ -288,7 +288,7 @@ async fn send(
     };
     let ok = status.is_some_and(|s| (200..300).contains(&s));
     let deposit = ok
-        .then(|| json.as_ref())
+        .then_some(json.as_ref())
         .flatten()
         .and_then(|j| match ask {
             Ask::Deposit => j["id"].as_str(),
@@ -296,7 +296,7 @@ async fn send(
         })
         .and_then(DepositId::parse);
     let refund = (ok && ask == Ask::Refund)
-        .then(|| json.as_ref())
+        .then_some(json.as_ref())
         .flatten()
         .and_then(|j| j["id"].as_str().map(str::to_owned));
     world.note(format!(

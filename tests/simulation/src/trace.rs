@@ -38,9 +38,6 @@ impl Trace {
         out
     }
 
-    pub fn len(&self) -> usize {
-        self.lines().len()
-    }
 
     fn lines(&self) -> std::sync::MutexGuard<'_, Vec<(i64, String)>> {
         self.lines.lock().unwrap_or_else(|p| p.into_inner())
