@@ -22,11 +22,10 @@ pub(crate) async fn send(
     webhook: &Webhook,
     timeout: Duration,
 ) -> Result<(), String> {
-    let request = http::Request::post(&webhook.url)
-        .header(http::header::CONTENT_TYPE, webhook.content_type)
-        .header(paygate_signature::HEADER, &webhook.signature)
-        .body(Full::new(Bytes::from(webhook.body.clone())))
-        .map_err(|e| format!("bad webhook URL: {e}"))?;
+    let request = webhook
+        .to_request()
+        .map_err(|e| format!("bad webhook URL: {e}"))?
+        .map(|body| Full::new(Bytes::from(body)));
     let attempt = async {
         let response = client.request(request).await.map_err(|e| e.to_string())?;
         let status = response.status();

@@ -64,16 +64,12 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    /// The attempt as an HTTP request.
-    pub fn to_request(&self) -> http::Request<Vec<u8>> {
+    /// The attempt as an HTTP request (`Err` if the base URL is not a valid URI).
+    pub fn to_request(&self) -> Result<http::Request<Vec<u8>>, http::Error> {
         http::Request::post(&self.url)
             .header(http::header::CONTENT_TYPE, self.content_type)
             .header(paygate_signature::HEADER, &self.signature)
             .body(self.body.clone())
-            .unwrap_or_else(|_| {
-                // A base URL http cannot parse: the attempt goes nowhere and fails.
-                http::Request::new(self.body.clone())
-            })
     }
 }
 

@@ -82,7 +82,7 @@ fn a_due_event_is_signed_and_retried_with_backoff_until_accepted() {
     let first = outbox.due(1_000, &sender(quiet), &mut dice, &mut record);
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].url, "http://hooks.test/webhooks/acme");
-    let request = first[0].to_request();
+    let request = first[0].to_request().unwrap();
     let signature = request.headers()[paygate_signature::HEADER]
         .to_str()
         .unwrap();
