@@ -179,7 +179,7 @@ impl SimPsp {
 
     /// One webhook attempt, through the real webhook handler in its own invocation.
     fn deliver(self: &Arc<Self>, world: &Rc<World>, webhook: gateway_simulator::psp::Webhook) {
-        let request = webhook.to_request();
+        let request = webhook.to_request().expect("the simulation's webhook base URL is valid");
         let (parts, body) = request.into_parts();
         let mut request = lambda_http::Request::from_parts(parts, lambda_http::Body::Binary(body));
         *request.uri_mut() = format!("/webhooks/{}", self.name)
