@@ -4,7 +4,9 @@
 //! [`crate::connector`].
 
 use crate::transport::TransportError;
-use paygate_domain::ports::gateway::{PaymentOutcome, RefundOutcome, StatusOutcome};
+use paygate_domain::ports::gateway::{
+    PaymentOutcome, RefundOutcome, RefundStatusOutcome, StatusOutcome,
+};
 
 /// The code when the PSP refused our request without saying why.
 pub(crate) const REJECTED_REQUEST: &str = "gateway_rejected_request";
@@ -58,6 +60,14 @@ impl From<TransportError> for RefundOutcome {
 }
 
 impl From<TransportError> for StatusOutcome {
+    fn from(err: TransportError) -> Self {
+        Self::Unknown {
+            reason: err.reason().to_owned(),
+        }
+    }
+}
+
+impl From<TransportError> for RefundStatusOutcome {
     fn from(err: TransportError) -> Self {
         Self::Unknown {
             reason: err.reason().to_owned(),
@@ -122,6 +132,18 @@ pub(crate) fn log_status(outcome: &StatusOutcome) {
         StatusOutcome::NotFound => tracing::info!(outcome = "not_found", "payment status"),
         StatusOutcome::Unknown { reason } => {
             tracing::warn!(outcome = "unknown", %reason, "payment status");
+        }
+    }
+}
+
+pub(crate) fn log_refund_status(outcome: &RefundStatusOutcome) {
+    match outcome {
+        RefundStatusOutcome::Found { state, .. } => {
+            tracing::info!(outcome = "found", state = ?state, "refund status");
+        }
+        RefundStatusOutcome::NotFound => tracing::info!(outcome = "not_found", "refund status"),
+        RefundStatusOutcome::Unknown { reason } => {
+            tracing::warn!(outcome = "unknown", %reason, "refund status");
         }
     }
 }

@@ -3,23 +3,31 @@
 //! # How outcomes are classified
 //!
 //! What is safe to do next depends on whether the PSP may have acted, so every answer
-//! (or its absence) is mapped once, the same way for both wire formats:
+//! (or its absence) is mapped once, the same way for both wire formats. The HTTP status
+//! speaks first; the body decides only where the status leaves it open. "Status" is both
+//! lookups: payment status and refund status.
 //!
-//! | what happened | create payment | payment status | refund |
+//! | what happened | create payment | status | refund |
 //! |---|---|---|---|
 //! | connection refused, DNS failure, connect timeout, TLS handshake failure, bad base URL (nothing was sent) | `Transient` | `Unknown` | `Transient` |
-//! | timeout, reset or close after the request was sent; unreadable body | `Ambiguous` | `Unknown` | `Ambiguous` |
-//! | HTTP 503, 429 | `Transient` | `Unknown` | `Transient` |
-//! | HTTP 401, 403, 404, 405, 408 on a mutating call (refused before acting: our credentials, URL or request timing) | `Transient` | see below | `Transient` |
-//! | HTTP 500, 502, 504, any other 5xx, 409 (same key in flight), 1xx/3xx | `Ambiguous` | `Unknown` | `Ambiguous` |
-//! | SOAP `soap:Server` fault | `Ambiguous` | `Unknown` | `Ambiguous` |
-//! | JSON 402 / SOAP `DECLINED` | `Declined` with the PSP's code | | |
-//! | JSON 400, 422, other 4xx / SOAP `soap:Client` fault (our request was refused: final, never retried elsewhere) | `Declined` with the PSP's code (`gateway_rejected_request` if it gave none) | `Unknown` | `Rejected` with the PSP's code |
-//! | 2xx with the expected body | `Accepted` (`Declined` if the body says declined/failed) | `Found` with the state | `Accepted` (`Rejected` if declined/failed) |
-//! | 2xx with a malformed or unexpected body | `Ambiguous` | `Unknown` | `Ambiguous` |
-//! | JSON 404 `{"error":{"code":"not_found"}}` / SOAP fault `NotFound` | | `NotFound` | |
-//! | a 404 without the PSP's `not_found` answer (a wrong URL, a proxy) | | `Unknown` | |
-//! | JSON refund 404 with the PSP's error body (no such payment) | | | `Rejected` with the PSP's code |
+//! | timeout, reset or close after the request was sent | `Ambiguous` | `Unknown` | `Ambiguous` |
+//! | HTTP 503, 429, whatever the body (a SOAP fault included) | `Transient` | `Unknown` | `Transient` |
+//! | HTTP 401, 403, 405, 408, whatever the body (refused before acting: our credentials, URL or request timing) | `Transient` | `Unknown` | `Transient` |
+//! | HTTP 409 (same key in flight), 502, 504, any other 5xx but 500 and 503, 1xx, 3xx, whatever the body (a `soap:Client` fault included) | `Ambiguous` | `Unknown` | `Ambiguous` |
+//! | HTTP 500: JSON; SOAP without a `soap:Client` fault (`soap:Server`, no fault) | `Ambiguous` | `Unknown` | `Ambiguous` |
+//! | HTTP 500 or 2xx with a SOAP `soap:Client` fault (SOAP 1.1 sends every fault with 500) | `Declined` with the fault string as code (`gateway_rejected_request` if unusable) | `NotFound` if the fault string is `NotFound`, else `Unknown` | `Rejected` with the fault string as code |
+//! | HTTP 2xx with a `soap:Server` fault | `Ambiguous` | `Unknown` | `Ambiguous` |
+//! | JSON 402 | `Declined` with the PSP's code (`declined` if none) | `Unknown` | `Rejected` |
+//! | other 4xx (400, 410, 422 …): JSON, or SOAP with a `soap:Client` fault or no fault (our request was refused: final, never retried elsewhere) | `Declined` with the PSP's code (`gateway_rejected_request` if it gave none) | `Unknown` | `Rejected` with the PSP's code |
+//! | other 4xx with a `soap:Server` fault (contradictory: the PSP may have failed mid-way) | `Ambiguous` | `Unknown` | `Ambiguous` |
+//! | HTTP 404 with the PSP's own answer: JSON `{"error":{"code":"not_found"}}` / SOAP `soap:Client` fault `NotFound` | `Transient` | `NotFound` | `Rejected` with the PSP's code (no such payment) |
+//! | JSON refund 404 with any other PSP error body / SOAP refund 404 with another `soap:Client` fault | | | `Rejected` with the PSP's code |
+//! | any other 404 (a wrong URL, a proxy) | `Transient` | `Unknown` | `Transient` |
+//! | 2xx with the expected body | `Accepted` (`Declined` if the body says declined/failed) | `Found` with the state (and, for payments, the amount when given) | `Accepted` (`Rejected` if declined/failed) |
+//! | 2xx with a malformed or unexpected body; a body that could not be read whole | `Ambiguous` | `Unknown` | `Ambiguous` |
+//!
+//! So a `soap:Client` fault is final only where the status leaves the decision to the
+//! body: a client fault carried on 409 or 429 is never a decline or a refund rejection.
 //!
 //! `NotFound` lets the caller pay again elsewhere, so it is only returned when the PSP
 //! itself says so. A request that cannot be encoded at all (a SOAP value with characters
@@ -30,6 +38,7 @@
 
 use crate::json::JsonConnector;
 use crate::soap::SoapConnector;
+use crate::transport::HttpExchange;
 use paygate_domain::gateways::WireFormat;
 use paygate_domain::ports::gateway::GatewayConnector;
 use std::sync::Arc;
@@ -99,6 +108,21 @@ pub fn connector_for(format: WireFormat, config: ConnectorConfig) -> Arc<dyn Gat
     match format {
         WireFormat::Json => Arc::new(JsonConnector::new(config)),
         WireFormat::Soap => Arc::new(SoapConnector::new(config)),
+    }
+}
+
+/// The connector for a wire format over any [`HttpExchange`]: an in-process simulated
+/// PSP, a recording fake, a fault-injecting wrapper. The requests and the classification
+/// are those of [`connector_for`]; `config.timeouts.request` and `.health` become the
+/// deadlines handed to the exchange (`connect` is the production exchange's business).
+pub fn connector_over(
+    format: WireFormat,
+    config: ConnectorConfig,
+    exchange: Arc<dyn HttpExchange>,
+) -> Arc<dyn GatewayConnector> {
+    match format {
+        WireFormat::Json => Arc::new(JsonConnector::with_exchange(config, exchange)),
+        WireFormat::Soap => Arc::new(SoapConnector::with_exchange(config, exchange)),
     }
 }
 

@@ -5,9 +5,11 @@
 //! one folder: request/response transformers (`TryFrom`/`From` between the domain's types
 //! and the PSP's) plus one trait implementation. What they share is here:
 //!
-//! - [`connector`]: the configuration and [`connector_for`], the only constructor callers need;
-//! - `transport`: one HTTP client per connector (rustls on ring), timeouts on every call,
-//!   and the split of transport failures into "nothing was sent" and "sent, no answer";
+//! - [`connector`]: the configuration and [`connector_for`], the only constructor production
+//!   callers need; [`connector_over`] puts any [`HttpExchange`] under a connector;
+//! - `transport`: the [`HttpExchange`] seam, its production implementation
+//!   ([`ReqwestExchange`]: rustls on ring, one pooled client per connector), deadlines on
+//!   every call, and the split of failures into "nothing was sent" and "sent, no answer";
 //! - `classify`: the HTTP status classes and the mapping of transport failures to outcomes.
 //!
 //! Every outcome is classified (accepted, declined, transient, ambiguous …) because the
@@ -23,8 +25,9 @@ mod transport;
 pub mod webhooks;
 
 pub use cache::ConnectorCache;
-pub use connector::{ConnectorConfig, Timeouts, connector_for};
+pub use connector::{ConnectorConfig, Timeouts, connector_for, connector_over};
 pub use json::JsonConnector;
 pub use paygate_domain::gateways::WireFormat;
 pub use soap::SoapConnector;
+pub use transport::{HttpExchange, ReqwestExchange, TransportError};
 pub use webhooks::{NotificationError, parse_notification};

@@ -1,10 +1,17 @@
-//! The HTTP side both connectors share: one client per connector, a deadline on every
-//! call, bounded answers, and the one distinction that matters for safety: whether the
-//! request may have reached the PSP.
+//! The HTTP side both connectors share: a deadline on every call, bounded answers, and
+//! the one distinction that matters for safety: whether the request may have reached the
+//! PSP.
+//!
+//! The exchange itself is a seam ([`HttpExchange`]): in production it is
+//! [`ReqwestExchange`] (one pooled client per connector); a deterministic simulation can
+//! put an in-process PSP behind it instead. Connectors build a complete
+//! `http::Request` (method, absolute URI, headers, body bytes), so whatever stands behind
+//! the seam sees exactly what would go on the wire.
 
 use crate::connector::{ConnectorConfig, Timeouts};
+use async_trait::async_trait;
 use paygate_domain::ports::gateway::HealthOutcome;
-use reqwest::{Method, RequestBuilder, Url};
+use reqwest::{Method, Url};
 use std::error::Error as _;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -19,30 +26,40 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 
 const USER_AGENT: &str = concat!("paygate-gateways/", env!("CARGO_PKG_VERSION"));
 
-/// What came back: the HTTP status and the body (empty if it could not be read whole).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Reply {
-    pub status: u16,
-    pub body: Vec<u8>,
-}
-
 /// A call that got no HTTP answer. Reasons never contain a body or a header value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum TransportError {
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
     /// Nothing reached the PSP: refused, DNS, connect timeout, TLS handshake, or a
-    /// request that could not even be built.
+    /// request that could not even be built. Safe to try elsewhere.
+    #[error("not sent: {0}")]
     NotSent(String),
     /// The request was (or may have been) sent, then the answer never came whole:
-    /// timeout, reset, closed connection.
+    /// timeout, reset, closed connection. The PSP may have acted.
+    #[error("sent, unanswered: {0}")]
     Unanswered(String),
 }
 
 impl TransportError {
-    pub(crate) fn reason(&self) -> &str {
+    pub fn reason(&self) -> &str {
         match self {
             Self::NotSent(reason) | Self::Unanswered(reason) => reason,
         }
     }
+}
+
+/// One HTTP round trip to a PSP. `deadline` bounds the whole exchange, from connecting to
+/// the last byte of the answer; past it the call is [`TransportError::Unanswered`] (or
+/// `NotSent` if no connection was ever made).
+///
+/// An implementation may return a body of any size; connectors ignore one larger than
+/// 256 KiB (as if it were empty), like the production transport does.
+#[async_trait]
+pub trait HttpExchange: Send + Sync {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        deadline: Duration,
+    ) -> Result<http::Response<Vec<u8>>, TransportError>;
 }
 
 impl From<reqwest::Error> for TransportError {
@@ -88,25 +105,111 @@ fn truncate(mut text: String, max: usize) -> String {
     text
 }
 
-/// One PSP's HTTP endpoint and the client that talks to it.
-pub(crate) struct Transport {
+/// The production exchange: reqwest over rustls (ring), the OS roots, a connect timeout,
+/// an idle-pool limit, no proxy and no redirects.
+pub struct ReqwestExchange {
     /// `Err` if the client could not be built: every call is then `NotSent`.
     client: Result<reqwest::Client, String>,
+}
+
+impl ReqwestExchange {
+    /// Builds the client once; `timeouts.effective_connect()` bounds connecting.
+    pub fn new(timeouts: &Timeouts) -> Self {
+        let client = build_client(timeouts).inspect_err(|reason| {
+            tracing::error!(%reason, "gateway HTTP client could not be built");
+        });
+        Self { client }
+    }
+}
+
+#[async_trait]
+impl HttpExchange for ReqwestExchange {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        deadline: Duration,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        let client = self
+            .client
+            .as_ref()
+            .map_err(|e| TransportError::NotSent(e.clone()))?;
+        let mut request = reqwest::Request::try_from(request)?;
+        *request.timeout_mut() = Some(deadline);
+        let mut response = client.execute(request).await?;
+        let status = response.status();
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) if body.len() + chunk.len() <= MAX_BODY_BYTES => {
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(Some(_)) => {
+                    tracing::warn!(
+                        http.status = status.as_u16(),
+                        "gateway answer too large; body ignored"
+                    );
+                    body.clear();
+                    break;
+                }
+                Ok(None) => break,
+                // The status line arrived, so the PSP decided; classify by the status alone.
+                Err(err) => {
+                    let reason = TransportError::from(err);
+                    tracing::warn!(
+                        http.status = status.as_u16(),
+                        reason = reason.reason(),
+                        "gateway answer body unreadable"
+                    );
+                    body.clear();
+                    break;
+                }
+            }
+        }
+        let mut answer = http::Response::new(body);
+        *answer.status_mut() = status;
+        Ok(answer)
+    }
+}
+
+/// What came back: the HTTP status and the body (empty if it could not be read whole).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl From<http::Response<Vec<u8>>> for Reply {
+    fn from(response: http::Response<Vec<u8>>) -> Self {
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        if body.len() > MAX_BODY_BYTES {
+            body.clear();
+        }
+        Self { status, body }
+    }
+}
+
+/// One PSP's endpoint, the exchange that reaches it, and the deadlines.
+pub(crate) struct Transport {
+    exchange: Arc<dyn HttpExchange>,
     /// Normalised without a trailing slash; `Err` if the configured URL is unusable.
     base: Result<String, String>,
     timeouts: Timeouts,
 }
 
 impl Transport {
+    /// Over the production exchange.
     pub(crate) fn new(config: ConnectorConfig) -> Self {
-        let client = build_client(&config.timeouts).inspect_err(|reason| {
-            tracing::error!(%reason, "gateway HTTP client could not be built");
-        });
+        let exchange = Arc::new(ReqwestExchange::new(&config.timeouts));
+        Self::over(config, exchange)
+    }
+
+    pub(crate) fn over(config: ConnectorConfig, exchange: Arc<dyn HttpExchange>) -> Self {
         let base = parse_base(&config.base_url).inspect_err(|reason| {
             tracing::error!(%reason, "gateway base URL is unusable");
         });
         Self {
-            client,
+            exchange,
             base,
             timeouts: config.timeouts,
         }
@@ -122,53 +225,44 @@ impl Transport {
             .map_err(|e| TransportError::NotSent(format!("invalid endpoint: {e}")))
     }
 
-    /// A request with the call deadline already set.
-    pub(crate) fn request(
+    /// `base URL + path + /segment`, the segment percent-encoded: an id never changes
+    /// the route.
+    pub(crate) fn endpoint_with_segment(
+        &self,
+        path: &str,
+        segment: &str,
+    ) -> Result<Url, TransportError> {
+        let mut url = self.endpoint(path)?;
+        url.path_segments_mut()
+            .map_err(|()| TransportError::NotSent("base URL cannot take a path".into()))?
+            .push(segment);
+        Ok(url)
+    }
+
+    /// `base URL + path + ?name=value`, the value form-encoded.
+    pub(crate) fn endpoint_with_query(
+        &self,
+        path: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<Url, TransportError> {
+        let mut url = self.endpoint(path)?;
+        url.query_pairs_mut().append_pair(name, value);
+        Ok(url)
+    }
+
+    /// Sends one call within the request deadline and reads the whole answer.
+    pub(crate) async fn send(
         &self,
         method: Method,
         url: Url,
-    ) -> Result<RequestBuilder, TransportError> {
-        let client = self
-            .client
-            .as_ref()
-            .map_err(|e| TransportError::NotSent(e.clone()))?;
-        Ok(client.request(method, url).timeout(self.timeouts.request))
-    }
-
-    /// Sends and reads the whole answer, within the deadline set on the request.
-    pub(crate) async fn send(&self, request: RequestBuilder) -> Result<Reply, TransportError> {
-        let mut response = request.send().await?;
-        let status = response.status().as_u16();
-        let mut body = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) if body.len() + chunk.len() <= MAX_BODY_BYTES => {
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(Some(_)) => {
-                    tracing::warn!(
-                        http.status = status,
-                        "gateway answer too large; body ignored"
-                    );
-                    body.clear();
-                    break;
-                }
-                Ok(None) => break,
-                // The status line arrived, so the PSP decided; classify by the status alone.
-                Err(err) => {
-                    let reason = TransportError::from(err);
-                    tracing::warn!(
-                        http.status = status,
-                        reason = reason.reason(),
-                        "gateway answer body unreadable"
-                    );
-                    body.clear();
-                    break;
-                }
-            }
-        }
-        tracing::debug!(http.status = status, "gateway answered");
-        Ok(Reply { status, body })
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Reply, TransportError> {
+        let request = build_request(method, &url, headers, body)?;
+        let reply = Reply::from(self.exchange.send(request, self.timeouts.request).await?);
+        tracing::debug!(http.status = reply.status, "gateway answered");
+        Ok(reply)
     }
 
     /// `GET {base}{path}`: a 2xx within the health deadline is healthy.
@@ -176,9 +270,13 @@ impl Transport {
         let started = Instant::now();
         let answer = match self
             .endpoint(path)
-            .and_then(|url| self.request(Method::GET, url))
+            .and_then(|url| build_request(Method::GET, &url, &[], Vec::new()))
         {
-            Ok(request) => self.send(request.timeout(self.timeouts.health)).await,
+            Ok(request) => self
+                .exchange
+                .send(request, self.timeouts.health)
+                .await
+                .map(Reply::from),
             Err(err) => Err(err),
         };
         let latency = started.elapsed();
@@ -203,6 +301,23 @@ impl Transport {
         }
         outcome
     }
+}
+
+/// A complete request. A header value HTTP cannot carry (a control character in an
+/// idempotency key) means nothing is sent.
+fn build_request(
+    method: Method,
+    url: &Url,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Result<http::Request<Vec<u8>>, TransportError> {
+    let mut request = http::Request::builder().method(method).uri(url.as_str());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request
+        .body(body)
+        .map_err(|e| TransportError::NotSent(format!("request cannot be built: {e}")))
 }
 
 fn parse_base(raw: &str) -> Result<String, String> {
@@ -264,228 +379,4 @@ fn native_roots() -> Arc<rustls::RootCertStore> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpSocket, TcpStream};
-
-    fn transport(base_url: String, request: Duration) -> Transport {
-        Transport::new(ConnectorConfig {
-            base_url,
-            timeouts: Timeouts {
-                connect: Duration::from_secs(2),
-                request,
-                health: Duration::from_millis(500),
-            },
-        })
-    }
-
-    async fn get(transport: &Transport, path: &str) -> Result<Reply, TransportError> {
-        let url = transport.endpoint(path)?;
-        let request = transport.request(Method::GET, url)?;
-        transport.send(request).await
-    }
-
-    /// A port that was just free: nothing listens there.
-    async fn closed_port() -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        drop(listener);
-        format!("http://{addr}")
-    }
-
-    /// Accepts one connection, reads the request head, then lets `then` act on the socket.
-    async fn one_shot_server<F, Fut>(then: F) -> String
-    where
-        F: FnOnce(TcpStream) -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = ()> + Send,
-    {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match socket.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
-            then(socket).await;
-        });
-        format!("http://{addr}")
-    }
-
-    #[tokio::test]
-    async fn connection_refused_is_not_sent() {
-        let t = transport(closed_port().await, Duration::from_secs(2));
-        let err = get(&t, "/v1/payments").await.unwrap_err();
-        assert!(matches!(err, TransportError::NotSent(_)), "{err:?}");
-    }
-
-    #[tokio::test]
-    async fn dns_failure_is_not_sent() {
-        // A resolver that always fails stands in for DNS, so no query leaves the machine.
-        struct NoDns;
-        impl reqwest::dns::Resolve for NoDns {
-            fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
-                Box::pin(async { Err("no such host".into()) })
-            }
-        }
-        let client = reqwest::Client::builder()
-            .dns_resolver(NoDns)
-            .tls_backend_preconfigured(tls_config().unwrap())
-            .build()
-            .unwrap();
-        let err = client
-            .get("http://psp.test/health")
-            .send()
-            .await
-            .unwrap_err();
-        assert!(matches!(
-            TransportError::from(err),
-            TransportError::NotSent(_)
-        ));
-    }
-
-    #[tokio::test]
-    async fn connect_timeout_is_not_sent() {
-        // A listener that never accepts, its backlog filled: further SYNs go unanswered.
-        let socket = TcpSocket::new_v4().unwrap();
-        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let listener = socket.listen(1).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut fillers = Vec::new();
-        for _ in 0..8 {
-            if let Ok(Ok(stream)) =
-                tokio::time::timeout(Duration::from_millis(100), TcpStream::connect(addr)).await
-            {
-                fillers.push(stream);
-            }
-        }
-        let t = transport(format!("http://{addr}"), Duration::from_secs(1));
-        let started = Instant::now();
-        let err = get(&t, "/v1/payments").await.unwrap_err();
-        assert!(matches!(err, TransportError::NotSent(_)), "{err:?}");
-        // Capped at half the request deadline.
-        assert!(started.elapsed() < Duration::from_millis(900));
-        drop(listener);
-    }
-
-    #[tokio::test]
-    async fn timeout_after_sending_is_unanswered() {
-        let base = one_shot_server(|socket| async move {
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            drop(socket);
-        })
-        .await;
-        let t = transport(base, Duration::from_millis(300));
-        let err = get(&t, "/v1/payments").await.unwrap_err();
-        assert!(matches!(err, TransportError::Unanswered(_)), "{err:?}");
-        assert!(err.reason().contains("timed out"), "{err:?}");
-    }
-
-    #[tokio::test]
-    async fn connection_closed_after_sending_is_unanswered() {
-        let base = one_shot_server(|socket| async move { drop(socket) }).await;
-        let t = transport(base, Duration::from_secs(2));
-        let err = get(&t, "/v1/payments").await.unwrap_err();
-        assert!(matches!(err, TransportError::Unanswered(_)), "{err:?}");
-    }
-
-    #[tokio::test]
-    async fn connection_reset_after_sending_is_unanswered() {
-        let base = one_shot_server(|socket| async move {
-            // Linger zero: closing sends RST instead of FIN.
-            socket.set_zero_linger().unwrap();
-            drop(socket);
-        })
-        .await;
-        let t = transport(base, Duration::from_secs(2));
-        let err = get(&t, "/v1/payments").await.unwrap_err();
-        assert!(matches!(err, TransportError::Unanswered(_)), "{err:?}");
-    }
-
-    #[tokio::test]
-    async fn status_line_then_dead_body_is_classified_by_status() {
-        let base = one_shot_server(|mut socket| async move {
-            let _ = socket
-                .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 100\r\n\r\n{\"sta")
-                .await;
-            drop(socket);
-        })
-        .await;
-        let t = transport(base, Duration::from_secs(2));
-        let reply = get(&t, "/v1/payments").await.unwrap();
-        assert_eq!(
-            reply,
-            Reply {
-                status: 503,
-                body: Vec::new()
-            }
-        );
-    }
-
-    #[tokio::test]
-    async fn oversized_body_is_ignored() {
-        let base = one_shot_server(|mut socket| async move {
-            let size = MAX_BODY_BYTES + 10;
-            let head = format!("HTTP/1.1 201 Created\r\nContent-Length: {size}\r\n\r\n");
-            let _ = socket.write_all(head.as_bytes()).await;
-            let _ = socket.write_all(&vec![b'a'; size]).await;
-        })
-        .await;
-        let t = transport(base, Duration::from_secs(2));
-        let reply = get(&t, "/v1/payments").await.unwrap();
-        assert_eq!(
-            reply,
-            Reply {
-                status: 201,
-                body: Vec::new()
-            }
-        );
-    }
-
-    #[tokio::test]
-    async fn unusable_base_url_is_not_sent_and_unhealthy() {
-        for base in ["not a url", "ftp://psp.test", "http://psp.test/?x=1"] {
-            let t = transport(base.to_owned(), Duration::from_secs(1));
-            assert!(
-                matches!(t.endpoint("/health"), Err(TransportError::NotSent(_))),
-                "{base}"
-            );
-            assert!(matches!(
-                t.health("/health").await,
-                HealthOutcome::Unhealthy { .. }
-            ));
-        }
-    }
-
-    #[test]
-    fn base_url_keeps_its_prefix_without_trailing_slash() {
-        assert_eq!(
-            parse_base("https://psp.test/api/").unwrap(),
-            "https://psp.test/api"
-        );
-        assert_eq!(
-            parse_base("http://127.0.0.1:8080").unwrap(),
-            "http://127.0.0.1:8080"
-        );
-    }
-
-    #[tokio::test]
-    async fn health_is_unhealthy_when_nothing_listens() {
-        let t = transport(closed_port().await, Duration::from_secs(1));
-        assert!(matches!(
-            t.health("/health").await,
-            HealthOutcome::Unhealthy { .. }
-        ));
-    }
-
-    #[test]
-    fn truncate_respects_char_boundaries() {
-        assert_eq!(truncate("ééé".to_owned(), 3), "é");
-        assert_eq!(truncate("abc".to_owned(), 10), "abc");
-    }
-}
+mod tests;

@@ -4,9 +4,9 @@
 use gateway_simulator::{Behaviour, Format, GatewaySpec, RunningGateway};
 use paygate_domain::ports::gateway::{
     GatewayConnector, HealthOutcome, PaymentOutcome, PaymentRequest, PaymentState, RefundOutcome,
-    RefundRequest, StatusOutcome,
+    RefundRequest, RefundSettlement, RefundStatusOutcome, StatusOutcome,
 };
-use paygate_domain::{Amount, Country, Currency, DepositId};
+use paygate_domain::{Amount, Country, Currency, DepositId, Money};
 use paygate_gateways::{ConnectorConfig, Timeouts, WireFormat, connector_for};
 use secrecy::SecretString;
 use std::sync::Arc;
@@ -14,13 +14,12 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// Settlement far in the future, so a payment stays `pending` while a test looks at it.
-const NEVER_SETTLES: Behaviour = Behaviour {
-    latency_ms: 0,
-    error_rate: 0.0,
-    outage: false,
-    health_down: false,
-    webhook_delay_ms: 600_000,
-};
+fn never_settles() -> Behaviour {
+    Behaviour {
+        webhook_delay_ms: 600_000,
+        ..Behaviour::default()
+    }
+}
 
 struct Psp {
     sim: RunningGateway,
@@ -44,7 +43,7 @@ async fn psp_with(format: WireFormat, timeouts: Timeouts) -> Psp {
     })
     .await
     .expect("simulator starts");
-    sim.set_behaviour(NEVER_SETTLES);
+    sim.set_behaviour(never_settles());
     let connector = connector_for(
         format,
         ConnectorConfig {
@@ -128,6 +127,10 @@ for_both_formats!(
     ambiguous_payment_is_found_by_a_later_status_query,
     closed_port_is_transient_and_unhealthy,
     health_follows_the_gateway,
+    refund_status_follows_the_refund,
+    lost_reply_is_ambiguous_and_found_later,
+    key_in_flight_409_is_ambiguous_and_429_transient,
+    status_reports_the_captured_amount,
 );
 
 async fn tok_success_is_accepted_and_charged_once(format: WireFormat) {
@@ -255,7 +258,7 @@ async fn outage_is_transient_and_nothing_is_charged(format: WireFormat) {
     let request = payment("tok_success");
     psp.sim.set_behaviour(Behaviour {
         outage: true,
-        ..NEVER_SETTLES
+        ..never_settles()
     });
 
     let outcome = psp.connector.create_payment(&request).await;
@@ -287,7 +290,7 @@ async fn outage_is_transient_and_nothing_is_charged(format: WireFormat) {
     ));
 
     // Back up: the same key now charges, once.
-    psp.sim.set_behaviour(NEVER_SETTLES);
+    psp.sim.set_behaviour(never_settles());
     accepted(&psp, &request).await;
     assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
 }
@@ -301,7 +304,7 @@ async fn slow_psp(format: WireFormat) -> Psp {
     let psp = psp_with(format, timeouts).await;
     psp.sim.set_behaviour(Behaviour {
         latency_ms: 1_000,
-        ..NEVER_SETTLES
+        ..never_settles()
     });
     psp
 }
@@ -334,7 +337,7 @@ async fn ambiguous_payment_is_found_by_a_later_status_query(format: WireFormat) 
 
     // The PSP goes on with the request after we stopped waiting: asking (never paying
     // again elsewhere) is the only safe next step, and it finds the payment.
-    psp.sim.set_behaviour(NEVER_SETTLES);
+    psp.sim.set_behaviour(never_settles());
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     let status = psp
         .connector
@@ -397,7 +400,7 @@ async fn health_follows_the_gateway(format: WireFormat) {
 
     psp.sim.set_behaviour(Behaviour {
         health_down: true,
-        ..NEVER_SETTLES
+        ..never_settles()
     });
     let outcome = psp.connector.health().await;
     assert!(
@@ -408,11 +411,122 @@ async fn health_follows_the_gateway(format: WireFormat) {
     // Slower than the health deadline (1 s) is unhealthy too.
     psp.sim.set_behaviour(Behaviour {
         latency_ms: 1_500,
-        ..NEVER_SETTLES
+        ..never_settles()
     });
     let outcome = psp.connector.health().await;
     assert!(
         matches!(&outcome, HealthOutcome::Unhealthy { latency, .. } if *latency < Duration::from_millis(1_400)),
         "{outcome:?}"
+    );
+}
+
+async fn refund_status_follows_the_refund(format: WireFormat) {
+    let psp = psp(format).await;
+    let request = payment("tok_success");
+    let external_id = accepted(&psp, &request).await;
+    let refund = refund_of(&request, &external_id, 500);
+    let RefundOutcome::Accepted { refund_external_id } = psp.connector.refund(&refund).await else {
+        panic!("refund refused");
+    };
+
+    let pending = RefundStatusOutcome::Found {
+        refund_external_id: refund_external_id.clone(),
+        state: RefundSettlement::Pending,
+    };
+    assert_eq!(
+        psp.connector
+            .refund_status(&refund.idempotency_key, None)
+            .await,
+        pending
+    );
+    assert_eq!(
+        psp.connector
+            .refund_status("unused", Some(&refund_external_id))
+            .await,
+        pending
+    );
+    assert_eq!(
+        psp.connector
+            .refund_status(&format!("{}:refund:none", request.deposit_id), None)
+            .await,
+        RefundStatusOutcome::NotFound
+    );
+}
+
+async fn lost_reply_is_ambiguous_and_found_later(format: WireFormat) {
+    let psp = psp(format).await;
+    psp.sim.set_behaviour(Behaviour {
+        lost_reply_rate: 1.0,
+        ..never_settles()
+    });
+    let request = payment("tok_success");
+
+    let outcome = psp.connector.create_payment(&request).await;
+    assert!(
+        matches!(outcome, PaymentOutcome::Ambiguous { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
+    let status = psp
+        .connector
+        .payment_status(&request.idempotency_key, None)
+        .await;
+    assert!(matches!(status, StatusOutcome::Found { .. }), "{status:?}");
+}
+
+async fn key_in_flight_409_is_ambiguous_and_429_transient(format: WireFormat) {
+    let psp = psp(format).await;
+    for (status, transient) in [(409, false), (429, true)] {
+        psp.sim.set_behaviour(Behaviour {
+            latency_ms: 400,
+            in_flight_key_status: status,
+            ..never_settles()
+        });
+        let request = payment("tok_success");
+        let (first, second) = tokio::join!(psp.connector.create_payment(&request), async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            psp.connector.create_payment(&request).await
+        });
+        assert!(
+            matches!(first, PaymentOutcome::Accepted { .. }),
+            "{first:?}"
+        );
+        if transient {
+            assert!(
+                matches!(second, PaymentOutcome::Transient { .. }),
+                "{status}: {second:?}"
+            );
+        } else {
+            assert!(
+                matches!(second, PaymentOutcome::Ambiguous { .. }),
+                "{status}: {second:?}"
+            );
+        }
+        assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
+    }
+}
+
+async fn status_reports_the_captured_amount(format: WireFormat) {
+    let psp = psp(format).await;
+    psp.sim.set_behaviour(Behaviour {
+        capture_mismatch_rate: 1.0,
+        ..never_settles()
+    });
+    let request = payment("tok_success");
+    accepted(&psp, &request).await;
+
+    let status = psp
+        .connector
+        .payment_status(&request.idempotency_key, None)
+        .await;
+    let StatusOutcome::Found { charged, .. } = status else {
+        panic!("{status:?}");
+    };
+    assert_eq!(
+        charged,
+        Some(Money {
+            amount: Amount::new(5_049).unwrap(),
+            currency: Currency::parse("AED").unwrap(),
+        })
     );
 }

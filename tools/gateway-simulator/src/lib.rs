@@ -1,7 +1,15 @@
-//! Simulated payment service providers (WIRE.md): real HTTP servers speaking the `json`
-//! REST format or the `soap` SOAP 1.1 format, with idempotent payments and refunds,
-//! magic tokens, signed asynchronous webhooks with retries, and a run-time `/admin`
-//! switchboard (latency, error rate, outage, health, webhook delay).
+//! Simulated payment service providers (WIRE.md) speaking the `json` REST format or the
+//! `soap` SOAP 1.1 format, with idempotent payments and refunds, magic tokens, refund and
+//! payment status lookups, signed asynchronous webhooks with retries, and a run-time
+//! `/admin` switchboard of misbehaviours.
+//!
+//! Two layers:
+//! - [`psp`]: the PSP itself as a pure, deterministic core ([`Psp`]): time and randomness
+//!   are arguments, so a seeded lifecycle simulation can drive it step by step (through
+//!   the connectors' `HttpExchange` seam) under the very rules the HTTP simulator uses;
+//! - the HTTP shell ([`spawn`]): one server per gateway that hands each request to the
+//!   core, sleeps its latency, closes the connection unanswered for a lost reply, and
+//!   delivers its webhooks over HTTP.
 //!
 //! Where WIRE.md is silent, the simulator decides:
 //! - a repeated create/refund with a known idempotency key replays the first answer
@@ -9,16 +17,21 @@
 //!   nothing, so they may be retried with the same key;
 //! - a payment settles `webhook_delay_ms` after creation, just before its webhook is
 //!   sent, even when no webhook URL is set (status queries still see the outcome);
-//! - refunds are accepted on `pending` and `succeeded` payments up to the amount not yet
-//!   refunded (a refund of a payment that then fails reports `refund.failed`);
+//! - refunds are accepted on `pending` and `succeeded` payments up to the captured amount
+//!   not yet refunded (a refund of a payment that then fails reports `refund.failed`);
 //!   a refund of an unknown payment is `404 not_found` / `soap:Client` `NotFound`;
 //! - every SOAP fault, `soap:Client` included, is HTTP 500 (SOAP 1.1): the fault code
 //!   decides; `faultstring` is a stable code (`NotFound`, `InvalidRequest`,
-//!   `RefundExceedsPayment`); 503 carries a `soap:Server` `ServiceUnavailable` fault;
-//! - `error_rate` applies to every payment/refund/status call, never to `/health`;
-//!   latency applies to every non-admin route, `/health` included;
+//!   `RefundExceedsPayment`); 503 carries a `soap:Server` `ServiceUnavailable` fault; a
+//!   key still in flight gets `in_flight_key_status` with an `IdempotencyKeyInUse` fault
+//!   (`soap:Client` below 500);
+//! - bad requests, outages and injected errors (`error_rate`, every payment/refund/status
+//!   call, never `/health`) are answered at once; latency applies to the rest, `/health`
+//!   included;
 //! - a request the client stopped waiting for is still carried out (the ambiguous case);
-//! - `/admin/charges` counts refunds under their own key too.
+//! - `/admin/charges` counts refunds under their own key too;
+//! - an unknown route is `404` with code `no_such_route` (never `not_found`, which a
+//!   status lookup reads as "no such payment").
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -36,12 +49,8 @@
 //! # Ok(()) }
 //! ```
 
-mod admin;
-mod behaviour;
 mod gateway;
-mod json_api;
-mod ledger;
-mod soap_api;
+pub mod psp;
 mod webhook;
 
 use std::fmt;
@@ -52,9 +61,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-pub use behaviour::{Behaviour, BehaviourPatch};
-pub use ledger::{EventRecord, PaymentRecord, PaymentStatus, RefundRecord, RefundStatus};
-pub use webhook::WebhookRetry;
+pub use psp::{
+    Arrival, Behaviour, BehaviourPatch, Dice, EventRecord, Finished, PaymentRecord, PaymentStatus,
+    Psp, RefundRecord, RefundStatus, SplitMix64, Ticket, Webhook, WebhookRetry,
+};
 
 use gateway::Gateway;
 
@@ -147,20 +157,11 @@ pub async fn spawn(spec: GatewaySpec) -> std::io::Result<RunningGateway> {
     let listener = tokio::net::TcpListener::bind(spec.bind).await?;
     let addr = listener.local_addr()?;
     let (shutdown, stopped) = watch::channel(());
-    let gateway = Arc::new(Gateway::new(spec, stopped.clone()));
-    let app = gateway::router(gateway.clone());
-    let mut stop_signal = stopped;
-    tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                // Resolves when the RunningGateway (the only sender) is dropped.
-                let _ = stop_signal.changed().await;
-            })
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "gateway simulator server stopped");
-        }
-    });
+    let mut psp = Psp::new(&spec.name, spec.format, &spec.secret);
+    psp.set_webhook_base_url(spec.webhook_base_url);
+    let gateway = Arc::new(Gateway::new(psp, stopped));
+    // Stops (and drops the listener) when the RunningGateway, the only sender, is dropped.
+    tokio::spawn(gateway.clone().serve(listener));
     tracing::info!(gateway = %gateway.name, format = %gateway.format, %addr, "gateway simulator listening");
     Ok(RunningGateway {
         gateway,
@@ -200,39 +201,41 @@ impl RunningGateway {
     }
 
     pub fn set_behaviour(&self, behaviour: Behaviour) {
-        self.gateway.set_behaviour(behaviour);
+        self.gateway.with_psp(|psp, _| psp.set_behaviour(behaviour));
     }
 
     pub fn behaviour(&self) -> Behaviour {
-        self.gateway.behaviour()
+        self.gateway.with_psp(|psp, _| psp.behaviour())
     }
 
     /// How many times this idempotency key actually moved money (payment accepted or
-    /// refund accepted): 0 or 1 unless idempotency is broken.
+    /// refund accepted): 0 or 1 unless idempotency is broken (or the key was forgotten).
     pub fn charges(&self, idempotency_key: &str) -> u32 {
-        self.gateway.charges(idempotency_key)
+        self.gateway.with_psp(|psp, _| psp.charges(idempotency_key))
     }
 
     /// Where webhooks go from now on (read at each delivery attempt).
     pub fn set_webhook_base_url(&self, url: Option<String>) {
-        self.gateway.set_webhook_base_url(url);
+        self.gateway
+            .with_psp(|psp, _| psp.set_webhook_base_url(url));
     }
 
     pub fn webhook_base_url(&self) -> Option<String> {
-        self.gateway.webhook_base_url()
+        self.gateway
+            .with_psp(|psp, _| psp.webhook_base_url().map(str::to_owned))
     }
 
     /// Retry schedule for webhooks (default: WIRE.md's 0.2 s doubling, capped at 5 s, 10 tries).
     pub fn set_webhook_retry(&self, retry: WebhookRetry) {
-        self.gateway.set_webhook_retry(retry);
+        self.gateway.with_psp(|psp, _| psp.set_webhook_retry(retry));
     }
 
     /// Every payment, in creation order, with its refunds and webhook events.
     pub fn payments(&self) -> Vec<PaymentRecord> {
-        self.gateway.payments()
+        self.gateway.with_psp(|psp, _| psp.payments())
     }
 
-    /// Forgets every payment, refund and charge count (behaviour is kept).
+    /// Forgets every payment, refund, charge count and pending webhook (behaviour is kept).
     pub fn reset(&self) {
         self.gateway.reset();
     }

@@ -102,6 +102,7 @@ async fn admin_reflects_the_library_api_and_unknown_fields_are_refused() {
         outage: false,
         health_down: true,
         webhook_delay_ms: 42,
+        ..Behaviour::default()
     };
     sim.gateway.set_behaviour(wanted);
     let reply = sim
@@ -110,7 +111,10 @@ async fn admin_reflects_the_library_api_and_unknown_fields_are_refused() {
         .await;
     assert_eq!(
         reply.json(),
-        json!({"latency_ms": 1, "error_rate": 0.25, "outage": false, "health_down": true, "webhook_delay_ms": 42})
+        json!({"latency_ms": 1, "error_rate": 0.25, "outage": false, "health_down": true, "webhook_delay_ms": 42,
+               "lost_reply_rate": 0.0, "in_flight_key_status": 0, "lookup_lag_ms": 0, "key_horizon_ms": 0,
+               "capture_mismatch_rate": 0.0, "webhook_duplicate_rate": 0.0, "webhook_drop_rate": 0.0,
+               "webhook_reorder": false})
     );
     assert_eq!(sim.put_behaviour(json!({"latncy_ms": 5})).await.status, 400);
     assert_eq!(sim.gateway.behaviour(), wanted);

@@ -2,20 +2,24 @@
 
 mod transformers;
 
-use crate::classify::{log_payment, log_refund, log_status};
+use crate::classify::{log_payment, log_refund, log_refund_status, log_status};
 use crate::connector::ConnectorConfig;
-use crate::transport::{Transport, TransportError};
+use crate::transport::{HttpExchange, Reply, Transport, TransportError};
 use async_trait::async_trait;
 use paygate_domain::ports::gateway::{
     GatewayConnector, HealthOutcome, PaymentOutcome, PaymentRequest, RefundOutcome, RefundRequest,
     RefundStatusOutcome, StatusOutcome,
 };
-use reqwest::Method;
+use reqwest::{Method, Url};
+use std::sync::Arc;
 use transformers::{
     CreatePaymentReply, JsonPaymentRequest, JsonRefundRequest, PaymentStatusReply, RefundReply,
+    RefundStatusReply,
 };
 
 const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+const CONTENT_TYPE: &str = "Content-Type";
+const JSON: &str = "application/json";
 
 /// Speaks the JSON REST format. Cheap to share: one HTTP client, built in [`Self::new`].
 pub struct JsonConnector {
@@ -23,10 +27,47 @@ pub struct JsonConnector {
 }
 
 impl JsonConnector {
+    /// Over the production HTTP client.
     pub fn new(config: ConnectorConfig) -> Self {
         Self {
             transport: Transport::new(config),
         }
+    }
+
+    /// Over any exchange (an in-process simulated PSP, a recording fake): the same
+    /// requests, the same classification.
+    pub fn with_exchange(config: ConnectorConfig, exchange: Arc<dyn HttpExchange>) -> Self {
+        Self {
+            transport: Transport::over(config, exchange),
+        }
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        idempotency_key: &str,
+        body: Result<Vec<u8>, serde_json::Error>,
+    ) -> Result<Reply, TransportError> {
+        let url = self.transport.endpoint(path)?;
+        let body = body.map_err(|e| TransportError::NotSent(format!("unencodable body: {e}")))?;
+        let headers = [(IDEMPOTENCY_KEY, idempotency_key), (CONTENT_TYPE, JSON)];
+        self.transport.send(Method::POST, url, &headers, body).await
+    }
+
+    /// By the PSP's id when known (one path segment), else by the idempotency key.
+    async fn lookup(
+        &self,
+        path: &str,
+        idempotency_key: &str,
+        id: Option<&str>,
+    ) -> Result<Reply, TransportError> {
+        let url: Url = match id {
+            Some(id) => self.transport.endpoint_with_segment(path, id)?,
+            None => self
+                .transport
+                .endpoint_with_query(path, "idempotency_key", idempotency_key)?,
+        };
+        self.transport.send(Method::GET, url, &[], Vec::new()).await
     }
 }
 
@@ -34,19 +75,13 @@ impl JsonConnector {
 impl GatewayConnector for JsonConnector {
     #[tracing::instrument(skip_all, fields(gateway.format = "json", deposit_id = %request.deposit_id))]
     async fn create_payment(&self, request: &PaymentRequest) -> PaymentOutcome {
-        let outcome = async {
-            let url = self.transport.endpoint("/v1/payments")?;
-            let call = self
-                .transport
-                .request(Method::POST, url)?
-                .header(IDEMPOTENCY_KEY, &request.idempotency_key)
-                .json(&JsonPaymentRequest::from(request));
-            self.transport.send(call).await
-        }
-        .await
-        .map_or_else(PaymentOutcome::from, |reply| {
-            CreatePaymentReply(reply).into()
-        });
+        let body = serde_json::to_vec(&JsonPaymentRequest::from(request));
+        let outcome = self
+            .post("/v1/payments", &request.idempotency_key, body)
+            .await
+            .map_or_else(PaymentOutcome::from, |reply| {
+                CreatePaymentReply(reply).into()
+            });
         log_payment(&outcome);
         outcome
     }
@@ -57,46 +92,23 @@ impl GatewayConnector for JsonConnector {
         idempotency_key: &str,
         external_id: Option<&str>,
     ) -> StatusOutcome {
-        let outcome = async {
-            let mut url = self.transport.endpoint("/v1/payments")?;
-            match external_id {
-                // One path segment, percent-encoded: an id can never change the route.
-                Some(id) => {
-                    url.path_segments_mut()
-                        .map_err(|()| {
-                            TransportError::NotSent("base URL cannot take a path".into())
-                        })?
-                        .push(id);
-                }
-                None => {
-                    url.query_pairs_mut()
-                        .append_pair("idempotency_key", idempotency_key);
-                }
-            }
-            let call = self.transport.request(Method::GET, url)?;
-            self.transport.send(call).await
-        }
-        .await
-        .map_or_else(StatusOutcome::from, |reply| {
-            PaymentStatusReply(reply).into()
-        });
+        let outcome = self
+            .lookup("/v1/payments", idempotency_key, external_id)
+            .await
+            .map_or_else(StatusOutcome::from, |reply| {
+                PaymentStatusReply(reply).into()
+            });
         log_status(&outcome);
         outcome
     }
 
     #[tracing::instrument(skip_all, fields(gateway.format = "json"))]
     async fn refund(&self, request: &RefundRequest) -> RefundOutcome {
-        let outcome = async {
-            let url = self.transport.endpoint("/v1/refunds")?;
-            let call = self
-                .transport
-                .request(Method::POST, url)?
-                .header(IDEMPOTENCY_KEY, &request.idempotency_key)
-                .json(&JsonRefundRequest::from(request));
-            self.transport.send(call).await
-        }
-        .await
-        .map_or_else(RefundOutcome::from, |reply| RefundReply(reply).into());
+        let body = serde_json::to_vec(&JsonRefundRequest::from(request));
+        let outcome = self
+            .post("/v1/refunds", &request.idempotency_key, body)
+            .await
+            .map_or_else(RefundOutcome::from, |reply| RefundReply(reply).into());
         log_refund(&outcome);
         outcome
     }
@@ -104,12 +116,17 @@ impl GatewayConnector for JsonConnector {
     #[tracing::instrument(skip_all, fields(gateway.format = "json"))]
     async fn refund_status(
         &self,
-        _idempotency_key: &str,
-        _refund_external_id: Option<&str>,
+        idempotency_key: &str,
+        refund_external_id: Option<&str>,
     ) -> RefundStatusOutcome {
-        RefundStatusOutcome::Unknown {
-            reason: "refund status lookups are not implemented yet".into(),
-        }
+        let outcome = self
+            .lookup("/v1/refunds", idempotency_key, refund_external_id)
+            .await
+            .map_or_else(RefundStatusOutcome::from, |reply| {
+                RefundStatusReply(reply).into()
+            });
+        log_refund_status(&outcome);
+        outcome
     }
 
     #[tracing::instrument(skip_all, fields(gateway.format = "json"))]

@@ -3,19 +3,20 @@
 
 mod transformers;
 
-use crate::classify::{REJECTED_REQUEST, log_payment, log_refund, log_status};
+use crate::classify::{REJECTED_REQUEST, log_payment, log_refund, log_refund_status, log_status};
 use crate::connector::ConnectorConfig;
-use crate::transport::{Reply, Transport, TransportError};
+use crate::transport::{HttpExchange, Reply, Transport, TransportError};
 use async_trait::async_trait;
 use paygate_domain::ports::gateway::{
     GatewayConnector, HealthOutcome, PaymentOutcome, PaymentRequest, RefundOutcome, RefundRequest,
     RefundStatusOutcome, StatusOutcome,
 };
 use reqwest::Method;
-use reqwest::header::CONTENT_TYPE;
+use std::sync::Arc;
 use transformers::{
-    CreatePayment, CreatePaymentReply, EncodeError, GetPaymentStatus, Operation, PaymentLookup,
-    PaymentStatusReply, Refund, RefundReply, SoapRequest,
+    CreatePayment, CreatePaymentReply, EncodeError, GetPaymentStatus, GetRefundStatus, Operation,
+    PaymentLookup, PaymentStatusReply, Refund, RefundLookup, RefundReply, RefundStatusReply,
+    SoapRequest,
 };
 
 const SOAP_PATH: &str = "/soap";
@@ -27,21 +28,30 @@ pub struct SoapConnector {
 }
 
 impl SoapConnector {
+    /// Over the production HTTP client.
     pub fn new(config: ConnectorConfig) -> Self {
         Self {
             transport: Transport::new(config),
         }
     }
 
+    /// Over any exchange (an in-process simulated PSP, a recording fake): the same
+    /// requests, the same classification.
+    pub fn with_exchange(config: ConnectorConfig, exchange: Arc<dyn HttpExchange>) -> Self {
+        Self {
+            transport: Transport::over(config, exchange),
+        }
+    }
+
     async fn call(&self, request: SoapRequest) -> Result<Reply, TransportError> {
         let url = self.transport.endpoint(SOAP_PATH)?;
-        let call = self
-            .transport
-            .request(Method::POST, url)?
-            .header(CONTENT_TYPE, XML_CONTENT_TYPE)
-            .header("SOAPAction", request.action)
-            .body(request.xml);
-        self.transport.send(call).await
+        let headers = [
+            ("Content-Type", XML_CONTENT_TYPE),
+            ("SOAPAction", request.action),
+        ];
+        self.transport
+            .send(Method::POST, url, &headers, request.xml.into_bytes())
+            .await
     }
 }
 
@@ -113,12 +123,28 @@ impl GatewayConnector for SoapConnector {
     #[tracing::instrument(skip_all, fields(gateway.format = "soap"))]
     async fn refund_status(
         &self,
-        _idempotency_key: &str,
-        _refund_external_id: Option<&str>,
+        idempotency_key: &str,
+        refund_external_id: Option<&str>,
     ) -> RefundStatusOutcome {
-        RefundStatusOutcome::Unknown {
-            reason: "refund status lookups are not implemented yet".into(),
-        }
+        let lookup = match refund_external_id {
+            Some(id) => RefundLookup::RefundId(id),
+            None => RefundLookup::IdempotencyKey(idempotency_key),
+        };
+        let soap = GetRefundStatus::try_from(lookup)
+            .and_then(|op| SoapRequest::try_from(&Operation::GetRefundStatus(op)));
+        let outcome = match soap {
+            Ok(soap) => self
+                .call(soap)
+                .await
+                .map_or_else(RefundStatusOutcome::from, |reply| {
+                    RefundStatusReply(reply).into()
+                }),
+            Err(err) => RefundStatusOutcome::Unknown {
+                reason: err.to_string(),
+            },
+        };
+        log_refund_status(&outcome);
+        outcome
     }
 
     #[tracing::instrument(skip_all, fields(gateway.format = "soap"))]

@@ -47,6 +47,19 @@ impl Http {
         headers: &[(&str, &str)],
         body: Option<String>,
     ) -> Reply {
+        self.try_call(method, url, headers, body)
+            .await
+            .expect("request failed")
+    }
+
+    /// `Err` when the connection closed without an answer.
+    pub async fn try_call(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Result<Reply, String> {
         let mut request = Request::builder().method(method).uri(url);
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -57,7 +70,7 @@ impl Http {
         let response = tokio::time::timeout(Duration::from_secs(10), self.0.request(request))
             .await
             .expect("request timed out")
-            .expect("request failed");
+            .map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -66,11 +79,11 @@ impl Http {
             .unwrap_or_default()
             .to_owned();
         let body = response.into_body().collect().await.unwrap().to_bytes();
-        Reply {
+        Ok(Reply {
             status,
             content_type,
             body: String::from_utf8(body.to_vec()).unwrap(),
-        }
+        })
     }
 }
 

@@ -1,11 +1,12 @@
 //! The gateway's books: payments, refunds, idempotency keys, charge counts and webhook
-//! events. Pure and synchronous; the gateway holds it behind one mutex so every
-//! create/refund is atomic with respect to its idempotency key.
+//! events. Pure: time and randomness come in as arguments, maps are ordered, so the same
+//! calls with the same dice build the same books.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::dice::{Dice, hex32};
 use crate::Format;
 
 /// Decline reason of `tok_decline`.
@@ -34,12 +35,15 @@ pub enum RefundStatus {
     Failed,
 }
 
-/// A payment as the gateway sees it (`GET /admin/payments`).
+/// A payment as the gateway sees it (`GET /admin/payments`): the ground truth.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PaymentRecord {
     pub id: String,
     pub idempotency_key: String,
+    /// What was captured (differs from `requested_amount` under `capture_mismatch_rate`).
     pub amount: i64,
+    /// What the create call asked for.
+    pub requested_amount: i64,
     pub currency: String,
     pub country: String,
     pub reference: String,
@@ -52,6 +56,8 @@ pub struct PaymentRecord {
     pub events: Vec<EventRecord>,
     /// Unix seconds.
     pub created: i64,
+    /// Unix milliseconds.
+    pub created_ms: i64,
 }
 
 impl PaymentRecord {
@@ -81,7 +87,10 @@ pub struct RefundRecord {
     pub amount: i64,
     pub status: RefundStatus,
     pub failure_code: Option<String>,
+    /// Unix seconds.
     pub created: i64,
+    /// Unix milliseconds.
+    pub created_ms: i64,
 }
 
 /// One webhook event and how its delivery went.
@@ -92,13 +101,14 @@ pub struct EventRecord {
     #[serde(rename = "type")]
     pub kind: String,
     pub refund_id: Option<String>,
+    /// Delivery attempts made (a dropped or duplicated attempt counts).
     pub attempts: u32,
     pub delivered: bool,
 }
 
 /// A create-payment request, already taken off the wire.
-#[derive(Debug, Clone)]
-pub struct NewPayment {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NewPayment {
     pub idempotency_key: String,
     pub amount: i64,
     pub currency: String,
@@ -112,10 +122,7 @@ impl NewPayment {
     pub fn problem(&self) -> Option<String> {
         text_problem("idempotency key", &self.idempotency_key)
             .or_else(|| text_problem("reference", &self.reference))
-            .or_else(|| {
-                (self.amount <= 0)
-                    .then(|| "amount must be a positive integer of minor units".into())
-            })
+            .or_else(|| amount_problem(self.amount))
             .or_else(|| {
                 code_problem(&self.currency, 3).then(|| "currency must be an ISO 4217 code".into())
             })
@@ -123,6 +130,21 @@ impl NewPayment {
                 code_problem(&self.country, 2)
                     .then(|| "country must be an ISO 3166 alpha-2 code".into())
             })
+    }
+}
+
+/// A refund request, already taken off the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NewRefund {
+    pub idempotency_key: String,
+    pub payment_id: String,
+    pub amount: i64,
+}
+
+impl NewRefund {
+    pub fn problem(&self) -> Option<String> {
+        text_problem("idempotency key", &self.idempotency_key)
+            .or_else(|| amount_problem(self.amount))
     }
 }
 
@@ -136,24 +158,26 @@ fn text_problem(what: &str, value: &str) -> Option<String> {
     }
 }
 
+fn amount_problem(amount: i64) -> Option<String> {
+    (amount <= 0).then(|| "amount must be a positive integer of minor units".into())
+}
+
 fn code_problem(code: &str, len: usize) -> bool {
     code.len() != len || !code.bytes().all(|b| b.is_ascii_uppercase())
 }
 
 /// Why a refund was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefundError {
+pub(crate) enum RefundError {
     /// No payment with that id.
     NotFound,
-    /// The request itself is wrong.
-    Invalid(String),
     /// More than what is left to refund (declined/failed payments have nothing to refund).
     ExceedsPayment { refundable: i64 },
 }
 
 /// What a webhook reports, fixed once so every retry sends the same event.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Notification {
+pub(crate) struct Notification {
     pub event_id: String,
     pub kind: EventKind,
     pub payment_id: String,
@@ -162,11 +186,12 @@ pub struct Notification {
     pub amount: i64,
     pub currency: String,
     pub failure_code: Option<String>,
+    /// Unix seconds.
     pub created: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
+pub(crate) enum EventKind {
     PaymentSucceeded,
     PaymentFailed,
     RefundSucceeded,
@@ -195,29 +220,53 @@ impl EventKind {
     }
 }
 
-fn random_hex() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
 /// `pay_`/`ref_` for `json`, `txn_`/`rf_` for `soap` (WIRE.md).
-fn ids(format: Format) -> (&'static str, &'static str) {
+fn prefixes(format: Format) -> (&'static str, &'static str) {
     match format {
         Format::Json => ("pay_", "ref_"),
         Format::Soap => ("txn_", "rf_"),
     }
 }
 
+/// Where a refund is: (payment index, refund index).
+pub(crate) type RefundAt = (usize, usize);
+
+/// A lookup by the PSP's id or by the caller's idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    Id(String),
+    Key(String),
+}
+
+/// What lookups see: nothing younger than `lag_ms`, no key older than `horizon_ms`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct View {
+    pub now_ms: i64,
+    pub lag_ms: u64,
+    pub horizon_ms: u64,
+}
+
+impl View {
+    fn visible(&self, created_ms: i64) -> bool {
+        self.now_ms >= created_ms.saturating_add(self.lag_ms as i64)
+    }
+
+    fn key_live(&self, created_ms: i64) -> bool {
+        self.horizon_ms == 0 || self.now_ms < created_ms.saturating_add(self.horizon_ms as i64)
+    }
+}
+
 #[derive(Debug)]
-pub struct Ledger {
+pub(crate) struct Ledger {
     format: Format,
     payments: Vec<PaymentRecord>,
-    payment_by_id: HashMap<String, usize>,
-    payment_by_key: HashMap<String, usize>,
-    /// refund id / refund idempotency key → (payment index, refund index)
-    refund_by_id: HashMap<String, (usize, usize)>,
-    refund_by_key: HashMap<String, (usize, usize)>,
-    event_by_id: HashMap<String, (usize, usize)>,
-    charges: HashMap<String, u32>,
+    payment_by_id: BTreeMap<String, usize>,
+    /// The latest payment per key; an expired key is replaced by the next use.
+    payment_by_key: BTreeMap<String, usize>,
+    refund_by_id: BTreeMap<String, RefundAt>,
+    refund_by_key: BTreeMap<String, RefundAt>,
+    event_by_id: BTreeMap<String, (usize, usize)>,
+    charges: BTreeMap<String, u32>,
 }
 
 impl Ledger {
@@ -225,25 +274,77 @@ impl Ledger {
         Self {
             format,
             payments: Vec::new(),
-            payment_by_id: HashMap::new(),
-            payment_by_key: HashMap::new(),
-            refund_by_id: HashMap::new(),
-            refund_by_key: HashMap::new(),
-            event_by_id: HashMap::new(),
-            charges: HashMap::new(),
+            payment_by_id: BTreeMap::new(),
+            payment_by_key: BTreeMap::new(),
+            refund_by_id: BTreeMap::new(),
+            refund_by_key: BTreeMap::new(),
+            event_by_id: BTreeMap::new(),
+            charges: BTreeMap::new(),
         }
     }
 
-    /// Creates the payment, or returns the one already created with this key
-    /// (`created == false`). Call [`NewPayment::problem`] first.
-    pub fn create_payment(&mut self, new: NewPayment, now: i64) -> (PaymentRecord, bool) {
-        if let Some(&index) = self.payment_by_key.get(&new.idempotency_key) {
-            return (self.payments[index].clone(), false);
-        }
+    pub fn payments(&self) -> &[PaymentRecord] {
+        &self.payments
+    }
+
+    pub fn payment(&self, index: usize) -> &PaymentRecord {
+        &self.payments[index]
+    }
+
+    pub fn refund(&self, (p, r): RefundAt) -> &RefundRecord {
+        &self.payments[p].refunds[r]
+    }
+
+    pub fn charges(&self, key: &str) -> u32 {
+        self.charges.get(key).copied().unwrap_or(0)
+    }
+
+    /// The payment this key still names (the PSP has not forgotten it).
+    pub fn live_payment_key(&self, key: &str, view: View) -> Option<usize> {
+        let &index = self.payment_by_key.get(key)?;
+        view.key_live(self.payments[index].created_ms)
+            .then_some(index)
+    }
+
+    pub fn live_refund_key(&self, key: &str, view: View) -> Option<RefundAt> {
+        let &at = self.refund_by_key.get(key)?;
+        view.key_live(self.refund(at).created_ms).then_some(at)
+    }
+
+    /// A status lookup: by id (ids never expire) or by a live key, and only once the
+    /// index has caught up.
+    pub fn find_payment(&self, lookup: &Lookup, view: View) -> Option<&PaymentRecord> {
+        let index = match lookup {
+            Lookup::Id(id) => *self.payment_by_id.get(id)?,
+            Lookup::Key(key) => self.live_payment_key(key, view)?,
+        };
+        let payment = &self.payments[index];
+        view.visible(payment.created_ms).then_some(payment)
+    }
+
+    pub fn find_refund(&self, lookup: &Lookup, view: View) -> Option<&RefundRecord> {
+        let at = match lookup {
+            Lookup::Id(id) => *self.refund_by_id.get(id)?,
+            Lookup::Key(key) => self.live_refund_key(key, view)?,
+        };
+        let refund = self.refund(at);
+        view.visible(refund.created_ms).then_some(refund)
+    }
+
+    /// Records a new payment under its key (call only when no live payment holds the
+    /// key). `captured` is what is actually taken; a decline takes nothing.
+    pub fn create_payment(
+        &mut self,
+        new: NewPayment,
+        captured: i64,
+        now_ms: i64,
+        dice: &mut dyn Dice,
+    ) -> usize {
         let mut record = PaymentRecord {
-            id: format!("{}{}", ids(self.format).0, random_hex()),
+            id: format!("{}{}", prefixes(self.format).0, hex32(dice)),
             idempotency_key: new.idempotency_key,
-            amount: new.amount,
+            amount: captured,
+            requested_amount: new.amount,
             currency: new.currency,
             country: new.country,
             reference: new.reference,
@@ -253,11 +354,13 @@ impl Ledger {
             refunded: 0,
             refunds: Vec::new(),
             events: Vec::new(),
-            created: now,
+            created: now_ms.div_euclid(1000),
+            created_ms: now_ms,
         };
         if let (PaymentStatus::Declined, code) = record.final_outcome() {
             record.status = PaymentStatus::Declined;
             record.failure_code = code.map(str::to_owned);
+            record.amount = record.requested_amount;
         } else {
             *self
                 .charges
@@ -268,30 +371,18 @@ impl Ledger {
         self.payment_by_id.insert(record.id.clone(), index);
         self.payment_by_key
             .insert(record.idempotency_key.clone(), index);
-        self.payments.push(record.clone());
-        (record, true)
-    }
-
-    pub fn payment(&self, id: &str) -> Option<&PaymentRecord> {
-        self.payment_by_id.get(id).map(|&i| &self.payments[i])
-    }
-
-    pub fn payment_by_key(&self, key: &str) -> Option<&PaymentRecord> {
-        self.payment_by_key.get(key).map(|&i| &self.payments[i])
-    }
-
-    pub fn payments(&self) -> &[PaymentRecord] {
-        &self.payments
-    }
-
-    pub fn charges(&self, key: &str) -> u32 {
-        self.charges.get(key).copied().unwrap_or(0)
+        self.payments.push(record);
+        index
     }
 
     /// Settles a pending payment to its final status and returns the event to report.
-    pub fn settle_payment(&mut self, id: &str, now: i64) -> Option<Notification> {
-        let &index = self.payment_by_id.get(id)?;
-        let payment = &mut self.payments[index];
+    pub fn settle_payment(
+        &mut self,
+        index: usize,
+        now_ms: i64,
+        dice: &mut dyn Dice,
+    ) -> Option<Notification> {
+        let payment = self.payments.get_mut(index)?;
         if payment.status != PaymentStatus::Pending {
             return None;
         }
@@ -304,7 +395,7 @@ impl Ledger {
             EventKind::PaymentFailed
         };
         let notification = Notification {
-            event_id: format!("evt_{}", random_hex()),
+            event_id: format!("evt_{}", hex32(dice)),
             kind,
             payment_id: payment.id.clone(),
             refund_id: None,
@@ -312,35 +403,24 @@ impl Ledger {
             amount: payment.amount,
             currency: payment.currency.clone(),
             failure_code: payment.failure_code.clone(),
-            created: now,
+            created: now_ms.div_euclid(1000),
         };
         self.push_event(index, &notification);
         Some(notification)
     }
 
-    /// Creates the refund, or returns the one already created with this key.
+    /// Records a new refund under its key (call only when no live refund holds the key).
     pub fn create_refund(
         &mut self,
-        key: &str,
-        payment_id: &str,
-        amount: i64,
-        now: i64,
-    ) -> Result<(RefundRecord, bool), RefundError> {
-        if let Some(&(p, r)) = self.refund_by_key.get(key) {
-            return Ok((self.payments[p].refunds[r].clone(), false));
-        }
-        if let Some(problem) = text_problem("idempotency key", key) {
-            return Err(RefundError::Invalid(problem));
-        }
-        if amount <= 0 {
-            return Err(RefundError::Invalid(
-                "amount must be a positive integer of minor units".into(),
-            ));
-        }
+        new: NewRefund,
+        now_ms: i64,
+        dice: &mut dyn Dice,
+    ) -> Result<RefundAt, RefundError> {
         let &index = self
             .payment_by_id
-            .get(payment_id)
+            .get(&new.payment_id)
             .ok_or(RefundError::NotFound)?;
+        let prefix = prefixes(self.format).1;
         let payment = &mut self.payments[index];
         // A pending payment may be refunded (the refund fails if the payment does);
         // declined and failed payments have nothing to refund.
@@ -349,32 +429,41 @@ impl Ledger {
             PaymentStatus::Failed | PaymentStatus::Declined => 0,
         };
         let refundable = captured - payment.refunded;
-        if amount > refundable {
+        if new.amount > refundable {
             return Err(RefundError::ExceedsPayment { refundable });
         }
         let refund = RefundRecord {
-            id: format!("{}{}", ids(self.format).1, random_hex()),
-            idempotency_key: key.to_owned(),
+            id: format!("{prefix}{}", hex32(dice)),
+            idempotency_key: new.idempotency_key,
             payment_id: payment.id.clone(),
-            amount,
+            amount: new.amount,
             status: RefundStatus::Pending,
             failure_code: None,
-            created: now,
+            created: now_ms.div_euclid(1000),
+            created_ms: now_ms,
         };
-        payment.refunded += amount;
-        payment.refunds.push(refund.clone());
-        let at = (index, payment.refunds.len() - 1);
+        payment.refunded += refund.amount;
+        let at = (index, payment.refunds.len());
         self.refund_by_id.insert(refund.id.clone(), at);
-        self.refund_by_key.insert(key.to_owned(), at);
-        *self.charges.entry(key.to_owned()).or_default() += 1;
-        Ok((refund, true))
+        self.refund_by_key
+            .insert(refund.idempotency_key.clone(), at);
+        *self
+            .charges
+            .entry(refund.idempotency_key.clone())
+            .or_default() += 1;
+        payment.refunds.push(refund);
+        Ok(at)
     }
 
     /// Settles a pending refund: it succeeds unless its payment failed.
-    pub fn settle_refund(&mut self, refund_id: &str, now: i64) -> Option<Notification> {
-        let &(p, r) = self.refund_by_id.get(refund_id)?;
-        let payment = &mut self.payments[p];
-        if payment.refunds[r].status != RefundStatus::Pending {
+    pub fn settle_refund(
+        &mut self,
+        (p, r): RefundAt,
+        now_ms: i64,
+        dice: &mut dyn Dice,
+    ) -> Option<Notification> {
+        let payment = self.payments.get_mut(p)?;
+        if payment.refunds.get(r)?.status != RefundStatus::Pending {
             return None;
         }
         let payment_ok = payment.final_outcome().0 == PaymentStatus::Succeeded;
@@ -388,7 +477,7 @@ impl Ledger {
             EventKind::RefundFailed
         };
         let notification = Notification {
-            event_id: format!("evt_{}", random_hex()),
+            event_id: format!("evt_{}", hex32(dice)),
             kind,
             payment_id: payment.id.clone(),
             refund_id: Some(refund.id.clone()),
@@ -396,7 +485,7 @@ impl Ledger {
             amount: refund.amount,
             currency: payment.currency.clone(),
             failure_code: refund.failure_code.clone(),
-            created: now,
+            created: now_ms.div_euclid(1000),
         };
         if !payment_ok {
             payment.refunded -= notification.amount;
@@ -431,100 +520,5 @@ impl Ledger {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn new_payment(key: &str, token: Option<&str>) -> NewPayment {
-        NewPayment {
-            idempotency_key: key.into(),
-            amount: 10_099,
-            currency: "AED".into(),
-            country: "AE".into(),
-            reference: "dep_1".into(),
-            token: token.map(Into::into),
-        }
-    }
-
-    #[test]
-    fn same_key_returns_the_first_payment_and_charges_once() {
-        let mut ledger = Ledger::new(Format::Json);
-        let (first, created) = ledger.create_payment(new_payment("dep_1:1", None), 1);
-        assert!(created && first.id.starts_with("pay_") && first.id.len() == 36);
-        let (again, created) = ledger.create_payment(new_payment("dep_1:1", None), 2);
-        assert!(!created);
-        assert_eq!(again.id, first.id);
-        assert_eq!(ledger.charges("dep_1:1"), 1);
-    }
-
-    #[test]
-    fn decline_is_recorded_without_a_charge() {
-        let mut ledger = Ledger::new(Format::Soap);
-        let (p, _) = ledger.create_payment(new_payment("k", Some("tok_decline")), 1);
-        assert!(p.id.starts_with("txn_"));
-        assert_eq!(p.status, PaymentStatus::Declined);
-        assert_eq!(p.failure_code.as_deref(), Some(CARD_DECLINED));
-        assert_eq!(ledger.charges("k"), 0);
-        assert_eq!(ledger.settle_payment(&p.id, 2), None);
-    }
-
-    #[test]
-    fn settlement_follows_the_token_once() {
-        let mut ledger = Ledger::new(Format::Json);
-        let (p, _) = ledger.create_payment(new_payment("k", Some("tok_fail_webhook")), 1);
-        let n = ledger.settle_payment(&p.id, 2).unwrap();
-        assert_eq!(n.kind, EventKind::PaymentFailed);
-        assert_eq!(n.failure_code.as_deref(), Some(INSUFFICIENT_FUNDS));
-        assert_eq!(ledger.payment(&p.id).unwrap().status, PaymentStatus::Failed);
-        assert_eq!(ledger.settle_payment(&p.id, 3), None);
-    }
-
-    #[test]
-    fn refunds_are_idempotent_and_bounded() {
-        let mut ledger = Ledger::new(Format::Json);
-        let (p, _) = ledger.create_payment(new_payment("k", None), 1);
-        let (r1, created) = ledger.create_refund("k:refund:1", &p.id, 6_000, 2).unwrap();
-        assert!(created && r1.id.starts_with("ref_"));
-        let (again, created) = ledger.create_refund("k:refund:1", &p.id, 6_000, 3).unwrap();
-        assert!(!created);
-        assert_eq!(again.id, r1.id);
-        assert_eq!(
-            ledger.create_refund("k:refund:2", &p.id, 4_100, 4),
-            Err(RefundError::ExceedsPayment { refundable: 4_099 })
-        );
-        assert!(ledger.create_refund("k:refund:3", &p.id, 4_099, 5).is_ok());
-        assert_eq!(ledger.payment(&p.id).unwrap().refunded, 10_099);
-        assert_eq!(
-            ledger.create_refund("k:refund:4", "pay_nope", 1, 6),
-            Err(RefundError::NotFound)
-        );
-    }
-
-    #[test]
-    fn refund_of_a_failing_payment_fails_and_frees_the_amount() {
-        let mut ledger = Ledger::new(Format::Json);
-        let (p, _) = ledger.create_payment(new_payment("k", Some("tok_fail_webhook")), 1);
-        let (r, _) = ledger.create_refund("r", &p.id, 100, 2).unwrap();
-        let n = ledger.settle_refund(&r.id, 3).unwrap();
-        assert_eq!(n.kind, EventKind::RefundFailed);
-        assert_eq!(n.refund_id.as_deref(), Some(r.id.as_str()));
-        assert_eq!(ledger.payment(&p.id).unwrap().refunded, 0);
-        ledger.settle_payment(&p.id, 4);
-        assert_eq!(
-            ledger.create_refund("r2", &p.id, 1, 5),
-            Err(RefundError::ExceedsPayment { refundable: 0 })
-        );
-    }
-
-    #[test]
-    fn invalid_requests_are_described() {
-        let mut bad = new_payment("", None);
-        assert!(bad.problem().unwrap().contains("idempotency key"));
-        bad = new_payment("k", None);
-        bad.currency = "aed".into();
-        assert!(bad.problem().unwrap().contains("currency"));
-        bad = new_payment("k", None);
-        bad.amount = 0;
-        assert!(bad.problem().unwrap().contains("amount"));
-        assert_eq!(new_payment("k", None).problem(), None);
-    }
-}
+#[path = "ledger_tests.rs"]
+mod tests;

@@ -1,0 +1,439 @@
+//! The JSON transformers, one wire answer at a time.
+
+use super::*;
+use paygate_domain::{Amount, Country, Currency, DepositId};
+use secrecy::SecretString;
+use serde_json::json;
+
+fn request(token: Option<&str>) -> PaymentRequest {
+    let deposit_id = DepositId::parse("0195f0a2-7c1e-7d43-9a51-3c2b8e4f6a10").unwrap();
+    PaymentRequest {
+        idempotency_key: format!("{deposit_id}:1"),
+        deposit_id,
+        amount: Amount::new(10099).unwrap(),
+        currency: Currency::parse("AED").unwrap(),
+        country: Country::parse("AE").unwrap(),
+        token: token.map(|t| SecretString::from(t.to_owned())),
+    }
+}
+
+fn reply(status: u16, body: serde_json::Value) -> Reply {
+    Reply {
+        status,
+        body: serde_json::to_vec(&body).unwrap(),
+    }
+}
+
+fn raw(status: u16, body: &str) -> Reply {
+    Reply {
+        status,
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+fn create(reply: Reply) -> PaymentOutcome {
+    CreatePaymentReply(reply).into()
+}
+
+fn status(reply: Reply) -> StatusOutcome {
+    PaymentStatusReply(reply).into()
+}
+
+fn refund(reply: Reply) -> RefundOutcome {
+    RefundReply(reply).into()
+}
+
+fn refund_status(reply: Reply) -> RefundStatusOutcome {
+    RefundStatusReply(reply).into()
+}
+
+// ---- requests ----
+
+#[test]
+fn payment_request_is_the_wire_body() {
+    let req = request(Some("tok_success"));
+    let body = serde_json::to_value(JsonPaymentRequest::from(&req)).unwrap();
+    assert_eq!(
+        body,
+        json!({
+            "amount": 10099,
+            "currency": "AED",
+            "country": "AE",
+            "reference": "0195f0a2-7c1e-7d43-9a51-3c2b8e4f6a10",
+            "token": "tok_success"
+        })
+    );
+}
+
+#[test]
+fn payment_request_without_token_omits_it() {
+    let req = request(None);
+    let body = serde_json::to_value(JsonPaymentRequest::from(&req)).unwrap();
+    assert!(body.get("token").is_none());
+}
+
+#[test]
+fn token_with_quotes_is_escaped_by_the_serialiser() {
+    let req = request(Some("tok\",\"amount\":1"));
+    let body = serde_json::to_vec(&JsonPaymentRequest::from(&req)).unwrap();
+    let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(parsed["amount"], 10099);
+    assert_eq!(parsed["token"], "tok\",\"amount\":1");
+}
+
+#[test]
+fn refund_request_is_the_wire_body() {
+    let req = RefundRequest {
+        idempotency_key: "dep:refund:r1".into(),
+        external_id: "pay_abc".into(),
+        amount: Amount::new(500).unwrap(),
+    };
+    let body = serde_json::to_value(JsonRefundRequest::from(&req)).unwrap();
+    assert_eq!(body, json!({"payment_id": "pay_abc", "amount": 500}));
+}
+
+// ---- create payment ----
+
+#[test]
+fn created_pending_is_accepted_with_the_psp_id() {
+    let outcome = create(reply(
+        201,
+        json!({"id":"pay_1","status":"pending","amount":10099,"currency":"AED","reference":"d"}),
+    ));
+    assert_eq!(
+        outcome,
+        PaymentOutcome::Accepted {
+            external_id: "pay_1".into()
+        }
+    );
+}
+
+#[test]
+fn created_already_succeeded_is_accepted() {
+    let outcome = create(reply(200, json!({"id":"pay_1","status":"succeeded"})));
+    assert_eq!(
+        outcome,
+        PaymentOutcome::Accepted {
+            external_id: "pay_1".into()
+        }
+    );
+}
+
+#[test]
+fn created_but_declined_in_body_is_declined_with_its_code() {
+    let outcome = create(reply(
+        201,
+        json!({"id":"pay_1","status":"declined","failure_code":"do_not_honor"}),
+    ));
+    assert!(matches!(outcome, PaymentOutcome::Declined { code, .. } if code == "do_not_honor"));
+}
+
+#[test]
+fn payment_required_402_is_declined_with_the_psp_code() {
+    let outcome = create(reply(
+        402,
+        json!({"error":{"code":"card_declined","message":"Your card was declined."}}),
+    ));
+    assert_eq!(
+        outcome,
+        PaymentOutcome::Declined {
+            code: "card_declined".into(),
+            message: "Your card was declined.".into()
+        }
+    );
+}
+
+#[test]
+fn payment_required_402_without_a_body_is_still_declined() {
+    let outcome = create(raw(402, "oops"));
+    assert!(matches!(outcome, PaymentOutcome::Declined { code, .. } if code == "declined"));
+}
+
+#[test]
+fn bad_request_400_is_final_with_the_psp_code() {
+    let outcome = create(reply(
+        400,
+        json!({"error":{"code":"invalid_request","message":"amount missing"}}),
+    ));
+    assert!(matches!(outcome, PaymentOutcome::Declined { code, .. } if code == "invalid_request"));
+}
+
+#[test]
+fn bad_request_400_without_a_code_is_gateway_rejected_request() {
+    let outcome = create(raw(400, "<html>bad</html>"));
+    assert!(matches!(outcome, PaymentOutcome::Declined { code, .. } if code == REJECTED_REQUEST));
+}
+
+#[test]
+fn unavailable_503_and_throttled_429_are_transient() {
+    for code in [503, 429] {
+        assert!(
+            matches!(create(raw(code, "")), PaymentOutcome::Transient { .. }),
+            "{code}"
+        );
+    }
+}
+
+#[test]
+fn server_errors_500_502_504_are_ambiguous() {
+    for code in [500, 502, 504] {
+        let outcome = create(reply(code, json!({"error":{"code":"internal"}})));
+        assert!(
+            matches!(outcome, PaymentOutcome::Ambiguous { .. }),
+            "{code}"
+        );
+    }
+}
+
+#[test]
+fn key_in_flight_409_is_ambiguous() {
+    assert!(matches!(
+        create(raw(409, "")),
+        PaymentOutcome::Ambiguous { .. }
+    ));
+}
+
+#[test]
+fn success_with_malformed_body_is_ambiguous() {
+    for body in [
+        "",
+        "not json",
+        "{}",
+        r#"{"id":"","status":"pending"}"#,
+        r#"{"id":"pay_1","status":"teleported"}"#,
+        r#"{"id":42,"status":"pending"}"#,
+        r#"[{"id":"pay_1","status":"pending"}]"#,
+    ] {
+        assert!(
+            matches!(create(raw(201, body)), PaymentOutcome::Ambiguous { .. }),
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn odd_psp_codes_are_replaced_not_passed_on() {
+    let outcome = create(reply(402, json!({"error":{"code":"card declined <b>"}})));
+    assert!(matches!(outcome, PaymentOutcome::Declined { code, .. } if code == "declined"));
+}
+
+// ---- status ----
+
+#[test]
+fn status_found_maps_every_state() {
+    let cases = [
+        (
+            json!({"id":"pay_1","status":"pending","failure_code":null}),
+            PaymentState::Pending,
+        ),
+        (
+            json!({"id":"pay_1","status":"succeeded"}),
+            PaymentState::Succeeded,
+        ),
+        (
+            json!({"id":"pay_1","status":"failed","failure_code":"insufficient_funds"}),
+            PaymentState::Failed {
+                code: "insufficient_funds".into(),
+            },
+        ),
+        (
+            json!({"id":"pay_1","status":"declined","failure_code":"card_declined"}),
+            PaymentState::Declined {
+                code: "card_declined".into(),
+            },
+        ),
+        (
+            json!({"id":"pay_1","status":"failed"}),
+            PaymentState::Failed {
+                code: "failed".into(),
+            },
+        ),
+    ];
+    for (body, state) in cases {
+        assert_eq!(
+            status(reply(200, body)),
+            StatusOutcome::Found {
+                external_id: "pay_1".into(),
+                state,
+                charged: None,
+            }
+        );
+    }
+}
+
+#[test]
+fn status_404_with_the_psp_not_found_is_not_found() {
+    let outcome = status(reply(
+        404,
+        json!({"error":{"code":"not_found","message":"no"}}),
+    ));
+    assert_eq!(outcome, StatusOutcome::NotFound);
+}
+
+#[test]
+fn status_404_without_the_psp_answer_is_unknown() {
+    assert!(matches!(
+        status(raw(404, "Not Found")),
+        StatusOutcome::Unknown { .. }
+    ));
+    let other = reply(404, json!({"error":{"code":"no_route"}}));
+    assert!(matches!(status(other), StatusOutcome::Unknown { .. }));
+}
+
+#[test]
+fn status_errors_and_malformed_bodies_are_unknown() {
+    for (code, body) in [
+        (503, ""),
+        (429, ""),
+        (500, ""),
+        (504, ""),
+        (200, ""),
+        (200, "{\"id\":\"pay_1\"}"),
+        (200, "{\"id\":\"pay_1\",\"status\":\"weird\"}"),
+    ] {
+        assert!(
+            matches!(status(raw(code, body)), StatusOutcome::Unknown { .. }),
+            "{code} {body}"
+        );
+    }
+}
+
+// ---- refund ----
+
+#[test]
+fn refund_created_is_accepted() {
+    let outcome = refund(reply(
+        201,
+        json!({"id":"ref_1","status":"pending","payment_id":"pay_1","amount":500}),
+    ));
+    assert_eq!(
+        outcome,
+        RefundOutcome::Accepted {
+            refund_external_id: "ref_1".into()
+        }
+    );
+}
+
+#[test]
+fn refund_422_is_rejected_with_the_psp_code() {
+    let outcome = refund(reply(
+        422,
+        json!({"error":{"code":"refund_exceeds_payment","message":"too much"}}),
+    ));
+    assert_eq!(
+        outcome,
+        RefundOutcome::Rejected {
+            code: "refund_exceeds_payment".into(),
+            message: "too much".into()
+        }
+    );
+}
+
+#[test]
+fn refund_transient_and_ambiguous_follow_the_status() {
+    assert!(matches!(
+        refund(raw(503, "")),
+        RefundOutcome::Transient { .. }
+    ));
+    assert!(matches!(
+        refund(raw(429, "")),
+        RefundOutcome::Transient { .. }
+    ));
+    assert!(matches!(
+        refund(raw(500, "")),
+        RefundOutcome::Ambiguous { .. }
+    ));
+    assert!(matches!(
+        refund(raw(502, "")),
+        RefundOutcome::Ambiguous { .. }
+    ));
+    assert!(matches!(
+        refund(raw(201, "{}")),
+        RefundOutcome::Ambiguous { .. }
+    ));
+}
+
+#[test]
+fn refund_of_an_unknown_payment_is_rejected_but_a_bare_404_is_transient() {
+    let outcome = refund(reply(
+        404,
+        json!({"error":{"code":"not_found","message":"no payment"}}),
+    ));
+    assert!(matches!(outcome, RefundOutcome::Rejected { code, .. } if code == "not_found"));
+    assert!(matches!(
+        refund(raw(404, "Not Found")),
+        RefundOutcome::Transient { .. }
+    ));
+}
+
+#[test]
+fn refund_failed_in_body_is_rejected() {
+    let outcome = refund(reply(
+        200,
+        json!({"id":"ref_1","status":"failed","failure_code":"expired_card"}),
+    ));
+    assert!(matches!(outcome, RefundOutcome::Rejected { code, .. } if code == "expired_card"));
+}
+
+// ---- refund status ----
+
+#[test]
+fn refund_status_found_maps_every_state() {
+    let cases = [
+        (
+            json!({"id":"ref_1","status":"pending","payment_id":"pay_1","amount":500,"failure_code":null}),
+            RefundSettlement::Pending,
+        ),
+        (
+            json!({"id":"ref_1","status":"succeeded"}),
+            RefundSettlement::Succeeded,
+        ),
+        (
+            json!({"id":"ref_1","status":"failed","failure_code":"payment_failed"}),
+            RefundSettlement::Failed {
+                code: "payment_failed".into(),
+            },
+        ),
+        (
+            json!({"id":"ref_1","status":"failed","failure_code":"not a code!"}),
+            RefundSettlement::Failed {
+                code: "failed".into(),
+            },
+        ),
+    ];
+    for (body, state) in cases {
+        assert_eq!(
+            refund_status(reply(200, body)),
+            RefundStatusOutcome::Found {
+                refund_external_id: "ref_1".into(),
+                state
+            }
+        );
+    }
+}
+
+#[test]
+fn refund_status_not_found_only_on_the_psp_answer() {
+    assert_eq!(
+        refund_status(reply(404, json!({"error":{"code":"not_found"}}))),
+        RefundStatusOutcome::NotFound
+    );
+    for (code, body) in [
+        (404, "Not Found"),
+        (409, ""),
+        (429, r#"{"error":{"code":"not_found"}}"#),
+        (503, r#"{"error":{"code":"not_found"}}"#),
+        (500, ""),
+        (200, ""),
+        (200, r#"{"id":"ref_1","status":"declined"}"#),
+        (200, r#"{"id":"","status":"pending"}"#),
+    ] {
+        assert!(
+            matches!(
+                refund_status(raw(code, body)),
+                RefundStatusOutcome::Unknown { .. }
+            ),
+            "{code} {body}"
+        );
+    }
+}

@@ -1,0 +1,579 @@
+//! The real connectors over the `HttpExchange` seam, against the simulator's deterministic
+//! PSP core in-process: simulated time, seeded dice, no sockets. Every scenario runs once
+//! per wire format.
+
+use async_trait::async_trait;
+use gateway_simulator::{Arrival, Behaviour, Format, Psp, SplitMix64, Ticket};
+use paygate_domain::ports::gateway::{
+    GatewayConnector, HealthOutcome, PaymentOutcome, PaymentRequest, PaymentState, RefundOutcome,
+    RefundRequest, RefundSettlement, RefundStatusOutcome, StatusOutcome,
+};
+use paygate_domain::{Amount, Country, Currency, DepositId, Money};
+use paygate_gateways::{ConnectorConfig, HttpExchange, TransportError, WireFormat, connector_over};
+use secrecy::SecretString;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use uuid::Uuid;
+
+const T0: i64 = 1_700_000_000_000;
+
+/// A PSP reached through the seam. A call finishes at once when the PSP's latency fits
+/// the connector's deadline; otherwise the connector gives up at its deadline and the
+/// work finishes later (on `advance`), exactly like a PSP that outlives a client timeout.
+struct SimulatedPsp {
+    state: Mutex<State>,
+}
+
+struct State {
+    psp: Psp,
+    dice: SplitMix64,
+    now: i64,
+    /// Work still going on: another client's request, or one a connector gave up on.
+    pending: Vec<(Ticket, i64)>,
+}
+
+impl State {
+    /// Finishes pending work ready by `until`, in time order.
+    fn finish_until(&mut self, until: i64) {
+        self.pending.sort_by_key(|&(_, ready)| ready);
+        while self
+            .pending
+            .first()
+            .is_some_and(|&(_, ready)| ready <= until)
+        {
+            let (ticket, ready) = self.pending.remove(0);
+            self.now = self.now.max(ready);
+            let now = self.now;
+            self.psp.finish(ticket, now, &mut self.dice);
+        }
+    }
+}
+
+impl SimulatedPsp {
+    fn new(format: WireFormat, behaviour: Behaviour, seed: u64) -> Arc<Self> {
+        let format = match format {
+            WireFormat::Json => Format::Json,
+            WireFormat::Soap => Format::Soap,
+        };
+        let mut psp = Psp::new("sim", format, "whsec_test");
+        psp.set_behaviour(behaviour);
+        Arc::new(Self {
+            state: Mutex::new(State {
+                psp,
+                dice: SplitMix64::new(seed),
+                now: T0,
+                pending: Vec::new(),
+            }),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+
+    fn advance(&self, ms: i64) {
+        let mut state = self.state();
+        let until = state.now + ms;
+        state.finish_until(until);
+        state.now = until;
+    }
+
+    /// Another paygate instance's request for the same key, still being worked on.
+    fn hold(&self, request: http::Request<Vec<u8>>) {
+        let mut state = self.state();
+        let State {
+            psp,
+            dice,
+            now,
+            pending,
+        } = &mut *state;
+        match psp.arrive(&request, *now, dice) {
+            Arrival::Working {
+                ticket,
+                ready_at_ms,
+            } => pending.push((ticket, ready_at_ms)),
+            other => panic!("the held request did not start: {other:?}"),
+        }
+    }
+
+    fn set_behaviour(&self, behaviour: Behaviour) {
+        self.state().psp.set_behaviour(behaviour);
+    }
+
+    fn charges(&self, key: &str) -> u32 {
+        self.state().psp.charges(key)
+    }
+}
+
+#[async_trait]
+impl HttpExchange for SimulatedPsp {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        deadline: Duration,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        let mut state = self.state();
+        let give_up = state.now + deadline.as_millis() as i64;
+        loop {
+            let State {
+                psp,
+                dice,
+                now,
+                pending,
+            } = &mut *state;
+            match psp.arrive(&request, *now, dice) {
+                Arrival::Answered(response) => return Ok(response),
+                Arrival::Working {
+                    ticket,
+                    ready_at_ms,
+                } if ready_at_ms > give_up => {
+                    pending.push((ticket, ready_at_ms));
+                    *now = give_up;
+                    return Err(TransportError::Unanswered("timed out".into()));
+                }
+                Arrival::Working {
+                    ticket,
+                    ready_at_ms,
+                } => {
+                    *now = ready_at_ms;
+                    let finished = psp.finish(ticket, ready_at_ms, dice);
+                    if finished.lost {
+                        return Err(TransportError::Unanswered("connection closed".into()));
+                    }
+                    return Ok(finished.response);
+                }
+                // Wait for the holder within our deadline, then ask again.
+                Arrival::WaitForKey { .. } => {
+                    let before = state.pending.len();
+                    state.finish_until(give_up);
+                    if state.pending.len() == before {
+                        state.now = give_up;
+                        return Err(TransportError::Unanswered("timed out".into()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn connector(format: WireFormat, psp: &Arc<SimulatedPsp>) -> Arc<dyn GatewayConnector> {
+    connector_over(format, ConnectorConfig::new("https://psp.sim"), psp.clone())
+}
+
+fn payment() -> PaymentRequest {
+    let deposit_id = DepositId(Uuid::now_v7());
+    PaymentRequest {
+        idempotency_key: format!("{deposit_id}:1"),
+        deposit_id,
+        amount: Amount::new(10_099).unwrap(),
+        currency: Currency::parse("AED").unwrap(),
+        country: Country::parse("AE").unwrap(),
+        token: Some(SecretString::from("tok_success".to_owned())),
+    }
+}
+
+fn refund_of(request: &PaymentRequest, external_id: &str, amount: u64) -> RefundRequest {
+    RefundRequest {
+        idempotency_key: format!("{}:refund:{}", request.deposit_id, Uuid::now_v7()),
+        external_id: external_id.to_owned(),
+        amount: Amount::new(amount).unwrap(),
+    }
+}
+
+/// The wire request a connector would send for `payment` (for a held, competing call).
+fn raw_create(format: WireFormat, payment: &PaymentRequest) -> http::Request<Vec<u8>> {
+    let key = &payment.idempotency_key;
+    match format {
+        WireFormat::Json => http::Request::post("/v1/payments")
+            .header("Idempotency-Key", key)
+            .body(
+                format!(
+                    r#"{{"amount":10099,"currency":"AED","country":"AE","reference":"{}"}}"#,
+                    payment.deposit_id
+                )
+                .into_bytes(),
+            )
+            .unwrap(),
+        WireFormat::Soap => soap(
+            "CreatePayment",
+            &format!(
+                "<p:IdempotencyKey>{key}</p:IdempotencyKey><p:Amount>10099</p:Amount><p:Currency>AED</p:Currency><p:Country>AE</p:Country><p:Reference>{}</p:Reference>",
+                payment.deposit_id
+            ),
+        ),
+    }
+}
+
+fn raw_refund(format: WireFormat, refund: &RefundRequest) -> http::Request<Vec<u8>> {
+    let (key, id, amount) = (
+        &refund.idempotency_key,
+        &refund.external_id,
+        refund.amount.minor(),
+    );
+    match format {
+        WireFormat::Json => http::Request::post("/v1/refunds")
+            .header("Idempotency-Key", key)
+            .body(format!(r#"{{"payment_id":"{id}","amount":{amount}}}"#).into_bytes())
+            .unwrap(),
+        WireFormat::Soap => soap(
+            "Refund",
+            &format!(
+                "<p:IdempotencyKey>{key}</p:IdempotencyKey><p:TransactionId>{id}</p:TransactionId><p:Amount>{amount}</p:Amount>"
+            ),
+        ),
+    }
+}
+
+fn soap(operation: &str, fields: &str) -> http::Request<Vec<u8>> {
+    let xml = format!(
+        r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:p="urn:paygate:sim:psp"><soap:Body><p:{operation}>{fields}</p:{operation}></soap:Body></soap:Envelope>"#
+    );
+    http::Request::post("/soap").body(xml.into_bytes()).unwrap()
+}
+
+async fn accepted(connector: &dyn GatewayConnector, request: &PaymentRequest) -> String {
+    match connector.create_payment(request).await {
+        PaymentOutcome::Accepted { external_id } => external_id,
+        other => panic!("expected Accepted, got {other:?}"),
+    }
+}
+
+fn quiet() -> Behaviour {
+    Behaviour {
+        webhook_delay_ms: 1_000,
+        ..Behaviour::default()
+    }
+}
+
+macro_rules! for_both_formats {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test]
+                async fn json() {
+                    super::$scenario(paygate_gateways::WireFormat::Json).await
+                }
+
+                #[tokio::test]
+                async fn soap() {
+                    super::$scenario(paygate_gateways::WireFormat::Soap).await
+                }
+            }
+        )*
+    };
+}
+
+for_both_formats!(
+    create_status_refund_and_refund_status,
+    a_lost_reply_is_ambiguous_and_the_charge_is_found_later,
+    a_key_in_flight_answered_409_is_ambiguous,
+    a_key_in_flight_answered_429_is_transient,
+    a_key_in_flight_waited_for_gets_the_same_answer,
+    lookup_lag_reports_not_found_for_a_while,
+    a_forgotten_key_charges_a_second_time,
+    a_mismatched_capture_is_reported_by_status,
+    a_slow_psp_times_out_ambiguously_and_finishes_anyway,
+);
+
+async fn create_status_refund_and_refund_status(format: WireFormat) {
+    let psp = SimulatedPsp::new(format, quiet(), 1);
+    let connector = connector(format, &psp);
+    let request = payment();
+
+    let external_id = accepted(&*connector, &request).await;
+    let status = connector
+        .payment_status(&request.idempotency_key, None)
+        .await;
+    assert!(
+        matches!(&status, StatusOutcome::Found { external_id: id, state: PaymentState::Pending, .. } if *id == external_id),
+        "{status:?}"
+    );
+
+    let refund = refund_of(&request, &external_id, 500);
+    let RefundOutcome::Accepted { refund_external_id } = connector.refund(&refund).await else {
+        panic!("refund refused");
+    };
+    let pending = RefundStatusOutcome::Found {
+        refund_external_id: refund_external_id.clone(),
+        state: RefundSettlement::Pending,
+    };
+    assert_eq!(
+        connector.refund_status(&refund.idempotency_key, None).await,
+        pending
+    );
+    assert_eq!(
+        connector
+            .refund_status("unused", Some(&refund_external_id))
+            .await,
+        pending
+    );
+    assert_eq!(
+        connector.refund_status("never:refund:x", None).await,
+        RefundStatusOutcome::NotFound
+    );
+
+    psp.advance(1_000);
+    assert_eq!(
+        connector
+            .refund_status(&refund.idempotency_key, Some(&refund_external_id))
+            .await,
+        RefundStatusOutcome::Found {
+            refund_external_id,
+            state: RefundSettlement::Succeeded
+        }
+    );
+    assert!(matches!(
+        connector.payment_status("x", Some(&external_id)).await,
+        StatusOutcome::Found {
+            state: PaymentState::Succeeded,
+            ..
+        }
+    ));
+    assert!(matches!(
+        connector.health().await,
+        HealthOutcome::Healthy { .. }
+    ));
+}
+
+async fn a_lost_reply_is_ambiguous_and_the_charge_is_found_later(format: WireFormat) {
+    let psp = SimulatedPsp::new(
+        format,
+        Behaviour {
+            lost_reply_rate: 1.0,
+            ..quiet()
+        },
+        2,
+    );
+    let connector = connector(format, &psp);
+    let request = payment();
+
+    let outcome = connector.create_payment(&request).await;
+    assert!(
+        matches!(outcome, PaymentOutcome::Ambiguous { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(psp.charges(&request.idempotency_key), 1);
+    let status = connector
+        .payment_status(&request.idempotency_key, None)
+        .await;
+    let StatusOutcome::Found { external_id, .. } = status else {
+        panic!("the charge is not found: {status:?}");
+    };
+
+    let refund = refund_of(&request, &external_id, 100);
+    let outcome = connector.refund(&refund).await;
+    assert!(
+        matches!(outcome, RefundOutcome::Ambiguous { .. }),
+        "{outcome:?}"
+    );
+    assert!(matches!(
+        connector.refund_status(&refund.idempotency_key, None).await,
+        RefundStatusOutcome::Found {
+            state: RefundSettlement::Pending,
+            ..
+        }
+    ));
+}
+
+fn in_flight(status: u16) -> Behaviour {
+    Behaviour {
+        latency_ms: 200,
+        in_flight_key_status: status,
+        ..quiet()
+    }
+}
+
+async fn a_key_in_flight_answered_409_is_ambiguous(format: WireFormat) {
+    let psp = SimulatedPsp::new(format, in_flight(409), 3);
+    let connector = connector(format, &psp);
+    let request = payment();
+
+    psp.hold(raw_create(format, &request));
+    let outcome = connector.create_payment(&request).await;
+    // Never a decline: the first request may well charge (SOAP: a client fault on 409).
+    assert!(
+        matches!(outcome, PaymentOutcome::Ambiguous { .. }),
+        "{outcome:?}"
+    );
+
+    psp.advance(200);
+    let external_id = accepted(&*connector, &request).await;
+    let refund = refund_of(&request, &external_id, 100);
+    psp.hold(raw_refund(format, &refund));
+    let outcome = connector.refund(&refund).await;
+    assert!(
+        matches!(outcome, RefundOutcome::Ambiguous { .. }),
+        "{outcome:?}"
+    );
+    psp.advance(200);
+    assert_eq!(psp.charges(&request.idempotency_key), 1);
+    assert_eq!(psp.charges(&refund.idempotency_key), 1);
+}
+
+async fn a_key_in_flight_answered_429_is_transient(format: WireFormat) {
+    let psp = SimulatedPsp::new(format, in_flight(429), 4);
+    let connector = connector(format, &psp);
+    let request = payment();
+
+    psp.hold(raw_create(format, &request));
+    let outcome = connector.create_payment(&request).await;
+    assert!(
+        matches!(outcome, PaymentOutcome::Transient { .. }),
+        "{outcome:?}"
+    );
+    psp.advance(200);
+    let external_id = accepted(&*connector, &request).await;
+    let refund = refund_of(&request, &external_id, 100);
+    psp.hold(raw_refund(format, &refund));
+    let outcome = connector.refund(&refund).await;
+    assert!(
+        matches!(outcome, RefundOutcome::Transient { .. }),
+        "{outcome:?}"
+    );
+}
+
+async fn a_key_in_flight_waited_for_gets_the_same_answer(format: WireFormat) {
+    let psp = SimulatedPsp::new(format, in_flight(0), 5);
+    let connector = connector(format, &psp);
+    let request = payment();
+
+    psp.hold(raw_create(format, &request));
+    let external_id = accepted(&*connector, &request).await;
+    assert_eq!(psp.charges(&request.idempotency_key), 1);
+    assert_eq!(accepted(&*connector, &request).await, external_id);
+}
+
+async fn lookup_lag_reports_not_found_for_a_while(format: WireFormat) {
+    let psp = SimulatedPsp::new(
+        format,
+        Behaviour {
+            lookup_lag_ms: 500,
+            ..quiet()
+        },
+        6,
+    );
+    let connector = connector(format, &psp);
+    let request = payment();
+    let external_id = accepted(&*connector, &request).await;
+
+    // Right after an accepted create, the PSP says "no such payment": NotFound is no proof.
+    assert_eq!(
+        connector
+            .payment_status(&request.idempotency_key, None)
+            .await,
+        StatusOutcome::NotFound
+    );
+    assert_eq!(
+        connector.payment_status("x", Some(&external_id)).await,
+        StatusOutcome::NotFound
+    );
+    let refund = refund_of(&request, &external_id, 100);
+    assert!(matches!(
+        connector.refund(&refund).await,
+        RefundOutcome::Accepted { .. }
+    ));
+    assert_eq!(
+        connector.refund_status(&refund.idempotency_key, None).await,
+        RefundStatusOutcome::NotFound
+    );
+
+    psp.advance(500);
+    assert!(matches!(
+        connector
+            .payment_status(&request.idempotency_key, None)
+            .await,
+        StatusOutcome::Found { .. }
+    ));
+    assert!(matches!(
+        connector.refund_status(&refund.idempotency_key, None).await,
+        RefundStatusOutcome::Found { .. }
+    ));
+}
+
+async fn a_forgotten_key_charges_a_second_time(format: WireFormat) {
+    let psp = SimulatedPsp::new(
+        format,
+        Behaviour {
+            key_horizon_ms: 60_000,
+            ..quiet()
+        },
+        7,
+    );
+    let connector = connector(format, &psp);
+    let request = payment();
+    let first = accepted(&*connector, &request).await;
+    assert_eq!(accepted(&*connector, &request).await, first);
+
+    psp.advance(60_000);
+    assert_eq!(
+        connector
+            .payment_status(&request.idempotency_key, None)
+            .await,
+        StatusOutcome::NotFound,
+        "the key is forgotten"
+    );
+    assert!(
+        matches!(
+            connector.payment_status("x", Some(&first)).await,
+            StatusOutcome::Found { .. }
+        ),
+        "the id is not"
+    );
+    let second = accepted(&*connector, &request).await;
+    assert_ne!(second, first);
+    assert_eq!(psp.charges(&request.idempotency_key), 2);
+}
+
+async fn a_mismatched_capture_is_reported_by_status(format: WireFormat) {
+    let psp = SimulatedPsp::new(
+        format,
+        Behaviour {
+            capture_mismatch_rate: 1.0,
+            ..quiet()
+        },
+        8,
+    );
+    let connector = connector(format, &psp);
+    let request = payment();
+    accepted(&*connector, &request).await;
+
+    let status = connector
+        .payment_status(&request.idempotency_key, None)
+        .await;
+    let StatusOutcome::Found { charged, .. } = status else {
+        panic!("{status:?}");
+    };
+    assert_eq!(
+        charged,
+        Some(Money {
+            amount: Amount::new(5_049).unwrap(),
+            currency: Currency::parse("AED").unwrap(),
+        })
+    );
+}
+
+async fn a_slow_psp_times_out_ambiguously_and_finishes_anyway(format: WireFormat) {
+    let psp = SimulatedPsp::new(format, quiet(), 9);
+    let connector = connector(format, &psp);
+    let request = payment();
+    psp.set_behaviour(Behaviour {
+        latency_ms: 6_000,
+        ..quiet()
+    });
+
+    let outcome = connector.create_payment(&request).await;
+    assert!(
+        matches!(outcome, PaymentOutcome::Ambiguous { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(psp.charges(&request.idempotency_key), 0, "not yet");
+    psp.set_behaviour(quiet());
+    psp.advance(1_000);
+    assert_eq!(psp.charges(&request.idempotency_key), 1);
+    assert!(matches!(
+        connector
+            .payment_status(&request.idempotency_key, None)
+            .await,
+        StatusOutcome::Found { .. }
+    ));
+}

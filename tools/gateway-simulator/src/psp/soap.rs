@@ -1,0 +1,404 @@
+//! Format `soap`: SOAP 1.1 over one `POST /soap` endpoint (WIRE.md), read and written.
+//!
+//! Requests are read with quick-xml's serde deserializer, which matches elements by local
+//! name, so any namespace prefix the client picks works. Faults are HTTP 500 as SOAP 1.1
+//! requires (`soap:Client` = the request was wrong, final; `soap:Server` = unknown
+//! outcome); "unavailable, nothing was done" is HTTP 503 with a `soap:Server` fault; a key
+//! still in flight gets `in_flight_key_status` with a fault whose code matches that status
+//! (`soap:Client` below 500, `soap:Server` from 500).
+
+use http::Method;
+use serde::{Deserialize, Serialize};
+
+use super::ledger::{
+    Lookup, NewPayment, NewRefund, PaymentRecord, PaymentStatus, RefundError, RefundRecord,
+    RefundStatus,
+};
+use super::wire::{Answer, Call, Refusal, Response, header, response};
+
+/// The PSP's XML namespace.
+pub(crate) const NAMESPACE: &str = "urn:paygate:sim:psp";
+/// SOAP 1.1 envelope namespace.
+pub(crate) const SOAP_ENV: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+pub(crate) const CONTENT_TYPE: &str = "text/xml; charset=utf-8";
+
+// ---- requests (local names; prefixes are the client's choice) ----
+
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    #[serde(rename = "Body")]
+    body: Body,
+}
+
+#[derive(Debug, Deserialize)]
+struct Body {
+    #[serde(rename = "$value")]
+    operation: Operation,
+}
+
+#[derive(Debug, Deserialize)]
+enum Operation {
+    CreatePayment(CreatePayment),
+    GetPaymentStatus(GetPaymentStatus),
+    Refund(Refund),
+    GetRefundStatus(GetRefundStatus),
+}
+
+impl Operation {
+    fn name(&self) -> &'static str {
+        match self {
+            Operation::CreatePayment(_) => "CreatePayment",
+            Operation::GetPaymentStatus(_) => "GetPaymentStatus",
+            Operation::Refund(_) => "Refund",
+            Operation::GetRefundStatus(_) => "GetRefundStatus",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreatePayment {
+    idempotency_key: String,
+    amount: i64,
+    currency: String,
+    country: String,
+    reference: String,
+    #[serde(default)]
+    token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetPaymentStatus {
+    #[serde(default)]
+    idempotency_key: Option<String>,
+    #[serde(default)]
+    transaction_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Refund {
+    idempotency_key: String,
+    transaction_id: String,
+    amount: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetRefundStatus {
+    #[serde(default)]
+    idempotency_key: Option<String>,
+    #[serde(default)]
+    refund_id: Option<String>,
+}
+
+// ---- responses ----
+
+#[derive(Serialize)]
+#[serde(rename = "soap:Envelope")]
+struct EnvelopeOut {
+    #[serde(rename = "@xmlns:soap")]
+    soap: &'static str,
+    #[serde(rename = "@xmlns:p")]
+    p: &'static str,
+    #[serde(rename = "soap:Body")]
+    body: BodyOut,
+}
+
+#[derive(Serialize)]
+struct BodyOut {
+    #[serde(rename = "$value")]
+    reply: Reply,
+}
+
+#[derive(Serialize)]
+enum Reply {
+    #[serde(rename = "p:CreatePaymentResponse")]
+    CreatePayment(CreatePaymentResponse),
+    #[serde(rename = "p:GetPaymentStatusResponse")]
+    Status(StatusResponse),
+    #[serde(rename = "p:RefundResponse")]
+    Refund(RefundResponse),
+    #[serde(rename = "p:GetRefundStatusResponse")]
+    RefundStatus(RefundStatusResponse),
+    #[serde(rename = "soap:Fault")]
+    Fault(Fault),
+}
+
+#[derive(Serialize)]
+struct CreatePaymentResponse {
+    #[serde(rename = "p:TransactionId")]
+    transaction_id: String,
+    #[serde(rename = "p:Status")]
+    status: &'static str,
+    #[serde(rename = "p:ReasonCode", skip_serializing_if = "Option::is_none")]
+    reason_code: Option<String>,
+}
+
+#[derive(Serialize)]
+struct StatusResponse {
+    #[serde(rename = "p:TransactionId")]
+    transaction_id: String,
+    #[serde(rename = "p:Status")]
+    status: &'static str,
+    #[serde(rename = "p:ReasonCode")]
+    reason_code: String,
+    #[serde(rename = "p:Amount")]
+    amount: i64,
+    #[serde(rename = "p:Currency")]
+    currency: String,
+}
+
+#[derive(Serialize)]
+struct RefundResponse {
+    #[serde(rename = "p:RefundId")]
+    refund_id: String,
+    #[serde(rename = "p:Status")]
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+struct RefundStatusResponse {
+    #[serde(rename = "p:RefundId")]
+    refund_id: String,
+    #[serde(rename = "p:Status")]
+    status: &'static str,
+    #[serde(rename = "p:ReasonCode")]
+    reason_code: String,
+}
+
+#[derive(Serialize)]
+struct Fault {
+    faultcode: &'static str,
+    faultstring: &'static str,
+    detail: FaultDetail,
+}
+
+#[derive(Serialize)]
+struct FaultDetail {
+    #[serde(rename = "p:Message")]
+    message: String,
+}
+
+fn envelope(status: u16, reply: Reply) -> Response {
+    let body = quick_xml::se::to_string(&EnvelopeOut {
+        soap: SOAP_ENV,
+        p: NAMESPACE,
+        body: BodyOut { reply },
+    })
+    .expect("a SOAP reply always serializes");
+    let xml = format!(r#"<?xml version="1.0" encoding="utf-8"?>{body}"#);
+    response(status, CONTENT_TYPE, xml.into_bytes())
+}
+
+fn fault(status: u16, code: &'static str, string: &'static str, message: &str) -> Response {
+    envelope(
+        status,
+        Reply::Fault(Fault {
+            faultcode: code,
+            faultstring: string,
+            detail: FaultDetail {
+                message: message.to_owned(),
+            },
+        }),
+    )
+}
+
+/// `soap:Client`: the request was wrong (final). `faultstring` is a stable code.
+fn client_fault(string: &'static str, message: &str) -> Response {
+    fault(500, "soap:Client", string, message)
+}
+
+fn text(status: u16, body: &str) -> Response {
+    response(status, "text/plain", body.as_bytes().to_vec())
+}
+
+/// `SOAPAction` may be absent; when given (quoted or not, bare or ending in
+/// `/Op` or `#Op`) it must name the body's operation.
+fn action_matches(request: &http::Request<Vec<u8>>, operation: &str) -> bool {
+    let Some(action) = header(request, "soapaction") else {
+        return true;
+    };
+    let action = action.trim_matches('"');
+    action.is_empty()
+        || action == operation
+        || action.ends_with(&format!("/{operation}"))
+        || action.ends_with(&format!("#{operation}"))
+}
+
+pub(crate) fn refuse(refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::Invalid(message) => client_fault("InvalidRequest", &message),
+        Refusal::NoRoute => text(404, "no such route"),
+        Refusal::MethodNotAllowed => text(405, "method not allowed"),
+    }
+}
+
+/// Routes and reads a request; `Err` is answered at once.
+pub(crate) fn parse(request: &http::Request<Vec<u8>>) -> Result<Call, Refusal> {
+    match (request.uri().path(), request.method()) {
+        ("/soap", &Method::POST) => {}
+        ("/health", &Method::GET) => return Ok(Call::Health),
+        ("/soap" | "/health", _) => return Err(Refusal::MethodNotAllowed),
+        _ => return Err(Refusal::NoRoute),
+    }
+    let invalid = Refusal::Invalid;
+    let Ok(xml) = std::str::from_utf8(request.body()) else {
+        return Err(invalid("the body is not UTF-8".into()));
+    };
+    let envelope: Envelope = quick_xml::de::from_str(xml)
+        .map_err(|e| invalid(format!("unreadable SOAP request: {e}")))?;
+    let operation = envelope.body.operation;
+    if !action_matches(request, operation.name()) {
+        return Err(invalid(format!(
+            "SOAPAction does not match the {} body",
+            operation.name()
+        )));
+    }
+    let non_empty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+    match operation {
+        Operation::CreatePayment(op) => {
+            let new = NewPayment {
+                idempotency_key: op.idempotency_key,
+                amount: op.amount,
+                currency: op.currency,
+                country: op.country,
+                reference: op.reference,
+                token: op.token.filter(|t| !t.is_empty()),
+            };
+            match new.problem() {
+                Some(problem) => Err(invalid(problem)),
+                None => Ok(Call::CreatePayment(new)),
+            }
+        }
+        Operation::GetPaymentStatus(op) => {
+            match (non_empty(op.transaction_id), non_empty(op.idempotency_key)) {
+                (Some(id), _) => Ok(Call::PaymentStatus(Lookup::Id(id))),
+                (None, Some(key)) => Ok(Call::PaymentStatus(Lookup::Key(key))),
+                (None, None) => Err(invalid(
+                    "GetPaymentStatus needs a TransactionId or an IdempotencyKey".into(),
+                )),
+            }
+        }
+        Operation::Refund(op) => {
+            let new = NewRefund {
+                idempotency_key: op.idempotency_key,
+                payment_id: op.transaction_id,
+                amount: op.amount,
+            };
+            match new.problem() {
+                Some(problem) => Err(invalid(problem)),
+                None => Ok(Call::Refund(new)),
+            }
+        }
+        Operation::GetRefundStatus(op) => {
+            match (non_empty(op.refund_id), non_empty(op.idempotency_key)) {
+                (Some(id), _) => Ok(Call::RefundStatus(Lookup::Id(id))),
+                (None, Some(key)) => Ok(Call::RefundStatus(Lookup::Key(key))),
+                (None, None) => Err(invalid(
+                    "GetRefundStatus needs a RefundId or an IdempotencyKey".into(),
+                )),
+            }
+        }
+    }
+}
+
+fn status_name(status: PaymentStatus) -> &'static str {
+    match status {
+        PaymentStatus::Pending => "PENDING",
+        PaymentStatus::Succeeded => "SUCCEEDED",
+        PaymentStatus::Failed => "FAILED",
+        PaymentStatus::Declined => "DECLINED",
+    }
+}
+
+fn refund_status_name(status: RefundStatus) -> &'static str {
+    match status {
+        RefundStatus::Pending => "PENDING",
+        RefundStatus::Succeeded => "SUCCEEDED",
+        RefundStatus::Failed => "FAILED",
+    }
+}
+
+fn created(payment: &PaymentRecord) -> Response {
+    let declined = payment.first_status() == PaymentStatus::Declined;
+    envelope(
+        200,
+        Reply::CreatePayment(CreatePaymentResponse {
+            transaction_id: payment.id.clone(),
+            status: status_name(payment.first_status()),
+            reason_code: declined.then(|| payment.failure_code.clone()).flatten(),
+        }),
+    )
+}
+
+fn refund_view(refund: &RefundRecord) -> Response {
+    envelope(
+        200,
+        Reply::RefundStatus(RefundStatusResponse {
+            refund_id: refund.id.clone(),
+            status: refund_status_name(refund.status),
+            reason_code: refund.failure_code.clone().unwrap_or_default(),
+        }),
+    )
+}
+
+pub(crate) fn render(answer: Answer<'_>) -> Response {
+    match answer {
+        Answer::Created(payment) => created(payment),
+        Answer::Payment(payment) => envelope(
+            200,
+            Reply::Status(StatusResponse {
+                transaction_id: payment.id.clone(),
+                status: status_name(payment.status),
+                reason_code: payment.failure_code.clone().unwrap_or_default(),
+                amount: payment.amount,
+                currency: payment.currency.clone(),
+            }),
+        ),
+        Answer::PaymentNotFound => {
+            client_fault("NotFound", "no payment was created with that id or key")
+        }
+        Answer::RefundCreated(refund) => envelope(
+            200,
+            Reply::Refund(RefundResponse {
+                refund_id: refund.id.clone(),
+                status: "PENDING",
+            }),
+        ),
+        Answer::Refund(refund) => refund_view(refund),
+        Answer::RefundNotFound => {
+            client_fault("NotFound", "no refund was created with that id or key")
+        }
+        Answer::RefundRefused(RefundError::NotFound) => {
+            client_fault("NotFound", "no payment with that TransactionId")
+        }
+        Answer::RefundRefused(RefundError::ExceedsPayment { refundable }) => client_fault(
+            "RefundExceedsPayment",
+            &format!("at most {refundable} can still be refunded"),
+        ),
+        Answer::Unavailable => fault(
+            503,
+            "soap:Server",
+            "ServiceUnavailable",
+            "the gateway is unavailable, nothing was done",
+        ),
+        Answer::KeyInFlight(status) => fault(
+            status,
+            if status < 500 {
+                "soap:Client"
+            } else {
+                "soap:Server"
+            },
+            "IdempotencyKeyInUse",
+            "a request with this idempotency key is still being processed",
+        ),
+        Answer::Health(true) => text(200, "OK"),
+        Answer::Health(false) => text(503, "DOWN"),
+    }
+}
+
+#[cfg(test)]
+#[path = "soap_tests.rs"]
+mod tests;
