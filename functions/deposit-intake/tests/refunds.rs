@@ -181,6 +181,7 @@ async fn gateway_reports(world: &World, id: DepositId, refund: RefundId, succeed
         store: world.store.as_ref(),
         clock: world.clock.as_ref(),
         ids: &RandomIds,
+        queue: world.queue.as_ref(),
     };
     let notification = paygate_kit::gateway_reports::notification(
         world.store.as_ref(),

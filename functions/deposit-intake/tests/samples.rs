@@ -347,6 +347,7 @@ async fn payment_succeeded(world: &World) {
             store: world.store.as_ref(),
             clock: world.clock.as_ref(),
             ids: &RandomIds,
+            queue: world.queue.as_ref(),
         },
         gateway,
         &GatewayNotification {

@@ -48,6 +48,7 @@ async fn webhook(
         store: world.store.as_ref(),
         clock: world.clock.as_ref(),
         ids: &RandomIds,
+        queue: world.queue.as_ref(),
     };
     let notification = paygate_kit::gateway_reports::notification(
         world.store.as_ref(),

@@ -12,7 +12,7 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use paygate_api::{ApiError, ErrorCode};
 use paygate_domain::CorrelationId;
-use paygate_domain::ports::{Clock, EventStore, IdGenerator};
+use paygate_domain::ports::{Clock, EventStore, IdGenerator, QueueSender};
 use paygate_domain::service::outcome::{Applied, OutcomeError, OutcomePorts, apply_notification};
 use paygate_gateways::parse_notification;
 use paygate_signature::{DEFAULT_TOLERANCE_SECS, SignatureError, verify};
@@ -26,6 +26,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct Webhooks {
     pub store: Arc<dyn EventStore>,
+    /// A refund recorded here (of a stray charge) is sent to its gateway via the processor.
+    pub queue: Arc<dyn QueueSender>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     pub gateways: Arc<WebhookGateways>,
@@ -116,6 +118,7 @@ async fn receive(
         store: app.store.as_ref(),
         clock: app.clock.as_ref(),
         ids: app.ids.as_ref(),
+        queue: app.queue.as_ref(),
     };
     let applied = apply_notification(&ports, &gateway_name, &notification, correlation).await;
     let (result, status) = match applied {

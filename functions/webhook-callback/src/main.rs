@@ -15,6 +15,7 @@ async fn main() -> Result<(), Error> {
     let gateways = aws.secret("PAYGATE_WEBHOOK_GATEWAYS").await?;
     let webhooks = Webhooks {
         store: aws.publishing_store(),
+        queue: aws.queue.clone(),
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
         gateways: Arc::new(WebhookGateways::from_json(gateways.expose_secret())?),

@@ -658,23 +658,28 @@ fn any_anomaly() -> impl Strategy<Value = Anomaly> {
             Just(AnomalyKind::AmountMismatch),
             Just(AnomalyKind::OutcomeContradiction),
             Just(AnomalyKind::AttemptUnresolved),
+            Just(AnomalyKind::RefundUnresolved),
         ],
         any_text(),
         proptest::option::of(any_text()),
         proptest::option::of((any_amount(), any_currency())),
         proptest::option::of(any::<u32>()),
+        proptest::option::of(any_uuid()),
         proptest::option::of(any_text()),
         any_text(),
     )
         .prop_map(
-            |(kind, gateway, external_id, charged, attempt, gateway_event_id, detail)| Anomaly {
-                kind,
-                gateway,
-                external_id,
-                charged: charged.map(|(amount, currency)| Money { amount, currency }),
-                attempt,
-                gateway_event_id,
-                detail,
+            |(kind, gateway, external_id, charged, attempt, refund, gateway_event_id, detail)| {
+                Anomaly {
+                    kind,
+                    gateway,
+                    external_id,
+                    charged: charged.map(|(amount, currency)| Money { amount, currency }),
+                    attempt,
+                    refund: refund.map(RefundId),
+                    gateway_event_id,
+                    detail,
+                }
             },
         )
 }

@@ -106,6 +106,7 @@ async fn gateway_confirms(world: &World, id: DepositId, refund: RefundId) {
         store: world.aws.store.as_ref(),
         clock: &SystemClock,
         ids: &RandomIds,
+        queue: world.aws.queue.as_ref(),
     };
     let notification = paygate_kit::gateway_reports::notification(
         world.aws.store.as_ref(),

@@ -330,6 +330,7 @@ impl Lane {
         let gateways = json!({ &gateway: { "format": format.as_str(), "secrets": [&secret] } });
         let webhooks = Webhooks {
             store: world.aws.store.clone(),
+            queue: world.aws.queue.clone(),
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds),
             gateways: Arc::new(

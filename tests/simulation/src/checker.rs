@@ -86,7 +86,7 @@ pub fn check(world: &World) -> Verdict {
             .anomalies
             .iter()
             .any(|a| a.kind == AnomalyKind::AttemptUnresolved);
-        if unresolved {
+        if deposit.anomalies.iter().any(|a| a.kind.needs_a_person()) {
             verdict.needs_a_person += 1;
         }
         charges(*id, deposit, &held, unresolved, &mut verdict.violations);
@@ -257,7 +257,11 @@ fn liveness(id: DepositId, deposit: &Deposit, violations: &mut Vec<String>) {
         violations.push(format!("{id}: still {} at the end", deposit.status));
     }
     for refund in &deposit.refunds {
-        if refund.state == RefundState::Pending {
+        let left_for_a_person = deposit
+            .anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::RefundUnresolved && a.refund == Some(refund.id));
+        if refund.state == RefundState::Pending && !left_for_a_person {
             violations.push(format!(
                 "{id}: refund {} still pending at the end",
                 refund.id
@@ -350,10 +354,12 @@ fn answers(
     }
 }
 
-/// Nothing waits in the DLQ for a deposit that is not final.
+/// Nothing waits in the DLQ for a deposit that is not final, unannounced (a deposit left
+/// for a person is announced by its anomaly).
 fn queues(world: &World, deposits: &BTreeMap<DepositId, Deposit>, violations: &mut Vec<String>) {
     for message in world.dlq.peek() {
         if let Some(deposit) = deposits.get(&message.deposit_id)
+            && !deposit.anomalies.iter().any(|a| a.kind.needs_a_person())
             && (!deposit.status.is_final_outcome()
                 || deposit
                     .refunds

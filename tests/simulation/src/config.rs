@@ -90,6 +90,24 @@ impl SeedConfig {
         }
     }
 
+    /// Some seeds make gateways forget idempotency keys after 10 minutes, and paygate
+    /// stop re-sending attempts after 8: attempts whose outcome stays unknown longer are
+    /// left for a person (an `attempt_unresolved` anomaly), never sent again. Drawn from
+    /// its own stream so it does not move any other draw of the seed.
+    pub fn draw_horizons(&mut self, seed: u64) {
+        let mut rng = Rng::new(seed ^ 0x4B45_595F_484F_525A);
+        if rng.chance(0.2) {
+            self.attempts.resend_within = time::Duration::minutes(8);
+            // The sweeper looks well within the horizon, as it does with the defaults.
+            self.sweep.attempt_after = time::Duration::minutes(2);
+            self.sweep.submitted_after = time::Duration::minutes(3);
+            self.sweep.refund_after = time::Duration::minutes(3);
+            for behaviour in self.psps.values_mut() {
+                behaviour.key_horizon_ms = 10 * 60_000;
+            }
+        }
+    }
+
     /// The behaviour of PSP `gateway` while faults are on.
     pub fn psp(&self, gateway: &str) -> Behaviour {
         self.psps.get(gateway).copied().unwrap_or_default()

@@ -59,7 +59,8 @@ impl SeedReport {
 pub fn run_seed(seed: u64, keep_trace: bool) -> SeedReport {
     let mut rng = Rng::new(seed);
     let names: Vec<&'static str> = GATEWAYS.iter().map(|g| g.name).collect();
-    let config = config::SeedConfig::draw(&mut rng, &names);
+    let mut config = config::SeedConfig::draw(&mut rng, &names);
+    config.draw_horizons(seed);
     let trace = Trace::new(keep_trace);
     trace.note(START_MS, format!("seed {seed}: {config:?}"));
     let world = Rc::new(World::new(rng.next_u64(), config, trace.clone()));
@@ -85,6 +86,17 @@ pub fn run_seed(seed: u64, keep_trace: bool) -> SeedReport {
     faults.retain(|_, n| *n > 0);
     let digest = digest(&world);
     let exercised = exercised(&world);
+    if keep_trace {
+        for violation in &verdict.violations {
+            if let Some(id) = violation
+                .split(':')
+                .next()
+                .and_then(paygate_domain::DepositId::parse)
+            {
+                trace.note(world.now_ms(), story(&world, id));
+            }
+        }
+    }
     SeedReport {
         seed,
         deposits: verdict.deposits,
@@ -97,6 +109,47 @@ pub fn run_seed(seed: u64, keep_trace: bool) -> SeedReport {
         trace: keep_trace.then(|| trace.render(START_MS)),
         digest,
     }
+}
+
+/// A deposit's whole stream and what the gateways hold for it, for a failing seed's trace.
+fn story(world: &World, id: paygate_domain::DepositId) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!("story of {id}:\n");
+    let snapshot = world.store.snapshot();
+    for event in snapshot.streams.get(&id).into_iter().flatten() {
+        let at = (event.occurred_at.unix_timestamp_nanos() / 1_000_000) as i64 - START_MS;
+        let _ = writeln!(
+            out,
+            "    v{} +{:.3}s {}: {}",
+            event.version,
+            at as f64 / 1000.0,
+            event.correlation_id,
+            serde_json::to_string(&event.event).unwrap_or_default()
+        );
+    }
+    for (name, psp) in &world.psps {
+        for payment in psp
+            .payments()
+            .iter()
+            .filter(|p| p.reference == id.to_string())
+        {
+            let _ = writeln!(
+                out,
+                "    {name} {} key={} {:?} {} {} refunds: {:?}",
+                payment.id,
+                payment.idempotency_key,
+                payment.status,
+                payment.amount,
+                payment.currency,
+                payment
+                    .refunds
+                    .iter()
+                    .map(|r| (r.idempotency_key.clone(), r.amount, r.status))
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+    out
 }
 
 /// Event kinds and anomaly kinds the run stored, counted.

@@ -179,7 +179,9 @@ impl SimPsp {
 
     /// One webhook attempt, through the real webhook handler in its own invocation.
     fn deliver(self: &Arc<Self>, world: &Rc<World>, webhook: gateway_simulator::psp::Webhook) {
-        let request = webhook.to_request().expect("the simulation's webhook base URL is valid");
+        let request = webhook
+            .to_request()
+            .expect("the simulation's webhook base URL is valid");
         let (parts, body) = request.into_parts();
         let mut request = lambda_http::Request::from_parts(parts, lambda_http::Body::Binary(body));
         *request.uri_mut() = format!("/webhooks/{}", self.name)
@@ -375,10 +377,28 @@ impl SimPsp {
                 .get("soapaction")
                 .and_then(|k| k.to_str().ok())
                 .unwrap_or("");
+            // SOAP carries its key in the body; faults and errors say why in theirs.
+            let body_of = |bytes: &[u8]| {
+                let text = String::from_utf8_lossy(bytes);
+                let start = text
+                    .find("<soap:Body>")
+                    .map_or(0, |i| i + "<soap:Body>".len());
+                text[start..].chars().take(240).collect::<String>()
+            };
+            let request_body = if action.is_empty() {
+                String::new()
+            } else {
+                body_of(request.body())
+            };
+            let answer = if response.status().as_u16() >= 400 {
+                body_of(response.body())
+            } else {
+                String::new()
+            };
             self.trace.note(
                 self.timers.now_ms(),
                 format!(
-                    "{} {} {}{action} {key} -> {}",
+                    "{} {} {}{action} {key}{request_body} -> {} {answer}",
                     self.name,
                     request.method(),
                     request.uri().path(),

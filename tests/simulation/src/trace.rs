@@ -38,7 +38,6 @@ impl Trace {
         out
     }
 
-
     fn lines(&self) -> std::sync::MutexGuard<'_, Vec<(i64, String)>> {
         self.lines.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -225,6 +225,7 @@ impl World {
         };
         let webhooks = Webhooks {
             store: publishing.clone(),
+            queue: queue.clone(),
             clock: clock.clone(),
             ids: ids.clone(),
             gateways: Arc::new(webhook_gateways),

@@ -164,6 +164,7 @@ pub async fn build(
     }
     let webhooks = Webhooks {
         store: processor.store.clone(),
+        queue: sweeping.queue.clone(),
         clock: processor.clock.clone(),
         ids: processor.ids.clone(),
         gateways: Arc::new(webhook_gateways),

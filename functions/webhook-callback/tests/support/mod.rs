@@ -134,6 +134,7 @@ impl World {
         );
         let webhooks = Webhooks {
             store: port,
+            queue: Arc::new(paygate_memory::MemoryQueue::default()),
             clock: clock.clone(),
             ids: Arc::new(RandomIds),
             gateways: Arc::new(gateways),

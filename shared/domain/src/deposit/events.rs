@@ -74,9 +74,18 @@ pub enum AnomalyKind {
     /// An attempt whose outcome is still unknown after the gateway may have forgotten its
     /// idempotency key: re-sending could charge twice, so a person settles it.
     AttemptUnresolved,
+    /// A refund whose outcome is still unknown after the gateway may have forgotten its
+    /// idempotency key: re-sending could refund twice, so a person settles it.
+    RefundUnresolved,
 }
 
 impl AnomalyKind {
+    /// Whether it leaves an outcome nobody can learn without a person (the deposit or
+    /// refund stays open until one settles it).
+    pub fn needs_a_person(self) -> bool {
+        matches!(self, Self::AttemptUnresolved | Self::RefundUnresolved)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::UnexpectedCharge => "unexpected_charge",
@@ -84,6 +93,7 @@ impl AnomalyKind {
             Self::AmountMismatch => "amount_mismatch",
             Self::OutcomeContradiction => "outcome_contradiction",
             Self::AttemptUnresolved => "attempt_unresolved",
+            Self::RefundUnresolved => "refund_unresolved",
         }
     }
 }
@@ -101,6 +111,9 @@ pub struct Anomaly {
     pub charged: Option<Money>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
+    /// The refund it is about, when it is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund: Option<RefundId>,
     /// The gateway's event id when a webhook reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway_event_id: Option<String>,
@@ -115,6 +128,7 @@ impl Anomaly {
             && self.gateway == other.gateway
             && self.external_id == other.external_id
             && self.attempt == other.attempt
+            && self.refund == other.refund
             && (self.kind != AnomalyKind::OutcomeContradiction
                 || self.gateway_event_id == other.gateway_event_id)
     }

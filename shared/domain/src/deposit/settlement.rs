@@ -17,7 +17,10 @@ use super::events::{Anomaly, AnomalyKind, ChargeRef, DepositEvent, FailureReason
 use super::status::DepositStatus;
 use crate::ids::{AttemptOwner, RefundId};
 use crate::money::Money;
-use crate::ports::gateway::{PaymentOutcome, PaymentState, StatusOutcome};
+use crate::ports::gateway::{
+    PaymentOutcome, PaymentState, RefundOutcome, RefundSettlement, RefundStatusOutcome,
+    StatusOutcome,
+};
 
 /// The reason code of a deposit failed because its charge was for another amount.
 pub const AMOUNT_MISMATCH: &str = "amount_mismatch";
@@ -183,6 +186,7 @@ impl Deposit {
                     external_id: Some(seen.external_id.to_owned()),
                     charged: Some(charged),
                     attempt: seen.attempt,
+                    refund: None,
                     gateway_event_id: seen.gateway_event_id.map(str::to_owned),
                     detail: format!(
                         "the gateway charged {charged}, the deposit asked for {} {}",
@@ -236,6 +240,7 @@ impl Deposit {
             external_id: Some(seen.external_id.to_owned()),
             charged: Some(charged),
             attempt: seen.attempt,
+            refund: None,
             gateway_event_id: seen.gateway_event_id.map(str::to_owned),
             detail: format!(
                 "payment {} at {} is not the deposit's charge; it is refunded",
@@ -273,9 +278,123 @@ impl Deposit {
             external_id: None,
             charged: None,
             attempt: Some(number),
+            refund: None,
             gateway_event_id: None,
             detail: format!(
                 "attempt {number}'s outcome is still unknown past the gateway's key horizon; check with the gateway"
+            ),
+        };
+        if self.anomalies.iter().any(|a| a.same_as(&anomaly)) {
+            return vec![];
+        }
+        vec![DepositEvent::PaymentAnomalyDetected { anomaly }]
+    }
+
+    /// What to record after refund `refund`'s call answered `answer`: only a definite
+    /// answer (taken, refused) is recorded, and only while the refund still waits for it;
+    /// an unclear one leaves it to be sent again with the same key.
+    pub fn settle_refund_call(
+        &self,
+        refund: RefundId,
+        answer: &RefundOutcome,
+    ) -> Vec<DepositEvent> {
+        if !self
+            .refunds
+            .iter()
+            .any(|r| r.id == refund && r.awaits_submission())
+        {
+            return vec![];
+        }
+        match answer {
+            RefundOutcome::Accepted { refund_external_id } => vec![DepositEvent::RefundSubmitted {
+                refund_id: refund,
+                refund_external_id: refund_external_id.clone(),
+            }],
+            RefundOutcome::Rejected { code, message } => vec![DepositEvent::RefundFailed {
+                refund_id: refund,
+                reason: FailureReason::new(code.clone(), message.clone()),
+            }],
+            RefundOutcome::Transient { .. } | RefundOutcome::Ambiguous { .. } => vec![],
+        }
+    }
+
+    /// What to record after the gateway's lookup of refund `refund`: a found refund is
+    /// recorded as taken (if it was not), and its final outcome if it has one.
+    pub fn settle_refund_lookup(
+        &self,
+        refund: RefundId,
+        answer: &RefundStatusOutcome,
+    ) -> Vec<DepositEvent> {
+        let Some(pending) = self
+            .refunds
+            .iter()
+            .find(|r| r.id == refund && r.state == super::aggregate::RefundState::Pending)
+        else {
+            return vec![];
+        };
+        let RefundStatusOutcome::Found {
+            refund_external_id,
+            state,
+        } = answer
+        else {
+            return vec![];
+        };
+        let mut events = Vec::new();
+        if pending.external_id.is_none() {
+            events.push(DepositEvent::RefundSubmitted {
+                refund_id: refund,
+                refund_external_id: refund_external_id.clone(),
+            });
+        }
+        match state {
+            RefundSettlement::Succeeded => {
+                events.push(DepositEvent::RefundSucceeded { refund_id: refund })
+            }
+            RefundSettlement::Failed { code } => events.push(DepositEvent::RefundFailed {
+                refund_id: refund,
+                reason: FailureReason::new(code.clone(), "the gateway reports the refund failed"),
+            }),
+            RefundSettlement::Pending => {}
+        }
+        events
+    }
+
+    /// A refund not yet taken by its gateway, requested before the gateway may have
+    /// forgotten its key: its lookup settles it if the gateway found it; otherwise (once)
+    /// an anomaly for a person — sending it again could refund twice.
+    pub fn settle_refund_past_horizon(
+        &self,
+        refund: RefundId,
+        answer: &RefundStatusOutcome,
+    ) -> Vec<DepositEvent> {
+        let events = self.settle_refund_lookup(refund, answer);
+        let Some(pending) = self
+            .refunds
+            .iter()
+            .find(|r| r.id == refund && r.awaits_submission())
+        else {
+            return events;
+        };
+        if !events.is_empty() {
+            return events;
+        }
+        let target = pending.charge.clone().or_else(|| self.own_charge());
+        let anomaly = Anomaly {
+            kind: AnomalyKind::RefundUnresolved,
+            gateway: target
+                .as_ref()
+                .map(|c| c.gateway.clone())
+                .unwrap_or_default(),
+            external_id: target.map(|c| c.external_id),
+            charged: Some(Money {
+                amount: pending.amount,
+                currency: self.request.currency,
+            }),
+            attempt: None,
+            refund: Some(refund),
+            gateway_event_id: None,
+            detail: format!(
+                "refund {refund}'s outcome is still unknown past the gateway's key horizon; check with the gateway"
             ),
         };
         if self.anomalies.iter().any(|a| a.same_as(&anomaly)) {

@@ -227,8 +227,18 @@ pub async fn create(
     for attempt in 0..retry.max_attempts {
         match ports.store.append(batch.clone()).await {
             Ok(()) => return Ok(created),
-            // Only our own earlier try can have written this fresh stream.
-            Err(AppendError::VersionConflict) if unknown => return Ok(created),
+            // Only our own earlier try can have written this fresh stream: check it is
+            // there before saying so (a refused try may have been the unknown one).
+            Err(AppendError::VersionConflict) if unknown => {
+                match ports.store.load(deposit_id).await {
+                    Ok(stream) if !stream.is_empty() => return Ok(created),
+                    Ok(_) => ports.back_off(&retry, attempt).await,
+                    Err(error) => {
+                        tracing::warn!(%deposit_id, %error, "could not read back the new stream");
+                        ports.back_off(&retry, attempt).await;
+                    }
+                }
+            }
             Err(AppendError::VersionConflict) => {
                 return Err(CommandError::Corrupt(format!(
                     "fresh deposit id {deposit_id} already has events"

@@ -6,17 +6,18 @@
 //! * a report contradicting a final state never changes it: it is an anomaly, and money
 //!   that moved where it should not have (a success after a failure, a charge the deposit
 //!   does not hold) is refunded by paygate;
-//! * a report for a payment the processor has not recorded yet is refused while an
-//!   attempt at that gateway is open, so the gateway retries it later.
+//! * a report for a payment the processor has not recorded yet, at the gateway of the
+//!   deposit's open attempt, is that attempt's payment: it settles the attempt;
+//! * a report naming no deposit of ours is refused, so the gateway keeps it and retries.
 
 use super::command::{Cause, CommandError, CommandPorts, Decision, RetryPolicy, Start, execute};
 use crate::deposit::{
-    Anomaly, AnomalyKind, Deposit, DepositEvent, DepositStatus, FailureReason, RefundState,
-    Sighting, TransitionError,
+    Anomaly, AnomalyKind, ChargeRef, Deposit, DepositEvent, DepositStatus, FailureReason,
+    RefundState, Sighting, TransitionError,
 };
 use crate::ids::{CorrelationId, DepositId, RefundId};
 use crate::ports::gateway::{GatewayNotification, NotifiedOutcome};
-use crate::ports::{Clock, EventStore, IdGenerator, StoreError};
+use crate::ports::{Clock, DepositMessage, EventStore, IdGenerator, QueueSender, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
@@ -45,6 +46,9 @@ pub struct OutcomePorts<'a> {
     pub store: &'a dyn EventStore,
     pub clock: &'a dyn Clock,
     pub ids: &'a dyn IdGenerator,
+    /// A refund paygate records (of a stray charge) goes to its gateway through the
+    /// processor: its message is sent right away.
+    pub queue: &'a dyn QueueSender,
 }
 
 pub async fn apply_notification(
@@ -86,6 +90,23 @@ pub async fn apply_notification(
         Err(CommandError::NotFound(_)) => return Err(OutcomeError::NotYetKnown),
         Err(other) => return Err(other.into()),
     };
+    // Also when nothing was appended now: our own earlier append (whose answer was lost)
+    // may have recorded it, and a repeated message is harmless.
+    if executed
+        .deposit
+        .refunds
+        .iter()
+        .any(|r| r.awaits_submission())
+    {
+        let message = DepositMessage {
+            deposit_id,
+            merchant_id: executed.deposit.merchant_id.clone(),
+            correlation_id: correlation.clone(),
+        };
+        if let Err(error) = ports.queue.send(&message, std::time::Duration::ZERO).await {
+            tracing::warn!(%deposit_id, %error, "refund message not sent; the sweeper sends it");
+        }
+    }
     let status = executed.deposit.status;
     match executed.outcome {
         Judged::Apply => Ok(Applied::Recorded { status }),
@@ -212,12 +233,37 @@ fn unknown_payment(
     notification: &GatewayNotification,
     reversal: RefundId,
 ) -> Decision<Judged> {
-    let waiting_here = deposit
-        .open_attempt()
-        .is_some_and(|a| a.gateway == seen.gateway);
-    if waiting_here {
-        // Most likely the open attempt's own payment: the processor records it first.
-        return Decision::nothing(Judged::NotYetKnown);
+    if let Some(open) = deposit.open_attempt().filter(|a| a.gateway == seen.gateway) {
+        // The open attempt's own payment: every earlier attempt at this gateway ended
+        // with "nothing was done", so no other payment of ours can be there. Its
+        // outcome settles the attempt whatever the attempt's call is still waiting for
+        // (that call then finds its payment already recorded).
+        let mut events = vec![DepositEvent::DepositSubmitted {
+            attempt: open.number,
+            gateway: seen.gateway.to_owned(),
+            external_id: seen.external_id.to_owned(),
+        }];
+        if deposit.check(&events[0]).is_err() {
+            return Decision::nothing(Judged::NotYetKnown);
+        }
+        match &notification.outcome {
+            NotifiedOutcome::PaymentSucceeded => {
+                events.extend(deposit.confirm_charge(seen, reversal));
+            }
+            NotifiedOutcome::PaymentFailed { code } => events.push(DepositEvent::DepositFailed {
+                reason: FailureReason::new(code.clone(), "the gateway reported the payment failed"),
+            }),
+            _ => {}
+        }
+        let judged = if events
+            .iter()
+            .any(|e| matches!(e, DepositEvent::PaymentAnomalyDetected { .. }))
+        {
+            Judged::Anomaly
+        } else {
+            Judged::Apply
+        };
+        return Decision::record(events, judged);
     }
     match notification.outcome {
         NotifiedOutcome::PaymentSucceeded => anomaly(deposit.stray_charge(seen, reversal)),
@@ -238,7 +284,21 @@ fn refund(
         .iter()
         .find(|r| r.external_id.as_deref() == Some(refund_external_id))
     {
-        None => Decision::nothing(Judged::NotYetKnown),
+        None => match unsubmitted_refund(deposit, seen) {
+            // The one refund of this charge and amount whose submission was never
+            // recorded (its call's answer was lost): this is its outcome.
+            Some(refund) => Decision::record(
+                vec![
+                    DepositEvent::RefundSubmitted {
+                        refund_id: refund,
+                        refund_external_id: refund_external_id.to_owned(),
+                    },
+                    event(refund),
+                ],
+                Judged::Apply,
+            ),
+            None => Decision::nothing(Judged::NotYetKnown),
+        },
         Some(refund) if refund.state == RefundState::Pending => {
             Decision::record(vec![event(refund.id)], Judged::Apply)
         }
@@ -248,6 +308,27 @@ fn refund(
             seen,
             "a refund outcome contradicting the recorded one",
         ),
+    }
+}
+
+/// The refund a gateway's refund report must be about when it names a refund id the
+/// deposit does not know: the only refund of that charge and amount not yet taken.
+/// `None` when there is no such refund, or more than one (then nobody can tell which).
+fn unsubmitted_refund(deposit: &Deposit, seen: &Sighting<'_>) -> Option<RefundId> {
+    let charge = ChargeRef {
+        gateway: seen.gateway.to_owned(),
+        external_id: seen.external_id.to_owned(),
+    };
+    let mut candidates = deposit.refunds.iter().filter(|r| {
+        r.awaits_submission()
+            && r.charge.clone().or_else(|| deposit.own_charge()).as_ref() == Some(&charge)
+            && seen
+                .charged
+                .is_some_and(|m| m.amount == r.amount && m.currency == deposit.request.currency)
+    });
+    match (candidates.next(), candidates.next()) {
+        (Some(only), None) => Some(only.id),
+        _ => None,
     }
 }
 
@@ -268,6 +349,7 @@ fn contradiction(deposit: &Deposit, seen: &Sighting<'_>, detail: &str) -> Decisi
         external_id: Some(seen.external_id.to_owned()),
         charged: seen.charged,
         attempt: None,
+        refund: None,
         gateway_event_id: seen.gateway_event_id.map(str::to_owned),
         detail: detail.to_owned(),
     };

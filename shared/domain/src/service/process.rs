@@ -146,7 +146,8 @@ enum Step {
     Done(Deposit),
     /// Routing may go on with this state.
     Continue(Deposit),
-    Wait(String),
+    /// The message must come back later, for this reason.
+    Wait(Deposit, String),
 }
 
 impl Run<'_, '_> {
@@ -197,26 +198,35 @@ impl Run<'_, '_> {
     async fn process(&self) -> Result<Processed, ProcessError> {
         let deposit = self.load().await?;
         let gateways = self.ports.registry.list().await?;
-        let (deposit, refunds_waiting) = self.submit_refunds(deposit, &gateways).await?;
-        let payment = match deposit.status {
+        let (payment, deposit) = match deposit.status {
             DepositStatus::Pending | DepositStatus::Processing => {
                 self.pay(deposit, &gateways).await?
             }
-            status => Processed::Done { status },
+            status => (Processed::Done { status }, deposit),
         };
+        // After the payment: a refund of a stray charge it found goes out now too.
+        let (_, refunds_waiting) = self.submit_refunds(deposit, &gateways).await?;
         Ok(match (payment, refunds_waiting) {
             (Processed::Done { .. }, Some(reason)) => Processed::RetryLater { reason },
             (payment, _) => payment,
         })
     }
 
-    async fn pay(&self, deposit: Deposit, gateways: &[Gateway]) -> Result<Processed, ProcessError> {
+    /// Moves the payment on as far as this delivery can; returns where the message
+    /// stands and the state it left.
+    async fn pay(
+        &self,
+        deposit: Deposit,
+        gateways: &[Gateway],
+    ) -> Result<(Processed, Deposit), ProcessError> {
         let mut deposit = deposit;
         if let Some(open) = deposit.open_attempt().cloned() {
             deposit = match self.settle_open(deposit, &open, gateways).await? {
                 Step::Continue(deposit) => deposit,
-                Step::Done(deposit) => return Ok(done(&deposit)),
-                Step::Wait(reason) => return Ok(Processed::RetryLater { reason }),
+                Step::Done(deposit) => return Ok((done(&deposit), deposit)),
+                Step::Wait(deposit, reason) => {
+                    return Ok((Processed::RetryLater { reason }, deposit));
+                }
             };
         }
         let now = self.ports.clock.now();
@@ -228,26 +238,36 @@ impl Run<'_, '_> {
         ) {
             Route::Candidates(list) => list,
             Route::NoneAvailable => {
-                return Ok(Processed::RetryLater {
-                    reason: "no gateway for this country and currency can take a call now".into(),
-                });
+                let reason = "no gateway for this country and currency can take a call now";
+                return Ok((
+                    Processed::RetryLater {
+                        reason: reason.into(),
+                    },
+                    deposit,
+                ));
             }
             Route::Unserved => return self.unserved(&deposit).await,
         };
         for gateway in candidates {
             deposit = match self.attempt(deposit, gateway).await? {
                 Step::Continue(deposit) => deposit,
-                Step::Done(deposit) => return Ok(done(&deposit)),
-                Step::Wait(reason) => return Ok(Processed::RetryLater { reason }),
+                Step::Done(deposit) => return Ok((done(&deposit), deposit)),
+                Step::Wait(deposit, reason) => {
+                    return Ok((Processed::RetryLater { reason }, deposit));
+                }
             };
         }
-        Ok(Processed::RetryLater {
-            reason: "every available gateway failed transiently".into(),
-        })
+        let reason = "every available gateway failed transiently";
+        Ok((
+            Processed::RetryLater {
+                reason: reason.into(),
+            },
+            deposit,
+        ))
     }
 
     /// No enabled gateway serves the deposit's country and currency at all: it fails.
-    async fn unserved(&self, deposit: &Deposit) -> Result<Processed, ProcessError> {
+    async fn unserved(&self, deposit: &Deposit) -> Result<(Processed, Deposit), ProcessError> {
         let reason = FailureReason::new(
             "no_gateway",
             format!(
@@ -271,7 +291,7 @@ impl Run<'_, '_> {
                 })
             })
             .await?;
-        Ok(done(&executed.deposit))
+        Ok((done(&executed.deposit), executed.deposit))
     }
 
     /// An attempt is open: wait for its owner, or take it over and send its request again.
@@ -284,21 +304,20 @@ impl Run<'_, '_> {
         let now = self.ports.clock.now();
         let policy = self.ports.attempts;
         if open.owner.is_some() && now < open.owned_since + policy.lease {
-            return Ok(Step::Wait(format!(
-                "attempt {} is held by another delivery",
-                open.number
-            )));
+            let reason = format!("attempt {} is held by another delivery", open.number);
+            return Ok(Step::Wait(deposit, reason));
         }
-        let Some(gateway) = gateways.iter().find(|g| g.config.name == open.gateway) else {
-            return Ok(Step::Wait(format!(
+        let connector = self.connector(gateways, &open.gateway);
+        if now >= open.started_at + policy.resend_within {
+            return self.past_horizon(deposit, open, connector.as_deref()).await;
+        }
+        let Some(connector) = connector else {
+            let reason = format!(
                 "attempt {} went to gateway {}, which is not registered",
                 open.number, open.gateway
-            )));
+            );
+            return Ok(Step::Wait(deposit, reason));
         };
-        let connector = self.ports.connectors.connector(&gateway.config);
-        if now >= open.started_at + policy.resend_within {
-            return self.past_horizon(deposit, open, connector.as_ref()).await;
-        }
         // Take it over: only one delivery can, the append is conditional.
         let number = open.number;
         let owner = self.owner;
@@ -324,9 +343,10 @@ impl Run<'_, '_> {
             .await?;
         if !resumed.outcome {
             return Ok(match resumed.deposit.status {
-                DepositStatus::Pending | DepositStatus::Processing => Step::Wait(format!(
-                    "attempt {number} was taken over by another delivery"
-                )),
+                DepositStatus::Pending | DepositStatus::Processing => {
+                    let reason = format!("attempt {number} was taken over by another delivery");
+                    Step::Wait(resumed.deposit, reason)
+                }
                 _ => Step::Done(resumed.deposit),
             });
         }
@@ -341,9 +361,15 @@ impl Run<'_, '_> {
         &self,
         deposit: Deposit,
         open: &Attempt,
-        connector: &dyn GatewayConnector,
+        connector: Option<&dyn GatewayConnector>,
     ) -> Result<Step, ProcessError> {
-        let answer = connector.payment_status(&open.idempotency_key, None).await;
+        let answer = match connector {
+            Some(connector) => connector.payment_status(&open.idempotency_key, None).await,
+            // Its gateway left the registry: nobody can ask, a person must.
+            None => crate::ports::gateway::StatusOutcome::Unknown {
+                reason: format!("gateway {} is not registered", open.gateway),
+            },
+        };
         let number = open.number;
         let reversal = RefundId(self.ports.ids.new_uuid());
         let executed = self
@@ -390,9 +416,10 @@ impl Run<'_, '_> {
             .await?;
         let Some(number) = started.outcome else {
             return Ok(match started.deposit.status {
-                DepositStatus::Pending | DepositStatus::Processing => {
-                    Step::Wait("another delivery holds an open attempt".into())
-                }
+                DepositStatus::Pending | DepositStatus::Processing => Step::Wait(
+                    started.deposit,
+                    "another delivery holds an open attempt".into(),
+                ),
                 _ => Step::Done(started.deposit),
             });
         };
@@ -410,7 +437,8 @@ impl Run<'_, '_> {
         connector: &dyn GatewayConnector,
     ) -> Result<Step, ProcessError> {
         let Some(attempt) = deposit.owned_attempt(number, self.owner).cloned() else {
-            return Ok(Step::Wait(format!("attempt {number} is not ours")));
+            let reason = format!("attempt {number} is not ours");
+            return Ok(Step::Wait(deposit, reason));
         };
         tracing::info!(%gateway, attempt = number, resumed = attempt.resumed, "calling gateway");
         let request = PaymentRequest {
@@ -442,9 +470,8 @@ impl Run<'_, '_> {
             (_, DepositStatus::Pending | DepositStatus::Processing)
                 if deposit.open_attempt().is_some() =>
             {
-                Step::Wait(format!(
-                    "attempt {number} at {gateway} has an unknown outcome"
-                ))
+                let reason = format!("attempt {number} at {gateway} has an unknown outcome");
+                Step::Wait(deposit, reason)
             }
             (PaymentOutcome::Transient { .. }, DepositStatus::Processing) => {
                 Step::Continue(deposit)

@@ -19,10 +19,10 @@
 use super::command::{Cause, CommandError, CommandPorts, Decision, RetryPolicy, Start, execute};
 use super::process::AttemptPolicy;
 use super::publish::{PublishPorts, flush};
-use crate::deposit::{Deposit, DepositEvent, DepositStatus, DepositView, FailureReason, SweepKind};
+use crate::deposit::{Deposit, DepositStatus, DepositView, SweepKind};
 use crate::gateways::Gateway;
 use crate::ids::{CorrelationId, RefundId};
-use crate::ports::gateway::{GatewayConnector, RefundSettlement, RefundStatusOutcome};
+use crate::ports::gateway::{GatewayConnector, StatusOutcome};
 use crate::ports::{
     Clock, ConnectorDirectory, DepositMessage, EventPublisher, EventStore, GatewayRegistry,
     IdGenerator, QueueSender, StoreError, SweepIndex,
@@ -218,7 +218,10 @@ impl Sweeper<'_, '_> {
             if refund.state != crate::deposit::RefundState::Pending {
                 continue;
             }
-            if refund.awaits_submission() {
+            let past_horizon = refund.awaits_submission()
+                && self.ports.clock.now()
+                    >= refund.requested_at + self.ports.attempts.resend_within;
+            if refund.awaits_submission() && !past_horizon {
                 needs_message = true;
                 continue;
             }
@@ -238,7 +241,10 @@ impl Sweeper<'_, '_> {
                         Some(connector) => {
                             connector.payment_status(&open.idempotency_key, None).await
                         }
-                        None => return Ok(driven),
+                        // Its gateway left the registry: nobody can ask, a person must.
+                        None => StatusOutcome::Unknown {
+                            reason: format!("gateway {} is not registered", open.gateway),
+                        },
                     };
                     let reversal = RefundId(self.ports.ids.new_uuid());
                     let executed = self
@@ -259,7 +265,8 @@ impl Sweeper<'_, '_> {
             }
             _ => {}
         }
-        if needs_message {
+        // A refund recorded just now (a stray charge found) goes out through the processor.
+        if needs_message || deposit.refunds.iter().any(|r| r.awaits_submission()) {
             driven.requeued = self.send(&deposit).await;
         }
         Ok(driven)
@@ -292,7 +299,8 @@ impl Sweeper<'_, '_> {
         Ok(executed.appended)
     }
 
-    /// Asks the gateway for a refund it took and records its final outcome.
+    /// Asks the gateway for a refund (one it took, or one past the key horizon) and
+    /// records what it found.
     async fn settle_refund(
         &self,
         deposit: Deposit,
@@ -311,35 +319,27 @@ impl Sweeper<'_, '_> {
         let answer = connector
             .refund_status(&key, refund.external_id.as_deref())
             .await;
-        let event = match answer {
-            RefundStatusOutcome::Found {
-                state: RefundSettlement::Succeeded,
-                ..
-            } => DepositEvent::RefundSucceeded { refund_id },
-            RefundStatusOutcome::Found {
-                state: RefundSettlement::Failed { code },
-                ..
-            } => DepositEvent::RefundFailed {
-                refund_id,
-                reason: FailureReason::new(code, "the gateway reports the refund failed"),
-            },
-            _ => return Ok((deposit, false)),
-        };
         let executed = self
             .record(&deposit, |d| {
-                let pending = d
+                // Past the key horizon, a refund never taken is an anomaly unless found.
+                let events = if d
                     .refunds
                     .iter()
-                    .any(|r| r.id == refund_id && r.state == crate::deposit::RefundState::Pending);
-                Ok(if pending {
-                    Decision::record(vec![event.clone()], ())
+                    .any(|r| r.id == refund_id && r.awaits_submission())
+                {
+                    d.settle_refund_past_horizon(refund_id, &answer)
                 } else {
-                    Decision::nothing(())
-                })
+                    d.settle_refund_lookup(refund_id, &answer)
+                };
+                Ok(Decision::record(events, ()))
             })
             .await?;
-        let appended = executed.appended;
-        Ok((executed.deposit, appended))
+        let settled = executed
+            .deposit
+            .refunds
+            .iter()
+            .any(|r| r.id == refund_id && r.state != crate::deposit::RefundState::Pending);
+        Ok((executed.deposit, settled))
     }
 
     /// Sends the deposit's message again (processing is idempotent); whether it left.

@@ -2,13 +2,20 @@
 //! captured the deposit, paygate's own reversals to the gateway that holds the stray
 //! charge. Each refund's idempotency key (`<deposit id>:refund:<refund id>`) makes a
 //! repeat safe, so an unclear answer is simply retried later; only a definite answer
-//! (accepted, rejected) is recorded.
+//! (accepted, rejected) is recorded. Past the gateway's key horizon a refund is only
+//! looked up, never sent again (see `Deposit::settle_refund_past_horizon`).
 
 use super::super::command::Decision;
 use super::{ProcessError, Run, awaits_submission};
-use crate::deposit::{ChargeRef, Deposit, DepositEvent, FailureReason};
+use crate::deposit::{ChargeRef, Deposit};
 use crate::gateways::Gateway;
-use crate::ports::gateway::{RefundOutcome, RefundRequest};
+use crate::ports::gateway::{RefundOutcome, RefundRequest, RefundStatusOutcome};
+
+/// What the gateway said about a refund: to its call, or to a lookup.
+enum Answer {
+    Call(RefundOutcome),
+    Lookup(RefundStatusOutcome),
+}
 
 impl Run<'_, '_> {
     /// Submits every refund awaiting submission; returns the state after, and why the
@@ -38,40 +45,37 @@ impl Run<'_, '_> {
                 ));
                 continue;
             };
-            let request = RefundRequest {
-                idempotency_key: refund_key(&deposit, refund.id),
-                external_id: target.external_id.clone(),
-                amount: refund.amount,
-            };
             let refund_id = refund.id;
-            let event = match connector.refund(&request).await {
-                RefundOutcome::Accepted { refund_external_id } => DepositEvent::RefundSubmitted {
-                    refund_id,
-                    refund_external_id,
-                },
-                RefundOutcome::Rejected { code, message } => DepositEvent::RefundFailed {
-                    refund_id,
-                    reason: FailureReason::new(code, message),
-                },
-                RefundOutcome::Transient { reason } | RefundOutcome::Ambiguous { reason } => {
+            let key = refund_key(&deposit, refund_id);
+            let past_horizon =
+                self.ports.clock.now() >= refund.requested_at + self.ports.attempts.resend_within;
+            let answer = if past_horizon {
+                // The gateway may have forgotten the key: ask, never send again.
+                Answer::Lookup(connector.refund_status(&key, None).await)
+            } else {
+                let request = RefundRequest {
+                    idempotency_key: key,
+                    external_id: target.external_id.clone(),
+                    amount: refund.amount,
+                };
+                let answer = connector.refund(&request).await;
+                log_target(&target, &answer);
+                if let RefundOutcome::Transient { reason } | RefundOutcome::Ambiguous { reason } =
+                    &answer
+                {
                     unsettled = Some(format!(
                         "refund {refund_id} could not be submitted yet: {reason}"
                     ));
-                    continue;
                 }
+                Answer::Call(answer)
             };
-            log_target(&target, &event);
             deposit = self
                 .record(&deposit, |d| {
-                    let still_waiting = d
-                        .refunds
-                        .iter()
-                        .any(|r| r.id == refund_id && awaits_submission(r));
-                    Ok(if still_waiting {
-                        Decision::record(vec![event.clone()], ())
-                    } else {
-                        Decision::nothing(())
-                    })
+                    let events = match &answer {
+                        Answer::Call(answer) => d.settle_refund_call(refund_id, answer),
+                        Answer::Lookup(answer) => d.settle_refund_past_horizon(refund_id, answer),
+                    };
+                    Ok(Decision::record(events, ()))
                 })
                 .await?
                 .deposit;
@@ -85,14 +89,14 @@ pub fn refund_key(deposit: &Deposit, refund: crate::ids::RefundId) -> String {
     format!("{}:refund:{refund}", deposit.id)
 }
 
-fn log_target(target: &ChargeRef, event: &DepositEvent) {
-    match event {
-        DepositEvent::RefundSubmitted { refund_id, .. } => {
-            tracing::info!(gateway = %target.gateway, %refund_id, "refund submitted");
+fn log_target(target: &ChargeRef, answer: &RefundOutcome) {
+    match answer {
+        RefundOutcome::Accepted { .. } => {
+            tracing::info!(gateway = %target.gateway, "refund submitted");
         }
-        DepositEvent::RefundFailed { refund_id, reason } => {
-            tracing::warn!(gateway = %target.gateway, %refund_id, code = %reason.code, "refund rejected");
+        RefundOutcome::Rejected { code, .. } => {
+            tracing::warn!(gateway = %target.gateway, %code, "refund rejected");
         }
-        _ => {}
+        RefundOutcome::Transient { .. } | RefundOutcome::Ambiguous { .. } => {}
     }
 }
