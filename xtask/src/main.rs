@@ -182,7 +182,7 @@ fn sim(args: Vec<OsString>) -> Result<u8> {
         "--",
     ])
     .args(strip_separator(args));
-    step(&format!("{}", process::describe(&cmd)));
+    step(&process::describe(&cmd));
     let status = process::run(&mut cmd)?;
     Ok(process::exit_code(status))
 }
