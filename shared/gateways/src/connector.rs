@@ -29,74 +29,21 @@
 //! So a `soap:Client` fault is final only where the status leaves the decision to the
 //! body: a client fault carried on 409 or 429 is never a decline or a refund rejection.
 //!
-//! `NotFound` lets the caller pay again elsewhere, so it is only returned when the PSP
-//! itself says so. A request that cannot be encoded at all (a SOAP value with characters
+//! `NotFound` is only returned when the PSP itself says so, and even then it is not proof
+//! that a payment never happened (PSPs index lazily and forget keys): the processor never
+//! pays elsewhere on it. A request that cannot be encoded at all (a SOAP value with characters
 //! XML cannot carry) is never sent and is `Declined { code: "gateway_rejected_request" }`.
 //!
 //! Health: a 2xx from `GET /health` within [`Timeouts::health`] is `Healthy`, anything else
 //! `Unhealthy`; both carry the measured latency.
 
+pub use crate::config::{ConnectorConfig, Timeouts};
 use crate::json::JsonConnector;
 use crate::soap::SoapConnector;
 use crate::transport::HttpExchange;
 use paygate_domain::gateways::WireFormat;
 use paygate_domain::ports::gateway::GatewayConnector;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// How long a connector waits. Every call has a deadline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeouts {
-    /// To open a connection (DNS, TCP, TLS). Default 2 s. Capped at half of `request`,
-    /// so a connection that never opens is always reported as "nothing was sent"
-    /// (transient) and never as a request timeout (ambiguous).
-    pub connect: Duration,
-    /// One payment, status or refund call, from the start of connecting to the last byte
-    /// of the answer. Default 5 s.
-    pub request: Duration,
-    /// One health probe, end to end. Default 1 s.
-    pub health: Duration,
-}
-
-impl Timeouts {
-    pub const DEFAULT_CONNECT: Duration = Duration::from_secs(2);
-    pub const DEFAULT_REQUEST: Duration = Duration::from_secs(5);
-    pub const DEFAULT_HEALTH: Duration = Duration::from_secs(1);
-
-    /// The connect timeout actually used: `connect`, at most half of `request`.
-    pub fn effective_connect(&self) -> Duration {
-        self.connect.min(self.request / 2)
-    }
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Self {
-            connect: Self::DEFAULT_CONNECT,
-            request: Self::DEFAULT_REQUEST,
-            health: Self::DEFAULT_HEALTH,
-        }
-    }
-}
-
-/// Where a PSP is and how long to wait for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectorConfig {
-    /// Scheme, host, port and optional path prefix, e.g. `https://psp.example/api`;
-    /// the format's paths (`/v1/payments`, `/soap`, `/health`) are appended to it.
-    pub base_url: String,
-    pub timeouts: Timeouts,
-}
-
-impl ConnectorConfig {
-    /// A config with the default timeouts.
-    pub fn new(base_url: impl Into<String>) -> Self {
-        Self {
-            base_url: base_url.into(),
-            timeouts: Timeouts::default(),
-        }
-    }
-}
 
 /// The connector for a wire format. Builds its HTTP client once: keep the result for the
 /// life of the process (a Lambda's cold start), never build one per call.
@@ -123,28 +70,5 @@ pub fn connector_over(
     match format {
         WireFormat::Json => Arc::new(JsonConnector::with_exchange(config, exchange)),
         WireFormat::Soap => Arc::new(SoapConnector::with_exchange(config, exchange)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_timeouts_are_the_documented_ones() {
-        let t = Timeouts::default();
-        assert_eq!(t.connect, Duration::from_secs(2));
-        assert_eq!(t.request, Duration::from_secs(5));
-        assert_eq!(t.health, Duration::from_secs(1));
-        assert_eq!(t.effective_connect(), Duration::from_secs(2));
-    }
-
-    #[test]
-    fn connect_timeout_is_capped_below_the_request_timeout() {
-        let t = Timeouts {
-            request: Duration::from_millis(300),
-            ..Timeouts::default()
-        };
-        assert_eq!(t.effective_connect(), Duration::from_millis(150));
     }
 }

@@ -18,6 +18,7 @@
 
 mod cache;
 mod classify;
+mod config;
 pub mod connector;
 pub mod json;
 pub mod soap;

@@ -8,7 +8,7 @@
 //! `http::Request` (method, absolute URI, headers, body bytes), so whatever stands behind
 //! the seam sees exactly what would go on the wire.
 
-use crate::connector::{ConnectorConfig, Timeouts};
+use crate::config::{ConnectorConfig, Timeouts};
 use async_trait::async_trait;
 use paygate_domain::ports::gateway::HealthOutcome;
 use reqwest::{Method, Url};

@@ -3,7 +3,7 @@
 mod transformers;
 
 use crate::classify::{log_payment, log_refund, log_refund_status, log_status};
-use crate::connector::ConnectorConfig;
+use crate::config::ConnectorConfig;
 use crate::transport::{HttpExchange, Reply, Transport, TransportError};
 use async_trait::async_trait;
 use paygate_domain::ports::gateway::{

@@ -4,7 +4,7 @@
 mod transformers;
 
 use crate::classify::{REJECTED_REQUEST, log_payment, log_refund, log_refund_status, log_status};
-use crate::connector::ConnectorConfig;
+use crate::config::ConnectorConfig;
 use crate::transport::{HttpExchange, Reply, Transport, TransportError};
 use async_trait::async_trait;
 use paygate_domain::ports::gateway::{

@@ -5,7 +5,7 @@ use http::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::wire::{Response, query_param, response};
+use super::call::{Response, query_param, response};
 use super::{BehaviourPatch, Psp};
 
 fn reply(status: u16, body: &Value) -> Response {

@@ -4,11 +4,11 @@ use http::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::call::{Answer, Call, Refusal, Response, header, id_after, query_param, response};
 use super::ledger::{
     Lookup, NewPayment, NewRefund, PaymentRecord, PaymentStatus, RefundError, RefundRecord,
     RefundStatus,
 };
-use super::wire::{Answer, Call, Refusal, Response, header, id_after, query_param, response};
 
 const CONTENT_TYPE: &str = "application/json";
 const PAYMENTS: &str = "/v1/payments";

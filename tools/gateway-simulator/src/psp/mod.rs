@@ -36,6 +36,7 @@
 
 mod admin;
 mod behaviour;
+mod call;
 mod dice;
 mod json;
 mod ledger;
@@ -51,10 +52,11 @@ pub use ledger::{EventRecord, PaymentRecord, PaymentStatus, RefundRecord, Refund
 pub use outbox::{Webhook, WebhookRetry};
 
 use crate::Format;
+use call::{Answer, Call};
 use dice::chance;
 use ledger::{Ledger, Lookup, NewPayment, NewRefund, RefundAt, View};
 use outbox::{Outbox, Sender};
-use wire::{Answer, Call, render};
+use wire::render;
 
 /// An HTTP response as the core renders it.
 pub type Response = http::Response<Vec<u8>>;
@@ -300,7 +302,7 @@ impl Psp {
         self.advance(now_ms, dice);
         let Some(work) = self.tickets.remove(&ticket.0) else {
             return Finished {
-                response: wire::response(500, "text/plain", b"work forgotten by a reset".to_vec()),
+                response: call::response(500, "text/plain", b"work forgotten by a reset".to_vec()),
                 lost: false,
             };
         };

@@ -10,11 +10,11 @@
 use http::Method;
 use serde::{Deserialize, Serialize};
 
+use super::call::{Answer, Call, Refusal, Response, header, response};
 use super::ledger::{
     Lookup, NewPayment, NewRefund, PaymentRecord, PaymentStatus, RefundError, RefundRecord,
     RefundStatus,
 };
-use super::wire::{Answer, Call, Refusal, Response, header, response};
 
 /// The PSP's XML namespace.
 pub(crate) const NAMESPACE: &str = "urn:paygate:sim:psp";
