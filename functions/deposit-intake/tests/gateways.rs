@@ -198,7 +198,7 @@ impl GatewayRegistry for Unreachable {
         &self,
         _: &str,
         _: &(dyn for<'s> Fn(&'s GatewayStatus) -> GatewayStatus + Send + Sync),
-    ) -> Result<GatewayStatus, StoreError> {
+    ) -> Result<paygate_domain::ports::StatusChange, StoreError> {
         unreachable!("the list never changes a status")
     }
     async fn upsert_config(&self, _: &GatewayConfig) -> Result<(), StoreError> {

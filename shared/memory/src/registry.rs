@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use paygate_domain::gateways::{
     BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus,
 };
-use paygate_domain::ports::{GatewayRegistry, StoreError};
+use paygate_domain::ports::{GatewayRegistry, StatusChange, StoreError};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use time::OffsetDateTime;
@@ -93,9 +93,17 @@ impl GatewayRegistry for MemoryGatewayRegistry {
         &self,
         gateway: &str,
         change: &(dyn for<'s> Fn(&'s GatewayStatus) -> GatewayStatus + Send + Sync),
-    ) -> Result<GatewayStatus, StoreError> {
+    ) -> Result<StatusChange, StoreError> {
         self.guarded(Call::write(Port::Registry, "change_status"), || {
-            MemoryGatewayRegistry::update_status(self, gateway, |status| *status = change(status))
+            let mut before = None;
+            let after = MemoryGatewayRegistry::update_status(self, gateway, |status| {
+                before = Some(status.clone());
+                *status = change(status);
+            })?;
+            Ok(StatusChange {
+                before: before.unwrap_or_else(|| after.clone()),
+                after,
+            })
         })
         .await
     }

@@ -711,7 +711,7 @@ impl GatewayRegistry for OwnGateways {
         &self,
         gateway: &str,
         change: &(dyn for<'s> Fn(&'s GatewayStatus) -> GatewayStatus + Send + Sync),
-    ) -> Result<GatewayStatus, StoreError> {
+    ) -> Result<paygate_domain::ports::StatusChange, StoreError> {
         self.inner.change_status(gateway, change).await
     }
 

@@ -297,7 +297,8 @@ async fn putting_again_updates_the_config_and_keeps_what_was_learnt() {
             ..s.clone()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .after;
 
     // WHEN the operator puts a changed entry for it
     let file = lane.file(

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::Client;
 use paygate_domain::gateways::{
     BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus,
 };
-use paygate_domain::ports::{GatewayRegistry, StoreError};
+use paygate_domain::ports::{GatewayRegistry, StatusChange, StoreError};
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -45,18 +45,25 @@ impl DynamoGatewayRegistry {
         &self,
         name: &str,
         f: impl Fn(&GatewayStatus) -> GatewayStatus,
-    ) -> Result<GatewayStatus, StoreError> {
+    ) -> Result<StatusChange, StoreError> {
         for attempt in 0..MAX_UPDATE_ATTEMPTS {
             let Some(stored) = self.read(name).await? else {
                 return Err(AwsError::UnknownGateway(name.to_owned()).into());
             };
-            let next = f(&stored.gateway.status);
-            if next == stored.gateway.status {
+            let before = stored.gateway.status;
+            let next = f(&before);
+            if next == before {
                 // Nothing to write: the consistent read is as good as a write.
-                return Ok(next);
+                return Ok(StatusChange {
+                    before,
+                    after: next,
+                });
             }
             if self.write_status(name, &next, stored.revision).await? {
-                return Ok(next);
+                return Ok(StatusChange {
+                    before,
+                    after: next,
+                });
             }
             tokio::time::sleep(backoff(attempt)).await;
         }
@@ -138,7 +145,7 @@ impl GatewayRegistry for DynamoGatewayRegistry {
         &self,
         gateway: &str,
         change: &(dyn for<'s> Fn(&'s GatewayStatus) -> GatewayStatus + Send + Sync),
-    ) -> Result<GatewayStatus, StoreError> {
+    ) -> Result<StatusChange, StoreError> {
         DynamoGatewayRegistry::update_status(self, gateway, change).await
     }
 
@@ -181,7 +188,7 @@ impl GatewayRegistry for DynamoGatewayRegistry {
                 ..status.clone()
             })
             .await?;
-        Ok(status.breaker)
+        Ok(status.after.breaker)
     }
 
     async fn change_config(

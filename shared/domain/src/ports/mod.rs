@@ -225,12 +225,13 @@ pub trait GatewayRegistry: Send + Sync {
     ) -> Result<BreakerState, StoreError>;
 
     /// Changes a gateway's learnt status atomically (`change` may run more than once if
-    /// another writer got there first); returns the stored result.
+    /// another writer got there first); returns the status the stored change started
+    /// from and the result, so two callers racing report each transition once.
     async fn change_status(
         &self,
         gateway: &str,
         change: &(dyn for<'s> Fn(&'s GatewayStatus) -> GatewayStatus + Send + Sync),
-    ) -> Result<GatewayStatus, StoreError>;
+    ) -> Result<StatusChange, StoreError>;
 
     /// Creates or replaces a gateway's configuration, keeping its learnt status.
     async fn upsert_config(&self, config: &GatewayConfig) -> Result<(), StoreError>;
@@ -244,6 +245,13 @@ pub trait GatewayRegistry: Send + Sync {
         gateway: &str,
         change: &(dyn for<'c> Fn(&'c GatewayConfig) -> GatewayConfig + Send + Sync),
     ) -> Result<Option<GatewayConfig>, StoreError>;
+}
+
+/// A gateway status before and after one atomic change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub before: GatewayStatus,
+    pub after: GatewayStatus,
 }
 
 /// Builds (and caches) the connector for a gateway from its wire format.

@@ -7,7 +7,7 @@
 
 use crate::gateways::{Gateway, GatewayStatus, Health};
 use crate::ports::gateway::HealthOutcome;
-use crate::ports::{Clock, ConnectorDirectory, GatewayRegistry, StoreError};
+use crate::ports::{Clock, ConnectorDirectory, GatewayRegistry, StatusChange, StoreError};
 use futures::future::join_all;
 use std::time::Duration;
 
@@ -78,22 +78,17 @@ async fn probe_one(ports: &ProbePorts<'_>, gateway: &Gateway) -> Result<Probed, 
     let outcome = ports.connectors.connector(&gateway.config).health().await;
     let now = ports.clock.now();
     let policy = ports.policy;
-    // The health the stored update actually started from (it may re-run on a conflict,
-    // or another run may have moved it since the list): so two overlapping runs report
-    // each transition once.
-    let seen = std::sync::Mutex::new(gateway.status.health);
-    let change = |status: &GatewayStatus| {
-        *seen.lock().unwrap_or_else(|p| p.into_inner()) = status.health;
-        next_status(status, &outcome, now, &policy)
-    };
-    let after = ports.registry.change_status(name, &change).await?;
-    let before = *seen.lock().unwrap_or_else(|p| p.into_inner());
-    if before != after.health {
-        tracing::info!(gateway = %name, from = ?before, to = ?after.health, "gateway health changed");
+    // `before` is the health the stored update actually started from (it may re-run on a
+    // conflict, or another run may have moved it since the list): so two overlapping
+    // runs report each transition once.
+    let change = |status: &GatewayStatus| next_status(status, &outcome, now, &policy);
+    let StatusChange { before, after } = ports.registry.change_status(name, &change).await?;
+    if before.health != after.health {
+        tracing::info!(gateway = %name, from = ?before.health, to = ?after.health, "gateway health changed");
     }
     Ok(Probed {
         gateway: name.clone(),
-        before,
+        before: before.health,
         after: after.health,
         latency_ms: after.latency_ms.unwrap_or(0),
     })

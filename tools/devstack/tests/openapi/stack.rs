@@ -442,7 +442,7 @@ impl GatewayRegistry for SwitchedRegistry {
         &self,
         gateway: &str,
         change: &(dyn for<'s> Fn(&'s GatewayStatus) -> GatewayStatus + Send + Sync),
-    ) -> Result<GatewayStatus, StoreError> {
+    ) -> Result<paygate_domain::ports::StatusChange, StoreError> {
         self.inner.change_status(gateway, change).await
     }
 
