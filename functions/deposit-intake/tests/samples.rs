@@ -4,8 +4,6 @@
 //! `lambda_http::Request`. A sample that drifts from the API fails its case, and a new
 //! sample without a case here fails `every_sample_file_runs_through_a_case`.
 
-#[allow(dead_code)] // the other test binaries use the rest of the helpers
-mod support;
 
 use http::StatusCode;
 use paygate_domain::gateways::GatewayConfig;
@@ -19,7 +17,7 @@ use paygate_kit::samples::fixed::{API_KEY, CORRELATION, DEPOSIT_ID, MERCHANT};
 use paygate_memory::MemoryGatewayRegistry;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use support::{Reply, World, merchant};
+use paygate_kit::world::intake::{Reply, World, merchant};
 use uuid::Uuid;
 
 // ================================================================ the samples

@@ -3,7 +3,6 @@
 //! runtime reads them (JSON → `SqsEvent` in a `LambdaEvent`), in front of real simulated
 //! gateways. A new sample without a case here fails `every_sample_file_runs_through_a_case`.
 
-mod support;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use gateway_processor::handle;
@@ -18,7 +17,7 @@ use paygate_domain::{CorrelationId, DepositId, DepositStatus, MerchantId};
 use paygate_kit::samples::Samples;
 use paygate_kit::samples::fixed::{CORRELATION, DEPOSIT_ID, MERCHANT};
 use serde_json::Value;
-use support::{ALPHA, World, attempt_key};
+use paygate_kit::world::processor::{ALPHA, World, attempt_key};
 
 const SAMPLES: Samples = Samples::of("gateway-processor");
 

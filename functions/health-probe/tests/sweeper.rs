@@ -3,7 +3,6 @@
 //! settled by asking the gateway, unpublished outcomes published, overlapping runs, and
 //! the `limit` / time budget bounds.
 
-mod support;
 
 use gateway_simulator::Behaviour;
 use paygate_domain::deposit::FailureReason;
@@ -11,7 +10,7 @@ use paygate_domain::ports::RandomIds;
 use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
 use paygate_domain::{CorrelationId, DepositEvent, DepositId, DepositStatus};
 use std::time::Duration;
-use support::{
+use paygate_kit::world::probe::{
     ALPHA, PAST_EVERY_CUT_OFF, SWEEP, World, assert_consistent, calm, count, settling,
     submitted_external_id,
 };

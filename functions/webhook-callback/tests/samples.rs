@@ -5,7 +5,6 @@
 //! handler's clock is pinned near it. A new sample without a case here fails
 //! `every_sample_file_runs_through_a_case`.
 
-mod support;
 
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::deposit::FailureReason;
@@ -23,7 +22,7 @@ use paygate_kit::samples::fixed::{
 use paygate_kit::samples::{HttpSample, Samples};
 use paygate_memory::MemoryQueue;
 use std::sync::Arc;
-use support::World;
+use paygate_kit::world::webhooks::World;
 use webhook_callback::WebhookGateways;
 
 // ================================================================ the samples
@@ -113,7 +112,7 @@ async fn run(case: Case) {
     let before = world.events(deposit_id()).await;
     let mut wall_clock = world.webhooks.clone();
     wall_clock.clock = Arc::new(SystemClock);
-    let stale = support::Reply::from(webhook_callback::handle(&wall_clock, sample.request()).await);
+    let stale = paygate_kit::world::webhooks::Reply::from(webhook_callback::handle(&wall_clock, sample.request()).await);
 
     // THEN it is refused as stale and changes nothing
     stale.assert_unauthenticated();

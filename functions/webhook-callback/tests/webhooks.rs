@@ -2,7 +2,6 @@
 //! driven through `handle` with in-memory ports. Each test reads GIVEN / WHEN / THEN and
 //! checks the stored stream, not just the answer.
 
-mod support;
 
 use http::{Method, StatusCode};
 use lambda_http::Body;
@@ -10,7 +9,7 @@ use paygate_domain::deposit::FailureReason;
 use paygate_domain::{DepositEvent, DepositStatus};
 use paygate_signature::{DEFAULT_TOLERANCE_SECS, sign, sign_with_all};
 use std::sync::Arc;
-use support::*;
+use paygate_kit::world::webhooks::*;
 use tokio::task::JoinSet;
 use webhook_callback::MAX_BODY_BYTES;
 
@@ -375,6 +374,7 @@ async fn a_malformed_signature_header_is_400_and_changes_nothing() {
             StatusCode::BAD_REQUEST,
             "invalid_request_error",
             "webhook_signature_malformed",
+            None,
         );
     }
     world.assert_unchanged(&before, &[id]).await;
@@ -401,6 +401,7 @@ async fn a_signature_header_that_is_not_ascii_is_refused_and_changes_nothing() {
         StatusCode::BAD_REQUEST,
         "invalid_request_error",
         "webhook_signature_malformed",
+        None,
     );
     world.assert_unchanged(&before, &[id]).await;
 }
@@ -538,7 +539,7 @@ async fn the_same_webhook_delivered_ten_times_at_once_records_one_success() {
         }
     }
     assert_eq!(recorded, 1);
-    assert!(world.counted.conflicts() > 0, "the deliveries did not race");
+    assert!(world.appends.answers(Answer::Conflict) > 0, "the deliveries did not race");
     assert_eq!(world.count(id, "DepositSucceeded").await, 1);
     assert_eq!(
         world.kinds(id).await,
@@ -632,7 +633,7 @@ async fn a_late_failure_delivered_ten_times_at_once_is_audited_once() {
     for reply in racing.join_all().await {
         reply.assert_applied("contradiction_ignored", "succeeded");
     }
-    assert!(world.counted.conflicts() > 0, "the deliveries did not race");
+    assert!(world.appends.answers(Answer::Conflict) > 0, "the deliveries did not race");
     assert_eq!(world.count(id, "ContradictingOutcomeIgnored").await, 1);
     assert_eq!(world.view(id).await.status, DepositStatus::Succeeded);
 }
@@ -695,7 +696,7 @@ async fn racing_success_and_failure_settle_once_and_audit_the_loser() {
     let outcomes =
         world.count(id, "DepositSucceeded").await + world.count(id, "DepositFailed").await;
     assert_eq!(outcomes, 1);
-    assert_eq!(world.counted.conflicts(), 1, "the two deliveries raced");
+    assert_eq!(world.appends.answers(Answer::Conflict), 1, "the two deliveries raced");
     assert_eq!(world.count(id, "ContradictingOutcomeIgnored").await, 1);
     assert_eq!(world.events(id).await.len(), 5);
 }
@@ -721,6 +722,7 @@ async fn a_webhook_for_a_payment_not_recorded_yet_is_409_and_writes_nothing() {
         StatusCode::CONFLICT,
         "invalid_request_error",
         "deposit_not_ready",
+        None,
     );
     world.assert_unchanged(&before, &[pending, submitted]).await;
 }
@@ -742,6 +744,7 @@ async fn a_gateway_cannot_settle_another_gateways_payment() {
         StatusCode::CONFLICT,
         "invalid_request_error",
         "deposit_not_ready",
+        None,
     );
     world.assert_unchanged(&before, &[id]).await;
 }
@@ -767,6 +770,7 @@ async fn a_signed_body_that_is_not_a_notification_is_400_and_changes_nothing() {
             StatusCode::BAD_REQUEST,
             "invalid_request_error",
             "webhook_payload_invalid",
+            None,
         );
     }
     world.assert_unchanged(&before, &[id]).await;
@@ -775,7 +779,8 @@ async fn a_signed_body_that_is_not_a_notification_is_400_and_changes_nothing() {
 #[tokio::test]
 async fn a_store_outage_is_503_without_internals_and_the_gateway_retries() {
     // GIVEN the store is down
-    let world = World::with_store_port(|_| Arc::new(DownStore));
+    let world = World::new();
+    world.store_down();
 
     // WHEN a valid webhook arrives
     let reply = world
@@ -787,6 +792,7 @@ async fn a_store_outage_is_503_without_internals_and_the_gateway_retries() {
         StatusCode::SERVICE_UNAVAILABLE,
         "api_error",
         "service_unavailable",
+        None,
     );
     assert!(!reply.text.contains("AccessDenied"), "{}", reply.text);
     assert!(!reply.text.contains("arn:aws"), "{}", reply.text);
@@ -816,6 +822,7 @@ async fn a_body_over_64_kib_is_413_even_when_signed_and_changes_nothing() {
         StatusCode::PAYLOAD_TOO_LARGE,
         "invalid_request_error",
         "body_too_large",
+        None,
     );
     world.assert_unchanged(&before, &[id]).await;
     // ... also when unsigned, or as binary
@@ -823,6 +830,7 @@ async fn a_body_over_64_kib_is_413_even_when_signed_and_changes_nothing() {
         StatusCode::PAYLOAD_TOO_LARGE,
         "invalid_request_error",
         "body_too_large",
+        None,
     );
     let header = sign(ACME_SECRET.as_bytes(), world.now(), padded.as_bytes());
     let binary = request(
@@ -889,6 +897,7 @@ async fn methods_other_than_post_are_405_with_allow_post_and_change_nothing() {
             StatusCode::METHOD_NOT_ALLOWED,
             "invalid_request_error",
             "method_not_allowed",
+            None,
         );
         assert_eq!(reply.header("allow"), Some("POST"), "{method}");
     }
@@ -911,9 +920,10 @@ async fn paths_that_name_no_gateway_are_404() {
             StatusCode::NOT_FOUND,
             "invalid_request_error",
             "route_not_found",
+            None,
         );
     }
-    assert_eq!(world.counted.appends(), 0);
+    assert_eq!(world.appends.calls(), 0);
 }
 
 // ================================================================ secrets

@@ -26,3 +26,4 @@ pub mod samples;
 pub mod sqs;
 
 pub use emulators::{require_emulators, run_to_completion};
+pub mod world;

@@ -1,32 +1,26 @@
-//! The world the webhook handler tests run in: the REAL handler on an in-memory event
-//! store, three configured gateways (one JSON, one SOAP, one JSON rotating its secret), a
-//! clock the test moves by hand, deposits brought to `submitted` through the domain's own
-//! commands, signed request builders and response assertions.
+//! The world the webhook handler's tests run in: the REAL handler on an in-memory event
+//! store behind one fault switchboard, three configured gateways (one JSON, one SOAP, one
+//! JSON rotating its secret), a clock the test moves by hand, deposits brought to
+//! `submitted` through the domain's own commands, and signed webhook bodies.
 
-#![allow(dead_code)] // not every helper is used by every test binary
+pub use crate::faults::{Answer, Port, Rule, Switchboard, Target};
+pub use crate::fixtures::start_time;
+pub use crate::http::{Reply, request, webhook};
 
-use async_trait::async_trait;
-use http::{HeaderMap, Method, StatusCode};
-use lambda_http::{Body, Request};
 use paygate_domain::deposit::{DepositStatus, NewDeposit, SCHEMA_VERSION};
-use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use paygate_domain::ids::EventId;
-use paygate_domain::ports::{
-    AppendBatch, AppendError, EventStore, ExternalLookup, IdGenerator, RandomIds, StoreError,
-};
+use paygate_domain::ports::{AppendBatch, EventStore, IdGenerator, RandomIds};
 use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
 use paygate_domain::{
     Amount, CorrelationId, Country, Currency, Deposit, DepositEvent, DepositId, DepositView,
     MerchantId, RecordedEvent,
 };
+use lambda_http::Request;
 use paygate_gateways::WireFormat;
 use paygate_memory::{ManualClock, MemoryEventStore};
 use secrecy::SecretString;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use time::OffsetDateTime;
 use webhook_callback::{WebhookGateway, WebhookGateways, Webhooks, handle};
 
 /// A JSON (REST) gateway.
@@ -47,10 +41,6 @@ pub const ALL_SECRETS: [&str; 4] = [ACME_SECRET, BRAVO_SECRET, OLD_SECRET, NEW_S
 
 pub const MERCHANT: &str = "merchant_a";
 
-pub fn start_time() -> OffsetDateTime {
-    time::macros::datetime!(2026-11-23 10:00:00 UTC)
-}
-
 pub fn secret_of(gateway: &str) -> &'static str {
     match gateway {
         ACME => ACME_SECRET,
@@ -67,45 +57,28 @@ pub fn format_of(gateway: &str) -> WireFormat {
     }
 }
 
-/// The handler wired to in-memory ports; `appends` counts every append the handler tried.
+/// The handler wired to in-memory ports; `appends` counts every append tried and how
+/// each ended.
 pub struct World {
     pub webhooks: Webhooks,
     pub store: Arc<MemoryEventStore>,
-    pub counted: Arc<CountingStore>,
+    pub appends: Rule,
     pub clock: Arc<ManualClock>,
+    /// The store asks it before each call.
+    pub faults: Arc<Switchboard>,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl World {
     pub fn new() -> Self {
-        let store = Arc::new(MemoryEventStore::new());
-        let counted = Arc::new(CountingStore::wrap(store.clone()));
-        Self::with_store(store, counted.clone(), counted)
-    }
-
-    /// A world where every read the handler makes answers only after `delay`, so
-    /// concurrent deliveries all decide on the same (soon stale) version and race to append.
-    pub fn racing(delay: std::time::Duration) -> Self {
-        let store = Arc::new(MemoryEventStore::new());
-        let counted = Arc::new(CountingStore::wrap(store.clone()).with_read_delay(delay));
-        Self::with_store(store, counted.clone(), counted)
-    }
-
-    /// A world whose handler sees `port` in front of the memory store (which the test's
-    /// GIVEN steps and assertions use directly).
-    pub fn with_store_port(
-        make: impl FnOnce(Arc<MemoryEventStore>) -> Arc<dyn EventStore>,
-    ) -> Self {
-        let store = Arc::new(MemoryEventStore::new());
-        let counted = Arc::new(CountingStore::wrap(store.clone()));
-        let port = make(store.clone());
-        Self::with_store(store, counted, port)
-    }
-
-    fn with_store(
-        store: Arc<MemoryEventStore>,
-        counted: Arc<CountingStore>,
-        port: Arc<dyn EventStore>,
-    ) -> Self {
+        let faults = Switchboard::new();
+        let store = Arc::new(MemoryEventStore::with_faults(faults.clone()));
+        let appends = faults.watch(Target::append());
         let clock = Arc::new(ManualClock::new(start_time()));
         let mut gateways = WebhookGateways::default();
         gateways.insert(
@@ -133,7 +106,7 @@ impl World {
             },
         );
         let webhooks = Webhooks {
-            store: port,
+            store: store.clone(),
             clock: clock.clone(),
             ids: Arc::new(RandomIds),
             gateways: Arc::new(gateways),
@@ -141,9 +114,30 @@ impl World {
         Self {
             webhooks,
             store,
-            counted,
+            appends,
             clock,
+            faults,
         }
+    }
+
+    /// A world where every stream read answers only `delay` after it was taken, so
+    /// concurrent deliveries all decide on the same (soon stale) version and race to
+    /// append.
+    pub fn racing(delay: std::time::Duration) -> Self {
+        let world = Self::new();
+        world
+            .faults
+            .when(Target::op(Port::Store, "load"))
+            .delay_answer(delay);
+        world
+    }
+
+    /// GIVEN-helper: from now on the store is down: every read and write fails with an
+    /// internal detail ([`STORE_FAILURE_DETAIL`]).
+    pub fn store_down(&self) -> Rule {
+        self.faults
+            .when(Target::port(Port::Store))
+            .fail(STORE_FAILURE_DETAIL)
     }
 
     pub fn now(&self) -> i64 {
@@ -294,7 +288,7 @@ impl World {
         Snapshot {
             deposits,
             streams: self.store.stream_count(),
-            appends: self.counted.appends(),
+            appends: self.appends.calls(),
         }
     }
 
@@ -371,273 +365,15 @@ pub fn failed(gateway: &str, event_id: &str, payment_id: &str) -> String {
     }
 }
 
-// ---------------------------------------------------------------- requests
-
-pub fn request(method: Method, path: &str, headers: &[(&str, &str)], body: Body) -> Request {
-    let mut builder = http::Request::builder().method(method).uri(path);
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    builder.body(body).expect("a well-formed test request")
-}
-
-/// `POST /webhooks/{gateway}` with `Paygate-Signature: signature` when given.
-pub fn webhook(gateway: &str, signature: Option<&str>, body: &str) -> Request {
-    let mut headers = vec![("content-type", "application/json")];
-    if let Some(signature) = signature {
-        headers.push(("paygate-signature", signature));
-    }
-    request(
-        Method::POST,
-        &format!("/webhooks/{gateway}"),
-        &headers,
-        Body::Text(body.to_owned()),
-    )
-}
-
-// ---------------------------------------------------------------- responses
-
-/// A response, with its body read as text.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub text: String,
-}
-
-impl From<http::Response<Body>> for Reply {
-    fn from(response: http::Response<Body>) -> Self {
-        let (parts, body) = response.into_parts();
-        let text = match body {
-            Body::Empty => String::new(),
-            Body::Text(text) => text,
-            Body::Binary(bytes) => String::from_utf8(bytes).expect("a UTF-8 body"),
-            _ => panic!("unexpected body kind"),
-        };
-        Self {
-            status: parts.status,
-            headers: parts.headers,
-            text,
-        }
-    }
-}
-
 impl Reply {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text))
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(name)
-            .map(|v| v.to_str().expect("an ASCII header"))
-    }
-
-    /// THEN-helper: 200 `{"received":true,"result":result,"status":status}`.
-    pub fn assert_applied(&self, result: &str, status: &str) {
-        assert_eq!(self.status, StatusCode::OK, "body: {}", self.text);
-        assert_eq!(self.header("content-type"), Some("application/json"));
-        assert_eq!(
-            self.json(),
-            serde_json::json!({ "received": true, "result": result, "status": status }),
-        );
-    }
-
-    /// THEN-helper: the documented error shape `{error:{type,code,message}}`.
-    pub fn assert_error(&self, status: StatusCode, kind: &str, code: &str) {
-        assert_eq!(self.status, status, "body: {}", self.text);
-        assert_eq!(self.header("content-type"), Some("application/json"));
-        let json = self.json();
-        assert_eq!(
-            json.as_object().map(|o| o.len()),
-            Some(1),
-            "only `error` at the top: {}",
-            self.text
-        );
-        let error = json["error"]
-            .as_object()
-            .unwrap_or_else(|| panic!("no error object: {}", self.text));
-        for field in error.keys() {
-            assert!(
-                ["type", "code", "message"].contains(&field.as_str()),
-                "unexpected field {field} in {}",
-                self.text
-            );
-        }
-        assert_eq!(error["type"], kind, "{}", self.text);
-        assert_eq!(error["code"], code, "{}", self.text);
-        let message = error["message"].as_str().expect("a message string");
-        assert!(!message.trim().is_empty(), "the message says something");
-    }
-
-    /// THEN-helper: 401 `authentication_error` / `webhook_signature_invalid`.
-    pub fn assert_unauthenticated(&self) {
-        self.assert_error(
-            StatusCode::UNAUTHORIZED,
-            "authentication_error",
-            "webhook_signature_invalid",
-        );
-    }
-
-    /// THEN-helper: no configured secret (nor its hex) appears anywhere in the response.
+    /// THEN-helper: no configured secret, nor a foreign one (nor their hex), appears
+    /// anywhere in the response.
     pub fn assert_no_secret(&self) {
-        let mut everything = self.text.clone();
-        for (name, value) in &self.headers {
-            everything.push_str(name.as_str());
-            everything.push_str(&String::from_utf8_lossy(value.as_bytes()));
-        }
-        for secret in ALL_SECRETS.iter().chain([&FOREIGN_SECRET]) {
-            assert!(
-                !everything.contains(secret),
-                "a secret leaked ({}): {everything}",
-                self.status
-            );
-            assert!(
-                !everything.contains(&hex(secret.as_bytes())),
-                "a secret leaked hex-encoded ({}): {everything}",
-                self.status
-            );
-        }
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-// ---------------------------------------------------------------- doubles
-
-/// The memory store, counting the appends the handler attempts and those that lost a
-/// race; optionally slow to answer reads.
-pub struct CountingStore {
-    inner: Arc<MemoryEventStore>,
-    appends: AtomicUsize,
-    conflicts: AtomicUsize,
-    read_delay: std::time::Duration,
-}
-
-impl CountingStore {
-    pub fn wrap(inner: Arc<MemoryEventStore>) -> Self {
-        Self {
-            inner,
-            appends: AtomicUsize::new(0),
-            conflicts: AtomicUsize::new(0),
-            read_delay: std::time::Duration::ZERO,
-        }
-    }
-
-    /// Stream reads are taken at once but answered after `delay`.
-    pub fn with_read_delay(mut self, delay: std::time::Duration) -> Self {
-        self.read_delay = delay;
-        self
-    }
-
-    pub fn appends(&self) -> usize {
-        self.appends.load(Ordering::SeqCst)
-    }
-
-    /// Appends refused because another writer appended first.
-    pub fn conflicts(&self) -> usize {
-        self.conflicts.load(Ordering::SeqCst)
-    }
-}
-
-#[async_trait]
-impl EventStore for CountingStore {
-    async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
-        let stream = self.inner.load(deposit).await;
-        if !self.read_delay.is_zero() {
-            tokio::time::sleep(self.read_delay).await;
-        }
-        stream
-    }
-
-    async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
-        self.appends.fetch_add(1, Ordering::SeqCst);
-        let result = self.inner.append(batch).await;
-        if matches!(result, Err(AppendError::VersionConflict)) {
-            self.conflicts.fetch_add(1, Ordering::SeqCst);
-        }
-        result
-    }
-
-    async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
-        self.inner.view(deposit).await
-    }
-
-    async fn find_by_external_id(
-        &self,
-        gateway: &str,
-        external_id: &str,
-    ) -> Result<Option<ExternalLookup>, StoreError> {
-        self.inner.find_by_external_id(gateway, external_id).await
-    }
-
-    async fn idempotency_record(
-        &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.inner.idempotency_record(merchant, key).await
-    }
-
-    async fn transition_idempotency(
-        &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-        expected: &IdempotencyState,
-        next: &IdempotencyState,
-    ) -> Result<bool, StoreError> {
-        self.inner
-            .transition_idempotency(merchant, key, expected, next)
-            .await
+        let mut secrets = ALL_SECRETS.to_vec();
+        secrets.push(FOREIGN_SECRET);
+        self.assert_hides(&secrets);
     }
 }
 
 /// An internal detail that must never reach a gateway.
 pub const STORE_FAILURE_DETAIL: &str = "GetItem failed: AccessDeniedException on arn:aws:dynamodb:eu-west-1:123456789012:table/paygate-lookups";
-
-/// A store that is down: every read and write fails.
-pub struct DownStore;
-
-#[async_trait]
-impl EventStore for DownStore {
-    async fn load(&self, _: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
-        Err(StoreError(STORE_FAILURE_DETAIL.into()))
-    }
-
-    async fn append(&self, _: AppendBatch) -> Result<(), AppendError> {
-        Err(StoreError(STORE_FAILURE_DETAIL.into()).into())
-    }
-
-    async fn view(&self, _: DepositId) -> Result<Option<DepositView>, StoreError> {
-        Err(StoreError(STORE_FAILURE_DETAIL.into()))
-    }
-
-    async fn find_by_external_id(
-        &self,
-        _: &str,
-        _: &str,
-    ) -> Result<Option<ExternalLookup>, StoreError> {
-        Err(StoreError(STORE_FAILURE_DETAIL.into()))
-    }
-
-    async fn idempotency_record(
-        &self,
-        _: &MerchantId,
-        _: &IdempotencyKey,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        Err(StoreError(STORE_FAILURE_DETAIL.into()))
-    }
-
-    async fn transition_idempotency(
-        &self,
-        _: &MerchantId,
-        _: &IdempotencyKey,
-        _: &IdempotencyState,
-        _: &IdempotencyState,
-    ) -> Result<bool, StoreError> {
-        Err(StoreError(STORE_FAILURE_DETAIL.into()))
-    }
-}
