@@ -1,18 +1,15 @@
 //! `GET /v1/gateways`: each gateway's health and breaker state, for any merchant, with
 //! nothing an operator keeps to themselves (address, wire format, priority).
 
-
 use http::{Method, StatusCode};
 use lambda_http::Body;
-use paygate_domain::gateways::{
-    BreakerPolicy, CallResult, GatewayConfig, Health,
-};
+use paygate_domain::gateways::{BreakerPolicy, CallResult, GatewayConfig, Health};
 use paygate_domain::ports::GatewayRegistry;
 use paygate_domain::{Country, Currency};
-use serde_json::json;
 use paygate_kit::world::intake::{
     KEY_A, KEY_B, Port, Target, World, bearer, get, request, start_time,
 };
+use serde_json::json;
 use time::Duration;
 
 fn config(name: &str, pairs: (&[&str], &[&str]), enabled: bool) -> GatewayConfig {

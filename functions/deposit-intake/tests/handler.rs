@@ -1,13 +1,12 @@
 //! Behaviour of the deposit intake as a merchant sees it (DESIGN §5), driven through
 //! `handle` with in-memory ports. Each test reads GIVEN / WHEN / THEN.
 
-
 use http::{Method, StatusCode};
 use lambda_http::Body;
 use paygate_domain::DepositEvent;
 use paygate_domain::ports::DepositMessage;
-use serde_json::{Value, json};
 use paygate_kit::world::intake::*;
+use serde_json::{Value, json};
 use time::Duration;
 
 // ================================================================ creating a deposit
@@ -878,7 +877,12 @@ async fn requests_without_a_valid_api_key_are_unauthenticated() {
             }
             let body = Body::Text(valid_body().to_string());
             let reply = world
-                .send(paygate_kit::http::request(method.clone(), &path, &headers, body))
+                .send(paygate_kit::http::request(
+                    method.clone(),
+                    &path,
+                    &headers,
+                    body,
+                ))
                 .await;
             // THEN 401 authentication_error / api_key_invalid, nothing written
             assert_eq!(

@@ -4,29 +4,22 @@
 //! `service::execute`; the gateway's refund webhooks go through `apply_notification`, the
 //! webhook function's use case. Each test reads GIVEN / WHEN / THEN.
 
-
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request};
 use paygate_domain::deposit::FailureReason;
-use paygate_domain::idempotency::{
-    Fingerprint, IdempotencyKey,
-};
+use paygate_domain::idempotency::{Fingerprint, IdempotencyKey};
 use paygate_domain::ports::gateway::NotifiedOutcome;
-use paygate_domain::ports::{
-    EventStore, QueueSender, RandomIds,
-};
+use paygate_domain::ports::{QueueSender, RandomIds};
 use paygate_domain::service::intake::{
     CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
 };
 use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
 use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
 use paygate_domain::validation::parse_deposit_request;
-use paygate_domain::{
-    CorrelationId, DepositEvent, DepositId, RefundId,
-};
+use paygate_domain::{CorrelationId, DepositEvent, DepositId, RefundId};
+use paygate_kit::world::intake::*;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use paygate_kit::world::intake::*;
 use uuid::Uuid;
 
 /// The gateway the deposits of these tests were paid through.
@@ -852,8 +845,8 @@ async fn the_key_that_created_the_deposit_cannot_be_reused_for_a_refund() {
 async fn the_same_key_while_the_first_refund_request_is_executing_is_a_conflict() {
     // GIVEN a first refund request with key R held inside its queue send
     let world = World::new();
-    let gate = world.hold_next_send();
     let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let gate = world.hold_next_send();
     let intake = world.intake.clone();
     let first = tokio::spawn(async move {
         deposit_intake::handle(
@@ -890,8 +883,8 @@ async fn the_same_key_while_the_first_refund_request_is_executing_is_a_conflict(
 async fn a_refund_whose_message_failed_to_send_is_sent_by_the_retry_with_the_same_key() {
     // GIVEN a queue that fails the refund's send
     let world = World::new();
-    let queue = world.fail_next_sends(1);
     let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let queue = world.fail_next_sends(1);
     let failed = refund(&world, id, "R", Some(300)).await;
 
     // THEN 503 without internals; the refund is recorded (before the send), no message went out

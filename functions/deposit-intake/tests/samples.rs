@@ -4,7 +4,6 @@
 //! `lambda_http::Request`. A sample that drifts from the API fails its case, and a new
 //! sample without a case here fails `every_sample_file_runs_through_a_case`.
 
-
 use http::StatusCode;
 use paygate_domain::gateways::GatewayConfig;
 use paygate_domain::ports::gateway::{GatewayNotification, NotifiedOutcome};
@@ -14,10 +13,10 @@ use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
 use paygate_domain::{CorrelationId, Country, Currency, DepositEvent, DepositId, DepositStatus};
 use paygate_kit::samples::Samples;
 use paygate_kit::samples::fixed::{API_KEY, CORRELATION, DEPOSIT_ID, MERCHANT};
+use paygate_kit::world::intake::{Reply, World, merchant};
 use paygate_memory::MemoryGatewayRegistry;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use paygate_kit::world::intake::{Reply, World, merchant};
 use uuid::Uuid;
 
 // ================================================================ the samples

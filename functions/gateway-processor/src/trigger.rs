@@ -102,8 +102,7 @@ mod memory {
             Self {
                 message_id: message.message_id.to_string(),
                 receipt: message.receipt.to_string(),
-                body: serde_json::to_string(&message.body)
-                    .expect("a deposit message serialises"),
+                body: serde_json::to_string(&message.body).expect("a deposit message serialises"),
                 receive_count: message.receive_count,
             }
         }

@@ -3,14 +3,13 @@
 //! `alpha` (JSON, priority 1), `bravo` (SOAP, priority 2), `charlie` (JSON, priority 3),
 //! all serving AE/AED; only `alpha` serves SA/SAR. Each test reads GIVEN / WHEN / THEN.
 
-
 use gateway_processor::Disposition;
 use gateway_simulator::Behaviour;
 use paygate_domain::gateways::{BreakerPolicy, BreakerState};
 use paygate_domain::ports::{Clock, DepositMessage, QueueSender};
 use paygate_domain::{DepositId, DepositStatus};
-use std::time::Duration;
 use paygate_kit::world::processor::*;
+use std::time::Duration;
 use uuid::Uuid;
 
 // ================================================================ the happy path

@@ -5,29 +5,19 @@
 //! by the real intake use cases; payment and refund outcomes arrive through the webhook
 //! use case (`apply_notification`). Each test reads GIVEN / WHEN / THEN.
 
-
-use async_trait::async_trait;
 use gateway_processor::Disposition;
 use gateway_simulator::RefundRecord;
-use paygate_domain::idempotency::{
-    Fingerprint, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, IdempotencyState,
-    RefundSnapshot,
-};
+use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyPolicy, RefundSnapshot};
 use paygate_domain::ports::gateway::{NotifiedOutcome, RefundOutcome, RefundRequest};
-use paygate_domain::ports::{
-    AppendBatch, AppendError, DepositMessage, EventStore, ExternalLookup, RandomIds, StoreError,
-};
+use paygate_domain::ports::{DepositMessage, RandomIds};
 use paygate_domain::service::intake::IntakePorts;
 use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
 use paygate_domain::service::refund::{CREATE_REFUND, RefundCreated, RefundInput, request_refund};
 use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
 use paygate_domain::{
-    Amount, CorrelationId, Deposit, DepositEvent, DepositId, DepositStatus, DepositView,
-    MerchantId, RecordedEvent, RefundId,
+    Amount, CorrelationId, Deposit, DepositEvent, DepositId, DepositStatus, RefundId,
 };
 use paygate_gateways::{ConnectorConfig, Timeouts, WireFormat, connector_for};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use paygate_kit::world::processor::*;
 use uuid::Uuid;
 

@@ -3,7 +3,6 @@
 //! runtime reads them (JSON → `SqsEvent` in a `LambdaEvent`), in front of real simulated
 //! gateways. A new sample without a case here fails `every_sample_file_runs_through_a_case`.
 
-
 use aws_lambda_events::event::sqs::SqsEvent;
 use gateway_processor::handle;
 use lambda_runtime::{Context, LambdaEvent};
@@ -16,8 +15,8 @@ use paygate_domain::validation::parse_deposit_request;
 use paygate_domain::{CorrelationId, DepositId, DepositStatus, MerchantId};
 use paygate_kit::samples::Samples;
 use paygate_kit::samples::fixed::{CORRELATION, DEPOSIT_ID, MERCHANT};
-use serde_json::Value;
 use paygate_kit::world::processor::{ALPHA, World, attempt_key};
+use serde_json::Value;
 
 const SAMPLES: Samples = Samples::of("gateway-processor");
 

@@ -3,7 +3,6 @@
 //! the REAL gateway processor following it, `GatewayHealthChanged` on the bus for every
 //! change and only then, and an open breaker half-opened once cooled and probed healthy.
 
-
 use paygate_domain::gateways::{BreakerState, Health};
 use paygate_kit::world::probe::{ALPHA, BRAVO, World, calm, health_down, submitted_external_id};
 use time::format_description::well_known::Rfc3339;

@@ -5,7 +5,6 @@
 //! handler's clock is pinned near it. A new sample without a case here fails
 //! `every_sample_file_runs_through_a_case`.
 
-
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::deposit::FailureReason;
 use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyPolicy};
@@ -20,9 +19,9 @@ use paygate_kit::samples::fixed::{
     ACME_JSON_SECRET, CORRELATION, DEPOSIT_ID, GLOBEX_SOAP_SECRET, MERCHANT, SIGNED_AT,
 };
 use paygate_kit::samples::{HttpSample, Samples};
+use paygate_kit::world::webhooks::World;
 use paygate_memory::MemoryQueue;
 use std::sync::Arc;
-use paygate_kit::world::webhooks::World;
 use webhook_callback::WebhookGateways;
 
 // ================================================================ the samples
@@ -112,7 +111,9 @@ async fn run(case: Case) {
     let before = world.events(deposit_id()).await;
     let mut wall_clock = world.webhooks.clone();
     wall_clock.clock = Arc::new(SystemClock);
-    let stale = paygate_kit::world::webhooks::Reply::from(webhook_callback::handle(&wall_clock, sample.request()).await);
+    let stale = paygate_kit::world::webhooks::Reply::from(
+        webhook_callback::handle(&wall_clock, sample.request()).await,
+    );
 
     // THEN it is refused as stale and changes nothing
     stale.assert_unauthenticated();

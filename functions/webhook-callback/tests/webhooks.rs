@@ -2,14 +2,13 @@
 //! driven through `handle` with in-memory ports. Each test reads GIVEN / WHEN / THEN and
 //! checks the stored stream, not just the answer.
 
-
 use http::{Method, StatusCode};
 use lambda_http::Body;
 use paygate_domain::deposit::FailureReason;
 use paygate_domain::{DepositEvent, DepositStatus};
+use paygate_kit::world::webhooks::*;
 use paygate_signature::{DEFAULT_TOLERANCE_SECS, sign, sign_with_all};
 use std::sync::Arc;
-use paygate_kit::world::webhooks::*;
 use tokio::task::JoinSet;
 use webhook_callback::MAX_BODY_BYTES;
 
@@ -539,7 +538,10 @@ async fn the_same_webhook_delivered_ten_times_at_once_records_one_success() {
         }
     }
     assert_eq!(recorded, 1);
-    assert!(world.appends.answers(Answer::Conflict) > 0, "the deliveries did not race");
+    assert!(
+        world.appends.answers(Answer::Conflict) > 0,
+        "the deliveries did not race"
+    );
     assert_eq!(world.count(id, "DepositSucceeded").await, 1);
     assert_eq!(
         world.kinds(id).await,
@@ -633,7 +635,10 @@ async fn a_late_failure_delivered_ten_times_at_once_is_audited_once() {
     for reply in racing.join_all().await {
         reply.assert_applied("contradiction_ignored", "succeeded");
     }
-    assert!(world.appends.answers(Answer::Conflict) > 0, "the deliveries did not race");
+    assert!(
+        world.appends.answers(Answer::Conflict) > 0,
+        "the deliveries did not race"
+    );
     assert_eq!(world.count(id, "ContradictingOutcomeIgnored").await, 1);
     assert_eq!(world.view(id).await.status, DepositStatus::Succeeded);
 }
@@ -696,7 +701,11 @@ async fn racing_success_and_failure_settle_once_and_audit_the_loser() {
     let outcomes =
         world.count(id, "DepositSucceeded").await + world.count(id, "DepositFailed").await;
     assert_eq!(outcomes, 1);
-    assert_eq!(world.appends.answers(Answer::Conflict), 1, "the two deliveries raced");
+    assert_eq!(
+        world.appends.answers(Answer::Conflict),
+        1,
+        "the two deliveries raced"
+    );
     assert_eq!(world.count(id, "ContradictingOutcomeIgnored").await, 1);
     assert_eq!(world.events(id).await.len(), 5);
 }

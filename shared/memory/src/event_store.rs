@@ -106,9 +106,9 @@ impl MemoryEventStore {
         let outcome = match self.faults.on_call(&call).await {
             Fault::None => Outcome::Proceed,
             Fault::Fail(why) => Outcome::Refuse(Err(StoreError(why))),
-            Fault::Corrupt => Outcome::Refuse(Err(StoreError(format!(
-                "{op}: injected corruption"
-            )))),
+            Fault::Corrupt => {
+                Outcome::Refuse(Err(StoreError(format!("{op}: injected corruption"))))
+            }
             Fault::Conflict => Outcome::Refuse(Ok(conflict)),
             Fault::LoseReply(why) => Outcome::ProceedThenFail(why),
         };

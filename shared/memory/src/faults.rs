@@ -67,7 +67,11 @@ pub enum Answer {
 
 impl Answer {
     pub fn of<T, E>(result: &Result<T, E>) -> Self {
-        if result.is_ok() { Self::Ok } else { Self::Failed }
+        if result.is_ok() {
+            Self::Ok
+        } else {
+            Self::Failed
+        }
     }
 }
 

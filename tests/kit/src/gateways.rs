@@ -161,9 +161,9 @@ pub async fn wait_until_settled(sim: &RunningGateway, count: usize) {
 pub async fn wait_until_key_settled(sim: &RunningGateway, idempotency_key: &str) {
     wait_until(
         || {
-            sim.payments().iter().any(|p| {
-                p.idempotency_key == idempotency_key && p.status != PaymentStatus::Pending
-            })
+            sim.payments()
+                .iter()
+                .any(|p| p.idempotency_key == idempotency_key && p.status != PaymentStatus::Pending)
         },
         || format!("payment {idempotency_key} at {} never settled", sim.name()),
     )

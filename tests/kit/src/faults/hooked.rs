@@ -43,7 +43,10 @@ impl<P: ?Sized> Hooked<P> {
 
     /// The registry lists only the gateways `keep` accepts (a test's own, on a shared
     /// table); every other call goes through unchanged.
-    pub fn listing_gateways(mut self, keep: impl Fn(&Gateway) -> bool + Send + Sync + 'static) -> Self {
+    pub fn listing_gateways(
+        mut self,
+        keep: impl Fn(&Gateway) -> bool + Send + Sync + 'static,
+    ) -> Self {
         self.gateways = Some(Arc::new(keep));
         self
     }

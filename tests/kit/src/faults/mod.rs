@@ -22,7 +22,7 @@
 mod hooked;
 
 pub use hooked::Hooked;
-pub use paygate_memory::{Answer, Call, Fault, FaultHook, Port};
+pub use paygate_memory::{Answer, Call, Fault, FaultHook, NoFaults, Port};
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;

@@ -3,6 +3,6 @@
 //! hand, and the GIVEN / THEN helpers of that function's tests.
 
 pub mod intake;
+pub mod probe;
 pub mod processor;
 pub mod webhooks;
-pub mod probe;

@@ -95,8 +95,7 @@ impl World {
         let cipher = Arc::new(FieldCipher::ephemeral());
         // Visibility 30 s: a message the handler did not delete (nor delay) stays hidden
         // for the rest of the test, as it would for that long on SQS.
-        let queue =
-            Arc::new(MemoryQueue::new(Duration::from_secs(30)).with_faults(faults.clone()));
+        let queue = Arc::new(MemoryQueue::new(Duration::from_secs(30)).with_faults(faults.clone()));
         let alpha = Simulated::new(ALPHA, Format::Json).spawn().await;
         let bravo = Simulated::new(BRAVO, Format::Soap).spawn().await;
         let registry = Arc::new(
@@ -204,7 +203,10 @@ impl World {
             clock: self.clock.as_ref(),
             cipher: &self.cipher,
         };
-        intake.deposit(MERCHANT, "AE", "AED", token).await.deposit_id
+        intake
+            .deposit(MERCHANT, "AE", "AED", token)
+            .await
+            .deposit_id
     }
 
     // ------------------------------------------------------------ the processor

@@ -110,9 +110,8 @@ impl World {
             configs.push(entry(&sim, plan.priority, plan.countries, plan.currencies));
             gateways.insert(plan.name, sim);
         }
-        let registry = Arc::new(
-            MemoryGatewayRegistry::with_gateways(configs).with_faults(faults.clone()),
-        );
+        let registry =
+            Arc::new(MemoryGatewayRegistry::with_gateways(configs).with_faults(faults.clone()));
         let processor = Processor {
             store: store.clone(),
             registry: registry.clone(),

@@ -7,6 +7,7 @@ pub use crate::faults::{Answer, Port, Rule, Switchboard, Target};
 pub use crate::fixtures::start_time;
 pub use crate::http::{Reply, request, webhook};
 
+use lambda_http::Request;
 use paygate_domain::deposit::{DepositStatus, NewDeposit, SCHEMA_VERSION};
 use paygate_domain::ids::EventId;
 use paygate_domain::ports::{AppendBatch, EventStore, IdGenerator, RandomIds};
@@ -15,7 +16,6 @@ use paygate_domain::{
     Amount, CorrelationId, Country, Currency, Deposit, DepositEvent, DepositId, DepositView,
     MerchantId, RecordedEvent,
 };
-use lambda_http::Request;
 use paygate_gateways::WireFormat;
 use paygate_memory::{ManualClock, MemoryEventStore};
 use secrecy::SecretString;
