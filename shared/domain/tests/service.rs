@@ -2,10 +2,7 @@
 //! race) and the merchant-scoped queries, against `paygate-memory`'s event store (lost
 //! races, slow reads and outages from the kit's fault switchboard).
 
-mod common;
-
 use async_trait::async_trait;
-use common::*;
 use paygate_domain::deposit::{
     AttemptState, Deposit, DepositEvent, DepositStatus, RecordedEvent, SCHEMA_VERSION,
     TransitionError,
@@ -16,6 +13,7 @@ use paygate_domain::service::{
     CommandError, CommandPorts, RetryPolicy, deposit_events, deposit_view, execute,
 };
 use paygate_kit::faults::{Answer, Port, Switchboard, Target};
+use paygate_kit::streams::*;
 use paygate_memory::MemoryEventStore;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};

@@ -8,6 +8,7 @@
 //! * [`fixtures`]: start time, merchants, bodies, deposits taken by the real intake, and
 //!   readings of a stored stream;
 //! * [`faults`]: the switchboard every suite makes ports misbehave with;
+//! * [`streams`]: hand-built deposit streams and event constructors (the domain's tests);
 //! * [`contract`]: one contract suite per port, run against the in-memory and the AWS
 //!   adapters alike;
 //! * [`gateway_reports`]: the notifications a well-behaved gateway sends;
@@ -24,6 +25,7 @@ pub mod gateways;
 pub mod http;
 pub mod samples;
 pub mod sqs;
+pub mod streams;
 
 pub use emulators::{require_emulators, run_to_completion};
 pub mod world;
