@@ -5,7 +5,7 @@
 //! webhook function's use case. Each test reads GIVEN / WHEN / THEN.
 
 use http::{Method, StatusCode};
-use lambda_http::{Body, Request};
+use lambda_http::Body;
 use paygate_domain::deposit::FailureReason;
 use paygate_domain::idempotency::{Fingerprint, IdempotencyKey};
 use paygate_domain::ports::gateway::NotifiedOutcome;
@@ -13,10 +13,11 @@ use paygate_domain::ports::{QueueSender, RandomIds};
 use paygate_domain::service::intake::{
     CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
 };
-use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
-use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
+use paygate_domain::service::outcome::Applied;
 use paygate_domain::validation::parse_deposit_request;
 use paygate_domain::{CorrelationId, DepositEvent, DepositId, RefundId};
+use paygate_kit::fixtures;
+use paygate_kit::gateway_reports::apply;
 use paygate_kit::world::intake::*;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -89,26 +90,13 @@ async fn record(world: &World, id: DepositId, events: Vec<DepositEvent>) {
     if events.is_empty() {
         return;
     }
-    let ports = CommandPorts {
-        store: world.store.as_ref(),
-        clock: world.clock.as_ref(),
-        ids: &RandomIds,
-    };
-    execute(
-        &ports,
-        id,
-        &CorrelationId("test-processor".into()),
-        None,
-        RetryPolicy::default(),
-        move |_| Ok(events.clone()),
-    )
-    .await
-    .expect("the events follow the status graph");
+    let (store, clock) = (world.store.as_ref(), world.clock.as_ref());
+    fixtures::record(store, clock, id, "test-processor", None, events).await;
 }
 
 /// GIVEN-helper: a deposit of merchant A for `amount` (AED) that reached `stage`. It is
-/// created by the intake use case straight onto the queue's sink (so a queue double in
-/// front of the handler sees only the refund requests), and the queue is drained.
+/// created by the intake use case (before any queue rule a test adds, which so sees only
+/// the refund requests), and the queue is drained.
 async fn deposit_at(world: &World, amount: u64, stage: Stage) -> DepositId {
     let body = json!({ "amount": amount, "currency": "AED", "country": "AE",
                        "customer_id": "cus_42", "payment_method": { "type": "card", "token": TOKEN } });
@@ -163,26 +151,9 @@ async fn gateway_reports(world: &World, id: DepositId, refund: RefundId, succeed
             code: "refund_declined".into(),
         }
     };
-    let ports = OutcomePorts {
-        store: world.store.as_ref(),
-        clock: world.clock.as_ref(),
-        ids: &RandomIds,
-    };
-    let notification = paygate_kit::gateway_reports::notification(
-        world.store.as_ref(),
-        GATEWAY,
-        &payment_id(id),
-        outcome,
-    )
-    .await;
-    let applied = apply_notification(
-        &ports,
-        GATEWAY,
-        &notification,
-        &CorrelationId("test-webhook".into()),
-    )
-    .await
-    .expect("the webhook applies");
+    let (store, clock) = (world.store.as_ref(), world.clock.as_ref());
+    let external_id = payment_id(id);
+    let applied = apply(store, clock, GATEWAY, &external_id, outcome, "test-webhook").await;
     assert!(
         matches!(applied, Applied::Recorded { .. }),
         "the webhook changed the deposit: {applied:?}"
@@ -190,25 +161,6 @@ async fn gateway_reports(world: &World, id: DepositId, refund: RefundId, succeed
 }
 
 // ================================================================ requests and replies
-
-/// `POST /v1/deposits/{id}/refunds` as merchant `api_key`, with `Idempotency-Key: key`
-/// unless `None`.
-fn post_refund(api_key: &str, deposit: &str, key: Option<&str>, body: &str) -> Request {
-    let auth = bearer(api_key);
-    let mut headers = vec![
-        ("authorization", auth.as_str()),
-        ("content-type", "application/json"),
-    ];
-    if let Some(key) = key {
-        headers.push(("idempotency-key", key));
-    }
-    request(
-        Method::POST,
-        &format!("/v1/deposits/{deposit}/refunds"),
-        &headers,
-        Body::Text(body.to_owned()),
-    )
-}
 
 /// Merchant A asks for a refund of `amount` (`None`: `{}`, all that is left).
 async fn refund(world: &World, id: DepositId, key: &str, amount: Option<u64>) -> Reply {

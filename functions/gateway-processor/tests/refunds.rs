@@ -11,13 +11,12 @@ use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyPolicy
 use paygate_domain::ports::gateway::{NotifiedOutcome, RefundOutcome, RefundRequest};
 use paygate_domain::ports::{DepositMessage, RandomIds};
 use paygate_domain::service::intake::IntakePorts;
-use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
+use paygate_domain::service::outcome::Applied;
 use paygate_domain::service::refund::{CREATE_REFUND, RefundCreated, RefundInput, request_refund};
 use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
-use paygate_domain::{
-    Amount, CorrelationId, Deposit, DepositEvent, DepositId, DepositStatus, RefundId,
-};
+use paygate_domain::{Amount, Deposit, DepositEvent, DepositId, DepositStatus, RefundId};
 use paygate_gateways::{ConnectorConfig, Timeouts, WireFormat, connector_for};
+use paygate_kit::gateway_reports::apply;
 use paygate_kit::world::processor::*;
 use uuid::Uuid;
 
@@ -33,26 +32,8 @@ async fn webhook(
     external_id: &str,
     outcome: NotifiedOutcome,
 ) -> Applied {
-    let ports = OutcomePorts {
-        store: world.store.as_ref(),
-        clock: world.clock.as_ref(),
-        ids: &RandomIds,
-    };
-    let notification = paygate_kit::gateway_reports::notification(
-        world.store.as_ref(),
-        gateway,
-        external_id,
-        outcome,
-    )
-    .await;
-    apply_notification(
-        &ports,
-        gateway,
-        &notification,
-        &CorrelationId("test-webhook".into()),
-    )
-    .await
-    .expect("the webhook applies")
+    let (store, clock) = (world.store.as_ref(), world.clock.as_ref());
+    apply(store, clock, gateway, external_id, outcome, "test-webhook").await
 }
 
 /// GIVEN-helper: a deposit of merchant A processed from the queue and then reported

@@ -22,7 +22,7 @@ use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_domain::{Country, Currency};
 use paygate_gateways::ConnectorCache;
 use paygate_gateways::Timeouts;
-use paygate_kit::gateways::{Format, RunningGateway, Simulated, entry};
+use paygate_kit::gateways::{Format, RunningGateway, Simulated, entry, status_of};
 use paygate_kit::sqs::{Redeliveries, invoke_once};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -236,17 +236,8 @@ impl Lane {
 
     /// The breaker of a gateway, as stored in the registry.
     pub async fn breaker(&self, gateway: &RunningGateway) -> BreakerState {
-        self.world
-            .aws
-            .registry
-            .list()
-            .await
-            .expect("list the gateways")
-            .into_iter()
-            .find(|g| g.config.name == gateway.name())
-            .expect("the gateway is registered")
-            .status
-            .breaker
+        let registry = self.world.aws.registry.as_ref();
+        status_of(registry, gateway.name()).await.breaker
     }
 
     /// The message the intake queued for a deposit, left on the queue (visible again).

@@ -21,11 +21,11 @@
 //! (the REAL handler, fed from that queue), and removes its gateways and queue when done.
 
 use gateway_processor::Processor;
-use gateway_simulator::{Behaviour, Format, GatewaySpec, PaymentStatus, RunningGateway};
+use gateway_simulator::{Behaviour, Format, PaymentStatus, RunningGateway};
 use health_probe::{Probe, RunSummary, run_once};
 use lambda_http::Body;
 use paygate_aws::{BusTap, EVENT_SOURCE, TappedEvent};
-use paygate_domain::gateways::{BreakerPolicy, GatewayConfig, GatewayStatus, Health};
+use paygate_domain::gateways::{BreakerPolicy, GatewayStatus, Health};
 use paygate_domain::ports::{EventStore, GatewayRegistry, RandomIds, SystemClock};
 use paygate_domain::service::probe::ProbePolicy;
 use paygate_domain::service::process::RedeliveryPolicy;
@@ -39,6 +39,7 @@ use paygate_integration::{
     Reply, World, clean_up, delete_gateways_and_queues, remove_gateways_serving,
 };
 use paygate_kit::faults::{Hooked, NoFaults};
+use paygate_kit::gateways::{Simulated, entry};
 use paygate_kit::sqs::invoke_once;
 use paygate_memory::{ManualClock, MemoryQueue};
 use serde_json::{Value, json};
@@ -415,32 +416,16 @@ impl Lane {
         behaviour: Behaviour,
     ) -> RunningGateway {
         let name = format!("{}{label}", self.prefix);
-        let sim = gateway_simulator::spawn(GatewaySpec {
-            name: name.clone(),
-            format,
-            secret: "whsec_it".into(),
-            bind: "127.0.0.1:0".parse().unwrap(),
-            webhook_base_url: None,
-        })
-        .await
-        .expect("start a simulated gateway");
-        sim.set_behaviour(behaviour);
-        let (country, currency) = parsed(self.pair);
+        let sim = Simulated::new(name.clone(), format)
+            .secret("whsec_it")
+            .behaving(behaviour)
+            .spawn()
+            .await;
+        let entry = entry(&sim, priority, &[self.pair.0], &[self.pair.1]);
         self.world
             .aws
             .registry
-            .upsert_config(&GatewayConfig {
-                name: name.clone(),
-                format: format
-                    .as_str()
-                    .parse()
-                    .expect("a wire format paygate speaks"),
-                base_url: sim.base_url(),
-                countries: vec![country],
-                currencies: vec![currency],
-                priority,
-                enabled: true,
-            })
+            .upsert_config(&entry)
             .await
             .expect("register the gateway");
         self.gateways.lock().unwrap().push(name);
@@ -566,16 +551,7 @@ impl Lane {
     }
 
     async fn status_of(&self, gateway: &RunningGateway) -> GatewayStatus {
-        self.world
-            .aws
-            .registry
-            .list()
-            .await
-            .expect("list the gateways")
-            .into_iter()
-            .find(|g| g.config.name == gateway.name())
-            .expect("the gateway is registered")
-            .status
+        paygate_kit::gateways::status_of(self.world.aws.registry.as_ref(), gateway.name()).await
     }
 }
 

@@ -3,14 +3,21 @@
 
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyPolicy};
-use paygate_domain::ports::{Clock, DepositMessage, EventStore, QueueSender, RandomIds};
+use paygate_domain::ports::{
+    Clock, DepositMessage, EventStore, IdGenerator, QueueSender, RandomIds,
+};
 use paygate_domain::service::intake::{
     CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
 };
+use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
 use paygate_domain::validation::parse_deposit_request;
-use paygate_domain::{CorrelationId, Country, Currency, DepositEvent, MerchantId, RecordedEvent};
+use paygate_domain::{
+    CorrelationId, Country, Currency, Deposit, DepositEvent, DepositId, DepositView, MerchantId,
+    RecordedEvent,
+};
 use serde_json::{Map, Value, json};
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+use std::sync::Mutex;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -141,6 +148,90 @@ pub fn assert_consistent(events: &[RecordedEvent]) {
 }
 
 /// The idempotency key of attempt `n` of a deposit (DESIGN §6).
-pub fn attempt_key(id: paygate_domain::DepositId, n: u32) -> String {
+pub fn attempt_key(id: DepositId, n: u32) -> String {
     format!("{id}:{n}")
+}
+
+/// Gives out `first` in order, then random ids.
+pub struct FixedIds {
+    first: Mutex<VecDeque<Uuid>>,
+}
+
+impl FixedIds {
+    pub fn starting_with(ids: impl IntoIterator<Item = Uuid>) -> Self {
+        Self {
+            first: Mutex::new(ids.into_iter().collect()),
+        }
+    }
+}
+
+impl IdGenerator for FixedIds {
+    fn new_uuid(&self) -> Uuid {
+        let next = self
+            .first
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front();
+        next.unwrap_or_else(|| RandomIds.new_uuid())
+    }
+}
+
+/// The stored stream of `id`.
+pub async fn events_of(store: &dyn EventStore, id: DepositId) -> Vec<RecordedEvent> {
+    store.load(id).await.expect("the store answers")
+}
+
+/// The stored read model of `id`, which must exist.
+pub async fn view_of(store: &dyn EventStore, id: DepositId) -> DepositView {
+    store
+        .view(id)
+        .await
+        .expect("the store answers")
+        .expect("the deposit has a read model")
+}
+
+/// Appends `events` to the stream of `id` the way the processor does (`execute`, with
+/// `correlation` and `causation`); returns the deposit they leave.
+pub async fn record(
+    store: &dyn EventStore,
+    clock: &dyn Clock,
+    id: DepositId,
+    correlation: &str,
+    causation: Option<&str>,
+    events: Vec<DepositEvent>,
+) -> Deposit {
+    let ports = CommandPorts {
+        store,
+        clock,
+        ids: &RandomIds,
+    };
+    let correlation = CorrelationId(correlation.to_owned());
+    execute(
+        &ports,
+        id,
+        &correlation,
+        causation,
+        RetryPolicy::default(),
+        |_| Ok(events.clone()),
+    )
+    .await
+    .expect("the events follow the status graph")
+}
+
+/// Attempt 1 of `id` at `gateway`, accepted as `external_id`: what the processor records
+/// for a payment the gateway took.
+pub fn submission(id: DepositId, gateway: &str, external_id: &str) -> Vec<DepositEvent> {
+    vec![
+        DepositEvent::AttemptStarted {
+            attempt: 1,
+            gateway: gateway.to_owned(),
+            idempotency_key: attempt_key(id, 1),
+            owner: None,
+        },
+        DepositEvent::DepositSubmitted {
+            attempt: 1,
+            gateway: gateway.to_owned(),
+            external_id: external_id.to_owned(),
+        },
+    ]
 }

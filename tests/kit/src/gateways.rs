@@ -6,7 +6,8 @@ pub use gateway_simulator::{Behaviour, Format, PaymentStatus, RunningGateway};
 
 use crate::fixtures::{country, currency};
 use gateway_simulator::GatewaySpec;
-use paygate_domain::gateways::GatewayConfig;
+use paygate_domain::gateways::{GatewayConfig, GatewayStatus};
+use paygate_domain::ports::GatewayRegistry;
 use std::time::Duration;
 
 /// How long a test waits for a gateway to get somewhere before failing.
@@ -168,4 +169,16 @@ pub async fn wait_until_key_settled(sim: &RunningGateway, idempotency_key: &str)
         || format!("payment {idempotency_key} at {} never settled", sim.name()),
     )
     .await;
+}
+
+/// What `registry` has learnt of gateway `name` (which must be registered).
+pub async fn status_of(registry: &dyn GatewayRegistry, name: &str) -> GatewayStatus {
+    registry
+        .list()
+        .await
+        .expect("the registry answers")
+        .into_iter()
+        .find(|g| g.config.name == name)
+        .unwrap_or_else(|| panic!("no gateway {name} in the registry"))
+        .status
 }

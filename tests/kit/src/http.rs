@@ -40,6 +40,17 @@ pub fn post_deposit(api_key: &str, key: &str, body: &str) -> Request {
     post(api_key, "/v1/deposits", Some(key), body)
 }
 
+/// `POST /v1/deposits/{deposit}/refunds` as merchant `api_key`, with `Idempotency-Key:
+/// key` when given.
+pub fn post_refund(api_key: &str, deposit: &str, key: Option<&str>, body: &str) -> Request {
+    post(
+        api_key,
+        &format!("/v1/deposits/{deposit}/refunds"),
+        key,
+        body,
+    )
+}
+
 /// `GET {path}` as merchant `api_key`.
 pub fn get(api_key: &str, path: &str) -> Request {
     let auth = bearer(api_key);

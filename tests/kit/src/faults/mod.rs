@@ -9,7 +9,7 @@
 //! after the answer). Every rule counts the calls it matched, those it acted on and how
 //! they were answered:
 //!
-//! ```ignore
+//! ```text
 //! let faults = Switchboard::new();
 //! let store = MemoryEventStore::with_faults(faults.clone());
 //! let crash = faults.when(Target::append().recording(&["DepositSubmitted"])).once().fail("died");

@@ -23,9 +23,7 @@ use gateway_processor::{Disposition, Processor, process_record};
 use health_probe::{Probe, RunSummary, run_once};
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::gateways::{BreakerPolicy, GatewayStatus, Health};
-use paygate_domain::ports::{
-    BusEvent, DepositMessage, EventStore, GatewayRegistry, QueueSender, RandomIds,
-};
+use paygate_domain::ports::{BusEvent, DepositMessage, EventStore, QueueSender, RandomIds};
 use paygate_domain::service::probe::ProbePolicy;
 use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_domain::service::publish::PublishingEventStore;
@@ -258,7 +256,7 @@ impl World {
     // ------------------------------------------------------------ what is stored
 
     pub async fn events(&self, id: DepositId) -> Vec<RecordedEvent> {
-        self.store.load(id).await.expect("the memory store answers")
+        crate::fixtures::events_of(self.store.as_ref(), id).await
     }
 
     /// The stream as event kinds.
@@ -271,11 +269,7 @@ impl World {
     }
 
     pub async fn view(&self, id: DepositId) -> DepositView {
-        self.store
-            .view(id)
-            .await
-            .expect("the memory store answers")
-            .expect("the deposit has a read model")
+        crate::fixtures::view_of(self.store.as_ref(), id).await
     }
 
     pub async fn status(&self, id: DepositId) -> DepositStatus {
@@ -283,14 +277,7 @@ impl World {
     }
 
     pub async fn gateway_status(&self, name: &str) -> GatewayStatus {
-        self.registry
-            .list()
-            .await
-            .expect("the memory registry answers")
-            .into_iter()
-            .find(|g| g.config.name == name)
-            .unwrap_or_else(|| panic!("no gateway {name}"))
-            .status
+        crate::gateways::status_of(self.registry.as_ref(), name).await
     }
 
     pub async fn health(&self, name: &str) -> Health {

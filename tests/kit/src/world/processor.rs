@@ -242,7 +242,7 @@ impl World {
     // ------------------------------------------------------------ THEN: what is stored
 
     pub async fn events(&self, id: DepositId) -> Vec<RecordedEvent> {
-        self.store.load(id).await.expect("the memory store answers")
+        crate::fixtures::events_of(self.store.as_ref(), id).await
     }
 
     /// The stream as short lines, e.g. `AttemptStarted 1 alpha`.
@@ -255,11 +255,7 @@ impl World {
     }
 
     pub async fn view(&self, id: DepositId) -> DepositView {
-        self.store
-            .view(id)
-            .await
-            .expect("the memory store answers")
-            .expect("the deposit has a read model")
+        crate::fixtures::view_of(self.store.as_ref(), id).await
     }
 
     pub async fn lookup(&self, gateway: &str, external_id: &str) -> Option<ExternalLookup> {
@@ -270,14 +266,7 @@ impl World {
     }
 
     pub async fn gateway_status(&self, name: &str) -> GatewayStatus {
-        self.registry
-            .list()
-            .await
-            .expect("the memory registry answers")
-            .into_iter()
-            .find(|g| g.config.name == name)
-            .unwrap_or_else(|| panic!("no gateway {name} in the registry"))
-            .status
+        crate::gateways::status_of(self.registry.as_ref(), name).await
     }
 
     /// The external id of the deposit's `DepositSubmitted`.

@@ -7,11 +7,11 @@ pub use crate::faults::{Answer, Port, Rule, Switchboard, Target};
 pub use crate::fixtures::start_time;
 pub use crate::http::{Reply, request, webhook};
 
+use crate::fixtures::record;
 use lambda_http::Request;
 use paygate_domain::deposit::{DepositStatus, NewDeposit, SCHEMA_VERSION};
 use paygate_domain::ids::EventId;
 use paygate_domain::ports::{AppendBatch, EventStore, IdGenerator, RandomIds};
-use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
 use paygate_domain::{
     Amount, CorrelationId, Country, Currency, Deposit, DepositEvent, DepositId, DepositView,
     MerchantId, RecordedEvent,
@@ -160,48 +160,20 @@ impl World {
     /// recorded exactly as the processor records it (so the external-id lookup exists).
     pub async fn submitted_deposit(&self, gateway: &str, external_id: &str) -> DepositId {
         let id = self.requested_deposit().await;
-        let ports = CommandPorts {
-            store: self.store.as_ref(),
-            clock: self.clock.as_ref(),
-            ids: &RandomIds,
-        };
-        let correlation = CorrelationId("corr-processor".into());
-        let key = format!("{id}:1");
-        let started = execute(
-            &ports,
-            id,
-            &correlation,
-            Some("msg-1"),
-            RetryPolicy::default(),
-            |_| {
-                Ok(vec![DepositEvent::AttemptStarted {
-                    attempt: 1,
-                    gateway: gateway.to_owned(),
-                    idempotency_key: key.clone(),
-                    owner: None,
-                }])
-            },
-        )
-        .await
-        .expect("the attempt is recorded");
-        assert_eq!(started.status, DepositStatus::Processing);
-        let submitted = execute(
-            &ports,
-            id,
-            &correlation,
-            Some("msg-1"),
-            RetryPolicy::default(),
-            |_| {
-                Ok(vec![DepositEvent::DepositSubmitted {
-                    attempt: 1,
-                    gateway: gateway.to_owned(),
-                    external_id: external_id.to_owned(),
-                }])
-            },
-        )
-        .await
-        .expect("the submission is recorded");
-        assert_eq!(submitted.status, DepositStatus::Submitted);
+        let (store, clock) = (self.store.as_ref(), self.clock.as_ref());
+        let mut submission = crate::fixtures::submission(id, gateway, external_id).into_iter();
+        for expected in [DepositStatus::Processing, DepositStatus::Submitted] {
+            let event = submission.next().expect("started, then submitted");
+            let deposit = record(
+                store,
+                clock,
+                id,
+                "corr-processor",
+                Some("msg-1"),
+                vec![event],
+            );
+            assert_eq!(deposit.await.status, expected);
+        }
         let lookup = self
             .store
             .find_by_external_id(gateway, external_id)
@@ -256,7 +228,7 @@ impl World {
     }
 
     pub async fn events(&self, id: DepositId) -> Vec<RecordedEvent> {
-        self.store.load(id).await.expect("the memory store answers")
+        crate::fixtures::events_of(self.store.as_ref(), id).await
     }
 
     pub async fn kinds(&self, id: DepositId) -> Vec<&'static str> {
@@ -268,11 +240,7 @@ impl World {
     }
 
     pub async fn view(&self, id: DepositId) -> DepositView {
-        self.store
-            .view(id)
-            .await
-            .expect("the memory store answers")
-            .expect("the deposit has a view")
+        crate::fixtures::view_of(self.store.as_ref(), id).await
     }
 
     pub async fn count(&self, id: DepositId, kind: &str) -> usize {
