@@ -13,7 +13,7 @@ use paygate_aws::{AwsAdapters, SqsQueue};
 use paygate_domain::MerchantId;
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::ports::{ApiKey, GatewayRegistry, RandomIds, SystemClock};
-use paygate_kit::http;
+use paygate_kit::{fixtures, http};
 use serde_json::Value;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -154,14 +154,12 @@ impl World {
     }
 }
 
-/// Removes every gateway serving `(country, currency)` from the shared registry. A test
-/// that owns a pair calls it first: such gateways can only be left over from an earlier
-/// run on the same emulators (their simulators are gone), and routing must never pick one.
-pub async fn remove_gateways_serving(
-    world: &World,
-    country: paygate_domain::Country,
-    currency: paygate_domain::Currency,
-) {
+/// Removes every gateway serving `(country, currency)` (ISO codes) from the shared
+/// registry. A test that owns a pair calls it first: such gateways can only be left over
+/// from an earlier run on the same emulators (their simulators are gone), and routing
+/// must never pick one.
+pub async fn remove_gateways_serving(world: &World, (country, currency): (&str, &str)) {
+    let (country, currency) = (fixtures::country(country), fixtures::currency(currency));
     let stale = world
         .aws
         .registry

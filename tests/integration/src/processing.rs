@@ -19,7 +19,6 @@ use paygate_aws::aws_sdk_sqs::types::QueueAttributeName;
 use paygate_domain::gateways::{BreakerPolicy, BreakerState};
 use paygate_domain::ports::{DepositMessage, GatewayRegistry, RandomIds, SystemClock};
 use paygate_domain::service::process::RedeliveryPolicy;
-use paygate_domain::{Country, Currency};
 use paygate_gateways::ConnectorCache;
 use paygate_gateways::Timeouts;
 use paygate_kit::gateways::{Format, RunningGateway, Simulated, entry, status_of};
@@ -54,13 +53,6 @@ pub struct Pair {
 impl Pair {
     pub const fn new(country: &'static str, currency: &'static str) -> Self {
         Self { country, currency }
-    }
-
-    fn parsed(self) -> (Country, Currency) {
-        (
-            Country::parse(self.country).expect("an ISO 3166 country"),
-            Currency::parse(self.currency).expect("an ISO 4217 currency"),
-        )
     }
 }
 
@@ -254,8 +246,8 @@ impl Lane {
     /// Gateways serving this lane's pair can only be this test's own from an earlier run
     /// on the same emulators (their simulators are gone): remove them.
     async fn remove_stale_gateways(&self) {
-        let (country, currency) = self.pair.parsed();
-        crate::remove_gateways_serving(&self.world, country, currency).await;
+        let pair = (self.pair.country, self.pair.currency);
+        crate::remove_gateways_serving(&self.world, pair).await;
     }
 }
 

@@ -30,9 +30,7 @@ use paygate_domain::ports::{EventStore, GatewayRegistry, RandomIds, SystemClock}
 use paygate_domain::service::probe::ProbePolicy;
 use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_domain::service::sweep::SweepPolicy;
-use paygate_domain::{
-    Country, Currency, DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent,
-};
+use paygate_domain::{DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent};
 use paygate_gateways::ConnectorCache;
 use paygate_gateways::Timeouts;
 use paygate_integration::{
@@ -338,7 +336,7 @@ struct Lane {
 impl Lane {
     async fn new(pair: (&'static str, &'static str)) -> Self {
         let mut world = World::new().await;
-        remove_stale_gateways(&world, pair).await;
+        remove_gateways_serving(&world, pair).await;
         // Intake and processor write through the publishing store, as deployed.
         world.intake.store = world.aws.publishing_store();
         let prefix = format!("it-rec-{}-", &Uuid::new_v4().simple().to_string()[..10]);
@@ -571,20 +569,6 @@ impl Drop for Lane {
             delete_gateways_and_queues(&config, &table, names, vec![queue]).await;
         });
     }
-}
-
-/// Gateways serving `pair` can only be left over from an earlier run of this file on the
-/// same emulators (their simulators are gone): remove them so routing never picks one.
-async fn remove_stale_gateways(world: &World, pair: (&str, &str)) {
-    let (country, currency) = parsed(pair);
-    remove_gateways_serving(world, country, currency).await;
-}
-
-fn parsed(pair: (&str, &str)) -> (Country, Currency) {
-    (
-        Country::parse(pair.0).expect("an ISO 3166 country"),
-        Currency::parse(pair.1).expect("an ISO 4217 currency"),
-    )
 }
 
 /// Waits until `sim` holds `count` payments, none of them pending any more.

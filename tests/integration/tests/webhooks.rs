@@ -17,9 +17,7 @@ use lambda_http::Body as LambdaBody;
 use paygate_domain::gateways::BreakerPolicy;
 use paygate_domain::ports::{EventStore, GatewayRegistry, RandomIds, SystemClock};
 use paygate_domain::service::process::RedeliveryPolicy;
-use paygate_domain::{
-    Country, Currency, DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent,
-};
+use paygate_domain::{DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent};
 use paygate_gateways::ConnectorCache;
 use paygate_integration::{World, clean_up, delete_gateways_and_queues, remove_gateways_serving};
 use paygate_kit::faults::{Hooked, Switchboard, Target};
@@ -314,7 +312,7 @@ impl Lane {
         faults: Arc<Switchboard>,
     ) -> Self {
         let world = World::new().await;
-        remove_stale_gateways(&world, pair).await;
+        remove_gateways_serving(&world, pair).await;
         let gateway = format!("it-wh-{}", &Uuid::new_v4().simple().to_string()[..12]);
         let secret = format!("whsec_it_{}", Uuid::new_v4().simple());
 
@@ -531,20 +529,6 @@ impl Drop for Lane {
             delete_gateways_and_queues(&config, &table, vec![name], vec![queue]).await;
         });
     }
-}
-
-/// Gateways serving `pair` can only be left over from an earlier run of this file on the
-/// same emulators (their simulators are gone): remove them so routing never picks one.
-async fn remove_stale_gateways(world: &World, pair: (&str, &str)) {
-    let (country, currency) = parsed(pair);
-    remove_gateways_serving(world, country, currency).await;
-}
-
-fn parsed((country, currency): (&str, &str)) -> (Country, Currency) {
-    (
-        Country::parse(country).expect("an ISO 3166 country"),
-        Currency::parse(currency).expect("an ISO 4217 currency"),
-    )
 }
 
 fn kinds(events: &[RecordedEvent]) -> Vec<&'static str> {
