@@ -11,10 +11,11 @@
 use futures::future::join_all;
 use paygate_domain::ports::gateway::NotifiedOutcome;
 use paygate_domain::ports::{DepositMessage, EventStore, RandomIds, SystemClock};
-use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
+use paygate_domain::service::outcome::Applied;
 use paygate_domain::service::{CommandPorts, RetryPolicy, execute};
 use paygate_domain::{CorrelationId, DepositEvent, DepositId, RecordedEvent, RefundId};
 use paygate_integration::{Reply, World, deposit_body};
+use paygate_kit::gateway_reports::apply;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -99,28 +100,20 @@ async fn gateway_confirms(world: &World, id: DepositId, refund: RefundId) {
         }],
     )
     .await;
-    let ports = OutcomePorts {
-        store: world.aws.store.as_ref(),
-        clock: &SystemClock,
-        ids: &RandomIds,
+    let outcome = NotifiedOutcome::RefundSucceeded {
+        refund_external_id: gateway_refund_id(refund),
     };
-    let notification = paygate_kit::gateway_reports::notification(
-        world.aws.store.as_ref(),
+    let external_id = payment_id(id);
+    let store = world.aws.store.as_ref();
+    let applied = apply(
+        store,
+        &SystemClock,
         GATEWAY,
-        &payment_id(id),
-        NotifiedOutcome::RefundSucceeded {
-            refund_external_id: gateway_refund_id(refund),
-        },
+        &external_id,
+        outcome,
+        "it-webhook",
     )
     .await;
-    let applied = apply_notification(
-        &ports,
-        GATEWAY,
-        &notification,
-        &CorrelationId("it-webhook".into()),
-    )
-    .await
-    .expect("the webhook applies");
     assert!(matches!(applied, Applied::Recorded { .. }), "{applied:?}");
 }
 
