@@ -1,22 +1,16 @@
 //! `GET /v1/gateways`: each gateway's health and breaker state, for any merchant, with
 //! nothing an operator keeps to themselves (address, wire format, priority).
 
-#[allow(dead_code)] // handler.rs uses the rest of the helpers
-mod support;
-
-use async_trait::async_trait;
 use http::{Method, StatusCode};
 use lambda_http::Body;
-use paygate_domain::gateways::{
-    BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus, Health,
-};
-use paygate_domain::ports::{GatewayRegistry, StoreError};
+use paygate_domain::gateways::{BreakerPolicy, CallResult, GatewayConfig, Health};
+use paygate_domain::ports::GatewayRegistry;
 use paygate_domain::{Country, Currency};
-use paygate_memory::MemoryGatewayRegistry;
+use paygate_kit::world::intake::{
+    KEY_A, KEY_B, Port, Target, World, bearer, get, request, start_time,
+};
 use serde_json::json;
-use std::sync::Arc;
-use support::{KEY_A, KEY_B, World, bearer, get, request, start_time};
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 fn config(name: &str, pairs: (&[&str], &[&str]), enabled: bool) -> GatewayConfig {
     GatewayConfig {
@@ -36,10 +30,9 @@ fn config(name: &str, pairs: (&[&str], &[&str]), enabled: bool) -> GatewayConfig
 
 /// Four gateways in four states, as the probe and the breaker leave them.
 async fn world_with_gateways() -> World {
-    let mut world = World::new();
+    let world = World::new();
     let now = start_time();
-    let registry = Arc::new(MemoryGatewayRegistry::new());
-    world.intake.registry = registry.clone();
+    let registry = world.registry.clone();
     let ae = (&["AE"][..], &["AED"][..]);
     registry
         .upsert_config(&config("beta_soap", ae, true))
@@ -175,48 +168,14 @@ async fn the_list_needs_an_api_key_and_only_answers_get() {
     assert_eq!(post.header("allow"), Some("GET"));
 }
 
-/// A registry that cannot be read.
-struct Unreachable;
-
-#[async_trait]
-impl GatewayRegistry for Unreachable {
-    async fn list(&self) -> Result<Vec<Gateway>, StoreError> {
-        Err(StoreError(
-            "Scan failed: ProvisionedThroughputExceededException".into(),
-        ))
-    }
-    async fn record_call(
-        &self,
-        _: &str,
-        _: CallResult,
-        _: OffsetDateTime,
-        _: &BreakerPolicy,
-    ) -> Result<BreakerState, StoreError> {
-        unreachable!("the list never records calls")
-    }
-    async fn change_status(
-        &self,
-        _: &str,
-        _: &(dyn for<'s> Fn(&'s GatewayStatus) -> GatewayStatus + Send + Sync),
-    ) -> Result<paygate_domain::ports::StatusChange, StoreError> {
-        unreachable!("the list never changes a status")
-    }
-    async fn upsert_config(&self, _: &GatewayConfig) -> Result<(), StoreError> {
-        unreachable!("the list never writes a config")
-    }
-    async fn change_config(
-        &self,
-        _: &str,
-        _: &(dyn for<'c> Fn(&'c GatewayConfig) -> GatewayConfig + Send + Sync),
-    ) -> Result<Option<GatewayConfig>, StoreError> {
-        unreachable!("the list never writes a config")
-    }
-}
-
 #[tokio::test]
 async fn an_unreadable_registry_is_a_503_without_internals() {
-    let mut world = World::new();
-    world.intake.registry = Arc::new(Unreachable);
+    // GIVEN a registry that cannot be read
+    let world = World::new();
+    world
+        .faults
+        .when(Target::op(Port::Registry, "list"))
+        .fail("Scan failed: ProvisionedThroughputExceededException");
     let reply = world.send(get(KEY_A, "/v1/gateways")).await;
     reply.assert_error(
         StatusCode::SERVICE_UNAVAILABLE,

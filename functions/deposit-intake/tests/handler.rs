@@ -1,14 +1,12 @@
 //! Behaviour of the deposit intake as a merchant sees it (DESIGN §5), driven through
 //! `handle` with in-memory ports. Each test reads GIVEN / WHEN / THEN.
 
-mod support;
-
 use http::{Method, StatusCode};
 use lambda_http::Body;
 use paygate_domain::DepositEvent;
 use paygate_domain::ports::DepositMessage;
+use paygate_kit::world::intake::*;
 use serde_json::{Value, json};
-use support::*;
 use time::Duration;
 
 // ================================================================ creating a deposit
@@ -178,7 +176,7 @@ async fn the_callers_correlation_id_follows_the_deposit_into_its_event_and_messa
         ("idempotency-key", "k-1"),
         ("x-correlation-id", "corr-77"),
     ];
-    let request = support::request(
+    let request = paygate_kit::http::request(
         Method::POST,
         "/v1/deposits",
         &headers,
@@ -236,7 +234,7 @@ async fn a_body_delivered_as_binary_is_accepted_like_text() {
 
     // WHEN it is posted
     let reply = world
-        .send(support::request(
+        .send(paygate_kit::http::request(
             Method::POST,
             "/v1/deposits",
             &headers,
@@ -334,12 +332,13 @@ async fn the_same_key_with_a_different_body_is_refused_and_writes_nothing() {
 #[tokio::test]
 async fn the_same_key_while_the_first_request_is_executing_is_a_conflict() {
     // GIVEN a first request with key K held inside its queue send
-    let (world, gate) = World::with_queue(GatedQueue::new);
+    let world = World::new();
+    let gate = world.hold_next_send();
     let intake = world.intake.clone();
     let first = tokio::spawn(async move {
         deposit_intake::handle(&intake, post_deposit(KEY_A, "K", &valid_body().to_string())).await
     });
-    gate.wait_until_entered().await;
+    gate.entered().await;
 
     // WHEN the same request arrives meanwhile
     let second = world
@@ -373,7 +372,8 @@ async fn the_same_key_while_the_first_request_is_executing_is_a_conflict() {
 #[tokio::test]
 async fn a_failed_queue_send_is_a_503_without_internals_but_the_deposit_is_recorded() {
     // GIVEN a queue that fails its next send
-    let (world, queue) = World::with_queue(|sink| FlakyQueue::failing(1, sink));
+    let world = World::new();
+    let queue = world.fail_next_sends(1);
 
     // WHEN a deposit is posted
     let reply = world
@@ -402,7 +402,7 @@ async fn a_failed_queue_send_is_a_503_without_internals_but_the_deposit_is_recor
         );
     }
     // AND the deposit is durable (written before the send) while no message went out
-    assert_eq!(queue.attempts(), 1);
+    assert_eq!(queue.calls(), 1);
     assert_eq!(world.store.stream_count(), 1);
     assert_eq!(world.store.idempotency_count(), 1);
     assert!(world.queue.is_empty());
@@ -411,7 +411,8 @@ async fn a_failed_queue_send_is_a_503_without_internals_but_the_deposit_is_recor
 #[tokio::test]
 async fn a_retry_after_a_failed_send_takes_over_at_once_and_sends_the_message() {
     // GIVEN a deposit whose queue send failed (503)
-    let (world, queue) = World::with_queue(|sink| FlakyQueue::failing(1, sink));
+    let world = World::new();
+    let queue = world.fail_next_sends(1);
     let failed = world
         .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
         .await;
@@ -430,7 +431,7 @@ async fn a_retry_after_a_failed_send_takes_over_at_once_and_sends_the_message() 
         retry.header("location"),
         Some(format!("/v1/deposits/{id}").as_str())
     );
-    assert_eq!(queue.attempts(), 2);
+    assert_eq!(queue.calls(), 2);
     let messages = world.drain_queue();
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].body.deposit_id, id);
@@ -445,18 +446,19 @@ async fn a_retry_after_a_failed_send_takes_over_at_once_and_sends_the_message() 
         .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
         .await;
     later.assert_replayed();
-    assert_eq!(queue.attempts(), 2);
+    assert_eq!(queue.calls(), 2);
 }
 
 #[tokio::test]
 async fn a_request_that_died_mid_send_holds_its_key_until_the_lease_expires_then_a_retry_sends() {
     // GIVEN a first request with key K that dies (is cancelled) inside its queue send
-    let (world, gate) = World::with_queue(GatedQueue::new);
+    let world = World::new();
+    let gate = world.hold_next_send();
     let intake = world.intake.clone();
     let doomed = tokio::spawn(async move {
         deposit_intake::handle(&intake, post_deposit(KEY_A, "K", &valid_body().to_string())).await
     });
-    gate.wait_until_entered().await;
+    gate.entered().await;
     doomed.abort();
     assert!(
         doomed
@@ -500,8 +502,13 @@ async fn a_request_that_died_mid_send_holds_its_key_until_the_lease_expires_then
 #[tokio::test]
 async fn when_a_failed_send_cannot_release_its_lease_a_retry_takes_over_after_30_seconds() {
     // GIVEN a send that fails once and a store that fails to release the lease after it
-    let (world, queue) = World::with_queue(|sink| FlakyQueue::failing(1, sink));
-    let world = world.with_store_double(UnreleasableLeases::wrap);
+    let world = World::new();
+    let queue = world.fail_next_sends(1);
+    world
+        .faults
+        .when(Target::op(Port::Store, "transition_idempotency"))
+        .once()
+        .fail("ProvisionedThroughputExceededException");
     let failed = world
         .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
         .await;
@@ -524,7 +531,7 @@ async fn when_a_failed_send_cannot_release_its_lease_a_retry_takes_over_after_30
         "idempotency_request_in_progress",
         None,
     );
-    assert_eq!(queue.attempts(), 1);
+    assert_eq!(queue.calls(), 1);
 
     // WHEN it retries after the lease expired
     world.clock.advance(Duration::seconds(31));
@@ -535,7 +542,7 @@ async fn when_a_failed_send_cannot_release_its_lease_a_retry_takes_over_after_30
     // THEN it takes over and the message is sent
     late.assert_json(StatusCode::ACCEPTED);
     late.assert_replayed();
-    assert_eq!(queue.attempts(), 2);
+    assert_eq!(queue.calls(), 2);
     let messages = world.drain_queue();
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].body.deposit_id, late.deposit_id());
@@ -654,86 +661,36 @@ async fn a_body_that_is_not_an_object_is_refused() {
 }
 
 #[tokio::test]
-async fn an_unknown_currency_is_refused_naming_the_currency() {
-    // GIVEN currency "ABC", which ISO 4217 does not define
-    let world = World::new();
-    let reply = world
-        .send(post_deposit(
-            KEY_A,
-            "K",
-            &body_with("currency", Some(json!("ABC"))),
-        ))
-        .await;
-    // THEN 400 currency_invalid on `currency`, nothing written
-    reply.assert_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        "currency_invalid",
-        Some("currency"),
-    );
-    world.assert_nothing_written();
-}
-
-#[tokio::test]
-async fn an_unknown_country_is_refused_naming_the_country() {
-    // GIVEN country "XX", which ISO 3166-1 does not assign
-    let world = World::new();
-    let reply = world
-        .send(post_deposit(
-            KEY_A,
-            "K",
-            &body_with("country", Some(json!("XX"))),
-        ))
-        .await;
-    // THEN 400 country_invalid on `country`, nothing written
-    reply.assert_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        "country_invalid",
-        Some("country"),
-    );
-    world.assert_nothing_written();
-}
-
-#[tokio::test]
-async fn amounts_that_are_not_positive_integers_in_minor_units_are_refused() {
-    let world = World::new();
-    for amount in [json!(0), json!(-5), json!(10.5), json!("100"), json!(100.0)] {
-        // WHEN the amount is zero, negative, fractional, a string or a float
-        let reply = world
-            .send(post_deposit(KEY_A, "K", &body_with("amount", Some(amount))))
-            .await;
-        // THEN 400 amount_invalid on `amount`, nothing written
+async fn a_field_with_an_invalid_value_is_refused_naming_it() {
+    let too_large = json!(paygate_domain::money::MAX_AMOUNT_MINOR + 1);
+    let cases = [
+        // a currency ISO 4217 does not define, a country ISO 3166-1 does not assign
+        ("currency", json!("ABC"), "currency_invalid"),
+        ("country", json!("XX"), "country_invalid"),
+        // amounts that are not positive integers in minor units: zero, negative,
+        // fractional, a string, a float
+        ("amount", json!(0), "amount_invalid"),
+        ("amount", json!(-5), "amount_invalid"),
+        ("amount", json!(10.5), "amount_invalid"),
+        ("amount", json!("100"), "amount_invalid"),
+        ("amount", json!(100.0), "amount_invalid"),
+        // one above the largest accepted (10^18 minor units)
+        ("amount", too_large, "amount_too_large"),
+    ];
+    for (field, value, code) in cases {
+        // WHEN the field holds the value
+        let world = World::new();
+        let body = body_with(field, Some(value.clone()));
+        let reply = world.send(post_deposit(KEY_A, "K", &body)).await;
+        // THEN 400 with its code on that field, nothing written
         reply.assert_error(
             StatusCode::BAD_REQUEST,
             "invalid_request_error",
-            "amount_invalid",
-            Some("amount"),
+            code,
+            Some(field),
         );
         world.assert_nothing_written();
     }
-}
-
-#[tokio::test]
-async fn an_amount_above_the_maximum_is_refused() {
-    // GIVEN an amount one above the largest accepted (10^18 minor units)
-    let world = World::new();
-    let too_large = json!(paygate_domain::money::MAX_AMOUNT_MINOR + 1);
-    let reply = world
-        .send(post_deposit(
-            KEY_A,
-            "K",
-            &body_with("amount", Some(too_large)),
-        ))
-        .await;
-    // THEN 400 amount_too_large on `amount`, nothing written
-    reply.assert_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        "amount_too_large",
-        Some("amount"),
-    );
-    world.assert_nothing_written();
 }
 
 #[tokio::test]
@@ -800,7 +757,7 @@ async fn a_missing_idempotency_key_is_refused() {
     // GIVEN a valid deposit without the Idempotency-Key header
     let world = World::new();
     let auth = bearer(KEY_A);
-    let request = support::request(
+    let request = paygate_kit::http::request(
         Method::POST,
         "/v1/deposits",
         &[("authorization", &auth)],
@@ -870,7 +827,12 @@ async fn requests_without_a_valid_api_key_are_unauthenticated() {
             }
             let body = Body::Text(valid_body().to_string());
             let reply = world
-                .send(support::request(method.clone(), &path, &headers, body))
+                .send(paygate_kit::http::request(
+                    method.clone(),
+                    &path,
+                    &headers,
+                    body,
+                ))
                 .await;
             // THEN 401 authentication_error / api_key_invalid, nothing written
             assert_eq!(
@@ -1055,7 +1017,7 @@ async fn a_wrong_method_on_a_deposit_is_not_allowed() {
         // WHEN it is called with a method the route does not take
         let headers = [("authorization", auth.as_str()), ("idempotency-key", "K2")];
         let reply = world
-            .send(support::request(
+            .send(paygate_kit::http::request(
                 method.clone(),
                 &path,
                 &headers,
@@ -1077,7 +1039,7 @@ async fn a_wrong_method_on_a_deposit_is_not_allowed() {
         assert_eq!(reply.header("allow"), Some("GET"), "{method} {path}");
     }
     let list = world
-        .send(support::request(
+        .send(paygate_kit::http::request(
             Method::GET,
             "/v1/deposits",
             &[("authorization", auth.as_str())],

@@ -4,33 +4,23 @@
 //! `service::execute`; the gateway's refund webhooks go through `apply_notification`, the
 //! webhook function's use case. Each test reads GIVEN / WHEN / THEN.
 
-#[allow(dead_code)] // handler.rs uses the rest of the helpers
-mod support;
-
 use http::{Method, StatusCode};
-use lambda_http::{Body, Request};
+use lambda_http::Body;
 use paygate_domain::deposit::FailureReason;
-use paygate_domain::idempotency::{
-    Fingerprint, IdempotencyKey, IdempotencyRecord, IdempotencyState,
-};
+use paygate_domain::idempotency::{Fingerprint, IdempotencyKey};
 use paygate_domain::ports::gateway::NotifiedOutcome;
-use paygate_domain::ports::{
-    AppendBatch, AppendError, EventStore, ExternalLookup, QueueSender, RandomIds, StoreError,
-};
+use paygate_domain::ports::{QueueSender, RandomIds};
 use paygate_domain::service::intake::{
     CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
 };
-use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
-use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
+use paygate_domain::service::outcome::Applied;
 use paygate_domain::validation::parse_deposit_request;
-use paygate_domain::{
-    CorrelationId, DepositEvent, DepositId, DepositView, MerchantId, RecordedEvent, RefundId,
-};
-use paygate_memory::MemoryEventStore;
+use paygate_domain::{CorrelationId, DepositEvent, DepositId, RefundId};
+use paygate_kit::fixtures;
+use paygate_kit::gateway_reports::apply;
+use paygate_kit::world::intake::*;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use support::*;
 use uuid::Uuid;
 
 /// The gateway the deposits of these tests were paid through.
@@ -100,29 +90,13 @@ async fn record(world: &World, id: DepositId, events: Vec<DepositEvent>) {
     if events.is_empty() {
         return;
     }
-    let ports = CommandPorts {
-        store: world.store.as_ref(),
-        clock: world.clock.as_ref(),
-        ids: &RandomIds,
-    };
-    execute(
-        &ports,
-        Start::Load(id),
-        Cause {
-            correlation: &CorrelationId("test-processor".into()),
-            causation: None,
-        },
-        RetryPolicy::default(),
-        |_| Ok(Decision::record(events.clone(), ())),
-    )
-    .await
-    .map(|executed| executed.deposit)
-    .expect("the events follow the status graph");
+    let (store, clock) = (world.store.as_ref(), world.clock.as_ref());
+    fixtures::record(store, clock, id, "test-processor", None, events).await;
 }
 
 /// GIVEN-helper: a deposit of merchant A for `amount` (AED) that reached `stage`. It is
-/// created by the intake use case straight onto the queue's sink (so a queue double in
-/// front of the handler sees only the refund requests), and the queue is drained.
+/// created by the intake use case (before any queue rule a test adds, which so sees only
+/// the refund requests), and the queue is drained.
 async fn deposit_at(world: &World, amount: u64, stage: Stage) -> DepositId {
     let body = json!({ "amount": amount, "currency": "AED", "country": "AE",
                        "customer_id": "cus_42", "payment_method": { "type": "card", "token": TOKEN } });
@@ -177,27 +151,18 @@ async fn gateway_reports(world: &World, id: DepositId, refund: RefundId, succeed
             code: "refund_declined".into(),
         }
     };
-    let ports = OutcomePorts {
-        store: world.store.as_ref(),
-        clock: world.clock.as_ref(),
-        ids: &RandomIds,
-        queue: world.queue.as_ref(),
-    };
-    let notification = paygate_kit::gateway_reports::notification(
-        world.store.as_ref(),
+    let (store, clock) = (world.store.as_ref(), world.clock.as_ref());
+    let external_id = payment_id(id);
+    let applied = apply(
+        store,
+        clock,
+        world.queue.as_ref(),
         GATEWAY,
-        &payment_id(id),
+        &external_id,
         outcome,
+        "test-webhook",
     )
     .await;
-    let applied = apply_notification(
-        &ports,
-        GATEWAY,
-        &notification,
-        &CorrelationId("test-webhook".into()),
-    )
-    .await
-    .expect("the webhook applies");
     assert!(
         matches!(applied, Applied::Recorded { .. }),
         "the webhook changed the deposit: {applied:?}"
@@ -205,25 +170,6 @@ async fn gateway_reports(world: &World, id: DepositId, refund: RefundId, succeed
 }
 
 // ================================================================ requests and replies
-
-/// `POST /v1/deposits/{id}/refunds` as merchant `api_key`, with `Idempotency-Key: key`
-/// unless `None`.
-fn post_refund(api_key: &str, deposit: &str, key: Option<&str>, body: &str) -> Request {
-    let auth = bearer(api_key);
-    let mut headers = vec![
-        ("authorization", auth.as_str()),
-        ("content-type", "application/json"),
-    ];
-    if let Some(key) = key {
-        headers.push(("idempotency-key", key));
-    }
-    request(
-        Method::POST,
-        &format!("/v1/deposits/{deposit}/refunds"),
-        &headers,
-        Body::Text(body.to_owned()),
-    )
-}
 
 /// Merchant A asks for a refund of `amount` (`None`: `{}`, all that is left).
 async fn refund(world: &World, id: DepositId, key: &str, amount: Option<u64>) -> Reply {
@@ -516,8 +462,7 @@ async fn twenty_concurrent_refunds_of_100_on_a_1000_deposit_accept_exactly_ten()
     let id = deposit_at(&world, 1000, Stage::Succeeded).await;
 
     // AND a store on which all 20 requests read the same state before any of them writes
-    let snapshot = SameSnapshot::new(world.store.clone(), 20);
-    let world = world.with_store_double(|_| snapshot.clone());
+    let snapshot = same_snapshot(&world, 20);
 
     // WHEN 20 requests of 100 each, with different keys, arrive at once
     let barrier = Arc::new(tokio::sync::Barrier::new(20));
@@ -562,9 +507,9 @@ async fn twenty_concurrent_refunds_of_100_on_a_1000_deposit_accept_exactly_ten()
     }
     assert_eq!((accepted.len(), refused.len()), (10, 10));
     assert!(
-        snapshot.conflicts() >= 19,
+        snapshot.answers(Answer::Conflict) >= 19,
         "the requests really raced: {} version conflicts",
-        snapshot.conflicts()
+        snapshot.answers(Answer::Conflict)
     );
 
     // AND the stream holds exactly those 10, summing to the 1000 captured, at gapless versions
@@ -611,8 +556,7 @@ async fn five_concurrent_requests_for_all_that_is_left_refund_it_once() {
     // GIVEN a succeeded deposit of 1000, and a store on which 5 requests read the same state
     let world = World::new();
     let id = deposit_at(&world, 1000, Stage::Succeeded).await;
-    let snapshot = SameSnapshot::new(world.store.clone(), 5);
-    let world = world.with_store_double(|_| snapshot.clone());
+    same_snapshot(&world, 5);
 
     // WHEN 5 requests for all that is left (`{}`), with different keys, arrive at once
     let tasks: Vec<_> = (0..5)
@@ -650,8 +594,7 @@ async fn the_same_refund_sent_twice_at_once_is_made_once_and_never_refused_as_ex
     // state before either writes (a client retrying while its first request still runs)
     let world = World::new();
     let id = deposit_at(&world, 1000, Stage::Succeeded).await;
-    let snapshot = SameSnapshot::new(world.store.clone(), 2);
-    let world = world.with_store_double(|_| snapshot.clone());
+    same_snapshot(&world, 2);
 
     // WHEN the same request for 600 (same key, same body) arrives twice at once
     let tasks: Vec<_> = (0..2)
@@ -701,8 +644,7 @@ async fn the_same_refund_is_replayed_when_the_first_commits_between_the_retrys_k
     // second reads the deposit
     let world = World::new();
     let id = deposit_at(&world, 1000, Stage::Succeeded).await;
-    let race = CommitBetweenCheckAndLoad::new(world.store.clone());
-    let world = world.with_store_double(|_| race.clone());
+    commit_between_check_and_load(&world);
 
     // WHEN both run
     let tasks: Vec<_> = (0..2)
@@ -863,8 +805,9 @@ async fn the_key_that_created_the_deposit_cannot_be_reused_for_a_refund() {
 #[tokio::test]
 async fn the_same_key_while_the_first_refund_request_is_executing_is_a_conflict() {
     // GIVEN a first refund request with key R held inside its queue send
-    let (world, gate) = World::with_queue(GatedQueue::new);
+    let world = World::new();
     let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let gate = world.hold_next_send();
     let intake = world.intake.clone();
     let first = tokio::spawn(async move {
         deposit_intake::handle(
@@ -873,7 +816,7 @@ async fn the_same_key_while_the_first_refund_request_is_executing_is_a_conflict(
         )
         .await
     });
-    gate.wait_until_entered().await;
+    gate.entered().await;
 
     // WHEN the same request arrives meanwhile
     let second = refund(&world, id, "R", Some(300)).await;
@@ -900,8 +843,9 @@ async fn the_same_key_while_the_first_refund_request_is_executing_is_a_conflict(
 #[tokio::test]
 async fn a_refund_whose_message_failed_to_send_is_sent_by_the_retry_with_the_same_key() {
     // GIVEN a queue that fails the refund's send
-    let (world, queue) = World::with_queue(|sink| FlakyQueue::failing(1, sink));
+    let world = World::new();
     let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let queue = world.fail_next_sends(1);
     let failed = refund(&world, id, "R", Some(300)).await;
 
     // THEN 503 without internals; the refund is recorded (before the send), no message went out
@@ -925,7 +869,7 @@ async fn a_refund_whose_message_failed_to_send_is_sent_by_the_retry_with_the_sam
         requested_refunds(&world, id).await,
         [(refund_id(&retry), 300)]
     );
-    assert_eq!(queue.attempts(), 2);
+    assert_eq!(queue.calls(), 2);
     let messages = world.drain_queue();
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].body.deposit_id, id);
@@ -1253,175 +1197,62 @@ async fn a_refund_request_without_a_valid_api_key_is_unauthenticated() {
     assert_no_new_message(&world);
 }
 
-// ================================================================ doubles
+// ================================================================ faults
 
-/// The memory store, except that the first `parties` stream loads wait for each other:
-/// every request then decides on the same version and all but one lose the race on the
-/// append's version check (exactly what DynamoDB's conditional write does), so the
-/// re-check on fresh state is what keeps the refunds within the amount.
-struct SameSnapshot {
-    inner: Arc<MemoryEventStore>,
-    gate: tokio::sync::Barrier,
-    parties: usize,
-    loads: AtomicUsize,
-    conflicts: AtomicUsize,
+/// The first `parties` stream loads wait for each other once read: every request then
+/// decides on the same version and all but one lose the race on the append's version
+/// check (exactly what DynamoDB's conditional write does), so the re-check on fresh state
+/// is what keeps the refunds within the amount. Returns the appends' counts.
+fn same_snapshot(world: &World, parties: usize) -> Rule {
+    world
+        .faults
+        .when(Target::op(Port::Store, "load"))
+        .meet_after_answer(parties);
+    world.faults.watch(Target::append())
 }
 
-impl SameSnapshot {
-    fn new(inner: Arc<MemoryEventStore>, parties: usize) -> Arc<Self> {
-        Arc::new(Self {
-            inner,
-            gate: tokio::sync::Barrier::new(parties),
-            parties,
-            loads: AtomicUsize::new(0),
-            conflicts: AtomicUsize::new(0),
-        })
-    }
-
-    fn conflicts(&self) -> usize {
-        self.conflicts.load(Ordering::SeqCst)
-    }
-}
-
-#[async_trait::async_trait]
-impl EventStore for SameSnapshot {
-    async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
-        let stream = self.inner.load(deposit).await;
-        if self.loads.fetch_add(1, Ordering::SeqCst) < self.parties {
-            tokio::time::timeout(std::time::Duration::from_secs(5), self.gate.wait())
+/// The winner of two copies of one request commits in the window between the loser's key
+/// check and its read of the stream, if the use case checks the key first: the first two
+/// key checks wait (briefly) for each other once answered, and the second stream read
+/// waits until an append went through. A use case that reads the stream before checking
+/// the key is not held up (the check gives up waiting).
+fn commit_between_check_and_load(world: &World) {
+    let appends = world.faults.watch(Target::append());
+    let checks = world
+        .faults
+        .watch(Target::op(Port::Store, "idempotency_record"));
+    world
+        .faults
+        .when(Target::op(Port::Store, "load"))
+        .skip(1)
+        .once()
+        .run(move || {
+            let appends = appends.clone();
+            async move {
+                tokio::time::timeout(std::time::Duration::from_secs(5), async {
+                    while appends.answers(Answer::Ok) == 0 {
+                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    }
+                })
                 .await
-                .expect("every request reaches the store");
-        }
-        stream
-    }
-
-    async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
-        let result = self.inner.append(batch).await;
-        if matches!(result, Err(AppendError::VersionConflict)) {
-            self.conflicts.fetch_add(1, Ordering::SeqCst);
-        }
-        result
-    }
-
-    async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
-        self.inner.view(deposit).await
-    }
-
-    async fn find_by_external_id(
-        &self,
-        gateway: &str,
-        external_id: &str,
-    ) -> Result<Option<ExternalLookup>, StoreError> {
-        self.inner.find_by_external_id(gateway, external_id).await
-    }
-
-    async fn idempotency_record(
-        &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.inner.idempotency_record(merchant, key).await
-    }
-
-    async fn transition_idempotency(
-        &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-        expected: &IdempotencyState,
-        next: &IdempotencyState,
-    ) -> Result<bool, StoreError> {
-        self.inner
-            .transition_idempotency(merchant, key, expected, next)
-            .await
-    }
-}
-
-/// The memory store, arranged so that the winner of two copies of one request commits in
-/// the window between the loser's key check and its read of the stream, if the use case
-/// checks the key first: the first two key checks wait (briefly) for each other, and the
-/// second stream read waits until the first request has appended. A use case that reads
-/// the stream before checking the key is not held up (the check gives up waiting).
-struct CommitBetweenCheckAndLoad {
-    inner: Arc<MemoryEventStore>,
-    checks: AtomicUsize,
-    loads: AtomicUsize,
-    appended: std::sync::atomic::AtomicBool,
-}
-
-impl CommitBetweenCheckAndLoad {
-    fn new(inner: Arc<MemoryEventStore>) -> Arc<Self> {
-        Arc::new(Self {
-            inner,
-            checks: AtomicUsize::new(0),
-            loads: AtomicUsize::new(0),
-            appended: std::sync::atomic::AtomicBool::new(false),
-        })
-    }
-}
-
-#[async_trait::async_trait]
-impl EventStore for CommitBetweenCheckAndLoad {
-    async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
-        if self.loads.fetch_add(1, Ordering::SeqCst) == 1 {
-            tokio::time::timeout(std::time::Duration::from_secs(5), async {
-                while !self.appended.load(Ordering::SeqCst) {
-                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-                }
-            })
-            .await
-            .expect("the first request appends");
-        }
-        self.inner.load(deposit).await
-    }
-
-    async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
-        let result = self.inner.append(batch).await;
-        if result.is_ok() {
-            self.appended.store(true, Ordering::SeqCst);
-        }
-        result
-    }
-
-    async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
-        self.inner.view(deposit).await
-    }
-
-    async fn find_by_external_id(
-        &self,
-        gateway: &str,
-        external_id: &str,
-    ) -> Result<Option<ExternalLookup>, StoreError> {
-        self.inner.find_by_external_id(gateway, external_id).await
-    }
-
-    async fn idempotency_record(
-        &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let record = self.inner.idempotency_record(merchant, key).await;
-        if self.checks.fetch_add(1, Ordering::SeqCst) < 2 {
-            // Both copies find the key unused before either goes on (or, if the other
-            // cannot check before this one goes on, stop waiting).
-            let _ = tokio::time::timeout(std::time::Duration::from_millis(250), async {
-                while self.checks.load(Ordering::SeqCst) < 2 {
-                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-                }
-            })
-            .await;
-        }
-        record
-    }
-
-    async fn transition_idempotency(
-        &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-        expected: &IdempotencyState,
-        next: &IdempotencyState,
-    ) -> Result<bool, StoreError> {
-        self.inner
-            .transition_idempotency(merchant, key, expected, next)
-            .await
-    }
+                .expect("the first request appends");
+            }
+        });
+    world
+        .faults
+        .when(Target::op(Port::Store, "idempotency_record"))
+        .times(2)
+        .run_after_answer(move || {
+            let checks = checks.clone();
+            async move {
+                // Both copies find the key unused before either goes on (or, if the other
+                // cannot check before this one goes on, stop waiting).
+                let _ = tokio::time::timeout(std::time::Duration::from_millis(250), async {
+                    while checks.calls() < 2 {
+                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    }
+                })
+                .await;
+            }
+        });
 }

@@ -4,22 +4,18 @@
 //! `lambda_http::Request`. A sample that drifts from the API fails its case, and a new
 //! sample without a case here fails `every_sample_file_runs_through_a_case`.
 
-#[allow(dead_code)] // the other test binaries use the rest of the helpers
-mod support;
-
 use http::StatusCode;
 use paygate_domain::gateways::GatewayConfig;
 use paygate_domain::ports::gateway::{GatewayNotification, NotifiedOutcome};
-use paygate_domain::ports::{GatewayRegistry, IdGenerator, RandomIds};
+use paygate_domain::ports::{GatewayRegistry, RandomIds};
 use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
-use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
-use paygate_domain::{CorrelationId, Country, Currency, DepositEvent, DepositId, DepositStatus};
-use paygate_kit::samples::Samples;
+use paygate_domain::{CorrelationId, Country, Currency, DepositEvent, DepositStatus};
+use paygate_kit::fixtures::{self, FixedIds};
 use paygate_kit::samples::fixed::{API_KEY, CORRELATION, DEPOSIT_ID, MERCHANT};
+use paygate_kit::samples::{Samples, deposit_id};
+use paygate_kit::world::intake::{Reply, World, merchant};
 use paygate_memory::MemoryGatewayRegistry;
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-use support::{Reply, World, merchant};
+use std::sync::Arc;
 use uuid::Uuid;
 
 // ================================================================ the samples
@@ -254,34 +250,6 @@ fn sqs_sample_body() -> String {
 
 // ================================================================ the world the samples need
 
-fn deposit_id() -> DepositId {
-    DepositId::parse(DEPOSIT_ID).expect("a UUID")
-}
-
-/// Gives out `first` in order, then time-ordered random ids.
-struct FixedIds {
-    first: Mutex<VecDeque<Uuid>>,
-}
-
-impl FixedIds {
-    fn starting_with(ids: impl IntoIterator<Item = Uuid>) -> Self {
-        Self {
-            first: Mutex::new(ids.into_iter().collect()),
-        }
-    }
-}
-
-impl IdGenerator for FixedIds {
-    fn new_uuid(&self) -> Uuid {
-        let next = self
-            .first
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop_front();
-        next.unwrap_or_else(|| RandomIds.new_uuid())
-    }
-}
-
 /// The in-memory intake with the samples' merchant registered, whose next deposit gets
 /// the samples' id.
 fn sample_world() -> World {
@@ -307,41 +275,10 @@ async fn payment_succeeded(world: &World) {
     let gateway = "acme_json";
     let external_id = "pay_8c4e2a6f1b3d5e7092a4c6e8f0b2d4a6";
     let correlation = CorrelationId(CORRELATION.into());
-    let ports = CommandPorts {
-        store: world.store.as_ref(),
-        clock: world.clock.as_ref(),
-        ids: &RandomIds,
-    };
-    execute(
-        &ports,
-        Start::Load(deposit_id()),
-        Cause {
-            correlation: &correlation,
-            causation: Some("sample-sqs-message"),
-        },
-        RetryPolicy::default(),
-        |_| {
-            Ok(Decision::record(
-                vec![
-                    DepositEvent::AttemptStarted {
-                        attempt: 1,
-                        gateway: gateway.into(),
-                        idempotency_key: format!("{DEPOSIT_ID}:1"),
-                        owner: None,
-                    },
-                    DepositEvent::DepositSubmitted {
-                        attempt: 1,
-                        gateway: gateway.into(),
-                        external_id: external_id.into(),
-                    },
-                ],
-                (),
-            ))
-        },
-    )
-    .await
-    .map(|executed| executed.deposit)
-    .expect("the submission follows the status graph");
+    let (store, clock) = (world.store.as_ref(), world.clock.as_ref());
+    let events = fixtures::submission(deposit_id(), gateway, external_id);
+    let causation = Some("sample-sqs-message");
+    fixtures::record(store, clock, deposit_id(), CORRELATION, causation, events).await;
     let applied = apply_notification(
         &OutcomePorts {
             store: world.store.as_ref(),

@@ -3,6 +3,7 @@
 //! after their visibility timeout was set to the backoff delay.
 
 mod batch;
+pub mod trigger;
 
 pub use batch::{Disposition, process_batch};
 

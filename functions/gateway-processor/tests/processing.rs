@@ -3,15 +3,13 @@
 //! `alpha` (JSON, priority 1), `bravo` (SOAP, priority 2), `charlie` (JSON, priority 3),
 //! all serving AE/AED; only `alpha` serves SA/SAR. Each test reads GIVEN / WHEN / THEN.
 
-mod support;
-
 use gateway_processor::Disposition;
 use gateway_simulator::Behaviour;
 use paygate_domain::gateways::{BreakerPolicy, BreakerState};
 use paygate_domain::ports::{Clock, DepositMessage, QueueSender};
 use paygate_domain::{DepositId, DepositStatus};
+use paygate_kit::world::processor::*;
 use std::time::Duration;
-use support::*;
 use uuid::Uuid;
 
 // ================================================================ the happy path
@@ -572,10 +570,10 @@ async fn a_message_delivered_twice_charges_once_and_submits_once() {
 async fn two_deliveries_racing_to_start_the_attempt_share_its_key_so_the_gateway_charges_once() {
     // GIVEN a pending deposit, and two Lambda instances that both got a copy of its
     // message and both decided to start attempt 1 (their writes meet in the store)
-    let mut world = World::new().await;
-    world.processor.store = RacingWriters::wrap(world.store.clone());
+    let world = World::new().await;
     let message = world.deposit("tok_visa").await;
     let id = message.deposit_id;
+    world.racing_writers();
 
     // WHEN both process their copy at the same time
     let (first, second) = tokio::join!(
@@ -606,13 +604,12 @@ async fn two_deliveries_racing_to_start_the_attempt_share_its_key_so_the_gateway
 async fn a_processor_killed_after_the_gateway_call_is_reconciled_on_redelivery_without_paying_again()
  {
     // GIVEN a processor that dies after alpha accepted the payment, before recording it
-    let mut world = World::new().await;
-    let killer = KilledAfterTheCall::wrap(world.store.clone());
-    world.processor.store = killer.clone();
+    let world = World::new().await;
+    let killer = world.killed_after_the_call();
     let message = world.deposit("tok_visa").await;
     let id = message.deposit_id;
     let first = world.deliver(&message, 1).await;
-    assert!(killer.killed());
+    assert_eq!(killer.fired(), 1);
 
     // THEN that delivery is retried, and the attempt is left open
     assert_eq!(first, Disposition::Retry);

@@ -5,31 +5,19 @@
 //! by the real intake use cases; payment and refund outcomes arrive through the webhook
 //! use case (`apply_notification`). Each test reads GIVEN / WHEN / THEN.
 
-mod support;
-
-use async_trait::async_trait;
 use gateway_processor::Disposition;
 use gateway_simulator::RefundRecord;
-use paygate_domain::idempotency::{
-    Fingerprint, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, IdempotencyState,
-    RefundSnapshot,
-};
+use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyPolicy, RefundSnapshot};
 use paygate_domain::ports::gateway::{NotifiedOutcome, RefundOutcome, RefundRequest};
-use paygate_domain::ports::{
-    AppendBatch, AppendError, DepositMessage, EventStore, ExternalLookup, RandomIds, StoreError,
-};
+use paygate_domain::ports::{DepositMessage, RandomIds};
 use paygate_domain::service::intake::IntakePorts;
-use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
+use paygate_domain::service::outcome::Applied;
 use paygate_domain::service::refund::{CREATE_REFUND, RefundCreated, RefundInput, request_refund};
-use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
-use paygate_domain::{
-    Amount, CorrelationId, Deposit, DepositEvent, DepositId, DepositStatus, DepositView,
-    MerchantId, RecordedEvent, RefundId,
-};
+use paygate_domain::{Amount, Deposit, DepositEvent, DepositId, DepositStatus, RefundId};
 use paygate_gateways::{ConnectorConfig, Timeouts, WireFormat, connector_for};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use support::*;
+use paygate_kit::fixtures;
+use paygate_kit::gateway_reports::apply;
+use paygate_kit::world::processor::*;
 use uuid::Uuid;
 
 /// What `World::deposit` charges.
@@ -44,27 +32,17 @@ async fn webhook(
     external_id: &str,
     outcome: NotifiedOutcome,
 ) -> Applied {
-    let ports = OutcomePorts {
-        store: world.store.as_ref(),
-        clock: world.clock.as_ref(),
-        ids: &RandomIds,
-        queue: world.queue.as_ref(),
-    };
-    let notification = paygate_kit::gateway_reports::notification(
-        world.store.as_ref(),
+    let (store, clock) = (world.store.as_ref(), world.clock.as_ref());
+    apply(
+        store,
+        clock,
+        world.queue.as_ref(),
         gateway,
         external_id,
         outcome,
-    )
-    .await;
-    apply_notification(
-        &ports,
-        gateway,
-        &notification,
-        &CorrelationId("test-webhook".into()),
+        "test-webhook",
     )
     .await
-    .expect("the webhook applies")
 }
 
 /// GIVEN-helper: a deposit of merchant A processed from the queue and then reported
@@ -404,11 +382,11 @@ async fn a_refund_message_delivered_twice_refunds_once_at_the_gateway() {
 async fn two_deliveries_racing_on_a_refund_share_its_key_so_the_gateway_refunds_once() {
     // GIVEN a captured deposit with a refund requested, and two Lambda instances that both
     // got its message, both call the gateway and then race to record what it answered
-    let mut world = World::new().await;
+    let world = World::new().await;
     let (message, _, _) = captured(&world).await;
     let id = message.deposit_id;
     let refund = ask_refund(&world, &message, Some(1000)).await;
-    world.processor.store = RacingWriters::wrap(world.store.clone());
+    world.racing_writers();
 
     // WHEN both process their copy at the same time
     let (first, second) = tokio::join!(
@@ -442,16 +420,19 @@ async fn a_processor_killed_after_the_refund_call_resubmits_under_the_same_key_a
  {
     // GIVEN a captured deposit with a refund requested, and a processor that dies after
     // the gateway took the refund, before recording it
-    let mut world = World::new().await;
+    let world = World::new().await;
     let (message, _, _) = captured(&world).await;
     let id = message.deposit_id;
     let refund = ask_refund(&world, &message, Some(1000)).await;
-    let killer = KilledBeforeRefundSubmitted::wrap(world.store.clone());
-    world.processor.store = killer.clone();
+    let killer = world
+        .faults
+        .when(Target::append().recording(&["RefundSubmitted"]))
+        .once()
+        .fail("the Lambda instance was killed");
 
     // WHEN the message is delivered, fails, and is delivered again
     assert_eq!(world.deliver(&message, 1).await, Disposition::Retry);
-    assert!(killer.killed());
+    assert_eq!(killer.fired(), 1);
     assert_eq!(refunds_at(&world, ALPHA).len(), 1, "alpha took it");
     assert_eq!(
         world.story(id).await,
@@ -566,23 +547,9 @@ async fn a_refund_of_a_payment_the_gateway_does_not_know_is_recorded_failed() {
             external_id: unknown.clone(),
         },
     ];
-    execute(
-        &CommandPorts {
-            store: world.store.as_ref(),
-            clock: world.clock.as_ref(),
-            ids: &RandomIds,
-        },
-        Start::Load(id),
-        Cause {
-            correlation: &message.correlation_id,
-            causation: None,
-        },
-        RetryPolicy::default(),
-        |_| Ok(Decision::record(events.clone(), ())),
-    )
-    .await
-    .map(|executed| executed.deposit)
-    .expect("the capture is recorded");
+    let (store, clock) = (world.store.as_ref(), world.clock.as_ref());
+    let correlation = message.correlation_id.0.as_str();
+    fixtures::record(store, clock, id, correlation, None, events).await;
     let refund = ask_refund(&world, &message, Some(500)).await;
 
     // WHEN the queue (the deposit's message and the refund's) is processed
@@ -647,76 +614,4 @@ async fn during_a_gateway_outage_a_refund_waits_with_nothing_recorded_and_goes_t
         at_alpha[0].idempotency_key,
         refund_key(id, refund.refund_id)
     );
-}
-
-// ================================================================ doubles
-
-/// The memory store, except that the first append recording a `RefundSubmitted` fails:
-/// the processor "dies" between the gateway's refund call and writing its answer.
-struct KilledBeforeRefundSubmitted {
-    inner: Arc<paygate_memory::MemoryEventStore>,
-    killed: AtomicBool,
-}
-
-impl KilledBeforeRefundSubmitted {
-    fn wrap(inner: Arc<paygate_memory::MemoryEventStore>) -> Arc<Self> {
-        Arc::new(Self {
-            inner,
-            killed: AtomicBool::new(false),
-        })
-    }
-
-    fn killed(&self) -> bool {
-        self.killed.load(Ordering::SeqCst)
-    }
-}
-
-#[async_trait]
-impl EventStore for KilledBeforeRefundSubmitted {
-    async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.inner.load(deposit).await
-    }
-
-    async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
-        let submits = batch
-            .events
-            .iter()
-            .any(|e| matches!(e.event, DepositEvent::RefundSubmitted { .. }));
-        if submits && !self.killed.swap(true, Ordering::SeqCst) {
-            return Err(StoreError("the Lambda instance was killed".into()).into());
-        }
-        self.inner.append(batch).await
-    }
-
-    async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
-        self.inner.view(deposit).await
-    }
-
-    async fn find_by_external_id(
-        &self,
-        gateway: &str,
-        external_id: &str,
-    ) -> Result<Option<ExternalLookup>, StoreError> {
-        self.inner.find_by_external_id(gateway, external_id).await
-    }
-
-    async fn idempotency_record(
-        &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.inner.idempotency_record(merchant, key).await
-    }
-
-    async fn transition_idempotency(
-        &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-        expected: &IdempotencyState,
-        next: &IdempotencyState,
-    ) -> Result<bool, StoreError> {
-        self.inner
-            .transition_idempotency(merchant, key, expected, next)
-            .await
-    }
 }

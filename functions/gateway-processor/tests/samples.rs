@@ -3,22 +3,14 @@
 //! runtime reads them (JSON → `SqsEvent` in a `LambdaEvent`), in front of real simulated
 //! gateways. A new sample without a case here fails `every_sample_file_runs_through_a_case`.
 
-mod support;
-
 use aws_lambda_events::event::sqs::SqsEvent;
 use gateway_processor::handle;
 use lambda_runtime::{Context, LambdaEvent};
-use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyPolicy};
-use paygate_domain::ports::{DepositMessage, IdGenerator, RandomIds};
-use paygate_domain::service::intake::{
-    CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
-};
-use paygate_domain::validation::parse_deposit_request;
-use paygate_domain::{CorrelationId, DepositId, DepositStatus, MerchantId};
-use paygate_kit::samples::Samples;
-use paygate_kit::samples::fixed::{CORRELATION, DEPOSIT_ID, MERCHANT};
-use serde_json::Value;
-use support::{ALPHA, World, attempt_key};
+use paygate_domain::DepositStatus;
+use paygate_domain::ports::DepositMessage;
+use paygate_kit::samples::fixed::{CORRELATION, DEPOSIT_ID};
+use paygate_kit::samples::{Samples, create_sample_deposit, deposit_id, intake_body};
+use paygate_kit::world::processor::{ALPHA, World, attempt_key};
 
 const SAMPLES: Samples = Samples::of("gateway-processor");
 
@@ -65,7 +57,7 @@ async fn sqs_batch_case() {
     assert_eq!(view.external_id.as_deref(), Some(payment.id.as_str()));
     assert_eq!(payment.idempotency_key, attempt_key(deposit_id(), 1));
     assert_eq!(payment.reference, DEPOSIT_ID);
-    let asked = intake_sample_body();
+    let asked = intake_body();
     assert_eq!(Some(payment.amount), asked["amount"].as_i64());
     assert_eq!(Some(payment.currency.as_str()), asked["currency"].as_str());
     assert_eq!(
@@ -167,59 +159,16 @@ async fn invoke_sample(
         .expect("the handler never fails a whole batch")
 }
 
-/// The JSON body of the intake's create-deposit sample.
-fn intake_sample_body() -> Value {
-    Samples::of("deposit-intake")
-        .http("create-deposit.json")
-        .body_json()
-}
-
 // ================================================================ the world the samples need
-
-fn deposit_id() -> DepositId {
-    DepositId::parse(DEPOSIT_ID).expect("a UUID")
-}
-
-/// The samples' deposit id first, then random ones.
-struct SampleIds(std::sync::atomic::AtomicBool);
-
-impl IdGenerator for SampleIds {
-    fn new_uuid(&self) -> uuid::Uuid {
-        if self.0.swap(false, std::sync::atomic::Ordering::SeqCst) {
-            deposit_id().0
-        } else {
-            RandomIds.new_uuid()
-        }
-    }
-}
 
 /// GIVEN-helper: the deposit the intake's create-deposit sample creates, recorded by the
 /// intake's use case (token encrypted at rest) under the samples' id and merchant.
 async fn sample_deposit_created(world: &World) {
-    let body = intake_sample_body();
-    let ports = IntakePorts {
-        store: world.store.as_ref(),
-        queue: world.queue.as_ref(),
-        clock: world.clock.as_ref(),
-        ids: &SampleIds(true.into()),
-        cipher: &world.cipher,
-        policy: IdempotencyPolicy::default(),
-    };
-    let created = request_deposit(
-        &ports,
-        IntakeRequest {
-            merchant: &MerchantId(MERCHANT.into()),
-            key: &IdempotencyKey::parse(Some("order-S-1")).expect("a valid key"),
-            fingerprint: &Fingerprint::of(CREATE_DEPOSIT, body.to_string().as_bytes()),
-            correlation: &CorrelationId(CORRELATION.into()),
-            request: parse_deposit_request(&body).expect("the sample's body is a valid deposit"),
-        },
-    )
-    .await
-    .expect("the intake accepts the deposit");
-    let Created::New(view) = created else {
-        panic!("a fresh key creates the deposit");
-    };
-    assert_eq!(view.id, deposit_id());
+    let (store, queue, clock) = (
+        world.store.as_ref(),
+        world.queue.as_ref(),
+        world.clock.as_ref(),
+    );
+    let view = create_sample_deposit(store, queue, clock, &world.cipher).await;
     assert_eq!(view.status, DepositStatus::Pending);
 }

@@ -3,10 +3,8 @@
 //! the REAL gateway processor following it, `GatewayHealthChanged` on the bus for every
 //! change and only then, and an open breaker half-opened once cooled and probed healthy.
 
-mod support;
-
 use paygate_domain::gateways::{BreakerState, Health};
-use support::{ALPHA, BRAVO, World, calm, health_down, submitted_external_id};
+use paygate_kit::world::probe::{ALPHA, BRAVO, World, calm, health_down, submitted_external_id};
 use time::format_description::well_known::Rfc3339;
 
 /// The gateway a deposit was submitted to, after the processor handled its message.

@@ -4,15 +4,13 @@
 //! simulated gateways. A new sample without a case here fails
 //! `every_sample_file_runs_through_a_case`.
 
-mod support;
-
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use health_probe::handle;
 use lambda_runtime::{Context, LambdaEvent};
 use paygate_domain::gateways::Health;
 use paygate_kit::samples::Samples;
+use paygate_kit::world::probe::{ALPHA, BRAVO, World, health_down};
 use serde_json::{Value, json};
-use support::{ALPHA, BRAVO, World, health_down};
 
 const SAMPLES: Samples = Samples::of("health-probe");
 

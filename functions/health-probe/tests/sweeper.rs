@@ -3,18 +3,16 @@
 //! settled by asking the gateway, unpublished outcomes published, overlapping runs, and
 //! the `limit` / time budget bounds.
 
-mod support;
-
 use gateway_simulator::Behaviour;
 use paygate_domain::deposit::FailureReason;
 use paygate_domain::ports::RandomIds;
 use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
 use paygate_domain::{CorrelationId, DepositEvent, DepositId, DepositStatus};
-use std::time::Duration;
-use support::{
+use paygate_kit::world::probe::{
     ALPHA, PAST_EVERY_CUT_OFF, SWEEP, World, assert_consistent, calm, count, settling,
     submitted_external_id,
 };
+use std::time::Duration;
 
 /// A gateway that answers after 600 ms, past the processor's 400 ms request timeout (an
 /// ambiguous answer), and settles its payments 30 ms after taking them.

@@ -5,25 +5,18 @@
 //! handler's clock is pinned near it. A new sample without a case here fails
 //! `every_sample_file_runs_through_a_case`.
 
-mod support;
-
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::deposit::FailureReason;
-use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyPolicy};
-use paygate_domain::ports::{IdGenerator, RandomIds, SystemClock};
-use paygate_domain::service::intake::{
-    CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
-};
-use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
-use paygate_domain::validation::parse_deposit_request;
-use paygate_domain::{CorrelationId, DepositEvent, DepositId, DepositStatus, MerchantId};
+use paygate_domain::ports::SystemClock;
+use paygate_domain::{DepositEvent, DepositStatus};
+use paygate_kit::fixtures;
 use paygate_kit::samples::fixed::{
-    ACME_JSON_SECRET, CORRELATION, DEPOSIT_ID, GLOBEX_SOAP_SECRET, MERCHANT, SIGNED_AT,
+    ACME_JSON_SECRET, CORRELATION, DEPOSIT_ID, GLOBEX_SOAP_SECRET, SIGNED_AT,
 };
-use paygate_kit::samples::{HttpSample, Samples};
+use paygate_kit::samples::{HttpSample, Samples, create_sample_deposit, deposit_id};
+use paygate_kit::world::webhooks::World;
 use paygate_memory::MemoryQueue;
 use std::sync::Arc;
-use support::World;
 use webhook_callback::WebhookGateways;
 
 // ================================================================ the samples
@@ -113,7 +106,9 @@ async fn run(case: Case) {
     let before = world.events(deposit_id()).await;
     let mut wall_clock = world.webhooks.clone();
     wall_clock.clock = Arc::new(SystemClock);
-    let stale = support::Reply::from(webhook_callback::handle(&wall_clock, sample.request()).await);
+    let stale = paygate_kit::world::webhooks::Reply::from(
+        webhook_callback::handle(&wall_clock, sample.request()).await,
+    );
 
     // THEN it is refused as stale and changes nothing
     stale.assert_unauthenticated();
@@ -185,19 +180,6 @@ fn read_sample(name: &str) -> HttpSample {
     sample
 }
 
-/// The JSON body of the intake's create-deposit sample.
-fn intake_sample_body() -> serde_json::Value {
-    Samples::of("deposit-intake")
-        .http("create-deposit.json")
-        .body_json()
-}
-
-// ================================================================ the world the samples need
-
-fn deposit_id() -> DepositId {
-    DepositId::parse(DEPOSIT_ID).expect("a UUID")
-}
-
 /// `PAYGATE_WEBHOOK_GATEWAYS` for the samples' two gateways, as documented.
 fn sample_gateways_json() -> String {
     format!(
@@ -209,80 +191,16 @@ fn sample_gateways() -> WebhookGateways {
     WebhookGateways::from_json(&sample_gateways_json()).expect("a valid configuration")
 }
 
-/// The samples' deposit id first, then random ones.
-struct SampleIds(std::sync::atomic::AtomicBool);
-
-impl IdGenerator for SampleIds {
-    fn new_uuid(&self) -> uuid::Uuid {
-        if self.0.swap(false, std::sync::atomic::Ordering::SeqCst) {
-            deposit_id().0
-        } else {
-            RandomIds.new_uuid()
-        }
-    }
-}
-
 /// GIVEN-helper: the deposit of the intake's create-deposit sample (recorded by the
 /// intake's use case under the samples' id), then submitted to `gateway` as
 /// `external_id` by the processor's own events, which also write the external-id lookup
 /// webhooks are resolved by.
 async fn submitted_sample_deposit(world: &World, gateway: &str, external_id: &str) {
-    let body = intake_sample_body();
+    let (store, clock) = (world.store.as_ref(), world.clock.as_ref());
     let queue = MemoryQueue::default();
-    let ports = IntakePorts {
-        store: world.store.as_ref(),
-        queue: &queue,
-        clock: world.clock.as_ref(),
-        ids: &SampleIds(true.into()),
-        cipher: &FieldCipher::ephemeral(),
-        policy: IdempotencyPolicy::default(),
-    };
-    let created = request_deposit(
-        &ports,
-        IntakeRequest {
-            merchant: &MerchantId(MERCHANT.into()),
-            key: &IdempotencyKey::parse(Some("order-S-1")).expect("a valid key"),
-            fingerprint: &Fingerprint::of(CREATE_DEPOSIT, body.to_string().as_bytes()),
-            correlation: &CorrelationId(CORRELATION.into()),
-            request: parse_deposit_request(&body).expect("the sample's body is a valid deposit"),
-        },
-    )
-    .await
-    .expect("the intake accepts the deposit");
-    assert!(matches!(created, Created::New(view) if view.id == deposit_id()));
-    let submitted = execute(
-        &CommandPorts {
-            store: world.store.as_ref(),
-            clock: world.clock.as_ref(),
-            ids: &RandomIds,
-        },
-        Start::Load(deposit_id()),
-        Cause {
-            correlation: &CorrelationId(CORRELATION.into()),
-            causation: Some("sample-sqs-message"),
-        },
-        RetryPolicy::default(),
-        |_| {
-            Ok(Decision::record(
-                vec![
-                    DepositEvent::AttemptStarted {
-                        attempt: 1,
-                        gateway: gateway.to_owned(),
-                        idempotency_key: format!("{DEPOSIT_ID}:1"),
-                        owner: None,
-                    },
-                    DepositEvent::DepositSubmitted {
-                        attempt: 1,
-                        gateway: gateway.to_owned(),
-                        external_id: external_id.to_owned(),
-                    },
-                ],
-                (),
-            ))
-        },
-    )
-    .await
-    .map(|executed| executed.deposit)
-    .expect("the submission follows the status graph");
-    assert_eq!(submitted.status, DepositStatus::Submitted);
+    create_sample_deposit(store, &queue, clock, &FieldCipher::ephemeral()).await;
+    let events = fixtures::submission(deposit_id(), gateway, external_id);
+    let causation = Some("sample-sqs-message");
+    let submitted = fixtures::record(store, clock, deposit_id(), CORRELATION, causation, events);
+    assert_eq!(submitted.await.status, DepositStatus::Submitted);
 }

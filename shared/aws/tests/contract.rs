@@ -7,11 +7,9 @@ use paygate_aws::{
     BusTap, DynamoEventStore, DynamoGatewayRegistry, DynamoMerchantDirectory, EventBridgePublisher,
     Resources, SdkConfig, SqsQueue, aws_sdk_dynamodb, aws_sdk_eventbridge, aws_sdk_sqs,
 };
-use paygate_domain::MerchantId;
 use paygate_domain::ports::SweepIndex;
 use paygate_domain::ports::{
-    ApiKeyHash, BusEvent, DepositMessage, EventPublisher, EventStore, GatewayRegistry,
-    MerchantDirectory, QueueSender, StoreError,
+    BusEvent, DepositMessage, EventPublisher, EventStore, GatewayRegistry, QueueSender,
 };
 use paygate_kit::contract::merchants::MerchantRegistry;
 use paygate_kit::contract::publisher::BusProbe;
@@ -131,28 +129,12 @@ impl BusProbe for Tap {
     }
 }
 
-struct Registry(DynamoMerchantDirectory);
-
-#[async_trait]
-impl MerchantDirectory for Registry {
-    async fn merchant_for(&self, key: &ApiKeyHash) -> Result<Option<MerchantId>, StoreError> {
-        self.0.merchant_for(key).await
-    }
-}
-
-#[async_trait]
-impl MerchantRegistry for Registry {
-    async fn register_key(&self, key: &ApiKeyHash, merchant: &MerchantId) {
-        self.0.register(key, merchant).await.expect("register");
-    }
-}
-
 async fn merchants() -> Arc<dyn MerchantRegistry> {
     let config = emulators().await;
-    Arc::new(Registry(DynamoMerchantDirectory::new(
+    Arc::new(DynamoMerchantDirectory::new(
         aws_sdk_dynamodb::Client::new(&config),
         &Resources::from_env(),
-    )))
+    ))
 }
 
 /// The gateways table is shared by the cases running in parallel: each case names its

@@ -1,10 +1,8 @@
 //! The deposit aggregate, one behaviour per test: GIVEN a stream, WHEN an event arrives,
 //! THEN it is accepted with the expected state, or refused with a reason and no change.
 
-mod common;
-
-use common::*;
 use paygate_domain::deposit::{AttemptState, Deposit, DepositStatus, TransitionError};
+use paygate_kit::streams::*;
 
 // ---------------------------------------------------------------- starting a stream
 

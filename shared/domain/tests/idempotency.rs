@@ -2,14 +2,12 @@
 //! body → the first response again; different body → mismatch; first request still
 //! running → in flight; first request died (lease expired) → a retry may take over.
 
-mod common;
-
-use common::*;
 use paygate_domain::idempotency::{
     Fingerprint, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, IdempotencyState, Verdict,
     judge,
 };
 use paygate_domain::ids::MerchantId;
+use paygate_kit::streams::*;
 use time::{Duration, OffsetDateTime, macros::datetime};
 use uuid::Uuid;
 

@@ -6,9 +6,6 @@
 //! (small numbers, amounts up to and beyond `MAX_AMOUNT_MINOR`), so both the legal and the
 //! illegal paths are exercised.
 
-mod common;
-
-use common::*;
 use paygate_domain::crypto::EncryptedField;
 use paygate_domain::deposit::{
     Anomaly, AnomalyKind, AttemptState, ChargeRef, Deposit, DepositEvent, DepositStatus,
@@ -16,6 +13,7 @@ use paygate_domain::deposit::{
 };
 use paygate_domain::ids::{AttemptOwner, CorrelationId, DepositId, EventId, MerchantId, RefundId};
 use paygate_domain::money::{Amount, AmountError, Country, Currency, MAX_AMOUNT_MINOR, Money};
+use paygate_kit::streams::*;
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use std::collections::HashSet;

@@ -1,154 +1,65 @@
 //! `service::execute` (load → decide → append at the version decided on, retry on a lost
-//! race) and the merchant-scoped queries, against a tiny in-memory event store.
-
-mod common;
+//! race) and the merchant-scoped queries, against `paygate-memory`'s event store (lost
+//! races, slow reads and outages from the kit's fault switchboard).
 
 use async_trait::async_trait;
-use common::*;
 use paygate_domain::deposit::{
-    AttemptState, Deposit, DepositEvent, DepositStatus, DepositView, RecordedEvent, SCHEMA_VERSION,
+    AttemptState, Deposit, DepositEvent, DepositStatus, RecordedEvent, SCHEMA_VERSION,
     TransitionError,
 };
-use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use paygate_domain::ids::{CorrelationId, DepositId, MerchantId};
-use paygate_domain::ports::{
-    AppendBatch, AppendError, Clock, EventStore, ExternalLookup, IdGenerator, StoreError,
-};
+use paygate_domain::ports::{AppendBatch, Clock, EventStore, IdGenerator};
 use paygate_domain::service::{
     Cause, CommandError, CommandPorts, Decision, RetryPolicy, Start, deposit_events, deposit_view,
     execute,
 };
-use std::collections::HashMap;
+use paygate_kit::faults::{Answer, Port, Switchboard, Target};
+use paygate_kit::streams::*;
+use paygate_memory::MemoryEventStore;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use time::{OffsetDateTime, macros::datetime};
 use uuid::Uuid;
 
 const NOW: OffsetDateTime = datetime!(2026-11-24 08:30 UTC);
 
-// ---------------------------------------------------------------- in-memory ports
+// ---------------------------------------------------------------- ports
 
-/// Streams in one list, views beside them. An append succeeds only at the stream's
-/// current version, like the conditional `Put` of DESIGN §4.
-#[derive(Default)]
-struct MemoryStore {
-    events: Mutex<Vec<RecordedEvent>>,
-    views: Mutex<HashMap<DepositId, DepositView>>,
-    /// Appends still to be refused as if another writer had won.
-    forced_conflicts: AtomicU32,
-    /// Set to fail every call as if the store were unreachable.
-    down: std::sync::atomic::AtomicBool,
-    /// How long a load takes after its snapshot, to let concurrent writers overlap.
-    read_delay: Duration,
-    /// Appends refused for a stale expected version.
-    conflicts: AtomicU32,
+/// `paygate-memory`'s event store, holding a stream for [`DEPOSIT`] as given (however
+/// invalid), and the switchboard it asks before each later call.
+struct Store {
+    memory: MemoryEventStore,
+    faults: Arc<Switchboard>,
 }
 
-impl MemoryStore {
-    fn with_stream(events: Vec<RecordedEvent>) -> Self {
-        let store = Self::default();
-        if let Ok(deposit) = Deposit::replay(&events) {
-            store
-                .views
-                .lock()
-                .unwrap()
-                .insert(deposit.id, deposit.view());
+impl Store {
+    async fn with_stream(events: Vec<RecordedEvent>) -> Self {
+        let faults = Switchboard::new();
+        let memory = MemoryEventStore::with_faults(faults.clone());
+        if let Some(first) = events.first() {
+            // The view of the whole stream when it replays, else of its first event.
+            let view = Deposit::replay(&events)
+                .or_else(|_| Deposit::start(first))
+                .expect("a stream starting with its request")
+                .view();
+            memory
+                .append(AppendBatch {
+                    deposit_id: first.deposit_id,
+                    expected_version: 0,
+                    events,
+                    view,
+                    idempotency: None,
+                    lookups: Vec::new(),
+                })
+                .await
+                .expect("the stream is seeded");
         }
-        *store.events.lock().unwrap() = events;
-        store
+        Self { memory, faults }
     }
 
-    fn stream(&self, deposit: DepositId) -> Vec<RecordedEvent> {
-        self.events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.deposit_id == deposit)
-            .cloned()
-            .collect()
-    }
-
-    fn check_up(&self) -> Result<(), StoreError> {
-        if self.down.load(Ordering::SeqCst) {
-            Err(StoreError("connection refused".into()))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-#[async_trait]
-impl EventStore for MemoryStore {
-    async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.check_up()?;
-        let snapshot = self.stream(deposit);
-        if !self.read_delay.is_zero() {
-            tokio::time::sleep(self.read_delay).await;
-        }
-        Ok(snapshot)
-    }
-
-    async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
-        self.check_up()?;
-        let mut events = self.events.lock().unwrap();
-        let lost_race = self
-            .forced_conflicts
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        let current = events
-            .iter()
-            .filter(|e| e.deposit_id == batch.deposit_id)
-            .map(|e| e.version)
-            .max()
-            .unwrap_or(0);
-        if lost_race || current != batch.expected_version {
-            self.conflicts.fetch_add(1, Ordering::SeqCst);
-            return Err(AppendError::VersionConflict);
-        }
-        let follows = batch.events.iter().enumerate().all(|(offset, e)| {
-            e.deposit_id == batch.deposit_id && e.version == current + 1 + offset as u64
-        });
-        if !follows {
-            return Err(StoreError("batch versions do not follow the stream".into()).into());
-        }
-        events.extend(batch.events);
-        self.views
-            .lock()
-            .unwrap()
-            .insert(batch.deposit_id, batch.view);
-        Ok(())
-    }
-
-    async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
-        self.check_up()?;
-        Ok(self.views.lock().unwrap().get(&deposit).cloned())
-    }
-
-    async fn find_by_external_id(
-        &self,
-        _gateway: &str,
-        _external_id: &str,
-    ) -> Result<Option<ExternalLookup>, StoreError> {
-        Ok(None)
-    }
-
-    async fn idempotency_record(
-        &self,
-        _merchant: &MerchantId,
-        _key: &IdempotencyKey,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        Ok(None)
-    }
-
-    async fn transition_idempotency(
-        &self,
-        _merchant: &MerchantId,
-        _key: &IdempotencyKey,
-        _expected: &IdempotencyState,
-        _next: &IdempotencyState,
-    ) -> Result<bool, StoreError> {
-        Ok(false)
+    async fn stream(&self, deposit: DepositId) -> Vec<RecordedEvent> {
+        self.memory.load(deposit).await.expect("the stream loads")
     }
 }
 
@@ -193,7 +104,7 @@ fn one_failed_attempt_decided(deposit: &Deposit) -> Result<Decision<()>, Transit
 }
 
 async fn run_command<F>(
-    store: &MemoryStore,
+    store: &Store,
     retry: RetryPolicy,
     decide: F,
 ) -> Result<Deposit, CommandError>
@@ -202,7 +113,7 @@ where
 {
     let ids = CountingIds::default();
     let ports = CommandPorts {
-        store,
+        store: &store.memory,
         clock: &FixedClock,
         ids: &ids,
     };
@@ -225,9 +136,13 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_commands_on_one_deposit_all_land_gaplessly() {
     // GIVEN a requested deposit and 20 writers racing on its stream
-    let mut store = MemoryStore::with_stream(Stream::requested(10_099).events);
-    store.read_delay = Duration::from_millis(1);
-    let store = Arc::new(store);
+    let store = Arc::new(Store::with_stream(Stream::requested(10_099).events).await);
+    let load = Target::op(Port::Store, "load");
+    store
+        .faults
+        .when(load)
+        .delay_answer(Duration::from_millis(1));
+    let appends = store.faults.watch(Target::append());
     let ids = Arc::new(CountingIds::default());
     let start = Arc::new(tokio::sync::Barrier::new(20));
 
@@ -237,7 +152,7 @@ async fn twenty_concurrent_commands_on_one_deposit_all_land_gaplessly() {
             let (store, ids, start) = (store.clone(), ids.clone(), start.clone());
             tokio::spawn(async move {
                 let ports = CommandPorts {
-                    store: &*store,
+                    store: &store.memory,
                     clock: &FixedClock,
                     ids: &*ids,
                 };
@@ -265,7 +180,7 @@ async fn twenty_concurrent_commands_on_one_deposit_all_land_gaplessly() {
     }
 
     // THEN the stream is versions 1..=41 without gaps and holds 20 attempts, 1..=20
-    let stream = store.stream(DEPOSIT);
+    let stream = store.stream(DEPOSIT).await;
     let versions: Vec<u64> = stream.iter().map(|e| e.version).collect();
     assert_eq!(versions, (1..=41).collect::<Vec<_>>());
     let deposit = Deposit::replay(&stream).expect("the stream replays");
@@ -292,21 +207,24 @@ async fn twenty_concurrent_commands_on_one_deposit_all_land_gaplessly() {
     landed_at.sort_unstable();
     assert_eq!(landed_at, (1..=20).map(|i| 1 + 2 * i).collect::<Vec<u64>>());
     // the read model followed the stream
-    assert_eq!(store.view(DEPOSIT).await.unwrap(), Some(deposit.view()));
+    assert_eq!(
+        store.memory.view(DEPOSIT).await.unwrap(),
+        Some(deposit.view())
+    );
     // and the writers really raced: some lost and decided again
-    assert!(store.conflicts.load(Ordering::SeqCst) > 0);
+    assert!(appends.answers(Answer::Conflict) > 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn appended_events_carry_their_context_and_the_view_follows() {
-    let store = MemoryStore::with_stream(Stream::requested(10_099).events);
+    let store = Store::with_stream(Stream::requested(10_099).events).await;
 
     let deposit = run_command(&store, quick_retries(3), one_failed_attempt)
         .await
         .unwrap();
 
     assert_eq!(deposit.version, 3);
-    let stream = store.stream(DEPOSIT);
+    let stream = store.stream(DEPOSIT).await;
     for (event, version) in stream[1..].iter().zip(2..) {
         assert_eq!(event.version, version);
         assert_eq!(event.deposit_id, DEPOSIT);
@@ -317,14 +235,14 @@ async fn appended_events_carry_their_context_and_the_view_follows() {
     }
     assert_ne!(stream[1].event_id, stream[2].event_id);
     assert_eq!(Deposit::replay(&stream).unwrap(), deposit);
-    let view = store.view(DEPOSIT).await.unwrap().unwrap();
+    let view = store.memory.view(DEPOSIT).await.unwrap().unwrap();
     assert_eq!((view.version, view.updated_at), (3, NOW));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_race_is_decided_again_on_fresh_state() {
-    let store = MemoryStore::with_stream(Stream::requested(100).events);
-    store.forced_conflicts.store(3, Ordering::SeqCst);
+    let store = Store::with_stream(Stream::requested(100).events).await;
+    store.faults.when(Target::append()).times(3).conflict();
     let decisions = AtomicU32::new(0);
 
     let deposit = run_command(&store, quick_retries(5), |d| {
@@ -336,13 +254,13 @@ async fn a_lost_race_is_decided_again_on_fresh_state() {
 
     assert_eq!(decisions.load(Ordering::SeqCst), 4);
     assert_eq!(deposit.version, 3);
-    assert_eq!(store.stream(DEPOSIT).len(), 3);
+    assert_eq!(store.stream(DEPOSIT).await.len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_command_that_keeps_losing_gives_up_as_contended() {
-    let store = MemoryStore::with_stream(Stream::requested(100).events);
-    store.forced_conflicts.store(u32::MAX, Ordering::SeqCst);
+    let store = Store::with_stream(Stream::requested(100).events).await;
+    store.faults.when(Target::append()).conflict();
 
     let outcome = run_command(&store, quick_retries(3), one_failed_attempt).await;
 
@@ -350,12 +268,12 @@ async fn a_command_that_keeps_losing_gives_up_as_contended() {
         matches!(outcome, Err(CommandError::Contended(3))),
         "{outcome:?}"
     );
-    assert_eq!(store.stream(DEPOSIT).len(), 1);
+    assert_eq!(store.stream(DEPOSIT).await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_decision_appends_nothing() {
-    let store = MemoryStore::with_stream(Stream::requested(100).events);
+    let store = Store::with_stream(Stream::requested(100).events).await;
 
     // an event the aggregate refuses
     let outcome = run_command(&store, quick_retries(3), |_| Ok(vec![succeeded("ext_1")])).await;
@@ -396,12 +314,12 @@ async fn a_refused_decision_appends_nothing() {
         "{outcome:?}"
     );
 
-    assert_eq!(store.stream(DEPOSIT).len(), 1);
+    assert_eq!(store.stream(DEPOSIT).await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deciding_nothing_is_a_no_op() {
-    let store = MemoryStore::with_stream(Stream::succeeded(100).events);
+    let store = Store::with_stream(Stream::succeeded(100).events).await;
 
     let deposit = run_command(&store, quick_retries(3), |_| Ok(vec![]))
         .await
@@ -409,15 +327,15 @@ async fn deciding_nothing_is_a_no_op() {
 
     assert_eq!(deposit.status, DepositStatus::Succeeded);
     assert_eq!(deposit.version, 4);
-    assert_eq!(store.stream(DEPOSIT).len(), 4);
+    assert_eq!(store.stream(DEPOSIT).await.len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_command_on_an_unknown_deposit_is_not_found() {
-    let store = MemoryStore::with_stream(Stream::requested(100).events);
+    let store = Store::with_stream(Stream::requested(100).events).await;
     let ids = CountingIds::default();
     let ports = CommandPorts {
-        store: &store,
+        store: &store.memory,
         clock: &FixedClock,
         ids: &ids,
     };
@@ -444,7 +362,7 @@ async fn a_command_on_an_unknown_deposit_is_not_found() {
 async fn an_unreadable_stream_is_reported_as_corrupt() {
     let mut events = Stream::requested(100).events;
     events.push(recorded(DEPOSIT, 2, succeeded("ext_1")));
-    let store = MemoryStore::with_stream(events);
+    let store = Store::with_stream(events).await;
 
     let outcome = run_command(&store, quick_retries(3), one_failed_attempt).await;
 
@@ -452,13 +370,16 @@ async fn an_unreadable_stream_is_reported_as_corrupt() {
         matches!(outcome, Err(CommandError::Corrupt(_))),
         "{outcome:?}"
     );
-    assert_eq!(store.stream(DEPOSIT).len(), 2);
+    assert_eq!(store.stream(DEPOSIT).await.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_store_is_reported_as_such() {
-    let store = MemoryStore::with_stream(Stream::requested(100).events);
-    store.down.store(true, Ordering::SeqCst);
+    let store = Store::with_stream(Stream::requested(100).events).await;
+    store
+        .faults
+        .when(Target::port(Port::Store))
+        .fail("connection refused");
 
     let outcome = run_command(&store, quick_retries(3), one_failed_attempt).await;
 
@@ -473,10 +394,14 @@ async fn an_unreachable_store_is_reported_as_such() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_merchant_reads_its_own_deposit_and_its_events() {
     let stream = Stream::succeeded(100);
-    let store = MemoryStore::with_stream(stream.events.clone());
+    let store = Store::with_stream(stream.events.clone()).await;
 
-    let view = deposit_view(&store, &merchant(), DEPOSIT).await.unwrap();
-    let events = deposit_events(&store, &merchant(), DEPOSIT).await.unwrap();
+    let view = deposit_view(&store.memory, &merchant(), DEPOSIT)
+        .await
+        .unwrap();
+    let events = deposit_events(&store.memory, &merchant(), DEPOSIT)
+        .await
+        .unwrap();
 
     assert_eq!(view, Some(stream.deposit.view()));
     assert_eq!(events, Some(stream.events));
@@ -484,31 +409,35 @@ async fn a_merchant_reads_its_own_deposit_and_its_events() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn another_merchants_deposit_is_not_found() {
-    let store = MemoryStore::with_stream(Stream::succeeded(100).events);
+    let store = Store::with_stream(Stream::succeeded(100).events).await;
     let intruder = MerchantId("m_other".into());
 
     assert_eq!(
-        deposit_view(&store, &intruder, DEPOSIT).await.unwrap(),
+        deposit_view(&store.memory, &intruder, DEPOSIT)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
-        deposit_events(&store, &intruder, DEPOSIT).await.unwrap(),
+        deposit_events(&store.memory, &intruder, DEPOSIT)
+            .await
+            .unwrap(),
         None
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unknown_deposit_is_not_found() {
-    let store = MemoryStore::with_stream(Stream::succeeded(100).events);
+    let store = Store::with_stream(Stream::succeeded(100).events).await;
 
     assert_eq!(
-        deposit_view(&store, &merchant(), OTHER_DEPOSIT)
+        deposit_view(&store.memory, &merchant(), OTHER_DEPOSIT)
             .await
             .unwrap(),
         None
     );
     assert_eq!(
-        deposit_events(&store, &merchant(), OTHER_DEPOSIT)
+        deposit_events(&store.memory, &merchant(), OTHER_DEPOSIT)
             .await
             .unwrap(),
         None

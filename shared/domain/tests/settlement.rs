@@ -2,13 +2,11 @@
 //! answers this, then these events (or none). One row per case where they differ only in
 //! data.
 
-mod common;
-
-use common::*;
 use paygate_domain::deposit::{AnomalyKind, ChargeRef, DepositEvent, Sighting, TransitionError};
 use paygate_domain::ids::{AttemptOwner, RefundId};
 use paygate_domain::money::{Amount, Currency, Money};
 use paygate_domain::ports::gateway::{PaymentOutcome, PaymentState, StatusOutcome};
+use paygate_kit::streams::*;
 use uuid::Uuid;
 
 const ME: AttemptOwner = AttemptOwner(Uuid::from_u128(0xA1));

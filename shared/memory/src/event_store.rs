@@ -3,7 +3,7 @@
 //! from the read models on demand (the DynamoDB adapter keeps two sparse indexes).
 //! Every call asks the store's [`FaultHook`] first (see [`crate::faults`]).
 
-use crate::faults::{Call, Fault, FaultHook, NoFaults, Port};
+use crate::faults::{Answer, Call, Fault, FaultHook, NoFaults, Port};
 use async_trait::async_trait;
 use paygate_domain::deposit::SweepKind;
 use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
@@ -53,11 +53,12 @@ impl Default for MemoryEventStore {
     }
 }
 
-/// What a faulted call does instead of its work, or `Ok(())` to go ahead.
-enum Outcome {
+/// What a faulted write does: its work, its work and then a failure (a lost reply), or
+/// neither (this answer instead).
+enum Outcome<T> {
     Proceed,
-    /// Do the work, then answer with this failure (a lost reply).
     ProceedThenFail(String),
+    Refuse(Result<T, StoreError>),
 }
 
 impl MemoryEventStore {
@@ -73,24 +74,18 @@ impl MemoryEventStore {
         }
     }
 
-    async fn ask(
-        &self,
-        port: Port,
-        op: &'static str,
-        writes: bool,
-        deposit: Option<DepositId>,
-    ) -> Fault {
-        self.faults
-            .on_call(Call {
-                port,
-                op,
-                writes,
-                deposit,
-            })
-            .await
+    fn call(port: Port, op: &'static str, writes: bool, deposit: Option<DepositId>) -> Call {
+        Call {
+            port,
+            op,
+            writes,
+            deposit,
+            events: Vec::new(),
+        }
     }
 
-    /// A read: every fault makes it fail.
+    /// A read: every fault makes it fail (a corrupted one too: only a stream load has
+    /// data to damage, see [`EventStore::load`]).
     async fn read<T>(
         &self,
         port: Port,
@@ -98,11 +93,15 @@ impl MemoryEventStore {
         deposit: Option<DepositId>,
         read: impl FnOnce(&Tables) -> T,
     ) -> Result<T, StoreError> {
-        match self.ask(port, op, false, deposit).await {
+        let call = Self::call(port, op, false, deposit);
+        let result = match self.faults.on_call(&call).await {
             Fault::None => Ok(read(&self.tables())),
             Fault::Fail(why) | Fault::LoseReply(why) => Err(StoreError(why)),
             Fault::Conflict => Err(StoreError(format!("{op}: injected conflict"))),
-        }
+            Fault::Corrupt => Err(StoreError(format!("{op}: injected corruption"))),
+        };
+        self.faults.answered(&call, Answer::of(&result)).await;
+        result
     }
 
     /// A write other than an append: `conflict` is what losing its condition answers.
@@ -114,17 +113,26 @@ impl MemoryEventStore {
         conflict: T,
         write: impl FnOnce(&mut Tables) -> T,
     ) -> Result<T, StoreError> {
-        let outcome = match self.ask(port, op, true, deposit).await {
+        let call = Self::call(port, op, true, deposit);
+        let outcome = match self.faults.on_call(&call).await {
             Fault::None => Outcome::Proceed,
-            Fault::Fail(why) => return Err(StoreError(why)),
-            Fault::Conflict => return Ok(conflict),
+            Fault::Fail(why) => Outcome::Refuse(Err(StoreError(why))),
+            Fault::Corrupt => {
+                Outcome::Refuse(Err(StoreError(format!("{op}: injected corruption"))))
+            }
+            Fault::Conflict => Outcome::Refuse(Ok(conflict)),
             Fault::LoseReply(why) => Outcome::ProceedThenFail(why),
         };
-        let result = write(&mut self.tables());
-        match outcome {
-            Outcome::Proceed => Ok(result),
-            Outcome::ProceedThenFail(why) => Err(StoreError(why)),
-        }
+        let result = match outcome {
+            Outcome::Refuse(answer) => answer,
+            Outcome::Proceed => Ok(write(&mut self.tables())),
+            Outcome::ProceedThenFail(why) => {
+                write(&mut self.tables());
+                Err(StoreError(why))
+            }
+        };
+        self.faults.answered(&call, Answer::of(&result)).await;
+        result
     }
 
     fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
@@ -161,26 +169,47 @@ impl MemoryEventStore {
 #[async_trait]
 impl EventStore for MemoryEventStore {
     async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.read(Port::Store, "load", Some(deposit), |tables| {
-            tables.streams.get(&deposit).cloned().unwrap_or_default()
-        })
-        .await
+        let call = Self::call(Port::Store, "load", false, Some(deposit));
+        let stream = |tables: &Tables| tables.streams.get(&deposit).cloned().unwrap_or_default();
+        let result = match self.faults.on_call(&call).await {
+            Fault::None => Ok(stream(&self.tables())),
+            Fault::Corrupt => {
+                let mut events = stream(&self.tables());
+                if !events.is_empty() {
+                    events.remove(0);
+                }
+                Ok(events)
+            }
+            Fault::Fail(why) | Fault::LoseReply(why) => Err(StoreError(why)),
+            Fault::Conflict => Err(StoreError("load: injected conflict".into())),
+        };
+        self.faults.answered(&call, Answer::of(&result)).await;
+        result
     }
 
     async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
-        match self
-            .ask(Port::Store, "append", true, Some(batch.deposit_id))
-            .await
-        {
+        let call = Self::call(Port::Store, "append", true, Some(batch.deposit_id))
+            .recording(batch.events.iter().map(|e| e.event.kind()).collect());
+        let result = match self.faults.on_call(&call).await {
             Fault::None => self.tables().append(batch),
             Fault::Fail(why) => Err(AppendError::Store(StoreError(why))),
+            Fault::Corrupt => Err(AppendError::Store(StoreError(
+                "append: injected corruption".into(),
+            ))),
             Fault::Conflict => Err(AppendError::VersionConflict),
             Fault::LoseReply(why) => {
                 // Committed or refused, the caller cannot tell which.
                 let _ = self.tables().append(batch);
                 Err(AppendError::Ambiguous(StoreError(why)))
             }
-        }
+        };
+        let answer = match &result {
+            Ok(()) => Answer::Ok,
+            Err(AppendError::VersionConflict) => Answer::Conflict,
+            Err(_) => Answer::Failed,
+        };
+        self.faults.answered(&call, answer).await;
+        result
     }
 
     async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {

@@ -21,7 +21,7 @@ pub enum Port {
 }
 
 /// One call to an adapter, as the hook sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
     pub port: Port,
     /// The method's name, e.g. `"append"`, `"load"`, `"send"`, `"change_status"`.
@@ -30,6 +30,8 @@ pub struct Call {
     pub writes: bool,
     /// The deposit the call is about, when it is about one.
     pub deposit: Option<DepositId>,
+    /// For an append, the kinds of the events it records (e.g. `"DepositSubmitted"`).
+    pub events: Vec<&'static str>,
 }
 
 /// What happens to a call.
@@ -48,14 +50,40 @@ pub enum Fault {
     ///
     /// [`AppendError::Ambiguous`]: paygate_domain::ports::AppendError::Ambiguous
     LoseReply(String),
+    /// A read answers damaged data: a stream loads without its first event. Any other
+    /// call treats it as [`Fault::Fail`].
+    Corrupt,
+}
+
+/// How a call ended, as the hook is told once its work is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Ok,
+    /// An append lost the race for its version.
+    Conflict,
+    /// Any other failure (injected or not).
+    Failed,
+}
+
+impl Answer {
+    pub fn of<T, E>(result: &Result<T, E>) -> Self {
+        if result.is_ok() {
+            Self::Ok
+        } else {
+            Self::Failed
+        }
+    }
 }
 
 /// Decides what happens to each call. It may also wait (a slow store), park the call until
 /// a test releases it, or act first (a concurrent writer): it is async and runs before
-/// the adapter does anything.
+/// the adapter does anything. Once the call's work is done, [`answered`](Self::answered)
+/// hears how it ended, before the caller does (so it can count, or hold the answer back).
 #[async_trait]
 pub trait FaultHook: Send + Sync {
-    async fn on_call(&self, call: Call) -> Fault;
+    async fn on_call(&self, call: &Call) -> Fault;
+
+    async fn answered(&self, _call: &Call, _answer: Answer) {}
 }
 
 /// Every call goes through.
@@ -64,30 +92,34 @@ pub struct NoFaults;
 
 #[async_trait]
 impl FaultHook for NoFaults {
-    async fn on_call(&self, _call: Call) -> Fault {
+    async fn on_call(&self, _call: &Call) -> Fault {
         Fault::None
     }
 }
 
-/// Runs `work` as `call` under `hook`: a failure or a conflict answers `fail(why)` without
-/// working; a lost reply works, then answers `fail(why)` (a read just fails).
+/// Runs `work` as `call` under `hook`: a failure, a conflict or a corruption answers
+/// `fail(why)` without working; a lost reply works, then answers `fail(why)` (a read just
+/// fails). The hook hears the answer before the caller does.
 pub(crate) async fn guarded<T, E>(
     hook: &dyn FaultHook,
     call: Call,
     fail: impl Fn(String) -> E,
     work: impl FnOnce() -> Result<T, E>,
 ) -> Result<T, E> {
-    match hook.on_call(call).await {
+    let result = match hook.on_call(&call).await {
         Fault::None => work(),
         Fault::Fail(why) => Err(fail(why)),
         Fault::Conflict => Err(fail(format!("{}: injected conflict", call.op))),
+        Fault::Corrupt => Err(fail(format!("{}: injected corruption", call.op))),
         Fault::LoseReply(why) => {
             if call.writes {
                 let _ = work();
             }
             Err(fail(why))
         }
-    }
+    };
+    hook.answered(&call, Answer::of(&result)).await;
+    result
 }
 
 impl Call {
@@ -97,6 +129,7 @@ impl Call {
             op,
             writes: false,
             deposit: None,
+            events: Vec::new(),
         }
     }
 
@@ -106,11 +139,18 @@ impl Call {
             op,
             writes: true,
             deposit: None,
+            events: Vec::new(),
         }
     }
 
     pub fn about(mut self, deposit: DepositId) -> Self {
         self.deposit = Some(deposit);
+        self
+    }
+
+    /// An append recording events of these kinds.
+    pub fn recording(mut self, events: Vec<&'static str>) -> Self {
+        self.events = events;
         self
     }
 }

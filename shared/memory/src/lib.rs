@@ -13,7 +13,7 @@ mod registry;
 
 pub use clock::ManualClock;
 pub use event_store::{MemoryEventStore, StoreSnapshot};
-pub use faults::{Call, Fault, FaultHook, NoFaults, Port};
+pub use faults::{Answer, Call, Fault, FaultHook, NoFaults, Port};
 pub use merchants::MemoryMerchantDirectory;
 pub use publisher::{MAX_EVENT_BYTES, MemoryPublisher};
 pub use queue::{MemoryQueue, QueuedMessage};

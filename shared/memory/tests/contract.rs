@@ -1,11 +1,9 @@
 //! The in-memory adapters against the shared contract suite.
 
 use async_trait::async_trait;
-use paygate_domain::MerchantId;
 use paygate_domain::ports::SweepIndex;
 use paygate_domain::ports::{
-    ApiKeyHash, BusEvent, DepositMessage, EventPublisher, EventStore, GatewayRegistry,
-    MerchantDirectory, QueueSender, StoreError,
+    BusEvent, DepositMessage, EventPublisher, EventStore, GatewayRegistry, QueueSender,
 };
 use paygate_kit::contract::merchants::MerchantRegistry;
 use paygate_kit::contract::publisher::BusProbe;
@@ -59,22 +57,6 @@ impl BusProbe for BusRecord {
     }
 }
 
-struct Registry(MemoryMerchantDirectory);
-
-#[async_trait]
-impl MerchantDirectory for Registry {
-    async fn merchant_for(&self, key: &ApiKeyHash) -> Result<Option<MerchantId>, StoreError> {
-        self.0.merchant_for(key).await
-    }
-}
-
-#[async_trait]
-impl MerchantRegistry for Registry {
-    async fn register_key(&self, key: &ApiKeyHash, merchant: &MerchantId) {
-        self.0.register(key.clone(), merchant.clone());
-    }
-}
-
 async fn store() -> Arc<dyn EventStore> {
     Arc::new(MemoryEventStore::new())
 }
@@ -96,7 +78,7 @@ async fn bus() -> (Arc<dyn EventPublisher>, Arc<dyn BusProbe>) {
 }
 
 async fn merchants() -> Arc<dyn MerchantRegistry> {
-    Arc::new(Registry(MemoryMerchantDirectory::new()))
+    Arc::new(MemoryMerchantDirectory::new())
 }
 
 async fn gateways() -> Arc<dyn GatewayRegistry> {

@@ -13,6 +13,7 @@ use paygate_aws::{AwsAdapters, SqsQueue};
 use paygate_domain::MerchantId;
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::ports::{ApiKey, GatewayRegistry, RandomIds, SystemClock};
+use paygate_kit::{fixtures, http};
 use serde_json::Value;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -87,26 +88,14 @@ impl World {
         idempotency_key: Option<&str>,
         body: impl Into<String>,
     ) -> Reply {
-        let mut request = http::Request::builder()
-            .method("POST")
-            .uri("/v1/deposits")
-            .header("authorization", format!("Bearer {}", self.api_key))
-            .header("content-type", "application/json");
-        if let Some(key) = idempotency_key {
-            request = request.header("idempotency-key", key);
-        }
-        self.send(request.body(Body::Text(body.into())).unwrap())
+        let body = body.into();
+        let path = "/v1/deposits";
+        self.send(http::post(&self.api_key, path, idempotency_key, &body))
             .await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
-        let request = http::Request::builder()
-            .method("GET")
-            .uri(path)
-            .header("authorization", format!("Bearer {}", self.api_key))
-            .body(Body::Empty)
-            .unwrap();
-        self.send(request).await
+        self.send(http::get(&self.api_key, path)).await
     }
 
     pub async fn send(&self, request: Request) -> Reply {
@@ -165,14 +154,12 @@ impl World {
     }
 }
 
-/// Removes every gateway serving `(country, currency)` from the shared registry. A test
-/// that owns a pair calls it first: such gateways can only be left over from an earlier
-/// run on the same emulators (their simulators are gone), and routing must never pick one.
-pub async fn remove_gateways_serving(
-    world: &World,
-    country: paygate_domain::Country,
-    currency: paygate_domain::Currency,
-) {
+/// Removes every gateway serving `(country, currency)` (ISO codes) from the shared
+/// registry. A test that owns a pair calls it first: such gateways can only be left over
+/// from an earlier run on the same emulators (their simulators are gone), and routing
+/// must never pick one.
+pub async fn remove_gateways_serving(world: &World, (country, currency): (&str, &str)) {
+    let (country, currency) = (fixtures::country(country), fixtures::currency(currency));
     let stale = world
         .aws
         .registry
@@ -237,26 +224,22 @@ pub struct Traces {
     pub messages: usize,
 }
 
-/// A handler response, read once.
+/// A handler response, read once: the kit's [`http::Reply`] with its status as a number
+/// and its body as JSON (`null` when it is not).
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
-    pub headers: http::HeaderMap,
+    pub headers: ::http::HeaderMap,
     pub json: Value,
 }
 
 impl From<Response<Body>> for Reply {
     fn from(response: Response<Body>) -> Self {
-        let (parts, body) = response.into_parts();
-        let text = match body {
-            Body::Text(text) => text,
-            Body::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            _ => String::new(),
-        };
+        let reply = http::Reply::from(response);
         Self {
-            status: parts.status.as_u16(),
-            headers: parts.headers,
-            json: serde_json::from_str(&text).unwrap_or(Value::Null),
+            status: reply.status.as_u16(),
+            json: serde_json::from_str(&reply.text).unwrap_or(Value::Null),
+            headers: reply.headers,
         }
     }
 }

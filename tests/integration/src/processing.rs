@@ -13,25 +13,17 @@
 //!   ([`BACKOFF`]) so that retries take a second, not minutes.
 
 use crate::World;
-use async_trait::async_trait;
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use gateway_processor::{Processor, handle};
-use gateway_simulator::{Behaviour, Format, GatewaySpec, RunningGateway};
-use lambda_runtime::{Context, LambdaEvent};
+use gateway_processor::Processor;
+use paygate_aws::SqsQueue;
 use paygate_aws::aws_sdk_sqs::types::QueueAttributeName;
-use paygate_aws::{ReceivedMessage, SqsQueue};
-use paygate_domain::gateways::{BreakerPolicy, BreakerState, GatewayConfig};
-use paygate_domain::ports::{
-    AppendBatch, AppendError, DepositMessage, EventStore, ExternalLookup, GatewayRegistry,
-    QueueError, RandomIds, RedeliveryScheduler, StoreError, SystemClock,
-};
+use paygate_domain::gateways::{BreakerPolicy, BreakerState};
+use paygate_domain::ports::{DepositMessage, GatewayRegistry, RandomIds, SystemClock};
 use paygate_domain::service::process::RedeliveryPolicy;
-use paygate_domain::{Country, Currency, DepositEvent, DepositId, MerchantId, RecordedEvent};
 use paygate_gateways::ConnectorCache;
 use paygate_gateways::Timeouts;
+use paygate_kit::gateways::{Format, RunningGateway, Simulated, entry, status_of};
+use paygate_kit::sqs::{Redeliveries, invoke_once};
 use serde_json::{Value, json};
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -62,53 +54,12 @@ impl Pair {
     pub const fn new(country: &'static str, currency: &'static str) -> Self {
         Self { country, currency }
     }
-
-    fn parsed(self) -> (Country, Currency) {
-        (
-            Country::parse(self.country).expect("an ISO 3166 country"),
-            Currency::parse(self.currency).expect("an ISO 4217 currency"),
-        )
-    }
 }
 
-/// A gateway that works, whose payments stay `pending` while the test looks at them
-/// (settlement, and so its webhook, is far away).
-pub fn working() -> Behaviour {
-    Behaviour {
-        webhook_delay_ms: 600_000,
-        ..Behaviour::default()
-    }
-}
-
-/// A gateway answering 503 to everything: nothing is done, nothing is charged.
-pub fn outage() -> Behaviour {
-    Behaviour {
-        outage: true,
-        ..working()
-    }
-}
+pub use paygate_kit::gateways::{calm as working, outage};
 
 /// One Lambda invocation: what it received and what it reported as failed.
-#[derive(Debug)]
-pub struct Delivery {
-    /// When the batch was received.
-    pub at: Instant,
-    pub received: Vec<ReceivedMessage>,
-    /// Message ids reported in `batchItemFailures` (left on the queue).
-    pub failed: HashSet<String>,
-}
-
-impl Delivery {
-    /// The receive counts of the records of this batch.
-    pub fn receive_counts(&self) -> Vec<u32> {
-        self.received.iter().map(|m| m.receive_count).collect()
-    }
-
-    /// Whether the message was reported failed (to be delivered again).
-    pub fn retried(&self, message: &ReceivedMessage) -> bool {
-        self.failed.contains(&message.message_id)
-    }
-}
+pub use paygate_kit::sqs::Invocation as Delivery;
 
 /// One test's processing world.
 pub struct Lane {
@@ -118,8 +69,8 @@ pub struct Lane {
     pub source: Arc<SqsQueue>,
     /// Where SQS moves a message after [`MAX_RECEIVE_COUNT`] receives.
     pub dlq: Arc<SqsQueue>,
-    /// Every backoff the processor asked for, in order.
-    pub delays: Arc<RecordingScheduler>,
+    /// Every backoff the processor asked for, in order (applied on `source`).
+    pub delays: Arc<Redeliveries>,
     /// The processor, built like `main.rs` builds it; tests may swap its parts.
     pub processor: Processor,
     gateways: Mutex<Vec<String>>,
@@ -142,10 +93,7 @@ impl Lane {
             .await;
         world.queue = source.clone();
         world.intake.queue = source.clone();
-        let delays = Arc::new(RecordingScheduler {
-            queue: source.clone(),
-            delays: Mutex::default(),
-        });
+        let delays = Arc::new(Redeliveries::applied_on(source.clone()));
         let processor = Processor {
             store: world.aws.store.clone(),
             registry: world.aws.registry.clone(),
@@ -179,32 +127,19 @@ impl Lane {
     /// `priority` (lower is preferred).
     pub async fn gateway(&self, label: &str, format: Format, priority: u32) -> RunningGateway {
         let name = format!("it-{label}-{}", &Uuid::new_v4().simple().to_string()[..12]);
-        let sim = gateway_simulator::spawn(GatewaySpec {
-            name: name.clone(),
-            format,
-            secret: "whsec_it".into(),
-            bind: "127.0.0.1:0".parse().unwrap(),
-            webhook_base_url: None,
-        })
-        .await
-        .expect("start a simulated gateway");
-        sim.set_behaviour(working());
-        let (country, currency) = self.pair.parsed();
+        let sim = Simulated::new(name.clone(), format)
+            .secret("whsec_it")
+            .spawn()
+            .await;
         self.world
             .aws
             .registry
-            .upsert_config(&GatewayConfig {
-                name: name.clone(),
-                format: format
-                    .as_str()
-                    .parse()
-                    .expect("a wire format paygate speaks"),
-                base_url: sim.base_url(),
-                countries: vec![country],
-                currencies: vec![currency],
+            .upsert_config(&entry(
+                &sim,
                 priority,
-                enabled: true,
-            })
+                &[self.pair.country],
+                &[self.pair.currency],
+            ))
             .await
             .expect("register the gateway");
         self.gateways.lock().unwrap().push(name);
@@ -230,38 +165,15 @@ impl Lane {
     /// handler, and deletes the records it did not report as failed. Failed records stay
     /// and come back after the visibility timeout the processor set (its backoff).
     pub async fn deliver(&self) -> Delivery {
-        let received = self.source.receive(10, 1).await.expect("receive");
-        let at = Instant::now();
-        if received.is_empty() {
-            return Delivery {
-                at,
-                received,
-                failed: HashSet::new(),
-            };
-        }
-        let mut event = SqsEvent::default();
-        event.records = received.iter().map(record).collect();
-        let response = handle(&self.processor, LambdaEvent::new(event, Context::default()))
+        let delivery = invoke_once(self.source.as_ref(), &self.processor)
             .await
-            .expect("the handler never fails a whole batch");
-        let failed: HashSet<String> = response
-            .batch_item_failures
-            .into_iter()
-            .map(|f| f.item_identifier)
-            .collect();
-        for message in &received {
-            if !failed.contains(&message.message_id) {
-                self.source
-                    .delete(&message.receipt_handle)
-                    .await
-                    .expect("delete a processed message");
-            }
-        }
-        Delivery {
-            at,
-            received,
-            failed,
-        }
+            .expect("receive");
+        assert!(
+            delivery.undeleted.is_empty(),
+            "delete a processed message: {:?}",
+            delivery.undeleted
+        );
+        delivery
     }
 
     /// Invokes the handler until the source queue is empty (every message processed, or
@@ -316,17 +228,8 @@ impl Lane {
 
     /// The breaker of a gateway, as stored in the registry.
     pub async fn breaker(&self, gateway: &RunningGateway) -> BreakerState {
-        self.world
-            .aws
-            .registry
-            .list()
-            .await
-            .expect("list the gateways")
-            .into_iter()
-            .find(|g| g.config.name == gateway.name())
-            .expect("the gateway is registered")
-            .status
-            .breaker
+        let registry = self.world.aws.registry.as_ref();
+        status_of(registry, gateway.name()).await.breaker
     }
 
     /// The message the intake queued for a deposit, left on the queue (visible again).
@@ -343,8 +246,8 @@ impl Lane {
     /// Gateways serving this lane's pair can only be this test's own from an earlier run
     /// on the same emulators (their simulators are gone): remove them.
     async fn remove_stale_gateways(&self) {
-        let (country, currency) = self.pair.parsed();
-        crate::remove_gateways_serving(&self.world, country, currency).await;
+        let pair = (self.pair.country, self.pair.currency);
+        crate::remove_gateways_serving(&self.world, pair).await;
     }
 }
 
@@ -359,122 +262,6 @@ impl Drop for Lane {
             crate::delete_gateways_and_queues(&config, &table, names, queues).await;
         });
     }
-}
-
-/// Records every backoff the processor asks for, then applies it on SQS.
-pub struct RecordingScheduler {
-    queue: Arc<SqsQueue>,
-    delays: Mutex<Vec<Duration>>,
-}
-
-impl RecordingScheduler {
-    pub fn delays(&self) -> Vec<Duration> {
-        self.delays.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl RedeliveryScheduler for RecordingScheduler {
-    async fn redeliver_after(&self, receipt: &str, delay: Duration) -> Result<(), QueueError> {
-        self.delays.lock().unwrap().push(delay);
-        self.queue.redeliver_after(receipt, delay).await
-    }
-}
-
-/// The DynamoDB event store, except that the first append recording a gateway's answer
-/// (`DepositSubmitted`, `AttemptFailed` or `DepositFailed`) fails, as if the processor
-/// died after the call and before the write.
-pub struct CrashBeforeOutcome {
-    inner: Arc<dyn EventStore>,
-    armed: AtomicBool,
-}
-
-impl CrashBeforeOutcome {
-    pub fn new(inner: Arc<dyn EventStore>) -> Self {
-        Self {
-            inner,
-            armed: AtomicBool::new(true),
-        }
-    }
-
-    /// Whether the crash happened.
-    pub fn crashed(&self) -> bool {
-        !self.armed.load(Ordering::SeqCst)
-    }
-}
-
-fn records_an_outcome(events: &[RecordedEvent]) -> bool {
-    events.iter().any(|e| {
-        matches!(
-            e.event,
-            DepositEvent::DepositSubmitted { .. }
-                | DepositEvent::AttemptFailed { .. }
-                | DepositEvent::DepositFailed { .. }
-        )
-    })
-}
-
-#[async_trait]
-impl EventStore for CrashBeforeOutcome {
-    async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.inner.load(deposit).await
-    }
-
-    async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
-        if records_an_outcome(&batch.events) && self.armed.swap(false, Ordering::SeqCst) {
-            return Err(StoreError("simulated crash before recording the outcome".into()).into());
-        }
-        self.inner.append(batch).await
-    }
-
-    async fn view(
-        &self,
-        deposit: DepositId,
-    ) -> Result<Option<paygate_domain::DepositView>, StoreError> {
-        self.inner.view(deposit).await
-    }
-
-    async fn find_by_external_id(
-        &self,
-        gateway: &str,
-        external_id: &str,
-    ) -> Result<Option<ExternalLookup>, StoreError> {
-        self.inner.find_by_external_id(gateway, external_id).await
-    }
-
-    async fn idempotency_record(
-        &self,
-        merchant: &MerchantId,
-        key: &paygate_domain::idempotency::IdempotencyKey,
-    ) -> Result<Option<paygate_domain::idempotency::IdempotencyRecord>, StoreError> {
-        self.inner.idempotency_record(merchant, key).await
-    }
-
-    async fn transition_idempotency(
-        &self,
-        merchant: &MerchantId,
-        key: &paygate_domain::idempotency::IdempotencyKey,
-        expected: &paygate_domain::idempotency::IdempotencyState,
-        next: &paygate_domain::idempotency::IdempotencyState,
-    ) -> Result<bool, StoreError> {
-        self.inner
-            .transition_idempotency(merchant, key, expected, next)
-            .await
-    }
-}
-
-/// The SQS record Lambda hands the function for a received message.
-fn record(message: &ReceivedMessage) -> SqsMessage {
-    let mut record = SqsMessage::default();
-    record.message_id = Some(message.message_id.clone());
-    record.receipt_handle = Some(message.receipt_handle.clone());
-    record.body = Some(message.body.clone());
-    record.attributes.insert(
-        "ApproximateReceiveCount".into(),
-        message.receive_count.to_string(),
-    );
-    record.event_source = Some("aws:sqs".into());
-    record
 }
 
 /// A DLQ, and a source queue redriving to it after [`MAX_RECEIVE_COUNT`] receives with a

@@ -9,8 +9,9 @@ use gateway_simulator::{Format, PaymentStatus};
 use paygate_domain::gateways::{BreakerPolicy, BreakerState};
 use paygate_domain::ports::{Clock, QueueSender};
 use paygate_integration::processing::{
-    BACKOFF, CrashBeforeOutcome, Lane, MAX_RECEIVE_COUNT, Pair, outage, queue_size, working,
+    BACKOFF, Lane, MAX_RECEIVE_COUNT, Pair, outage, queue_size, working,
 };
+use paygate_kit::faults::{Hooked, OUTCOMES, Switchboard, Target};
 use paygate_memory::ManualClock;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -325,8 +326,12 @@ async fn a_processor_dying_after_the_gateway_call_is_reconciled_without_a_second
     // GIVEN a processor that dies after the gateway accepted the payment, before it
     // records the answer
     let mut lane = Lane::new(SERBIA).await;
-    let crash = Arc::new(CrashBeforeOutcome::new(lane.processor.store.clone()));
-    lane.processor.store = crash.clone();
+    let faults = Switchboard::new();
+    let crash = faults
+        .when(Target::append().recording(OUTCOMES))
+        .once()
+        .fail("simulated crash before recording the outcome");
+    lane.processor.store = Arc::new(Hooked::new(lane.processor.store.clone(), faults));
     let primary = lane.gateway("primary", Format::Json, 1).await;
     let backup = lane.gateway("backup", Format::Soap, 2).await;
     let id = lane.deposit("tok_visa").await;
@@ -336,7 +341,7 @@ async fn a_processor_dying_after_the_gateway_call_is_reconciled_without_a_second
 
     // THEN the payment exists at the gateway, the attempt is left open and the message
     // is left for redelivery
-    assert!(crash.crashed());
+    assert_eq!(crash.fired(), 1);
     assert_eq!(first.received.len(), 1);
     assert!(first.retried(&first.received[0]));
     assert_eq!(primary.payments().len(), 1);

@@ -8,8 +8,9 @@
 //! index, the queue, the bus), except that, because the tables are shared by every test:
 //! * its clock is a `ManualClock` hours in the future, so every cut-off has passed for
 //!   this test's deposits (it only reads and writes this test's gateways and deposits);
-//! * it sees only this test's gateways ([`OwnGateways`]: `list` filtered by name prefix)
-//!   and only this test's deposits ([`OwnDeposits`]: the sweep index's answers filtered
+//! * it sees only this test's gateways (the registry behind a kit `Hooked` listing only
+//!   those whose name has the test's prefix) and only this test's deposits (the sweep
+//!   index behind one listing only the deposits it created: its answers filtered
 //!   to the ids this test created; the queries themselves are the real GSI queries, with
 //!   a `limit` large enough for every deposit in the shared tables).
 //!
@@ -19,33 +20,26 @@
 //! names) serving a country/currency pair no other test file uses, and its own processor
 //! (the REAL handler, fed from that queue), and removes its gateways and queue when done.
 
-use async_trait::async_trait;
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use gateway_processor::{Processor, handle};
-use gateway_simulator::{Behaviour, Format, GatewaySpec, PaymentStatus, RunningGateway};
+use gateway_processor::Processor;
+use gateway_simulator::{Behaviour, Format, PaymentStatus, RunningGateway};
 use health_probe::{Probe, RunSummary, run_once};
 use lambda_http::Body;
-use lambda_runtime::{Context, LambdaEvent};
-use paygate_aws::{BusTap, EVENT_SOURCE, ReceivedMessage, TappedEvent};
-use paygate_domain::gateways::{
-    BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus, Health,
-};
-use paygate_domain::ports::{
-    DepositMessage, EventStore, GatewayRegistry, QueueError, QueueSender, RandomIds, StoreError,
-    SweepIndex, SystemClock, Unpublished,
-};
+use paygate_aws::{BusTap, EVENT_SOURCE, TappedEvent};
+use paygate_domain::gateways::{BreakerPolicy, GatewayStatus, Health};
+use paygate_domain::ports::{EventStore, GatewayRegistry, RandomIds, SystemClock};
 use paygate_domain::service::probe::ProbePolicy;
 use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_domain::service::sweep::SweepPolicy;
-use paygate_domain::{
-    Country, Currency, DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent,
-};
+use paygate_domain::{DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent};
 use paygate_gateways::ConnectorCache;
 use paygate_gateways::Timeouts;
 use paygate_integration::{
     Reply, World, clean_up, delete_gateways_and_queues, remove_gateways_serving,
 };
-use paygate_memory::ManualClock;
+use paygate_kit::faults::{Hooked, NoFaults};
+use paygate_kit::gateways::{Simulated, entry};
+use paygate_kit::sqs::invoke_once;
+use paygate_memory::{ManualClock, MemoryQueue};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -333,7 +327,8 @@ struct Lane {
     processor: Processor,
     probe: Probe,
     probe_clock: Arc<ManualClock>,
-    own: Arc<OwnDeposits>,
+    /// The deposits this test created: the only ones its probe's sweep index finds.
+    own: Arc<Mutex<HashSet<DepositId>>>,
     gateways: Mutex<Vec<String>>,
     taps: Mutex<Vec<BusTap>>,
 }
@@ -341,7 +336,7 @@ struct Lane {
 impl Lane {
     async fn new(pair: (&'static str, &'static str)) -> Self {
         let mut world = World::new().await;
-        remove_stale_gateways(&world, pair).await;
+        remove_gateways_serving(&world, pair).await;
         // Intake and processor write through the publishing store, as deployed.
         world.intake.store = world.aws.publishing_store();
         let prefix = format!("it-rec-{}-", &Uuid::new_v4().simple().to_string()[..10]);
@@ -364,22 +359,26 @@ impl Lane {
         let probe_clock = Arc::new(ManualClock::new(
             OffsetDateTime::now_utc() + time::Duration::hours(3),
         ));
-        let own = Arc::new(OwnDeposits {
-            inner: world.aws.store.clone(),
-            ids: Mutex::default(),
-        });
+        let own: Arc<Mutex<HashSet<DepositId>>> = Arc::default();
+        let index = {
+            let own = own.clone();
+            Hooked::new(world.aws.store.clone(), Arc::new(NoFaults))
+                .listing_deposits(move |id| own.lock().unwrap().contains(id))
+        };
+        let registry = {
+            let prefix = prefix.clone();
+            Hooked::new(world.aws.registry.clone(), Arc::new(NoFaults))
+                .listing_gateways(move |g| g.config.name.starts_with(&prefix))
+        };
         let probe = Probe {
-            registry: Arc::new(OwnGateways {
-                inner: world.aws.registry.clone(),
-                prefix: prefix.clone(),
-            }),
+            registry: Arc::new(registry),
             connectors: Arc::new(ConnectorCache::with_timeouts(Timeouts {
                 connect: Duration::from_millis(500),
                 request: Duration::from_secs(2),
                 health: Duration::from_millis(500),
             })),
             store: world.aws.store.clone(),
-            index: own.clone(),
+            index: Arc::new(index),
             queue: world.queue.clone(),
             publisher: world.aws.bus.clone(),
             clock: probe_clock.clone(),
@@ -416,32 +415,16 @@ impl Lane {
         behaviour: Behaviour,
     ) -> RunningGateway {
         let name = format!("{}{label}", self.prefix);
-        let sim = gateway_simulator::spawn(GatewaySpec {
-            name: name.clone(),
-            format,
-            secret: "whsec_it".into(),
-            bind: "127.0.0.1:0".parse().unwrap(),
-            webhook_base_url: None,
-        })
-        .await
-        .expect("start a simulated gateway");
-        sim.set_behaviour(behaviour);
-        let (country, currency) = parsed(self.pair);
+        let sim = Simulated::new(name.clone(), format)
+            .secret("whsec_it")
+            .behaving(behaviour)
+            .spawn()
+            .await;
+        let entry = entry(&sim, priority, &[self.pair.0], &[self.pair.1]);
         self.world
             .aws
             .registry
-            .upsert_config(&GatewayConfig {
-                name: name.clone(),
-                format: format
-                    .as_str()
-                    .parse()
-                    .expect("a wire format paygate speaks"),
-                base_url: sim.base_url(),
-                countries: vec![country],
-                currencies: vec![currency],
-                priority,
-                enabled: true,
-            })
+            .upsert_config(&entry)
             .await
             .expect("register the gateway");
         self.gateways.lock().unwrap().push(name);
@@ -494,7 +477,8 @@ impl Lane {
     /// A deposit the intake handler committed and "sent", but whose message was lost.
     async fn lost_deposit(&self, token: &str) -> DepositId {
         let mut intake = self.world.intake.clone();
-        intake.queue = Arc::new(LostMessages);
+        // A queue nobody reads: the send "succeeds" and the message is lost.
+        intake.queue = Arc::new(MemoryQueue::default());
         let request = http::Request::builder()
             .method("POST")
             .uri("/v1/deposits")
@@ -509,7 +493,7 @@ impl Lane {
     fn created(&self, reply: Reply) -> DepositId {
         assert_eq!(reply.status, 202, "{:?}", reply.json);
         let id = DepositId::parse(reply.json["id"].as_str().expect("an id")).expect("a UUID");
-        self.own.ids.lock().unwrap().insert(id);
+        self.own.lock().unwrap().insert(id);
         id
     }
 
@@ -519,31 +503,21 @@ impl Lane {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut seen = Vec::new();
         loop {
-            let received = self.world.queue.receive(10, 1).await.expect("receive");
-            if received.is_empty() {
+            let invocation = invoke_once(self.world.queue.as_ref(), &self.processor)
+                .await
+                .expect("receive");
+            if invocation.received.is_empty() {
                 return seen;
             }
             assert!(Instant::now() < deadline, "the queue never drained");
-            let mut event = SqsEvent::default();
-            event.records = received.iter().map(record).collect();
-            let response = handle(&self.processor, LambdaEvent::new(event, Context::default()))
-                .await
-                .expect("the handler never fails a whole batch");
-            let failed: HashSet<String> = response
-                .batch_item_failures
-                .into_iter()
-                .map(|f| f.item_identifier)
-                .collect();
-            for message in &received {
+            assert!(
+                invocation.undeleted.is_empty(),
+                "delete a processed message: {:?}",
+                invocation.undeleted
+            );
+            for message in &invocation.received {
                 let body = message.deposit_message().expect("a deposit message");
                 seen.push(body.deposit_id);
-                if !failed.contains(&message.message_id) {
-                    self.world
-                        .queue
-                        .delete(&message.receipt_handle)
-                        .await
-                        .expect("delete a processed message");
-                }
             }
         }
     }
@@ -576,16 +550,7 @@ impl Lane {
     }
 
     async fn status_of(&self, gateway: &RunningGateway) -> GatewayStatus {
-        self.world
-            .aws
-            .registry
-            .list()
-            .await
-            .expect("list the gateways")
-            .into_iter()
-            .find(|g| g.config.name == gateway.name())
-            .expect("the gateway is registered")
-            .status
+        paygate_kit::gateways::status_of(self.world.aws.registry.as_ref(), gateway.name()).await
     }
 }
 
@@ -605,34 +570,6 @@ impl Drop for Lane {
             delete_gateways_and_queues(&config, &table, names, vec![queue]).await;
         });
     }
-}
-
-/// Gateways serving `pair` can only be left over from an earlier run of this file on the
-/// same emulators (their simulators are gone): remove them so routing never picks one.
-async fn remove_stale_gateways(world: &World, pair: (&str, &str)) {
-    let (country, currency) = parsed(pair);
-    remove_gateways_serving(world, country, currency).await;
-}
-
-fn parsed(pair: (&str, &str)) -> (Country, Currency) {
-    (
-        Country::parse(pair.0).expect("an ISO 3166 country"),
-        Currency::parse(pair.1).expect("an ISO 4217 currency"),
-    )
-}
-
-/// The SQS record Lambda hands the function for a received message.
-fn record(message: &ReceivedMessage) -> SqsMessage {
-    let mut record = SqsMessage::default();
-    record.message_id = Some(message.message_id.clone());
-    record.receipt_handle = Some(message.receipt_handle.clone());
-    record.body = Some(message.body.clone());
-    record.attributes.insert(
-        "ApproximateReceiveCount".into(),
-        message.receive_count.to_string(),
-    );
-    record.event_source = Some("aws:sqs".into());
-    record
 }
 
 /// Waits until `sim` holds `count` payments, none of them pending any more.
@@ -678,121 +615,4 @@ fn submitted_external_id(events: &[RecordedEvent]) -> String {
             _ => None,
         })
         .expect("the deposit was submitted")
-}
-
-// ---------------------------------------------------------------- scoping doubles
-
-/// The registry as the probe sees it: only this test's gateways are listed; every
-/// update goes to DynamoDB unchanged.
-struct OwnGateways {
-    inner: Arc<paygate_aws::DynamoGatewayRegistry>,
-    prefix: String,
-}
-
-#[async_trait]
-impl GatewayRegistry for OwnGateways {
-    async fn list(&self) -> Result<Vec<Gateway>, StoreError> {
-        let mut all = self.inner.list().await?;
-        all.retain(|g| g.config.name.starts_with(&self.prefix));
-        Ok(all)
-    }
-
-    async fn record_call(
-        &self,
-        gateway: &str,
-        result: CallResult,
-        now: OffsetDateTime,
-        policy: &BreakerPolicy,
-    ) -> Result<BreakerState, StoreError> {
-        self.inner.record_call(gateway, result, now, policy).await
-    }
-
-    async fn change_status(
-        &self,
-        gateway: &str,
-        change: &(dyn for<'s> Fn(&'s GatewayStatus) -> GatewayStatus + Send + Sync),
-    ) -> Result<paygate_domain::ports::StatusChange, StoreError> {
-        self.inner.change_status(gateway, change).await
-    }
-
-    async fn upsert_config(&self, config: &GatewayConfig) -> Result<(), StoreError> {
-        self.inner.upsert_config(config).await
-    }
-
-    async fn change_config(
-        &self,
-        gateway: &str,
-        change: &(dyn for<'c> Fn(&'c GatewayConfig) -> GatewayConfig + Send + Sync),
-    ) -> Result<Option<GatewayConfig>, StoreError> {
-        self.inner.change_config(gateway, change).await
-    }
-}
-
-/// The sweep index as the probe sees it: the DynamoDB indexes' answers, keeping only the
-/// deposits this test created.
-struct OwnDeposits {
-    inner: Arc<paygate_aws::DynamoEventStore>,
-    ids: Mutex<HashSet<DepositId>>,
-}
-
-impl OwnDeposits {
-    fn owns(&self, id: DepositId) -> bool {
-        self.ids.lock().unwrap().contains(&id)
-    }
-}
-
-#[async_trait]
-impl SweepIndex for OwnDeposits {
-    async fn stale(
-        &self,
-        kind: paygate_domain::deposit::SweepKind,
-        before: OffsetDateTime,
-        limit: usize,
-    ) -> Result<Vec<DepositView>, StoreError> {
-        let mut found = self.inner.stale(kind, before, limit).await?;
-        found.retain(|v| self.owns(v.id));
-        Ok(found)
-    }
-
-    async fn defer(
-        &self,
-        deposit: DepositId,
-        version: u64,
-        examined_at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        self.inner.defer(deposit, version, examined_at).await
-    }
-
-    async fn unpublished(
-        &self,
-        before: OffsetDateTime,
-        limit: usize,
-    ) -> Result<Vec<Unpublished>, StoreError> {
-        let mut found = self.inner.unpublished(before, limit).await?;
-        found.retain(|u| self.owns(u.deposit_id));
-        Ok(found)
-    }
-
-    async fn publish_state(&self, deposit: DepositId) -> Result<Option<Unpublished>, StoreError> {
-        self.inner.publish_state(deposit).await
-    }
-
-    async fn mark_published(
-        &self,
-        deposit: DepositId,
-        after: u64,
-        up_to: u64,
-    ) -> Result<bool, StoreError> {
-        self.inner.mark_published(deposit, after, up_to).await
-    }
-}
-
-/// A queue whose sends "succeed" and go nowhere (the message was lost).
-struct LostMessages;
-
-#[async_trait]
-impl QueueSender for LostMessages {
-    async fn send(&self, _message: &DepositMessage, _delay: Duration) -> Result<(), QueueError> {
-        Ok(())
-    }
 }

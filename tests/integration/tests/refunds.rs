@@ -10,11 +10,12 @@
 
 use futures::future::join_all;
 use paygate_domain::ports::gateway::NotifiedOutcome;
-use paygate_domain::ports::{DepositMessage, EventStore, RandomIds, SystemClock};
-use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
-use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
-use paygate_domain::{CorrelationId, DepositEvent, DepositId, RecordedEvent, RefundId};
+use paygate_domain::ports::{DepositMessage, EventStore, SystemClock};
+use paygate_domain::service::outcome::Applied;
+use paygate_domain::{DepositEvent, DepositId, RecordedEvent, RefundId};
 use paygate_integration::{Reply, World, deposit_body};
+use paygate_kit::fixtures;
+use paygate_kit::gateway_reports::apply;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -34,24 +35,8 @@ fn gateway_refund_id(refund: RefundId) -> String {
 
 /// Appends `events` on the DynamoDB store, as the processor would.
 async fn record(world: &World, id: DepositId, events: Vec<DepositEvent>) {
-    let ports = CommandPorts {
-        store: world.aws.store.as_ref(),
-        clock: &SystemClock,
-        ids: &RandomIds,
-    };
-    execute(
-        &ports,
-        Start::Load(id),
-        Cause {
-            correlation: &CorrelationId("it-processor".into()),
-            causation: None,
-        },
-        RetryPolicy::default(),
-        |_| Ok(Decision::record(events.clone(), ())),
-    )
-    .await
-    .map(|executed| executed.deposit)
-    .expect("the events are recorded");
+    let store = world.aws.store.as_ref();
+    fixtures::record(store, &SystemClock, id, "it-processor", None, events).await;
 }
 
 /// GIVEN-helper: a deposit of `amount` created through the handler, paid and confirmed
@@ -102,29 +87,21 @@ async fn gateway_confirms(world: &World, id: DepositId, refund: RefundId) {
         }],
     )
     .await;
-    let ports = OutcomePorts {
-        store: world.aws.store.as_ref(),
-        clock: &SystemClock,
-        ids: &RandomIds,
-        queue: world.aws.queue.as_ref(),
+    let outcome = NotifiedOutcome::RefundSucceeded {
+        refund_external_id: gateway_refund_id(refund),
     };
-    let notification = paygate_kit::gateway_reports::notification(
-        world.aws.store.as_ref(),
+    let external_id = payment_id(id);
+    let store = world.aws.store.as_ref();
+    let applied = apply(
+        store,
+        &SystemClock,
+        world.aws.queue.as_ref(),
         GATEWAY,
-        &payment_id(id),
-        NotifiedOutcome::RefundSucceeded {
-            refund_external_id: gateway_refund_id(refund),
-        },
+        &external_id,
+        outcome,
+        "it-webhook",
     )
     .await;
-    let applied = apply_notification(
-        &ports,
-        GATEWAY,
-        &notification,
-        &CorrelationId("it-webhook".into()),
-    )
-    .await
-    .expect("the webhook applies");
     assert!(matches!(applied, Applied::Recorded { .. }), "{applied:?}");
 }
 

@@ -8,27 +8,21 @@
 //! queue (a [`World`]), a gateway with a unique name serving a country/currency pair no
 //! other test file uses, its own webhook server, and its own processor.
 
-use async_trait::async_trait;
-use aws_lambda_events::event::sqs::SqsMessage;
 use axum::body::{Body as AxumBody, to_bytes};
 use axum::extract::{Request as AxumRequest, State};
 use axum::response::Response as AxumResponse;
 use gateway_processor::{Disposition, Processor, process_record};
-use gateway_simulator::{Behaviour, Format, GatewaySpec, RunningGateway, WebhookRetry};
+use gateway_simulator::{Behaviour, Format, RunningGateway, WebhookRetry};
 use lambda_http::Body as LambdaBody;
-use paygate_domain::gateways::{BreakerPolicy, GatewayConfig};
-use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
-use paygate_domain::ports::{
-    AppendBatch, AppendError, EventStore, ExternalLookup, GatewayRegistry, RandomIds, StoreError,
-    SystemClock,
-};
+use paygate_domain::gateways::BreakerPolicy;
+use paygate_domain::ports::{EventStore, GatewayRegistry, RandomIds, SystemClock};
 use paygate_domain::service::process::RedeliveryPolicy;
-use paygate_domain::{
-    Country, Currency, DepositEvent, DepositId, DepositStatus, DepositView, MerchantId,
-    RecordedEvent,
-};
+use paygate_domain::{DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent};
 use paygate_gateways::ConnectorCache;
 use paygate_integration::{World, clean_up, delete_gateways_and_queues, remove_gateways_serving};
+use paygate_kit::faults::{Hooked, Switchboard, Target};
+use paygate_kit::gateways::{Simulated, entry};
+use paygate_kit::sqs::Received;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -50,7 +44,7 @@ const PATIENCE: Duration = Duration::from_secs(8);
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_tok_success_deposit_is_settled_succeeded_by_the_gateways_signed_webhook() {
     // GIVEN a JSON gateway that reports outcomes 100 ms after accepting a payment
-    let lane = Lane::new(SUCCESS_PAIR, Format::Json, 100, |store| store).await;
+    let lane = Lane::new(SUCCESS_PAIR, Format::Json, 100, Switchboard::new()).await;
 
     // WHEN a deposit is taken and processed
     let id = lane.deposit("tok_success").await;
@@ -102,7 +96,7 @@ async fn a_tok_success_deposit_is_settled_succeeded_by_the_gateways_signed_webho
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_tok_fail_webhook_deposit_is_settled_failed_by_the_gateways_signed_soap_webhook() {
     // GIVEN a SOAP gateway that reports outcomes 100 ms after accepting a payment
-    let lane = Lane::new(FAILURE_PAIR, Format::Soap, 100, |store| store).await;
+    let lane = Lane::new(FAILURE_PAIR, Format::Soap, 100, Switchboard::new()).await;
 
     // WHEN a deposit whose payment the gateway accepts, then fails, is processed
     let id = lane.deposit("tok_fail_webhook").await;
@@ -142,17 +136,11 @@ async fn a_tok_fail_webhook_deposit_is_settled_failed_by_the_gateways_signed_soa
 async fn a_webhook_that_beats_the_submission_gets_409_and_the_gateways_retry_applies_it() {
     // GIVEN a gateway that reports 50 ms after accepting, and a processor whose write of
     // the gateway's answer (DepositSubmitted, with the external-id lookup) takes ~1 s
-    let slow = Arc::new(Mutex::new(None));
-    let lane = {
-        let slow = slow.clone();
-        Lane::new(EARLY_WEBHOOK_PAIR, Format::Json, 50, move |store| {
-            let wrapped = Arc::new(SlowSubmission::new(store, Duration::from_secs(1)));
-            *slow.lock().unwrap() = Some(wrapped.clone());
-            wrapped
-        })
-        .await
-    };
-    let slow = slow.lock().unwrap().clone().expect("the processor's store");
+    let faults = Switchboard::new();
+    let slow = faults
+        .when(Target::append().recording(&["DepositSubmitted"]))
+        .delay(Duration::from_secs(1));
+    let lane = Lane::new(EARLY_WEBHOOK_PAIR, Format::Json, 50, faults).await;
 
     // WHEN a deposit is processed
     let id = lane.deposit("tok_success").await;
@@ -174,7 +162,7 @@ async fn a_webhook_that_beats_the_submission_gets_409_and_the_gateways_retry_app
     );
     let hits = lane.hit_log();
     assert!(hits.len() >= 2, "{hits:?}");
-    let written = slow.written_at().expect("the submission was written");
+    let written = slow.answered_at().expect("the submission was written");
     let (first, last) = (&hits[0], &hits[hits.len() - 1]);
     assert_eq!(
         (first.status, first.code.as_str()),
@@ -205,7 +193,7 @@ async fn a_webhook_that_beats_the_submission_gets_409_and_the_gateways_retry_app
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_captured_webhook_replayed_over_http_is_a_no_op_and_a_tampered_one_is_401() {
     // GIVEN a deposit the gateway's webhook settled as succeeded
-    let lane = Lane::new(REPLAY_PAIR, Format::Json, 50, |store| store).await;
+    let lane = Lane::new(REPLAY_PAIR, Format::Json, 50, Switchboard::new()).await;
     let id = lane.deposit("tok_success").await;
     assert_eq!(lane.process_one().await, Disposition::Done);
     assert_eq!(lane.settled(id).await.status, DepositStatus::Succeeded);
@@ -251,10 +239,12 @@ async fn a_captured_webhook_replayed_over_http_is_a_no_op_and_a_tampered_one_is_
 async fn a_webhook_given_up_before_the_submission_was_recorded_still_settles_the_deposit() {
     // GIVEN a gateway that gives a webhook up after 3 quick tries, and a processor that
     // dies after the gateway accepted the payment (its DepositSubmitted write fails once)
-    let lane = Lane::new(GIVEN_UP_PAIR, Format::Json, 50, |store| {
-        Arc::new(FailSubmissionOnce::new(store))
-    })
-    .await;
+    let faults = Switchboard::new();
+    faults
+        .when(Target::append().recording(&["DepositSubmitted"]))
+        .once()
+        .fail("the processor died before this write");
+    let lane = Lane::new(GIVEN_UP_PAIR, Format::Json, 50, faults).await;
     lane.sim.set_webhook_retry(WebhookRetry {
         first_delay: Duration::from_millis(50),
         max_delay: Duration::from_millis(100),
@@ -314,15 +304,15 @@ struct Hit {
 
 impl Lane {
     /// Registers a gateway of `format` for `pair` whose webhooks come `webhook_delay_ms`
-    /// after it accepts a payment; the processor stores through `store(dynamodb store)`.
+    /// after it accepts a payment; the processor's store calls go through `faults`.
     async fn new(
         pair: (&'static str, &'static str),
         format: Format,
         webhook_delay_ms: u64,
-        store: impl FnOnce(Arc<dyn EventStore>) -> Arc<dyn EventStore>,
+        faults: Arc<Switchboard>,
     ) -> Self {
         let world = World::new().await;
-        remove_stale_gateways(&world, pair).await;
+        remove_gateways_serving(&world, pair).await;
         let gateway = format!("it-wh-{}", &Uuid::new_v4().simple().to_string()[..12]);
         let secret = format!("whsec_it_{}", Uuid::new_v4().simple());
 
@@ -352,41 +342,25 @@ impl Lane {
         });
 
         // The PSP, sending its webhooks there.
-        let sim = gateway_simulator::spawn(GatewaySpec {
-            name: gateway.clone(),
-            format,
-            secret,
-            bind: "127.0.0.1:0".parse().unwrap(),
-            webhook_base_url: Some(base_url),
-        })
-        .await
-        .expect("start the simulated gateway");
-        sim.set_behaviour(Behaviour {
-            webhook_delay_ms,
-            ..Behaviour::default()
-        });
-        let (country, currency) = parsed(pair);
+        let sim = Simulated::new(gateway.clone(), format)
+            .secret(secret)
+            .webhooks_to(base_url)
+            .behaving(Behaviour {
+                webhook_delay_ms,
+                ..Behaviour::default()
+            })
+            .spawn()
+            .await;
         world
             .aws
             .registry
-            .upsert_config(&GatewayConfig {
-                name: gateway.clone(),
-                format: format
-                    .as_str()
-                    .parse()
-                    .expect("a wire format paygate speaks"),
-                base_url: sim.base_url(),
-                countries: vec![country],
-                currencies: vec![currency],
-                priority: 1,
-                enabled: true,
-            })
+            .upsert_config(&entry(&sim, 1, &[pair.0], &[pair.1]))
             .await
             .expect("register the gateway");
 
         // The processor, built like its main.rs builds it.
         let processor = Processor {
-            store: store(world.aws.store.clone()),
+            store: Arc::new(Hooked::new(world.aws.store.clone(), faults)),
             registry: world.aws.registry.clone(),
             connectors: Arc::new(ConnectorCache::new()),
             redelivery: world.queue.clone(),
@@ -427,14 +401,7 @@ impl Lane {
     async fn process_one(&self) -> Disposition {
         let received = self.world.queue.receive(1, 5).await.expect("receive");
         let message = received.first().expect("the intake queued the deposit");
-        let mut record = SqsMessage::default();
-        record.message_id = Some(message.message_id.clone());
-        record.receipt_handle = Some(message.receipt_handle.clone());
-        record.body = Some(message.body.clone());
-        record.attributes.insert(
-            "ApproximateReceiveCount".into(),
-            message.receive_count.to_string(),
-        );
+        let record = Received::from(message.clone()).record();
         let disposition = process_record(&self.processor, record).await;
         match disposition {
             Disposition::Done => self
@@ -565,20 +532,6 @@ impl Drop for Lane {
     }
 }
 
-/// Gateways serving `pair` can only be left over from an earlier run of this file on the
-/// same emulators (their simulators are gone): remove them so routing never picks one.
-async fn remove_stale_gateways(world: &World, pair: (&str, &str)) {
-    let (country, currency) = parsed(pair);
-    remove_gateways_serving(world, country, currency).await;
-}
-
-fn parsed((country, currency): (&str, &str)) -> (Country, Currency) {
-    (
-        Country::parse(country).expect("an ISO 3166 country"),
-        Currency::parse(currency).expect("an ISO 4217 currency"),
-    )
-}
-
 fn kinds(events: &[RecordedEvent]) -> Vec<&'static str> {
     events.iter().map(|e| e.event.kind()).collect()
 }
@@ -646,149 +599,4 @@ async fn forward(State(bridge): State<Bridge>, request: AxumRequest) -> AxumResp
         body: posted,
     });
     AxumResponse::from_parts(parts, AxumBody::from(text))
-}
-
-// ================================================================ doubles
-
-/// The DynamoDB event store, except that the append recording a gateway's acceptance
-/// (`DepositSubmitted`, and with it the external-id lookup) takes `delay` longer, as a
-/// throttled write or a slow Lambda would.
-struct SlowSubmission {
-    inner: Arc<dyn EventStore>,
-    delay: Duration,
-    written_at: Mutex<Option<Instant>>,
-}
-
-impl SlowSubmission {
-    fn new(inner: Arc<dyn EventStore>, delay: Duration) -> Self {
-        Self {
-            inner,
-            delay,
-            written_at: Mutex::new(None),
-        }
-    }
-
-    /// When the delayed append finished.
-    fn written_at(&self) -> Option<Instant> {
-        *self.written_at.lock().unwrap()
-    }
-}
-
-#[async_trait]
-impl EventStore for SlowSubmission {
-    async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.inner.load(deposit).await
-    }
-
-    async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
-        let submits = batch
-            .events
-            .iter()
-            .any(|e| matches!(e.event, DepositEvent::DepositSubmitted { .. }));
-        if !submits {
-            return self.inner.append(batch).await;
-        }
-        tokio::time::sleep(self.delay).await;
-        let result = self.inner.append(batch).await;
-        *self.written_at.lock().unwrap() = Some(Instant::now());
-        result
-    }
-
-    async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
-        self.inner.view(deposit).await
-    }
-
-    async fn find_by_external_id(
-        &self,
-        gateway: &str,
-        external_id: &str,
-    ) -> Result<Option<ExternalLookup>, StoreError> {
-        self.inner.find_by_external_id(gateway, external_id).await
-    }
-
-    async fn idempotency_record(
-        &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.inner.idempotency_record(merchant, key).await
-    }
-
-    async fn transition_idempotency(
-        &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-        expected: &IdempotencyState,
-        next: &IdempotencyState,
-    ) -> Result<bool, StoreError> {
-        self.inner
-            .transition_idempotency(merchant, key, expected, next)
-            .await
-    }
-}
-
-/// The DynamoDB event store, except that the first append recording a gateway's
-/// acceptance (`DepositSubmitted`) fails, as if the processor died after the call.
-struct FailSubmissionOnce {
-    inner: Arc<dyn EventStore>,
-    failed: std::sync::atomic::AtomicBool,
-}
-
-impl FailSubmissionOnce {
-    fn new(inner: Arc<dyn EventStore>) -> Self {
-        Self {
-            inner,
-            failed: std::sync::atomic::AtomicBool::new(false),
-        }
-    }
-}
-
-#[async_trait]
-impl EventStore for FailSubmissionOnce {
-    async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.inner.load(deposit).await
-    }
-
-    async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
-        let submits = batch
-            .events
-            .iter()
-            .any(|e| matches!(e.event, DepositEvent::DepositSubmitted { .. }));
-        if submits && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            return Err(StoreError("the processor died before this write".into()).into());
-        }
-        self.inner.append(batch).await
-    }
-
-    async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
-        self.inner.view(deposit).await
-    }
-
-    async fn find_by_external_id(
-        &self,
-        gateway: &str,
-        external_id: &str,
-    ) -> Result<Option<ExternalLookup>, StoreError> {
-        self.inner.find_by_external_id(gateway, external_id).await
-    }
-
-    async fn idempotency_record(
-        &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.inner.idempotency_record(merchant, key).await
-    }
-
-    async fn transition_idempotency(
-        &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-        expected: &IdempotencyState,
-        next: &IdempotencyState,
-    ) -> Result<bool, StoreError> {
-        self.inner
-            .transition_idempotency(merchant, key, expected, next)
-            .await
-    }
 }

@@ -1,9 +1,10 @@
 //! What a well-behaved gateway reports by webhook about a deposit it holds, for suites
 //! that apply notifications through the use case directly.
 
-use paygate_domain::ports::EventStore;
 use paygate_domain::ports::gateway::{GatewayNotification, NotifiedOutcome};
-use paygate_domain::{Deposit, Money};
+use paygate_domain::ports::{Clock, EventStore, QueueSender, RandomIds};
+use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
+use paygate_domain::{CorrelationId, Deposit, Money};
 use uuid::Uuid;
 
 /// A notification of `outcome` for the payment `external_id` at `gateway` (whose
@@ -47,4 +48,29 @@ pub async fn notification(
         },
         outcome,
     }
+}
+
+/// The [`notification`] of `outcome`, applied by the webhook function's use case (with
+/// `correlation`) as if `gateway` had sent it; refunds it leaves awaiting submission are
+/// announced on `queue`.
+pub async fn apply(
+    store: &dyn EventStore,
+    clock: &dyn Clock,
+    queue: &dyn QueueSender,
+    gateway: &str,
+    external_id: &str,
+    outcome: NotifiedOutcome,
+    correlation: &str,
+) -> Applied {
+    let ports = OutcomePorts {
+        store,
+        clock,
+        ids: &RandomIds,
+        queue,
+    };
+    let notification = notification(store, gateway, external_id, outcome).await;
+    let correlation = CorrelationId(correlation.to_owned());
+    apply_notification(&ports, gateway, &notification, &correlation)
+        .await
+        .expect("the webhook applies")
 }

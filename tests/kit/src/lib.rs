@@ -1,5 +1,14 @@
-//! paygate's test kit: what every suite shares, so no suite copies it.
+//! paygate's test kit: what every suite shares, so no suite copies it. One job a module:
 //!
+//! * [`http`]: requests for the two HTTP handlers and one [`http::Reply`] with the
+//!   assertions every suite makes;
+//! * [`sqs`]: the processor's SQS trigger driver (the devstack's too), draining a queue
+//!   with it, hand-made invocations, a backoff recorder;
+//! * [`gateways`]: simulated gateways, their registry entries and behaviours;
+//! * [`fixtures`]: start time, merchants, bodies, deposits taken by the real intake, and
+//!   readings of a stored stream;
+//! * [`faults`]: the switchboard every suite makes ports misbehave with;
+//! * [`streams`]: hand-built deposit streams and event constructors (the domain's tests);
 //! * [`contract`]: one contract suite per port, run against the in-memory and the AWS
 //!   adapters alike;
 //! * [`gateway_reports`]: the notifications a well-behaved gateway sends;
@@ -9,7 +18,14 @@
 
 pub mod contract;
 mod emulators;
+pub mod faults;
+pub mod fixtures;
 pub mod gateway_reports;
+pub mod gateways;
+pub mod http;
 pub mod samples;
+pub mod sqs;
+pub mod streams;
 
 pub use emulators::{require_emulators, run_to_completion};
+pub mod world;

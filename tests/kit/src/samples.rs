@@ -292,6 +292,61 @@ pub fn assert_http_api_v2(name: &str, event: &Value) {
     }
 }
 
+/// [`fixed::DEPOSIT_ID`] as an id.
+pub fn deposit_id() -> paygate_domain::DepositId {
+    paygate_domain::DepositId::parse(fixed::DEPOSIT_ID).expect("a UUID")
+}
+
+/// The JSON body of the intake's `create-deposit.json` sample.
+pub fn intake_body() -> Value {
+    Samples::of("deposit-intake")
+        .http("create-deposit.json")
+        .body_json()
+}
+
+/// The deposit the intake's `create-deposit.json` sample creates, taken by the intake's
+/// use case (its token encrypted with `cipher`) under the samples' id, merchant and
+/// correlation id, its message sent to `queue`.
+pub async fn create_sample_deposit(
+    store: &dyn paygate_domain::ports::EventStore,
+    queue: &dyn paygate_domain::ports::QueueSender,
+    clock: &dyn paygate_domain::ports::Clock,
+    cipher: &paygate_domain::crypto::FieldCipher,
+) -> paygate_domain::DepositView {
+    use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyPolicy};
+    use paygate_domain::service::intake::{
+        CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
+    };
+    use paygate_domain::{CorrelationId, MerchantId};
+    let body = intake_body();
+    let ports = IntakePorts {
+        store,
+        queue,
+        clock,
+        ids: &crate::fixtures::FixedIds::starting_with([deposit_id().0]),
+        cipher,
+        policy: IdempotencyPolicy::default(),
+    };
+    let created = request_deposit(
+        &ports,
+        IntakeRequest {
+            merchant: &MerchantId(fixed::MERCHANT.into()),
+            key: &IdempotencyKey::parse(Some("order-S-1")).expect("a valid key"),
+            fingerprint: &Fingerprint::of(CREATE_DEPOSIT, body.to_string().as_bytes()),
+            correlation: &CorrelationId(fixed::CORRELATION.into()),
+            request: paygate_domain::validation::parse_deposit_request(&body)
+                .expect("the sample's body is a valid deposit"),
+        },
+    )
+    .await
+    .expect("the intake accepts the deposit");
+    let Created::New(view) = created else {
+        panic!("a fresh key creates the deposit");
+    };
+    assert_eq!(view.id, deposit_id());
+    view
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

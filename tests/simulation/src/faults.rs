@@ -106,7 +106,7 @@ fn port_name(port: Port) -> &'static str {
 
 #[async_trait]
 impl FaultHook for SimFaults {
-    async fn on_call(&self, call: Call) -> Fault {
+    async fn on_call(&self, call: &Call) -> Fault {
         YieldNow::default().await;
         let (delay, fault) = {
             let mut state = self.state();
@@ -136,6 +136,7 @@ impl FaultHook for SimFaults {
                 Fault::Fail(_) => Some("store_fail"),
                 Fault::Conflict => Some("store_conflict"),
                 Fault::LoseReply(_) => Some("store_lost_reply"),
+                Fault::Corrupt => Some("store_corrupt"),
             };
             if call.op == "append"
                 && let Some(deposit) = call.deposit

@@ -67,7 +67,11 @@ pub async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     for simulator in &stack.simulators {
         simulator.set_webhook_base_url(Some(base_url.clone()));
     }
-    let consumer = tokio::spawn(consumer::run(stack.queue.clone(), stack.processor.clone()));
+    let consumer = tokio::spawn(consumer::run(
+        stack.queue.clone(),
+        stack.processor.clone(),
+        settings.queue_duplicates,
+    ));
     let probe = health_probe::Probe {
         registry: stack.processor.registry.clone(),
         connectors: stack.processor.connectors.clone(),

@@ -37,11 +37,14 @@ pub struct Settings {
     /// `PAYGATE_SWEEP_PENDING_AFTER_SECS`, `…_ATTEMPT_AFTER_SECS`, `…_SUBMITTED_AFTER_SECS`,
     /// `…_REFUND_AFTER_SECS`: the recovery sweeper's thresholds, as in Lambda.
     pub sweep: SweepPolicy,
+    /// `PAYGATE_DEV_QUEUE_DUPLICATES`, 0.0–1.0, default 0: the share of queue messages
+    /// also delivered a second time, at once, to another processor run.
+    pub queue_duplicates: f64,
 }
 
 impl Settings {
     pub const USAGE: &'static str = "usage: devstack [--backend memory|aws] [--addr HOST:PORT]\n\
-        env: PAYGATE_ADDR, PAYGATE_DEV_API_KEY, PAYGATE_DEV_MERCHANT, PAYGATE_FIELD_KEYS,\n     PAYGATE_GATEWAYS_FILE, PAYGATE_PROBE_INTERVAL_SECS, PAYGATE_SWEEP_*_AFTER_SECS,\n     AWS_ENDPOINT_URL";
+        env: PAYGATE_ADDR, PAYGATE_DEV_API_KEY, PAYGATE_DEV_MERCHANT, PAYGATE_FIELD_KEYS,\n     PAYGATE_GATEWAYS_FILE, PAYGATE_PROBE_INTERVAL_SECS, PAYGATE_SWEEP_*_AFTER_SECS,\n     PAYGATE_DEV_QUEUE_DUPLICATES, AWS_ENDPOINT_URL";
 
     pub fn from_args_and_env(
         args: impl IntoIterator<Item = String>,
@@ -67,6 +70,16 @@ impl Settings {
                     .max(1),
             ),
             sweep: SweepPolicy::from_settings(&env).map_err(|e| e.to_string())?,
+            queue_duplicates: match env("PAYGATE_DEV_QUEUE_DUPLICATES") {
+                None => 0.0,
+                Some(v) => v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|share| (0.0..=1.0).contains(share))
+                    .ok_or_else(|| {
+                        format!("PAYGATE_DEV_QUEUE_DUPLICATES must be a share from 0.0 to 1.0, not {v:?}")
+                    })?,
+            },
         };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -156,5 +169,19 @@ mod tests {
             refused.contains("PAYGATE_SWEEP_REFUND_AFTER_SECS"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn the_share_of_duplicated_messages_is_between_zero_and_one() {
+        assert_eq!(parse(&[], &[]).unwrap().queue_duplicates, 0.0);
+        let half = parse(&[], &[("PAYGATE_DEV_QUEUE_DUPLICATES", "0.5")]).unwrap();
+        assert_eq!(half.queue_duplicates, 0.5);
+        for bad in ["1.5", "-0.1", "half", "NaN"] {
+            let refused = parse(&[], &[("PAYGATE_DEV_QUEUE_DUPLICATES", bad)]).unwrap_err();
+            assert!(
+                refused.contains("PAYGATE_DEV_QUEUE_DUPLICATES"),
+                "{refused}"
+            );
+        }
     }
 }

@@ -12,6 +12,20 @@ pub trait MerchantRegistry: MerchantDirectory {
     async fn register_key(&self, key: &ApiKeyHash, merchant: &MerchantId);
 }
 
+#[async_trait]
+impl MerchantRegistry for paygate_memory::MemoryMerchantDirectory {
+    async fn register_key(&self, key: &ApiKeyHash, merchant: &MerchantId) {
+        self.register(key.clone(), merchant.clone());
+    }
+}
+
+#[async_trait]
+impl MerchantRegistry for paygate_aws::DynamoMerchantDirectory {
+    async fn register_key(&self, key: &ApiKeyHash, merchant: &MerchantId) {
+        self.register(key, merchant).await.expect("register");
+    }
+}
+
 pub async fn a_registered_key_resolves_to_its_merchant(directory: Arc<dyn MerchantRegistry>) {
     let key = ApiKey::new(format!("sk_test_{}", Uuid::new_v4().simple()));
     let merchant = MerchantId(format!("mer_{}", Uuid::new_v4().simple()));

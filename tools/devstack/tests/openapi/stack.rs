@@ -1,31 +1,24 @@
 //! The devstack, in process: `devstack::build` on the in-memory backend with two simulated
 //! gateways (one `json` for AE/AED, one `soap` for JP/JPY), its queue consumer feeding the
 //! real gateway processor, and `devstack::router` in front of the functions, called
-//! without a socket. Switches in front of the intake's and webhooks' ports make the
-//! failures the API documents happen for real: a store that is down, that always loses
-//! the append race or that hands back a broken stream, a queue that is down or holds a
-//! send, and an id generator that repeats itself.
+//! without a socket. The intake's and webhooks' ports sit behind the kit's fault
+//! switchboard, whose switched rules make the failures the API documents happen for
+//! real: a store that is down, that always loses the append race or that hands back a
+//! broken stream, a queue that is down or holds a send; and an id generator that repeats
+//! itself.
 
-use async_trait::async_trait;
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use devstack::gateways::{GatewaySeed, webhook_secret};
 use devstack::{Functions, Settings};
 use http::{HeaderMap, Method, Request, StatusCode};
-use paygate_domain::gateways::{
-    BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus,
-};
-use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
-use paygate_domain::ports::{
-    AppendBatch, AppendError, DepositMessage, EventStore, ExternalLookup, GatewayRegistry,
-    IdGenerator, QueueError, QueueSender, StoreError,
-};
-use paygate_domain::{Country, Currency, DepositId, DepositView, MerchantId, RecordedEvent};
+use paygate_domain::ports::{EventStore, IdGenerator};
+use paygate_domain::{Country, Currency};
+use paygate_kit::faults::{Hooked, Port, Rule, Switchboard, Target};
 use serde_json::Value;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -95,7 +88,6 @@ impl Exchange {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
 pub enum StoreMode {
     Normal,
     /// Every call fails, as an unreachable DynamoDB would.
@@ -107,7 +99,6 @@ pub enum StoreMode {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
 pub enum QueueMode {
     Normal,
     Unavailable,
@@ -115,10 +106,21 @@ pub enum QueueMode {
     Hold,
 }
 
+/// The switched rules behind each mode.
+struct Switches {
+    /// Every store call fails, and so does listing the registry (both are DynamoDB).
+    store_down: [Rule; 2],
+    store_conflict: Rule,
+    store_corrupt: Rule,
+    queue_down: Rule,
+    /// The send [`QueueMode::Hold`] holds, until released.
+    held: Mutex<Option<Rule>>,
+}
+
 pub struct Stack {
     router: Router,
-    store_mode: Arc<AtomicU8>,
-    queue: Arc<SwitchedQueue>,
+    faults: Arc<Switchboard>,
+    switches: Switches,
     fixed_ids: Arc<AtomicBool>,
     log: Mutex<Vec<Exchange>>,
     consumer: JoinHandle<()>,
@@ -164,25 +166,37 @@ impl Stack {
                 .all(|s| s.webhook_base_url().is_none()),
             "the simulators send no webhooks of their own: the test signs them"
         );
-        let store_mode = Arc::new(AtomicU8::new(StoreMode::Normal as u8));
-        let store: Arc<dyn EventStore> = Arc::new(SwitchedStore {
-            inner: stack.intake.store.clone(),
-            mode: store_mode.clone(),
-        });
-        let queue = Arc::new(SwitchedQueue {
-            inner: stack.intake.queue.clone(),
-            mode: AtomicU8::new(QueueMode::Normal as u8),
-            held: Notify::new(),
-            release: Notify::new(),
-        });
+        let faults = Switchboard::new();
+        let unreachable = |what: &str| format!("ServiceUnavailable: the {what} is unreachable");
+        let switches = Switches {
+            store_down: [
+                faults
+                    .when(Target::port(Port::Store))
+                    .switched()
+                    .fail(unreachable("table")),
+                faults
+                    .when(Target::op(Port::Registry, "list"))
+                    .switched()
+                    .fail(unreachable("registry")),
+            ],
+            store_conflict: faults.when(Target::append()).switched().conflict(),
+            store_corrupt: faults
+                .when(Target::op(Port::Store, "load"))
+                .switched()
+                .corrupt(),
+            queue_down: faults
+                .when(Target::op(Port::Queue, "send"))
+                .switched()
+                .fail("SendMessage failed: the queue is unreachable"),
+            held: Mutex::new(None),
+        };
+        let store: Arc<dyn EventStore> =
+            Arc::new(Hooked::new(stack.intake.store.clone(), faults.clone()));
         let fixed_ids = Arc::new(AtomicBool::new(false));
         let mut intake = stack.intake.clone();
         intake.store = store.clone();
-        intake.registry = Arc::new(SwitchedRegistry {
-            inner: stack.intake.registry.clone(),
-            mode: store_mode.clone(),
-        });
-        intake.queue = queue.clone();
+        intake.registry = Arc::new(Hooked::new(stack.intake.registry.clone(), faults.clone()));
+        intake.queue = Arc::new(Hooked::new(stack.intake.queue.clone(), faults.clone()));
         intake.ids = Arc::new(SwitchedIds {
             fixed: fixed_ids.clone(),
             id: Uuid::now_v7(),
@@ -193,11 +207,12 @@ impl Stack {
         let consumer = tokio::spawn(devstack::consumer::run(
             stack.queue.clone(),
             stack.processor.clone(),
+            0.0,
         ));
         Self {
             router: devstack::router(functions),
-            store_mode,
-            queue,
+            faults,
+            switches,
             fixed_ids,
             log: Mutex::new(Vec::new()),
             consumer,
@@ -206,22 +221,54 @@ impl Stack {
     }
 
     pub fn set_store(&self, mode: StoreMode) {
-        self.store_mode.store(mode as u8, Ordering::SeqCst);
+        let switches = &self.switches;
+        for rule in switches
+            .store_down
+            .iter()
+            .chain([&switches.store_conflict, &switches.store_corrupt])
+        {
+            rule.off();
+        }
+        match mode {
+            StoreMode::Normal => {}
+            StoreMode::Unavailable => switches.store_down.iter().for_each(Rule::on),
+            StoreMode::Conflict => switches.store_conflict.on(),
+            StoreMode::Corrupt => switches.store_corrupt.on(),
+        }
     }
 
     pub fn set_queue(&self, mode: QueueMode) {
-        self.queue.mode.store(mode as u8, Ordering::SeqCst);
+        self.switches.queue_down.off();
+        match mode {
+            QueueMode::Normal => {}
+            QueueMode::Unavailable => self.switches.queue_down.on(),
+            QueueMode::Hold => {
+                let held = self
+                    .faults
+                    .when(Target::op(Port::Queue, "send"))
+                    .once()
+                    .hold();
+                *self.switches.held.lock().expect("the held send") = Some(held);
+            }
+        }
+    }
+
+    fn held(&self) -> Rule {
+        self.switches
+            .held
+            .lock()
+            .expect("the held send")
+            .clone()
+            .expect("QueueMode::Hold was set")
     }
 
     /// Waits until a send is held by [`QueueMode::Hold`].
     pub async fn queue_holding(&self) {
-        tokio::time::timeout(PATIENCE, self.queue.held.notified())
-            .await
-            .expect("a send reaches the held queue");
+        self.held().entered().await;
     }
 
     pub fn release_queue(&self) {
-        self.queue.release.notify_one();
+        self.held().release();
     }
 
     pub fn set_fixed_ids(&self, fixed: bool) {
@@ -408,157 +455,7 @@ pub fn sign(secret: &str, at: i64, body: &str) -> String {
     paygate_signature::sign(secret.as_bytes(), at, body.as_bytes())
 }
 
-// ---------------------------------------------------------------- switches
-
-/// The intake's view of the registry: unreadable while the store is `Unavailable` (both
-/// are DynamoDB tables).
-struct SwitchedRegistry {
-    inner: Arc<dyn GatewayRegistry>,
-    mode: Arc<AtomicU8>,
-}
-
-#[async_trait]
-impl GatewayRegistry for SwitchedRegistry {
-    async fn list(&self) -> Result<Vec<Gateway>, StoreError> {
-        if self.mode.load(Ordering::SeqCst) == StoreMode::Unavailable as u8 {
-            return Err(StoreError(
-                "ServiceUnavailable: the registry is unreachable".into(),
-            ));
-        }
-        self.inner.list().await
-    }
-
-    async fn record_call(
-        &self,
-        gateway: &str,
-        result: CallResult,
-        now: time::OffsetDateTime,
-        policy: &BreakerPolicy,
-    ) -> Result<BreakerState, StoreError> {
-        self.inner.record_call(gateway, result, now, policy).await
-    }
-
-    async fn change_status(
-        &self,
-        gateway: &str,
-        change: &(dyn for<'s> Fn(&'s GatewayStatus) -> GatewayStatus + Send + Sync),
-    ) -> Result<paygate_domain::ports::StatusChange, StoreError> {
-        self.inner.change_status(gateway, change).await
-    }
-
-    async fn upsert_config(&self, config: &GatewayConfig) -> Result<(), StoreError> {
-        self.inner.upsert_config(config).await
-    }
-
-    async fn change_config(
-        &self,
-        gateway: &str,
-        change: &(dyn for<'c> Fn(&'c GatewayConfig) -> GatewayConfig + Send + Sync),
-    ) -> Result<Option<GatewayConfig>, StoreError> {
-        self.inner.change_config(gateway, change).await
-    }
-}
-
-struct SwitchedStore {
-    inner: Arc<dyn EventStore>,
-    mode: Arc<AtomicU8>,
-}
-
-impl SwitchedStore {
-    fn mode(&self) -> u8 {
-        self.mode.load(Ordering::SeqCst)
-    }
-
-    fn check(&self) -> Result<(), StoreError> {
-        if self.mode() == StoreMode::Unavailable as u8 {
-            return Err(StoreError(
-                "ServiceUnavailable: the table is unreachable".into(),
-            ));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl EventStore for SwitchedStore {
-    async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.check()?;
-        let mut events = self.inner.load(deposit).await?;
-        if self.mode() == StoreMode::Corrupt as u8 && !events.is_empty() {
-            events.remove(0);
-        }
-        Ok(events)
-    }
-
-    async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
-        self.check()?;
-        if self.mode() == StoreMode::Conflict as u8 {
-            return Err(AppendError::VersionConflict);
-        }
-        self.inner.append(batch).await
-    }
-
-    async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
-        self.check()?;
-        self.inner.view(deposit).await
-    }
-
-    async fn find_by_external_id(
-        &self,
-        gateway: &str,
-        external_id: &str,
-    ) -> Result<Option<ExternalLookup>, StoreError> {
-        self.check()?;
-        self.inner.find_by_external_id(gateway, external_id).await
-    }
-
-    async fn idempotency_record(
-        &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.check()?;
-        self.inner.idempotency_record(merchant, key).await
-    }
-
-    async fn transition_idempotency(
-        &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-        expected: &IdempotencyState,
-        next: &IdempotencyState,
-    ) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner
-            .transition_idempotency(merchant, key, expected, next)
-            .await
-    }
-}
-
-struct SwitchedQueue {
-    inner: Arc<dyn QueueSender>,
-    mode: AtomicU8,
-    held: Notify,
-    release: Notify,
-}
-
-#[async_trait]
-impl QueueSender for SwitchedQueue {
-    async fn send(&self, message: &DepositMessage, delay: Duration) -> Result<(), QueueError> {
-        let mode = self.mode.load(Ordering::SeqCst);
-        if mode == QueueMode::Unavailable as u8 {
-            return Err(QueueError(
-                "SendMessage failed: the queue is unreachable".into(),
-            ));
-        }
-        if mode == QueueMode::Hold as u8 {
-            self.mode.store(QueueMode::Normal as u8, Ordering::SeqCst);
-            self.held.notify_one();
-            self.release.notified().await;
-        }
-        self.inner.send(message, delay).await
-    }
-}
+// ---------------------------------------------------------------- ids
 
 struct SwitchedIds {
     fixed: Arc<AtomicBool>,

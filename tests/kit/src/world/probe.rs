@@ -12,41 +12,31 @@
 //! priority 2). Neither sends webhooks (no webhook URL): outcomes are only learnt by
 //! asking the gateway, which is what the sweeper does.
 
-#![allow(dead_code)] // each test binary uses its own share of the helpers
+pub use crate::faults::{Answer, Port, Rule, Switchboard, Target};
+pub use crate::fixtures::{assert_consistent, count, start_time, submitted_external_id};
+pub use crate::gateways::{calm, health_down, settling};
+pub use crate::sqs::record;
 
-use async_trait::async_trait;
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use gateway_processor::{Disposition, Processor, handle, process_record};
-use gateway_simulator::{Behaviour, Format, GatewaySpec, PaymentStatus, RunningGateway};
+use crate::fixtures::Intake;
+use crate::gateways::{Format, RunningGateway, Simulated, entry};
+use gateway_processor::{Disposition, Processor, process_record};
 use health_probe::{Probe, RunSummary, run_once};
-use lambda_runtime::{Context, LambdaEvent};
 use paygate_domain::crypto::FieldCipher;
-use paygate_domain::gateways::{BreakerPolicy, GatewayConfig, GatewayStatus, Health};
-use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyPolicy};
-use paygate_domain::ports::{
-    BusEvent, DepositMessage, EventStore, GatewayRegistry, QueueError, QueueSender, RandomIds,
-};
-use paygate_domain::service::intake::{
-    CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
-};
+use paygate_domain::gateways::{BreakerPolicy, GatewayStatus, Health};
+use paygate_domain::ports::{BusEvent, DepositMessage, EventStore, QueueSender, RandomIds};
 use paygate_domain::service::probe::ProbePolicy;
 use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_domain::service::publish::PublishingEventStore;
 use paygate_domain::service::sweep::SweepPolicy;
-use paygate_domain::validation::parse_deposit_request;
 use paygate_domain::{
-    CorrelationId, Country, Currency, DepositEvent, DepositId, DepositStatus, DepositView,
-    MerchantId, RecordedEvent,
+    CorrelationId, DepositId, DepositStatus, DepositView, MerchantId, RecordedEvent,
 };
 use paygate_gateways::ConnectorCache;
 use paygate_gateways::Timeouts;
 use paygate_memory::{
     ManualClock, MemoryEventStore, MemoryGatewayRegistry, MemoryPublisher, MemoryQueue,
 };
-use serde_json::json;
-use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -56,9 +46,6 @@ pub const MERCHANT: &str = "merchant_probe";
 pub const ALPHA: &str = "alpha";
 /// Priority 2, SOAP, AE/AED.
 pub const BRAVO: &str = "bravo";
-
-/// How long a test waits for something that should happen soon before failing.
-const PATIENCE: Duration = Duration::from_secs(5);
 
 /// The sweeper's policy in these tests: short cut-offs, crossed by moving the clock.
 pub const SWEEP: SweepPolicy = SweepPolicy {
@@ -73,36 +60,9 @@ pub const SWEEP: SweepPolicy = SweepPolicy {
 /// Past every cut-off of [`SWEEP`].
 pub const PAST_EVERY_CUT_OFF: time::Duration = time::Duration::minutes(3);
 
-pub fn start_time() -> OffsetDateTime {
-    time::macros::datetime!(2026-11-23 10:00:00 UTC)
-}
-
-/// A gateway that works, whose payments stay `pending` while the test looks at them.
-pub fn calm() -> Behaviour {
-    Behaviour {
-        webhook_delay_ms: 600_000,
-        ..Behaviour::default()
-    }
-}
-
-/// A gateway that works, whose payments settle (to their token's outcome) after 30 ms;
-/// it sends no webhook (no URL), so only a status query learns the outcome.
-pub fn settling() -> Behaviour {
-    Behaviour {
-        webhook_delay_ms: 30,
-        ..Behaviour::default()
-    }
-}
-
-/// A gateway whose `/health` answers 503 while its payment API works.
-pub fn health_down() -> Behaviour {
-    Behaviour {
-        health_down: true,
-        ..calm()
-    }
-}
-
 pub struct World {
+    /// Every in-memory port asks it before each call.
+    pub faults: Arc<Switchboard>,
     pub store: Arc<MemoryEventStore>,
     /// What intake and processor write through: publishes after each append.
     pub publishing: Arc<dyn EventStore>,
@@ -122,8 +82,9 @@ pub struct World {
 
 impl World {
     pub async fn new() -> Self {
-        let store = Arc::new(MemoryEventStore::new());
-        let bus = Arc::new(MemoryPublisher::new());
+        let faults = Switchboard::new();
+        let store = Arc::new(MemoryEventStore::with_faults(faults.clone()));
+        let bus = Arc::new(MemoryPublisher::new().with_faults(faults.clone()));
         let publishing: Arc<dyn EventStore> = Arc::new(PublishingEventStore {
             inner: store.clone(),
             index: store.clone(),
@@ -133,13 +94,16 @@ impl World {
         let cipher = Arc::new(FieldCipher::ephemeral());
         // Visibility 30 s: a message the handler did not delete (nor delay) stays hidden
         // for the rest of the test, as it would for that long on SQS.
-        let queue = Arc::new(MemoryQueue::new(Duration::from_secs(30)));
-        let alpha = simulator(ALPHA, Format::Json).await;
-        let bravo = simulator(BRAVO, Format::Soap).await;
-        let registry = Arc::new(MemoryGatewayRegistry::with_gateways([
-            config(&alpha, 1),
-            config(&bravo, 2),
-        ]));
+        let queue = Arc::new(MemoryQueue::new(Duration::from_secs(30)).with_faults(faults.clone()));
+        let alpha = Simulated::new(ALPHA, Format::Json).spawn().await;
+        let bravo = Simulated::new(BRAVO, Format::Soap).spawn().await;
+        let registry = Arc::new(
+            MemoryGatewayRegistry::with_gateways([
+                entry(&alpha, 1, &["AE"], &["AED"]),
+                entry(&bravo, 2, &["AE"], &["AED"]),
+            ])
+            .with_faults(faults.clone()),
+        );
         let processor = Processor {
             store: publishing.clone(),
             registry: registry.clone(),
@@ -177,6 +141,7 @@ impl World {
             sweep_budget: Duration::from_secs(5),
         };
         Self {
+            faults,
             store,
             publishing,
             bus,
@@ -225,47 +190,23 @@ impl World {
     /// A deposit whose message was lost: the intake committed it and its send "worked",
     /// but nothing reached the queue.
     pub async fn lost_deposit(&self, token: &str) -> DepositId {
-        let lost = LostMessages::default();
-        let id = self.take_deposit(token, &lost).await;
-        assert_eq!(lost.count(), 1, "the intake sent its message");
+        let nowhere = MemoryQueue::default();
+        let id = self.take_deposit(token, &nowhere).await;
+        assert_eq!(nowhere.len(), 1, "the intake sent its message");
         id
     }
 
     async fn take_deposit(&self, token: &str, queue: &dyn QueueSender) -> DepositId {
-        let body = json!({
-            "amount": 10099, "currency": "AED", "country": "AE", "customer_id": "cus_42",
-            "payment_method": { "type": "card", "token": token },
-        });
-        let request = parse_deposit_request(&body).expect("a valid deposit request");
-        let key = IdempotencyKey::parse(Some(&format!("order-{}", Uuid::new_v4())))
-            .expect("a valid idempotency key");
-        let fingerprint = Fingerprint::of(CREATE_DEPOSIT, body.to_string().as_bytes());
-        let correlation = CorrelationId(format!("corr-{}", Uuid::new_v4().simple()));
-        let merchant = MerchantId(MERCHANT.into());
-        let ports = IntakePorts {
+        let intake = Intake {
             store: self.publishing.as_ref(),
             queue,
             clock: self.clock.as_ref(),
-            ids: &RandomIds,
             cipher: &self.cipher,
-            policy: IdempotencyPolicy::default(),
         };
-        let created = request_deposit(
-            &ports,
-            IntakeRequest {
-                merchant: &merchant,
-                key: &key,
-                fingerprint: &fingerprint,
-                correlation: &correlation,
-                request,
-            },
-        )
-        .await
-        .expect("the intake accepts the deposit");
-        let Created::New(view) = created else {
-            panic!("a fresh key creates a new deposit");
-        };
-        view.id
+        intake
+            .deposit(MERCHANT, "AE", "AED", token)
+            .await
+            .deposit_id
     }
 
     // ------------------------------------------------------------ the processor
@@ -275,42 +216,11 @@ impl World {
     /// stay hidden for their backoff) until nothing is visible. Returns the deposit ids
     /// of the records handed over, in order.
     pub async fn drain(&self) -> Vec<DepositId> {
-        let mut seen = Vec::new();
-        for _ in 0..50 {
-            let received = self.queue.receive(10);
-            if received.is_empty() {
-                return seen;
-            }
-            let mut receipts = Vec::new();
-            let records = received
-                .into_iter()
-                .map(|m| {
-                    seen.push(m.body.deposit_id);
-                    let id = m.message_id.to_string();
-                    receipts.push((id.clone(), m.receipt));
-                    let mut r = record(&m.body, m.receive_count);
-                    r.message_id = Some(id);
-                    r.receipt_handle = Some(m.receipt.to_string());
-                    r
-                })
-                .collect();
-            let mut event = SqsEvent::default();
-            event.records = records;
-            let response = handle(&self.processor, LambdaEvent::new(event, Context::default()))
-                .await
-                .expect("the handler never fails a whole batch");
-            let failed: HashSet<String> = response
-                .batch_item_failures
-                .into_iter()
-                .map(|f| f.item_identifier)
-                .collect();
-            for (id, receipt) in receipts {
-                if !failed.contains(&id) {
-                    self.queue.delete(receipt);
-                }
-            }
-        }
-        panic!("the queue never drained: {seen:?}");
+        crate::sqs::drain(self.queue.as_ref(), &self.processor)
+            .await
+            .iter()
+            .map(|m| m.deposit_message().expect("a deposit message").deposit_id)
+            .collect()
     }
 
     /// Takes every visible message off the queue unprocessed: the messages are lost.
@@ -348,7 +258,7 @@ impl World {
     // ------------------------------------------------------------ what is stored
 
     pub async fn events(&self, id: DepositId) -> Vec<RecordedEvent> {
-        self.store.load(id).await.expect("the memory store answers")
+        crate::fixtures::events_of(self.store.as_ref(), id).await
     }
 
     /// The stream as event kinds.
@@ -361,11 +271,7 @@ impl World {
     }
 
     pub async fn view(&self, id: DepositId) -> DepositView {
-        self.store
-            .view(id)
-            .await
-            .expect("the memory store answers")
-            .expect("the deposit has a read model")
+        crate::fixtures::view_of(self.store.as_ref(), id).await
     }
 
     pub async fn status(&self, id: DepositId) -> DepositStatus {
@@ -373,14 +279,7 @@ impl World {
     }
 
     pub async fn gateway_status(&self, name: &str) -> GatewayStatus {
-        self.registry
-            .list()
-            .await
-            .expect("the memory registry answers")
-            .into_iter()
-            .find(|g| g.config.name == name)
-            .unwrap_or_else(|| panic!("no gateway {name}"))
-            .status
+        crate::gateways::status_of(self.registry.as_ref(), name).await
     }
 
     pub async fn health(&self, name: &str) -> Health {
@@ -422,132 +321,16 @@ impl World {
 
     /// Waits until every payment at `gateway` has settled (left `pending`).
     pub async fn wait_until_settled(&self, gateway: &str, payments: usize) {
-        let sim = self.gateway(gateway);
-        tokio::time::timeout(PATIENCE, async {
-            loop {
-                let all = sim.payments();
-                if all.len() >= payments && all.iter().all(|p| p.status != PaymentStatus::Pending) {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("{gateway}'s {payments} payment(s) never settled"));
+        crate::gateways::wait_until_settled(self.gateway(gateway), payments).await;
     }
 
     /// Waits until the payment made with `idempotency_key` at `gateway` has settled.
     pub async fn wait_until_key_settled(&self, gateway: &str, idempotency_key: &str) {
-        let sim = self.gateway(gateway);
-        tokio::time::timeout(PATIENCE, async {
-            loop {
-                let settled = sim.payments().iter().any(|p| {
-                    p.idempotency_key == idempotency_key && p.status != PaymentStatus::Pending
-                });
-                if settled {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("payment {idempotency_key} at {gateway} never settled"));
+        crate::gateways::wait_until_key_settled(self.gateway(gateway), idempotency_key).await;
     }
 
     /// Waits until `gateway` holds `count` payments.
     pub async fn wait_for_payments(&self, gateway: &str, count: usize) {
-        let sim = self.gateway(gateway);
-        tokio::time::timeout(PATIENCE, async {
-            while sim.payments().len() < count {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("{gateway} never held {count} payment(s)"));
-    }
-}
-
-async fn simulator(name: &str, format: Format) -> RunningGateway {
-    let sim = gateway_simulator::spawn(GatewaySpec {
-        name: name.into(),
-        format,
-        secret: format!("whsec_{name}"),
-        bind: "127.0.0.1:0".parse().expect("a socket address"),
-        webhook_base_url: None,
-    })
-    .await
-    .expect("the gateway simulator starts");
-    sim.set_behaviour(calm());
-    sim
-}
-
-fn config(sim: &RunningGateway, priority: u32) -> GatewayConfig {
-    GatewayConfig {
-        name: sim.name().into(),
-        format: sim
-            .format()
-            .as_str()
-            .parse()
-            .expect("a wire format paygate speaks"),
-        base_url: sim.base_url(),
-        countries: vec![Country::parse("AE").expect("a country")],
-        currencies: vec![Currency::parse("AED").expect("a currency")],
-        priority,
-        enabled: true,
-    }
-}
-
-/// An SQS record carrying `message`, as Lambda hands it over.
-pub fn record(message: &DepositMessage, receive_count: u32) -> SqsMessage {
-    let mut record = SqsMessage::default();
-    record.message_id = Some(Uuid::new_v4().to_string());
-    record.receipt_handle = Some(Uuid::new_v4().to_string());
-    record.body = Some(serde_json::to_string(message).expect("a message serialises"));
-    record
-        .attributes
-        .insert("ApproximateReceiveCount".into(), receive_count.to_string());
-    record
-}
-
-/// The stored events' ids: no id twice, and versions 1..=n without a gap.
-pub fn assert_consistent(events: &[RecordedEvent]) {
-    let ids: HashSet<_> = events.iter().map(|e| e.event_id).collect();
-    assert_eq!(ids.len(), events.len(), "an event id twice: {events:?}");
-    let versions: Vec<u64> = events.iter().map(|e| e.version).collect();
-    assert_eq!(versions, (1..=events.len() as u64).collect::<Vec<_>>());
-}
-
-/// How many events of `kind` the stream holds.
-pub fn count(events: &[RecordedEvent], kind: &str) -> usize {
-    events.iter().filter(|e| e.event.kind() == kind).count()
-}
-
-/// The external id of the deposit's `DepositSubmitted`, if any.
-pub fn submitted_external_id(events: &[RecordedEvent]) -> Option<String> {
-    events.iter().find_map(|e| match &e.event {
-        DepositEvent::DepositSubmitted { external_id, .. } => Some(external_id.clone()),
-        _ => None,
-    })
-}
-
-// ---------------------------------------------------------------- doubles
-
-/// A queue whose sends "succeed" and go nowhere (the message was lost).
-#[derive(Default)]
-pub struct LostMessages {
-    sent: AtomicUsize,
-}
-
-impl LostMessages {
-    pub fn count(&self) -> usize {
-        self.sent.load(Ordering::SeqCst)
-    }
-}
-
-#[async_trait]
-impl QueueSender for LostMessages {
-    async fn send(&self, _message: &DepositMessage, _delay: Duration) -> Result<(), QueueError> {
-        self.sent.fetch_add(1, Ordering::SeqCst);
-        Ok(())
+        crate::gateways::wait_for_payments(self.gateway(gateway), count).await;
     }
 }

@@ -1,6 +1,5 @@
-//! Fixtures shared by the behaviour tests: a deposit stream that is built one event at a
+//! The domain's behaviour tests' fixtures: a deposit stream that is built one event at a
 //! time, and short constructors for every event.
-#![allow(dead_code)] // each test crate uses a different part of this module
 
 use paygate_domain::deposit::{
     Deposit, DepositEvent, FailureReason, NewDeposit, RecordedEvent, SCHEMA_VERSION,

@@ -1,0 +1,275 @@
+//! The published mark and the unpublished index: what the publisher's sweep finds of
+//! the events it still has to put on the bus.
+
+use super::*;
+
+/// `unpublished(before, LIMIT)` restricted to `mine`, checking every answer is behind.
+async fn unpublished_of(
+    index: &dyn SweepIndex,
+    before: OffsetDateTime,
+    mine: &[DepositId],
+) -> Vec<Unpublished> {
+    let found = index.unpublished(before, LIMIT).await.unwrap();
+    assert!(found.len() <= LIMIT);
+    for state in &found {
+        assert!(state.published_version < state.version, "{state:?}");
+    }
+    found
+        .into_iter()
+        .filter(|s| mine.contains(&s.deposit_id))
+        .collect()
+}
+
+/// The deposit's entry in the unpublished index, once the index shows `expected`.
+async fn unpublished_entry(
+    index: &dyn SweepIndex,
+    id: DepositId,
+    before: OffsetDateTime,
+    expected: Option<(u64, u64)>,
+) -> Option<(u64, u64)> {
+    settled(
+        || async move {
+            let found = unpublished_of(index, before, &[id]).await;
+            assert!(found.len() <= 1, "{found:?}");
+            found.first().map(|s| (s.published_version, s.version))
+        },
+        |found| *found == expected,
+    )
+    .await
+}
+
+async fn state(index: &dyn SweepIndex, id: DepositId) -> (u64, u64) {
+    let state = index.publish_state(id).await.unwrap().unwrap();
+    assert_eq!(state.deposit_id, id);
+    (state.published_version, state.version)
+}
+
+pub async fn every_append_leaves_the_deposit_unpublished_with_its_versions((store, index): Stores) {
+    // GIVEN a new deposit
+    let at = instant();
+    let mut stream = create(store.as_ref(), at).await;
+    let id = stream[0].deposit_id;
+    let cut_off = at + Duration::minutes(10);
+    // THEN nothing of it is published yet
+    assert_eq!(state(index.as_ref(), id).await, (0, 1));
+    assert_eq!(
+        unpublished_entry(index.as_ref(), id, cut_off, Some((0, 1))).await,
+        Some((0, 1))
+    );
+    // ... and not before its last change
+    assert_eq!(unpublished_entry(index.as_ref(), id, at, None).await, None);
+    // WHEN two more events are appended, THEN all three are unpublished
+    append(
+        store.as_ref(),
+        &mut stream,
+        vec![started(), submitted()],
+        at + Duration::MINUTE,
+    )
+    .await;
+    assert_eq!(state(index.as_ref(), id).await, (0, 3));
+    assert_eq!(
+        unpublished_entry(index.as_ref(), id, cut_off, Some((0, 3))).await,
+        Some((0, 3))
+    );
+    assert_eq!(
+        unpublished_entry(index.as_ref(), id, at + Duration::MINUTE, None).await,
+        None
+    );
+    // ... final deposits too: their outcome is what consumers wait for
+    append(
+        store.as_ref(),
+        &mut stream,
+        vec![succeeded()],
+        at + Duration::minutes(2),
+    )
+    .await;
+    assert_eq!(
+        unpublished_entry(index.as_ref(), id, cut_off, Some((0, 4))).await,
+        Some((0, 4))
+    );
+}
+
+pub async fn marking_the_latest_version_takes_the_deposit_out_of_the_unpublished_index(
+    (store, index): Stores,
+) {
+    // GIVEN an unpublished deposit at version 3
+    let at = instant();
+    let mut stream = create(store.as_ref(), at).await;
+    append(
+        store.as_ref(),
+        &mut stream,
+        vec![started(), submitted()],
+        at,
+    )
+    .await;
+    let id = stream[0].deposit_id;
+    let cut_off = at + Duration::minutes(10);
+    // WHEN its events (0, 3] are published
+    assert!(index.mark_published(id, 0, 3).await.unwrap());
+    // THEN the mark is at 3 and it is no longer unpublished
+    assert_eq!(state(index.as_ref(), id).await, (3, 3));
+    assert_eq!(
+        unpublished_entry(index.as_ref(), id, cut_off, None).await,
+        None
+    );
+    // ... and marking the same range again changes nothing
+    assert!(!index.mark_published(id, 0, 3).await.unwrap());
+    assert_eq!(state(index.as_ref(), id).await, (3, 3));
+    // ... nor does its view or its status index entry
+    assert_eq!(store.view(id).await.unwrap().unwrap().version, 3);
+    assert_eq!(
+        statuses_of(index.as_ref(), id, cut_off, &[DepositStatus::Submitted]).await,
+        [DepositStatus::Submitted]
+    );
+}
+
+pub async fn marking_an_older_version_moves_the_mark_and_keeps_the_deposit_unpublished(
+    (store, index): Stores,
+) {
+    // GIVEN an unpublished deposit at version 3
+    let at = instant();
+    let mut stream = create(store.as_ref(), at).await;
+    append(
+        store.as_ref(),
+        &mut stream,
+        vec![started(), submitted()],
+        at,
+    )
+    .await;
+    let id = stream[0].deposit_id;
+    let cut_off = at + Duration::minutes(10);
+    // WHEN only (0, 1] is published (a publisher that loaded the stream at version 1)
+    assert!(index.mark_published(id, 0, 1).await.unwrap());
+    // THEN the mark is at 1 and the deposit is still unpublished, with the new mark
+    assert_eq!(state(index.as_ref(), id).await, (1, 3));
+    assert_eq!(
+        unpublished_entry(index.as_ref(), id, cut_off, Some((1, 3))).await,
+        Some((1, 3))
+    );
+    // WHEN the rest (1, 3] is published, THEN it leaves the index
+    assert!(index.mark_published(id, 1, 3).await.unwrap());
+    assert_eq!(state(index.as_ref(), id).await, (3, 3));
+    assert_eq!(
+        unpublished_entry(index.as_ref(), id, cut_off, None).await,
+        None
+    );
+}
+
+pub async fn the_mark_never_moves_backwards_over_a_gap_or_past_the_stream((store, index): Stores) {
+    // GIVEN a deposit at version 3 with nothing published
+    let at = instant();
+    let mut stream = create(store.as_ref(), at).await;
+    append(
+        store.as_ref(),
+        &mut stream,
+        vec![started(), submitted()],
+        at,
+    )
+    .await;
+    let id = stream[0].deposit_id;
+    let cut_off = at + Duration::minutes(10);
+    // WHEN a publisher claims (1, 3] while (0, 1] was never published
+    // THEN the mark stays: the gap would be skipped
+    assert!(!index.mark_published(id, 1, 3).await.unwrap());
+    // ... nor does it move past the stream's latest version
+    assert!(!index.mark_published(id, 0, 4).await.unwrap());
+    // ... nor for an empty or inverted range
+    assert!(!index.mark_published(id, 0, 0).await.unwrap());
+    assert!(!index.mark_published(id, 2, 1).await.unwrap());
+    assert_eq!(state(index.as_ref(), id).await, (0, 3));
+    assert_eq!(
+        unpublished_entry(index.as_ref(), id, cut_off, Some((0, 3))).await,
+        Some((0, 3))
+    );
+    // WHEN (0, 2] is published, then a slower publisher reports (0, 1]
+    assert!(index.mark_published(id, 0, 2).await.unwrap());
+    assert!(!index.mark_published(id, 0, 1).await.unwrap());
+    // THEN the mark does not go back
+    assert_eq!(state(index.as_ref(), id).await, (2, 3));
+    assert_eq!(
+        unpublished_entry(index.as_ref(), id, cut_off, Some((2, 3))).await,
+        Some((2, 3))
+    );
+    // ... and a publisher that read the mark at 0 may still finish the job: its events
+    // (0, 3] include the missing ones
+    assert!(index.mark_published(id, 0, 3).await.unwrap());
+    assert_eq!(state(index.as_ref(), id).await, (3, 3));
+    assert_eq!(
+        unpublished_entry(index.as_ref(), id, cut_off, None).await,
+        None
+    );
+}
+
+pub async fn an_append_after_marking_makes_the_deposit_unpublished_again((store, index): Stores) {
+    // GIVEN a deposit whose only event is published
+    let at = instant();
+    let mut stream = create(store.as_ref(), at).await;
+    let id = stream[0].deposit_id;
+    let cut_off = at + Duration::minutes(10);
+    assert!(index.mark_published(id, 0, 1).await.unwrap());
+    assert_eq!(
+        unpublished_entry(index.as_ref(), id, cut_off, None).await,
+        None
+    );
+    // WHEN two more events are appended
+    append(
+        store.as_ref(),
+        &mut stream,
+        vec![started(), submitted()],
+        at + Duration::MINUTE,
+    )
+    .await;
+    // THEN it is unpublished again from its mark, which the append kept
+    assert_eq!(state(index.as_ref(), id).await, (1, 3));
+    assert_eq!(
+        unpublished_entry(index.as_ref(), id, cut_off, Some((1, 3))).await,
+        Some((1, 3))
+    );
+    // ... dated by the append
+    assert_eq!(
+        unpublished_entry(index.as_ref(), id, at + Duration::MINUTE, None).await,
+        None
+    );
+}
+
+pub async fn the_unpublished_index_returns_the_oldest_first_within_the_limit(
+    (store, index): Stores,
+) {
+    // GIVEN three unpublished deposits changed at T + 2 s, T and T + 1 s
+    let at = instant();
+    let mut ids = Vec::new();
+    for offset in [2, 0, 1] {
+        ids.push(create(store.as_ref(), at + Duration::seconds(offset)).await[0].deposit_id);
+    }
+    let (late, early, middle) = (ids[0], ids[1], ids[2]);
+    let cut_off = at + Duration::seconds(3);
+    // WHEN the sweeper asks for those unpublished since before T + 3 s
+    let found = settled(
+        || unpublished_of(index.as_ref(), cut_off, &ids),
+        |found| found.len() == 3,
+    )
+    .await;
+    // THEN it gets them oldest first, each with its versions
+    let order: Vec<DepositId> = found.iter().map(|s| s.deposit_id).collect();
+    assert_eq!(order, [early, middle, late]);
+    assert!(
+        found
+            .iter()
+            .all(|s| (s.published_version, s.version) == (0, 1))
+    );
+    // ... and a limit keeps the oldest
+    let two = index.unpublished(cut_off, 2).await.unwrap();
+    assert_eq!(two.len(), 2, "{two:?}");
+    if let Some(position) = two.iter().position(|s| s.deposit_id == late) {
+        panic!("the newest deposit came before older ones at {position}: {two:?}");
+    }
+    assert!(index.unpublished(cut_off, 0).await.unwrap().is_empty());
+}
+
+pub async fn an_unknown_deposit_has_no_publish_state_and_cannot_be_marked((_, index): Stores) {
+    let unknown = DepositId(Uuid::now_v7());
+    assert_eq!(index.publish_state(unknown).await.unwrap(), None);
+    assert!(!index.mark_published(unknown, 0, 1).await.unwrap());
+    // ... and marking did not create it
+    assert_eq!(index.publish_state(unknown).await.unwrap(), None);
+}

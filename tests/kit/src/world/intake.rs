@@ -1,0 +1,152 @@
+//! The world the intake's tests run in: `deposit_intake` on in-memory ports behind one
+//! fault switchboard, two merchants and a clock the test moves by hand, with the
+//! requests, replies, fixtures and faults its suites use.
+
+pub use crate::faults::{Answer, Port, Rule, Switchboard, Target};
+pub use crate::fixtures::{START, TOKEN, body_with, merchant, start_time, valid_body};
+pub use crate::http::{Reply, bearer, get, post_deposit, post_refund, request};
+
+use deposit_intake::{Intake, IntakeConfig, handle};
+use http::StatusCode;
+use lambda_http::Request;
+use paygate_domain::crypto::FieldCipher;
+use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
+use paygate_domain::ports::{ApiKey, EventStore, RandomIds};
+use paygate_domain::{DepositId, DepositView, RecordedEvent};
+use paygate_memory::{
+    ManualClock, MemoryEventStore, MemoryGatewayRegistry, MemoryMerchantDirectory, MemoryQueue,
+    QueuedMessage,
+};
+use std::sync::Arc;
+
+pub const KEY_A: &str = "sk_test_merchant_a_4f9c2e";
+pub const KEY_B: &str = "sk_test_merchant_b_81d07a";
+pub const MERCHANT_A: &str = "merchant_a";
+pub const MERCHANT_B: &str = "merchant_b";
+
+/// An internal detail that must never reach a client.
+pub const QUEUE_FAILURE_DETAIL: &str =
+    "SendMessage failed: AccessDenied on arn:aws:sqs:eu-west-1:123456789012:paygate-deposits";
+
+/// The intake wired to in-memory ports, with merchants A and B registered.
+pub struct World {
+    pub intake: Intake,
+    pub store: Arc<MemoryEventStore>,
+    pub queue: Arc<MemoryQueue>,
+    pub registry: Arc<MemoryGatewayRegistry>,
+    pub clock: Arc<ManualClock>,
+    pub merchants: Arc<MemoryMerchantDirectory>,
+    /// Every port above asks it before each call.
+    pub faults: Arc<Switchboard>,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl World {
+    pub fn new() -> Self {
+        Self::with_registry(MemoryGatewayRegistry::new())
+    }
+
+    /// A world whose registry is `registry` (behind the world's switchboard).
+    pub fn with_registry(registry: MemoryGatewayRegistry) -> Self {
+        let faults = Switchboard::new();
+        let store = Arc::new(MemoryEventStore::with_faults(faults.clone()));
+        let queue = Arc::new(MemoryQueue::default().with_faults(faults.clone()));
+        let registry = Arc::new(registry.with_faults(faults.clone()));
+        let clock = Arc::new(ManualClock::new(start_time()));
+        let merchants = Arc::new(MemoryMerchantDirectory::new());
+        merchants.register(ApiKey::new(KEY_A).hash(), merchant(MERCHANT_A));
+        merchants.register(ApiKey::new(KEY_B).hash(), merchant(MERCHANT_B));
+        let intake = Intake {
+            store: store.clone(),
+            queue: queue.clone(),
+            merchants: merchants.clone(),
+            registry: registry.clone(),
+            clock: clock.clone(),
+            ids: Arc::new(RandomIds),
+            cipher: Arc::new(FieldCipher::ephemeral()),
+            config: IntakeConfig::default(),
+        };
+        Self {
+            intake,
+            store,
+            queue,
+            registry,
+            clock,
+            merchants,
+            faults,
+        }
+    }
+
+    /// GIVEN-helper: the next queue send waits inside the queue until released.
+    pub fn hold_next_send(&self) -> Rule {
+        self.faults
+            .when(Target::op(Port::Queue, "send"))
+            .once()
+            .hold()
+    }
+
+    /// GIVEN-helper: the next `failures` queue sends fail (with an internal detail);
+    /// the rule counts every send attempted.
+    pub fn fail_next_sends(&self, failures: usize) -> Rule {
+        self.faults
+            .when(Target::op(Port::Queue, "send"))
+            .times(failures)
+            .fail(QUEUE_FAILURE_DETAIL)
+    }
+
+    /// GIVEN-helper: one more merchant, known by `api_key`.
+    pub fn register(&self, api_key: &str, merchant_id: &str) {
+        self.merchants
+            .register(ApiKey::new(api_key).hash(), merchant(merchant_id));
+    }
+
+    pub async fn send(&self, request: Request) -> Reply {
+        Reply::from(handle(&self.intake, request).await)
+    }
+
+    /// Every message on the queue (they become invisible for the rest of the test).
+    pub fn drain_queue(&self) -> Vec<QueuedMessage> {
+        self.queue.receive(100)
+    }
+
+    pub async fn stored_events(&self, id: DepositId) -> Vec<RecordedEvent> {
+        self.store.load(id).await.expect("the memory store answers")
+    }
+
+    pub async fn stored_view(&self, id: DepositId) -> Option<DepositView> {
+        self.store.view(id).await.expect("the memory store answers")
+    }
+
+    pub async fn stored_key(&self, merchant_id: &str, key: &str) -> Option<IdempotencyRecord> {
+        let key = IdempotencyKey::parse(Some(key)).expect("a valid key");
+        self.store
+            .idempotency_record(&merchant(merchant_id), &key)
+            .await
+            .expect("the memory store answers")
+    }
+
+    /// THEN-helper: the request left no trace anywhere.
+    pub fn assert_nothing_written(&self) {
+        assert_eq!(self.store.stream_count(), 0, "no stream may be written");
+        assert_eq!(
+            self.store.idempotency_count(),
+            0,
+            "no idempotency key may be claimed"
+        );
+        assert!(self.queue.is_empty(), "no message may be sent");
+    }
+
+    /// GIVEN-helper: merchant A has created a deposit with `key`; returns the 202 reply.
+    pub async fn deposit_created(&self, key: &str) -> Reply {
+        let reply = self
+            .send(post_deposit(KEY_A, key, &valid_body().to_string()))
+            .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+        reply
+    }
+}
