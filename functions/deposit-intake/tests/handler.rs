@@ -370,7 +370,7 @@ async fn the_same_key_while_the_first_request_is_executing_is_a_conflict() {
 }
 
 #[tokio::test]
-async fn a_failed_queue_send_is_a_503_without_internals_but_the_deposit_is_recorded() {
+async fn a_failed_queue_send_still_answers_202_because_the_deposit_is_stored() {
     // GIVEN a queue that fails its next send
     let world = World::new();
     let queue = world.fail_next_sends(1);
@@ -380,13 +380,11 @@ async fn a_failed_queue_send_is_a_503_without_internals_but_the_deposit_is_recor
         .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
         .await;
 
-    // THEN 503 api_error that says nothing about the cause
-    reply.assert_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "api_error",
-        "service_unavailable",
-        None,
-    );
+    // THEN 202 with the pending deposit: it is durable (written before the send), so the
+    // request must not be answered as if it failed; the sweeper re-sends its message
+    reply.assert_json(StatusCode::ACCEPTED);
+    reply.assert_not_replayed();
+    assert_eq!(reply.json()["status"], "pending");
     for internal in [
         QUEUE_FAILURE_DETAIL,
         "AccessDenied",
@@ -401,7 +399,7 @@ async fn a_failed_queue_send_is_a_503_without_internals_but_the_deposit_is_recor
             reply.text
         );
     }
-    // AND the deposit is durable (written before the send) while no message went out
+    // AND no message went out, while the deposit and its completed key are stored
     assert_eq!(queue.calls(), 1);
     assert_eq!(world.store.stream_count(), 1);
     assert_eq!(world.store.idempotency_count(), 1);
@@ -409,44 +407,37 @@ async fn a_failed_queue_send_is_a_503_without_internals_but_the_deposit_is_recor
 }
 
 #[tokio::test]
-async fn a_retry_after_a_failed_send_takes_over_at_once_and_sends_the_message() {
-    // GIVEN a deposit whose queue send failed (503)
+async fn a_retry_after_a_failed_send_replays_the_stored_deposit_and_creates_no_other() {
+    // GIVEN a deposit whose queue send failed (answered 202 all the same)
     let world = World::new();
     let queue = world.fail_next_sends(1);
-    let failed = world
+    let first = world
         .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
         .await;
-    assert_eq!(failed.status, StatusCode::SERVICE_UNAVAILABLE);
+    first.assert_json(StatusCode::ACCEPTED);
 
-    // WHEN the client retries with the same key at once, the queue working again
+    // WHEN the client retries with the same key, the queue working again
     let retry = world
         .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
         .await;
 
-    // THEN no 409: the released claim is taken over, the deposit replayed and now enqueued
+    // THEN the recorded deposit is replayed: same id, same location, nothing new stored
     retry.assert_json(StatusCode::ACCEPTED);
     retry.assert_replayed();
     let id = retry.deposit_id();
+    assert_eq!(id, first.deposit_id());
     assert_eq!(
         retry.header("location"),
         Some(format!("/v1/deposits/{id}").as_str())
     );
-    assert_eq!(queue.calls(), 2);
-    let messages = world.drain_queue();
-    assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0].body.deposit_id, id);
     assert_eq!(
         world.store.stream_count(),
         1,
         "the retry reuses the recorded deposit"
     );
-
-    // AND the key is now completed: a further retry replays without sending again
-    let later = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
-    later.assert_replayed();
-    assert_eq!(queue.calls(), 2);
+    // AND the completed key sends nothing again: the message is the sweeper's to re-send
+    assert_eq!(queue.calls(), 1);
+    assert!(world.queue.is_empty());
 }
 
 #[tokio::test]
@@ -500,8 +491,8 @@ async fn a_request_that_died_mid_send_holds_its_key_until_the_lease_expires_then
 }
 
 #[tokio::test]
-async fn when_a_failed_send_cannot_release_its_lease_a_retry_takes_over_after_30_seconds() {
-    // GIVEN a send that fails once and a store that fails to release the lease after it
+async fn when_a_failed_send_cannot_complete_its_key_a_retry_takes_over_after_30_seconds() {
+    // GIVEN a send that fails once and a store that fails to complete the key after it
     let world = World::new();
     let queue = world.fail_next_sends(1);
     world
@@ -509,15 +500,10 @@ async fn when_a_failed_send_cannot_release_its_lease_a_retry_takes_over_after_30
         .when(Target::op(Port::Store, "transition_idempotency"))
         .once()
         .fail("ProvisionedThroughputExceededException");
-    let failed = world
+    let first = world
         .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
         .await;
-    failed.assert_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "api_error",
-        "service_unavailable",
-        None,
-    );
+    first.assert_json(StatusCode::ACCEPTED);
 
     // WHEN the client retries at once
     let early = world
@@ -539,9 +525,10 @@ async fn when_a_failed_send_cannot_release_its_lease_a_retry_takes_over_after_30
         .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
         .await;
 
-    // THEN it takes over and the message is sent
+    // THEN it takes over: the same deposit is replayed and its message sent
     late.assert_json(StatusCode::ACCEPTED);
     late.assert_replayed();
+    assert_eq!(late.deposit_id(), first.deposit_id());
     assert_eq!(queue.calls(), 2);
     let messages = world.drain_queue();
     assert_eq!(messages.len(), 1);

@@ -581,9 +581,13 @@ async fn two_deliveries_racing_to_start_the_attempt_share_its_key_so_the_gateway
         world.invoke(vec![record(&message, 1)]),
     );
 
-    // THEN both are done; one attempt, one payment, one charge, one DepositSubmitted
-    assert!(first.batch_item_failures.is_empty());
-    assert!(second.batch_item_failures.is_empty());
+    // THEN one owns the attempt and is done; the other finds it owned and is retried
+    // without calling anyone; one attempt, one payment, one charge, one DepositSubmitted
+    let retried = [&first, &second]
+        .iter()
+        .filter(|batch| !batch.batch_item_failures.is_empty())
+        .count();
+    assert_eq!(retried, 1, "{first:?} {second:?}");
     assert_eq!(
         world.story(id).await,
         [
@@ -620,17 +624,30 @@ async fn a_processor_killed_after_the_gateway_call_is_reconciled_on_redelivery_w
     assert_eq!(world.gateway(ALPHA).charges(&attempt_key(id, 1)), 1);
     let paid = world.gateway(ALPHA).payments()[0].id.clone();
 
-    // WHEN the message is delivered again
+    // WHEN the message is delivered again while the dead run's lease still holds
     let second = world.deliver(&message, 2).await;
 
-    // THEN the open attempt is settled by asking alpha: submitted with alpha's payment,
-    // no second attempt, no second charge
-    assert_eq!(second, Disposition::Done);
+    // THEN it waits: retried, nothing recorded, nothing sent to any gateway
+    assert_eq!(second, Disposition::Retry);
+    assert_eq!(
+        world.story(id).await,
+        ["DepositRequested", "AttemptStarted 1 alpha"]
+    );
+    assert_eq!(world.total_payments(), 1);
+
+    // WHEN it comes again once the lease ran out
+    world.clock.advance(time::Duration::seconds(61));
+    let third = world.deliver(&message, 3).await;
+
+    // THEN the attempt is resumed with its own key: alpha answers with the payment it
+    // made, no second attempt, no second charge
+    assert_eq!(third, Disposition::Done);
     assert_eq!(
         world.story(id).await,
         [
             "DepositRequested",
             "AttemptStarted 1 alpha",
+            "AttemptResumed",
             "DepositSubmitted 1 alpha"
         ]
     );
@@ -662,11 +679,18 @@ async fn an_answer_slower_than_the_timeout_leaves_the_attempt_open_never_falls_b
     let first = world.deliver(&message, 1).await;
     let second = world.deliver(&message, 2).await;
 
-    // THEN both are retried; the attempt stays open; no other gateway is ever tried
+    // THEN both are retried; the attempt stays open (each run gives up its ownership, the
+    // next resumes it with the same key); no other gateway is ever tried
     assert_eq!((first, second), (Disposition::Retry, Disposition::Retry));
     assert_eq!(
         world.story(id).await,
-        ["DepositRequested", "AttemptStarted 1 alpha"]
+        [
+            "DepositRequested",
+            "AttemptStarted 1 alpha",
+            "AttemptReleased",
+            "AttemptResumed",
+            "AttemptReleased"
+        ]
     );
     assert_eq!(world.view(id).await.status, DepositStatus::Processing);
     assert!(world.gateway(BRAVO).payments().is_empty());
@@ -684,6 +708,10 @@ async fn an_answer_slower_than_the_timeout_leaves_the_attempt_open_never_falls_b
         [
             "DepositRequested",
             "AttemptStarted 1 alpha",
+            "AttemptReleased",
+            "AttemptResumed",
+            "AttemptReleased",
+            "AttemptResumed",
             "DepositSubmitted 1 alpha"
         ]
     );

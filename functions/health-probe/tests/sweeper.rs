@@ -4,7 +4,6 @@
 //! the `limit` / time budget bounds.
 
 use gateway_simulator::Behaviour;
-use paygate_domain::deposit::FailureReason;
 use paygate_domain::ports::RandomIds;
 use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
 use paygate_domain::{CorrelationId, DepositEvent, DepositId, DepositStatus};
@@ -13,6 +12,10 @@ use paygate_kit::world::probe::{
     submitted_external_id,
 };
 use std::time::Duration;
+
+/// Past the time within which the processor may send an attempt's request again.
+const PAST_THE_KEY_HORIZON: time::Duration =
+    time::Duration::hours(23).saturating_add(time::Duration::minutes(1));
 
 /// A gateway that answers after 600 ms, past the processor's 400 ms request timeout (an
 /// ambiguous answer), and settles its payments 30 ms after taking them.
@@ -36,8 +39,8 @@ async fn ambiguous_deposit(world: &World, token: &str) -> DepositId {
     world.gateway(ALPHA).set_behaviour(settling());
     assert_eq!(
         world.story(id).await,
-        ["DepositRequested", "AttemptStarted"],
-        "the attempt is open"
+        ["DepositRequested", "AttemptStarted", "AttemptReleased"],
+        "the attempt is open, owned by no run"
     );
     assert!(world.drain().await.is_empty(), "its message is backing off");
     id
@@ -207,7 +210,7 @@ async fn an_outcome_the_sweeper_records_is_published_right_after_it_is_recorded(
 // ================================================================ open attempts
 
 #[tokio::test]
-async fn an_attempt_left_open_by_an_ambiguous_answer_is_settled_by_asking_its_gateway() {
+async fn an_attempt_left_open_by_an_ambiguous_answer_is_taken_over_with_its_own_key() {
     // GIVEN a deposit whose attempt is open: the gateway's answer came too late, but it
     // took the payment and it succeeded
     let world = World::new().await;
@@ -215,24 +218,64 @@ async fn an_attempt_left_open_by_an_ambiguous_answer_is_settled_by_asking_its_ga
     assert_eq!(world.status(id).await, DepositStatus::Processing);
 
     // WHEN the probe runs before `attempt_after`
-    assert_eq!(world.run().await.attempts_settled, 0);
+    assert_eq!(world.run().await.requeued, 0);
     assert_eq!(
         world.story(id).await,
-        ["DepositRequested", "AttemptStarted"]
+        ["DepositRequested", "AttemptStarted", "AttemptReleased"]
     );
 
     // WHEN the attempt has been open longer than `attempt_after`
     world.advance(SWEEP.attempt_after + time::Duration::seconds(1));
     let run = world.run().await;
 
-    // THEN the gateway's answer is recorded: submitted under that attempt, and succeeded;
-    // nothing was paid twice and no message was sent (nothing left to route)
-    assert_eq!((run.attempts_settled, run.sweep_failures), (1, 0));
+    // THEN its message is sent again (no lookup: within the gateway's key horizon the
+    // same request is the surest question), and the processor resumes the attempt with
+    // its own key: the gateway answers with the payment it made
+    assert_eq!((run.requeued, run.attempts_settled), (1, 0));
+    assert_eq!(run.sweep_failures, 0);
+    world.drain().await;
     assert_eq!(
         world.story(id).await,
         [
             "DepositRequested",
             "AttemptStarted",
+            "AttemptReleased",
+            "AttemptResumed",
+            "DepositSubmitted"
+        ]
+    );
+    // ... and the submission is settled like any other: succeeded, charged once
+    world.advance(SWEEP.submitted_after + time::Duration::seconds(1));
+    assert_eq!(world.run().await.submitted_settled, 1);
+    let view = world.view(id).await;
+    assert_eq!(view.status, DepositStatus::Succeeded);
+    let payments = world.gateway(ALPHA).payments();
+    assert_eq!(payments.len(), 1);
+    assert_eq!(view.external_id.as_deref(), Some(payments[0].id.as_str()));
+    assert_eq!(world.gateway(ALPHA).charges(&format!("{id}:1")), 1);
+}
+
+#[tokio::test]
+async fn an_attempt_left_open_past_the_gateways_key_horizon_is_settled_by_asking_its_gateway() {
+    // GIVEN an open attempt whose payment succeeded, older than the time within which
+    // paygate may send its request again (the gateway may have forgotten the key)
+    let world = World::new().await;
+    let id = ambiguous_deposit(&world, "tok_success").await;
+    world.advance(PAST_THE_KEY_HORIZON);
+
+    // WHEN the probe runs
+    let run = world.run().await;
+
+    // THEN the gateway is asked, not sent the payment again: submitted under that attempt
+    // and succeeded; nothing was paid twice and no message was sent (nothing to route)
+    assert_eq!((run.attempts_settled, run.requeued), (1, 0));
+    assert_eq!(run.sweep_failures, 0);
+    assert_eq!(
+        world.story(id).await,
+        [
+            "DepositRequested",
+            "AttemptStarted",
+            "AttemptReleased",
             "DepositSubmitted",
             "DepositSucceeded"
         ]
@@ -243,14 +286,13 @@ async fn an_attempt_left_open_by_an_ambiguous_answer_is_settled_by_asking_its_ga
     assert_eq!(payments.len(), 1);
     assert_eq!(view.external_id.as_deref(), Some(payments[0].id.as_str()));
     assert_eq!(world.gateway(ALPHA).charges(&format!("{id}:1")), 1);
-    assert_eq!(world.queued(), [id], "only its own backing-off message");
-    // ... and its backed-off message, when it comes, has nothing left to do
+    // ... and a later run has nothing left to do
     world.advance(time::Duration::minutes(1));
     assert_eq!(world.run().await.attempts_settled, 0);
 }
 
 #[tokio::test]
-async fn an_attempt_that_never_reached_its_gateway_is_closed_by_the_sweeper_and_the_deposit_routed_again()
+async fn an_attempt_that_never_reached_its_gateway_is_resumed_with_its_own_key_and_never_routed_anew()
  {
     // GIVEN a deposit whose attempt at ALPHA was recorded, and then the processor died
     // before calling (the gateway has no payment for it), its message lost
@@ -289,27 +331,25 @@ async fn an_attempt_that_never_reached_its_gateway_is_closed_by_the_sweeper_and_
     world.advance(SWEEP.attempt_after + time::Duration::seconds(1));
     let run = world.run().await;
 
-    // THEN the attempt is closed as never received (retryable) and the deposit is sent
-    // to the processor again, which routes it anew under a new attempt key
-    assert_eq!((run.attempts_settled, run.requeued), (1, 0));
-    let events = world.events(id).await;
-    assert_eq!(
-        events.last().map(|e| e.event.clone()),
-        Some(DepositEvent::AttemptFailed {
-            attempt: 1,
-            reason: FailureReason::new(
-                "not_received",
-                "the gateway has no payment for this attempt"
-            ),
-            retryable: true,
-        })
-    );
+    // THEN its message is sent again: a gateway's "no such payment" is never proof the
+    // payment will not appear, so the attempt is not closed; the processor resumes it
+    // with the same key, and the only charge is under that key
+    assert_eq!((run.attempts_settled, run.requeued), (0, 1));
     assert_eq!(world.queued(), [id]);
     world.drain().await;
+    assert_eq!(
+        world.story(id).await,
+        [
+            "DepositRequested",
+            "AttemptStarted",
+            "AttemptResumed",
+            "DepositSubmitted"
+        ]
+    );
     let view = world.view(id).await;
     assert_eq!(view.status, DepositStatus::Submitted);
-    assert_eq!(world.gateway(ALPHA).charges(&format!("{id}:1")), 0);
-    assert_eq!(world.gateway(ALPHA).charges(&format!("{id}:2")), 1);
+    assert_eq!(world.gateway(ALPHA).charges(&format!("{id}:1")), 1);
+    assert_eq!(world.gateway(ALPHA).charges(&format!("{id}:2")), 0);
 }
 
 /// Each kind's `stale` query returns at most `limit` deposits, the longest-waiting
@@ -348,15 +388,13 @@ async fn deposits_the_sweeper_cannot_settle_do_not_starve_newer_ones() {
 #[tokio::test]
 async fn an_outcome_not_published_when_it_was_recorded_is_published_by_the_next_sweep_exactly_once()
 {
-    // GIVEN a deposit whose success is recorded (the processor reconciling its open
-    // attempt) while the bus is down
+    // GIVEN a deposit whose success is recorded (the sweeper settling its open attempt)
+    // while the bus is down
     let world = World::new().await;
     let id = ambiguous_deposit(&world, "tok_success").await;
     world.bus.set_failing(true);
-    assert_eq!(
-        world.deliver(id).await,
-        gateway_processor::Disposition::Done
-    );
+    world.advance(PAST_THE_KEY_HORIZON);
+    assert_eq!(world.run().await.attempts_settled, 1);
     assert_eq!(world.status(id).await, DepositStatus::Succeeded);
     world.bus.set_failing(false);
     assert!(world.published_for(id, "DepositSucceeded").is_empty());
@@ -397,6 +435,7 @@ async fn two_runs_at_once_leave_consistent_state() {
     // payment succeeded, all past their cut-offs
     let world = World::new().await;
     let open = ambiguous_deposit(&world, "tok_success").await;
+    world.advance(PAST_THE_KEY_HORIZON);
     let silent = world.deposit("tok_success").await;
     world.drain().await;
     world.wait_until_settled(ALPHA, 2).await;
@@ -452,8 +491,10 @@ async fn two_runs_at_once_leave_consistent_state() {
     assert_eq!(count(&events, "AttemptStarted"), 1);
     assert_eq!(world.status(lost).await, DepositStatus::Submitted);
     assert_eq!(world.gateway(ALPHA).charges(&format!("{lost}:1")), 1);
+    // ... what is left backs off: the open deposit's own message, and a copy of the lost
+    // one that met its attempt owned by the run processing another copy (it waits)
     assert!(
-        world.queued().iter().all(|q| *q == open),
+        world.queued().iter().all(|q| [open, lost].contains(q)),
         "{:?}",
         world.queued()
     );
@@ -465,7 +506,7 @@ async fn two_runs_at_once_leave_consistent_state() {
 async fn overlapping_runs_count_each_settlement_once() {
     let world = World::new().await;
     ambiguous_deposit(&world, "tok_success").await;
-    world.advance(PAST_EVERY_CUT_OFF);
+    world.advance(PAST_THE_KEY_HORIZON);
     let (a, b) = tokio::join!(world.run(), world.run());
     assert_eq!(a.attempts_settled + b.attempts_settled, 1, "{a:?} / {b:?}");
 }

@@ -4,7 +4,7 @@
 
 use http::{Method, StatusCode};
 use lambda_http::Body;
-use paygate_domain::deposit::FailureReason;
+use paygate_domain::deposit::{AnomalyKind, FailureReason};
 use paygate_domain::{DepositEvent, DepositStatus};
 use paygate_kit::world::webhooks::*;
 use paygate_signature::{DEFAULT_TOLERANCE_SECS, sign, sign_with_all};
@@ -560,28 +560,30 @@ async fn a_late_failure_after_success_is_kept_for_audit_once_and_never_applied()
     let late = failed(ACME, "evt_late", "pay_1");
     let reply = world.deliver(ACME, &late).await;
 
-    // THEN 200 (so the gateway stops retrying), the deposit stays succeeded, and one
-    // ContradictingOutcomeIgnored is kept for audit
+    // THEN 200 (so the gateway stops retrying), the deposit stays succeeded, and the
+    // contradiction is recorded as an anomaly for a person (nothing moved: no refund)
     reply.assert_applied("contradiction_ignored", "succeeded");
     assert_eq!(world.view(id).await.status, DepositStatus::Succeeded);
     let events = world.events(id).await;
     assert_eq!(events.len(), 5);
-    assert_eq!(
-        events[4].event,
-        DepositEvent::ContradictingOutcomeIgnored {
-            gateway_event_id: "evt_late".into(),
-            reported: "payment_failed".into(),
-        }
-    );
+    let DepositEvent::PaymentAnomalyDetected { anomaly } = &events[4].event else {
+        panic!("not an anomaly: {:?}", events[4].event);
+    };
+    assert_eq!(anomaly.kind, AnomalyKind::OutcomeContradiction);
+    assert_eq!(anomaly.gateway, ACME);
+    assert_eq!(anomaly.external_id.as_deref(), Some("pay_1"));
+    assert_eq!(anomaly.gateway_event_id.as_deref(), Some("evt_late"));
+    assert_eq!(anomaly.charged.map(|m| m.amount.minor()), Some(10099));
     assert_eq!(events[4].causation_id.as_deref(), Some("acme:evt_late"));
 
     // WHEN the same late event is delivered again
     let again = world.deliver(ACME, &late).await;
 
-    // THEN still 200 and no second audit record
+    // THEN still 200 and no second record
     again.assert_applied("contradiction_ignored", "succeeded");
-    assert_eq!(world.count(id, "ContradictingOutcomeIgnored").await, 1);
+    assert_eq!(world.count(id, "PaymentAnomalyDetected").await, 1);
     assert_eq!(world.count(id, "DepositFailed").await, 0);
+    assert_eq!(world.count(id, "RefundRequested").await, 0);
     assert_eq!(world.events(id).await.len(), 5);
 }
 
@@ -611,12 +613,12 @@ async fn a_late_failure_delivered_ten_times_at_once_is_audited_once() {
         world.appends.answers(Answer::Conflict) > 0,
         "the deliveries did not race"
     );
-    assert_eq!(world.count(id, "ContradictingOutcomeIgnored").await, 1);
+    assert_eq!(world.count(id, "PaymentAnomalyDetected").await, 1);
     assert_eq!(world.view(id).await.status, DepositStatus::Succeeded);
 }
 
 #[tokio::test]
-async fn a_late_success_after_failure_is_kept_for_audit_and_never_applied() {
+async fn a_late_success_after_failure_is_an_anomaly_and_the_charge_is_refunded() {
     // GIVEN a deposit whose failure was recorded
     let world = World::new();
     let id = world.submitted_deposit(BRAVO, "txn_1").await;
@@ -625,16 +627,43 @@ async fn a_late_success_after_failure_is_kept_for_audit_and_never_applied() {
         .await
         .assert_applied("recorded", "failed");
 
-    // WHEN a contradicting success arrives
+    // WHEN a contradicting success arrives: the gateway took the money after all
     let reply = world
         .deliver(BRAVO, &succeeded(BRAVO, "evt_ok", "txn_1"))
         .await;
 
-    // THEN the failure stands, and the contradiction is on record
-    reply.assert_applied("contradiction_ignored", "failed");
+    // THEN the failure stands (the merchant was told), the surprise is an anomaly, and
+    // the charge is refunded: a refund of it is recorded and announced to the processor
+    reply.assert_applied("anomaly_recorded", "failed");
     assert_eq!(world.view(id).await.status, DepositStatus::Failed);
     assert_eq!(world.count(id, "DepositSucceeded").await, 0);
-    assert_eq!(world.count(id, "ContradictingOutcomeIgnored").await, 1);
+    let events = world.events(id).await;
+    let anomalies: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            DepositEvent::PaymentAnomalyDetected { anomaly } => Some(anomaly.kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(anomalies, [AnomalyKind::SuccessAfterFailure]);
+    let refunds: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            DepositEvent::RefundRequested { amount, charge, .. } => Some((*amount, charge.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    let (amount, charge) = &refunds[0];
+    assert_eq!(amount.minor(), 10099);
+    let charge = charge.as_ref().expect("the refund names the stray charge");
+    assert_eq!(
+        (charge.gateway.as_str(), charge.external_id.as_str()),
+        (BRAVO, "txn_1")
+    );
+    let announced = world.queue.receive(10);
+    assert_eq!(announced.len(), 1);
+    assert_eq!(announced[0].body.deposit_id, id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -665,9 +694,12 @@ async fn racing_success_and_failure_settle_once_and_audit_the_loser() {
         ok.json()["result"].as_str().unwrap().to_owned(),
         ko.json()["result"].as_str().unwrap().to_owned(),
     ];
+    // (a failure that lost is a contradiction; a success that lost is a charge made
+    // after a recorded failure, so an anomaly whose charge is refunded)
+    let success_lost = results[0] == "anomaly_recorded";
     assert!(
         results.contains(&"recorded".to_owned())
-            && results.contains(&"contradiction_ignored".to_owned()),
+            && (results.contains(&"contradiction_ignored".to_owned()) || success_lost),
         "{results:?}"
     );
     let outcomes =
@@ -678,8 +710,10 @@ async fn racing_success_and_failure_settle_once_and_audit_the_loser() {
         1,
         "the two deliveries raced"
     );
-    assert_eq!(world.count(id, "ContradictingOutcomeIgnored").await, 1);
-    assert_eq!(world.events(id).await.len(), 5);
+    assert_eq!(world.count(id, "PaymentAnomalyDetected").await, 1);
+    let refunds = world.count(id, "RefundRequested").await;
+    assert_eq!(refunds, usize::from(success_lost));
+    assert_eq!(world.events(id).await.len(), 5 + refunds);
 }
 
 // ================================================================ not ready, not ours

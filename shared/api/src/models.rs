@@ -95,6 +95,8 @@ fn event_data(event: &DepositEvent) -> Value {
             let mut value = serde_json::to_value(other).unwrap_or(Value::Null);
             if let Some(object) = value.as_object_mut() {
                 object.remove("type");
+                // Which processor run owns an attempt is paygate's own plumbing.
+                object.remove("owner");
             }
             value
         }

@@ -307,10 +307,12 @@ async fn the_same_message_delivered_twice_charges_once() {
     // WHEN the processor handles both
     let deliveries = lane.drain().await;
 
-    // THEN both are acknowledged, the gateway charged once, and one attempt recorded
+    // THEN both are acknowledged (a copy handled while the other held the attempt waits
+    // out one backoff, then finds it done), the gateway charged once, one attempt recorded
     let received: usize = deliveries.iter().map(|d| d.received.len()).sum();
-    assert_eq!(received, 2);
-    assert!(deliveries.iter().all(|d| d.failed.is_empty()));
+    let retried: usize = deliveries.iter().map(|d| d.failed.len()).sum();
+    assert!(retried <= 1, "{retried} retries");
+    assert_eq!(received, 2 + retried);
     assert_eq!(lane.status(&id).await, "submitted");
     assert_eq!(primary.charges(&format!("{id}:1")), 1);
     assert_eq!(primary.payments().len(), 1);
@@ -332,6 +334,8 @@ async fn a_processor_dying_after_the_gateway_call_is_reconciled_without_a_second
         .once()
         .fail("simulated crash before recording the outcome");
     lane.processor.store = Arc::new(Hooked::new(lane.processor.store.clone(), faults));
+    // Its ownership of the attempt lapses after a second instead of a minute.
+    lane.processor.attempts.lease = time::Duration::seconds(1);
     let primary = lane.gateway("primary", Format::Json, 1).await;
     let backup = lane.gateway("backup", Format::Soap, 2).await;
     let id = lane.deposit("tok_visa").await;
@@ -351,11 +355,13 @@ async fn a_processor_dying_after_the_gateway_call_is_reconciled_without_a_second
         ["DepositRequested", "AttemptStarted"]
     );
 
-    // WHEN the message comes back
+    // WHEN the message comes back after the dead run's ownership lapsed
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
     let again = lane.drain().await;
 
-    // THEN the open attempt is settled by asking the gateway: submitted, charged once,
-    // no second attempt
+    // THEN the open attempt is taken over and its request sent again with the same key:
+    // the gateway answers with the payment it made; submitted, charged once, no second
+    // attempt
     assert_eq!(
         again
             .iter()
@@ -374,6 +380,11 @@ async fn a_processor_dying_after_the_gateway_call_is_reconciled_without_a_second
     assert!(backup.payments().is_empty());
     assert_eq!(
         lane.event_types(&id).await,
-        ["DepositRequested", "AttemptStarted", "DepositSubmitted"]
+        [
+            "DepositRequested",
+            "AttemptStarted",
+            "AttemptResumed",
+            "DepositSubmitted"
+        ]
     );
 }

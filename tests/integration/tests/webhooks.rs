@@ -12,7 +12,7 @@ use axum::body::{Body as AxumBody, to_bytes};
 use axum::extract::{Request as AxumRequest, State};
 use axum::response::Response as AxumResponse;
 use gateway_processor::{Disposition, Processor, process_record};
-use gateway_simulator::{Behaviour, Format, RunningGateway, WebhookRetry};
+use gateway_simulator::{Behaviour, Format, RunningGateway};
 use lambda_http::Body as LambdaBody;
 use paygate_domain::gateways::BreakerPolicy;
 use paygate_domain::ports::{EventStore, GatewayRegistry, RandomIds, SystemClock};
@@ -133,7 +133,7 @@ async fn a_tok_fail_webhook_deposit_is_settled_failed_by_the_gateways_signed_soa
 // ================================================================ webhook before submitted
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_webhook_that_beats_the_submission_gets_409_and_the_gateways_retry_applies_it() {
+async fn a_webhook_that_beats_the_submission_settles_the_open_attempt_exactly_once() {
     // GIVEN a gateway that reports 50 ms after accepting, and a processor whose write of
     // the gateway's answer (DepositSubmitted, with the external-id lookup) takes ~1 s
     let faults = Switchboard::new();
@@ -146,8 +146,9 @@ async fn a_webhook_that_beats_the_submission_gets_409_and_the_gateways_retry_app
     let id = lane.deposit("tok_success").await;
     assert_eq!(lane.process_one().await, Disposition::Done);
 
-    // THEN the webhook arrived while the submission was still being written, was told
-    // to come back (409), and the gateway's retry settled the deposit exactly once
+    // THEN the webhook, arriving while the submission was still being written, settled
+    // the open attempt at its gateway itself (accepted at once); the processor's late
+    // write found it recorded; the deposit was settled exactly once
     let view = lane.settled(id).await;
     assert_eq!(view.status, DepositStatus::Succeeded);
     let events = lane.events(id).await;
@@ -161,30 +162,20 @@ async fn a_webhook_that_beats_the_submission_gets_409_and_the_gateways_retry_app
         ]
     );
     let hits = lane.hit_log();
-    assert!(hits.len() >= 2, "{hits:?}");
-    let written = slow.answered_at().expect("the submission was written");
-    let (first, last) = (&hits[0], &hits[hits.len() - 1]);
-    assert_eq!(
-        (first.status, first.code.as_str()),
-        (409, "deposit_not_ready"),
-        "{hits:?}"
-    );
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    let written = slow
+        .answered_at()
+        .expect("the processor's write was answered");
+    assert_eq!((hits[0].status, hits[0].code.as_str()), (200, "recorded"));
     assert!(
-        first.at < written,
-        "the first webhook came before the submission was recorded"
+        hits[0].at < written,
+        "the webhook came before the processor's submission was answered"
     );
-    assert!(
-        hits[..hits.len() - 1]
-            .iter()
-            .all(|h| h.status == 409 && h.code == "deposit_not_ready"),
-        "{hits:?}"
-    );
-    assert_eq!((last.status, last.code.as_str()), (200, "recorded"));
-    assert!(last.at >= written);
     let payment = lane.payment();
+    assert_eq!(view.external_id.as_deref(), Some(payment.id.as_str()));
     assert_eq!(payment.events.len(), 1);
     assert!(payment.events[0].delivered);
-    assert_eq!(payment.events[0].attempts as usize, hits.len());
+    assert_eq!(payment.events[0].attempts, 1);
     assert_eq!(lane.sim.charges(&format!("{id}:1")), 1);
 }
 
@@ -231,47 +222,47 @@ async fn a_captured_webhook_replayed_over_http_is_a_no_op_and_a_tampered_one_is_
     assert_eq!(lane.settled(id).await.status, DepositStatus::Succeeded);
 }
 
-// ================================================================ a webhook given up
+// ================================================================ a submission never recorded
 
-/// A processor crash after the gateway took the payment must not lose its success, even
-/// once the gateway gave its webhook up: reconciling records what the gateway says now.
+/// A processor crash after the gateway took the payment must not lose its success: the
+/// gateway's webhook settles the open attempt, and the redelivered message finds it done.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_webhook_given_up_before_the_submission_was_recorded_still_settles_the_deposit() {
-    // GIVEN a gateway that gives a webhook up after 3 quick tries, and a processor that
-    // dies after the gateway accepted the payment (its DepositSubmitted write fails once)
+async fn a_webhook_for_an_attempt_whose_submission_was_never_recorded_settles_the_deposit() {
+    // GIVEN a processor that dies after the gateway accepted the payment (its
+    // DepositSubmitted write fails once)
     let faults = Switchboard::new();
     faults
         .when(Target::append().recording(&["DepositSubmitted"]))
         .once()
         .fail("the processor died before this write");
     let lane = Lane::new(GIVEN_UP_PAIR, Format::Json, 50, faults).await;
-    lane.sim.set_webhook_retry(WebhookRetry {
-        first_delay: Duration::from_millis(50),
-        max_delay: Duration::from_millis(100),
-        max_attempts: 3,
-        timeout: Duration::from_secs(2),
-    });
     let id = lane.deposit("tok_success").await;
     assert_eq!(lane.process_one().await, Disposition::Retry);
-    let deadline = Instant::now() + PATIENCE;
-    while lane.payment().events.first().map(|e| e.attempts) != Some(3) {
-        assert!(Instant::now() < deadline, "the webhook was not given up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(!lane.payment().events[0].delivered);
-    assert!(
-        lane.hits()
-            .iter()
-            .all(|(s, c)| *s == 409 && c == "deposit_not_ready")
+
+    // WHEN the gateway's webhook arrives
+    let view = lane.settled(id).await;
+
+    // THEN it settled the deposit: its payment recorded under the open attempt
+    assert_eq!(view.status, DepositStatus::Succeeded);
+    assert_eq!(lane.hits(), [(200, "recorded".to_owned())]);
+    assert_eq!(
+        view.external_id.as_deref(),
+        Some(lane.payment().id.as_str())
     );
 
-    // WHEN the message comes back and the processor reconciles the open attempt (the
-    // gateway reports the payment SUCCEEDED)
+    // WHEN the message comes back
     assert_eq!(lane.process_one().await, Disposition::Done);
 
-    // THEN the deposit still reaches its outcome
-    let view = lane.settled(id).await;
-    assert_eq!(view.status, DepositStatus::Succeeded);
+    // THEN nothing more happens: one attempt, one charge
+    assert_eq!(
+        kinds(&lane.events(id).await),
+        [
+            "DepositRequested",
+            "AttemptStarted",
+            "DepositSubmitted",
+            "DepositSucceeded"
+        ]
+    );
     assert_eq!(lane.sim.charges(&format!("{id}:1")), 1);
 }
 

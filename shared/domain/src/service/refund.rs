@@ -97,11 +97,15 @@ pub async fn request_refund(
     let now = ports.clock.now();
     // Filled by the decision, the same on every try: the amount may depend on the state.
     let mut snapshot = None;
+    // Only a later try can find this refund recorded by an earlier one whose answer was
+    // lost; on the first, a refund with its id is another request's, and is refused.
+    let mut first_try = true;
     let decide = |deposit: &Deposit| -> Result<Decision<Verdict>, TransitionError> {
         if &deposit.merchant_id != input.merchant {
             return Ok(Decision::nothing(Verdict::NotFound));
         }
-        if deposit.refunds.iter().any(|r| r.id == refund_id) {
+        let retrying = !std::mem::replace(&mut first_try, false);
+        if retrying && deposit.refunds.iter().any(|r| r.id == refund_id) {
             return Ok(Decision::nothing(Verdict::Recorded));
         }
         let amount = match input.amount {

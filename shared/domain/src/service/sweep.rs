@@ -255,7 +255,9 @@ impl Sweeper<'_, '_> {
                             ))
                         })
                         .await?;
-                    driven.attempt_settled = executed.deposit.open_attempt().is_none();
+                    // Only the run whose decision appended the answer counts it.
+                    driven.attempt_settled =
+                        executed.appended && executed.deposit.open_attempt().is_none();
                 }
                 // The processor takes the attempt over (its owner is gone), or routes it.
                 _ => needs_message = true,

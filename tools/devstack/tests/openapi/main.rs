@@ -9,6 +9,7 @@
 //! exactly a response that happened. The request schemas are checked against the
 //! intake's validation, and the documented paths and methods against the router.
 
+mod events;
 mod spec;
 mod stack;
 
@@ -198,15 +199,17 @@ fn request_example(spec: &Spec, template: &str, name: &str) -> Value {
     spec.request_body(template, method)["application/json"].1[name].clone()
 }
 
+/// A JSON gateway's report of `kind` about `payment` (and `refund`), for `amount` AED
+/// (what moved: the payment's or the refund's).
 fn json_report(
     kind: &str,
     event: &str,
-    payment: &str,
-    refund: Option<&str>,
+    (payment, refund): (&str, Option<&str>),
+    amount: u64,
     code: Option<&str>,
 ) -> String {
     json!({ "id": event, "type": kind, "payment_id": payment, "refund_id": refund,
-            "reference": "test", "amount": 1, "currency": "AED", "failure_code": code, "created": now() })
+            "reference": "test", "amount": amount, "currency": "AED", "failure_code": code, "created": now() })
     .to_string()
 }
 
@@ -291,7 +294,19 @@ async fn every_documented_response_happens_and_matches_the_spec() {
         .iter()
         .map(|t| t.as_str().expect("a type").to_owned())
         .collect();
-    assert_eq!(kinds, documented, "every documented event type happened");
+    // All but those only a gateway time-out provokes, and the record earlier versions
+    // wrote for a contradiction (`events.rs` checks every kind against the schema).
+    let not_provoked_here = [
+        "AttemptReleased",
+        "AttemptResumed",
+        "ContradictingOutcomeIgnored",
+    ];
+    let expected: BTreeSet<String> = documented
+        .iter()
+        .filter(|kind| !not_provoked_here.contains(&kind.as_str()))
+        .cloned()
+        .collect();
+    assert_eq!(kinds, expected, "every documented event type happened");
 
     let observed = check_documented(&spec, &stack.exchanges());
     check_coverage(&spec, &observed);
@@ -435,14 +450,20 @@ async fn create_deposits(spec: &Spec, stack: &Stack) -> Deposits {
     second.expect(409, Some("idempotency_request_in_progress"));
     first.expect(202, None);
 
-    // 503 when the queue is down; the retry with the same key goes through.
+    // 503 when the store is down (nothing is written); the retry with the same key goes
+    // through. A queue that is down fails nothing: the deposit is stored, so it is a 202.
+    stack.set_store(StoreMode::Unavailable);
+    let body = card_with("metadata", json!({ "order": "store-down" }));
+    let down = stack.post_deposit("order-store-down", &body).await;
+    down.expect(503, Some("service_unavailable"));
+    stack.set_store(StoreMode::Normal);
+    let retried = stack.post_deposit("order-store-down", &body).await;
+    retried.expect(202, None);
     stack.set_queue(QueueMode::Unavailable);
     let body = card_with("metadata", json!({ "order": "queue-down" }));
-    let down = stack.post_deposit("order-queue-down", &body).await;
-    down.expect(503, Some("service_unavailable"));
+    let stored = stack.post_deposit("order-queue-down", &body).await;
     stack.set_queue(QueueMode::Normal);
-    let retried = stack.post_deposit("order-queue-down", &body).await;
-    retried.expect(202, None);
+    stored.expect(202, None);
 
     // 500 when a fresh deposit's stream turns out to exist already.
     stack.set_store(StoreMode::Conflict);
@@ -509,7 +530,13 @@ async fn read_gateways(stack: &Stack) {
 
 /// `POST /webhooks/{gateway}`: every answer it has, in both wire formats.
 async fn receive_webhooks(spec: &Spec, stack: &Stack, payment: &str, transaction: &str) {
-    let succeeded = json_report("payment.succeeded", "evt_openapi_1", payment, None, None);
+    let succeeded = json_report(
+        "payment.succeeded",
+        "evt_openapi_1",
+        (payment, None),
+        10099,
+        None,
+    );
     let recorded = stack.webhook(JSON_GATEWAY, &succeeded).await;
     let expected = json!({ "received": true, "result": "recorded", "status": "succeeded" });
     assert_eq!(recorded.expect(200, None).json(), expected);
@@ -518,8 +545,8 @@ async fn receive_webhooks(spec: &Spec, stack: &Stack, payment: &str, transaction
     let failed = json_report(
         "payment.failed",
         "evt_openapi_2",
-        payment,
-        None,
+        (payment, None),
+        10099,
         Some("insufficient_funds"),
     );
     let ignored = stack.webhook(JSON_GATEWAY, &failed).await;
@@ -678,8 +705,8 @@ async fn refund(spec: &Spec, stack: &Stack, deposits: &Deposits, payment: &str) 
     let report = json_report(
         "refund.succeeded",
         "evt_openapi_4",
-        payment,
-        Some(&gateway_refund),
+        (payment, Some(&gateway_refund)),
+        300,
         None,
     );
     let confirmed = stack.webhook(JSON_GATEWAY, &report).await;
@@ -694,8 +721,8 @@ async fn refund(spec: &Spec, stack: &Stack, deposits: &Deposits, payment: &str) 
     let report = json_report(
         "refund.failed",
         "evt_openapi_5",
-        payment,
-        Some(&gateway_refund),
+        (payment, Some(&gateway_refund)),
+        200,
         Some("expired_card"),
     );
     stack.webhook(JSON_GATEWAY, &report).await.expect(200, None);
