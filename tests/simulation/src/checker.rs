@@ -141,6 +141,21 @@ fn charges(
     unresolved: bool,
     violations: &mut Vec<String>,
 ) {
+    // Rule 1 on the PSPs' books: the simulated PSPs charge only when asked, so two
+    // charges (even one refunded since, or one still pending) mean paygate asked twice.
+    let taken: Vec<&str> = held
+        .iter()
+        .filter(|h| {
+            matches!(
+                h.payment.status,
+                PaymentStatus::Succeeded | PaymentStatus::Pending
+            )
+        })
+        .map(|h| h.payment.id.as_str())
+        .collect();
+    if taken.len() > 1 {
+        violations.push(format!("{id}: charged {} times: {taken:?}", taken.len()));
+    }
     let own = match deposit.status {
         DepositStatus::Failed => None,
         _ => deposit.own_charge(),
