@@ -1,7 +1,9 @@
 //! The scheduled health probe and recovery sweeper (`health_probe::run_once`) on
 //! DynamoDB + SQS + EventBridge (emulated), in front of simulated gateways: an unhealthy
 //! gateway skipped by routing and restored, a lost message re-enqueued, a silent
-//! submission reconciled from the gateway, and the outcome reaching a rule on the bus.
+//! submission reconciled from the gateway, the outcome reaching a rule on the bus, a
+//! refund whose message was lost sent and settled, and a capture of another amount
+//! recorded as an anomaly (on the bus) whose charge is refunded.
 //!
 //! moto never fires scheduled rules, so each test invokes `run_once` itself. The probe is
 //! wired like `functions/health-probe/src/main.rs` (registry, plain store as store and
@@ -21,10 +23,11 @@
 //! (the REAL handler, fed from that queue), and removes its gateways and queue when done.
 
 use gateway_processor::Processor;
-use gateway_simulator::{Behaviour, Format, PaymentStatus, RunningGateway};
+use gateway_simulator::{Behaviour, Format, PaymentStatus, RefundStatus, RunningGateway};
 use health_probe::{Probe, RunSummary, run_once};
 use lambda_http::Body;
 use paygate_aws::{BusTap, EVENT_SOURCE, TappedEvent};
+use paygate_domain::deposit::AnomalyKind;
 use paygate_domain::gateways::{BreakerPolicy, GatewayStatus, Health};
 use paygate_domain::ports::{EventStore, GatewayRegistry, RandomIds, SystemClock};
 use paygate_domain::service::probe::ProbePolicy;
@@ -52,6 +55,8 @@ const UNHEALTHY_PAIR: (&str, &str) = ("TH", "THB");
 const LOST_MESSAGE_PAIR: (&str, &str) = ("VN", "VND");
 const SILENT_PAIR: (&str, &str) = ("PH", "PHP");
 const BUS_PAIR: (&str, &str) = ("MY", "MYR");
+const LOST_REFUND_PAIR: (&str, &str) = ("ID", "IDR");
+const MISMATCH_PAIR: (&str, &str) = ("KE", "KES");
 
 /// How long a test waits for something that should happen soon before failing.
 const PATIENCE: Duration = Duration::from_secs(8);
@@ -299,6 +304,133 @@ async fn a_rule_on_the_bus_receives_deposit_succeeded_for_a_deposit_completed_by
     assert_eq!(lane.view(id).await.status, DepositStatus::Succeeded);
 }
 
+// ================================================================ (5) refunds
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refund_whose_message_was_lost_is_sent_by_the_sweeper_and_settled_from_the_gateway() {
+    // GIVEN a succeeded deposit at a gateway that sends no webhooks, and a refund the
+    // intake recorded whose message never reached the queue
+    let lane = Lane::new(LOST_REFUND_PAIR).await;
+    let psp = lane.gateway("psp", Format::Json, 1, settling()).await;
+    let id = lane.succeeded_deposit("tok_success", &psp).await;
+    let refund = lane.lost_refund(id, 5_000).await;
+    assert!(lane.drain().await.is_empty(), "nothing on the queue");
+
+    // WHEN the probe runs (past `refund_after`; the refund is in the sweep index's
+    // refunding partition)
+    let run = lane.run().await;
+
+    // THEN the deposit's message is sent again, and the processor submits the refund
+    assert_eq!((run.requeued, run.sweep_failures), (1, 0), "{run:?}");
+    assert_eq!(lane.drain().await, [id]);
+    let payment = &psp.payments()[0];
+    assert_eq!(payment.refunds.len(), 1);
+    assert_eq!(payment.refunds[0].amount, 5_000);
+
+    // WHEN the gateway settles it and the probe runs again
+    wait_until_refunds_settled(&psp, 1).await;
+    lane.advance(time::Duration::minutes(1));
+    let next = lane.run().await;
+
+    // THEN the refund is settled from the gateway's status: partially refunded, once
+    assert_eq!((next.refunds_settled, next.requeued), (1, 0), "{next:?}");
+    let view = lane.view(id).await;
+    assert_eq!(view.status, DepositStatus::PartiallyRefunded);
+    assert_eq!(view.refunded_amount, 5_000);
+    let kinds = lane.kinds(id).await;
+    assert_eq!(
+        kinds[kinds.len() - 3..],
+        ["RefundRequested", "RefundSubmitted", "RefundSucceeded"]
+    );
+    assert!(
+        lane.events(id).await.iter().any(|e| matches!(
+            &e.event,
+            DepositEvent::RefundSucceeded { refund_id } if refund_id.to_string() == refund
+        )),
+        "the merchant's refund succeeded"
+    );
+    lane.advance(time::Duration::minutes(1));
+    assert_eq!(lane.run().await.refunds_settled, 0);
+    assert_eq!(psp.payments()[0].refunds.len(), 1, "refunded once");
+}
+
+// ================================================================ (6) anomalies
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_capture_of_another_amount_is_an_anomaly_on_the_bus_and_the_charge_is_refunded() {
+    // GIVEN a gateway that captures another amount than asked (and sends no webhooks),
+    // and a rule on the bus for this lane's anomalies
+    let lane = Lane::new(MISMATCH_PAIR).await;
+    let psp = lane
+        .gateway(
+            "psp",
+            Format::Soap,
+            1,
+            Behaviour {
+                capture_mismatch_rate: 1.0,
+                ..settling()
+            },
+        )
+        .await;
+    let id = lane.deposit("tok_success").await;
+    let tap = lane
+        .tap(json!({
+            "source": [EVENT_SOURCE],
+            "detail-type": ["PaymentAnomalyDetected"],
+            "detail": { "deposit_id": [id.to_string()] },
+        }))
+        .await;
+    assert_eq!(lane.drain().await, [id]);
+    wait_until_settled(&psp, 1).await;
+    let captured = psp.payments()[0].amount;
+    assert_ne!(captured, 12_500, "the gateway took another amount");
+
+    // WHEN the probe settles the submission from the gateway's status
+    let run = lane.run().await;
+
+    // THEN the deposit fails, the surprise is recorded as an anomaly, and a refund of
+    // what was captured is requested and sent at once
+    assert_eq!(
+        (run.submitted_settled, run.requeued, run.sweep_failures),
+        (1, 1, 0),
+        "{run:?}"
+    );
+    let view = lane.view(id).await;
+    assert_eq!(view.status, DepositStatus::Failed);
+    let events = lane.events(id).await;
+    let anomaly = events
+        .iter()
+        .find_map(|e| match &e.event {
+            DepositEvent::PaymentAnomalyDetected { anomaly } => Some(anomaly.clone()),
+            _ => None,
+        })
+        .expect("an anomaly is recorded");
+    assert_eq!(anomaly.kind, AnomalyKind::AmountMismatch);
+    assert_eq!(
+        anomaly.charged.map(|m| m.amount.minor() as i64),
+        Some(captured)
+    );
+    assert_eq!(lane.drain().await, [id]);
+
+    // WHEN the gateway settles the refund and the probe runs again
+    wait_until_refunds_settled(&psp, 1).await;
+    lane.advance(time::Duration::minutes(1));
+    let next = lane.run().await;
+
+    // THEN the whole capture is refunded, and the anomaly reached the bus
+    assert_eq!(next.refunds_settled, 1, "{next:?}");
+    let payment = &psp.payments()[0];
+    assert_eq!(payment.refunded, captured);
+    assert_eq!(lane.view(id).await.status, DepositStatus::Failed);
+    lane.advance(lane.probe.sweep.unpublished_after + time::Duration::seconds(1));
+    lane.run().await;
+    let received = receive_until(&tap, 1, |_| true).await;
+    tap.remove().await.expect("remove the test's tap");
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0].detail_type, "PaymentAnomalyDetected");
+    assert_eq!(received[0].detail["deposit_id"], id.to_string().as_str());
+}
+
 // ================================================================ the lane
 
 /// A gateway that works, whose payments stay `pending` while the test looks at them.
@@ -476,18 +608,48 @@ impl Lane {
 
     /// A deposit the intake handler committed and "sent", but whose message was lost.
     async fn lost_deposit(&self, token: &str) -> DepositId {
+        let reply = self
+            .with_a_lost_message("/v1/deposits", self.body(token))
+            .await;
+        self.created(reply)
+    }
+
+    /// A refund of `amount` the intake handler recorded and "sent", but whose message was
+    /// lost; its id.
+    async fn lost_refund(&self, id: DepositId, amount: u64) -> String {
+        let path = format!("/v1/deposits/{id}/refunds");
+        let reply = self
+            .with_a_lost_message(&path, json!({ "amount": amount }).to_string())
+            .await;
+        assert_eq!(reply.status, 202, "{:?}", reply.json);
+        reply.json["id"].as_str().expect("a refund id").to_owned()
+    }
+
+    /// POSTs `body` to the intake handler, whose queue loses what it is sent.
+    async fn with_a_lost_message(&self, path: &str, body: String) -> Reply {
         let mut intake = self.world.intake.clone();
         // A queue nobody reads: the send "succeeds" and the message is lost.
         intake.queue = Arc::new(MemoryQueue::default());
         let request = http::Request::builder()
             .method("POST")
-            .uri("/v1/deposits")
+            .uri(path)
             .header("authorization", format!("Bearer {}", self.world.api_key))
             .header("content-type", "application/json")
             .header("idempotency-key", Uuid::new_v4().to_string())
-            .body(Body::Text(self.body(token)))
+            .body(Body::Text(body))
             .unwrap();
-        self.created(Reply::from(deposit_intake::handle(&intake, request).await))
+        Reply::from(deposit_intake::handle(&intake, request).await)
+    }
+
+    /// A deposit processed and settled `succeeded` from `psp`'s status by the probe.
+    async fn succeeded_deposit(&self, token: &str, psp: &RunningGateway) -> DepositId {
+        let id = self.deposit(token).await;
+        assert_eq!(self.drain().await, [id]);
+        wait_until_settled(psp, psp.payments().len()).await;
+        let run = self.run().await;
+        assert_eq!(run.submitted_settled, 1, "{run:?}");
+        assert_eq!(self.view(id).await.status, DepositStatus::Succeeded);
+        id
     }
 
     fn created(&self, reply: Reply) -> DepositId {
@@ -583,6 +745,23 @@ async fn wait_until_settled(sim: &RunningGateway, count: usize) {
         assert!(
             Instant::now() < deadline,
             "{}'s payments never settled: {payments:?}",
+            sim.name()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until `sim` holds `count` refunds, none of them pending any more.
+async fn wait_until_refunds_settled(sim: &RunningGateway, count: usize) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let refunds: Vec<_> = sim.payments().into_iter().flat_map(|p| p.refunds).collect();
+        if refunds.len() >= count && refunds.iter().all(|r| r.status != RefundStatus::Pending) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}'s refunds never settled: {refunds:?}",
             sim.name()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;

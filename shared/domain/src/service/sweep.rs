@@ -258,12 +258,13 @@ impl Sweeper<'_, '_> {
                     // Only the run whose decision appended the answer counts it.
                     driven.attempt_settled =
                         executed.appended && executed.deposit.open_attempt().is_none();
+                    deposit = executed.deposit;
                 }
                 // The processor takes the attempt over (its owner is gone), or routes it.
                 _ => needs_message = true,
             },
             DepositStatus::Submitted => {
-                driven.submitted_settled = self.settle_submitted(&deposit).await?;
+                (deposit, driven.submitted_settled) = self.settle_submitted(deposit).await?;
             }
             _ => {}
         }
@@ -274,16 +275,17 @@ impl Sweeper<'_, '_> {
         Ok(driven)
     }
 
-    /// Asks the gateway for the submitted payment (by its id) and records a final answer.
-    async fn settle_submitted(&self, deposit: &Deposit) -> Result<bool, CommandError> {
+    /// Asks the gateway for the submitted payment (by its id) and records a final answer;
+    /// the deposit as it left it, and whether this run recorded the answer.
+    async fn settle_submitted(&self, deposit: Deposit) -> Result<(Deposit, bool), CommandError> {
         let (Some(attempt), Some(external_id)) = (
             deposit.submitted_attempt().cloned(),
             deposit.external_id.clone(),
         ) else {
-            return Ok(false);
+            return Ok((deposit, false));
         };
         let Some(connector) = self.connector(&attempt.gateway) else {
-            return Ok(false);
+            return Ok((deposit, false));
         };
         let answer = connector
             .payment_status(&attempt.idempotency_key, Some(&external_id))
@@ -291,14 +293,14 @@ impl Sweeper<'_, '_> {
         let number = attempt.number;
         let reversal = RefundId(self.ports.ids.new_uuid());
         let executed = self
-            .record(deposit, |d| {
+            .record(&deposit, |d| {
                 Ok(Decision::record(
                     d.settle_lookup(number, &answer, reversal),
                     (),
                 ))
             })
             .await?;
-        Ok(executed.appended)
+        Ok((executed.deposit, executed.appended))
     }
 
     /// Asks the gateway for a refund (one it took, or one past the key horizon) and
