@@ -133,3 +133,65 @@ fn the_sam_local_environment_names_every_resource_the_template_refers_to() {
         );
     }
 }
+
+/// The health probe gets every sweeper threshold the code reads, each from a template
+/// parameter whose default is the code's and whose bounds are the ones it accepts.
+#[test]
+fn the_sweepers_thresholds_come_from_parameters_that_match_the_code() {
+    use paygate_domain::service::sweep::{SweepPolicy, SweepSetting};
+    let defaults = SweepPolicy::default();
+    let default_of = |setting: SweepSetting| match setting {
+        SweepSetting::PendingAfter => defaults.pending_after,
+        SweepSetting::AttemptAfter => defaults.attempt_after,
+        SweepSetting::SubmittedAfter => defaults.submitted_after,
+        SweepSetting::RefundAfter => defaults.refund_after,
+    };
+    for setting in SweepSetting::ALL {
+        let variable = setting.variable();
+        let line = TEMPLATE
+            .lines()
+            .map(str::trim)
+            .find(|line| line.starts_with(&format!("{variable}:")))
+            .unwrap_or_else(|| panic!("the template does not set {variable}"));
+        let parameter = line
+            .split_once("!Ref ")
+            .map(|(_, name)| name.trim())
+            .unwrap_or_else(|| panic!("{variable} is not set from a parameter: {line}"));
+        let declared = TEMPLATE
+            .find(&format!("\n  {parameter}:\n"))
+            .unwrap_or_else(|| panic!("no parameter {parameter}"));
+        let block: Vec<&str> = TEMPLATE[declared + 1..]
+            .lines()
+            .skip(1)
+            .take_while(|line| line.starts_with("    "))
+            .map(str::trim)
+            .collect();
+        let seconds = default_of(setting).whole_seconds();
+        for expected in [
+            "Type: Number".to_owned(),
+            format!("Default: {seconds}"),
+            "MinValue: 1".to_owned(),
+            "MaxValue: 86400".to_owned(),
+        ] {
+            assert!(
+                block.contains(&expected.as_str()),
+                "{parameter} lacks {expected:?}: {block:?}"
+            );
+        }
+        // The same bounds as the code's: the edges are accepted, one past them is not.
+        for (value, accepted) in [("1", true), ("86400", true), ("0", false), ("86401", false)] {
+            let read = SweepPolicy::from_settings(|name| (name == variable).then(|| value.into()));
+            assert_eq!(read.is_ok(), accepted, "{variable}={value}");
+        }
+    }
+    let set = TEMPLATE
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("PAYGATE_SWEEP_"))
+        .count();
+    assert_eq!(
+        set,
+        SweepSetting::ALL.len(),
+        "a sweep variable the code does not read"
+    );
+}
