@@ -14,15 +14,92 @@ pub use wiring::{Stack, Sweeping, build};
 use std::io::Write;
 use tokio::net::TcpListener;
 
-/// Binds, prints where to send requests, and serves until Ctrl-C.
-pub async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
-    let seeds = match std::env::var("PAYGATE_GATEWAYS_FILE") {
+/// A started stack: where it listens, what it serves, and the tasks that run it.
+pub struct Running {
+    pub base_url: String,
+    pub merchant: paygate_domain::MerchantId,
+    pub gateways: Vec<paygate_domain::gateways::GatewayConfig>,
+    /// The simulated gateways, kept alive for as long as the stack runs.
+    pub simulators: Vec<gateway_simulator::RunningGateway>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    consumer: tokio::task::JoinHandle<()>,
+    schedule: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Serves until `signal` completes, then stops every task.
+    pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) {
+        signal.await;
+        self.stop();
+    }
+
+    pub fn stop(self) {
+        self.server.abort();
+        self.consumer.abort();
+        self.schedule.abort();
+    }
+}
+
+/// The gateways to simulate: `PAYGATE_GATEWAYS_FILE`, or the default seed.
+pub fn gateway_seeds() -> Result<Vec<gateways::GatewaySeed>, Box<dyn std::error::Error>> {
+    Ok(match std::env::var("PAYGATE_GATEWAYS_FILE") {
         Ok(path) => gateways::parse_seed(&std::fs::read_to_string(path)?)?,
         Err(_) => gateways::parse_seed(gateways::DEFAULT_SEED)?,
-    };
-    let stack = wiring::build(&settings, seeds).await?;
+    })
+}
+
+/// Builds the stack, binds `settings.addr`, and starts serving, the queue's consumer and
+/// the scheduled probe.
+pub async fn start(settings: &Settings) -> Result<Running, Box<dyn std::error::Error>> {
+    let stack = wiring::build(settings, gateway_seeds()?).await?;
     let listener = TcpListener::bind(&settings.addr).await?;
     let base_url = format!("http://{}", listener.local_addr()?);
+    for simulator in &stack.simulators {
+        simulator.set_webhook_base_url(Some(base_url.clone()));
+    }
+    let consumer = tokio::spawn(consumer::run(
+        stack.queue.clone(),
+        stack.processor.clone(),
+        settings.queue_duplicates,
+    ));
+    let probe = health_probe::Probe {
+        registry: stack.processor.registry.clone(),
+        connectors: stack.processor.connectors.clone(),
+        store: stack.sweeping.store,
+        index: stack.sweeping.index,
+        queue: stack.sweeping.queue,
+        publisher: stack.sweeping.publisher,
+        clock: stack.processor.clock.clone(),
+        ids: stack.processor.ids.clone(),
+        policy: Default::default(),
+        sweep: settings.sweep,
+        attempts: stack.processor.attempts,
+        sweep_budget: settings
+            .probe_interval
+            .min(std::time::Duration::from_secs(15)),
+    };
+    let schedule = tokio::spawn(schedule::every(settings.probe_interval, probe));
+    let functions = http_bridge::Functions {
+        intake: stack.intake,
+        webhooks: stack.webhooks,
+    };
+    let server =
+        tokio::spawn(async move { axum::serve(listener, http_bridge::router(functions)).await });
+    Ok(Running {
+        base_url,
+        merchant: stack.merchant,
+        gateways: stack.gateways,
+        simulators: stack.simulators,
+        server,
+        consumer,
+        schedule,
+    })
+}
+
+/// Starts the stack, prints where to send requests, and serves until Ctrl-C.
+pub async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let running = start(&settings).await?;
+    let base_url = &running.base_url;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -31,13 +108,13 @@ pub async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     )?;
     writeln!(out, "  base URL:  {base_url}")?;
     writeln!(out, "  openapi:   {base_url}{OPENAPI_PATH}")?;
-    writeln!(out, "  merchant:  {}", stack.merchant)?;
+    writeln!(out, "  merchant:  {}", running.merchant)?;
     writeln!(
         out,
         "  probe:     every {} s (PAYGATE_PROBE_INTERVAL_SECS)",
         settings.probe_interval.as_secs()
     )?;
-    for gateway in &stack.gateways {
+    for gateway in &running.gateways {
         writeln!(
             out,
             "  gateway:   {} ({}, priority {}) at {}",
@@ -64,42 +141,10 @@ pub async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     )?;
     out.flush()?;
     drop(out);
-    for simulator in &stack.simulators {
-        simulator.set_webhook_base_url(Some(base_url.clone()));
-    }
-    let consumer = tokio::spawn(consumer::run(
-        stack.queue.clone(),
-        stack.processor.clone(),
-        settings.queue_duplicates,
-    ));
-    let probe = health_probe::Probe {
-        registry: stack.processor.registry.clone(),
-        connectors: stack.processor.connectors.clone(),
-        store: stack.sweeping.store,
-        index: stack.sweeping.index,
-        queue: stack.sweeping.queue,
-        publisher: stack.sweeping.publisher,
-        clock: stack.processor.clock.clone(),
-        ids: stack.processor.ids.clone(),
-        policy: Default::default(),
-        sweep: settings.sweep,
-        attempts: stack.processor.attempts,
-        sweep_budget: settings
-            .probe_interval
-            .min(std::time::Duration::from_secs(15)),
-    };
-    let schedule = tokio::spawn(schedule::every(settings.probe_interval, probe));
-    let _simulators = stack.simulators;
-    let functions = http_bridge::Functions {
-        intake: stack.intake,
-        webhooks: stack.webhooks,
-    };
-    axum::serve(listener, http_bridge::router(functions))
-        .with_graceful_shutdown(async {
+    running
+        .serve_until(async {
             let _ = tokio::signal::ctrl_c().await;
         })
-        .await?;
-    consumer.abort();
-    schedule.abort();
+        .await;
     Ok(())
 }
