@@ -2,13 +2,16 @@
 //! exchange, every (format, HTTP status, body) → the outcome of create payment, payment
 //! status, refund and refund status.
 
+#[path = "common/payment.rs"]
+mod payment;
+
 use async_trait::async_trait;
 use paygate_domain::ports::gateway::{
-    PaymentOutcome, PaymentRequest, RefundOutcome, RefundRequest, RefundStatusOutcome,
-    StatusOutcome,
+    PaymentOutcome, RefundOutcome, RefundRequest, RefundStatusOutcome, StatusOutcome,
 };
-use paygate_domain::{Amount, Country, Currency, DepositId};
+use paygate_domain::{Amount, DepositId};
 use paygate_gateways::{ConnectorConfig, HttpExchange, TransportError, WireFormat, connector_over};
+use payment::payment_request;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -106,14 +109,7 @@ async fn outcomes(format: WireFormat, answer: Answer) -> [&'static str; 4] {
         Arc::new(Canned(answer)),
     );
     let deposit_id = DepositId::parse("0195f0a2-7c1e-7d43-9a51-3c2b8e4f6a10").unwrap();
-    let payment = PaymentRequest {
-        idempotency_key: format!("{deposit_id}:1"),
-        deposit_id,
-        amount: Amount::new(10_099).unwrap(),
-        currency: Currency::parse("AED").unwrap(),
-        country: Country::parse("AE").unwrap(),
-        token: None,
-    };
+    let payment = payment_request(deposit_id, None);
     let refund = RefundRequest {
         idempotency_key: format!("{deposit_id}:refund:1"),
         external_id: "pay_1".into(),

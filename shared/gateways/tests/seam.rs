@@ -2,18 +2,19 @@
 //! PSP core in-process: simulated time, seeded dice, no sockets. Every scenario runs once
 //! per wire format.
 
+mod common;
+
 use async_trait::async_trait;
-use gateway_simulator::{Arrival, Behaviour, Format, Psp, SplitMix64, Ticket};
+use common::{accepted, charged, for_both_formats, payment, refund_of, simulated};
+use gateway_simulator::{Arrival, Behaviour, Psp, SplitMix64, Ticket};
 use paygate_domain::ports::gateway::{
     GatewayConnector, HealthOutcome, PaymentOutcome, PaymentRequest, PaymentState, RefundOutcome,
     RefundRequest, RefundSettlement, RefundStatusOutcome, StatusOutcome,
 };
-use paygate_domain::{Amount, Country, Currency, DepositId, Money};
+use paygate_domain::{Amount, Currency, Money};
 use paygate_gateways::{ConnectorConfig, HttpExchange, TransportError, WireFormat, connector_over};
-use secrecy::SecretString;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use uuid::Uuid;
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -51,11 +52,7 @@ impl State {
 
 impl SimulatedPsp {
     fn new(format: WireFormat, behaviour: Behaviour, seed: u64) -> Arc<Self> {
-        let format = match format {
-            WireFormat::Json => Format::Json,
-            WireFormat::Soap => Format::Soap,
-        };
-        let mut psp = Psp::new("sim", format, "whsec_test");
+        let mut psp = Psp::new("sim", simulated(format), "whsec_test");
         psp.set_behaviour(behaviour);
         Arc::new(Self {
             state: Mutex::new(State {
@@ -160,26 +157,6 @@ fn connector(format: WireFormat, psp: &Arc<SimulatedPsp>) -> Arc<dyn GatewayConn
     connector_over(format, ConnectorConfig::new("https://psp.sim"), psp.clone())
 }
 
-fn payment() -> PaymentRequest {
-    let deposit_id = DepositId(Uuid::now_v7());
-    PaymentRequest {
-        idempotency_key: format!("{deposit_id}:1"),
-        deposit_id,
-        amount: Amount::new(10_099).unwrap(),
-        currency: Currency::parse("AED").unwrap(),
-        country: Country::parse("AE").unwrap(),
-        token: Some(SecretString::from("tok_success".to_owned())),
-    }
-}
-
-fn refund_of(request: &PaymentRequest, external_id: &str, amount: u64) -> RefundRequest {
-    RefundRequest {
-        idempotency_key: format!("{}:refund:{}", request.deposit_id, Uuid::now_v7()),
-        external_id: external_id.to_owned(),
-        amount: Amount::new(amount).unwrap(),
-    }
-}
-
 /// The wire request a connector would send for `payment` (for a held, competing call).
 fn raw_create(format: WireFormat, payment: &PaymentRequest) -> http::Request<Vec<u8>> {
     let key = &payment.idempotency_key;
@@ -231,36 +208,11 @@ fn soap(operation: &str, fields: &str) -> http::Request<Vec<u8>> {
     http::Request::post("/soap").body(xml.into_bytes()).unwrap()
 }
 
-async fn accepted(connector: &dyn GatewayConnector, request: &PaymentRequest) -> String {
-    match connector.create_payment(request).await {
-        PaymentOutcome::Accepted { external_id } => external_id,
-        other => panic!("expected Accepted, got {other:?}"),
-    }
-}
-
 fn quiet() -> Behaviour {
     Behaviour {
         webhook_delay_ms: 1_000,
         ..Behaviour::default()
     }
-}
-
-macro_rules! for_both_formats {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[tokio::test]
-                async fn json() {
-                    super::$scenario(paygate_gateways::WireFormat::Json).await
-                }
-
-                #[tokio::test]
-                async fn soap() {
-                    super::$scenario(paygate_gateways::WireFormat::Soap).await
-                }
-            }
-        )*
-    };
 }
 
 for_both_formats!(
@@ -278,7 +230,7 @@ for_both_formats!(
 async fn create_status_refund_and_refund_status(format: WireFormat) {
     let psp = SimulatedPsp::new(format, quiet(), 1);
     let connector = connector(format, &psp);
-    let request = payment();
+    let request = payment("tok_success");
 
     let external_id = accepted(&*connector, &request).await;
     let status = connector
@@ -345,7 +297,7 @@ async fn a_lost_reply_is_ambiguous_and_the_charge_is_found_later(format: WireFor
         2,
     );
     let connector = connector(format, &psp);
-    let request = payment();
+    let request = payment("tok_success");
 
     let outcome = connector.create_payment(&request).await;
     assert!(
@@ -386,7 +338,7 @@ fn in_flight(status: u16) -> Behaviour {
 async fn a_key_in_flight_answered_409_is_ambiguous(format: WireFormat) {
     let psp = SimulatedPsp::new(format, in_flight(409), 3);
     let connector = connector(format, &psp);
-    let request = payment();
+    let request = payment("tok_success");
 
     psp.hold(raw_create(format, &request));
     let outcome = connector.create_payment(&request).await;
@@ -413,7 +365,7 @@ async fn a_key_in_flight_answered_409_is_ambiguous(format: WireFormat) {
 async fn a_key_in_flight_answered_429_is_transient(format: WireFormat) {
     let psp = SimulatedPsp::new(format, in_flight(429), 4);
     let connector = connector(format, &psp);
-    let request = payment();
+    let request = payment("tok_success");
 
     psp.hold(raw_create(format, &request));
     let outcome = connector.create_payment(&request).await;
@@ -435,7 +387,7 @@ async fn a_key_in_flight_answered_429_is_transient(format: WireFormat) {
 async fn a_key_in_flight_waited_for_gets_the_same_answer(format: WireFormat) {
     let psp = SimulatedPsp::new(format, in_flight(0), 5);
     let connector = connector(format, &psp);
-    let request = payment();
+    let request = payment("tok_success");
 
     psp.hold(raw_create(format, &request));
     let external_id = accepted(&*connector, &request).await;
@@ -453,7 +405,7 @@ async fn lookup_lag_reports_not_found_for_a_while(format: WireFormat) {
         6,
     );
     let connector = connector(format, &psp);
-    let request = payment();
+    let request = payment("tok_success");
     let external_id = accepted(&*connector, &request).await;
 
     // Right after an accepted create, the PSP says "no such payment": NotFound is no proof.
@@ -500,7 +452,7 @@ async fn a_forgotten_key_charges_a_second_time(format: WireFormat) {
         7,
     );
     let connector = connector(format, &psp);
-    let request = payment();
+    let request = payment("tok_success");
     let first = accepted(&*connector, &request).await;
     assert_eq!(accepted(&*connector, &request).await, first);
 
@@ -534,17 +486,11 @@ async fn a_mismatched_capture_is_reported_by_status(format: WireFormat) {
         8,
     );
     let connector = connector(format, &psp);
-    let request = payment();
+    let request = payment("tok_success");
     accepted(&*connector, &request).await;
 
-    let status = connector
-        .payment_status(&request.idempotency_key, None)
-        .await;
-    let StatusOutcome::Found { charged, .. } = status else {
-        panic!("{status:?}");
-    };
     assert_eq!(
-        charged,
+        charged(&*connector, &request).await,
         Some(Money {
             amount: Amount::new(5_049).unwrap(),
             currency: Currency::parse("AED").unwrap(),
@@ -555,7 +501,7 @@ async fn a_mismatched_capture_is_reported_by_status(format: WireFormat) {
 async fn a_slow_psp_times_out_ambiguously_and_finishes_anyway(format: WireFormat) {
     let psp = SimulatedPsp::new(format, quiet(), 9);
     let connector = connector(format, &psp);
-    let request = payment();
+    let request = payment("tok_success");
     psp.set_behaviour(Behaviour {
         latency_ms: 6_000,
         ..quiet()

@@ -1,14 +1,16 @@
 //! Both connectors against the real gateway simulator (real HTTP servers on loopback
 //! speaking WIRE.md). Every scenario runs once per wire format.
 
-use gateway_simulator::{Behaviour, Format, GatewaySpec, RunningGateway};
+mod common;
+
+use common::{accepted, charged, for_both_formats, payment, refund_of, simulated};
+use gateway_simulator::{Behaviour, GatewaySpec, RunningGateway};
 use paygate_domain::ports::gateway::{
-    GatewayConnector, HealthOutcome, PaymentOutcome, PaymentRequest, PaymentState, RefundOutcome,
-    RefundRequest, RefundSettlement, RefundStatusOutcome, StatusOutcome,
+    GatewayConnector, HealthOutcome, PaymentOutcome, PaymentState, RefundOutcome, RefundSettlement,
+    RefundStatusOutcome, StatusOutcome,
 };
-use paygate_domain::{Amount, Country, Currency, DepositId, Money};
+use paygate_domain::{Amount, Currency, Money};
 use paygate_gateways::{ConnectorConfig, Timeouts, WireFormat, connector_for};
-use secrecy::SecretString;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -33,10 +35,7 @@ async fn psp(format: WireFormat) -> Psp {
 async fn psp_with(format: WireFormat, timeouts: Timeouts) -> Psp {
     let sim = gateway_simulator::spawn(GatewaySpec {
         name: format!("sim-{format}"),
-        format: match format {
-            WireFormat::Json => Format::Json,
-            WireFormat::Soap => Format::Soap,
-        },
+        format: simulated(format),
         secret: "whsec_test".into(),
         bind: "127.0.0.1:0".parse().unwrap(),
         webhook_base_url: None,
@@ -54,33 +53,6 @@ async fn psp_with(format: WireFormat, timeouts: Timeouts) -> Psp {
     Psp { sim, connector }
 }
 
-fn payment(token: &str) -> PaymentRequest {
-    let deposit_id = DepositId(Uuid::now_v7());
-    PaymentRequest {
-        idempotency_key: format!("{deposit_id}:1"),
-        deposit_id,
-        amount: Amount::new(10099).unwrap(),
-        currency: Currency::parse("AED").unwrap(),
-        country: Country::parse("AE").unwrap(),
-        token: Some(SecretString::from(token.to_owned())),
-    }
-}
-
-fn refund_of(request: &PaymentRequest, external_id: &str, amount: u64) -> RefundRequest {
-    RefundRequest {
-        idempotency_key: format!("{}:refund:{}", request.deposit_id, Uuid::now_v7()),
-        external_id: external_id.to_owned(),
-        amount: Amount::new(amount).unwrap(),
-    }
-}
-
-async fn accepted(psp: &Psp, request: &PaymentRequest) -> String {
-    match psp.connector.create_payment(request).await {
-        PaymentOutcome::Accepted { external_id } => external_id,
-        other => panic!("expected Accepted, got {other:?}"),
-    }
-}
-
 /// Polls the status until it leaves `pending` (bounded: 5 s).
 async fn settled_state(psp: &Psp, key: &str) -> PaymentState {
     for _ in 0..100 {
@@ -94,24 +66,6 @@ async fn settled_state(psp: &Psp, key: &str) -> PaymentState {
         }
     }
     panic!("payment still pending after 5 s");
-}
-
-macro_rules! for_both_formats {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[tokio::test]
-                async fn json() {
-                    super::$scenario(paygate_gateways::WireFormat::Json).await
-                }
-
-                #[tokio::test]
-                async fn soap() {
-                    super::$scenario(paygate_gateways::WireFormat::Soap).await
-                }
-            }
-        )*
-    };
 }
 
 for_both_formats!(
@@ -137,7 +91,7 @@ async fn tok_success_is_accepted_and_charged_once(format: WireFormat) {
     let psp = psp(format).await;
     let request = payment("tok_success");
 
-    let external_id = accepted(&psp, &request).await;
+    let external_id = accepted(&*psp.connector, &request).await;
 
     assert!(!external_id.is_empty());
     assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
@@ -160,8 +114,8 @@ async fn same_key_twice_returns_the_same_payment_and_charges_once(format: WireFo
     let psp = psp(format).await;
     let request = payment("tok_success");
 
-    let first = accepted(&psp, &request).await;
-    let second = accepted(&psp, &request).await;
+    let first = accepted(&*psp.connector, &request).await;
+    let second = accepted(&*psp.connector, &request).await;
 
     assert_eq!(first, second);
     assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
@@ -170,7 +124,7 @@ async fn same_key_twice_returns_the_same_payment_and_charges_once(format: WireFo
 async fn status_by_key_after_create_is_found_pending(format: WireFormat) {
     let psp = psp(format).await;
     let request = payment("tok_success");
-    let external_id = accepted(&psp, &request).await;
+    let external_id = accepted(&*psp.connector, &request).await;
 
     let status = psp
         .connector
@@ -195,8 +149,8 @@ async fn status_follows_settlement_to_succeeded_or_failed(format: WireFormat) {
     });
     let succeeds = payment("tok_success");
     let fails = payment("tok_fail_webhook");
-    accepted(&psp, &succeeds).await;
-    accepted(&psp, &fails).await;
+    accepted(&*psp.connector, &succeeds).await;
+    accepted(&*psp.connector, &fails).await;
 
     assert_eq!(
         settled_state(&psp, &succeeds.idempotency_key).await,
@@ -224,7 +178,7 @@ async fn unknown_key_is_not_found(format: WireFormat) {
 async fn refund_is_accepted_and_an_excessive_one_rejected(format: WireFormat) {
     let psp = psp(format).await;
     let request = payment("tok_success");
-    let external_id = accepted(&psp, &request).await;
+    let external_id = accepted(&*psp.connector, &request).await;
 
     let partial = refund_of(&request, &external_id, 500);
     let outcome = psp.connector.refund(&partial).await;
@@ -291,7 +245,7 @@ async fn outage_is_transient_and_nothing_is_charged(format: WireFormat) {
 
     // Back up: the same key now charges, once.
     psp.sim.set_behaviour(never_settles());
-    accepted(&psp, &request).await;
+    accepted(&*psp.connector, &request).await;
     assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
 }
 
@@ -423,7 +377,7 @@ async fn health_follows_the_gateway(format: WireFormat) {
 async fn refund_status_follows_the_refund(format: WireFormat) {
     let psp = psp(format).await;
     let request = payment("tok_success");
-    let external_id = accepted(&psp, &request).await;
+    let external_id = accepted(&*psp.connector, &request).await;
     let refund = refund_of(&request, &external_id, 500);
     let RefundOutcome::Accepted { refund_external_id } = psp.connector.refund(&refund).await else {
         panic!("refund refused");
@@ -513,17 +467,10 @@ async fn status_reports_the_captured_amount(format: WireFormat) {
         ..never_settles()
     });
     let request = payment("tok_success");
-    accepted(&psp, &request).await;
+    accepted(&*psp.connector, &request).await;
 
-    let status = psp
-        .connector
-        .payment_status(&request.idempotency_key, None)
-        .await;
-    let StatusOutcome::Found { charged, .. } = status else {
-        panic!("{status:?}");
-    };
     assert_eq!(
-        charged,
+        charged(&*psp.connector, &request).await,
         Some(Money {
             amount: Amount::new(5_049).unwrap(),
             currency: Currency::parse("AED").unwrap(),

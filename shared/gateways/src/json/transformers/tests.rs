@@ -1,50 +1,17 @@
 //! The JSON transformers, one wire answer at a time.
 
 use super::*;
-use paygate_domain::{Amount, Country, Currency, DepositId};
-use secrecy::SecretString;
+use crate::test_support::{DEPOSIT, raw, reply_readers, request};
+use paygate_domain::Amount;
 use serde_json::json;
 
-fn request(token: Option<&str>) -> PaymentRequest {
-    let deposit_id = DepositId::parse("0195f0a2-7c1e-7d43-9a51-3c2b8e4f6a10").unwrap();
-    PaymentRequest {
-        idempotency_key: format!("{deposit_id}:1"),
-        deposit_id,
-        amount: Amount::new(10099).unwrap(),
-        currency: Currency::parse("AED").unwrap(),
-        country: Country::parse("AE").unwrap(),
-        token: token.map(|t| SecretString::from(t.to_owned())),
-    }
-}
+reply_readers!();
 
 fn reply(status: u16, body: serde_json::Value) -> Reply {
     Reply {
         status,
         body: serde_json::to_vec(&body).unwrap(),
     }
-}
-
-fn raw(status: u16, body: &str) -> Reply {
-    Reply {
-        status,
-        body: body.as_bytes().to_vec(),
-    }
-}
-
-fn create(reply: Reply) -> PaymentOutcome {
-    CreatePaymentReply(reply).into()
-}
-
-fn status(reply: Reply) -> StatusOutcome {
-    PaymentStatusReply(reply).into()
-}
-
-fn refund(reply: Reply) -> RefundOutcome {
-    RefundReply(reply).into()
-}
-
-fn refund_status(reply: Reply) -> RefundStatusOutcome {
-    RefundStatusReply(reply).into()
 }
 
 // ---- requests ----
@@ -59,7 +26,7 @@ fn payment_request_is_the_wire_body() {
             "amount": 10099,
             "currency": "AED",
             "country": "AE",
-            "reference": "0195f0a2-7c1e-7d43-9a51-3c2b8e4f6a10",
+            "reference": DEPOSIT,
             "token": "tok_success"
         })
     );

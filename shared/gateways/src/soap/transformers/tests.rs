@@ -2,27 +2,15 @@
 
 use super::*;
 use crate::classify::REJECTED_REQUEST;
+use crate::test_support::{DEPOSIT, raw, reply_readers, request};
 use crate::transport::Reply;
 use paygate_domain::ports::gateway::{
     PaymentOutcome, PaymentState, RefundOutcome, RefundSettlement, RefundStatusOutcome,
     StatusOutcome,
 };
-use paygate_domain::{Amount, Country, Currency, DepositId, Money};
-use secrecy::SecretString;
+use paygate_domain::{Amount, Currency, Money};
 
-const DEPOSIT: &str = "0195f0a2-7c1e-7d43-9a51-3c2b8e4f6a10";
-
-fn request(token: Option<&str>) -> PaymentRequest {
-    let deposit_id = DepositId::parse(DEPOSIT).unwrap();
-    PaymentRequest {
-        idempotency_key: format!("{deposit_id}:1"),
-        deposit_id,
-        amount: Amount::new(10099).unwrap(),
-        currency: Currency::parse("AED").unwrap(),
-        country: Country::parse("AE").unwrap(),
-        token: token.map(|t| SecretString::from(t.to_owned())),
-    }
-}
+reply_readers!();
 
 fn envelope(body: &str) -> Reply {
     envelope_with(200, body)
@@ -50,29 +38,6 @@ fn fault(status: u16, code: &str, string: &str) -> Reply {
             "<soap:Fault><faultcode>{code}</faultcode><faultstring>{string}</faultstring></soap:Fault>"
         ),
     )
-}
-
-fn raw(status: u16, body: &str) -> Reply {
-    Reply {
-        status,
-        body: body.as_bytes().to_vec(),
-    }
-}
-
-fn create(reply: Reply) -> PaymentOutcome {
-    CreatePaymentReply(reply).into()
-}
-
-fn status(reply: Reply) -> StatusOutcome {
-    PaymentStatusReply(reply).into()
-}
-
-fn refund(reply: Reply) -> RefundOutcome {
-    RefundReply(reply).into()
-}
-
-fn refund_status(reply: Reply) -> RefundStatusOutcome {
-    RefundStatusReply(reply).into()
 }
 
 fn soap(operation: &Operation<'_>) -> SoapRequest {
