@@ -3,11 +3,11 @@
 
 mod common;
 
-use common::{accepted, charged, for_both_formats, payment, refund_of, simulated};
+use common::{accepted, assert_outcome, charged, for_both_formats, payment, refund_of, simulated};
 use gateway_simulator::{Behaviour, GatewaySpec, RunningGateway};
 use paygate_domain::ports::gateway::{
-    GatewayConnector, HealthOutcome, PaymentOutcome, PaymentState, RefundOutcome, RefundSettlement,
-    RefundStatusOutcome, StatusOutcome,
+    GatewayConnector, HealthOutcome, PaymentOutcome, PaymentRequest, PaymentState, RefundOutcome,
+    RefundSettlement, RefundStatusOutcome, StatusOutcome,
 };
 use paygate_domain::{Amount, Currency, Money};
 use paygate_gateways::{ConnectorConfig, Timeouts, WireFormat, connector_for};
@@ -101,11 +101,9 @@ async fn tok_decline_is_declined_with_the_psp_code_and_not_charged(format: WireF
     let psp = psp(format).await;
     let request = payment("tok_decline");
 
-    let outcome = psp.connector.create_payment(&request).await;
-
-    assert!(
-        matches!(&outcome, PaymentOutcome::Declined { code, .. } if code == "card_declined"),
-        "{outcome:?}"
+    assert_outcome!(
+        psp.connector.create_payment(&request).await,
+        PaymentOutcome::Declined { code, .. } if code == "card_declined"
     );
     assert_eq!(psp.sim.charges(&request.idempotency_key), 0);
 }
@@ -131,13 +129,10 @@ async fn status_by_key_after_create_is_found_pending(format: WireFormat) {
         .payment_status(&request.idempotency_key, None)
         .await;
 
-    assert!(
-        matches!(
-            &status,
-            StatusOutcome::Found { external_id: found, state: PaymentState::Pending, .. }
-                if *found == external_id
-        ),
-        "{status:?}"
+    assert_outcome!(
+        status,
+        StatusOutcome::Found { external_id: found, state: PaymentState::Pending, .. }
+            if *found == external_id
     );
 }
 
@@ -193,17 +188,15 @@ async fn refund_is_accepted_and_an_excessive_one_rejected(format: WireFormat) {
     );
 
     let too_much = refund_of(&request, &external_id, 10_000);
-    let outcome = psp.connector.refund(&too_much).await;
-    assert!(
-        matches!(outcome, RefundOutcome::Rejected { .. }),
-        "{outcome:?}"
+    assert_outcome!(
+        psp.connector.refund(&too_much).await,
+        RefundOutcome::Rejected { .. }
     );
 
     let unknown = refund_of(&request, "pay_does_not_exist", 100);
-    let outcome = psp.connector.refund(&unknown).await;
-    assert!(
-        matches!(outcome, RefundOutcome::Rejected { .. }),
-        "{outcome:?}"
+    assert_outcome!(
+        psp.connector.refund(&unknown).await,
+        RefundOutcome::Rejected { .. }
     );
 }
 
@@ -215,33 +208,8 @@ async fn outage_is_transient_and_nothing_is_charged(format: WireFormat) {
         ..never_settles()
     });
 
-    let outcome = psp.connector.create_payment(&request).await;
-    assert!(
-        matches!(outcome, PaymentOutcome::Transient { .. }),
-        "{outcome:?}"
-    );
+    nothing_gets_through(&*psp.connector, &request).await;
     assert_eq!(psp.sim.charges(&request.idempotency_key), 0);
-
-    let status = psp
-        .connector
-        .payment_status(&request.idempotency_key, None)
-        .await;
-    assert!(
-        matches!(status, StatusOutcome::Unknown { .. }),
-        "{status:?}"
-    );
-
-    let refund = refund_of(&request, "pay_any", 100);
-    let outcome = psp.connector.refund(&refund).await;
-    assert!(
-        matches!(outcome, RefundOutcome::Transient { .. }),
-        "{outcome:?}"
-    );
-
-    assert!(matches!(
-        psp.connector.health().await,
-        HealthOutcome::Unhealthy { .. }
-    ));
 
     // Back up: the same key now charges, once.
     psp.sim.set_behaviour(never_settles());
@@ -266,16 +234,14 @@ async fn slow_psp(format: WireFormat) -> Psp {
 async fn timeout_after_sending_is_ambiguous(format: WireFormat) {
     let psp = slow_psp(format).await;
 
-    let outcome = psp.connector.create_payment(&payment("tok_success")).await;
-    assert!(
-        matches!(outcome, PaymentOutcome::Ambiguous { .. }),
-        "{outcome:?}"
+    assert_outcome!(
+        psp.connector.create_payment(&payment("tok_success")).await,
+        PaymentOutcome::Ambiguous { .. }
     );
 
-    let status = psp.connector.payment_status("any:1", None).await;
-    assert!(
-        matches!(status, StatusOutcome::Unknown { .. }),
-        "{status:?}"
+    assert_outcome!(
+        psp.connector.payment_status("any:1", None).await,
+        StatusOutcome::Unknown { .. }
     );
 }
 
@@ -283,29 +249,23 @@ async fn ambiguous_payment_is_found_by_a_later_status_query(format: WireFormat) 
     let psp = slow_psp(format).await;
     let request = payment("tok_success");
 
-    let outcome = psp.connector.create_payment(&request).await;
-    assert!(
-        matches!(outcome, PaymentOutcome::Ambiguous { .. }),
-        "{outcome:?}"
+    assert_outcome!(
+        psp.connector.create_payment(&request).await,
+        PaymentOutcome::Ambiguous { .. }
     );
 
     // The PSP goes on with the request after we stopped waiting: asking (never paying
     // again elsewhere) is the only safe next step, and it finds the payment.
     psp.sim.set_behaviour(never_settles());
     tokio::time::sleep(Duration::from_millis(1_200)).await;
-    let status = psp
-        .connector
-        .payment_status(&request.idempotency_key, None)
-        .await;
-    assert!(
-        matches!(
-            status,
-            StatusOutcome::Found {
-                state: PaymentState::Pending,
-                ..
-            }
-        ),
-        "{status:?}"
+    assert_outcome!(
+        psp.connector
+            .payment_status(&request.idempotency_key, None)
+            .await,
+        StatusOutcome::Found {
+            state: PaymentState::Pending,
+            ..
+        }
     );
     assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
 }
@@ -317,31 +277,28 @@ async fn closed_port_is_transient_and_unhealthy(format: WireFormat) {
     let connector = connector_for(format, ConnectorConfig::new(format!("http://{addr}")));
     let request = payment("tok_success");
 
-    let outcome = connector.create_payment(&request).await;
-    assert!(
-        matches!(outcome, PaymentOutcome::Transient { .. }),
-        "{outcome:?}"
-    );
+    nothing_gets_through(&*connector, &request).await;
+}
 
-    let status = connector
-        .payment_status(&request.idempotency_key, None)
-        .await;
-    assert!(
-        matches!(status, StatusOutcome::Unknown { .. }),
-        "{status:?}"
+/// Asserts that nothing reaches the PSP: creating and refunding are transient (nothing
+/// was done), the status is unknown and the PSP unhealthy.
+async fn nothing_gets_through(connector: &dyn GatewayConnector, request: &PaymentRequest) {
+    assert_outcome!(
+        connector.create_payment(request).await,
+        PaymentOutcome::Transient { .. }
     );
-
-    let refund = refund_of(&request, "pay_any", 100);
-    let outcome = connector.refund(&refund).await;
-    assert!(
-        matches!(outcome, RefundOutcome::Transient { .. }),
-        "{outcome:?}"
+    assert_outcome!(
+        connector
+            .payment_status(&request.idempotency_key, None)
+            .await,
+        StatusOutcome::Unknown { .. }
     );
-
-    assert!(matches!(
-        connector.health().await,
-        HealthOutcome::Unhealthy { .. }
-    ));
+    let refund = refund_of(request, "pay_any", 100);
+    assert_outcome!(
+        connector.refund(&refund).await,
+        RefundOutcome::Transient { .. }
+    );
+    assert_outcome!(connector.health().await, HealthOutcome::Unhealthy { .. });
 }
 
 async fn health_follows_the_gateway(format: WireFormat) {
@@ -356,10 +313,9 @@ async fn health_follows_the_gateway(format: WireFormat) {
         health_down: true,
         ..never_settles()
     });
-    let outcome = psp.connector.health().await;
-    assert!(
-        matches!(&outcome, HealthOutcome::Unhealthy { reason, .. } if reason == "http 503"),
-        "{outcome:?}"
+    assert_outcome!(
+        psp.connector.health().await,
+        HealthOutcome::Unhealthy { reason, .. } if reason == "http 503"
     );
 
     // Slower than the health deadline (1 s) is unhealthy too.
@@ -367,10 +323,9 @@ async fn health_follows_the_gateway(format: WireFormat) {
         latency_ms: 1_500,
         ..never_settles()
     });
-    let outcome = psp.connector.health().await;
-    assert!(
-        matches!(&outcome, HealthOutcome::Unhealthy { latency, .. } if *latency < Duration::from_millis(1_400)),
-        "{outcome:?}"
+    assert_outcome!(
+        psp.connector.health().await,
+        HealthOutcome::Unhealthy { latency, .. } if *latency < Duration::from_millis(1_400)
     );
 }
 
@@ -415,17 +370,17 @@ async fn lost_reply_is_ambiguous_and_found_later(format: WireFormat) {
     });
     let request = payment("tok_success");
 
-    let outcome = psp.connector.create_payment(&request).await;
-    assert!(
-        matches!(outcome, PaymentOutcome::Ambiguous { .. }),
-        "{outcome:?}"
+    assert_outcome!(
+        psp.connector.create_payment(&request).await,
+        PaymentOutcome::Ambiguous { .. }
     );
     assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
-    let status = psp
-        .connector
-        .payment_status(&request.idempotency_key, None)
-        .await;
-    assert!(matches!(status, StatusOutcome::Found { .. }), "{status:?}");
+    assert_outcome!(
+        psp.connector
+            .payment_status(&request.idempotency_key, None)
+            .await,
+        StatusOutcome::Found { .. }
+    );
 }
 
 async fn key_in_flight_409_is_ambiguous_and_429_transient(format: WireFormat) {
@@ -441,10 +396,7 @@ async fn key_in_flight_409_is_ambiguous_and_429_transient(format: WireFormat) {
             tokio::time::sleep(Duration::from_millis(100)).await;
             psp.connector.create_payment(&request).await
         });
-        assert!(
-            matches!(first, PaymentOutcome::Accepted { .. }),
-            "{first:?}"
-        );
+        assert_outcome!(first, PaymentOutcome::Accepted { .. });
         if transient {
             assert!(
                 matches!(second, PaymentOutcome::Transient { .. }),

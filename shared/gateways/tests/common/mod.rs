@@ -12,6 +12,15 @@ use paygate_domain::{Amount, Money};
 use paygate_gateways::WireFormat;
 use uuid::Uuid;
 
+/// `assert!(matches!(outcome, pattern))` that shows the outcome when it does not match.
+macro_rules! assert_outcome {
+    ($outcome:expr, $($pattern:tt)+) => {{
+        let outcome = $outcome;
+        assert!(matches!(&outcome, $($pattern)+), "{outcome:?}");
+    }};
+}
+pub(crate) use assert_outcome;
+
 /// Runs each named `async fn(WireFormat)` scenario as two tests, `<scenario>::json` and
 /// `<scenario>::soap`.
 macro_rules! for_both_formats {
