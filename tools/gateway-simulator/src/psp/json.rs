@@ -4,10 +4,11 @@ use http::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::call::{Answer, Call, Refusal, Response, header, id_after, query_param, response};
+use super::call::{
+    Answer, Call, Refusal, Response, checked, header, id_after, query_param, response,
+};
 use super::ledger::{
     Lookup, NewPayment, NewRefund, PaymentRecord, PaymentStatus, RefundError, RefundRecord,
-    RefundStatus,
 };
 
 const CONTENT_TYPE: &str = "application/json";
@@ -77,10 +78,7 @@ pub(crate) fn parse(request: &http::Request<Vec<u8>>) -> Result<Call, Refusal> {
                 reference: b.reference,
                 token: b.token.filter(|t| !t.is_empty()),
             };
-            match new.problem() {
-                Some(problem) => Err(Refusal::Invalid(problem)),
-                None => Ok(Call::CreatePayment(new)),
-            }
+            checked(new, NewPayment::problem, Call::CreatePayment)
         }
         PAYMENTS if get => by_key(request.uri()).map(Call::PaymentStatus),
         REFUNDS if post => {
@@ -91,10 +89,7 @@ pub(crate) fn parse(request: &http::Request<Vec<u8>>) -> Result<Call, Refusal> {
                 payment_id: b.payment_id,
                 amount: b.amount,
             };
-            match new.problem() {
-                Some(problem) => Err(Refusal::Invalid(problem)),
-                None => Ok(Call::Refund(new)),
-            }
+            checked(new, NewRefund::problem, Call::Refund)
         }
         REFUNDS if get => by_key(request.uri()).map(Call::RefundStatus),
         "/health" if get => Ok(Call::Health),
@@ -132,23 +127,6 @@ pub(crate) fn refuse(refusal: Refusal) -> Response {
     }
 }
 
-fn status_name(status: PaymentStatus) -> &'static str {
-    match status {
-        PaymentStatus::Pending => "pending",
-        PaymentStatus::Succeeded => "succeeded",
-        PaymentStatus::Failed => "failed",
-        PaymentStatus::Declined => "declined",
-    }
-}
-
-fn refund_status_name(status: RefundStatus) -> &'static str {
-    match status {
-        RefundStatus::Pending => "pending",
-        RefundStatus::Succeeded => "succeeded",
-        RefundStatus::Failed => "failed",
-    }
-}
-
 /// The create answer; a repeated call with the same key gets exactly this again.
 fn created(payment: &PaymentRecord) -> Response {
     if payment.first_status() == PaymentStatus::Declined {
@@ -180,7 +158,7 @@ pub(crate) fn render(answer: Answer<'_>) -> Response {
             200,
             json!({
                 "id": payment.id,
-                "status": status_name(payment.status),
+                "status": payment.status.name(),
                 "amount": payment.amount,
                 "currency": payment.currency,
                 "reference": payment.reference,
@@ -235,7 +213,7 @@ fn refund_view(refund: &RefundRecord) -> Response {
         200,
         json!({
             "id": refund.id,
-            "status": refund_status_name(refund.status),
+            "status": refund.status.name(),
             "payment_id": refund.payment_id,
             "amount": refund.amount,
             "failure_code": refund.failure_code,
