@@ -223,31 +223,19 @@ fn truncate_respects_char_boundaries() {
     assert_eq!(truncate("abc".to_owned(), 10), "abc");
 }
 
-/// Records what the connector hands to the seam and answers with a fixed reply.
-struct Canned {
-    seen: std::sync::Mutex<Vec<(http::Request<Vec<u8>>, Duration)>>,
-    answer: Result<(u16, Vec<u8>), TransportError>,
-}
+#[path = "../../tests/common/canned.rs"]
+mod canned;
 
-#[async_trait]
-impl HttpExchange for Canned {
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-        deadline: Duration,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
-        self.seen.lock().unwrap().push((request, deadline));
-        let (status, body) = self.answer.clone()?;
-        let mut response = http::Response::new(body);
-        *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
-        Ok(response)
-    }
-}
+/// What the connector handed to the seam: each request and its deadline.
+type Seen = Arc<std::sync::Mutex<Vec<(http::Request<Vec<u8>>, Duration)>>>;
 
-fn over(answer: Result<(u16, Vec<u8>), TransportError>) -> (Transport, Arc<Canned>) {
-    let canned = Arc::new(Canned {
-        seen: std::sync::Mutex::default(),
-        answer,
+/// A transport over a seam that records what it is handed and answers `answer`.
+fn over(answer: Result<(u16, Vec<u8>), TransportError>) -> (Transport, Seen) {
+    let seen = Seen::default();
+    let record = seen.clone();
+    let canned = canned::Canned(move |request, deadline| {
+        record.lock().unwrap().push((request, deadline));
+        answer.clone()
     });
     let config = ConnectorConfig {
         base_url: "https://psp.test/api/".into(),
@@ -257,12 +245,12 @@ fn over(answer: Result<(u16, Vec<u8>), TransportError>) -> (Transport, Arc<Canne
             health: Duration::from_millis(700),
         },
     };
-    (Transport::over(config, canned.clone()), canned)
+    (Transport::over(config, Arc::new(canned)), seen)
 }
 
 #[tokio::test]
 async fn the_seam_gets_a_complete_request_and_the_request_deadline() {
-    let (t, canned) = over(Ok((201, b"{}".to_vec())));
+    let (t, seen) = over(Ok((201, b"{}".to_vec())));
     let url = t
         .endpoint_with_query("/v1/payments", "idempotency_key", "d 1:&x")
         .unwrap();
@@ -276,7 +264,7 @@ async fn the_seam_gets_a_complete_request_and_the_request_deadline() {
         .await
         .unwrap();
     assert_eq!(reply.status, 201);
-    let seen = canned.seen.lock().unwrap();
+    let seen = seen.lock().unwrap();
     let (request, deadline) = &seen[0];
     assert_eq!(*deadline, Duration::from_secs(4));
     assert_eq!(request.method(), Method::POST);
@@ -290,10 +278,10 @@ async fn the_seam_gets_a_complete_request_and_the_request_deadline() {
 
 #[tokio::test]
 async fn ids_are_one_percent_encoded_path_segment() {
-    let (t, canned) = over(Ok((200, Vec::new())));
+    let (t, seen) = over(Ok((200, Vec::new())));
     let url = t.endpoint_with_segment("/v1/payments", "../x?y").unwrap();
     t.send(Method::GET, url, &[], Vec::new()).await.unwrap();
-    let seen = canned.seen.lock().unwrap();
+    let seen = seen.lock().unwrap();
     assert_eq!(
         seen[0].0.uri().to_string(),
         "https://psp.test/api/v1/payments/..%2Fx%3Fy"
@@ -302,7 +290,7 @@ async fn ids_are_one_percent_encoded_path_segment() {
 
 #[tokio::test]
 async fn a_header_http_cannot_carry_is_not_sent() {
-    let (t, canned) = over(Ok((200, Vec::new())));
+    let (t, seen) = over(Ok((200, Vec::new())));
     let url = t.endpoint("/v1/payments").unwrap();
     let err = t
         .send(
@@ -314,7 +302,7 @@ async fn a_header_http_cannot_carry_is_not_sent() {
         .await
         .unwrap_err();
     assert!(matches!(err, TransportError::NotSent(_)), "{err:?}");
-    assert!(canned.seen.lock().unwrap().is_empty());
+    assert!(seen.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -327,7 +315,7 @@ async fn oversized_answers_from_the_seam_are_ignored_too() {
 
 #[tokio::test]
 async fn health_goes_through_the_seam_with_the_health_deadline() {
-    let (t, canned) = over(Ok((200, b"OK".to_vec())));
+    let (t, seen) = over(Ok((200, b"OK".to_vec())));
     assert!(matches!(
         t.health("/health").await,
         HealthOutcome::Healthy { .. }
@@ -337,7 +325,7 @@ async fn health_goes_through_the_seam_with_the_health_deadline() {
         t2.health("/health").await,
         HealthOutcome::Unhealthy { reason, .. } if reason == "timed out"
     ));
-    let seen = canned.seen.lock().unwrap();
+    let seen = seen.lock().unwrap();
     assert_eq!(seen[0].1, Duration::from_millis(700));
     assert_eq!(seen[0].0.uri().to_string(), "https://psp.test/api/health");
 }
