@@ -20,6 +20,19 @@ async fn get(transport: &Transport, path: &str) -> Result<Reply, TransportError>
     transport.send(Method::GET, url, &[], Vec::new()).await
 }
 
+/// `GET /v1/payments` from the server at `base`, within a 2 s request deadline.
+async fn get_payments(base: String) -> Result<Reply, TransportError> {
+    get(&transport(base, Duration::from_secs(2)), "/v1/payments").await
+}
+
+/// What the transport keeps of an answer whose body it could not read whole: the status.
+fn without_body(status: u16) -> Reply {
+    Reply {
+        status,
+        body: Vec::new(),
+    }
+}
+
 /// A port that was just free: nothing listens there.
 async fn closed_port() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -53,8 +66,7 @@ where
 
 #[tokio::test]
 async fn connection_refused_is_not_sent() {
-    let t = transport(closed_port().await, Duration::from_secs(2));
-    let err = get(&t, "/v1/payments").await.unwrap_err();
+    let err = get_payments(closed_port().await).await.unwrap_err();
     assert!(matches!(err, TransportError::NotSent(_)), "{err:?}");
 }
 
@@ -123,8 +135,7 @@ async fn timeout_after_sending_is_unanswered() {
 #[tokio::test]
 async fn connection_closed_after_sending_is_unanswered() {
     let base = one_shot_server(|socket| async move { drop(socket) }).await;
-    let t = transport(base, Duration::from_secs(2));
-    let err = get(&t, "/v1/payments").await.unwrap_err();
+    let err = get_payments(base).await.unwrap_err();
     assert!(matches!(err, TransportError::Unanswered(_)), "{err:?}");
 }
 
@@ -136,8 +147,7 @@ async fn connection_reset_after_sending_is_unanswered() {
         drop(socket);
     })
     .await;
-    let t = transport(base, Duration::from_secs(2));
-    let err = get(&t, "/v1/payments").await.unwrap_err();
+    let err = get_payments(base).await.unwrap_err();
     assert!(matches!(err, TransportError::Unanswered(_)), "{err:?}");
 }
 
@@ -150,15 +160,7 @@ async fn status_line_then_dead_body_is_classified_by_status() {
         drop(socket);
     })
     .await;
-    let t = transport(base, Duration::from_secs(2));
-    let reply = get(&t, "/v1/payments").await.unwrap();
-    assert_eq!(
-        reply,
-        Reply {
-            status: 503,
-            body: Vec::new()
-        }
-    );
+    assert_eq!(get_payments(base).await.unwrap(), without_body(503));
 }
 
 #[tokio::test]
@@ -170,15 +172,7 @@ async fn oversized_body_is_ignored() {
         let _ = socket.write_all(&vec![b'a'; size]).await;
     })
     .await;
-    let t = transport(base, Duration::from_secs(2));
-    let reply = get(&t, "/v1/payments").await.unwrap();
-    assert_eq!(
-        reply,
-        Reply {
-            status: 201,
-            body: Vec::new()
-        }
-    );
+    assert_eq!(get_payments(base).await.unwrap(), without_body(201));
 }
 
 #[tokio::test]
