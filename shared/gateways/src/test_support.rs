@@ -1,8 +1,12 @@
 //! What the unit tests of both formats share: the payment they ask for, and reading a
 //! canned answer into each outcome.
 
+#[path = "../tests/common/outcome.rs"]
+mod outcome;
 #[path = "../tests/common/payment.rs"]
 mod payment;
+
+pub(crate) use outcome::assert_outcome;
 
 use crate::transport::Reply;
 use paygate_domain::DepositId;

@@ -1,7 +1,10 @@
 //! What the scenarios against the gateway simulator share, in-process (`seam.rs`) or over
 //! real HTTP (`simulator.rs`): the requests, and one test per wire format.
 
+mod outcome;
 pub mod payment;
+
+pub(crate) use outcome::assert_outcome;
 
 use gateway_simulator::Format;
 use paygate_domain::DepositId;
@@ -11,15 +14,6 @@ use paygate_domain::ports::gateway::{
 use paygate_domain::{Amount, Money};
 use paygate_gateways::WireFormat;
 use uuid::Uuid;
-
-/// `assert!(matches!(outcome, pattern))` that shows the outcome when it does not match.
-macro_rules! assert_outcome {
-    ($outcome:expr, $($pattern:tt)+) => {{
-        let outcome = $outcome;
-        assert!(matches!(&outcome, $($pattern)+), "{outcome:?}");
-    }};
-}
-pub(crate) use assert_outcome;
 
 /// Runs each named `async fn(WireFormat)` scenario as two tests, `<scenario>::json` and
 /// `<scenario>::soap`.
