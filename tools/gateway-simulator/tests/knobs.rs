@@ -40,7 +40,7 @@ async fn try_create(sim: &Sim, key: &str, amount: i64) -> Result<Reply, String> 
 
 /// The HTTP status of a status lookup by key, and the amount it reports when found.
 async fn lookup(sim: &Sim, key: &str) -> (u16, Option<i64>) {
-    let reply = sim.lookup(Lookup::PaymentKey(key)).await;
+    let reply = sim.lookup(Of::Payment, By::Key(key)).await;
     let amount = match (sim.format(), reply.status) {
         (Format::Json, 200) => reply.json()["amount"].as_i64(),
         (Format::Soap, 200) => reply
@@ -222,13 +222,13 @@ async fn refund_status_is_found_by_id_and_key(format: Format) {
                 .to_lowercase(),
         }
     };
-    let reply = sim.lookup(Lookup::RefundId(&refund_id)).await;
+    let reply = sim.lookup(Of::Refund, By::Id(&refund_id)).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(status_of(&reply), "pending");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let reply = sim.lookup(Lookup::RefundKey("dep_rs:refund:1")).await;
+    let reply = sim.lookup(Of::Refund, By::Key("dep_rs:refund:1")).await;
     assert_eq!(status_of(&reply), "succeeded");
-    let missing = sim.lookup(Lookup::RefundKey("dep_rs:refund:nope")).await;
+    let missing = sim.lookup(Of::Refund, By::Key("dep_rs:refund:nope")).await;
     match format {
         Format::Json => assert_eq!(
             (missing.status, missing.json()["error"]["code"].clone()),

@@ -230,14 +230,19 @@ pub async fn start(format: Format, webhook_base_url: Option<String>) -> Sim {
     }
 }
 
-/// What a status call asks about: a payment or a refund, by the PSP's id or by the
-/// idempotency key it was created under.
+/// What a status call asks about.
 #[derive(Debug, Clone, Copy)]
-pub enum Lookup<'a> {
-    PaymentId(&'a str),
-    PaymentKey(&'a str),
-    RefundId(&'a str),
-    RefundKey(&'a str),
+pub enum Of {
+    Payment,
+    Refund,
+}
+
+/// How a status call names it: by the PSP's id, or by the idempotency key it was created
+/// under.
+#[derive(Debug, Clone, Copy)]
+pub enum By<'a> {
+    Id(&'a str),
+    Key(&'a str),
 }
 
 /// A gateway whose webhooks go to a new receiver answering `script` (see [`receiver`]).
@@ -288,29 +293,15 @@ impl Sim {
     }
 
     /// The status call's answer as it came.
-    pub async fn lookup(&self, lookup: Lookup<'_>) -> Reply {
-        let (path, operation, element, value) = match lookup {
-            Lookup::PaymentId(id) => (
-                format!("/v1/payments/{id}"),
-                "GetPaymentStatus",
-                "TransactionId",
-                id,
-            ),
-            Lookup::PaymentKey(key) => (
-                format!("/v1/payments?idempotency_key={key}"),
-                "GetPaymentStatus",
-                "IdempotencyKey",
-                key,
-            ),
-            Lookup::RefundId(id) => (
-                format!("/v1/refunds/{id}"),
-                "GetRefundStatus",
-                "RefundId",
-                id,
-            ),
-            Lookup::RefundKey(key) => (
-                format!("/v1/refunds?idempotency_key={key}"),
-                "GetRefundStatus",
+    pub async fn lookup(&self, of: Of, by: By<'_>) -> Reply {
+        let (collection, operation, id_element) = match of {
+            Of::Payment => ("/v1/payments", "GetPaymentStatus", "TransactionId"),
+            Of::Refund => ("/v1/refunds", "GetRefundStatus", "RefundId"),
+        };
+        let (path, element, value) = match by {
+            By::Id(id) => (format!("{collection}/{id}"), id_element, id),
+            By::Key(key) => (
+                format!("{collection}?idempotency_key={key}"),
                 "IdempotencyKey",
                 key,
             ),
@@ -387,12 +378,12 @@ impl Sim {
 
     /// `Ok(None)` = not found; `Err(http status)` = unavailable or other error.
     pub async fn status_by_id(&self, id: &str) -> Result<Option<Status>, u16> {
-        let reply = self.lookup(Lookup::PaymentId(id)).await;
+        let reply = self.lookup(Of::Payment, By::Id(id)).await;
         self.status(reply)
     }
 
     pub async fn status_by_key(&self, key: &str) -> Result<Option<Status>, u16> {
-        let reply = self.lookup(Lookup::PaymentKey(key)).await;
+        let reply = self.lookup(Of::Payment, By::Key(key)).await;
         self.status(reply)
     }
 
