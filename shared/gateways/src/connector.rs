@@ -40,10 +40,40 @@
 pub use crate::config::{ConnectorConfig, Timeouts};
 use crate::json::JsonConnector;
 use crate::soap::SoapConnector;
-use crate::transport::HttpExchange;
+use crate::transport::{HttpExchange, Transport};
 use paygate_domain::gateways::WireFormat;
 use paygate_domain::ports::gateway::GatewayConnector;
+use std::marker::PhantomData;
 use std::sync::Arc;
+
+/// A connector speaking the wire format `F` ([`Json`](crate::json::Json) or
+/// [`Soap`](crate::soap::Soap)): what differs between formats is in its `GatewayConnector`
+/// implementation, the transport under it is the same. Cheap to share: one HTTP client,
+/// built in [`Self::new`].
+pub struct Connector<F> {
+    pub(crate) transport: Transport,
+    format: PhantomData<F>,
+}
+
+impl<F> Connector<F> {
+    /// Over the production HTTP client.
+    pub fn new(config: ConnectorConfig) -> Self {
+        Self::on(Transport::new(config))
+    }
+
+    /// Over any exchange (an in-process simulated PSP, a recording fake): the same
+    /// requests, the same classification.
+    pub fn with_exchange(config: ConnectorConfig, exchange: Arc<dyn HttpExchange>) -> Self {
+        Self::on(Transport::over(config, exchange))
+    }
+
+    fn on(transport: Transport) -> Self {
+        Self {
+            transport,
+            format: PhantomData,
+        }
+    }
+}
 
 /// The connector for a wire format. Builds its HTTP client once: keep the result for the
 /// life of the process (a Lambda's cold start), never build one per call.

@@ -22,6 +22,8 @@ mod config;
 pub mod connector;
 pub mod json;
 pub mod soap;
+#[cfg(test)]
+mod test_support;
 mod transport;
 pub mod webhooks;
 

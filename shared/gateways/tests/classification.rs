@@ -2,15 +2,19 @@
 //! exchange, every (format, HTTP status, body) → the outcome of create payment, payment
 //! status, refund and refund status.
 
-use async_trait::async_trait;
+#[path = "common/canned.rs"]
+mod canned;
+#[path = "common/payment.rs"]
+mod payment;
+
+use canned::Canned;
 use paygate_domain::ports::gateway::{
-    PaymentOutcome, PaymentRequest, RefundOutcome, RefundRequest, RefundStatusOutcome,
-    StatusOutcome,
+    PaymentOutcome, RefundOutcome, RefundRequest, RefundStatusOutcome, StatusOutcome,
 };
-use paygate_domain::{Amount, Country, Currency, DepositId};
+use paygate_domain::{Amount, DepositId};
 use paygate_gateways::{ConnectorConfig, HttpExchange, TransportError, WireFormat, connector_over};
+use payment::payment_request;
 use std::sync::Arc;
-use std::time::Duration;
 
 #[derive(Debug, Clone, Copy)]
 enum Body {
@@ -29,8 +33,6 @@ enum Answer {
     Http(u16, Body),
     Fails(TransportError),
 }
-
-struct Canned(Answer);
 
 fn success_body(format: WireFormat, request: &http::Request<Vec<u8>>) -> String {
     let path = request.uri().path();
@@ -67,14 +69,10 @@ fn success_body(format: WireFormat, request: &http::Request<Vec<u8>>) -> String 
     }
 }
 
-#[async_trait]
-impl HttpExchange for Canned {
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-        _deadline: Duration,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
-        let (status, body) = match &self.0 {
+impl Answer {
+    /// The canned answer to `request`.
+    fn to(&self, request: &http::Request<Vec<u8>>) -> Result<(u16, Vec<u8>), TransportError> {
+        let (status, body) = match self {
             Answer::Fails(err) => return Err(err.clone()),
             Answer::Http(status, body) => (*status, *body),
         };
@@ -84,7 +82,7 @@ impl HttpExchange for Canned {
             WireFormat::Json
         };
         let text = match body {
-            Body::Ok => success_body(format, &request),
+            Body::Ok => success_body(format, request),
             Body::Empty => String::new(),
             Body::Garbage => "<html>proxy error</html>".into(),
             Body::Error(code) => format!(r#"{{"error":{{"code":"{code}","message":"m"}}}}"#),
@@ -92,9 +90,7 @@ impl HttpExchange for Canned {
                 r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault><faultcode>{code}</faultcode><faultstring>{string}</faultstring></soap:Fault></soap:Body></soap:Envelope>"#
             ),
         };
-        let mut response = http::Response::new(text.into_bytes());
-        *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
-        Ok(response)
+        Ok((status, text.into_bytes()))
     }
 }
 
@@ -103,17 +99,10 @@ async fn outcomes(format: WireFormat, answer: Answer) -> [&'static str; 4] {
     let connector = connector_over(
         format,
         ConnectorConfig::new("https://psp.test"),
-        Arc::new(Canned(answer)),
+        Arc::new(Canned(move |request, _| answer.to(&request))),
     );
     let deposit_id = DepositId::parse("0195f0a2-7c1e-7d43-9a51-3c2b8e4f6a10").unwrap();
-    let payment = PaymentRequest {
-        idempotency_key: format!("{deposit_id}:1"),
-        deposit_id,
-        amount: Amount::new(10_099).unwrap(),
-        currency: Currency::parse("AED").unwrap(),
-        country: Country::parse("AE").unwrap(),
-        token: None,
-    };
+    let payment = payment_request(deposit_id, None);
     let refund = RefundRequest {
         idempotency_key: format!("{deposit_id}:refund:1"),
         external_id: "pay_1".into(),

@@ -2,18 +2,19 @@
 //! PSP core in-process: simulated time, seeded dice, no sockets. Every scenario runs once
 //! per wire format.
 
+mod common;
+
 use async_trait::async_trait;
-use gateway_simulator::{Arrival, Behaviour, Format, Psp, SplitMix64, Ticket};
+use common::{accepted, assert_outcome, charged, for_both_formats, payment, refund_of, simulated};
+use gateway_simulator::{Arrival, Behaviour, Finished, Psp, SplitMix64, Ticket};
 use paygate_domain::ports::gateway::{
     GatewayConnector, HealthOutcome, PaymentOutcome, PaymentRequest, PaymentState, RefundOutcome,
     RefundRequest, RefundSettlement, RefundStatusOutcome, StatusOutcome,
 };
-use paygate_domain::{Amount, Country, Currency, DepositId, Money};
+use paygate_domain::{Amount, Currency, Money};
 use paygate_gateways::{ConnectorConfig, HttpExchange, TransportError, WireFormat, connector_over};
-use secrecy::SecretString;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use uuid::Uuid;
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -33,6 +34,17 @@ struct State {
 }
 
 impl State {
+    /// The request arrives now.
+    fn arrive(&mut self, request: &http::Request<Vec<u8>>) -> Arrival {
+        self.psp.arrive(request, self.now, &mut self.dice)
+    }
+
+    /// Finishes the work started for `ticket`, ready at `ready` (no earlier than now).
+    fn finish(&mut self, ticket: Ticket, ready: i64) -> Finished {
+        self.now = self.now.max(ready);
+        self.psp.finish(ticket, self.now, &mut self.dice)
+    }
+
     /// Finishes pending work ready by `until`, in time order.
     fn finish_until(&mut self, until: i64) {
         self.pending.sort_by_key(|&(_, ready)| ready);
@@ -42,20 +54,14 @@ impl State {
             .is_some_and(|&(_, ready)| ready <= until)
         {
             let (ticket, ready) = self.pending.remove(0);
-            self.now = self.now.max(ready);
-            let now = self.now;
-            self.psp.finish(ticket, now, &mut self.dice);
+            self.finish(ticket, ready);
         }
     }
 }
 
 impl SimulatedPsp {
     fn new(format: WireFormat, behaviour: Behaviour, seed: u64) -> Arc<Self> {
-        let format = match format {
-            WireFormat::Json => Format::Json,
-            WireFormat::Soap => Format::Soap,
-        };
-        let mut psp = Psp::new("sim", format, "whsec_test");
+        let mut psp = Psp::new("sim", simulated(format), "whsec_test");
         psp.set_behaviour(behaviour);
         Arc::new(Self {
             state: Mutex::new(State {
@@ -81,17 +87,11 @@ impl SimulatedPsp {
     /// Another paygate instance's request for the same key, still being worked on.
     fn hold(&self, request: http::Request<Vec<u8>>) {
         let mut state = self.state();
-        let State {
-            psp,
-            dice,
-            now,
-            pending,
-        } = &mut *state;
-        match psp.arrive(&request, *now, dice) {
+        match state.arrive(&request) {
             Arrival::Working {
                 ticket,
                 ready_at_ms,
-            } => pending.push((ticket, ready_at_ms)),
+            } => state.pending.push((ticket, ready_at_ms)),
             other => panic!("the held request did not start: {other:?}"),
         }
     }
@@ -115,28 +115,21 @@ impl HttpExchange for SimulatedPsp {
         let mut state = self.state();
         let give_up = state.now + deadline.as_millis() as i64;
         loop {
-            let State {
-                psp,
-                dice,
-                now,
-                pending,
-            } = &mut *state;
-            match psp.arrive(&request, *now, dice) {
+            match state.arrive(&request) {
                 Arrival::Answered(response) => return Ok(response),
                 Arrival::Working {
                     ticket,
                     ready_at_ms,
                 } if ready_at_ms > give_up => {
-                    pending.push((ticket, ready_at_ms));
-                    *now = give_up;
+                    state.pending.push((ticket, ready_at_ms));
+                    state.now = give_up;
                     return Err(TransportError::Unanswered("timed out".into()));
                 }
                 Arrival::Working {
                     ticket,
                     ready_at_ms,
                 } => {
-                    *now = ready_at_ms;
-                    let finished = psp.finish(ticket, ready_at_ms, dice);
+                    let finished = state.finish(ticket, ready_at_ms);
                     if finished.lost {
                         return Err(TransportError::Unanswered("connection closed".into()));
                     }
@@ -158,26 +151,6 @@ impl HttpExchange for SimulatedPsp {
 
 fn connector(format: WireFormat, psp: &Arc<SimulatedPsp>) -> Arc<dyn GatewayConnector> {
     connector_over(format, ConnectorConfig::new("https://psp.sim"), psp.clone())
-}
-
-fn payment() -> PaymentRequest {
-    let deposit_id = DepositId(Uuid::now_v7());
-    PaymentRequest {
-        idempotency_key: format!("{deposit_id}:1"),
-        deposit_id,
-        amount: Amount::new(10_099).unwrap(),
-        currency: Currency::parse("AED").unwrap(),
-        country: Country::parse("AE").unwrap(),
-        token: Some(SecretString::from("tok_success".to_owned())),
-    }
-}
-
-fn refund_of(request: &PaymentRequest, external_id: &str, amount: u64) -> RefundRequest {
-    RefundRequest {
-        idempotency_key: format!("{}:refund:{}", request.deposit_id, Uuid::now_v7()),
-        external_id: external_id.to_owned(),
-        amount: Amount::new(amount).unwrap(),
-    }
 }
 
 /// The wire request a connector would send for `payment` (for a held, competing call).
@@ -231,36 +204,11 @@ fn soap(operation: &str, fields: &str) -> http::Request<Vec<u8>> {
     http::Request::post("/soap").body(xml.into_bytes()).unwrap()
 }
 
-async fn accepted(connector: &dyn GatewayConnector, request: &PaymentRequest) -> String {
-    match connector.create_payment(request).await {
-        PaymentOutcome::Accepted { external_id } => external_id,
-        other => panic!("expected Accepted, got {other:?}"),
-    }
-}
-
 fn quiet() -> Behaviour {
     Behaviour {
         webhook_delay_ms: 1_000,
         ..Behaviour::default()
     }
-}
-
-macro_rules! for_both_formats {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[tokio::test]
-                async fn json() {
-                    super::$scenario(paygate_gateways::WireFormat::Json).await
-                }
-
-                #[tokio::test]
-                async fn soap() {
-                    super::$scenario(paygate_gateways::WireFormat::Soap).await
-                }
-            }
-        )*
-    };
 }
 
 for_both_formats!(
@@ -278,15 +226,15 @@ for_both_formats!(
 async fn create_status_refund_and_refund_status(format: WireFormat) {
     let psp = SimulatedPsp::new(format, quiet(), 1);
     let connector = connector(format, &psp);
-    let request = payment();
+    let request = payment("tok_success");
 
     let external_id = accepted(&*connector, &request).await;
     let status = connector
         .payment_status(&request.idempotency_key, None)
         .await;
-    assert!(
-        matches!(&status, StatusOutcome::Found { external_id: id, state: PaymentState::Pending, .. } if *id == external_id),
-        "{status:?}"
+    assert_outcome!(
+        status,
+        StatusOutcome::Found { external_id: id, state: PaymentState::Pending, .. } if *id == external_id
     );
 
     let refund = refund_of(&request, &external_id, 500);
@@ -322,17 +270,14 @@ async fn create_status_refund_and_refund_status(format: WireFormat) {
             state: RefundSettlement::Succeeded
         }
     );
-    assert!(matches!(
+    assert_outcome!(
         connector.payment_status("x", Some(&external_id)).await,
         StatusOutcome::Found {
             state: PaymentState::Succeeded,
             ..
         }
-    ));
-    assert!(matches!(
-        connector.health().await,
-        HealthOutcome::Healthy { .. }
-    ));
+    );
+    assert_outcome!(connector.health().await, HealthOutcome::Healthy { .. });
 }
 
 async fn a_lost_reply_is_ambiguous_and_the_charge_is_found_later(format: WireFormat) {
@@ -345,12 +290,11 @@ async fn a_lost_reply_is_ambiguous_and_the_charge_is_found_later(format: WireFor
         2,
     );
     let connector = connector(format, &psp);
-    let request = payment();
+    let request = payment("tok_success");
 
-    let outcome = connector.create_payment(&request).await;
-    assert!(
-        matches!(outcome, PaymentOutcome::Ambiguous { .. }),
-        "{outcome:?}"
+    assert_outcome!(
+        connector.create_payment(&request).await,
+        PaymentOutcome::Ambiguous { .. }
     );
     assert_eq!(psp.charges(&request.idempotency_key), 1);
     let status = connector
@@ -361,18 +305,17 @@ async fn a_lost_reply_is_ambiguous_and_the_charge_is_found_later(format: WireFor
     };
 
     let refund = refund_of(&request, &external_id, 100);
-    let outcome = connector.refund(&refund).await;
-    assert!(
-        matches!(outcome, RefundOutcome::Ambiguous { .. }),
-        "{outcome:?}"
+    assert_outcome!(
+        connector.refund(&refund).await,
+        RefundOutcome::Ambiguous { .. }
     );
-    assert!(matches!(
+    assert_outcome!(
         connector.refund_status(&refund.idempotency_key, None).await,
         RefundStatusOutcome::Found {
             state: RefundSettlement::Pending,
             ..
         }
-    ));
+    );
 }
 
 fn in_flight(status: u16) -> Behaviour {
@@ -383,59 +326,57 @@ fn in_flight(status: u16) -> Behaviour {
     }
 }
 
-async fn a_key_in_flight_answered_409_is_ambiguous(format: WireFormat) {
-    let psp = SimulatedPsp::new(format, in_flight(409), 3);
+/// A create, and then a refund of it, each sent while another instance's request with
+/// the same key is still being worked on (the PSP answers `status` to the second one).
+struct InFlight {
+    psp: Arc<SimulatedPsp>,
+    request: PaymentRequest,
+    refund: RefundRequest,
+    created: PaymentOutcome,
+    refunded: RefundOutcome,
+}
+
+async fn while_in_flight(format: WireFormat, status: u16, seed: u64) -> InFlight {
+    let psp = SimulatedPsp::new(format, in_flight(status), seed);
     let connector = connector(format, &psp);
-    let request = payment();
+    let request = payment("tok_success");
 
     psp.hold(raw_create(format, &request));
-    let outcome = connector.create_payment(&request).await;
-    // Never a decline: the first request may well charge (SOAP: a client fault on 409).
-    assert!(
-        matches!(outcome, PaymentOutcome::Ambiguous { .. }),
-        "{outcome:?}"
-    );
-
+    let created = connector.create_payment(&request).await;
     psp.advance(200);
     let external_id = accepted(&*connector, &request).await;
     let refund = refund_of(&request, &external_id, 100);
     psp.hold(raw_refund(format, &refund));
-    let outcome = connector.refund(&refund).await;
-    assert!(
-        matches!(outcome, RefundOutcome::Ambiguous { .. }),
-        "{outcome:?}"
-    );
-    psp.advance(200);
-    assert_eq!(psp.charges(&request.idempotency_key), 1);
-    assert_eq!(psp.charges(&refund.idempotency_key), 1);
+    let refunded = connector.refund(&refund).await;
+    InFlight {
+        psp,
+        request,
+        refund,
+        created,
+        refunded,
+    }
+}
+
+async fn a_key_in_flight_answered_409_is_ambiguous(format: WireFormat) {
+    let run = while_in_flight(format, 409, 3).await;
+    // Never a decline: the first request may well charge (SOAP: a client fault on 409).
+    assert_outcome!(run.created, PaymentOutcome::Ambiguous { .. });
+    assert_outcome!(run.refunded, RefundOutcome::Ambiguous { .. });
+    run.psp.advance(200);
+    assert_eq!(run.psp.charges(&run.request.idempotency_key), 1);
+    assert_eq!(run.psp.charges(&run.refund.idempotency_key), 1);
 }
 
 async fn a_key_in_flight_answered_429_is_transient(format: WireFormat) {
-    let psp = SimulatedPsp::new(format, in_flight(429), 4);
-    let connector = connector(format, &psp);
-    let request = payment();
-
-    psp.hold(raw_create(format, &request));
-    let outcome = connector.create_payment(&request).await;
-    assert!(
-        matches!(outcome, PaymentOutcome::Transient { .. }),
-        "{outcome:?}"
-    );
-    psp.advance(200);
-    let external_id = accepted(&*connector, &request).await;
-    let refund = refund_of(&request, &external_id, 100);
-    psp.hold(raw_refund(format, &refund));
-    let outcome = connector.refund(&refund).await;
-    assert!(
-        matches!(outcome, RefundOutcome::Transient { .. }),
-        "{outcome:?}"
-    );
+    let run = while_in_flight(format, 429, 4).await;
+    assert_outcome!(run.created, PaymentOutcome::Transient { .. });
+    assert_outcome!(run.refunded, RefundOutcome::Transient { .. });
 }
 
 async fn a_key_in_flight_waited_for_gets_the_same_answer(format: WireFormat) {
     let psp = SimulatedPsp::new(format, in_flight(0), 5);
     let connector = connector(format, &psp);
-    let request = payment();
+    let request = payment("tok_success");
 
     psp.hold(raw_create(format, &request));
     let external_id = accepted(&*connector, &request).await;
@@ -453,7 +394,7 @@ async fn lookup_lag_reports_not_found_for_a_while(format: WireFormat) {
         6,
     );
     let connector = connector(format, &psp);
-    let request = payment();
+    let request = payment("tok_success");
     let external_id = accepted(&*connector, &request).await;
 
     // Right after an accepted create, the PSP says "no such payment": NotFound is no proof.
@@ -468,26 +409,26 @@ async fn lookup_lag_reports_not_found_for_a_while(format: WireFormat) {
         StatusOutcome::NotFound
     );
     let refund = refund_of(&request, &external_id, 100);
-    assert!(matches!(
+    assert_outcome!(
         connector.refund(&refund).await,
         RefundOutcome::Accepted { .. }
-    ));
+    );
     assert_eq!(
         connector.refund_status(&refund.idempotency_key, None).await,
         RefundStatusOutcome::NotFound
     );
 
     psp.advance(500);
-    assert!(matches!(
+    assert_outcome!(
         connector
             .payment_status(&request.idempotency_key, None)
             .await,
         StatusOutcome::Found { .. }
-    ));
-    assert!(matches!(
+    );
+    assert_outcome!(
         connector.refund_status(&refund.idempotency_key, None).await,
         RefundStatusOutcome::Found { .. }
-    ));
+    );
 }
 
 async fn a_forgotten_key_charges_a_second_time(format: WireFormat) {
@@ -500,7 +441,7 @@ async fn a_forgotten_key_charges_a_second_time(format: WireFormat) {
         7,
     );
     let connector = connector(format, &psp);
-    let request = payment();
+    let request = payment("tok_success");
     let first = accepted(&*connector, &request).await;
     assert_eq!(accepted(&*connector, &request).await, first);
 
@@ -534,17 +475,11 @@ async fn a_mismatched_capture_is_reported_by_status(format: WireFormat) {
         8,
     );
     let connector = connector(format, &psp);
-    let request = payment();
+    let request = payment("tok_success");
     accepted(&*connector, &request).await;
 
-    let status = connector
-        .payment_status(&request.idempotency_key, None)
-        .await;
-    let StatusOutcome::Found { charged, .. } = status else {
-        panic!("{status:?}");
-    };
     assert_eq!(
-        charged,
+        charged(&*connector, &request).await,
         Some(Money {
             amount: Amount::new(5_049).unwrap(),
             currency: Currency::parse("AED").unwrap(),
@@ -555,25 +490,24 @@ async fn a_mismatched_capture_is_reported_by_status(format: WireFormat) {
 async fn a_slow_psp_times_out_ambiguously_and_finishes_anyway(format: WireFormat) {
     let psp = SimulatedPsp::new(format, quiet(), 9);
     let connector = connector(format, &psp);
-    let request = payment();
+    let request = payment("tok_success");
     psp.set_behaviour(Behaviour {
         latency_ms: 6_000,
         ..quiet()
     });
 
-    let outcome = connector.create_payment(&request).await;
-    assert!(
-        matches!(outcome, PaymentOutcome::Ambiguous { .. }),
-        "{outcome:?}"
+    assert_outcome!(
+        connector.create_payment(&request).await,
+        PaymentOutcome::Ambiguous { .. }
     );
     assert_eq!(psp.charges(&request.idempotency_key), 0, "not yet");
     psp.set_behaviour(quiet());
     psp.advance(1_000);
     assert_eq!(psp.charges(&request.idempotency_key), 1);
-    assert!(matches!(
+    assert_outcome!(
         connector
             .payment_status(&request.idempotency_key, None)
             .await,
         StatusOutcome::Found { .. }
-    ));
+    );
 }

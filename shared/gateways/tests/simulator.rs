@@ -1,14 +1,16 @@
 //! Both connectors against the real gateway simulator (real HTTP servers on loopback
 //! speaking WIRE.md). Every scenario runs once per wire format.
 
-use gateway_simulator::{Behaviour, Format, GatewaySpec, RunningGateway};
+mod common;
+
+use common::{accepted, assert_outcome, charged, for_both_formats, payment, refund_of, simulated};
+use gateway_simulator::{Behaviour, GatewaySpec, RunningGateway};
 use paygate_domain::ports::gateway::{
     GatewayConnector, HealthOutcome, PaymentOutcome, PaymentRequest, PaymentState, RefundOutcome,
-    RefundRequest, RefundSettlement, RefundStatusOutcome, StatusOutcome,
+    RefundSettlement, RefundStatusOutcome, StatusOutcome,
 };
-use paygate_domain::{Amount, Country, Currency, DepositId, Money};
+use paygate_domain::{Amount, Currency, Money};
 use paygate_gateways::{ConnectorConfig, Timeouts, WireFormat, connector_for};
-use secrecy::SecretString;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -33,10 +35,7 @@ async fn psp(format: WireFormat) -> Psp {
 async fn psp_with(format: WireFormat, timeouts: Timeouts) -> Psp {
     let sim = gateway_simulator::spawn(GatewaySpec {
         name: format!("sim-{format}"),
-        format: match format {
-            WireFormat::Json => Format::Json,
-            WireFormat::Soap => Format::Soap,
-        },
+        format: simulated(format),
         secret: "whsec_test".into(),
         bind: "127.0.0.1:0".parse().unwrap(),
         webhook_base_url: None,
@@ -54,33 +53,6 @@ async fn psp_with(format: WireFormat, timeouts: Timeouts) -> Psp {
     Psp { sim, connector }
 }
 
-fn payment(token: &str) -> PaymentRequest {
-    let deposit_id = DepositId(Uuid::now_v7());
-    PaymentRequest {
-        idempotency_key: format!("{deposit_id}:1"),
-        deposit_id,
-        amount: Amount::new(10099).unwrap(),
-        currency: Currency::parse("AED").unwrap(),
-        country: Country::parse("AE").unwrap(),
-        token: Some(SecretString::from(token.to_owned())),
-    }
-}
-
-fn refund_of(request: &PaymentRequest, external_id: &str, amount: u64) -> RefundRequest {
-    RefundRequest {
-        idempotency_key: format!("{}:refund:{}", request.deposit_id, Uuid::now_v7()),
-        external_id: external_id.to_owned(),
-        amount: Amount::new(amount).unwrap(),
-    }
-}
-
-async fn accepted(psp: &Psp, request: &PaymentRequest) -> String {
-    match psp.connector.create_payment(request).await {
-        PaymentOutcome::Accepted { external_id } => external_id,
-        other => panic!("expected Accepted, got {other:?}"),
-    }
-}
-
 /// Polls the status until it leaves `pending` (bounded: 5 s).
 async fn settled_state(psp: &Psp, key: &str) -> PaymentState {
     for _ in 0..100 {
@@ -94,24 +66,6 @@ async fn settled_state(psp: &Psp, key: &str) -> PaymentState {
         }
     }
     panic!("payment still pending after 5 s");
-}
-
-macro_rules! for_both_formats {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[tokio::test]
-                async fn json() {
-                    super::$scenario(paygate_gateways::WireFormat::Json).await
-                }
-
-                #[tokio::test]
-                async fn soap() {
-                    super::$scenario(paygate_gateways::WireFormat::Soap).await
-                }
-            }
-        )*
-    };
 }
 
 for_both_formats!(
@@ -137,7 +91,7 @@ async fn tok_success_is_accepted_and_charged_once(format: WireFormat) {
     let psp = psp(format).await;
     let request = payment("tok_success");
 
-    let external_id = accepted(&psp, &request).await;
+    let external_id = accepted(&*psp.connector, &request).await;
 
     assert!(!external_id.is_empty());
     assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
@@ -147,11 +101,9 @@ async fn tok_decline_is_declined_with_the_psp_code_and_not_charged(format: WireF
     let psp = psp(format).await;
     let request = payment("tok_decline");
 
-    let outcome = psp.connector.create_payment(&request).await;
-
-    assert!(
-        matches!(&outcome, PaymentOutcome::Declined { code, .. } if code == "card_declined"),
-        "{outcome:?}"
+    assert_outcome!(
+        psp.connector.create_payment(&request).await,
+        PaymentOutcome::Declined { code, .. } if code == "card_declined"
     );
     assert_eq!(psp.sim.charges(&request.idempotency_key), 0);
 }
@@ -160,8 +112,8 @@ async fn same_key_twice_returns_the_same_payment_and_charges_once(format: WireFo
     let psp = psp(format).await;
     let request = payment("tok_success");
 
-    let first = accepted(&psp, &request).await;
-    let second = accepted(&psp, &request).await;
+    let first = accepted(&*psp.connector, &request).await;
+    let second = accepted(&*psp.connector, &request).await;
 
     assert_eq!(first, second);
     assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
@@ -170,20 +122,17 @@ async fn same_key_twice_returns_the_same_payment_and_charges_once(format: WireFo
 async fn status_by_key_after_create_is_found_pending(format: WireFormat) {
     let psp = psp(format).await;
     let request = payment("tok_success");
-    let external_id = accepted(&psp, &request).await;
+    let external_id = accepted(&*psp.connector, &request).await;
 
     let status = psp
         .connector
         .payment_status(&request.idempotency_key, None)
         .await;
 
-    assert!(
-        matches!(
-            &status,
-            StatusOutcome::Found { external_id: found, state: PaymentState::Pending, .. }
-                if *found == external_id
-        ),
-        "{status:?}"
+    assert_outcome!(
+        status,
+        StatusOutcome::Found { external_id: found, state: PaymentState::Pending, .. }
+            if *found == external_id
     );
 }
 
@@ -195,8 +144,8 @@ async fn status_follows_settlement_to_succeeded_or_failed(format: WireFormat) {
     });
     let succeeds = payment("tok_success");
     let fails = payment("tok_fail_webhook");
-    accepted(&psp, &succeeds).await;
-    accepted(&psp, &fails).await;
+    accepted(&*psp.connector, &succeeds).await;
+    accepted(&*psp.connector, &fails).await;
 
     assert_eq!(
         settled_state(&psp, &succeeds.idempotency_key).await,
@@ -224,7 +173,7 @@ async fn unknown_key_is_not_found(format: WireFormat) {
 async fn refund_is_accepted_and_an_excessive_one_rejected(format: WireFormat) {
     let psp = psp(format).await;
     let request = payment("tok_success");
-    let external_id = accepted(&psp, &request).await;
+    let external_id = accepted(&*psp.connector, &request).await;
 
     let partial = refund_of(&request, &external_id, 500);
     let outcome = psp.connector.refund(&partial).await;
@@ -239,17 +188,15 @@ async fn refund_is_accepted_and_an_excessive_one_rejected(format: WireFormat) {
     );
 
     let too_much = refund_of(&request, &external_id, 10_000);
-    let outcome = psp.connector.refund(&too_much).await;
-    assert!(
-        matches!(outcome, RefundOutcome::Rejected { .. }),
-        "{outcome:?}"
+    assert_outcome!(
+        psp.connector.refund(&too_much).await,
+        RefundOutcome::Rejected { .. }
     );
 
     let unknown = refund_of(&request, "pay_does_not_exist", 100);
-    let outcome = psp.connector.refund(&unknown).await;
-    assert!(
-        matches!(outcome, RefundOutcome::Rejected { .. }),
-        "{outcome:?}"
+    assert_outcome!(
+        psp.connector.refund(&unknown).await,
+        RefundOutcome::Rejected { .. }
     );
 }
 
@@ -261,37 +208,12 @@ async fn outage_is_transient_and_nothing_is_charged(format: WireFormat) {
         ..never_settles()
     });
 
-    let outcome = psp.connector.create_payment(&request).await;
-    assert!(
-        matches!(outcome, PaymentOutcome::Transient { .. }),
-        "{outcome:?}"
-    );
+    nothing_gets_through(&*psp.connector, &request).await;
     assert_eq!(psp.sim.charges(&request.idempotency_key), 0);
-
-    let status = psp
-        .connector
-        .payment_status(&request.idempotency_key, None)
-        .await;
-    assert!(
-        matches!(status, StatusOutcome::Unknown { .. }),
-        "{status:?}"
-    );
-
-    let refund = refund_of(&request, "pay_any", 100);
-    let outcome = psp.connector.refund(&refund).await;
-    assert!(
-        matches!(outcome, RefundOutcome::Transient { .. }),
-        "{outcome:?}"
-    );
-
-    assert!(matches!(
-        psp.connector.health().await,
-        HealthOutcome::Unhealthy { .. }
-    ));
 
     // Back up: the same key now charges, once.
     psp.sim.set_behaviour(never_settles());
-    accepted(&psp, &request).await;
+    accepted(&*psp.connector, &request).await;
     assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
 }
 
@@ -312,16 +234,14 @@ async fn slow_psp(format: WireFormat) -> Psp {
 async fn timeout_after_sending_is_ambiguous(format: WireFormat) {
     let psp = slow_psp(format).await;
 
-    let outcome = psp.connector.create_payment(&payment("tok_success")).await;
-    assert!(
-        matches!(outcome, PaymentOutcome::Ambiguous { .. }),
-        "{outcome:?}"
+    assert_outcome!(
+        psp.connector.create_payment(&payment("tok_success")).await,
+        PaymentOutcome::Ambiguous { .. }
     );
 
-    let status = psp.connector.payment_status("any:1", None).await;
-    assert!(
-        matches!(status, StatusOutcome::Unknown { .. }),
-        "{status:?}"
+    assert_outcome!(
+        psp.connector.payment_status("any:1", None).await,
+        StatusOutcome::Unknown { .. }
     );
 }
 
@@ -329,29 +249,23 @@ async fn ambiguous_payment_is_found_by_a_later_status_query(format: WireFormat) 
     let psp = slow_psp(format).await;
     let request = payment("tok_success");
 
-    let outcome = psp.connector.create_payment(&request).await;
-    assert!(
-        matches!(outcome, PaymentOutcome::Ambiguous { .. }),
-        "{outcome:?}"
+    assert_outcome!(
+        psp.connector.create_payment(&request).await,
+        PaymentOutcome::Ambiguous { .. }
     );
 
     // The PSP goes on with the request after we stopped waiting: asking (never paying
     // again elsewhere) is the only safe next step, and it finds the payment.
     psp.sim.set_behaviour(never_settles());
     tokio::time::sleep(Duration::from_millis(1_200)).await;
-    let status = psp
-        .connector
-        .payment_status(&request.idempotency_key, None)
-        .await;
-    assert!(
-        matches!(
-            status,
-            StatusOutcome::Found {
-                state: PaymentState::Pending,
-                ..
-            }
-        ),
-        "{status:?}"
+    assert_outcome!(
+        psp.connector
+            .payment_status(&request.idempotency_key, None)
+            .await,
+        StatusOutcome::Found {
+            state: PaymentState::Pending,
+            ..
+        }
     );
     assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
 }
@@ -363,31 +277,28 @@ async fn closed_port_is_transient_and_unhealthy(format: WireFormat) {
     let connector = connector_for(format, ConnectorConfig::new(format!("http://{addr}")));
     let request = payment("tok_success");
 
-    let outcome = connector.create_payment(&request).await;
-    assert!(
-        matches!(outcome, PaymentOutcome::Transient { .. }),
-        "{outcome:?}"
-    );
+    nothing_gets_through(&*connector, &request).await;
+}
 
-    let status = connector
-        .payment_status(&request.idempotency_key, None)
-        .await;
-    assert!(
-        matches!(status, StatusOutcome::Unknown { .. }),
-        "{status:?}"
+/// Asserts that nothing reaches the PSP: creating and refunding are transient (nothing
+/// was done), the status is unknown and the PSP unhealthy.
+async fn nothing_gets_through(connector: &dyn GatewayConnector, request: &PaymentRequest) {
+    assert_outcome!(
+        connector.create_payment(request).await,
+        PaymentOutcome::Transient { .. }
     );
-
-    let refund = refund_of(&request, "pay_any", 100);
-    let outcome = connector.refund(&refund).await;
-    assert!(
-        matches!(outcome, RefundOutcome::Transient { .. }),
-        "{outcome:?}"
+    assert_outcome!(
+        connector
+            .payment_status(&request.idempotency_key, None)
+            .await,
+        StatusOutcome::Unknown { .. }
     );
-
-    assert!(matches!(
-        connector.health().await,
-        HealthOutcome::Unhealthy { .. }
-    ));
+    let refund = refund_of(request, "pay_any", 100);
+    assert_outcome!(
+        connector.refund(&refund).await,
+        RefundOutcome::Transient { .. }
+    );
+    assert_outcome!(connector.health().await, HealthOutcome::Unhealthy { .. });
 }
 
 async fn health_follows_the_gateway(format: WireFormat) {
@@ -402,10 +313,9 @@ async fn health_follows_the_gateway(format: WireFormat) {
         health_down: true,
         ..never_settles()
     });
-    let outcome = psp.connector.health().await;
-    assert!(
-        matches!(&outcome, HealthOutcome::Unhealthy { reason, .. } if reason == "http 503"),
-        "{outcome:?}"
+    assert_outcome!(
+        psp.connector.health().await,
+        HealthOutcome::Unhealthy { reason, .. } if reason == "http 503"
     );
 
     // Slower than the health deadline (1 s) is unhealthy too.
@@ -413,17 +323,16 @@ async fn health_follows_the_gateway(format: WireFormat) {
         latency_ms: 1_500,
         ..never_settles()
     });
-    let outcome = psp.connector.health().await;
-    assert!(
-        matches!(&outcome, HealthOutcome::Unhealthy { latency, .. } if *latency < Duration::from_millis(1_400)),
-        "{outcome:?}"
+    assert_outcome!(
+        psp.connector.health().await,
+        HealthOutcome::Unhealthy { latency, .. } if *latency < Duration::from_millis(1_400)
     );
 }
 
 async fn refund_status_follows_the_refund(format: WireFormat) {
     let psp = psp(format).await;
     let request = payment("tok_success");
-    let external_id = accepted(&psp, &request).await;
+    let external_id = accepted(&*psp.connector, &request).await;
     let refund = refund_of(&request, &external_id, 500);
     let RefundOutcome::Accepted { refund_external_id } = psp.connector.refund(&refund).await else {
         panic!("refund refused");
@@ -461,17 +370,17 @@ async fn lost_reply_is_ambiguous_and_found_later(format: WireFormat) {
     });
     let request = payment("tok_success");
 
-    let outcome = psp.connector.create_payment(&request).await;
-    assert!(
-        matches!(outcome, PaymentOutcome::Ambiguous { .. }),
-        "{outcome:?}"
+    assert_outcome!(
+        psp.connector.create_payment(&request).await,
+        PaymentOutcome::Ambiguous { .. }
     );
     assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
-    let status = psp
-        .connector
-        .payment_status(&request.idempotency_key, None)
-        .await;
-    assert!(matches!(status, StatusOutcome::Found { .. }), "{status:?}");
+    assert_outcome!(
+        psp.connector
+            .payment_status(&request.idempotency_key, None)
+            .await,
+        StatusOutcome::Found { .. }
+    );
 }
 
 async fn key_in_flight_409_is_ambiguous_and_429_transient(format: WireFormat) {
@@ -487,10 +396,7 @@ async fn key_in_flight_409_is_ambiguous_and_429_transient(format: WireFormat) {
             tokio::time::sleep(Duration::from_millis(100)).await;
             psp.connector.create_payment(&request).await
         });
-        assert!(
-            matches!(first, PaymentOutcome::Accepted { .. }),
-            "{first:?}"
-        );
+        assert_outcome!(first, PaymentOutcome::Accepted { .. });
         if transient {
             assert!(
                 matches!(second, PaymentOutcome::Transient { .. }),
@@ -513,17 +419,10 @@ async fn status_reports_the_captured_amount(format: WireFormat) {
         ..never_settles()
     });
     let request = payment("tok_success");
-    accepted(&psp, &request).await;
+    accepted(&*psp.connector, &request).await;
 
-    let status = psp
-        .connector
-        .payment_status(&request.idempotency_key, None)
-        .await;
-    let StatusOutcome::Found { charged, .. } = status else {
-        panic!("{status:?}");
-    };
     assert_eq!(
-        charged,
+        charged(&*psp.connector, &request).await,
         Some(Money {
             amount: Amount::new(5_049).unwrap(),
             currency: Currency::parse("AED").unwrap(),

@@ -14,7 +14,6 @@ use serde_json::json;
 #[tokio::test]
 async fn json_bad_requests_are_400_invalid_request() {
     let sim = start(Format::Json, None).await;
-    let url = sim.url("/v1/payments");
     let good = json!({"amount": 100, "currency": "AED", "country": "AE", "reference": "d"});
     let cases = [
         (vec![], good.to_string()),                   // no Idempotency-Key
@@ -29,30 +28,19 @@ async fn json_bad_requests_are_400_invalid_request() {
         ),
     ];
     for (headers, body) in cases {
-        let reply = sim
-            .http
-            .call(Method::POST, &url, &headers, Some(body))
-            .await;
+        let reply = sim.post("/v1/payments", &headers, body).await;
         assert_eq!(reply.status, 400, "{}", reply.body);
         assert_eq!(reply.json()["error"]["code"], "invalid_request");
     }
     assert_eq!(sim.gateway.charges("k"), 0);
-    let missing = sim.http.call(Method::GET, &url, &[], None).await;
+    let missing = sim.get("/v1/payments").await;
     assert_eq!(missing.status, 400);
 }
 
 #[tokio::test]
 async fn soap_bad_requests_are_client_faults() {
     let sim = start(Format::Soap, None).await;
-    let garbage = sim
-        .http
-        .call(
-            Method::POST,
-            &sim.url("/soap"),
-            &[],
-            Some("<not-soap".into()),
-        )
-        .await;
+    let garbage = sim.post("/soap", &[], "<not-soap".into()).await;
     assert_eq!(garbage.status, 500);
     assert!(
         garbage.body.contains("<faultcode>soap:Client</faultcode>"),
@@ -62,12 +50,10 @@ async fn soap_bad_requests_are_client_faults() {
 
     let fields = "<p:IdempotencyKey>k</p:IdempotencyKey><p:Amount>1</p:Amount><p:Currency>AED</p:Currency><p:Country>AE</p:Country><p:Reference>d</p:Reference>";
     let mismatched = sim
-        .http
-        .call(
-            Method::POST,
-            &sim.url("/soap"),
+        .post(
+            "/soap",
             &[("soapaction", "\"Refund\"")],
-            Some(soap_envelope("CreatePayment", fields)),
+            soap_envelope("CreatePayment", fields),
         )
         .await;
     assert_eq!(mismatched.status, 500);
@@ -80,13 +66,7 @@ async fn soap_bad_requests_are_client_faults() {
 
     // no token means tok_success; a missing SOAPAction is tolerated
     let accepted = sim
-        .http
-        .call(
-            Method::POST,
-            &sim.url("/soap"),
-            &[],
-            Some(soap_envelope("CreatePayment", fields)),
-        )
+        .post("/soap", &[], soap_envelope("CreatePayment", fields))
         .await;
     assert_eq!(accepted.status, 200, "{}", accepted.body);
     assert!(accepted.body.contains("<p:Status>PENDING</p:Status>"));
@@ -105,10 +85,7 @@ async fn admin_reflects_the_library_api_and_unknown_fields_are_refused() {
         ..Behaviour::default()
     };
     sim.gateway.set_behaviour(wanted);
-    let reply = sim
-        .http
-        .call(Method::GET, &sim.url("/admin/behaviour"), &[], None)
-        .await;
+    let reply = sim.get("/admin/behaviour").await;
     assert_eq!(
         reply.json(),
         json!({"latency_ms": 1, "error_rate": 0.25, "outage": false, "health_down": true, "webhook_delay_ms": 42,
@@ -124,11 +101,7 @@ async fn admin_reflects_the_library_api_and_unknown_fields_are_refused() {
 async fn webhook_url_can_be_set_at_run_time() {
     let receiver = receiver(vec![]).await;
     let sim = start(Format::Json, None).await;
-    let id = sim
-        .create("dep_w:1", "tok_success", 100)
-        .await
-        .id()
-        .to_owned();
+    let id = sim.accepted("dep_w:1", "tok_success", 100).await;
     // no URL: the payment still settles, nothing is sent
     wait_for_status(&sim, &id, "succeeded").await;
 
@@ -152,8 +125,7 @@ async fn webhook_url_can_be_set_at_run_time() {
 
 #[tokio::test]
 async fn dropping_the_gateway_stops_the_server_and_pending_webhooks() {
-    let receiver = receiver(vec![]).await;
-    let sim = start(Format::Json, Some(receiver.base_url.clone())).await;
+    let (receiver, sim) = start_with_receiver(Format::Json, vec![]).await;
     sim.gateway.set_behaviour(Behaviour {
         webhook_delay_ms: 100,
         ..Behaviour::default()

@@ -1,11 +1,13 @@
 //! Every misbehaviour knob and the refund status endpoints over real HTTP, both formats.
 
 mod common;
+mod each_format;
 
 use std::time::Duration;
 
 use axum::http::Method;
 use common::*;
+use each_format::for_each_format;
 use gateway_simulator::{Format, WebhookRetry};
 use serde_json::{Value, json};
 
@@ -13,50 +15,32 @@ const WAIT: Duration = Duration::from_secs(5);
 
 /// A create call that may go unanswered.
 async fn try_create(sim: &Sim, key: &str, amount: i64) -> Result<Reply, String> {
-    match sim.format() {
-        Format::Json => {
-            let body =
-                json!({"amount": amount, "currency": "AED", "country": "AE", "reference": "dep_1"});
-            sim.http
-                .try_call(
-                    Method::POST,
-                    &sim.url("/v1/payments"),
-                    &[("idempotency-key", key)],
-                    Some(body.to_string()),
-                )
-                .await
-        }
-        Format::Soap => {
-            let fields = format!(
-                "<p:IdempotencyKey>{key}</p:IdempotencyKey><p:Amount>{amount}</p:Amount><p:Currency>AED</p:Currency><p:Country>AE</p:Country><p:Reference>dep_1</p:Reference>"
-            );
-            sim.http
-                .try_call(
-                    Method::POST,
-                    &sim.url("/soap"),
-                    &[("soapaction", "\"CreatePayment\"")],
-                    Some(soap_envelope("CreatePayment", &fields)),
-                )
-                .await
-        }
-    }
+    let (path, headers, body) = match sim.format() {
+        Format::Json => (
+            "/v1/payments",
+            [("idempotency-key", key)],
+            json!({"amount": amount, "currency": "AED", "country": "AE", "reference": "dep_1"})
+                .to_string(),
+        ),
+        Format::Soap => (
+            "/soap",
+            [("soapaction", "\"CreatePayment\"")],
+            soap_envelope(
+                "CreatePayment",
+                &format!(
+                    "<p:IdempotencyKey>{key}</p:IdempotencyKey><p:Amount>{amount}</p:Amount><p:Currency>AED</p:Currency><p:Country>AE</p:Country><p:Reference>dep_1</p:Reference>"
+                ),
+            ),
+        ),
+    };
+    sim.http
+        .try_call(Method::POST, &sim.url(path), &headers, Some(body))
+        .await
 }
 
 /// The HTTP status of a status lookup by key, and the amount it reports when found.
 async fn lookup(sim: &Sim, key: &str) -> (u16, Option<i64>) {
-    let reply = match sim.format() {
-        Format::Json => {
-            let url = sim.url(&format!("/v1/payments?idempotency_key={key}"));
-            sim.http.call(Method::GET, &url, &[], None).await
-        }
-        Format::Soap => {
-            sim.soap(
-                "GetPaymentStatus",
-                &format!("<p:IdempotencyKey>{key}</p:IdempotencyKey>"),
-            )
-            .await
-        }
-    };
+    let reply = sim.lookup(Of::Payment, By::Key(key)).await;
     let amount = match (sim.format(), reply.status) {
         (Format::Json, 200) => reply.json()["amount"].as_i64(),
         (Format::Soap, 200) => reply
@@ -143,8 +127,7 @@ async fn a_forgotten_key_creates_a_new_payment(format: Format) {
 }
 
 async fn a_mismatched_capture_shows_in_status_webhook_and_admin(format: Format) {
-    let receiver = receiver(vec![]).await;
-    let sim = start(format, Some(receiver.base_url.clone())).await;
+    let (receiver, sim) = start_with_receiver(format, vec![]).await;
     sim.put_behaviour(json!({"capture_mismatch_rate": 1.0}))
         .await;
     assert!(try_create(&sim, "dep_cap:1", 1_001).await.is_ok());
@@ -162,8 +145,7 @@ async fn a_mismatched_capture_shows_in_status_webhook_and_admin(format: Format) 
 }
 
 async fn duplicated_webhooks_arrive_twice(format: Format) {
-    let receiver = receiver(vec![]).await;
-    let sim = start(format, Some(receiver.base_url.clone())).await;
+    let (receiver, sim) = start_with_receiver(format, vec![]).await;
     sim.put_behaviour(json!({"webhook_duplicate_rate": 1.0}))
         .await;
     sim.create("dep_dup:1", "tok_success", 100).await;
@@ -175,8 +157,7 @@ async fn duplicated_webhooks_arrive_twice(format: Format) {
 }
 
 async fn dropped_webhooks_never_arrive_and_the_schedule_runs_out(format: Format) {
-    let receiver = receiver(vec![]).await;
-    let sim = start(format, Some(receiver.base_url.clone())).await;
+    let (receiver, sim) = start_with_receiver(format, vec![]).await;
     sim.gateway.set_webhook_retry(WebhookRetry {
         first_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(20),
@@ -184,11 +165,7 @@ async fn dropped_webhooks_never_arrive_and_the_schedule_runs_out(format: Format)
         timeout: Duration::from_secs(1),
     });
     sim.put_behaviour(json!({"webhook_drop_rate": 1.0})).await;
-    let id = sim
-        .create("dep_drop:1", "tok_success", 100)
-        .await
-        .id()
-        .to_owned();
+    let id = sim.accepted("dep_drop:1", "tok_success", 100).await;
     wait_for_status(&sim, &id, "succeeded").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(receiver.deliveries().is_empty());
@@ -200,16 +177,13 @@ async fn dropped_webhooks_never_arrive_and_the_schedule_runs_out(format: Format)
 }
 
 async fn reordered_webhooks_overtake_each_other(format: Format) {
-    let receiver = receiver(vec![]).await;
-    let sim = start(format, Some(receiver.base_url.clone())).await;
+    let (receiver, sim) = start_with_receiver(format, vec![]).await;
     sim.put_behaviour(json!({"webhook_reorder": true})).await;
     let mut created = Vec::new();
     for i in 0..8 {
         created.push(
-            sim.create(&format!("dep_ro:{i}"), "tok_success", 100)
-                .await
-                .id()
-                .to_owned(),
+            sim.accepted(&format!("dep_ro:{i}"), "tok_success", 100)
+                .await,
         );
     }
     let deliveries = receiver.wait_for(8, WAIT).await;
@@ -224,57 +198,11 @@ async fn reordered_webhooks_overtake_each_other(format: Format) {
 async fn refund_status_is_found_by_id_and_key(format: Format) {
     let sim = start(format, None).await;
     sim.put_behaviour(json!({"webhook_delay_ms": 100})).await;
-    let id = sim
-        .create("dep_rs:1", "tok_success", 1_000)
-        .await
-        .id()
-        .to_owned();
+    let id = sim.accepted("dep_rs:1", "tok_success", 1_000).await;
     let Refunded::Accepted { id: refund_id } = sim.refund("dep_rs:refund:1", &id, 300).await else {
         panic!("refund refused");
     };
     let sim = &sim;
-    let by_id = |refund_id: String| async move {
-        match sim.format() {
-            Format::Json => {
-                sim.http
-                    .call(
-                        Method::GET,
-                        &sim.url(&format!("/v1/refunds/{refund_id}")),
-                        &[],
-                        None,
-                    )
-                    .await
-            }
-            Format::Soap => {
-                sim.soap(
-                    "GetRefundStatus",
-                    &format!("<p:RefundId>{refund_id}</p:RefundId>"),
-                )
-                .await
-            }
-        }
-    };
-    let by_key = |key: &'static str| async move {
-        match sim.format() {
-            Format::Json => {
-                sim.http
-                    .call(
-                        Method::GET,
-                        &sim.url(&format!("/v1/refunds?idempotency_key={key}")),
-                        &[],
-                        None,
-                    )
-                    .await
-            }
-            Format::Soap => {
-                sim.soap(
-                    "GetRefundStatus",
-                    &format!("<p:IdempotencyKey>{key}</p:IdempotencyKey>"),
-                )
-                .await
-            }
-        }
-    };
     let status_of = |reply: &Reply| -> String {
         match sim.format() {
             Format::Json => {
@@ -294,13 +222,13 @@ async fn refund_status_is_found_by_id_and_key(format: Format) {
                 .to_lowercase(),
         }
     };
-    let reply = by_id(refund_id.clone()).await;
+    let reply = sim.lookup(Of::Refund, By::Id(&refund_id)).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(status_of(&reply), "pending");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let reply = by_key("dep_rs:refund:1").await;
+    let reply = sim.lookup(Of::Refund, By::Key("dep_rs:refund:1")).await;
     assert_eq!(status_of(&reply), "succeeded");
-    let missing = by_key("dep_rs:refund:nope").await;
+    let missing = sim.lookup(Of::Refund, By::Key("dep_rs:refund:nope")).await;
     match format {
         Format::Json => assert_eq!(
             (missing.status, missing.json()["error"]["code"].clone()),
@@ -316,27 +244,6 @@ async fn refund_status_is_found_by_id_and_key(format: Format) {
     assert_eq!(refund["idempotency_key"], "dep_rs:refund:1");
     assert_eq!(refund["amount"], 300);
     assert_eq!(refund["status"], "succeeded");
-}
-
-macro_rules! for_each_format {
-    ($($case:ident),* $(,)?) => {
-        mod json {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(gateway_simulator::Format::Json).await
-                }
-            )*
-        }
-        mod soap {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(gateway_simulator::Format::Soap).await
-                }
-            )*
-        }
-    };
 }
 
 for_each_format!(

@@ -1,10 +1,12 @@
 //! The simulator over real HTTP on 127.0.0.1, every behaviour for both wire formats.
 
 mod common;
+mod each_format;
 
 use std::time::{Duration, Instant};
 
 use common::*;
+use each_format::for_each_format;
 use gateway_simulator::Format;
 use serde_json::json;
 
@@ -79,8 +81,7 @@ async fn twenty_concurrent_identical_creates_charge_once(format: Format) {
 }
 
 async fn decline_token_is_declined_at_once_and_sends_no_webhook(format: Format) {
-    let receiver = receiver(vec![]).await;
-    let sim = start(format, Some(receiver.base_url.clone())).await;
+    let (receiver, sim) = start_with_receiver(format, vec![]).await;
     let created = sim.create("dep_d:1", "tok_decline", 900).await;
     let Created::Declined { code, .. } = &created else {
         panic!("{created:?}");
@@ -101,11 +102,7 @@ async fn status_is_found_by_id_and_by_key(format: Format) {
     let sim = start(format, None).await;
     // settlement far away, so both answers see the same (pending) payment
     sim.put_behaviour(json!({"webhook_delay_ms": 60_000})).await;
-    let id = sim
-        .create("dep_e:1", "tok_success", 1_000)
-        .await
-        .id()
-        .to_owned();
+    let id = sim.accepted("dep_e:1", "tok_success", 1_000).await;
     let by_id = sim.status_by_id(&id).await.unwrap().unwrap();
     let by_key = sim.status_by_key("dep_e:1").await.unwrap().unwrap();
     assert_eq!(by_id, by_key);
@@ -123,11 +120,7 @@ async fn unknown_key_or_id_is_not_found(format: Format) {
 
 async fn refund_is_idempotent_and_bounded_by_the_amount(format: Format) {
     let sim = start(format, None).await;
-    let id = sim
-        .create("dep_f:1", "tok_success", 1_000)
-        .await
-        .id()
-        .to_owned();
+    let id = sim.accepted("dep_f:1", "tok_success", 1_000).await;
     let first = sim.refund("dep_f:refund:r1", &id, 600).await;
     let Refunded::Accepted { id: refund_id } = &first else {
         panic!("{first:?}");
@@ -268,16 +261,11 @@ async fn payment_goes_on_after_the_client_stops_waiting(format: Format) {
 }
 
 async fn accepted_payment_is_confirmed_by_a_signed_webhook(format: Format) {
-    let receiver = receiver(vec![]).await;
-    let sim = start(format, Some(receiver.base_url.clone())).await;
+    let (receiver, sim) = start_with_receiver(format, vec![]).await;
     // A slow webhook must not slow the create call down.
     sim.put_behaviour(json!({"webhook_delay_ms": 500})).await;
     let started = Instant::now();
-    let id = sim
-        .create("dep_k:1", "tok_success", 10_099)
-        .await
-        .id()
-        .to_owned();
+    let id = sim.accepted("dep_k:1", "tok_success", 10_099).await;
     assert!(started.elapsed() < Duration::from_millis(500));
     assert_eq!(
         sim.status_by_id(&id).await.unwrap().unwrap().status,
@@ -312,13 +300,8 @@ async fn accepted_payment_is_confirmed_by_a_signed_webhook(format: Format) {
 }
 
 async fn fail_webhook_token_is_reported_failed(format: Format) {
-    let receiver = receiver(vec![]).await;
-    let sim = start(format, Some(receiver.base_url.clone())).await;
-    let id = sim
-        .create("dep_l:1", "tok_fail_webhook", 2_000)
-        .await
-        .id()
-        .to_owned();
+    let (receiver, sim) = start_with_receiver(format, vec![]).await;
+    let id = sim.accepted("dep_l:1", "tok_fail_webhook", 2_000).await;
     let deliveries = receiver.wait_for(1, WAIT).await;
     assert_signed(&deliveries[0]);
     let event = sim.event(&deliveries[0]);
@@ -331,13 +314,8 @@ async fn fail_webhook_token_is_reported_failed(format: Format) {
 }
 
 async fn refund_is_confirmed_by_a_signed_webhook(format: Format) {
-    let receiver = receiver(vec![]).await;
-    let sim = start(format, Some(receiver.base_url.clone())).await;
-    let id = sim
-        .create("dep_m:1", "tok_success", 2_000)
-        .await
-        .id()
-        .to_owned();
+    let (receiver, sim) = start_with_receiver(format, vec![]).await;
+    let id = sim.accepted("dep_m:1", "tok_success", 2_000).await;
     receiver.wait_for(1, WAIT).await;
     wait_for_status(&sim, &id, "succeeded").await;
     let Refunded::Accepted { id: refund_id } = sim.refund("dep_m:refund:1", &id, 500).await else {
@@ -354,13 +332,8 @@ async fn refund_is_confirmed_by_a_signed_webhook(format: Format) {
 }
 
 async fn failing_receiver_gets_retries_with_backoff_and_the_same_event(format: Format) {
-    let receiver = receiver(vec![500, 500]).await;
-    let sim = start(format, Some(receiver.base_url.clone())).await;
-    let id = sim
-        .create("dep_n:1", "tok_success", 300)
-        .await
-        .id()
-        .to_owned();
+    let (receiver, sim) = start_with_receiver(format, vec![500, 500]).await;
+    let id = sim.accepted("dep_n:1", "tok_success", 300).await;
     let deliveries = receiver.wait_for(3, WAIT).await;
     let events: Vec<Event> = deliveries.iter().map(|d| sim.event(d)).collect();
     assert!(events.iter().all(|e| e == &events[0]), "{events:?}");
@@ -377,27 +350,6 @@ async fn failing_receiver_gets_retries_with_backoff_and_the_same_event(format: F
     let events = &sim.admin_payments().await[0]["events"];
     assert_eq!(events[0]["attempts"], 3);
     assert_eq!(events[0]["delivered"], true);
-}
-
-macro_rules! for_each_format {
-    ($($case:ident),* $(,)?) => {
-        mod json {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(gateway_simulator::Format::Json).await
-                }
-            )*
-        }
-        mod soap {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(gateway_simulator::Format::Soap).await
-                }
-            )*
-        }
-    };
 }
 
 for_each_format!(

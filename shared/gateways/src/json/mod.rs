@@ -3,15 +3,14 @@
 mod transformers;
 
 use crate::classify::{log_payment, log_refund, log_refund_status, log_status};
-use crate::config::ConnectorConfig;
-use crate::transport::{HttpExchange, Reply, Transport, TransportError};
+use crate::connector::Connector;
+use crate::transport::{Reply, TransportError};
 use async_trait::async_trait;
 use paygate_domain::ports::gateway::{
     GatewayConnector, HealthOutcome, PaymentOutcome, PaymentRequest, RefundOutcome, RefundRequest,
     RefundStatusOutcome, StatusOutcome,
 };
 use reqwest::{Method, Url};
-use std::sync::Arc;
 use transformers::{
     CreatePaymentReply, JsonPaymentRequest, JsonRefundRequest, PaymentStatusReply, RefundReply,
     RefundStatusReply,
@@ -21,27 +20,13 @@ const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 const CONTENT_TYPE: &str = "Content-Type";
 const JSON: &str = "application/json";
 
-/// Speaks the JSON REST format. Cheap to share: one HTTP client, built in [`Self::new`].
-pub struct JsonConnector {
-    transport: Transport,
-}
+/// The JSON REST format, as the type parameter of [`Connector`].
+pub enum Json {}
+
+/// Speaks the JSON REST format.
+pub type JsonConnector = Connector<Json>;
 
 impl JsonConnector {
-    /// Over the production HTTP client.
-    pub fn new(config: ConnectorConfig) -> Self {
-        Self {
-            transport: Transport::new(config),
-        }
-    }
-
-    /// Over any exchange (an in-process simulated PSP, a recording fake): the same
-    /// requests, the same classification.
-    pub fn with_exchange(config: ConnectorConfig, exchange: Arc<dyn HttpExchange>) -> Self {
-        Self {
-            transport: Transport::over(config, exchange),
-        }
-    }
-
     async fn post(
         &self,
         path: &str,

@@ -122,6 +122,49 @@ fn parse_with_id<T: for<'de> Deserialize<'de>>(body: &[u8], id: impl Fn(&T) -> &
         .filter(|value| present(Some(id(value))).is_some())
 }
 
+/// The code and message of a refused request: the PSP's own when usable, else `fallback`
+/// and the HTTP status.
+fn refusal(reply: &Reply, fallback: &str) -> (String, String) {
+    let error = JsonErrorBody::parse(&reply.body).map(|b| b.error);
+    let code = error
+        .as_ref()
+        .and_then(|e| psp_code(e.code.as_deref()))
+        .unwrap_or_else(|| fallback.to_owned());
+    let message = psp_message(
+        error.as_ref().and_then(|e| e.message.as_deref()),
+        &http_reason(reply.status),
+    );
+    (code, message)
+}
+
+/// A status lookup's answer: the record (on 2xx), the PSP's own "not found" (on 404), or
+/// why neither.
+enum Lookup<T> {
+    Found(T),
+    NotFound,
+    Unknown(String),
+}
+
+/// Reads a lookup of a `what` (payment, refund) whose record `T` carries its `id`.
+fn lookup<T: for<'de> Deserialize<'de>>(
+    reply: &Reply,
+    what: &str,
+    id: impl Fn(&T) -> &str,
+) -> Lookup<T> {
+    match reply.status {
+        200..=299 => match parse_with_id::<T>(&reply.body, id) {
+            Some(record) => Lookup::Found(record),
+            None => Lookup::Unknown(format!(
+                "{}: unreadable {what} body",
+                http_reason(reply.status)
+            )),
+        },
+        // Only the PSP's own "not found" proves the attempt never reached it.
+        404 if is_not_found(&reply.body) => Lookup::NotFound,
+        status => Lookup::Unknown(http_reason(status)),
+    }
+}
+
 /// The answer to `POST /v1/payments`.
 pub(crate) struct CreatePaymentReply(pub(crate) Reply);
 
@@ -157,20 +200,13 @@ impl From<CreatePaymentReply> for PaymentOutcome {
             HttpClass::Rejected => {
                 // 402 is the payer's decline; any other 4xx is our request refused. Both
                 // are final; the PSP's code tells which.
-                let error = JsonErrorBody::parse(&reply.body).map(|b| b.error);
                 let fallback = if reply.status == 402 {
                     "declined"
                 } else {
                     REJECTED_REQUEST
                 };
-                let code = error.as_ref().and_then(|e| psp_code(e.code.as_deref()));
-                Self::Declined {
-                    code: code.unwrap_or_else(|| fallback.to_owned()),
-                    message: psp_message(
-                        error.as_ref().and_then(|e| e.message.as_deref()),
-                        &http_reason(reply.status),
-                    ),
-                }
+                let (code, message) = refusal(&reply, fallback);
+                Self::Declined { code, message }
             }
             HttpClass::Unknown => Self::Ambiguous {
                 reason: http_reason(reply.status),
@@ -184,22 +220,14 @@ pub(crate) struct PaymentStatusReply(pub(crate) Reply);
 
 impl From<PaymentStatusReply> for StatusOutcome {
     fn from(PaymentStatusReply(reply): PaymentStatusReply) -> Self {
-        match reply.status {
-            200..=299 => match parse_with_id::<JsonPayment>(&reply.body, |p| &p.id) {
-                Some(payment) => Self::Found {
-                    external_id: payment.id.trim().to_owned(),
-                    state: payment_state(payment.status, payment.failure_code.as_deref()),
-                    charged: payment.charged(),
-                },
-                None => Self::Unknown {
-                    reason: format!("{}: unreadable payment body", http_reason(reply.status)),
-                },
+        match lookup::<JsonPayment>(&reply, "payment", |p| &p.id) {
+            Lookup::Found(payment) => Self::Found {
+                external_id: payment.id.trim().to_owned(),
+                state: payment_state(payment.status, payment.failure_code.as_deref()),
+                charged: payment.charged(),
             },
-            // Only the PSP's own "not found" proves the attempt never reached it.
-            404 if is_not_found(&reply.body) => Self::NotFound,
-            status => Self::Unknown {
-                reason: http_reason(status),
-            },
+            Lookup::NotFound => Self::NotFound,
+            Lookup::Unknown(reason) => Self::Unknown { reason },
         }
     }
 }
@@ -257,17 +285,8 @@ impl From<RefundReply> for RefundOutcome {
                 reason: http_reason(reply.status),
             },
             HttpClass::Rejected => {
-                let error = JsonErrorBody::parse(&reply.body).map(|b| b.error);
-                Self::Rejected {
-                    code: error
-                        .as_ref()
-                        .and_then(|e| psp_code(e.code.as_deref()))
-                        .unwrap_or_else(|| REJECTED_REQUEST.to_owned()),
-                    message: psp_message(
-                        error.as_ref().and_then(|e| e.message.as_deref()),
-                        &http_reason(reply.status),
-                    ),
-                }
+                let (code, message) = refusal(&reply, REJECTED_REQUEST);
+                Self::Rejected { code, message }
             }
             HttpClass::Unknown => Self::Ambiguous {
                 reason: http_reason(reply.status),
@@ -298,27 +317,20 @@ pub(crate) struct RefundStatusReply(pub(crate) Reply);
 
 impl From<RefundStatusReply> for RefundStatusOutcome {
     fn from(RefundStatusReply(reply): RefundStatusReply) -> Self {
-        match reply.status {
-            200..=299 => match parse_with_id::<JsonRefundView>(&reply.body, |r| &r.id) {
-                Some(refund) => Self::Found {
-                    refund_external_id: refund.id.trim().to_owned(),
-                    state: match refund.status {
-                        JsonRefundStatus::Pending => RefundSettlement::Pending,
-                        JsonRefundStatus::Succeeded => RefundSettlement::Succeeded,
-                        JsonRefundStatus::Failed => RefundSettlement::Failed {
-                            code: psp_code(refund.failure_code.as_deref())
-                                .unwrap_or_else(|| "failed".to_owned()),
-                        },
+        match lookup::<JsonRefundView>(&reply, "refund", |r| &r.id) {
+            Lookup::Found(refund) => Self::Found {
+                refund_external_id: refund.id.trim().to_owned(),
+                state: match refund.status {
+                    JsonRefundStatus::Pending => RefundSettlement::Pending,
+                    JsonRefundStatus::Succeeded => RefundSettlement::Succeeded,
+                    JsonRefundStatus::Failed => RefundSettlement::Failed {
+                        code: psp_code(refund.failure_code.as_deref())
+                            .unwrap_or_else(|| "failed".to_owned()),
                     },
                 },
-                None => Self::Unknown {
-                    reason: format!("{}: unreadable refund body", http_reason(reply.status)),
-                },
             },
-            404 if is_not_found(&reply.body) => Self::NotFound,
-            status => Self::Unknown {
-                reason: http_reason(status),
-            },
+            Lookup::NotFound => Self::NotFound,
+            Lookup::Unknown(reason) => Self::Unknown { reason },
         }
     }
 }

@@ -4,15 +4,14 @@
 mod transformers;
 
 use crate::classify::{REJECTED_REQUEST, log_payment, log_refund, log_refund_status, log_status};
-use crate::config::ConnectorConfig;
-use crate::transport::{HttpExchange, Reply, Transport, TransportError};
+use crate::connector::Connector;
+use crate::transport::{Reply, TransportError};
 use async_trait::async_trait;
 use paygate_domain::ports::gateway::{
     GatewayConnector, HealthOutcome, PaymentOutcome, PaymentRequest, RefundOutcome, RefundRequest,
     RefundStatusOutcome, StatusOutcome,
 };
 use reqwest::Method;
-use std::sync::Arc;
 use transformers::{
     CreatePayment, CreatePaymentReply, EncodeError, GetPaymentStatus, GetRefundStatus, Operation,
     PaymentLookup, PaymentStatusReply, Refund, RefundLookup, RefundReply, RefundStatusReply,
@@ -22,27 +21,13 @@ use transformers::{
 const SOAP_PATH: &str = "/soap";
 const XML_CONTENT_TYPE: &str = "text/xml; charset=utf-8";
 
-/// Speaks the SOAP format. Cheap to share: one HTTP client, built in [`Self::new`].
-pub struct SoapConnector {
-    transport: Transport,
-}
+/// The SOAP 1.1 / XML format, as the type parameter of [`Connector`].
+pub enum Soap {}
+
+/// Speaks the SOAP format.
+pub type SoapConnector = Connector<Soap>;
 
 impl SoapConnector {
-    /// Over the production HTTP client.
-    pub fn new(config: ConnectorConfig) -> Self {
-        Self {
-            transport: Transport::new(config),
-        }
-    }
-
-    /// Over any exchange (an in-process simulated PSP, a recording fake): the same
-    /// requests, the same classification.
-    pub fn with_exchange(config: ConnectorConfig, exchange: Arc<dyn HttpExchange>) -> Self {
-        Self {
-            transport: Transport::over(config, exchange),
-        }
-    }
-
     async fn call(&self, request: SoapRequest) -> Result<Reply, TransportError> {
         let url = self.transport.endpoint(SOAP_PATH)?;
         let headers = [

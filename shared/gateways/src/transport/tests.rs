@@ -20,6 +20,19 @@ async fn get(transport: &Transport, path: &str) -> Result<Reply, TransportError>
     transport.send(Method::GET, url, &[], Vec::new()).await
 }
 
+/// `GET /v1/payments` from the server at `base`, within a 2 s request deadline.
+async fn get_payments(base: String) -> Result<Reply, TransportError> {
+    get(&transport(base, Duration::from_secs(2)), "/v1/payments").await
+}
+
+/// What the transport keeps of an answer whose body it could not read whole: the status.
+fn without_body(status: u16) -> Reply {
+    Reply {
+        status,
+        body: Vec::new(),
+    }
+}
+
 /// A port that was just free: nothing listens there.
 async fn closed_port() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -53,8 +66,7 @@ where
 
 #[tokio::test]
 async fn connection_refused_is_not_sent() {
-    let t = transport(closed_port().await, Duration::from_secs(2));
-    let err = get(&t, "/v1/payments").await.unwrap_err();
+    let err = get_payments(closed_port().await).await.unwrap_err();
     assert!(matches!(err, TransportError::NotSent(_)), "{err:?}");
 }
 
@@ -123,8 +135,7 @@ async fn timeout_after_sending_is_unanswered() {
 #[tokio::test]
 async fn connection_closed_after_sending_is_unanswered() {
     let base = one_shot_server(|socket| async move { drop(socket) }).await;
-    let t = transport(base, Duration::from_secs(2));
-    let err = get(&t, "/v1/payments").await.unwrap_err();
+    let err = get_payments(base).await.unwrap_err();
     assert!(matches!(err, TransportError::Unanswered(_)), "{err:?}");
 }
 
@@ -136,8 +147,7 @@ async fn connection_reset_after_sending_is_unanswered() {
         drop(socket);
     })
     .await;
-    let t = transport(base, Duration::from_secs(2));
-    let err = get(&t, "/v1/payments").await.unwrap_err();
+    let err = get_payments(base).await.unwrap_err();
     assert!(matches!(err, TransportError::Unanswered(_)), "{err:?}");
 }
 
@@ -150,15 +160,7 @@ async fn status_line_then_dead_body_is_classified_by_status() {
         drop(socket);
     })
     .await;
-    let t = transport(base, Duration::from_secs(2));
-    let reply = get(&t, "/v1/payments").await.unwrap();
-    assert_eq!(
-        reply,
-        Reply {
-            status: 503,
-            body: Vec::new()
-        }
-    );
+    assert_eq!(get_payments(base).await.unwrap(), without_body(503));
 }
 
 #[tokio::test]
@@ -170,15 +172,7 @@ async fn oversized_body_is_ignored() {
         let _ = socket.write_all(&vec![b'a'; size]).await;
     })
     .await;
-    let t = transport(base, Duration::from_secs(2));
-    let reply = get(&t, "/v1/payments").await.unwrap();
-    assert_eq!(
-        reply,
-        Reply {
-            status: 201,
-            body: Vec::new()
-        }
-    );
+    assert_eq!(get_payments(base).await.unwrap(), without_body(201));
 }
 
 #[tokio::test]
@@ -223,31 +217,19 @@ fn truncate_respects_char_boundaries() {
     assert_eq!(truncate("abc".to_owned(), 10), "abc");
 }
 
-/// Records what the connector hands to the seam and answers with a fixed reply.
-struct Canned {
-    seen: std::sync::Mutex<Vec<(http::Request<Vec<u8>>, Duration)>>,
-    answer: Result<(u16, Vec<u8>), TransportError>,
-}
+#[path = "../../tests/common/canned.rs"]
+mod canned;
 
-#[async_trait]
-impl HttpExchange for Canned {
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-        deadline: Duration,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
-        self.seen.lock().unwrap().push((request, deadline));
-        let (status, body) = self.answer.clone()?;
-        let mut response = http::Response::new(body);
-        *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
-        Ok(response)
-    }
-}
+/// What the connector handed to the seam: each request and its deadline.
+type Seen = Arc<std::sync::Mutex<Vec<(http::Request<Vec<u8>>, Duration)>>>;
 
-fn over(answer: Result<(u16, Vec<u8>), TransportError>) -> (Transport, Arc<Canned>) {
-    let canned = Arc::new(Canned {
-        seen: std::sync::Mutex::default(),
-        answer,
+/// A transport over a seam that records what it is handed and answers `answer`.
+fn over(answer: Result<(u16, Vec<u8>), TransportError>) -> (Transport, Seen) {
+    let seen = Seen::default();
+    let record = seen.clone();
+    let canned = canned::Canned(move |request, deadline| {
+        record.lock().unwrap().push((request, deadline));
+        answer.clone()
     });
     let config = ConnectorConfig {
         base_url: "https://psp.test/api/".into(),
@@ -257,12 +239,12 @@ fn over(answer: Result<(u16, Vec<u8>), TransportError>) -> (Transport, Arc<Canne
             health: Duration::from_millis(700),
         },
     };
-    (Transport::over(config, canned.clone()), canned)
+    (Transport::over(config, Arc::new(canned)), seen)
 }
 
 #[tokio::test]
 async fn the_seam_gets_a_complete_request_and_the_request_deadline() {
-    let (t, canned) = over(Ok((201, b"{}".to_vec())));
+    let (t, seen) = over(Ok((201, b"{}".to_vec())));
     let url = t
         .endpoint_with_query("/v1/payments", "idempotency_key", "d 1:&x")
         .unwrap();
@@ -276,7 +258,7 @@ async fn the_seam_gets_a_complete_request_and_the_request_deadline() {
         .await
         .unwrap();
     assert_eq!(reply.status, 201);
-    let seen = canned.seen.lock().unwrap();
+    let seen = seen.lock().unwrap();
     let (request, deadline) = &seen[0];
     assert_eq!(*deadline, Duration::from_secs(4));
     assert_eq!(request.method(), Method::POST);
@@ -290,10 +272,10 @@ async fn the_seam_gets_a_complete_request_and_the_request_deadline() {
 
 #[tokio::test]
 async fn ids_are_one_percent_encoded_path_segment() {
-    let (t, canned) = over(Ok((200, Vec::new())));
+    let (t, seen) = over(Ok((200, Vec::new())));
     let url = t.endpoint_with_segment("/v1/payments", "../x?y").unwrap();
     t.send(Method::GET, url, &[], Vec::new()).await.unwrap();
-    let seen = canned.seen.lock().unwrap();
+    let seen = seen.lock().unwrap();
     assert_eq!(
         seen[0].0.uri().to_string(),
         "https://psp.test/api/v1/payments/..%2Fx%3Fy"
@@ -302,7 +284,7 @@ async fn ids_are_one_percent_encoded_path_segment() {
 
 #[tokio::test]
 async fn a_header_http_cannot_carry_is_not_sent() {
-    let (t, canned) = over(Ok((200, Vec::new())));
+    let (t, seen) = over(Ok((200, Vec::new())));
     let url = t.endpoint("/v1/payments").unwrap();
     let err = t
         .send(
@@ -314,7 +296,7 @@ async fn a_header_http_cannot_carry_is_not_sent() {
         .await
         .unwrap_err();
     assert!(matches!(err, TransportError::NotSent(_)), "{err:?}");
-    assert!(canned.seen.lock().unwrap().is_empty());
+    assert!(seen.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -327,7 +309,7 @@ async fn oversized_answers_from_the_seam_are_ignored_too() {
 
 #[tokio::test]
 async fn health_goes_through_the_seam_with_the_health_deadline() {
-    let (t, canned) = over(Ok((200, b"OK".to_vec())));
+    let (t, seen) = over(Ok((200, b"OK".to_vec())));
     assert!(matches!(
         t.health("/health").await,
         HealthOutcome::Healthy { .. }
@@ -337,7 +319,7 @@ async fn health_goes_through_the_seam_with_the_health_deadline() {
         t2.health("/health").await,
         HealthOutcome::Unhealthy { reason, .. } if reason == "timed out"
     ));
-    let seen = canned.seen.lock().unwrap();
+    let seen = seen.lock().unwrap();
     assert_eq!(seen[0].1, Duration::from_millis(700));
     assert_eq!(seen[0].0.uri().to_string(), "https://psp.test/api/health");
 }

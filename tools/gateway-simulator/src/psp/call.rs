@@ -24,6 +24,18 @@ impl Call {
     }
 }
 
+/// `call(new)`, or the request refused as invalid when `new` has a problem.
+pub(crate) fn checked<T>(
+    new: T,
+    problem: impl FnOnce(&T) -> Option<String>,
+    call: impl FnOnce(T) -> Call,
+) -> Result<Call, Refusal> {
+    match problem(&new) {
+        Some(problem) => Err(Refusal::Invalid(problem)),
+        None => Ok(call(new)),
+    }
+}
+
 /// Why a request is answered at once, before any work is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Refusal {

@@ -4,10 +4,11 @@ use http::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::call::{Answer, Call, Refusal, Response, header, id_after, query_param, response};
+use super::call::{
+    Answer, Call, Refusal, Response, checked, header, id_after, query_param, response,
+};
 use super::ledger::{
     Lookup, NewPayment, NewRefund, PaymentRecord, PaymentStatus, RefundError, RefundRecord,
-    RefundStatus,
 };
 
 const CONTENT_TYPE: &str = "application/json";
@@ -36,10 +37,33 @@ struct CreatePayment {
     token: Option<String>,
 }
 
+impl CreatePayment {
+    fn under(self, idempotency_key: String) -> NewPayment {
+        NewPayment {
+            idempotency_key,
+            amount: self.amount,
+            currency: self.currency,
+            country: self.country,
+            reference: self.reference,
+            token: self.token.filter(|t| !t.is_empty()),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct CreateRefund {
     payment_id: String,
     amount: i64,
+}
+
+impl CreateRefund {
+    fn under(self, idempotency_key: String) -> NewRefund {
+        NewRefund {
+            idempotency_key,
+            payment_id: self.payment_id,
+            amount: self.amount,
+        }
+    }
 }
 
 fn idempotency_key(request: &http::Request<Vec<u8>>) -> Result<String, Refusal> {
@@ -68,53 +92,31 @@ pub(crate) fn parse(request: &http::Request<Vec<u8>>) -> Result<Call, Refusal> {
     match path {
         PAYMENTS if post => {
             let key = idempotency_key(request)?;
-            let b: CreatePayment = body(request)?;
-            let new = NewPayment {
-                idempotency_key: key,
-                amount: b.amount,
-                currency: b.currency,
-                country: b.country,
-                reference: b.reference,
-                token: b.token.filter(|t| !t.is_empty()),
-            };
-            match new.problem() {
-                Some(problem) => Err(Refusal::Invalid(problem)),
-                None => Ok(Call::CreatePayment(new)),
-            }
+            let new = body::<CreatePayment>(request)?.under(key);
+            checked(new, NewPayment::problem, Call::CreatePayment)
         }
         PAYMENTS if get => by_key(request.uri()).map(Call::PaymentStatus),
         REFUNDS if post => {
             let key = idempotency_key(request)?;
-            let b: CreateRefund = body(request)?;
-            let new = NewRefund {
-                idempotency_key: key,
-                payment_id: b.payment_id,
-                amount: b.amount,
-            };
-            match new.problem() {
-                Some(problem) => Err(Refusal::Invalid(problem)),
-                None => Ok(Call::Refund(new)),
-            }
+            let new = body::<CreateRefund>(request)?.under(key);
+            checked(new, NewRefund::problem, Call::Refund)
         }
         REFUNDS if get => by_key(request.uri()).map(Call::RefundStatus),
         "/health" if get => Ok(Call::Health),
         PAYMENTS | REFUNDS | "/health" => Err(Refusal::MethodNotAllowed),
+        // `/v1/payments/{id}`, `/v1/refunds/{id}`: a status lookup by the PSP's id.
         _ => {
-            if let Some(id) = id_after(path, PAYMENTS) {
-                return if get {
-                    Ok(Call::PaymentStatus(Lookup::Id(id)))
+            let by_id = |collection, call: fn(Lookup) -> Call| {
+                let id = id_after(path, collection)?;
+                Some(if get {
+                    Ok(call(Lookup::Id(id)))
                 } else {
                     Err(Refusal::MethodNotAllowed)
-                };
-            }
-            if let Some(id) = id_after(path, REFUNDS) {
-                return if get {
-                    Ok(Call::RefundStatus(Lookup::Id(id)))
-                } else {
-                    Err(Refusal::MethodNotAllowed)
-                };
-            }
-            Err(Refusal::NoRoute)
+                })
+            };
+            by_id(PAYMENTS, Call::PaymentStatus)
+                .or_else(|| by_id(REFUNDS, Call::RefundStatus))
+                .unwrap_or(Err(Refusal::NoRoute))
         }
     }
 }
@@ -129,23 +131,6 @@ pub(crate) fn refuse(refusal: Refusal) -> Response {
             "method_not_allowed",
             "method not allowed on this route",
         ),
-    }
-}
-
-fn status_name(status: PaymentStatus) -> &'static str {
-    match status {
-        PaymentStatus::Pending => "pending",
-        PaymentStatus::Succeeded => "succeeded",
-        PaymentStatus::Failed => "failed",
-        PaymentStatus::Declined => "declined",
-    }
-}
-
-fn refund_status_name(status: RefundStatus) -> &'static str {
-    match status {
-        RefundStatus::Pending => "pending",
-        RefundStatus::Succeeded => "succeeded",
-        RefundStatus::Failed => "failed",
     }
 }
 
@@ -180,7 +165,7 @@ pub(crate) fn render(answer: Answer<'_>) -> Response {
             200,
             json!({
                 "id": payment.id,
-                "status": status_name(payment.status),
+                "status": payment.status.name(),
                 "amount": payment.amount,
                 "currency": payment.currency,
                 "reference": payment.reference,
@@ -235,7 +220,7 @@ fn refund_view(refund: &RefundRecord) -> Response {
         200,
         json!({
             "id": refund.id,
-            "status": refund_status_name(refund.status),
+            "status": refund.status.name(),
             "payment_id": refund.payment_id,
             "amount": refund.amount,
             "failure_code": refund.failure_code,
@@ -276,49 +261,48 @@ mod tests {
             panic!()
         };
         assert_eq!((new.idempotency_key.as_str(), new.token), ("d:1", None));
-        let call = |method, uri| parse(&request(method, uri, &[], "")).ok();
-        assert_eq!(
-            call("GET", "/v1/payments?idempotency_key=d%3A1"),
-            Some(Call::PaymentStatus(Lookup::Key("d:1".into())))
-        );
-        assert_eq!(
-            call("GET", "/v1/payments/pay_1"),
-            Some(Call::PaymentStatus(Lookup::Id("pay_1".into())))
-        );
-        assert_eq!(
-            call("GET", "/v1/refunds/ref_1"),
-            Some(Call::RefundStatus(Lookup::Id("ref_1".into())))
-        );
-        assert_eq!(
-            call("GET", "/v1/refunds?idempotency_key=k"),
-            Some(Call::RefundStatus(Lookup::Key("k".into())))
-        );
-        assert_eq!(call("GET", "/health"), Some(Call::Health));
+        for (uri, expected) in [
+            (
+                "/v1/payments?idempotency_key=d%3A1",
+                Call::PaymentStatus(Lookup::Key("d:1".into())),
+            ),
+            (
+                "/v1/payments/pay_1",
+                Call::PaymentStatus(Lookup::Id("pay_1".into())),
+            ),
+            (
+                "/v1/refunds/ref_1",
+                Call::RefundStatus(Lookup::Id("ref_1".into())),
+            ),
+            (
+                "/v1/refunds?idempotency_key=k",
+                Call::RefundStatus(Lookup::Key("k".into())),
+            ),
+            ("/health", Call::Health),
+        ] {
+            let call = parse(&request("GET", uri, &[], "")).ok();
+            assert_eq!(call, Some(expected), "{uri}");
+        }
     }
 
     #[test]
     fn bad_requests_are_answered_at_once() {
-        assert_eq!(
-            status_of(parse(&request("POST", "/v1/payments", &[], "{}"))),
-            400
-        );
-        assert_eq!(
-            status_of(parse(&request(
+        let refund = r#"{"payment_id":"p","amount":0}"#;
+        for (method, uri, headers, body, status) in [
+            ("POST", "/v1/payments", &[][..], "{}", 400),
+            (
                 "POST",
                 "/v1/refunds",
                 &[("idempotency-key", "k")],
-                r#"{"payment_id":"p","amount":0}"#
-            ))),
-            400
-        );
-        assert_eq!(
-            status_of(parse(&request("GET", "/v1/payments", &[], ""))),
-            400
-        );
-        assert_eq!(
-            status_of(parse(&request("DELETE", "/v1/payments/p", &[], ""))),
-            405
-        );
+                refund,
+                400,
+            ),
+            ("GET", "/v1/payments", &[], "", 400),
+            ("DELETE", "/v1/payments/p", &[], "", 405),
+        ] {
+            let call = parse(&request(method, uri, headers, body));
+            assert_eq!(status_of(call), status, "{method} {uri}");
+        }
         let unknown = refuse(parse(&request("GET", "/v2/payments", &[], "")).unwrap_err());
         assert_eq!(unknown.status(), 404);
         assert!(!String::from_utf8_lossy(unknown.body()).contains("\"not_found\""));

@@ -35,6 +35,29 @@ pub enum RefundStatus {
     Failed,
 }
 
+impl PaymentStatus {
+    /// The status as the JSON format (and the admin API) spells it; SOAP upper-cases it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Declined => "declined",
+        }
+    }
+}
+
+impl RefundStatus {
+    /// The status as the JSON format (and the admin API) spells it; SOAP upper-cases it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 /// A payment as the gateway sees it (`GET /admin/payments`): the ground truth.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PaymentRecord {

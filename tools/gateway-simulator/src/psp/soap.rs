@@ -10,10 +10,9 @@
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use super::call::{Answer, Call, Refusal, Response, header, response};
+use super::call::{Answer, Call, Refusal, Response, checked, header, response};
 use super::ledger::{
     Lookup, NewPayment, NewRefund, PaymentRecord, PaymentStatus, RefundError, RefundRecord,
-    RefundStatus,
 };
 
 /// The PSP's XML namespace.
@@ -131,7 +130,7 @@ struct CreatePaymentResponse {
     #[serde(rename = "p:TransactionId")]
     transaction_id: String,
     #[serde(rename = "p:Status")]
-    status: &'static str,
+    status: String,
     #[serde(rename = "p:ReasonCode", skip_serializing_if = "Option::is_none")]
     reason_code: Option<String>,
 }
@@ -141,7 +140,7 @@ struct StatusResponse {
     #[serde(rename = "p:TransactionId")]
     transaction_id: String,
     #[serde(rename = "p:Status")]
-    status: &'static str,
+    status: String,
     #[serde(rename = "p:ReasonCode")]
     reason_code: String,
     #[serde(rename = "p:Amount")]
@@ -163,7 +162,7 @@ struct RefundStatusResponse {
     #[serde(rename = "p:RefundId")]
     refund_id: String,
     #[serde(rename = "p:Status")]
-    status: &'static str,
+    status: String,
     #[serde(rename = "p:ReasonCode")]
     reason_code: String,
 }
@@ -256,7 +255,6 @@ pub(crate) fn parse(request: &http::Request<Vec<u8>>) -> Result<Call, Refusal> {
             operation.name()
         )));
     }
-    let non_empty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
     match operation {
         Operation::CreatePayment(op) => {
             let new = NewPayment {
@@ -267,58 +265,34 @@ pub(crate) fn parse(request: &http::Request<Vec<u8>>) -> Result<Call, Refusal> {
                 reference: op.reference,
                 token: op.token.filter(|t| !t.is_empty()),
             };
-            match new.problem() {
-                Some(problem) => Err(invalid(problem)),
-                None => Ok(Call::CreatePayment(new)),
-            }
+            checked(new, NewPayment::problem, Call::CreatePayment)
         }
-        Operation::GetPaymentStatus(op) => {
-            match (non_empty(op.transaction_id), non_empty(op.idempotency_key)) {
-                (Some(id), _) => Ok(Call::PaymentStatus(Lookup::Id(id))),
-                (None, Some(key)) => Ok(Call::PaymentStatus(Lookup::Key(key))),
-                (None, None) => Err(invalid(
-                    "GetPaymentStatus needs a TransactionId or an IdempotencyKey".into(),
-                )),
-            }
-        }
+        Operation::GetPaymentStatus(op) => lookup(op.transaction_id, op.idempotency_key)
+            .map(Call::PaymentStatus)
+            .ok_or_else(|| {
+                invalid("GetPaymentStatus needs a TransactionId or an IdempotencyKey".into())
+            }),
         Operation::Refund(op) => {
             let new = NewRefund {
                 idempotency_key: op.idempotency_key,
                 payment_id: op.transaction_id,
                 amount: op.amount,
             };
-            match new.problem() {
-                Some(problem) => Err(invalid(problem)),
-                None => Ok(Call::Refund(new)),
-            }
+            checked(new, NewRefund::problem, Call::Refund)
         }
-        Operation::GetRefundStatus(op) => {
-            match (non_empty(op.refund_id), non_empty(op.idempotency_key)) {
-                (Some(id), _) => Ok(Call::RefundStatus(Lookup::Id(id))),
-                (None, Some(key)) => Ok(Call::RefundStatus(Lookup::Key(key))),
-                (None, None) => Err(invalid(
-                    "GetRefundStatus needs a RefundId or an IdempotencyKey".into(),
-                )),
-            }
-        }
+        Operation::GetRefundStatus(op) => lookup(op.refund_id, op.idempotency_key)
+            .map(Call::RefundStatus)
+            .ok_or_else(|| invalid("GetRefundStatus needs a RefundId or an IdempotencyKey".into())),
     }
 }
 
-fn status_name(status: PaymentStatus) -> &'static str {
-    match status {
-        PaymentStatus::Pending => "PENDING",
-        PaymentStatus::Succeeded => "SUCCEEDED",
-        PaymentStatus::Failed => "FAILED",
-        PaymentStatus::Declined => "DECLINED",
-    }
-}
-
-fn refund_status_name(status: RefundStatus) -> &'static str {
-    match status {
-        RefundStatus::Pending => "PENDING",
-        RefundStatus::Succeeded => "SUCCEEDED",
-        RefundStatus::Failed => "FAILED",
-    }
+/// A status call by the PSP's id when it names one, else by the idempotency key (blank
+/// elements count as absent).
+fn lookup(id: Option<String>, key: Option<String>) -> Option<Lookup> {
+    let non_empty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+    non_empty(id)
+        .map(Lookup::Id)
+        .or_else(|| non_empty(key).map(Lookup::Key))
 }
 
 fn created(payment: &PaymentRecord) -> Response {
@@ -327,7 +301,7 @@ fn created(payment: &PaymentRecord) -> Response {
         200,
         Reply::CreatePayment(CreatePaymentResponse {
             transaction_id: payment.id.clone(),
-            status: status_name(payment.first_status()),
+            status: payment.first_status().name().to_ascii_uppercase(),
             reason_code: declined.then(|| payment.failure_code.clone()).flatten(),
         }),
     )
@@ -338,7 +312,7 @@ fn refund_view(refund: &RefundRecord) -> Response {
         200,
         Reply::RefundStatus(RefundStatusResponse {
             refund_id: refund.id.clone(),
-            status: refund_status_name(refund.status),
+            status: refund.status.name().to_ascii_uppercase(),
             reason_code: refund.failure_code.clone().unwrap_or_default(),
         }),
     )
@@ -351,7 +325,7 @@ pub(crate) fn render(answer: Answer<'_>) -> Response {
             200,
             Reply::Status(StatusResponse {
                 transaction_id: payment.id.clone(),
-                status: status_name(payment.status),
+                status: payment.status.name().to_ascii_uppercase(),
                 reason_code: payment.failure_code.clone().unwrap_or_default(),
                 amount: payment.amount,
                 currency: payment.currency.clone(),

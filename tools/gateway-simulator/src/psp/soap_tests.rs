@@ -71,7 +71,7 @@ fn writes_prefixed_replies_and_faults() {
         body: BodyOut {
             reply: Reply::CreatePayment(CreatePaymentResponse {
                 transaction_id: "txn_1".into(),
-                status: "PENDING",
+                status: "PENDING".into(),
                 reason_code: None,
             }),
         },

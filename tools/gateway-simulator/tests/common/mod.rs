@@ -230,6 +230,28 @@ pub async fn start(format: Format, webhook_base_url: Option<String>) -> Sim {
     }
 }
 
+/// What a status call asks about.
+#[derive(Debug, Clone, Copy)]
+pub enum Of {
+    Payment,
+    Refund,
+}
+
+/// How a status call names it: by the PSP's id, or by the idempotency key it was created
+/// under.
+#[derive(Debug, Clone, Copy)]
+pub enum By<'a> {
+    Id(&'a str),
+    Key(&'a str),
+}
+
+/// A gateway whose webhooks go to a new receiver answering `script` (see [`receiver`]).
+pub async fn start_with_receiver(format: Format, script: Vec<u16>) -> (Receiver, Sim) {
+    let receiver = receiver(script).await;
+    let sim = start(format, Some(receiver.base_url.clone())).await;
+    (receiver, sim)
+}
+
 impl Sim {
     pub fn format(&self) -> Format {
         self.gateway.format()
@@ -239,19 +261,63 @@ impl Sim {
         format!("{}{path}", self.gateway.base_url())
     }
 
+    pub async fn get(&self, path: &str) -> Reply {
+        self.http
+            .call(Method::GET, &self.url(path), &[], None)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, headers: &[(&str, &str)], body: String) -> Reply {
+        self.http
+            .call(Method::POST, &self.url(path), headers, Some(body))
+            .await
+    }
+
+    /// A JSON call that creates something under an idempotency key.
+    async fn post_json(&self, path: &str, key: &str, body: Value) -> Reply {
+        let headers = [
+            ("content-type", "application/json"),
+            ("idempotency-key", key),
+        ];
+        self.post(path, &headers, body.to_string()).await
+    }
+
     pub async fn soap(&self, operation: &str, fields: &str) -> Reply {
         let action = format!("\"{operation}\"");
-        self.http
-            .call(
-                Method::POST,
-                &self.url("/soap"),
-                &[
-                    ("content-type", "text/xml; charset=utf-8"),
-                    ("soapaction", &action),
-                ],
-                Some(soap_envelope(operation, fields)),
-            )
+        let headers = [
+            ("content-type", "text/xml; charset=utf-8"),
+            ("soapaction", action.as_str()),
+        ];
+        self.post("/soap", &headers, soap_envelope(operation, fields))
             .await
+    }
+
+    /// The status call's answer as it came.
+    pub async fn lookup(&self, of: Of, by: By<'_>) -> Reply {
+        let (collection, operation, id_element) = match of {
+            Of::Payment => ("/v1/payments", "GetPaymentStatus", "TransactionId"),
+            Of::Refund => ("/v1/refunds", "GetRefundStatus", "RefundId"),
+        };
+        let (path, element, value) = match by {
+            By::Id(id) => (format!("{collection}/{id}"), id_element, id),
+            By::Key(key) => (
+                format!("{collection}?idempotency_key={key}"),
+                "IdempotencyKey",
+                key,
+            ),
+        };
+        match self.format() {
+            Format::Json => self.get(&path).await,
+            Format::Soap => {
+                let fields = format!("<p:{element}>{value}</p:{element}>");
+                self.soap(operation, &fields).await
+            }
+        }
+    }
+
+    /// Creates a payment and returns its id; panics unless it is accepted.
+    pub async fn accepted(&self, key: &str, token: &str, amount: i64) -> String {
+        self.create(key, token, amount).await.id().to_owned()
     }
 
     pub async fn create(&self, key: &str, token: &str, amount: i64) -> Created {
@@ -259,18 +325,7 @@ impl Sim {
             Format::Json => {
                 let body = json!({"amount": amount, "currency": "AED", "country": "AE",
                                   "reference": "dep_1", "token": token});
-                let reply = self
-                    .http
-                    .call(
-                        Method::POST,
-                        &self.url("/v1/payments"),
-                        &[
-                            ("content-type", "application/json"),
-                            ("idempotency-key", key),
-                        ],
-                        Some(body.to_string()),
-                    )
-                    .await;
+                let reply = self.post_json("/v1/payments", key, body).await;
                 match reply.status {
                     201 => {
                         let v = reply.json();
@@ -323,51 +378,23 @@ impl Sim {
 
     /// `Ok(None)` = not found; `Err(http status)` = unavailable or other error.
     pub async fn status_by_id(&self, id: &str) -> Result<Option<Status>, u16> {
-        match self.format() {
-            Format::Json => {
-                let reply = self
-                    .http
-                    .call(
-                        Method::GET,
-                        &self.url(&format!("/v1/payments/{id}")),
-                        &[],
-                        None,
-                    )
-                    .await;
-                self.json_status(reply)
-            }
-            Format::Soap => {
-                let reply = self
-                    .soap(
-                        "GetPaymentStatus",
-                        &format!("<p:TransactionId>{id}</p:TransactionId>"),
-                    )
-                    .await;
-                self.soap_status(reply)
-            }
-        }
+        let reply = self.lookup(Of::Payment, By::Id(id)).await;
+        self.status(reply)
     }
 
     pub async fn status_by_key(&self, key: &str) -> Result<Option<Status>, u16> {
+        let reply = self.lookup(Of::Payment, By::Key(key)).await;
+        self.status(reply)
+    }
+
+    fn status(&self, reply: Reply) -> Result<Option<Status>, u16> {
         match self.format() {
-            Format::Json => {
-                let url = self.url(&format!("/v1/payments?idempotency_key={key}"));
-                let reply = self.http.call(Method::GET, &url, &[], None).await;
-                self.json_status(reply)
-            }
-            Format::Soap => {
-                let reply = self
-                    .soap(
-                        "GetPaymentStatus",
-                        &format!("<p:IdempotencyKey>{key}</p:IdempotencyKey>"),
-                    )
-                    .await;
-                self.soap_status(reply)
-            }
+            Format::Json => Self::json_status(reply),
+            Format::Soap => Self::soap_status(reply),
         }
     }
 
-    fn json_status(&self, reply: Reply) -> Result<Option<Status>, u16> {
+    fn json_status(reply: Reply) -> Result<Option<Status>, u16> {
         match reply.status {
             200 => {
                 let v = reply.json();
@@ -385,7 +412,7 @@ impl Sim {
         }
     }
 
-    fn soap_status(&self, reply: Reply) -> Result<Option<Status>, u16> {
+    fn soap_status(reply: Reply) -> Result<Option<Status>, u16> {
         match reply.status {
             200 => match soap_reply(&reply) {
                 SoapReply::GetPaymentStatusResponse(r) => Ok(Some(Status {
@@ -411,18 +438,7 @@ impl Sim {
         match self.format() {
             Format::Json => {
                 let body = json!({"payment_id": payment_id, "amount": amount});
-                let reply = self
-                    .http
-                    .call(
-                        Method::POST,
-                        &self.url("/v1/refunds"),
-                        &[
-                            ("content-type", "application/json"),
-                            ("idempotency-key", key),
-                        ],
-                        Some(body.to_string()),
-                    )
-                    .await;
+                let reply = self.post_json("/v1/refunds", key, body).await;
                 match reply.status {
                     201 => {
                         let v = reply.json();
@@ -470,9 +486,7 @@ impl Sim {
     }
 
     pub async fn health(&self) -> Reply {
-        self.http
-            .call(Method::GET, &self.url("/health"), &[], None)
-            .await
+        self.get("/health").await
     }
 
     pub async fn put_behaviour(&self, patch: Value) -> Reply {
@@ -487,8 +501,9 @@ impl Sim {
     }
 
     pub async fn admin_charges(&self, key: &str) -> u32 {
-        let url = self.url(&format!("/admin/charges?idempotency_key={key}"));
-        let reply = self.http.call(Method::GET, &url, &[], None).await;
+        let reply = self
+            .get(&format!("/admin/charges?idempotency_key={key}"))
+            .await;
         assert_eq!(reply.status, 200, "{}", reply.body);
         let v = reply.json();
         assert_eq!(v["idempotency_key"], key);
@@ -496,10 +511,7 @@ impl Sim {
     }
 
     pub async fn admin_payments(&self) -> Value {
-        let reply = self
-            .http
-            .call(Method::GET, &self.url("/admin/payments"), &[], None)
-            .await;
+        let reply = self.get("/admin/payments").await;
         assert_eq!(reply.status, 200);
         reply.json()
     }

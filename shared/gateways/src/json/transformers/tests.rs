@@ -1,50 +1,17 @@
 //! The JSON transformers, one wire answer at a time.
 
 use super::*;
-use paygate_domain::{Amount, Country, Currency, DepositId};
-use secrecy::SecretString;
+use crate::test_support::{DEPOSIT, assert_outcome, raw, reply_readers, request};
+use paygate_domain::Amount;
 use serde_json::json;
 
-fn request(token: Option<&str>) -> PaymentRequest {
-    let deposit_id = DepositId::parse("0195f0a2-7c1e-7d43-9a51-3c2b8e4f6a10").unwrap();
-    PaymentRequest {
-        idempotency_key: format!("{deposit_id}:1"),
-        deposit_id,
-        amount: Amount::new(10099).unwrap(),
-        currency: Currency::parse("AED").unwrap(),
-        country: Country::parse("AE").unwrap(),
-        token: token.map(|t| SecretString::from(t.to_owned())),
-    }
-}
+reply_readers!();
 
 fn reply(status: u16, body: serde_json::Value) -> Reply {
     Reply {
         status,
         body: serde_json::to_vec(&body).unwrap(),
     }
-}
-
-fn raw(status: u16, body: &str) -> Reply {
-    Reply {
-        status,
-        body: body.as_bytes().to_vec(),
-    }
-}
-
-fn create(reply: Reply) -> PaymentOutcome {
-    CreatePaymentReply(reply).into()
-}
-
-fn status(reply: Reply) -> StatusOutcome {
-    PaymentStatusReply(reply).into()
-}
-
-fn refund(reply: Reply) -> RefundOutcome {
-    RefundReply(reply).into()
-}
-
-fn refund_status(reply: Reply) -> RefundStatusOutcome {
-    RefundStatusReply(reply).into()
 }
 
 // ---- requests ----
@@ -59,7 +26,7 @@ fn payment_request_is_the_wire_body() {
             "amount": 10099,
             "currency": "AED",
             "country": "AE",
-            "reference": "0195f0a2-7c1e-7d43-9a51-3c2b8e4f6a10",
+            "reference": DEPOSIT,
             "token": "tok_success"
         })
     );
@@ -95,37 +62,16 @@ fn refund_request_is_the_wire_body() {
 // ---- create payment ----
 
 #[test]
-fn created_pending_is_accepted_with_the_psp_id() {
-    let outcome = create(reply(
-        201,
-        json!({"id":"pay_1","status":"pending","amount":10099,"currency":"AED","reference":"d"}),
-    ));
-    assert_eq!(
-        outcome,
-        PaymentOutcome::Accepted {
-            external_id: "pay_1".into()
-        }
-    );
-}
-
-#[test]
-fn created_already_succeeded_is_accepted() {
-    let outcome = create(reply(200, json!({"id":"pay_1","status":"succeeded"})));
-    assert_eq!(
-        outcome,
-        PaymentOutcome::Accepted {
-            external_id: "pay_1".into()
-        }
-    );
-}
-
-#[test]
-fn created_but_declined_in_body_is_declined_with_its_code() {
-    let outcome = create(reply(
-        201,
-        json!({"id":"pay_1","status":"declined","failure_code":"do_not_honor"}),
-    ));
-    assert!(matches!(outcome, PaymentOutcome::Declined { code, .. } if code == "do_not_honor"));
+fn created_pending_or_already_succeeded_is_accepted_with_the_psp_id() {
+    let pending =
+        json!({"id":"pay_1","status":"pending","amount":10099,"currency":"AED","reference":"d"});
+    let succeeded = json!({"id":"pay_1","status":"succeeded"});
+    for answer in [reply(201, pending), reply(200, succeeded)] {
+        let expected = PaymentOutcome::Accepted {
+            external_id: "pay_1".into(),
+        };
+        assert_eq!(create(answer), expected);
+    }
 }
 
 #[test]
@@ -144,53 +90,56 @@ fn payment_required_402_is_declined_with_the_psp_code() {
 }
 
 #[test]
-fn payment_required_402_without_a_body_is_still_declined() {
-    let outcome = create(raw(402, "oops"));
-    assert!(matches!(outcome, PaymentOutcome::Declined { code, .. } if code == "declined"));
-}
-
-#[test]
-fn bad_request_400_is_final_with_the_psp_code() {
-    let outcome = create(reply(
-        400,
-        json!({"error":{"code":"invalid_request","message":"amount missing"}}),
-    ));
-    assert!(matches!(outcome, PaymentOutcome::Declined { code, .. } if code == "invalid_request"));
-}
-
-#[test]
-fn bad_request_400_without_a_code_is_gateway_rejected_request() {
-    let outcome = create(raw(400, "<html>bad</html>"));
-    assert!(matches!(outcome, PaymentOutcome::Declined { code, .. } if code == REJECTED_REQUEST));
+fn declines_are_final_with_the_psp_code_or_a_fallback() {
+    let cases = [
+        // Created, but declined in the body.
+        (
+            reply(
+                201,
+                json!({"id":"pay_1","status":"declined","failure_code":"do_not_honor"}),
+            ),
+            "do_not_honor",
+        ),
+        // 402 is the payer's decline, with or without the PSP's body.
+        (raw(402, "oops"), "declined"),
+        // Any other 4xx is our request refused.
+        (
+            reply(
+                400,
+                json!({"error":{"code":"invalid_request","message":"amount missing"}}),
+            ),
+            "invalid_request",
+        ),
+        (raw(400, "<html>bad</html>"), REJECTED_REQUEST),
+        // Odd PSP codes are replaced, not passed on.
+        (
+            reply(402, json!({"error":{"code":"card declined <b>"}})),
+            "declined",
+        ),
+    ];
+    for (answer, expected) in cases {
+        assert_outcome!(create(answer), PaymentOutcome::Declined { code, .. } if code == expected);
+    }
 }
 
 #[test]
 fn unavailable_503_and_throttled_429_are_transient() {
     for code in [503, 429] {
-        assert!(
-            matches!(create(raw(code, "")), PaymentOutcome::Transient { .. }),
+        assert_outcome!(
+            create(raw(code, "")),
+            PaymentOutcome::Transient { .. },
             "{code}"
         );
     }
 }
 
 #[test]
-fn server_errors_500_502_504_are_ambiguous() {
+fn server_errors_500_502_504_and_a_key_in_flight_409_are_ambiguous() {
     for code in [500, 502, 504] {
         let outcome = create(reply(code, json!({"error":{"code":"internal"}})));
-        assert!(
-            matches!(outcome, PaymentOutcome::Ambiguous { .. }),
-            "{code}"
-        );
+        assert_outcome!(outcome, PaymentOutcome::Ambiguous { .. }, "{code}");
     }
-}
-
-#[test]
-fn key_in_flight_409_is_ambiguous() {
-    assert!(matches!(
-        create(raw(409, "")),
-        PaymentOutcome::Ambiguous { .. }
-    ));
+    assert_outcome!(create(raw(409, "")), PaymentOutcome::Ambiguous { .. });
 }
 
 #[test]
@@ -204,17 +153,12 @@ fn success_with_malformed_body_is_ambiguous() {
         r#"{"id":42,"status":"pending"}"#,
         r#"[{"id":"pay_1","status":"pending"}]"#,
     ] {
-        assert!(
-            matches!(create(raw(201, body)), PaymentOutcome::Ambiguous { .. }),
+        assert_outcome!(
+            create(raw(201, body)),
+            PaymentOutcome::Ambiguous { .. },
             "{body}"
         );
     }
-}
-
-#[test]
-fn odd_psp_codes_are_replaced_not_passed_on() {
-    let outcome = create(reply(402, json!({"error":{"code":"card declined <b>"}})));
-    assert!(matches!(outcome, PaymentOutcome::Declined { code, .. } if code == "declined"));
 }
 
 // ---- status ----
@@ -271,30 +215,20 @@ fn status_404_with_the_psp_not_found_is_not_found() {
 }
 
 #[test]
-fn status_404_without_the_psp_answer_is_unknown() {
-    assert!(matches!(
-        status(raw(404, "Not Found")),
-        StatusOutcome::Unknown { .. }
-    ));
-    let other = reply(404, json!({"error":{"code":"no_route"}}));
-    assert!(matches!(status(other), StatusOutcome::Unknown { .. }));
-}
-
-#[test]
-fn status_errors_and_malformed_bodies_are_unknown() {
-    for (code, body) in [
-        (503, ""),
-        (429, ""),
-        (500, ""),
-        (504, ""),
-        (200, ""),
-        (200, "{\"id\":\"pay_1\"}"),
-        (200, "{\"id\":\"pay_1\",\"status\":\"weird\"}"),
+fn status_errors_malformed_bodies_and_a_bare_404_are_unknown() {
+    for answer in [
+        raw(404, "Not Found"),
+        reply(404, json!({"error":{"code":"no_route"}})),
+        raw(503, ""),
+        raw(429, ""),
+        raw(500, ""),
+        raw(504, ""),
+        raw(200, ""),
+        raw(200, "{\"id\":\"pay_1\"}"),
+        raw(200, "{\"id\":\"pay_1\",\"status\":\"weird\"}"),
     ] {
-        assert!(
-            matches!(status(raw(code, body)), StatusOutcome::Unknown { .. }),
-            "{code} {body}"
-        );
+        let context = format!("{answer:?}");
+        assert_outcome!(status(answer), StatusOutcome::Unknown { .. }, "{context}");
     }
 }
 
@@ -331,48 +265,44 @@ fn refund_422_is_rejected_with_the_psp_code() {
 
 #[test]
 fn refund_transient_and_ambiguous_follow_the_status() {
-    assert!(matches!(
-        refund(raw(503, "")),
-        RefundOutcome::Transient { .. }
-    ));
-    assert!(matches!(
-        refund(raw(429, "")),
-        RefundOutcome::Transient { .. }
-    ));
-    assert!(matches!(
-        refund(raw(500, "")),
-        RefundOutcome::Ambiguous { .. }
-    ));
-    assert!(matches!(
-        refund(raw(502, "")),
-        RefundOutcome::Ambiguous { .. }
-    ));
-    assert!(matches!(
-        refund(raw(201, "{}")),
-        RefundOutcome::Ambiguous { .. }
-    ));
+    for code in [503, 429] {
+        assert_outcome!(
+            refund(raw(code, "")),
+            RefundOutcome::Transient { .. },
+            "{code}"
+        );
+    }
+    for (code, body) in [(500, ""), (502, ""), (201, "{}")] {
+        let outcome = refund(raw(code, body));
+        assert_outcome!(outcome, RefundOutcome::Ambiguous { .. }, "{code} {body}");
+    }
 }
 
 #[test]
-fn refund_of_an_unknown_payment_is_rejected_but_a_bare_404_is_transient() {
-    let outcome = refund(reply(
-        404,
-        json!({"error":{"code":"not_found","message":"no payment"}}),
-    ));
-    assert!(matches!(outcome, RefundOutcome::Rejected { code, .. } if code == "not_found"));
-    assert!(matches!(
+fn refund_of_an_unknown_payment_or_failed_in_body_is_rejected_but_a_bare_404_is_transient() {
+    let cases = [
+        (
+            reply(
+                404,
+                json!({"error":{"code":"not_found","message":"no payment"}}),
+            ),
+            "not_found",
+        ),
+        (
+            reply(
+                200,
+                json!({"id":"ref_1","status":"failed","failure_code":"expired_card"}),
+            ),
+            "expired_card",
+        ),
+    ];
+    for (answer, expected) in cases {
+        assert_outcome!(refund(answer), RefundOutcome::Rejected { code, .. } if code == expected);
+    }
+    assert_outcome!(
         refund(raw(404, "Not Found")),
         RefundOutcome::Transient { .. }
-    ));
-}
-
-#[test]
-fn refund_failed_in_body_is_rejected() {
-    let outcome = refund(reply(
-        200,
-        json!({"id":"ref_1","status":"failed","failure_code":"expired_card"}),
-    ));
-    assert!(matches!(outcome, RefundOutcome::Rejected { code, .. } if code == "expired_card"));
+    );
 }
 
 // ---- refund status ----
@@ -428,11 +358,10 @@ fn refund_status_not_found_only_on_the_psp_answer() {
         (200, r#"{"id":"ref_1","status":"declined"}"#),
         (200, r#"{"id":"","status":"pending"}"#),
     ] {
-        assert!(
-            matches!(
-                refund_status(raw(code, body)),
-                RefundStatusOutcome::Unknown { .. }
-            ),
+        let outcome = refund_status(raw(code, body));
+        assert_outcome!(
+            outcome,
+            RefundStatusOutcome::Unknown { .. },
             "{code} {body}"
         );
     }

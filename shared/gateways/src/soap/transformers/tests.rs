@@ -2,27 +2,15 @@
 
 use super::*;
 use crate::classify::REJECTED_REQUEST;
+use crate::test_support::{DEPOSIT, assert_outcome, raw, reply_readers, request};
 use crate::transport::Reply;
 use paygate_domain::ports::gateway::{
     PaymentOutcome, PaymentState, RefundOutcome, RefundSettlement, RefundStatusOutcome,
     StatusOutcome,
 };
-use paygate_domain::{Amount, Country, Currency, DepositId, Money};
-use secrecy::SecretString;
+use paygate_domain::{Amount, Currency, Money};
 
-const DEPOSIT: &str = "0195f0a2-7c1e-7d43-9a51-3c2b8e4f6a10";
-
-fn request(token: Option<&str>) -> PaymentRequest {
-    let deposit_id = DepositId::parse(DEPOSIT).unwrap();
-    PaymentRequest {
-        idempotency_key: format!("{deposit_id}:1"),
-        deposit_id,
-        amount: Amount::new(10099).unwrap(),
-        currency: Currency::parse("AED").unwrap(),
-        country: Country::parse("AE").unwrap(),
-        token: token.map(|t| SecretString::from(t.to_owned())),
-    }
-}
+reply_readers!();
 
 fn envelope(body: &str) -> Reply {
     envelope_with(200, body)
@@ -50,29 +38,6 @@ fn fault(status: u16, code: &str, string: &str) -> Reply {
             "<soap:Fault><faultcode>{code}</faultcode><faultstring>{string}</faultstring></soap:Fault>"
         ),
     )
-}
-
-fn raw(status: u16, body: &str) -> Reply {
-    Reply {
-        status,
-        body: body.as_bytes().to_vec(),
-    }
-}
-
-fn create(reply: Reply) -> PaymentOutcome {
-    CreatePaymentReply(reply).into()
-}
-
-fn status(reply: Reply) -> StatusOutcome {
-    PaymentStatusReply(reply).into()
-}
-
-fn refund(reply: Reply) -> RefundOutcome {
-    RefundReply(reply).into()
-}
-
-fn refund_status(reply: Reply) -> RefundStatusOutcome {
-    RefundStatusReply(reply).into()
 }
 
 fn soap(operation: &Operation<'_>) -> SoapRequest {
@@ -187,7 +152,7 @@ fn declined_is_declined_with_the_reason_code() {
     let outcome = create(envelope(
         "<p:CreatePaymentResponse><p:TransactionId>txn_1</p:TransactionId><p:Status>DECLINED</p:Status><p:ReasonCode>card_declined</p:ReasonCode></p:CreatePaymentResponse>",
     ));
-    assert!(matches!(outcome, PaymentOutcome::Declined { code, .. } if code == "card_declined"));
+    assert_outcome!(outcome, PaymentOutcome::Declined { code, .. } if code == "card_declined");
 }
 
 #[test]
@@ -195,16 +160,17 @@ fn declined_without_a_reason_code_is_declined() {
     let outcome = create(envelope(
         "<p:CreatePaymentResponse><p:TransactionId/><p:Status>DECLINED</p:Status><p:ReasonCode/></p:CreatePaymentResponse>",
     ));
-    assert!(matches!(outcome, PaymentOutcome::Declined { code, .. } if code == "declined"));
+    assert_outcome!(outcome, PaymentOutcome::Declined { code, .. } if code == "declined");
 }
 
 #[test]
 fn client_fault_is_final_with_the_psp_code() {
     for status in [400, 500] {
         let outcome = create(fault(status, "soap:Client", "InvalidAmount"));
-        assert!(
-            matches!(&outcome, PaymentOutcome::Declined { code, .. } if code == "InvalidAmount"),
-            "{status}: {outcome:?}"
+        assert_outcome!(
+            outcome,
+            PaymentOutcome::Declined { code, .. } if code == "InvalidAmount",
+            "{status}"
         );
     }
     let outcome = create(fault(500, "soap:Client", "Amount must be positive"));
@@ -220,42 +186,31 @@ fn client_fault_is_final_with_the_psp_code() {
 #[test]
 fn server_fault_is_ambiguous() {
     let outcome = create(fault(500, "soap:Server", "Internal error"));
-    assert!(matches!(outcome, PaymentOutcome::Ambiguous { .. }));
+    assert_outcome!(outcome, PaymentOutcome::Ambiguous { .. });
     let outcome = create(fault(500, "env:Receiver", "x"));
-    assert!(matches!(outcome, PaymentOutcome::Ambiguous { .. }));
+    assert_outcome!(outcome, PaymentOutcome::Ambiguous { .. });
 }
 
 #[test]
 fn unavailable_503_and_throttled_429_are_transient_even_with_a_fault() {
-    assert!(matches!(
-        create(raw(503, "")),
-        PaymentOutcome::Transient { .. }
-    ));
-    assert!(matches!(
-        create(raw(429, "")),
-        PaymentOutcome::Transient { .. }
-    ));
+    assert_outcome!(create(raw(503, "")), PaymentOutcome::Transient { .. });
+    assert_outcome!(create(raw(429, "")), PaymentOutcome::Transient { .. });
     let outcome = create(fault(503, "soap:Server", "Down"));
-    assert!(matches!(outcome, PaymentOutcome::Transient { .. }));
+    assert_outcome!(outcome, PaymentOutcome::Transient { .. });
 }
 
 #[test]
 fn server_errors_without_a_fault_are_ambiguous() {
     for code in [500, 502, 504] {
-        assert!(
-            matches!(
-                create(raw(code, "<html/>")),
-                PaymentOutcome::Ambiguous { .. }
-            ),
-            "{code}"
-        );
+        let outcome = create(raw(code, "<html/>"));
+        assert_outcome!(outcome, PaymentOutcome::Ambiguous { .. }, "{code}");
     }
 }
 
 #[test]
 fn client_error_without_a_fault_is_final() {
     let outcome = create(raw(400, "bad"));
-    assert!(matches!(outcome, PaymentOutcome::Declined { code, .. } if code == REJECTED_REQUEST));
+    assert_outcome!(outcome, PaymentOutcome::Declined { code, .. } if code == REJECTED_REQUEST);
 }
 
 #[test]
@@ -267,8 +222,9 @@ fn success_with_malformed_xml_is_ambiguous() {
         r#"<soap:Envelope xmlns:soap="x"><soap:Body/></soap:Envelope>"#,
         r#"<soap:Envelope xmlns:soap="x"><soap:Body><p:Surprise/></soap:Body></soap:Envelope>"#,
     ] {
-        assert!(
-            matches!(create(raw(200, body)), PaymentOutcome::Ambiguous { .. }),
+        assert_outcome!(
+            create(raw(200, body)),
+            PaymentOutcome::Ambiguous { .. },
             "{body}"
         );
     }
@@ -277,18 +233,17 @@ fn success_with_malformed_xml_is_ambiguous() {
         "<p:CreatePaymentResponse><p:TransactionId>t</p:TransactionId><p:Status>MAYBE</p:Status></p:CreatePaymentResponse>",
         "<p:RefundResponse><p:RefundId>rf</p:RefundId><p:Status>PENDING</p:Status></p:RefundResponse>",
     ] {
-        assert!(
-            matches!(create(envelope(body)), PaymentOutcome::Ambiguous { .. }),
+        assert_outcome!(
+            create(envelope(body)),
+            PaymentOutcome::Ambiguous { .. },
             "{body}"
         );
     }
-    assert!(matches!(
-        create(Reply {
-            status: 200,
-            body: vec![0xff, 0xfe, 0x00]
-        }),
-        PaymentOutcome::Ambiguous { .. }
-    ));
+    let not_utf8 = Reply {
+        status: 200,
+        body: vec![0xff, 0xfe, 0x00],
+    };
+    assert_outcome!(create(not_utf8), PaymentOutcome::Ambiguous { .. });
 }
 
 #[test]
@@ -355,13 +310,8 @@ fn not_found_fault_is_not_found_where_the_status_lets_the_body_decide() {
     }
     // The key is still in flight, throttled, unavailable: the payment may well exist.
     for code in [409, 429, 503, 502, 400] {
-        assert!(
-            matches!(
-                status(fault(code, "soap:Client", "NotFound")),
-                StatusOutcome::Unknown { .. }
-            ),
-            "{code}"
-        );
+        let outcome = status(fault(code, "soap:Client", "NotFound"));
+        assert_outcome!(outcome, StatusOutcome::Unknown { .. }, "{code}");
     }
 }
 
@@ -389,11 +339,10 @@ fn status_carries_the_amount_when_given() {
         let body = format!(
             "<p:GetPaymentStatusResponse><p:TransactionId>txn_1</p:TransactionId><p:Status>PENDING</p:Status>{money}</p:GetPaymentStatusResponse>"
         );
-        assert!(
-            matches!(
-                status(envelope(&body)),
-                StatusOutcome::Found { charged: None, .. }
-            ),
+        let outcome = status(envelope(&body));
+        assert_outcome!(
+            outcome,
+            StatusOutcome::Found { charged: None, .. },
             "{money}"
         );
     }
@@ -402,55 +351,46 @@ fn status_carries_the_amount_when_given() {
 #[test]
 fn client_faults_on_in_flight_or_throttled_are_never_final() {
     let in_flight = fault(409, "soap:Client", "IdempotencyKeyInUse");
-    assert!(matches!(
-        create(in_flight.clone()),
-        PaymentOutcome::Ambiguous { .. }
-    ));
-    assert!(matches!(refund(in_flight), RefundOutcome::Ambiguous { .. }));
+    assert_outcome!(create(in_flight.clone()), PaymentOutcome::Ambiguous { .. });
+    assert_outcome!(refund(in_flight), RefundOutcome::Ambiguous { .. });
     let throttled = fault(429, "soap:Client", "IdempotencyKeyInUse");
-    assert!(matches!(
-        create(throttled.clone()),
-        PaymentOutcome::Transient { .. }
-    ));
-    assert!(matches!(refund(throttled), RefundOutcome::Transient { .. }));
+    assert_outcome!(create(throttled.clone()), PaymentOutcome::Transient { .. });
+    assert_outcome!(refund(throttled), RefundOutcome::Transient { .. });
     for code in [502, 504, 507] {
-        assert!(matches!(
+        assert_outcome!(
             create(fault(code, "soap:Client", "InvalidAmount")),
             PaymentOutcome::Ambiguous { .. }
-        ));
+        );
     }
 }
 
 #[test]
 fn server_fault_on_a_final_4xx_is_ambiguous() {
-    assert!(matches!(
+    assert_outcome!(
         create(fault(400, "soap:Server", "Oops")),
         PaymentOutcome::Ambiguous { .. }
-    ));
-    assert!(matches!(
+    );
+    assert_outcome!(
         refund(fault(422, "soap:Server", "Oops")),
         RefundOutcome::Ambiguous { .. }
-    ));
+    );
 }
 
 #[test]
 fn a_404_is_a_wrong_url_unless_a_client_fault_says_no_such_payment() {
-    assert!(matches!(
+    assert_outcome!(
         create(fault(404, "soap:Client", "NotFound")),
         PaymentOutcome::Transient { .. }
-    ));
-    assert!(matches!(
+    );
+    assert_outcome!(
         refund(fault(404, "soap:Client", "NotFound")),
         RefundOutcome::Rejected { code, .. } if code == "NotFound"
-    ));
-    assert!(matches!(
-        refund(raw(404, "")),
-        RefundOutcome::Transient { .. }
-    ));
-    assert!(matches!(
+    );
+    assert_outcome!(refund(raw(404, "")), RefundOutcome::Transient { .. });
+    assert_outcome!(
         refund(fault(404, "soap:Server", "x")),
         RefundOutcome::Transient { .. }
-    ));
+    );
 }
 
 #[test]
@@ -469,7 +409,7 @@ fn other_faults_and_errors_are_unknown() {
             "<p:GetPaymentStatusResponse><p:TransactionId>t</p:TransactionId><p:Status>LOST</p:Status></p:GetPaymentStatusResponse>",
         ),
     ] {
-        assert!(matches!(status(reply), StatusOutcome::Unknown { .. }));
+        assert_outcome!(status(reply), StatusOutcome::Unknown { .. });
     }
 }
 

@@ -20,8 +20,9 @@ fn refund_pending_is_accepted() {
 #[test]
 fn refund_client_fault_is_rejected_with_its_code() {
     let outcome = refund(fault(500, "soap:Client", "RefundExceedsPayment"));
-    assert!(
-        matches!(outcome, RefundOutcome::Rejected { code, .. } if code == "RefundExceedsPayment")
+    assert_outcome!(
+        outcome,
+        RefundOutcome::Rejected { code, .. } if code == "RefundExceedsPayment"
     );
 }
 
@@ -42,22 +43,13 @@ fn fault_detail_message_is_the_message() {
 
 #[test]
 fn refund_transient_and_ambiguous_follow_the_rules() {
-    assert!(matches!(
-        refund(raw(503, "")),
-        RefundOutcome::Transient { .. }
-    ));
-    assert!(matches!(
+    assert_outcome!(refund(raw(503, "")), RefundOutcome::Transient { .. });
+    assert_outcome!(
         refund(fault(500, "soap:Server", "x")),
         RefundOutcome::Ambiguous { .. }
-    ));
-    assert!(matches!(
-        refund(raw(502, "")),
-        RefundOutcome::Ambiguous { .. }
-    ));
-    assert!(matches!(
-        refund(raw(200, "<x/>")),
-        RefundOutcome::Ambiguous { .. }
-    ));
+    );
+    assert_outcome!(refund(raw(502, "")), RefundOutcome::Ambiguous { .. });
+    assert_outcome!(refund(raw(200, "<x/>")), RefundOutcome::Ambiguous { .. });
 }
 
 // ---- refund status ----
@@ -138,9 +130,6 @@ fn refund_status_not_found_and_unknown() {
             "<p:GetPaymentStatusResponse><p:TransactionId>t</p:TransactionId><p:Status>PENDING</p:Status></p:GetPaymentStatusResponse>",
         ),
     ] {
-        assert!(matches!(
-            refund_status(reply),
-            RefundStatusOutcome::Unknown { .. }
-        ));
+        assert_outcome!(refund_status(reply), RefundStatusOutcome::Unknown { .. });
     }
 }

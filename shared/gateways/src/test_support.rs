@@ -1,0 +1,53 @@
+//! What the unit tests of both formats share: the payment they ask for, and reading a
+//! canned answer into each outcome.
+
+#[path = "../tests/common/outcome.rs"]
+mod outcome;
+#[path = "../tests/common/payment.rs"]
+mod payment;
+
+pub(crate) use outcome::assert_outcome;
+
+use crate::transport::Reply;
+use paygate_domain::DepositId;
+use paygate_domain::ports::gateway::PaymentRequest;
+
+/// The deposit every unit test pays for.
+pub(crate) const DEPOSIT: &str = "0195f0a2-7c1e-7d43-9a51-3c2b8e4f6a10";
+
+/// The first attempt of [`DEPOSIT`], with `token` when given.
+pub(crate) fn request(token: Option<&str>) -> PaymentRequest {
+    payment::payment_request(DepositId::parse(DEPOSIT).unwrap(), token)
+}
+
+/// An answer whose body is `body` as it came, byte for byte.
+pub(crate) fn raw(status: u16, body: &str) -> Reply {
+    Reply {
+        status,
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+/// `create`, `status`, `refund` and `refund_status`: an answer read the way the format in
+/// scope reads it (its `CreatePaymentReply`, `PaymentStatusReply`, `RefundReply` and
+/// `RefundStatusReply`), so both formats' tests speak the same words.
+macro_rules! reply_readers {
+    () => {
+        fn create(reply: Reply) -> PaymentOutcome {
+            CreatePaymentReply(reply).into()
+        }
+
+        fn status(reply: Reply) -> StatusOutcome {
+            PaymentStatusReply(reply).into()
+        }
+
+        fn refund(reply: Reply) -> RefundOutcome {
+            RefundReply(reply).into()
+        }
+
+        fn refund_status(reply: Reply) -> RefundStatusOutcome {
+            RefundStatusReply(reply).into()
+        }
+    };
+}
+pub(crate) use reply_readers;
