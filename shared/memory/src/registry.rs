@@ -157,23 +157,12 @@ impl GatewayRegistry for MemoryGatewayRegistry {
 mod tests {
     use super::*;
     use paygate_domain::gateways::Health;
-    use paygate_domain::{Country, Currency};
-
-    fn config(name: &str) -> GatewayConfig {
-        GatewayConfig {
-            name: name.into(),
-            format: paygate_domain::gateways::WireFormat::Json,
-            base_url: "http://127.0.0.1:9001".into(),
-            countries: vec![Country::parse("AE").unwrap()],
-            currencies: vec![Currency::parse("AED").unwrap()],
-            priority: 1,
-            enabled: true,
-        }
-    }
+    use paygate_kit::contract::fixtures::gateway_config;
 
     #[tokio::test]
     async fn seeded_gateways_are_listed_by_name_and_their_status_can_be_set() {
-        let registry = MemoryGatewayRegistry::with_gateways([config("b"), config("a")]);
+        let registry =
+            MemoryGatewayRegistry::with_gateways([gateway_config("b"), gateway_config("a")]);
         let status = registry
             .update_status("b", |status| status.health = Health::Unhealthy)
             .unwrap();

@@ -82,19 +82,12 @@ fn string<'a>(item: &'a Item, name: &str) -> Result<&'a str, AwsError> {
 mod tests {
     use super::*;
     use paygate_domain::gateways::{BreakerState, Health};
-    use paygate_domain::{Country, Currency};
+    use paygate_kit::contract::fixtures::gateway_config;
     use time::macros::datetime;
 
+    /// The gateway these cases store.
     fn config() -> GatewayConfig {
-        GatewayConfig {
-            name: "psp_a".into(),
-            format: paygate_domain::gateways::WireFormat::Json,
-            base_url: "http://127.0.0.1:9001".into(),
-            countries: vec![Country::parse("AE").unwrap()],
-            currencies: vec![Currency::parse("AED").unwrap()],
-            priority: 1,
-            enabled: true,
-        }
+        gateway_config("psp_a")
     }
 
     fn item(config: &GatewayConfig, status: &GatewayStatus, revision: u64) -> Item {
