@@ -5,6 +5,8 @@
 //! sets `PAYGATE_TEST_EMULATORS=1`. Without that variable these tests fail on purpose:
 //! a suite that silently skips its AWS checks would look green while proving nothing.
 
+mod support;
+
 use paygate_aws::{
     DynamoEventStore, DynamoMerchantDirectory, Resources, SdkConfig, SqsQueue, aws_sdk_dynamodb,
     aws_sdk_sqs,
@@ -20,13 +22,8 @@ use paygate_domain::ports::{
 use paygate_kit::contract::fixtures::{self, now};
 use paygate_kit::streams::new_deposit;
 use std::time::Duration;
+use support::{create_queue, emulators};
 use uuid::Uuid;
-
-/// The SDK configuration for the emulators, or a failure that says how to get them.
-async fn emulators() -> SdkConfig {
-    paygate_kit::require_emulators();
-    paygate_aws::sdk_config().await
-}
 
 fn store(config: &SdkConfig) -> DynamoEventStore {
     DynamoEventStore::new(
@@ -390,14 +387,7 @@ async fn messages_are_sent_received_delayed_and_deleted() {
 
     // A queue of our own, so no consumer elsewhere takes our message.
     let name = format!("paygate-smoke-{}", Uuid::new_v4());
-    let url = client
-        .create_queue()
-        .queue_name(&name)
-        .send()
-        .await
-        .expect("create queue")
-        .queue_url
-        .expect("queue url");
+    let url = create_queue(&client, &name).await;
     let queue = SqsQueue::locate(client.clone(), &name, None)
         .await
         .expect("resolve by name");

@@ -137,7 +137,14 @@ impl DynamoEventStore {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    async fn get(&self, table: &str, key: &str, value: String) -> Result<Option<Item>, AwsError> {
+    /// The item of `table` whose `key` is `value` (a consistent read), parsed.
+    async fn get<T>(
+        &self,
+        table: &str,
+        key: &str,
+        value: String,
+        parse: fn(&Item) -> Result<T, AwsError>,
+    ) -> Result<Option<T>, AwsError> {
         let output = self
             .client
             .get_item()
@@ -147,7 +154,7 @@ impl DynamoEventStore {
             .send()
             .await
             .map_err(|e| AwsError::call("GetItem", &e))?;
-        Ok(output.item)
+        output.item.as_ref().map(parse).transpose()
     }
 }
 
@@ -276,10 +283,9 @@ impl EventStore for DynamoEventStore {
     }
 
     async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
-        let item = self
-            .get(&self.deposits_table, DEPOSIT_ID, deposit.0.to_string())
-            .await?;
-        Ok(item.as_ref().map(items::view_from_item).transpose()?)
+        let id = deposit.0.to_string();
+        let view = items::view_from_item;
+        Ok(self.get(&self.deposits_table, DEPOSIT_ID, id, view).await?)
     }
 
     async fn find_by_external_id(
@@ -287,14 +293,11 @@ impl EventStore for DynamoEventStore {
         gateway: &str,
         external_id: &str,
     ) -> Result<Option<ExternalLookup>, StoreError> {
-        let item = self
-            .get(
-                &self.lookups_table,
-                LOOKUP_KEY,
-                ExternalLookup::storage_key(gateway, external_id),
-            )
-            .await?;
-        Ok(item.as_ref().map(items::lookup_from_item).transpose()?)
+        let key = ExternalLookup::storage_key(gateway, external_id);
+        let lookup = items::lookup_from_item;
+        Ok(self
+            .get(&self.lookups_table, LOOKUP_KEY, key, lookup)
+            .await?)
     }
 
     async fn idempotency_record(
@@ -302,17 +305,11 @@ impl EventStore for DynamoEventStore {
         merchant: &MerchantId,
         key: &IdempotencyKey,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let item = self
-            .get(
-                &self.idempotency_table,
-                IDEMPOTENCY_KEY,
-                IdempotencyRecord::storage_key(merchant, key),
-            )
-            .await?;
-        Ok(item
-            .as_ref()
-            .map(items::idempotency_from_item)
-            .transpose()?)
+        let key = IdempotencyRecord::storage_key(merchant, key);
+        let record = items::idempotency_from_item;
+        Ok(self
+            .get(&self.idempotency_table, IDEMPOTENCY_KEY, key, record)
+            .await?)
     }
 
     async fn transition_idempotency(
