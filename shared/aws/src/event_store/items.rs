@@ -30,7 +30,7 @@ use std::str::FromStr;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
-pub(crate) type Item = HashMap<String, AttributeValue>;
+pub(crate) use crate::dynamo::Item;
 
 pub(crate) const STREAM_ID: &str = "stream_id";
 pub(crate) const VERSION: &str = "version";

@@ -8,9 +8,8 @@
 use crate::error::AwsError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use paygate_domain::gateways::{Gateway, GatewayConfig, GatewayStatus};
-use std::collections::HashMap;
 
-pub(crate) type Item = HashMap<String, AttributeValue>;
+pub(crate) use crate::dynamo::Item;
 
 pub(crate) const NAME: &str = "name";
 pub(crate) const CONFIG: &str = "config";
