@@ -120,18 +120,16 @@ mod tests {
         let good = item(&config(), &GatewayStatus::default(), 0);
         assert!(gateway_from_item(&good).is_ok());
 
-        let mut bad = good.clone();
-        bad.insert(NAME.into(), s("psp_b"));
-        assert!(gateway_from_item(&bad).is_err());
+        for (attribute, value) in [(NAME, s("psp_b")), (REVISION, s("1"))] {
+            let mut bad = good.clone();
+            bad.insert(attribute.into(), value);
+            assert!(gateway_from_item(&bad).is_err(), "{attribute}");
+        }
 
         let mut bad = good.clone();
         bad.insert(STATUS.into(), s("{\"health\":\"secret\"}"));
         let err = gateway_from_item(&bad).unwrap_err().to_string();
         assert!(!err.contains("secret"), "{err}");
-
-        let mut bad = good.clone();
-        bad.insert(REVISION.into(), s("1"));
-        assert!(gateway_from_item(&bad).is_err());
 
         let mut bad = good;
         bad.remove(CONFIG);
