@@ -148,19 +148,7 @@ fn test(lambda_build: bool, extra_args: Vec<OsString>) -> Result<u8> {
     // The money rules over seeded runs of the whole lifecycle (the test build's binary).
     let seeds = ["--seeds", SIM_SEEDS];
     step(&format!("lifecycle simulation, seeds {SIM_SEEDS}"));
-    let status = process::run(
-        cargo(&root)
-            .args([
-                "run",
-                "--quiet",
-                "-p",
-                "paygate-simulation",
-                "--bin",
-                "paygate-sim",
-                "--",
-            ])
-            .args(seeds),
-    )?;
+    let status = process::run(simulation(&root, Profile::Test).args(seeds))?;
     if !status.success() {
         eprintln!("xtask: the lifecycle simulation found violations ({status})");
     }
@@ -170,21 +158,38 @@ fn test(lambda_build: bool, extra_args: Vec<OsString>) -> Result<u8> {
 /// `cargo xtask sim [args]`: the simulation in release, for long seed ranges.
 fn sim(args: Vec<OsString>) -> Result<u8> {
     let root = repo_root();
-    let mut cmd = cargo(&root);
+    let mut cmd = simulation(&root, Profile::Release);
+    cmd.args(strip_separator(args));
+    step(&process::describe(&cmd));
+    let status = process::run(&mut cmd)?;
+    Ok(process::exit_code(status))
+}
+
+/// Which build of the simulation to run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Profile {
+    /// The debug build `cargo test` just made, so nothing is compiled again.
+    Test,
+    /// Optimised, for long seed ranges.
+    Release,
+}
+
+/// `cargo run` of the lifecycle simulation; its own arguments follow.
+fn simulation(root: &Path, profile: Profile) -> Command {
+    let mut cmd = cargo(root);
+    cmd.arg("run");
+    if profile == Profile::Release {
+        cmd.arg("--release");
+    }
     cmd.args([
-        "run",
-        "--release",
         "--quiet",
         "-p",
         "paygate-simulation",
         "--bin",
         "paygate-sim",
         "--",
-    ])
-    .args(strip_separator(args));
-    step(&process::describe(&cmd));
-    let status = process::run(&mut cmd)?;
-    Ok(process::exit_code(status))
+    ]);
+    cmd
 }
 
 /// `cargo xtask emulators`: runs until Ctrl-C or end of stdin.

@@ -6,6 +6,7 @@ pub mod error;
 pub mod json;
 pub mod models;
 pub mod request;
+pub mod spec;
 
 pub use error::{ApiError, ErrorCode, ErrorType};
 

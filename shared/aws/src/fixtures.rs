@@ -1,12 +1,12 @@
 //! Domain values for the unit tests.
 
-use paygate_domain::deposit::{Deposit, DepositEvent, NewDeposit, RecordedEvent};
+use paygate_domain::DepositView;
+use paygate_domain::deposit::{Deposit, DepositEvent, RecordedEvent};
 use paygate_domain::idempotency::{
     Fingerprint, IdempotencyKey, IdempotencyRecord, IdempotencyState,
 };
 use paygate_domain::ids::{CorrelationId, DepositId, EventId, MerchantId};
-use paygate_domain::{Amount, Country, Currency, DepositView};
-use std::collections::BTreeMap;
+use paygate_kit::streams::new_deposit;
 use time::macros::datetime;
 use uuid::Uuid;
 
@@ -28,14 +28,7 @@ pub(crate) fn stream(len: usize) -> Vec<RecordedEvent> {
         event: DepositEvent::DepositRequested {
             deposit_id: id,
             merchant_id: MerchantId("m-1".into()),
-            request: NewDeposit {
-                amount: Amount::new(10099).unwrap(),
-                currency: Currency::parse("AED").unwrap(),
-                country: Country::parse("AE").unwrap(),
-                customer_id: "cus_42".into(),
-                payment_method: None,
-                metadata: BTreeMap::from([("order".into(), "A-1".into())]),
-            },
+            request: new_deposit(10099),
         },
     };
     let started = RecordedEvent {

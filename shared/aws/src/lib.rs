@@ -36,6 +36,7 @@
 //! ```
 
 mod config;
+mod dynamo;
 mod error;
 mod event_store;
 #[cfg(test)]

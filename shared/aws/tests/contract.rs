@@ -2,10 +2,12 @@
 //! emulators. Like `emulator_smoke.rs`, these need `cargo xtask test` (which sets
 //! `PAYGATE_TEST_EMULATORS=1`) and fail, never skip, without it.
 
+mod support;
+
 use async_trait::async_trait;
 use paygate_aws::{
     BusTap, DynamoEventStore, DynamoGatewayRegistry, DynamoMerchantDirectory, EventBridgePublisher,
-    Resources, SdkConfig, SqsQueue, aws_sdk_dynamodb, aws_sdk_eventbridge, aws_sdk_sqs,
+    Resources, SqsQueue, aws_sdk_dynamodb, aws_sdk_eventbridge, aws_sdk_sqs,
 };
 use paygate_domain::ports::SweepIndex;
 use paygate_domain::ports::{
@@ -20,11 +22,7 @@ use paygate_kit::{
 };
 use std::sync::Arc;
 use std::time::Duration;
-
-async fn emulators() -> SdkConfig {
-    paygate_kit::require_emulators();
-    paygate_aws::sdk_config().await
-}
+use support::{create_queue, emulators};
 
 async fn store() -> Arc<dyn EventStore> {
     let config = emulators().await;
@@ -51,14 +49,7 @@ async fn queue() -> (Arc<dyn QueueSender>, Arc<dyn QueueProbe>) {
     let config = emulators().await;
     let client = aws_sdk_sqs::Client::new(&config);
     let name = format!("paygate-contract-{}", uuid::Uuid::new_v4().simple());
-    let url = client
-        .create_queue()
-        .queue_name(&name)
-        .send()
-        .await
-        .expect("create a queue for the case")
-        .queue_url
-        .expect("queue url");
+    let url = create_queue(&client, &name).await;
     let queue = Arc::new(SqsQueue::new(client, url));
     (queue.clone(), Arc::new(Probe(queue)))
 }

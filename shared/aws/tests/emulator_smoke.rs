@@ -5,11 +5,13 @@
 //! sets `PAYGATE_TEST_EMULATORS=1`. Without that variable these tests fail on purpose:
 //! a suite that silently skips its AWS checks would look green while proving nothing.
 
+mod support;
+
 use paygate_aws::{
     DynamoEventStore, DynamoMerchantDirectory, Resources, SdkConfig, SqsQueue, aws_sdk_dynamodb,
     aws_sdk_sqs,
 };
-use paygate_domain::deposit::{Deposit, DepositEvent, NewDeposit, RecordedEvent};
+use paygate_domain::deposit::{Deposit, DepositEvent, RecordedEvent};
 use paygate_domain::idempotency::{
     Fingerprint, IdempotencyKey, IdempotencyRecord, IdempotencyState,
 };
@@ -17,34 +19,17 @@ use paygate_domain::ids::{CorrelationId, DepositId, EventId, MerchantId};
 use paygate_domain::ports::{
     ApiKey, AppendBatch, AppendError, DepositMessage, EventStore, MerchantDirectory, QueueSender,
 };
-use paygate_domain::{Amount, Country, Currency};
-use std::collections::BTreeMap;
+use paygate_kit::contract::fixtures::{self, now};
+use paygate_kit::streams::new_deposit;
 use std::time::Duration;
-use time::OffsetDateTime;
+use support::{create_queue, emulators};
 use uuid::Uuid;
-
-/// The SDK configuration for the emulators, or a failure that says how to get them.
-async fn emulators() -> SdkConfig {
-    paygate_kit::require_emulators();
-    paygate_aws::sdk_config().await
-}
 
 fn store(config: &SdkConfig) -> DynamoEventStore {
     DynamoEventStore::new(
         aws_sdk_dynamodb::Client::new(config),
         &Resources::from_env(),
     )
-}
-
-fn new_merchant() -> MerchantId {
-    MerchantId(format!("m-{}", Uuid::new_v4()))
-}
-
-fn now() -> OffsetDateTime {
-    // Whole milliseconds, as a clock would hand them out.
-    let now = OffsetDateTime::now_utc();
-    now.replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000)
-        .unwrap_or(now)
 }
 
 fn recorded(deposit: DepositId, version: u64, event: DepositEvent) -> RecordedEvent {
@@ -67,14 +52,7 @@ fn requested(deposit: DepositId, merchant: &MerchantId) -> RecordedEvent {
         DepositEvent::DepositRequested {
             deposit_id: deposit,
             merchant_id: merchant.clone(),
-            request: NewDeposit {
-                amount: Amount::new(10099).unwrap(),
-                currency: Currency::parse("AED").unwrap(),
-                country: Country::parse("AE").unwrap(),
-                customer_id: "cus_42".into(),
-                payment_method: None,
-                metadata: BTreeMap::from([("order".into(), "A-1".into())]),
-            },
+            request: new_deposit(10099),
         },
     )
 }
@@ -173,7 +151,7 @@ async fn the_sdk_takes_its_endpoints_from_the_environment() {
 async fn streams_append_atomically_and_conflict_on_version_and_key() {
     let config = emulators().await;
     let store = store(&config);
-    let merchant = new_merchant();
+    let merchant = fixtures::merchant();
     let key = IdempotencyKey::parse(Some(&format!("smoke-{}", Uuid::new_v4()))).unwrap();
     let id = DepositId(Uuid::now_v7());
 
@@ -254,7 +232,7 @@ async fn streams_append_atomically_and_conflict_on_version_and_key() {
     assert_eq!(store.load(other).await.unwrap(), vec![]);
     assert_eq!(store.view(other).await.unwrap(), None);
     // The same key of another merchant is a different key.
-    let elsewhere = new_merchant();
+    let elsewhere = fixtures::merchant();
     let elsewhere_events = vec![requested(other, &elsewhere)];
     let elsewhere_state = Deposit::replay(&elsewhere_events).unwrap();
     store
@@ -305,7 +283,7 @@ async fn streams_append_atomically_and_conflict_on_version_and_key() {
 async fn concurrent_writers_of_one_version_have_one_winner() {
     let config = emulators().await;
     let store = std::sync::Arc::new(store(&config));
-    let merchant = new_merchant();
+    let merchant = fixtures::merchant();
     let id = DepositId(Uuid::now_v7());
     let first = vec![requested(id, &merchant)];
     let state = Deposit::replay(&first).unwrap();
@@ -343,7 +321,7 @@ async fn concurrent_writers_of_one_version_have_one_winner() {
 async fn long_streams_are_read_across_pages() {
     let config = emulators().await;
     let store = store(&config).with_page_size(3);
-    let merchant = new_merchant();
+    let merchant = fixtures::merchant();
     let id = DepositId(Uuid::now_v7());
     let mut events = vec![requested(id, &merchant)];
     for number in 1..=5 {
@@ -375,14 +353,14 @@ async fn merchants_are_registered_once_per_key() {
         &Resources::from_env(),
     );
     let hash = ApiKey::new(format!("sk_test_{}", Uuid::new_v4())).hash();
-    let owner = new_merchant();
+    let owner = fixtures::merchant();
     assert_eq!(directory.merchant_for(&hash).await.unwrap(), None);
     directory.register(&hash, &owner).await.expect("register");
     directory
         .register(&hash, &owner)
         .await
         .expect("registering the same pair again is a no-op");
-    let stolen = directory.register(&hash, &new_merchant()).await;
+    let stolen = directory.register(&hash, &fixtures::merchant()).await;
     assert!(stolen.is_err(), "a key hash must map to one merchant");
     assert_eq!(directory.merchant_for(&hash).await.unwrap(), Some(owner));
 }
@@ -409,14 +387,7 @@ async fn messages_are_sent_received_delayed_and_deleted() {
 
     // A queue of our own, so no consumer elsewhere takes our message.
     let name = format!("paygate-smoke-{}", Uuid::new_v4());
-    let url = client
-        .create_queue()
-        .queue_name(&name)
-        .send()
-        .await
-        .expect("create queue")
-        .queue_url
-        .expect("queue url");
+    let url = create_queue(&client, &name).await;
     let queue = SqsQueue::locate(client.clone(), &name, None)
         .await
         .expect("resolve by name");
@@ -424,7 +395,7 @@ async fn messages_are_sent_received_delayed_and_deleted() {
 
     let message = DepositMessage {
         deposit_id: DepositId(Uuid::now_v7()),
-        merchant_id: new_merchant(),
+        merchant_id: fixtures::merchant(),
         correlation_id: CorrelationId("smoke-corr".into()),
     };
     queue.send(&message, Duration::ZERO).await.expect("send");

@@ -3,7 +3,7 @@
 //! from the read models on demand (the DynamoDB adapter keeps two sparse indexes).
 //! Every call asks the store's [`FaultHook`] first (see [`crate::faults`]).
 
-use crate::faults::{Answer, Call, Fault, FaultHook, NoFaults, Port};
+use crate::faults::{Call, FaultHook, Hook, Port, guarded, guarded_conditional, guarded_load};
 use async_trait::async_trait;
 use paygate_domain::deposit::SweepKind;
 use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
@@ -39,26 +39,10 @@ pub struct StoreSnapshot {
     pub lookups: Vec<ExternalLookup>,
 }
 
+#[derive(Default)]
 pub struct MemoryEventStore {
     tables: Mutex<Tables>,
-    faults: Arc<dyn FaultHook>,
-}
-
-impl Default for MemoryEventStore {
-    fn default() -> Self {
-        Self {
-            tables: Mutex::default(),
-            faults: Arc::new(NoFaults),
-        }
-    }
-}
-
-/// What a faulted write does: its work, its work and then a failure (a lost reply), or
-/// neither (this answer instead).
-enum Outcome<T> {
-    Proceed,
-    ProceedThenFail(String),
-    Refuse(Result<T, StoreError>),
+    faults: Hook,
 }
 
 impl MemoryEventStore {
@@ -70,69 +54,26 @@ impl MemoryEventStore {
     pub fn with_faults(faults: Arc<dyn FaultHook>) -> Self {
         Self {
             tables: Mutex::default(),
-            faults,
+            faults: faults.into(),
         }
     }
 
-    fn call(port: Port, op: &'static str, writes: bool, deposit: Option<DepositId>) -> Call {
-        Call {
-            port,
-            op,
-            writes,
-            deposit,
-            events: Vec::new(),
-        }
+    /// A read under the store's hook (every fault fails it: only a stream load has data
+    /// to damage, see [`EventStore::load`]).
+    async fn read<T>(&self, call: Call, read: impl FnOnce(&Tables) -> T) -> Result<T, StoreError> {
+        guarded(&*self.faults, call, async { Ok(read(&self.tables())) }).await
     }
 
-    /// A read: every fault makes it fail (a corrupted one too: only a stream load has
-    /// data to damage, see [`EventStore::load`]).
-    async fn read<T>(
-        &self,
-        port: Port,
-        op: &'static str,
-        deposit: Option<DepositId>,
-        read: impl FnOnce(&Tables) -> T,
-    ) -> Result<T, StoreError> {
-        let call = Self::call(port, op, false, deposit);
-        let result = match self.faults.on_call(&call).await {
-            Fault::None => Ok(read(&self.tables())),
-            Fault::Fail(why) | Fault::LoseReply(why) => Err(StoreError(why)),
-            Fault::Conflict => Err(StoreError(format!("{op}: injected conflict"))),
-            Fault::Corrupt => Err(StoreError(format!("{op}: injected corruption"))),
-        };
-        self.faults.answered(&call, Answer::of(&result)).await;
-        result
-    }
-
-    /// A write other than an append: `conflict` is what losing its condition answers.
+    /// A conditional write other than an append: `lost_race` is what losing its
+    /// condition answers.
     async fn write<T>(
         &self,
-        port: Port,
-        op: &'static str,
-        deposit: Option<DepositId>,
-        conflict: T,
+        call: Call,
+        lost_race: T,
         write: impl FnOnce(&mut Tables) -> T,
     ) -> Result<T, StoreError> {
-        let call = Self::call(port, op, true, deposit);
-        let outcome = match self.faults.on_call(&call).await {
-            Fault::None => Outcome::Proceed,
-            Fault::Fail(why) => Outcome::Refuse(Err(StoreError(why))),
-            Fault::Corrupt => {
-                Outcome::Refuse(Err(StoreError(format!("{op}: injected corruption"))))
-            }
-            Fault::Conflict => Outcome::Refuse(Ok(conflict)),
-            Fault::LoseReply(why) => Outcome::ProceedThenFail(why),
-        };
-        let result = match outcome {
-            Outcome::Refuse(answer) => answer,
-            Outcome::Proceed => Ok(write(&mut self.tables())),
-            Outcome::ProceedThenFail(why) => {
-                write(&mut self.tables());
-                Err(StoreError(why))
-            }
-        };
-        self.faults.answered(&call, Answer::of(&result)).await;
-        result
+        let work = async { Ok(write(&mut self.tables())) };
+        guarded_conditional(&*self.faults, call, lost_race, work).await
     }
 
     fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
@@ -169,51 +110,26 @@ impl MemoryEventStore {
 #[async_trait]
 impl EventStore for MemoryEventStore {
     async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
-        let call = Self::call(Port::Store, "load", false, Some(deposit));
-        let stream = |tables: &Tables| tables.streams.get(&deposit).cloned().unwrap_or_default();
-        let result = match self.faults.on_call(&call).await {
-            Fault::None => Ok(stream(&self.tables())),
-            Fault::Corrupt => {
-                let mut events = stream(&self.tables());
-                if !events.is_empty() {
-                    events.remove(0);
-                }
-                Ok(events)
-            }
-            Fault::Fail(why) | Fault::LoseReply(why) => Err(StoreError(why)),
-            Fault::Conflict => Err(StoreError("load: injected conflict".into())),
+        let stream = async {
+            Ok(self
+                .tables()
+                .streams
+                .get(&deposit)
+                .cloned()
+                .unwrap_or_default())
         };
-        self.faults.answered(&call, Answer::of(&result)).await;
-        result
+        guarded_load(&*self.faults, deposit, stream).await
     }
 
     async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
-        let call = Self::call(Port::Store, "append", true, Some(batch.deposit_id))
+        let call = Call::write(Port::Store, "append")
+            .about(batch.deposit_id)
             .recording(batch.events.iter().map(|e| e.event.kind()).collect());
-        let result = match self.faults.on_call(&call).await {
-            Fault::None => self.tables().append(batch),
-            Fault::Fail(why) => Err(AppendError::Store(StoreError(why))),
-            Fault::Corrupt => Err(AppendError::Store(StoreError(
-                "append: injected corruption".into(),
-            ))),
-            Fault::Conflict => Err(AppendError::VersionConflict),
-            Fault::LoseReply(why) => {
-                // Committed or refused, the caller cannot tell which.
-                let _ = self.tables().append(batch);
-                Err(AppendError::Ambiguous(StoreError(why)))
-            }
-        };
-        let answer = match &result {
-            Ok(()) => Answer::Ok,
-            Err(AppendError::VersionConflict) => Answer::Conflict,
-            Err(_) => Answer::Failed,
-        };
-        self.faults.answered(&call, answer).await;
-        result
+        guarded(&*self.faults, call, async { self.tables().append(batch) }).await
     }
 
     async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
-        self.read(Port::Store, "view", Some(deposit), |tables| {
+        self.read(Call::read(Port::Store, "view").about(deposit), |tables| {
             tables.views.get(&deposit).cloned()
         })
         .await
@@ -225,7 +141,7 @@ impl EventStore for MemoryEventStore {
         external_id: &str,
     ) -> Result<Option<ExternalLookup>, StoreError> {
         let key = ExternalLookup::storage_key(gateway, external_id);
-        self.read(Port::Store, "find_by_external_id", None, |tables| {
+        self.read(Call::read(Port::Store, "find_by_external_id"), |tables| {
             tables.lookups.get(&key).cloned()
         })
         .await
@@ -237,7 +153,7 @@ impl EventStore for MemoryEventStore {
         key: &IdempotencyKey,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
         let storage_key = IdempotencyRecord::storage_key(merchant, key);
-        self.read(Port::Store, "idempotency_record", None, |tables| {
+        self.read(Call::read(Port::Store, "idempotency_record"), |tables| {
             tables.idempotency.get(&storage_key).cloned()
         })
         .await
@@ -252,9 +168,7 @@ impl EventStore for MemoryEventStore {
     ) -> Result<bool, StoreError> {
         let storage_key = IdempotencyRecord::storage_key(merchant, key);
         self.write(
-            Port::Store,
-            "transition_idempotency",
-            None,
+            Call::write(Port::Store, "transition_idempotency"),
             false,
             |tables| match tables.idempotency.get_mut(&storage_key) {
                 Some(record) if &record.state == expected => {
@@ -348,7 +262,7 @@ impl SweepIndex for MemoryEventStore {
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<DepositView>, StoreError> {
-        self.read(Port::Index, "stale", None, |tables| {
+        self.read(Call::read(Port::Index, "stale"), |tables| {
             let found = tables
                 .views
                 .values()
@@ -370,15 +284,19 @@ impl SweepIndex for MemoryEventStore {
         version: u64,
         examined_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        self.write(Port::Index, "defer", Some(deposit), (), |tables| {
-            let indexed = tables
-                .views
-                .get(&deposit)
-                .is_some_and(|v| v.version == version && v.sweep_kind().is_some());
-            if indexed {
-                tables.examined.insert(deposit, examined_at);
-            }
-        })
+        self.write(
+            Call::write(Port::Index, "defer").about(deposit),
+            (),
+            |tables| {
+                let indexed = tables
+                    .views
+                    .get(&deposit)
+                    .is_some_and(|v| v.version == version && v.sweep_kind().is_some());
+                if indexed {
+                    tables.examined.insert(deposit, examined_at);
+                }
+            },
+        )
         .await
     }
 
@@ -387,7 +305,7 @@ impl SweepIndex for MemoryEventStore {
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<Unpublished>, StoreError> {
-        self.read(Port::Index, "unpublished", None, |tables| {
+        self.read(Call::read(Port::Index, "unpublished"), |tables| {
             let found = tables
                 .views
                 .values()
@@ -403,9 +321,10 @@ impl SweepIndex for MemoryEventStore {
     }
 
     async fn publish_state(&self, deposit: DepositId) -> Result<Option<Unpublished>, StoreError> {
-        self.read(Port::Index, "publish_state", Some(deposit), |tables| {
-            tables.publish_state(deposit)
-        })
+        self.read(
+            Call::read(Port::Index, "publish_state").about(deposit),
+            |tables| tables.publish_state(deposit),
+        )
         .await
     }
 
@@ -416,9 +335,7 @@ impl SweepIndex for MemoryEventStore {
         up_to: u64,
     ) -> Result<bool, StoreError> {
         self.write(
-            Port::Index,
-            "mark_published",
-            Some(deposit),
+            Call::write(Port::Index, "mark_published").about(deposit),
             false,
             |tables| {
                 let Some(state) = tables.publish_state(deposit) else {

@@ -5,7 +5,11 @@
 //! like their AWS twins on a good day.
 
 use async_trait::async_trait;
-use paygate_domain::DepositId;
+use paygate_domain::ports::{AppendError, PublishError, QueueError, StoreError};
+use paygate_domain::{DepositId, RecordedEvent};
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::Arc;
 
 /// Which adapter a call goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,16 +69,6 @@ pub enum Answer {
     Failed,
 }
 
-impl Answer {
-    pub fn of<T, E>(result: &Result<T, E>) -> Self {
-        if result.is_ok() {
-            Self::Ok
-        } else {
-            Self::Failed
-        }
-    }
-}
-
 /// Decides what happens to each call. It may also wait (a slow store), park the call until
 /// a test releases it, or act first (a concurrent writer): it is async and runs before
 /// the adapter does anything. Once the call's work is done, [`answered`](Self::answered)
@@ -97,28 +91,187 @@ impl FaultHook for NoFaults {
     }
 }
 
+/// The hook an in-memory adapter asks before each call: [`NoFaults`] until it is given
+/// one, so the adapters' defaults need no hook.
+#[derive(Clone)]
+pub(crate) struct Hook(Arc<dyn FaultHook>);
+
+impl Default for Hook {
+    fn default() -> Self {
+        Self(Arc::new(NoFaults))
+    }
+}
+
+impl From<Arc<dyn FaultHook>> for Hook {
+    fn from(hook: Arc<dyn FaultHook>) -> Self {
+        Self(hook)
+    }
+}
+
+impl Deref for Hook {
+    type Target = dyn FaultHook;
+
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref()
+    }
+}
+
+/// The error a call answers with when a fault keeps it from answering its own: what
+/// each [`Fault`] means for the port's error type.
+pub trait Refusal: Sized {
+    /// The call failed without doing anything, for `why`.
+    fn failed(why: String) -> Self;
+
+    /// A write went through and its answer was lost.
+    fn ambiguous(why: String) -> Self {
+        Self::failed(why)
+    }
+
+    /// A write lost its race (for most ports, just a failure).
+    fn conflict(op: &str) -> Self {
+        Self::failed(format!("{op}: injected conflict"))
+    }
+
+    /// How the hook hears of this error.
+    fn answer(&self) -> Answer {
+        Answer::Failed
+    }
+}
+
+impl Refusal for StoreError {
+    fn failed(why: String) -> Self {
+        StoreError(why)
+    }
+}
+
+impl Refusal for QueueError {
+    fn failed(why: String) -> Self {
+        QueueError(why)
+    }
+}
+
+impl Refusal for PublishError {
+    fn failed(why: String) -> Self {
+        PublishError(why)
+    }
+}
+
+/// An append's faults: a conflict is a taken version, a lost reply an ambiguous append.
+impl Refusal for AppendError {
+    fn failed(why: String) -> Self {
+        AppendError::Store(StoreError(why))
+    }
+
+    fn ambiguous(why: String) -> Self {
+        AppendError::Ambiguous(StoreError(why))
+    }
+
+    fn conflict(_op: &str) -> Self {
+        AppendError::VersionConflict
+    }
+
+    fn answer(&self) -> Answer {
+        match self {
+            AppendError::VersionConflict => Answer::Conflict,
+            _ => Answer::Failed,
+        }
+    }
+}
+
 /// Runs `work` as `call` under `hook`: a failure, a conflict or a corruption answers
-/// `fail(why)` without working; a lost reply works, then answers `fail(why)` (a read just
-/// fails). The hook hears the answer before the caller does.
-pub(crate) async fn guarded<T, E>(
+/// [`Refusal`]s without working; a lost reply works, then answers
+/// [`Refusal::ambiguous`] (a read just fails). The hook hears the answer before the
+/// caller does. Every adapter (in memory, or behind the kit's `Hooked`) runs its calls
+/// through here, so a fault means the same at every port.
+pub async fn guarded<T, E: Refusal>(
     hook: &dyn FaultHook,
     call: Call,
-    fail: impl Fn(String) -> E,
-    work: impl FnOnce() -> Result<T, E>,
+    work: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    run(hook, call, Meets::failing(), work).await
+}
+
+/// [`guarded`] for a conditional write: losing its race answers `lost_race` (its "not
+/// written"), as a real lost condition would, instead of failing.
+pub async fn guarded_conditional<T, E: Refusal>(
+    hook: &dyn FaultHook,
+    call: Call,
+    lost_race: T,
+    work: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let meets = Meets {
+        lost_race: Some(lost_race),
+        ..Meets::failing()
+    };
+    run(hook, call, meets, work).await
+}
+
+/// [`guarded`] for loading `deposit`'s stream: a corruption loads it without its first
+/// event instead of failing.
+pub async fn guarded_load<E: Refusal>(
+    hook: &dyn FaultHook,
+    deposit: DepositId,
+    load: impl Future<Output = Result<Vec<RecordedEvent>, E>>,
+) -> Result<Vec<RecordedEvent>, E> {
+    let meets = Meets {
+        damage: Some(without_first_event),
+        ..Meets::failing()
+    };
+    let call = Call::read(Port::Store, "load").about(deposit);
+    run(hook, call, meets, load).await
+}
+
+fn without_first_event(mut events: Vec<RecordedEvent>) -> Vec<RecordedEvent> {
+    if !events.is_empty() {
+        events.remove(0);
+    }
+    events
+}
+
+/// A call's own answers to the faults that do not simply fail it.
+struct Meets<T> {
+    lost_race: Option<T>,
+    damage: Option<fn(T) -> T>,
+}
+
+impl<T> Meets<T> {
+    fn failing() -> Self {
+        Self {
+            lost_race: None,
+            damage: None,
+        }
+    }
+}
+
+async fn run<T, E: Refusal>(
+    hook: &dyn FaultHook,
+    call: Call,
+    meets: Meets<T>,
+    work: impl Future<Output = Result<T, E>>,
 ) -> Result<T, E> {
     let result = match hook.on_call(&call).await {
-        Fault::None => work(),
-        Fault::Fail(why) => Err(fail(why)),
-        Fault::Conflict => Err(fail(format!("{}: injected conflict", call.op))),
-        Fault::Corrupt => Err(fail(format!("{}: injected corruption", call.op))),
-        Fault::LoseReply(why) => {
-            if call.writes {
-                let _ = work();
-            }
-            Err(fail(why))
+        Fault::None => work.await,
+        Fault::Fail(why) => Err(E::failed(why)),
+        Fault::Conflict => match meets.lost_race {
+            Some(answer) => Ok(answer),
+            None => Err(E::conflict(call.op)),
+        },
+        Fault::Corrupt => match meets.damage {
+            Some(damage) => work.await.map(damage),
+            None => Err(E::failed(format!("{}: injected corruption", call.op))),
+        },
+        Fault::LoseReply(why) if call.writes => {
+            // Committed or refused, the caller cannot tell which.
+            let _ = work.await;
+            Err(E::ambiguous(why))
         }
+        Fault::LoseReply(why) => Err(E::failed(why)),
     };
-    hook.answered(&call, Answer::of(&result)).await;
+    let answer = match &result {
+        Ok(_) => Answer::Ok,
+        Err(error) => error.answer(),
+    };
+    hook.answered(&call, answer).await;
     result
 }
 

@@ -1,4 +1,4 @@
-use crate::faults::{Call, FaultHook, NoFaults, Port, guarded};
+use crate::faults::{Call, FaultHook, Hook, Port, guarded};
 use async_trait::async_trait;
 use paygate_domain::MerchantId;
 use paygate_domain::ports::{ApiKeyHash, MerchantDirectory, StoreError};
@@ -6,18 +6,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 /// API key hashes → merchants.
+#[derive(Default)]
 pub struct MemoryMerchantDirectory {
     merchants: RwLock<HashMap<ApiKeyHash, MerchantId>>,
-    faults: Arc<dyn FaultHook>,
-}
-
-impl Default for MemoryMerchantDirectory {
-    fn default() -> Self {
-        Self {
-            merchants: RwLock::default(),
-            faults: Arc::new(NoFaults),
-        }
-    }
+    faults: Hook,
 }
 
 impl MemoryMerchantDirectory {
@@ -27,7 +19,7 @@ impl MemoryMerchantDirectory {
 
     /// Every later lookup first asks `faults` what to do (see [`crate::faults`]).
     pub fn with_faults(mut self, faults: Arc<dyn FaultHook>) -> Self {
-        self.faults = faults;
+        self.faults = faults.into();
         self
     }
 
@@ -54,7 +46,7 @@ impl MemoryMerchantDirectory {
 impl MerchantDirectory for MemoryMerchantDirectory {
     async fn merchant_for(&self, key: &ApiKeyHash) -> Result<Option<MerchantId>, StoreError> {
         let call = Call::read(Port::Merchants, "merchant_for");
-        guarded(self.faults.as_ref(), call, StoreError, || {
+        guarded(&*self.faults, call, async {
             Ok(self
                 .merchants
                 .read()

@@ -6,7 +6,7 @@
 //! bytes). A failed publish records nothing (EventBridge may have delivered part of it;
 //! callers publish everything again either way).
 
-use crate::faults::{Call, FaultHook, NoFaults, Port, guarded};
+use crate::faults::{Call, FaultHook, Hook, Port, guarded};
 use async_trait::async_trait;
 use paygate_domain::ports::{BusEvent, EventPublisher, PublishError};
 use paygate_domain::service::publish::SOURCE;
@@ -16,22 +16,12 @@ use std::sync::{Arc, Mutex};
 /// EventBridge's limit on one event (and one `PutEvents` request).
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 
+#[derive(Default)]
 pub struct MemoryPublisher {
     published: Mutex<Vec<BusEvent>>,
     failing: AtomicBool,
     calls: AtomicUsize,
-    faults: Arc<dyn FaultHook>,
-}
-
-impl Default for MemoryPublisher {
-    fn default() -> Self {
-        Self {
-            published: Mutex::default(),
-            failing: AtomicBool::default(),
-            calls: AtomicUsize::default(),
-            faults: Arc::new(NoFaults),
-        }
-    }
+    faults: Hook,
 }
 
 impl MemoryPublisher {
@@ -41,7 +31,7 @@ impl MemoryPublisher {
 
     /// Every later publish first asks `faults` what to do (see [`crate::faults`]).
     pub fn with_faults(mut self, faults: Arc<dyn FaultHook>) -> Self {
-        self.faults = faults;
+        self.faults = faults.into();
         self
     }
 
@@ -102,10 +92,9 @@ impl EventPublisher for MemoryPublisher {
             return Err(PublishError("memory bus switched to fail".into()));
         }
         guarded(
-            self.faults.as_ref(),
+            &*self.faults,
             Call::write(Port::Publisher, "publish"),
-            PublishError,
-            || self.record(events),
+            async { self.record(events) },
         )
         .await
     }

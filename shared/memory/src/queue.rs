@@ -3,7 +3,7 @@
 //! comes back unless deleted; each delivery bumps its receive count; a message received
 //! more than `max_receive_count` times moves to the dead-letter queue instead (redrive).
 
-use crate::faults::{Call, FaultHook, NoFaults, Port, guarded};
+use crate::faults::{Call, FaultHook, Hook, Port, guarded};
 use async_trait::async_trait;
 use paygate_domain::ports::{
     Clock, DepositMessage, QueueError, QueueSender, RedeliveryScheduler, SystemClock,
@@ -41,7 +41,7 @@ pub struct MemoryQueue {
     visibility_timeout: Duration,
     redrive: Option<Redrive>,
     clock: Arc<dyn Clock>,
-    faults: Arc<dyn FaultHook>,
+    faults: Hook,
 }
 
 impl Default for MemoryQueue {
@@ -57,7 +57,7 @@ impl MemoryQueue {
             visibility_timeout,
             redrive: None,
             clock: Arc::new(SystemClock),
-            faults: Arc::new(NoFaults),
+            faults: Hook::default(),
         }
     }
 
@@ -69,7 +69,7 @@ impl MemoryQueue {
 
     /// Every later send first asks `faults` what to do (see [`crate::faults`]).
     pub fn with_faults(mut self, faults: Arc<dyn FaultHook>) -> Self {
-        self.faults = faults;
+        self.faults = faults.into();
         self
     }
 
@@ -193,7 +193,7 @@ impl MemoryQueue {
 impl QueueSender for MemoryQueue {
     async fn send(&self, message: &DepositMessage, delay: Duration) -> Result<(), QueueError> {
         let call = Call::write(Port::Queue, "send").about(message.deposit_id);
-        guarded(self.faults.as_ref(), call, QueueError, || {
+        guarded(&*self.faults, call, async {
             self.push(message.clone(), delay);
             Ok(())
         })

@@ -1,7 +1,7 @@
 //! The gateway registry behind one lock: every update reads and writes under it, so a
 //! breaker move is atomic exactly like the DynamoDB conditional update it stands in for.
 
-use crate::faults::{Call, FaultHook, NoFaults, Port, guarded};
+use crate::faults::{Call, FaultHook, Hook, Port, guarded};
 use async_trait::async_trait;
 use paygate_domain::gateways::{
     BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus,
@@ -11,18 +11,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use time::OffsetDateTime;
 
+#[derive(Default)]
 pub struct MemoryGatewayRegistry {
     gateways: Mutex<BTreeMap<String, Gateway>>,
-    faults: Arc<dyn FaultHook>,
-}
-
-impl Default for MemoryGatewayRegistry {
-    fn default() -> Self {
-        Self {
-            gateways: Mutex::default(),
-            faults: Arc::new(NoFaults),
-        }
-    }
+    faults: Hook,
 }
 
 impl MemoryGatewayRegistry {
@@ -32,7 +24,7 @@ impl MemoryGatewayRegistry {
 
     /// Every later call first asks `faults` what to do (see [`crate::faults`]).
     pub fn with_faults(mut self, faults: Arc<dyn FaultHook>) -> Self {
-        self.faults = faults;
+        self.faults = faults.into();
         self
     }
 
@@ -41,7 +33,7 @@ impl MemoryGatewayRegistry {
         call: Call,
         work: impl FnOnce() -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        guarded(self.faults.as_ref(), call, StoreError, work).await
+        guarded(&*self.faults, call, async { work() }).await
     }
 
     /// A registry holding `configs`, each with the default status (seeding, tests).
@@ -58,7 +50,7 @@ impl MemoryGatewayRegistry {
             .collect();
         Self {
             gateways: Mutex::new(gateways),
-            faults: Arc::new(NoFaults),
+            faults: Hook::default(),
         }
     }
 
@@ -165,23 +157,12 @@ impl GatewayRegistry for MemoryGatewayRegistry {
 mod tests {
     use super::*;
     use paygate_domain::gateways::Health;
-    use paygate_domain::{Country, Currency};
-
-    fn config(name: &str) -> GatewayConfig {
-        GatewayConfig {
-            name: name.into(),
-            format: paygate_domain::gateways::WireFormat::Json,
-            base_url: "http://127.0.0.1:9001".into(),
-            countries: vec![Country::parse("AE").unwrap()],
-            currencies: vec![Currency::parse("AED").unwrap()],
-            priority: 1,
-            enabled: true,
-        }
-    }
+    use paygate_kit::contract::fixtures::gateway_config;
 
     #[tokio::test]
     async fn seeded_gateways_are_listed_by_name_and_their_status_can_be_set() {
-        let registry = MemoryGatewayRegistry::with_gateways([config("b"), config("a")]);
+        let registry =
+            MemoryGatewayRegistry::with_gateways([gateway_config("b"), gateway_config("a")]);
         let status = registry
             .update_status("b", |status| status.health = Health::Unhealthy)
             .unwrap();

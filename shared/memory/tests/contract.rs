@@ -18,25 +18,31 @@ use paygate_memory::{
 use std::sync::Arc;
 use std::time::Duration;
 
+/// What `take` hands over, asking again until it hands something or `wait` is over.
+async fn polled<T>(wait: Duration, mut take: impl FnMut() -> Vec<T>) -> Vec<T> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let taken = take();
+        if !taken.is_empty() || tokio::time::Instant::now() >= deadline {
+            return taken;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 struct Probe(Arc<MemoryQueue>);
 
 #[async_trait]
 impl QueueProbe for Probe {
     async fn drain(&self, wait: Duration) -> Vec<DepositMessage> {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let received = self.0.receive(10);
-            if !received.is_empty() || tokio::time::Instant::now() >= deadline {
-                return received
-                    .into_iter()
-                    .map(|m| {
-                        self.0.delete(m.receipt);
-                        m.body
-                    })
-                    .collect();
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let received = polled(wait, || self.0.receive(10)).await;
+        received
+            .into_iter()
+            .map(|m| {
+                self.0.delete(m.receipt);
+                m.body
+            })
+            .collect()
     }
 }
 
@@ -46,14 +52,7 @@ struct BusRecord(Arc<MemoryPublisher>);
 #[async_trait]
 impl BusProbe for BusRecord {
     async fn drain(&self, wait: Duration) -> Vec<BusEvent> {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let published = self.0.take();
-            if !published.is_empty() || tokio::time::Instant::now() >= deadline {
-                return published;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        polled(wait, || self.0.take()).await
     }
 }
 

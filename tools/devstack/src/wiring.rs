@@ -11,8 +11,8 @@ use paygate_domain::MerchantId;
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::gateways::{BreakerPolicy, GatewayConfig};
 use paygate_domain::ports::{
-    ApiKey, EventPublisher, EventStore, GatewayRegistry, QueueSender, RandomIds, SweepIndex,
-    SystemClock,
+    ApiKey, EventPublisher, EventStore, GatewayRegistry, MerchantDirectory, QueueSender, RandomIds,
+    RedeliveryScheduler, SweepIndex, SystemClock,
 };
 use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_domain::service::publish::PublishingEventStore;
@@ -35,6 +35,20 @@ pub struct Sweeping {
     pub index: Arc<dyn SweepIndex>,
     pub queue: Arc<dyn QueueSender>,
     pub publisher: Arc<dyn EventPublisher>,
+}
+
+/// One backend's adapters, before the functions are wired to them.
+struct Adapters {
+    /// What the functions write through: every committed append is then published.
+    store: Arc<dyn EventStore>,
+    index: Arc<dyn SweepIndex>,
+    queue: Arc<dyn QueueSender>,
+    redelivery: Arc<dyn RedeliveryScheduler>,
+    /// The same queue, as the local consumer polls it.
+    polled: Arc<dyn PolledQueue>,
+    merchants: Arc<dyn MerchantDirectory>,
+    registry: Arc<dyn GatewayRegistry>,
+    publisher: Arc<dyn EventPublisher>,
 }
 
 pub struct Stack {
@@ -62,95 +76,78 @@ pub async fn build(
     let (configs, simulators) = gateways::start(seeds).await?;
     let clock = Arc::new(SystemClock);
     let ids = Arc::new(RandomIds);
-    let (intake, processor, queue, sweeping): (Intake, Processor, Arc<dyn PolledQueue>, Sweeping) =
-        match settings.backend {
-            Backend::Memory => {
-                let merchants = MemoryMerchantDirectory::new();
-                merchants.register(key_hash, merchant.clone());
-                let memory = Arc::new(MemoryEventStore::new());
-                let bus = Arc::new(MemoryPublisher::new());
-                let store: Arc<dyn EventStore> = Arc::new(PublishingEventStore {
+    let adapters = match settings.backend {
+        Backend::Memory => {
+            let merchants = MemoryMerchantDirectory::new();
+            merchants.register(key_hash, merchant.clone());
+            let memory = Arc::new(MemoryEventStore::new());
+            let bus = Arc::new(MemoryPublisher::new());
+            let dead_letters = Arc::new(MemoryQueue::new(VISIBILITY_TIMEOUT));
+            let queue = Arc::new(
+                MemoryQueue::new(VISIBILITY_TIMEOUT).with_redrive(dead_letters, MAX_RECEIVE_COUNT),
+            );
+            Adapters {
+                store: Arc::new(PublishingEventStore {
                     inner: memory.clone(),
                     index: memory.clone(),
                     publisher: bus.clone(),
-                });
-                let dead_letters = Arc::new(MemoryQueue::new(VISIBILITY_TIMEOUT));
-                let queue = Arc::new(
-                    MemoryQueue::new(VISIBILITY_TIMEOUT)
-                        .with_redrive(dead_letters, MAX_RECEIVE_COUNT),
-                );
-                let registry = Arc::new(MemoryGatewayRegistry::new());
-                for config in &configs {
-                    registry.upsert_config(config).await?;
-                }
-                let intake = Intake {
-                    store: store.clone(),
-                    queue: queue.clone(),
-                    merchants: Arc::new(merchants),
-                    registry: registry.clone(),
-                    clock: clock.clone(),
-                    ids: ids.clone(),
-                    cipher: cipher.clone(),
-                    config: IntakeConfig::default(),
-                };
-                let processor = Processor {
-                    store: store.clone(),
-                    registry,
-                    connectors: Arc::new(ConnectorCache::new()),
-                    redelivery: queue.clone(),
-                    clock,
-                    ids,
-                    cipher,
-                    breaker: BreakerPolicy::default(),
-                    backoff: RedeliveryPolicy::default(),
-                    attempts: paygate_domain::service::process::AttemptPolicy::default(),
-                };
-                let sweeping = Sweeping {
-                    store: store.clone(),
-                    index: memory,
-                    queue: queue.clone(),
-                    publisher: bus,
-                };
-                (intake, processor, queue, sweeping)
+                }),
+                index: memory,
+                queue: queue.clone(),
+                redelivery: queue.clone(),
+                polled: queue,
+                merchants: Arc::new(merchants),
+                registry: Arc::new(MemoryGatewayRegistry::new()),
+                publisher: bus,
             }
-            Backend::Aws => {
-                let aws = paygate_aws::AwsAdapters::connect().await?;
-                aws.merchants.register(&key_hash, &merchant).await?;
-                for config in &configs {
-                    aws.registry.upsert_config(config).await?;
-                }
-                let store = aws.publishing_store();
-                let intake = Intake {
-                    store: store.clone(),
-                    queue: aws.queue.clone(),
-                    merchants: aws.merchants.clone(),
-                    registry: aws.registry.clone(),
-                    clock: clock.clone(),
-                    ids: ids.clone(),
-                    cipher: cipher.clone(),
-                    config: IntakeConfig::default(),
-                };
-                let processor = Processor {
-                    store,
-                    registry: aws.registry.clone(),
-                    connectors: Arc::new(ConnectorCache::new()),
-                    redelivery: aws.queue.clone(),
-                    clock,
-                    ids,
-                    cipher,
-                    breaker: BreakerPolicy::default(),
-                    backoff: RedeliveryPolicy::default(),
-                    attempts: paygate_domain::service::process::AttemptPolicy::default(),
-                };
-                let sweeping = Sweeping {
-                    store: aws.publishing_store(),
-                    index: aws.store.clone(),
-                    queue: aws.queue.clone(),
-                    publisher: aws.bus.clone(),
-                };
-                (intake, processor, aws.queue, sweeping)
+        }
+        Backend::Aws => {
+            let aws = paygate_aws::AwsAdapters::connect().await?;
+            aws.merchants.register(&key_hash, &merchant).await?;
+            Adapters {
+                store: aws.publishing_store(),
+                index: aws.store.clone(),
+                queue: aws.queue.clone(),
+                redelivery: aws.queue.clone(),
+                polled: aws.queue.clone(),
+                merchants: aws.merchants.clone(),
+                registry: aws.registry.clone(),
+                publisher: aws.bus.clone(),
             }
-        };
+        }
+    };
+    for config in &configs {
+        adapters.registry.upsert_config(config).await?;
+    }
+    let intake = Intake {
+        store: adapters.store.clone(),
+        queue: adapters.queue.clone(),
+        merchants: adapters.merchants,
+        registry: adapters.registry.clone(),
+        clock: clock.clone(),
+        ids: ids.clone(),
+        cipher: cipher.clone(),
+        config: IntakeConfig::default(),
+    };
+    let processor = Processor {
+        store: adapters.store.clone(),
+        registry: adapters.registry,
+        connectors: Arc::new(ConnectorCache::new()),
+        redelivery: adapters.redelivery,
+        clock,
+        ids,
+        cipher,
+        breaker: BreakerPolicy::default(),
+        backoff: RedeliveryPolicy::default(),
+        attempts: paygate_domain::service::process::AttemptPolicy::default(),
+    };
+    let sweeping = Sweeping {
+        store: adapters.store,
+        index: adapters.index,
+        queue: adapters.queue,
+        publisher: adapters.publisher,
+    };
+    let queue = adapters.polled;
     let mut webhook_gateways = WebhookGateways::default();
     for config in &configs {
         let secret = SecretString::from(gateways::webhook_secret(&config.name));

@@ -106,6 +106,15 @@ impl Lane {
         )
     }
 
+    /// Puts one enabled gateway `psp` at `base_url`, priority 10, through the command
+    /// line; returns its name.
+    async fn put_psp(&self, base_url: &str) -> String {
+        let file = self.file("psp.json", &json!([self.entry("psp", base_url, 10, true)]));
+        let (code, _, err) = self.ops(&["gateways", "put", &file]).await;
+        assert_eq!(code, 0, "{err}");
+        self.name("psp")
+    }
+
     /// This test's gateways, as the registry holds them.
     async fn own(&self) -> Vec<Gateway> {
         let mut all = self.registry.list().await.expect("list the registry");
@@ -269,13 +278,7 @@ async fn put_adds_gateways_that_list_shows_with_their_host_only() {
 async fn putting_again_updates_the_config_and_keeps_what_was_learnt() {
     // GIVEN a gateway that the system has learnt things about: unhealthy, breaker open
     let lane = Lane::new(("RO", "RON")).await;
-    let file = lane.file(
-        "v1.json",
-        &json!([lane.entry("psp", "https://psp.example/v1", 10, true)]),
-    );
-    let (code, _, err) = lane.ops(&["gateways", "put", &file]).await;
-    assert_eq!(code, 0, "{err}");
-    let name = lane.name("psp");
+    let name = lane.put_psp("https://psp.example/v1").await;
     let now = OffsetDateTime::now_utc();
     let policy = BreakerPolicy {
         failure_threshold: 1,
@@ -341,13 +344,7 @@ async fn putting_again_updates_the_config_and_keeps_what_was_learnt() {
 async fn disable_and_enable_flip_only_enabled() {
     // GIVEN the only gateway serving the pair, degraded
     let lane = Lane::new(("HU", "HUF")).await;
-    let file = lane.file(
-        "gateways.json",
-        &json!([lane.entry("psp", "https://psp.example", 10, true)]),
-    );
-    let (code, _, err) = lane.ops(&["gateways", "put", &file]).await;
-    assert_eq!(code, 0, "{err}");
-    let name = lane.name("psp");
+    let name = lane.put_psp("https://psp.example").await;
     lane.registry
         .change_status(&name, &|s: &GatewayStatus| GatewayStatus {
             health: Health::Degraded,

@@ -132,50 +132,52 @@ mod tests {
         lookups: 2,
     };
 
+    const CHECK_FAILED: &str = "ConditionalCheckFailed";
+    const CONFLICT: &str = "TransactionConflict";
+
     fn run(codes: &[&str], layout: Layout) -> AppendError {
         let codes: Vec<Option<&str>> = codes.iter().copied().map(Some).collect();
         classify(&codes, None, layout)
     }
 
+    /// A cancelled transaction of `layout`: a reason for each item, `None` but for the
+    /// items `failed` names (as DynamoDB lists them).
+    fn cancelled(failed: &[(usize, &str)], layout: Layout) -> AppendError {
+        let mut codes = vec!["None"; layout.items()];
+        for &(at, code) in failed {
+            codes[at] = code;
+        }
+        run(&codes, layout)
+    }
+
     #[test]
     fn a_failed_claim_means_the_key_is_taken() {
-        let taken = run(
-            &["None", "None", "None", "ConditionalCheckFailed"],
-            WITH_CLAIM,
-        );
+        let taken = cancelled(&[(3, CHECK_FAILED)], WITH_CLAIM);
         assert!(matches!(taken, AppendError::IdempotencyKeyTaken));
         // Even when the stream also conflicts, the existing record answers the request.
-        let both = run(
-            &[
-                "ConditionalCheckFailed",
-                "None",
-                "ConditionalCheckFailed",
-                "ConditionalCheckFailed",
-            ],
-            WITH_CLAIM,
-        );
+        let all_but_one = [(0, CHECK_FAILED), (2, CHECK_FAILED), (3, CHECK_FAILED)];
+        let both = cancelled(&all_but_one, WITH_CLAIM);
         assert!(matches!(both, AppendError::IdempotencyKeyTaken));
     }
 
     #[test]
     fn a_failed_event_or_view_condition_is_a_version_conflict() {
-        for codes in [
-            ["ConditionalCheckFailed", "None", "None"],
-            ["None", "ConditionalCheckFailed", "None"],
-            ["None", "None", "ConditionalCheckFailed"],
-        ] {
+        for item in 0..NO_CLAIM.items() {
             assert!(
-                matches!(run(&codes, NO_CLAIM), AppendError::VersionConflict),
-                "{codes:?}"
+                matches!(
+                    cancelled(&[(item, CHECK_FAILED)], NO_CLAIM),
+                    AppendError::VersionConflict
+                ),
+                "item {item}"
             );
         }
     }
 
     #[test]
     fn a_transaction_conflict_anywhere_is_a_version_conflict() {
-        let conflict = run(&["None", "None", "None", "TransactionConflict"], WITH_CLAIM);
+        let conflict = cancelled(&[(3, CONFLICT)], WITH_CLAIM);
         assert!(matches!(conflict, AppendError::VersionConflict));
-        let conflict = run(&["TransactionConflict", "None", "None"], NO_CLAIM);
+        let conflict = cancelled(&[(0, CONFLICT)], NO_CLAIM);
         assert!(matches!(conflict, AppendError::VersionConflict));
     }
 
@@ -196,66 +198,26 @@ mod tests {
 
     #[test]
     fn a_failed_lookup_means_the_external_id_belongs_to_another_deposit() {
-        let taken = run(
-            &[
-                "None",
-                "None",
-                "None",
-                "None",
-                "None",
-                "ConditionalCheckFailed",
-            ],
-            WITH_LOOKUPS,
-        );
+        let taken = cancelled(&[(5, CHECK_FAILED)], WITH_LOOKUPS);
         let AppendError::Store(StoreError(text)) = taken else {
             panic!("expected a store error, got {taken:?}");
         };
         assert!(text.contains("another deposit"), "{text}");
         assert!(text.contains("lookup 1"), "{text}");
         // A stale stream is retried first: the fresh decision may not record it again.
-        let stale = run(
-            &[
-                "ConditionalCheckFailed",
-                "None",
-                "None",
-                "None",
-                "ConditionalCheckFailed",
-                "None",
-            ],
-            WITH_LOOKUPS,
-        );
+        let stale = cancelled(&[(0, CHECK_FAILED), (4, CHECK_FAILED)], WITH_LOOKUPS);
         assert!(matches!(stale, AppendError::VersionConflict), "{stale:?}");
         // The claim still wins over everything.
-        let claimed = run(
-            &[
-                "None",
-                "None",
-                "None",
-                "ConditionalCheckFailed",
-                "ConditionalCheckFailed",
-                "None",
-            ],
-            WITH_LOOKUPS,
-        );
+        let claimed = cancelled(&[(3, CHECK_FAILED), (4, CHECK_FAILED)], WITH_LOOKUPS);
         assert!(matches!(claimed, AppendError::IdempotencyKeyTaken));
         // Two writers racing on the same lookup item: reload and decide again.
-        let racing = run(
-            &[
-                "None",
-                "None",
-                "None",
-                "None",
-                "TransactionConflict",
-                "None",
-            ],
-            WITH_LOOKUPS,
-        );
+        let racing = cancelled(&[(4, CONFLICT)], WITH_LOOKUPS);
         assert!(matches!(racing, AppendError::VersionConflict));
     }
 
     #[test]
     fn other_reasons_are_store_errors() {
-        let throttled = run(&["ThrottlingError", "None", "None"], NO_CLAIM);
+        let throttled = cancelled(&[(0, "ThrottlingError")], NO_CLAIM);
         let AppendError::Store(StoreError(text)) = throttled else {
             panic!("expected a store error, got {throttled:?}");
         };

@@ -7,6 +7,7 @@ use super::items::{
     self, DEPOSIT_ID, IDEMPOTENCY_KEY, Item, LOOKUP_KEY, STATE, STREAM_ID, n, s, stream_id,
 };
 use crate::config::Resources;
+use crate::dynamo::get_consistent;
 use crate::error::AwsError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -136,19 +137,6 @@ impl DynamoEventStore {
             })?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
-
-    async fn get(&self, table: &str, key: &str, value: String) -> Result<Option<Item>, AwsError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(table)
-            .key(key, s(value))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| AwsError::call("GetItem", &e))?;
-        Ok(output.item)
-    }
 }
 
 fn layout(batch: &AppendBatch) -> Layout {
@@ -276,10 +264,9 @@ impl EventStore for DynamoEventStore {
     }
 
     async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
-        let item = self
-            .get(&self.deposits_table, DEPOSIT_ID, deposit.0.to_string())
-            .await?;
-        Ok(item.as_ref().map(items::view_from_item).transpose()?)
+        let (table, id) = (&self.deposits_table, deposit.0.to_string());
+        let parse = items::view_from_item;
+        Ok(get_consistent(&self.client, table, DEPOSIT_ID, id, parse).await?)
     }
 
     async fn find_by_external_id(
@@ -287,14 +274,10 @@ impl EventStore for DynamoEventStore {
         gateway: &str,
         external_id: &str,
     ) -> Result<Option<ExternalLookup>, StoreError> {
-        let item = self
-            .get(
-                &self.lookups_table,
-                LOOKUP_KEY,
-                ExternalLookup::storage_key(gateway, external_id),
-            )
-            .await?;
-        Ok(item.as_ref().map(items::lookup_from_item).transpose()?)
+        let table = &self.lookups_table;
+        let key = ExternalLookup::storage_key(gateway, external_id);
+        let parse = items::lookup_from_item;
+        Ok(get_consistent(&self.client, table, LOOKUP_KEY, key, parse).await?)
     }
 
     async fn idempotency_record(
@@ -302,17 +285,10 @@ impl EventStore for DynamoEventStore {
         merchant: &MerchantId,
         key: &IdempotencyKey,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let item = self
-            .get(
-                &self.idempotency_table,
-                IDEMPOTENCY_KEY,
-                IdempotencyRecord::storage_key(merchant, key),
-            )
-            .await?;
-        Ok(item
-            .as_ref()
-            .map(items::idempotency_from_item)
-            .transpose()?)
+        let table = &self.idempotency_table;
+        let key = IdempotencyRecord::storage_key(merchant, key);
+        let parse = items::idempotency_from_item;
+        Ok(get_consistent(&self.client, table, IDEMPOTENCY_KEY, key, parse).await?)
     }
 
     async fn transition_idempotency(

@@ -30,7 +30,7 @@ use std::str::FromStr;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
-pub(crate) type Item = HashMap<String, AttributeValue>;
+pub(crate) use crate::dynamo::Item;
 
 pub(crate) const STREAM_ID: &str = "stream_id";
 pub(crate) const VERSION: &str = "version";
@@ -376,17 +376,15 @@ mod tests {
         let err = event_from_item(&bad).unwrap_err().to_string();
         assert!(!err.contains("secret-value"), "{err}");
 
-        let mut bad = good.clone();
-        bad.insert("event_type".into(), s("DepositFailed"));
-        assert!(event_from_item(&bad).is_err());
-
-        let mut bad = good.clone();
-        bad.insert(STREAM_ID.into(), s("refund#1"));
-        assert!(event_from_item(&bad).is_err());
-
-        let mut bad = good.clone();
-        bad.insert(VERSION.into(), s("1"));
-        assert!(event_from_item(&bad).is_err());
+        for (attribute, value) in [
+            ("event_type", s("DepositFailed")),
+            (STREAM_ID, s("refund#1")),
+            (VERSION, s("1")),
+        ] {
+            let mut bad = good.clone();
+            bad.insert(attribute.into(), value);
+            assert!(event_from_item(&bad).is_err(), "{attribute}");
+        }
 
         let mut bad = good;
         bad.remove("occurred_at");

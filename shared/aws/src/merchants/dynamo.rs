@@ -2,6 +2,7 @@
 //! `merchant_id` S. Only hashes are stored; the keys themselves never reach AWS.
 
 use crate::config::Resources;
+use crate::dynamo::get_consistent;
 use crate::error::AwsError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -81,23 +82,21 @@ impl DynamoMerchantDirectory {
 #[async_trait]
 impl MerchantDirectory for DynamoMerchantDirectory {
     async fn merchant_for(&self, key: &ApiKeyHash) -> Result<Option<MerchantId>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(API_KEY_HASH, AttributeValue::S(key.0.clone()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| AwsError::call("GetItem", &e))?;
-        let Some(item) = output.item else {
-            return Ok(None);
-        };
-        match item.get(MERCHANT_ID) {
-            Some(AttributeValue::S(id)) if !id.is_empty() => Ok(Some(MerchantId(id.clone()))),
-            _ => Err(
-                AwsError::malformed("merchant", "merchant_id is missing or not a string").into(),
-            ),
-        }
+        let hash = key.0.clone();
+        let merchant =
+            get_consistent(
+                &self.client,
+                &self.table,
+                API_KEY_HASH,
+                hash,
+                |item| match item.get(MERCHANT_ID) {
+                    Some(AttributeValue::S(id)) if !id.is_empty() => Ok(MerchantId(id.clone())),
+                    _ => Err(AwsError::malformed(
+                        "merchant",
+                        "merchant_id is missing or not a string",
+                    )),
+                },
+            );
+        Ok(merchant.await?)
     }
 }

@@ -6,6 +6,7 @@ use super::items::{
     self, CONFIG, Item, NAME, REVISION, STATUS, Stored, config_json, n, s, status_json,
 };
 use crate::config::Resources;
+use crate::dynamo::get_consistent;
 use crate::error::AwsError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -75,20 +76,8 @@ impl DynamoGatewayRegistry {
     }
 
     async fn read(&self, name: &str) -> Result<Option<Stored>, AwsError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(NAME, s(name))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| AwsError::call("GetItem", &e))?;
-        output
-            .item
-            .as_ref()
-            .map(items::gateway_from_item)
-            .transpose()
+        let gateway = items::gateway_from_item;
+        get_consistent(&self.client, &self.table, NAME, name.to_owned(), gateway).await
     }
 
     /// Writes `status` if the revision is still `revision`; `Ok(false)` if another

@@ -8,9 +8,8 @@
 use crate::error::AwsError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use paygate_domain::gateways::{Gateway, GatewayConfig, GatewayStatus};
-use std::collections::HashMap;
 
-pub(crate) type Item = HashMap<String, AttributeValue>;
+pub(crate) use crate::dynamo::Item;
 
 pub(crate) const NAME: &str = "name";
 pub(crate) const CONFIG: &str = "config";
@@ -82,19 +81,12 @@ fn string<'a>(item: &'a Item, name: &str) -> Result<&'a str, AwsError> {
 mod tests {
     use super::*;
     use paygate_domain::gateways::{BreakerState, Health};
-    use paygate_domain::{Country, Currency};
+    use paygate_kit::contract::fixtures::gateway_config;
     use time::macros::datetime;
 
+    /// The gateway these cases store.
     fn config() -> GatewayConfig {
-        GatewayConfig {
-            name: "psp_a".into(),
-            format: paygate_domain::gateways::WireFormat::Json,
-            base_url: "http://127.0.0.1:9001".into(),
-            countries: vec![Country::parse("AE").unwrap()],
-            currencies: vec![Currency::parse("AED").unwrap()],
-            priority: 1,
-            enabled: true,
-        }
+        gateway_config("psp_a")
     }
 
     fn item(config: &GatewayConfig, status: &GatewayStatus, revision: u64) -> Item {
@@ -128,18 +120,16 @@ mod tests {
         let good = item(&config(), &GatewayStatus::default(), 0);
         assert!(gateway_from_item(&good).is_ok());
 
-        let mut bad = good.clone();
-        bad.insert(NAME.into(), s("psp_b"));
-        assert!(gateway_from_item(&bad).is_err());
+        for (attribute, value) in [(NAME, s("psp_b")), (REVISION, s("1"))] {
+            let mut bad = good.clone();
+            bad.insert(attribute.into(), value);
+            assert!(gateway_from_item(&bad).is_err(), "{attribute}");
+        }
 
         let mut bad = good.clone();
         bad.insert(STATUS.into(), s("{\"health\":\"secret\"}"));
         let err = gateway_from_item(&bad).unwrap_err().to_string();
         assert!(!err.contains("secret"), "{err}");
-
-        let mut bad = good.clone();
-        bad.insert(REVISION.into(), s("1"));
-        assert!(gateway_from_item(&bad).is_err());
 
         let mut bad = good;
         bad.remove(CONFIG);

@@ -4,21 +4,26 @@ use crate::contract::fixtures::{
     self, failed_attempt, follow_up_batch, in_flight, key, merchant, new_deposit_batch,
 };
 use futures::future::join_all;
-use paygate_domain::idempotency::IdempotencyState;
+use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use paygate_domain::ports::{AppendError, EventStore, RandomIds, SystemClock};
 use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
-use paygate_domain::{CorrelationId, DepositId, DepositStatus};
+use paygate_domain::{CorrelationId, DepositId, DepositStatus, MerchantId, RecordedEvent};
 use std::collections::HashSet;
 use std::sync::Arc;
 use uuid::Uuid;
 
+/// A new deposit of `merchant`, appended without an idempotency claim: its id and its
+/// stream.
+async fn created(store: &dyn EventStore, merchant: &MerchantId) -> (DepositId, Vec<RecordedEvent>) {
+    let batch = new_deposit_batch(merchant, None);
+    let (id, stream) = (batch.deposit_id, batch.events.clone());
+    store.append(batch).await.unwrap();
+    (id, stream)
+}
+
 pub async fn append_then_load_returns_the_stream_in_order(store: Arc<dyn EventStore>) {
     // GIVEN a new deposit
-    let merchant = merchant();
-    let batch = new_deposit_batch(&merchant, None);
-    let id = batch.deposit_id;
-    let first = batch.events.clone();
-    store.append(batch).await.unwrap();
+    let (id, first) = created(store.as_ref(), &merchant()).await;
     // WHEN two more events are appended
     let more = failed_attempt(id, 2, 1);
     store
@@ -39,10 +44,7 @@ pub async fn an_unknown_stream_loads_empty(store: Arc<dyn EventStore>) {
 
 pub async fn appending_at_a_taken_version_conflicts_and_writes_nothing(store: Arc<dyn EventStore>) {
     // GIVEN a stream at version 3
-    let batch = new_deposit_batch(&merchant(), None);
-    let id = batch.deposit_id;
-    let first = batch.events.clone();
-    store.append(batch).await.unwrap();
+    let (id, first) = created(store.as_ref(), &merchant()).await;
     store
         .append(follow_up_batch(&first, failed_attempt(id, 2, 1)))
         .await
@@ -81,10 +83,7 @@ pub async fn a_taken_idempotency_key_refuses_the_whole_append(store: Arc<dyn Eve
 
 pub async fn the_view_follows_the_latest_append(store: Arc<dyn EventStore>) {
     let merchant = merchant();
-    let batch = new_deposit_batch(&merchant, None);
-    let id = batch.deposit_id;
-    let first = batch.events.clone();
-    store.append(batch).await.unwrap();
+    let (id, first) = created(store.as_ref(), &merchant).await;
     let view = store.view(id).await.unwrap().unwrap();
     assert_eq!((view.status, view.version), (DepositStatus::Pending, 1));
     assert_eq!(view.merchant_id, merchant);
@@ -97,6 +96,15 @@ pub async fn the_view_follows_the_latest_append(store: Arc<dyn EventStore>) {
     assert_eq!((view.status, view.version), (DepositStatus::Processing, 3));
 }
 
+/// The idempotency record `merchant` holds under `key`, if any.
+async fn record_of(
+    store: &dyn EventStore,
+    merchant: &MerchantId,
+    key: &IdempotencyKey,
+) -> Option<IdempotencyRecord> {
+    store.idempotency_record(merchant, key).await.unwrap()
+}
+
 pub async fn idempotency_state_moves_only_from_the_expected_state(store: Arc<dyn EventStore>) {
     // GIVEN a claimed key
     let merchant = merchant();
@@ -104,12 +112,16 @@ pub async fn idempotency_state_moves_only_from_the_expected_state(store: Arc<dyn
     let claim = batch.idempotency.clone().unwrap();
     store.append(batch).await.unwrap();
     let k = key("k-1");
-    let stored = store
-        .idempotency_record(&merchant, &k)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored, claim);
+    let state = || async {
+        record_of(store.as_ref(), &merchant, &k)
+            .await
+            .unwrap()
+            .state
+    };
+    assert_eq!(
+        record_of(store.as_ref(), &merchant, &k).await,
+        Some(claim.clone())
+    );
     // WHEN someone moves it from a state it is not in
     let moved = store
         .transition_idempotency(&merchant, &k, &in_flight(), &IdempotencyState::Completed)
@@ -117,60 +129,30 @@ pub async fn idempotency_state_moves_only_from_the_expected_state(store: Arc<dyn
         .unwrap();
     // THEN nothing moves
     assert!(!moved);
-    let state = store
-        .idempotency_record(&merchant, &k)
-        .await
-        .unwrap()
-        .unwrap()
-        .state;
-    assert_eq!(state, claim.state);
+    assert_eq!(state().await, claim.state);
     // WHEN its owner completes it, THEN it is completed, once
-    let completed = store
-        .transition_idempotency(&merchant, &k, &claim.state, &IdempotencyState::Completed)
-        .await
-        .unwrap();
-    assert!(completed);
-    let again = store
-        .transition_idempotency(&merchant, &k, &claim.state, &IdempotencyState::Completed)
-        .await
-        .unwrap();
-    assert!(!again);
-    let state = store
-        .idempotency_record(&merchant, &k)
-        .await
-        .unwrap()
-        .unwrap()
-        .state;
-    assert_eq!(state, IdempotencyState::Completed);
+    let complete =
+        || store.transition_idempotency(&merchant, &k, &claim.state, &IdempotencyState::Completed);
+    assert!(complete().await.unwrap());
+    assert!(!complete().await.unwrap());
+    assert_eq!(state().await, IdempotencyState::Completed);
 }
 
 pub async fn idempotency_keys_are_scoped_per_merchant(store: Arc<dyn EventStore>) {
     let (a, b) = (merchant(), merchant());
-    store
-        .append(new_deposit_batch(&a, Some("same-key")))
-        .await
-        .unwrap();
-    store
-        .append(new_deposit_batch(&b, Some("same-key")))
-        .await
-        .unwrap();
-    let record_a = store
-        .idempotency_record(&a, &key("same-key"))
-        .await
-        .unwrap()
-        .unwrap();
-    let record_b = store
-        .idempotency_record(&b, &key("same-key"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_ne!(record_a.deposit_id, record_b.deposit_id);
-    assert!(
+    let same = key("same-key");
+    for merchant in [&a, &b] {
         store
-            .idempotency_record(&fixtures::merchant(), &key("same-key"))
+            .append(new_deposit_batch(merchant, Some("same-key")))
             .await
-            .unwrap()
-            .is_none()
+            .unwrap();
+    }
+    let record_a = record_of(store.as_ref(), &a, &same).await.unwrap();
+    let record_b = record_of(store.as_ref(), &b, &same).await.unwrap();
+    assert_ne!(record_a.deposit_id, record_b.deposit_id);
+    assert_eq!(
+        record_of(store.as_ref(), &fixtures::merchant(), &same).await,
+        None
     );
 }
 

@@ -1,6 +1,7 @@
 //! Small builders for valid domain values, so cases read as GIVEN / WHEN / THEN.
 
-use paygate_domain::deposit::{NewDeposit, SCHEMA_VERSION};
+use crate::streams::new_deposit;
+use paygate_domain::deposit::SCHEMA_VERSION;
 use paygate_domain::gateways::GatewayConfig;
 use paygate_domain::idempotency::{
     Fingerprint, IdempotencyKey, IdempotencyRecord, IdempotencyState,
@@ -8,8 +9,7 @@ use paygate_domain::idempotency::{
 use paygate_domain::ids::EventId;
 use paygate_domain::ports::{AppendBatch, ExternalLookup};
 use paygate_domain::{
-    Amount, CorrelationId, Country, Currency, Deposit, DepositEvent, DepositId, MerchantId,
-    RecordedEvent,
+    CorrelationId, Country, Currency, Deposit, DepositEvent, DepositId, MerchantId, RecordedEvent,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -45,14 +45,7 @@ pub fn requested(deposit_id: DepositId, merchant: &MerchantId) -> RecordedEvent 
         DepositEvent::DepositRequested {
             deposit_id,
             merchant_id: merchant.clone(),
-            request: NewDeposit {
-                amount: Amount::new(10_099).unwrap(),
-                currency: Currency::parse("AED").unwrap(),
-                country: Country::parse("AE").unwrap(),
-                customer_id: "cus_42".into(),
-                payment_method: None,
-                metadata: [("order".to_owned(), "A-1".to_owned())].into(),
-            },
+            request: new_deposit(10_099),
         },
     )
 }

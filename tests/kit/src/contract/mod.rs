@@ -42,6 +42,7 @@ macro_rules! sweep_contract {
             a_new_pending_deposit_is_stale_only_once_its_last_change_is_before_the_cut_off,
             a_deposit_moves_between_status_indexes_with_its_status,
             final_deposits_are_in_no_status_index,
+            a_final_deposit_is_refunding_while_a_refund_is_in_flight,
             the_status_index_returns_the_oldest_first_within_the_limit,
             every_append_leaves_the_deposit_unpublished_with_its_versions,
             marking_the_latest_version_takes_the_deposit_out_of_the_unpublished_index,

@@ -23,6 +23,16 @@ async fn listed(registry: &dyn GatewayRegistry, name: &str) -> Option<Gateway> {
     found.pop()
 }
 
+/// A new gateway of this case's own, upserted with [`gateway_config`]; its name.
+async fn new_gateway(registry: &dyn GatewayRegistry) -> String {
+    let name = gateway_name();
+    registry
+        .upsert_config(&gateway_config(&name))
+        .await
+        .unwrap();
+    name
+}
+
 fn policy(failure_threshold: u32) -> BreakerPolicy {
     BreakerPolicy {
         failure_threshold,
@@ -58,11 +68,7 @@ pub async fn upserting_again_replaces_the_config_and_keeps_the_learnt_status(
     registry: Arc<dyn GatewayRegistry>,
 ) {
     // GIVEN a gateway whose breaker has counted a failure
-    let name = gateway_name();
-    registry
-        .upsert_config(&gateway_config(&name))
-        .await
-        .unwrap();
+    let name = new_gateway(registry.as_ref()).await;
     let learnt = registry
         .record_call(&name, CallResult::Failure, now(), &policy(5))
         .await
@@ -84,11 +90,7 @@ pub async fn failures_at_the_threshold_open_the_breaker_and_a_success_closes_it(
     registry: Arc<dyn GatewayRegistry>,
 ) {
     // GIVEN a gateway with a breaker that opens at 3 failures
-    let name = gateway_name();
-    registry
-        .upsert_config(&gateway_config(&name))
-        .await
-        .unwrap();
+    let name = new_gateway(registry.as_ref()).await;
     let policy = policy(3);
     let t0 = now();
     // WHEN calls fail 2 times, THEN it is still closed
@@ -131,11 +133,7 @@ pub async fn failures_at_the_threshold_open_the_breaker_and_a_success_closes_it(
 pub async fn concurrent_failures_are_all_counted(registry: Arc<dyn GatewayRegistry>) {
     const CALLS: u32 = 20;
     // GIVEN a gateway whose breaker opens only at 100 failures
-    let name = gateway_name();
-    registry
-        .upsert_config(&gateway_config(&name))
-        .await
-        .unwrap();
+    let name = new_gateway(registry.as_ref()).await;
     let policy = policy(100);
     let t0 = now();
     // WHEN 20 instances record a failure at the same time

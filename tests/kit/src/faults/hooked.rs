@@ -4,7 +4,7 @@
 //! [`Fault`] as the in-memory adapters (a conflict on a write other than an append is a
 //! failure here). It may also narrow what a shared table lists to one test's share.
 
-use super::{Answer, Call, Fault, FaultHook, Port};
+use super::{Call, FaultHook, Port};
 use async_trait::async_trait;
 use paygate_domain::deposit::SweepKind;
 use paygate_domain::gateways::{
@@ -16,6 +16,7 @@ use paygate_domain::ports::{
     QueueError, QueueSender, StatusChange, StoreError, SweepIndex, Unpublished,
 };
 use paygate_domain::{DepositId, DepositView, MerchantId, RecordedEvent};
+use paygate_memory::faults::{Refusal, guarded, guarded_load};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,28 +62,13 @@ impl<P: ?Sized> Hooked<P> {
         self
     }
 
-    /// Runs `work` as `call`: a failure, conflict or corruption answers `fail(why)`
-    /// without working; a lost reply works, then answers `fail(why)`.
-    async fn guard<T, E>(
+    /// Runs `work` as `call` under the hook, as the in-memory adapters run theirs.
+    async fn guard<T, E: Refusal>(
         &self,
         call: Call,
-        fail: impl Fn(String) -> E,
         work: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
-        let result = match self.hook.on_call(&call).await {
-            Fault::None => work.await,
-            Fault::Fail(why) => Err(fail(why)),
-            Fault::Conflict => Err(fail(format!("{}: injected conflict", call.op))),
-            Fault::Corrupt => Err(fail(format!("{}: injected corruption", call.op))),
-            Fault::LoseReply(why) => {
-                if call.writes {
-                    let _ = work.await;
-                }
-                Err(fail(why))
-            }
-        };
-        self.hook.answered(&call, Answer::of(&result)).await;
-        result
+        guarded(self.hook.as_ref(), call, work).await
     }
 
     fn keep_deposits<T>(&self, found: Vec<T>, id: impl Fn(&T) -> DepositId) -> Vec<T> {
@@ -93,64 +79,22 @@ impl<P: ?Sized> Hooked<P> {
     }
 }
 
-fn store(port: Port, op: &'static str, writes: bool, deposit: Option<DepositId>) -> Call {
-    let call = if writes {
-        Call::write(port, op)
-    } else {
-        Call::read(port, op)
-    };
-    match deposit {
-        Some(id) => call.about(id),
-        None => call,
-    }
-}
-
 #[async_trait]
 impl<P: EventStore + ?Sized> EventStore for Hooked<P> {
     async fn load(&self, deposit: DepositId) -> Result<Vec<RecordedEvent>, StoreError> {
-        let call = store(Port::Store, "load", false, Some(deposit));
-        let result = match self.hook.on_call(&call).await {
-            Fault::None => self.inner.load(deposit).await,
-            Fault::Corrupt => self.inner.load(deposit).await.map(|mut events| {
-                if !events.is_empty() {
-                    events.remove(0);
-                }
-                events
-            }),
-            Fault::Fail(why) | Fault::LoseReply(why) => Err(StoreError(why)),
-            Fault::Conflict => Err(StoreError("load: injected conflict".into())),
-        };
-        self.hook.answered(&call, Answer::of(&result)).await;
-        result
+        guarded_load(self.hook.as_ref(), deposit, self.inner.load(deposit)).await
     }
 
     async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
-        let call = store(Port::Store, "append", true, Some(batch.deposit_id))
+        let call = Call::write(Port::Store, "append")
+            .about(batch.deposit_id)
             .recording(batch.events.iter().map(|e| e.event.kind()).collect());
-        let result = match self.hook.on_call(&call).await {
-            Fault::None => self.inner.append(batch).await,
-            Fault::Fail(why) => Err(AppendError::Store(StoreError(why))),
-            Fault::Corrupt => Err(AppendError::Store(StoreError(
-                "append: injected corruption".into(),
-            ))),
-            Fault::Conflict => Err(AppendError::VersionConflict),
-            Fault::LoseReply(why) => {
-                let _ = self.inner.append(batch).await;
-                Err(AppendError::Ambiguous(StoreError(why)))
-            }
-        };
-        let answer = match &result {
-            Ok(()) => Answer::Ok,
-            Err(AppendError::VersionConflict) => Answer::Conflict,
-            Err(_) => Answer::Failed,
-        };
-        self.hook.answered(&call, answer).await;
-        result
+        self.guard(call, self.inner.append(batch)).await
     }
 
     async fn view(&self, deposit: DepositId) -> Result<Option<DepositView>, StoreError> {
-        let call = store(Port::Store, "view", false, Some(deposit));
-        self.guard(call, StoreError, self.inner.view(deposit)).await
+        let call = Call::read(Port::Store, "view").about(deposit);
+        self.guard(call, self.inner.view(deposit)).await
     }
 
     async fn find_by_external_id(
@@ -158,9 +102,9 @@ impl<P: EventStore + ?Sized> EventStore for Hooked<P> {
         gateway: &str,
         external_id: &str,
     ) -> Result<Option<ExternalLookup>, StoreError> {
-        let call = store(Port::Store, "find_by_external_id", false, None);
+        let call = Call::read(Port::Store, "find_by_external_id");
         let work = self.inner.find_by_external_id(gateway, external_id);
-        self.guard(call, StoreError, work).await
+        self.guard(call, work).await
     }
 
     async fn idempotency_record(
@@ -168,9 +112,9 @@ impl<P: EventStore + ?Sized> EventStore for Hooked<P> {
         merchant: &MerchantId,
         key: &IdempotencyKey,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let call = store(Port::Store, "idempotency_record", false, None);
+        let call = Call::read(Port::Store, "idempotency_record");
         let work = self.inner.idempotency_record(merchant, key);
-        self.guard(call, StoreError, work).await
+        self.guard(call, work).await
     }
 
     async fn transition_idempotency(
@@ -180,11 +124,11 @@ impl<P: EventStore + ?Sized> EventStore for Hooked<P> {
         expected: &IdempotencyState,
         next: &IdempotencyState,
     ) -> Result<bool, StoreError> {
-        let call = store(Port::Store, "transition_idempotency", true, None);
+        let call = Call::write(Port::Store, "transition_idempotency");
         let work = self
             .inner
             .transition_idempotency(merchant, key, expected, next);
-        self.guard(call, StoreError, work).await
+        self.guard(call, work).await
     }
 }
 
@@ -196,9 +140,9 @@ impl<P: SweepIndex + ?Sized> SweepIndex for Hooked<P> {
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<DepositView>, StoreError> {
-        let call = store(Port::Index, "stale", false, None);
+        let call = Call::read(Port::Index, "stale");
         let found = self
-            .guard(call, StoreError, self.inner.stale(kind, before, limit))
+            .guard(call, self.inner.stale(kind, before, limit))
             .await?;
         Ok(self.keep_deposits(found, |v| v.id))
     }
@@ -209,9 +153,9 @@ impl<P: SweepIndex + ?Sized> SweepIndex for Hooked<P> {
         version: u64,
         examined_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let call = store(Port::Index, "defer", true, Some(deposit));
+        let call = Call::write(Port::Index, "defer").about(deposit);
         let work = self.inner.defer(deposit, version, examined_at);
-        self.guard(call, StoreError, work).await
+        self.guard(call, work).await
     }
 
     async fn unpublished(
@@ -219,17 +163,16 @@ impl<P: SweepIndex + ?Sized> SweepIndex for Hooked<P> {
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<Unpublished>, StoreError> {
-        let call = store(Port::Index, "unpublished", false, None);
+        let call = Call::read(Port::Index, "unpublished");
         let found = self
-            .guard(call, StoreError, self.inner.unpublished(before, limit))
+            .guard(call, self.inner.unpublished(before, limit))
             .await?;
         Ok(self.keep_deposits(found, |u| u.deposit_id))
     }
 
     async fn publish_state(&self, deposit: DepositId) -> Result<Option<Unpublished>, StoreError> {
-        let call = store(Port::Index, "publish_state", false, Some(deposit));
-        self.guard(call, StoreError, self.inner.publish_state(deposit))
-            .await
+        let call = Call::read(Port::Index, "publish_state").about(deposit);
+        self.guard(call, self.inner.publish_state(deposit)).await
     }
 
     async fn mark_published(
@@ -238,9 +181,9 @@ impl<P: SweepIndex + ?Sized> SweepIndex for Hooked<P> {
         after: u64,
         up_to: u64,
     ) -> Result<bool, StoreError> {
-        let call = store(Port::Index, "mark_published", true, Some(deposit));
+        let call = Call::write(Port::Index, "mark_published").about(deposit);
         let work = self.inner.mark_published(deposit, after, up_to);
-        self.guard(call, StoreError, work).await
+        self.guard(call, work).await
     }
 }
 
@@ -248,7 +191,7 @@ impl<P: SweepIndex + ?Sized> SweepIndex for Hooked<P> {
 impl<P: GatewayRegistry + ?Sized> GatewayRegistry for Hooked<P> {
     async fn list(&self) -> Result<Vec<Gateway>, StoreError> {
         let call = Call::read(Port::Registry, "list");
-        let mut all = self.guard(call, StoreError, self.inner.list()).await?;
+        let mut all = self.guard(call, self.inner.list()).await?;
         if let Some(keep) = &self.gateways {
             all.retain(|g| keep(g));
         }
@@ -264,7 +207,7 @@ impl<P: GatewayRegistry + ?Sized> GatewayRegistry for Hooked<P> {
     ) -> Result<BreakerState, StoreError> {
         let call = Call::write(Port::Registry, "record_call");
         let work = self.inner.record_call(gateway, result, now, policy);
-        self.guard(call, StoreError, work).await
+        self.guard(call, work).await
     }
 
     async fn change_status(
@@ -274,13 +217,12 @@ impl<P: GatewayRegistry + ?Sized> GatewayRegistry for Hooked<P> {
     ) -> Result<StatusChange, StoreError> {
         let call = Call::write(Port::Registry, "change_status");
         let work = self.inner.change_status(gateway, change);
-        self.guard(call, StoreError, work).await
+        self.guard(call, work).await
     }
 
     async fn upsert_config(&self, config: &GatewayConfig) -> Result<(), StoreError> {
         let call = Call::write(Port::Registry, "upsert_config");
-        self.guard(call, StoreError, self.inner.upsert_config(config))
-            .await
+        self.guard(call, self.inner.upsert_config(config)).await
     }
 
     async fn change_config(
@@ -290,7 +232,7 @@ impl<P: GatewayRegistry + ?Sized> GatewayRegistry for Hooked<P> {
     ) -> Result<Option<GatewayConfig>, StoreError> {
         let call = Call::write(Port::Registry, "change_config");
         let work = self.inner.change_config(gateway, change);
-        self.guard(call, StoreError, work).await
+        self.guard(call, work).await
     }
 }
 
@@ -298,7 +240,6 @@ impl<P: GatewayRegistry + ?Sized> GatewayRegistry for Hooked<P> {
 impl<P: QueueSender + ?Sized> QueueSender for Hooked<P> {
     async fn send(&self, message: &DepositMessage, delay: Duration) -> Result<(), QueueError> {
         let call = Call::write(Port::Queue, "send").about(message.deposit_id);
-        self.guard(call, QueueError, self.inner.send(message, delay))
-            .await
+        self.guard(call, self.inner.send(message, delay)).await
     }
 }

@@ -3,6 +3,7 @@
 //! against any schema in the document, with `$ref`s resolved by `jsonschema` offline.
 
 use jsonschema::{Draft, Registry, Validator};
+use paygate_api::spec::documented_errors;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -223,44 +224,12 @@ impl Spec {
             .clone()
     }
 
-    /// Every `code` an error response's schema allows (from `const` and `enum` of
-    /// `error.code`, through `allOf`/`oneOf`).
+    /// Every `code` an error response's schema allows (see [`documented_errors`]).
     pub fn error_codes(&self, schema_pointer: &str) -> BTreeSet<String> {
-        let mut codes = BTreeSet::new();
-        collect_codes(self.at(schema_pointer), false, &mut codes);
-        codes
-    }
-}
-
-fn collect_codes(schema: &Value, inside_error: bool, codes: &mut BTreeSet<String>) {
-    let Some(object) = schema.as_object() else {
-        return;
-    };
-    if inside_error && let Some(code) = object.get("properties").and_then(|p| p.get("code")) {
-        if let Some(value) = code.get("const").and_then(Value::as_str) {
-            codes.insert(value.to_owned());
-        }
-        for value in code
-            .get("enum")
-            .and_then(Value::as_array)
+        documented_errors(self.at(schema_pointer))
             .into_iter()
-            .flatten()
-        {
-            codes.insert(value.as_str().expect("a code").to_owned());
-        }
-    }
-    for combinator in ["allOf", "oneOf", "anyOf"] {
-        for branch in object
-            .get(combinator)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            collect_codes(branch, inside_error, codes);
-        }
-    }
-    if !inside_error && let Some(error) = object.get("properties").and_then(|p| p.get("error")) {
-        collect_codes(error, true, codes);
+            .map(|(_, code)| code)
+            .collect()
     }
 }
 

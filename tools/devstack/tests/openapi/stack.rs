@@ -402,46 +402,31 @@ impl Stack {
         what: &str,
         done: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let deposit = self
-                .get(&format!("/v1/deposits/{id}"))
-                .await
-                .expect(200, None)
-                .json();
-            if done(&deposit) {
-                return deposit;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "deposit {id} never became {what}: {deposit}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        let never = format!("deposit {id} never became {what}");
+        self.get_until(&format!("/v1/deposits/{id}"), &never, done)
+            .await
     }
 
     /// Polls the audit trail until it holds `count` events of `kind`.
     pub async fn events_until(&self, id: &str, kind: &str, count: usize) -> Value {
+        let never = format!("deposit {id} never had {count} {kind}");
+        self.get_until(&format!("/v1/deposits/{id}/events"), &never, |events| {
+            let of_kind = events["data"].as_array().expect("events").iter();
+            of_kind.filter(|e| e["type"] == kind).count() >= count
+        })
+        .await
+    }
+
+    /// Polls `GET path` (answered 200) until `done` holds for its body; fails saying
+    /// `never` and the last body after [`PATIENCE`].
+    async fn get_until(&self, path: &str, never: &str, done: impl Fn(&Value) -> bool) -> Value {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let events = self
-                .get(&format!("/v1/deposits/{id}/events"))
-                .await
-                .expect(200, None)
-                .json();
-            let seen = events["data"]
-                .as_array()
-                .expect("events")
-                .iter()
-                .filter(|e| e["type"] == kind)
-                .count();
-            if seen >= count {
-                return events;
+            let body = self.get(path).await.expect(200, None).json();
+            if done(&body) {
+                return body;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "deposit {id} never had {count} {kind}: {events}"
-            );
+            assert!(tokio::time::Instant::now() < deadline, "{never}: {body}");
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }

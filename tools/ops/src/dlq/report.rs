@@ -141,30 +141,29 @@ mod tests {
 
     #[test]
     fn redrive_reports_name_the_method() {
-        let mut out = Vec::new();
-        let report = RedriveReport {
-            method: RedriveMethod::ReceiveSendDelete {
-                reason: "StartMessageMoveTask unsupported: HTTP 500".into(),
-            },
-            moved: 2,
-        };
-        write_redrive(&mut out, &report, "http://q/1/deposits").unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "moved 2 message(s) to http://q/1/deposits by receive-send-delete \
-             (StartMessageMoveTask unsupported: HTTP 500)\n"
-        );
-        let mut out = Vec::new();
-        let report = RedriveReport {
-            method: RedriveMethod::MessageMoveTask {
-                task_handle: "h".into(),
-            },
-            moved: 5,
-        };
-        write_redrive(&mut out, &report, "q").unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "started StartMessageMoveTask (task h): about 5 message(s) will move to q\n"
-        );
+        let cases = [
+            (
+                RedriveMethod::ReceiveSendDelete {
+                    reason: "StartMessageMoveTask unsupported: HTTP 500".into(),
+                },
+                2,
+                "http://q/1/deposits",
+                "moved 2 message(s) to http://q/1/deposits by receive-send-delete \
+                 (StartMessageMoveTask unsupported: HTTP 500)\n",
+            ),
+            (
+                RedriveMethod::MessageMoveTask {
+                    task_handle: "h".into(),
+                },
+                5,
+                "q",
+                "started StartMessageMoveTask (task h): about 5 message(s) will move to q\n",
+            ),
+        ];
+        for (method, moved, queue, expected) in cases {
+            let mut out = Vec::new();
+            write_redrive(&mut out, &RedriveReport { method, moved }, queue).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
     }
 }

@@ -2,16 +2,13 @@
 
 use super::fixtures::{NOW, acme, country, currency, entry, with};
 use super::*;
-use async_trait::async_trait;
-use paygate_domain::gateways::{
-    BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus, Health,
-};
-use paygate_domain::ports::{GatewayRegistry, StoreError};
+use paygate_domain::gateways::{BreakerPolicy, CallResult, GatewayConfig, GatewayStatus, Health};
+use paygate_domain::ports::GatewayRegistry;
+use paygate_kit::faults::{Port, Switchboard, Target};
 use paygate_memory::MemoryGatewayRegistry;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
-use time::OffsetDateTime;
 
 fn ops(registry: Arc<dyn GatewayRegistry>) -> GatewayOps {
     GatewayOps {
@@ -35,10 +32,38 @@ fn write_file(name: &str, json: &Value) -> TempFile {
     TempFile(path)
 }
 
+fn put(file: &TempFile) -> GatewayCommand {
+    GatewayCommand::Put {
+        file: file.0.clone(),
+    }
+}
+
+fn enable(name: &str) -> GatewayCommand {
+    GatewayCommand::Enable { name: name.into() }
+}
+
+fn disable(name: &str) -> GatewayCommand {
+    GatewayCommand::Disable { name: name.into() }
+}
+
 async fn run(ops: &GatewayOps, command: GatewayCommand) -> Result<String, OpsError> {
     let mut out = Vec::new();
     ops.run(&command, &mut out).await?;
     Ok(String::from_utf8(out).unwrap())
+}
+
+/// The end of a report that leaves pairs without a gateway: when the change applies, a
+/// note starting with `note`, and the warning naming the `unserved` pairs.
+fn assert_applies_with_note_and_warning(lines: &[&str], note: &str, unserved: &str) {
+    assert_eq!(lines[0], TAKES_EFFECT);
+    assert!(lines[1].starts_with(note), "{lines:?}");
+    assert_eq!(
+        lines[2],
+        format!(
+            "warning: no enabled gateway serves {unserved} any more: new deposits there fail \
+             at once (no_gateway) instead of waiting for a gateway"
+        )
+    );
 }
 
 #[tokio::test]
@@ -61,14 +86,7 @@ async fn put_adds_updates_and_skips_unchanged_gateways_keeping_what_was_learnt()
                           "currencies": ["AED"]}));
     let file = write_file("put.json", &json!([moved, new]));
 
-    let out = run(
-        &ops,
-        GatewayCommand::Put {
-            file: file.0.clone(),
-        },
-    )
-    .await
-    .unwrap();
+    let out = run(&ops, put(&file)).await.unwrap();
 
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
@@ -81,16 +99,11 @@ async fn put_adds_updates_and_skips_unchanged_gateways_keeping_what_was_learnt()
              0 unchanged; health and breaker state of existing gateways kept",
         ]
     );
-    assert_eq!(lines[3], TAKES_EFFECT);
-    assert!(
-        lines[4].starts_with("note: the health probe checks new gateways"),
-        "{out}"
-    );
     // acme served US/USD and the AE/USD, US/AED crossings alone.
-    assert_eq!(
-        lines[5],
-        "warning: no enabled gateway serves AE/USD US/AED US/USD any more: new deposits \
-         there fail at once (no_gateway) instead of waiting for a gateway"
+    assert_applies_with_note_and_warning(
+        &lines[3..],
+        "note: the health probe checks new gateways",
+        "AE/USD US/AED US/USD",
     );
     let listed = memory.list().await.unwrap();
     assert_eq!(listed[0].config.priority, 5);
@@ -100,14 +113,7 @@ async fn put_adds_updates_and_skips_unchanged_gateways_keeping_what_was_learnt()
     assert_eq!(listed[1].status, GatewayStatus::default());
 
     // The same file again changes nothing.
-    let out = run(
-        &ops,
-        GatewayCommand::Put {
-            file: file.0.clone(),
-        },
-    )
-    .await
-    .unwrap();
+    let out = run(&ops, put(&file)).await.unwrap();
     assert_eq!(
         out,
         "unchanged acme_json\nunchanged initech_json\n2 gateway(s) in the file, table \
@@ -127,70 +133,22 @@ async fn a_refused_file_writes_nothing() {
             with(json!({"name": "b", "format": "xml"}))
         ]),
     );
-    let err = run(
-        &ops,
-        GatewayCommand::Put {
-            file: file.0.clone(),
-        },
-    )
-    .await
-    .unwrap_err();
+    let err = run(&ops, put(&file)).await.unwrap_err();
     assert!(matches!(err, OpsError::PutFile { .. }), "{err}");
     assert_eq!(memory.list().await.unwrap()[0].config, acme());
     assert_eq!(memory.list().await.unwrap().len(), 1);
 }
 
-/// A registry whose writes of one gateway fail.
-struct FailingUpsert {
-    inner: MemoryGatewayRegistry,
-    fails: &'static str,
-}
-
-#[async_trait]
-impl GatewayRegistry for FailingUpsert {
-    async fn list(&self) -> Result<Vec<Gateway>, StoreError> {
-        self.inner.list().await
-    }
-
-    async fn record_call(
-        &self,
-        gateway: &str,
-        result: CallResult,
-        now: OffsetDateTime,
-        policy: &BreakerPolicy,
-    ) -> Result<BreakerState, StoreError> {
-        self.inner.record_call(gateway, result, now, policy).await
-    }
-
-    async fn change_status(
-        &self,
-        gateway: &str,
-        change: &(dyn for<'s> Fn(&'s GatewayStatus) -> GatewayStatus + Send + Sync),
-    ) -> Result<paygate_domain::ports::StatusChange, StoreError> {
-        self.inner.change_status(gateway, change).await
-    }
-
-    async fn upsert_config(&self, config: &GatewayConfig) -> Result<(), StoreError> {
-        if config.name == self.fails {
-            return Err(StoreError("UpdateItem: ThrottlingException".into()));
-        }
-        self.inner.upsert_config(config).await
-    }
-    async fn change_config(
-        &self,
-        gateway: &str,
-        change: &(dyn for<'c> Fn(&'c GatewayConfig) -> GatewayConfig + Send + Sync),
-    ) -> Result<Option<GatewayConfig>, StoreError> {
-        self.inner.change_config(gateway, change).await
-    }
-}
-
 #[tokio::test]
 async fn a_failed_write_says_what_was_already_written() {
-    let ops = ops(Arc::new(FailingUpsert {
-        inner: MemoryGatewayRegistry::new(),
-        fails: "b",
-    }));
+    // The file's gateways are written in order: the second write, of b, fails.
+    let faults = Switchboard::new();
+    faults
+        .when(Target::op(Port::Registry, "upsert_config"))
+        .skip(1)
+        .once()
+        .fail("UpdateItem: ThrottlingException");
+    let ops = ops(Arc::new(MemoryGatewayRegistry::new().with_faults(faults)));
     let file = write_file(
         "partial.json",
         &json!([
@@ -199,14 +157,7 @@ async fn a_failed_write_says_what_was_already_written() {
             with(json!({"name": "c"}))
         ]),
     );
-    let err = run(
-        &ops,
-        GatewayCommand::Put {
-            file: file.0.clone(),
-        },
-    )
-    .await
-    .unwrap_err();
+    let err = run(&ops, put(&file)).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "could not write b: store unavailable: UpdateItem: ThrottlingException; already \
@@ -237,25 +188,13 @@ async fn enable_and_disable_flip_only_enabled_and_say_when_it_applies() {
         .unwrap();
     let ops = ops(memory.clone());
 
-    let out = run(
-        &ops,
-        GatewayCommand::Disable {
-            name: "acme_json".into(),
-        },
-    )
-    .await
-    .unwrap();
+    let out = run(&ops, disable("acme_json")).await.unwrap();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "disabled acme_json in paygate-gateways");
-    assert_eq!(lines[1], TAKES_EFFECT);
-    assert!(
-        lines[2].starts_with("note: payments it already holds"),
-        "{out}"
-    );
-    assert_eq!(
-        lines[3],
-        "warning: no enabled gateway serves AE/AED AE/USD US/AED any more: new deposits \
-         there fail at once (no_gateway) instead of waiting for a gateway"
+    assert_applies_with_note_and_warning(
+        &lines[1..],
+        "note: payments it already holds",
+        "AE/AED AE/USD US/AED",
     );
     let acme_now = memory.list().await.unwrap().remove(0);
     assert_eq!(
@@ -267,24 +206,10 @@ async fn enable_and_disable_flip_only_enabled_and_say_when_it_applies() {
     );
     assert_eq!(acme_now.status.health, Health::Unhealthy, "status kept");
 
-    let out = run(
-        &ops,
-        GatewayCommand::Disable {
-            name: "acme_json".into(),
-        },
-    )
-    .await
-    .unwrap();
+    let out = run(&ops, disable("acme_json")).await.unwrap();
     assert_eq!(out, "acme_json is already disabled; nothing changed\n");
 
-    let out = run(
-        &ops,
-        GatewayCommand::Enable {
-            name: "acme_json".into(),
-        },
-    )
-    .await
-    .unwrap();
+    let out = run(&ops, enable("acme_json")).await.unwrap();
     assert_eq!(
         out,
         format!(
@@ -294,14 +219,7 @@ async fn enable_and_disable_flip_only_enabled_and_say_when_it_applies() {
     );
     assert_eq!(memory.list().await.unwrap()[0].config, acme());
 
-    let err = run(
-        &ops,
-        GatewayCommand::Enable {
-            name: "acme".into(),
-        },
-    )
-    .await
-    .unwrap_err();
+    let err = run(&ops, enable("acme")).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "no gateway named \"acme\" in paygate-gateways (`paygate-ops gateways list` shows them)"

@@ -13,7 +13,10 @@ mod published;
 pub use published::*;
 
 use crate::contract::fixtures::{follow_up_batch, merchant, new_deposit_batch, recorded};
-use paygate_domain::deposit::FailureReason;
+use crate::streams::{
+    attempt_started, deposit_failed, refund_failed, refund_id, refund_requested, refund_succeeded,
+    submitted, succeeded,
+};
 use paygate_domain::deposit::SweepKind;
 use paygate_domain::ports::{EventStore, SweepIndex, Unpublished};
 use paygate_domain::{Deposit, DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent};
@@ -29,22 +32,8 @@ pub type Stores = (Arc<dyn EventStore>, Arc<dyn SweepIndex>);
 /// Far more than the deposits any cut-off of these cases selects.
 const LIMIT: usize = 1_000;
 
-/// The statuses the index holds.
-const SWEPT: [DepositStatus; 3] = [
-    DepositStatus::Pending,
-    DepositStatus::Processing,
-    DepositStatus::Submitted,
-];
-
-/// The index partition of a deposit in one of the [`SWEPT`] statuses.
-fn kind_of(status: DepositStatus) -> SweepKind {
-    match status {
-        DepositStatus::Pending => SweepKind::Pending,
-        DepositStatus::Processing => SweepKind::Processing,
-        DepositStatus::Submitted => SweepKind::Submitted,
-        other => panic!("{other} is not swept by status"),
-    }
-}
+/// The external id the gateway gives every payment of these cases.
+const PAYMENT: &str = "pay_sweep";
 
 /// A random whole second of 2001, different for every case.
 fn instant() -> OffsetDateTime {
@@ -52,65 +41,57 @@ fn instant() -> OffsetDateTime {
     datetime!(2001-01-01 00:00 UTC) + Duration::seconds(seconds)
 }
 
-/// A new deposit whose first event happened `at`; returns its stream.
-async fn create(store: &dyn EventStore, at: OffsetDateTime) -> Vec<RecordedEvent> {
-    let mut batch = new_deposit_batch(&merchant(), None);
-    batch.events[0].occurred_at = at;
-    batch.view = Deposit::start(&batch.events[0]).unwrap().view();
-    store.append(batch.clone()).await.unwrap();
-    batch.events
+/// An attempt the gateway took: started, then submitted.
+fn submission() -> Vec<DepositEvent> {
+    vec![attempt_started(1), submitted(1, PAYMENT)]
 }
 
-/// Appends `events` to the stream, all happening `at`.
-async fn append(
-    store: &dyn EventStore,
-    stream: &mut Vec<RecordedEvent>,
-    events: Vec<DepositEvent>,
-    at: OffsetDateTime,
-) {
-    let id = stream[0].deposit_id;
-    let first = stream.len() as u64 + 1;
-    let events: Vec<RecordedEvent> = events
-        .into_iter()
-        .enumerate()
-        .map(|(i, event)| RecordedEvent {
-            occurred_at: at,
-            ..recorded(id, first + i as u64, event)
-        })
-        .collect();
-    store
-        .append(follow_up_batch(stream, events.clone()))
-        .await
-        .unwrap();
-    stream.extend(events);
+/// A deposit a case created, and its stream as the case wrote it.
+struct Written<'a> {
+    store: &'a dyn EventStore,
+    stream: Vec<RecordedEvent>,
 }
 
-fn started() -> DepositEvent {
-    DepositEvent::AttemptStarted {
-        attempt: 1,
-        gateway: "psp_a".into(),
-        idempotency_key: Uuid::new_v4().to_string(),
-        owner: None,
+impl<'a> Written<'a> {
+    /// A new deposit whose first event happened `at`.
+    async fn create(store: &'a dyn EventStore, at: OffsetDateTime) -> Self {
+        let mut batch = new_deposit_batch(&merchant(), None);
+        batch.events[0].occurred_at = at;
+        batch.view = Deposit::start(&batch.events[0]).unwrap().view();
+        store.append(batch.clone()).await.unwrap();
+        Self {
+            store,
+            stream: batch.events,
+        }
     }
-}
 
-fn submitted() -> DepositEvent {
-    DepositEvent::DepositSubmitted {
-        attempt: 1,
-        gateway: "psp_a".into(),
-        external_id: "pay_sweep".into(),
+    /// A new deposit at `at` whose attempt was submitted then too: at version 3.
+    async fn submitted(store: &'a dyn EventStore, at: OffsetDateTime) -> Self {
+        let mut written = Self::create(store, at).await;
+        written.append(submission(), at).await;
+        written
     }
-}
 
-fn succeeded() -> DepositEvent {
-    DepositEvent::DepositSucceeded {
-        external_id: "pay_sweep".into(),
+    fn id(&self) -> DepositId {
+        self.stream[0].deposit_id
     }
-}
 
-fn failed() -> DepositEvent {
-    DepositEvent::DepositFailed {
-        reason: FailureReason::new("no_gateway", "no gateway serves this deposit"),
+    /// Appends `events`, all happening `at`.
+    async fn append(&mut self, events: Vec<DepositEvent>, at: OffsetDateTime) {
+        let first = self.stream.len() as u64 + 1;
+        let events: Vec<RecordedEvent> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| RecordedEvent {
+                occurred_at: at,
+                ..recorded(self.id(), first + i as u64, event)
+            })
+            .collect();
+        self.store
+            .append(follow_up_batch(&self.stream, events.clone()))
+            .await
+            .unwrap();
+        self.stream.extend(events);
     }
 }
 
@@ -131,45 +112,51 @@ where
     probe().await
 }
 
-/// `stale(status, before, LIMIT)` restricted to `mine`, checking what every answer must
-/// satisfy: only that status, only changed before the cut-off. (The order is by how long
-/// each has waited, which deferrals change; the cases check it on their own deposits.)
+/// `stale(kind, before, LIMIT)` restricted to `mine`, checking what every answer must
+/// satisfy: only that kind (for the in-flight kinds, that status), only changed before
+/// the cut-off. (The order is by how long each has waited, which deferrals change; the
+/// cases check it on their own deposits.)
 async fn stale_of(
     index: &dyn SweepIndex,
-    status: DepositStatus,
+    kind: SweepKind,
     before: OffsetDateTime,
     mine: &[DepositId],
 ) -> Vec<DepositView> {
-    let found = index.stale(kind_of(status), before, LIMIT).await.unwrap();
+    let found = index.stale(kind, before, LIMIT).await.unwrap();
     assert!(found.len() <= LIMIT);
     for view in &found {
-        assert_eq!(view.status, status, "{view:?}");
+        assert_eq!(view.sweep_kind(), Some(kind), "{view:?}");
         assert!(view.updated_at < before, "{view:?} is not before {before}");
     }
     found.into_iter().filter(|v| mine.contains(&v.id)).collect()
 }
 
-/// The status indexes `id` is in, at the cut-off `before` (once the index settles on
-/// `expected`).
-async fn statuses_of(
+/// Asserts that the sweep index partitions `id` is in, at the cut-off `before`, settle
+/// on `expected`.
+async fn assert_kinds(
     index: &dyn SweepIndex,
     id: DepositId,
     before: OffsetDateTime,
-    expected: &[DepositStatus],
-) -> Vec<DepositStatus> {
-    settled(
+    expected: &[SweepKind],
+) {
+    let found = settled(
         || async move {
             let mut found = Vec::new();
-            for status in SWEPT {
-                if !stale_of(index, status, before, &[id]).await.is_empty() {
-                    found.push(status);
+            for kind in SweepKind::ALL {
+                if !stale_of(index, kind, before, &[id]).await.is_empty() {
+                    found.push(kind);
                 }
             }
             found
         },
         |found| found == expected,
     )
-    .await
+    .await;
+    assert_eq!(found, expected, "the sweep index partitions of {id}");
+}
+
+async fn found_view(store: &dyn EventStore, id: DepositId) -> DepositView {
+    store.view(id).await.unwrap().expect("the deposit's view")
 }
 
 pub async fn a_new_pending_deposit_is_stale_only_once_its_last_change_is_before_the_cut_off(
@@ -177,15 +164,14 @@ pub async fn a_new_pending_deposit_is_stale_only_once_its_last_change_is_before_
 ) {
     // GIVEN a deposit created at T
     let at = instant();
-    let stream = create(store.as_ref(), at).await;
-    let id = stream[0].deposit_id;
+    let id = Written::create(store.as_ref(), at).await.id();
     let mine = [id];
     // WHEN the sweeper looks for deposits pending since before T + 1 s
     let found = settled(
         || {
             stale_of(
                 index.as_ref(),
-                DepositStatus::Pending,
+                SweepKind::Pending,
                 at + Duration::SECOND,
                 &mine,
             )
@@ -194,115 +180,137 @@ pub async fn a_new_pending_deposit_is_stale_only_once_its_last_change_is_before_
     )
     .await;
     // THEN it finds it, with its current view
-    assert_eq!(found, vec![store.view(id).await.unwrap().unwrap()]);
+    assert_eq!(found, vec![found_view(store.as_ref(), id).await]);
     // ... but not when looking for deposits pending since before T (strictly)
     assert!(
-        stale_of(index.as_ref(), DepositStatus::Pending, at, &[id])
+        stale_of(index.as_ref(), SweepKind::Pending, at, &[id])
             .await
             .is_empty()
     );
-    // ... nor under another status
-    assert_eq!(
-        statuses_of(
-            index.as_ref(),
-            id,
-            at + Duration::SECOND,
-            &[DepositStatus::Pending]
-        )
-        .await,
-        [DepositStatus::Pending]
-    );
+    // ... nor under another kind
+    assert_kinds(
+        index.as_ref(),
+        id,
+        at + Duration::SECOND,
+        &[SweepKind::Pending],
+    )
+    .await;
 }
 
 pub async fn a_deposit_moves_between_status_indexes_with_its_status((store, index): Stores) {
     // GIVEN a deposit pending since T
     let at = instant();
-    let mut stream = create(store.as_ref(), at).await;
-    let id = stream[0].deposit_id;
+    let mut deposit = Written::create(store.as_ref(), at).await;
+    let id = deposit.id();
     let cut_off = at + Duration::minutes(10);
-    assert_eq!(
-        statuses_of(index.as_ref(), id, cut_off, &[DepositStatus::Pending]).await,
-        [DepositStatus::Pending]
-    );
+    assert_kinds(index.as_ref(), id, cut_off, &[SweepKind::Pending]).await;
     // WHEN an attempt starts at T + 1 min, THEN it is processing and no longer pending
-    append(
-        store.as_ref(),
-        &mut stream,
-        vec![started()],
-        at + Duration::MINUTE,
-    )
-    .await;
-    assert_eq!(
-        statuses_of(index.as_ref(), id, cut_off, &[DepositStatus::Processing]).await,
-        [DepositStatus::Processing]
-    );
+    deposit
+        .append(vec![attempt_started(1)], at + Duration::MINUTE)
+        .await;
+    assert_kinds(index.as_ref(), id, cut_off, &[SweepKind::Processing]).await;
     // ... and its index entry moved with its last change
+    let processing = SweepKind::Processing;
     assert!(
-        stale_of(
-            index.as_ref(),
-            DepositStatus::Processing,
-            at + Duration::MINUTE,
-            &[id]
-        )
-        .await
-        .is_empty()
+        stale_of(index.as_ref(), processing, at + Duration::MINUTE, &[id])
+            .await
+            .is_empty()
     );
     // WHEN the gateway takes it, THEN it is submitted only, with its current view
-    append(
-        store.as_ref(),
-        &mut stream,
-        vec![submitted()],
-        at + Duration::minutes(2),
-    )
-    .await;
-    assert_eq!(
-        statuses_of(index.as_ref(), id, cut_off, &[DepositStatus::Submitted]).await,
-        [DepositStatus::Submitted]
-    );
-    let found = stale_of(index.as_ref(), DepositStatus::Submitted, cut_off, &[id]).await;
-    assert_eq!(found, vec![store.view(id).await.unwrap().unwrap()]);
+    deposit
+        .append(vec![submitted(1, PAYMENT)], at + Duration::minutes(2))
+        .await;
+    assert_kinds(index.as_ref(), id, cut_off, &[SweepKind::Submitted]).await;
+    let found = stale_of(index.as_ref(), SweepKind::Submitted, cut_off, &[id]).await;
+    assert_eq!(found, vec![found_view(store.as_ref(), id).await]);
 }
 
 pub async fn final_deposits_are_in_no_status_index((store, index): Stores) {
     // GIVEN a deposit that succeeded and one that failed
     let at = instant();
-    let mut won = create(store.as_ref(), at).await;
-    append(
-        store.as_ref(),
-        &mut won,
-        vec![started(), submitted(), succeeded()],
-        at + Duration::SECOND,
-    )
-    .await;
-    let mut lost = create(store.as_ref(), at).await;
-    append(
-        store.as_ref(),
-        &mut lost,
-        vec![failed()],
-        at + Duration::SECOND,
-    )
-    .await;
+    let mut won = Written::create(store.as_ref(), at).await;
+    let outcome = vec![
+        attempt_started(1),
+        submitted(1, PAYMENT),
+        succeeded(PAYMENT),
+    ];
+    won.append(outcome, at + Duration::SECOND).await;
+    let mut lost = Written::create(store.as_ref(), at).await;
+    lost.append(vec![deposit_failed("no_gateway")], at + Duration::SECOND)
+        .await;
+    // THEN neither is in any partition: final statuses are never indexed, nor are they
+    // refunding (no refund is in flight)
     let cut_off = at + Duration::minutes(10);
-    // THEN neither is in any status index, final statuses are never indexed
-    for stream in [&won, &lost] {
-        let id = stream[0].deposit_id;
-        assert_eq!(statuses_of(index.as_ref(), id, cut_off, &[]).await, []);
-    }
-    // ... nor in the refunding one: no refund is in flight
-    let refunding = index
-        .stale(SweepKind::Refunding, cut_off, LIMIT)
-        .await
-        .unwrap();
-    for stream in [&won, &lost] {
-        let id = stream[0].deposit_id;
-        assert!(refunding.iter().all(|v| v.id != id), "{refunding:?}");
+    for deposit in [&won, &lost] {
+        assert_kinds(index.as_ref(), deposit.id(), cut_off, &[]).await;
     }
     // ... while both still exist
-    let won = store.view(won[0].deposit_id).await.unwrap().unwrap();
-    let lost = store.view(lost[0].deposit_id).await.unwrap().unwrap();
+    let won = found_view(store.as_ref(), won.id()).await;
+    let lost = found_view(store.as_ref(), lost.id()).await;
     assert_eq!(
         (won.status, lost.status),
         (DepositStatus::Succeeded, DepositStatus::Failed)
+    );
+}
+
+pub async fn a_final_deposit_is_refunding_while_a_refund_is_in_flight((store, index): Stores) {
+    // GIVEN two deposits that succeeded at T, in no partition
+    let at = instant();
+    let cut_off = at + Duration::minutes(10);
+    let mut refunded = Written::submitted(store.as_ref(), at).await;
+    let mut kept = Written::submitted(store.as_ref(), at).await;
+    for deposit in [&mut refunded, &mut kept] {
+        deposit.append(vec![succeeded(PAYMENT)], at).await;
+        assert_kinds(index.as_ref(), deposit.id(), cut_off, &[]).await;
+    }
+    let ids = [refunded.id(), kept.id()];
+    // WHEN a refund of each is requested at T + 1 min
+    for deposit in [&mut refunded, &mut kept] {
+        deposit
+            .append(vec![refund_requested(1, 10_099)], at + Duration::MINUTE)
+            .await;
+    }
+    // THEN both are refunding, with their current views, and in no other partition
+    for id in ids {
+        assert_kinds(index.as_ref(), id, cut_off, &[SweepKind::Refunding]).await;
+    }
+    let found = stale_of(index.as_ref(), SweepKind::Refunding, cut_off, &ids).await;
+    let mut views = Vec::new();
+    for id in ids {
+        views.push(found_view(store.as_ref(), id).await);
+    }
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(views.iter().all(|view| found.contains(view)), "{found:?}");
+    // ... stale only once the request is before the cut-off (strictly)
+    let requested_at = at + Duration::MINUTE;
+    assert!(
+        stale_of(index.as_ref(), SweepKind::Refunding, requested_at, &ids)
+            .await
+            .is_empty()
+    );
+    // WHEN the gateway takes one refund, THEN it is still refunding (its outcome is open)
+    let taken = DepositEvent::RefundSubmitted {
+        refund_id: refund_id(1),
+        refund_external_id: "rf_sweep".into(),
+    };
+    refunded
+        .append(vec![taken], at + Duration::minutes(2))
+        .await;
+    assert_kinds(index.as_ref(), ids[0], cut_off, &[SweepKind::Refunding]).await;
+    // WHEN one refund succeeds and the other fails, THEN neither is refunding any more
+    refunded
+        .append(vec![refund_succeeded(1)], at + Duration::minutes(3))
+        .await;
+    kept.append(vec![refund_failed(1)], at + Duration::minutes(3))
+        .await;
+    for id in ids {
+        assert_kinds(index.as_ref(), id, at + Duration::days(1), &[]).await;
+    }
+    let refunded = found_view(store.as_ref(), ids[0]).await;
+    let kept = found_view(store.as_ref(), ids[1]).await;
+    assert_eq!(
+        (refunded.status, kept.status),
+        (DepositStatus::Refunded, DepositStatus::Succeeded)
     );
 }
 
@@ -318,32 +326,20 @@ pub async fn the_status_index_returns_the_oldest_first_within_the_limit((store, 
     ];
     let mut ids = Vec::new();
     for time in times {
-        ids.push(create(store.as_ref(), time).await[0].deposit_id);
+        ids.push(Written::create(store.as_ref(), time).await.id());
     }
     let (late, early, middle) = (ids[0], ids[1], ids[2]);
+    let pending = |before| stale_of(index.as_ref(), SweepKind::Pending, before, &ids);
     // WHEN the sweeper asks for those pending since before T + 2 s
     let cut_off = at + Duration::seconds(2);
-    let found = settled(
-        || stale_of(index.as_ref(), DepositStatus::Pending, cut_off, &ids),
-        |found| found.len() == 3,
-    )
-    .await;
+    let found = settled(|| pending(cut_off), |found| found.len() == 3).await;
     // THEN it gets them oldest first
-    let order: Vec<DepositId> = found.iter().map(|v| v.id).collect();
-    assert_eq!(order, [early, middle, late]);
+    assert_eq!(ids_of(&found), [early, middle, late]);
     // ... the cut-off is exclusive, to the nanosecond
     let middle_at = at + Duration::milliseconds(500);
-    let before_middle = stale_of(index.as_ref(), DepositStatus::Pending, middle_at, &ids).await;
-    assert_eq!(
-        before_middle.iter().map(|v| v.id).collect::<Vec<_>>(),
-        [early]
-    );
+    assert_eq!(ids_of(&pending(middle_at).await), [early]);
     let just_after = middle_at + Duration::NANOSECOND;
-    let up_to_middle = stale_of(index.as_ref(), DepositStatus::Pending, just_after, &ids).await;
-    assert_eq!(
-        up_to_middle.iter().map(|v| v.id).collect::<Vec<_>>(),
-        [early, middle]
-    );
+    assert_eq!(ids_of(&pending(just_after).await), [early, middle]);
     // ... and a limit keeps the longest-waiting: two deposits, none newer than the
     // middle one (they may be other cases' deposits, some deferred, so their order is
     // not by `updated_at`; this case's own order is checked above)
@@ -359,92 +355,64 @@ pub async fn the_status_index_returns_the_oldest_first_within_the_limit((store, 
     );
 }
 
+fn ids_of(found: &[DepositView]) -> Vec<DepositId> {
+    found.iter().map(|v| v.id).collect()
+}
+
 pub async fn a_deferred_deposit_waits_behind_those_not_looked_at_since((store, index): Stores) {
     // GIVEN two deposits pending since T and T + 1 s
     let at = instant();
-    let older = create(store.as_ref(), at).await;
-    let newer = create(store.as_ref(), at + Duration::SECOND).await;
-    let ids = [older[0].deposit_id, newer[0].deposit_id];
-    let ids_of = |found: &[DepositView]| found.iter().map(|v| v.id).collect::<Vec<_>>();
+    let older = Written::create(store.as_ref(), at).await.id();
+    let newer = Written::create(store.as_ref(), at + Duration::SECOND)
+        .await
+        .id();
+    let ids = [older, newer];
+    let pending = |before| stale_of(index.as_ref(), SweepKind::Pending, before, &ids);
     let cut_off = at + Duration::minutes(10);
-    let found = settled(
-        || stale_of(index.as_ref(), DepositStatus::Pending, cut_off, &ids),
-        |found| found.len() == 2,
-    )
-    .await;
+    let found = settled(|| pending(cut_off), |found| found.len() == 2).await;
     assert_eq!(ids_of(&found), ids, "the longest-waiting first");
 
     // WHEN the sweeper looks at the older one at T + 1 min and leaves it
-    index.defer(ids[0], 1, at + Duration::MINUTE).await.unwrap();
+    index.defer(older, 1, at + Duration::MINUTE).await.unwrap();
 
     // THEN it waits from then on: behind the newer one, and not stale before T + 1 min
-    let found = settled(
-        || stale_of(index.as_ref(), DepositStatus::Pending, cut_off, &ids),
-        |found| ids_of(found) == [ids[1], ids[0]],
-    )
-    .await;
-    assert_eq!(ids_of(&found), [ids[1], ids[0]]);
+    let found = settled(|| pending(cut_off), |found| ids_of(found) == [newer, older]).await;
+    assert_eq!(ids_of(&found), [newer, older]);
     let before_the_look = at + Duration::seconds(30);
-    let found = stale_of(
-        index.as_ref(),
-        DepositStatus::Pending,
-        before_the_look,
-        &ids,
-    )
-    .await;
-    assert_eq!(ids_of(&found), [ids[1]]);
+    assert_eq!(ids_of(&pending(before_the_look).await), [newer]);
     // ... while its view is untouched (a deferral is no change of the deposit)
-    assert_eq!(found_view(&store, ids[0]).await.updated_at, at);
+    assert_eq!(found_view(store.as_ref(), older).await.updated_at, at);
 }
 
 pub async fn a_change_restarts_the_wait_and_a_stale_deferral_is_ignored((store, index): Stores) {
     // GIVEN a deposit pending since T, deferred at T + 1 h
     let at = instant();
-    let mut stream = create(store.as_ref(), at).await;
-    let id = stream[0].deposit_id;
+    let mut deposit = Written::create(store.as_ref(), at).await;
+    let id = deposit.id();
     index.defer(id, 1, at + Duration::HOUR).await.unwrap();
     // WHEN an attempt starts at T + 1 min
-    append(
-        store.as_ref(),
-        &mut stream,
-        vec![started()],
-        at + Duration::MINUTE,
-    )
-    .await;
+    deposit
+        .append(vec![attempt_started(1)], at + Duration::MINUTE)
+        .await;
     // THEN it waits in `processing` from its change, not from the deferral
     let just_after = at + Duration::minutes(2);
-    assert_eq!(
-        statuses_of(index.as_ref(), id, just_after, &[DepositStatus::Processing]).await,
-        [DepositStatus::Processing]
-    );
+    assert_kinds(index.as_ref(), id, just_after, &[SweepKind::Processing]).await;
     // WHEN a sweeper that saw version 1 defers it late
     index.defer(id, 1, at + Duration::HOUR).await.unwrap();
     // THEN nothing changes: it is still stale from its change at T + 1 min
-    assert_eq!(
-        statuses_of(index.as_ref(), id, just_after, &[DepositStatus::Processing]).await,
-        [DepositStatus::Processing]
-    );
+    assert_kinds(index.as_ref(), id, just_after, &[SweepKind::Processing]).await;
     // ... and deferring a final deposit, or an unknown one, is harmless
-    append(
-        store.as_ref(),
-        &mut stream,
-        vec![submitted(), succeeded()],
-        at + Duration::minutes(3),
-    )
-    .await;
+    deposit
+        .append(
+            vec![submitted(1, PAYMENT), succeeded(PAYMENT)],
+            at + Duration::minutes(3),
+        )
+        .await;
     index.defer(id, 4, at + Duration::HOUR).await.unwrap();
     index.defer(DepositId(Uuid::now_v7()), 1, at).await.unwrap();
-    assert!(
-        statuses_of(index.as_ref(), id, at + Duration::days(1), &[])
-            .await
-            .is_empty()
-    );
+    assert_kinds(index.as_ref(), id, at + Duration::days(1), &[]).await;
     assert_eq!(
-        store.view(id).await.unwrap().unwrap().status,
+        found_view(store.as_ref(), id).await.status,
         DepositStatus::Succeeded
     );
-}
-
-async fn found_view(store: &Arc<dyn EventStore>, id: DepositId) -> DepositView {
-    store.view(id).await.unwrap().expect("the deposit's view")
 }

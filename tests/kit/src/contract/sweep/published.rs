@@ -20,14 +20,15 @@ async fn unpublished_of(
         .collect()
 }
 
-/// The deposit's entry in the unpublished index, once the index shows `expected`.
-async fn unpublished_entry(
+/// Asserts that the deposit's entry in the unpublished index, `(published_version,
+/// version)`, settles on `expected`.
+async fn assert_unpublished_entry(
     index: &dyn SweepIndex,
     id: DepositId,
     before: OffsetDateTime,
     expected: Option<(u64, u64)>,
-) -> Option<(u64, u64)> {
-    settled(
+) {
+    let found = settled(
         || async move {
             let found = unpublished_of(index, before, &[id]).await;
             assert!(found.len() <= 1, "{found:?}");
@@ -35,7 +36,22 @@ async fn unpublished_entry(
         },
         |found| *found == expected,
     )
-    .await
+    .await;
+    assert_eq!(found, expected, "the unpublished entry of {id}");
+}
+
+/// Asserts that the deposit's mark is at `published` of `version`, and that the
+/// unpublished index (cut off at `before`) agrees: it lists the deposit with those
+/// versions while the mark is behind, and not at all once it caught up.
+async fn assert_mark(
+    index: &dyn SweepIndex,
+    id: DepositId,
+    before: OffsetDateTime,
+    (published, version): (u64, u64),
+) {
+    assert_eq!(state(index, id).await, (published, version));
+    let listed = (published < version).then_some((published, version));
+    assert_unpublished_entry(index, id, before, listed).await;
 }
 
 async fn state(index: &dyn SweepIndex, id: DepositId) -> (u64, u64) {
@@ -47,46 +63,22 @@ async fn state(index: &dyn SweepIndex, id: DepositId) -> (u64, u64) {
 pub async fn every_append_leaves_the_deposit_unpublished_with_its_versions((store, index): Stores) {
     // GIVEN a new deposit
     let at = instant();
-    let mut stream = create(store.as_ref(), at).await;
-    let id = stream[0].deposit_id;
+    let mut deposit = Written::create(store.as_ref(), at).await;
+    let id = deposit.id();
     let cut_off = at + Duration::minutes(10);
     // THEN nothing of it is published yet
-    assert_eq!(state(index.as_ref(), id).await, (0, 1));
-    assert_eq!(
-        unpublished_entry(index.as_ref(), id, cut_off, Some((0, 1))).await,
-        Some((0, 1))
-    );
+    assert_mark(index.as_ref(), id, cut_off, (0, 1)).await;
     // ... and not before its last change
-    assert_eq!(unpublished_entry(index.as_ref(), id, at, None).await, None);
+    assert_unpublished_entry(index.as_ref(), id, at, None).await;
     // WHEN two more events are appended, THEN all three are unpublished
-    append(
-        store.as_ref(),
-        &mut stream,
-        vec![started(), submitted()],
-        at + Duration::MINUTE,
-    )
-    .await;
-    assert_eq!(state(index.as_ref(), id).await, (0, 3));
-    assert_eq!(
-        unpublished_entry(index.as_ref(), id, cut_off, Some((0, 3))).await,
-        Some((0, 3))
-    );
-    assert_eq!(
-        unpublished_entry(index.as_ref(), id, at + Duration::MINUTE, None).await,
-        None
-    );
+    deposit.append(submission(), at + Duration::MINUTE).await;
+    assert_mark(index.as_ref(), id, cut_off, (0, 3)).await;
+    assert_unpublished_entry(index.as_ref(), id, at + Duration::MINUTE, None).await;
     // ... final deposits too: their outcome is what consumers wait for
-    append(
-        store.as_ref(),
-        &mut stream,
-        vec![succeeded()],
-        at + Duration::minutes(2),
-    )
-    .await;
-    assert_eq!(
-        unpublished_entry(index.as_ref(), id, cut_off, Some((0, 4))).await,
-        Some((0, 4))
-    );
+    deposit
+        .append(vec![succeeded(PAYMENT)], at + Duration::minutes(2))
+        .await;
+    assert_unpublished_entry(index.as_ref(), id, cut_off, Some((0, 4))).await;
 }
 
 pub async fn marking_the_latest_version_takes_the_deposit_out_of_the_unpublished_index(
@@ -94,33 +86,18 @@ pub async fn marking_the_latest_version_takes_the_deposit_out_of_the_unpublished
 ) {
     // GIVEN an unpublished deposit at version 3
     let at = instant();
-    let mut stream = create(store.as_ref(), at).await;
-    append(
-        store.as_ref(),
-        &mut stream,
-        vec![started(), submitted()],
-        at,
-    )
-    .await;
-    let id = stream[0].deposit_id;
+    let id = Written::submitted(store.as_ref(), at).await.id();
     let cut_off = at + Duration::minutes(10);
     // WHEN its events (0, 3] are published
     assert!(index.mark_published(id, 0, 3).await.unwrap());
     // THEN the mark is at 3 and it is no longer unpublished
-    assert_eq!(state(index.as_ref(), id).await, (3, 3));
-    assert_eq!(
-        unpublished_entry(index.as_ref(), id, cut_off, None).await,
-        None
-    );
+    assert_mark(index.as_ref(), id, cut_off, (3, 3)).await;
     // ... and marking the same range again changes nothing
     assert!(!index.mark_published(id, 0, 3).await.unwrap());
     assert_eq!(state(index.as_ref(), id).await, (3, 3));
     // ... nor does its view or its status index entry
     assert_eq!(store.view(id).await.unwrap().unwrap().version, 3);
-    assert_eq!(
-        statuses_of(index.as_ref(), id, cut_off, &[DepositStatus::Submitted]).await,
-        [DepositStatus::Submitted]
-    );
+    assert_kinds(index.as_ref(), id, cut_off, &[SweepKind::Submitted]).await;
 }
 
 pub async fn marking_an_older_version_moves_the_mark_and_keeps_the_deposit_unpublished(
@@ -128,45 +105,21 @@ pub async fn marking_an_older_version_moves_the_mark_and_keeps_the_deposit_unpub
 ) {
     // GIVEN an unpublished deposit at version 3
     let at = instant();
-    let mut stream = create(store.as_ref(), at).await;
-    append(
-        store.as_ref(),
-        &mut stream,
-        vec![started(), submitted()],
-        at,
-    )
-    .await;
-    let id = stream[0].deposit_id;
+    let id = Written::submitted(store.as_ref(), at).await.id();
     let cut_off = at + Duration::minutes(10);
     // WHEN only (0, 1] is published (a publisher that loaded the stream at version 1)
     assert!(index.mark_published(id, 0, 1).await.unwrap());
     // THEN the mark is at 1 and the deposit is still unpublished, with the new mark
-    assert_eq!(state(index.as_ref(), id).await, (1, 3));
-    assert_eq!(
-        unpublished_entry(index.as_ref(), id, cut_off, Some((1, 3))).await,
-        Some((1, 3))
-    );
+    assert_mark(index.as_ref(), id, cut_off, (1, 3)).await;
     // WHEN the rest (1, 3] is published, THEN it leaves the index
     assert!(index.mark_published(id, 1, 3).await.unwrap());
-    assert_eq!(state(index.as_ref(), id).await, (3, 3));
-    assert_eq!(
-        unpublished_entry(index.as_ref(), id, cut_off, None).await,
-        None
-    );
+    assert_mark(index.as_ref(), id, cut_off, (3, 3)).await;
 }
 
 pub async fn the_mark_never_moves_backwards_over_a_gap_or_past_the_stream((store, index): Stores) {
     // GIVEN a deposit at version 3 with nothing published
     let at = instant();
-    let mut stream = create(store.as_ref(), at).await;
-    append(
-        store.as_ref(),
-        &mut stream,
-        vec![started(), submitted()],
-        at,
-    )
-    .await;
-    let id = stream[0].deposit_id;
+    let id = Written::submitted(store.as_ref(), at).await.id();
     let cut_off = at + Duration::minutes(10);
     // WHEN a publisher claims (1, 3] while (0, 1] was never published
     // THEN the mark stays: the gap would be skipped
@@ -176,60 +129,32 @@ pub async fn the_mark_never_moves_backwards_over_a_gap_or_past_the_stream((store
     // ... nor for an empty or inverted range
     assert!(!index.mark_published(id, 0, 0).await.unwrap());
     assert!(!index.mark_published(id, 2, 1).await.unwrap());
-    assert_eq!(state(index.as_ref(), id).await, (0, 3));
-    assert_eq!(
-        unpublished_entry(index.as_ref(), id, cut_off, Some((0, 3))).await,
-        Some((0, 3))
-    );
+    assert_mark(index.as_ref(), id, cut_off, (0, 3)).await;
     // WHEN (0, 2] is published, then a slower publisher reports (0, 1]
     assert!(index.mark_published(id, 0, 2).await.unwrap());
     assert!(!index.mark_published(id, 0, 1).await.unwrap());
     // THEN the mark does not go back
-    assert_eq!(state(index.as_ref(), id).await, (2, 3));
-    assert_eq!(
-        unpublished_entry(index.as_ref(), id, cut_off, Some((2, 3))).await,
-        Some((2, 3))
-    );
+    assert_mark(index.as_ref(), id, cut_off, (2, 3)).await;
     // ... and a publisher that read the mark at 0 may still finish the job: its events
     // (0, 3] include the missing ones
     assert!(index.mark_published(id, 0, 3).await.unwrap());
-    assert_eq!(state(index.as_ref(), id).await, (3, 3));
-    assert_eq!(
-        unpublished_entry(index.as_ref(), id, cut_off, None).await,
-        None
-    );
+    assert_mark(index.as_ref(), id, cut_off, (3, 3)).await;
 }
 
 pub async fn an_append_after_marking_makes_the_deposit_unpublished_again((store, index): Stores) {
     // GIVEN a deposit whose only event is published
     let at = instant();
-    let mut stream = create(store.as_ref(), at).await;
-    let id = stream[0].deposit_id;
+    let mut deposit = Written::create(store.as_ref(), at).await;
+    let id = deposit.id();
     let cut_off = at + Duration::minutes(10);
     assert!(index.mark_published(id, 0, 1).await.unwrap());
-    assert_eq!(
-        unpublished_entry(index.as_ref(), id, cut_off, None).await,
-        None
-    );
+    assert_unpublished_entry(index.as_ref(), id, cut_off, None).await;
     // WHEN two more events are appended
-    append(
-        store.as_ref(),
-        &mut stream,
-        vec![started(), submitted()],
-        at + Duration::MINUTE,
-    )
-    .await;
+    deposit.append(submission(), at + Duration::MINUTE).await;
     // THEN it is unpublished again from its mark, which the append kept
-    assert_eq!(state(index.as_ref(), id).await, (1, 3));
-    assert_eq!(
-        unpublished_entry(index.as_ref(), id, cut_off, Some((1, 3))).await,
-        Some((1, 3))
-    );
+    assert_mark(index.as_ref(), id, cut_off, (1, 3)).await;
     // ... dated by the append
-    assert_eq!(
-        unpublished_entry(index.as_ref(), id, at + Duration::MINUTE, None).await,
-        None
-    );
+    assert_unpublished_entry(index.as_ref(), id, at + Duration::MINUTE, None).await;
 }
 
 pub async fn the_unpublished_index_returns_the_oldest_first_within_the_limit(
@@ -239,7 +164,11 @@ pub async fn the_unpublished_index_returns_the_oldest_first_within_the_limit(
     let at = instant();
     let mut ids = Vec::new();
     for offset in [2, 0, 1] {
-        ids.push(create(store.as_ref(), at + Duration::seconds(offset)).await[0].deposit_id);
+        ids.push(
+            Written::create(store.as_ref(), at + Duration::seconds(offset))
+                .await
+                .id(),
+        );
     }
     let (late, early, middle) = (ids[0], ids[1], ids[2]);
     let cut_off = at + Duration::seconds(3);
