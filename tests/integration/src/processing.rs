@@ -50,8 +50,8 @@ pub struct Pair {
     pub currency: &'static str,
 }
 
-impl Pair {
-    pub const fn new(country: &'static str, currency: &'static str) -> Self {
+impl From<crate::pairs::Pair> for Pair {
+    fn from((country, currency): crate::pairs::Pair) -> Self {
         Self { country, currency }
     }
 }
@@ -79,7 +79,8 @@ pub struct Lane {
 impl Lane {
     /// A fresh merchant, queue pair and processor for deposits in `pair`. Gateways left
     /// in the table for `pair` by an earlier run of the same test are removed first.
-    pub async fn new(pair: Pair) -> Self {
+    pub async fn new(pair: crate::pairs::Pair) -> Self {
+        let pair = Pair::from(pair);
         let mut world = World::new().await;
         let (source, dlq) = queue_pair(&world).await;
         // The intake of this world sends to the lane's source queue (instead of the plain
@@ -144,6 +145,17 @@ impl Lane {
             .expect("register the gateway");
         self.gateways.lock().unwrap().push(name);
         sim
+    }
+
+    /// The lane's two gateways: a JSON "primary" (priority 1) and a "backup" in
+    /// `backup_format` (priority 2).
+    pub async fn primary_and_backup(
+        &self,
+        backup_format: Format,
+    ) -> (RunningGateway, RunningGateway) {
+        let primary = self.gateway("primary", Format::Json, 1).await;
+        let backup = self.gateway("backup", backup_format, 2).await;
+        (primary, backup)
     }
 
     /// Creates a deposit in this lane's pair through the intake handler (which sends it

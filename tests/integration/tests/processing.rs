@@ -8,8 +8,9 @@
 use gateway_simulator::{Format, PaymentStatus};
 use paygate_domain::gateways::{BreakerPolicy, BreakerState};
 use paygate_domain::ports::{Clock, QueueSender};
+use paygate_integration::pairs;
 use paygate_integration::processing::{
-    BACKOFF, Lane, MAX_RECEIVE_COUNT, Pair, outage, queue_size, working,
+    BACKOFF, Lane, MAX_RECEIVE_COUNT, outage, queue_size, working,
 };
 use paygate_kit::faults::{Hooked, OUTCOMES, Switchboard, Target};
 use paygate_memory::ManualClock;
@@ -17,21 +18,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
-// One pair per test: no other test (here or in another suite) has gateways serving it.
-const ICELAND: Pair = Pair::new("IS", "ISK");
-const GEORGIA: Pair = Pair::new("GE", "GEL");
-const KAZAKHSTAN: Pair = Pair::new("KZ", "KZT");
-const MONGOLIA: Pair = Pair::new("MN", "MNT");
-const UZBEKISTAN: Pair = Pair::new("UZ", "UZS");
-const ARMENIA: Pair = Pair::new("AM", "AMD");
-const SERBIA: Pair = Pair::new("RS", "RSD");
+// One pair per test ([`pairs`]): no other test has gateways serving it.
 
 #[tokio::test]
 async fn a_deposit_is_submitted_on_its_top_priority_gateway() {
     // GIVEN two working gateways for the deposit's country and currency
-    let lane = Lane::new(ICELAND).await;
-    let primary = lane.gateway("primary", Format::Json, 1).await;
-    let backup = lane.gateway("backup", Format::Soap, 2).await;
+    let lane = Lane::new(pairs::TOP_PRIORITY).await;
+    let (primary, backup) = lane.primary_and_backup(Format::Soap).await;
     let id = lane.deposit("tok_visa").await;
 
     // WHEN the processor receives the message the intake queued
@@ -57,9 +50,8 @@ async fn a_deposit_is_submitted_on_its_top_priority_gateway() {
 #[tokio::test]
 async fn a_gateway_in_outage_is_recorded_on_its_breaker_and_the_next_gateway_takes_the_deposit() {
     // GIVEN the top-priority gateway is in outage, the next one works
-    let lane = Lane::new(GEORGIA).await;
-    let primary = lane.gateway("primary", Format::Json, 1).await;
-    let backup = lane.gateway("backup", Format::Soap, 2).await;
+    let lane = Lane::new(pairs::FALLBACK).await;
+    let (primary, backup) = lane.primary_and_backup(Format::Soap).await;
     primary.set_behaviour(outage());
     let id = lane.deposit("tok_visa").await;
 
@@ -104,9 +96,8 @@ async fn a_gateway_in_outage_is_recorded_on_its_breaker_and_the_next_gateway_tak
 async fn with_every_gateway_down_a_deposit_backs_off_lands_in_the_dlq_and_is_submitted_once_redriven()
  {
     // GIVEN both gateways of the deposit's pair are in outage
-    let lane = Lane::new(KAZAKHSTAN).await;
-    let primary = lane.gateway("primary", Format::Json, 1).await;
-    let backup = lane.gateway("backup", Format::Soap, 2).await;
+    let lane = Lane::new(pairs::BREAKER).await;
+    let (primary, backup) = lane.primary_and_backup(Format::Soap).await;
     primary.set_behaviour(outage());
     backup.set_behaviour(outage());
     let id = lane.deposit("tok_visa").await;
@@ -188,7 +179,7 @@ async fn with_every_gateway_down_a_deposit_backs_off_lands_in_the_dlq_and_is_sub
 async fn the_breaker_opens_after_two_failures_keeps_calls_away_and_closes_after_a_trial_success() {
     // GIVEN a breaker opening after 2 failures for 30 s, a clock the test moves, and a
     // top-priority gateway in outage with a working one behind it
-    let mut lane = Lane::new(MONGOLIA).await;
+    let mut lane = Lane::new(pairs::HALF_OPEN).await;
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
     let policy = BreakerPolicy {
         failure_threshold: 2,
@@ -197,8 +188,7 @@ async fn the_breaker_opens_after_two_failures_keeps_calls_away_and_closes_after_
     };
     lane.processor.clock = clock.clone();
     lane.processor.breaker = policy;
-    let primary = lane.gateway("primary", Format::Json, 1).await;
-    let backup = lane.gateway("backup", Format::Json, 2).await;
+    let (primary, backup) = lane.primary_and_backup(Format::Json).await;
     primary.set_behaviour(outage());
 
     // WHEN two deposits fail on it (each then submitted on the backup)
@@ -255,9 +245,8 @@ async fn the_breaker_opens_after_two_failures_keeps_calls_away_and_closes_after_
 #[tokio::test]
 async fn a_declined_card_fails_the_deposit_without_falling_back() {
     // GIVEN two working gateways and a card the first one declines
-    let lane = Lane::new(UZBEKISTAN).await;
-    let primary = lane.gateway("primary", Format::Json, 1).await;
-    let backup = lane.gateway("backup", Format::Soap, 2).await;
+    let lane = Lane::new(pairs::DECLINE).await;
+    let (primary, backup) = lane.primary_and_backup(Format::Soap).await;
     let id = lane.deposit("tok_decline").await;
 
     // WHEN the processor handles the message
@@ -294,9 +283,8 @@ async fn a_declined_card_fails_the_deposit_without_falling_back() {
 #[tokio::test]
 async fn the_same_message_delivered_twice_charges_once() {
     // GIVEN the intake's message for a deposit, and a duplicate of it, on the queue
-    let lane = Lane::new(ARMENIA).await;
-    let primary = lane.gateway("primary", Format::Json, 1).await;
-    let backup = lane.gateway("backup", Format::Json, 2).await;
+    let lane = Lane::new(pairs::DUPLICATE_MESSAGE).await;
+    let (primary, backup) = lane.primary_and_backup(Format::Json).await;
     let id = lane.deposit("tok_visa").await;
     let message = lane.queued_message().await;
     lane.source
@@ -327,7 +315,7 @@ async fn the_same_message_delivered_twice_charges_once() {
 async fn a_processor_dying_after_the_gateway_call_is_reconciled_without_a_second_charge() {
     // GIVEN a processor that dies after the gateway accepted the payment, before it
     // records the answer
-    let mut lane = Lane::new(SERBIA).await;
+    let mut lane = Lane::new(pairs::DEAD_PROCESSOR).await;
     let faults = Switchboard::new();
     let crash = faults
         .when(Target::append().recording(OUTCOMES))
@@ -336,8 +324,7 @@ async fn a_processor_dying_after_the_gateway_call_is_reconciled_without_a_second
     lane.processor.store = Arc::new(Hooked::new(lane.processor.store.clone(), faults));
     // Its ownership of the attempt lapses after a second instead of a minute.
     lane.processor.attempts.lease = time::Duration::seconds(1);
-    let primary = lane.gateway("primary", Format::Json, 1).await;
-    let backup = lane.gateway("backup", Format::Soap, 2).await;
+    let (primary, backup) = lane.primary_and_backup(Format::Soap).await;
     let id = lane.deposit("tok_visa").await;
 
     // WHEN it handles the message

@@ -37,7 +37,7 @@ use paygate_domain::{DepositEvent, DepositId, DepositStatus, DepositView, Record
 use paygate_gateways::ConnectorCache;
 use paygate_gateways::Timeouts;
 use paygate_integration::{
-    Reply, World, clean_up, delete_gateways_and_queues, remove_gateways_serving,
+    Reply, World, clean_up, delete_gateways_and_queues, pairs, remove_gateways_serving,
 };
 use paygate_kit::faults::{Hooked, NoFaults};
 use paygate_kit::gateways::{Simulated, entry};
@@ -50,14 +50,6 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// The pairs only this file's gateways serve (the gateways table is shared).
-const UNHEALTHY_PAIR: (&str, &str) = ("TH", "THB");
-const LOST_MESSAGE_PAIR: (&str, &str) = ("VN", "VND");
-const SILENT_PAIR: (&str, &str) = ("PH", "PHP");
-const BUS_PAIR: (&str, &str) = ("MY", "MYR");
-const LOST_REFUND_PAIR: (&str, &str) = ("ID", "IDR");
-const MISMATCH_PAIR: (&str, &str) = ("KE", "KES");
-
 /// How long a test waits for something that should happen soon before failing.
 const PATIENCE: Duration = Duration::from_secs(8);
 
@@ -66,7 +58,7 @@ const PATIENCE: Duration = Duration::from_secs(8);
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_unhealthy_gateway_is_skipped_by_routing_and_restored_after_it_recovers() {
     // GIVEN two gateways for the pair; the preferred one's health check answers 503
-    let lane = Lane::new(UNHEALTHY_PAIR).await;
+    let lane = Lane::new(pairs::UNHEALTHY).await;
     let primary = lane.gateway("primary", Format::Json, 1, calm()).await;
     let backup = lane.gateway("backup", Format::Soap, 2, calm()).await;
     let tap = lane
@@ -164,7 +156,7 @@ async fn an_unhealthy_gateway_is_skipped_by_routing_and_restored_after_it_recove
 async fn a_deposit_whose_message_was_lost_is_re_enqueued_by_the_sweeper_and_completes() {
     // GIVEN a deposit the intake committed whose message never reached the queue, on a
     // gateway that settles payments quickly (and sends no webhook)
-    let lane = Lane::new(LOST_MESSAGE_PAIR).await;
+    let lane = Lane::new(pairs::LOST_MESSAGE).await;
     let psp = lane.gateway("psp", Format::Json, 1, settling()).await;
     let id = lane.lost_deposit("tok_success").await;
     assert!(lane.drain().await.is_empty(), "nothing on the queue");
@@ -199,7 +191,7 @@ async fn a_deposit_whose_message_was_lost_is_re_enqueued_by_the_sweeper_and_comp
 async fn a_submitted_deposit_whose_webhook_never_comes_is_reconciled_from_the_gateways_status() {
     // GIVEN two deposits submitted to a SOAP gateway that settles them (one succeeds,
     // one fails) and never sends a webhook
-    let lane = Lane::new(SILENT_PAIR).await;
+    let lane = Lane::new(pairs::SILENT_GATEWAY).await;
     let psp = lane.gateway("psp", Format::Soap, 1, settling()).await;
     let succeeds = lane.deposit("tok_success").await;
     let fails = lane.deposit("tok_fail_webhook").await;
@@ -246,7 +238,7 @@ async fn a_submitted_deposit_whose_webhook_never_comes_is_reconciled_from_the_ga
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rule_on_the_bus_receives_deposit_succeeded_for_a_deposit_completed_by_the_sweeper() {
     // GIVEN a rule on the bus for this deposit's DepositSucceeded, targeting a queue
-    let lane = Lane::new(BUS_PAIR).await;
+    let lane = Lane::new(pairs::BUS).await;
     let psp = lane.gateway("psp", Format::Json, 1, settling()).await;
     let id = lane.deposit("tok_success").await;
     let tap = lane
@@ -294,8 +286,8 @@ async fn a_rule_on_the_bus_receives_deposit_succeeded_for_a_deposit_completed_by
     assert_eq!(detail["merchant_id"], lane.world.merchant.0.as_str());
     assert_eq!(detail["version"], stored.version);
     assert_eq!(detail["amount"], 12_500);
-    assert_eq!(detail["currency"], BUS_PAIR.1);
-    assert_eq!(detail["country"], BUS_PAIR.0);
+    assert_eq!(detail["currency"], pairs::BUS.1);
+    assert_eq!(detail["country"], pairs::BUS.0);
     assert_eq!(detail["gateway"], psp.name());
     assert_eq!(
         detail["external_id"],
@@ -310,7 +302,7 @@ async fn a_rule_on_the_bus_receives_deposit_succeeded_for_a_deposit_completed_by
 async fn a_refund_whose_message_was_lost_is_sent_by_the_sweeper_and_settled_from_the_gateway() {
     // GIVEN a succeeded deposit at a gateway that sends no webhooks, and a refund the
     // intake recorded whose message never reached the queue
-    let lane = Lane::new(LOST_REFUND_PAIR).await;
+    let lane = Lane::new(pairs::LOST_REFUND).await;
     let psp = lane.gateway("psp", Format::Json, 1, settling()).await;
     let id = lane.succeeded_deposit("tok_success", &psp).await;
     let refund = lane.lost_refund(id, 5_000).await;
@@ -360,7 +352,7 @@ async fn a_refund_whose_message_was_lost_is_sent_by_the_sweeper_and_settled_from
 async fn a_capture_of_another_amount_is_an_anomaly_on_the_bus_and_the_charge_is_refunded() {
     // GIVEN a gateway that captures another amount than asked (and sends no webhooks),
     // and a rule on the bus for this lane's anomalies
-    let lane = Lane::new(MISMATCH_PAIR).await;
+    let lane = Lane::new(pairs::AMOUNT_MISMATCH).await;
     let psp = lane
         .gateway(
             "psp",

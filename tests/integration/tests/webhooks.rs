@@ -19,7 +19,9 @@ use paygate_domain::ports::{EventStore, GatewayRegistry, RandomIds, SystemClock}
 use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_domain::{DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent};
 use paygate_gateways::ConnectorCache;
-use paygate_integration::{World, clean_up, delete_gateways_and_queues, remove_gateways_serving};
+use paygate_integration::{
+    World, clean_up, delete_gateways_and_queues, pairs, remove_gateways_serving,
+};
 use paygate_kit::faults::{Hooked, Switchboard, Target};
 use paygate_kit::gateways::{Simulated, entry};
 use paygate_kit::sqs::Received;
@@ -29,12 +31,13 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 use webhook_callback::{WebhookGateways, Webhooks};
 
-/// The pairs only this file's gateways serve (the gateways table is shared).
-const SUCCESS_PAIR: (&str, &str) = ("CH", "CHF");
-const FAILURE_PAIR: (&str, &str) = ("SE", "SEK");
-const EARLY_WEBHOOK_PAIR: (&str, &str) = ("NO", "NOK");
-const REPLAY_PAIR: (&str, &str) = ("DK", "DKK");
-const GIVEN_UP_PAIR: (&str, &str) = ("CZ", "CZK");
+/// The stream of a deposit charged once and settled succeeded by one webhook.
+const SUCCEEDED_ONCE: [&str; 4] = [
+    "DepositRequested",
+    "AttemptStarted",
+    "DepositSubmitted",
+    "DepositSucceeded",
+];
 
 /// How long a test waits for a webhook to settle a deposit before failing.
 const PATIENCE: Duration = Duration::from_secs(8);
@@ -44,7 +47,13 @@ const PATIENCE: Duration = Duration::from_secs(8);
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_tok_success_deposit_is_settled_succeeded_by_the_gateways_signed_webhook() {
     // GIVEN a JSON gateway that reports outcomes 100 ms after accepting a payment
-    let lane = Lane::new(SUCCESS_PAIR, Format::Json, 100, Switchboard::new()).await;
+    let lane = Lane::new(
+        pairs::WEBHOOK_SUCCESS,
+        Format::Json,
+        100,
+        Switchboard::new(),
+    )
+    .await;
 
     // WHEN a deposit is taken and processed
     let id = lane.deposit("tok_success").await;
@@ -55,15 +64,7 @@ async fn a_tok_success_deposit_is_settled_succeeded_by_the_gateways_signed_webho
     assert_eq!(view.status, DepositStatus::Succeeded);
     assert_eq!(view.gateway.as_deref(), Some(lane.gateway.as_str()));
     let events = lane.events(id).await;
-    assert_eq!(
-        kinds(&events),
-        [
-            "DepositRequested",
-            "AttemptStarted",
-            "DepositSubmitted",
-            "DepositSucceeded"
-        ]
-    );
+    assert_eq!(kinds(&events), SUCCEEDED_ONCE);
     let external_id = submitted_external_id(&events);
     assert!(external_id.starts_with("pay_"), "{external_id}");
     assert_eq!(view.external_id.as_deref(), Some(external_id.as_str()));
@@ -96,7 +97,13 @@ async fn a_tok_success_deposit_is_settled_succeeded_by_the_gateways_signed_webho
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_tok_fail_webhook_deposit_is_settled_failed_by_the_gateways_signed_soap_webhook() {
     // GIVEN a SOAP gateway that reports outcomes 100 ms after accepting a payment
-    let lane = Lane::new(FAILURE_PAIR, Format::Soap, 100, Switchboard::new()).await;
+    let lane = Lane::new(
+        pairs::WEBHOOK_FAILURE,
+        Format::Soap,
+        100,
+        Switchboard::new(),
+    )
+    .await;
 
     // WHEN a deposit whose payment the gateway accepts, then fails, is processed
     let id = lane.deposit("tok_fail_webhook").await;
@@ -140,7 +147,7 @@ async fn a_webhook_that_beats_the_submission_settles_the_open_attempt_exactly_on
     let slow = faults
         .when(Target::append().recording(&["DepositSubmitted"]))
         .delay(Duration::from_secs(1));
-    let lane = Lane::new(EARLY_WEBHOOK_PAIR, Format::Json, 50, faults).await;
+    let lane = Lane::new(pairs::EARLY_WEBHOOK, Format::Json, 50, faults).await;
 
     // WHEN a deposit is processed
     let id = lane.deposit("tok_success").await;
@@ -152,15 +159,7 @@ async fn a_webhook_that_beats_the_submission_settles_the_open_attempt_exactly_on
     let view = lane.settled(id).await;
     assert_eq!(view.status, DepositStatus::Succeeded);
     let events = lane.events(id).await;
-    assert_eq!(
-        kinds(&events),
-        [
-            "DepositRequested",
-            "AttemptStarted",
-            "DepositSubmitted",
-            "DepositSucceeded"
-        ]
-    );
+    assert_eq!(kinds(&events), SUCCEEDED_ONCE);
     let hits = lane.hit_log();
     assert_eq!(hits.len(), 1, "{hits:?}");
     let written = slow
@@ -184,7 +183,13 @@ async fn a_webhook_that_beats_the_submission_settles_the_open_attempt_exactly_on
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_captured_webhook_replayed_over_http_is_a_no_op_and_a_tampered_one_is_401() {
     // GIVEN a deposit the gateway's webhook settled as succeeded
-    let lane = Lane::new(REPLAY_PAIR, Format::Json, 50, Switchboard::new()).await;
+    let lane = Lane::new(
+        pairs::REPLAYED_WEBHOOK,
+        Format::Json,
+        50,
+        Switchboard::new(),
+    )
+    .await;
     let id = lane.deposit("tok_success").await;
     assert_eq!(lane.process_one().await, Disposition::Done);
     assert_eq!(lane.settled(id).await.status, DepositStatus::Succeeded);
@@ -210,15 +215,7 @@ async fn a_captured_webhook_replayed_over_http_is_a_no_op_and_a_tampered_one_is_
         assert_eq!(body["error"]["type"], "authentication_error");
     }
     let events = lane.events(id).await;
-    assert_eq!(
-        kinds(&events),
-        [
-            "DepositRequested",
-            "AttemptStarted",
-            "DepositSubmitted",
-            "DepositSucceeded"
-        ]
-    );
+    assert_eq!(kinds(&events), SUCCEEDED_ONCE);
     assert_eq!(lane.settled(id).await.status, DepositStatus::Succeeded);
 }
 
@@ -235,7 +232,7 @@ async fn a_webhook_for_an_attempt_whose_submission_was_never_recorded_settles_th
         .when(Target::append().recording(&["DepositSubmitted"]))
         .once()
         .fail("the processor died before this write");
-    let lane = Lane::new(GIVEN_UP_PAIR, Format::Json, 50, faults).await;
+    let lane = Lane::new(pairs::UNRECORDED_SUBMISSION, Format::Json, 50, faults).await;
     let id = lane.deposit("tok_success").await;
     assert_eq!(lane.process_one().await, Disposition::Retry);
 
@@ -254,15 +251,7 @@ async fn a_webhook_for_an_attempt_whose_submission_was_never_recorded_settles_th
     assert_eq!(lane.process_one().await, Disposition::Done);
 
     // THEN nothing more happens: one attempt, one charge
-    assert_eq!(
-        kinds(&lane.events(id).await),
-        [
-            "DepositRequested",
-            "AttemptStarted",
-            "DepositSubmitted",
-            "DepositSucceeded"
-        ]
-    );
+    assert_eq!(kinds(&lane.events(id).await), SUCCEEDED_ONCE);
     assert_eq!(lane.sim.charges(&format!("{id}:1")), 1);
 }
 

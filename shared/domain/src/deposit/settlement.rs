@@ -247,10 +247,7 @@ impl Deposit {
                 seen.external_id, seen.gateway
             ),
         };
-        let mut events = Vec::new();
-        if !self.anomalies.iter().any(|a| a.same_as(&anomaly)) {
-            events.push(DepositEvent::PaymentAnomalyDetected { anomaly });
-        }
+        let mut events = self.anomaly_once(anomaly);
         events.push(DepositEvent::RefundRequested {
             refund_id: reversal,
             amount: charged.amount,
@@ -284,10 +281,7 @@ impl Deposit {
                 "attempt {number}'s outcome is still unknown past the gateway's key horizon; check with the gateway"
             ),
         };
-        if self.anomalies.iter().any(|a| a.same_as(&anomaly)) {
-            return vec![];
-        }
-        vec![DepositEvent::PaymentAnomalyDetected { anomaly }]
+        self.anomaly_once(anomaly)
     }
 
     /// What to record after refund `refund`'s call answered `answer`: only a definite
@@ -397,6 +391,12 @@ impl Deposit {
                 "refund {refund}'s outcome is still unknown past the gateway's key horizon; check with the gateway"
             ),
         };
+        self.anomaly_once(anomaly)
+    }
+
+    /// `anomaly` as an event, unless the same one is recorded already (gateways and
+    /// sweeps report a surprise more than once).
+    pub fn anomaly_once(&self, anomaly: Anomaly) -> Vec<DepositEvent> {
         if self.anomalies.iter().any(|a| a.same_as(&anomaly)) {
             return vec![];
         }

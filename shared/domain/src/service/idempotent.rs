@@ -3,14 +3,16 @@
 //! so the request succeeds, and the sweeper re-sends a message that never left), and a
 //! key that was already taken is judged.
 
+use super::command::{Cause, Claim, CommandPorts};
 use crate::crypto::{CryptoError, FieldCipher};
 use crate::idempotency::{
-    Fingerprint, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, IdempotencyState, Verdict,
-    judge,
+    Fingerprint, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, IdempotencyState,
+    RefundSnapshot, Verdict, judge,
 };
 use crate::ids::{CorrelationId, DepositId, MerchantId};
 use crate::ports::{Clock, DepositMessage, EventStore, IdGenerator, QueueSender, StoreError};
 use std::time::Duration;
+use time::OffsetDateTime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
@@ -45,6 +47,58 @@ pub struct KeyContext<'a> {
     pub correlation: &'a CorrelationId,
 }
 
+impl<'a> IntakePorts<'a> {
+    /// The ports the request's command runs on.
+    pub(super) fn commands(&self) -> CommandPorts<'a> {
+        CommandPorts {
+            store: self.store,
+            clock: self.clock,
+            ids: self.ids,
+        }
+    }
+}
+
+impl KeyContext<'_> {
+    /// The claim recorded with the request's effect: its key in `state`, kept for the
+    /// policy's retention from `now`, with the refund it made (if it is a refund).
+    pub(super) fn claim(
+        &self,
+        ports: &IntakePorts<'_>,
+        state: &IdempotencyState,
+        refund: Option<RefundSnapshot>,
+        now: OffsetDateTime,
+    ) -> Claim {
+        Claim {
+            merchant: self.merchant.clone(),
+            key: self.key.clone(),
+            fingerprint: self.fingerprint.clone(),
+            state: state.clone(),
+            refund,
+            created_at: now,
+            expires_at: now + ports.policy.retention,
+        }
+    }
+
+    /// A merchant's request: correlated, caused by no earlier event.
+    pub(super) fn cause(&self) -> Cause<'_> {
+        Cause {
+            correlation: self.correlation,
+            causation: None,
+        }
+    }
+
+    /// The key's record, if the key was used before.
+    pub(super) async fn record(
+        &self,
+        ports: &IntakePorts<'_>,
+    ) -> Result<Option<IdempotencyRecord>, IntakeError> {
+        Ok(ports
+            .store
+            .idempotency_record(self.merchant, self.key)
+            .await?)
+    }
+}
+
 /// A fresh claim of the key for this request, held for the policy's lease.
 pub(super) fn new_claim(ports: &IntakePorts<'_>) -> IdempotencyState {
     IdempotencyState::InFlight {
@@ -58,9 +112,8 @@ pub(super) async fn resume(
     ports: &IntakePorts<'_>,
     input: &KeyContext<'_>,
 ) -> Result<IdempotencyRecord, IntakeError> {
-    let record = ports
-        .store
-        .idempotency_record(input.merchant, input.key)
+    let record = input
+        .record(ports)
         .await?
         .ok_or_else(|| IntakeError::Inconsistent("claimed idempotency key has no record".into()))?;
     match judge(&record, input.fingerprint, ports.clock.now()) {

@@ -7,7 +7,7 @@
 //! a failure for a deposit it stored (the merchant would retry with a new key and pay
 //! twice): an append whose answer was lost is sent again until its outcome is known.
 
-use super::command::{Cause, Claim, CommandError, CommandPorts, RetryPolicy, create};
+use super::command::{CommandError, RetryPolicy, create};
 pub use super::idempotent::{IntakeError, IntakePorts};
 use super::idempotent::{KeyContext, enqueue_and_complete, new_claim, resume};
 use crate::crypto::{CryptoError, FieldCipher};
@@ -68,37 +68,26 @@ pub async fn request_deposit(
         request: seal(ports.cipher, deposit_id, &input.request)?,
     };
     let state = new_claim(ports);
-    let claim = Claim {
-        merchant: input.merchant.clone(),
-        key: input.key.clone(),
-        fingerprint: input.fingerprint.clone(),
-        state: state.clone(),
-        refund: None,
-        created_at: now,
-        expires_at: now + ports.policy.retention,
-    };
-    let commands = CommandPorts {
-        store: ports.store,
-        clock: ports.clock,
-        ids: ports.ids,
-    };
-    let cause = Cause {
-        correlation: input.correlation,
-        causation: None,
-    };
-    let created = create(&commands, deposit_id, first, claim, cause, CREATE_RETRY).await;
+    let key = input.key_context();
+    let claim = key.claim(ports, &state, None, now);
+    let commands = ports.commands();
+    let created = create(
+        &commands,
+        deposit_id,
+        first,
+        claim,
+        key.cause(),
+        CREATE_RETRY,
+    )
+    .await;
     let view = match created {
         Ok(deposit) => deposit.view(),
         Err(CommandError::KeyTaken) => {
-            let record = ports
-                .store
-                .idempotency_record(input.merchant, input.key)
-                .await?;
-            match record {
+            match key.record(ports).await? {
                 // Our own earlier try committed, its answer was lost.
                 Some(record) if record.deposit_id == deposit_id => record.response,
                 _ => {
-                    let record = resume(ports, &input.key_context()).await?;
+                    let record = resume(ports, &key).await?;
                     return Ok(Created::Replayed(record.response));
                 }
             }
@@ -107,7 +96,7 @@ pub async fn request_deposit(
         Err(other) => return Err(IntakeError::Inconsistent(other.to_string())),
     };
     // Durable from here on: whatever happens to the message, the answer is 202.
-    enqueue_and_complete(ports, &input.key_context(), deposit_id, &state).await;
+    enqueue_and_complete(ports, &key, deposit_id, &state).await;
     Ok(Created::New(view))
 }
 

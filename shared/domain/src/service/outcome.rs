@@ -353,17 +353,14 @@ fn contradiction(deposit: &Deposit, seen: &Sighting<'_>, detail: &str) -> Decisi
         gateway_event_id: seen.gateway_event_id.map(str::to_owned),
         detail: detail.to_owned(),
     };
-    let already = deposit.anomalies.iter().any(|a| a.same_as(&anomaly))
-        || seen
-            .gateway_event_id
-            .is_some_and(|id| deposit.ignored_gateway_events.iter().any(|e| e == id));
-    if already {
+    // Earlier versions kept the same report as a `ContradictingOutcomeIgnored`.
+    let ignored_before = seen
+        .gateway_event_id
+        .is_some_and(|id| deposit.ignored_gateway_events.iter().any(|e| e == id));
+    if ignored_before {
         return Decision::nothing(Judged::Contradiction);
     }
-    Decision::record(
-        vec![DepositEvent::PaymentAnomalyDetected { anomaly }],
-        Judged::Contradiction,
-    )
+    Decision::record(deposit.anomaly_once(anomaly), Judged::Contradiction)
 }
 
 impl From<TransitionError> for OutcomeError {

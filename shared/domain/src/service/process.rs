@@ -363,13 +363,7 @@ impl Run<'_, '_> {
         open: &Attempt,
         connector: Option<&dyn GatewayConnector>,
     ) -> Result<Step, ProcessError> {
-        let answer = match connector {
-            Some(connector) => connector.payment_status(&open.idempotency_key, None).await,
-            // Its gateway left the registry: nobody can ask, a person must.
-            None => crate::ports::gateway::StatusOutcome::Unknown {
-                reason: format!("gateway {} is not registered", open.gateway),
-            },
-        };
+        let answer = status_by_key(connector, open).await;
         let number = open.number;
         let reversal = RefundId(self.ports.ids.new_uuid());
         let executed = self
@@ -532,6 +526,20 @@ fn done(deposit: &Deposit) -> Processed {
 /// A refund requested but not yet taken by the gateway.
 fn awaits_submission(refund: &Refund) -> bool {
     refund.awaits_submission()
+}
+
+/// What `open`'s gateway says about the payment made under its key (never sending it
+/// again); unknown when that gateway left the registry (nobody can ask, a person must).
+pub(super) async fn status_by_key(
+    connector: Option<&dyn GatewayConnector>,
+    open: &Attempt,
+) -> crate::ports::gateway::StatusOutcome {
+    match connector {
+        Some(connector) => connector.payment_status(&open.idempotency_key, None).await,
+        None => crate::ports::gateway::StatusOutcome::Unknown {
+            reason: format!("gateway {} is not registered", open.gateway),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -6,9 +6,7 @@
 //! state (and is refused). The idempotency claim is part of the same append, and once it
 //! is stored the request succeeds, whatever happens to the message.
 
-use super::command::{
-    Cause, Claim, CommandError, CommandPorts, Decision, RetryPolicy, Start, execute,
-};
+use super::command::{CommandError, Decision, RetryPolicy, Start, execute};
 use super::idempotent::{
     IntakeError, IntakePorts, KeyContext, enqueue_and_complete, new_claim, resume,
 };
@@ -83,13 +81,8 @@ pub async fn request_refund(
     input: RefundInput<'_>,
 ) -> Result<RefundCreated, RefundError> {
     // A key seen before is answered from its record, whatever the deposit's state now.
-    if ports
-        .store
-        .idempotency_record(input.merchant, input.key)
-        .await
-        .map_err(IntakeError::from)?
-        .is_some()
-    {
+    let key = input.key_context();
+    if key.record(ports).await?.is_some() {
         return replay(ports, &input).await;
     }
     let refund_id = RefundId(ports.ids.new_uuid());
@@ -130,35 +123,17 @@ pub async fn request_refund(
         let refund = RefundSnapshot { refund_id, amount };
         snapshot = Some(refund.clone());
         Ok(
-            Decision::record(vec![event], Verdict::Recorded).with_claim(Claim {
-                merchant: input.merchant.clone(),
-                key: input.key.clone(),
-                fingerprint: input.fingerprint.clone(),
-                state: state.clone(),
-                refund: Some(refund),
-                created_at: now,
-                expires_at: now + ports.policy.retention,
-            }),
+            Decision::record(vec![event], Verdict::Recorded).with_claim(key.claim(
+                ports,
+                &state,
+                Some(refund),
+                now,
+            )),
         )
     };
-    let commands = CommandPorts {
-        store: ports.store,
-        clock: ports.clock,
-        ids: ports.ids,
-    };
-    let cause = Cause {
-        correlation: input.correlation,
-        causation: None,
-    };
+    let start = Start::Load(input.deposit_id);
     let retry = RetryPolicy::default();
-    let executed = execute(
-        &commands,
-        Start::Load(input.deposit_id),
-        cause,
-        retry,
-        decide,
-    )
-    .await;
+    let executed = execute(&ports.commands(), start, key.cause(), retry, decide).await;
     let executed = match executed {
         Ok(executed) => executed,
         Err(CommandError::NotFound(_)) => return Err(RefundError::NotFound),
@@ -175,13 +150,7 @@ pub async fn request_refund(
     };
     if let Some(refused) = refused {
         // The same key may have won the race we just lost: then it is its replay.
-        if ports
-            .store
-            .idempotency_record(input.merchant, input.key)
-            .await
-            .map_err(IntakeError::from)?
-            .is_some()
-        {
+        if key.record(ports).await?.is_some() {
             return replay(ports, &input).await;
         }
         return Err(refused);
@@ -198,7 +167,7 @@ pub async fn request_refund(
         .or(snapshot)
         .ok_or_else(|| IntakeError::Inconsistent("recorded refund is missing".into()))?;
     // Durable from here on: whatever happens to the message, the answer is 202.
-    enqueue_and_complete(ports, &input.key_context(), input.deposit_id, &state).await;
+    enqueue_and_complete(ports, &key, input.deposit_id, &state).await;
     Ok(RefundCreated::New {
         refund,
         deposit: executed.deposit.view(),

@@ -22,7 +22,7 @@ use super::publish::{PublishPorts, flush};
 use crate::deposit::{Deposit, DepositStatus, DepositView, SweepKind};
 use crate::gateways::Gateway;
 use crate::ids::{CorrelationId, RefundId};
-use crate::ports::gateway::{GatewayConnector, StatusOutcome};
+use crate::ports::gateway::GatewayConnector;
 use crate::ports::{
     Clock, ConnectorDirectory, DepositMessage, EventPublisher, EventStore, GatewayRegistry,
     IdGenerator, QueueSender, StoreError, SweepIndex,
@@ -237,15 +237,8 @@ impl Sweeper<'_, '_> {
                         >= open.started_at + self.ports.attempts.resend_within =>
                 {
                     let number = open.number;
-                    let answer = match self.connector(&open.gateway) {
-                        Some(connector) => {
-                            connector.payment_status(&open.idempotency_key, None).await
-                        }
-                        // Its gateway left the registry: nobody can ask, a person must.
-                        None => StatusOutcome::Unknown {
-                            reason: format!("gateway {} is not registered", open.gateway),
-                        },
-                    };
+                    let connector = self.connector(&open.gateway);
+                    let answer = super::process::status_by_key(connector.as_deref(), &open).await;
                     let reversal = RefundId(self.ports.ids.new_uuid());
                     let executed = self
                         .record(&deposit, |d| {
