@@ -36,6 +36,18 @@ pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<Result<&'a s
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotAscii;
 
+/// The body API Gateway hands a function for these bytes: none, text when it is UTF-8,
+/// binary otherwise (for the local stack and tests that play API Gateway).
+pub fn lambda_body(bytes: &[u8]) -> lambda_http::Body {
+    if bytes.is_empty() {
+        return lambda_http::Body::Empty;
+    }
+    match String::from_utf8(bytes.to_vec()) {
+        Ok(text) => lambda_http::Body::Text(text),
+        Err(raw) => lambda_http::Body::Binary(raw.into_bytes()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,6 +95,17 @@ impl World {
             .await
     }
 
+    /// A card deposit of 12 500 in `pair` paid with `token`, taken by the intake handler
+    /// (which queues it) under a fresh key; its id.
+    pub async fn card_deposit(&self, pair: pairs::Pair, token: &str) -> paygate_domain::DepositId {
+        let key = uuid::Uuid::new_v4().to_string();
+        let reply = self
+            .post_deposit(Some(&key), card_deposit_body(pair, token))
+            .await;
+        assert_eq!(reply.status, 202, "{:?}", reply.json);
+        paygate_domain::DepositId::parse(reply.json["id"].as_str().expect("an id")).expect("a UUID")
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.send(http::get(&self.api_key, path)).await
     }
@@ -391,4 +402,13 @@ impl DlqPair {
             _ => None,
         })
     }
+}
+
+/// The body of a card deposit of 12 500 in `pair` paid with `token`.
+pub fn card_deposit_body((country, currency): pairs::Pair, token: &str) -> String {
+    serde_json::json!({
+        "amount": 12_500, "currency": currency, "country": country,
+        "customer_id": "cus_it", "payment_method": { "type": "card", "token": token },
+    })
+    .to_string()
 }

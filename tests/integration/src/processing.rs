@@ -161,16 +161,8 @@ impl Lane {
     /// Creates a deposit in this lane's pair through the intake handler (which sends it
     /// to the source queue); returns its id.
     pub async fn deposit(&self, token: &str) -> String {
-        let body = json!({
-            "amount": 12_500, "currency": self.pair.currency, "country": self.pair.country,
-            "customer_id": "cus_it", "payment_method": { "type": "card", "token": token },
-        });
-        let reply = self
-            .world
-            .post_deposit(Some(&Uuid::new_v4().to_string()), body.to_string())
-            .await;
-        assert_eq!(reply.status, 202, "{:?}", reply.json);
-        reply.json["id"].as_str().expect("deposit id").to_owned()
+        let pair = (self.pair.country, self.pair.currency);
+        self.world.card_deposit(pair, token).await.to_string()
     }
 
     /// One Lambda invocation: receives a batch (long-polling up to 1 s), hands it to the

@@ -37,7 +37,8 @@ use paygate_domain::{DepositEvent, DepositId, DepositStatus, DepositView, Record
 use paygate_gateways::ConnectorCache;
 use paygate_gateways::Timeouts;
 use paygate_integration::{
-    Reply, World, clean_up, delete_gateways_and_queues, pairs, remove_gateways_serving,
+    Reply, World, card_deposit_body, clean_up, delete_gateways_and_queues, pairs,
+    remove_gateways_serving,
 };
 use paygate_kit::faults::{Hooked, NoFaults};
 use paygate_kit::gateways::{Simulated, entry};
@@ -581,27 +582,17 @@ impl Lane {
         run_once(&self.probe).await.expect("a probe run")
     }
 
-    fn body(&self, token: &str) -> String {
-        json!({
-            "amount": 12_500, "currency": self.pair.1, "country": self.pair.0,
-            "customer_id": "cus_it", "payment_method": { "type": "card", "token": token },
-        })
-        .to_string()
-    }
-
     /// A deposit taken by the intake handler (which queues it).
     async fn deposit(&self, token: &str) -> DepositId {
-        let reply = self
-            .world
-            .post_deposit(Some(&Uuid::new_v4().to_string()), self.body(token))
-            .await;
-        self.created(reply)
+        let id = self.world.card_deposit(self.pair, token).await;
+        self.own.lock().unwrap().insert(id);
+        id
     }
 
     /// A deposit the intake handler committed and "sent", but whose message was lost.
     async fn lost_deposit(&self, token: &str) -> DepositId {
         let reply = self
-            .with_a_lost_message("/v1/deposits", self.body(token))
+            .with_a_lost_message("/v1/deposits", card_deposit_body(self.pair, token))
             .await;
         self.created(reply)
     }

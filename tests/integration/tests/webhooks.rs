@@ -14,6 +14,7 @@ use axum::response::Response as AxumResponse;
 use gateway_processor::{Disposition, Processor, process_record};
 use gateway_simulator::{Behaviour, Format, RunningGateway};
 use lambda_http::Body as LambdaBody;
+use paygate_api::request::lambda_body;
 use paygate_domain::gateways::BreakerPolicy;
 use paygate_domain::ports::{EventStore, GatewayRegistry, RandomIds, SystemClock};
 use paygate_domain::service::process::RedeliveryPolicy;
@@ -365,16 +366,7 @@ impl Lane {
 
     /// Creates a deposit in this lane's pair through the intake handler.
     async fn deposit(&self, token: &str) -> DepositId {
-        let body = json!({
-            "amount": 12_500, "currency": self.pair.1, "country": self.pair.0,
-            "customer_id": "cus_it", "payment_method": { "type": "card", "token": token },
-        });
-        let reply = self
-            .world
-            .post_deposit(Some(&Uuid::new_v4().to_string()), body.to_string())
-            .await;
-        assert_eq!(reply.status, 202, "{:?}", reply.json);
-        DepositId::parse(reply.json["id"].as_str().expect("an id")).expect("a UUID")
+        self.world.card_deposit(self.pair, token).await
     }
 
     /// One Lambda invocation on the one message the intake queued; deleted when done.
@@ -541,15 +533,7 @@ async fn forward(State(bridge): State<Bridge>, request: AxumRequest) -> AxumResp
     let bytes = to_bytes(body, 10 * 1024 * 1024)
         .await
         .expect("read the request body");
-    let body = if bytes.is_empty() {
-        LambdaBody::Empty
-    } else {
-        match String::from_utf8(bytes.to_vec()) {
-            Ok(text) => LambdaBody::Text(text),
-            Err(raw) => LambdaBody::Binary(raw.into_bytes()),
-        }
-    };
-    let request = lambda_http::Request::from_parts(parts, body);
+    let request = lambda_http::Request::from_parts(parts, lambda_body(&bytes));
     let path = request.uri().path().to_owned();
     let signature = request
         .headers()

@@ -207,12 +207,7 @@ impl Executor {
 
     /// A future that is ready once simulated time reaches `due_ms`.
     pub fn sleep_until(&self, due_ms: i64) -> Sleep {
-        Sleep {
-            due_ms,
-            time: self.time.clone(),
-            signals: self.signals.clone(),
-            registered: false,
-        }
+        self.timers().sleep_until(due_ms)
     }
 
     /// A scheduling point: the task steps aside, and the seed picks who runs next.

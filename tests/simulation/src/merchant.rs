@@ -94,39 +94,28 @@ async fn place_order(world: &Rc<World>, merchant: usize, order: u32) {
     let mut keys_used = 1;
     let deposit = loop {
         let double = world.chance(world.config.merchants.double_submit);
+        let create = |key: &str| {
+            let key = key.to_owned();
+            let body = body.clone();
+            async move {
+                send(
+                    world,
+                    merchant,
+                    order,
+                    Ask::Deposit,
+                    &key,
+                    "/v1/deposits",
+                    body,
+                )
+                .await
+            }
+        };
         let sent = if double {
             // The same request twice at once, as a merchant's retry loop racing itself.
-            let first = send(
-                world,
-                merchant,
-                order,
-                Ask::Deposit,
-                &key,
-                "/v1/deposits",
-                body.clone(),
-            );
-            let second = send(
-                world,
-                merchant,
-                order,
-                Ask::Deposit,
-                &key,
-                "/v1/deposits",
-                body.clone(),
-            );
-            let (a, b) = futures::join!(first, second);
+            let (a, b) = futures::join!(create(&key), create(&key));
             if a.deposit.is_some() { a } else { b }
         } else {
-            send(
-                world,
-                merchant,
-                order,
-                Ask::Deposit,
-                &key,
-                "/v1/deposits",
-                body.clone(),
-            )
-            .await
+            create(&key).await
         };
         match sent.status {
             Some(202) => break sent.deposit,

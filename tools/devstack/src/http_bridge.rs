@@ -9,6 +9,7 @@ use axum::routing::get;
 use deposit_intake::Intake;
 use lambda_http::Body as LambdaBody;
 use paygate_api::ApiError;
+use paygate_api::request::lambda_body;
 use webhook_callback::Webhooks;
 
 /// API Gateway's own payload limit; larger bodies never reach a function.
@@ -50,15 +51,7 @@ async fn forward(State(functions): State<Functions>, request: Request) -> Respon
         Ok(bytes) => bytes,
         Err(_) => return ApiError::body_too_large(GATEWAY_MAX_BODY).response(),
     };
-    let body = if bytes.is_empty() {
-        LambdaBody::Empty
-    } else {
-        match String::from_utf8(bytes.to_vec()) {
-            Ok(text) => LambdaBody::Text(text),
-            Err(raw) => LambdaBody::Binary(raw.into_bytes()),
-        }
-    };
-    let request = lambda_http::Request::from_parts(parts, body);
+    let request = lambda_http::Request::from_parts(parts, lambda_body(&bytes));
     let response = if request.uri().path().starts_with("/webhooks/") {
         webhook_callback::handle(&functions.webhooks, request).await
     } else {

@@ -193,6 +193,16 @@ impl Spec {
     }
 
     /// Validates `instance` against the schema at `pointer`; `Err` lists every violation.
+    /// Every event type the `Event` schema documents.
+    pub fn event_types(&self) -> std::collections::BTreeSet<String> {
+        self.at("/components/schemas/Event/properties/type/enum")
+            .as_array()
+            .expect("event types")
+            .iter()
+            .map(|t| t.as_str().expect("a type").to_owned())
+            .collect()
+    }
+
     pub fn validate(&self, pointer: &str, instance: &Value) -> Result<(), Vec<String>> {
         let validator = self.validator(pointer);
         let errors: Vec<String> = validator
