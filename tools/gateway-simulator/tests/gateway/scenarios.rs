@@ -1,12 +1,9 @@
 //! The simulator over real HTTP on 127.0.0.1, every behaviour for both wire formats.
 
-mod common;
-mod each_format;
-
 use std::time::{Duration, Instant};
 
-use common::*;
-use each_format::for_each_format;
+use crate::common::*;
+use crate::each_format::for_each_format;
 use gateway_simulator::Format;
 use serde_json::json;
 

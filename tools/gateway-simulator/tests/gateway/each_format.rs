@@ -1,5 +1,4 @@
-//! One test per wire format for the scenarios that run on both (not every test binary
-//! has such scenarios, hence apart from `common`).
+//! One test per wire format for the scenarios that run on both.
 
 /// Runs each named `async fn(Format)` case as two tests, `json::<case>` and `soap::<case>`.
 macro_rules! for_each_format {

@@ -1,13 +1,10 @@
 //! Every misbehaviour knob and the refund status endpoints over real HTTP, both formats.
 
-mod common;
-mod each_format;
-
 use std::time::Duration;
 
+use crate::common::*;
+use crate::each_format::for_each_format;
 use axum::http::Method;
-use common::*;
-use each_format::for_each_format;
 use gateway_simulator::{Format, WebhookRetry};
 use serde_json::{Value, json};
 

@@ -1,13 +1,11 @@
 //! Bad requests, run-time reconfiguration, shutdown, and the binary.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::common::*;
 use axum::http::Method;
-use common::*;
 use gateway_simulator::{Behaviour, Format};
 use serde_json::json;
 

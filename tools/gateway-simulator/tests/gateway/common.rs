@@ -1,7 +1,5 @@
 //! A small HTTP client that speaks both wire formats, and a webhook receiver.
 
-#![allow(dead_code)]
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
