@@ -4,7 +4,9 @@
 //! change and only then, and an open breaker half-opened once cooled and probed healthy.
 
 use paygate_domain::gateways::{BreakerState, Health};
-use paygate_kit::world::probe::{ALPHA, BRAVO, World, calm, health_down, submitted_external_id};
+use paygate_kit::world::probe::{
+    ALPHA, BRAVO, Stored, World, calm, health_down, submitted_external_id,
+};
 use time::format_description::well_known::Rfc3339;
 
 /// The gateway a deposit was submitted to, after the processor handled its message.

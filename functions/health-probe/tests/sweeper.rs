@@ -8,7 +8,7 @@ use paygate_domain::ports::RandomIds;
 use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
 use paygate_domain::{CorrelationId, DepositEvent, DepositId, DepositStatus};
 use paygate_kit::world::probe::{
-    ALPHA, PAST_EVERY_CUT_OFF, SWEEP, World, assert_consistent, calm, count, settling,
+    ALPHA, PAST_EVERY_CUT_OFF, SWEEP, Stored, World, assert_consistent, calm, count, settling,
     submitted_external_id,
 };
 use std::time::Duration;
@@ -38,7 +38,7 @@ async fn ambiguous_deposit(world: &World, token: &str) -> DepositId {
     world.wait_until_settled(ALPHA, before + 1).await;
     world.gateway(ALPHA).set_behaviour(settling());
     assert_eq!(
-        world.story(id).await,
+        world.kinds(id).await,
         ["DepositRequested", "AttemptStarted", "AttemptReleased"],
         "the attempt is open, owned by no run"
     );
@@ -162,7 +162,7 @@ async fn a_submitted_deposit_whose_webhook_never_comes_is_reconciled_to_the_gate
     }
     assert_eq!(world.status(pending).await, DepositStatus::Submitted);
     assert_eq!(
-        world.story(pending).await,
+        world.kinds(pending).await,
         ["DepositRequested", "AttemptStarted", "DepositSubmitted"]
     );
 
@@ -220,7 +220,7 @@ async fn an_attempt_left_open_by_an_ambiguous_answer_is_taken_over_with_its_own_
     // WHEN the probe runs before `attempt_after`
     assert_eq!(world.run().await.requeued, 0);
     assert_eq!(
-        world.story(id).await,
+        world.kinds(id).await,
         ["DepositRequested", "AttemptStarted", "AttemptReleased"]
     );
 
@@ -235,7 +235,7 @@ async fn an_attempt_left_open_by_an_ambiguous_answer_is_taken_over_with_its_own_
     assert_eq!(run.sweep_failures, 0);
     world.drain().await;
     assert_eq!(
-        world.story(id).await,
+        world.kinds(id).await,
         [
             "DepositRequested",
             "AttemptStarted",
@@ -271,7 +271,7 @@ async fn an_attempt_left_open_past_the_gateways_key_horizon_is_settled_by_asking
     assert_eq!((run.attempts_settled, run.requeued), (1, 0));
     assert_eq!(run.sweep_failures, 0);
     assert_eq!(
-        world.story(id).await,
+        world.kinds(id).await,
         [
             "DepositRequested",
             "AttemptStarted",
@@ -338,7 +338,7 @@ async fn an_attempt_that_never_reached_its_gateway_is_resumed_with_its_own_key_a
     assert_eq!(world.queued(), [id]);
     world.drain().await;
     assert_eq!(
-        world.story(id).await,
+        world.kinds(id).await,
         [
             "DepositRequested",
             "AttemptStarted",

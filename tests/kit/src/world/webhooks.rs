@@ -3,6 +3,7 @@
 //! JSON rotating its secret), a clock the test moves by hand, deposits brought to
 //! `submitted` through the domain's own commands, and signed webhook bodies.
 
+pub use super::Stored;
 pub use crate::faults::{Answer, Port, Rule, Switchboard, Target};
 pub use crate::fixtures::start_time;
 pub use crate::http::{Body, Method, Reply, request, webhook};
@@ -13,8 +14,7 @@ use paygate_domain::deposit::{DepositStatus, NewDeposit, SCHEMA_VERSION};
 use paygate_domain::ids::EventId;
 use paygate_domain::ports::{AppendBatch, EventStore, IdGenerator, RandomIds};
 use paygate_domain::{
-    Amount, CorrelationId, Country, Currency, Deposit, DepositEvent, DepositId, DepositView,
-    MerchantId, RecordedEvent,
+    CorrelationId, Deposit, DepositEvent, DepositId, DepositView, MerchantId, RecordedEvent,
 };
 use paygate_gateways::WireFormat;
 use paygate_memory::{ManualClock, MemoryEventStore, MemoryQueue};
@@ -280,12 +280,8 @@ impl World {
                 deposit_id: id,
                 merchant_id: MerchantId(MERCHANT.into()),
                 request: NewDeposit {
-                    amount: Amount::new(10_099).unwrap(),
-                    currency: Currency::parse("AED").unwrap(),
-                    country: Country::parse("AE").unwrap(),
-                    customer_id: "cus_42".into(),
-                    payment_method: None,
                     metadata: BTreeMap::new(),
+                    ..crate::streams::new_deposit(10_099)
                 },
             },
         };
@@ -302,26 +298,6 @@ impl World {
             .await
             .expect("the deposit is recorded");
         id
-    }
-
-    pub async fn events(&self, id: DepositId) -> Vec<RecordedEvent> {
-        crate::fixtures::events_of(self.store.as_ref(), id).await
-    }
-
-    pub async fn kinds(&self, id: DepositId) -> Vec<&'static str> {
-        self.events(id)
-            .await
-            .iter()
-            .map(|e| e.event.kind())
-            .collect()
-    }
-
-    pub async fn view(&self, id: DepositId) -> DepositView {
-        crate::fixtures::view_of(self.store.as_ref(), id).await
-    }
-
-    pub async fn count(&self, id: DepositId, kind: &str) -> usize {
-        self.kinds(id).await.iter().filter(|k| **k == kind).count()
     }
 
     /// Everything the store holds about `ids`, to prove later that nothing changed.
@@ -464,3 +440,9 @@ impl Reply {
 
 /// An internal detail that must never reach a gateway.
 pub const STORE_FAILURE_DETAIL: &str = "GetItem failed: AccessDeniedException on arn:aws:dynamodb:eu-west-1:123456789012:table/paygate-lookups";
+
+impl Stored for World {
+    fn event_store(&self) -> &MemoryEventStore {
+        &self.store
+    }
+}
