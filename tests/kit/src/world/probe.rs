@@ -163,6 +163,11 @@ impl World {
         self.clock.advance(by);
     }
 
+    /// Moves the clock one second past `cut_off` (one of [`SWEEP`]'s).
+    pub fn advance_past(&self, cut_off: time::Duration) {
+        self.advance(cut_off + time::Duration::seconds(1));
+    }
+
     pub fn clock_now(&self) -> OffsetDateTime {
         paygate_domain::ports::Clock::now(self.clock.as_ref())
     }
