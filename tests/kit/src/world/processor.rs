@@ -151,14 +151,8 @@ impl World {
 
     /// Switches a gateway off in the registry (as an operator editing its config would).
     pub async fn disable(&self, name: &str) {
-        let mut config = self
-            .registry
-            .list()
+        let mut config = crate::gateways::registered(self.registry.as_ref(), name)
             .await
-            .expect("the memory registry answers")
-            .into_iter()
-            .find(|g| g.config.name == name)
-            .unwrap_or_else(|| panic!("no gateway {name} in the registry"))
             .config;
         config.enabled = false;
         self.registry
