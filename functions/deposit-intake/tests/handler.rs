@@ -314,12 +314,7 @@ async fn the_same_key_with_a_different_body_is_refused_and_writes_nothing() {
         .await;
 
     // THEN 422 idempotency_key_reused, and the store and queue are as before
-    reply.assert_error(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "idempotency_error",
-        "idempotency_key_reused",
-        None,
-    );
+    reply.assert_idempotency_error(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
     assert_eq!(world.store.stream_count(), 1);
     assert_eq!(world.store.idempotency_count(), 1);
     assert_eq!(world.queue.len(), 1);
@@ -346,12 +341,7 @@ async fn the_same_key_while_the_first_request_is_executing_is_a_conflict() {
         .await;
 
     // THEN 409, and it wrote nothing of its own
-    second.assert_error(
-        StatusCode::CONFLICT,
-        "idempotency_error",
-        "idempotency_request_in_progress",
-        None,
-    );
+    second.assert_idempotency_error(StatusCode::CONFLICT, "idempotency_request_in_progress");
     assert_eq!(world.store.stream_count(), 1);
     assert_eq!(world.store.idempotency_count(), 1);
     assert!(world.queue.is_empty());
@@ -467,12 +457,7 @@ async fn a_request_that_died_mid_send_holds_its_key_until_the_lease_expires_then
         .await;
 
     // THEN it is told the first is still in progress
-    early.assert_error(
-        StatusCode::CONFLICT,
-        "idempotency_error",
-        "idempotency_request_in_progress",
-        None,
-    );
+    early.assert_idempotency_error(StatusCode::CONFLICT, "idempotency_request_in_progress");
     assert!(world.queue.is_empty());
 
     // WHEN a retry comes after the lease ran out
@@ -511,12 +496,7 @@ async fn when_a_failed_send_cannot_complete_its_key_a_retry_takes_over_after_30_
         .await;
 
     // THEN the key is still leased: 409, nothing sent
-    early.assert_error(
-        StatusCode::CONFLICT,
-        "idempotency_error",
-        "idempotency_request_in_progress",
-        None,
-    );
+    early.assert_idempotency_error(StatusCode::CONFLICT, "idempotency_request_in_progress");
     assert_eq!(queue.calls(), 1);
 
     // WHEN it retries after the lease expired
@@ -587,12 +567,7 @@ async fn malformed_json_is_refused_and_leaves_no_trace() {
         // WHEN a body that is not JSON is posted
         let reply = world.send(post_deposit(KEY_A, "K", body)).await;
         // THEN 400 body_invalid_json, nothing written
-        reply.assert_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "body_invalid_json",
-            None,
-        );
+        reply.assert_bad_request("body_invalid_json", None);
         world.assert_nothing_written();
     }
 }
@@ -605,12 +580,7 @@ async fn a_body_naming_a_field_twice_is_refused_and_leaves_no_trace() {
     // WHEN it is posted
     let reply = world.send(post_deposit(KEY_A, "K", body)).await;
     // THEN it is refused, naming the field, and nothing is written
-    reply.assert_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        "body_duplicate_key",
-        Some("amount"),
-    );
+    reply.assert_bad_request("body_duplicate_key", Some("amount"));
     world.assert_nothing_written();
 }
 
@@ -623,12 +593,7 @@ async fn a_non_ascii_idempotency_key_is_invalid_not_missing() {
         http::HeaderValue::from_bytes("clé".as_bytes()).unwrap(),
     );
     let reply = world.send(request).await;
-    reply.assert_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        "idempotency_key_invalid",
-        Some("Idempotency-Key"),
-    );
+    reply.assert_bad_request("idempotency_key_invalid", Some("Idempotency-Key"));
     world.assert_nothing_written();
 }
 
@@ -637,12 +602,7 @@ async fn a_body_that_is_not_an_object_is_refused() {
     let world = World::new();
     for body in ["[]", "42", "null", r#""deposit""#] {
         let reply = world.send(post_deposit(KEY_A, "K", body)).await;
-        reply.assert_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "body_invalid",
-            None,
-        );
+        reply.assert_bad_request("body_invalid", None);
         world.assert_nothing_written();
     }
 }
@@ -670,12 +630,7 @@ async fn a_field_with_an_invalid_value_is_refused_naming_it() {
         let body = body_with(field, Some(value.clone()));
         let reply = world.send(post_deposit(KEY_A, "K", &body)).await;
         // THEN 400 with its code on that field, nothing written
-        reply.assert_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            code,
-            Some(field),
-        );
+        reply.assert_bad_request(code, Some(field));
         world.assert_nothing_written();
     }
 }
@@ -687,12 +642,7 @@ async fn a_missing_required_field_is_refused_naming_it() {
         let reply = world
             .send(post_deposit(KEY_A, "K", &body_with(field, None)))
             .await;
-        reply.assert_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "parameter_missing",
-            Some(field),
-        );
+        reply.assert_bad_request("parameter_missing", Some(field));
         world.assert_nothing_written();
     }
 }
@@ -709,12 +659,7 @@ async fn an_unknown_field_is_refused_naming_it() {
         ))
         .await;
     // THEN 400 parameter_unknown on that field, nothing written
-    reply.assert_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        "parameter_unknown",
-        Some("gateway"),
-    );
+    reply.assert_bad_request("parameter_unknown", Some("gateway"));
     world.assert_nothing_written();
 }
 
@@ -730,12 +675,7 @@ async fn a_one_megabyte_body_is_refused_as_too_large() {
     let reply = world.send(post_deposit(KEY_A, "K", &body)).await;
 
     // THEN 413 body_too_large, nothing written
-    reply.assert_error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "invalid_request_error",
-        "body_too_large",
-        None,
-    );
+    reply.assert_invalid_request(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", None);
     world.assert_nothing_written();
 }
 
@@ -755,12 +695,7 @@ async fn a_missing_idempotency_key_is_refused() {
     let reply = world.send(request).await;
 
     // THEN 400 idempotency_key_missing, nothing written
-    reply.assert_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        "idempotency_key_missing",
-        Some("Idempotency-Key"),
-    );
+    reply.assert_bad_request("idempotency_key_missing", Some("Idempotency-Key"));
     world.assert_nothing_written();
 }
 
@@ -771,12 +706,7 @@ async fn an_empty_or_overlong_idempotency_key_is_refused() {
         let reply = world
             .send(post_deposit(KEY_A, &key, &valid_body().to_string()))
             .await;
-        reply.assert_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "idempotency_key_invalid",
-            Some("Idempotency-Key"),
-        );
+        reply.assert_bad_request("idempotency_key_invalid", Some("Idempotency-Key"));
         world.assert_nothing_written();
     }
     // AND the longest allowed key (255) is accepted
@@ -827,12 +757,7 @@ async fn requests_without_a_valid_api_key_are_unauthenticated() {
                 StatusCode::UNAUTHORIZED,
                 "{what} on {method} {path}"
             );
-            reply.assert_error(
-                StatusCode::UNAUTHORIZED,
-                "authentication_error",
-                "api_key_invalid",
-                None,
-            );
+            reply.assert_api_key_invalid();
             world.assert_nothing_written();
         }
     }
@@ -857,12 +782,7 @@ async fn another_merchants_deposit_is_not_found_exactly_like_an_unknown_one() {
     let malformed = world.send(get(KEY_B, "/v1/deposits/not-a-uuid")).await;
 
     // THEN both are the same 404: nothing confirms that A's deposit exists
-    theirs.assert_error(
-        StatusCode::NOT_FOUND,
-        "invalid_request_error",
-        "deposit_not_found",
-        Some("id"),
-    );
+    theirs.assert_deposit_not_found();
     assert_eq!(theirs.text, unknown.text);
     assert_eq!(theirs.headers, unknown.headers);
     assert_eq!(malformed.text, unknown.text);
@@ -887,12 +807,7 @@ async fn another_merchants_audit_trail_is_not_found_exactly_like_an_unknown_one(
         .await;
 
     // THEN the same 404 for both
-    theirs.assert_error(
-        StatusCode::NOT_FOUND,
-        "invalid_request_error",
-        "deposit_not_found",
-        Some("id"),
-    );
+    theirs.assert_deposit_not_found();
     assert_eq!(theirs.text, unknown.text);
     assert_eq!(theirs.headers, unknown.headers);
     // AND A still sees its own
@@ -977,12 +892,7 @@ async fn an_unknown_route_is_not_found() {
     for path in ["/", "/v2/deposits", "/v1/refunds", "/v1/deposits/x/y/z"] {
         let reply = world.send(get(KEY_A, path)).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
-        reply.assert_error(
-            StatusCode::NOT_FOUND,
-            "invalid_request_error",
-            "route_not_found",
-            None,
-        );
+        reply.assert_invalid_request(StatusCode::NOT_FOUND, "route_not_found", None);
     }
     world.assert_nothing_written();
 }
@@ -1017,12 +927,7 @@ async fn a_wrong_method_on_a_deposit_is_not_allowed() {
             StatusCode::METHOD_NOT_ALLOWED,
             "{method} {path}"
         );
-        reply.assert_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request_error",
-            "method_not_allowed",
-            None,
-        );
+        reply.assert_method_not_allowed();
         assert_eq!(reply.header("allow"), Some("GET"), "{method} {path}");
     }
     let list = world

@@ -214,9 +214,8 @@ fn assert_accepted(reply: &Reply, id: DepositId, amount: u64) -> RefundId {
 }
 
 fn assert_exceeds_remaining(reply: &Reply) {
-    reply.assert_error(
+    reply.assert_invalid_request(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_request_error",
         "refund_exceeds_remaining",
         Some("amount"),
     );
@@ -309,21 +308,16 @@ async fn a_partial_then_a_full_refund_take_300_then_the_700_left_and_count_once_
     assert_eq!(view["status"], "refunded");
     assert_eq!(view["refunded_amount"], 1000);
     assert_eq!(view["amount"], 1000);
-    assert_eq!(
-        event_types(&world, id).await,
-        [
-            "DepositRequested",
-            "AttemptStarted",
-            "DepositSubmitted",
-            "DepositSucceeded",
-            "RefundRequested",
-            "RefundRequested",
-            "RefundSubmitted",
-            "RefundSucceeded",
-            "RefundSubmitted",
-            "RefundSucceeded",
-        ]
-    );
+    let refunds = [
+        "RefundRequested",
+        "RefundRequested",
+        "RefundSubmitted",
+        "RefundSucceeded",
+        "RefundSubmitted",
+        "RefundSucceeded",
+    ];
+    let story = [&SUCCEEDED_KINDS[..], &refunds].concat();
+    assert_eq!(event_types(&world, id).await, story);
     let audit = world
         .send(get(KEY_A, &format!("/v1/deposits/{id}/events")))
         .await;
@@ -382,9 +376,8 @@ async fn a_refunded_deposit_takes_no_further_refund() {
         let reply = refund(&world, id, key, amount).await;
 
         // THEN 422 deposit_not_refundable, and nothing is written
-        reply.assert_error(
+        reply.assert_invalid_request(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request_error",
             "deposit_not_refundable",
             None,
         );
@@ -622,12 +615,8 @@ async fn the_same_refund_sent_twice_at_once_is_made_once_and_never_refused_as_ex
         match (reply.status, reply.header("idempotent-replayed")) {
             (StatusCode::ACCEPTED, None) => {}
             (StatusCode::ACCEPTED, Some("true")) => assert_eq!(refund_id(reply), made),
-            (StatusCode::CONFLICT, _) => reply.assert_error(
-                StatusCode::CONFLICT,
-                "idempotency_error",
-                "idempotency_request_in_progress",
-                None,
-            ),
+            (StatusCode::CONFLICT, _) => reply
+                .assert_idempotency_error(StatusCode::CONFLICT, "idempotency_request_in_progress"),
             _ => panic!(
                 "the retry of the same request was answered {}: {}",
                 reply.status, reply.text
@@ -760,12 +749,7 @@ async fn the_same_key_with_another_amount_or_deposit_is_refused_as_reused() {
             "{what}: {}",
             reply.text
         );
-        reply.assert_error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_error",
-            "idempotency_key_reused",
-            None,
-        );
+        reply.assert_idempotency_error(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
     }
     // AND nothing new was written nor sent
     assert_eq!(requested_refunds(&world, d).await.len(), 1);
@@ -793,12 +777,7 @@ async fn the_key_that_created_the_deposit_cannot_be_reused_for_a_refund() {
     let reply = refund(&world, id, "K", Some(100)).await;
 
     // THEN 422 idempotency_key_reused, nothing written
-    reply.assert_error(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "idempotency_error",
-        "idempotency_key_reused",
-        None,
-    );
+    reply.assert_idempotency_error(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
     assert!(requested_refunds(&world, id).await.is_empty());
     assert_no_new_message(&world);
 }
@@ -823,12 +802,7 @@ async fn the_same_key_while_the_first_refund_request_is_executing_is_a_conflict(
     let second = refund(&world, id, "R", Some(300)).await;
 
     // THEN 409, and no second refund
-    second.assert_error(
-        StatusCode::CONFLICT,
-        "idempotency_error",
-        "idempotency_request_in_progress",
-        None,
-    );
+    second.assert_idempotency_error(StatusCode::CONFLICT, "idempotency_request_in_progress");
     assert_eq!(requested_refunds(&world, id).await.len(), 1);
 
     // AND once released the first completes, and a later retry replays it
@@ -950,9 +924,8 @@ async fn a_deposit_that_has_not_succeeded_is_not_refundable_and_nothing_is_writt
                 "{stage:?}: {}",
                 reply.text
             );
-            reply.assert_error(
+            reply.assert_invalid_request(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_request_error",
                 "deposit_not_refundable",
                 None,
             );
@@ -995,12 +968,7 @@ async fn amounts_that_are_not_positive_integers_are_refused_and_nothing_is_writt
 
         // THEN 400 amount_invalid on `amount`, nothing written
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{amount}");
-        reply.assert_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "amount_invalid",
-            Some("amount"),
-        );
+        reply.assert_bad_request("amount_invalid", Some("amount"));
         assert_eq!(world.stored_events(id).await.len(), before, "{amount}");
         assert!(world.stored_key(MERCHANT_A, "K").await.is_none());
         assert_no_new_message(&world);
@@ -1024,12 +992,7 @@ async fn an_unknown_field_is_refused_naming_it() {
         .await;
 
     // THEN 400 parameter_unknown on that field, nothing written
-    reply.assert_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        "parameter_unknown",
-        Some("reason"),
-    );
+    reply.assert_bad_request("parameter_unknown", Some("reason"));
     assert!(requested_refunds(&world, id).await.is_empty());
     assert!(world.stored_key(MERCHANT_A, "K").await.is_none());
     assert_no_new_message(&world);
@@ -1047,12 +1010,7 @@ async fn a_missing_idempotency_key_is_refused() {
         .await;
 
     // THEN 400 idempotency_key_missing, nothing written
-    reply.assert_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        "idempotency_key_missing",
-        Some("Idempotency-Key"),
-    );
+    reply.assert_bad_request("idempotency_key_missing", Some("Idempotency-Key"));
     assert!(requested_refunds(&world, id).await.is_empty());
     assert_no_new_message(&world);
 }
@@ -1084,12 +1042,7 @@ async fn another_merchants_deposit_is_not_found_exactly_like_an_unknown_one() {
         .await;
 
     // THEN the same 404 for both: nothing confirms that A's deposit exists
-    theirs.assert_error(
-        StatusCode::NOT_FOUND,
-        "invalid_request_error",
-        "deposit_not_found",
-        Some("id"),
-    );
+    theirs.assert_deposit_not_found();
     assert_eq!(theirs.text, unknown.text);
     assert_eq!(theirs.headers, unknown.headers);
     assert!(!theirs.text.contains(&id.to_string()));
@@ -1126,12 +1079,7 @@ async fn a_malformed_deposit_id_is_not_found_like_an_unknown_one() {
         .await;
 
     // THEN both are the same 404 deposit_not_found (as `GET /v1/deposits/not-a-uuid` is)
-    unknown.assert_error(
-        StatusCode::NOT_FOUND,
-        "invalid_request_error",
-        "deposit_not_found",
-        Some("id"),
-    );
+    unknown.assert_deposit_not_found();
     assert_eq!(malformed.status, unknown.status, "{}", malformed.text);
     assert_eq!(malformed.text, unknown.text);
     world.assert_nothing_written();
@@ -1156,12 +1104,7 @@ async fn refunds_only_take_post() {
             .await;
 
         // THEN 405, allowing POST, and nothing is refunded
-        reply.assert_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request_error",
-            "method_not_allowed",
-            None,
-        );
+        reply.assert_method_not_allowed();
         assert_eq!(reply.header("allow"), Some("POST"), "{method}");
     }
     assert!(requested_refunds(&world, id).await.is_empty());
@@ -1185,12 +1128,7 @@ async fn a_refund_request_without_a_valid_api_key_is_unauthenticated() {
         .await;
 
     // THEN 401, nothing refunded
-    reply.assert_error(
-        StatusCode::UNAUTHORIZED,
-        "authentication_error",
-        "api_key_invalid",
-        None,
-    );
+    reply.assert_api_key_invalid();
     assert!(requested_refunds(&world, id).await.is_empty());
     assert_no_new_message(&world);
 }

@@ -31,15 +31,7 @@ async fn a_signed_json_success_moves_the_submitted_deposit_to_succeeded() {
     reply.assert_applied("recorded", "succeeded");
     let events = world.events(id).await;
     let kinds: Vec<_> = events.iter().map(|e| e.event.kind()).collect();
-    assert_eq!(
-        kinds,
-        [
-            "DepositRequested",
-            "AttemptStarted",
-            "DepositSubmitted",
-            "DepositSucceeded"
-        ]
-    );
+    assert_eq!(kinds, SUCCEEDED_KINDS);
     let last = events.last().unwrap();
     assert_eq!(
         last.event,
@@ -459,15 +451,7 @@ async fn the_same_webhook_delivered_ten_times_at_once_records_one_success() {
         "the deliveries did not race"
     );
     assert_eq!(world.count(id, "DepositSucceeded").await, 1);
-    assert_eq!(
-        world.kinds(id).await,
-        [
-            "DepositRequested",
-            "AttemptStarted",
-            "DepositSubmitted",
-            "DepositSucceeded"
-        ]
-    );
+    assert_eq!(world.kinds(id).await, SUCCEEDED_KINDS);
 }
 
 #[tokio::test]

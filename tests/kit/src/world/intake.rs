@@ -3,7 +3,9 @@
 //! requests, replies, fixtures and faults its suites use.
 
 pub use crate::faults::{Answer, Port, Rule, Switchboard, Target};
-pub use crate::fixtures::{START, TOKEN, body_with, merchant, start_time, valid_body};
+pub use crate::fixtures::{
+    START, SUCCEEDED_KINDS, TOKEN, body_with, merchant, start_time, valid_body,
+};
 pub use crate::http::{Reply, bearer, get, post_deposit, post_refund, request};
 
 use deposit_intake::{Intake, IntakeConfig, handle};

@@ -5,7 +5,7 @@
 
 pub use super::Stored;
 pub use crate::faults::{Answer, Port, Rule, Switchboard, Target};
-pub use crate::fixtures::start_time;
+pub use crate::fixtures::{SUCCEEDED_KINDS, start_time};
 pub use crate::http::{Body, Method, Reply, request, webhook};
 
 use crate::fixtures::record;
