@@ -17,9 +17,7 @@ async fn a_valid_deposit_is_accepted_as_pending_with_its_location() {
     let world = World::new();
 
     // WHEN it posts a valid deposit with an idempotency key
-    let reply = world
-        .send(post_deposit(KEY_A, "order-A-1", &valid_body().to_string()))
-        .await;
+    let reply = world.post_valid_deposit(KEY_A, "order-A-1").await;
 
     // THEN 202 with the pending deposit and where to find it
     reply.assert_json(StatusCode::ACCEPTED);
@@ -67,7 +65,7 @@ async fn an_accepted_deposit_reads_back_with_the_same_fields() {
     let id = created.deposit_id();
 
     // WHEN merchant A reads it
-    let reply = world.send(get(KEY_A, &format!("/v1/deposits/{id}"))).await;
+    let reply = world.read_deposit(KEY_A, id).await;
 
     // THEN 200 with the same deposit
     reply.assert_json(StatusCode::OK);
@@ -82,9 +80,7 @@ async fn the_audit_trail_of_a_new_deposit_is_one_deposit_requested_event() {
     let id = world.deposit_created("order-A-1").await.deposit_id();
 
     // WHEN merchant A reads its events
-    let reply = world
-        .send(get(KEY_A, &format!("/v1/deposits/{id}/events")))
-        .await;
+    let reply = world.read_events(KEY_A, id).await;
 
     // THEN one DepositRequested whose data shows the card's type only
     reply.assert_json(StatusCode::OK);
@@ -110,13 +106,9 @@ async fn the_card_token_is_never_returned_nor_stored_in_clear() {
     let world = World::new();
     let created = world.deposit_created("order-A-1").await;
     let id = created.deposit_id();
-    let replayed = world
-        .send(post_deposit(KEY_A, "order-A-1", &valid_body().to_string()))
-        .await;
-    let read = world.send(get(KEY_A, &format!("/v1/deposits/{id}"))).await;
-    let audit = world
-        .send(get(KEY_A, &format!("/v1/deposits/{id}/events")))
-        .await;
+    let replayed = world.post_valid_deposit(KEY_A, "order-A-1").await;
+    let read = world.read_deposit(KEY_A, id).await;
+    let audit = world.read_events(KEY_A, id).await;
 
     // THEN no response carries the token
     for reply in [&created, &replayed, &read, &audit] {
@@ -170,18 +162,8 @@ async fn the_card_token_is_never_returned_nor_stored_in_clear() {
 async fn the_callers_correlation_id_follows_the_deposit_into_its_event_and_message() {
     // GIVEN a request carrying X-Correlation-Id
     let world = World::new();
-    let auth = bearer(KEY_A);
-    let headers = [
-        ("authorization", auth.as_str()),
-        ("idempotency-key", "k-1"),
-        ("x-correlation-id", "corr-77"),
-    ];
-    let request = paygate_kit::http::request(
-        Method::POST,
-        "/v1/deposits",
-        &headers,
-        Body::Text(valid_body().to_string()),
-    );
+    let headers = [("idempotency-key", "k-1"), ("x-correlation-id", "corr-77")];
+    let request = deposit_request(&headers, Body::Text(valid_body().to_string()));
 
     // WHEN it is accepted
     let reply = world.send(request).await;
@@ -189,9 +171,7 @@ async fn the_callers_correlation_id_follows_the_deposit_into_its_event_and_messa
 
     // THEN the event and the message carry that correlation id
     let id = reply.deposit_id();
-    let audit = world
-        .send(get(KEY_A, &format!("/v1/deposits/{id}/events")))
-        .await;
+    let audit = world.read_events(KEY_A, id).await;
     assert_eq!(audit.json()["data"][0]["correlation_id"], "corr-77");
     assert_eq!(world.drain_queue()[0].body.correlation_id.0, "corr-77");
 }
@@ -211,9 +191,7 @@ async fn payment_method_and_metadata_are_optional() {
     reply.assert_json(StatusCode::ACCEPTED);
     assert_eq!(reply.json()["currency"], "JPY");
     let id = reply.deposit_id();
-    let audit = world
-        .send(get(KEY_A, &format!("/v1/deposits/{id}/events")))
-        .await;
+    let audit = world.read_events(KEY_A, id).await;
     assert_eq!(
         audit.json()["data"][0]["data"]["payment_method"],
         Value::Null
@@ -225,22 +203,11 @@ async fn payment_method_and_metadata_are_optional() {
 async fn a_body_delivered_as_binary_is_accepted_like_text() {
     // GIVEN the body as API Gateway hands over a base64-encoded payload (decoded to bytes)
     let world = World::new();
-    let auth = bearer(KEY_A);
-    let headers = [
-        ("authorization", auth.as_str()),
-        ("idempotency-key", "bin-1"),
-    ];
     let body = Body::Binary(valid_body().to_string().into_bytes());
 
     // WHEN it is posted
-    let reply = world
-        .send(paygate_kit::http::request(
-            Method::POST,
-            "/v1/deposits",
-            &headers,
-            body,
-        ))
-        .await;
+    let request = deposit_request(&[("idempotency-key", "bin-1")], body);
+    let reply = world.send(request).await;
 
     // THEN it is accepted like a text body
     reply.assert_json(StatusCode::ACCEPTED);
@@ -257,9 +224,7 @@ async fn the_same_key_and_body_replays_the_first_response() {
 
     // WHEN the same request is sent again, later
     world.clock.advance(Duration::minutes(5));
-    let again = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let again = world.post_valid_deposit(KEY_A, "K").await;
 
     // THEN the first response again, marked as replayed, and nothing new
     again.assert_json(StatusCode::ACCEPTED);
@@ -306,11 +271,7 @@ async fn the_same_key_with_a_different_body_is_refused_and_writes_nothing() {
 
     // WHEN key K is reused for another amount
     let reply = world
-        .send(post_deposit(
-            KEY_A,
-            "K",
-            &body_with("amount", Some(json!(20000))),
-        ))
+        .post_body_with("K", "amount", Some(json!(20000)))
         .await;
 
     // THEN 422 idempotency_key_reused, and the store and queue are as before
@@ -318,9 +279,7 @@ async fn the_same_key_with_a_different_body_is_refused_and_writes_nothing() {
     assert_eq!(world.store.stream_count(), 1);
     assert_eq!(world.store.idempotency_count(), 1);
     assert_eq!(world.queue.len(), 1);
-    let read = world
-        .send(get(KEY_A, &format!("/v1/deposits/{}", first.deposit_id())))
-        .await;
+    let read = world.read_deposit(KEY_A, first.deposit_id()).await;
     assert_eq!(read.json()["amount"], 10099);
 }
 
@@ -328,17 +287,10 @@ async fn the_same_key_with_a_different_body_is_refused_and_writes_nothing() {
 async fn the_same_key_while_the_first_request_is_executing_is_a_conflict() {
     // GIVEN a first request with key K held inside its queue send
     let world = World::new();
-    let gate = world.hold_next_send();
-    let intake = world.intake.clone();
-    let first = tokio::spawn(async move {
-        deposit_intake::handle(&intake, post_deposit(KEY_A, "K", &valid_body().to_string())).await
-    });
-    gate.entered().await;
+    let (gate, first) = world.held_in_send("K").await;
 
     // WHEN the same request arrives meanwhile
-    let second = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let second = world.post_valid_deposit(KEY_A, "K").await;
 
     // THEN 409, and it wrote nothing of its own
     second.assert_idempotency_error(StatusCode::CONFLICT, "idempotency_request_in_progress");
@@ -348,12 +300,10 @@ async fn the_same_key_while_the_first_request_is_executing_is_a_conflict() {
 
     // AND once released, the first completes normally and later retries replay it
     gate.release();
-    let first = Reply::from(first.await.expect("the first request finishes"));
+    let first = first.await.expect("the first request finishes");
     first.assert_json(StatusCode::ACCEPTED);
     first.assert_not_replayed();
-    let third = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let third = world.post_valid_deposit(KEY_A, "K").await;
     third.assert_replayed();
     assert_eq!(third.deposit_id(), first.deposit_id());
     assert_eq!(world.queue.len(), 1);
@@ -366,9 +316,7 @@ async fn a_failed_queue_send_still_answers_202_because_the_deposit_is_stored() {
     let queue = world.fail_next_sends(1);
 
     // WHEN a deposit is posted
-    let reply = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let reply = world.post_valid_deposit(KEY_A, "K").await;
 
     // THEN 202 with the pending deposit: it is durable (written before the send), so the
     // request must not be answered as if it failed; the sweeper re-sends its message
@@ -401,15 +349,11 @@ async fn a_retry_after_a_failed_send_replays_the_stored_deposit_and_creates_no_o
     // GIVEN a deposit whose queue send failed (answered 202 all the same)
     let world = World::new();
     let queue = world.fail_next_sends(1);
-    let first = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let first = world.post_valid_deposit(KEY_A, "K").await;
     first.assert_json(StatusCode::ACCEPTED);
 
     // WHEN the client retries with the same key, the queue working again
-    let retry = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let retry = world.post_valid_deposit(KEY_A, "K").await;
 
     // THEN the recorded deposit is replayed: same id, same location, nothing new stored
     retry.assert_json(StatusCode::ACCEPTED);
@@ -434,12 +378,7 @@ async fn a_retry_after_a_failed_send_replays_the_stored_deposit_and_creates_no_o
 async fn a_request_that_died_mid_send_holds_its_key_until_the_lease_expires_then_a_retry_sends() {
     // GIVEN a first request with key K that dies (is cancelled) inside its queue send
     let world = World::new();
-    let gate = world.hold_next_send();
-    let intake = world.intake.clone();
-    let doomed = tokio::spawn(async move {
-        deposit_intake::handle(&intake, post_deposit(KEY_A, "K", &valid_body().to_string())).await
-    });
-    gate.entered().await;
+    let (_gate, doomed) = world.held_in_send("K").await;
     doomed.abort();
     assert!(
         doomed
@@ -452,9 +391,7 @@ async fn a_request_that_died_mid_send_holds_its_key_until_the_lease_expires_then
 
     // WHEN a retry comes within the 30 s lease
     world.clock.advance(Duration::seconds(29));
-    let early = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let early = world.post_valid_deposit(KEY_A, "K").await;
 
     // THEN it is told the first is still in progress
     early.assert_idempotency_error(StatusCode::CONFLICT, "idempotency_request_in_progress");
@@ -462,9 +399,7 @@ async fn a_request_that_died_mid_send_holds_its_key_until_the_lease_expires_then
 
     // WHEN a retry comes after the lease ran out
     world.clock.advance(Duration::seconds(2));
-    let late = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let late = world.post_valid_deposit(KEY_A, "K").await;
 
     // THEN it takes over: the original deposit is replayed and its message finally sent
     late.assert_json(StatusCode::ACCEPTED);
@@ -485,15 +420,11 @@ async fn when_a_failed_send_cannot_complete_its_key_a_retry_takes_over_after_30_
         .when(Target::op(Port::Store, "transition_idempotency"))
         .once()
         .fail("ProvisionedThroughputExceededException");
-    let first = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let first = world.post_valid_deposit(KEY_A, "K").await;
     first.assert_json(StatusCode::ACCEPTED);
 
     // WHEN the client retries at once
-    let early = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let early = world.post_valid_deposit(KEY_A, "K").await;
 
     // THEN the key is still leased: 409, nothing sent
     early.assert_idempotency_error(StatusCode::CONFLICT, "idempotency_request_in_progress");
@@ -501,9 +432,7 @@ async fn when_a_failed_send_cannot_complete_its_key_a_retry_takes_over_after_30_
 
     // WHEN it retries after the lease expired
     world.clock.advance(Duration::seconds(31));
-    let late = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let late = world.post_valid_deposit(KEY_A, "K").await;
 
     // THEN it takes over: the same deposit is replayed and its message sent
     late.assert_json(StatusCode::ACCEPTED);
@@ -523,9 +452,7 @@ async fn a_completed_key_still_replays_a_day_later() {
 
     // WHEN the same request comes 25 hours later (keys are kept at least 24 h)
     world.clock.advance(Duration::hours(25));
-    let again = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let again = world.post_valid_deposit(KEY_A, "K").await;
 
     // THEN it is still a replay of the first
     again.assert_replayed();
@@ -538,19 +465,11 @@ async fn a_completed_key_still_replays_a_day_later() {
 async fn a_rejected_request_does_not_consume_its_idempotency_key() {
     // GIVEN a request refused for a bad amount under key K
     let world = World::new();
-    let refused = world
-        .send(post_deposit(
-            KEY_A,
-            "K",
-            &body_with("amount", Some(json!(0))),
-        ))
-        .await;
+    let refused = world.post_body_with("K", "amount", Some(json!(0))).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
 
     // WHEN the corrected request is sent with the same key
-    let reply = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let reply = world.post_valid_deposit(KEY_A, "K").await;
 
     // THEN it creates the deposit (no 422 for a "different body")
     reply.assert_json(StatusCode::ACCEPTED);
@@ -639,9 +558,7 @@ async fn a_field_with_an_invalid_value_is_refused_naming_it() {
 async fn a_missing_required_field_is_refused_naming_it() {
     let world = World::new();
     for field in ["amount", "currency", "country", "customer_id"] {
-        let reply = world
-            .send(post_deposit(KEY_A, "K", &body_with(field, None)))
-            .await;
+        let reply = world.post_body_with("K", field, None).await;
         reply.assert_bad_request("parameter_missing", Some(field));
         world.assert_nothing_written();
     }
@@ -652,11 +569,7 @@ async fn an_unknown_field_is_refused_naming_it() {
     // GIVEN a body with a field the API does not define
     let world = World::new();
     let reply = world
-        .send(post_deposit(
-            KEY_A,
-            "K",
-            &body_with("gateway", Some(json!("psp_a"))),
-        ))
+        .post_body_with("K", "gateway", Some(json!("psp_a")))
         .await;
     // THEN 400 parameter_unknown on that field, nothing written
     reply.assert_bad_request("parameter_unknown", Some("gateway"));
@@ -683,13 +596,7 @@ async fn a_one_megabyte_body_is_refused_as_too_large() {
 async fn a_missing_idempotency_key_is_refused() {
     // GIVEN a valid deposit without the Idempotency-Key header
     let world = World::new();
-    let auth = bearer(KEY_A);
-    let request = paygate_kit::http::request(
-        Method::POST,
-        "/v1/deposits",
-        &[("authorization", &auth)],
-        Body::Text(valid_body().to_string()),
-    );
+    let request = deposit_request(&[], Body::Text(valid_body().to_string()));
 
     // WHEN it is posted
     let reply = world.send(request).await;
@@ -703,20 +610,12 @@ async fn a_missing_idempotency_key_is_refused() {
 async fn an_empty_or_overlong_idempotency_key_is_refused() {
     let world = World::new();
     for key in [String::new(), "k".repeat(256)] {
-        let reply = world
-            .send(post_deposit(KEY_A, &key, &valid_body().to_string()))
-            .await;
+        let reply = world.post_valid_deposit(KEY_A, &key).await;
         reply.assert_bad_request("idempotency_key_invalid", Some("Idempotency-Key"));
         world.assert_nothing_written();
     }
     // AND the longest allowed key (255) is accepted
-    let reply = world
-        .send(post_deposit(
-            KEY_A,
-            &"k".repeat(255),
-            &valid_body().to_string(),
-        ))
-        .await;
+    let reply = world.post_valid_deposit(KEY_A, &"k".repeat(255)).await;
     reply.assert_json(StatusCode::ACCEPTED);
 }
 
@@ -772,13 +671,8 @@ async fn another_merchants_deposit_is_not_found_exactly_like_an_unknown_one() {
     let id = world.deposit_created("K").await.deposit_id();
 
     // WHEN merchant B reads it, and reads a random id
-    let theirs = world.send(get(KEY_B, &format!("/v1/deposits/{id}"))).await;
-    let unknown = world
-        .send(get(
-            KEY_B,
-            &format!("/v1/deposits/{}", uuid::Uuid::new_v4()),
-        ))
-        .await;
+    let theirs = world.read_deposit(KEY_B, id).await;
+    let unknown = world.read_deposit(KEY_B, uuid::Uuid::new_v4()).await;
     let malformed = world.send(get(KEY_B, "/v1/deposits/not-a-uuid")).await;
 
     // THEN both are the same 404: nothing confirms that A's deposit exists
@@ -796,24 +690,15 @@ async fn another_merchants_audit_trail_is_not_found_exactly_like_an_unknown_one(
     let id = world.deposit_created("K").await.deposit_id();
 
     // WHEN merchant B reads its events, and those of a random id
-    let theirs = world
-        .send(get(KEY_B, &format!("/v1/deposits/{id}/events")))
-        .await;
-    let unknown = world
-        .send(get(
-            KEY_B,
-            &format!("/v1/deposits/{}/events", uuid::Uuid::new_v4()),
-        ))
-        .await;
+    let theirs = world.read_events(KEY_B, id).await;
+    let unknown = world.read_events(KEY_B, uuid::Uuid::new_v4()).await;
 
     // THEN the same 404 for both
     theirs.assert_deposit_not_found();
     assert_eq!(theirs.text, unknown.text);
     assert_eq!(theirs.headers, unknown.headers);
     // AND A still sees its own
-    let own = world
-        .send(get(KEY_A, &format!("/v1/deposits/{id}/events")))
-        .await;
+    let own = world.read_events(KEY_A, id).await;
     own.assert_json(StatusCode::OK);
 }
 
@@ -824,9 +709,7 @@ async fn idempotency_keys_are_scoped_per_merchant() {
     let a = world.deposit_created("K").await;
 
     // WHEN merchant B sends the same body with the same key
-    let b = world
-        .send(post_deposit(KEY_B, "K", &valid_body().to_string()))
-        .await;
+    let b = world.post_valid_deposit(KEY_B, "K").await;
 
     // THEN B gets its own new deposit, not a replay of A's
     b.assert_json(StatusCode::ACCEPTED);
@@ -843,13 +726,9 @@ async fn idempotency_keys_are_scoped_per_merchant() {
                 && m.body.merchant_id == merchant(MERCHANT_B))
     );
     // AND each merchant sees only its own
-    let b_reads = world
-        .send(get(KEY_B, &format!("/v1/deposits/{}", b.deposit_id())))
-        .await;
+    let b_reads = world.read_deposit(KEY_B, b.deposit_id()).await;
     b_reads.assert_json(StatusCode::OK);
-    let a_reads_b = world
-        .send(get(KEY_A, &format!("/v1/deposits/{}", b.deposit_id())))
-        .await;
+    let a_reads_b = world.read_deposit(KEY_A, b.deposit_id()).await;
     assert_eq!(a_reads_b.status, StatusCode::NOT_FOUND);
 }
 
@@ -859,23 +738,11 @@ async fn idempotency_keys_of_merchants_whose_ids_overlap_do_not_collide() {
     let world = World::new();
     world.register("sk_test_acme", "acme");
     world.register("sk_test_acme_eu", "acme#eu");
-    let acme = world
-        .send(post_deposit(
-            "sk_test_acme",
-            "eu#K",
-            &valid_body().to_string(),
-        ))
-        .await;
+    let acme = world.post_valid_deposit("sk_test_acme", "eu#K").await;
     acme.assert_json(StatusCode::ACCEPTED);
 
     // WHEN "acme#eu" sends the same body with key "K"
-    let acme_eu = world
-        .send(post_deposit(
-            "sk_test_acme_eu",
-            "K",
-            &valid_body().to_string(),
-        ))
-        .await;
+    let acme_eu = world.post_valid_deposit("sk_test_acme_eu", "K").await;
 
     // THEN it gets its own deposit, never a replay of acme's
     acme_eu.assert_json(StatusCode::ACCEPTED);

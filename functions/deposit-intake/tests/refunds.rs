@@ -223,7 +223,7 @@ fn assert_exceeds_remaining(reply: &Reply) {
 
 /// What `GET /v1/deposits/{id}` shows merchant A.
 async fn read(world: &World, id: DepositId) -> Value {
-    let reply = world.send(get(KEY_A, &format!("/v1/deposits/{id}"))).await;
+    let reply = world.read_deposit(KEY_A, id).await;
     reply.assert_json(StatusCode::OK);
     reply.json()
 }
@@ -318,9 +318,7 @@ async fn a_partial_then_a_full_refund_take_300_then_the_700_left_and_count_once_
     ];
     let story = [&SUCCEEDED_KINDS[..], &refunds].concat();
     assert_eq!(event_types(&world, id).await, story);
-    let audit = world
-        .send(get(KEY_A, &format!("/v1/deposits/{id}/events")))
-        .await;
+    let audit = world.read_events(KEY_A, id).await;
     audit.assert_json(StatusCode::OK);
     let requested = &audit.json()["data"][4];
     assert_eq!(requested["type"], "RefundRequested");
