@@ -53,8 +53,7 @@ async fn an_accepted_deposit_is_enqueued_exactly_once_naming_it() {
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].body.deposit_id, reply.deposit_id());
     assert_eq!(messages[0].body.merchant_id, merchant(MERCHANT_A));
-    assert_eq!(world.store.stream_count(), 1);
-    assert_eq!(world.store.idempotency_count(), 1);
+    world.assert_stored(1, 1);
 }
 
 #[tokio::test]
@@ -217,23 +216,31 @@ async fn a_body_delivered_as_binary_is_accepted_like_text() {
 // ================================================================ idempotency
 
 #[tokio::test]
-async fn the_same_key_and_body_replays_the_first_response() {
-    // GIVEN a deposit created with key K
-    let world = World::new();
-    let first = world.deposit_created("K").await;
+async fn the_same_key_and_body_replays_the_first_response_as_long_as_the_key_is_kept() {
+    for (case, later) in [
+        ("5 minutes later", Duration::minutes(5)),
+        // keys are kept at least 24 h
+        ("25 hours later", Duration::hours(25)),
+    ] {
+        // GIVEN a deposit created with key K
+        let world = World::new();
+        let first = world.deposit_created("K").await;
 
-    // WHEN the same request is sent again, later
-    world.clock.advance(Duration::minutes(5));
-    let again = world.post_valid_deposit(KEY_A, "K").await;
+        // WHEN the same request is sent again, later
+        world.clock.advance(later);
+        let again = world.post_valid_deposit(KEY_A, "K").await;
 
-    // THEN the first response again, marked as replayed, and nothing new
-    again.assert_json(StatusCode::ACCEPTED);
-    again.assert_replayed();
-    assert_eq!(again.json(), first.json());
-    assert_eq!(again.header("location"), first.header("location"));
-    assert_eq!(world.store.stream_count(), 1);
-    assert_eq!(world.store.idempotency_count(), 1);
-    assert_eq!(world.queue.len(), 1);
+        // THEN the first response again, marked as replayed, and nothing new
+        again.assert_json(StatusCode::ACCEPTED);
+        again.assert_replayed();
+        assert_eq!(again.json(), first.json(), "{case}");
+        assert_eq!(again.deposit_id(), first.deposit_id(), "{case}");
+        let location = again.header("location");
+        assert_eq!(location, first.header("location"), "{case}");
+        assert_eq!(world.store.stream_count(), 1, "{case}");
+        assert_eq!(world.store.idempotency_count(), 1, "{case}");
+        assert_eq!(world.queue.len(), 1, "{case}");
+    }
 }
 
 #[tokio::test]
@@ -276,8 +283,7 @@ async fn the_same_key_with_a_different_body_is_refused_and_writes_nothing() {
 
     // THEN 422 idempotency_key_reused, and the store and queue are as before
     reply.assert_idempotency_error(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
-    assert_eq!(world.store.stream_count(), 1);
-    assert_eq!(world.store.idempotency_count(), 1);
+    world.assert_stored(1, 1);
     assert_eq!(world.queue.len(), 1);
     let read = world.read_deposit(KEY_A, first.deposit_id()).await;
     assert_eq!(read.json()["amount"], 10099);
@@ -294,8 +300,7 @@ async fn the_same_key_while_the_first_request_is_executing_is_a_conflict() {
 
     // THEN 409, and it wrote nothing of its own
     second.assert_idempotency_error(StatusCode::CONFLICT, "idempotency_request_in_progress");
-    assert_eq!(world.store.stream_count(), 1);
-    assert_eq!(world.store.idempotency_count(), 1);
+    world.assert_stored(1, 1);
     assert!(world.queue.is_empty());
 
     // AND once released, the first completes normally and later retries replay it
@@ -339,8 +344,7 @@ async fn a_failed_queue_send_still_answers_202_because_the_deposit_is_stored() {
     }
     // AND no message went out, while the deposit and its completed key are stored
     assert_eq!(queue.calls(), 1);
-    assert_eq!(world.store.stream_count(), 1);
-    assert_eq!(world.store.idempotency_count(), 1);
+    world.assert_stored(1, 1);
     assert!(world.queue.is_empty());
 }
 
@@ -348,8 +352,7 @@ async fn a_failed_queue_send_still_answers_202_because_the_deposit_is_stored() {
 async fn a_retry_after_a_failed_send_replays_the_stored_deposit_and_creates_no_other() {
     // GIVEN a deposit whose queue send failed (answered 202 all the same)
     let world = World::new();
-    let queue = world.fail_next_sends(1);
-    let first = world.post_valid_deposit(KEY_A, "K").await;
+    let (queue, first) = world.posted_while_the_send_failed("K").await;
     first.assert_json(StatusCode::ACCEPTED);
 
     // WHEN the client retries with the same key, the queue working again
@@ -445,23 +448,6 @@ async fn when_a_failed_send_cannot_complete_its_key_a_retry_takes_over_after_30_
 }
 
 #[tokio::test]
-async fn a_completed_key_still_replays_a_day_later() {
-    // GIVEN a deposit created with key K
-    let world = World::new();
-    let first = world.deposit_created("K").await;
-
-    // WHEN the same request comes 25 hours later (keys are kept at least 24 h)
-    world.clock.advance(Duration::hours(25));
-    let again = world.post_valid_deposit(KEY_A, "K").await;
-
-    // THEN it is still a replay of the first
-    again.assert_replayed();
-    assert_eq!(again.deposit_id(), first.deposit_id());
-    assert_eq!(world.store.stream_count(), 1);
-    assert_eq!(world.queue.len(), 1);
-}
-
-#[tokio::test]
 async fn a_rejected_request_does_not_consume_its_idempotency_key() {
     // GIVEN a request refused for a bad amount under key K
     let world = World::new();
@@ -500,19 +486,6 @@ async fn a_body_naming_a_field_twice_is_refused_and_leaves_no_trace() {
     let reply = world.send(post_deposit(KEY_A, "K", body)).await;
     // THEN it is refused, naming the field, and nothing is written
     reply.assert_bad_request("body_duplicate_key", Some("amount"));
-    world.assert_nothing_written();
-}
-
-#[tokio::test]
-async fn a_non_ascii_idempotency_key_is_invalid_not_missing() {
-    let world = World::new();
-    let mut request = post_deposit(KEY_A, "placeholder", &valid_body().to_string());
-    request.headers_mut().insert(
-        "idempotency-key",
-        http::HeaderValue::from_bytes("clé".as_bytes()).unwrap(),
-    );
-    let reply = world.send(request).await;
-    reply.assert_bad_request("idempotency_key_invalid", Some("Idempotency-Key"));
     world.assert_nothing_written();
 }
 
@@ -593,32 +566,44 @@ async fn a_one_megabyte_body_is_refused_as_too_large() {
 }
 
 #[tokio::test]
-async fn a_missing_idempotency_key_is_refused() {
-    // GIVEN a valid deposit without the Idempotency-Key header
+async fn a_missing_or_invalid_idempotency_key_is_refused_naming_the_header() {
     let world = World::new();
-    let request = deposit_request(&[], Body::Text(valid_body().to_string()));
+    let valid = valid_body().to_string();
+    let mut not_ascii = post_deposit(KEY_A, "placeholder", &valid);
+    let header = http::HeaderValue::from_bytes("clé".as_bytes()).unwrap();
+    not_ascii.headers_mut().insert("idempotency-key", header);
+    let cases = [
+        // (invalid, not missing)
+        ("not ASCII", not_ascii, "idempotency_key_invalid"),
+        (
+            "no Idempotency-Key",
+            deposit_request(&[], Body::Text(valid.clone())),
+            "idempotency_key_missing",
+        ),
+        (
+            "empty",
+            post_deposit(KEY_A, "", &valid),
+            "idempotency_key_invalid",
+        ),
+        (
+            "256 characters",
+            post_deposit(KEY_A, &"k".repeat(256), &valid),
+            "idempotency_key_invalid",
+        ),
+    ];
+    for (case, request, code) in cases {
+        // WHEN a valid deposit is posted with that key
+        let reply = world.send(request).await;
 
-    // WHEN it is posted
-    let reply = world.send(request).await;
-
-    // THEN 400 idempotency_key_missing, nothing written
-    reply.assert_bad_request("idempotency_key_missing", Some("Idempotency-Key"));
-    world.assert_nothing_written();
-}
-
-#[tokio::test]
-async fn an_empty_or_overlong_idempotency_key_is_refused() {
-    let world = World::new();
-    for key in [String::new(), "k".repeat(256)] {
-        let reply = world.post_valid_deposit(KEY_A, &key).await;
-        reply.assert_bad_request("idempotency_key_invalid", Some("Idempotency-Key"));
+        // THEN 400 naming the header, nothing written
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{case}");
+        reply.assert_bad_request(code, Some("Idempotency-Key"));
         world.assert_nothing_written();
     }
     // AND the longest allowed key (255) is accepted
     let reply = world.post_valid_deposit(KEY_A, &"k".repeat(255)).await;
     reply.assert_json(StatusCode::ACCEPTED);
 }
-
 #[tokio::test]
 async fn requests_without_a_valid_api_key_are_unauthenticated() {
     let world = World::new();
@@ -665,41 +650,30 @@ async fn requests_without_a_valid_api_key_are_unauthenticated() {
 // ================================================================ tenant isolation
 
 #[tokio::test]
-async fn another_merchants_deposit_is_not_found_exactly_like_an_unknown_one() {
-    // GIVEN a deposit of merchant A
-    let world = World::new();
-    let id = world.deposit_created("K").await.deposit_id();
+async fn another_merchants_deposit_and_audit_trail_are_not_found_exactly_like_unknown_ones() {
+    for (case, read) in [("the deposit", ""), ("its audit trail", "/events")] {
+        // GIVEN a deposit of merchant A
+        let world = World::new();
+        let id = world.deposit_created("K").await.deposit_id();
+        let read_as = async |api_key, deposit: &dyn std::fmt::Display| {
+            let path = format!("/v1/deposits/{deposit}{read}");
+            world.send(get(api_key, &path)).await
+        };
 
-    // WHEN merchant B reads it, and reads a random id
-    let theirs = world.read_deposit(KEY_B, id).await;
-    let unknown = world.read_deposit(KEY_B, uuid::Uuid::new_v4()).await;
-    let malformed = world.send(get(KEY_B, "/v1/deposits/not-a-uuid")).await;
+        // WHEN merchant B reads it, one of a random id, and one of an id that is none
+        let theirs = read_as(KEY_B, &id).await;
+        let unknown = read_as(KEY_B, &uuid::Uuid::new_v4()).await;
+        let malformed = read_as(KEY_B, &"not-a-uuid").await;
 
-    // THEN both are the same 404: nothing confirms that A's deposit exists
-    theirs.assert_deposit_not_found();
-    assert_eq!(theirs.text, unknown.text);
-    assert_eq!(theirs.headers, unknown.headers);
-    assert_eq!(malformed.text, unknown.text);
-    assert!(!theirs.text.contains(&id.to_string()));
-}
-
-#[tokio::test]
-async fn another_merchants_audit_trail_is_not_found_exactly_like_an_unknown_one() {
-    // GIVEN a deposit of merchant A
-    let world = World::new();
-    let id = world.deposit_created("K").await.deposit_id();
-
-    // WHEN merchant B reads its events, and those of a random id
-    let theirs = world.read_events(KEY_B, id).await;
-    let unknown = world.read_events(KEY_B, uuid::Uuid::new_v4()).await;
-
-    // THEN the same 404 for both
-    theirs.assert_deposit_not_found();
-    assert_eq!(theirs.text, unknown.text);
-    assert_eq!(theirs.headers, unknown.headers);
-    // AND A still sees its own
-    let own = world.read_events(KEY_A, id).await;
-    own.assert_json(StatusCode::OK);
+        // THEN all are the same 404: nothing confirms that A's deposit exists
+        theirs.assert_deposit_not_found();
+        assert_eq!(theirs.text, unknown.text, "{case}");
+        assert_eq!(theirs.headers, unknown.headers, "{case}");
+        assert_eq!(malformed.text, unknown.text, "{case}");
+        assert!(!theirs.text.contains(&id.to_string()), "{case}");
+        // AND A still sees its own
+        read_as(KEY_A, &id).await.assert_json(StatusCode::OK);
+    }
 }
 
 #[tokio::test]
@@ -715,8 +689,7 @@ async fn idempotency_keys_are_scoped_per_merchant() {
     b.assert_json(StatusCode::ACCEPTED);
     b.assert_not_replayed();
     assert_ne!(b.deposit_id(), a.deposit_id());
-    assert_eq!(world.store.stream_count(), 2);
-    assert_eq!(world.store.idempotency_count(), 2);
+    world.assert_stored(2, 2);
     let messages = world.drain_queue();
     assert_eq!(messages.len(), 2);
     assert!(
@@ -748,7 +721,7 @@ async fn idempotency_keys_of_merchants_whose_ids_overlap_do_not_collide() {
     acme_eu.assert_json(StatusCode::ACCEPTED);
     acme_eu.assert_not_replayed();
     assert_ne!(acme_eu.deposit_id(), acme.deposit_id());
-    assert_eq!(world.store.idempotency_count(), 2);
+    world.assert_stored(2, 2);
 }
 
 // ================================================================ routing

@@ -144,6 +144,16 @@ impl World {
             .expect("the memory store answers")
     }
 
+    /// THEN-helper: the store holds `streams` deposits and `keys` idempotency keys.
+    pub fn assert_stored(&self, streams: usize, keys: usize) {
+        assert_eq!(self.store.stream_count(), streams, "deposits stored");
+        assert_eq!(
+            self.store.idempotency_count(),
+            keys,
+            "idempotency keys stored"
+        );
+    }
+
     /// THEN-helper: the request left no trace anywhere.
     pub fn assert_nothing_written(&self) {
         assert_eq!(self.store.stream_count(), 0, "no stream may be written");
@@ -179,6 +189,13 @@ impl World {
         let first = tokio::spawn(async move { Reply::from(handle(&intake, request).await) });
         gate.entered().await;
         (gate, first)
+    }
+
+    /// GIVEN-helper: merchant A posted the valid deposit under `key` while the queue failed
+    /// its send; returns the rule counting the sends and the reply.
+    pub async fn posted_while_the_send_failed(&self, key: &str) -> (Rule, Reply) {
+        let sends = self.fail_next_sends(1);
+        (sends, self.post_valid_deposit(KEY_A, key).await)
     }
 
     /// GIVEN-helper: merchant A has created a deposit with `key`; returns the 202 reply.
