@@ -20,7 +20,7 @@ use paygate_kit::fixtures;
 use paygate_kit::gateway_reports::apply;
 use paygate_kit::world::intake::*;
 use serde_json::{Value, json};
-use std::sync::Arc;
+
 use uuid::Uuid;
 
 /// The gateway the deposits of these tests were paid through.
@@ -173,14 +173,24 @@ async fn gateway_reports(world: &World, id: DepositId, refund: RefundId, succeed
 
 /// Merchant A asks for a refund of `amount` (`None`: `{}`, all that is left).
 async fn refund(world: &World, id: DepositId, key: &str, amount: Option<u64>) -> Reply {
-    world
-        .send(post_refund(
-            KEY_A,
-            &id.to_string(),
-            Some(key),
-            &body(amount),
-        ))
-        .await
+    refund_as(world, KEY_A, &id.to_string(), Some(key), &body(amount)).await
+}
+
+/// The merchant of `api_key` posts `body` to the refunds of `deposit` (any text), with
+/// `Idempotency-Key: key` when given.
+async fn refund_as(
+    world: &World,
+    api_key: &str,
+    deposit: &str,
+    key: Option<&str>,
+    body: &str,
+) -> Reply {
+    world.send(post_refund(api_key, deposit, key, body)).await
+}
+
+/// Merchant A's request for a refund of 600 under key R: the same request every time.
+fn same_600(id: DepositId) -> lambda_http::Request {
+    post_refund(KEY_A, &id.to_string(), Some("R"), &body(Some(600)))
 }
 
 fn body(amount: Option<u64>) -> String {
@@ -457,30 +467,17 @@ async fn twenty_concurrent_refunds_of_100_on_a_1000_deposit_accept_exactly_ten()
     let snapshot = same_snapshot(&world, 20);
 
     // WHEN 20 requests of 100 each, with different keys, arrive at once
-    let barrier = Arc::new(tokio::sync::Barrier::new(20));
-    let tasks: Vec<_> = (0..20)
-        .map(|n| {
-            let intake = world.intake.clone();
-            let barrier = barrier.clone();
-            let request = post_refund(
-                KEY_A,
-                &id.to_string(),
-                Some(&format!("burst-{n}")),
-                &body(Some(100)),
-            );
-            tokio::spawn(async move {
-                barrier.wait().await;
-                (
-                    n,
-                    Reply::from(deposit_intake::handle(&intake, request).await),
-                )
-            })
-        })
+    let burst = |n| {
+        let key = format!("burst-{n}");
+        post_refund(KEY_A, &id.to_string(), Some(&key), &body(Some(100)))
+    };
+    let requests = (0..20).map(burst).collect();
+    let replies: Vec<_> = world
+        .send_at_once(requests)
+        .await
+        .into_iter()
+        .enumerate()
         .collect();
-    let mut replies = Vec::new();
-    for task in tasks {
-        replies.push(task.await.expect("the request task finishes"));
-    }
 
     // THEN exactly 10 are accepted and 10 refused as exceeding what is left
     let mut accepted = std::collections::HashSet::new();
@@ -551,17 +548,10 @@ async fn five_concurrent_requests_for_all_that_is_left_refund_it_once() {
     same_snapshot(&world, 5);
 
     // WHEN 5 requests for all that is left (`{}`), with different keys, arrive at once
-    let tasks: Vec<_> = (0..5)
-        .map(|n| {
-            let intake = world.intake.clone();
-            let request = post_refund(KEY_A, &id.to_string(), Some(&format!("all-{n}")), "{}");
-            tokio::spawn(async move { Reply::from(deposit_intake::handle(&intake, request).await) })
-        })
-        .collect();
-    let mut replies = Vec::new();
-    for task in tasks {
-        replies.push(task.await.expect("the request task finishes"));
-    }
+    let all_that_is_left = |n| post_refund(KEY_A, &id.to_string(), Some(&format!("all-{n}")), "{}");
+    let replies = world
+        .send_at_once((0..5).map(all_that_is_left).collect())
+        .await;
 
     // THEN one refund of the whole 1000; the four others are refused
     let accepted: Vec<&Reply> = replies
@@ -589,17 +579,7 @@ async fn the_same_refund_sent_twice_at_once_is_made_once_and_never_refused_as_ex
     same_snapshot(&world, 2);
 
     // WHEN the same request for 600 (same key, same body) arrives twice at once
-    let tasks: Vec<_> = (0..2)
-        .map(|_| {
-            let intake = world.intake.clone();
-            let request = post_refund(KEY_A, &id.to_string(), Some("R"), &body(Some(600)));
-            tokio::spawn(async move { Reply::from(deposit_intake::handle(&intake, request).await) })
-        })
-        .collect();
-    let mut replies = Vec::new();
-    for task in tasks {
-        replies.push(task.await.expect("the request task finishes"));
-    }
+    let replies = world.send_at_once(vec![same_600(id), same_600(id)]).await;
 
     // THEN one refund of 600 is made; the other request is its replay or a 409 (the first
     // is still running), never a refusal as if it were another refund of 600
@@ -635,17 +615,7 @@ async fn the_same_refund_is_replayed_when_the_first_commits_between_the_retrys_k
     commit_between_check_and_load(&world);
 
     // WHEN both run
-    let tasks: Vec<_> = (0..2)
-        .map(|_| {
-            let intake = world.intake.clone();
-            let request = post_refund(KEY_A, &id.to_string(), Some("R"), &body(Some(600)));
-            tokio::spawn(async move { Reply::from(deposit_intake::handle(&intake, request).await) })
-        })
-        .collect();
-    let mut replies = Vec::new();
-    for task in tasks {
-        replies.push(task.await.expect("the request task finishes"));
-    }
+    let replies = world.send_at_once(vec![same_600(id), same_600(id)]).await;
 
     // THEN one refund; the second is that refund's replay or a 409, not a refusal of a
     // second refund of 600 (the key was claimed in the very write it now reads)
@@ -711,14 +681,14 @@ async fn a_replay_ignores_key_order_and_whitespace() {
     assert_accepted(&first, id, 300);
 
     // WHEN the same body comes reformatted
-    let again = world
-        .send(post_refund(
-            KEY_A,
-            &id.to_string(),
-            Some("R"),
-            "{ \"amount\" :\n 300 }",
-        ))
-        .await;
+    let again = refund_as(
+        &world,
+        KEY_A,
+        &id.to_string(),
+        Some("R"),
+        "{ \"amount\" :\n 300 }",
+    )
+    .await;
 
     // THEN it is replayed
     again.assert_replayed();
@@ -785,16 +755,8 @@ async fn the_same_key_while_the_first_refund_request_is_executing_is_a_conflict(
     // GIVEN a first refund request with key R held inside its queue send
     let world = World::new();
     let id = deposit_at(&world, 1000, Stage::Succeeded).await;
-    let gate = world.hold_next_send();
-    let intake = world.intake.clone();
-    let first = tokio::spawn(async move {
-        deposit_intake::handle(
-            &intake,
-            post_refund(KEY_A, &id.to_string(), Some("R"), &body(Some(300))),
-        )
-        .await
-    });
-    gate.entered().await;
+    let request = post_refund(KEY_A, &id.to_string(), Some("R"), &body(Some(300)));
+    let (gate, first) = world.hold_in_send(request).await;
 
     // WHEN the same request arrives meanwhile
     let second = refund(&world, id, "R", Some(300)).await;
@@ -805,7 +767,7 @@ async fn the_same_key_while_the_first_refund_request_is_executing_is_a_conflict(
 
     // AND once released the first completes, and a later retry replays it
     gate.release();
-    let first = Reply::from(first.await.expect("the first request finishes"));
+    let first = first.await.expect("the first request finishes");
     let first_id = assert_accepted(&first, id, 300);
     let third = refund(&world, id, "R", Some(300)).await;
     third.assert_replayed();
@@ -955,14 +917,14 @@ async fn amounts_that_are_not_positive_integers_are_refused_and_nothing_is_writt
         json!("100"),
     ] {
         // WHEN the amount is zero, negative, fractional, not a number, a float or a string
-        let reply = world
-            .send(post_refund(
-                KEY_A,
-                &id.to_string(),
-                Some("K"),
-                &json!({ "amount": amount }).to_string(),
-            ))
-            .await;
+        let reply = refund_as(
+            &world,
+            KEY_A,
+            &id.to_string(),
+            Some("K"),
+            &json!({ "amount": amount }).to_string(),
+        )
+        .await;
 
         // THEN 400 amount_invalid on `amount`, nothing written
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{amount}");
@@ -980,14 +942,14 @@ async fn an_unknown_field_is_refused_naming_it() {
     let id = deposit_at(&world, 1000, Stage::Succeeded).await;
 
     // WHEN the refund body carries a field the API does not define
-    let reply = world
-        .send(post_refund(
-            KEY_A,
-            &id.to_string(),
-            Some("K"),
-            r#"{ "amount": 100, "reason": "duplicate" }"#,
-        ))
-        .await;
+    let reply = refund_as(
+        &world,
+        KEY_A,
+        &id.to_string(),
+        Some("K"),
+        r#"{ "amount": 100, "reason": "duplicate" }"#,
+    )
+    .await;
 
     // THEN 400 parameter_unknown on that field, nothing written
     reply.assert_bad_request("parameter_unknown", Some("reason"));
@@ -1003,9 +965,7 @@ async fn a_missing_idempotency_key_is_refused() {
     let id = deposit_at(&world, 1000, Stage::Succeeded).await;
 
     // WHEN a refund is asked for without Idempotency-Key
-    let reply = world
-        .send(post_refund(KEY_A, &id.to_string(), None, &body(Some(100))))
-        .await;
+    let reply = refund_as(&world, KEY_A, &id.to_string(), None, &body(Some(100))).await;
 
     // THEN 400 idempotency_key_missing, nothing written
     reply.assert_bad_request("idempotency_key_missing", Some("Idempotency-Key"));
@@ -1022,22 +982,15 @@ async fn another_merchants_deposit_is_not_found_exactly_like_an_unknown_one() {
     let id = deposit_at(&world, 1000, Stage::Succeeded).await;
 
     // WHEN merchant B asks to refund it, and to refund a random id
-    let theirs = world
-        .send(post_refund(
-            KEY_B,
-            &id.to_string(),
-            Some("K"),
-            &body(Some(100)),
-        ))
-        .await;
-    let unknown = world
-        .send(post_refund(
-            KEY_B,
-            &Uuid::new_v4().to_string(),
-            Some("K2"),
-            &body(Some(100)),
-        ))
-        .await;
+    let theirs = refund_as(&world, KEY_B, &id.to_string(), Some("K"), &body(Some(100))).await;
+    let unknown = refund_as(
+        &world,
+        KEY_B,
+        &Uuid::new_v4().to_string(),
+        Some("K2"),
+        &body(Some(100)),
+    )
+    .await;
 
     // THEN the same 404 for both: nothing confirms that A's deposit exists
     theirs.assert_deposit_not_found();
@@ -1059,22 +1012,15 @@ async fn a_malformed_deposit_id_is_not_found_like_an_unknown_one() {
     let world = World::new();
 
     // WHEN it asks to refund a deposit id that is not a UUID, and a random UUID
-    let malformed = world
-        .send(post_refund(
-            KEY_A,
-            "not-a-uuid",
-            Some("K"),
-            &body(Some(100)),
-        ))
-        .await;
-    let unknown = world
-        .send(post_refund(
-            KEY_A,
-            &Uuid::new_v4().to_string(),
-            Some("K"),
-            &body(Some(100)),
-        ))
-        .await;
+    let malformed = refund_as(&world, KEY_A, "not-a-uuid", Some("K"), &body(Some(100))).await;
+    let unknown = refund_as(
+        &world,
+        KEY_A,
+        &Uuid::new_v4().to_string(),
+        Some("K"),
+        &body(Some(100)),
+    )
+    .await;
 
     // THEN both are the same 404 deposit_not_found (as `GET /v1/deposits/not-a-uuid` is)
     unknown.assert_deposit_not_found();
@@ -1116,14 +1062,14 @@ async fn a_refund_request_without_a_valid_api_key_is_unauthenticated() {
     let id = deposit_at(&world, 1000, Stage::Succeeded).await;
 
     // WHEN a refund is asked for with an unknown API key
-    let reply = world
-        .send(post_refund(
-            "sk_test_nobody",
-            &id.to_string(),
-            Some("K"),
-            &body(Some(100)),
-        ))
-        .await;
+    let reply = refund_as(
+        &world,
+        "sk_test_nobody",
+        &id.to_string(),
+        Some("K"),
+        &body(Some(100)),
+    )
+    .await;
 
     // THEN 401, nothing refunded
     reply.assert_api_key_invalid();

@@ -22,6 +22,7 @@ use paygate_memory::{
 use serde_json::Value;
 use std::fmt::Display;
 use std::sync::Arc;
+use tokio::sync::Barrier;
 use tokio::task::JoinHandle;
 
 pub const KEY_A: &str = "sk_test_merchant_a_4f9c2e";
@@ -179,16 +180,42 @@ impl World {
         self.send(post_deposit(KEY_A, key, &body)).await
     }
 
-    /// GIVEN-helper: merchant A's valid deposit under `key`, sent in the background and
-    /// held inside its queue send until the returned rule releases it; the task answers
-    /// the request's reply.
+    /// GIVEN-helper: merchant A's valid deposit under `key`, held in its queue send (see
+    /// [`Self::hold_in_send`]).
     pub async fn held_in_send(&self, key: &str) -> (Rule, JoinHandle<Reply>) {
+        let request = post_deposit(KEY_A, key, &valid_body().to_string());
+        self.hold_in_send(request).await
+    }
+
+    /// GIVEN-helper: `request`, sent in the background and held inside its queue send
+    /// until the returned rule releases it; the task answers the request's reply.
+    pub async fn hold_in_send(&self, request: Request) -> (Rule, JoinHandle<Reply>) {
         let gate = self.hold_next_send();
         let intake = self.intake.clone();
-        let request = post_deposit(KEY_A, key, &valid_body().to_string());
         let first = tokio::spawn(async move { Reply::from(handle(&intake, request).await) });
         gate.entered().await;
         (gate, first)
+    }
+
+    /// WHEN-helper: `requests` arrive at once: each on its own task, all starting together.
+    /// Returns their replies, in the order of `requests`.
+    pub async fn send_at_once(&self, requests: Vec<Request>) -> Vec<Reply> {
+        let start = Arc::new(Barrier::new(requests.len()));
+        let tasks: Vec<_> = requests
+            .into_iter()
+            .map(|request| {
+                let (intake, start) = (self.intake.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    Reply::from(handle(&intake, request).await)
+                })
+            })
+            .collect();
+        let mut replies = Vec::new();
+        for task in tasks {
+            replies.push(task.await.expect("the request task finishes"));
+        }
+        replies
     }
 
     /// GIVEN-helper: merchant A posted the valid deposit under `key` while the queue failed
