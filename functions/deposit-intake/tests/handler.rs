@@ -5,6 +5,7 @@ use http::{Method, StatusCode};
 use lambda_http::Body;
 use paygate_domain::DepositEvent;
 use paygate_domain::ports::DepositMessage;
+use paygate_kit::in_case;
 use paygate_kit::world::intake::*;
 use serde_json::{Value, json};
 use time::Duration;
@@ -231,8 +232,10 @@ async fn the_same_key_and_body_replays_the_first_response_as_long_as_the_key_is_
         let again = world.post_valid_deposit(KEY_A, "K").await;
 
         // THEN the first response again, marked as replayed, and nothing new
-        again.assert_json(StatusCode::ACCEPTED);
-        again.assert_replayed();
+        in_case(case, || {
+            again.assert_json(StatusCode::ACCEPTED);
+            again.assert_replayed();
+        });
         assert_eq!(again.json(), first.json(), "{case}");
         assert_eq!(again.deposit_id(), first.deposit_id(), "{case}");
         let location = again.header("location");
@@ -597,8 +600,10 @@ async fn a_missing_or_invalid_idempotency_key_is_refused_naming_the_header() {
 
         // THEN 400 naming the header, nothing written
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{case}");
-        reply.assert_bad_request(code, Some("Idempotency-Key"));
-        world.assert_nothing_written();
+        in_case(case, || {
+            reply.assert_bad_request(code, Some("Idempotency-Key"));
+            world.assert_nothing_written();
+        });
     }
     // AND the longest allowed key (255) is accepted
     let reply = world.post_valid_deposit(KEY_A, &"k".repeat(255)).await;
@@ -666,13 +671,14 @@ async fn another_merchants_deposit_and_audit_trail_are_not_found_exactly_like_un
         let malformed = read_as(KEY_B, &"not-a-uuid").await;
 
         // THEN all are the same 404: nothing confirms that A's deposit exists
-        theirs.assert_deposit_not_found();
+        in_case(case, || theirs.assert_deposit_not_found());
         assert_eq!(theirs.text, unknown.text, "{case}");
         assert_eq!(theirs.headers, unknown.headers, "{case}");
         assert_eq!(malformed.text, unknown.text, "{case}");
         assert!(!theirs.text.contains(&id.to_string()), "{case}");
         // AND A still sees its own
-        read_as(KEY_A, &id).await.assert_json(StatusCode::OK);
+        let own = read_as(KEY_A, &id).await;
+        in_case(case, || own.assert_json(StatusCode::OK));
     }
 }
 

@@ -18,6 +18,7 @@ use paygate_domain::validation::parse_deposit_request;
 use paygate_domain::{CorrelationId, DepositEvent, DepositId, RefundId};
 use paygate_kit::fixtures;
 use paygate_kit::gateway_reports::apply;
+use paygate_kit::in_case;
 use paygate_kit::world::intake::*;
 use serde_json::{Value, json};
 
@@ -188,6 +189,13 @@ async fn refund_as(
     world.send(post_refund(api_key, deposit, key, body)).await
 }
 
+/// The merchant of `api_key` asks for a refund of 100 of a deposit no one has (a random
+/// id), with `Idempotency-Key: key`.
+async fn refund_of_nobody(world: &World, api_key: &str, key: &str) -> Reply {
+    let nobodys = Uuid::new_v4().to_string();
+    refund_as(world, api_key, &nobodys, Some(key), &body(Some(100))).await
+}
+
 /// Merchant A's request for a refund of 600 under key R: the same request every time.
 fn same_600(id: DepositId) -> lambda_http::Request {
     post_refund(KEY_A, &id.to_string(), Some("R"), &body(Some(600)))
@@ -258,6 +266,19 @@ async fn requested_refunds(world: &World, id: DepositId) -> Vec<(RefundId, u64)>
 fn assert_no_new_message(world: &World) {
     let fresh = world.drain_queue();
     assert!(fresh.is_empty(), "unexpected messages: {fresh:?}");
+}
+
+/// THEN-helper: refused requests left no trace: none of `keys` of `merchant` is claimed,
+/// no message was sent.
+async fn assert_left_no_trace(world: &World, merchant: &str, keys: &[&str]) {
+    for key in keys {
+        let claimed = world.stored_key(merchant, key).await;
+        assert!(
+            claimed.is_none(),
+            "key {key} of {merchant} claimed: {claimed:?}"
+        );
+    }
+    assert_no_new_message(world);
 }
 
 async fn event_types(world: &World, id: DepositId) -> Vec<&'static str> {
@@ -410,8 +431,7 @@ async fn more_than_what_is_left_is_refused_and_writes_nothing() {
     // THEN 422 refund_exceeds_remaining on `amount`, nothing written nor sent
     assert_exceeds_remaining(&reply);
     assert_eq!(world.stored_events(id).await.len(), before);
-    assert!(world.stored_key(MERCHANT_A, "too-much").await.is_none());
-    assert_no_new_message(&world);
+    assert_left_no_trace(&world, MERCHANT_A, &["too-much"]).await;
 
     // AND exactly what is left is accepted
     assert_accepted(&refund(&world, id, "exactly", Some(400)).await, id, 400);
@@ -930,47 +950,55 @@ async fn amounts_that_are_not_positive_integers_are_refused_and_nothing_is_writt
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{amount}");
         reply.assert_bad_request("amount_invalid", Some("amount"));
         assert_eq!(world.stored_events(id).await.len(), before, "{amount}");
-        assert!(world.stored_key(MERCHANT_A, "K").await.is_none());
-        assert_no_new_message(&world);
+        assert_left_no_trace(&world, MERCHANT_A, &["K"]).await;
     }
 }
 
 #[tokio::test]
-async fn an_unknown_field_is_refused_naming_it() {
-    // GIVEN a succeeded deposit
-    let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+async fn a_refund_request_refused_for_what_it_says_writes_nothing() {
+    let cases = [
+        (
+            "a field the API does not define",
+            KEY_A,
+            Some("K"),
+            r#"{ "amount": 100, "reason": "duplicate" }"#.to_owned(),
+            (StatusCode::BAD_REQUEST, "invalid_request_error"),
+            ("parameter_unknown", Some("reason")),
+        ),
+        (
+            "no Idempotency-Key",
+            KEY_A,
+            None,
+            body(Some(100)),
+            (StatusCode::BAD_REQUEST, "invalid_request_error"),
+            ("idempotency_key_missing", Some("Idempotency-Key")),
+        ),
+        (
+            "an unknown API key",
+            "sk_test_nobody",
+            Some("K"),
+            body(Some(100)),
+            (StatusCode::UNAUTHORIZED, "authentication_error"),
+            ("api_key_invalid", None),
+        ),
+    ];
+    for (case, api_key, key, request, (status, kind), (code, param)) in cases {
+        // GIVEN a succeeded deposit
+        let world = World::new();
+        let id = deposit_at(&world, 1000, Stage::Succeeded).await;
 
-    // WHEN the refund body carries a field the API does not define
-    let reply = refund_as(
-        &world,
-        KEY_A,
-        &id.to_string(),
-        Some("K"),
-        r#"{ "amount": 100, "reason": "duplicate" }"#,
-    )
-    .await;
+        // WHEN a refund of it is asked for so
+        let reply = refund_as(&world, api_key, &id.to_string(), key, &request).await;
 
-    // THEN 400 parameter_unknown on that field, nothing written
-    reply.assert_bad_request("parameter_unknown", Some("reason"));
-    assert!(requested_refunds(&world, id).await.is_empty());
-    assert!(world.stored_key(MERCHANT_A, "K").await.is_none());
-    assert_no_new_message(&world);
-}
-
-#[tokio::test]
-async fn a_missing_idempotency_key_is_refused() {
-    // GIVEN a succeeded deposit
-    let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
-
-    // WHEN a refund is asked for without Idempotency-Key
-    let reply = refund_as(&world, KEY_A, &id.to_string(), None, &body(Some(100))).await;
-
-    // THEN 400 idempotency_key_missing, nothing written
-    reply.assert_bad_request("idempotency_key_missing", Some("Idempotency-Key"));
-    assert!(requested_refunds(&world, id).await.is_empty());
-    assert_no_new_message(&world);
+        // THEN refused, and nothing refunded nor written
+        assert_eq!(reply.status, status, "{case}: {}", reply.text);
+        in_case(case, || reply.assert_error(status, kind, code, param));
+        assert!(requested_refunds(&world, id).await.is_empty(), "{case}");
+        let claimed = world.stored_key(MERCHANT_A, "K").await;
+        assert!(claimed.is_none(), "{case}: {claimed:?}");
+        let sent = world.drain_queue();
+        assert!(sent.is_empty(), "{case}: unexpected messages: {sent:?}");
+    }
 }
 
 // ================================================================ tenant isolation and routing
@@ -983,14 +1011,7 @@ async fn another_merchants_deposit_is_not_found_exactly_like_an_unknown_one() {
 
     // WHEN merchant B asks to refund it, and to refund a random id
     let theirs = refund_as(&world, KEY_B, &id.to_string(), Some("K"), &body(Some(100))).await;
-    let unknown = refund_as(
-        &world,
-        KEY_B,
-        &Uuid::new_v4().to_string(),
-        Some("K2"),
-        &body(Some(100)),
-    )
-    .await;
+    let unknown = refund_of_nobody(&world, KEY_B, "K2").await;
 
     // THEN the same 404 for both: nothing confirms that A's deposit exists
     theirs.assert_deposit_not_found();
@@ -999,9 +1020,7 @@ async fn another_merchants_deposit_is_not_found_exactly_like_an_unknown_one() {
     assert!(!theirs.text.contains(&id.to_string()));
     // AND nothing was written for either merchant
     assert!(requested_refunds(&world, id).await.is_empty());
-    assert!(world.stored_key(MERCHANT_B, "K").await.is_none());
-    assert!(world.stored_key(MERCHANT_B, "K2").await.is_none());
-    assert_no_new_message(&world);
+    assert_left_no_trace(&world, MERCHANT_B, &["K", "K2"]).await;
     // AND A can still refund it
     assert_accepted(&refund(&world, id, "K", Some(100)).await, id, 100);
 }
@@ -1013,14 +1032,7 @@ async fn a_malformed_deposit_id_is_not_found_like_an_unknown_one() {
 
     // WHEN it asks to refund a deposit id that is not a UUID, and a random UUID
     let malformed = refund_as(&world, KEY_A, "not-a-uuid", Some("K"), &body(Some(100))).await;
-    let unknown = refund_as(
-        &world,
-        KEY_A,
-        &Uuid::new_v4().to_string(),
-        Some("K"),
-        &body(Some(100)),
-    )
-    .await;
+    let unknown = refund_of_nobody(&world, KEY_A, "K").await;
 
     // THEN both are the same 404 deposit_not_found (as `GET /v1/deposits/not-a-uuid` is)
     unknown.assert_deposit_not_found();
@@ -1051,28 +1063,6 @@ async fn refunds_only_take_post() {
         reply.assert_method_not_allowed();
         assert_eq!(reply.header("allow"), Some("POST"), "{method}");
     }
-    assert!(requested_refunds(&world, id).await.is_empty());
-    assert_no_new_message(&world);
-}
-
-#[tokio::test]
-async fn a_refund_request_without_a_valid_api_key_is_unauthenticated() {
-    // GIVEN a succeeded deposit
-    let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
-
-    // WHEN a refund is asked for with an unknown API key
-    let reply = refund_as(
-        &world,
-        "sk_test_nobody",
-        &id.to_string(),
-        Some("K"),
-        &body(Some(100)),
-    )
-    .await;
-
-    // THEN 401, nothing refunded
-    reply.assert_api_key_invalid();
     assert!(requested_refunds(&world, id).await.is_empty());
     assert_no_new_message(&world);
 }
