@@ -168,10 +168,7 @@ async fn a_declined_payer_fails_the_deposit_and_no_other_gateway_is_tried() {
     assert!(world.gateway(CHARLIE).payments().is_empty());
 
     // AND a decline is a working gateway: its breaker counts no failure
-    assert_eq!(
-        world.gateway_status(ALPHA).await.breaker,
-        BreakerState::default()
-    );
+    world.assert_breaker_reset(ALPHA).await;
 }
 
 #[tokio::test]
@@ -456,10 +453,7 @@ async fn after_three_transient_failures_the_breaker_skips_the_gateway_until_its_
             .charges(&attempt_key(fifth.deposit_id, 1)),
         1
     );
-    assert_eq!(
-        world.gateway_status(ALPHA).await.breaker,
-        BreakerState::default()
-    );
+    world.assert_breaker_reset(ALPHA).await;
 }
 
 #[tokio::test]
@@ -539,10 +533,7 @@ async fn an_open_breaker_on_the_only_gateway_serving_a_deposit_makes_it_wait_wit
             "DepositSubmitted 1 alpha"
         ]
     );
-    assert_eq!(
-        world.gateway_status(ALPHA).await.breaker,
-        BreakerState::default()
-    );
+    world.assert_breaker_reset(ALPHA).await;
 }
 
 // ================================================================ at-least-once delivery

@@ -9,7 +9,7 @@ use health_probe::handle;
 use lambda_runtime::{Context, LambdaEvent};
 use paygate_domain::gateways::Health;
 use paygate_kit::samples::Samples;
-use paygate_kit::world::probe::{ALPHA, BRAVO, World, health_down};
+use paygate_kit::world::probe::{ALPHA, BRAVO, Registered, World, health_down};
 use serde_json::{Value, json};
 
 const SAMPLES: Samples = Samples::of("health-probe");

@@ -7,8 +7,9 @@ pub mod probe;
 pub mod processor;
 pub mod webhooks;
 
+use paygate_domain::gateways::{BreakerState, GatewayStatus};
 use paygate_domain::{DepositId, DepositView, RecordedEvent};
-use paygate_memory::MemoryEventStore;
+use paygate_memory::{MemoryEventStore, MemoryGatewayRegistry};
 
 /// THEN-helpers every world with an in-memory event store shares: what it holds of a
 /// deposit.
@@ -39,6 +40,25 @@ pub trait Stored: Sync {
         async move {
             let kinds = self.kinds(id).await;
             kinds.iter().filter(|k| **k == kind).count()
+        }
+    }
+}
+
+/// What every world with a gateway registry reads of it.
+pub trait Registered: Sync {
+    /// The in-memory registry the world's handlers read and update.
+    fn gateway_registry(&self) -> &MemoryGatewayRegistry;
+
+    /// What the registry has learnt of gateway `name` (which must be registered).
+    fn gateway_status(&self, name: &str) -> impl Future<Output = GatewayStatus> + Send {
+        crate::gateways::status_of(self.gateway_registry(), name)
+    }
+
+    /// THEN-helper: the breaker of gateway `name` is closed and counts no failure.
+    fn assert_breaker_reset(&self, name: &str) -> impl Future<Output = ()> + Send {
+        async move {
+            let breaker = self.gateway_status(name).await.breaker;
+            assert_eq!(breaker, BreakerState::default(), "{name}");
         }
     }
 }

@@ -12,7 +12,7 @@
 //! priority 2). Neither sends webhooks (no webhook URL): outcomes are only learnt by
 //! asking the gateway, which is what the sweeper does.
 
-pub use super::Stored;
+pub use super::{Registered, Stored};
 pub use crate::faults::{Answer, Port, Rule, Switchboard, Target};
 pub use crate::fixtures::{assert_consistent, count, start_time, submitted_external_id};
 pub use crate::gateways::{calm, health_down, settling};
@@ -24,7 +24,7 @@ use crate::world::processor::processor_on;
 use gateway_processor::{Disposition, Processor, process_record};
 use health_probe::{Probe, RunSummary, run_once};
 use paygate_domain::crypto::FieldCipher;
-use paygate_domain::gateways::{GatewayStatus, Health};
+use paygate_domain::gateways::Health;
 use paygate_domain::ports::{BusEvent, DepositMessage, EventStore, QueueSender, RandomIds};
 use paygate_domain::service::probe::ProbePolicy;
 use paygate_domain::service::publish::PublishingEventStore;
@@ -261,10 +261,6 @@ impl World {
         self.view(id).await.status
     }
 
-    pub async fn gateway_status(&self, name: &str) -> GatewayStatus {
-        crate::gateways::status_of(self.registry.as_ref(), name).await
-    }
-
     pub async fn health(&self, name: &str) -> Health {
         self.gateway_status(name).await.health
     }
@@ -321,5 +317,11 @@ impl World {
 impl Stored for World {
     fn event_store(&self) -> &MemoryEventStore {
         &self.store
+    }
+}
+
+impl Registered for World {
+    fn gateway_registry(&self) -> &MemoryGatewayRegistry {
+        &self.registry
     }
 }

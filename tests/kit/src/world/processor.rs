@@ -3,7 +3,7 @@
 //! loopback speaking WIRE.md), with deposits created by the real intake use case, a clock
 //! the test moves by hand, and a queue with the SQS redrive semantics.
 
-pub use super::Stored;
+pub use super::{Registered, Stored};
 pub use crate::faults::{Answer, OUTCOMES, Port, Rule, Switchboard, Target};
 pub use crate::fixtures::{attempt_key, country, currency, merchant, start_time};
 pub use crate::gateways::{calm, outage};
@@ -15,7 +15,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
 use gateway_processor::{Disposition, Processor, process_record};
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::deposit::FailureReason;
-use paygate_domain::gateways::{BreakerPolicy, GatewayStatus};
+use paygate_domain::gateways::BreakerPolicy;
 use paygate_domain::ports::{
     ConnectorDirectory, DepositMessage, EventStore, ExternalLookup, GatewayRegistry, RandomIds,
     RedeliveryScheduler,
@@ -198,6 +198,15 @@ impl World {
         process_record(&self.processor, record(message, receive_count)).await
     }
 
+    /// GIVEN+WHEN-helper: a deposit paid with `token` (see [`Self::deposit`]) whose message
+    /// the processor receives once, and is done with.
+    pub async fn processed_deposit(&self, token: &str) -> DepositId {
+        let message = self.deposit(token).await;
+        let disposition = self.deliver(&message, 1).await;
+        assert_eq!(disposition, Disposition::Done, "{message:?}");
+        message.deposit_id
+    }
+
     /// One Lambda invocation with these records, through `handle`.
     pub async fn invoke(&self, records: Vec<SqsMessage>) -> SqsBatchResponse {
         invoke(&self.processor, records).await
@@ -247,10 +256,6 @@ impl World {
             .find_by_external_id(gateway, external_id)
             .await
             .expect("the memory store answers")
-    }
-
-    pub async fn gateway_status(&self, name: &str) -> GatewayStatus {
-        crate::gateways::status_of(self.registry.as_ref(), name).await
     }
 
     /// The external id of the deposit's `DepositSubmitted`.
@@ -332,5 +337,11 @@ fn line(event: &DepositEvent) -> String {
 impl Stored for World {
     fn event_store(&self) -> &MemoryEventStore {
         &self.store
+    }
+}
+
+impl Registered for World {
+    fn gateway_registry(&self) -> &MemoryGatewayRegistry {
+        &self.registry
     }
 }
