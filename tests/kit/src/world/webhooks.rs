@@ -154,6 +154,11 @@ impl World {
         Reply::from(handle(&self.webhooks, request).await)
     }
 
+    /// THEN-helper: `request` is answered 401, as every webhook that fails to authenticate.
+    pub async fn assert_unauthenticated(&self, request: Request) {
+        self.send(request).await.assert_unauthenticated();
+    }
+
     /// POSTs `body` to `/webhooks/{gateway}`, signed now with the gateway's secret.
     pub async fn deliver(&self, gateway: &str, body: &str) -> Reply {
         let header = signature(secret_of(gateway), self.now(), body);
