@@ -2,13 +2,12 @@
 //! merchant (gateways are shared; nothing in the answer belongs to a merchant).
 
 use crate::Intake;
-use crate::response::json;
+use crate::response::{Answer, json};
 use http::StatusCode;
-use lambda_http::{Body, Response};
 use paygate_api::ApiError;
 use paygate_api::models::GatewayList;
 
-pub async fn list_gateways(app: &Intake) -> Result<Response<Body>, ApiError> {
+pub async fn list_gateways(app: &Intake) -> Answer {
     let gateways = app.registry.list().await.map_err(|error| {
         tracing::error!(%error, "gateway registry unavailable");
         ApiError::unavailable()

@@ -19,6 +19,7 @@ use paygate_domain::crypto::FieldCipher;
 use paygate_domain::ports::{
     Clock, EventStore, GatewayRegistry, IdGenerator, MerchantDirectory, QueueSender,
 };
+use paygate_domain::service::intake::IntakePorts;
 use std::sync::Arc;
 
 /// Everything the handler needs, built once per process.
@@ -33,4 +34,18 @@ pub struct Intake {
     pub ids: Arc<dyn IdGenerator>,
     pub cipher: Arc<FieldCipher>,
     pub config: IntakeConfig,
+}
+
+impl Intake {
+    /// The ports the write use cases (deposits and refunds) run on.
+    fn ports(&self) -> IntakePorts<'_> {
+        IntakePorts {
+            store: self.store.as_ref(),
+            queue: self.queue.as_ref(),
+            clock: self.clock.as_ref(),
+            ids: self.ids.as_ref(),
+            cipher: &self.cipher,
+            policy: self.config.idempotency,
+        }
+    }
 }

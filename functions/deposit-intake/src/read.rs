@@ -1,9 +1,8 @@
 //! `GET /v1/deposits/{id}` and `GET /v1/deposits/{id}/events`, scoped to the merchant.
 
 use crate::Intake;
-use crate::response::json;
+use crate::response::{Answer, json};
 use http::StatusCode;
-use lambda_http::{Body, Response};
 use paygate_api::models::{DepositResponse, EventList, EventResponse};
 use paygate_api::{ApiError, ErrorCode};
 use paygate_domain::service::{deposit_events, deposit_view};
@@ -14,35 +13,28 @@ pub fn deposit_not_found() -> ApiError {
     ApiError::new(ErrorCode::DepositNotFound, "no such deposit").with_param("id")
 }
 
-pub async fn get_deposit(
-    app: &Intake,
-    merchant: &MerchantId,
+/// What the store read of the merchant's deposit `id` (recorded on the span first): a
+/// failed read is 503 (its cause only logged), nothing is [`deposit_not_found`].
+async fn found<T, E: std::fmt::Display>(
     id: DepositId,
-) -> Result<Response<Body>, ApiError> {
+    read: impl Future<Output = Result<Option<T>, E>>,
+) -> Result<T, ApiError> {
     tracing::Span::current().record("deposit_id", tracing::field::display(id));
-    let view = deposit_view(app.store.as_ref(), merchant, id)
-        .await
+    read.await
         .map_err(|error| {
             tracing::error!(%error, "store failed");
             ApiError::unavailable()
         })?
-        .ok_or_else(deposit_not_found)?;
+        .ok_or_else(deposit_not_found)
+}
+
+pub async fn get_deposit(app: &Intake, merchant: &MerchantId, id: DepositId) -> Answer {
+    let view = found(id, deposit_view(app.store.as_ref(), merchant, id)).await?;
     Ok(json(StatusCode::OK, &DepositResponse::from(&view)))
 }
 
-pub async fn get_events(
-    app: &Intake,
-    merchant: &MerchantId,
-    id: DepositId,
-) -> Result<Response<Body>, ApiError> {
-    tracing::Span::current().record("deposit_id", tracing::field::display(id));
-    let events = deposit_events(app.store.as_ref(), merchant, id)
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "store failed");
-            ApiError::unavailable()
-        })?
-        .ok_or_else(deposit_not_found)?;
+pub async fn get_events(app: &Intake, merchant: &MerchantId, id: DepositId) -> Answer {
+    let events = found(id, deposit_events(app.store.as_ref(), merchant, id)).await?;
     let list = EventList {
         object: "list",
         deposit_id: id.to_string(),

@@ -1,19 +1,15 @@
 //! `POST /v1/deposits/{id}/refunds`: `{ "amount": 500 }`, or `{}` for all that is left.
 
 use crate::Intake;
-use crate::body::{bounded_bytes, idempotency_key, json};
+use crate::body::keyed_json;
 use crate::read::deposit_not_found;
-use crate::response::intake_error;
-use http::StatusCode;
-use http::header::HeaderValue;
-use lambda_http::{Body, Request, Response};
+use crate::response::{Answer, accepted, intake_error};
+use lambda_http::Request;
 use paygate_api::json::canonical_bytes;
 use paygate_api::models::RefundResponse;
-use paygate_api::request::REPLAYED_HEADER;
 use paygate_api::{ApiError, ErrorCode};
 use paygate_domain::deposit::TransitionError;
 use paygate_domain::idempotency::Fingerprint;
-use paygate_domain::service::intake::IntakePorts;
 use paygate_domain::service::refund::{
     CREATE_REFUND, RefundCreated, RefundError, RefundInput, request_refund,
 };
@@ -26,12 +22,9 @@ pub async fn create_refund(
     deposit_id: DepositId,
     correlation: &CorrelationId,
     request: Request,
-) -> Result<Response<Body>, ApiError> {
+) -> Answer {
     tracing::Span::current().record("deposit_id", tracing::field::display(deposit_id));
-    let (parts, body) = request.into_parts();
-    let bytes = bounded_bytes(&body, app.config.max_body_bytes)?;
-    let key = idempotency_key(&parts.headers)?;
-    let body = json(bytes, true)?;
+    let (key, body) = keyed_json(app, &request, true)?;
     let object = body
         .as_object()
         .ok_or_else(|| ApiError::new(ErrorCode::BodyInvalid, "the body must be a JSON object"))?;
@@ -52,14 +45,6 @@ pub async fn create_refund(
         object.insert("deposit_id".into(), deposit_id.to_string().into());
     }
     let fingerprint = Fingerprint::of(CREATE_REFUND, &canonical_bytes(&fingerprinted));
-    let ports = IntakePorts {
-        store: app.store.as_ref(),
-        queue: app.queue.as_ref(),
-        clock: app.clock.as_ref(),
-        ids: app.ids.as_ref(),
-        cipher: &app.cipher,
-        policy: app.config.idempotency,
-    };
     let input = RefundInput {
         merchant,
         deposit_id,
@@ -68,20 +53,15 @@ pub async fn create_refund(
         correlation,
         amount,
     };
-    let created = request_refund(&ports, input).await.map_err(refund_error)?;
+    let created = request_refund(&app.ports(), input)
+        .await
+        .map_err(refund_error)?;
     let (refund, deposit, replayed) = match &created {
         RefundCreated::New { refund, deposit } => (refund, deposit, false),
         RefundCreated::Replayed { refund, deposit } => (refund, deposit, true),
     };
     tracing::info!(refund_id = %refund.refund_id, replayed, "refund accepted");
-    let mut response =
-        crate::response::json(StatusCode::ACCEPTED, &RefundResponse::new(refund, deposit));
-    if replayed {
-        response
-            .headers_mut()
-            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
-    }
-    Ok(response)
+    Ok(accepted(&RefundResponse::new(refund, deposit), replayed))
 }
 
 fn refund_error(error: RefundError) -> ApiError {

@@ -1,10 +1,15 @@
 //! Building responses, and the one place domain errors become API errors.
 
 use http::StatusCode;
+use http::header::HeaderValue;
 use lambda_http::{Body, Response};
 use paygate_api::ApiError;
+use paygate_api::request::REPLAYED_HEADER;
 use paygate_domain::service::intake::IntakeError;
 use serde::Serialize;
+
+/// What an endpoint answers: a response, or the API error to answer instead.
+pub type Answer = Result<Response<Body>, ApiError>;
 
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".into());
@@ -13,6 +18,17 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(Body::Text(body))
         .unwrap_or_default()
+}
+
+/// A 202 with `value`, marked as a replay of the first answer when `replayed`.
+pub fn accepted<T: Serialize>(value: &T, replayed: bool) -> Response<Body> {
+    let mut response = json(StatusCode::ACCEPTED, value);
+    if replayed {
+        response
+            .headers_mut()
+            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    }
+    response
 }
 
 /// Logs the internal cause (never sent to the client) and picks the public error.

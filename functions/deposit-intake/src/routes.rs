@@ -1,5 +1,6 @@
 //! One span per request; authentication, then routing by method and path.
 
+use crate::response::Answer;
 use crate::{Intake, create, gateways, read, refund};
 use http::Method;
 use lambda_http::{Body, Request, Response};
@@ -82,7 +83,7 @@ async fn dispatch(
     request: Request,
     route: Option<Route>,
     correlation: &paygate_domain::CorrelationId,
-) -> Result<Response<Body>, ApiError> {
+) -> Answer {
     let route = route.ok_or_else(|| ApiError::new(ErrorCode::RouteNotFound, "no such route"))?;
     let merchant = authenticate(app, &request).await?;
     tracing::Span::current().record("merchant_id", field::display(&merchant));

@@ -5,6 +5,7 @@ use http::{Method, StatusCode};
 use lambda_http::Body;
 use paygate_domain::DepositEvent;
 use paygate_domain::ports::DepositMessage;
+use paygate_kit::in_case;
 use paygate_kit::world::intake::*;
 use serde_json::{Value, json};
 use time::Duration;
@@ -17,9 +18,7 @@ async fn a_valid_deposit_is_accepted_as_pending_with_its_location() {
     let world = World::new();
 
     // WHEN it posts a valid deposit with an idempotency key
-    let reply = world
-        .send(post_deposit(KEY_A, "order-A-1", &valid_body().to_string()))
-        .await;
+    let reply = world.post_valid_deposit(KEY_A, "order-A-1").await;
 
     // THEN 202 with the pending deposit and where to find it
     reply.assert_json(StatusCode::ACCEPTED);
@@ -55,8 +54,7 @@ async fn an_accepted_deposit_is_enqueued_exactly_once_naming_it() {
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].body.deposit_id, reply.deposit_id());
     assert_eq!(messages[0].body.merchant_id, merchant(MERCHANT_A));
-    assert_eq!(world.store.stream_count(), 1);
-    assert_eq!(world.store.idempotency_count(), 1);
+    world.assert_stored(1, 1);
 }
 
 #[tokio::test]
@@ -67,7 +65,7 @@ async fn an_accepted_deposit_reads_back_with_the_same_fields() {
     let id = created.deposit_id();
 
     // WHEN merchant A reads it
-    let reply = world.send(get(KEY_A, &format!("/v1/deposits/{id}"))).await;
+    let reply = world.read_deposit(KEY_A, id).await;
 
     // THEN 200 with the same deposit
     reply.assert_json(StatusCode::OK);
@@ -82,9 +80,7 @@ async fn the_audit_trail_of_a_new_deposit_is_one_deposit_requested_event() {
     let id = world.deposit_created("order-A-1").await.deposit_id();
 
     // WHEN merchant A reads its events
-    let reply = world
-        .send(get(KEY_A, &format!("/v1/deposits/{id}/events")))
-        .await;
+    let reply = world.read_events(KEY_A, id).await;
 
     // THEN one DepositRequested whose data shows the card's type only
     reply.assert_json(StatusCode::OK);
@@ -110,13 +106,9 @@ async fn the_card_token_is_never_returned_nor_stored_in_clear() {
     let world = World::new();
     let created = world.deposit_created("order-A-1").await;
     let id = created.deposit_id();
-    let replayed = world
-        .send(post_deposit(KEY_A, "order-A-1", &valid_body().to_string()))
-        .await;
-    let read = world.send(get(KEY_A, &format!("/v1/deposits/{id}"))).await;
-    let audit = world
-        .send(get(KEY_A, &format!("/v1/deposits/{id}/events")))
-        .await;
+    let replayed = world.post_valid_deposit(KEY_A, "order-A-1").await;
+    let read = world.read_deposit(KEY_A, id).await;
+    let audit = world.read_events(KEY_A, id).await;
 
     // THEN no response carries the token
     for reply in [&created, &replayed, &read, &audit] {
@@ -170,18 +162,8 @@ async fn the_card_token_is_never_returned_nor_stored_in_clear() {
 async fn the_callers_correlation_id_follows_the_deposit_into_its_event_and_message() {
     // GIVEN a request carrying X-Correlation-Id
     let world = World::new();
-    let auth = bearer(KEY_A);
-    let headers = [
-        ("authorization", auth.as_str()),
-        ("idempotency-key", "k-1"),
-        ("x-correlation-id", "corr-77"),
-    ];
-    let request = paygate_kit::http::request(
-        Method::POST,
-        "/v1/deposits",
-        &headers,
-        Body::Text(valid_body().to_string()),
-    );
+    let headers = [("idempotency-key", "k-1"), ("x-correlation-id", "corr-77")];
+    let request = deposit_request(&headers, Body::Text(valid_body().to_string()));
 
     // WHEN it is accepted
     let reply = world.send(request).await;
@@ -189,9 +171,7 @@ async fn the_callers_correlation_id_follows_the_deposit_into_its_event_and_messa
 
     // THEN the event and the message carry that correlation id
     let id = reply.deposit_id();
-    let audit = world
-        .send(get(KEY_A, &format!("/v1/deposits/{id}/events")))
-        .await;
+    let audit = world.read_events(KEY_A, id).await;
     assert_eq!(audit.json()["data"][0]["correlation_id"], "corr-77");
     assert_eq!(world.drain_queue()[0].body.correlation_id.0, "corr-77");
 }
@@ -211,9 +191,7 @@ async fn payment_method_and_metadata_are_optional() {
     reply.assert_json(StatusCode::ACCEPTED);
     assert_eq!(reply.json()["currency"], "JPY");
     let id = reply.deposit_id();
-    let audit = world
-        .send(get(KEY_A, &format!("/v1/deposits/{id}/events")))
-        .await;
+    let audit = world.read_events(KEY_A, id).await;
     assert_eq!(
         audit.json()["data"][0]["data"]["payment_method"],
         Value::Null
@@ -225,22 +203,11 @@ async fn payment_method_and_metadata_are_optional() {
 async fn a_body_delivered_as_binary_is_accepted_like_text() {
     // GIVEN the body as API Gateway hands over a base64-encoded payload (decoded to bytes)
     let world = World::new();
-    let auth = bearer(KEY_A);
-    let headers = [
-        ("authorization", auth.as_str()),
-        ("idempotency-key", "bin-1"),
-    ];
     let body = Body::Binary(valid_body().to_string().into_bytes());
 
     // WHEN it is posted
-    let reply = world
-        .send(paygate_kit::http::request(
-            Method::POST,
-            "/v1/deposits",
-            &headers,
-            body,
-        ))
-        .await;
+    let request = deposit_request(&[("idempotency-key", "bin-1")], body);
+    let reply = world.send(request).await;
 
     // THEN it is accepted like a text body
     reply.assert_json(StatusCode::ACCEPTED);
@@ -250,25 +217,33 @@ async fn a_body_delivered_as_binary_is_accepted_like_text() {
 // ================================================================ idempotency
 
 #[tokio::test]
-async fn the_same_key_and_body_replays_the_first_response() {
-    // GIVEN a deposit created with key K
-    let world = World::new();
-    let first = world.deposit_created("K").await;
+async fn the_same_key_and_body_replays_the_first_response_as_long_as_the_key_is_kept() {
+    for (case, later) in [
+        ("5 minutes later", Duration::minutes(5)),
+        // keys are kept at least 24 h
+        ("25 hours later", Duration::hours(25)),
+    ] {
+        // GIVEN a deposit created with key K
+        let world = World::new();
+        let first = world.deposit_created("K").await;
 
-    // WHEN the same request is sent again, later
-    world.clock.advance(Duration::minutes(5));
-    let again = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+        // WHEN the same request is sent again, later
+        world.clock.advance(later);
+        let again = world.post_valid_deposit(KEY_A, "K").await;
 
-    // THEN the first response again, marked as replayed, and nothing new
-    again.assert_json(StatusCode::ACCEPTED);
-    again.assert_replayed();
-    assert_eq!(again.json(), first.json());
-    assert_eq!(again.header("location"), first.header("location"));
-    assert_eq!(world.store.stream_count(), 1);
-    assert_eq!(world.store.idempotency_count(), 1);
-    assert_eq!(world.queue.len(), 1);
+        // THEN the first response again, marked as replayed, and nothing new
+        in_case(case, || {
+            again.assert_json(StatusCode::ACCEPTED);
+            again.assert_replayed();
+        });
+        assert_eq!(again.json(), first.json(), "{case}");
+        assert_eq!(again.deposit_id(), first.deposit_id(), "{case}");
+        let location = again.header("location");
+        assert_eq!(location, first.header("location"), "{case}");
+        assert_eq!(world.store.stream_count(), 1, "{case}");
+        assert_eq!(world.store.idempotency_count(), 1, "{case}");
+        assert_eq!(world.queue.len(), 1, "{case}");
+    }
 }
 
 #[tokio::test]
@@ -306,26 +281,14 @@ async fn the_same_key_with_a_different_body_is_refused_and_writes_nothing() {
 
     // WHEN key K is reused for another amount
     let reply = world
-        .send(post_deposit(
-            KEY_A,
-            "K",
-            &body_with("amount", Some(json!(20000))),
-        ))
+        .post_body_with("K", "amount", Some(json!(20000)))
         .await;
 
     // THEN 422 idempotency_key_reused, and the store and queue are as before
-    reply.assert_error(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "idempotency_error",
-        "idempotency_key_reused",
-        None,
-    );
-    assert_eq!(world.store.stream_count(), 1);
-    assert_eq!(world.store.idempotency_count(), 1);
+    reply.assert_idempotency_error(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
+    world.assert_stored(1, 1);
     assert_eq!(world.queue.len(), 1);
-    let read = world
-        .send(get(KEY_A, &format!("/v1/deposits/{}", first.deposit_id())))
-        .await;
+    let read = world.read_deposit(KEY_A, first.deposit_id()).await;
     assert_eq!(read.json()["amount"], 10099);
 }
 
@@ -333,37 +296,22 @@ async fn the_same_key_with_a_different_body_is_refused_and_writes_nothing() {
 async fn the_same_key_while_the_first_request_is_executing_is_a_conflict() {
     // GIVEN a first request with key K held inside its queue send
     let world = World::new();
-    let gate = world.hold_next_send();
-    let intake = world.intake.clone();
-    let first = tokio::spawn(async move {
-        deposit_intake::handle(&intake, post_deposit(KEY_A, "K", &valid_body().to_string())).await
-    });
-    gate.entered().await;
+    let (gate, first) = world.held_in_send("K").await;
 
     // WHEN the same request arrives meanwhile
-    let second = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let second = world.post_valid_deposit(KEY_A, "K").await;
 
     // THEN 409, and it wrote nothing of its own
-    second.assert_error(
-        StatusCode::CONFLICT,
-        "idempotency_error",
-        "idempotency_request_in_progress",
-        None,
-    );
-    assert_eq!(world.store.stream_count(), 1);
-    assert_eq!(world.store.idempotency_count(), 1);
+    second.assert_idempotency_error(StatusCode::CONFLICT, "idempotency_request_in_progress");
+    world.assert_stored(1, 1);
     assert!(world.queue.is_empty());
 
     // AND once released, the first completes normally and later retries replay it
     gate.release();
-    let first = Reply::from(first.await.expect("the first request finishes"));
+    let first = first.await.expect("the first request finishes");
     first.assert_json(StatusCode::ACCEPTED);
     first.assert_not_replayed();
-    let third = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let third = world.post_valid_deposit(KEY_A, "K").await;
     third.assert_replayed();
     assert_eq!(third.deposit_id(), first.deposit_id());
     assert_eq!(world.queue.len(), 1);
@@ -376,9 +324,7 @@ async fn a_failed_queue_send_still_answers_202_because_the_deposit_is_stored() {
     let queue = world.fail_next_sends(1);
 
     // WHEN a deposit is posted
-    let reply = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let reply = world.post_valid_deposit(KEY_A, "K").await;
 
     // THEN 202 with the pending deposit: it is durable (written before the send), so the
     // request must not be answered as if it failed; the sweeper re-sends its message
@@ -401,8 +347,7 @@ async fn a_failed_queue_send_still_answers_202_because_the_deposit_is_stored() {
     }
     // AND no message went out, while the deposit and its completed key are stored
     assert_eq!(queue.calls(), 1);
-    assert_eq!(world.store.stream_count(), 1);
-    assert_eq!(world.store.idempotency_count(), 1);
+    world.assert_stored(1, 1);
     assert!(world.queue.is_empty());
 }
 
@@ -410,16 +355,11 @@ async fn a_failed_queue_send_still_answers_202_because_the_deposit_is_stored() {
 async fn a_retry_after_a_failed_send_replays_the_stored_deposit_and_creates_no_other() {
     // GIVEN a deposit whose queue send failed (answered 202 all the same)
     let world = World::new();
-    let queue = world.fail_next_sends(1);
-    let first = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let (queue, first) = world.posted_while_the_send_failed("K").await;
     first.assert_json(StatusCode::ACCEPTED);
 
     // WHEN the client retries with the same key, the queue working again
-    let retry = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let retry = world.post_valid_deposit(KEY_A, "K").await;
 
     // THEN the recorded deposit is replayed: same id, same location, nothing new stored
     retry.assert_json(StatusCode::ACCEPTED);
@@ -444,12 +384,7 @@ async fn a_retry_after_a_failed_send_replays_the_stored_deposit_and_creates_no_o
 async fn a_request_that_died_mid_send_holds_its_key_until_the_lease_expires_then_a_retry_sends() {
     // GIVEN a first request with key K that dies (is cancelled) inside its queue send
     let world = World::new();
-    let gate = world.hold_next_send();
-    let intake = world.intake.clone();
-    let doomed = tokio::spawn(async move {
-        deposit_intake::handle(&intake, post_deposit(KEY_A, "K", &valid_body().to_string())).await
-    });
-    gate.entered().await;
+    let (_gate, doomed) = world.held_in_send("K").await;
     doomed.abort();
     assert!(
         doomed
@@ -462,24 +397,15 @@ async fn a_request_that_died_mid_send_holds_its_key_until_the_lease_expires_then
 
     // WHEN a retry comes within the 30 s lease
     world.clock.advance(Duration::seconds(29));
-    let early = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let early = world.post_valid_deposit(KEY_A, "K").await;
 
     // THEN it is told the first is still in progress
-    early.assert_error(
-        StatusCode::CONFLICT,
-        "idempotency_error",
-        "idempotency_request_in_progress",
-        None,
-    );
+    early.assert_idempotency_error(StatusCode::CONFLICT, "idempotency_request_in_progress");
     assert!(world.queue.is_empty());
 
     // WHEN a retry comes after the lease ran out
     world.clock.advance(Duration::seconds(2));
-    let late = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let late = world.post_valid_deposit(KEY_A, "K").await;
 
     // THEN it takes over: the original deposit is replayed and its message finally sent
     late.assert_json(StatusCode::ACCEPTED);
@@ -500,30 +426,19 @@ async fn when_a_failed_send_cannot_complete_its_key_a_retry_takes_over_after_30_
         .when(Target::op(Port::Store, "transition_idempotency"))
         .once()
         .fail("ProvisionedThroughputExceededException");
-    let first = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let first = world.post_valid_deposit(KEY_A, "K").await;
     first.assert_json(StatusCode::ACCEPTED);
 
     // WHEN the client retries at once
-    let early = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let early = world.post_valid_deposit(KEY_A, "K").await;
 
     // THEN the key is still leased: 409, nothing sent
-    early.assert_error(
-        StatusCode::CONFLICT,
-        "idempotency_error",
-        "idempotency_request_in_progress",
-        None,
-    );
+    early.assert_idempotency_error(StatusCode::CONFLICT, "idempotency_request_in_progress");
     assert_eq!(queue.calls(), 1);
 
     // WHEN it retries after the lease expired
     world.clock.advance(Duration::seconds(31));
-    let late = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let late = world.post_valid_deposit(KEY_A, "K").await;
 
     // THEN it takes over: the same deposit is replayed and its message sent
     late.assert_json(StatusCode::ACCEPTED);
@@ -536,41 +451,14 @@ async fn when_a_failed_send_cannot_complete_its_key_a_retry_takes_over_after_30_
 }
 
 #[tokio::test]
-async fn a_completed_key_still_replays_a_day_later() {
-    // GIVEN a deposit created with key K
-    let world = World::new();
-    let first = world.deposit_created("K").await;
-
-    // WHEN the same request comes 25 hours later (keys are kept at least 24 h)
-    world.clock.advance(Duration::hours(25));
-    let again = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
-
-    // THEN it is still a replay of the first
-    again.assert_replayed();
-    assert_eq!(again.deposit_id(), first.deposit_id());
-    assert_eq!(world.store.stream_count(), 1);
-    assert_eq!(world.queue.len(), 1);
-}
-
-#[tokio::test]
 async fn a_rejected_request_does_not_consume_its_idempotency_key() {
     // GIVEN a request refused for a bad amount under key K
     let world = World::new();
-    let refused = world
-        .send(post_deposit(
-            KEY_A,
-            "K",
-            &body_with("amount", Some(json!(0))),
-        ))
-        .await;
+    let refused = world.post_body_with("K", "amount", Some(json!(0))).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
 
     // WHEN the corrected request is sent with the same key
-    let reply = world
-        .send(post_deposit(KEY_A, "K", &valid_body().to_string()))
-        .await;
+    let reply = world.post_valid_deposit(KEY_A, "K").await;
 
     // THEN it creates the deposit (no 422 for a "different body")
     reply.assert_json(StatusCode::ACCEPTED);
@@ -587,12 +475,7 @@ async fn malformed_json_is_refused_and_leaves_no_trace() {
         // WHEN a body that is not JSON is posted
         let reply = world.send(post_deposit(KEY_A, "K", body)).await;
         // THEN 400 body_invalid_json, nothing written
-        reply.assert_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "body_invalid_json",
-            None,
-        );
+        reply.assert_bad_request("body_invalid_json", None);
         world.assert_nothing_written();
     }
 }
@@ -605,30 +488,7 @@ async fn a_body_naming_a_field_twice_is_refused_and_leaves_no_trace() {
     // WHEN it is posted
     let reply = world.send(post_deposit(KEY_A, "K", body)).await;
     // THEN it is refused, naming the field, and nothing is written
-    reply.assert_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        "body_duplicate_key",
-        Some("amount"),
-    );
-    world.assert_nothing_written();
-}
-
-#[tokio::test]
-async fn a_non_ascii_idempotency_key_is_invalid_not_missing() {
-    let world = World::new();
-    let mut request = post_deposit(KEY_A, "placeholder", &valid_body().to_string());
-    request.headers_mut().insert(
-        "idempotency-key",
-        http::HeaderValue::from_bytes("clé".as_bytes()).unwrap(),
-    );
-    let reply = world.send(request).await;
-    reply.assert_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        "idempotency_key_invalid",
-        Some("Idempotency-Key"),
-    );
+    reply.assert_bad_request("body_duplicate_key", Some("amount"));
     world.assert_nothing_written();
 }
 
@@ -637,12 +497,7 @@ async fn a_body_that_is_not_an_object_is_refused() {
     let world = World::new();
     for body in ["[]", "42", "null", r#""deposit""#] {
         let reply = world.send(post_deposit(KEY_A, "K", body)).await;
-        reply.assert_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "body_invalid",
-            None,
-        );
+        reply.assert_bad_request("body_invalid", None);
         world.assert_nothing_written();
     }
 }
@@ -670,12 +525,7 @@ async fn a_field_with_an_invalid_value_is_refused_naming_it() {
         let body = body_with(field, Some(value.clone()));
         let reply = world.send(post_deposit(KEY_A, "K", &body)).await;
         // THEN 400 with its code on that field, nothing written
-        reply.assert_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            code,
-            Some(field),
-        );
+        reply.assert_bad_request(code, Some(field));
         world.assert_nothing_written();
     }
 }
@@ -684,15 +534,8 @@ async fn a_field_with_an_invalid_value_is_refused_naming_it() {
 async fn a_missing_required_field_is_refused_naming_it() {
     let world = World::new();
     for field in ["amount", "currency", "country", "customer_id"] {
-        let reply = world
-            .send(post_deposit(KEY_A, "K", &body_with(field, None)))
-            .await;
-        reply.assert_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "parameter_missing",
-            Some(field),
-        );
+        let reply = world.post_body_with("K", field, None).await;
+        reply.assert_bad_request("parameter_missing", Some(field));
         world.assert_nothing_written();
     }
 }
@@ -702,19 +545,10 @@ async fn an_unknown_field_is_refused_naming_it() {
     // GIVEN a body with a field the API does not define
     let world = World::new();
     let reply = world
-        .send(post_deposit(
-            KEY_A,
-            "K",
-            &body_with("gateway", Some(json!("psp_a"))),
-        ))
+        .post_body_with("K", "gateway", Some(json!("psp_a")))
         .await;
     // THEN 400 parameter_unknown on that field, nothing written
-    reply.assert_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        "parameter_unknown",
-        Some("gateway"),
-    );
+    reply.assert_bad_request("parameter_unknown", Some("gateway"));
     world.assert_nothing_written();
 }
 
@@ -730,66 +564,51 @@ async fn a_one_megabyte_body_is_refused_as_too_large() {
     let reply = world.send(post_deposit(KEY_A, "K", &body)).await;
 
     // THEN 413 body_too_large, nothing written
-    reply.assert_error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "invalid_request_error",
-        "body_too_large",
-        None,
-    );
+    reply.assert_invalid_request(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", None);
     world.assert_nothing_written();
 }
 
 #[tokio::test]
-async fn a_missing_idempotency_key_is_refused() {
-    // GIVEN a valid deposit without the Idempotency-Key header
+async fn a_missing_or_invalid_idempotency_key_is_refused_naming_the_header() {
     let world = World::new();
-    let auth = bearer(KEY_A);
-    let request = paygate_kit::http::request(
-        Method::POST,
-        "/v1/deposits",
-        &[("authorization", &auth)],
-        Body::Text(valid_body().to_string()),
-    );
-
-    // WHEN it is posted
-    let reply = world.send(request).await;
-
-    // THEN 400 idempotency_key_missing, nothing written
-    reply.assert_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        "idempotency_key_missing",
-        Some("Idempotency-Key"),
-    );
-    world.assert_nothing_written();
-}
-
-#[tokio::test]
-async fn an_empty_or_overlong_idempotency_key_is_refused() {
-    let world = World::new();
-    for key in [String::new(), "k".repeat(256)] {
-        let reply = world
-            .send(post_deposit(KEY_A, &key, &valid_body().to_string()))
-            .await;
-        reply.assert_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
+    let valid = valid_body().to_string();
+    let mut not_ascii = post_deposit(KEY_A, "placeholder", &valid);
+    let header = http::HeaderValue::from_bytes("clé".as_bytes()).unwrap();
+    not_ascii.headers_mut().insert("idempotency-key", header);
+    let cases = [
+        // (invalid, not missing)
+        ("not ASCII", not_ascii, "idempotency_key_invalid"),
+        (
+            "no Idempotency-Key",
+            deposit_request(&[], Body::Text(valid.clone())),
+            "idempotency_key_missing",
+        ),
+        (
+            "empty",
+            post_deposit(KEY_A, "", &valid),
             "idempotency_key_invalid",
-            Some("Idempotency-Key"),
-        );
-        world.assert_nothing_written();
+        ),
+        (
+            "256 characters",
+            post_deposit(KEY_A, &"k".repeat(256), &valid),
+            "idempotency_key_invalid",
+        ),
+    ];
+    for (case, request, code) in cases {
+        // WHEN a valid deposit is posted with that key
+        let reply = world.send(request).await;
+
+        // THEN 400 naming the header, nothing written
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{case}");
+        in_case(case, || {
+            reply.assert_bad_request(code, Some("Idempotency-Key"));
+            world.assert_nothing_written();
+        });
     }
     // AND the longest allowed key (255) is accepted
-    let reply = world
-        .send(post_deposit(
-            KEY_A,
-            &"k".repeat(255),
-            &valid_body().to_string(),
-        ))
-        .await;
+    let reply = world.post_valid_deposit(KEY_A, &"k".repeat(255)).await;
     reply.assert_json(StatusCode::ACCEPTED);
 }
-
 #[tokio::test]
 async fn requests_without_a_valid_api_key_are_unauthenticated() {
     let world = World::new();
@@ -827,12 +646,7 @@ async fn requests_without_a_valid_api_key_are_unauthenticated() {
                 StatusCode::UNAUTHORIZED,
                 "{what} on {method} {path}"
             );
-            reply.assert_error(
-                StatusCode::UNAUTHORIZED,
-                "authentication_error",
-                "api_key_invalid",
-                None,
-            );
+            reply.assert_api_key_invalid();
             world.assert_nothing_written();
         }
     }
@@ -841,65 +655,31 @@ async fn requests_without_a_valid_api_key_are_unauthenticated() {
 // ================================================================ tenant isolation
 
 #[tokio::test]
-async fn another_merchants_deposit_is_not_found_exactly_like_an_unknown_one() {
-    // GIVEN a deposit of merchant A
-    let world = World::new();
-    let id = world.deposit_created("K").await.deposit_id();
+async fn another_merchants_deposit_and_audit_trail_are_not_found_exactly_like_unknown_ones() {
+    for (case, read) in [("the deposit", ""), ("its audit trail", "/events")] {
+        // GIVEN a deposit of merchant A
+        let world = World::new();
+        let id = world.deposit_created("K").await.deposit_id();
+        let read_as = async |api_key, deposit: &dyn std::fmt::Display| {
+            let path = format!("/v1/deposits/{deposit}{read}");
+            world.send(get(api_key, &path)).await
+        };
 
-    // WHEN merchant B reads it, and reads a random id
-    let theirs = world.send(get(KEY_B, &format!("/v1/deposits/{id}"))).await;
-    let unknown = world
-        .send(get(
-            KEY_B,
-            &format!("/v1/deposits/{}", uuid::Uuid::new_v4()),
-        ))
-        .await;
-    let malformed = world.send(get(KEY_B, "/v1/deposits/not-a-uuid")).await;
+        // WHEN merchant B reads it, one of a random id, and one of an id that is none
+        let theirs = read_as(KEY_B, &id).await;
+        let unknown = read_as(KEY_B, &uuid::Uuid::new_v4()).await;
+        let malformed = read_as(KEY_B, &"not-a-uuid").await;
 
-    // THEN both are the same 404: nothing confirms that A's deposit exists
-    theirs.assert_error(
-        StatusCode::NOT_FOUND,
-        "invalid_request_error",
-        "deposit_not_found",
-        Some("id"),
-    );
-    assert_eq!(theirs.text, unknown.text);
-    assert_eq!(theirs.headers, unknown.headers);
-    assert_eq!(malformed.text, unknown.text);
-    assert!(!theirs.text.contains(&id.to_string()));
-}
-
-#[tokio::test]
-async fn another_merchants_audit_trail_is_not_found_exactly_like_an_unknown_one() {
-    // GIVEN a deposit of merchant A
-    let world = World::new();
-    let id = world.deposit_created("K").await.deposit_id();
-
-    // WHEN merchant B reads its events, and those of a random id
-    let theirs = world
-        .send(get(KEY_B, &format!("/v1/deposits/{id}/events")))
-        .await;
-    let unknown = world
-        .send(get(
-            KEY_B,
-            &format!("/v1/deposits/{}/events", uuid::Uuid::new_v4()),
-        ))
-        .await;
-
-    // THEN the same 404 for both
-    theirs.assert_error(
-        StatusCode::NOT_FOUND,
-        "invalid_request_error",
-        "deposit_not_found",
-        Some("id"),
-    );
-    assert_eq!(theirs.text, unknown.text);
-    assert_eq!(theirs.headers, unknown.headers);
-    // AND A still sees its own
-    let own = world
-        .send(get(KEY_A, &format!("/v1/deposits/{id}/events")))
-        .await;
-    own.assert_json(StatusCode::OK);
+        // THEN all are the same 404: nothing confirms that A's deposit exists
+        in_case(case, || theirs.assert_deposit_not_found());
+        assert_eq!(theirs.text, unknown.text, "{case}");
+        assert_eq!(theirs.headers, unknown.headers, "{case}");
+        assert_eq!(malformed.text, unknown.text, "{case}");
+        assert!(!theirs.text.contains(&id.to_string()), "{case}");
+        // AND A still sees its own
+        let own = read_as(KEY_A, &id).await;
+        in_case(case, || own.assert_json(StatusCode::OK));
+    }
 }
 
 #[tokio::test]
@@ -909,16 +689,13 @@ async fn idempotency_keys_are_scoped_per_merchant() {
     let a = world.deposit_created("K").await;
 
     // WHEN merchant B sends the same body with the same key
-    let b = world
-        .send(post_deposit(KEY_B, "K", &valid_body().to_string()))
-        .await;
+    let b = world.post_valid_deposit(KEY_B, "K").await;
 
     // THEN B gets its own new deposit, not a replay of A's
     b.assert_json(StatusCode::ACCEPTED);
     b.assert_not_replayed();
     assert_ne!(b.deposit_id(), a.deposit_id());
-    assert_eq!(world.store.stream_count(), 2);
-    assert_eq!(world.store.idempotency_count(), 2);
+    world.assert_stored(2, 2);
     let messages = world.drain_queue();
     assert_eq!(messages.len(), 2);
     assert!(
@@ -928,13 +705,9 @@ async fn idempotency_keys_are_scoped_per_merchant() {
                 && m.body.merchant_id == merchant(MERCHANT_B))
     );
     // AND each merchant sees only its own
-    let b_reads = world
-        .send(get(KEY_B, &format!("/v1/deposits/{}", b.deposit_id())))
-        .await;
+    let b_reads = world.read_deposit(KEY_B, b.deposit_id()).await;
     b_reads.assert_json(StatusCode::OK);
-    let a_reads_b = world
-        .send(get(KEY_A, &format!("/v1/deposits/{}", b.deposit_id())))
-        .await;
+    let a_reads_b = world.read_deposit(KEY_A, b.deposit_id()).await;
     assert_eq!(a_reads_b.status, StatusCode::NOT_FOUND);
 }
 
@@ -944,29 +717,17 @@ async fn idempotency_keys_of_merchants_whose_ids_overlap_do_not_collide() {
     let world = World::new();
     world.register("sk_test_acme", "acme");
     world.register("sk_test_acme_eu", "acme#eu");
-    let acme = world
-        .send(post_deposit(
-            "sk_test_acme",
-            "eu#K",
-            &valid_body().to_string(),
-        ))
-        .await;
+    let acme = world.post_valid_deposit("sk_test_acme", "eu#K").await;
     acme.assert_json(StatusCode::ACCEPTED);
 
     // WHEN "acme#eu" sends the same body with key "K"
-    let acme_eu = world
-        .send(post_deposit(
-            "sk_test_acme_eu",
-            "K",
-            &valid_body().to_string(),
-        ))
-        .await;
+    let acme_eu = world.post_valid_deposit("sk_test_acme_eu", "K").await;
 
     // THEN it gets its own deposit, never a replay of acme's
     acme_eu.assert_json(StatusCode::ACCEPTED);
     acme_eu.assert_not_replayed();
     assert_ne!(acme_eu.deposit_id(), acme.deposit_id());
-    assert_eq!(world.store.idempotency_count(), 2);
+    world.assert_stored(2, 2);
 }
 
 // ================================================================ routing
@@ -977,12 +738,7 @@ async fn an_unknown_route_is_not_found() {
     for path in ["/", "/v2/deposits", "/v1/refunds", "/v1/deposits/x/y/z"] {
         let reply = world.send(get(KEY_A, path)).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
-        reply.assert_error(
-            StatusCode::NOT_FOUND,
-            "invalid_request_error",
-            "route_not_found",
-            None,
-        );
+        reply.assert_invalid_request(StatusCode::NOT_FOUND, "route_not_found", None);
     }
     world.assert_nothing_written();
 }
@@ -1017,12 +773,7 @@ async fn a_wrong_method_on_a_deposit_is_not_allowed() {
             StatusCode::METHOD_NOT_ALLOWED,
             "{method} {path}"
         );
-        reply.assert_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request_error",
-            "method_not_allowed",
-            None,
-        );
+        reply.assert_method_not_allowed();
         assert_eq!(reply.header("allow"), Some("GET"), "{method} {path}");
     }
     let list = world

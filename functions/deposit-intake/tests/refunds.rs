@@ -18,9 +18,10 @@ use paygate_domain::validation::parse_deposit_request;
 use paygate_domain::{CorrelationId, DepositEvent, DepositId, RefundId};
 use paygate_kit::fixtures;
 use paygate_kit::gateway_reports::apply;
+use paygate_kit::in_case;
 use paygate_kit::world::intake::*;
 use serde_json::{Value, json};
-use std::sync::Arc;
+
 use uuid::Uuid;
 
 /// The gateway the deposits of these tests were paid through.
@@ -173,14 +174,31 @@ async fn gateway_reports(world: &World, id: DepositId, refund: RefundId, succeed
 
 /// Merchant A asks for a refund of `amount` (`None`: `{}`, all that is left).
 async fn refund(world: &World, id: DepositId, key: &str, amount: Option<u64>) -> Reply {
-    world
-        .send(post_refund(
-            KEY_A,
-            &id.to_string(),
-            Some(key),
-            &body(amount),
-        ))
-        .await
+    refund_as(world, KEY_A, &id.to_string(), Some(key), &body(amount)).await
+}
+
+/// The merchant of `api_key` posts `body` to the refunds of `deposit` (any text), with
+/// `Idempotency-Key: key` when given.
+async fn refund_as(
+    world: &World,
+    api_key: &str,
+    deposit: &str,
+    key: Option<&str>,
+    body: &str,
+) -> Reply {
+    world.send(post_refund(api_key, deposit, key, body)).await
+}
+
+/// The merchant of `api_key` asks for a refund of 100 of a deposit no one has (a random
+/// id), with `Idempotency-Key: key`.
+async fn refund_of_nobody(world: &World, api_key: &str, key: &str) -> Reply {
+    let nobodys = Uuid::new_v4().to_string();
+    refund_as(world, api_key, &nobodys, Some(key), &body(Some(100))).await
+}
+
+/// Merchant A's request for a refund of 600 under key R: the same request every time.
+fn same_600(id: DepositId) -> lambda_http::Request {
+    post_refund(KEY_A, &id.to_string(), Some("R"), &body(Some(600)))
 }
 
 fn body(amount: Option<u64>) -> String {
@@ -214,9 +232,8 @@ fn assert_accepted(reply: &Reply, id: DepositId, amount: u64) -> RefundId {
 }
 
 fn assert_exceeds_remaining(reply: &Reply) {
-    reply.assert_error(
+    reply.assert_invalid_request(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_request_error",
         "refund_exceeds_remaining",
         Some("amount"),
     );
@@ -224,7 +241,7 @@ fn assert_exceeds_remaining(reply: &Reply) {
 
 /// What `GET /v1/deposits/{id}` shows merchant A.
 async fn read(world: &World, id: DepositId) -> Value {
-    let reply = world.send(get(KEY_A, &format!("/v1/deposits/{id}"))).await;
+    let reply = world.read_deposit(KEY_A, id).await;
     reply.assert_json(StatusCode::OK);
     reply.json()
 }
@@ -249,6 +266,19 @@ async fn requested_refunds(world: &World, id: DepositId) -> Vec<(RefundId, u64)>
 fn assert_no_new_message(world: &World) {
     let fresh = world.drain_queue();
     assert!(fresh.is_empty(), "unexpected messages: {fresh:?}");
+}
+
+/// THEN-helper: refused requests left no trace: none of `keys` of `merchant` is claimed,
+/// no message was sent.
+async fn assert_left_no_trace(world: &World, merchant: &str, keys: &[&str]) {
+    for key in keys {
+        let claimed = world.stored_key(merchant, key).await;
+        assert!(
+            claimed.is_none(),
+            "key {key} of {merchant} claimed: {claimed:?}"
+        );
+    }
+    assert_no_new_message(world);
 }
 
 async fn event_types(world: &World, id: DepositId) -> Vec<&'static str> {
@@ -309,24 +339,17 @@ async fn a_partial_then_a_full_refund_take_300_then_the_700_left_and_count_once_
     assert_eq!(view["status"], "refunded");
     assert_eq!(view["refunded_amount"], 1000);
     assert_eq!(view["amount"], 1000);
-    assert_eq!(
-        event_types(&world, id).await,
-        [
-            "DepositRequested",
-            "AttemptStarted",
-            "DepositSubmitted",
-            "DepositSucceeded",
-            "RefundRequested",
-            "RefundRequested",
-            "RefundSubmitted",
-            "RefundSucceeded",
-            "RefundSubmitted",
-            "RefundSucceeded",
-        ]
-    );
-    let audit = world
-        .send(get(KEY_A, &format!("/v1/deposits/{id}/events")))
-        .await;
+    // (both requested, then each submitted and confirmed)
+    let settled = ["RefundSubmitted", "RefundSucceeded"];
+    let story = [
+        &SUCCEEDED_KINDS[..],
+        &["RefundRequested"; 2],
+        &settled,
+        &settled,
+    ]
+    .concat();
+    assert_eq!(event_types(&world, id).await, story);
+    let audit = world.read_events(KEY_A, id).await;
     audit.assert_json(StatusCode::OK);
     let requested = &audit.json()["data"][4];
     assert_eq!(requested["type"], "RefundRequested");
@@ -382,9 +405,8 @@ async fn a_refunded_deposit_takes_no_further_refund() {
         let reply = refund(&world, id, key, amount).await;
 
         // THEN 422 deposit_not_refundable, and nothing is written
-        reply.assert_error(
+        reply.assert_invalid_request(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request_error",
             "deposit_not_refundable",
             None,
         );
@@ -409,8 +431,7 @@ async fn more_than_what_is_left_is_refused_and_writes_nothing() {
     // THEN 422 refund_exceeds_remaining on `amount`, nothing written nor sent
     assert_exceeds_remaining(&reply);
     assert_eq!(world.stored_events(id).await.len(), before);
-    assert!(world.stored_key(MERCHANT_A, "too-much").await.is_none());
-    assert_no_new_message(&world);
+    assert_left_no_trace(&world, MERCHANT_A, &["too-much"]).await;
 
     // AND exactly what is left is accepted
     assert_accepted(&refund(&world, id, "exactly", Some(400)).await, id, 400);
@@ -466,30 +487,17 @@ async fn twenty_concurrent_refunds_of_100_on_a_1000_deposit_accept_exactly_ten()
     let snapshot = same_snapshot(&world, 20);
 
     // WHEN 20 requests of 100 each, with different keys, arrive at once
-    let barrier = Arc::new(tokio::sync::Barrier::new(20));
-    let tasks: Vec<_> = (0..20)
-        .map(|n| {
-            let intake = world.intake.clone();
-            let barrier = barrier.clone();
-            let request = post_refund(
-                KEY_A,
-                &id.to_string(),
-                Some(&format!("burst-{n}")),
-                &body(Some(100)),
-            );
-            tokio::spawn(async move {
-                barrier.wait().await;
-                (
-                    n,
-                    Reply::from(deposit_intake::handle(&intake, request).await),
-                )
-            })
-        })
+    let burst = |n| {
+        let key = format!("burst-{n}");
+        post_refund(KEY_A, &id.to_string(), Some(&key), &body(Some(100)))
+    };
+    let requests = (0..20).map(burst).collect();
+    let replies: Vec<_> = world
+        .send_at_once(requests)
+        .await
+        .into_iter()
+        .enumerate()
         .collect();
-    let mut replies = Vec::new();
-    for task in tasks {
-        replies.push(task.await.expect("the request task finishes"));
-    }
 
     // THEN exactly 10 are accepted and 10 refused as exceeding what is left
     let mut accepted = std::collections::HashSet::new();
@@ -560,17 +568,10 @@ async fn five_concurrent_requests_for_all_that_is_left_refund_it_once() {
     same_snapshot(&world, 5);
 
     // WHEN 5 requests for all that is left (`{}`), with different keys, arrive at once
-    let tasks: Vec<_> = (0..5)
-        .map(|n| {
-            let intake = world.intake.clone();
-            let request = post_refund(KEY_A, &id.to_string(), Some(&format!("all-{n}")), "{}");
-            tokio::spawn(async move { Reply::from(deposit_intake::handle(&intake, request).await) })
-        })
-        .collect();
-    let mut replies = Vec::new();
-    for task in tasks {
-        replies.push(task.await.expect("the request task finishes"));
-    }
+    let all_that_is_left = |n| post_refund(KEY_A, &id.to_string(), Some(&format!("all-{n}")), "{}");
+    let replies = world
+        .send_at_once((0..5).map(all_that_is_left).collect())
+        .await;
 
     // THEN one refund of the whole 1000; the four others are refused
     let accepted: Vec<&Reply> = replies
@@ -598,17 +599,7 @@ async fn the_same_refund_sent_twice_at_once_is_made_once_and_never_refused_as_ex
     same_snapshot(&world, 2);
 
     // WHEN the same request for 600 (same key, same body) arrives twice at once
-    let tasks: Vec<_> = (0..2)
-        .map(|_| {
-            let intake = world.intake.clone();
-            let request = post_refund(KEY_A, &id.to_string(), Some("R"), &body(Some(600)));
-            tokio::spawn(async move { Reply::from(deposit_intake::handle(&intake, request).await) })
-        })
-        .collect();
-    let mut replies = Vec::new();
-    for task in tasks {
-        replies.push(task.await.expect("the request task finishes"));
-    }
+    let replies = world.send_at_once(vec![same_600(id), same_600(id)]).await;
 
     // THEN one refund of 600 is made; the other request is its replay or a 409 (the first
     // is still running), never a refusal as if it were another refund of 600
@@ -622,12 +613,8 @@ async fn the_same_refund_sent_twice_at_once_is_made_once_and_never_refused_as_ex
         match (reply.status, reply.header("idempotent-replayed")) {
             (StatusCode::ACCEPTED, None) => {}
             (StatusCode::ACCEPTED, Some("true")) => assert_eq!(refund_id(reply), made),
-            (StatusCode::CONFLICT, _) => reply.assert_error(
-                StatusCode::CONFLICT,
-                "idempotency_error",
-                "idempotency_request_in_progress",
-                None,
-            ),
+            (StatusCode::CONFLICT, _) => reply
+                .assert_idempotency_error(StatusCode::CONFLICT, "idempotency_request_in_progress"),
             _ => panic!(
                 "the retry of the same request was answered {}: {}",
                 reply.status, reply.text
@@ -648,17 +635,7 @@ async fn the_same_refund_is_replayed_when_the_first_commits_between_the_retrys_k
     commit_between_check_and_load(&world);
 
     // WHEN both run
-    let tasks: Vec<_> = (0..2)
-        .map(|_| {
-            let intake = world.intake.clone();
-            let request = post_refund(KEY_A, &id.to_string(), Some("R"), &body(Some(600)));
-            tokio::spawn(async move { Reply::from(deposit_intake::handle(&intake, request).await) })
-        })
-        .collect();
-    let mut replies = Vec::new();
-    for task in tasks {
-        replies.push(task.await.expect("the request task finishes"));
-    }
+    let replies = world.send_at_once(vec![same_600(id), same_600(id)]).await;
 
     // THEN one refund; the second is that refund's replay or a 409, not a refusal of a
     // second refund of 600 (the key was claimed in the very write it now reads)
@@ -724,14 +701,14 @@ async fn a_replay_ignores_key_order_and_whitespace() {
     assert_accepted(&first, id, 300);
 
     // WHEN the same body comes reformatted
-    let again = world
-        .send(post_refund(
-            KEY_A,
-            &id.to_string(),
-            Some("R"),
-            "{ \"amount\" :\n 300 }",
-        ))
-        .await;
+    let again = refund_as(
+        &world,
+        KEY_A,
+        &id.to_string(),
+        Some("R"),
+        "{ \"amount\" :\n 300 }",
+    )
+    .await;
 
     // THEN it is replayed
     again.assert_replayed();
@@ -760,12 +737,7 @@ async fn the_same_key_with_another_amount_or_deposit_is_refused_as_reused() {
             "{what}: {}",
             reply.text
         );
-        reply.assert_error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_error",
-            "idempotency_key_reused",
-            None,
-        );
+        reply.assert_idempotency_error(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
     }
     // AND nothing new was written nor sent
     assert_eq!(requested_refunds(&world, d).await.len(), 1);
@@ -793,12 +765,7 @@ async fn the_key_that_created_the_deposit_cannot_be_reused_for_a_refund() {
     let reply = refund(&world, id, "K", Some(100)).await;
 
     // THEN 422 idempotency_key_reused, nothing written
-    reply.assert_error(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "idempotency_error",
-        "idempotency_key_reused",
-        None,
-    );
+    reply.assert_idempotency_error(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
     assert!(requested_refunds(&world, id).await.is_empty());
     assert_no_new_message(&world);
 }
@@ -808,32 +775,19 @@ async fn the_same_key_while_the_first_refund_request_is_executing_is_a_conflict(
     // GIVEN a first refund request with key R held inside its queue send
     let world = World::new();
     let id = deposit_at(&world, 1000, Stage::Succeeded).await;
-    let gate = world.hold_next_send();
-    let intake = world.intake.clone();
-    let first = tokio::spawn(async move {
-        deposit_intake::handle(
-            &intake,
-            post_refund(KEY_A, &id.to_string(), Some("R"), &body(Some(300))),
-        )
-        .await
-    });
-    gate.entered().await;
+    let request = post_refund(KEY_A, &id.to_string(), Some("R"), &body(Some(300)));
+    let (gate, first) = world.hold_in_send(request).await;
 
     // WHEN the same request arrives meanwhile
     let second = refund(&world, id, "R", Some(300)).await;
 
     // THEN 409, and no second refund
-    second.assert_error(
-        StatusCode::CONFLICT,
-        "idempotency_error",
-        "idempotency_request_in_progress",
-        None,
-    );
+    second.assert_idempotency_error(StatusCode::CONFLICT, "idempotency_request_in_progress");
     assert_eq!(requested_refunds(&world, id).await.len(), 1);
 
     // AND once released the first completes, and a later retry replays it
     gate.release();
-    let first = Reply::from(first.await.expect("the first request finishes"));
+    let first = first.await.expect("the first request finishes");
     let first_id = assert_accepted(&first, id, 300);
     let third = refund(&world, id, "R", Some(300)).await;
     third.assert_replayed();
@@ -950,9 +904,8 @@ async fn a_deposit_that_has_not_succeeded_is_not_refundable_and_nothing_is_writt
                 "{stage:?}: {}",
                 reply.text
             );
-            reply.assert_error(
+            reply.assert_invalid_request(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_request_error",
                 "deposit_not_refundable",
                 None,
             );
@@ -984,77 +937,68 @@ async fn amounts_that_are_not_positive_integers_are_refused_and_nothing_is_writt
         json!("100"),
     ] {
         // WHEN the amount is zero, negative, fractional, not a number, a float or a string
-        let reply = world
-            .send(post_refund(
-                KEY_A,
-                &id.to_string(),
-                Some("K"),
-                &json!({ "amount": amount }).to_string(),
-            ))
-            .await;
+        let reply = refund_as(
+            &world,
+            KEY_A,
+            &id.to_string(),
+            Some("K"),
+            &json!({ "amount": amount }).to_string(),
+        )
+        .await;
 
         // THEN 400 amount_invalid on `amount`, nothing written
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{amount}");
-        reply.assert_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "amount_invalid",
-            Some("amount"),
-        );
+        reply.assert_bad_request("amount_invalid", Some("amount"));
         assert_eq!(world.stored_events(id).await.len(), before, "{amount}");
-        assert!(world.stored_key(MERCHANT_A, "K").await.is_none());
-        assert_no_new_message(&world);
+        assert_left_no_trace(&world, MERCHANT_A, &["K"]).await;
     }
 }
 
 #[tokio::test]
-async fn an_unknown_field_is_refused_naming_it() {
-    // GIVEN a succeeded deposit
-    let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
-
-    // WHEN the refund body carries a field the API does not define
-    let reply = world
-        .send(post_refund(
+async fn a_refund_request_refused_for_what_it_says_writes_nothing() {
+    let cases = [
+        (
+            "a field the API does not define",
             KEY_A,
-            &id.to_string(),
             Some("K"),
-            r#"{ "amount": 100, "reason": "duplicate" }"#,
-        ))
-        .await;
+            r#"{ "amount": 100, "reason": "duplicate" }"#.to_owned(),
+            (StatusCode::BAD_REQUEST, "invalid_request_error"),
+            ("parameter_unknown", Some("reason")),
+        ),
+        (
+            "no Idempotency-Key",
+            KEY_A,
+            None,
+            body(Some(100)),
+            (StatusCode::BAD_REQUEST, "invalid_request_error"),
+            ("idempotency_key_missing", Some("Idempotency-Key")),
+        ),
+        (
+            "an unknown API key",
+            "sk_test_nobody",
+            Some("K"),
+            body(Some(100)),
+            (StatusCode::UNAUTHORIZED, "authentication_error"),
+            ("api_key_invalid", None),
+        ),
+    ];
+    for (case, api_key, key, request, (status, kind), (code, param)) in cases {
+        // GIVEN a succeeded deposit
+        let world = World::new();
+        let id = deposit_at(&world, 1000, Stage::Succeeded).await;
 
-    // THEN 400 parameter_unknown on that field, nothing written
-    reply.assert_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        "parameter_unknown",
-        Some("reason"),
-    );
-    assert!(requested_refunds(&world, id).await.is_empty());
-    assert!(world.stored_key(MERCHANT_A, "K").await.is_none());
-    assert_no_new_message(&world);
-}
+        // WHEN a refund of it is asked for so
+        let reply = refund_as(&world, api_key, &id.to_string(), key, &request).await;
 
-#[tokio::test]
-async fn a_missing_idempotency_key_is_refused() {
-    // GIVEN a succeeded deposit
-    let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
-
-    // WHEN a refund is asked for without Idempotency-Key
-    let reply = world
-        .send(post_refund(KEY_A, &id.to_string(), None, &body(Some(100))))
-        .await;
-
-    // THEN 400 idempotency_key_missing, nothing written
-    reply.assert_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        "idempotency_key_missing",
-        Some("Idempotency-Key"),
-    );
-    assert!(requested_refunds(&world, id).await.is_empty());
-    assert_no_new_message(&world);
+        // THEN refused, and nothing refunded nor written
+        assert_eq!(reply.status, status, "{case}: {}", reply.text);
+        in_case(case, || reply.assert_error(status, kind, code, param));
+        assert!(requested_refunds(&world, id).await.is_empty(), "{case}");
+        let claimed = world.stored_key(MERCHANT_A, "K").await;
+        assert!(claimed.is_none(), "{case}: {claimed:?}");
+        let sent = world.drain_queue();
+        assert!(sent.is_empty(), "{case}: unexpected messages: {sent:?}");
+    }
 }
 
 // ================================================================ tenant isolation and routing
@@ -1066,38 +1010,17 @@ async fn another_merchants_deposit_is_not_found_exactly_like_an_unknown_one() {
     let id = deposit_at(&world, 1000, Stage::Succeeded).await;
 
     // WHEN merchant B asks to refund it, and to refund a random id
-    let theirs = world
-        .send(post_refund(
-            KEY_B,
-            &id.to_string(),
-            Some("K"),
-            &body(Some(100)),
-        ))
-        .await;
-    let unknown = world
-        .send(post_refund(
-            KEY_B,
-            &Uuid::new_v4().to_string(),
-            Some("K2"),
-            &body(Some(100)),
-        ))
-        .await;
+    let theirs = refund_as(&world, KEY_B, &id.to_string(), Some("K"), &body(Some(100))).await;
+    let unknown = refund_of_nobody(&world, KEY_B, "K2").await;
 
     // THEN the same 404 for both: nothing confirms that A's deposit exists
-    theirs.assert_error(
-        StatusCode::NOT_FOUND,
-        "invalid_request_error",
-        "deposit_not_found",
-        Some("id"),
-    );
+    theirs.assert_deposit_not_found();
     assert_eq!(theirs.text, unknown.text);
     assert_eq!(theirs.headers, unknown.headers);
     assert!(!theirs.text.contains(&id.to_string()));
     // AND nothing was written for either merchant
     assert!(requested_refunds(&world, id).await.is_empty());
-    assert!(world.stored_key(MERCHANT_B, "K").await.is_none());
-    assert!(world.stored_key(MERCHANT_B, "K2").await.is_none());
-    assert_no_new_message(&world);
+    assert_left_no_trace(&world, MERCHANT_B, &["K", "K2"]).await;
     // AND A can still refund it
     assert_accepted(&refund(&world, id, "K", Some(100)).await, id, 100);
 }
@@ -1108,30 +1031,11 @@ async fn a_malformed_deposit_id_is_not_found_like_an_unknown_one() {
     let world = World::new();
 
     // WHEN it asks to refund a deposit id that is not a UUID, and a random UUID
-    let malformed = world
-        .send(post_refund(
-            KEY_A,
-            "not-a-uuid",
-            Some("K"),
-            &body(Some(100)),
-        ))
-        .await;
-    let unknown = world
-        .send(post_refund(
-            KEY_A,
-            &Uuid::new_v4().to_string(),
-            Some("K"),
-            &body(Some(100)),
-        ))
-        .await;
+    let malformed = refund_as(&world, KEY_A, "not-a-uuid", Some("K"), &body(Some(100))).await;
+    let unknown = refund_of_nobody(&world, KEY_A, "K").await;
 
     // THEN both are the same 404 deposit_not_found (as `GET /v1/deposits/not-a-uuid` is)
-    unknown.assert_error(
-        StatusCode::NOT_FOUND,
-        "invalid_request_error",
-        "deposit_not_found",
-        Some("id"),
-    );
+    unknown.assert_deposit_not_found();
     assert_eq!(malformed.status, unknown.status, "{}", malformed.text);
     assert_eq!(malformed.text, unknown.text);
     world.assert_nothing_written();
@@ -1156,41 +1060,9 @@ async fn refunds_only_take_post() {
             .await;
 
         // THEN 405, allowing POST, and nothing is refunded
-        reply.assert_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request_error",
-            "method_not_allowed",
-            None,
-        );
+        reply.assert_method_not_allowed();
         assert_eq!(reply.header("allow"), Some("POST"), "{method}");
     }
-    assert!(requested_refunds(&world, id).await.is_empty());
-    assert_no_new_message(&world);
-}
-
-#[tokio::test]
-async fn a_refund_request_without_a_valid_api_key_is_unauthenticated() {
-    // GIVEN a succeeded deposit
-    let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
-
-    // WHEN a refund is asked for with an unknown API key
-    let reply = world
-        .send(post_refund(
-            "sk_test_nobody",
-            &id.to_string(),
-            Some("K"),
-            &body(Some(100)),
-        ))
-        .await;
-
-    // THEN 401, nothing refunded
-    reply.assert_error(
-        StatusCode::UNAUTHORIZED,
-        "authentication_error",
-        "api_key_invalid",
-        None,
-    );
     assert!(requested_refunds(&world, id).await.is_empty());
     assert_no_new_message(&world);
 }

@@ -9,12 +9,14 @@ use paygate_domain::gateways::GatewayConfig;
 use paygate_domain::ports::gateway::{GatewayNotification, NotifiedOutcome};
 use paygate_domain::ports::{GatewayRegistry, RandomIds};
 use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
-use paygate_domain::{CorrelationId, Country, Currency, DepositEvent, DepositStatus};
+use paygate_domain::{CorrelationId, DepositEvent, DepositStatus};
 use paygate_kit::fixtures::{self, FixedIds};
+use paygate_kit::gateways::serving;
 use paygate_kit::samples::fixed::{API_KEY, CORRELATION, DEPOSIT_ID, MERCHANT};
 use paygate_kit::samples::{Samples, deposit_id};
 use paygate_kit::world::intake::{Reply, World, merchant};
 use paygate_memory::MemoryGatewayRegistry;
+use serde_json::Value;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -103,18 +105,12 @@ async fn list_gateways_case() {
     // GIVEN a registry with one gateway
     let mut world = sample_world();
     let registry = Arc::new(MemoryGatewayRegistry::new());
-    registry
-        .upsert_config(&GatewayConfig {
-            name: "acme_json".into(),
-            format: paygate_domain::gateways::WireFormat::Json,
-            base_url: "https://api.acme-psp.example/v2".into(),
-            countries: vec![Country::parse("AE").unwrap()],
-            currencies: vec![Currency::parse("AED").unwrap()],
-            priority: 10,
-            enabled: true,
-        })
-        .await
-        .unwrap();
+    let acme = GatewayConfig {
+        name: "acme_json".into(),
+        base_url: "https://api.acme-psp.example/v2".into(),
+        ..serving(&["AE"], &["AED"], 10)
+    };
+    registry.upsert_config(&acme).await.unwrap();
     world.intake.registry = registry;
 
     // WHEN the sample is invoked
@@ -129,17 +125,19 @@ async fn list_gateways_case() {
     assert_eq!(list["data"].as_array().map(Vec::len), Some(1));
 }
 
-async fn get_deposit_case() {
-    // GIVEN the deposit, created by the create-deposit sample
+/// GIVEN the deposit, created by the create-deposit sample, WHEN the sample `name` is
+/// invoked, THEN 200: its body.
+async fn read_after_create(name: &str) -> Value {
     let world = sample_world();
     deposit_created(&world).await;
-
-    // WHEN the sample is invoked
-    let reply = world.send(SAMPLES.http_request(GET_DEPOSIT)).await;
-
-    // THEN 200 with that deposit
+    let reply = world.send(SAMPLES.http_request(name)).await;
     reply.assert_json(StatusCode::OK);
-    let deposit = reply.json();
+    reply.json()
+}
+
+async fn get_deposit_case() {
+    // GIVEN the created deposit, WHEN the sample is invoked, THEN 200 with that deposit
+    let deposit = read_after_create(GET_DEPOSIT).await;
     assert_eq!(deposit["id"], DEPOSIT_ID);
     assert_eq!(deposit["object"], "deposit");
     assert_eq!(deposit["status"], "pending");
@@ -147,16 +145,9 @@ async fn get_deposit_case() {
 }
 
 async fn get_deposit_events_case() {
-    // GIVEN the deposit, created by the create-deposit sample
-    let world = sample_world();
-    deposit_created(&world).await;
-
-    // WHEN the sample is invoked
-    let reply = world.send(SAMPLES.http_request(GET_DEPOSIT_EVENTS)).await;
-
-    // THEN 200 with its audit trail: the one DepositRequested so far
-    reply.assert_json(StatusCode::OK);
-    let list = reply.json();
+    // GIVEN the created deposit, WHEN the sample is invoked, THEN 200 with its audit
+    // trail: the one DepositRequested so far
+    let list = read_after_create(GET_DEPOSIT_EVENTS).await;
     assert_eq!(list["object"], "list");
     assert_eq!(list["deposit_id"], DEPOSIT_ID);
     let events = list["data"].as_array().expect("a list of events");

@@ -12,6 +12,31 @@ use paygate_kit::world::processor::*;
 use std::time::Duration;
 use uuid::Uuid;
 
+/// Stories (see `World::story`) several tests expect: a deposit taken on its first
+/// attempt by the top-priority gateway, alpha, or by bravo when alpha is not asked.
+const TAKEN_AT_ALPHA: [&str; 3] = [
+    "DepositRequested",
+    "AttemptStarted 1 alpha",
+    "DepositSubmitted 1 alpha",
+];
+const TAKEN_AT_BRAVO: [&str; 3] = [
+    "DepositRequested",
+    "AttemptStarted 1 bravo",
+    "DepositSubmitted 1 bravo",
+];
+
+/// The story of a deposit whose attempt 1 met alpha's outage (nothing was done there) and
+/// whose attempt 2 went to bravo, then `and`.
+fn alpha_down_then_bravo(and: &[&'static str]) -> Vec<&'static str> {
+    let fell_back = [
+        "DepositRequested",
+        "AttemptStarted 1 alpha",
+        "AttemptFailed 1 gateway_unavailable retryable",
+        "AttemptStarted 2 bravo",
+    ];
+    [&fell_back[..], and].concat()
+}
+
 // ================================================================ the happy path
 
 #[tokio::test]
@@ -26,14 +51,7 @@ async fn a_deposit_is_submitted_to_the_top_priority_gateway_and_found_by_its_ext
 
     // THEN the message is done, and the deposit went to alpha, the top priority, once
     assert!(response.batch_item_failures.is_empty());
-    assert_eq!(
-        world.story(id).await,
-        [
-            "DepositRequested",
-            "AttemptStarted 1 alpha",
-            "DepositSubmitted 1 alpha"
-        ]
-    );
+    assert_eq!(world.story(id).await, TAKEN_AT_ALPHA);
     let view = world.view(id).await;
     assert_eq!(view.status, DepositStatus::Submitted);
     assert_eq!(view.gateway.as_deref(), Some(ALPHA));
@@ -76,22 +94,12 @@ async fn a_deposit_paid_through_the_soap_gateway_is_submitted_with_its_transacti
     // GIVEN alpha switched off in the registry, so bravo (SOAP) is the best candidate
     let world = World::new().await;
     world.disable(ALPHA).await;
-    let message = world.deposit("tok_visa").await;
-    let id = message.deposit_id;
 
-    // WHEN the processor receives its message
-    let disposition = world.deliver(&message, 1).await;
+    // WHEN the processor receives its message (and is done with it)
+    let id = world.processed_deposit("tok_visa").await;
 
     // THEN it is submitted at bravo with bravo's transaction id
-    assert_eq!(disposition, Disposition::Done);
-    assert_eq!(
-        world.story(id).await,
-        [
-            "DepositRequested",
-            "AttemptStarted 1 bravo",
-            "DepositSubmitted 1 bravo"
-        ]
-    );
+    assert_eq!(world.story(id).await, TAKEN_AT_BRAVO);
     let external_id = world.submitted_external_id(id).await;
     assert!(external_id.starts_with("txn_"), "{external_id}");
     assert_eq!(world.gateway(BRAVO).charges(&attempt_key(id, 1)), 1);
@@ -103,28 +111,25 @@ async fn a_deposit_paid_through_the_soap_gateway_is_submitted_with_its_transacti
 
 // ================================================================ fallback and declines
 
+/// GIVEN alpha, the top priority, in an outage, WHEN a deposit paid with `token` is
+/// processed (see `World::processed_deposit`).
+async fn processed_while_alpha_is_down(token: &str) -> (World, DepositId) {
+    let world = World::new().await;
+    world.gateway(ALPHA).set_behaviour(outage());
+    let id = world.processed_deposit(token).await;
+    (world, id)
+}
+
 #[tokio::test]
 async fn a_gateway_in_outage_is_skipped_for_the_next_by_priority_which_takes_the_payment() {
     // GIVEN alpha, the top priority, is in an outage (503: nothing was done)
-    let world = World::new().await;
-    world.gateway(ALPHA).set_behaviour(outage());
-    let message = world.deposit("tok_visa").await;
-    let id = message.deposit_id;
-
-    // WHEN the processor receives the message
-    let disposition = world.deliver(&message, 1).await;
+    // WHEN the processor receives the message (and is done with it)
+    let (world, id) = processed_while_alpha_is_down("tok_visa").await;
 
     // THEN the failed attempt is recorded as retryable and bravo took the payment
-    assert_eq!(disposition, Disposition::Done);
     assert_eq!(
         world.story(id).await,
-        [
-            "DepositRequested",
-            "AttemptStarted 1 alpha",
-            "AttemptFailed 1 gateway_unavailable retryable",
-            "AttemptStarted 2 bravo",
-            "DepositSubmitted 2 bravo",
-        ]
+        alpha_down_then_bravo(&["DepositSubmitted 2 bravo"])
     );
     let view = world.view(id).await;
     assert_eq!(view.status, DepositStatus::Submitted);
@@ -145,14 +150,11 @@ async fn a_gateway_in_outage_is_skipped_for_the_next_by_priority_which_takes_the
 async fn a_declined_payer_fails_the_deposit_and_no_other_gateway_is_tried() {
     // GIVEN a deposit paid with a card the PSPs decline
     let world = World::new().await;
-    let message = world.deposit("tok_decline").await;
-    let id = message.deposit_id;
 
-    // WHEN the processor receives the message
-    let disposition = world.deliver(&message, 1).await;
+    // WHEN the processor receives the message (and is done with it)
+    let id = world.processed_deposit("tok_decline").await;
 
     // THEN the deposit failed with the PSP's code, at alpha only
-    assert_eq!(disposition, Disposition::Done);
     assert_eq!(
         world.story(id).await,
         [
@@ -168,35 +170,22 @@ async fn a_declined_payer_fails_the_deposit_and_no_other_gateway_is_tried() {
     assert!(world.gateway(CHARLIE).payments().is_empty());
 
     // AND a decline is a working gateway: its breaker counts no failure
-    assert_eq!(
-        world.gateway_status(ALPHA).await.breaker,
-        BreakerState::default()
-    );
+    world.assert_breaker_reset(ALPHA).await;
 }
 
 #[tokio::test]
 async fn a_decline_by_the_fallback_gateway_is_final_too() {
     // GIVEN alpha in an outage and a card the PSPs decline
-    let world = World::new().await;
-    world.gateway(ALPHA).set_behaviour(outage());
-    let message = world.deposit("tok_decline").await;
-    let id = message.deposit_id;
-
-    // WHEN the processor receives the message
-    let disposition = world.deliver(&message, 1).await;
+    // WHEN the processor receives the message (and is done with it)
+    let (world, id) = processed_while_alpha_is_down("tok_decline").await;
 
     // THEN bravo's (SOAP) decline ends it; charlie is never asked
-    assert_eq!(disposition, Disposition::Done);
     assert_eq!(
         world.story(id).await,
-        [
-            "DepositRequested",
-            "AttemptStarted 1 alpha",
-            "AttemptFailed 1 gateway_unavailable retryable",
-            "AttemptStarted 2 bravo",
+        alpha_down_then_bravo(&[
             "AttemptFailed 2 card_declined final",
-            "DepositFailed card_declined",
-        ]
+            "DepositFailed card_declined"
+        ])
     );
     assert!(world.gateway(CHARLIE).payments().is_empty());
 }
@@ -386,16 +375,23 @@ async fn an_undecodable_message_is_retried_and_nothing_is_processed() {
 
 // ================================================================ circuit breaker
 
-#[tokio::test]
-async fn after_three_transient_failures_the_breaker_skips_the_gateway_until_its_cool_down_and_a_successful_trial_closes_it()
- {
-    // GIVEN a breaker that opens after 3 failures (30 s cool-down) and alpha in an outage
+/// GIVEN-helper: a breaker that opens after 3 failures (30 s cool-down), and alpha in an
+/// outage.
+async fn alpha_down_behind_a_breaker_of_3() -> World {
     let mut world = World::new().await;
     world.processor.breaker = BreakerPolicy {
         failure_threshold: 3,
         ..BreakerPolicy::default()
     };
     world.gateway(ALPHA).set_behaviour(outage());
+    world
+}
+
+#[tokio::test]
+async fn after_three_transient_failures_the_breaker_skips_the_gateway_until_its_cool_down_and_a_successful_trial_closes_it()
+ {
+    // GIVEN a breaker that opens after 3 failures (30 s cool-down) and alpha in an outage
+    let world = alpha_down_behind_a_breaker_of_3().await;
 
     // WHEN three deposits are processed
     for _ in 0..3 {
@@ -418,14 +414,7 @@ async fn after_three_transient_failures_the_breaker_skips_the_gateway_until_its_
     assert_eq!(world.deliver(&fourth, 1).await, Disposition::Done);
 
     // THEN alpha is not called at all: bravo takes it on the first attempt
-    assert_eq!(
-        world.story(fourth.deposit_id).await,
-        [
-            "DepositRequested",
-            "AttemptStarted 1 bravo",
-            "DepositSubmitted 1 bravo"
-        ]
-    );
+    assert_eq!(world.story(fourth.deposit_id).await, TAKEN_AT_BRAVO);
     assert!(world.gateway(ALPHA).payments().is_empty());
 
     // WHEN the cool-down passes and a fifth deposit comes
@@ -442,35 +431,20 @@ async fn after_three_transient_failures_the_breaker_skips_the_gateway_until_its_
     assert_eq!(world.deliver(&fifth, 1).await, Disposition::Done);
 
     // THEN alpha gets the trial call, which succeeds and closes its breaker
-    assert_eq!(
-        world.story(fifth.deposit_id).await,
-        [
-            "DepositRequested",
-            "AttemptStarted 1 alpha",
-            "DepositSubmitted 1 alpha"
-        ]
-    );
+    assert_eq!(world.story(fifth.deposit_id).await, TAKEN_AT_ALPHA);
     assert_eq!(
         world
             .gateway(ALPHA)
             .charges(&attempt_key(fifth.deposit_id, 1)),
         1
     );
-    assert_eq!(
-        world.gateway_status(ALPHA).await.breaker,
-        BreakerState::default()
-    );
+    world.assert_breaker_reset(ALPHA).await;
 }
 
 #[tokio::test]
 async fn a_failed_trial_after_the_cool_down_opens_the_breaker_again() {
     // GIVEN alpha's breaker opened by 3 failures, and alpha still down after the cool-down
-    let mut world = World::new().await;
-    world.processor.breaker = BreakerPolicy {
-        failure_threshold: 3,
-        ..BreakerPolicy::default()
-    };
-    world.gateway(ALPHA).set_behaviour(outage());
+    let world = alpha_down_behind_a_breaker_of_3().await;
     for _ in 0..3 {
         let message = world.deposit("tok_visa").await;
         world.deliver(&message, 1).await;
@@ -484,13 +458,7 @@ async fn a_failed_trial_after_the_cool_down_opens_the_breaker_again() {
     // THEN alpha got its trial, failed it, and is open for another cool-down; bravo paid
     assert_eq!(
         world.story(message.deposit_id).await,
-        [
-            "DepositRequested",
-            "AttemptStarted 1 alpha",
-            "AttemptFailed 1 gateway_unavailable retryable",
-            "AttemptStarted 2 bravo",
-            "DepositSubmitted 2 bravo",
-        ]
+        alpha_down_then_bravo(&["DepositSubmitted 2 bravo"])
     );
     assert_eq!(
         world.gateway_status(ALPHA).await.breaker,
@@ -503,12 +471,7 @@ async fn a_failed_trial_after_the_cool_down_opens_the_breaker_again() {
 #[tokio::test]
 async fn an_open_breaker_on_the_only_gateway_serving_a_deposit_makes_it_wait_without_a_call() {
     // GIVEN alpha, the only gateway serving SA/SAR, with an open breaker but working again
-    let mut world = World::new().await;
-    world.processor.breaker = BreakerPolicy {
-        failure_threshold: 3,
-        ..BreakerPolicy::default()
-    };
-    world.gateway(ALPHA).set_behaviour(outage());
+    let world = alpha_down_behind_a_breaker_of_3().await;
     for _ in 0..3 {
         let message = world.deposit_in("SA", "SAR", "tok_visa").await;
         assert_eq!(world.deliver(&message, 1).await, Disposition::Retry);
@@ -531,21 +494,24 @@ async fn an_open_breaker_on_the_only_gateway_serving_a_deposit_makes_it_wait_wit
 
     // THEN alpha takes it and its breaker closes
     assert_eq!(disposition, Disposition::Done);
-    assert_eq!(
-        world.story(id).await,
-        [
-            "DepositRequested",
-            "AttemptStarted 1 alpha",
-            "DepositSubmitted 1 alpha"
-        ]
-    );
-    assert_eq!(
-        world.gateway_status(ALPHA).await.breaker,
-        BreakerState::default()
-    );
+    assert_eq!(world.story(id).await, TAKEN_AT_ALPHA);
+    world.assert_breaker_reset(ALPHA).await;
 }
 
 // ================================================================ at-least-once delivery
+
+/// THEN: the attempt `left_open` (the story so far) was resumed with its own key and
+/// submitted with the payment alpha made: charged once, no other payment anywhere.
+/// Returns that payment's id.
+async fn assert_resumed_at_alpha(world: &World, id: DepositId, left_open: &[&str]) -> String {
+    let resumed = [left_open, &["AttemptResumed", "DepositSubmitted 1 alpha"]].concat();
+    assert_eq!(world.story(id).await, resumed);
+    let paid = world.gateway(ALPHA).payments()[0].id.clone();
+    assert_eq!(world.submitted_external_id(id).await, paid);
+    assert_eq!(world.gateway(ALPHA).charges(&attempt_key(id, 1)), 1);
+    assert_eq!(world.total_payments(), 1);
+    paid
+}
 
 #[tokio::test]
 async fn a_message_delivered_twice_charges_once_and_submits_once() {
@@ -588,14 +554,7 @@ async fn two_deliveries_racing_to_start_the_attempt_share_its_key_so_the_gateway
         .filter(|batch| !batch.batch_item_failures.is_empty())
         .count();
     assert_eq!(retried, 1, "{first:?} {second:?}");
-    assert_eq!(
-        world.story(id).await,
-        [
-            "DepositRequested",
-            "AttemptStarted 1 alpha",
-            "DepositSubmitted 1 alpha"
-        ]
-    );
+    assert_eq!(world.story(id).await, TAKEN_AT_ALPHA);
     assert_eq!(world.total_payments(), 1, "{:?}", world.payment_counts());
     assert_eq!(world.gateway(ALPHA).charges(&attempt_key(id, 1)), 1);
     assert_eq!(
@@ -617,10 +576,8 @@ async fn a_processor_killed_after_the_gateway_call_is_reconciled_on_redelivery_w
 
     // THEN that delivery is retried, and the attempt is left open
     assert_eq!(first, Disposition::Retry);
-    assert_eq!(
-        world.story(id).await,
-        ["DepositRequested", "AttemptStarted 1 alpha"]
-    );
+    let left_open = ["DepositRequested", "AttemptStarted 1 alpha"];
+    assert_eq!(world.story(id).await, left_open);
     assert_eq!(world.gateway(ALPHA).charges(&attempt_key(id, 1)), 1);
     let paid = world.gateway(ALPHA).payments()[0].id.clone();
 
@@ -629,10 +586,7 @@ async fn a_processor_killed_after_the_gateway_call_is_reconciled_on_redelivery_w
 
     // THEN it waits: retried, nothing recorded, nothing sent to any gateway
     assert_eq!(second, Disposition::Retry);
-    assert_eq!(
-        world.story(id).await,
-        ["DepositRequested", "AttemptStarted 1 alpha"]
-    );
+    assert_eq!(world.story(id).await, left_open);
     assert_eq!(world.total_payments(), 1);
 
     // WHEN it comes again once the lease ran out
@@ -642,18 +596,7 @@ async fn a_processor_killed_after_the_gateway_call_is_reconciled_on_redelivery_w
     // THEN the attempt is resumed with its own key: alpha answers with the payment it
     // made, no second attempt, no second charge
     assert_eq!(third, Disposition::Done);
-    assert_eq!(
-        world.story(id).await,
-        [
-            "DepositRequested",
-            "AttemptStarted 1 alpha",
-            "AttemptResumed",
-            "DepositSubmitted 1 alpha"
-        ]
-    );
-    assert_eq!(world.submitted_external_id(id).await, paid);
-    assert_eq!(world.gateway(ALPHA).charges(&attempt_key(id, 1)), 1);
-    assert_eq!(world.total_payments(), 1);
+    assert_eq!(assert_resumed_at_alpha(&world, id, &left_open).await, paid);
     assert_eq!(world.lookup(ALPHA, &paid).await.unwrap().deposit_id, id);
 }
 
@@ -682,16 +625,14 @@ async fn an_answer_slower_than_the_timeout_leaves_the_attempt_open_never_falls_b
     // THEN both are retried; the attempt stays open (each run gives up its ownership, the
     // next resumes it with the same key); no other gateway is ever tried
     assert_eq!((first, second), (Disposition::Retry, Disposition::Retry));
-    assert_eq!(
-        world.story(id).await,
-        [
-            "DepositRequested",
-            "AttemptStarted 1 alpha",
-            "AttemptReleased",
-            "AttemptResumed",
-            "AttemptReleased"
-        ]
-    );
+    let left_open = [
+        "DepositRequested",
+        "AttemptStarted 1 alpha",
+        "AttemptReleased",
+        "AttemptResumed",
+        "AttemptReleased",
+    ];
+    assert_eq!(world.story(id).await, left_open);
     assert_eq!(world.view(id).await.status, DepositStatus::Processing);
     assert!(world.gateway(BRAVO).payments().is_empty());
     assert!(world.gateway(CHARLIE).payments().is_empty());
@@ -703,22 +644,7 @@ async fn an_answer_slower_than_the_timeout_leaves_the_attempt_open_never_falls_b
 
     // THEN the attempt is reconciled: submitted with alpha's payment, charged once
     assert_eq!(third, Disposition::Done);
-    assert_eq!(
-        world.story(id).await,
-        [
-            "DepositRequested",
-            "AttemptStarted 1 alpha",
-            "AttemptReleased",
-            "AttemptResumed",
-            "AttemptReleased",
-            "AttemptResumed",
-            "DepositSubmitted 1 alpha"
-        ]
-    );
-    let paid = world.gateway(ALPHA).payments()[0].id.clone();
-    assert_eq!(world.submitted_external_id(id).await, paid);
-    assert_eq!(world.gateway(ALPHA).charges(&attempt_key(id, 1)), 1);
-    assert_eq!(world.total_payments(), 1);
+    assert_resumed_at_alpha(&world, id, &left_open).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

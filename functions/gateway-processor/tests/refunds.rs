@@ -45,6 +45,17 @@ async fn webhook(
     .await
 }
 
+/// `gateway`'s webhook reports its refund `refund_external_id` of `payment` succeeded.
+async fn refund_confirmed(
+    world: &World,
+    gateway: &str,
+    payment: &str,
+    refund_external_id: String,
+) -> Applied {
+    let outcome = NotifiedOutcome::RefundSucceeded { refund_external_id };
+    webhook(world, gateway, payment, outcome).await
+}
+
 /// GIVEN-helper: a deposit of merchant A processed from the queue and then reported
 /// succeeded by the gateway that took it. Returns its message, that gateway and its
 /// payment id there.
@@ -110,6 +121,33 @@ async fn ask_refund(
         panic!("a fresh key creates a refund");
     };
     refund
+}
+
+/// GIVEN-helper: a captured deposit (see [`captured`]) with a refund of `amount`
+/// requested.
+async fn refund_requested(amount: u64) -> (World, DepositMessage, RefundSnapshot) {
+    let world = World::new().await;
+    let (message, _, _) = captured(&world).await;
+    let refund = ask_refund(&world, &message, Some(amount)).await;
+    (world, message, refund)
+}
+
+/// THEN: alpha holds exactly one refund, `refund`'s, taken once under its key, and the
+/// stream records alpha's id for it.
+async fn assert_refunded_once_at_alpha(world: &World, id: DepositId, refund: &RefundSnapshot) {
+    let at_alpha = refunds_at(world, ALPHA);
+    assert_eq!(at_alpha.len(), 1, "{at_alpha:?}");
+    let key = refund_key(id, refund.refund_id);
+    assert_eq!(world.gateway(ALPHA).charges(&key), 1);
+    let recorded = submitted_refund_id(world, id, refund.refund_id).await;
+    assert_eq!(recorded, Some(at_alpha[0].id.clone()));
+}
+
+/// THEN: the deposit is refunded, all of it.
+async fn assert_refunded_in_full(world: &World, id: DepositId) {
+    let view = world.view(id).await;
+    assert_eq!(view.status, DepositStatus::Refunded);
+    assert_eq!(view.refunded_amount, DEPOSIT_AMOUNT);
 }
 
 /// The key the processor sends a refund under (DESIGN §6).
@@ -210,15 +248,7 @@ async fn requested_refunds_are_submitted_to_the_capturing_gateway_under_their_re
     assert_eq!(view.refunded_amount, 0);
 
     // WHEN alpha's webhook reports that refund succeeded
-    let applied = webhook(
-        &world,
-        ALPHA,
-        &payment,
-        NotifiedOutcome::RefundSucceeded {
-            refund_external_id: taken.id.clone(),
-        },
-    )
-    .await;
+    let applied = refund_confirmed(&world, ALPHA, &payment, taken.id.clone()).await;
 
     // THEN the deposit is partially refunded by 4000
     assert_eq!(
@@ -244,18 +274,8 @@ async fn requested_refunds_are_submitted_to_the_capturing_gateway_under_their_re
         .find(|r| r.idempotency_key == refund_key(id, rest.refund_id))
         .expect("the second refund reached alpha");
     assert_eq!(second.amount, (DEPOSIT_AMOUNT - 4000) as i64);
-    webhook(
-        &world,
-        ALPHA,
-        &payment,
-        NotifiedOutcome::RefundSucceeded {
-            refund_external_id: second.id.clone(),
-        },
-    )
-    .await;
-    let view = world.view(id).await;
-    assert_eq!(view.status, DepositStatus::Refunded);
-    assert_eq!(view.refunded_amount, DEPOSIT_AMOUNT);
+    refund_confirmed(&world, ALPHA, &payment, second.id.clone()).await;
+    assert_refunded_in_full(&world, id).await;
 }
 
 #[tokio::test]
@@ -294,18 +314,8 @@ async fn a_payment_captured_by_the_fallback_gateway_is_refunded_there_not_at_the
     );
 
     // AND bravo's webhook makes the deposit refunded
-    webhook(
-        &world,
-        BRAVO,
-        &payment,
-        NotifiedOutcome::RefundSucceeded {
-            refund_external_id: at_bravo[0].id.clone(),
-        },
-    )
-    .await;
-    let view = world.view(id).await;
-    assert_eq!(view.status, DepositStatus::Refunded);
-    assert_eq!(view.refunded_amount, DEPOSIT_AMOUNT);
+    refund_confirmed(&world, BRAVO, &payment, at_bravo[0].id.clone()).await;
+    assert_refunded_in_full(&world, id).await;
 }
 
 #[tokio::test]
@@ -353,10 +363,8 @@ async fn two_refunds_requested_before_processing_are_both_submitted_and_the_seco
 #[tokio::test]
 async fn a_refund_message_delivered_twice_refunds_once_at_the_gateway() {
     // GIVEN a captured deposit with a refund of 1000 requested
-    let world = World::new().await;
-    let (message, _, _) = captured(&world).await;
+    let (world, message, refund) = refund_requested(1000).await;
     let id = message.deposit_id;
-    let refund = ask_refund(&world, &message, Some(1000)).await;
 
     // WHEN SQS delivers its message twice
     assert_eq!(world.deliver(&message, 1).await, Disposition::Done);
@@ -365,13 +373,7 @@ async fn a_refund_message_delivered_twice_refunds_once_at_the_gateway() {
 
     // THEN the second changed nothing: one refund at alpha, one RefundSubmitted
     assert_eq!(world.events(id).await, after_first);
-    assert_eq!(refunds_at(&world, ALPHA).len(), 1);
-    assert_eq!(
-        world
-            .gateway(ALPHA)
-            .charges(&refund_key(id, refund.refund_id)),
-        1
-    );
+    assert_refunded_once_at_alpha(&world, id, &refund).await;
     assert_eq!(
         world.story(id).await,
         story_then(&["RefundRequested", "RefundSubmitted"])
@@ -382,10 +384,8 @@ async fn a_refund_message_delivered_twice_refunds_once_at_the_gateway() {
 async fn two_deliveries_racing_on_a_refund_share_its_key_so_the_gateway_refunds_once() {
     // GIVEN a captured deposit with a refund requested, and two Lambda instances that both
     // got its message, both call the gateway and then race to record what it answered
-    let world = World::new().await;
-    let (message, _, _) = captured(&world).await;
+    let (world, message, refund) = refund_requested(1000).await;
     let id = message.deposit_id;
-    let refund = ask_refund(&world, &message, Some(1000)).await;
     world.racing_writers();
 
     // WHEN both process their copy at the same time
@@ -397,21 +397,10 @@ async fn two_deliveries_racing_on_a_refund_share_its_key_so_the_gateway_refunds_
     // THEN both are done; the gateway holds one refund, recorded once under its id
     assert!(first.batch_item_failures.is_empty());
     assert!(second.batch_item_failures.is_empty());
-    let at_alpha = refunds_at(&world, ALPHA);
-    assert_eq!(at_alpha.len(), 1, "{at_alpha:?}");
-    assert_eq!(
-        world
-            .gateway(ALPHA)
-            .charges(&refund_key(id, refund.refund_id)),
-        1
-    );
+    assert_refunded_once_at_alpha(&world, id, &refund).await;
     assert_eq!(
         world.story(id).await,
         story_then(&["RefundRequested", "RefundSubmitted"])
-    );
-    assert_eq!(
-        submitted_refund_id(&world, id, refund.refund_id).await,
-        Some(at_alpha[0].id.clone())
     );
 }
 
@@ -420,10 +409,8 @@ async fn a_processor_killed_after_the_refund_call_resubmits_under_the_same_key_a
  {
     // GIVEN a captured deposit with a refund requested, and a processor that dies after
     // the gateway took the refund, before recording it
-    let world = World::new().await;
-    let (message, _, _) = captured(&world).await;
+    let (world, message, refund) = refund_requested(1000).await;
     let id = message.deposit_id;
-    let refund = ask_refund(&world, &message, Some(1000)).await;
     let killer = world
         .faults
         .when(Target::append().recording(&["RefundSubmitted"]))
@@ -442,18 +429,7 @@ async fn a_processor_killed_after_the_refund_call_resubmits_under_the_same_key_a
     assert_eq!(world.deliver(&message, 2).await, Disposition::Done);
 
     // THEN the retry sent the same key, alpha answered with the same refund, once
-    let at_alpha = refunds_at(&world, ALPHA);
-    assert_eq!(at_alpha.len(), 1, "{at_alpha:?}");
-    assert_eq!(
-        world
-            .gateway(ALPHA)
-            .charges(&refund_key(id, refund.refund_id)),
-        1
-    );
-    assert_eq!(
-        submitted_refund_id(&world, id, refund.refund_id).await,
-        Some(at_alpha[0].id.clone())
-    );
+    assert_refunded_once_at_alpha(&world, id, &refund).await;
 }
 
 // ================================================================ rejections and outages
@@ -574,10 +550,8 @@ async fn a_refund_of_a_payment_the_gateway_does_not_know_is_recorded_failed() {
 async fn during_a_gateway_outage_a_refund_waits_with_nothing_recorded_and_goes_through_once_it_is_back()
  {
     // GIVEN a deposit captured by alpha, a refund requested, and alpha now in an outage
-    let world = World::new().await;
-    let (message, _, _) = captured(&world).await;
+    let (world, message, refund) = refund_requested(2500).await;
     let id = message.deposit_id;
-    let refund = ask_refund(&world, &message, Some(2500)).await;
     world.gateway(ALPHA).set_behaviour(outage());
 
     // WHEN the message is delivered

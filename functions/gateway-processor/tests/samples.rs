@@ -10,7 +10,7 @@ use paygate_domain::DepositStatus;
 use paygate_domain::ports::DepositMessage;
 use paygate_kit::samples::fixed::{CORRELATION, DEPOSIT_ID};
 use paygate_kit::samples::{Samples, create_sample_deposit, deposit_id, intake_body};
-use paygate_kit::world::processor::{ALPHA, World, attempt_key};
+use paygate_kit::world::processor::{ALPHA, Stored, World, attempt_key};
 
 const SAMPLES: Samples = Samples::of("gateway-processor");
 

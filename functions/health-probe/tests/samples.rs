@@ -9,7 +9,7 @@ use health_probe::handle;
 use lambda_runtime::{Context, LambdaEvent};
 use paygate_domain::gateways::Health;
 use paygate_kit::samples::Samples;
-use paygate_kit::world::probe::{ALPHA, BRAVO, World, health_down};
+use paygate_kit::world::probe::{ALPHA, BRAVO, Registered, World, health_down};
 use serde_json::{Value, json};
 
 const SAMPLES: Samples = Samples::of("health-probe");
@@ -44,19 +44,14 @@ async fn scheduled_case() {
     );
     assert_eq!(summary.changed, [BRAVO]);
     assert!(summary.unrecorded.is_empty(), "{summary:?}");
+    for (name, health, failures) in [(ALPHA, Health::Healthy, 0), (BRAVO, Health::Degraded, 1)] {
+        let status = world.gateway_status(name).await;
+        let answered = (status.health, status.consecutive_probe_failures);
+        assert_eq!(answered, (health, failures), "{name}");
+        assert_eq!(status.last_checked_at, Some(world.clock_now()), "{name}");
+    }
     let alpha = world.gateway_status(ALPHA).await;
-    assert_eq!(
-        (alpha.health, alpha.consecutive_probe_failures),
-        (Health::Healthy, 0)
-    );
-    assert_eq!(alpha.last_checked_at, Some(world.clock_now()));
     assert!(alpha.latency_ms.is_some(), "alpha's latency is recorded");
-    let bravo = world.gateway_status(BRAVO).await;
-    assert_eq!(
-        (bravo.health, bravo.consecutive_probe_failures),
-        (Health::Degraded, 1)
-    );
-    assert_eq!(bravo.last_checked_at, Some(world.clock_now()));
     assert_eq!(
         world.health_changes(),
         [(BRAVO.into(), "healthy".into(), "degraded".into())]

@@ -8,7 +8,7 @@ use paygate_domain::ports::RandomIds;
 use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
 use paygate_domain::{CorrelationId, DepositEvent, DepositId, DepositStatus};
 use paygate_kit::world::probe::{
-    ALPHA, PAST_EVERY_CUT_OFF, SWEEP, World, assert_consistent, calm, count, settling,
+    ALPHA, PAST_EVERY_CUT_OFF, SWEEP, Stored, World, assert_consistent, calm, count, settling,
     submitted_external_id,
 };
 use std::time::Duration;
@@ -26,6 +26,17 @@ fn slow_then_settling() -> Behaviour {
     }
 }
 
+/// THEN: the deposit succeeded with ALPHA's only payment, charged once, under the key of
+/// its attempt 1.
+async fn assert_succeeded_charged_once(world: &World, id: DepositId) {
+    let view = world.view(id).await;
+    assert_eq!(view.status, DepositStatus::Succeeded);
+    let payments = world.gateway(ALPHA).payments();
+    assert_eq!(payments.len(), 1);
+    assert_eq!(view.external_id.as_deref(), Some(payments[0].id.as_str()));
+    assert_eq!(world.gateway(ALPHA).charges(&format!("{id}:1")), 1);
+}
+
 /// A deposit whose only attempt at ALPHA is left open: the gateway took and settled the
 /// payment, the processor never learnt it (its call timed out). Its message is hidden for
 /// its backoff, which outlasts the test.
@@ -38,7 +49,7 @@ async fn ambiguous_deposit(world: &World, token: &str) -> DepositId {
     world.wait_until_settled(ALPHA, before + 1).await;
     world.gateway(ALPHA).set_behaviour(settling());
     assert_eq!(
-        world.story(id).await,
+        world.kinds(id).await,
         ["DepositRequested", "AttemptStarted", "AttemptReleased"],
         "the attempt is open, owned by no run"
     );
@@ -93,7 +104,7 @@ async fn a_re_sent_pending_deposit_is_not_re_sent_again_before_another_period() 
     // GIVEN a deposit whose message was lost, re-sent by a run, and lost again
     let world = World::new().await;
     let id = world.lost_deposit("tok_visa").await;
-    world.advance(SWEEP.pending_after + time::Duration::seconds(1));
+    world.advance_past(SWEEP.pending_after);
     assert_eq!(world.run().await.requeued, 1);
     world.lose_queued();
     assert_eq!(world.status(id).await, DepositStatus::Pending);
@@ -137,7 +148,7 @@ async fn a_submitted_deposit_whose_webhook_never_comes_is_reconciled_to_the_gate
     assert_eq!(world.status(succeeds).await, DepositStatus::Submitted);
 
     // WHEN they have been submitted longer than `submitted_after`
-    world.advance(SWEEP.submitted_after + time::Duration::seconds(1));
+    world.advance_past(SWEEP.submitted_after);
     let run = world.run().await;
 
     // THEN the gateway's answers are recorded: succeeded, failed (with its reason), and
@@ -162,7 +173,7 @@ async fn a_submitted_deposit_whose_webhook_never_comes_is_reconciled_to_the_gate
     }
     assert_eq!(world.status(pending).await, DepositStatus::Submitted);
     assert_eq!(
-        world.story(pending).await,
+        world.kinds(pending).await,
         ["DepositRequested", "AttemptStarted", "DepositSubmitted"]
     );
 
@@ -202,7 +213,7 @@ async fn an_outcome_the_sweeper_records_is_published_right_after_it_is_recorded(
     let id = world.deposit("tok_success").await;
     world.drain().await;
     world.wait_until_settled(ALPHA, 1).await;
-    world.advance(SWEEP.submitted_after + time::Duration::seconds(1));
+    world.advance_past(SWEEP.submitted_after);
     assert_eq!(world.run().await.submitted_settled, 1);
     assert_eq!(world.published_for(id, "DepositSucceeded").len(), 1);
 }
@@ -219,13 +230,11 @@ async fn an_attempt_left_open_by_an_ambiguous_answer_is_taken_over_with_its_own_
 
     // WHEN the probe runs before `attempt_after`
     assert_eq!(world.run().await.requeued, 0);
-    assert_eq!(
-        world.story(id).await,
-        ["DepositRequested", "AttemptStarted", "AttemptReleased"]
-    );
+    let left_open = ["DepositRequested", "AttemptStarted", "AttemptReleased"];
+    assert_eq!(world.kinds(id).await, left_open);
 
     // WHEN the attempt has been open longer than `attempt_after`
-    world.advance(SWEEP.attempt_after + time::Duration::seconds(1));
+    world.advance_past(SWEEP.attempt_after);
     let run = world.run().await;
 
     // THEN its message is sent again (no lookup: within the gateway's key horizon the
@@ -234,25 +243,12 @@ async fn an_attempt_left_open_by_an_ambiguous_answer_is_taken_over_with_its_own_
     assert_eq!((run.requeued, run.attempts_settled), (1, 0));
     assert_eq!(run.sweep_failures, 0);
     world.drain().await;
-    assert_eq!(
-        world.story(id).await,
-        [
-            "DepositRequested",
-            "AttemptStarted",
-            "AttemptReleased",
-            "AttemptResumed",
-            "DepositSubmitted"
-        ]
-    );
+    let resumed = [&left_open[..], &["AttemptResumed", "DepositSubmitted"]].concat();
+    assert_eq!(world.kinds(id).await, resumed);
     // ... and the submission is settled like any other: succeeded, charged once
-    world.advance(SWEEP.submitted_after + time::Duration::seconds(1));
+    world.advance_past(SWEEP.submitted_after);
     assert_eq!(world.run().await.submitted_settled, 1);
-    let view = world.view(id).await;
-    assert_eq!(view.status, DepositStatus::Succeeded);
-    let payments = world.gateway(ALPHA).payments();
-    assert_eq!(payments.len(), 1);
-    assert_eq!(view.external_id.as_deref(), Some(payments[0].id.as_str()));
-    assert_eq!(world.gateway(ALPHA).charges(&format!("{id}:1")), 1);
+    assert_succeeded_charged_once(&world, id).await;
 }
 
 #[tokio::test]
@@ -271,7 +267,7 @@ async fn an_attempt_left_open_past_the_gateways_key_horizon_is_settled_by_asking
     assert_eq!((run.attempts_settled, run.requeued), (1, 0));
     assert_eq!(run.sweep_failures, 0);
     assert_eq!(
-        world.story(id).await,
+        world.kinds(id).await,
         [
             "DepositRequested",
             "AttemptStarted",
@@ -280,12 +276,7 @@ async fn an_attempt_left_open_past_the_gateways_key_horizon_is_settled_by_asking
             "DepositSucceeded"
         ]
     );
-    let view = world.view(id).await;
-    assert_eq!(view.status, DepositStatus::Succeeded);
-    let payments = world.gateway(ALPHA).payments();
-    assert_eq!(payments.len(), 1);
-    assert_eq!(view.external_id.as_deref(), Some(payments[0].id.as_str()));
-    assert_eq!(world.gateway(ALPHA).charges(&format!("{id}:1")), 1);
+    assert_succeeded_charged_once(&world, id).await;
     // ... and a later run has nothing left to do
     world.advance(time::Duration::minutes(1));
     assert_eq!(world.run().await.attempts_settled, 0);
@@ -328,7 +319,7 @@ async fn an_attempt_that_never_reached_its_gateway_is_resumed_with_its_own_key_a
     .expect("the attempt is recorded");
 
     // WHEN the attempt has been open longer than `attempt_after`
-    world.advance(SWEEP.attempt_after + time::Duration::seconds(1));
+    world.advance_past(SWEEP.attempt_after);
     let run = world.run().await;
 
     // THEN its message is sent again: a gateway's "no such payment" is never proof the
@@ -338,7 +329,7 @@ async fn an_attempt_that_never_reached_its_gateway_is_resumed_with_its_own_key_a
     assert_eq!(world.queued(), [id]);
     world.drain().await;
     assert_eq!(
-        world.story(id).await,
+        world.kinds(id).await,
         [
             "DepositRequested",
             "AttemptStarted",
@@ -404,7 +395,7 @@ async fn an_outcome_not_published_when_it_was_recorded_is_published_by_the_next_
     assert!(world.published_for(id, "DepositSucceeded").is_empty());
 
     // WHEN it runs after that
-    world.advance(SWEEP.unpublished_after + time::Duration::seconds(1));
+    world.advance_past(SWEEP.unpublished_after);
     let run = world.run().await;
 
     // THEN the success is published, once, carrying the stored event's id

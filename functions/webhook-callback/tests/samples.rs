@@ -14,7 +14,7 @@ use paygate_kit::samples::fixed::{
     ACME_JSON_SECRET, CORRELATION, DEPOSIT_ID, GLOBEX_SOAP_SECRET, SIGNED_AT,
 };
 use paygate_kit::samples::{HttpSample, Samples, create_sample_deposit, deposit_id};
-use paygate_kit::world::webhooks::World;
+use paygate_kit::world::webhooks::{Stored, World};
 use paygate_memory::MemoryQueue;
 use std::sync::Arc;
 use webhook_callback::WebhookGateways;

@@ -6,6 +6,7 @@ use http::{Method, StatusCode};
 use lambda_http::Body;
 use paygate_domain::deposit::{AnomalyKind, FailureReason};
 use paygate_domain::{DepositEvent, DepositStatus};
+use paygate_kit::in_case;
 use paygate_kit::world::webhooks::*;
 use paygate_signature::{DEFAULT_TOLERANCE_SECS, sign, sign_with_all};
 use std::sync::Arc;
@@ -25,23 +26,13 @@ async fn a_signed_json_success_moves_the_submitted_deposit_to_succeeded() {
     let id = world.submitted_deposit(ACME, "pay_1").await;
 
     // WHEN the gateway reports the payment succeeded, signed with its secret
-    let reply = world
-        .deliver(ACME, &succeeded(ACME, "evt_1", "pay_1"))
-        .await;
+    let reply = world.report(Succeeded, ACME, "evt_1", "pay_1").await;
 
     // THEN 200, and the stream records exactly that outcome
     reply.assert_applied("recorded", "succeeded");
     let events = world.events(id).await;
     let kinds: Vec<_> = events.iter().map(|e| e.event.kind()).collect();
-    assert_eq!(
-        kinds,
-        [
-            "DepositRequested",
-            "AttemptStarted",
-            "DepositSubmitted",
-            "DepositSucceeded"
-        ]
-    );
+    assert_eq!(kinds, SUCCEEDED_KINDS);
     let last = events.last().unwrap();
     assert_eq!(
         last.event,
@@ -66,18 +57,9 @@ async fn a_signed_soap_failure_moves_the_submitted_deposit_to_failed() {
     let id = world.submitted_deposit(BRAVO, "txn_9").await;
 
     // WHEN the gateway reports PAYMENT_FAILED (insufficient_funds) as raw XML bytes
-    let body = failed(BRAVO, "evt_soap_1", "txn_9");
-    let header = sign(BRAVO_SECRET.as_bytes(), world.now(), body.as_bytes());
-    let request = request(
-        Method::POST,
-        "/webhooks/bravo",
-        &[
-            ("content-type", "text/xml; charset=utf-8"),
-            ("paygate-signature", &header),
-        ],
-        Body::Binary(body.into_bytes()),
-    );
-    let reply = world.send(request).await;
+    let body = Body::Binary(failed(BRAVO, "evt_soap_1", "txn_9").into_bytes());
+    let xml = [("content-type", "text/xml; charset=utf-8")];
+    let reply = world.send(world.signed_post(BRAVO, &xml, body)).await;
 
     // THEN 200, and the deposit failed with the gateway's reason code
     reply.assert_applied("recorded", "failed");
@@ -104,10 +86,8 @@ async fn a_soap_success_and_a_json_failure_are_applied_too() {
     let json = world.submitted_deposit(ACME, "pay_ko").await;
 
     // WHEN the SOAP gateway reports success and the JSON one failure
-    let soap_reply = world
-        .deliver(BRAVO, &succeeded(BRAVO, "evt_s", "txn_ok"))
-        .await;
-    let json_reply = world.deliver(ACME, &failed(ACME, "evt_f", "pay_ko")).await;
+    let soap_reply = world.report(Succeeded, BRAVO, "evt_s", "txn_ok").await;
+    let json_reply = world.report(Failed, ACME, "evt_f", "pay_ko").await;
 
     // THEN each is applied to its own deposit
     soap_reply.assert_applied("recorded", "succeeded");
@@ -125,19 +105,9 @@ async fn the_callers_correlation_id_is_carried_into_the_recorded_event() {
     let id = world.submitted_deposit(ACME, "pay_c").await;
 
     // WHEN the webhook carries X-Correlation-Id
-    let body = succeeded(ACME, "evt_c", "pay_c");
-    let header = sign(ACME_SECRET.as_bytes(), world.now(), body.as_bytes());
-    let reply = world
-        .send(request(
-            Method::POST,
-            "/webhooks/acme",
-            &[
-                ("paygate-signature", &header),
-                ("x-correlation-id", "corr-webhook-7"),
-            ],
-            Body::Text(body),
-        ))
-        .await;
+    let body = Body::Text(succeeded(ACME, "evt_c", "pay_c"));
+    let correlated = [("x-correlation-id", "corr-webhook-7")];
+    let reply = world.send(world.signed_post(ACME, &correlated, body)).await;
 
     // THEN the outcome event carries it
     reply.assert_applied("recorded", "succeeded");
@@ -151,11 +121,9 @@ async fn the_callers_correlation_id_is_carried_into_the_recorded_event() {
 async fn a_webhook_without_a_valid_signature_is_401_and_changes_nothing() {
     // GIVEN a submitted deposit and a webhook body for it
     let world = World::new();
-    let id = world.submitted_deposit(ACME, "pay_1").await;
-    let before = world.snapshot(&[id]).await;
-    let body = succeeded(ACME, "evt_1", "pay_1");
+    let report = world.unsent_report().await;
     let now = world.now();
-    let signed = |secret: &str, at: i64| Some(sign(secret.as_bytes(), at, body.as_bytes()));
+    let signed = |secret: &str, at: i64| Some(signature(secret, at, &report.body));
     let cases = [
         (
             "a secret the gateway does not have",
@@ -170,44 +138,42 @@ async fn a_webhook_without_a_valid_signature_is_401_and_changes_nothing() {
     ];
     for (what, header) in cases {
         // WHEN it arrives so signed
-        let reply = world.send(webhook(ACME, header.as_deref(), &body)).await;
+        let reply = world
+            .send(webhook(ACME, header.as_deref(), &report.body))
+            .await;
 
         // THEN 401 and nothing changes
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{what}");
         reply.assert_unauthenticated();
-        world.assert_unchanged(&before, &[id]).await;
+        world.assert_untouched(&report).await;
     }
-    assert_eq!(world.view(id).await.status, DepositStatus::Submitted);
+    assert_eq!(world.view(report.id).await.status, DepositStatus::Submitted);
 }
 
 #[tokio::test]
 async fn a_signature_more_than_300_s_old_is_401_and_changes_nothing() {
     // GIVEN a submitted deposit and a webhook signed 301 s before now
     let world = World::new();
-    let id = world.submitted_deposit(ACME, "pay_1").await;
-    let before = world.snapshot(&[id]).await;
-    let body = succeeded(ACME, "evt_1", "pay_1");
-    let stale = sign(
-        ACME_SECRET.as_bytes(),
+    let report = world.unsent_report().await;
+    let stale = signature(
+        ACME_SECRET,
         world.now() - DEFAULT_TOLERANCE_SECS - 1,
-        body.as_bytes(),
+        &report.body,
     );
 
     // WHEN it arrives (a replay, or a clock far behind)
-    let reply = world.send(webhook(ACME, Some(&stale), &body)).await;
+    let reply = world.send(webhook(ACME, Some(&stale), &report.body)).await;
 
     // THEN 401 and nothing changes
     reply.assert_unauthenticated();
-    world.assert_unchanged(&before, &[id]).await;
+    world.assert_untouched(&report).await;
 
     // ... and a correctly signed webhook that sat 301 s in a queue is stale as well
-    let fresh = sign(ACME_SECRET.as_bytes(), world.now(), body.as_bytes());
     world.clock.advance(time::Duration::seconds(301));
     world
-        .send(webhook(ACME, Some(&fresh), &body))
-        .await
-        .assert_unauthenticated();
-    world.assert_unchanged(&before, &[id]).await;
+        .assert_unauthenticated(webhook(ACME, Some(&report.header), &report.body))
+        .await;
+    world.assert_untouched(&report).await;
 }
 
 #[tokio::test]
@@ -219,18 +185,10 @@ async fn signatures_exactly_300_s_off_are_still_accepted() {
 
     // WHEN their webhooks are signed exactly 300 s behind and ahead of now
     let body = succeeded(ACME, "evt_old", "pay_old");
-    let header = sign(
-        ACME_SECRET.as_bytes(),
-        world.now() - DEFAULT_TOLERANCE_SECS,
-        body.as_bytes(),
-    );
+    let header = signature(ACME_SECRET, world.now() - DEFAULT_TOLERANCE_SECS, &body);
     let behind_reply = world.send(webhook(ACME, Some(&header), &body)).await;
     let body = succeeded(ACME, "evt_ahead", "pay_ahead");
-    let header = sign(
-        ACME_SECRET.as_bytes(),
-        world.now() + DEFAULT_TOLERANCE_SECS,
-        body.as_bytes(),
-    );
+    let header = signature(ACME_SECRET, world.now() + DEFAULT_TOLERANCE_SECS, &body);
     let ahead_reply = world.send(webhook(ACME, Some(&header), &body)).await;
 
     // THEN both are inside the tolerance
@@ -244,41 +202,36 @@ async fn signatures_exactly_300_s_off_are_still_accepted() {
 async fn a_tampered_body_is_401_and_changes_nothing() {
     // GIVEN a submitted deposit
     let world = World::new();
-    let id = world.submitted_deposit(ACME, "pay_1").await;
-    let before = world.snapshot(&[id]).await;
+    let report = world.unsent_report().await;
+    let (signed, header) = (&report.body, &report.header);
 
     // WHEN a "succeeded" body is signed, but a "failed" body is sent under that signature
-    let signed = succeeded(ACME, "evt_1", "pay_1");
-    let header = sign(ACME_SECRET.as_bytes(), world.now(), signed.as_bytes());
     let sent = failed(ACME, "evt_1", "pay_1");
-    let reply = world.send(webhook(ACME, Some(&header), &sent)).await;
+    let reply = world.send(webhook(ACME, Some(header), &sent)).await;
 
     // THEN 401 and nothing changes, also for a one-byte change (trailing newline)
     reply.assert_unauthenticated();
     world
-        .send(webhook(ACME, Some(&header), &format!("{signed}\n")))
-        .await
-        .assert_unauthenticated();
+        .assert_unauthenticated(webhook(ACME, Some(header), &format!("{signed}\n")))
+        .await;
     // ... and for the right body under a timestamp edited after signing
     let t = world.now().to_string();
     let edited = header.replacen(&t, &(world.now() - 1).to_string(), 1);
     world
-        .send(webhook(ACME, Some(&edited), &signed))
-        .await
-        .assert_unauthenticated();
-    world.assert_unchanged(&before, &[id]).await;
+        .assert_unauthenticated(webhook(ACME, Some(&edited), signed))
+        .await;
+    world.assert_untouched(&report).await;
 }
 
 #[tokio::test]
 async fn the_signature_is_checked_before_the_body_is_parsed() {
     // GIVEN a submitted deposit
     let world = World::new();
-    let id = world.submitted_deposit(ACME, "pay_1").await;
-    let before = world.snapshot(&[id]).await;
+    let report = world.unsent_report().await;
 
     // WHEN bodies that are not notifications arrive unsigned or wrongly signed
     for body in ["{", "<not-json/>", "\u{0}\u{1}binary"] {
-        let forged = sign(FOREIGN_SECRET.as_bytes(), world.now(), body.as_bytes());
+        let forged = signature(FOREIGN_SECRET, world.now(), body);
         let unsigned = world.send(webhook(ACME, None, body)).await;
         let wrong = world.send(webhook(ACME, Some(&forged), body)).await;
 
@@ -286,40 +239,36 @@ async fn the_signature_is_checked_before_the_body_is_parsed() {
         unsigned.assert_unauthenticated();
         wrong.assert_unauthenticated();
     }
-    world.assert_unchanged(&before, &[id]).await;
+    world.assert_untouched(&report).await;
 }
 
 #[tokio::test]
 async fn an_unknown_gateway_gets_the_same_401_as_a_bad_signature() {
     // GIVEN a submitted deposit at acme
     let world = World::new();
-    let id = world.submitted_deposit(ACME, "pay_1").await;
-    let before = world.snapshot(&[id]).await;
-    let body = succeeded(ACME, "evt_1", "pay_1");
-    let header = sign(ACME_SECRET.as_bytes(), world.now(), body.as_bytes());
+    let report = world.unsent_report().await;
 
     // WHEN the (correctly signed) webhook is posted under a gateway name nobody configured
-    let unknown = world.send(webhook("acme-evil", Some(&header), &body)).await;
+    let unknown = world
+        .send(webhook("acme-evil", Some(&report.header), &report.body))
+        .await;
     // ... and for comparison, under acme with a wrong signature
-    let bad = sign(FOREIGN_SECRET.as_bytes(), world.now(), body.as_bytes());
-    let mismatch = world.send(webhook(ACME, Some(&bad), &body)).await;
+    let bad = signature(FOREIGN_SECRET, world.now(), &report.body);
+    let mismatch = world.send(webhook(ACME, Some(&bad), &report.body)).await;
 
     // THEN the same 401, byte for byte (nothing to probe), and nothing changes
     unknown.assert_unauthenticated();
     assert_eq!(unknown.text, mismatch.text);
     assert_eq!(unknown.headers, mismatch.headers);
-    world.assert_unchanged(&before, &[id]).await;
+    world.assert_untouched(&report).await;
 }
 
 #[tokio::test]
 async fn a_malformed_signature_header_is_400_and_changes_nothing() {
     // GIVEN a submitted deposit and a body for it
     let world = World::new();
-    let id = world.submitted_deposit(ACME, "pay_1").await;
-    let before = world.snapshot(&[id]).await;
-    let body = succeeded(ACME, "evt_1", "pay_1");
-    let good = sign(ACME_SECRET.as_bytes(), world.now(), body.as_bytes());
-    let v1 = good.split_once(",v1=").unwrap().1.to_owned();
+    let report = world.unsent_report().await;
+    let v1 = report.header.split_once(",v1=").unwrap().1.to_owned();
     let now = world.now();
 
     // WHEN the header is not `t=<unix>,v1=<64 hex>[,v1=...]`
@@ -338,29 +287,22 @@ async fn a_malformed_signature_header_is_400_and_changes_nothing() {
         format!("t={now},v0={v1}"),
     ];
     for header in cases {
-        let reply = world.send(webhook(ACME, Some(&header), &body)).await;
+        let reply = world.send(webhook(ACME, Some(&header), &report.body)).await;
 
         // THEN 400 invalid_request_error, and nothing changes
-        reply.assert_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "webhook_signature_malformed",
-            None,
-        );
+        reply.assert_bad_request("webhook_signature_malformed", None);
     }
-    world.assert_unchanged(&before, &[id]).await;
+    world.assert_untouched(&report).await;
 }
 
 #[tokio::test]
 async fn a_signature_header_that_is_not_ascii_is_refused_and_changes_nothing() {
     // GIVEN a submitted deposit
     let world = World::new();
-    let id = world.submitted_deposit(ACME, "pay_1").await;
-    let before = world.snapshot(&[id]).await;
-    let body = succeeded(ACME, "evt_1", "pay_1");
+    let report = world.unsent_report().await;
 
     // WHEN the header holds bytes that are not visible ASCII
-    let mut request = webhook(ACME, None, &body);
+    let mut request = webhook(ACME, None, &report.body);
     request.headers_mut().insert(
         "paygate-signature",
         http::HeaderValue::from_bytes(b"t=1\xff,v1=00").unwrap(),
@@ -368,13 +310,8 @@ async fn a_signature_header_that_is_not_ascii_is_refused_and_changes_nothing() {
     let reply = world.send(request).await;
 
     // THEN it is refused as a malformed header, and nothing changes
-    reply.assert_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        "webhook_signature_malformed",
-        None,
-    );
-    world.assert_unchanged(&before, &[id]).await;
+    reply.assert_bad_request("webhook_signature_malformed", None);
+    world.assert_untouched(&report).await;
 }
 
 #[tokio::test]
@@ -417,8 +354,7 @@ async fn during_a_rotation_either_secret_passes_alone_or_beside_another_signatur
 async fn during_a_rotation_two_signatures_with_unknown_secrets_are_401() {
     // GIVEN a rotating gateway and a deposit there
     let world = World::new();
-    let id = world.submitted_deposit(ROTATING, "pay_r").await;
-    let before = world.snapshot(&[id]).await;
+    let (id, before) = world.watched_deposit(ROTATING, "pay_r").await;
 
     // WHEN both v1 entries are made with secrets it does not have (or with the other
     // gateway's)
@@ -440,46 +376,59 @@ async fn during_a_rotation_two_signatures_with_unknown_secrets_are_401() {
 async fn the_old_secret_of_a_rotating_gateway_does_not_work_for_another_gateway() {
     // GIVEN a deposit at acme
     let world = World::new();
-    let id = world.submitted_deposit(ACME, "pay_1").await;
-    let before = world.snapshot(&[id]).await;
+    let report = world.unsent_report().await;
 
     // WHEN its webhook is signed with the rotating gateway's secrets
-    let body = succeeded(ACME, "evt_1", "pay_1");
     let header = sign_with_all(
         &[OLD_SECRET.as_bytes(), NEW_SECRET.as_bytes()],
         world.now(),
-        body.as_bytes(),
+        report.body.as_bytes(),
     );
-    let reply = world.send(webhook(ACME, Some(&header), &body)).await;
+    let reply = world.send(webhook(ACME, Some(&header), &report.body)).await;
 
     // THEN secrets are per gateway: 401
     reply.assert_unauthenticated();
-    world.assert_unchanged(&before, &[id]).await;
+    world.assert_untouched(&report).await;
 }
 
 // ================================================================ duplicates and order
 
 #[tokio::test]
-async fn the_same_webhook_delivered_ten_times_records_one_success() {
-    // GIVEN a submitted deposit
-    let world = World::new();
-    let id = world.submitted_deposit(ACME, "pay_1").await;
-    let body = succeeded(ACME, "evt_1", "pay_1");
+async fn a_success_reported_again_is_an_acknowledged_duplicate_that_records_nothing() {
+    for (case, gateway, payment, again, times) in [
+        // (it retries; so do networks)
+        (
+            "the same event, delivered ten times",
+            ACME,
+            "pay_1",
+            "evt_1",
+            9,
+        ),
+        (
+            "the same outcome under a new event id",
+            BRAVO,
+            "txn_1",
+            "evt_2",
+            1,
+        ),
+    ] {
+        // GIVEN a deposit whose success was recorded: the first delivery of evt_1
+        let world = World::new();
+        let id = world.recorded(Succeeded, gateway, payment, "evt_1").await;
 
-    // WHEN the gateway delivers the same event ten times (it retries; so do networks)
-    let mut results = Vec::new();
-    for _ in 0..10 {
-        let reply = world.deliver(ACME, &body).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-        results.push(reply.json()["result"].as_str().unwrap().to_owned());
+        // WHEN the gateway reports it again
+        for _ in 0..times {
+            let reply = world.report(Succeeded, gateway, again, payment).await;
+
+            // THEN each is an acknowledged duplicate
+            in_case(case, || reply.assert_applied("duplicate", "succeeded"));
+        }
+        // AND nothing more was recorded
+        assert_eq!(world.count(id, "DepositSucceeded").await, 1, "{case}");
+        assert_eq!(world.events(id).await.len(), 4, "{case}");
+        let status = world.view(id).await.status;
+        assert_eq!(status, DepositStatus::Succeeded, "{case}");
     }
-
-    // THEN the first is recorded, the other nine are acknowledged duplicates
-    assert_eq!(results[0], "recorded");
-    assert!(results[1..].iter().all(|r| r == "duplicate"), "{results:?}");
-    assert_eq!(world.count(id, "DepositSucceeded").await, 1);
-    assert_eq!(world.events(id).await.len(), 4);
-    assert_eq!(world.view(id).await.status, DepositStatus::Succeeded);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -515,46 +464,14 @@ async fn the_same_webhook_delivered_ten_times_at_once_records_one_success() {
         "the deliveries did not race"
     );
     assert_eq!(world.count(id, "DepositSucceeded").await, 1);
-    assert_eq!(
-        world.kinds(id).await,
-        [
-            "DepositRequested",
-            "AttemptStarted",
-            "DepositSubmitted",
-            "DepositSucceeded"
-        ]
-    );
-}
-
-#[tokio::test]
-async fn a_resent_success_under_a_new_event_id_is_a_duplicate() {
-    // GIVEN a deposit whose success was recorded
-    let world = World::new();
-    let id = world.submitted_deposit(BRAVO, "txn_1").await;
-    world
-        .deliver(BRAVO, &succeeded(BRAVO, "evt_1", "txn_1"))
-        .await
-        .assert_applied("recorded", "succeeded");
-
-    // WHEN the gateway reports the same outcome again under another event id
-    let reply = world
-        .deliver(BRAVO, &succeeded(BRAVO, "evt_2", "txn_1"))
-        .await;
-
-    // THEN it is a no-op
-    reply.assert_applied("duplicate", "succeeded");
-    assert_eq!(world.events(id).await.len(), 4);
+    assert_eq!(world.kinds(id).await, SUCCEEDED_KINDS);
 }
 
 #[tokio::test]
 async fn a_late_failure_after_success_is_kept_for_audit_once_and_never_applied() {
     // GIVEN a deposit whose success was recorded
     let world = World::new();
-    let id = world.submitted_deposit(ACME, "pay_1").await;
-    world
-        .deliver(ACME, &succeeded(ACME, "evt_ok", "pay_1"))
-        .await
-        .assert_applied("recorded", "succeeded");
+    let id = world.recorded(Succeeded, ACME, "pay_1", "evt_ok").await;
 
     // WHEN a contradicting "failed" arrives late
     let late = failed(ACME, "evt_late", "pay_1");
@@ -591,11 +508,7 @@ async fn a_late_failure_after_success_is_kept_for_audit_once_and_never_applied()
 async fn a_late_failure_delivered_ten_times_at_once_is_audited_once() {
     // GIVEN a deposit whose success was recorded, on a store where deliveries race
     let world = Arc::new(World::racing(RACE_WINDOW));
-    let id = world.submitted_deposit(ACME, "pay_1").await;
-    world
-        .deliver(ACME, &succeeded(ACME, "evt_ok", "pay_1"))
-        .await
-        .assert_applied("recorded", "succeeded");
+    let id = world.recorded(Succeeded, ACME, "pay_1", "evt_ok").await;
 
     // WHEN ten deliveries of a late "failed" race each other
     let late = failed(ACME, "evt_late", "pay_1");
@@ -621,16 +534,10 @@ async fn a_late_failure_delivered_ten_times_at_once_is_audited_once() {
 async fn a_late_success_after_failure_is_an_anomaly_and_the_charge_is_refunded() {
     // GIVEN a deposit whose failure was recorded
     let world = World::new();
-    let id = world.submitted_deposit(BRAVO, "txn_1").await;
-    world
-        .deliver(BRAVO, &failed(BRAVO, "evt_ko", "txn_1"))
-        .await
-        .assert_applied("recorded", "failed");
+    let id = world.recorded(Failed, BRAVO, "txn_1", "evt_ko").await;
 
     // WHEN a contradicting success arrives: the gateway took the money after all
-    let reply = world
-        .deliver(BRAVO, &succeeded(BRAVO, "evt_ok", "txn_1"))
-        .await;
+    let reply = world.report(Succeeded, BRAVO, "evt_ok", "txn_1").await;
 
     // THEN the failure stands (the merchant was told), the surprise is an anomaly, and
     // the charge is refunded: a refund of it is recorded and announced to the processor
@@ -675,15 +582,11 @@ async fn racing_success_and_failure_settle_once_and_audit_the_loser() {
     // WHEN a success and a failure for it race each other
     let ok = {
         let world = world.clone();
-        tokio::spawn(async move {
-            world
-                .deliver(ACME, &succeeded(ACME, "evt_a", "pay_1"))
-                .await
-        })
+        tokio::spawn(async move { world.report(Succeeded, ACME, "evt_a", "pay_1").await })
     };
     let ko = {
         let world = world.clone();
-        tokio::spawn(async move { world.deliver(ACME, &failed(ACME, "evt_b", "pay_1")).await })
+        tokio::spawn(async move { world.report(Failed, ACME, "evt_b", "pay_1").await })
     };
     let (ok, ko) = (ok.await.unwrap(), ko.await.unwrap());
 
@@ -729,16 +632,11 @@ async fn a_webhook_for_a_payment_not_recorded_yet_is_409_and_writes_nothing() {
 
     // WHEN the gateway's webhook for its (not yet known) payment id arrives first
     let reply = world
-        .deliver(ACME, &succeeded(ACME, "evt_early", "pay_unknown"))
+        .report(Succeeded, ACME, "evt_early", "pay_unknown")
         .await;
 
     // THEN 409 deposit_not_ready, so the gateway retries later, and nothing is written
-    reply.assert_error(
-        StatusCode::CONFLICT,
-        "invalid_request_error",
-        "deposit_not_ready",
-        None,
-    );
+    reply.assert_invalid_request(StatusCode::CONFLICT, "deposit_not_ready", None);
     world.assert_unchanged(&before, &[pending, submitted]).await;
 }
 
@@ -746,21 +644,13 @@ async fn a_webhook_for_a_payment_not_recorded_yet_is_409_and_writes_nothing() {
 async fn a_gateway_cannot_settle_another_gateways_payment() {
     // GIVEN a deposit that acme accepted as pay_1
     let world = World::new();
-    let id = world.submitted_deposit(ACME, "pay_1").await;
-    let before = world.snapshot(&[id]).await;
+    let (id, before) = world.watched_deposit(ACME, "pay_1").await;
 
     // WHEN bravo, correctly signed, reports a payment with the same id
-    let reply = world
-        .deliver(BRAVO, &succeeded(BRAVO, "evt_1", "pay_1"))
-        .await;
+    let reply = world.report(Succeeded, BRAVO, "evt_1", "pay_1").await;
 
     // THEN external ids are per gateway: bravo has no such payment; nothing changes
-    reply.assert_error(
-        StatusCode::CONFLICT,
-        "invalid_request_error",
-        "deposit_not_ready",
-        None,
-    );
+    reply.assert_invalid_request(StatusCode::CONFLICT, "deposit_not_ready", None);
     world.assert_unchanged(&before, &[id]).await;
 }
 
@@ -768,8 +658,7 @@ async fn a_gateway_cannot_settle_another_gateways_payment() {
 async fn a_signed_body_that_is_not_a_notification_is_400_and_changes_nothing() {
     // GIVEN a submitted deposit
     let world = World::new();
-    let id = world.submitted_deposit(ACME, "pay_1").await;
-    let before = world.snapshot(&[id]).await;
+    let (id, before) = world.watched_deposit(ACME, "pay_1").await;
 
     // WHEN the gateway signs bodies that are not notifications it sends
     for body in [
@@ -781,12 +670,7 @@ async fn a_signed_body_that_is_not_a_notification_is_400_and_changes_nothing() {
         let reply = world.deliver(ACME, body).await;
 
         // THEN 400 webhook_payload_invalid, and nothing changes
-        reply.assert_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "webhook_payload_invalid",
-            None,
-        );
+        reply.assert_bad_request("webhook_payload_invalid", None);
     }
     world.assert_unchanged(&before, &[id]).await;
 }
@@ -798,17 +682,10 @@ async fn a_store_outage_is_503_without_internals_and_the_gateway_retries() {
     world.store_down();
 
     // WHEN a valid webhook arrives
-    let reply = world
-        .deliver(ACME, &succeeded(ACME, "evt_1", "pay_1"))
-        .await;
+    let reply = world.report(Succeeded, ACME, "evt_1", "pay_1").await;
 
     // THEN 503 (non-2xx: the gateway retries), with nothing of the cause
-    reply.assert_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "api_error",
-        "service_unavailable",
-        None,
-    );
+    reply.assert_unavailable();
     assert!(!reply.text.contains("AccessDenied"), "{}", reply.text);
     assert!(!reply.text.contains("arn:aws"), "{}", reply.text);
     reply.assert_no_secret();
@@ -820,8 +697,7 @@ async fn a_store_outage_is_503_without_internals_and_the_gateway_retries() {
 async fn a_body_over_64_kib_is_413_even_when_signed_and_changes_nothing() {
     // GIVEN a submitted deposit
     let world = World::new();
-    let id = world.submitted_deposit(ACME, "pay_1").await;
-    let before = world.snapshot(&[id]).await;
+    let (id, before) = world.watched_deposit(ACME, "pay_1").await;
 
     // WHEN a valid notification padded to 64 KiB + 1 byte is signed and sent
     let notification = succeeded(ACME, "evt_1", "pay_1");
@@ -833,27 +709,14 @@ async fn a_body_over_64_kib_is_413_even_when_signed_and_changes_nothing() {
     let reply = world.deliver(ACME, &padded).await;
 
     // THEN 413, and nothing changes
-    reply.assert_error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "invalid_request_error",
-        "body_too_large",
-        None,
-    );
+    reply.assert_invalid_request(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", None);
     world.assert_unchanged(&before, &[id]).await;
     // ... also when unsigned, or as binary
-    world.send(webhook(ACME, None, &padded)).await.assert_error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "invalid_request_error",
-        "body_too_large",
-        None,
-    );
-    let header = sign(ACME_SECRET.as_bytes(), world.now(), padded.as_bytes());
-    let binary = request(
-        Method::POST,
-        "/webhooks/acme",
-        &[("paygate-signature", &header)],
-        Body::Binary(padded.into_bytes()),
-    );
+    world
+        .send(webhook(ACME, None, &padded))
+        .await
+        .assert_invalid_request(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", None);
+    let binary = world.signed_post(ACME, &[], Body::Binary(padded.into_bytes()));
     assert_eq!(
         world.send(binary).await.status,
         StatusCode::PAYLOAD_TOO_LARGE
@@ -885,10 +748,7 @@ async fn a_body_of_exactly_64_kib_is_accepted() {
 async fn methods_other_than_post_are_405_with_allow_post_and_change_nothing() {
     // GIVEN a submitted deposit and a correctly signed body for it
     let world = World::new();
-    let id = world.submitted_deposit(ACME, "pay_1").await;
-    let before = world.snapshot(&[id]).await;
-    let body = succeeded(ACME, "evt_1", "pay_1");
-    let header = sign(ACME_SECRET.as_bytes(), world.now(), body.as_bytes());
+    let report = world.unsent_report().await;
 
     for method in [
         Method::GET,
@@ -902,21 +762,16 @@ async fn methods_other_than_post_are_405_with_allow_post_and_change_nothing() {
             .send(request(
                 method.clone(),
                 "/webhooks/acme",
-                &[("paygate-signature", &header)],
-                Body::Text(body.clone()),
+                &[("paygate-signature", &report.header)],
+                Body::Text(report.body.clone()),
             ))
             .await;
 
         // THEN 405 naming POST, and nothing changes
-        reply.assert_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request_error",
-            "method_not_allowed",
-            None,
-        );
+        reply.assert_method_not_allowed();
         assert_eq!(reply.header("allow"), Some("POST"), "{method}");
     }
-    world.assert_unchanged(&before, &[id]).await;
+    world.assert_untouched(&report).await;
 }
 
 #[tokio::test]
@@ -931,12 +786,7 @@ async fn paths_that_name_no_gateway_are_404() {
         let reply = world
             .send(request(Method::POST, path, &[], Body::Empty))
             .await;
-        reply.assert_error(
-            StatusCode::NOT_FOUND,
-            "invalid_request_error",
-            "route_not_found",
-            None,
-        );
+        reply.assert_invalid_request(StatusCode::NOT_FOUND, "route_not_found", None);
     }
     assert_eq!(world.appends.calls(), 0);
 }
@@ -952,7 +802,7 @@ async fn no_response_ever_contains_a_secret() {
     world.submitted_deposit(ROTATING, "pay_r").await;
     let now = world.now();
     let body = succeeded(ACME, "evt_1", "pay_1");
-    let signed = |secret: &str, t: i64| sign(secret.as_bytes(), t, body.as_bytes());
+    let signed = |secret: &str, t: i64| signature(secret, t, &body);
     let huge = " ".repeat(MAX_BODY_BYTES + 1);
 
     // WHEN every kind of request is made: good, bad, stale, malformed, unknown, too large

@@ -1,8 +1,22 @@
 //! The deposit aggregate, one behaviour per test: GIVEN a stream, WHEN an event arrives,
 //! THEN it is accepted with the expected state, or refused with a reason and no change.
 
-use paygate_domain::deposit::{AttemptState, Deposit, DepositStatus, TransitionError};
+use paygate_domain::deposit::{
+    AttemptState, Deposit, DepositEvent, DepositStatus, TransitionError,
+};
 use paygate_kit::streams::*;
+
+/// THEN: `event` is refused with `error` (a refusal leaves the stream as it was: `record`
+/// checks that).
+fn assert_refused(stream: &mut Stream, event: DepositEvent, error: TransitionError) {
+    let kind = event.kind();
+    assert_eq!(stream.record(event), Err(error), "{kind}");
+}
+
+/// What an `event` that a deposit in `status` may not take is refused with.
+fn illegal(status: DepositStatus, event: &'static str) -> TransitionError {
+    TransitionError::IllegalTransition { status, event }
+}
 
 // ---------------------------------------------------------------- starting a stream
 
@@ -65,10 +79,7 @@ fn a_second_deposit_requested_is_refused() {
 
     assert_eq!(
         again,
-        Err(TransitionError::IllegalTransition {
-            status: DepositStatus::Processing,
-            event: "DepositRequested",
-        })
+        Err(illegal(DepositStatus::Processing, "DepositRequested"))
     );
 }
 
@@ -156,43 +167,38 @@ fn attempts_must_be_numbered_in_order() {
 
 #[test]
 fn an_outcome_for_an_attempt_that_is_not_open_is_refused() {
-    // GIVEN attempt 1 is open
-    let mut stream = Stream::requested(100).then(attempt_started(1));
-    // WHEN outcomes for attempt 2 arrive THEN they are refused
-    assert_eq!(
-        stream.record(attempt_failed(2, true)),
-        Err(TransitionError::NoOpenAttempt(2))
-    );
-    assert_eq!(
-        stream.record(submitted(2, "ext_2")),
-        Err(TransitionError::NoOpenAttempt(2))
-    );
-
-    // GIVEN attempt 1 has already failed
-    let mut stream = stream.then(attempt_failed(1, true));
-    // WHEN another outcome for it arrives THEN it is refused
-    assert_eq!(
-        stream.record(attempt_failed(1, false)),
-        Err(TransitionError::NoOpenAttempt(1))
-    );
-    assert_eq!(
-        stream.record(submitted(1, "ext_1")),
-        Err(TransitionError::NoOpenAttempt(1))
-    );
-}
-
-#[test]
-fn an_attempt_outcome_without_any_attempt_is_refused() {
-    let mut stream = Stream::requested(100);
-
-    assert_eq!(
-        stream.record(attempt_failed(1, true)),
-        Err(TransitionError::NoOpenAttempt(1))
-    );
-    assert_eq!(
-        stream.record(submitted(1, "ext_1")),
-        Err(TransitionError::NoOpenAttempt(1))
-    );
+    let open = Stream::requested(100).then(attempt_started(1));
+    let cases = [
+        (
+            "no attempt was ever started",
+            Stream::requested(100),
+            [attempt_failed(1, true), submitted(1, "ext_1")],
+            1,
+        ),
+        (
+            "attempt 1 is open, the outcomes are for attempt 2",
+            open.clone(),
+            [attempt_failed(2, true), submitted(2, "ext_2")],
+            2,
+        ),
+        (
+            "attempt 1 has already failed",
+            open.then(attempt_failed(1, true)),
+            [attempt_failed(1, false), submitted(1, "ext_1")],
+            1,
+        ),
+    ];
+    for (case, mut stream, outcomes, attempt) in cases {
+        for outcome in outcomes {
+            // WHEN the outcome arrives THEN it is refused
+            let kind = outcome.kind();
+            assert_eq!(
+                stream.record(outcome),
+                Err(TransitionError::NoOpenAttempt(attempt)),
+                "{case}: {kind}"
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------- outcomes
@@ -262,40 +268,82 @@ fn a_submitted_deposit_can_still_fail() {
 }
 
 #[test]
-fn success_requires_a_submission() {
-    let mut pending = Stream::requested(100);
-    assert_eq!(
-        pending.record(succeeded("ext_1")),
-        Err(TransitionError::IllegalTransition {
-            status: DepositStatus::Pending,
-            event: "DepositSucceeded",
-        })
-    );
-
-    let mut processing = Stream::requested(100).then(attempt_started(1));
-    assert_eq!(
-        processing.record(succeeded("ext_1")),
-        Err(TransitionError::IllegalTransition {
-            status: DepositStatus::Processing,
-            event: "DepositSucceeded",
-        })
-    );
-}
-
-#[test]
-fn a_failed_deposit_refuses_success() {
-    let mut stream = Stream::requested(100)
-        .then(attempt_started(1))
-        .then(submitted(1, "ext_1"))
-        .then(deposit_failed("expired"));
-
-    assert_eq!(
-        stream.record(succeeded("ext_1")),
-        Err(TransitionError::IllegalTransition {
-            status: DepositStatus::Failed,
-            event: "DepositSucceeded",
-        })
-    );
+fn an_event_the_status_does_not_allow_is_refused_naming_both() {
+    let processing = Stream::requested(100).then(attempt_started(1));
+    let submission = processing.clone().then(submitted(1, "ext_1"));
+    let failed = submission.clone().then(deposit_failed("expired"));
+    let refunded = Stream::succeeded(10_000)
+        .then(refund_requested(1, 10_000))
+        .then(refund_succeeded(1));
+    use DepositStatus::*;
+    let cases = [
+        (
+            "success requires a submission: pending",
+            Stream::requested(100),
+            succeeded("ext_1"),
+            Pending,
+            "DepositSucceeded",
+        ),
+        (
+            "success requires a submission: processing",
+            processing,
+            succeeded("ext_1"),
+            Processing,
+            "DepositSucceeded",
+        ),
+        (
+            "a failed deposit refuses success",
+            failed,
+            succeeded("ext_1"),
+            Failed,
+            "DepositSucceeded",
+        ),
+        (
+            "a succeeded deposit cannot fail",
+            Stream::succeeded(100),
+            deposit_failed("late_decline"),
+            Succeeded,
+            "DepositFailed",
+        ),
+        (
+            "a succeeded deposit cannot succeed again",
+            Stream::succeeded(100),
+            succeeded("ext_1"),
+            Succeeded,
+            "DepositSucceeded",
+        ),
+        (
+            "a succeeded deposit cannot be retried",
+            Stream::succeeded(100),
+            attempt_started(2),
+            Succeeded,
+            "AttemptStarted",
+        ),
+        (
+            "a submitted deposit cannot start another attempt",
+            submission,
+            attempt_started(2),
+            Submitted,
+            "AttemptStarted",
+        ),
+        (
+            "a refunded deposit refuses further refunds",
+            refunded.clone(),
+            refund_requested(2, 1),
+            Refunded,
+            "RefundRequested",
+        ),
+        (
+            "a refunded deposit cannot fail",
+            refunded,
+            deposit_failed("chargeback"),
+            Refunded,
+            "DepositFailed",
+        ),
+    ];
+    for (case, mut stream, event, status, kind) in cases {
+        assert_eq!(stream.record(event), Err(illegal(status, kind)), "{case}");
+    }
 }
 
 #[test]
@@ -365,48 +413,6 @@ fn success_must_name_the_submitted_payment() {
     assert_eq!(stream.deposit.status, DepositStatus::Submitted);
 }
 
-#[test]
-fn a_succeeded_deposit_can_neither_fail_nor_be_retried() {
-    let mut stream = Stream::succeeded(100);
-
-    assert_eq!(
-        stream.record(deposit_failed("late_decline")),
-        Err(TransitionError::IllegalTransition {
-            status: DepositStatus::Succeeded,
-            event: "DepositFailed",
-        })
-    );
-    assert_eq!(
-        stream.record(succeeded("ext_1")),
-        Err(TransitionError::IllegalTransition {
-            status: DepositStatus::Succeeded,
-            event: "DepositSucceeded",
-        })
-    );
-    assert_eq!(
-        stream.record(attempt_started(2)),
-        Err(TransitionError::IllegalTransition {
-            status: DepositStatus::Succeeded,
-            event: "AttemptStarted",
-        })
-    );
-}
-
-#[test]
-fn a_submitted_deposit_cannot_start_another_attempt() {
-    let mut stream = Stream::requested(100)
-        .then(attempt_started(1))
-        .then(submitted(1, "ext_1"));
-
-    assert_eq!(
-        stream.record(attempt_started(2)),
-        Err(TransitionError::IllegalTransition {
-            status: DepositStatus::Submitted,
-            event: "AttemptStarted",
-        })
-    );
-}
-
 // ---------------------------------------------------------------- refunds
 
 #[test]
@@ -423,10 +429,7 @@ fn refunds_need_a_captured_deposit() {
         let status = stream.deposit.status;
         assert_eq!(
             stream.record(refund_requested(1, 10)),
-            Err(TransitionError::IllegalTransition {
-                status,
-                event: "RefundRequested",
-            })
+            Err(illegal(status, "RefundRequested"))
         );
     }
 }
@@ -445,49 +448,61 @@ fn a_pending_refund_does_not_change_the_status() {
 
 #[test]
 fn refunds_cannot_exceed_the_captured_amount() {
+    let exceeds = |requested, remaining| TransitionError::RefundExceedsRemaining {
+        requested,
+        remaining,
+    };
     let mut stream = Stream::succeeded(10_000);
 
-    assert_eq!(
-        stream.record(refund_requested(1, 10_001)),
-        Err(TransitionError::RefundExceedsRemaining {
-            requested: 10_001,
-            remaining: 10_000
-        })
+    assert_refused(
+        &mut stream,
+        refund_requested(1, 10_001),
+        exceeds(10_001, 10_000),
     );
 
     // refunds in flight count against what is left
     stream.record(refund_requested(1, 6_000)).unwrap();
-    assert_eq!(
-        stream.record(refund_requested(2, 4_001)),
-        Err(TransitionError::RefundExceedsRemaining {
-            requested: 4_001,
-            remaining: 4_000
-        })
+    assert_refused(
+        &mut stream,
+        refund_requested(2, 4_001),
+        exceeds(4_001, 4_000),
     );
 
     // and so do confirmed ones
     stream.record(refund_succeeded(1)).unwrap();
-    assert_eq!(
-        stream.record(refund_requested(2, 4_001)),
-        Err(TransitionError::RefundExceedsRemaining {
-            requested: 4_001,
-            remaining: 4_000
-        })
+    assert_refused(
+        &mut stream,
+        refund_requested(2, 4_001),
+        exceeds(4_001, 4_000),
     );
     stream.record(refund_requested(2, 4_000)).unwrap();
     assert_eq!(stream.deposit.refundable_remaining(), 0);
 }
 
 #[test]
-fn a_partial_refund_leaves_the_deposit_partially_refunded() {
-    let mut stream = Stream::succeeded(10_000).then(refund_requested(1, 3_000));
+fn a_confirmed_refund_counts_and_leaves_the_status_to_what_is_left() {
+    for (case, amount, status) in [
+        (
+            "a partial refund leaves the deposit partially refunded",
+            3_000,
+            DepositStatus::PartiallyRefunded,
+        ),
+        (
+            "a single full refund ends refunded",
+            10_000,
+            DepositStatus::Refunded,
+        ),
+    ] {
+        let mut stream = Stream::succeeded(10_000).then(refund_requested(1, amount));
 
-    stream.record(refund_succeeded(1)).unwrap();
+        stream.record(refund_succeeded(1)).unwrap();
 
-    assert_eq!(stream.deposit.status, DepositStatus::PartiallyRefunded);
-    assert_eq!(stream.deposit.refunded_amount(), 3_000);
-    assert_eq!(stream.deposit.refundable_remaining(), 7_000);
-    assert_eq!(stream.deposit.view().refunded_amount, 3_000);
+        let deposit = &stream.deposit;
+        assert_eq!(deposit.status, status, "{case}");
+        assert_eq!(deposit.refunded_amount(), amount, "{case}");
+        assert_eq!(deposit.refundable_remaining(), 10_000 - amount, "{case}");
+        assert_eq!(deposit.view().refunded_amount, amount, "{case}");
+    }
 }
 
 #[test]
@@ -505,37 +520,6 @@ fn partial_then_full_refund_ends_refunded() {
     assert_eq!(stream.deposit.status, DepositStatus::Refunded);
     assert_eq!(stream.deposit.refunded_amount(), 10_000);
     assert_eq!(stream.deposit.refundable_remaining(), 0);
-}
-
-#[test]
-fn a_single_full_refund_ends_refunded() {
-    let mut stream = Stream::succeeded(10_000).then(refund_requested(1, 10_000));
-
-    stream.record(refund_succeeded(1)).unwrap();
-
-    assert_eq!(stream.deposit.status, DepositStatus::Refunded);
-}
-
-#[test]
-fn a_refunded_deposit_refuses_further_refunds() {
-    let mut stream = Stream::succeeded(10_000)
-        .then(refund_requested(1, 10_000))
-        .then(refund_succeeded(1));
-
-    assert_eq!(
-        stream.record(refund_requested(2, 1)),
-        Err(TransitionError::IllegalTransition {
-            status: DepositStatus::Refunded,
-            event: "RefundRequested",
-        })
-    );
-    assert_eq!(
-        stream.record(deposit_failed("chargeback")),
-        Err(TransitionError::IllegalTransition {
-            status: DepositStatus::Refunded,
-            event: "DepositFailed",
-        })
-    );
 }
 
 #[test]
@@ -568,44 +552,28 @@ fn a_failed_refund_after_a_partial_one_keeps_the_status() {
 
 #[test]
 fn a_refund_id_cannot_be_reused() {
+    let reused = TransitionError::DuplicateRefund(refund_id(1));
     let mut stream = Stream::succeeded(10_000).then(refund_requested(1, 100));
-    assert_eq!(
-        stream.record(refund_requested(1, 100)),
-        Err(TransitionError::DuplicateRefund(refund_id(1)))
-    );
+    assert_refused(&mut stream, refund_requested(1, 100), reused.clone());
 
     // not even once it has concluded
     let mut stream = stream.then(refund_failed(1));
-    assert_eq!(
-        stream.record(refund_requested(1, 100)),
-        Err(TransitionError::DuplicateRefund(refund_id(1)))
-    );
+    assert_refused(&mut stream, refund_requested(1, 100), reused);
 }
 
 #[test]
 fn a_refund_outcome_needs_a_pending_refund() {
+    let none_pending = |k| TransitionError::NoPendingRefund(refund_id(k));
     let mut stream = Stream::succeeded(10_000);
-    assert_eq!(
-        stream.record(refund_succeeded(9)),
-        Err(TransitionError::NoPendingRefund(refund_id(9)))
-    );
-    assert_eq!(
-        stream.record(refund_failed(9)),
-        Err(TransitionError::NoPendingRefund(refund_id(9)))
-    );
+    assert_refused(&mut stream, refund_succeeded(9), none_pending(9));
+    assert_refused(&mut stream, refund_failed(9), none_pending(9));
 
     // a duplicate outcome (e.g. a redelivered webhook) is refused, not applied twice
     let mut stream = stream
         .then(refund_requested(1, 4_000))
         .then(refund_succeeded(1));
-    assert_eq!(
-        stream.record(refund_succeeded(1)),
-        Err(TransitionError::NoPendingRefund(refund_id(1)))
-    );
-    assert_eq!(
-        stream.record(refund_failed(1)),
-        Err(TransitionError::NoPendingRefund(refund_id(1)))
-    );
+    assert_refused(&mut stream, refund_succeeded(1), none_pending(1));
+    assert_refused(&mut stream, refund_failed(1), none_pending(1));
     assert_eq!(stream.deposit.refunded_amount(), 4_000);
 }
 
@@ -686,10 +654,7 @@ fn a_stored_stream_with_an_illegal_event_does_not_replay() {
 
     assert_eq!(
         Deposit::replay(&events),
-        Err(TransitionError::IllegalTransition {
-            status: DepositStatus::Processing,
-            event: "DepositSucceeded",
-        })
+        Err(illegal(DepositStatus::Processing, "DepositSucceeded"))
     );
 }
 

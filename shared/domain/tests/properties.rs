@@ -310,20 +310,13 @@ fn check_invariants(deposit: &Deposit) -> Result<(), TestCaseError> {
     for (index, attempt) in deposit.attempts.iter().enumerate() {
         prop_assert_eq!(attempt.number as usize, index + 1);
     }
-    let open = deposit
-        .attempts
-        .iter()
-        .filter(|a| a.state == AttemptState::Open)
-        .count();
+    let in_state = |state| deposit.attempts.iter().filter(|a| a.state == state).count();
+    let open = in_state(AttemptState::Open);
     prop_assert!(open <= 1, "{} attempts open", open);
     if open == 1 {
         prop_assert_eq!(status, Processing);
     }
-    let submissions = deposit
-        .attempts
-        .iter()
-        .filter(|a| a.state == AttemptState::Submitted)
-        .count();
+    let submissions = in_state(AttemptState::Submitted);
     prop_assert!(submissions <= 1, "{} attempts submitted", submissions);
 
     // once submitted, the deposit knows where and under which id

@@ -33,6 +33,38 @@ fn kinds(events: &[DepositEvent]) -> Vec<&'static str> {
     events.iter().map(DepositEvent::kind).collect()
 }
 
+/// THEN: the settlement's `events` are of the `expected` kinds, and the `given` stream
+/// accepts them in order; returns the stream after them.
+fn settled(
+    given: Stream,
+    events: Vec<DepositEvent>,
+    expected: &[&str],
+    case: &impl std::fmt::Debug,
+) -> Stream {
+    assert_eq!(kinds(&events), expected, "{case:?}");
+    events.into_iter().fold(given, Stream::then)
+}
+
+/// psp_a, reporting (as `gateway_event_id`) that it charged the deposit's 100.99 AED as
+/// payment `ext_1` (for `attempt`, when it says).
+fn charge_as_ext_1(attempt: Option<u32>, gateway_event_id: &str) -> Sighting<'_> {
+    Sighting {
+        gateway: "psp_a",
+        external_id: "ext_1",
+        charged: Some(aed(10_099)),
+        attempt,
+        gateway_event_id: Some(gateway_event_id),
+    }
+}
+
+/// THEN: `charge` is stray for the `given` stream: an anomaly, and a refund of the charge,
+/// which the stream accepts; returns the stream after them.
+fn refunded_stray(given: Stream, charge: &Sighting) -> Stream {
+    let events = given.deposit.stray_charge(charge, REVERSAL);
+    let refunded = ["PaymentAnomalyDetected", "RefundRequested"];
+    settled(given, events, &refunded, charge)
+}
+
 fn accepted(id: &str) -> PaymentOutcome {
     PaymentOutcome::Accepted {
         external_id: id.into(),
@@ -69,11 +101,7 @@ fn the_owners_answer_settles_its_attempt() {
         (ambiguous, vec!["AttemptReleased"]),
     ] {
         let events = open.deposit.settle_call(1, ME, &answer, REVERSAL);
-        assert_eq!(kinds(&events), expected, "{answer:?}");
-        let mut after = open.clone();
-        for event in events {
-            after = after.then(event);
-        }
+        settled(open.clone(), events, &expected, &answer);
     }
 }
 
@@ -193,11 +221,7 @@ fn a_found_payment_settles_an_open_or_submitted_deposit() {
             given
                 .deposit
                 .settle_lookup(1, &found("ext_1", state.clone(), charged), REVERSAL);
-        assert_eq!(kinds(&events), expected, "{state:?}");
-        let mut after = given.clone();
-        for event in events {
-            after = after.then(event);
-        }
+        settled(given.clone(), events, &expected, &state);
     }
 }
 
@@ -245,19 +269,8 @@ fn a_charge_the_deposit_does_not_hold_is_an_anomaly_refunded_once() {
         .then(attempt_failed(1, true))
         .then(attempt_started_at(2, "psp_b"))
         .then(submitted_at(2, "psp_b", "ext_2"));
-    let stray = Sighting {
-        gateway: "psp_a",
-        external_id: "ext_1",
-        charged: Some(aed(10_099)),
-        attempt: Some(1),
-        gateway_event_id: Some("evt_1"),
-    };
-    let events = held.deposit.stray_charge(&stray, REVERSAL);
-    assert_eq!(
-        kinds(&events),
-        ["PaymentAnomalyDetected", "RefundRequested"]
-    );
-    let after = events.into_iter().fold(held, Stream::then);
+    let stray = charge_as_ext_1(Some(1), "evt_1");
+    let after = refunded_stray(held, &stray);
     assert_eq!(
         after.deposit.anomalies[0].kind,
         AnomalyKind::UnexpectedCharge
@@ -284,21 +297,7 @@ fn a_success_after_the_deposit_failed_is_refunded() {
         .then(owned_attempt(1, OTHER))
         .then(submitted(1, "ext_1"))
         .then(deposit_failed("insufficient_funds"));
-    let events = failed.deposit.stray_charge(
-        &Sighting {
-            gateway: "psp_a",
-            external_id: "ext_1",
-            charged: Some(aed(10_099)),
-            attempt: None,
-            gateway_event_id: Some("evt_9"),
-        },
-        REVERSAL,
-    );
-    assert_eq!(
-        kinds(&events),
-        ["PaymentAnomalyDetected", "RefundRequested"]
-    );
-    let after = events.into_iter().fold(failed, Stream::then);
+    let after = refunded_stray(failed, &charge_as_ext_1(None, "evt_9"));
     assert_eq!(
         after.deposit.anomalies[0].kind,
         AnomalyKind::SuccessAfterFailure

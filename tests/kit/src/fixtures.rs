@@ -27,6 +27,14 @@ pub const START: &str = "2026-11-23T10:00:00Z";
 /// The card token of [`valid_body`].
 pub const TOKEN: &str = "tok_visa";
 
+/// A deposit's stream, as event kinds, once its first attempt succeeded.
+pub const SUCCEEDED_KINDS: [&str; 4] = [
+    "DepositRequested",
+    "AttemptStarted",
+    "DepositSubmitted",
+    "DepositSucceeded",
+];
+
 pub fn start_time() -> OffsetDateTime {
     time::macros::datetime!(2026-11-23 10:00:00 UTC)
 }

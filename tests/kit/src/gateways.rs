@@ -6,7 +6,7 @@ pub use gateway_simulator::{Behaviour, Format, PaymentStatus, RunningGateway};
 
 use crate::fixtures::{country, currency};
 use gateway_simulator::GatewaySpec;
-use paygate_domain::gateways::{GatewayConfig, GatewayStatus};
+use paygate_domain::gateways::{Gateway, GatewayConfig, GatewayStatus, WireFormat};
 use paygate_domain::ports::GatewayRegistry;
 use std::time::Duration;
 
@@ -110,19 +110,38 @@ pub fn entry(
     countries: &[&str],
     currencies: &[&str],
 ) -> GatewayConfig {
+    let format = sim.format().as_str().parse();
     GatewayConfig {
         name: sim.name().into(),
-        format: sim
-            .format()
-            .as_str()
-            .parse()
-            .expect("a wire format paygate speaks"),
+        format: format.expect("a wire format paygate speaks"),
         base_url: sim.base_url(),
+        ..serving(countries, currencies, priority)
+    }
+}
+
+/// An enabled JSON gateway `unnamed` at no address, with `priority`, serving every one of
+/// `countries` and `currencies`: fill in what a test needs.
+pub fn serving(countries: &[&str], currencies: &[&str], priority: u32) -> GatewayConfig {
+    GatewayConfig {
+        name: "unnamed".into(),
+        format: WireFormat::Json,
+        base_url: String::new(),
         countries: countries.iter().map(|c| country(c)).collect(),
         currencies: currencies.iter().map(|c| currency(c)).collect(),
         priority,
         enabled: true,
     }
+}
+
+/// What `registry` holds of gateway `name` (which must be registered).
+pub async fn registered(registry: &dyn GatewayRegistry, name: &str) -> Gateway {
+    registry
+        .list()
+        .await
+        .expect("the registry answers")
+        .into_iter()
+        .find(|g| g.config.name == name)
+        .unwrap_or_else(|| panic!("no gateway {name} in the registry"))
 }
 
 async fn wait_until(what: impl Fn() -> bool, failure: impl FnOnce() -> String) {
@@ -173,12 +192,5 @@ pub async fn wait_until_key_settled(sim: &RunningGateway, idempotency_key: &str)
 
 /// What `registry` has learnt of gateway `name` (which must be registered).
 pub async fn status_of(registry: &dyn GatewayRegistry, name: &str) -> GatewayStatus {
-    registry
-        .list()
-        .await
-        .expect("the registry answers")
-        .into_iter()
-        .find(|g| g.config.name == name)
-        .unwrap_or_else(|| panic!("no gateway {name} in the registry"))
-        .status
+    registered(registry, name).await.status
 }

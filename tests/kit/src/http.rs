@@ -175,6 +175,51 @@ impl Reply {
         }
     }
 
+    /// THEN-helper: [`Self::assert_error`] of an `invalid_request_error`.
+    pub fn assert_invalid_request(&self, status: StatusCode, code: &str, param: Option<&str>) {
+        self.assert_error(status, "invalid_request_error", code, param);
+    }
+
+    /// THEN-helper: a 400 `invalid_request_error` with `code`, about `param` when given.
+    pub fn assert_bad_request(&self, code: &str, param: Option<&str>) {
+        self.assert_invalid_request(StatusCode::BAD_REQUEST, code, param);
+    }
+
+    /// THEN-helper: a 404 `deposit_not_found` about `id`, whoever's the deposit is.
+    pub fn assert_deposit_not_found(&self) {
+        self.assert_invalid_request(StatusCode::NOT_FOUND, "deposit_not_found", Some("id"));
+    }
+
+    /// THEN-helper: a 405 `method_not_allowed` (its `Allow` header is the caller's to check).
+    pub fn assert_method_not_allowed(&self) {
+        self.assert_invalid_request(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None);
+    }
+
+    /// THEN-helper: an `idempotency_error` answered with `status` and `code`.
+    pub fn assert_idempotency_error(&self, status: StatusCode, code: &str) {
+        self.assert_error(status, "idempotency_error", code, None);
+    }
+
+    /// THEN-helper: a 401 `authentication_error` / `api_key_invalid`.
+    pub fn assert_api_key_invalid(&self) {
+        self.assert_error(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "api_key_invalid",
+            None,
+        );
+    }
+
+    /// THEN-helper: a 503 `api_error` / `service_unavailable`.
+    pub fn assert_unavailable(&self) {
+        self.assert_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_error",
+            "service_unavailable",
+            None,
+        );
+    }
+
     pub fn assert_not_replayed(&self) {
         assert_eq!(self.header("idempotent-replayed"), None);
     }

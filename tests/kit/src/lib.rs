@@ -14,7 +14,8 @@
 //! * [`gateway_reports`]: the notifications a well-behaved gateway sends;
 //! * [`samples`]: the sample events in `events/<function>/` that the functions' tests run;
 //! * [`require_emulators`] / [`run_to_completion`]: the guard and clean-up every
-//!   emulator-backed suite uses.
+//!   emulator-backed suite uses;
+//! * [`in_case`]: a table row's name on the failures of THEN-helpers that cannot know it.
 
 pub mod contract;
 mod emulators;
@@ -29,3 +30,25 @@ pub mod streams;
 
 pub use emulators::{require_emulators, run_to_completion};
 pub mod world;
+
+/// Runs `check` (a THEN-helper's assertions, which cannot know the table row they check);
+/// if it fails, fails again with `case` in front of its message.
+pub fn in_case<T>(case: &str, check: impl FnOnce() -> T) -> T {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)).unwrap_or_else(|failure| {
+        let message = failure
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| failure.downcast_ref::<&str>().copied())
+            .unwrap_or("a failed assertion");
+        panic!("{case}: {message}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[should_panic(expected = "row 2: assertion `left == right` failed")]
+    fn in_case_puts_the_row_in_front_of_a_failure() {
+        super::in_case("row 2", || assert_eq!(1 + 1, 3));
+    }
+}

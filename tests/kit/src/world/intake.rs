@@ -3,8 +3,10 @@
 //! requests, replies, fixtures and faults its suites use.
 
 pub use crate::faults::{Answer, Port, Rule, Switchboard, Target};
-pub use crate::fixtures::{START, TOKEN, body_with, merchant, start_time, valid_body};
-pub use crate::http::{Reply, bearer, get, post_deposit, post_refund, request};
+pub use crate::fixtures::{
+    START, SUCCEEDED_KINDS, TOKEN, body_with, merchant, start_time, valid_body,
+};
+pub use crate::http::{Body, Method, Reply, bearer, get, post_deposit, post_refund, request};
 
 use deposit_intake::{Intake, IntakeConfig, handle};
 use http::StatusCode;
@@ -17,12 +19,25 @@ use paygate_memory::{
     ManualClock, MemoryEventStore, MemoryGatewayRegistry, MemoryMerchantDirectory, MemoryQueue,
     QueuedMessage,
 };
+use serde_json::Value;
+use std::fmt::Display;
 use std::sync::Arc;
+use tokio::sync::Barrier;
+use tokio::task::JoinHandle;
 
 pub const KEY_A: &str = "sk_test_merchant_a_4f9c2e";
 pub const KEY_B: &str = "sk_test_merchant_b_81d07a";
 pub const MERCHANT_A: &str = "merchant_a";
 pub const MERCHANT_B: &str = "merchant_b";
+
+/// `POST /v1/deposits` as merchant A, with `headers` (after `Authorization`) and `body` as
+/// given: nothing else, not even a content type.
+pub fn deposit_request(headers: &[(&str, &str)], body: Body) -> Request {
+    let auth = bearer(KEY_A);
+    let mut all = vec![("authorization", auth.as_str())];
+    all.extend_from_slice(headers);
+    request(Method::POST, "/v1/deposits", &all, body)
+}
 
 /// An internal detail that must never reach a client.
 pub const QUEUE_FAILURE_DETAIL: &str =
@@ -130,6 +145,16 @@ impl World {
             .expect("the memory store answers")
     }
 
+    /// THEN-helper: the store holds `streams` deposits and `keys` idempotency keys.
+    pub fn assert_stored(&self, streams: usize, keys: usize) {
+        assert_eq!(self.store.stream_count(), streams, "deposits stored");
+        assert_eq!(
+            self.store.idempotency_count(),
+            keys,
+            "idempotency keys stored"
+        );
+    }
+
     /// THEN-helper: the request left no trace anywhere.
     pub fn assert_nothing_written(&self) {
         assert_eq!(self.store.stream_count(), 0, "no stream may be written");
@@ -141,12 +166,81 @@ impl World {
         assert!(self.queue.is_empty(), "no message may be sent");
     }
 
+    /// WHEN-helper: the merchant of `api_key` posts the [`valid_body`] deposit with
+    /// `Idempotency-Key: key`.
+    pub async fn post_valid_deposit(&self, api_key: &str, key: &str) -> Reply {
+        let body = valid_body().to_string();
+        self.send(post_deposit(api_key, key, &body)).await
+    }
+
+    /// WHEN-helper: merchant A posts the valid body with `field` replaced (or removed, with
+    /// `None`; see [`body_with`]) under `Idempotency-Key: key`.
+    pub async fn post_body_with(&self, key: &str, field: &str, value: Option<Value>) -> Reply {
+        let body = body_with(field, value);
+        self.send(post_deposit(KEY_A, key, &body)).await
+    }
+
+    /// GIVEN-helper: merchant A's valid deposit under `key`, held in its queue send (see
+    /// [`Self::hold_in_send`]).
+    pub async fn held_in_send(&self, key: &str) -> (Rule, JoinHandle<Reply>) {
+        let request = post_deposit(KEY_A, key, &valid_body().to_string());
+        self.hold_in_send(request).await
+    }
+
+    /// GIVEN-helper: `request`, sent in the background and held inside its queue send
+    /// until the returned rule releases it; the task answers the request's reply.
+    pub async fn hold_in_send(&self, request: Request) -> (Rule, JoinHandle<Reply>) {
+        let gate = self.hold_next_send();
+        let intake = self.intake.clone();
+        let first = tokio::spawn(async move { Reply::from(handle(&intake, request).await) });
+        gate.entered().await;
+        (gate, first)
+    }
+
+    /// WHEN-helper: `requests` arrive at once: each on its own task, all starting together.
+    /// Returns their replies, in the order of `requests`.
+    pub async fn send_at_once(&self, requests: Vec<Request>) -> Vec<Reply> {
+        let start = Arc::new(Barrier::new(requests.len()));
+        let tasks: Vec<_> = requests
+            .into_iter()
+            .map(|request| {
+                let (intake, start) = (self.intake.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    Reply::from(handle(&intake, request).await)
+                })
+            })
+            .collect();
+        let mut replies = Vec::new();
+        for task in tasks {
+            replies.push(task.await.expect("the request task finishes"));
+        }
+        replies
+    }
+
+    /// GIVEN-helper: merchant A posted the valid deposit under `key` while the queue failed
+    /// its send; returns the rule counting the sends and the reply.
+    pub async fn posted_while_the_send_failed(&self, key: &str) -> (Rule, Reply) {
+        let sends = self.fail_next_sends(1);
+        (sends, self.post_valid_deposit(KEY_A, key).await)
+    }
+
     /// GIVEN-helper: merchant A has created a deposit with `key`; returns the 202 reply.
     pub async fn deposit_created(&self, key: &str) -> Reply {
-        let reply = self
-            .send(post_deposit(KEY_A, key, &valid_body().to_string()))
-            .await;
+        let reply = self.post_valid_deposit(KEY_A, key).await;
         assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
         reply
+    }
+
+    /// WHEN-helper: the merchant of `api_key` reads `GET /v1/deposits/{deposit}`.
+    pub async fn read_deposit(&self, api_key: &str, deposit: impl Display) -> Reply {
+        self.send(get(api_key, &format!("/v1/deposits/{deposit}")))
+            .await
+    }
+
+    /// WHEN-helper: the merchant of `api_key` reads `GET /v1/deposits/{deposit}/events`.
+    pub async fn read_events(&self, api_key: &str, deposit: impl Display) -> Reply {
+        self.send(get(api_key, &format!("/v1/deposits/{deposit}/events")))
+            .await
     }
 }

@@ -12,6 +12,7 @@
 //! priority 2). Neither sends webhooks (no webhook URL): outcomes are only learnt by
 //! asking the gateway, which is what the sweeper does.
 
+pub use super::{Registered, Stored};
 pub use crate::faults::{Answer, Port, Rule, Switchboard, Target};
 pub use crate::fixtures::{assert_consistent, count, start_time, submitted_external_id};
 pub use crate::gateways::{calm, health_down, settling};
@@ -19,18 +20,16 @@ pub use crate::sqs::record;
 
 use crate::fixtures::Intake;
 use crate::gateways::{Format, RunningGateway, Simulated, entry};
+use crate::world::processor::processor_on;
 use gateway_processor::{Disposition, Processor, process_record};
 use health_probe::{Probe, RunSummary, run_once};
 use paygate_domain::crypto::FieldCipher;
-use paygate_domain::gateways::{BreakerPolicy, GatewayStatus, Health};
+use paygate_domain::gateways::Health;
 use paygate_domain::ports::{BusEvent, DepositMessage, EventStore, QueueSender, RandomIds};
 use paygate_domain::service::probe::ProbePolicy;
-use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_domain::service::publish::PublishingEventStore;
 use paygate_domain::service::sweep::SweepPolicy;
-use paygate_domain::{
-    CorrelationId, DepositId, DepositStatus, DepositView, MerchantId, RecordedEvent,
-};
+use paygate_domain::{CorrelationId, DepositId, DepositStatus, MerchantId, RecordedEvent};
 use paygate_gateways::ConnectorCache;
 use paygate_gateways::Timeouts;
 use paygate_memory::{
@@ -104,24 +103,20 @@ impl World {
             ])
             .with_faults(faults.clone()),
         );
-        let processor = Processor {
-            store: publishing.clone(),
-            registry: registry.clone(),
+        let processor = processor_on(
+            publishing.clone(),
+            registry.clone(),
             // A short request timeout, so a slow gateway leaves an ambiguous attempt.
-            connectors: Arc::new(ConnectorCache::with_timeouts(Timeouts {
+            Arc::new(ConnectorCache::with_timeouts(Timeouts {
                 connect: Duration::from_millis(200),
                 request: Duration::from_millis(400),
                 health: Duration::from_millis(300),
             })),
-            redelivery: queue.clone(),
-            clock: clock.clone(),
-            ids: Arc::new(RandomIds),
-            cipher: cipher.clone(),
-            breaker: BreakerPolicy::default(),
-            // Seconds of real time: a retried message stays out of a test's drains.
-            backoff: RedeliveryPolicy::default(),
-            attempts: paygate_domain::service::process::AttemptPolicy::default(),
-        };
+            // Backoffs of seconds of real time: a retried message stays out of a test's drains.
+            queue.clone(),
+            clock.clone(),
+            cipher.clone(),
+        );
         let probe = Probe {
             registry: registry.clone(),
             connectors: Arc::new(ConnectorCache::with_timeouts(Timeouts {
@@ -166,6 +161,11 @@ impl World {
 
     pub fn advance(&self, by: time::Duration) {
         self.clock.advance(by);
+    }
+
+    /// Moves the clock one second past `cut_off` (one of [`SWEEP`]'s).
+    pub fn advance_past(&self, cut_off: time::Duration) {
+        self.advance(cut_off + time::Duration::seconds(1));
     }
 
     pub fn clock_now(&self) -> OffsetDateTime {
@@ -257,29 +257,8 @@ impl World {
 
     // ------------------------------------------------------------ what is stored
 
-    pub async fn events(&self, id: DepositId) -> Vec<RecordedEvent> {
-        crate::fixtures::events_of(self.store.as_ref(), id).await
-    }
-
-    /// The stream as event kinds.
-    pub async fn story(&self, id: DepositId) -> Vec<String> {
-        self.events(id)
-            .await
-            .iter()
-            .map(|e| e.event.kind().to_owned())
-            .collect()
-    }
-
-    pub async fn view(&self, id: DepositId) -> DepositView {
-        crate::fixtures::view_of(self.store.as_ref(), id).await
-    }
-
     pub async fn status(&self, id: DepositId) -> DepositStatus {
         self.view(id).await.status
-    }
-
-    pub async fn gateway_status(&self, name: &str) -> GatewayStatus {
-        crate::gateways::status_of(self.registry.as_ref(), name).await
     }
 
     pub async fn health(&self, name: &str) -> Health {
@@ -332,5 +311,17 @@ impl World {
     /// Waits until `gateway` holds `count` payments.
     pub async fn wait_for_payments(&self, gateway: &str, count: usize) {
         crate::gateways::wait_for_payments(self.gateway(gateway), count).await;
+    }
+}
+
+impl Stored for World {
+    fn event_store(&self) -> &MemoryEventStore {
+        &self.store
+    }
+}
+
+impl Registered for World {
+    fn gateway_registry(&self) -> &MemoryGatewayRegistry {
+        &self.registry
     }
 }

@@ -3,6 +3,7 @@
 //! loopback speaking WIRE.md), with deposits created by the real intake use case, a clock
 //! the test moves by hand, and a queue with the SQS redrive semantics.
 
+pub use super::{Registered, Stored};
 pub use crate::faults::{Answer, OUTCOMES, Port, Rule, Switchboard, Target};
 pub use crate::fixtures::{attempt_key, country, currency, merchant, start_time};
 pub use crate::gateways::{calm, outage};
@@ -14,12 +15,13 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
 use gateway_processor::{Disposition, Processor, process_record};
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::deposit::FailureReason;
-use paygate_domain::gateways::{BreakerPolicy, GatewayStatus};
+use paygate_domain::gateways::BreakerPolicy;
 use paygate_domain::ports::{
-    DepositMessage, EventStore, ExternalLookup, GatewayRegistry, RandomIds,
+    ConnectorDirectory, DepositMessage, EventStore, ExternalLookup, GatewayRegistry, RandomIds,
+    RedeliveryScheduler,
 };
 use paygate_domain::service::process::RedeliveryPolicy;
-use paygate_domain::{DepositEvent, DepositId, DepositView, RecordedEvent};
+use paygate_domain::{DepositEvent, DepositId};
 use paygate_memory::{ManualClock, MemoryEventStore, MemoryGatewayRegistry, MemoryQueue};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -112,18 +114,14 @@ impl World {
         }
         let registry =
             Arc::new(MemoryGatewayRegistry::with_gateways(configs).with_faults(faults.clone()));
-        let processor = Processor {
-            store: store.clone(),
-            registry: registry.clone(),
-            connectors: Arc::new(paygate_gateways::ConnectorCache::new()),
-            redelivery: redeliveries.clone(),
-            clock: clock.clone(),
-            ids: Arc::new(RandomIds),
-            cipher: cipher.clone(),
-            breaker: BreakerPolicy::default(),
-            backoff: RedeliveryPolicy::default(),
-            attempts: paygate_domain::service::process::AttemptPolicy::default(),
-        };
+        let processor = processor_on(
+            store.clone(),
+            registry.clone(),
+            Arc::new(paygate_gateways::ConnectorCache::new()),
+            redeliveries.clone(),
+            clock.clone(),
+            cipher.clone(),
+        );
         Self {
             processor,
             store,
@@ -153,14 +151,8 @@ impl World {
 
     /// Switches a gateway off in the registry (as an operator editing its config would).
     pub async fn disable(&self, name: &str) {
-        let mut config = self
-            .registry
-            .list()
+        let mut config = crate::gateways::registered(self.registry.as_ref(), name)
             .await
-            .expect("the memory registry answers")
-            .into_iter()
-            .find(|g| g.config.name == name)
-            .unwrap_or_else(|| panic!("no gateway {name} in the registry"))
             .config;
         config.enabled = false;
         self.registry
@@ -206,6 +198,15 @@ impl World {
         process_record(&self.processor, record(message, receive_count)).await
     }
 
+    /// GIVEN+WHEN-helper: a deposit paid with `token` (see [`Self::deposit`]) whose message
+    /// the processor receives once, and is done with.
+    pub async fn processed_deposit(&self, token: &str) -> DepositId {
+        let message = self.deposit(token).await;
+        let disposition = self.deliver(&message, 1).await;
+        assert_eq!(disposition, Disposition::Done, "{message:?}");
+        message.deposit_id
+    }
+
     /// One Lambda invocation with these records, through `handle`.
     pub async fn invoke(&self, records: Vec<SqsMessage>) -> SqsBatchResponse {
         invoke(&self.processor, records).await
@@ -241,10 +242,6 @@ impl World {
 
     // ------------------------------------------------------------ THEN: what is stored
 
-    pub async fn events(&self, id: DepositId) -> Vec<RecordedEvent> {
-        crate::fixtures::events_of(self.store.as_ref(), id).await
-    }
-
     /// The stream as short lines, e.g. `AttemptStarted 1 alpha`.
     pub async fn story(&self, id: DepositId) -> Vec<String> {
         self.events(id)
@@ -254,19 +251,11 @@ impl World {
             .collect()
     }
 
-    pub async fn view(&self, id: DepositId) -> DepositView {
-        crate::fixtures::view_of(self.store.as_ref(), id).await
-    }
-
     pub async fn lookup(&self, gateway: &str, external_id: &str) -> Option<ExternalLookup> {
         self.store
             .find_by_external_id(gateway, external_id)
             .await
             .expect("the memory store answers")
-    }
-
-    pub async fn gateway_status(&self, name: &str) -> GatewayStatus {
-        crate::gateways::status_of(self.registry.as_ref(), name).await
     }
 
     /// The external id of the deposit's `DepositSubmitted`.
@@ -298,6 +287,30 @@ impl World {
     }
 }
 
+/// The processor on these ports with the default policies (breaker, backoff, attempts),
+/// as the function's `main.rs` builds it.
+pub(crate) fn processor_on(
+    store: Arc<dyn EventStore>,
+    registry: Arc<MemoryGatewayRegistry>,
+    connectors: Arc<dyn ConnectorDirectory>,
+    redelivery: Arc<dyn RedeliveryScheduler>,
+    clock: Arc<ManualClock>,
+    cipher: Arc<FieldCipher>,
+) -> Processor {
+    Processor {
+        store,
+        registry,
+        connectors,
+        redelivery,
+        clock,
+        ids: Arc::new(RandomIds),
+        cipher,
+        breaker: BreakerPolicy::default(),
+        backoff: RedeliveryPolicy::default(),
+        attempts: paygate_domain::service::process::AttemptPolicy::default(),
+    }
+}
+
 fn line(event: &DepositEvent) -> String {
     match event {
         DepositEvent::DepositRequested { .. } => "DepositRequested".into(),
@@ -318,5 +331,17 @@ fn line(event: &DepositEvent) -> String {
         } => format!("DepositSubmitted {attempt} {gateway}"),
         DepositEvent::DepositFailed { reason } => format!("DepositFailed {}", reason.code),
         other => other.kind().into(),
+    }
+}
+
+impl Stored for World {
+    fn event_store(&self) -> &MemoryEventStore {
+        &self.store
+    }
+}
+
+impl Registered for World {
+    fn gateway_registry(&self) -> &MemoryGatewayRegistry {
+        &self.registry
     }
 }

@@ -3,9 +3,10 @@
 //! JSON rotating its secret), a clock the test moves by hand, deposits brought to
 //! `submitted` through the domain's own commands, and signed webhook bodies.
 
+pub use super::Stored;
 pub use crate::faults::{Answer, Port, Rule, Switchboard, Target};
-pub use crate::fixtures::start_time;
-pub use crate::http::{Reply, request, webhook};
+pub use crate::fixtures::{SUCCEEDED_KINDS, start_time};
+pub use crate::http::{Body, Method, Reply, request, webhook};
 
 use crate::fixtures::record;
 use lambda_http::Request;
@@ -13,8 +14,7 @@ use paygate_domain::deposit::{DepositStatus, NewDeposit, SCHEMA_VERSION};
 use paygate_domain::ids::EventId;
 use paygate_domain::ports::{AppendBatch, EventStore, IdGenerator, RandomIds};
 use paygate_domain::{
-    Amount, CorrelationId, Country, Currency, Deposit, DepositEvent, DepositId, DepositView,
-    MerchantId, RecordedEvent,
+    CorrelationId, Deposit, DepositEvent, DepositId, DepositView, MerchantId, RecordedEvent,
 };
 use paygate_gateways::WireFormat;
 use paygate_memory::{ManualClock, MemoryEventStore, MemoryQueue};
@@ -154,11 +154,88 @@ impl World {
         Reply::from(handle(&self.webhooks, request).await)
     }
 
+    /// THEN-helper: `request` is answered 401, as every webhook that fails to authenticate.
+    pub async fn assert_unauthenticated(&self, request: Request) {
+        self.send(request).await.assert_unauthenticated();
+    }
+
     /// POSTs `body` to `/webhooks/{gateway}`, signed now with the gateway's secret.
     pub async fn deliver(&self, gateway: &str, body: &str) -> Reply {
-        let header =
-            paygate_signature::sign(secret_of(gateway).as_bytes(), self.now(), body.as_bytes());
+        let header = signature(secret_of(gateway), self.now(), body);
         self.send(webhook(gateway, Some(&header), body)).await
+    }
+
+    /// `POST /webhooks/{gateway}` with exactly `headers` and a `Paygate-Signature` made now
+    /// with the gateway's secret over `body` (text or bytes).
+    pub fn signed_post(&self, gateway: &str, headers: &[(&str, &str)], body: Body) -> Request {
+        let bytes: &[u8] = match &body {
+            Body::Text(text) => text.as_bytes(),
+            Body::Binary(bytes) => bytes,
+            _ => &[],
+        };
+        let header = paygate_signature::sign(secret_of(gateway).as_bytes(), self.now(), bytes);
+        let mut headers = headers.to_vec();
+        headers.push(("paygate-signature", &header));
+        request(
+            Method::POST,
+            &format!("/webhooks/{gateway}"),
+            &headers,
+            body,
+        )
+    }
+
+    /// WHEN-helper: `gateway` reports (as `event_id`) the `outcome` of its payment
+    /// `payment_id`, signed now with its secret.
+    pub async fn report(
+        &self,
+        outcome: Outcome,
+        gateway: &str,
+        event_id: &str,
+        payment_id: &str,
+    ) -> Reply {
+        let body = outcome.body(gateway, event_id, payment_id);
+        self.deliver(gateway, &body).await
+    }
+
+    /// GIVEN-helper: a submitted deposit (see [`Self::submitted_deposit`]) whose `outcome`
+    /// `gateway` reported as `event_id`, and the handler recorded.
+    pub async fn recorded(
+        &self,
+        outcome: Outcome,
+        gateway: &str,
+        payment_id: &str,
+        event_id: &str,
+    ) -> DepositId {
+        let id = self.submitted_deposit(gateway, payment_id).await;
+        let reply = self.report(outcome, gateway, event_id, payment_id).await;
+        reply.assert_applied("recorded", outcome.status());
+        id
+    }
+
+    /// GIVEN-helper: a deposit acme accepted as `pay_1`, what the store holds about it,
+    /// and acme's report of its success (`evt_1`), signed now, that no one sent yet.
+    pub async fn unsent_report(&self) -> UnsentReport {
+        let (id, before) = self.watched_deposit(ACME, "pay_1").await;
+        let body = succeeded(ACME, "evt_1", "pay_1");
+        let header = signature(ACME_SECRET, self.now(), &body);
+        UnsentReport {
+            id,
+            before,
+            body,
+            header,
+        }
+    }
+
+    /// THEN-helper: [`Self::assert_unchanged`] for the deposit of `report`.
+    pub async fn assert_untouched(&self, report: &UnsentReport) {
+        self.assert_unchanged(&report.before, &[report.id]).await;
+    }
+
+    /// GIVEN-helper: a submitted deposit (see [`Self::submitted_deposit`]) and what the
+    /// store holds about it, for [`Self::assert_unchanged`].
+    pub async fn watched_deposit(&self, gateway: &str, payment_id: &str) -> (DepositId, Snapshot) {
+        let id = self.submitted_deposit(gateway, payment_id).await;
+        (id, self.snapshot(&[id]).await)
     }
 
     /// GIVEN-helper: a deposit of merchant A that `gateway` accepted as `external_id`,
@@ -208,12 +285,8 @@ impl World {
                 deposit_id: id,
                 merchant_id: MerchantId(MERCHANT.into()),
                 request: NewDeposit {
-                    amount: Amount::new(10_099).unwrap(),
-                    currency: Currency::parse("AED").unwrap(),
-                    country: Country::parse("AE").unwrap(),
-                    customer_id: "cus_42".into(),
-                    payment_method: None,
                     metadata: BTreeMap::new(),
+                    ..crate::streams::new_deposit(10_099)
                 },
             },
         };
@@ -230,26 +303,6 @@ impl World {
             .await
             .expect("the deposit is recorded");
         id
-    }
-
-    pub async fn events(&self, id: DepositId) -> Vec<RecordedEvent> {
-        crate::fixtures::events_of(self.store.as_ref(), id).await
-    }
-
-    pub async fn kinds(&self, id: DepositId) -> Vec<&'static str> {
-        self.events(id)
-            .await
-            .iter()
-            .map(|e| e.event.kind())
-            .collect()
-    }
-
-    pub async fn view(&self, id: DepositId) -> DepositView {
-        crate::fixtures::view_of(self.store.as_ref(), id).await
-    }
-
-    pub async fn count(&self, id: DepositId, kind: &str) -> usize {
-        self.kinds(id).await.iter().filter(|k| **k == kind).count()
     }
 
     /// Everything the store holds about `ids`, to prove later that nothing changed.
@@ -278,6 +331,16 @@ impl World {
             "a stream or a view changed"
         );
     }
+}
+
+/// See [`World::unsent_report`].
+pub struct UnsentReport {
+    pub id: DepositId,
+    pub before: Snapshot,
+    /// The notification, as acme sends it.
+    pub body: String,
+    /// Its `Paygate-Signature`.
+    pub header: String,
 }
 
 #[derive(Debug)]
@@ -315,6 +378,38 @@ pub fn soap_event(event_id: &str, kind: &str, transaction_id: &str, reason: &str
     )
 }
 
+/// A `Paygate-Signature` header for `body`, signed with `secret` at unix time `at`.
+pub fn signature(secret: &str, at: i64, body: &str) -> String {
+    paygate_signature::sign(secret.as_bytes(), at, body.as_bytes())
+}
+
+/// What a gateway reports of a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+}
+
+pub use Outcome::{Failed, Succeeded};
+
+impl Outcome {
+    /// The notification, in the gateway's own format ([`succeeded`] or [`failed`]).
+    pub fn body(self, gateway: &str, event_id: &str, payment_id: &str) -> String {
+        match self {
+            Succeeded => succeeded(gateway, event_id, payment_id),
+            Failed => failed(gateway, event_id, payment_id),
+        }
+    }
+
+    /// The deposit's status once the outcome is recorded.
+    pub fn status(self) -> &'static str {
+        match self {
+            Succeeded => "succeeded",
+            Failed => "failed",
+        }
+    }
+}
+
 /// "payment succeeded" in the gateway's own format.
 pub fn succeeded(gateway: &str, event_id: &str, payment_id: &str) -> String {
     match format_of(gateway) {
@@ -350,3 +445,9 @@ impl Reply {
 
 /// An internal detail that must never reach a gateway.
 pub const STORE_FAILURE_DETAIL: &str = "GetItem failed: AccessDeniedException on arn:aws:dynamodb:eu-west-1:123456789012:table/paygate-lookups";
+
+impl Stored for World {
+    fn event_store(&self) -> &MemoryEventStore {
+        &self.store
+    }
+}
