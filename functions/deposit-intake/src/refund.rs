@@ -80,6 +80,13 @@ fn refund_error(error: RefundError) -> ApiError {
             format!("a refund of {requested} exceeds the {remaining} left to refund"),
         )
         .with_param("amount"),
+        // Refunds alone cannot overdraw (each is bounded by its deposit's capture); once
+        // payouts draw on the balance this becomes its own documented code.
+        RefundError::BalanceInsufficient(_) => ApiError::new(
+            ErrorCode::RefundRefused,
+            "your available balance in this currency cannot cover this refund",
+        )
+        .with_param("amount"),
         RefundError::Refused(TransitionError::IllegalTransition { status, .. }) => ApiError::new(
             ErrorCode::DepositNotRefundable,
             format!("only a succeeded deposit can be refunded; this one is {status}"),

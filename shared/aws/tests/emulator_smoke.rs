@@ -101,6 +101,7 @@ fn batch(
         view: state.view(),
         idempotency,
         lookups: Vec::new(),
+        ledger: Vec::new(),
     }
 }
 

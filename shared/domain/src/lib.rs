@@ -1,7 +1,8 @@
 //! The pure core of paygate: no AWS, no network, no files.
 //!
 //! Money and validation ([`money`]), the deposit aggregate and its status graph
-//! ([`deposit`]), idempotency rules ([`idempotency`]), field encryption ([`crypto`]),
+//! ([`deposit`]), the merchants' double-entry ledger ([`ledger`]), idempotency rules
+//! ([`idempotency`]), lists ([`page`]), field encryption ([`crypto`]),
 //! the ports adapters implement ([`ports`]) and the use cases written against them
 //! ([`service`]).
 
@@ -10,7 +11,9 @@ pub mod deposit;
 pub mod gateways;
 pub mod idempotency;
 pub mod ids;
+pub mod ledger;
 pub mod money;
+pub mod page;
 pub mod ports;
 pub mod service;
 pub mod validation;

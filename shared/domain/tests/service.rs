@@ -43,6 +43,8 @@ impl Store {
                 .or_else(|_| Deposit::start(first))
                 .expect("a stream starting with its request")
                 .view();
+            // What a replayable stream moved (some seed streams do not replay whole).
+            let ledger = paygate_domain::ledger::movements(None, &events).unwrap_or_default();
             memory
                 .append(AppendBatch {
                     deposit_id: first.deposit_id,
@@ -51,6 +53,7 @@ impl Store {
                     view,
                     idempotency: None,
                     lookups: Vec::new(),
+                    ledger,
                 })
                 .await
                 .expect("the stream is seeded");

@@ -7,6 +7,7 @@ use crate::faults::{Call, FaultHook, Hook, Port, guarded, guarded_conditional, g
 use async_trait::async_trait;
 use paygate_domain::deposit::SweepKind;
 use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
+use paygate_domain::ledger::{LedgerEntry, LedgerHead};
 use paygate_domain::ports::{
     AppendBatch, AppendError, EventStore, ExternalLookup, StoreError, SweepIndex, Unpublished,
 };
@@ -16,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 
 #[derive(Default)]
-struct Tables {
+pub(crate) struct Tables {
     streams: HashMap<DepositId, Vec<RecordedEvent>>,
     views: HashMap<DepositId, DepositView>,
     /// Per deposit, the version up to which its events are published (0: none yet).
@@ -26,6 +27,18 @@ struct Tables {
     /// Per deposit, when the sweeper last looked at it and left it; an append makes it
     /// count from the view's `updated_at` again.
     examined: HashMap<DepositId, OffsetDateTime>,
+    /// Per merchant: its ledger head and entries (oldest first).
+    pub(crate) ledgers: HashMap<MerchantId, (LedgerHead, Vec<LedgerEntry>)>,
+}
+
+impl Tables {
+    pub(crate) fn views(&self) -> impl Iterator<Item = &DepositView> {
+        self.views.values()
+    }
+
+    pub(crate) fn view(&self, deposit: &DepositId) -> Option<&DepositView> {
+        self.views.get(deposit)
+    }
 }
 
 /// A copy of everything a [`MemoryEventStore`] holds.
@@ -37,6 +50,8 @@ pub struct StoreSnapshot {
     pub published: HashMap<DepositId, u64>,
     pub idempotency: Vec<IdempotencyRecord>,
     pub lookups: Vec<ExternalLookup>,
+    /// Per merchant: its ledger head and entries, oldest first.
+    pub ledgers: HashMap<MerchantId, (LedgerHead, Vec<LedgerEntry>)>,
 }
 
 #[derive(Default)]
@@ -60,7 +75,11 @@ impl MemoryEventStore {
 
     /// A read under the store's hook (every fault fails it: only a stream load has data
     /// to damage, see [`EventStore::load`]).
-    async fn read<T>(&self, call: Call, read: impl FnOnce(&Tables) -> T) -> Result<T, StoreError> {
+    pub(crate) async fn read<T>(
+        &self,
+        call: Call,
+        read: impl FnOnce(&Tables) -> T,
+    ) -> Result<T, StoreError> {
         guarded(&*self.faults, call, async { Ok(read(&self.tables())) }).await
     }
 
@@ -103,6 +122,7 @@ impl MemoryEventStore {
             published: tables.published.clone(),
             idempotency: tables.idempotency.values().cloned().collect(),
             lookups: tables.lookups.values().cloned().collect(),
+            ledgers: tables.ledgers.clone(),
         }
     }
 }
@@ -218,6 +238,24 @@ impl Tables {
                 ))
                 .into());
             }
+        }
+        let merchant = &batch.view.merchant_id;
+        let posted = if batch.ledger.is_empty() {
+            None
+        } else {
+            let head = tables.ledgers.get(merchant).map_or_else(
+                || LedgerHead::empty(merchant.clone()),
+                |(head, _)| head.clone(),
+            );
+            Some(head.post(&batch.ledger)?)
+        };
+        if let Some((head, entries)) = posted {
+            let ledger = tables
+                .ledgers
+                .entry(merchant.clone())
+                .or_insert_with(|| (LedgerHead::empty(merchant.clone()), Vec::new()));
+            ledger.0 = head;
+            ledger.1.extend(entries);
         }
         for lookup in batch.lookups {
             let key = ExternalLookup::storage_key(&lookup.gateway, &lookup.external_id);

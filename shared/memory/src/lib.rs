@@ -6,6 +6,7 @@
 mod clock;
 mod event_store;
 pub mod faults;
+mod listings;
 mod merchants;
 mod publisher;
 mod queue;

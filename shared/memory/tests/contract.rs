@@ -5,13 +5,14 @@ use paygate_domain::ports::SweepIndex;
 use paygate_domain::ports::{
     BusEvent, DepositMessage, EventPublisher, EventStore, GatewayRegistry, QueueSender,
 };
+use paygate_kit::contract::ledger::Stores;
 use paygate_kit::contract::merchants::MerchantRegistry;
 use paygate_kit::contract::publisher::BusProbe;
 use paygate_kit::contract::queue::QueueProbe;
-use paygate_kit::sweep_contract;
 use paygate_kit::{
     event_store_contract, merchants_contract, publisher_contract, queue_contract, registry_contract,
 };
+use paygate_kit::{ledger_contract, sweep_contract};
 use paygate_memory::{
     MemoryEventStore, MemoryGatewayRegistry, MemoryMerchantDirectory, MemoryPublisher, MemoryQueue,
 };
@@ -66,6 +67,12 @@ async fn sweep_stores() -> (Arc<dyn EventStore>, Arc<dyn SweepIndex>) {
     (store.clone(), store)
 }
 
+/// The store, its ledgers and its deposit list: one adapter.
+async fn ledger_stores() -> Stores {
+    let store = Arc::new(MemoryEventStore::new());
+    (store.clone(), store.clone(), store)
+}
+
 async fn queue() -> (Arc<dyn QueueSender>, Arc<dyn QueueProbe>) {
     let queue = Arc::new(MemoryQueue::default());
     (queue.clone(), Arc::new(Probe(queue)))
@@ -86,6 +93,7 @@ async fn gateways() -> Arc<dyn GatewayRegistry> {
 
 event_store_contract!(store());
 sweep_contract!(sweep_stores());
+ledger_contract!(ledger_stores());
 queue_contract!(queue());
 merchants_contract!(merchants());
 publisher_contract!(bus());

@@ -362,6 +362,7 @@ mod tests {
             events,
             idempotency: Some(fixtures::idempotency_record()),
             lookups: Vec::new(),
+            ledger: Vec::new(),
         }
     }
 

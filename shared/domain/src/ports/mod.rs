@@ -3,12 +3,15 @@
 
 pub mod gateway;
 
+use crate::deposit::DepositStatus;
 use crate::deposit::{DepositView, RecordedEvent};
 use crate::gateways::{
     BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus,
 };
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use crate::ids::{CorrelationId, DepositId, MerchantId};
+use crate::ledger::{BalanceInsufficient, LedgerEntry, LedgerHead, Movement};
+use crate::page::{Page, PageRequest};
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -30,6 +33,9 @@ pub enum AppendError {
     /// The idempotency key in this append is already claimed.
     #[error("idempotency key already claimed")]
     IdempotencyKeyTaken,
+    /// The batch's ledger movements would overdraw one of the merchant's accounts.
+    #[error(transparent)]
+    BalanceInsufficient(#[from] BalanceInsufficient),
     /// Nothing was written (the store refused or could not be reached).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -52,6 +58,10 @@ pub struct AppendBatch {
     pub idempotency: Option<IdempotencyRecord>,
     /// Gateway payment ids → this deposit, for webhooks. Written only if new.
     pub lookups: Vec<ExternalLookup>,
+    /// What the events move in the merchant's ledger ([`crate::ledger::movement`]): the
+    /// store posts them through the merchant's [`LedgerHead`] in the same write, or
+    /// writes nothing ([`AppendError::BalanceInsufficient`]).
+    pub ledger: Vec<Movement>,
 }
 
 /// Finds the deposit a gateway's payment id belongs to (webhooks carry only that id).
@@ -104,6 +114,51 @@ pub trait EventStore: Send + Sync {
         expected: &IdempotencyState,
         next: &IdempotencyState,
     ) -> Result<bool, StoreError>;
+}
+
+/// The merchants' ledgers, read. They are written only by [`EventStore::append`].
+#[async_trait]
+pub trait Ledger: Send + Sync {
+    /// The merchant's balances and entry count (empty if nothing was ever posted), read
+    /// consistently.
+    async fn head(&self, merchant: &MerchantId) -> Result<LedgerHead, StoreError>;
+
+    /// The merchant's entries, newest first, by sequence number; with
+    /// [`EntryFilter::Balance`] only those that change `available` (the merchant's
+    /// balance transactions).
+    async fn entries(
+        &self,
+        merchant: &MerchantId,
+        filter: EntryFilter,
+        page: &PageRequest<u64>,
+    ) -> Result<Page<LedgerEntry>, StoreError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryFilter {
+    All,
+    /// Entries whose amount in `available` is not zero.
+    Balance,
+}
+
+impl EntryFilter {
+    pub fn admits(self, entry: &LedgerEntry) -> bool {
+        self == Self::All || entry.amount() != 0
+    }
+}
+
+/// A merchant's deposits, listed from an index scoped to the merchant (never a scan).
+#[async_trait]
+pub trait DepositList: Send + Sync {
+    /// Newest first (by creation, then id), optionally only those in `status`. The cursor
+    /// is one of the merchant's deposits; `Ok(None)` if it is not (unknown, or another
+    /// merchant's).
+    async fn deposits(
+        &self,
+        merchant: &MerchantId,
+        status: Option<DepositStatus>,
+        page: &PageRequest<DepositId>,
+    ) -> Result<Option<Page<DepositView>>, StoreError>;
 }
 
 /// Finds the deposits the sweeper must look at, from sparse indexes on the read model

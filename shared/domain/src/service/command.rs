@@ -10,6 +10,7 @@ use crate::idempotency::{
     Fingerprint, IdempotencyKey, IdempotencyRecord, IdempotencyState, RefundSnapshot,
 };
 use crate::ids::{CorrelationId, DepositId, EventId, MerchantId};
+use crate::ledger::{self, BalanceInsufficient};
 use crate::ports::{
     AppendBatch, AppendError, Clock, EventStore, ExternalLookup, IdGenerator, StoreError,
 };
@@ -27,6 +28,9 @@ pub enum CommandError {
     /// The idempotency key the decision claimed is already claimed.
     #[error("the idempotency key is already claimed")]
     KeyTaken,
+    /// What the decision moves would overdraw the merchant's balance.
+    #[error(transparent)]
+    BalanceInsufficient(#[from] BalanceInsufficient),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("stored stream is unreadable: {0}")]
@@ -204,6 +208,7 @@ where
                 ports.back_off(&retry, attempt).await;
             }
             Err(AppendError::IdempotencyKeyTaken) => return Err(CommandError::KeyTaken),
+            Err(AppendError::BalanceInsufficient(short)) => return Err(short.into()),
             Err(AppendError::Store(error)) => return Err(error.into()),
         }
     }
@@ -245,6 +250,7 @@ pub async fn create(
                 )));
             }
             Err(AppendError::IdempotencyKeyTaken) => return Err(CommandError::KeyTaken),
+            Err(AppendError::BalanceInsufficient(short)) => return Err(short.into()),
             Err(AppendError::Ambiguous(error)) => {
                 tracing::warn!(%deposit_id, %error, "append outcome unknown; sending it again");
                 unknown = true;
@@ -271,8 +277,8 @@ async fn load(store: &dyn EventStore, deposit_id: DepositId) -> Result<Deposit, 
     Deposit::replay(&stream).map_err(|e| CommandError::Corrupt(e.to_string()))
 }
 
-/// Everything one command writes (its events in their envelopes, the view, the claim and
-/// the lookups), and the state after it. The one place events get their envelope.
+/// Everything one command writes (its events in their envelopes, the view, the claim,
+/// the lookups and the ledger movements), and the state after it. The one place events get their envelope.
 fn batch(
     ports: &CommandPorts<'_>,
     current: Option<&Deposit>,
@@ -285,6 +291,7 @@ fn batch(
     let expected_version = current.map_or(0, |d| d.version);
     let mut next: Option<Deposit> = current.cloned();
     let mut recorded = Vec::with_capacity(events.len());
+    let mut movements = Vec::new();
     for (offset, event) in events.into_iter().enumerate() {
         let event = RecordedEvent {
             deposit_id,
@@ -296,10 +303,14 @@ fn batch(
             causation_id: cause.causation.map(str::to_owned),
             event,
         };
-        match next.as_mut() {
-            Some(deposit) => deposit.apply(&event)?,
-            None => next = Some(Deposit::start(&event)?),
-        }
+        let after = match next.as_mut() {
+            Some(deposit) => {
+                deposit.apply(&event)?;
+                deposit
+            }
+            None => next.insert(Deposit::start(&event)?),
+        };
+        movements.extend(ledger::movement(after, &event));
         recorded.push(event);
     }
     let next = next.ok_or(TransitionError::NotStarted)?;
@@ -323,6 +334,7 @@ fn batch(
         view,
         idempotency,
         lookups,
+        ledger: movements,
     };
     Ok((batch, next))
 }

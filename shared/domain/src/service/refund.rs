@@ -13,6 +13,7 @@ use super::idempotent::{
 use crate::deposit::{Deposit, DepositEvent, DepositView, TransitionError};
 use crate::idempotency::{Fingerprint, IdempotencyKey, RefundSnapshot};
 use crate::ids::{CorrelationId, DepositId, MerchantId, RefundId};
+use crate::ledger::BalanceInsufficient;
 use crate::money::Amount;
 
 /// The endpoint name mixed into request fingerprints.
@@ -28,6 +29,9 @@ pub enum RefundError {
     Refused(TransitionError),
     #[error("nothing is left to refund")]
     NothingLeft,
+    /// The merchant's available balance cannot cover it (e.g. it was paid out).
+    #[error(transparent)]
+    BalanceInsufficient(BalanceInsufficient),
     #[error("gave up after {0} concurrent changes")]
     Contended(u32),
     #[error(transparent)]
@@ -138,6 +142,13 @@ pub async fn request_refund(
         Ok(executed) => executed,
         Err(CommandError::NotFound(_)) => return Err(RefundError::NotFound),
         Err(CommandError::KeyTaken) => return replay(ports, &input).await,
+        Err(CommandError::BalanceInsufficient(short)) => {
+            // The same key may have won the race we just lost: then it is its replay.
+            if key.record(ports).await?.is_some() {
+                return replay(ports, &input).await;
+            }
+            return Err(RefundError::BalanceInsufficient(short));
+        }
         Err(CommandError::Contended(n)) => return Err(RefundError::Contended(n)),
         Err(CommandError::Store(error)) => return Err(IntakeError::from(error).into()),
         Err(other) => return Err(IntakeError::Inconsistent(other.to_string()).into()),

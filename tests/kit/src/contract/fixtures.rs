@@ -116,12 +116,14 @@ pub fn new_deposit_batch(merchant: &MerchantId, key_text: Option<&str>) -> Appen
         view,
         idempotency,
         lookups: Vec::new(),
+        ledger: Vec::new(),
     }
 }
 
 /// The batch that appends `events` after `expected_version`, with the view they lead to.
 pub fn follow_up_batch(stream: &[RecordedEvent], events: Vec<RecordedEvent>) -> AppendBatch {
     let mut deposit = Deposit::replay(stream).unwrap();
+    let ledger = paygate_domain::ledger::movements(Some(&deposit), &events).unwrap();
     for event in &events {
         deposit.apply(event).unwrap();
     }
@@ -132,6 +134,7 @@ pub fn follow_up_batch(stream: &[RecordedEvent], events: Vec<RecordedEvent>) -> 
         view: deposit.view(),
         idempotency: None,
         lookups: Vec::new(),
+        ledger,
     }
 }
 

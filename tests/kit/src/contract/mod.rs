@@ -4,6 +4,7 @@
 
 pub mod event_store;
 pub mod fixtures;
+pub mod ledger;
 pub mod merchants;
 pub mod publisher;
 pub mod queue;
@@ -29,6 +30,22 @@ macro_rules! event_store_contract {
             recording_the_same_lookup_again_for_the_same_deposit_is_fine,
             an_external_id_of_another_deposit_refuses_the_whole_append,
             an_unknown_external_id_finds_nothing,
+        );
+    };
+}
+
+/// Generates the ledger and deposit-list cases; `$make` yields
+/// [`ledger::Stores`](crate::contract::ledger::Stores), one adapter through three ports.
+#[macro_export]
+macro_rules! ledger_contract {
+    ($make:expr) => {
+        $crate::__contract_cases!($make, $crate::contract::ledger;
+            a_capture_credits_available_and_a_refund_moves_it_through_reserved,
+            a_batch_that_would_overdraw_writes_nothing,
+            concurrent_debits_never_overdraw_and_entries_stay_gapless,
+            ledger_pages_list_every_entry_once_newest_first,
+            deposits_list_the_merchants_own_newest_first_by_status,
+            deposit_pages_stay_exact_while_new_deposits_arrive,
         );
     };
 }

@@ -299,6 +299,7 @@ impl World {
                 view,
                 idempotency: None,
                 lookups: Vec::new(),
+                ledger: Vec::new(),
             })
             .await
             .expect("the deposit is recorded");

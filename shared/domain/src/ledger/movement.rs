@@ -1,0 +1,177 @@
+//! Which deposit events move money in the merchant's ledger, and how.
+
+use super::{Account, EntryType, Movement, Posting};
+use crate::deposit::{AnomalyKind, ChargeRef, Deposit, DepositEvent, RecordedEvent, Refund};
+use crate::money::Currency;
+
+/// The movement `recorded` causes, given the deposit as it is once `recorded` applied
+/// (`None` for events that move no money).
+pub fn movement(after: &Deposit, recorded: &RecordedEvent) -> Option<Movement> {
+    let (entry_type, currency, source, postings) = match &recorded.event {
+        DepositEvent::DepositSucceeded { .. } => {
+            let gateway = after.gateway.clone()?;
+            let amount = signed(after.request.amount.minor());
+            (
+                EntryType::Deposit,
+                after.request.currency,
+                after.id.to_string(),
+                transfer(Account::Gateway(gateway), Account::Available, amount),
+            )
+        }
+        DepositEvent::PaymentAnomalyDetected { anomaly } => {
+            let charge = held_charge(anomaly)?;
+            let charged = anomaly.charged?;
+            // A charge is held once, however many surprises name it.
+            let earlier = &after.anomalies[..after.anomalies.len().saturating_sub(1)];
+            if earlier
+                .iter()
+                .any(|a| held_charge(a).as_ref() == Some(&charge))
+            {
+                return None;
+            }
+            (
+                EntryType::ChargeHeld,
+                charged.currency,
+                after.id.to_string(),
+                transfer(
+                    Account::Gateway(charge.gateway),
+                    Account::Suspense,
+                    signed(charged.amount.minor()),
+                ),
+            )
+        }
+        DepositEvent::RefundRequested { refund_id, .. } => {
+            let refund = refund(after, recorded)?;
+            let (entry_type, from) = match refund.charge {
+                None => (EntryType::Refund, Account::Available),
+                Some(_) => (EntryType::ChargeRefund, Account::Suspense),
+            };
+            let amount = signed(refund.amount.minor());
+            (
+                entry_type,
+                refund_currency(after, refund),
+                refund_id.to_string(),
+                transfer(from, Account::Reserved, amount),
+            )
+        }
+        DepositEvent::RefundSucceeded { refund_id } => {
+            let refund = refund(after, recorded)?;
+            let gateway = match &refund.charge {
+                Some(charge) => charge.gateway.clone(),
+                None => after.gateway.clone()?,
+            };
+            (
+                EntryType::RefundSettled,
+                refund_currency(after, refund),
+                refund_id.to_string(),
+                transfer(
+                    Account::Reserved,
+                    Account::Gateway(gateway),
+                    signed(refund.amount.minor()),
+                ),
+            )
+        }
+        DepositEvent::RefundFailed { refund_id, .. } => {
+            let refund = refund(after, recorded)?;
+            let (entry_type, back_to) = match refund.charge {
+                None => (EntryType::RefundReversal, Account::Available),
+                Some(_) => (EntryType::ChargeRefundReversal, Account::Suspense),
+            };
+            (
+                entry_type,
+                refund_currency(after, refund),
+                refund_id.to_string(),
+                transfer(Account::Reserved, back_to, signed(refund.amount.minor())),
+            )
+        }
+        _ => return None,
+    };
+    Some(Movement {
+        entry_type,
+        currency,
+        source,
+        deposit_id: after.id,
+        event_id: recorded.event_id,
+        postings,
+        occurred_at: recorded.occurred_at,
+    })
+}
+
+/// The movements `events` cause when they follow `before` (`None`: they start the
+/// stream), for code that writes events without a command (seeding, tests).
+pub fn movements(
+    before: Option<&Deposit>,
+    events: &[RecordedEvent],
+) -> Result<Vec<Movement>, crate::deposit::TransitionError> {
+    let mut state = before.cloned();
+    let mut moved = Vec::new();
+    for event in events {
+        let after = match state.as_mut() {
+            Some(deposit) => {
+                deposit.apply(event)?;
+                deposit
+            }
+            None => state.insert(Deposit::start(event)?),
+        };
+        moved.extend(movement(after, event));
+    }
+    Ok(moved)
+}
+
+/// `amount` from `from` to `to`.
+fn transfer(from: Account, to: Account, amount: i64) -> Vec<Posting> {
+    vec![
+        Posting {
+            account: from,
+            amount: -amount,
+        },
+        Posting {
+            account: to,
+            amount,
+        },
+    ]
+}
+
+/// Amounts are at most 2^53 - 1 (see [`crate::money::Amount`]), so they fit.
+fn signed(minor: u64) -> i64 {
+    i64::try_from(minor).expect("amounts are bounded well below i64::MAX")
+}
+
+/// The charge an anomaly put in suspense, if it is one that does.
+fn held_charge(anomaly: &crate::deposit::Anomaly) -> Option<ChargeRef> {
+    let holds = matches!(
+        anomaly.kind,
+        AnomalyKind::UnexpectedCharge
+            | AnomalyKind::SuccessAfterFailure
+            | AnomalyKind::AmountMismatch
+    );
+    anomaly.charged?;
+    anomaly.charge().filter(|_| holds)
+}
+
+/// The refund a refund event is about.
+fn refund<'d>(after: &'d Deposit, recorded: &RecordedEvent) -> Option<&'d Refund> {
+    let id = match &recorded.event {
+        DepositEvent::RefundRequested { refund_id, .. }
+        | DepositEvent::RefundSucceeded { refund_id }
+        | DepositEvent::RefundFailed { refund_id, .. } => *refund_id,
+        _ => return None,
+    };
+    after.refunds.iter().find(|r| r.id == id)
+}
+
+/// A merchant's refund is in the deposit's currency; paygate's refund of a held charge
+/// is in the currency the gateway charged.
+fn refund_currency(after: &Deposit, refund: &Refund) -> Currency {
+    refund
+        .charge
+        .as_ref()
+        .and_then(|charge| {
+            after
+                .anomalies
+                .iter()
+                .find(|a| held_charge(a).as_ref() == Some(charge))
+                .and_then(|a| a.charged)
+        })
+        .map_or(after.request.currency, |charged| charged.currency)
+}
