@@ -19,7 +19,7 @@ pub struct Balances {
 }
 
 impl Balances {
-    fn account(&mut self, account: &Account) -> &mut i64 {
+    pub(super) fn account(&mut self, account: &Account) -> &mut i64 {
         match account {
             Account::Available => &mut self.available,
             Account::Reserved => &mut self.reserved,
@@ -38,7 +38,7 @@ impl Balances {
     }
 
     /// The merchant's own accounts that may never go negative, first one that is.
-    fn overdrawn(&self) -> Option<(Account, i64)> {
+    pub(super) fn overdrawn(&self) -> Option<(Account, i64)> {
         [
             (Account::Available, self.available),
             (Account::Reserved, self.reserved),
@@ -117,13 +117,20 @@ impl LedgerHead {
             if entry.sequence != head.sequence + 1 || !entry.movement.is_balanced() {
                 return None;
             }
-            let balances = head.balances.entry(entry.movement.currency).or_default();
-            for posting in &entry.movement.postings {
-                *balances.account(&posting.account) += posting.amount;
-            }
-            head.sequence = entry.sequence;
+            head.add(entry);
         }
         Some(head)
+    }
+
+    /// Adds `entry`'s postings and takes its number, unchecked (an audit goes on past a
+    /// gap to show what is there); its currency's balances after it.
+    pub(super) fn add(&mut self, entry: &LedgerEntry) -> &Balances {
+        let balances = self.balances.entry(entry.movement.currency).or_default();
+        for posting in &entry.movement.postings {
+            *balances.account(&posting.account) += posting.amount;
+        }
+        self.sequence = entry.sequence;
+        balances
     }
 }
 

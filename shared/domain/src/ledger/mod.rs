@@ -14,9 +14,11 @@
 //! | `suspense` | money a gateway took that is not the merchant's (a stray charge), until it is refunded |
 //! | `gateway:<name>` | the outside world at that gateway (negative: it took money in for us) |
 
+mod audit;
 mod head;
 mod movement;
 
+pub use audit::{Audit, Auditor, MAX_PROBLEMS, Problem, audit};
 pub use head::{BalanceInsufficient, Balances, LedgerHead};
 pub use movement::{movement, movements};
 
