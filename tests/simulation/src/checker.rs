@@ -1,6 +1,9 @@
 //! The money rules, as plain functions over the end state of a run: the store, the
 //! PSPs' books (the ground truth of what was charged and refunded), the bus, the queues
-//! and what merchants were told. Each broken rule is one line naming the deposit.
+//! and what merchants were told. Each broken rule is one line naming the deposit (or
+//! the merchant, for a ledger's totals: [`ledger`]).
+
+mod ledger;
 
 use crate::merchant::{Answer, Ask};
 use crate::world::World;
@@ -70,16 +73,24 @@ pub fn check(world: &World) -> Verdict {
         }
     }
     verdict.deposits = deposits.len();
+    let held: BTreeMap<DepositId, Vec<Held<'_>>> = deposits
+        .keys()
+        .map(|id| {
+            let reference = id.to_string();
+            let held = books
+                .iter()
+                .flat_map(|(gateway, payments)| {
+                    payments
+                        .iter()
+                        .filter(|p| p.reference == reference)
+                        .map(|payment| Held { gateway, payment })
+                })
+                .collect();
+            (*id, held)
+        })
+        .collect();
     for (id, deposit) in &deposits {
-        let held: Vec<Held<'_>> = books
-            .iter()
-            .flat_map(|(gateway, payments)| {
-                payments
-                    .iter()
-                    .filter(|p| p.reference == id.to_string())
-                    .map(|payment| Held { gateway, payment })
-            })
-            .collect();
+        let held = &held[id];
         verdict.refunds += deposit.refunds.len();
         verdict.anomalies += deposit.anomalies.len();
         let unresolved = deposit
@@ -89,8 +100,8 @@ pub fn check(world: &World) -> Verdict {
         if deposit.anomalies.iter().any(|a| a.kind.needs_a_person()) {
             verdict.needs_a_person += 1;
         }
-        charges(*id, deposit, &held, unresolved, &mut verdict.violations);
-        refunds(*id, deposit, &held, &mut verdict.violations);
+        charges(*id, deposit, held, unresolved, &mut verdict.violations);
+        refunds(*id, deposit, held, &mut verdict.violations);
         if !unresolved {
             liveness(*id, deposit, &mut verdict.violations);
         }
@@ -98,6 +109,7 @@ pub fn check(world: &World) -> Verdict {
     published(world, &snapshot, &deposits, &mut verdict.violations);
     answers(world, &snapshot, &deposits, &mut verdict.violations);
     queues(world, &deposits, &mut verdict.violations);
+    ledger::check(&snapshot, &deposits, &held, &mut verdict.violations);
     verdict
 }
 

@@ -87,14 +87,16 @@ pub fn run_seed(seed: u64, keep_trace: bool) -> SeedReport {
     let digest = digest(&world);
     let exercised = exercised(&world);
     if keep_trace {
-        for violation in &verdict.violations {
-            if let Some(id) = violation
-                .split(':')
-                .next()
-                .and_then(paygate_domain::DepositId::parse)
-            {
-                trace.note(world.now_ms(), story(&world, id));
-            }
+        // Every deposit a violation names (a ledger's totals name those that differ).
+        let named: std::collections::BTreeSet<_> = verdict
+            .violations
+            .iter()
+            .flat_map(|v| v.split(|c: char| !(c.is_ascii_hexdigit() || c == '-')))
+            .filter(|word| word.len() == 36)
+            .filter_map(paygate_domain::DepositId::parse)
+            .collect();
+        for id in named {
+            trace.note(world.now_ms(), story(&world, id));
         }
     }
     SeedReport {
