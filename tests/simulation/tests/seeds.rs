@@ -20,7 +20,7 @@ fn the_same_seed_replays_the_same_run() {
 }
 
 /// (defect, the seeds that caught it, each with an event or anomaly it must still record)
-const REGRESSIONS: [(&str, &[(u64, &str)]); 5] = [
+const REGRESSIONS: [(&str, &[(u64, &str)]); 6] = [
     (
         "a second delivery joined an open attempt, got 429/409, closed it and charged elsewhere",
         &[
@@ -61,6 +61,15 @@ const REGRESSIONS: [(&str, &[(u64, &str)]); 5] = [
             (35, "anomaly:amount_mismatch"),
             (61, "anomaly:amount_mismatch"),
             (95, "anomaly:amount_mismatch"),
+        ],
+    ),
+    (
+        "the ledger lost the entry of paygate's refund of a held charge, kept a stale head, \
+         or drew that refund from `available` past zero (put in as mutations)",
+        &[
+            (187, "anomaly:amount_mismatch"),
+            (190, "anomaly:amount_mismatch"),
+            (195, "anomaly:amount_mismatch"),
         ],
     ),
 ];
