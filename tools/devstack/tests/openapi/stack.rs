@@ -203,7 +203,11 @@ impl Stack {
         });
         let mut webhooks = stack.webhooks.clone();
         webhooks.store = store;
-        let functions = Functions { intake, webhooks };
+        let functions = Functions {
+            intake,
+            webhooks,
+            metrics: None,
+        };
         let consumer = tokio::spawn(devstack::consumer::run(
             stack.queue.clone(),
             stack.processor.clone(),
