@@ -152,6 +152,8 @@ impl World {
             store: store.clone(),
             queue: queue.clone(),
             merchants: merchants.clone(),
+            ledger: store.clone(),
+            deposits: store.clone(),
             registry: registry.clone(),
             clock: clock.clone(),
             ids: Arc::new(RandomIds),
