@@ -207,6 +207,11 @@ impl World {
     /// created now. It is created by the intake use case (before any queue rule a test
     /// adds, which so sees only later requests), and the queue is drained.
     pub async fn deposit_at(&self, amount: u64, stage: Stage) -> DepositId {
+        self.deposit_of(MERCHANT_A, amount, stage).await
+    }
+
+    /// GIVEN-helper: [`Self::deposit_at`] for merchant `merchant_id`.
+    pub async fn deposit_of(&self, merchant_id: &str, amount: u64, stage: Stage) -> DepositId {
         let body = json!({ "amount": amount, "currency": "AED", "country": "AE",
                            "customer_id": "cus_42", "payment_method": { "type": "card", "token": TOKEN } });
         let key = IdempotencyKey::parse(Some(&format!("order-{}", Uuid::new_v4()))).unwrap();
@@ -221,7 +226,7 @@ impl World {
         let created = request_deposit(
             &ports,
             IntakeRequest {
-                merchant: &merchant(MERCHANT_A),
+                merchant: &merchant(merchant_id),
                 key: &key,
                 fingerprint: &Fingerprint::of(CREATE_DEPOSIT, body.to_string().as_bytes()),
                 correlation: &CorrelationId("test-intake".into()),
