@@ -51,11 +51,23 @@ async fn refund(world: &World, id: DepositId, key: &str, amount: u64) -> RefundI
     refund.flatten().expect("a refund id")
 }
 
+/// THEN-helper: `GET path` as the merchant of `api_key` is a 400 `code` naming `param`.
+async fn assert_refused(world: &World, api_key: &str, path: &str, code: &str, param: &str) {
+    let reply = world.send(get(api_key, path)).await;
+    in_case(path, || reply.assert_bad_request(code, Some(param)));
+}
+
 /// THEN-helper: `GET /v1/balance` of `api_key` answers exactly `data`.
 async fn assert_balance(world: &World, api_key: &str, data: Value) {
     let reply = world.send(get(api_key, "/v1/balance")).await;
     reply.assert_json(StatusCode::OK);
     assert_eq!(reply.json(), json!({ "object": "balance", "data": data }));
+}
+
+/// THEN-helper: merchant A's balance is `available` and `reserved` AED, nothing else.
+async fn assert_aed_balance(world: &World, available: i64, reserved: i64) {
+    let aed = json!([{ "currency": "AED", "available": available, "reserved": reserved }]);
+    assert_balance(world, KEY_A, aed).await;
 }
 
 /// The balance transactions of `api_key`, newest first, all on one page.
@@ -214,90 +226,52 @@ async fn limit_takes_1_to_100_and_is_10_when_absent() {
 
 #[tokio::test]
 async fn a_list_query_it_does_not_take_is_refused_naming_the_parameter() {
-    // GIVEN merchant A with a deposit that succeeded (so both lists hold something)
+    // GIVEN two deposits of merchant A that succeeded (so both lists hold something, and
+    // the cursors below but the malformed ones are A's own)
     let world = World::new();
-    world.deposit_at(1000, Stage::Succeeded).await;
+    let ids = deposits_over_time(&world, 2, Stage::Succeeded).await;
+    let both = format!("starting_after={}&ending_before={}", ids[0], ids[1]);
     let uuid = uuid::Uuid::new_v4();
-    let deposits = "/v1/deposits";
-    let transactions = "/v1/balance/transactions";
+    let deposits = |query: &str| format!("/v1/deposits?{query}");
+    let transactions = |query: &str| format!("/v1/balance/transactions?{query}");
     let cases = [
+        (deposits("expand=data"), "parameter_unknown", "expand"),
+        (deposits("Status=pending"), "parameter_unknown", "Status"),
         (
-            deposits,
-            "expand=data".to_owned(),
-            "parameter_unknown",
-            "expand",
-        ),
-        (
-            deposits,
-            "Status=pending".into(),
-            "parameter_unknown",
-            "Status",
-        ),
-        (
-            transactions,
-            "status=pending".into(),
+            transactions("status=pending"),
             "parameter_unknown",
             "status",
         ),
+        (deposits("limit=2&limit=2"), "parameter_duplicate", "limit"),
+        (transactions("limit=0"), "limit_invalid", "limit"),
+        (deposits("status=paid"), "status_invalid", "status"),
+        (deposits("status=Succeeded"), "status_invalid", "status"),
         (
-            deposits,
-            "limit=2&limit=2".into(),
-            "parameter_duplicate",
-            "limit",
-        ),
-        (transactions, "limit=0".into(), "limit_invalid", "limit"),
-        (deposits, "status=paid".into(), "status_invalid", "status"),
-        (
-            deposits,
-            "status=Succeeded".into(),
-            "status_invalid",
-            "status",
-        ),
-        (
-            deposits,
-            "starting_after=txn_1".into(),
+            deposits("starting_after=txn_1"),
             "cursor_invalid",
             "starting_after",
         ),
         (
-            transactions,
-            format!("starting_after={uuid}"),
+            transactions(&format!("starting_after={uuid}")),
             "cursor_invalid",
             "starting_after",
         ),
         (
-            transactions,
-            "ending_before=txn_0".into(),
+            transactions("ending_before=txn_0"),
             "cursor_invalid",
             "ending_before",
         ),
-    ];
-    for (path, query, code, param) in cases {
-        // WHEN A lists with that query
-        let reply = world.send(get(KEY_A, &format!("{path}?{query}"))).await;
-        // THEN 400 with its code, naming the parameter
-        in_case(&query, || reply.assert_bad_request(code, Some(param)));
-    }
-}
-
-#[tokio::test]
-async fn both_cursors_at_once_are_refused() {
-    // GIVEN two deposits of merchant A that succeeded
-    let world = World::new();
-    let ids = deposits_over_time(&world, 2, Stage::Succeeded).await;
-    for query in [
-        format!(
-            "/v1/deposits?starting_after={}&ending_before={}",
-            ids[0], ids[1]
+        // both cursors at once, each one of A's own
+        (deposits(&both), "parameters_exclusive", "ending_before"),
+        (
+            transactions("ending_before=txn_1&starting_after=txn_2"),
+            "parameters_exclusive",
+            "ending_before",
         ),
-        "/v1/balance/transactions?ending_before=txn_1&starting_after=txn_2".into(),
-    ] {
-        // WHEN A lists from both sides at once
-        let reply = world.send(get(KEY_A, &query)).await;
-        // THEN 400 parameters_exclusive
-        in_case(&query, || {
-            reply.assert_bad_request("parameters_exclusive", Some("ending_before"))
-        });
+    ];
+    for (path, code, param) in cases {
+        // WHEN A lists with that query, THEN 400 with its code, naming the parameter
+        assert_refused(&world, KEY_A, &path, code, param).await;
     }
 }
 
@@ -367,12 +341,7 @@ async fn the_balance_follows_a_deposit_that_succeeds_and_its_refunds() {
         ("txn_1", "deposit", id.to_string()),
         (10_099, 10_099),
     );
-    assert_balance(
-        &world,
-        KEY_A,
-        json!([{ "currency": "AED", "available": 10_099, "reserved": 0 }]),
-    )
-    .await;
+    assert_aed_balance(&world, 10_099, 0).await;
     assert_eq!(
         transactions(&world, KEY_A).await,
         std::slice::from_ref(&deposit)
@@ -388,12 +357,7 @@ async fn the_balance_follows_a_deposit_that_succeeds_and_its_refunds() {
         ("txn_2", "refund", failing.to_string()),
         (-4000, 6099),
     );
-    assert_balance(
-        &world,
-        KEY_A,
-        json!([{ "currency": "AED", "available": 6099, "reserved": 4000 }]),
-    )
-    .await;
+    assert_aed_balance(&world, 6099, 4000).await;
     assert_eq!(
         transactions(&world, KEY_A).await,
         [refunded.clone(), deposit.clone()]
@@ -409,12 +373,7 @@ async fn the_balance_follows_a_deposit_that_succeeds_and_its_refunds() {
         ("txn_3", "refund_reversal", failing.to_string()),
         (4000, 10_099),
     );
-    assert_balance(
-        &world,
-        KEY_A,
-        json!([{ "currency": "AED", "available": 10_099, "reserved": 0 }]),
-    )
-    .await;
+    assert_aed_balance(&world, 10_099, 0).await;
 
     // WHEN A refunds 40.00 again and the gateway settles it
     world.clock.advance(Duration::seconds(1));
@@ -428,12 +387,7 @@ async fn the_balance_follows_a_deposit_that_succeeds_and_its_refunds() {
     world.gateway_reports(id, settled, true).await;
     // THEN nothing stays reserved, and the settlement (which moves nothing available) is
     // no balance transaction
-    assert_balance(
-        &world,
-        KEY_A,
-        json!([{ "currency": "AED", "available": 6099, "reserved": 0 }]),
-    )
-    .await;
+    assert_aed_balance(&world, 6099, 0).await;
     assert_eq!(
         transactions(&world, KEY_A).await,
         [again, reversed, refunded, deposit]
@@ -460,10 +414,7 @@ async fn another_merchant_sees_nothing_of_a_merchants_money_or_deposits() {
         format!("/v1/deposits?starting_after={id}"),
         "/v1/balance/transactions?starting_after=txn_1".to_owned(),
     ] {
-        let reply = world.send(get(KEY_B, &path)).await;
-        in_case(&path, || {
-            reply.assert_bad_request("cursor_invalid", Some("starting_after"))
-        });
+        assert_refused(&world, KEY_B, &path, "cursor_invalid", "starting_after").await;
     }
 }
 
