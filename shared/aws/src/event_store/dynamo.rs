@@ -170,7 +170,7 @@ fn layout(batch: &AppendBatch) -> Layout {
 /// How many times an append posts again after losing the ledger head to another append
 /// of the same merchant, and the most it waits in between.
 const LEDGER_RACES: u32 = 200;
-const LEDGER_BACKOFF_CAP_MS: u64 = 50;
+const LEDGER_BACKOFF_CAP_MS: u64 = 400;
 
 /// The batch's lookups, each external id once (a transaction may not touch an item
 /// twice), in the batch's order.
@@ -365,7 +365,7 @@ fn jitter(races: u32) -> std::time::Duration {
     let random = std::collections::hash_map::RandomState::new()
         .build_hasher()
         .finish();
-    let cap = (1u64 << races.min(6)).min(LEDGER_BACKOFF_CAP_MS);
+    let cap = (2u64 << races.min(10)).min(LEDGER_BACKOFF_CAP_MS);
     std::time::Duration::from_millis(random % cap + 1)
 }
 

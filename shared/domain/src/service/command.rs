@@ -208,7 +208,15 @@ where
                 ports.back_off(&retry, attempt).await;
             }
             Err(AppendError::IdempotencyKeyTaken) => return Err(CommandError::KeyTaken),
-            Err(AppendError::BalanceInsufficient(short)) => return Err(short.into()),
+            Err(AppendError::BalanceInsufficient(short)) => {
+                // A store may judge the balance before the stream's version: a decision
+                // taken on a stale stream is taken again before the balance is blamed.
+                let fresh = load(ports.store, deposit_id).await?;
+                if fresh.version == current.version {
+                    return Err(short.into());
+                }
+                known = Some(fresh);
+            }
             Err(AppendError::Store(error)) => return Err(error.into()),
         }
     }
