@@ -4,7 +4,8 @@
 //! kit's `World` (the processor's and the webhook's use cases). Each test reads
 //! GIVEN / WHEN / THEN.
 
-use http::StatusCode;
+use http::{Method, StatusCode};
+use lambda_http::Body;
 use paygate_domain::ports::Clock;
 use paygate_domain::{DepositId, RefundId};
 use paygate_kit::in_case;
@@ -415,6 +416,24 @@ async fn another_merchant_sees_nothing_of_a_merchants_money_or_deposits() {
         "/v1/balance/transactions?starting_after=txn_1".to_owned(),
     ] {
         assert_refused(&world, KEY_B, &path, "cursor_invalid", "starting_after").await;
+    }
+}
+
+#[tokio::test]
+async fn the_reads_need_a_valid_api_key() {
+    // GIVEN merchant A's succeeded deposit
+    let world = World::new();
+    world.deposit_at(1000, Stage::Succeeded).await;
+    let unknown = bearer("sk_test_nobody");
+    for path in ["/v1/balance", "/v1/balance/transactions", "/v1/deposits"] {
+        for headers in [vec![], vec![("authorization", unknown.as_str())]] {
+            // WHEN it is read without a key, or with one nobody has
+            let reply = world
+                .send(request(Method::GET, path, &headers, Body::Empty))
+                .await;
+            // THEN 401 api_key_invalid
+            in_case(path, || reply.assert_api_key_invalid());
+        }
     }
 }
 
