@@ -17,6 +17,8 @@ async fn main() -> Result<(), Error> {
         store: aws.publishing_store(),
         queue: aws.queue,
         merchants: aws.merchants,
+        ledger: aws.store.clone(),
+        deposits: aws.store.clone(),
         registry: aws.registry,
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
