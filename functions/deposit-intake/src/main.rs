@@ -25,9 +25,9 @@ async fn main() -> Result<(), Error> {
         cipher: Arc::new(FieldCipher::from_spec(field_keys.expose_secret())?),
         config: IntakeConfig::default(),
     };
+    let metrics = paygate_telemetry::InvocationMetrics::install(paygate_domain::metrics::describe);
     lambda_http::run(service_fn(|request| {
-        let intake = &intake;
-        async move { Ok::<_, Error>(handle(intake, request).await) }
+        metrics.around(async { Ok::<_, Error>(handle(&intake, request).await) })
     }))
     .await
 }
