@@ -40,32 +40,28 @@ async fn a_deposit_through_the_stack_shows_in_its_prometheus_metrics() {
     let before = scrape().await;
 
     // WHEN a deposit is made and succeeds
-    let created: Value = client
-        .post(format!("{base}/v1/deposits"))
-        .bearer_auth(settings.api_key())
-        .header("Idempotency-Key", "metrics-1")
-        .json(&json!({
-            "amount": 1500, "currency": "AED", "country": "AE", "customer_id": "cus_1",
-            "payment_method": { "type": "card", "token": "tok_success" },
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().expect("a deposit id").to_owned();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let gateway = loop {
-        let read: Value = client
-            .get(format!("{base}/v1/deposits/{id}"))
+    let answer = |request: reqwest::RequestBuilder| async {
+        let reply = request
             .bearer_auth(settings.api_key())
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
             .unwrap();
+        reply.json::<Value>().await.unwrap()
+    };
+    let created = answer(
+        client
+            .post(format!("{base}/v1/deposits"))
+            .header("Idempotency-Key", "metrics-1")
+            .json(&json!({
+                "amount": 1500, "currency": "AED", "country": "AE", "customer_id": "cus_1",
+                "payment_method": { "type": "card", "token": "tok_success" },
+            })),
+    )
+    .await;
+    let id = created["id"].as_str().expect("a deposit id").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let gateway = loop {
+        let read = answer(client.get(format!("{base}/v1/deposits/{id}"))).await;
         if read["status"] == "succeeded" {
             break read["gateway"].as_str().expect("its gateway").to_owned();
         }

@@ -18,7 +18,7 @@ mod head;
 mod movement;
 
 pub use head::{BalanceInsufficient, Balances, LedgerHead};
-pub use movement::{movement, movements};
+pub use movement::{movement, movements, transfer};
 
 use crate::ids::{DepositId, EventId, MerchantId};
 use crate::money::Currency;

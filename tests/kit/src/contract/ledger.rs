@@ -7,7 +7,7 @@ use crate::contract::fixtures::{
 };
 use futures::future::join_all;
 use paygate_domain::deposit::DepositStatus;
-use paygate_domain::ledger::{Account, EntryType, LedgerHead, Movement, Posting};
+use paygate_domain::ledger::{Account, EntryType, LedgerHead, Movement, transfer};
 use paygate_domain::page::{Cursor, Page, PageRequest};
 use paygate_domain::ports::{
     AppendBatch, AppendError, DepositList, EntryFilter, EventStore, Ledger,
@@ -74,16 +74,7 @@ fn forged(event: &RecordedEvent, from: Account, to: Account, amount: i64) -> Mov
         source: event.deposit_id.to_string(),
         deposit_id: event.deposit_id,
         event_id: event.event_id,
-        postings: vec![
-            Posting {
-                account: from,
-                amount: -amount,
-            },
-            Posting {
-                account: to,
-                amount,
-            },
-        ],
+        postings: transfer(from, to, amount),
         occurred_at: event.occurred_at,
     }
 }
