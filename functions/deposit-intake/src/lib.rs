@@ -1,5 +1,6 @@
-//! The merchant API handler: `POST /v1/deposits`, `GET /v1/deposits/{id}`,
-//! `GET /v1/deposits/{id}/events`, `POST /v1/deposits/{id}/refunds`, `GET /v1/gateways`.
+//! The merchant API handler: `POST /v1/deposits`, `GET /v1/deposits`,
+//! `GET /v1/deposits/{id}`, `GET /v1/deposits/{id}/events`, `POST /v1/deposits/{id}/refunds`,
+//! `GET /v1/balance`, `GET /v1/balance/transactions`, `GET /v1/gateways`.
 //! It takes its ports as arguments, so the same code runs under Lambda, in the local
 //! stack and in tests.
 
@@ -7,6 +8,7 @@ mod body;
 mod config;
 mod create;
 mod gateways;
+mod lists;
 mod read;
 mod refund;
 mod response;
@@ -17,7 +19,8 @@ pub use routes::handle;
 
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::ports::{
-    Clock, EventStore, GatewayRegistry, IdGenerator, MerchantDirectory, QueueSender,
+    Clock, DepositList, EventStore, GatewayRegistry, IdGenerator, Ledger, MerchantDirectory,
+    QueueSender,
 };
 use paygate_domain::service::intake::IntakePorts;
 use std::sync::Arc;
@@ -28,6 +31,10 @@ pub struct Intake {
     pub store: Arc<dyn EventStore>,
     pub queue: Arc<dyn QueueSender>,
     pub merchants: Arc<dyn MerchantDirectory>,
+    /// Read only: `GET /v1/balance` and `GET /v1/balance/transactions`.
+    pub ledger: Arc<dyn Ledger>,
+    /// Read only: `GET /v1/deposits`.
+    pub deposits: Arc<dyn DepositList>,
     /// Read only: `GET /v1/gateways`.
     pub registry: Arc<dyn GatewayRegistry>,
     pub clock: Arc<dyn Clock>,

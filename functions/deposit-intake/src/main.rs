@@ -17,15 +17,17 @@ async fn main() -> Result<(), Error> {
         store: aws.publishing_store(),
         queue: aws.queue,
         merchants: aws.merchants,
+        ledger: aws.store.clone(),
+        deposits: aws.store.clone(),
         registry: aws.registry,
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
         cipher: Arc::new(FieldCipher::from_spec(field_keys.expose_secret())?),
         config: IntakeConfig::default(),
     };
+    let metrics = paygate_telemetry::InvocationMetrics::install(paygate_domain::metrics::describe);
     lambda_http::run(service_fn(|request| {
-        let intake = &intake;
-        async move { Ok::<_, Error>(handle(intake, request).await) }
+        metrics.around(async { Ok::<_, Error>(handle(&intake, request).await) })
     }))
     .await
 }

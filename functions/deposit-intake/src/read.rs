@@ -1,7 +1,7 @@
 //! `GET /v1/deposits/{id}` and `GET /v1/deposits/{id}/events`, scoped to the merchant.
 
 use crate::Intake;
-use crate::response::{Answer, json};
+use crate::response::{Answer, json, store_failed};
 use http::StatusCode;
 use paygate_api::models::{DepositResponse, EventList, EventResponse};
 use paygate_api::{ApiError, ErrorCode};
@@ -21,10 +21,7 @@ async fn found<T, E: std::fmt::Display>(
 ) -> Result<T, ApiError> {
     tracing::Span::current().record("deposit_id", tracing::field::display(id));
     read.await
-        .map_err(|error| {
-            tracing::error!(%error, "store failed");
-            ApiError::unavailable()
-        })?
+        .map_err(store_failed)?
         .ok_or_else(deposit_not_found)
 }
 

@@ -31,15 +31,18 @@ pub fn accepted<T: Serialize>(value: &T, replayed: bool) -> Response<Body> {
     response
 }
 
+/// A store that failed: 503, its cause only logged (it may name tables or accounts).
+pub fn store_failed(error: impl std::fmt::Display) -> ApiError {
+    tracing::error!(%error, "store failed");
+    ApiError::unavailable()
+}
+
 /// Logs the internal cause (never sent to the client) and picks the public error.
 pub fn intake_error(error: IntakeError) -> ApiError {
     match error {
         IntakeError::KeyReused => ApiError::idempotency_key_reused(),
         IntakeError::InFlight => ApiError::idempotency_in_flight(),
-        IntakeError::Store(e) => {
-            tracing::error!(error = %e, "store failed");
-            ApiError::unavailable()
-        }
+        IntakeError::Store(e) => store_failed(e),
         IntakeError::Crypto(e) => {
             tracing::error!(error = %e, "field encryption failed");
             ApiError::internal()

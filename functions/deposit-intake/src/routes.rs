@@ -1,7 +1,7 @@
 //! One span per request; authentication, then routing by method and path.
 
 use crate::response::Answer;
-use crate::{Intake, create, gateways, read, refund};
+use crate::{Intake, create, gateways, lists, read, refund};
 use http::Method;
 use lambda_http::{Body, Request, Response};
 use paygate_api::request::{bearer_key, correlation_id};
@@ -15,6 +15,8 @@ enum Route {
     DepositEvents(DepositId),
     DepositRefunds(DepositId),
     UnknownDeposit,
+    Balance,
+    BalanceTransactions,
     Gateways,
 }
 
@@ -26,6 +28,8 @@ impl Route {
             Route::Deposit(_) | Route::UnknownDeposit => "/v1/deposits/{id}",
             Route::DepositEvents(_) => "/v1/deposits/{id}/events",
             Route::DepositRefunds(_) => "/v1/deposits/{id}/refunds",
+            Route::Balance => "/v1/balance",
+            Route::BalanceTransactions => "/v1/balance/transactions",
             Route::Gateways => "/v1/gateways",
         }
     }
@@ -37,6 +41,8 @@ fn route(path: &str) -> Option<Route> {
     match segments.as_slice() {
         ["v1", "deposits"] => Some(Route::Deposits),
         ["v1", "gateways"] => Some(Route::Gateways),
+        ["v1", "balance"] => Some(Route::Balance),
+        ["v1", "balance", "transactions"] => Some(Route::BalanceTransactions),
         ["v1", "deposits", id] => Some(by_id(id)),
         ["v1", "deposits", id, "events"] => Some(match by_id(id) {
             Route::Deposit(id) => Route::DepositEvents(id),
@@ -87,21 +93,26 @@ async fn dispatch(
     let route = route.ok_or_else(|| ApiError::new(ErrorCode::RouteNotFound, "no such route"))?;
     let merchant = authenticate(app, &request).await?;
     tracing::Span::current().record("merchant_id", field::display(&merchant));
+    let query = request.uri().query();
     match (request.method().clone(), route) {
         (Method::POST, Route::Deposits) => {
             create::create_deposit(app, &merchant, correlation, request).await
         }
+        (Method::GET, Route::Deposits) => lists::list_deposits(app, &merchant, query).await,
         (Method::GET, Route::Deposit(id)) => read::get_deposit(app, &merchant, id).await,
         (Method::GET, Route::DepositEvents(id)) => read::get_events(app, &merchant, id).await,
         (Method::POST, Route::DepositRefunds(id)) => {
             refund::create_refund(app, &merchant, id, correlation, request).await
         }
+        (Method::GET, Route::Balance) => lists::get_balance(app, &merchant).await,
+        (Method::GET, Route::BalanceTransactions) => {
+            lists::list_balance_transactions(app, &merchant, query).await
+        }
         (Method::GET, Route::Gateways) => gateways::list_gateways(app).await,
         // A malformed id names no deposit, whatever the method: the same 404 as unknown.
         (_, Route::UnknownDeposit) => Err(read::deposit_not_found()),
-        (_, Route::Deposits | Route::DepositRefunds(_)) => {
-            Err(ApiError::method_not_allowed("POST"))
-        }
+        (_, Route::Deposits) => Err(ApiError::method_not_allowed("GET, POST")),
+        (_, Route::DepositRefunds(_)) => Err(ApiError::method_not_allowed("POST")),
         (_, _) => Err(ApiError::method_not_allowed("GET")),
     }
 }
@@ -136,6 +147,12 @@ mod tests {
             Some(Route::UnknownDeposit)
         ));
         assert!(matches!(route("/v1/gateways"), Some(Route::Gateways)));
+        assert!(matches!(route("/v1/balance"), Some(Route::Balance)));
+        assert!(matches!(
+            route("/v1/balance/transactions/"),
+            Some(Route::BalanceTransactions)
+        ));
+        assert!(route("/v1/balance/transactions/txn_1").is_none());
         assert!(route("/v2/deposits").is_none());
         assert!(route("/").is_none());
     }
@@ -156,6 +173,11 @@ mod tests {
                 "/v1/deposits/{id}/refunds",
             ),
             ("/v1/gateways".to_owned(), "/v1/gateways"),
+            ("/v1/balance".to_owned(), "/v1/balance"),
+            (
+                "/v1/balance/transactions".to_owned(),
+                "/v1/balance/transactions",
+            ),
         ] {
             assert_eq!(route(&path).map(|r| r.template()), Some(template), "{path}");
         }

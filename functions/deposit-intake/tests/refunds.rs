@@ -1,174 +1,17 @@
 //! Refunds as a merchant sees them (DESIGN §5): `POST /v1/deposits/{id}/refunds` with
 //! `{"amount": N}` (or `{}` for all that is left), driven through `handle` with in-memory
-//! ports. Deposits are brought to their state by appending the processor's events through
-//! `service::execute`; the gateway's refund webhooks go through `apply_notification`, the
-//! webhook function's use case. Each test reads GIVEN / WHEN / THEN.
+//! ports. Deposits are brought to their state by the kit's `World::deposit_at` (the
+//! processor's events, appended through `service::execute`); the gateway's refund webhooks
+//! by `World::gateway_reports` (`apply_notification`, the webhook function's use case).
+//! Each test reads GIVEN / WHEN / THEN.
 
 use http::{Method, StatusCode};
 use lambda_http::Body;
-use paygate_domain::deposit::FailureReason;
-use paygate_domain::idempotency::{Fingerprint, IdempotencyKey};
-use paygate_domain::ports::gateway::NotifiedOutcome;
-use paygate_domain::ports::{QueueSender, RandomIds};
-use paygate_domain::service::intake::{
-    CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
-};
-use paygate_domain::service::outcome::Applied;
-use paygate_domain::validation::parse_deposit_request;
-use paygate_domain::{CorrelationId, DepositEvent, DepositId, RefundId};
-use paygate_kit::fixtures;
-use paygate_kit::gateway_reports::apply;
+use paygate_domain::{DepositEvent, DepositId, RefundId};
 use paygate_kit::in_case;
 use paygate_kit::world::intake::*;
 use serde_json::{Value, json};
-
 use uuid::Uuid;
-
-/// The gateway the deposits of these tests were paid through.
-const GATEWAY: &str = "alpha";
-
-// ================================================================ GIVEN helpers
-
-/// How far a deposit got before the refund request.
-#[derive(Debug, Clone, Copy)]
-enum Stage {
-    Pending,
-    Processing,
-    Submitted,
-    Succeeded,
-    Failed,
-}
-
-/// The gateway's payment id of a deposit (what its webhooks name).
-fn payment_id(id: DepositId) -> String {
-    format!("pay_{}", id.0.simple())
-}
-
-/// The gateway's id of a refund, once the gateway took it.
-fn gateway_refund_id(refund: RefundId) -> String {
-    format!("ref_{}", refund.0.simple())
-}
-
-/// The processor's events that bring a fresh deposit to `stage`.
-fn events_to(id: DepositId, stage: Stage) -> Vec<DepositEvent> {
-    let started = DepositEvent::AttemptStarted {
-        attempt: 1,
-        gateway: GATEWAY.into(),
-        idempotency_key: format!("{id}:1"),
-        owner: None,
-    };
-    let submitted = DepositEvent::DepositSubmitted {
-        attempt: 1,
-        gateway: GATEWAY.into(),
-        external_id: payment_id(id),
-    };
-    let declined = FailureReason::new("card_declined", "the gateway refused the payment");
-    match stage {
-        Stage::Pending => vec![],
-        Stage::Processing => vec![started],
-        Stage::Submitted => vec![started, submitted],
-        Stage::Succeeded => vec![
-            started,
-            submitted,
-            DepositEvent::DepositSucceeded {
-                external_id: payment_id(id),
-            },
-        ],
-        Stage::Failed => vec![
-            started,
-            DepositEvent::AttemptFailed {
-                attempt: 1,
-                reason: declined.clone(),
-                retryable: false,
-            },
-            DepositEvent::DepositFailed { reason: declined },
-        ],
-    }
-}
-
-/// Appends `events` to the deposit's stream, as the processor would.
-async fn record(world: &World, id: DepositId, events: Vec<DepositEvent>) {
-    if events.is_empty() {
-        return;
-    }
-    let (store, clock) = (world.store.as_ref(), world.clock.as_ref());
-    fixtures::record(store, clock, id, "test-processor", None, events).await;
-}
-
-/// GIVEN-helper: a deposit of merchant A for `amount` (AED) that reached `stage`. It is
-/// created by the intake use case (before any queue rule a test adds, which so sees only
-/// the refund requests), and the queue is drained.
-async fn deposit_at(world: &World, amount: u64, stage: Stage) -> DepositId {
-    let body = json!({ "amount": amount, "currency": "AED", "country": "AE",
-                       "customer_id": "cus_42", "payment_method": { "type": "card", "token": TOKEN } });
-    let key = IdempotencyKey::parse(Some(&format!("order-{}", Uuid::new_v4()))).unwrap();
-    let ports = IntakePorts {
-        store: world.store.as_ref(),
-        queue: world.queue.as_ref() as &dyn QueueSender,
-        clock: world.clock.as_ref(),
-        ids: &RandomIds,
-        cipher: &world.intake.cipher,
-        policy: world.intake.config.idempotency,
-    };
-    let created = request_deposit(
-        &ports,
-        IntakeRequest {
-            merchant: &merchant(MERCHANT_A),
-            key: &key,
-            fingerprint: &Fingerprint::of(CREATE_DEPOSIT, body.to_string().as_bytes()),
-            correlation: &CorrelationId("test-intake".into()),
-            request: parse_deposit_request(&body).expect("a valid deposit"),
-        },
-    )
-    .await
-    .expect("the deposit is accepted");
-    let Created::New(view) = created else {
-        panic!("a fresh key creates a deposit");
-    };
-    record(world, view.id, events_to(view.id, stage)).await;
-    world.drain_queue();
-    view.id
-}
-
-/// The gateway took the refund (the processor recorded `RefundSubmitted`), then its
-/// webhook reported the outcome; both as the real use cases record them.
-async fn gateway_reports(world: &World, id: DepositId, refund: RefundId, succeeded: bool) {
-    record(
-        world,
-        id,
-        vec![DepositEvent::RefundSubmitted {
-            refund_id: refund,
-            refund_external_id: gateway_refund_id(refund),
-        }],
-    )
-    .await;
-    let outcome = if succeeded {
-        NotifiedOutcome::RefundSucceeded {
-            refund_external_id: gateway_refund_id(refund),
-        }
-    } else {
-        NotifiedOutcome::RefundFailed {
-            refund_external_id: gateway_refund_id(refund),
-            code: "refund_declined".into(),
-        }
-    };
-    let (store, clock) = (world.store.as_ref(), world.clock.as_ref());
-    let external_id = payment_id(id);
-    let applied = apply(
-        store,
-        clock,
-        world.queue.as_ref(),
-        GATEWAY,
-        &external_id,
-        outcome,
-        "test-webhook",
-    )
-    .await;
-    assert!(
-        matches!(applied, Applied::Recorded { .. }),
-        "the webhook changed the deposit: {applied:?}"
-    );
-}
 
 // ================================================================ requests and replies
 
@@ -296,7 +139,7 @@ async fn event_types(world: &World, id: DepositId) -> Vec<&'static str> {
 async fn a_partial_then_a_full_refund_take_300_then_the_700_left_and_count_once_confirmed() {
     // GIVEN a succeeded deposit of 1000
     let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
 
     // WHEN merchant A refunds 300
     let first = refund(&world, id, "refund-1", Some(300)).await;
@@ -324,7 +167,7 @@ async fn a_partial_then_a_full_refund_take_300_then_the_700_left_and_count_once_
     );
 
     // WHEN the gateway confirms the 300
-    gateway_reports(&world, id, first_id, true).await;
+    world.gateway_reports(id, first_id, true).await;
 
     // THEN the deposit is partially refunded by 300
     let view = read(&world, id).await;
@@ -332,7 +175,7 @@ async fn a_partial_then_a_full_refund_take_300_then_the_700_left_and_count_once_
     assert_eq!(view["refunded_amount"], 300);
 
     // WHEN it confirms the 700
-    gateway_reports(&world, id, second_id, true).await;
+    world.gateway_reports(id, second_id, true).await;
 
     // THEN the deposit is refunded in full, its audit trail telling the whole story
     let view = read(&world, id).await;
@@ -367,9 +210,9 @@ async fn a_partial_then_a_full_refund_take_300_then_the_700_left_and_count_once_
 async fn a_partially_refunded_deposit_takes_further_refunds_up_to_what_is_left() {
     // GIVEN a deposit of 1000 partially refunded by a confirmed 300
     let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
     let first = assert_accepted(&refund(&world, id, "r-1", Some(300)).await, id, 300);
-    gateway_reports(&world, id, first, true).await;
+    world.gateway_reports(id, first, true).await;
     assert_eq!(read(&world, id).await["status"], "partially_refunded");
 
     // WHEN 200 more are refunded
@@ -381,7 +224,7 @@ async fn a_partially_refunded_deposit_takes_further_refunds_up_to_what_is_left()
     assert_eq!(second.json()["deposit"]["refunded_amount"], 300);
     // AND more than the 500 left is refused, while all that is left is 500
     assert_exceeds_remaining(&refund(&world, id, "r-3", Some(501)).await);
-    gateway_reports(&world, id, second_id, true).await;
+    world.gateway_reports(id, second_id, true).await;
     let view = read(&world, id).await;
     assert_eq!(
         (view["status"].clone(), view["refunded_amount"].clone()),
@@ -394,9 +237,11 @@ async fn a_partially_refunded_deposit_takes_further_refunds_up_to_what_is_left()
 async fn a_refunded_deposit_takes_no_further_refund() {
     // GIVEN a deposit of 1000 refunded in full
     let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
     let all = refund(&world, id, "all", None).await;
-    gateway_reports(&world, id, assert_accepted(&all, id, 1000), true).await;
+    world
+        .gateway_reports(id, assert_accepted(&all, id, 1000), true)
+        .await;
     world.drain_queue();
     let before = world.stored_events(id).await.len();
 
@@ -420,7 +265,7 @@ async fn a_refunded_deposit_takes_no_further_refund() {
 async fn more_than_what_is_left_is_refused_and_writes_nothing() {
     // GIVEN a succeeded deposit of 1000 with 600 already requested
     let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
     assert_accepted(&refund(&world, id, "first", Some(600)).await, id, 600);
     world.drain_queue();
     let before = world.stored_events(id).await.len();
@@ -441,7 +286,7 @@ async fn more_than_what_is_left_is_refused_and_writes_nothing() {
 async fn with_everything_left_in_flight_an_empty_body_is_refused() {
     // GIVEN a succeeded deposit of 1000 whose whole amount is requested, not yet confirmed
     let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
     assert_accepted(&refund(&world, id, "all", None).await, id, 1000);
     let before = world.stored_events(id).await.len();
 
@@ -458,12 +303,12 @@ async fn with_everything_left_in_flight_an_empty_body_is_refused() {
 async fn a_refund_the_gateway_fails_makes_its_amount_refundable_again() {
     // GIVEN a succeeded deposit of 1000, refunded in full, the refund not yet settled
     let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
     let failing = assert_accepted(&refund(&world, id, "try-1", None).await, id, 1000);
     assert_exceeds_remaining(&refund(&world, id, "one-more", Some(1)).await);
 
     // WHEN the gateway reports that refund failed
-    gateway_reports(&world, id, failing, false).await;
+    world.gateway_reports(id, failing, false).await;
 
     // THEN nothing counts as refunded, the deposit is still succeeded
     let view = read(&world, id).await;
@@ -481,7 +326,7 @@ async fn a_refund_the_gateway_fails_makes_its_amount_refundable_again() {
 async fn twenty_concurrent_refunds_of_100_on_a_1000_deposit_accept_exactly_ten() {
     // GIVEN a succeeded deposit of 1000
     let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
 
     // AND a store on which all 20 requests read the same state before any of them writes
     let snapshot = same_snapshot(&world, 20);
@@ -564,7 +409,7 @@ async fn twenty_concurrent_refunds_of_100_on_a_1000_deposit_accept_exactly_ten()
 async fn five_concurrent_requests_for_all_that_is_left_refund_it_once() {
     // GIVEN a succeeded deposit of 1000, and a store on which 5 requests read the same state
     let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
     same_snapshot(&world, 5);
 
     // WHEN 5 requests for all that is left (`{}`), with different keys, arrive at once
@@ -595,7 +440,7 @@ async fn the_same_refund_sent_twice_at_once_is_made_once_and_never_refused_as_ex
     // GIVEN a succeeded deposit of 1000, and a store on which both requests read the same
     // state before either writes (a client retrying while its first request still runs)
     let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
     same_snapshot(&world, 2);
 
     // WHEN the same request for 600 (same key, same body) arrives twice at once
@@ -631,7 +476,7 @@ async fn the_same_refund_is_replayed_when_the_first_commits_between_the_retrys_k
     // both find the key unused, after which the first one records its refund before the
     // second reads the deposit
     let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
     commit_between_check_and_load(&world);
 
     // WHEN both run
@@ -661,7 +506,7 @@ async fn the_same_refund_is_replayed_when_the_first_commits_between_the_retrys_k
 async fn the_same_key_and_body_replays_the_refund_even_after_the_deposit_is_fully_refunded() {
     // GIVEN a refund of all of a 1000 deposit, requested with key R
     let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
     let first = refund(&world, id, "R", None).await;
     let first_id = assert_accepted(&first, id, 1000);
 
@@ -674,7 +519,7 @@ async fn the_same_key_and_body_replays_the_refund_even_after_the_deposit_is_full
     assert_eq!(again.json(), first.json());
 
     // WHEN the gateway has refunded it all, and the same request comes once more, later
-    gateway_reports(&world, id, first_id, true).await;
+    world.gateway_reports(id, first_id, true).await;
     assert_eq!(read(&world, id).await["status"], "refunded");
     world.clock.advance(time::Duration::hours(1));
     let late = refund(&world, id, "R", None).await;
@@ -696,7 +541,7 @@ async fn the_same_key_and_body_replays_the_refund_even_after_the_deposit_is_full
 async fn a_replay_ignores_key_order_and_whitespace() {
     // GIVEN a refund of 300 with key R
     let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
     let first = refund(&world, id, "R", Some(300)).await;
     assert_accepted(&first, id, 300);
 
@@ -720,8 +565,8 @@ async fn a_replay_ignores_key_order_and_whitespace() {
 async fn the_same_key_with_another_amount_or_deposit_is_refused_as_reused() {
     // GIVEN a refund of 300 with key R on deposit D, and a second succeeded deposit E
     let world = World::new();
-    let d = deposit_at(&world, 1000, Stage::Succeeded).await;
-    let e = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let d = world.deposit_at(1000, Stage::Succeeded).await;
+    let e = world.deposit_at(1000, Stage::Succeeded).await;
     assert_accepted(&refund(&world, d, "R", Some(300)).await, d, 300);
     world.drain_queue();
 
@@ -758,7 +603,7 @@ async fn the_key_that_created_the_deposit_cannot_be_reused_for_a_refund() {
         .await;
     created.assert_json(StatusCode::ACCEPTED);
     let id = created.deposit_id();
-    record(&world, id, events_to(id, Stage::Succeeded)).await;
+    world.record(id, events_to(id, Stage::Succeeded)).await;
     world.drain_queue();
 
     // WHEN a refund is asked for with the same key K
@@ -774,7 +619,7 @@ async fn the_key_that_created_the_deposit_cannot_be_reused_for_a_refund() {
 async fn the_same_key_while_the_first_refund_request_is_executing_is_a_conflict() {
     // GIVEN a first refund request with key R held inside its queue send
     let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
     let request = post_refund(KEY_A, &id.to_string(), Some("R"), &body(Some(300)));
     let (gate, first) = world.hold_in_send(request).await;
 
@@ -799,7 +644,7 @@ async fn the_same_key_while_the_first_refund_request_is_executing_is_a_conflict(
 async fn a_refund_whose_message_failed_to_send_is_accepted_and_its_retry_replays_it() {
     // GIVEN a queue that fails the refund's send
     let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
     let queue = world.fail_next_sends(1);
     let first = refund(&world, id, "R", Some(300)).await;
 
@@ -833,7 +678,7 @@ async fn a_refund_whose_message_failed_to_send_is_accepted_and_its_retry_replays
 async fn each_accepted_refund_sends_one_message_naming_the_deposit_and_nothing_else_does() {
     // GIVEN a succeeded deposit of 1000
     let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
 
     // WHEN two refunds are accepted (one carrying a correlation id), one is replayed, one refused
     let auth = bearer(KEY_A);
@@ -886,7 +731,7 @@ async fn a_deposit_that_has_not_succeeded_is_not_refundable_and_nothing_is_writt
         Stage::Failed,
     ] {
         // GIVEN a deposit of 1000 that is {stage}
-        let id = deposit_at(&world, 1000, stage).await;
+        let id = world.deposit_at(1000, stage).await;
         let before = world.stored_events(id).await;
         let view_before = world.stored_view(id).await;
 
@@ -925,7 +770,7 @@ async fn a_deposit_that_has_not_succeeded_is_not_refundable_and_nothing_is_writt
 async fn amounts_that_are_not_positive_integers_are_refused_and_nothing_is_written() {
     // GIVEN a succeeded deposit of 1000
     let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
     let before = world.stored_events(id).await.len();
 
     for amount in [
@@ -985,7 +830,7 @@ async fn a_refund_request_refused_for_what_it_says_writes_nothing() {
     for (case, api_key, key, request, (status, kind), (code, param)) in cases {
         // GIVEN a succeeded deposit
         let world = World::new();
-        let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+        let id = world.deposit_at(1000, Stage::Succeeded).await;
 
         // WHEN a refund of it is asked for so
         let reply = refund_as(&world, api_key, &id.to_string(), key, &request).await;
@@ -1007,7 +852,7 @@ async fn a_refund_request_refused_for_what_it_says_writes_nothing() {
 async fn another_merchants_deposit_is_not_found_exactly_like_an_unknown_one() {
     // GIVEN a succeeded deposit of merchant A
     let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
 
     // WHEN merchant B asks to refund it, and to refund a random id
     let theirs = refund_as(&world, KEY_B, &id.to_string(), Some("K"), &body(Some(100))).await;
@@ -1045,7 +890,7 @@ async fn a_malformed_deposit_id_is_not_found_like_an_unknown_one() {
 async fn refunds_only_take_post() {
     // GIVEN a succeeded deposit
     let world = World::new();
-    let id = deposit_at(&world, 1000, Stage::Succeeded).await;
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
     let auth = bearer(KEY_A);
 
     for method in [Method::GET, Method::PUT, Method::DELETE] {

@@ -14,10 +14,11 @@ use paygate_kit::fixtures::{self, FixedIds};
 use paygate_kit::gateways::serving;
 use paygate_kit::samples::fixed::{API_KEY, CORRELATION, DEPOSIT_ID, MERCHANT};
 use paygate_kit::samples::{Samples, deposit_id};
-use paygate_kit::world::intake::{Reply, World, merchant};
+use paygate_kit::world::intake::{Reply, Stage, World, merchant};
 use paygate_memory::MemoryGatewayRegistry;
 use serde_json::Value;
 use std::sync::Arc;
+use time::Duration;
 use uuid::Uuid;
 
 // ================================================================ the samples
@@ -29,6 +30,7 @@ const GET_DEPOSIT: &str = "get-deposit.json";
 const GET_DEPOSIT_EVENTS: &str = "get-deposit-events.json";
 const CREATE_REFUND: &str = "create-refund.json";
 const LIST_GATEWAYS: &str = "list-gateways.json";
+const LIST_DEPOSITS: &str = "list-deposits.json";
 
 // ================================================================ one test per sample
 
@@ -55,6 +57,11 @@ async fn create_refund_sample_requests_a_refund_of_the_succeeded_deposit() {
 #[tokio::test]
 async fn list_gateways_sample_lists_the_registry() {
     list_gateways_case().await;
+}
+
+#[tokio::test]
+async fn list_deposits_sample_lists_the_pending_deposit_by_its_query() {
+    list_deposits_case().await;
 }
 
 // ================================================================ the cases
@@ -135,6 +142,27 @@ async fn read_after_create(name: &str) -> Value {
     reply.json()
 }
 
+async fn list_deposits_case() {
+    // GIVEN an older pending deposit, the created deposit (pending), and a newer one
+    // that succeeded
+    let world = sample_world();
+    world.deposit_of(MERCHANT, 1000, Stage::Pending).await;
+    world.clock.advance(Duration::seconds(1));
+    deposit_created(&world).await;
+    world.clock.advance(Duration::seconds(1));
+    world.deposit_of(MERCHANT, 1000, Stage::Succeeded).await;
+
+    // WHEN the sample is invoked
+    let reply = world.send(SAMPLES.http_request(LIST_DEPOSITS)).await;
+
+    // THEN its query was read: the newest pending deposit only, and more behind it
+    let (deposits, has_more) = reply.assert_list();
+    assert_eq!(deposits.len(), 1, "{}", reply.text);
+    assert_eq!(deposits[0]["id"], DEPOSIT_ID);
+    assert_eq!(deposits[0]["status"], "pending");
+    assert!(has_more);
+}
+
 async fn get_deposit_case() {
     // GIVEN the created deposit, WHEN the sample is invoked, THEN 200 with that deposit
     let deposit = read_after_create(GET_DEPOSIT).await;
@@ -210,6 +238,7 @@ async fn every_sample_file_runs_through_a_case() {
             GET_DEPOSIT_EVENTS => get_deposit_events_case().await,
             CREATE_REFUND => create_refund_case().await,
             LIST_GATEWAYS => list_gateways_case().await,
+            LIST_DEPOSITS => list_deposits_case().await,
             other => SAMPLES.missing_case(other, file!()),
         }
     }

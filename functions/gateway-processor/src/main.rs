@@ -28,9 +28,9 @@ async fn main() -> Result<(), Error> {
         backoff: RedeliveryPolicy::default(),
         attempts: paygate_domain::service::process::AttemptPolicy::default(),
     };
+    let metrics = paygate_telemetry::InvocationMetrics::install(paygate_domain::metrics::describe);
     lambda_runtime::run(service_fn(|event| {
-        let processor = &processor;
-        async move { handle(processor, event).await }
+        metrics.around(handle(&processor, event))
     }))
     .await
 }

@@ -36,9 +36,6 @@ async fn main() -> Result<(), Error> {
         attempts: AttemptPolicy::default(),
         sweep_budget: SWEEP_BUDGET,
     };
-    lambda_runtime::run(service_fn(|event| {
-        let probe = &probe;
-        async move { handle(probe, event).await }
-    }))
-    .await
+    let metrics = paygate_telemetry::InvocationMetrics::install(paygate_domain::metrics::describe);
+    lambda_runtime::run(service_fn(|event| metrics.around(handle(&probe, event)))).await
 }

@@ -47,7 +47,13 @@ pub async fn handle(app: &Webhooks, request: Request) -> Response<Body> {
     async move {
         let response = match receive(app, request, &correlation).await {
             Ok(response) => response,
-            Err(error) => error.response(),
+            Err(error) => {
+                // By reason only: the gateway in the path may be anyone's invention.
+                let reason = error.code.as_str();
+                metrics::counter!(paygate_domain::metrics::WEBHOOKS_REJECTED, "reason" => reason)
+                    .increment(1);
+                error.response()
+            }
         };
         tracing::Span::current().record("status", response.status().as_u16());
         tracing::info!("webhook handled");

@@ -20,9 +20,9 @@ async fn main() -> Result<(), Error> {
         ids: Arc::new(RandomIds),
         gateways: Arc::new(WebhookGateways::from_json(gateways.expose_secret())?),
     };
+    let metrics = paygate_telemetry::InvocationMetrics::install(paygate_domain::metrics::describe);
     lambda_http::run(service_fn(|request| {
-        let webhooks = &webhooks;
-        async move { Ok::<_, Error>(handle(webhooks, request).await) }
+        metrics.around(async { Ok::<_, Error>(handle(&webhooks, request).await) })
     }))
     .await
 }

@@ -106,6 +106,8 @@ TABLES = [
     ("PAYGATE_MERCHANTS_TABLE", "paygate-merchants", [("api_key_hash", "S", "HASH")], None),
     ("PAYGATE_LOOKUPS_TABLE", "paygate-lookups", [("lookup_key", "S", "HASH")], None),
     ("PAYGATE_GATEWAYS_TABLE", "paygate-gateways", [("name", "S", "HASH")], None),
+    ("PAYGATE_LEDGER_TABLE", "paygate-ledger",
+     [("merchant_id", "S", "HASH"), ("sequence", "N", "RANGE")], None),
 ]
 
 # Global secondary indexes per table (env var as in TABLES): (index name,
@@ -118,6 +120,8 @@ TABLES = [
 #   or when the sweeper last looked and left it): the sweeper's "waiting since before T".
 # * by_outbox: `outbox` (only while published_version < version) and `updated_at`:
 #   deposits with events not on the bus yet.
+# * by_merchant: `merchant_id` and `list_key` (fixed-width UTC created_at, `#`, deposit
+#   id): a merchant's deposits, newest first, for `GET /v1/deposits`.
 TABLE_INDEXES = {
     "PAYGATE_DEPOSITS_TABLE": [
         ("by_sweep_due",
@@ -125,6 +129,8 @@ TABLE_INDEXES = {
         ("by_outbox",
          [("outbox", "S", "HASH"), ("updated_at", "S", "RANGE")],
          ["published_version", "version"]),
+        ("by_merchant",
+         [("merchant_id", "S", "HASH"), ("list_key", "S", "RANGE")], ["doc", "status"]),
     ],
 }
 

@@ -70,6 +70,17 @@ error_codes! {
     MetadataInvalid => "metadata_invalid", BAD_REQUEST, InvalidRequestError;
     IdempotencyKeyMissing => "idempotency_key_missing", BAD_REQUEST, InvalidRequestError;
     IdempotencyKeyInvalid => "idempotency_key_invalid", BAD_REQUEST, InvalidRequestError;
+    /// A list's query names a parameter more than once.
+    ParameterDuplicate => "parameter_duplicate", BAD_REQUEST, InvalidRequestError;
+    /// A list's `limit` is not an integer from 1 to 100.
+    LimitInvalid => "limit_invalid", BAD_REQUEST, InvalidRequestError;
+    /// `starting_after` and `ending_before` together.
+    ParametersExclusive => "parameters_exclusive", BAD_REQUEST, InvalidRequestError;
+    /// A list's cursor names none of the caller's objects of that list: malformed,
+    /// unknown or another merchant's, one answer for all.
+    CursorInvalid => "cursor_invalid", BAD_REQUEST, InvalidRequestError;
+    /// The deposits' `status` filter is no deposit status.
+    StatusInvalid => "status_invalid", BAD_REQUEST, InvalidRequestError;
     WebhookSignatureMalformed => "webhook_signature_malformed", BAD_REQUEST, InvalidRequestError;
     /// A verified webhook body that is not this gateway's notification.
     WebhookPayloadInvalid => "webhook_payload_invalid", BAD_REQUEST, InvalidRequestError;

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod json;
+pub mod list;
 pub mod models;
 pub mod request;
 pub mod spec;

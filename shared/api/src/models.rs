@@ -2,6 +2,8 @@
 
 use paygate_domain::deposit::PaymentMethod;
 use paygate_domain::gateways::{BreakerState, Gateway, Health};
+use paygate_domain::ledger::{LedgerEntry, LedgerHead};
+use paygate_domain::page::Page;
 use paygate_domain::{DepositEvent, DepositView, RecordedEvent};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -196,6 +198,97 @@ impl GatewayList {
         Self {
             object: "list",
             data,
+        }
+    }
+}
+
+/// Every list the API pages through: newest first, and whether more lie beyond this page
+/// in the direction it was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListResponse<T> {
+    pub object: &'static str,
+    pub data: Vec<T>,
+    pub has_more: bool,
+}
+
+impl<T> ListResponse<T> {
+    /// `page`, each item shown as `show` shows it.
+    pub fn new<U>(page: Page<U>, show: impl FnMut(U) -> T) -> Self {
+        let page = page.map(show);
+        Self {
+            object: "list",
+            data: page.data,
+            has_more: page.has_more,
+        }
+    }
+}
+
+/// `GET /v1/balance`: the merchant's money, per currency it has ever moved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BalanceResponse {
+    pub object: &'static str,
+    pub data: Vec<CurrencyBalance>,
+}
+
+/// One currency's balance. Only the merchant's own accounts: suspense and the gateways'
+/// accounts are paygate's books, not the merchant's money.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CurrencyBalance {
+    pub currency: &'static str,
+    /// Free to refund.
+    pub available: i64,
+    /// Refunds on their way out.
+    pub reserved: i64,
+}
+
+impl From<&LedgerHead> for BalanceResponse {
+    fn from(head: &LedgerHead) -> Self {
+        let data = head
+            .balances
+            .iter()
+            .map(|(currency, balances)| CurrencyBalance {
+                currency: currency.code(),
+                available: balances.available,
+                reserved: balances.reserved,
+            })
+            .collect();
+        Self {
+            object: "balance",
+            data,
+        }
+    }
+}
+
+/// One change of the merchant's available balance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BalanceTransactionResponse {
+    pub id: String,
+    pub object: &'static str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The deposit or refund it is about.
+    pub source: String,
+    pub deposit_id: String,
+    /// Signed, in minor units: what it added to `available`.
+    pub amount: i64,
+    pub currency: &'static str,
+    pub available_after: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<LedgerEntry> for BalanceTransactionResponse {
+    fn from(entry: LedgerEntry) -> Self {
+        Self {
+            id: entry.id(),
+            object: "balance_transaction",
+            kind: entry.movement.entry_type.as_str(),
+            amount: entry.amount(),
+            source: entry.movement.source,
+            deposit_id: entry.movement.deposit_id.to_string(),
+            currency: entry.movement.currency.code(),
+            available_after: entry.available_after,
+            created_at: entry.movement.occurred_at,
         }
     }
 }

@@ -41,6 +41,8 @@ pub struct Resources {
     pub lookups_table: String,
     /// `PAYGATE_GATEWAYS_TABLE`, default `paygate-gateways`.
     pub gateways_table: String,
+    /// `PAYGATE_LEDGER_TABLE`, default `paygate-ledger`.
+    pub ledger_table: String,
     /// `PAYGATE_DEPOSITS_QUEUE`, default `paygate-deposits`: the queue's name.
     pub deposits_queue: String,
     /// `PAYGATE_DEPOSITS_QUEUE_URL`: the queue's URL when deployed (skips `GetQueueUrl`).
@@ -83,6 +85,7 @@ impl Resources {
             merchants_table: named("PAYGATE_MERCHANTS_TABLE", "paygate-merchants"),
             lookups_table: named("PAYGATE_LOOKUPS_TABLE", "paygate-lookups"),
             gateways_table: named("PAYGATE_GATEWAYS_TABLE", "paygate-gateways"),
+            ledger_table: named("PAYGATE_LEDGER_TABLE", "paygate-ledger"),
             deposits_queue: named("PAYGATE_DEPOSITS_QUEUE", "paygate-deposits"),
             deposits_queue_url: optional("PAYGATE_DEPOSITS_QUEUE_URL"),
             deposits_dlq: named("PAYGATE_DEPOSITS_DLQ", "paygate-deposits-dlq"),
@@ -105,6 +108,7 @@ mod tests {
         assert_eq!(r.merchants_table, "paygate-merchants");
         assert_eq!(r.lookups_table, "paygate-lookups");
         assert_eq!(r.gateways_table, "paygate-gateways");
+        assert_eq!(r.ledger_table, "paygate-ledger");
         assert_eq!(r.deposits_queue, "paygate-deposits");
         assert_eq!(r.deposits_dlq, "paygate-deposits-dlq");
         assert_eq!(r.deposits_queue_url, None);

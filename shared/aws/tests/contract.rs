@@ -13,13 +13,14 @@ use paygate_domain::ports::SweepIndex;
 use paygate_domain::ports::{
     BusEvent, DepositMessage, EventPublisher, EventStore, GatewayRegistry, QueueSender,
 };
+use paygate_kit::contract::ledger::Stores;
 use paygate_kit::contract::merchants::MerchantRegistry;
 use paygate_kit::contract::publisher::BusProbe;
 use paygate_kit::contract::queue::QueueProbe;
-use paygate_kit::sweep_contract;
 use paygate_kit::{
     event_store_contract, merchants_contract, publisher_contract, queue_contract, registry_contract,
 };
+use paygate_kit::{ledger_contract, sweep_contract};
 use std::sync::Arc;
 use std::time::Duration;
 use support::{create_queue, emulators};
@@ -30,6 +31,16 @@ async fn store() -> Arc<dyn EventStore> {
         aws_sdk_dynamodb::Client::new(&config),
         &Resources::from_env(),
     ))
+}
+
+/// The store, its ledgers and its deposit list: one adapter.
+async fn ledger_stores() -> Stores {
+    let config = emulators().await;
+    let store = Arc::new(DynamoEventStore::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        &Resources::from_env(),
+    ));
+    (store.clone(), store.clone(), store)
 }
 
 /// The store and the index over it: one adapter, seen through both ports. The deposits
@@ -140,6 +151,7 @@ async fn gateways() -> Arc<dyn GatewayRegistry> {
 
 event_store_contract!(store());
 sweep_contract!(sweep_stores());
+ledger_contract!(ledger_stores());
 queue_contract!(queue());
 merchants_contract!(merchants());
 registry_contract!(gateways());

@@ -12,6 +12,7 @@ pub mod gateways;
 pub mod idempotency;
 pub mod ids;
 pub mod ledger;
+pub mod metrics;
 pub mod money;
 pub mod page;
 pub mod ports;

@@ -61,6 +61,8 @@ impl World {
             store: aws.store.clone(),
             queue: queue.clone(),
             merchants: aws.merchants.clone(),
+            ledger: aws.store.clone(),
+            deposits: aws.store.clone(),
             registry: aws.registry.clone(),
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds),

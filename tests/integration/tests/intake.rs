@@ -1,7 +1,10 @@
 //! The deposit intake handler on DynamoDB + SQS (emulated): what DESIGN §5 promises.
 
 use futures::future::join_all;
+use paygate_domain::DepositEvent;
+use paygate_domain::ports::SystemClock;
 use paygate_integration::{Traces, World, deposit_body};
+use paygate_kit::fixtures;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -284,4 +287,87 @@ async fn bad_requests_get_the_documented_error_and_leave_no_trace() {
     assert_eq!(unauthenticated.error_type(), "authentication_error");
 
     assert_eq!(world.traces().await, Traces::default());
+}
+
+/// The ids of a 200 list, and its `has_more`.
+fn listed(reply: &paygate_integration::Reply) -> (Vec<String>, bool) {
+    assert_eq!(reply.status, 200, "{:?}", reply.json);
+    let items = reply.json["data"].as_array().expect("a list");
+    let ids = items.iter().map(|i| i["id"].as_str().unwrap().to_owned());
+    (ids.collect(), reply.json["has_more"].as_bool().unwrap())
+}
+
+#[tokio::test]
+async fn the_balance_and_the_lists_read_the_merchants_own_ledger_and_deposits() {
+    // GIVEN a merchant's three deposits, the oldest paid at a gateway
+    let alice = World::new().await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let body = deposit_body(json!(10099));
+        let created = alice.post_deposit(Some(&format!("order-{n}")), body).await;
+        ids.push(created.json["id"].as_str().expect("an id").to_owned());
+    }
+    let paid = paygate_domain::DepositId::parse(&ids[0]).unwrap();
+    let mut events = fixtures::submission(paid, "acme_json", "pay_it");
+    events.push(DepositEvent::DepositSucceeded {
+        external_id: "pay_it".into(),
+    });
+    fixtures::record(
+        alice.aws.store.as_ref(),
+        &SystemClock,
+        paid,
+        "it",
+        None,
+        events,
+    )
+    .await;
+
+    // THEN its balance and balance transactions hold that deposit's capture
+    let balance = alice.get("/v1/balance").await;
+    let aed = json!([{ "currency": "AED", "available": 10099, "reserved": 0 }]);
+    assert_eq!(balance.json, json!({ "object": "balance", "data": aed }));
+    let transactions = alice.get("/v1/balance/transactions").await;
+    assert_eq!(listed(&transactions), (vec!["txn_1".to_owned()], false));
+    assert_eq!(transactions.json["data"][0]["source"], ids[0]);
+    // AND its deposits page newest first, both ways, and by status
+    let pages = [
+        ("limit=2", vec![&ids[2], &ids[1]], true),
+        (
+            &format!("limit=2&starting_after={}", ids[1]),
+            vec![&ids[0]],
+            false,
+        ),
+        (
+            &format!("limit=1&ending_before={}", ids[0]),
+            vec![&ids[1]],
+            true,
+        ),
+        ("status=succeeded", vec![&ids[0]], false),
+    ];
+    for (query, expected, more) in pages {
+        let (found, has_more) = listed(&alice.get(&format!("/v1/deposits?{query}")).await);
+        assert_eq!(
+            (found.iter().collect::<Vec<_>>(), has_more),
+            (expected, more),
+            "{query}"
+        );
+    }
+
+    // AND another merchant sees none of it, nor can page from it
+    let bob = alice.another_merchant().await;
+    assert_eq!(bob.get("/v1/balance").await.json["data"], json!([]));
+    for path in ["/v1/deposits", "/v1/balance/transactions"] {
+        assert_eq!(listed(&bob.get(path).await), (vec![], false), "{path}");
+    }
+    for path in [
+        format!("/v1/deposits?starting_after={}", ids[0]),
+        "/v1/balance/transactions?starting_after=txn_1".to_owned(),
+    ] {
+        let refused = bob.get(&path).await;
+        assert_eq!(
+            (refused.status, refused.error_code()),
+            (400, "cursor_invalid"),
+            "{path}"
+        );
+    }
 }

@@ -9,10 +9,12 @@
 //! the emulators (`PAYGATE_TEST_EMULATORS=1`).
 
 use futures::future::join_all;
+use paygate_domain::ledger::{LedgerEntry, LedgerHead};
+use paygate_domain::page::PageRequest;
 use paygate_domain::ports::gateway::NotifiedOutcome;
-use paygate_domain::ports::{DepositMessage, EventStore, SystemClock};
+use paygate_domain::ports::{DepositMessage, EntryFilter, EventStore, Ledger, SystemClock};
 use paygate_domain::service::outcome::Applied;
-use paygate_domain::{DepositEvent, DepositId, RecordedEvent, RefundId};
+use paygate_domain::{Currency, DepositEvent, DepositId, RecordedEvent, RefundId};
 use paygate_integration::{Reply, World, deposit_body};
 use paygate_kit::fixtures;
 use paygate_kit::gateway_reports::apply;
@@ -31,6 +33,29 @@ fn payment_id(id: DepositId) -> String {
 
 fn gateway_refund_id(refund: RefundId) -> String {
     format!("ref_{}", refund.0.simple())
+}
+
+/// The merchant's (available, reserved) in AED, as the DynamoDB ledger holds them.
+async fn balances(world: &World) -> (i64, i64) {
+    let head = world.aws.store.head(&world.merchant).await.unwrap();
+    let eur = head
+        .balances
+        .get(&Currency::parse("AED").unwrap())
+        .cloned()
+        .unwrap_or_default();
+    (eur.available, eur.reserved)
+}
+
+/// Every entry of the merchant's ledger, oldest first.
+async fn all_entries(world: &World) -> Vec<LedgerEntry> {
+    let page = PageRequest::first(PageRequest::<u64>::MAX_LIMIT);
+    let ledger = world.aws.store.as_ref();
+    let mut entries = Ledger::entries(ledger, &world.merchant, EntryFilter::All, &page)
+        .await
+        .unwrap()
+        .data;
+    entries.reverse();
+    entries
 }
 
 /// Appends `events` on the DynamoDB store, as the processor would.
@@ -235,6 +260,9 @@ async fn twenty_concurrent_refunds_of_100_on_a_1000_deposit_accept_exactly_ten_o
     assert_eq!(view.refunded_amount, 0);
     assert_eq!(view.status.as_str(), "succeeded");
 
+    // AND the merchant's ledger moved exactly those 10 from available to reserved
+    assert_eq!(balances(&world).await, (0, 1000));
+
     // AND one message per accepted refund; only the accepted claimed their keys
     let messages = drain_messages(&world).await;
     assert_eq!(messages.len(), 10);
@@ -280,15 +308,17 @@ async fn a_partial_then_a_full_refund_on_dynamodb_end_refunded_once_the_gateway_
         ),
         (json!("succeeded"), json!(0))
     );
+    assert_eq!(balances(&world).await, (0, 1000), "both reserved");
 
     // WHEN the gateway confirms the 300
     gateway_confirms(&world, id, refund_id(&first)).await;
 
-    // THEN the deposit reads partially refunded by 300
+    // THEN the deposit reads partially refunded by 300, which left the ledger
     let read = world.get(&format!("/v1/deposits/{id}")).await;
     assert_eq!(read.status, 200);
     assert_eq!(read.json["status"], "partially_refunded");
     assert_eq!(read.json["refunded_amount"], 300);
+    assert_eq!(balances(&world).await, (0, 700));
 
     // WHEN it confirms the 700
     gateway_confirms(&world, id, refund_id(&rest)).await;
@@ -316,6 +346,30 @@ async fn a_partial_then_a_full_refund_on_dynamodb_end_refunded_once_the_gateway_
     );
     let audit = world.get(&format!("/v1/deposits/{id}/events")).await;
     assert_eq!(audit.json["data"].as_array().map(Vec::len), Some(10));
+    // ... and the ledger: the capture, two reservations, two settlements, all out at
+    // the gateway, the head the fold of the entries
+    assert_eq!(balances(&world).await, (0, 0));
+    let head = world.aws.store.head(&world.merchant).await.unwrap();
+    let entries = all_entries(&world).await;
+    let kinds: Vec<_> = entries
+        .iter()
+        .map(|e| e.movement.entry_type.as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "deposit",
+            "refund",
+            "refund",
+            "refund_settled",
+            "refund_settled"
+        ]
+    );
+    assert_eq!(head.balances.values().map(|b| b.total()).sum::<i128>(), 0);
+    assert_eq!(
+        LedgerHead::fold(world.merchant.clone(), &entries),
+        Some(head)
+    );
 
     // AND a retry of the first request replays it; a new one is refused
     let replay = post_refund(&world, id, "part", json!({ "amount": 300 })).await;

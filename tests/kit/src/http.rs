@@ -117,6 +117,23 @@ impl Reply {
         DepositId::parse(id).unwrap_or_else(|| panic!("id {id} is not a UUID"))
     }
 
+    /// THEN-helper: a 200 list, `{"object":"list","data":[...],"has_more":bool}` and
+    /// nothing else; its items and `has_more`.
+    pub fn assert_list(&self) -> (Vec<Value>, bool) {
+        self.assert_json(StatusCode::OK);
+        let json = self.json();
+        let keys: std::collections::BTreeSet<&str> = json
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let expected = ["data", "has_more", "object"].into();
+        assert_eq!(keys, expected, "{}", self.text);
+        assert_eq!(json["object"], "list", "{}", self.text);
+        let items = json["data"].as_array().expect("data is an array").clone();
+        let has_more = json["has_more"].as_bool().expect("has_more is a boolean");
+        (items, has_more)
+    }
+
     /// `error.code` of an error body ("" if there is none).
     pub fn error_code(&self) -> String {
         self.error_field("code")

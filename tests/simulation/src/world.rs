@@ -205,6 +205,8 @@ impl World {
             store: publishing.clone(),
             queue: queue.clone(),
             merchants,
+            ledger: store.clone(),
+            deposits: store.clone(),
             registry: registry.clone(),
             clock: clock.clone(),
             ids: ids.clone(),

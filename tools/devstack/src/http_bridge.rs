@@ -1,6 +1,7 @@
 //! Turns plain HTTP requests into the API Gateway requests the Lambda handlers take,
 //! and their responses back, the way API Gateway does in front of the real functions.
 
+use crate::metrics::METRICS_PATH;
 use axum::Router;
 use axum::body::{Body as AxumBody, to_bytes};
 use axum::extract::{Request, State};
@@ -8,6 +9,7 @@ use axum::response::Response;
 use axum::routing::get;
 use deposit_intake::Intake;
 use lambda_http::Body as LambdaBody;
+use metrics_exporter_prometheus::PrometheusHandle;
 use paygate_api::ApiError;
 use paygate_api::request::lambda_body;
 use webhook_callback::Webhooks;
@@ -20,6 +22,8 @@ const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
 pub struct Functions {
     pub intake: Intake,
     pub webhooks: Webhooks,
+    /// What [`METRICS_PATH`] renders, when this process records metrics.
+    pub metrics: Option<PrometheusHandle>,
 }
 
 /// Where the devstack serves the API's OpenAPI description (no API key needed). It is not
@@ -34,6 +38,11 @@ pub fn router(functions: Functions) -> Router {
             get(openapi)
                 .fallback(|| async { ApiError::method_not_allowed("GET").response::<AxumBody>() }),
         )
+        .route(
+            METRICS_PATH,
+            get(metrics)
+                .fallback(|| async { ApiError::method_not_allowed("GET").response::<AxumBody>() }),
+        )
         .fallback(forward)
         .with_state(functions)
 }
@@ -42,6 +51,18 @@ async fn openapi() -> Response {
     Response::builder()
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(AxumBody::from(paygate_api::OPENAPI_JSON))
+        .unwrap_or_default()
+}
+
+async fn metrics(State(functions): State<Functions>) -> Response {
+    let text = functions
+        .metrics
+        .as_ref()
+        .map(PrometheusHandle::render)
+        .unwrap_or_default();
+    Response::builder()
+        .header(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")
+        .body(AxumBody::from(text))
         .unwrap_or_default()
 }
 

@@ -3,6 +3,7 @@
 pub mod consumer;
 pub mod gateways;
 mod http_bridge;
+pub mod metrics;
 mod schedule;
 mod settings;
 mod wiring;
@@ -82,6 +83,7 @@ pub async fn start(settings: &Settings) -> Result<Running, Box<dyn std::error::E
     let functions = http_bridge::Functions {
         intake: stack.intake,
         webhooks: stack.webhooks,
+        metrics: metrics::prometheus(),
     };
     let server =
         tokio::spawn(async move { axum::serve(listener, http_bridge::router(functions)).await });
@@ -108,6 +110,7 @@ pub async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     )?;
     writeln!(out, "  base URL:  {base_url}")?;
     writeln!(out, "  openapi:   {base_url}{OPENAPI_PATH}")?;
+    writeln!(out, "  metrics:   {base_url}{}", metrics::METRICS_PATH)?;
     writeln!(out, "  merchant:  {}", running.merchant)?;
     writeln!(
         out,

@@ -11,8 +11,8 @@ use paygate_domain::MerchantId;
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::gateways::{BreakerPolicy, GatewayConfig};
 use paygate_domain::ports::{
-    ApiKey, EventPublisher, EventStore, GatewayRegistry, MerchantDirectory, QueueSender, RandomIds,
-    RedeliveryScheduler, SweepIndex, SystemClock,
+    ApiKey, DepositList, EventPublisher, EventStore, GatewayRegistry, Ledger, MerchantDirectory,
+    QueueSender, RandomIds, RedeliveryScheduler, SweepIndex, SystemClock,
 };
 use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_domain::service::publish::PublishingEventStore;
@@ -42,6 +42,8 @@ struct Adapters {
     /// What the functions write through: every committed append is then published.
     store: Arc<dyn EventStore>,
     index: Arc<dyn SweepIndex>,
+    ledger: Arc<dyn Ledger>,
+    deposits: Arc<dyn DepositList>,
     queue: Arc<dyn QueueSender>,
     redelivery: Arc<dyn RedeliveryScheduler>,
     /// The same queue, as the local consumer polls it.
@@ -92,7 +94,9 @@ pub async fn build(
                     index: memory.clone(),
                     publisher: bus.clone(),
                 }),
-                index: memory,
+                index: memory.clone(),
+                ledger: memory.clone(),
+                deposits: memory,
                 queue: queue.clone(),
                 redelivery: queue.clone(),
                 polled: queue,
@@ -107,6 +111,8 @@ pub async fn build(
             Adapters {
                 store: aws.publishing_store(),
                 index: aws.store.clone(),
+                ledger: aws.store.clone(),
+                deposits: aws.store.clone(),
                 queue: aws.queue.clone(),
                 redelivery: aws.queue.clone(),
                 polled: aws.queue.clone(),
@@ -123,6 +129,8 @@ pub async fn build(
         store: adapters.store.clone(),
         queue: adapters.queue.clone(),
         merchants: adapters.merchants,
+        ledger: adapters.ledger,
+        deposits: adapters.deposits,
         registry: adapters.registry.clone(),
         clock: clock.clone(),
         ids: ids.clone(),

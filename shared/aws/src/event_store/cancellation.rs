@@ -12,17 +12,23 @@ const TRANSACTION_CONFLICT: &str = "TransactionConflict";
 const NO_FAILURE: &str = "None";
 
 /// How an append's transaction is laid out: the events first, then the read model,
-/// then the idempotency claim if there is one, then the external-id lookups.
+/// then the idempotency claim if there is one, then the external-id lookups, then the
+/// ledger's head and entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub events: usize,
     pub idempotency: bool,
     pub lookups: usize,
+    pub ledger: usize,
 }
 
 impl Layout {
     pub fn items(self) -> usize {
-        self.first_lookup() + self.lookups
+        self.first_lookup() + self.lookups + self.ledger
+    }
+
+    fn is_ledger_item(self, index: usize) -> bool {
+        (self.first_lookup() + self.lookups..self.items()).contains(&index)
     }
 
     fn is_idempotency_item(self, index: usize) -> bool {
@@ -53,19 +59,13 @@ pub(crate) fn classify(
     message: Option<&str>,
     layout: Layout,
 ) -> AppendError {
-    let from_message;
-    let codes: Vec<Option<&str>> = if codes.iter().any(Option::is_some) {
-        codes.to_vec()
-    } else {
-        from_message = message.map(codes_in_message).unwrap_or_default();
-        from_message.iter().map(|c| Some(c.as_str())).collect()
-    };
+    let codes = reasons(codes, message);
 
     let mut conflict = false;
     let mut lookup_taken = None;
     let mut others = Vec::new();
     for (index, code) in codes.iter().enumerate() {
-        match code {
+        match code.as_deref() {
             None | Some(NO_FAILURE) => {}
             Some(CONDITION_FAILED) if layout.is_idempotency_item(index) => {
                 // The claim decides: the request is answered from the existing record.
@@ -95,6 +95,38 @@ pub(crate) fn classify(
     )))
 }
 
+/// Whether the transaction lost only the race for the merchant's ledger head (another
+/// append posted first): the same batch may post again on the new head. Anything else
+/// that failed is [`classify`]'s to judge.
+pub(crate) fn lost_only_the_ledger(
+    codes: &[Option<&str>],
+    message: Option<&str>,
+    layout: Layout,
+) -> bool {
+    let codes = reasons(codes, message);
+    let failed: Vec<(usize, &str)> = codes
+        .iter()
+        .enumerate()
+        .filter_map(|(index, code)| code.as_deref().map(|code| (index, code)))
+        .filter(|(_, code)| *code != NO_FAILURE)
+        .collect();
+    !failed.is_empty()
+        && failed.iter().all(|(index, code)| {
+            layout.is_ledger_item(*index)
+                && matches!(*code, CONDITION_FAILED | TRANSACTION_CONFLICT)
+        })
+}
+
+/// One reason per item: as given, or read from the message when none was given apart.
+fn reasons(codes: &[Option<&str>], message: Option<&str>) -> Vec<Option<String>> {
+    if codes.iter().any(Option::is_some) {
+        codes.iter().map(|c| c.map(str::to_owned)).collect()
+    } else {
+        let from_message = message.map(codes_in_message).unwrap_or_default();
+        from_message.into_iter().map(Some).collect()
+    }
+}
+
 /// The codes in a message such as `Transaction cancelled, please refer cancellation
 /// reasons for specific reasons [None, ConditionalCheckFailed]`.
 fn codes_in_message(message: &str) -> Vec<String> {
@@ -119,17 +151,27 @@ mod tests {
         events: 2,
         idempotency: true,
         lookups: 0,
+        ledger: 0,
     };
     const NO_CLAIM: Layout = Layout {
         events: 2,
         idempotency: false,
         lookups: 0,
+        ledger: 0,
     };
     /// events 0-1, view 2, claim 3, lookups 4-5.
     const WITH_LOOKUPS: Layout = Layout {
         events: 2,
         idempotency: true,
         lookups: 2,
+        ledger: 0,
+    };
+    /// events 0, view 1, lookup 2, ledger head 3, entries 4-5.
+    const WITH_LEDGER: Layout = Layout {
+        events: 1,
+        idempotency: false,
+        lookups: 1,
+        ledger: 3,
     };
 
     const CHECK_FAILED: &str = "ConditionalCheckFailed";
@@ -213,6 +255,40 @@ mod tests {
         // Two writers racing on the same lookup item: reload and decide again.
         let racing = cancelled(&[(4, CONFLICT)], WITH_LOOKUPS);
         assert!(matches!(racing, AppendError::VersionConflict));
+    }
+
+    #[test]
+    fn losing_only_the_ledger_head_posts_again_and_anything_more_is_classified() {
+        let codes = |failed: &[(usize, &'static str)]| {
+            let mut codes = vec![Some("None"); WITH_LEDGER.items()];
+            for &(at, code) in failed {
+                codes[at] = Some(code);
+            }
+            codes
+        };
+        assert_eq!(WITH_LEDGER.items(), 6);
+        for lost in [
+            codes(&[(3, CHECK_FAILED)]),
+            codes(&[(3, CONFLICT), (5, CHECK_FAILED)]),
+        ] {
+            assert!(lost_only_the_ledger(&lost, None, WITH_LEDGER), "{lost:?}");
+        }
+        let stale_stream = codes(&[(1, CHECK_FAILED), (3, CHECK_FAILED)]);
+        assert!(!lost_only_the_ledger(&stale_stream, None, WITH_LEDGER));
+        assert!(matches!(
+            classify(&stale_stream, None, WITH_LEDGER),
+            AppendError::VersionConflict
+        ));
+        let lookup_taken = codes(&[(2, CHECK_FAILED)]);
+        assert!(!lost_only_the_ledger(&lookup_taken, None, WITH_LEDGER));
+        let throttled = codes(&[(3, "ThrottlingError")]);
+        assert!(!lost_only_the_ledger(&throttled, None, WITH_LEDGER));
+        assert!(!lost_only_the_ledger(&codes(&[]), None, WITH_LEDGER));
+        assert!(lost_only_the_ledger(
+            &[],
+            Some("[None, None, None, ConditionalCheckFailed, None, None]"),
+            WITH_LEDGER
+        ));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use super::cancellation::{self, Layout};
 use super::items::{
     self, DEPOSIT_ID, IDEMPOTENCY_KEY, Item, LOOKUP_KEY, STATE, STREAM_ID, n, s, stream_id,
 };
+use super::ledger::Posting;
 use crate::config::Resources;
 use crate::dynamo::get_consistent;
 use crate::error::AwsError;
@@ -22,7 +23,8 @@ use paygate_domain::ports::{AppendBatch, AppendError, EventStore, ExternalLookup
 /// DynamoDB's limit on the items of one transaction.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
 
-/// [`EventStore`] on four DynamoDB tables (events, deposits, idempotency, lookups).
+/// [`EventStore`] on five DynamoDB tables (events, deposits, idempotency, lookups,
+/// ledger).
 #[derive(Debug, Clone)]
 pub struct DynamoEventStore {
     pub(super) client: Client,
@@ -30,11 +32,13 @@ pub struct DynamoEventStore {
     pub(super) deposits_table: String,
     idempotency_table: String,
     lookups_table: String,
+    pub(super) ledger_table: String,
     page_size: Option<i32>,
 }
 
 impl DynamoEventStore {
-    /// Uses the events, deposits, idempotency and lookups tables named in `resources`.
+    /// Uses the events, deposits, idempotency, lookups and ledger tables named in
+    /// `resources`.
     pub fn new(client: Client, resources: &Resources) -> Self {
         Self {
             client,
@@ -42,6 +46,7 @@ impl DynamoEventStore {
             deposits_table: resources.deposits_table.clone(),
             idempotency_table: resources.idempotency_table.clone(),
             lookups_table: resources.lookups_table.clone(),
+            ledger_table: resources.ledger_table.clone(),
             page_size: None,
         }
     }
@@ -84,8 +89,13 @@ impl DynamoEventStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    /// The transaction's items in [`Layout`] order: events, read model, claim, lookups.
-    fn transaction(&self, batch: &AppendBatch) -> Result<Vec<TransactWriteItem>, AwsError> {
+    /// The transaction's items in [`Layout`] order: events, read model, claim, lookups,
+    /// ledger.
+    fn transaction(
+        &self,
+        batch: &AppendBatch,
+        posting: Option<&Posting>,
+    ) -> Result<Vec<TransactWriteItem>, AwsError> {
         let mut writes = Vec::with_capacity(layout(batch).items());
         for event in &batch.events {
             writes.push(self.put(
@@ -104,6 +114,9 @@ impl DynamoEventStore {
         }
         for lookup in unique_lookups(batch) {
             writes.push(self.lookup_put(lookup)?);
+        }
+        if let Some(posting) = posting {
+            writes.extend(self.ledger_writes(posting)?);
         }
         Ok(writes)
     }
@@ -139,13 +152,25 @@ impl DynamoEventStore {
     }
 }
 
+/// The batch's layout; its ledger part, a head and one entry per movement, whether or
+/// not the batch has movements (a head is written only when it has).
 fn layout(batch: &AppendBatch) -> Layout {
     Layout {
         events: batch.events.len(),
         idempotency: batch.idempotency.is_some(),
         lookups: unique_lookups(batch).len(),
+        ledger: if batch.ledger.is_empty() {
+            0
+        } else {
+            1 + batch.ledger.len()
+        },
     }
 }
+
+/// How many times an append posts again after losing the ledger head to another append
+/// of the same merchant, and the most it waits in between.
+const LEDGER_RACES: u32 = 200;
+const LEDGER_BACKOFF_CAP_MS: u64 = 400;
 
 /// The batch's lookups, each external id once (a transaction may not touch an item
 /// twice), in the batch's order.
@@ -233,33 +258,49 @@ impl EventStore for DynamoEventStore {
 
     async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
         validate(&batch)?;
-        let writes = self.transaction(&batch)?;
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error() {
+        let mut races = 0;
+        loop {
+            let posting = if batch.ledger.is_empty() {
+                None
+            } else {
+                Some(self.post(&batch.view.merchant_id, &batch.ledger).await??)
+            };
+            let writes = self.transaction(&batch, posting.as_ref())?;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(writes))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            match err.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
                     let codes: Vec<Option<&str>> = cancelled
                         .cancellation_reasons()
                         .iter()
                         .map(|reason| reason.code())
                         .collect();
-                    Err(cancellation::classify(
-                        &codes,
-                        cancelled.message(),
-                        layout(&batch),
-                    ))
+                    let (message, layout) = (cancelled.message(), layout(&batch));
+                    if races < LEDGER_RACES
+                        && cancellation::lost_only_the_ledger(&codes, message, layout)
+                    {
+                        // Another append of the merchant posted first: post on its head.
+                        races += 1;
+                        tokio::time::sleep(jitter(races)).await;
+                        continue;
+                    }
+                    return Err(cancellation::classify(&codes, message, layout));
                 }
-                _ if outcome_unknown(&err) => Err(AppendError::Ambiguous(
-                    AwsError::call("TransactWriteItems", &err).into(),
-                )),
-                _ => Err(AwsError::call("TransactWriteItems", &err).into()),
-            },
+                _ if outcome_unknown(&err) => {
+                    return Err(AppendError::Ambiguous(
+                        AwsError::call("TransactWriteItems", &err).into(),
+                    ));
+                }
+                _ => return Err(AwsError::call("TransactWriteItems", &err).into()),
+            }
         }
     }
 
@@ -315,6 +356,17 @@ impl EventStore for DynamoEventStore {
             .await;
         Ok(AwsError::condition_held("UpdateItem", result)?)
     }
+}
+
+/// A random wait before posting again, growing with the races lost, so writers of one
+/// merchant spread out instead of colliding again.
+fn jitter(races: u32) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let cap = (2u64 << races.min(10)).min(LEDGER_BACKOFF_CAP_MS);
+    std::time::Duration::from_millis(random % cap + 1)
 }
 
 /// Whether a failed `TransactWriteItems` may still have committed: the request may have
@@ -390,7 +442,8 @@ mod tests {
             Layout {
                 events: 2,
                 idempotency: true,
-                lookups: 2
+                lookups: 2,
+                ledger: 0,
             }
         );
         // Same external id at another gateway is another item.

@@ -12,7 +12,8 @@
 //!   and left it; index `by_sweep_due` on `sweep_status` + `sweep_at`),
 //!   `published_version` N (the stream version up to which events are on the bus,
 //!   kept across appends) and `outbox` S (`pending`, present only while
-//!   `published_version < version`; index `by_outbox` on `outbox` + `updated_at`).
+//!   `published_version < version`; index `by_outbox` on `outbox` + `updated_at`), and
+//!   `list_key` S (see [`list_key`]; index `by_merchant` on `merchant_id` + `list_key`).
 //! * idempotency table, key `idempotency_key` S: `record` S (the record as JSON),
 //!   `state` S (the `IdempotencyState` as JSON, authoritative), `expires_at` N (unix
 //!   seconds, the table's TTL attribute).
@@ -53,6 +54,13 @@ pub(crate) const BY_SWEEP_DUE: &str = "by_sweep_due";
 /// Deposits table index: `outbox` (HASH), `updated_at` (RANGE), includes
 /// `published_version` and `version`.
 pub(crate) const BY_OUTBOX: &str = "by_outbox";
+pub(crate) const MERCHANT_ID: &str = "merchant_id";
+pub(crate) const STATUS: &str = "status";
+/// A deposit's place in its merchant's list: creation time (fixed width), `#`, its id.
+pub(crate) const LIST_KEY: &str = "list_key";
+/// Deposits table index: `merchant_id` (HASH), `list_key` (RANGE), includes `doc` and
+/// `status`.
+pub(crate) const BY_MERCHANT: &str = "by_merchant";
 
 const STREAM_PREFIX: &str = "deposit#";
 const EVENT: &str = "event";
@@ -148,6 +156,7 @@ pub(crate) fn view_update(view: &DepositView) -> Result<ViewUpdate, AwsError> {
             ("#sweep_at", SWEEP_AT),
             ("#published", PUBLISHED_VERSION),
             ("#outbox", OUTBOX),
+            ("#list", LIST_KEY),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
@@ -162,10 +171,12 @@ pub(crate) fn view_update(view: &DepositView) -> Result<ViewUpdate, AwsError> {
         (":doc".into(), s(doc)),
         (":zero".into(), n(0)),
         (":pending".into(), s(OUTBOX_PENDING)),
+        (":list".into(), s(list_key(view)?)),
     ]);
     let mut expression = "SET #merchant = :merchant, #status = :status, #v = :v, \
                           #updated = :updated, #doc = :doc, \
-                          #published = if_not_exists(#published, :zero), #outbox = :pending"
+                          #published = if_not_exists(#published, :zero), #outbox = :pending, \
+                          #list = :list"
         .to_owned();
     match view.sweep_kind() {
         Some(kind) => {
@@ -225,6 +236,16 @@ pub(crate) fn sortable_timestamp(
         utc.minute(),
         utc.second(),
         utc.nanosecond()
+    ))
+}
+
+/// The view's [`LIST_KEY`]: text order is creation order, ties broken by id (the order
+/// the memory store lists in).
+pub(crate) fn list_key(view: &DepositView) -> Result<String, AwsError> {
+    Ok(format!(
+        "{}#{}",
+        sortable_timestamp(VIEW, view.created_at)?,
+        view.id.0
     ))
 }
 
@@ -309,12 +330,20 @@ fn optional_string<'a>(
     }
 }
 
-fn string<'a>(item: &'a Item, what: &'static str, name: &str) -> Result<&'a str, AwsError> {
+pub(crate) fn string<'a>(
+    item: &'a Item,
+    what: &'static str,
+    name: &str,
+) -> Result<&'a str, AwsError> {
     optional_string(item, what, name)?
         .ok_or_else(|| AwsError::malformed(what, format!("{name} is missing")))
 }
 
-fn number<T: FromStr>(item: &Item, what: &'static str, name: &str) -> Result<T, AwsError> {
+pub(crate) fn number<T: FromStr>(
+    item: &Item,
+    what: &'static str,
+    name: &str,
+) -> Result<T, AwsError> {
     match item.get(name) {
         Some(AttributeValue::N(value)) => value
             .parse()

@@ -20,7 +20,7 @@ mod movement;
 
 pub use audit::{Audit, Auditor, MAX_PROBLEMS, Problem, audit};
 pub use head::{BalanceInsufficient, Balances, LedgerHead};
-pub use movement::{movement, movements};
+pub use movement::{movement, movements, transfer};
 
 use crate::ids::{DepositId, EventId, MerchantId};
 use crate::money::Currency;

@@ -118,8 +118,8 @@ pub fn movements(
     Ok(moved)
 }
 
-/// `amount` from `from` to `to`.
-fn transfer(from: Account, to: Account, amount: i64) -> Vec<Posting> {
+/// `amount` from `from` to `to`: the two postings of a simple movement.
+pub fn transfer(from: Account, to: Account, amount: i64) -> Vec<Posting> {
     vec![
         Posting {
             account: from,

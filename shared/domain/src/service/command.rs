@@ -195,20 +195,32 @@ where
         match ports.store.append(batch.clone()).await {
             Ok(()) => {
                 log_anomalies(&batch.events);
+                crate::metrics::record_appended(&next, &batch.events);
                 return Ok(Executed {
                     deposit: next,
                     outcome: decision.outcome,
                     appended: true,
                 });
             }
-            Err(AppendError::VersionConflict) => ports.back_off(&retry, attempt).await,
+            Err(AppendError::VersionConflict) => {
+                metrics::counter!(crate::metrics::STORE_CONFLICTS).increment(1);
+                ports.back_off(&retry, attempt).await;
+            }
             Err(AppendError::Ambiguous(error)) => {
                 // Read again: if it committed, the next decision sees it and decides nothing.
                 tracing::warn!(%deposit_id, %error, "append outcome unknown; reading again");
                 ports.back_off(&retry, attempt).await;
             }
             Err(AppendError::IdempotencyKeyTaken) => return Err(CommandError::KeyTaken),
-            Err(AppendError::BalanceInsufficient(short)) => return Err(short.into()),
+            Err(AppendError::BalanceInsufficient(short)) => {
+                // A store may judge the balance before the stream's version: a decision
+                // taken on a stale stream is taken again before the balance is blamed.
+                let fresh = load(ports.store, deposit_id).await?;
+                if fresh.version == current.version {
+                    return Err(short.into());
+                }
+                known = Some(fresh);
+            }
             Err(AppendError::Store(error)) => return Err(error.into()),
         }
     }
@@ -231,12 +243,18 @@ pub async fn create(
     let mut unknown = false;
     for attempt in 0..retry.max_attempts {
         match ports.store.append(batch.clone()).await {
-            Ok(()) => return Ok(created),
+            Ok(()) => {
+                crate::metrics::record_appended(&created, &batch.events);
+                return Ok(created);
+            }
             // Only our own earlier try can have written this fresh stream: check it is
             // there before saying so (a refused try may have been the unknown one).
             Err(AppendError::VersionConflict) if unknown => {
                 match ports.store.load(deposit_id).await {
-                    Ok(stream) if !stream.is_empty() => return Ok(created),
+                    Ok(stream) if !stream.is_empty() => {
+                        crate::metrics::record_appended(&created, &batch.events);
+                        return Ok(created);
+                    }
                     Ok(_) => ports.back_off(&retry, attempt).await,
                     Err(error) => {
                         tracing::warn!(%deposit_id, %error, "could not read back the new stream");

@@ -88,6 +88,7 @@ pub async fn request_deposit(
                 Some(record) if record.deposit_id == deposit_id => record.response,
                 _ => {
                     let record = resume(ports, &key).await?;
+                    crate::metrics::record_replay(CREATE_DEPOSIT);
                     return Ok(Created::Replayed(record.response));
                 }
             }

@@ -443,7 +443,9 @@ impl Run<'_, '_> {
             country: deposit.request.country,
             token: self.token(&deposit)?,
         };
+        let started_at = std::time::Instant::now();
         let answer = connector.create_payment(&request).await;
+        crate::metrics::record_gateway_call(gateway, &answer, started_at.elapsed());
         self.note_call(gateway, &answer).await;
         if let PaymentOutcome::Ambiguous { reason } = &answer {
             tracing::warn!(%gateway, attempt = number, %reason, "outcome unknown; the attempt is released to be sent again");

@@ -2,7 +2,9 @@
 
 use crate::deposit::{DepositEvent, DepositView, RecordedEvent};
 use crate::ids::{DepositId, MerchantId};
-use crate::ports::{EventStore, StoreError};
+use crate::ledger::LedgerEntry;
+use crate::page::{Page, PageRequest};
+use crate::ports::{EntryFilter, EventStore, Ledger, StoreError};
 
 pub async fn deposit_view(
     store: &dyn EventStore,
@@ -27,4 +29,22 @@ pub async fn deposit_events(
         Some(DepositEvent::DepositRequested { merchant_id, .. }) if merchant_id == merchant
     );
     Ok(owned.then_some(events))
+}
+
+/// The merchant's balance transactions (the ledger entries that change `available`),
+/// newest first. `None` when the cursor is no entry of the merchant's ledger: entries are
+/// numbered `1..` per merchant, so any number past its head names nothing of theirs.
+pub async fn balance_transactions(
+    ledger: &dyn Ledger,
+    merchant: &MerchantId,
+    page: &PageRequest<u64>,
+) -> Result<Option<Page<LedgerEntry>>, StoreError> {
+    if let Some(cursor) = &page.cursor {
+        let head = ledger.head(merchant).await?;
+        if *cursor.key() > head.sequence {
+            return Ok(None);
+        }
+    }
+    let entries = ledger.entries(merchant, EntryFilter::Balance, page).await?;
+    Ok(Some(entries))
 }

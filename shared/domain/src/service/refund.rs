@@ -192,10 +192,13 @@ async fn replay(
     let record = resume(ports, &input.key_context()).await?;
     match record.refund {
         // The same fingerprint means the same endpoint, deposit and body.
-        Some(refund) if record.deposit_id == input.deposit_id => Ok(RefundCreated::Replayed {
-            refund,
-            deposit: record.response,
-        }),
+        Some(refund) if record.deposit_id == input.deposit_id => {
+            crate::metrics::record_replay(CREATE_REFUND);
+            Ok(RefundCreated::Replayed {
+                refund,
+                deposit: record.response,
+            })
+        }
         _ => Err(IntakeError::KeyReused.into()),
     }
 }

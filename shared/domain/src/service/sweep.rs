@@ -112,6 +112,18 @@ pub async fn sweep(
     policy: &SweepPolicy,
     deadline: OffsetDateTime,
 ) -> Result<SweepSummary, StoreError> {
+    let swept = sweep_until(ports, policy, deadline).await;
+    if let Ok(summary) = &swept {
+        crate::metrics::record_sweep(summary);
+    }
+    swept
+}
+
+async fn sweep_until(
+    ports: &SweepPorts<'_>,
+    policy: &SweepPolicy,
+    deadline: OffsetDateTime,
+) -> Result<SweepSummary, StoreError> {
     let mut summary = SweepSummary::default();
     let now = ports.clock.now();
     let correlation = CorrelationId(format!("sweep-{}", ports.ids.new_uuid()));

@@ -82,6 +82,30 @@ pub fn failed_attempt(
     ]
 }
 
+/// A first attempt that the gateway took and that succeeded: three events a pending
+/// deposit accepts, the last of which credits the merchant's balance.
+pub fn succeeded_attempt(deposit_id: DepositId, first_version: u64) -> Vec<RecordedEvent> {
+    let external_id = external_id();
+    let events = [
+        DepositEvent::AttemptStarted {
+            attempt: 1,
+            gateway: "psp_a".into(),
+            idempotency_key: format!("{deposit_id}:1"),
+            owner: None,
+        },
+        DepositEvent::DepositSubmitted {
+            attempt: 1,
+            gateway: "psp_a".into(),
+            external_id: external_id.clone(),
+        },
+        DepositEvent::DepositSucceeded { external_id },
+    ];
+    (first_version..)
+        .zip(events)
+        .map(|(version, event)| recorded(deposit_id, version, event))
+        .collect()
+}
+
 pub fn key(text: &str) -> IdempotencyKey {
     IdempotencyKey::parse(Some(text)).unwrap()
 }

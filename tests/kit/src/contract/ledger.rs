@@ -3,11 +3,11 @@
 //! gaplessly under concurrency, and page through lists exactly once.
 
 use crate::contract::fixtures::{
-    self, external_id, failed_attempt, follow_up_batch, merchant, new_deposit_batch, recorded,
+    self, failed_attempt, follow_up_batch, merchant, new_deposit_batch, recorded, succeeded_attempt,
 };
 use futures::future::join_all;
 use paygate_domain::deposit::DepositStatus;
-use paygate_domain::ledger::{Account, EntryType, LedgerHead, Movement, Posting};
+use paygate_domain::ledger::{Account, EntryType, LedgerHead, Movement, transfer};
 use paygate_domain::page::{Cursor, Page, PageRequest};
 use paygate_domain::ports::{
     AppendBatch, AppendError, DepositList, EntryFilter, EventStore, Ledger,
@@ -54,28 +54,15 @@ async fn then(
     stream.into_iter().chain(recorded).collect()
 }
 
-fn succeeded(_: DepositId, _: u64) -> Vec<DepositEvent> {
-    let external_id = external_id();
-    vec![
-        DepositEvent::AttemptStarted {
-            attempt: 1,
-            gateway: "psp_a".into(),
-            idempotency_key: format!("key-{external_id}"),
-            owner: None,
-        },
-        DepositEvent::DepositSubmitted {
-            attempt: 1,
-            gateway: "psp_a".into(),
-            external_id: external_id.clone(),
-        },
-        DepositEvent::DepositSucceeded { external_id },
-    ]
-}
-
 /// A succeeded deposit of `merchant`: its stream.
 async fn captured(store: &dyn EventStore, merchant: &MerchantId) -> Vec<RecordedEvent> {
-    let (_, stream) = created(store, merchant).await;
-    then(store, stream, succeeded).await
+    let (id, stream) = created(store, merchant).await;
+    let success = succeeded_attempt(id, stream.len() as u64 + 1);
+    store
+        .append(follow_up_batch(&stream, success.clone()))
+        .await
+        .unwrap();
+    stream.into_iter().chain(success).collect()
 }
 
 /// A movement of `amount` from `from` to `to` caused by `event` (forged: the store posts
@@ -87,16 +74,7 @@ fn forged(event: &RecordedEvent, from: Account, to: Account, amount: i64) -> Mov
         source: event.deposit_id.to_string(),
         deposit_id: event.deposit_id,
         event_id: event.event_id,
-        postings: vec![
-            Posting {
-                account: from,
-                amount: -amount,
-            },
-            Posting {
-                account: to,
-                amount,
-            },
-        ],
+        postings: transfer(from, to, amount),
         occurred_at: event.occurred_at,
     }
 }

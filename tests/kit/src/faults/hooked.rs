@@ -6,14 +6,17 @@
 
 use super::{Call, FaultHook, Port};
 use async_trait::async_trait;
-use paygate_domain::deposit::SweepKind;
+use paygate_domain::deposit::{DepositStatus, SweepKind};
 use paygate_domain::gateways::{
     BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus,
 };
 use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
+use paygate_domain::ledger::{LedgerEntry, LedgerHead};
+use paygate_domain::page::{Page, PageRequest};
 use paygate_domain::ports::{
-    AppendBatch, AppendError, DepositMessage, EventStore, ExternalLookup, GatewayRegistry,
-    QueueError, QueueSender, StatusChange, StoreError, SweepIndex, Unpublished,
+    AppendBatch, AppendError, DepositList, DepositMessage, EntryFilter, EventStore, ExternalLookup,
+    GatewayRegistry, Ledger, QueueError, QueueSender, StatusChange, StoreError, SweepIndex,
+    Unpublished,
 };
 use paygate_domain::{DepositId, DepositView, MerchantId, RecordedEvent};
 use paygate_memory::faults::{Refusal, guarded, guarded_load};
@@ -129,6 +132,40 @@ impl<P: EventStore + ?Sized> EventStore for Hooked<P> {
             .inner
             .transition_idempotency(merchant, key, expected, next);
         self.guard(call, work).await
+    }
+}
+
+// The same operation names as the in-memory store's, so one rule targets both.
+#[async_trait]
+impl<P: Ledger + ?Sized> Ledger for Hooked<P> {
+    async fn head(&self, merchant: &MerchantId) -> Result<LedgerHead, StoreError> {
+        let call = Call::read(Port::Store, "ledger_head");
+        self.guard(call, self.inner.head(merchant)).await
+    }
+
+    async fn entries(
+        &self,
+        merchant: &MerchantId,
+        filter: EntryFilter,
+        page: &PageRequest<u64>,
+    ) -> Result<Page<LedgerEntry>, StoreError> {
+        let call = Call::read(Port::Store, "ledger_entries");
+        self.guard(call, self.inner.entries(merchant, filter, page))
+            .await
+    }
+}
+
+#[async_trait]
+impl<P: DepositList + ?Sized> DepositList for Hooked<P> {
+    async fn deposits(
+        &self,
+        merchant: &MerchantId,
+        status: Option<DepositStatus>,
+        page: &PageRequest<DepositId>,
+    ) -> Result<Option<Page<DepositView>>, StoreError> {
+        let call = Call::read(Port::Index, "deposits");
+        self.guard(call, self.inner.deposits(merchant, status, page))
+            .await
     }
 }
 

@@ -1,6 +1,7 @@
 //! The world the intake's tests run in: `deposit_intake` on in-memory ports behind one
 //! fault switchboard, two merchants and a clock the test moves by hand, with the
-//! requests, replies, fixtures and faults its suites use.
+//! requests, replies, fixtures and faults its suites use, and deposits brought to any
+//! stage the way the processor and the gateway's webhooks bring them there.
 
 pub use crate::faults::{Answer, Port, Rule, Switchboard, Target};
 pub use crate::fixtures::{
@@ -8,22 +9,33 @@ pub use crate::fixtures::{
 };
 pub use crate::http::{Body, Method, Reply, bearer, get, post_deposit, post_refund, request};
 
+use crate::gateway_reports::apply;
 use deposit_intake::{Intake, IntakeConfig, handle};
 use http::StatusCode;
 use lambda_http::Request;
 use paygate_domain::crypto::FieldCipher;
-use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
-use paygate_domain::ports::{ApiKey, EventStore, RandomIds};
-use paygate_domain::{DepositId, DepositView, RecordedEvent};
+use paygate_domain::deposit::FailureReason;
+use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord};
+use paygate_domain::ports::gateway::NotifiedOutcome;
+use paygate_domain::ports::{ApiKey, EventStore, QueueSender, RandomIds};
+use paygate_domain::service::intake::{
+    CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
+};
+use paygate_domain::service::outcome::Applied;
+use paygate_domain::validation::parse_deposit_request;
+use paygate_domain::{
+    CorrelationId, DepositEvent, DepositId, DepositView, RecordedEvent, RefundId,
+};
 use paygate_memory::{
     ManualClock, MemoryEventStore, MemoryGatewayRegistry, MemoryMerchantDirectory, MemoryQueue,
     QueuedMessage,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::fmt::Display;
 use std::sync::Arc;
 use tokio::sync::Barrier;
 use tokio::task::JoinHandle;
+use uuid::Uuid;
 
 pub const KEY_A: &str = "sk_test_merchant_a_4f9c2e";
 pub const KEY_B: &str = "sk_test_merchant_b_81d07a";
@@ -42,6 +54,66 @@ pub fn deposit_request(headers: &[(&str, &str)], body: Body) -> Request {
 /// An internal detail that must never reach a client.
 pub const QUEUE_FAILURE_DETAIL: &str =
     "SendMessage failed: AccessDenied on arn:aws:sqs:eu-west-1:123456789012:paygate-deposits";
+
+/// The gateway the deposits of [`World::deposit_at`] are paid through.
+pub const PAYING_GATEWAY: &str = "alpha";
+
+/// How far a deposit got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Pending,
+    Processing,
+    Submitted,
+    Succeeded,
+    Failed,
+}
+
+/// The gateway's payment id of a deposit (what its webhooks name).
+pub fn payment_id(id: DepositId) -> String {
+    format!("pay_{}", id.0.simple())
+}
+
+/// The gateway's id of a refund, once the gateway took it.
+pub fn gateway_refund_id(refund: RefundId) -> String {
+    format!("ref_{}", refund.0.simple())
+}
+
+/// The processor's events that bring a fresh deposit to `stage` at [`PAYING_GATEWAY`].
+pub fn events_to(id: DepositId, stage: Stage) -> Vec<DepositEvent> {
+    let started = DepositEvent::AttemptStarted {
+        attempt: 1,
+        gateway: PAYING_GATEWAY.into(),
+        idempotency_key: format!("{id}:1"),
+        owner: None,
+    };
+    let submitted = DepositEvent::DepositSubmitted {
+        attempt: 1,
+        gateway: PAYING_GATEWAY.into(),
+        external_id: payment_id(id),
+    };
+    let declined = FailureReason::new("card_declined", "the gateway refused the payment");
+    match stage {
+        Stage::Pending => vec![],
+        Stage::Processing => vec![started],
+        Stage::Submitted => vec![started, submitted],
+        Stage::Succeeded => vec![
+            started,
+            submitted,
+            DepositEvent::DepositSucceeded {
+                external_id: payment_id(id),
+            },
+        ],
+        Stage::Failed => vec![
+            started,
+            DepositEvent::AttemptFailed {
+                attempt: 1,
+                reason: declined.clone(),
+                retryable: false,
+            },
+            DepositEvent::DepositFailed { reason: declined },
+        ],
+    }
+}
 
 /// The intake wired to in-memory ports, with merchants A and B registered.
 pub struct World {
@@ -80,6 +152,8 @@ impl World {
             store: store.clone(),
             queue: queue.clone(),
             merchants: merchants.clone(),
+            ledger: store.clone(),
+            deposits: store.clone(),
             registry: registry.clone(),
             clock: clock.clone(),
             ids: Arc::new(RandomIds),
@@ -118,6 +192,95 @@ impl World {
     pub fn register(&self, api_key: &str, merchant_id: &str) {
         self.merchants
             .register(ApiKey::new(api_key).hash(), merchant(merchant_id));
+    }
+
+    /// Appends `events` to the deposit's stream, as the processor would.
+    pub async fn record(&self, id: DepositId, events: Vec<DepositEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        let (store, clock) = (self.store.as_ref(), self.clock.as_ref());
+        crate::fixtures::record(store, clock, id, "test-processor", None, events).await;
+    }
+
+    /// GIVEN-helper: a deposit of merchant A for `amount` (AED) that reached `stage`,
+    /// created now. It is created by the intake use case (before any queue rule a test
+    /// adds, which so sees only later requests), and the queue is drained.
+    pub async fn deposit_at(&self, amount: u64, stage: Stage) -> DepositId {
+        self.deposit_of(MERCHANT_A, amount, stage).await
+    }
+
+    /// GIVEN-helper: [`Self::deposit_at`] for merchant `merchant_id`.
+    pub async fn deposit_of(&self, merchant_id: &str, amount: u64, stage: Stage) -> DepositId {
+        let body = json!({ "amount": amount, "currency": "AED", "country": "AE",
+                           "customer_id": "cus_42", "payment_method": { "type": "card", "token": TOKEN } });
+        let key = IdempotencyKey::parse(Some(&format!("order-{}", Uuid::new_v4()))).unwrap();
+        let ports = IntakePorts {
+            store: self.store.as_ref(),
+            queue: self.queue.as_ref() as &dyn QueueSender,
+            clock: self.clock.as_ref(),
+            ids: &RandomIds,
+            cipher: &self.intake.cipher,
+            policy: self.intake.config.idempotency,
+        };
+        let created = request_deposit(
+            &ports,
+            IntakeRequest {
+                merchant: &merchant(merchant_id),
+                key: &key,
+                fingerprint: &Fingerprint::of(CREATE_DEPOSIT, body.to_string().as_bytes()),
+                correlation: &CorrelationId("test-intake".into()),
+                request: parse_deposit_request(&body).expect("a valid deposit"),
+            },
+        )
+        .await
+        .expect("the deposit is accepted");
+        let Created::New(view) = created else {
+            panic!("a fresh key creates a deposit");
+        };
+        self.record(view.id, events_to(view.id, stage)).await;
+        self.drain_queue();
+        view.id
+    }
+
+    /// GIVEN-helper: the gateway took the refund (the processor recorded
+    /// `RefundSubmitted`), then its webhook reported the outcome; both as the real use
+    /// cases record them.
+    pub async fn gateway_reports(&self, id: DepositId, refund: RefundId, succeeded: bool) {
+        self.record(
+            id,
+            vec![DepositEvent::RefundSubmitted {
+                refund_id: refund,
+                refund_external_id: gateway_refund_id(refund),
+            }],
+        )
+        .await;
+        let outcome = if succeeded {
+            NotifiedOutcome::RefundSucceeded {
+                refund_external_id: gateway_refund_id(refund),
+            }
+        } else {
+            NotifiedOutcome::RefundFailed {
+                refund_external_id: gateway_refund_id(refund),
+                code: "refund_declined".into(),
+            }
+        };
+        let (store, clock) = (self.store.as_ref(), self.clock.as_ref());
+        let external_id = payment_id(id);
+        let applied = apply(
+            store,
+            clock,
+            self.queue.as_ref(),
+            PAYING_GATEWAY,
+            &external_id,
+            outcome,
+            "test-webhook",
+        )
+        .await;
+        assert!(
+            matches!(applied, Applied::Recorded { .. }),
+            "the webhook changed the deposit: {applied:?}"
+        );
     }
 
     pub async fn send(&self, request: Request) -> Reply {

@@ -10,6 +10,7 @@
 //! intake's validation, and the documented paths and methods against the router.
 
 mod events;
+mod lists;
 mod spec;
 mod stack;
 
@@ -277,6 +278,7 @@ async fn every_documented_response_happens_and_matches_the_spec() {
         .await;
     receive_webhooks(&spec, &stack, &payment, transaction).await;
     refund(&spec, &stack, &deposits, &payment).await;
+    lists::read_lists(&spec, &stack, &deposits.card).await;
 
     // Every kind of event went through the documented event schema.
     let mut kinds = BTreeSet::new();
@@ -1083,6 +1085,8 @@ async fn the_spec_covers_every_route_and_the_devstack_serves_it() {
         "/v2/deposits",
         "/v1/deposit",
         "/v1/refunds",
+        "/v1/balances",
+        "/v1/balance/transactions/txn_1",
         &format!("/v1/deposits/{deposit}/event"),
         &format!("/v1/deposits/{deposit}/refunds/1"),
         "/webhooks",

@@ -3,9 +3,9 @@
 //! real gateway processor, and `devstack::router` in front of the functions, called
 //! without a socket. The intake's and webhooks' ports sit behind the kit's fault
 //! switchboard, whose switched rules make the failures the API documents happen for
-//! real: a store that is down, that always loses the append race or that hands back a
-//! broken stream, a queue that is down or holds a send; and an id generator that repeats
-//! itself.
+//! real: a store (its ledger and deposit list too) that is down, that always loses the
+//! append race or that hands back a broken stream, a queue that is down or holds a send;
+//! and an id generator that repeats itself.
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -108,8 +108,9 @@ pub enum QueueMode {
 
 /// The switched rules behind each mode.
 struct Switches {
-    /// Every store call fails, and so does listing the registry (both are DynamoDB).
-    store_down: [Rule; 2],
+    /// Every store call fails, and so do listing the registry and the merchant's deposits
+    /// (all are DynamoDB).
+    store_down: [Rule; 3],
     store_conflict: Rule,
     store_corrupt: Rule,
     queue_down: Rule,
@@ -178,6 +179,10 @@ impl Stack {
                     .when(Target::op(Port::Registry, "list"))
                     .switched()
                     .fail(unreachable("registry")),
+                faults
+                    .when(Target::op(Port::Index, "deposits"))
+                    .switched()
+                    .fail(unreachable("deposits index")),
             ],
             store_conflict: faults.when(Target::append()).switched().conflict(),
             store_corrupt: faults
@@ -196,6 +201,8 @@ impl Stack {
         let mut intake = stack.intake.clone();
         intake.store = store.clone();
         intake.registry = Arc::new(Hooked::new(stack.intake.registry.clone(), faults.clone()));
+        intake.ledger = Arc::new(Hooked::new(stack.intake.ledger.clone(), faults.clone()));
+        intake.deposits = Arc::new(Hooked::new(stack.intake.deposits.clone(), faults.clone()));
         intake.queue = Arc::new(Hooked::new(stack.intake.queue.clone(), faults.clone()));
         intake.ids = Arc::new(SwitchedIds {
             fixed: fixed_ids.clone(),
@@ -203,7 +210,11 @@ impl Stack {
         });
         let mut webhooks = stack.webhooks.clone();
         webhooks.store = store;
-        let functions = Functions { intake, webhooks };
+        let functions = Functions {
+            intake,
+            webhooks,
+            metrics: None,
+        };
         let consumer = tokio::spawn(devstack::consumer::run(
             stack.queue.clone(),
             stack.processor.clone(),

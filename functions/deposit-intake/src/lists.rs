@@ -1,0 +1,46 @@
+//! The merchant's lists and balance: `GET /v1/deposits`, `GET /v1/balance` and
+//! `GET /v1/balance/transactions`. `paygate_api::list` reads the query; the store alone
+//! says whether a cursor is one of the merchant's objects.
+
+use crate::Intake;
+use crate::response::{Answer, json, store_failed};
+use http::StatusCode;
+use paygate_api::list::{self, ListQuery};
+use paygate_api::models::{
+    BalanceResponse, BalanceTransactionResponse, DepositResponse, ListResponse,
+};
+use paygate_domain::ledger::parse_entry_id;
+use paygate_domain::service::balance_transactions;
+use paygate_domain::{DepositId, MerchantId};
+
+pub async fn list_deposits(app: &Intake, merchant: &MerchantId, query: Option<&str>) -> Answer {
+    let query = ListQuery::parse(list::DEPOSITS, query)?;
+    let status = query.status()?;
+    let page = query.page(DepositId::parse)?;
+    let found = app.deposits.deposits(merchant, status, &page).await;
+    let page = found
+        .map_err(store_failed)?
+        .ok_or_else(|| query.cursor_not_found())?;
+    let list = ListResponse::new(page, |view| DepositResponse::from(&view));
+    Ok(json(StatusCode::OK, &list))
+}
+
+pub async fn get_balance(app: &Intake, merchant: &MerchantId) -> Answer {
+    let head = app.ledger.head(merchant).await.map_err(store_failed)?;
+    Ok(json(StatusCode::OK, &BalanceResponse::from(&head)))
+}
+
+pub async fn list_balance_transactions(
+    app: &Intake,
+    merchant: &MerchantId,
+    query: Option<&str>,
+) -> Answer {
+    let query = ListQuery::parse(list::BALANCE_TRANSACTIONS, query)?;
+    let page = query.page(parse_entry_id)?;
+    let found = balance_transactions(app.ledger.as_ref(), merchant, &page).await;
+    let page = found
+        .map_err(store_failed)?
+        .ok_or_else(|| query.cursor_not_found())?;
+    let list = ListResponse::new(page, BalanceTransactionResponse::from);
+    Ok(json(StatusCode::OK, &list))
+}
