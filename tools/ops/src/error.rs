@@ -86,6 +86,20 @@ pub enum OpsError {
         .hash.0
     )]
     UnknownKey { table: String, hash: ApiKeyHash },
+    /// `ledger check`: the ledger could not be read.
+    #[error("ledger of {merchant} in {table}: {error}")]
+    LedgerRead {
+        table: String,
+        merchant: MerchantId,
+        #[source]
+        error: StoreError,
+    },
+    /// `ledger check`: the ledger disagrees with itself; the report says where.
+    #[error("the ledger of {merchant} is not consistent: {problems} problem(s), listed above")]
+    LedgerInconsistent {
+        merchant: MerchantId,
+        problems: usize,
+    },
     /// `merchants revoke`: the merchant has no key with that hash; nothing changed.
     #[error(
         "merchant {merchant} has no key with hash {} in {table}; nothing was removed (check \

@@ -22,12 +22,14 @@ pub mod config;
 pub mod dlq;
 mod error;
 pub mod gateways;
+pub mod ledger;
 pub mod merchants;
 
 pub use cli::{Command, UsageError, parse, usage};
 pub use dlq::{DEFAULT_LIST_MAX, DlqCommand, DlqOps, SHOW_SCAN_MAX};
 pub use error::OpsError;
 pub use gateways::{GatewayCommand, GatewayOps};
+pub use ledger::{LedgerCommand, LedgerOps};
 pub use merchants::{Input, MerchantCommand, MerchantOps};
 
 use paygate_aws::Resources;
