@@ -6,6 +6,7 @@
 use crate::config;
 use crate::dlq::{DEFAULT_LIST_MAX, DlqCommand, SHOW_SCAN_MAX};
 use crate::gateways::GatewayCommand;
+use crate::ledger::LedgerCommand;
 use crate::merchants::{MerchantCommand, check_merchant_id, parse_key_hash};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
@@ -22,6 +23,7 @@ pub enum Command {
     Help,
     Dlq(DlqCommand),
     Gateways(GatewayCommand),
+    Ledger(LedgerCommand),
     Merchants(MerchantCommand),
 }
 
@@ -123,6 +125,14 @@ enum Group {
         #[command(flatten)]
         _help: HelpFlag,
     },
+    /// Merchants' ledgers, as the store keeps them.
+    #[command(flatten_help = true)]
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerLine,
+        #[command(flatten)]
+        _help: HelpFlag,
+    },
     /// Merchants' API keys. A new key is shown only once: only its SHA-256 hash is stored.
     #[command(flatten_help = true)]
     Merchants {
@@ -202,6 +212,21 @@ enum GatewayLine {
     Help(Ignored),
 }
 
+#[derive(Subcommand)]
+enum LedgerLine {
+    /// Read the merchant's whole ledger and check it: entries gapless, balanced, never
+    /// overdrawn, and the head their fold. Prints the balances per currency, every
+    /// problem and a summary line; exit code 1 if there is a problem.
+    #[command(verbatim_doc_comment)]
+    Check {
+        /// The merchant whose ledger to check.
+        #[arg(long, value_name = "merchant-id", allow_hyphen_values = true)]
+        merchant: String,
+    },
+    #[command(hide = true)]
+    Help(Ignored),
+}
+
 // Operands are plain strings here, checked once the arity is known to be right, so that
 // a wrong count is reported before (and instead of) what is wrong with one of them.
 #[derive(Subcommand)]
@@ -274,6 +299,7 @@ impl Group {
         match self {
             Self::Dlq { command, .. } => command.into_command(),
             Self::Gateways { command, .. } => Ok(command.into_command()),
+            Self::Ledger { command, .. } => command.into_command(),
             Self::Merchants { command, .. } => command.into_command(),
             Self::Help(_) => Ok(Command::Help),
         }
@@ -318,6 +344,21 @@ impl GatewayLine {
     }
 }
 
+impl LedgerLine {
+    fn into_command(self) -> Result<Command, UsageError> {
+        match self {
+            Self::Check { merchant } => {
+                check_merchant_id(&merchant)
+                    .map_err(|why| usage_error(format!("`ledger check`: the merchant id {why}")))?;
+                Ok(Command::Ledger(LedgerCommand::Check {
+                    merchant: MerchantId(merchant),
+                }))
+            }
+            Self::Help(_) => Ok(Command::Help),
+        }
+    }
+}
+
 impl MerchantLine {
     fn into_command(self) -> Result<Command, UsageError> {
         let merchant_id = |command: &str, id: String| {
@@ -345,6 +386,9 @@ impl MerchantLine {
 const CHECK_READS_STDIN: &str = "`merchants check` reads the API key from stdin, never from the \
 command line (shell history keeps it; if you typed a key there, remove it from your history): \
 `paygate-ops merchants check < key.txt`";
+
+const LEDGER_CHECK_TAKES: &str = "`ledger check` takes the merchant's id: \
+`paygate-ops ledger check --merchant <merchant-id>`";
 
 const REVOKE_TAKES: &str = "`merchants revoke` takes a key hash and a merchant id: \
 `paygate-ops merchants revoke <key-hash> <merchant-id>`";
@@ -380,6 +424,15 @@ fn refused(error: &clap::Error, args: &[String]) -> Result<Command, UsageError> 
             "`merchants add` needs a merchant id".to_owned()
         }
         ["merchants", "add"] => "`merchants add` takes exactly one merchant id".to_owned(),
+        // Its one option takes no number, which `refused_argument` would ask for.
+        ["ledger", "check"]
+            if matches!(
+                kind,
+                ErrorKind::MissingRequiredArgument | ErrorKind::InvalidValue
+            ) =>
+        {
+            LEDGER_CHECK_TAKES.to_owned()
+        }
         command => refused_argument(error, args, command),
     };
     Err(usage_error(message))

@@ -41,6 +41,13 @@ fn variables(defaults: &Resources) -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "PAYGATE_LEDGER_TABLE",
+            format!(
+                "ledger: the merchants' ledgers (default {})",
+                defaults.ledger_table
+            ),
+        ),
+        (
             "PAYGATE_MERCHANTS_TABLE",
             format!(
                 "merchants: the table of API key hashes (default {})",
@@ -75,7 +82,8 @@ pub async fn sqs() -> SqsClient {
     SqsClient::new(&sdk_config().await)
 }
 
-/// A DynamoDB client on the SDK's environment (the `gateways` and `merchants` commands).
+/// A DynamoDB client on the SDK's environment (the `gateways`, `ledger` and `merchants`
+/// commands).
 pub async fn dynamodb() -> DynamoClient {
     DynamoClient::new(&sdk_config().await)
 }
@@ -92,7 +100,7 @@ mod tests {
             .map(|(name, _)| name)
             .filter(|name| name.starts_with("PAYGATE_"))
             .collect();
-        assert_eq!(listed.len(), 6, "{listed:?}");
+        assert_eq!(listed.len(), 7, "{listed:?}");
         for name in listed {
             let set = Resources::from_lookup(|n| (n == name).then(|| "set-by-test".to_owned()));
             assert_ne!(set, defaults, "{name} changes nothing Resources reads");
@@ -111,6 +119,7 @@ mod tests {
             "paygate-deposits-dlq",
             "paygate-deposits",
             "paygate-gateways",
+            "paygate-ledger",
             "paygate-merchants",
         ] {
             assert!(

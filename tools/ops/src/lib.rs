@@ -1,10 +1,10 @@
 //! `paygate-ops`: the operator's tool for the deposits dead-letter queue (DESIGN §7), the
-//! gateway registry and merchants' API keys. `paygate-ops help` lists the commands and the
+//! gateway registry, merchants' ledgers and merchants' API keys. `paygate-ops help` lists the commands and the
 //! variables they read; the README's Runbook says when to use which.
 //!
 //! * [`parse`] reads the command line (with clap) into a [`Command`]; [`usage`] is the text
 //!   clap renders from the same grammar.
-//! * [`dlq`], [`gateways`], [`merchants`]: one module per group of commands.
+//! * [`dlq`], [`gateways`], [`ledger`], [`merchants`]: one module per group of commands.
 //! * [`config`]: where the commands find their queues and tables.
 //! * [`OpsError`]: why a command failed.
 //!
@@ -30,11 +30,20 @@ pub use dlq::{DEFAULT_LIST_MAX, DlqCommand, DlqOps, SHOW_SCAN_MAX};
 pub use error::OpsError;
 pub use gateways::{GatewayCommand, GatewayOps};
 pub use ledger::{LedgerCommand, LedgerOps};
-pub use merchants::{Input, MerchantCommand, MerchantOps};
+pub use merchants::{MerchantCommand, MerchantOps};
 
 use paygate_aws::Resources;
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
+
+/// What the program has of its terminal: stdin (only `merchants check` reads it, with a
+/// prompt on stderr when stdin is a terminal), and whether stderr is one (then long
+/// commands, `ledger check`, show their progress there).
+pub struct Input<'a> {
+    pub reader: &'a mut dyn BufRead,
+    pub terminal: bool,
+    pub progress: bool,
+}
 
 /// [`cli_with_input`] with nothing on stdin: `merchants check` finds no key there.
 pub async fn cli(
@@ -47,6 +56,7 @@ pub async fn cli(
     let input = Input {
         reader: &mut nothing,
         terminal: false,
+        progress: false,
     };
     cli_with_input(args, resources, input, out, err).await
 }
@@ -81,6 +91,11 @@ pub async fn cli_with_input(
         Command::Gateways(command) => {
             GatewayOps::connect(config::dynamodb().await, resources)
                 .run(command, out)
+                .await
+        }
+        Command::Ledger(command) => {
+            LedgerOps::connect(config::dynamodb().await, resources)
+                .run(command, input.progress, out, err)
                 .await
         }
         Command::Merchants(command) => {
@@ -119,6 +134,7 @@ mod tests {
         let input = Input {
             reader: &mut reader,
             terminal: false,
+            progress: false,
         };
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let args = vec!["merchants".into(), "check".into()];

@@ -16,6 +16,7 @@ async fn main() -> ExitCode {
         Input {
             reader: &mut stdin.lock(),
             terminal,
+            progress: std::io::stderr().is_terminal(),
         },
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),

@@ -51,6 +51,7 @@ impl Lane {
         let input = Input {
             reader: &mut reader,
             terminal: false,
+            progress: false,
         };
         let code =
             paygate_ops::cli_with_input(args, &self.resources, input, &mut out, &mut err).await;

@@ -13,6 +13,12 @@ fn gateways(command: GatewayCommand) -> Command {
     Command::Gateways(command)
 }
 
+fn ledger(merchant: &str) -> Command {
+    Command::Ledger(LedgerCommand::Check {
+        merchant: MerchantId(merchant.to_owned()),
+    })
+}
+
 fn merchants(command: MerchantCommand) -> Command {
     Command::Merchants(command)
 }
@@ -68,6 +74,8 @@ fn command_lines_and_what_they_mean() {
                 name: name("globex_soap"),
             }),
         ),
+        ("ledger check --merchant mer_acme", ledger("mer_acme")),
+        ("ledger check --merchant=mer_acme-2", ledger("mer_acme-2")),
         (
             "merchants add mer_acme-2",
             merchants(MerchantCommand::Add {
@@ -107,6 +115,9 @@ fn every_spelling_of_help_shows_the_usage() {
         "gateways help",
         "gateways -h",
         "gateways --help",
+        "ledger help",
+        "ledger -h",
+        "ledger --help",
         "merchants help",
         "merchants -h",
         "merchants --help",
@@ -170,6 +181,36 @@ fn refused_command_lines_say_what_they_lack() {
         ),
         ("gateways disable a b", "unexpected argument b"),
         ("gateways disable --force", "unexpected option --force"),
+        // ledger
+        ("ledger", "`ledger` needs a command: check"),
+        ("ledger show", "unknown ledger command show"),
+        (
+            "ledger check",
+            "`ledger check` takes the merchant's id: \
+             `paygate-ops ledger check --merchant <merchant-id>`",
+        ),
+        (
+            "ledger check --merchant",
+            "`ledger check` takes the merchant's id: \
+             `paygate-ops ledger check --merchant <merchant-id>`",
+        ),
+        ("ledger check mer_acme", "unexpected argument mer_acme"),
+        (
+            "ledger check --merchant a --merchant b",
+            "--merchant given twice",
+        ),
+        (
+            "ledger check --merchant mer_a --all",
+            "unexpected argument --all",
+        ),
+        (
+            "ledger check --merchant mer/acme",
+            "`ledger check`: the merchant id may only hold ASCII letters, digits, '_' and '-'",
+        ),
+        (
+            "ledger check --merchant sk_live_0123",
+            "`ledger check`: the merchant id looks like an API key (sk_…), not a merchant id",
+        ),
         // merchants
         (
             "merchants",
@@ -336,6 +377,8 @@ fn the_usage_lists_every_command_and_the_variables_they_read() {
         "gateways put",
         "gateways enable",
         "gateways disable",
+        "ledger check",
+        "--merchant <merchant-id>",
         "merchants add <merchant-id>",
         "merchants check",
         "merchants revoke <key-hash> <merchant-id>",
@@ -344,6 +387,7 @@ fn the_usage_lists_every_command_and_the_variables_they_read() {
         "PAYGATE_DEPOSITS_DLQ",
         "PAYGATE_GATEWAYS_TABLE",
         "PAYGATE_MERCHANTS_TABLE",
+        "PAYGATE_LEDGER_TABLE",
         "AWS_ENDPOINT_URL",
     ] {
         assert!(usage.contains(expected), "{expected} in:\n{usage}");

@@ -18,6 +18,8 @@ pub use check::{LedgerCheck, PAGE, read_ledger};
 pub use report::write_report;
 
 use crate::OpsError;
+use paygate_aws::aws_sdk_dynamodb::Client as DynamoClient;
+use paygate_aws::{DynamoEventStore, Resources};
 use paygate_domain::MerchantId;
 use paygate_domain::ports::Ledger;
 use std::io::Write;
@@ -38,6 +40,14 @@ pub struct LedgerOps {
 }
 
 impl LedgerOps {
+    /// The DynamoDB ledger table in `PAYGATE_LEDGER_TABLE` (from `resources`).
+    pub fn connect(dynamodb: DynamoClient, resources: &Resources) -> Self {
+        Self {
+            ledger: Arc::new(DynamoEventStore::new(dynamodb, resources)),
+            table: resources.ledger_table.clone(),
+        }
+    }
+
     /// Runs one command: its report to `out`; with `progress`, how far it is to `err`.
     pub async fn run(
         &self,

@@ -9,13 +9,6 @@ use std::io::{BufRead, Read, Write};
 /// How much of stdin `check` reads at most.
 const MAX_INPUT: u64 = 4096;
 
-/// Where `check` reads its key: stdin, and whether it is a terminal (then a prompt is
-/// written to stderr).
-pub struct Input<'a> {
-    pub reader: &'a mut dyn BufRead,
-    pub terminal: bool,
-}
-
 /// Reads the key `check` looks up: the first line of `reader` (at most `MAX_INPUT`
 /// bytes), surrounding whitespace trimmed; `Bearer <key>` is taken as the intake takes
 /// it. Messages never quote what was read.

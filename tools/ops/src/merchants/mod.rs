@@ -27,11 +27,11 @@ mod fixtures;
 mod tests;
 
 pub use add::SHOWN_ONCE;
-pub use check::{Input, read_key};
+pub use check::read_key;
 pub use ids::{MAX_MERCHANT_ID_LEN, check_merchant_id, parse_key_hash};
 pub use key::{KEY_BYTES, KEY_LEN, KEY_PREFIX, MAX_KEY_LEN, NewKey};
 
-use crate::OpsError;
+use crate::{Input, OpsError};
 use async_trait::async_trait;
 use paygate_aws::aws_sdk_dynamodb::Client as DynamoClient;
 use paygate_aws::{DynamoMerchantDirectory, Resources};

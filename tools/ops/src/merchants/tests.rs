@@ -168,6 +168,7 @@ async fn check_names_the_merchant_or_fails_without_quoting_the_key() {
         Input {
             reader: &mut reader,
             terminal: false,
+            progress: false,
         },
         &mut out,
         &mut err,
@@ -210,6 +211,7 @@ async fn check_prompts_on_a_terminal() {
             Input {
                 reader: &mut reader,
                 terminal: true,
+                progress: false,
             },
             &mut out,
             &mut err,

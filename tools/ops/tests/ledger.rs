@@ -1,0 +1,143 @@
+//! `paygate-ops ledger check` through [`paygate_ops::cli`] (what the binary runs) on the
+//! emulators' ledger table (DynamoDB Local), posted by the DynamoDB event store's own
+//! appends, as it is in a deployed stack.
+//!
+//! Run through `cargo xtask test`, or with the emulators started by `cargo xtask emulators`
+//! and its exports sourced; without `PAYGATE_TEST_EMULATORS=1` these tests fail on purpose.
+//!
+//! Each test posts to a merchant of its own (`ops_<uuid>`), whose ledger no other suite
+//! reads; the deposits it appends end settled, so no sweeper picks them up.
+
+use paygate_aws::aws_sdk_dynamodb::types::AttributeValue;
+use paygate_aws::{DynamoEventStore, Resources, aws_sdk_dynamodb};
+use paygate_domain::ports::EventStore;
+use paygate_domain::{Amount, DepositEvent, MerchantId, RefundId};
+use paygate_kit::contract::fixtures::{
+    follow_up_batch, new_deposit_batch, recorded, succeeded_attempt,
+};
+use uuid::Uuid;
+
+/// The fixtures' deposits are AED 100.99, captured at psp_a.
+const CAPTURED: i64 = 10_099;
+
+struct Lane {
+    merchant: MerchantId,
+    resources: Resources,
+    client: aws_sdk_dynamodb::Client,
+    store: DynamoEventStore,
+}
+
+impl Lane {
+    async fn new() -> Self {
+        paygate_kit::require_emulators();
+        let resources = Resources::from_env();
+        let client = aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config().await);
+        Self {
+            merchant: MerchantId(format!("ops_{}", Uuid::new_v4().simple())),
+            store: DynamoEventStore::new(client.clone(), &resources),
+            client,
+            resources,
+        }
+    }
+
+    /// Three captured deposits, the first refunded 4000: five entries.
+    async fn post(&self) {
+        let mut first = None;
+        for _ in 0..3 {
+            let batch = new_deposit_batch(&self.merchant, None);
+            let (id, stream) = (batch.deposit_id, batch.events.clone());
+            self.store.append(batch).await.unwrap();
+            let success = succeeded_attempt(id, 2);
+            self.store
+                .append(follow_up_batch(&stream, success.clone()))
+                .await
+                .unwrap();
+            first.get_or_insert_with(|| stream.into_iter().chain(success).collect::<Vec<_>>());
+        }
+        let mut stream = first.expect("three deposits");
+        let refund_id = RefundId(Uuid::new_v4());
+        for event in [
+            DepositEvent::RefundRequested {
+                refund_id,
+                amount: Amount::new(4_000).unwrap(),
+                charge: None,
+            },
+            DepositEvent::RefundSucceeded { refund_id },
+        ] {
+            let next = recorded(stream[0].deposit_id, stream.len() as u64 + 1, event);
+            self.store
+                .append(follow_up_batch(&stream, vec![next.clone()]))
+                .await
+                .unwrap();
+            stream.push(next);
+        }
+    }
+
+    /// `paygate-ops ledger check --merchant <ours>`: exit code, stdout, stderr.
+    async fn check(&self) -> (u8, String, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let args = ["ledger", "check", "--merchant", &self.merchant.0]
+            .iter()
+            .map(Into::into)
+            .collect();
+        let code = paygate_ops::cli(args, &self.resources, &mut out, &mut err).await;
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_ledger_posted_by_the_store_checks_consistent_and_a_lost_entry_does_not() {
+    // GIVEN a merchant whose deposits and refund were appended to DynamoDB
+    let lane = Lane::new().await;
+    lane.post().await;
+    // WHEN its ledger is checked
+    let (code, out, err) = lane.check().await;
+    // THEN it is consistent: exit 0, the balances the entries add up to, one summary line
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(err, "");
+    let available = 3 * CAPTURED - 4_000;
+    assert_eq!(
+        out,
+        format!(
+            "ledger of {}: 5 entries read, the head counts 5\n  \
+             AED  available {available}  reserved 0  suspense 0  gateway:psp_a -{available}\n\
+             entries: gapless, balanced\n\
+             head: the fold of the entries\n\
+             consistent: 5 entries in 1 currency, the head is their fold\n",
+            lane.merchant
+        )
+    );
+
+    // WHEN the item of entry 2 goes missing from the table
+    lane.client
+        .delete_item()
+        .table_name(&lane.resources.ledger_table)
+        .key("merchant_id", AttributeValue::S(lane.merchant.0.clone()))
+        .key("sequence", AttributeValue::N("2".into()))
+        .send()
+        .await
+        .unwrap();
+    let (code, out, err) = lane.check().await;
+    // THEN the check fails with exit 1, and says where
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("entries: NOT gapless, balanced\n"), "{out}");
+    assert!(
+        out.contains("  - txn_3 follows txn_1: 1 missing\n"),
+        "{out}"
+    );
+    assert!(
+        out.lines().last().unwrap().starts_with("NOT consistent: "),
+        "{out}"
+    );
+    assert!(
+        err.starts_with(&format!(
+            "paygate-ops: the ledger of {} is not consistent: ",
+            lane.merchant
+        )),
+        "{err}"
+    );
+}
