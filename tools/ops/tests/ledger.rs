@@ -10,15 +10,9 @@
 
 use paygate_aws::aws_sdk_dynamodb::types::AttributeValue;
 use paygate_aws::{DynamoEventStore, Resources, aws_sdk_dynamodb};
-use paygate_domain::ports::EventStore;
-use paygate_domain::{Amount, DepositEvent, MerchantId, RefundId};
-use paygate_kit::contract::fixtures::{
-    follow_up_batch, new_deposit_batch, recorded, succeeded_attempt,
-};
+use paygate_domain::MerchantId;
+use paygate_kit::contract::ledger::{CAPTURED, refunded_ledger};
 use uuid::Uuid;
-
-/// The fixtures' deposits are AED 100.99, captured at psp_a.
-const CAPTURED: i64 = 10_099;
 
 struct Lane {
     merchant: MerchantId,
@@ -42,35 +36,7 @@ impl Lane {
 
     /// Three captured deposits, the first refunded 4000: five entries.
     async fn post(&self) {
-        let mut first = None;
-        for _ in 0..3 {
-            let batch = new_deposit_batch(&self.merchant, None);
-            let (id, stream) = (batch.deposit_id, batch.events.clone());
-            self.store.append(batch).await.unwrap();
-            let success = succeeded_attempt(id, 2);
-            self.store
-                .append(follow_up_batch(&stream, success.clone()))
-                .await
-                .unwrap();
-            first.get_or_insert_with(|| stream.into_iter().chain(success).collect::<Vec<_>>());
-        }
-        let mut stream = first.expect("three deposits");
-        let refund_id = RefundId(Uuid::new_v4());
-        for event in [
-            DepositEvent::RefundRequested {
-                refund_id,
-                amount: Amount::new(4_000).unwrap(),
-                charge: None,
-            },
-            DepositEvent::RefundSucceeded { refund_id },
-        ] {
-            let next = recorded(stream[0].deposit_id, stream.len() as u64 + 1, event);
-            self.store
-                .append(follow_up_batch(&stream, vec![next.clone()]))
-                .await
-                .unwrap();
-            stream.push(next);
-        }
+        refunded_ledger(&self.store, &self.merchant, 3, 4_000).await;
     }
 
     /// `paygate-ops ledger check --merchant <ours>`: exit code, stdout, stderr.

@@ -348,59 +348,16 @@ fn balance(balances: &Balances, account: &Account) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{DepositId, EventId};
-    use crate::ledger::{EntryType, Movement, Posting};
-    use time::OffsetDateTime;
-    use uuid::Uuid;
+    use crate::ledger::fixtures::{deposit, eur, refund, settled};
 
     fn merchant() -> MerchantId {
         MerchantId("mer_a".into())
     }
 
-    fn eur() -> Currency {
-        Currency::parse("EUR").unwrap()
-    }
-
-    fn transfer(entry_type: EntryType, from: Account, to: Account, amount: i64) -> Movement {
-        Movement {
-            entry_type,
-            currency: eur(),
-            source: "d".into(),
-            deposit_id: DepositId(Uuid::nil()),
-            event_id: EventId(Uuid::nil()),
-            postings: vec![
-                Posting {
-                    account: from,
-                    amount: -amount,
-                },
-                Posting {
-                    account: to,
-                    amount,
-                },
-            ],
-            occurred_at: OffsetDateTime::UNIX_EPOCH,
-        }
-    }
-
     /// A deposit of 1000 at psp_a, a refund of 300 requested and settled.
     fn posted() -> (LedgerHead, Vec<LedgerEntry>) {
-        let gateway = Account::Gateway("psp_a".into());
         LedgerHead::empty(merchant())
-            .post(&[
-                transfer(
-                    EntryType::Deposit,
-                    gateway.clone(),
-                    Account::Available,
-                    1000,
-                ),
-                transfer(
-                    EntryType::Refund,
-                    Account::Available,
-                    Account::Reserved,
-                    300,
-                ),
-                transfer(EntryType::RefundSettled, Account::Reserved, gateway, 300),
-            ])
+            .post(&[deposit(1000), refund(300), settled(300)])
             .unwrap()
     }
 

@@ -137,47 +137,7 @@ impl LedgerHead {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{DepositId, EventId};
-    use crate::ledger::{EntryType, Posting};
-    use time::OffsetDateTime;
-    use uuid::Uuid;
-
-    fn eur() -> Currency {
-        Currency::parse("EUR").unwrap()
-    }
-
-    fn movement(entry_type: EntryType, postings: &[(Account, i64)]) -> Movement {
-        Movement {
-            entry_type,
-            currency: eur(),
-            source: "d".into(),
-            deposit_id: DepositId(Uuid::nil()),
-            event_id: EventId(Uuid::nil()),
-            postings: postings
-                .iter()
-                .map(|(account, amount)| Posting {
-                    account: account.clone(),
-                    amount: *amount,
-                })
-                .collect(),
-            occurred_at: OffsetDateTime::UNIX_EPOCH,
-        }
-    }
-
-    fn deposit(amount: i64) -> Movement {
-        let gateway = Account::Gateway("psp_a".into());
-        movement(
-            EntryType::Deposit,
-            &[(gateway, -amount), (Account::Available, amount)],
-        )
-    }
-
-    fn refund(amount: i64) -> Movement {
-        movement(
-            EntryType::Refund,
-            &[(Account::Available, -amount), (Account::Reserved, amount)],
-        )
-    }
+    use crate::ledger::fixtures::{deposit, eur, refund};
 
     #[test]
     fn entries_are_numbered_and_carry_the_available_balance_after_them() {

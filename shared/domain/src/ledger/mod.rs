@@ -15,6 +15,8 @@
 //! | `gateway:<name>` | the outside world at that gateway (negative: it took money in for us) |
 
 mod audit;
+#[cfg(test)]
+mod fixtures;
 mod head;
 mod movement;
 

@@ -20,7 +20,7 @@ use uuid::Uuid;
 pub type Stores = (Arc<dyn EventStore>, Arc<dyn Ledger>, Arc<dyn DepositList>);
 
 /// The fixtures' deposits are AED 100.99.
-const CAPTURED: i64 = 10_099;
+pub const CAPTURED: i64 = 10_099;
 
 fn aed() -> Currency {
     Currency::parse("AED").unwrap()
@@ -65,6 +65,34 @@ async fn captured(store: &dyn EventStore, merchant: &MerchantId) -> Vec<Recorded
     stream.into_iter().chain(success).collect()
 }
 
+/// A merchant's ledger as appends post it: `deposits` succeeded deposits (AED 100.99 at
+/// psp_a), the first then refunded `refund`, requested and settled: `deposits + 2`
+/// entries, the refund's last.
+pub async fn refunded_ledger(
+    store: &dyn EventStore,
+    merchant: &MerchantId,
+    deposits: usize,
+    refund: u64,
+) {
+    let first = captured(store, merchant).await;
+    for _ in 1..deposits {
+        captured(store, merchant).await;
+    }
+    let refund_id = RefundId(Uuid::new_v4());
+    let stream = then(store, first, |_, _| {
+        vec![DepositEvent::RefundRequested {
+            refund_id,
+            amount: paygate_domain::Amount::new(refund).unwrap(),
+            charge: None,
+        }]
+    })
+    .await;
+    then(store, stream, |_, _| {
+        vec![DepositEvent::RefundSucceeded { refund_id }]
+    })
+    .await;
+}
+
 /// A movement of `amount` from `from` to `to` caused by `event` (forged: the store posts
 /// what it is given, whatever the events say).
 fn forged(event: &RecordedEvent, from: Account, to: Account, amount: i64) -> Movement {
@@ -95,16 +123,27 @@ fn available(head: &LedgerHead) -> (i64, i64) {
     (balances.available, balances.reserved)
 }
 
-async fn every_entry(
+/// Every entry of `merchant`'s ledger, oldest first (page after page).
+pub async fn every_entry(
     ledger: &dyn Ledger,
     merchant: &MerchantId,
 ) -> Vec<paygate_domain::ledger::LedgerEntry> {
-    let page = PageRequest::first(PageRequest::<u64>::MAX_LIMIT);
-    let mut entries = ledger
-        .entries(merchant, EntryFilter::All, &page)
-        .await
-        .unwrap()
-        .data;
+    let mut entries = Vec::new();
+    let mut page = PageRequest::first(PageRequest::<u64>::MAX_LIMIT);
+    loop {
+        let found = ledger
+            .entries(merchant, EntryFilter::All, &page)
+            .await
+            .unwrap();
+        let oldest = found.data.last().map(|e| e.sequence);
+        entries.extend(found.data);
+        match oldest {
+            Some(oldest) if found.has_more => {
+                page.cursor = Some(Cursor::StartingAfter(oldest));
+            }
+            _ => break,
+        }
+    }
     entries.reverse();
     entries
 }

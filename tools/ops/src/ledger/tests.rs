@@ -6,50 +6,16 @@ use super::*;
 use async_trait::async_trait;
 use paygate_domain::ledger::{LedgerEntry, LedgerHead};
 use paygate_domain::page::{Page, PageRequest, paginate};
-use paygate_domain::ports::{EntryFilter, EventStore, StoreError};
-use paygate_domain::{Amount, DepositEvent, RefundId};
-use paygate_kit::contract::fixtures::{
-    follow_up_batch, merchant, new_deposit_batch, recorded, succeeded_attempt,
-};
+use paygate_domain::ports::{EntryFilter, StoreError};
+use paygate_kit::contract::fixtures::merchant;
+use paygate_kit::contract::ledger::{CAPTURED, every_entry, refunded_ledger};
 use paygate_memory::MemoryEventStore;
 use std::sync::Mutex;
-use uuid::Uuid;
 
-/// The fixtures' deposits are AED 100.99, captured at psp_a.
-const CAPTURED: i64 = 10_099;
-
-/// `deposits` succeeded deposits of `merchant`, the first refunded 4000 (requested and
-/// settled): `deposits + 2` entries.
+/// `deposits` succeeded deposits of `merchant`, the first refunded 4000: `deposits + 2`
+/// entries.
 async fn posted(store: &MemoryEventStore, merchant: &MerchantId, deposits: usize) {
-    let mut first = None;
-    for _ in 0..deposits {
-        let batch = new_deposit_batch(merchant, None);
-        let (id, stream) = (batch.deposit_id, batch.events.clone());
-        store.append(batch).await.unwrap();
-        let success = succeeded_attempt(id, 2);
-        store
-            .append(follow_up_batch(&stream, success.clone()))
-            .await
-            .unwrap();
-        first.get_or_insert_with(|| stream.into_iter().chain(success).collect::<Vec<_>>());
-    }
-    let mut stream = first.expect("at least one deposit");
-    let refund_id = RefundId(Uuid::new_v4());
-    for event in [
-        DepositEvent::RefundRequested {
-            refund_id,
-            amount: Amount::new(4_000).unwrap(),
-            charge: None,
-        },
-        DepositEvent::RefundSucceeded { refund_id },
-    ] {
-        let next = recorded(stream[0].deposit_id, stream.len() as u64 + 1, event);
-        store
-            .append(follow_up_batch(&stream, vec![next.clone()]))
-            .await
-            .unwrap();
-        stream.push(next);
-    }
+    refunded_ledger(store, merchant, deposits, 4_000).await;
 }
 
 fn ops(ledger: Arc<dyn Ledger>) -> LedgerOps {
@@ -133,16 +99,9 @@ impl Stored {
     async fn posted(merchant: &MerchantId) -> Self {
         let store = MemoryEventStore::new();
         posted(&store, merchant, 120).await;
-        let page = PageRequest::first(usize::MAX);
-        let mut entries = store
-            .entries(merchant, EntryFilter::All, &page)
-            .await
-            .unwrap()
-            .data;
-        entries.reverse();
         Self {
             heads: Mutex::new(vec![store.head(merchant).await.unwrap()]),
-            entries,
+            entries: every_entry(&store, merchant).await,
             fail: false,
         }
     }
