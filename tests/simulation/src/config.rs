@@ -108,6 +108,19 @@ impl SeedConfig {
         }
     }
 
+    /// Some seeds' PSPs decline a share of refunds while faults are on, so refunds fail
+    /// and their money comes back (in the ledger: `reserved` back to `available`). Drawn
+    /// from its own stream so it does not move any other draw of the seed.
+    pub fn draw_refund_failures(&mut self, seed: u64) {
+        let mut rng = Rng::new(seed ^ 0x5245_4655_4E44_5F4E);
+        if rng.chance(0.3) {
+            let rate = *rng.pick(&[0.2, 0.5]);
+            for behaviour in self.psps.values_mut() {
+                behaviour.refund_failure_rate = rate;
+            }
+        }
+    }
+
     /// The behaviour of PSP `gateway` while faults are on.
     pub fn psp(&self, gateway: &str) -> Behaviour {
         self.psps.get(gateway).copied().unwrap_or_default()
@@ -138,6 +151,7 @@ fn draw_behaviour(rng: &mut Rng) -> Behaviour {
         lookup_lag_ms: *rng.pick(&[0, 0, 30_000, 300_000]),
         key_horizon_ms: 24 * 3_600_000,
         capture_mismatch_rate: rate(rng, 0.05),
+        refund_failure_rate: 0.0,
         webhook_duplicate_rate: rate(rng, 0.3),
         webhook_drop_rate: rate(rng, 0.5),
         webhook_reorder: harsh && rng.chance(0.5),

@@ -61,6 +61,7 @@ pub fn run_seed(seed: u64, keep_trace: bool) -> SeedReport {
     let names: Vec<&'static str> = GATEWAYS.iter().map(|g| g.name).collect();
     let mut config = config::SeedConfig::draw(&mut rng, &names);
     config.draw_horizons(seed);
+    config.draw_refund_failures(seed);
     let trace = Trace::new(keep_trace);
     trace.note(START_MS, format!("seed {seed}: {config:?}"));
     let world = Rc::new(World::new(rng.next_u64(), config, trace.clone()));

@@ -33,6 +33,9 @@ pub struct Behaviour {
     /// Share (0.0–1.0) of payments captured for half the requested amount (at least 1
     /// minor unit); status, webhook and `/admin/payments` show the captured amount.
     pub capture_mismatch_rate: f64,
+    /// Share (0.0–1.0) of refunds of a captured payment that fail when they settle
+    /// (`refund_declined`): the money stays with the payment.
+    pub refund_failure_rate: f64,
     /// Share (0.0–1.0) of webhook delivery attempts sent twice.
     pub webhook_duplicate_rate: f64,
     /// Share (0.0–1.0) of webhook delivery attempts lost on the way: they count as failed
@@ -56,6 +59,7 @@ impl Default for Behaviour {
             lookup_lag_ms: 0,
             key_horizon_ms: 0,
             capture_mismatch_rate: 0.0,
+            refund_failure_rate: 0.0,
             webhook_duplicate_rate: 0.0,
             webhook_drop_rate: 0.0,
             webhook_reorder: false,
@@ -82,6 +86,7 @@ impl Behaviour {
         self.error_rate = rate(self.error_rate);
         self.lost_reply_rate = rate(self.lost_reply_rate);
         self.capture_mismatch_rate = rate(self.capture_mismatch_rate);
+        self.refund_failure_rate = rate(self.refund_failure_rate);
         self.webhook_duplicate_rate = rate(self.webhook_duplicate_rate);
         self.webhook_drop_rate = rate(self.webhook_drop_rate);
         if !valid_status(self.in_flight_key_status) {
@@ -105,6 +110,7 @@ pub struct BehaviourPatch {
     pub lookup_lag_ms: Option<u64>,
     pub key_horizon_ms: Option<u64>,
     pub capture_mismatch_rate: Option<f64>,
+    pub refund_failure_rate: Option<f64>,
     pub webhook_duplicate_rate: Option<f64>,
     pub webhook_drop_rate: Option<f64>,
     pub webhook_reorder: Option<bool>,
@@ -127,6 +133,7 @@ impl BehaviourPatch {
         set(&mut to.lookup_lag_ms, self.lookup_lag_ms);
         set(&mut to.key_horizon_ms, self.key_horizon_ms);
         set(&mut to.capture_mismatch_rate, self.capture_mismatch_rate);
+        set(&mut to.refund_failure_rate, self.refund_failure_rate);
         set(&mut to.webhook_duplicate_rate, self.webhook_duplicate_rate);
         set(&mut to.webhook_drop_rate, self.webhook_drop_rate);
         set(&mut to.webhook_reorder, self.webhook_reorder);
@@ -139,6 +146,7 @@ impl BehaviourPatch {
             ("error_rate", self.error_rate),
             ("lost_reply_rate", self.lost_reply_rate),
             ("capture_mismatch_rate", self.capture_mismatch_rate),
+            ("refund_failure_rate", self.refund_failure_rate),
             ("webhook_duplicate_rate", self.webhook_duplicate_rate),
             ("webhook_drop_rate", self.webhook_drop_rate),
         ];
@@ -181,7 +189,7 @@ mod tests {
                 "latency_ms": 0, "error_rate": 0.0, "outage": false, "health_down": false,
                 "webhook_delay_ms": 200, "lost_reply_rate": 0.0, "in_flight_key_status": 0,
                 "lookup_lag_ms": 0, "key_horizon_ms": 0, "capture_mismatch_rate": 0.0,
-                "webhook_duplicate_rate": 0.0, "webhook_drop_rate": 0.0, "webhook_reorder": false
+                "refund_failure_rate": 0.0, "webhook_duplicate_rate": 0.0, "webhook_drop_rate": 0.0, "webhook_reorder": false
             })
         );
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::dice::{Dice, hex32};
+use super::dice::{Dice, chance, hex32};
 use crate::Format;
 
 /// Decline reason of `tok_decline`.
@@ -15,6 +15,8 @@ pub const CARD_DECLINED: &str = "card_declined";
 pub const INSUFFICIENT_FUNDS: &str = "insufficient_funds";
 /// Failure reason of a refund whose payment failed.
 pub const PAYMENT_FAILED: &str = "payment_failed";
+/// Failure reason of a refund the PSP declined (`refund_failure_rate`).
+pub const REFUND_DECLINED: &str = "refund_declined";
 
 const MAX_TEXT_LEN: usize = 255;
 
@@ -478,26 +480,37 @@ impl Ledger {
         Ok(at)
     }
 
-    /// Settles a pending refund: it succeeds unless its payment failed.
+    /// Settles a pending refund: it succeeds unless its payment failed, or the PSP
+    /// declines it (a share `decline_rate` of those that could succeed).
     pub fn settle_refund(
         &mut self,
         (p, r): RefundAt,
         now_ms: i64,
+        decline_rate: f64,
         dice: &mut dyn Dice,
     ) -> Option<Notification> {
         let payment = self.payments.get_mut(p)?;
         if payment.refunds.get(r)?.status != RefundStatus::Pending {
             return None;
         }
-        let payment_ok = payment.final_outcome().0 == PaymentStatus::Succeeded;
-        let refund = &mut payment.refunds[r];
-        let kind = if payment_ok {
-            refund.status = RefundStatus::Succeeded;
-            EventKind::RefundSucceeded
+        let failure = if payment.final_outcome().0 != PaymentStatus::Succeeded {
+            Some(PAYMENT_FAILED)
+        } else if chance(dice, decline_rate) {
+            Some(REFUND_DECLINED)
         } else {
-            refund.status = RefundStatus::Failed;
-            refund.failure_code = Some(PAYMENT_FAILED.to_owned());
-            EventKind::RefundFailed
+            None
+        };
+        let refund = &mut payment.refunds[r];
+        let kind = match failure {
+            None => {
+                refund.status = RefundStatus::Succeeded;
+                EventKind::RefundSucceeded
+            }
+            Some(code) => {
+                refund.status = RefundStatus::Failed;
+                refund.failure_code = Some(code.to_owned());
+                EventKind::RefundFailed
+            }
         };
         let notification = Notification {
             event_id: format!("evt_{}", hex32(dice)),
@@ -510,7 +523,7 @@ impl Ledger {
             failure_code: refund.failure_code.clone(),
             created: now_ms.div_euclid(1000),
         };
-        if !payment_ok {
+        if failure.is_some() {
             payment.refunded -= notification.amount;
         }
         self.push_event(p, &notification);

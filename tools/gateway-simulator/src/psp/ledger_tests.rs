@@ -120,7 +120,7 @@ fn refund_of_a_failing_payment_fails_and_frees_the_amount() {
     let at = ledger
         .create_refund(refund("r", &id, 100), 2, &mut dice)
         .unwrap();
-    let n = ledger.settle_refund(at, 3, &mut dice).unwrap();
+    let n = ledger.settle_refund(at, 3, 0.0, &mut dice).unwrap();
     assert_eq!(n.kind, EventKind::RefundFailed);
     assert_eq!(n.amount, 100);
     assert_eq!(n.refund_id.as_deref(), Some(ledger.refund(at).id.as_str()));
@@ -130,6 +130,29 @@ fn refund_of_a_failing_payment_fails_and_frees_the_amount() {
         ledger.create_refund(refund("r2", &id, 1), 5, &mut dice),
         Err(RefundError::ExceedsPayment { refundable: 0 })
     );
+}
+
+#[test]
+fn a_declined_refund_of_a_captured_payment_fails_and_frees_the_amount() {
+    let mut dice = SplitMix64::new(7);
+    let mut ledger = Ledger::new(Format::Json);
+    let index = ledger.create_payment(new_payment("k", None), 10_099, 1, &mut dice);
+    ledger.settle_payment(index, 2, &mut dice);
+    let id = ledger.payment(index).id.clone();
+    let first = ledger
+        .create_refund(refund("r1", &id, 10_099), 3, &mut dice)
+        .unwrap();
+    let n = ledger.settle_refund(first, 4, 1.0, &mut dice).unwrap();
+    assert_eq!(n.kind, EventKind::RefundFailed);
+    assert_eq!(n.failure_code.as_deref(), Some(REFUND_DECLINED));
+    assert_eq!(ledger.payment(index).refunded, 0);
+    // The amount is free again, and with the rate off a refund of it goes through.
+    let second = ledger
+        .create_refund(refund("r2", &id, 10_099), 5, &mut dice)
+        .unwrap();
+    let n = ledger.settle_refund(second, 6, 0.0, &mut dice).unwrap();
+    assert_eq!(n.kind, EventKind::RefundSucceeded);
+    assert_eq!(ledger.payment(index).refunded, 10_099);
 }
 
 #[test]

@@ -400,7 +400,10 @@ impl Psp {
             let settle = entry.remove();
             let notification = match settle {
                 Settle::Payment(index) => self.ledger.settle_payment(index, at, dice),
-                Settle::Refund(refund) => self.ledger.settle_refund(refund, at, dice),
+                Settle::Refund(refund) => {
+                    let decline_rate = self.behaviour.refund_failure_rate;
+                    self.ledger.settle_refund(refund, at, decline_rate, dice)
+                }
             };
             if let Some(notification) = notification {
                 self.outbox

@@ -88,7 +88,7 @@ async fn admin_reflects_the_library_api_and_unknown_fields_are_refused() {
         reply.json(),
         json!({"latency_ms": 1, "error_rate": 0.25, "outage": false, "health_down": true, "webhook_delay_ms": 42,
                "lost_reply_rate": 0.0, "in_flight_key_status": 0, "lookup_lag_ms": 0, "key_horizon_ms": 0,
-               "capture_mismatch_rate": 0.0, "webhook_duplicate_rate": 0.0, "webhook_drop_rate": 0.0,
+               "capture_mismatch_rate": 0.0, "refund_failure_rate": 0.0, "webhook_duplicate_rate": 0.0, "webhook_drop_rate": 0.0,
                "webhook_reorder": false})
     );
     assert_eq!(sim.put_behaviour(json!({"latncy_ms": 5})).await.status, 400);
