@@ -1,6 +1,7 @@
-//! Turning an untrusted JSON body into a validated deposit request, with an error that
-//! names the offending parameter.
+//! Turning an untrusted JSON body into a validated deposit or payout request, with an
+//! error that names the offending parameter.
 
+use crate::deposit::Direction;
 use crate::money::{Amount, AmountError, Country, Currency};
 use secrecy::SecretString;
 use serde_json::{Map, Value};
@@ -32,6 +33,9 @@ pub enum ValidationCode {
     PaymentMethodInvalid,
     PaymentMethodTypeInvalid,
     PaymentMethodTokenInvalid,
+    DestinationInvalid,
+    DestinationTypeInvalid,
+    DestinationTokenInvalid,
     MetadataInvalid,
 }
 
@@ -51,6 +55,7 @@ pub const MAX_METADATA_KEYS: usize = 20;
 pub const MAX_METADATA_KEY_LEN: usize = 40;
 pub const MAX_METADATA_VALUE_LEN: usize = 500;
 pub const PAYMENT_METHOD_TYPES: [&str; 1] = ["card"];
+pub const DESTINATION_TYPES: [&str; 1] = ["bank_account"];
 
 /// A payment method as the merchant sent it; the token is secret until encrypted.
 #[derive(Debug, Clone)]
@@ -59,9 +64,12 @@ pub struct PaymentMethodInput {
     pub token: SecretString,
 }
 
-/// A deposit request that passed every check, before its secrets are encrypted.
+/// A deposit (or payout) request that passed every check, before its secrets are
+/// encrypted. A payout has no customer (`customer_id` is empty) and its destination in
+/// `payment_method`.
 #[derive(Debug, Clone)]
 pub struct DepositRequest {
+    pub direction: Direction,
     pub amount: Amount,
     pub currency: Currency,
     pub country: Country,
@@ -89,14 +97,69 @@ pub fn parse_deposit_request(body: &Value) -> Result<DepositRequest, ValidationE
     })?;
     reject_unknown(object, &DEPOSIT_FIELDS, "")?;
     Ok(DepositRequest {
+        direction: Direction::Deposit,
         amount: parse_amount(object.get("amount"), "amount")?,
         currency: parse_currency(object.get("currency"))?,
         country: parse_country(object.get("country"))?,
         customer_id: parse_customer_id(object.get("customer_id"))?,
-        payment_method: parse_payment_method(object.get("payment_method"))?,
+        payment_method: parse_instrument(object.get("payment_method"), &PAYMENT_METHOD)?,
         metadata: parse_metadata(object.get("metadata"))?,
     })
 }
+
+const PAYOUT_FIELDS: [&str; 5] = ["amount", "currency", "country", "destination", "metadata"];
+
+/// A payout: `amount`, `currency`, `country`, a required `destination`
+/// (`{"type": "bank_account", "token": "ba_..."}`) and optional `metadata`.
+pub fn parse_payout_request(body: &Value) -> Result<DepositRequest, ValidationError> {
+    let object = body.as_object().ok_or_else(|| {
+        ValidationError::new(
+            ValidationCode::BodyInvalid,
+            "",
+            "the body must be a JSON object",
+        )
+    })?;
+    reject_unknown(object, &PAYOUT_FIELDS, "")?;
+    let amount = parse_amount(object.get("amount"), "amount")?;
+    let currency = parse_currency(object.get("currency"))?;
+    let country = parse_country(object.get("country"))?;
+    let destination = parse_instrument(object.get("destination"), &DESTINATION)?
+        .ok_or_else(|| missing("destination"))?;
+    Ok(DepositRequest {
+        direction: Direction::Payout,
+        amount,
+        currency,
+        country,
+        customer_id: String::new(),
+        payment_method: Some(destination),
+        metadata: parse_metadata(object.get("metadata"))?,
+    })
+}
+
+/// A payment method or a payout destination: an object with a `type` and a `token`.
+struct Instrument {
+    param: &'static str,
+    types: &'static [&'static str],
+    invalid: ValidationCode,
+    type_invalid: ValidationCode,
+    token_invalid: ValidationCode,
+}
+
+const PAYMENT_METHOD: Instrument = Instrument {
+    param: "payment_method",
+    types: &PAYMENT_METHOD_TYPES,
+    invalid: ValidationCode::PaymentMethodInvalid,
+    type_invalid: ValidationCode::PaymentMethodTypeInvalid,
+    token_invalid: ValidationCode::PaymentMethodTokenInvalid,
+};
+
+const DESTINATION: Instrument = Instrument {
+    param: "destination",
+    types: &DESTINATION_TYPES,
+    invalid: ValidationCode::DestinationInvalid,
+    type_invalid: ValidationCode::DestinationTypeInvalid,
+    token_invalid: ValidationCode::DestinationTokenInvalid,
+};
 
 /// An amount in minor units: a JSON integer, positive, within [`crate::money::MAX_AMOUNT_MINOR`].
 pub fn parse_amount(value: Option<&Value>, param: &str) -> Result<Amount, ValidationError> {
@@ -149,37 +212,34 @@ fn parse_customer_id(value: Option<&Value>) -> Result<String, ValidationError> {
     Ok(text.to_owned())
 }
 
-fn parse_payment_method(
+fn parse_instrument(
     value: Option<&Value>,
+    spec: &Instrument,
 ) -> Result<Option<PaymentMethodInput>, ValidationError> {
     let Some(value) = value.filter(|v| !v.is_null()) else {
         return Ok(None);
     };
+    let param = spec.param;
     let object = value.as_object().ok_or_else(|| {
-        ValidationError::new(
-            ValidationCode::PaymentMethodInvalid,
-            "payment_method",
-            "payment_method must be an object",
-        )
+        ValidationError::new(spec.invalid, param, format!("{param} must be an object"))
     })?;
-    reject_unknown(object, &["type", "token"], "payment_method.")?;
-    let kind = required_str(object.get("type"), "payment_method.type")?;
-    if !PAYMENT_METHOD_TYPES.contains(&kind) {
+    reject_unknown(object, &["type", "token"], &format!("{param}."))?;
+    let type_param = format!("{param}.type");
+    let kind = required_str(object.get("type"), &type_param)?;
+    if !spec.types.contains(&kind) {
         return Err(ValidationError::new(
-            ValidationCode::PaymentMethodTypeInvalid,
-            "payment_method.type",
-            format!(
-                "payment_method.type must be one of {}",
-                PAYMENT_METHOD_TYPES.join(", ")
-            ),
+            spec.type_invalid,
+            &type_param,
+            format!("{type_param} must be one of {}", spec.types.join(", ")),
         ));
     }
-    let token = required_str(object.get("token"), "payment_method.token")?;
+    let token_param = format!("{param}.token");
+    let token = required_str(object.get("token"), &token_param)?;
     if !(1..=MAX_TOKEN_LEN).contains(&token.len()) || !token.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ValidationError::new(
-            ValidationCode::PaymentMethodTokenInvalid,
-            "payment_method.token",
-            format!("payment_method.token must be 1 to {MAX_TOKEN_LEN} printable characters"),
+            spec.token_invalid,
+            &token_param,
+            format!("{token_param} must be 1 to {MAX_TOKEN_LEN} printable characters"),
         ));
     }
     Ok(Some(PaymentMethodInput {
@@ -334,6 +394,50 @@ mod tests {
         assert_eq!(
             (error.code, error.param.as_str()),
             (ValidationCode::ParameterUnknown, "gateway")
+        );
+    }
+
+    fn payout() -> Value {
+        json!({ "amount": 5000, "currency": "EUR", "country": "DE",
+                "destination": { "type": "bank_account", "token": "ba_success" },
+                "metadata": { "ref": "p-1" } })
+    }
+
+    #[test]
+    fn a_payout_needs_a_bank_account_destination() {
+        let request = parse_payout_request(&payout()).unwrap();
+        assert_eq!(request.direction, Direction::Payout);
+        assert_eq!(request.payment_method.unwrap().kind, "bank_account");
+        assert!(request.customer_id.is_empty());
+        let refused = |patch: &dyn Fn(&mut Map<String, Value>)| {
+            let mut body = payout();
+            patch(body.as_object_mut().unwrap());
+            let error = parse_payout_request(&body).unwrap_err();
+            (error.code, error.param)
+        };
+        assert_eq!(
+            refused(&|b| {
+                b.remove("destination");
+            }),
+            (ValidationCode::ParameterMissing, "destination".into())
+        );
+        assert_eq!(
+            refused(&|b| {
+                b.insert("destination".into(), json!({ "type": "card", "token": "t" }));
+            }),
+            (ValidationCode::DestinationTypeInvalid, "destination.type".into())
+        );
+        assert_eq!(
+            refused(&|b| {
+                b.insert("destination".into(), json!("ba_success"));
+            }),
+            (ValidationCode::DestinationInvalid, "destination".into())
+        );
+        assert_eq!(
+            refused(&|b| {
+                b.insert("customer_id".into(), json!("cus_1"));
+            }),
+            (ValidationCode::ParameterUnknown, "customer_id".into())
         );
     }
 

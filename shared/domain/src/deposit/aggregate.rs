@@ -252,6 +252,8 @@ impl Deposit {
                 }
                 DepositStatus::Failed
             }
+            // Money paid out cannot be pulled back by a refund.
+            RefundRequested { .. } if self.is_payout() => return Err(self.illegal(event)),
             RefundRequested {
                 refund_id,
                 charge: Some(charge),
@@ -430,6 +432,10 @@ impl Deposit {
         }
     }
 
+    pub fn is_payout(&self) -> bool {
+        self.request.direction == super::events::Direction::Payout
+    }
+
     /// The attempt whose outcome is not known yet, if any.
     pub fn open_attempt(&self) -> Option<&Attempt> {
         self.attempts.iter().find(|a| a.state == AttemptState::Open)
@@ -521,6 +527,7 @@ impl Deposit {
     pub fn view(&self) -> DepositView {
         DepositView {
             id: self.id,
+            direction: self.request.direction,
             merchant_id: self.merchant_id.clone(),
             status: self.status,
             amount: self.request.amount,

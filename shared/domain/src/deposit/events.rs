@@ -11,14 +11,45 @@ use time::OffsetDateTime;
 /// Bumped when an event's payload changes shape; readers upcast older versions.
 pub const SCHEMA_VERSION: u16 = 1;
 
-/// A validated request for a new deposit (see [`crate::validation`]).
+/// Which way the money goes. A payout is the deposit's lifecycle the other way round
+/// (the same stream, attempts, ownership, sweeps and webhooks): the merchant's money
+/// leaves for a destination instead of a customer's money arriving.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// A customer pays the merchant.
+    #[default]
+    Deposit,
+    /// The merchant's available balance is paid out to a destination (a bank account).
+    Payout,
+}
+
+impl Direction {
+    pub fn is_deposit(&self) -> bool {
+        *self == Self::Deposit
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deposit => "deposit",
+            Self::Payout => "payout",
+        }
+    }
+}
+
+/// A validated request for a new deposit or payout (see [`crate::validation`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewDeposit {
+    /// Absent in streams written before payouts existed: those are deposits.
+    #[serde(default, skip_serializing_if = "Direction::is_deposit")]
+    pub direction: Direction,
     pub amount: Amount,
     pub currency: Currency,
     pub country: Country,
+    /// Empty for payouts.
     pub customer_id: String,
     /// Encrypted before it reaches an event: the store never sees the token in clear.
+    /// For a payout, its destination (type `bank_account`).
     pub payment_method: Option<PaymentMethod>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
@@ -84,6 +115,12 @@ impl AnomalyKind {
     /// refund stays open until one settles it).
     pub fn needs_a_person(self) -> bool {
         matches!(self, Self::AttemptUnresolved | Self::RefundUnresolved)
+    }
+
+    /// Whether a person must act on it for a payout: every payout surprise, since money
+    /// paid out is never reversed automatically.
+    pub fn needs_a_person_for(self, direction: Direction) -> bool {
+        self.needs_a_person() || direction == Direction::Payout
     }
 
     pub fn as_str(self) -> &'static str {
@@ -240,6 +277,24 @@ impl DepositEvent {
             Self::RefundFailed { .. } => "RefundFailed",
             Self::ContradictingOutcomeIgnored { .. } => "ContradictingOutcomeIgnored",
             Self::PaymentAnomalyDetected { .. } => "PaymentAnomalyDetected",
+        }
+    }
+}
+
+impl DepositEvent {
+    /// The event's name for its direction: a payout's stream tells its story in payout
+    /// words (`PayoutRequested`, `PayoutPaid`, …) on the API and the bus, while the store
+    /// keeps one set of event types.
+    pub fn name(&self, direction: Direction) -> &'static str {
+        if direction.is_deposit() {
+            return self.kind();
+        }
+        match self {
+            Self::DepositRequested { .. } => "PayoutRequested",
+            Self::DepositSubmitted { .. } => "PayoutSubmitted",
+            Self::DepositSucceeded { .. } => "PayoutPaid",
+            Self::DepositFailed { .. } => "PayoutFailed",
+            other => other.kind(),
         }
     }
 }

@@ -8,7 +8,7 @@ mod view;
 
 pub use aggregate::{Attempt, AttemptState, Deposit, Refund, RefundState, TransitionError};
 pub use events::{
-    Anomaly, AnomalyKind, ChargeRef, DepositEvent, FailureReason, NewDeposit, PaymentMethod,
+    Anomaly, AnomalyKind, ChargeRef, DepositEvent, Direction, FailureReason, NewDeposit, PaymentMethod,
     RecordedEvent, SCHEMA_VERSION,
 };
 pub use settlement::{AMOUNT_MISMATCH, GATEWAY_UNAVAILABLE, Sighting};

@@ -179,6 +179,29 @@ impl Deposit {
     /// (or is about to be) `submitted` with that payment.
     pub fn confirm_charge(&self, seen: &Sighting<'_>, reversal: RefundId) -> Vec<DepositEvent> {
         match seen.charged {
+            Some(charged) if !self.is_charged_as_asked(&charged) && self.is_payout() => {
+                // The money left: the payout is paid (its reservation leaves with it)
+                // and a person settles the difference with the gateway.
+                let anomaly = Anomaly {
+                    kind: AnomalyKind::AmountMismatch,
+                    gateway: seen.gateway.to_owned(),
+                    external_id: Some(seen.external_id.to_owned()),
+                    charged: Some(charged),
+                    attempt: seen.attempt,
+                    refund: None,
+                    gateway_event_id: seen.gateway_event_id.map(str::to_owned),
+                    detail: format!(
+                        "the gateway paid out {charged}, the payout asked for {} {}; settle the difference with the gateway",
+                        self.request.amount.minor(),
+                        self.request.currency
+                    ),
+                };
+                let mut events = self.anomaly_once(anomaly);
+                events.push(DepositEvent::DepositSucceeded {
+                    external_id: seen.external_id.to_owned(),
+                });
+                events
+            }
             Some(charged) if !self.is_charged_as_asked(&charged) => {
                 let anomaly = Anomaly {
                     kind: AnomalyKind::AmountMismatch,
@@ -247,6 +270,18 @@ impl Deposit {
                 seen.external_id, seen.gateway
             ),
         };
+        if self.is_payout() {
+            // A payout cannot be pulled back: money may have left twice, and only the
+            // gateway and a person can recover it.
+            let anomaly = Anomaly {
+                detail: format!(
+                    "payout {} at {} is not the payout's own: money may have left twice; recover it with the gateway",
+                    seen.external_id, seen.gateway
+                ),
+                ..anomaly
+            };
+            return self.anomaly_once(anomaly);
+        }
         let mut events = self.anomaly_once(anomaly);
         events.push(DepositEvent::RefundRequested {
             refund_id: reversal,

@@ -1,6 +1,7 @@
 //! The deposit read model: what `GET /v1/deposits/{id}` shows, stored beside the stream
 //! in the same transaction so it is never behind it.
 
+use super::events::Direction;
 use super::status::DepositStatus;
 use crate::ids::{DepositId, MerchantId};
 use crate::money::{Amount, Country, Currency};
@@ -11,6 +12,9 @@ use time::OffsetDateTime;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DepositView {
     pub id: DepositId,
+    /// Absent in views written before payouts existed: those are deposits.
+    #[serde(default, skip_serializing_if = "Direction::is_deposit")]
+    pub direction: Direction,
     pub merchant_id: MerchantId,
     pub status: DepositStatus,
     pub amount: Amount,

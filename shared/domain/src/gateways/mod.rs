@@ -6,5 +6,8 @@ mod registry;
 mod routing;
 
 pub use breaker::{BreakerPolicy, BreakerState, CallResult};
-pub use registry::{Gateway, GatewayConfig, GatewayStatus, Health, UnknownWireFormat, WireFormat};
+pub use registry::{
+    Capability, Gateway, GatewayConfig, GatewayStatus, Health, UnknownWireFormat, WireFormat,
+    default_capabilities,
+};
 pub use routing::{Route, route};

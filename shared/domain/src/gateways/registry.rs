@@ -45,6 +45,31 @@ impl std::str::FromStr for WireFormat {
 #[error("unknown wire format `{0}` (known: json, soap)")]
 pub struct UnknownWireFormat(pub String);
 
+/// What a gateway can be asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    Payments,
+    Refunds,
+    Payouts,
+}
+
+impl Capability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Payments => "payments",
+            Self::Refunds => "refunds",
+            Self::Payouts => "payouts",
+        }
+    }
+}
+
+/// What a gateway configured without a list can do (every gateway takes payments and
+/// refunds them; payouts are opt-in).
+pub fn default_capabilities() -> Vec<Capability> {
+    vec![Capability::Payments, Capability::Refunds]
+}
+
 /// A gateway as configured: what it serves and in which order it is preferred.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GatewayConfig {
@@ -57,9 +82,15 @@ pub struct GatewayConfig {
     /// Lower is preferred.
     pub priority: u32,
     pub enabled: bool,
+    #[serde(default = "default_capabilities")]
+    pub capabilities: Vec<Capability>,
 }
 
 impl GatewayConfig {
+    pub fn can(&self, capability: Capability) -> bool {
+        self.capabilities.contains(&capability)
+    }
+
     pub fn serves(&self, country: Country, currency: Currency) -> bool {
         self.countries.contains(&country) && self.currencies.contains(&currency)
     }

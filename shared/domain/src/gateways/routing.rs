@@ -1,7 +1,8 @@
-//! Picking gateways for a deposit: those that serve its country and currency, are
-//! enabled, not unhealthy and whose breaker lets a call through, best priority first.
+//! Picking gateways for a deposit or a payout: those that can do it (their
+//! capabilities) for its country and currency, are enabled, not unhealthy and whose
+//! breaker lets a call through, best priority first.
 
-use super::registry::Gateway;
+use super::registry::{Capability, Gateway};
 use crate::money::{Country, Currency};
 use time::OffsetDateTime;
 
@@ -11,7 +12,7 @@ pub enum Route<'a> {
     Candidates(Vec<&'a Gateway>),
     /// Gateways serve this pair, but none can take a call now: retry later.
     NoneAvailable,
-    /// No enabled gateway serves this country and currency at all: the deposit fails.
+    /// No enabled gateway does this for this country and currency at all: it fails.
     Unserved,
 }
 
@@ -19,11 +20,13 @@ pub fn route(
     gateways: &[Gateway],
     country: Country,
     currency: Currency,
+    capability: Capability,
     now: OffsetDateTime,
 ) -> Route<'_> {
     let mut serving: Vec<&Gateway> = gateways
         .iter()
-        .filter(|g| g.config.enabled && g.config.serves(country, currency))
+        .filter(|g| g.config.enabled && g.config.can(capability))
+        .filter(|g| g.config.serves(country, currency))
         .collect();
     if serving.is_empty() {
         return Route::Unserved;
@@ -65,6 +68,7 @@ mod tests {
                     .collect(),
                 priority,
                 enabled: true,
+                capabilities: crate::gateways::default_capabilities(),
             },
             status: GatewayStatus::default(),
         }
@@ -92,7 +96,7 @@ mod tests {
             gateway("us_only", 0, &[("US", "USD")]),
         ];
         let (country, currency) = ae();
-        assert_eq!(names(route(&gateways, country, currency, NOW)), ["a", "b"]);
+        assert_eq!(names(route(&gateways, country, currency, Capability::Payments, NOW)), ["a", "b"]);
     }
 
     #[test]
@@ -109,11 +113,28 @@ mod tests {
             until: NOW + time::Duration::seconds(1),
         };
         let (country, currency) = ae();
-        assert_eq!(names(route(&gateways, country, currency, NOW)), ["fine"]);
+        assert_eq!(names(route(&gateways, country, currency, Capability::Payments, NOW)), ["fine"]);
         gateways[3].status.health = Health::Unhealthy;
         assert_eq!(
-            route(&gateways, country, currency, NOW),
+            route(&gateways, country, currency, Capability::Payments, NOW),
             Route::NoneAvailable
+        );
+    }
+
+    #[test]
+    fn payouts_go_only_to_gateways_that_pay_out() {
+        let mut gateways = vec![
+            gateway("payments_only", 1, &[("AE", "AED")]),
+            gateway("pays_out", 2, &[("AE", "AED")]),
+        ];
+        gateways[1].config.capabilities.push(Capability::Payouts);
+        let (country, currency) = ae();
+        let payouts = route(&gateways, country, currency, Capability::Payouts, NOW);
+        assert_eq!(names(payouts), ["pays_out"]);
+        gateways[1].config.enabled = false;
+        assert_eq!(
+            route(&gateways, country, currency, Capability::Payouts, NOW),
+            Route::Unserved
         );
     }
 
@@ -121,6 +142,6 @@ mod tests {
     fn a_pair_nobody_serves_is_unserved() {
         let gateways = vec![gateway("us", 1, &[("US", "USD")])];
         let (country, currency) = ae();
-        assert_eq!(route(&gateways, country, currency, NOW), Route::Unserved);
+        assert_eq!(route(&gateways, country, currency, Capability::Payments, NOW), Route::Unserved);
     }
 }

@@ -10,7 +10,7 @@
 //! | account | holds |
 //! |---|---|
 //! | `available` | the merchant's money, free to refund or pay out |
-//! | `reserved` | refunds (and payouts) on their way out |
+//! | `reserved` | refunds and payouts on their way out |
 //! | `suspense` | money a gateway took that is not the merchant's (a stray charge), until it is refunded |
 //! | `gateway:<name>` | the outside world at that gateway (negative: it took money in for us) |
 
@@ -75,6 +75,12 @@ pub enum EntryType {
     ChargeRefund,
     /// That refund failed: the charge is held again.
     ChargeRefundReversal,
+    /// A payout was requested: its amount leaves `available` for `reserved`.
+    Payout,
+    /// A payout failed: its amount comes back to `available`.
+    PayoutReversal,
+    /// A payout was paid: its amount left through the gateway.
+    PayoutSettled,
 }
 
 impl EntryType {
@@ -87,6 +93,9 @@ impl EntryType {
             Self::ChargeHeld => "charge_held",
             Self::ChargeRefund => "charge_refund",
             Self::ChargeRefundReversal => "charge_refund_reversal",
+            Self::Payout => "payout",
+            Self::PayoutReversal => "payout_reversal",
+            Self::PayoutSettled => "payout_settled",
         }
     }
 }
@@ -96,7 +105,7 @@ impl EntryType {
 pub struct Movement {
     pub entry_type: EntryType,
     pub currency: Currency,
-    /// The object it is about: the deposit, or the refund.
+    /// The object it is about: the deposit, the refund or the payout.
     pub source: String,
     pub deposit_id: DepositId,
     /// The event that caused it (at most one movement per event).

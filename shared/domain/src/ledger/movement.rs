@@ -7,6 +7,9 @@ use crate::money::Currency;
 /// The movement `recorded` causes, given the deposit as it is once `recorded` applied
 /// (`None` for events that move no money).
 pub fn movement(after: &Deposit, recorded: &RecordedEvent) -> Option<Movement> {
+    if after.is_payout() {
+        return payout_movement(after, recorded);
+    }
     let (entry_type, currency, source, postings) = match &recorded.event {
         DepositEvent::DepositSucceeded { .. } => {
             let gateway = after.gateway.clone()?;
@@ -90,6 +93,38 @@ pub fn movement(after: &Deposit, recorded: &RecordedEvent) -> Option<Movement> {
         entry_type,
         currency,
         source,
+        deposit_id: after.id,
+        event_id: recorded.event_id,
+        postings,
+        occurred_at: recorded.occurred_at,
+    })
+}
+
+/// A payout reserves its amount when requested (refused if `available` cannot cover
+/// it), and the reservation leaves through the gateway when paid or comes back when the
+/// payout fails: each exactly once, since each event happens once per stream. Its
+/// surprises move nothing: money paid out is never reversed automatically.
+fn payout_movement(after: &Deposit, recorded: &RecordedEvent) -> Option<Movement> {
+    let amount = signed(after.request.amount.minor());
+    let (entry_type, postings) = match &recorded.event {
+        DepositEvent::DepositRequested { .. } => (
+            EntryType::Payout,
+            transfer(Account::Available, Account::Reserved, amount),
+        ),
+        DepositEvent::DepositSucceeded { .. } => (
+            EntryType::PayoutSettled,
+            transfer(Account::Reserved, Account::Gateway(after.gateway.clone()?), amount),
+        ),
+        DepositEvent::DepositFailed { .. } => (
+            EntryType::PayoutReversal,
+            transfer(Account::Reserved, Account::Available, amount),
+        ),
+        _ => return None,
+    };
+    Some(Movement {
+        entry_type,
+        currency: after.request.currency,
+        source: after.id.to_string(),
         deposit_id: after.id,
         event_id: recorded.event_id,
         postings,

@@ -5,15 +5,17 @@
 //! gateway may be tried; ambiguous means the request may have been acted on, so the only
 //! safe next step is to ask this gateway what happened, never to pay again elsewhere.
 
+use crate::deposit::Direction;
 use crate::ids::DepositId;
 use crate::money::{Amount, Country, Currency, Money};
 use async_trait::async_trait;
 use secrecy::SecretString;
 use std::time::Duration;
 
+/// A payment, or a payout (then `token` is its destination's).
 #[derive(Debug, Clone)]
 pub struct PaymentRequest {
-    /// `<deposit id>:<attempt>`: the PSP charges at most once per key.
+    /// `<deposit id>:<attempt>`: the PSP charges (or pays out) at most once per key.
     pub idempotency_key: String,
     pub deposit_id: DepositId,
     pub amount: Amount,
@@ -111,6 +113,12 @@ pub trait GatewayConnector: Send + Sync {
         idempotency_key: &str,
         external_id: Option<&str>,
     ) -> StatusOutcome;
+    /// Pays `request.amount` out to the destination whose token `request.token` carries
+    /// (a payout: the merchant's money leaves). Classified like a payment.
+    async fn create_payout(&self, request: &PaymentRequest) -> PaymentOutcome;
+    /// Looks a payout up like [`Self::payment_status`] (`Succeeded`: paid).
+    async fn payout_status(&self, idempotency_key: &str, external_id: Option<&str>)
+    -> StatusOutcome;
     async fn refund(&self, request: &RefundRequest) -> RefundOutcome;
     /// Looks a refund up by the PSP's refund id when known, else by its idempotency key.
     async fn refund_status(
@@ -121,8 +129,39 @@ pub trait GatewayConnector: Send + Sync {
     async fn health(&self) -> HealthOutcome;
 }
 
+/// Sends the attempt's request the way its money goes: a payment or a payout.
+pub async fn send(
+    connector: &dyn GatewayConnector,
+    direction: Direction,
+    request: &PaymentRequest,
+) -> PaymentOutcome {
+    match direction {
+        Direction::Deposit => connector.create_payment(request).await,
+        Direction::Payout => connector.create_payout(request).await,
+    }
+}
+
+/// Asks the gateway about a payment or a payout, by its id when known, else by its key.
+pub async fn look_up(
+    connector: &dyn GatewayConnector,
+    direction: Direction,
+    idempotency_key: &str,
+    external_id: Option<&str>,
+) -> StatusOutcome {
+    match direction {
+        Direction::Deposit => {
+            connector
+                .payment_status(idempotency_key, external_id)
+                .await
+        }
+        Direction::Payout => connector.payout_status(idempotency_key, external_id).await,
+    }
+}
+
 /// What a gateway's webhook reports, once verified and parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A payout's webhook is reported as a payment's (`PaymentSucceeded`: paid): the
+/// gateway's id for it finds its stream, whichever way the money went.
 pub struct GatewayNotification {
     /// The gateway's own event id (stable across its retries).
     pub event_id: String,

@@ -248,14 +248,20 @@ pub async fn create(
                 return Ok(created);
             }
             // Only our own earlier try can have written this fresh stream: check it is
-            // there before saying so (a refused try may have been the unknown one).
-            Err(AppendError::VersionConflict) if unknown => {
+            // there before saying so (a refused try may have been the unknown one). A
+            // balance refused after an unknown try may be our own reservation's doing.
+            Err(refused @ (AppendError::VersionConflict | AppendError::BalanceInsufficient(_)))
+                if unknown =>
+            {
                 match ports.store.load(deposit_id).await {
                     Ok(stream) if !stream.is_empty() => {
                         crate::metrics::record_appended(&created, &batch.events);
                         return Ok(created);
                     }
-                    Ok(_) => ports.back_off(&retry, attempt).await,
+                    Ok(_) => match refused {
+                        AppendError::BalanceInsufficient(short) => return Err(short.into()),
+                        _ => ports.back_off(&retry, attempt).await,
+                    },
                     Err(error) => {
                         tracing::warn!(%deposit_id, %error, "could not read back the new stream");
                         ports.back_off(&retry, attempt).await;

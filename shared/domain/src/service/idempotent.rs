@@ -26,6 +26,9 @@ pub enum IntakeError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    /// A payout the merchant's available balance cannot cover: nothing was written.
+    #[error(transparent)]
+    BalanceInsufficient(#[from] crate::ledger::BalanceInsufficient),
     #[error("stored state is inconsistent: {0}")]
     Inconsistent(String),
 }

@@ -1,4 +1,6 @@
-//! Taking a deposit request: record it durably, then ask for it to be processed.
+//! Taking a deposit (or payout) request: record it durably, then ask for it to be
+//! processed. A payout's request also reserves its amount in the merchant's ledger, in
+//! the same write: refused, with nothing written, if `available` cannot cover it.
 //!
 //! Order matters for money: the `DepositRequested` event, the read model and the
 //! idempotency claim are committed together first; only then is the message sent. Once
@@ -11,14 +13,15 @@ use super::command::{CommandError, RetryPolicy, create};
 pub use super::idempotent::{IntakeError, IntakePorts};
 use super::idempotent::{KeyContext, enqueue_and_complete, new_claim, resume};
 use crate::crypto::{CryptoError, FieldCipher};
-use crate::deposit::{DepositEvent, DepositView, NewDeposit, PaymentMethod};
+use crate::deposit::{DepositEvent, DepositView, Direction, NewDeposit, PaymentMethod};
 use crate::idempotency::{Fingerprint, IdempotencyKey};
 use crate::ids::{CorrelationId, DepositId, MerchantId};
 use crate::validation::DepositRequest;
 use secrecy::ExposeSecret;
 
-/// The endpoint name mixed into request fingerprints.
+/// The endpoint names mixed into request fingerprints.
 pub const CREATE_DEPOSIT: &str = "create_deposit";
+pub const CREATE_PAYOUT: &str = "create_payout";
 
 /// The answer to a create request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,12 +91,17 @@ pub async fn request_deposit(
                 Some(record) if record.deposit_id == deposit_id => record.response,
                 _ => {
                     let record = resume(ports, &key).await?;
-                    crate::metrics::record_replay(CREATE_DEPOSIT);
+                    crate::metrics::record_replay(match input.request.direction {
+                        Direction::Deposit => CREATE_DEPOSIT,
+                        Direction::Payout => CREATE_PAYOUT,
+                    });
                     return Ok(Created::Replayed(record.response));
                 }
             }
         }
         Err(CommandError::Store(error)) => return Err(error.into()),
+        // Nothing was written: the payout's reservation would overdraw `available`.
+        Err(CommandError::BalanceInsufficient(short)) => return Err(short.into()),
         Err(other) => return Err(IntakeError::Inconsistent(other.to_string())),
     };
     // Durable from here on: whatever happens to the message, the answer is 202.
@@ -119,6 +127,7 @@ fn seal(
         })
         .transpose()?;
     Ok(NewDeposit {
+        direction: request.direction,
         amount: request.amount,
         currency: request.currency,
         country: request.country,

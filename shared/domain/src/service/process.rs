@@ -16,10 +16,12 @@ use super::command::{
     Cause, CommandError, CommandPorts, Decision, Executed, RetryPolicy, Start, execute,
 };
 use crate::crypto::FieldCipher;
-use crate::deposit::{Attempt, Deposit, DepositEvent, DepositStatus, FailureReason, Refund};
-use crate::gateways::{BreakerPolicy, CallResult, Gateway, Route, route};
+use crate::deposit::{
+    Attempt, Deposit, DepositEvent, DepositStatus, Direction, FailureReason, Refund,
+};
+use crate::gateways::{BreakerPolicy, CallResult, Capability, Gateway, Route, route};
 use crate::ids::{AttemptOwner, RefundId};
-use crate::ports::gateway::{GatewayConnector, PaymentOutcome, PaymentRequest};
+use crate::ports::gateway::{self, GatewayConnector, PaymentOutcome, PaymentRequest};
 use crate::ports::{
     Clock, ConnectorDirectory, DepositMessage, EventStore, GatewayRegistry, IdGenerator, StoreError,
 };
@@ -230,10 +232,15 @@ impl Run<'_, '_> {
             };
         }
         let now = self.ports.clock.now();
+        let capability = match deposit.request.direction {
+            Direction::Deposit => Capability::Payments,
+            Direction::Payout => Capability::Payouts,
+        };
         let candidates = match route(
             gateways,
             deposit.request.country,
             deposit.request.currency,
+            capability,
             now,
         ) {
             Route::Candidates(list) => list,
@@ -266,13 +273,19 @@ impl Run<'_, '_> {
         ))
     }
 
-    /// No enabled gateway serves the deposit's country and currency at all: it fails.
+    /// No enabled gateway serves the deposit's (or payout's) country and currency at
+    /// all: it fails (a payout's reservation comes back with it).
     async fn unserved(&self, deposit: &Deposit) -> Result<(Processed, Deposit), ProcessError> {
         let reason = FailureReason::new(
             "no_gateway",
             format!(
-                "no enabled gateway serves {} in {}",
-                deposit.request.currency, deposit.request.country
+                "no enabled gateway {} {} in {}",
+                match deposit.request.direction {
+                    Direction::Deposit => "takes payments in",
+                    Direction::Payout => "pays out",
+                },
+                deposit.request.currency,
+                deposit.request.country
             ),
         );
         let executed = self
@@ -363,7 +376,7 @@ impl Run<'_, '_> {
         open: &Attempt,
         connector: Option<&dyn GatewayConnector>,
     ) -> Result<Step, ProcessError> {
-        let answer = status_by_key(connector, open).await;
+        let answer = status_by_key(connector, deposit.request.direction, open).await;
         let number = open.number;
         let reversal = RefundId(self.ports.ids.new_uuid());
         let executed = self
@@ -444,7 +457,7 @@ impl Run<'_, '_> {
             token: self.token(&deposit)?,
         };
         let started_at = std::time::Instant::now();
-        let answer = connector.create_payment(&request).await;
+        let answer = gateway::send(connector, deposit.request.direction, &request).await;
         crate::metrics::record_gateway_call(gateway, &answer, started_at.elapsed());
         self.note_call(gateway, &answer).await;
         if let PaymentOutcome::Ambiguous { reason } = &answer {
@@ -534,10 +547,13 @@ fn awaits_submission(refund: &Refund) -> bool {
 /// again); unknown when that gateway left the registry (nobody can ask, a person must).
 pub(super) async fn status_by_key(
     connector: Option<&dyn GatewayConnector>,
+    direction: Direction,
     open: &Attempt,
 ) -> crate::ports::gateway::StatusOutcome {
     match connector {
-        Some(connector) => connector.payment_status(&open.idempotency_key, None).await,
+        Some(connector) => {
+            gateway::look_up(connector, direction, &open.idempotency_key, None).await
+        }
         None => crate::ports::gateway::StatusOutcome::Unknown {
             reason: format!("gateway {} is not registered", open.gateway),
         },

@@ -7,7 +7,7 @@
 //! event's `detail.event_id` is the stored event's id, so consumers deduplicate.
 
 use crate::DepositId;
-use crate::deposit::{Deposit, DepositEvent, RecordedEvent};
+use crate::deposit::{Deposit, DepositEvent, Direction, RecordedEvent};
 use crate::ids::EventId;
 use crate::ports::{BusEvent, EventPublisher, EventStore, PublishError, StoreError, SweepIndex};
 use serde_json::{Value, json};
@@ -70,10 +70,15 @@ pub async fn flush_best_effort(ports: &PublishPorts<'_>, deposit_id: DepositId) 
 
 /// The bus event for a stored event, if it is one consumers are told about.
 pub fn bus_event(deposit: &Deposit, recorded: &RecordedEvent) -> Option<BusEvent> {
+    let direction = deposit.request.direction;
+    let id_field = match direction {
+        Direction::Deposit => "deposit_id",
+        Direction::Payout => "payout_id",
+    };
     let base = |detail: Value| {
         let mut object = json!({
             "event_id": recorded.event_id.to_string(),
-            "deposit_id": deposit.id.to_string(),
+            id_field: deposit.id.to_string(),
             "merchant_id": deposit.merchant_id.0,
             "version": recorded.version,
             "occurred_at": recorded.occurred_at.format(&Rfc3339).unwrap_or_default(),
@@ -103,7 +108,7 @@ pub fn bus_event(deposit: &Deposit, recorded: &RecordedEvent) -> Option<BusEvent
     };
     let (detail_type, detail) = match &recorded.event {
         DepositEvent::DepositSucceeded { external_id } => (
-            "DepositSucceeded",
+            recorded.event.name(direction),
             base(json!({
                 "amount": deposit.request.amount.minor(),
                 "country": deposit.request.country.code(),
@@ -112,7 +117,7 @@ pub fn bus_event(deposit: &Deposit, recorded: &RecordedEvent) -> Option<BusEvent
             })),
         ),
         DepositEvent::DepositFailed { reason } => (
-            "DepositFailed",
+            recorded.event.name(direction),
             base(json!({
                 "amount": deposit.request.amount.minor(),
                 "country": deposit.request.country.code(),

@@ -250,7 +250,12 @@ impl Sweeper<'_, '_> {
                 {
                     let number = open.number;
                     let connector = self.connector(&open.gateway);
-                    let answer = super::process::status_by_key(connector.as_deref(), &open).await;
+                    let answer = super::process::status_by_key(
+                        connector.as_deref(),
+                        deposit.request.direction,
+                        &open,
+                    )
+                    .await;
                     let reversal = RefundId(self.ports.ids.new_uuid());
                     let executed = self
                         .record(&deposit, |d| {
@@ -292,9 +297,13 @@ impl Sweeper<'_, '_> {
         let Some(connector) = self.connector(&attempt.gateway) else {
             return Ok((deposit, false));
         };
-        let answer = connector
-            .payment_status(&attempt.idempotency_key, Some(&external_id))
-            .await;
+        let answer = crate::ports::gateway::look_up(
+            connector.as_ref(),
+            deposit.request.direction,
+            &attempt.idempotency_key,
+            Some(&external_id),
+        )
+        .await;
         let number = attempt.number;
         let reversal = RefundId(self.ports.ids.new_uuid());
         let executed = self
