@@ -1,4 +1,5 @@
-//! `POST /v1/deposits`.
+//! `POST /v1/deposits` and `POST /v1/payouts`: the same idempotent intake, each with its
+//! own body, fingerprint and answer.
 
 use crate::Intake;
 use crate::body::keyed_json;
@@ -6,28 +7,35 @@ use crate::response::{Answer, accepted, intake_error};
 use http::header::{HeaderValue, LOCATION};
 use lambda_http::Request;
 use paygate_api::json::canonical_bytes;
-use paygate_api::models::DepositResponse;
+use paygate_api::models::{DepositResponse, PayoutResponse};
+use paygate_domain::deposit::Direction;
 use paygate_domain::idempotency::Fingerprint;
-use paygate_domain::service::intake::{CREATE_DEPOSIT, Created, IntakeRequest, request_deposit};
-use paygate_domain::validation::parse_deposit_request;
+use paygate_domain::service::intake::{
+    CREATE_DEPOSIT, CREATE_PAYOUT, Created, IntakeRequest, request_deposit,
+};
+use paygate_domain::validation::{parse_deposit_request, parse_payout_request};
 use paygate_domain::{CorrelationId, MerchantId};
 
-pub async fn create_deposit(
+pub async fn create(
     app: &Intake,
     merchant: &MerchantId,
     correlation: &CorrelationId,
+    direction: Direction,
     request: Request,
 ) -> Answer {
     let (key, body) = keyed_json(app, &request, false)?;
-    let deposit_request = parse_deposit_request(&body)?;
-    let fingerprint = Fingerprint::of(CREATE_DEPOSIT, &canonical_bytes(&body));
+    let (parsed, endpoint) = match direction {
+        Direction::Deposit => (parse_deposit_request(&body)?, CREATE_DEPOSIT),
+        Direction::Payout => (parse_payout_request(&body)?, CREATE_PAYOUT),
+    };
+    let fingerprint = Fingerprint::of(endpoint, &canonical_bytes(&body));
 
     let input = IntakeRequest {
         merchant,
         key: &key,
         fingerprint: &fingerprint,
         correlation,
-        request: deposit_request,
+        request: parsed,
     };
     let created = request_deposit(&app.ports(), input)
         .await
@@ -37,9 +45,18 @@ pub async fn create_deposit(
         Created::Replayed(view) => (view, true),
     };
     tracing::Span::current().record("deposit_id", tracing::field::display(view.id));
-    tracing::info!(replayed, "deposit accepted");
-    let mut response = accepted(&DepositResponse::from(view), replayed);
-    if let Ok(location) = HeaderValue::from_str(&format!("/v1/deposits/{}", view.id)) {
+    tracing::info!(replayed, direction = direction.as_str(), "accepted");
+    let (mut response, location) = match direction {
+        Direction::Deposit => (
+            accepted(&DepositResponse::from(view), replayed),
+            format!("/v1/deposits/{}", view.id),
+        ),
+        Direction::Payout => (
+            accepted(&PayoutResponse::from(view), replayed),
+            format!("/v1/payouts/{}", view.id),
+        ),
+    };
+    if let Ok(location) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(LOCATION, location);
     }
     Ok(response)

@@ -2,12 +2,13 @@
 
 use crate::Intake;
 use crate::body::keyed_json;
-use crate::read::deposit_not_found;
+use crate::read::not_found;
 use crate::response::{Answer, accepted, intake_error};
 use lambda_http::Request;
 use paygate_api::json::canonical_bytes;
 use paygate_api::models::RefundResponse;
 use paygate_api::{ApiError, ErrorCode};
+use paygate_domain::deposit::Direction;
 use paygate_domain::deposit::TransitionError;
 use paygate_domain::idempotency::Fingerprint;
 use paygate_domain::service::refund::{
@@ -66,7 +67,7 @@ pub async fn create_refund(
 
 fn refund_error(error: RefundError) -> ApiError {
     match error {
-        RefundError::NotFound => deposit_not_found(),
+        RefundError::NotFound => not_found(Direction::Deposit),
         RefundError::NothingLeft => ApiError::new(
             ErrorCode::RefundExceedsRemaining,
             "nothing is left to refund on this deposit",

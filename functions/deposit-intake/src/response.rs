@@ -3,8 +3,8 @@
 use http::StatusCode;
 use http::header::HeaderValue;
 use lambda_http::{Body, Response};
-use paygate_api::ApiError;
 use paygate_api::request::REPLAYED_HEADER;
+use paygate_api::{ApiError, ErrorCode};
 use paygate_domain::service::intake::IntakeError;
 use serde::Serialize;
 
@@ -43,6 +43,14 @@ pub fn intake_error(error: IntakeError) -> ApiError {
         IntakeError::KeyReused => ApiError::idempotency_key_reused(),
         IntakeError::InFlight => ApiError::idempotency_in_flight(),
         IntakeError::Store(e) => store_failed(e),
+        IntakeError::BalanceInsufficient(short) => ApiError::new(
+            ErrorCode::BalanceInsufficient,
+            format!(
+                "the available balance in {} cannot cover this payout",
+                short.currency
+            ),
+        )
+        .with_param("amount"),
         IntakeError::Crypto(e) => {
             tracing::error!(error = %e, "field encryption failed");
             ApiError::internal()

@@ -6,15 +6,18 @@ use http::Method;
 use lambda_http::{Body, Request, Response};
 use paygate_api::request::{bearer_key, correlation_id};
 use paygate_api::{ApiError, ErrorCode};
+use paygate_domain::deposit::Direction;
 use paygate_domain::{DepositId, MerchantId};
 use tracing::{Instrument, field};
 
 enum Route {
-    Deposits,
-    Deposit(DepositId),
-    DepositEvents(DepositId),
+    /// `/v1/deposits` or `/v1/payouts`.
+    List(Direction),
+    One(Direction, DepositId),
+    Events(Direction, DepositId),
     DepositRefunds(DepositId),
-    UnknownDeposit,
+    /// A malformed id under `/v1/deposits/` or `/v1/payouts/`.
+    Unknown(Direction),
     Balance,
     BalanceTransactions,
     Gateways,
@@ -23,10 +26,14 @@ enum Route {
 impl Route {
     /// The route as API Gateway names it, for the span's `path`.
     fn template(&self) -> &'static str {
+        use Direction::{Deposit, Payout};
         match self {
-            Route::Deposits => "/v1/deposits",
-            Route::Deposit(_) | Route::UnknownDeposit => "/v1/deposits/{id}",
-            Route::DepositEvents(_) => "/v1/deposits/{id}/events",
+            Route::List(Deposit) => "/v1/deposits",
+            Route::One(Deposit, _) | Route::Unknown(Deposit) => "/v1/deposits/{id}",
+            Route::Events(Deposit, _) => "/v1/deposits/{id}/events",
+            Route::List(Payout) => "/v1/payouts",
+            Route::One(Payout, _) | Route::Unknown(Payout) => "/v1/payouts/{id}",
+            Route::Events(Payout, _) => "/v1/payouts/{id}/events",
             Route::DepositRefunds(_) => "/v1/deposits/{id}/refunds",
             Route::Balance => "/v1/balance",
             Route::BalanceTransactions => "/v1/balance/transactions",
@@ -37,21 +44,25 @@ impl Route {
 
 fn route(path: &str) -> Option<Route> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    let by_id = |id: &str| DepositId::parse(id).map_or(Route::UnknownDeposit, Route::Deposit);
+    let direction = |name: &str| match name {
+        "deposits" => Some(Direction::Deposit),
+        "payouts" => Some(Direction::Payout),
+        _ => None,
+    };
+    // A malformed id names nothing, whatever follows it.
+    let by_id = |direction, id: &str, route: fn(Direction, DepositId) -> Route| {
+        DepositId::parse(id).map_or(Route::Unknown(direction), |id| route(direction, id))
+    };
     match segments.as_slice() {
-        ["v1", "deposits"] => Some(Route::Deposits),
         ["v1", "gateways"] => Some(Route::Gateways),
         ["v1", "balance"] => Some(Route::Balance),
         ["v1", "balance", "transactions"] => Some(Route::BalanceTransactions),
-        ["v1", "deposits", id] => Some(by_id(id)),
-        ["v1", "deposits", id, "events"] => Some(match by_id(id) {
-            Route::Deposit(id) => Route::DepositEvents(id),
-            other => other,
-        }),
-        ["v1", "deposits", id, "refunds"] => Some(match by_id(id) {
-            Route::Deposit(id) => Route::DepositRefunds(id),
-            other => other,
-        }),
+        ["v1", objects] => direction(objects).map(Route::List),
+        ["v1", objects, id] => direction(objects).map(|d| by_id(d, id, Route::One)),
+        ["v1", objects, id, "events"] => direction(objects).map(|d| by_id(d, id, Route::Events)),
+        ["v1", "deposits", id, "refunds"] => Some(by_id(Direction::Deposit, id, |_, id| {
+            Route::DepositRefunds(id)
+        })),
         _ => None,
     }
 }
@@ -95,12 +106,16 @@ async fn dispatch(
     tracing::Span::current().record("merchant_id", field::display(&merchant));
     let query = request.uri().query();
     match (request.method().clone(), route) {
-        (Method::POST, Route::Deposits) => {
-            create::create_deposit(app, &merchant, correlation, request).await
+        (Method::POST, Route::List(direction)) => {
+            create::create(app, &merchant, correlation, direction, request).await
         }
-        (Method::GET, Route::Deposits) => lists::list_deposits(app, &merchant, query).await,
-        (Method::GET, Route::Deposit(id)) => read::get_deposit(app, &merchant, id).await,
-        (Method::GET, Route::DepositEvents(id)) => read::get_events(app, &merchant, id).await,
+        (Method::GET, Route::List(direction)) => {
+            lists::list(app, &merchant, direction, query).await
+        }
+        (Method::GET, Route::One(direction, id)) => read::get(app, &merchant, direction, id).await,
+        (Method::GET, Route::Events(direction, id)) => {
+            read::get_events(app, &merchant, direction, id).await
+        }
         (Method::POST, Route::DepositRefunds(id)) => {
             refund::create_refund(app, &merchant, id, correlation, request).await
         }
@@ -109,9 +124,9 @@ async fn dispatch(
             lists::list_balance_transactions(app, &merchant, query).await
         }
         (Method::GET, Route::Gateways) => gateways::list_gateways(app).await,
-        // A malformed id names no deposit, whatever the method: the same 404 as unknown.
-        (_, Route::UnknownDeposit) => Err(read::deposit_not_found()),
-        (_, Route::Deposits) => Err(ApiError::method_not_allowed("GET, POST")),
+        // A malformed id names nothing, whatever the method: the same 404 as unknown.
+        (_, Route::Unknown(direction)) => Err(read::not_found(direction)),
+        (_, Route::List(_)) => Err(ApiError::method_not_allowed("GET, POST")),
         (_, Route::DepositRefunds(_)) => Err(ApiError::method_not_allowed("POST")),
         (_, _) => Err(ApiError::method_not_allowed("GET")),
     }
@@ -136,15 +151,34 @@ mod tests {
     #[test]
     fn paths_route_to_their_endpoints() {
         let id = DepositId(uuid::Uuid::now_v7());
-        assert!(matches!(route("/v1/deposits"), Some(Route::Deposits)));
-        assert!(matches!(route("/v1/deposits/"), Some(Route::Deposits)));
-        assert!(matches!(route(&format!("/v1/deposits/{id}")), Some(Route::Deposit(d)) if d == id));
+        use Direction::{Deposit, Payout};
+        assert!(matches!(route("/v1/deposits"), Some(Route::List(Deposit))));
+        assert!(matches!(route("/v1/deposits/"), Some(Route::List(Deposit))));
+        assert!(matches!(route("/v1/payouts"), Some(Route::List(Payout))));
         assert!(
-            matches!(route(&format!("/v1/deposits/{id}/events")), Some(Route::DepositEvents(d)) if d == id)
+            matches!(route(&format!("/v1/deposits/{id}")), Some(Route::One(Deposit, d)) if d == id)
+        );
+        assert!(
+            matches!(route(&format!("/v1/payouts/{id}")), Some(Route::One(Payout, d)) if d == id)
+        );
+        assert!(
+            matches!(route(&format!("/v1/deposits/{id}/events")), Some(Route::Events(Deposit, d)) if d == id)
+        );
+        assert!(
+            matches!(route(&format!("/v1/payouts/{id}/events")), Some(Route::Events(Payout, d)) if d == id)
         );
         assert!(matches!(
+            route(&format!("/v1/deposits/{id}/refunds")),
+            Some(Route::DepositRefunds(d)) if d == id
+        ));
+        assert!(route(&format!("/v1/payouts/{id}/refunds")).is_none());
+        assert!(matches!(
             route("/v1/deposits/not-a-uuid"),
-            Some(Route::UnknownDeposit)
+            Some(Route::Unknown(Deposit))
+        ));
+        assert!(matches!(
+            route("/v1/payouts/not-a-uuid/events"),
+            Some(Route::Unknown(Payout))
         ));
         assert!(matches!(route("/v1/gateways"), Some(Route::Gateways)));
         assert!(matches!(route("/v1/balance"), Some(Route::Balance)));
@@ -171,6 +205,12 @@ mod tests {
             (
                 format!("/v1/deposits/{id}/refunds"),
                 "/v1/deposits/{id}/refunds",
+            ),
+            ("/v1/payouts".to_owned(), "/v1/payouts"),
+            (format!("/v1/payouts/{id}"), "/v1/payouts/{id}"),
+            (
+                format!("/v1/payouts/{id}/events"),
+                "/v1/payouts/{id}/events",
             ),
             ("/v1/gateways".to_owned(), "/v1/gateways"),
             ("/v1/balance".to_owned(), "/v1/balance"),

@@ -25,6 +25,7 @@ fn config(name: &str, pairs: (&[&str], &[&str]), enabled: bool) -> GatewayConfig
             .collect(),
         priority: 10,
         enabled,
+        capabilities: paygate_domain::gateways::default_capabilities(),
     }
 }
 
@@ -94,7 +95,8 @@ async fn every_gateway_is_listed_with_its_health_and_breaker_and_nothing_interna
         .unwrap();
     let gateway = |name: &str, countries: &[&str], currencies: &[&str]| {
         json!({ "object": "gateway", "name": name, "countries": countries,
-                "currencies": currencies, "enabled": true, "health": "healthy",
+                "currencies": currencies, "capabilities": ["payments", "refunds"],
+                "enabled": true, "health": "healthy",
                 "latency_ms": null, "last_checked_at": null, "breaker": "closed",
                 "breaker_open_until": null, "available": true })
     };

@@ -122,6 +122,8 @@ TABLES = [
 #   deposits with events not on the bus yet.
 # * by_merchant: `merchant_id` and `list_key` (fixed-width UTC created_at, `#`, deposit
 #   id): a merchant's deposits, newest first, for `GET /v1/deposits`.
+# * by_merchant_payouts: the same for payouts (`payout_list_key`, on payouts only), for
+#   `GET /v1/payouts`.
 TABLE_INDEXES = {
     "PAYGATE_DEPOSITS_TABLE": [
         ("by_sweep_due",
@@ -131,6 +133,9 @@ TABLE_INDEXES = {
          ["published_version", "version"]),
         ("by_merchant",
          [("merchant_id", "S", "HASH"), ("list_key", "S", "RANGE")], ["doc", "status"]),
+        ("by_merchant_payouts",
+         [("merchant_id", "S", "HASH"), ("payout_list_key", "S", "RANGE")],
+         ["doc", "status"]),
     ],
 }
 

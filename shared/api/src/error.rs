@@ -67,6 +67,10 @@ error_codes! {
     PaymentMethodInvalid => "payment_method_invalid", BAD_REQUEST, InvalidRequestError;
     PaymentMethodTypeInvalid => "payment_method_type_invalid", BAD_REQUEST, InvalidRequestError;
     PaymentMethodTokenInvalid => "payment_method_token_invalid", BAD_REQUEST, InvalidRequestError;
+    /// A payout's `destination` is not an object.
+    DestinationInvalid => "destination_invalid", BAD_REQUEST, InvalidRequestError;
+    DestinationTypeInvalid => "destination_type_invalid", BAD_REQUEST, InvalidRequestError;
+    DestinationTokenInvalid => "destination_token_invalid", BAD_REQUEST, InvalidRequestError;
     MetadataInvalid => "metadata_invalid", BAD_REQUEST, InvalidRequestError;
     IdempotencyKeyMissing => "idempotency_key_missing", BAD_REQUEST, InvalidRequestError;
     IdempotencyKeyInvalid => "idempotency_key_invalid", BAD_REQUEST, InvalidRequestError;
@@ -90,6 +94,8 @@ error_codes! {
     WebhookSignatureInvalid => "webhook_signature_invalid", UNAUTHORIZED, AuthenticationError;
     /// No such deposit, or another merchant's: one answer for both.
     DepositNotFound => "deposit_not_found", NOT_FOUND, InvalidRequestError;
+    /// No such payout, or another merchant's: one answer for both.
+    PayoutNotFound => "payout_not_found", NOT_FOUND, InvalidRequestError;
     RouteNotFound => "route_not_found", NOT_FOUND, InvalidRequestError;
     MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED, InvalidRequestError;
     IdempotencyRequestInProgress => "idempotency_request_in_progress", CONFLICT, IdempotencyError;
@@ -103,6 +109,9 @@ error_codes! {
     RefundExceedsRemaining => "refund_exceeds_remaining", UNPROCESSABLE_ENTITY, InvalidRequestError;
     /// A safeguard: the refund conflicts with one already recorded.
     RefundRefused => "refund_refused", UNPROCESSABLE_ENTITY, InvalidRequestError;
+    /// A payout the merchant's available balance in its currency cannot cover; nothing
+    /// was recorded.
+    BalanceInsufficient => "balance_insufficient", UNPROCESSABLE_ENTITY, InvalidRequestError;
     InternalError => "internal_error", INTERNAL_SERVER_ERROR, ApiError;
     /// A dependency (store, queue) is unavailable right now.
     ServiceUnavailable => "service_unavailable", SERVICE_UNAVAILABLE, ApiError;
@@ -130,6 +139,9 @@ impl From<ValidationCode> for ErrorCode {
             ValidationCode::PaymentMethodInvalid => Self::PaymentMethodInvalid,
             ValidationCode::PaymentMethodTypeInvalid => Self::PaymentMethodTypeInvalid,
             ValidationCode::PaymentMethodTokenInvalid => Self::PaymentMethodTokenInvalid,
+            ValidationCode::DestinationInvalid => Self::DestinationInvalid,
+            ValidationCode::DestinationTypeInvalid => Self::DestinationTypeInvalid,
+            ValidationCode::DestinationTokenInvalid => Self::DestinationTokenInvalid,
             ValidationCode::MetadataInvalid => Self::MetadataInvalid,
         }
     }

@@ -5,6 +5,7 @@
 
 use crate::{ApiError, ErrorCode};
 use paygate_domain::DepositStatus;
+use paygate_domain::deposit::Direction;
 use paygate_domain::page::{Cursor, PageRequest};
 use std::collections::BTreeMap;
 
@@ -26,6 +27,12 @@ pub struct ListKind {
 /// `GET /v1/deposits`.
 pub const DEPOSITS: ListKind = ListKind {
     objects: "deposits",
+    filters: &[STATUS],
+};
+
+/// `GET /v1/payouts`.
+pub const PAYOUTS: ListKind = ListKind {
+    objects: "payouts",
     filters: &[STATUS],
 };
 
@@ -124,14 +131,18 @@ impl ListQuery {
         ApiError::new(ErrorCode::CursorInvalid, message).with_param(param)
     }
 
-    /// The `status` filter, if given: one of the deposit statuses.
-    pub fn status(&self) -> Result<Option<DepositStatus>, ApiError> {
+    /// The `status` filter, if given: one of the statuses of `direction` (a payout's
+    /// `succeeded` is `paid`).
+    pub fn status(&self, direction: Direction) -> Result<Option<DepositStatus>, ApiError> {
         let Some(value) = self.filters.get(STATUS) else {
             return Ok(None);
         };
-        let status = DepositStatus::ALL.into_iter().find(|s| s.as_str() == value);
+        let status = DepositStatus::parse(direction, value);
         status.map(Some).ok_or_else(|| {
-            let all: Vec<&str> = DepositStatus::ALL.iter().map(|s| s.as_str()).collect();
+            let all: Vec<&str> = DepositStatus::all(direction)
+                .iter()
+                .map(|s| s.name(direction))
+                .collect();
             let message = format!("{STATUS} must be one of {}", all.join(", "));
             ApiError::new(ErrorCode::StatusInvalid, message).with_param(STATUS)
         })
@@ -227,18 +238,29 @@ mod tests {
     fn the_status_filter_is_a_deposit_status() {
         for status in DepositStatus::ALL {
             let query = ListQuery::parse(DEPOSITS, Some(&format!("status={status}"))).unwrap();
-            assert_eq!(query.status(), Ok(Some(status)));
+            assert_eq!(query.status(Direction::Deposit), Ok(Some(status)));
         }
         let none = ListQuery::parse(DEPOSITS, None).unwrap();
-        assert_eq!(none.status(), Ok(None));
-        for bad in ["status=Pending", "status=", "status=paid"] {
-            let error = ListQuery::parse(DEPOSITS, Some(bad)).unwrap().status();
+        assert_eq!(none.status(Direction::Deposit), Ok(None));
+        for (kind, direction, bad) in [
+            (DEPOSITS, Direction::Deposit, "status=Pending"),
+            (DEPOSITS, Direction::Deposit, "status="),
+            (DEPOSITS, Direction::Deposit, "status=paid"),
+            (PAYOUTS, Direction::Payout, "status=succeeded"),
+            (PAYOUTS, Direction::Payout, "status=refunded"),
+        ] {
+            let error = ListQuery::parse(kind, Some(bad)).unwrap().status(direction);
             let error = error.expect_err(bad);
             assert_eq!(
                 (error.code, error.param.as_deref()),
                 (ErrorCode::StatusInvalid, Some(STATUS))
             );
         }
+        let paid = ListQuery::parse(PAYOUTS, Some("status=paid")).unwrap();
+        assert_eq!(
+            paid.status(Direction::Payout),
+            Ok(Some(DepositStatus::Succeeded))
+        );
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! What merchants see. Built from domain read models, never the other way round.
 
-use paygate_domain::deposit::PaymentMethod;
+use paygate_domain::deposit::{Direction, PaymentMethod};
 use paygate_domain::gateways::{BreakerState, Gateway, Health};
 use paygate_domain::ledger::{LedgerEntry, LedgerHead};
 use paygate_domain::page::Page;
-use paygate_domain::{DepositEvent, DepositView, RecordedEvent};
+use paygate_domain::{DepositEvent, DepositId, DepositView, RecordedEvent};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -49,7 +49,44 @@ impl From<&DepositView> for DepositResponse {
     }
 }
 
-/// One entry of a deposit's audit trail.
+/// A payout as `POST /v1/payouts` and `GET /v1/payouts/{id}` answer it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PayoutResponse {
+    pub id: String,
+    pub object: &'static str,
+    /// `pending`, `processing`, `submitted`, `paid` or `failed`.
+    pub status: &'static str,
+    pub amount: u64,
+    pub currency: &'static str,
+    pub country: &'static str,
+    pub gateway: Option<String>,
+    pub external_id: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<&DepositView> for PayoutResponse {
+    fn from(view: &DepositView) -> Self {
+        Self {
+            id: view.id.to_string(),
+            object: "payout",
+            status: view.status.name(Direction::Payout),
+            amount: view.amount.minor(),
+            currency: view.currency.code(),
+            country: view.country.code(),
+            gateway: view.gateway.clone(),
+            external_id: view.external_id.clone(),
+            metadata: view.metadata.clone(),
+            created_at: view.created_at,
+            updated_at: view.updated_at,
+        }
+    }
+}
+
+/// One entry of a deposit's (or payout's) audit trail.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EventResponse {
     pub id: String,
@@ -62,12 +99,13 @@ pub struct EventResponse {
     pub data: Value,
 }
 
-impl From<&RecordedEvent> for EventResponse {
-    fn from(recorded: &RecordedEvent) -> Self {
+impl EventResponse {
+    /// The event as a deposit's or a payout's trail shows it (in that one's words).
+    pub fn new(recorded: &RecordedEvent, direction: Direction) -> Self {
         Self {
             id: recorded.event_id.to_string(),
             version: recorded.version,
-            kind: recorded.event.kind(),
+            kind: recorded.event.name(direction),
             occurred_at: recorded.occurred_at,
             correlation_id: recorded.correlation_id.0.clone(),
             data: event_data(&recorded.event),
@@ -75,16 +113,56 @@ impl From<&RecordedEvent> for EventResponse {
     }
 }
 
+impl From<&RecordedEvent> for EventResponse {
+    fn from(recorded: &RecordedEvent) -> Self {
+        Self::new(recorded, Direction::Deposit)
+    }
+}
+
+/// A trail: `deposit_id` for a deposit's, `payout_id` for a payout's.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EventList {
     pub object: &'static str,
-    pub deposit_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deposit_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payout_id: Option<String>,
     pub data: Vec<EventResponse>,
+}
+
+impl EventList {
+    pub fn new(id: DepositId, direction: Direction, events: &[RecordedEvent]) -> Self {
+        let id = Some(id.to_string());
+        let (deposit_id, payout_id) = match direction {
+            Direction::Deposit => (id, None),
+            Direction::Payout => (None, id),
+        };
+        Self {
+            object: "list",
+            deposit_id,
+            payout_id,
+            data: events
+                .iter()
+                .map(|e| EventResponse::new(e, direction))
+                .collect(),
+        }
+    }
 }
 
 /// The event's facts for the merchant: no ciphertext, no internal ids.
 fn event_data(event: &DepositEvent) -> Value {
     match event {
+        DepositEvent::DepositRequested { request, .. }
+            if request.direction == Direction::Payout =>
+        {
+            json!({
+                "amount": request.amount.minor(),
+                "currency": request.currency.code(),
+                "country": request.country.code(),
+                "destination": request.payment_method.as_ref().map(|d: &PaymentMethod| json!({ "type": d.kind })),
+                "metadata": request.metadata,
+            })
+        }
         DepositEvent::DepositRequested { request, .. } => json!({
             "amount": request.amount.minor(),
             "currency": request.currency.code(),
@@ -143,6 +221,8 @@ pub struct GatewayResponse {
     pub name: String,
     pub countries: Vec<&'static str>,
     pub currencies: Vec<&'static str>,
+    /// What it can be asked to do: `payments`, `refunds`, `payouts`.
+    pub capabilities: Vec<&'static str>,
     pub enabled: bool,
     /// `healthy`, `degraded` or `unhealthy`, from the last health probe.
     pub health: Health,
@@ -170,6 +250,7 @@ impl GatewayResponse {
             name: config.name.clone(),
             countries: config.countries.iter().map(|c| c.code()).collect(),
             currencies: config.currencies.iter().map(|c| c.code()).collect(),
+            capabilities: config.capabilities.iter().map(|c| c.as_str()).collect(),
             enabled: config.enabled,
             health: status.health,
             latency_ms: status.latency_ms,

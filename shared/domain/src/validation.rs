@@ -423,9 +423,15 @@ mod tests {
         );
         assert_eq!(
             refused(&|b| {
-                b.insert("destination".into(), json!({ "type": "card", "token": "t" }));
+                b.insert(
+                    "destination".into(),
+                    json!({ "type": "card", "token": "t" }),
+                );
             }),
-            (ValidationCode::DestinationTypeInvalid, "destination.type".into())
+            (
+                ValidationCode::DestinationTypeInvalid,
+                "destination.type".into()
+            )
         );
         assert_eq!(
             refused(&|b| {

@@ -562,6 +562,7 @@ fn any_new_deposit() -> impl Strategy<Value = NewDeposit> {
     )
         .prop_map(
             |(amount, currency, country, customer_id, payment_method, metadata)| NewDeposit {
+                direction: Default::default(),
                 amount,
                 currency: Currency::parse(CURRENCIES[currency]).unwrap(),
                 country: Country::parse(COUNTRIES[country]).unwrap(),

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use paygate_domain::deposit::{
-    AttemptState, Deposit, DepositEvent, DepositStatus, RecordedEvent, SCHEMA_VERSION,
+    AttemptState, Deposit, DepositEvent, DepositStatus, Direction, RecordedEvent, SCHEMA_VERSION,
     TransitionError,
 };
 use paygate_domain::ids::{CorrelationId, DepositId, MerchantId};
@@ -389,10 +389,10 @@ async fn a_merchant_reads_its_own_deposit_and_its_events() {
     let stream = Stream::succeeded(100);
     let store = Store::with_stream(stream.events.clone()).await;
 
-    let view = deposit_view(&store.memory, &merchant(), DEPOSIT)
+    let view = deposit_view(&store.memory, &merchant(), Direction::Deposit, DEPOSIT)
         .await
         .unwrap();
-    let events = deposit_events(&store.memory, &merchant(), DEPOSIT)
+    let events = deposit_events(&store.memory, &merchant(), Direction::Deposit, DEPOSIT)
         .await
         .unwrap();
 
@@ -406,13 +406,13 @@ async fn another_merchants_deposit_is_not_found() {
     let intruder = MerchantId("m_other".into());
 
     assert_eq!(
-        deposit_view(&store.memory, &intruder, DEPOSIT)
+        deposit_view(&store.memory, &intruder, Direction::Deposit, DEPOSIT)
             .await
             .unwrap(),
         None
     );
     assert_eq!(
-        deposit_events(&store.memory, &intruder, DEPOSIT)
+        deposit_events(&store.memory, &intruder, Direction::Deposit, DEPOSIT)
             .await
             .unwrap(),
         None
@@ -424,15 +424,25 @@ async fn an_unknown_deposit_is_not_found() {
     let store = Store::with_stream(Stream::succeeded(100).events).await;
 
     assert_eq!(
-        deposit_view(&store.memory, &merchant(), OTHER_DEPOSIT)
-            .await
-            .unwrap(),
+        deposit_view(
+            &store.memory,
+            &merchant(),
+            Direction::Deposit,
+            OTHER_DEPOSIT
+        )
+        .await
+        .unwrap(),
         None
     );
     assert_eq!(
-        deposit_events(&store.memory, &merchant(), OTHER_DEPOSIT)
-            .await
-            .unwrap(),
+        deposit_events(
+            &store.memory,
+            &merchant(),
+            Direction::Deposit,
+            OTHER_DEPOSIT
+        )
+        .await
+        .unwrap(),
         None
     );
 }

@@ -3,7 +3,7 @@
 use crate::event_store::MemoryEventStore;
 use crate::faults::{Call, Port};
 use async_trait::async_trait;
-use paygate_domain::deposit::DepositStatus;
+use paygate_domain::deposit::{DepositStatus, Direction};
 use paygate_domain::ledger::{LedgerEntry, LedgerHead};
 use paygate_domain::page::{Page, PageRequest, paginate};
 use paygate_domain::ports::{DepositList, EntryFilter, Ledger, StoreError};
@@ -56,6 +56,7 @@ impl DepositList for MemoryEventStore {
     async fn deposits(
         &self,
         merchant: &MerchantId,
+        direction: Direction,
         status: Option<DepositStatus>,
         page: &PageRequest<DepositId>,
     ) -> Result<Option<Page<DepositView>>, StoreError> {
@@ -64,7 +65,9 @@ impl DepositList for MemoryEventStore {
             let cursor = match &page.cursor {
                 None => None,
                 Some(cursor) => match tables.view(cursor.key()) {
-                    Some(view) if &view.merchant_id == merchant => Some(cursor.to(list_key(view))),
+                    Some(view) if &view.merchant_id == merchant && view.direction == direction => {
+                        Some(cursor.to(list_key(view)))
+                    }
                     _ => return None,
                 },
             };
@@ -74,7 +77,7 @@ impl DepositList for MemoryEventStore {
             };
             let views = tables
                 .views()
-                .filter(|v| &v.merchant_id == merchant)
+                .filter(|v| &v.merchant_id == merchant && v.direction == direction)
                 .filter(|v| status.is_none_or(|s| v.status == s))
                 .cloned()
                 .collect();

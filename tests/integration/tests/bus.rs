@@ -48,6 +48,7 @@ fn succeeded_deposit() -> (BusEvent, Deposit) {
                 deposit_id,
                 merchant_id: merchant,
                 request: NewDeposit {
+                    direction: Default::default(),
                     amount: Amount::new(10_099).unwrap(),
                     currency: Currency::parse("AED").unwrap(),
                     country: Country::parse("AE").unwrap(),

@@ -6,7 +6,9 @@ pub use gateway_simulator::{Behaviour, Format, PaymentStatus, RunningGateway};
 
 use crate::fixtures::{country, currency};
 use gateway_simulator::GatewaySpec;
-use paygate_domain::gateways::{Gateway, GatewayConfig, GatewayStatus, WireFormat};
+use paygate_domain::gateways::{
+    Gateway, GatewayConfig, GatewayStatus, WireFormat, default_capabilities,
+};
 use paygate_domain::ports::GatewayRegistry;
 use std::time::Duration;
 
@@ -130,6 +132,7 @@ pub fn serving(countries: &[&str], currencies: &[&str], priority: u32) -> Gatewa
         currencies: currencies.iter().map(|c| currency(c)).collect(),
         priority,
         enabled: true,
+        capabilities: default_capabilities(),
     }
 }
 

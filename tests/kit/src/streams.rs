@@ -29,6 +29,7 @@ pub fn at(version: u64) -> OffsetDateTime {
 
 pub fn new_deposit(amount: u64) -> NewDeposit {
     NewDeposit {
+        direction: Default::default(),
         amount: Amount::new(amount).expect("fixture amounts are valid"),
         currency: Currency::parse("AED").unwrap(),
         country: Country::parse("AE").unwrap(),

@@ -174,6 +174,8 @@ impl World {
                     .collect(),
                 priority: plan.priority,
                 enabled: true,
+                // Every simulated PSP pays out too, so payouts meet every fault.
+                capabilities: paygate_domain::gateways::Capability::ALL.to_vec(),
             });
             webhook_gateways.insert(
                 plan.name,

@@ -2,7 +2,7 @@
 //! and the simulated PSPs that stand in for every gateway without a `base_url`.
 
 use gateway_simulator::{Format, GatewaySpec, RunningGateway};
-use paygate_domain::gateways::{GatewayConfig, WireFormat};
+use paygate_domain::gateways::{Capability, GatewayConfig, WireFormat, default_capabilities};
 use paygate_domain::{Country, Currency};
 use serde::Deserialize;
 
@@ -23,6 +23,9 @@ pub struct GatewaySeed {
     pub currencies: Vec<Currency>,
     pub priority: u32,
     pub enabled: bool,
+    /// Absent: payments and refunds.
+    #[serde(default = "default_capabilities")]
+    pub capabilities: Vec<Capability>,
 }
 
 pub fn parse_seed(json: &str) -> Result<Vec<GatewaySeed>, serde_json::Error> {
@@ -61,6 +64,7 @@ pub async fn start(
             currencies: seed.currencies,
             priority: seed.priority,
             enabled: seed.enabled,
+            capabilities: seed.capabilities,
         });
     }
     Ok((configs, simulators))

@@ -22,7 +22,7 @@
 
 use crate::error::AwsError;
 use aws_sdk_dynamodb::types::AttributeValue;
-use paygate_domain::deposit::{DepositEvent, DepositView, RecordedEvent};
+use paygate_domain::deposit::{DepositEvent, DepositView, Direction, RecordedEvent};
 use paygate_domain::idempotency::{IdempotencyRecord, IdempotencyState};
 use paygate_domain::ids::{CorrelationId, DepositId, EventId, MerchantId};
 use paygate_domain::ports::{ExternalLookup, Unpublished};
@@ -61,6 +61,28 @@ pub(crate) const LIST_KEY: &str = "list_key";
 /// Deposits table index: `merchant_id` (HASH), `list_key` (RANGE), includes `doc` and
 /// `status`.
 pub(crate) const BY_MERCHANT: &str = "by_merchant";
+/// A payout's place in its merchant's payouts: as [`LIST_KEY`], on payouts only (so
+/// each list is its own sparse index).
+pub(crate) const PAYOUT_LIST_KEY: &str = "payout_list_key";
+/// Deposits table index: `merchant_id` (HASH), `payout_list_key` (RANGE), as
+/// [`BY_MERCHANT`].
+pub(crate) const BY_MERCHANT_PAYOUTS: &str = "by_merchant_payouts";
+
+/// The index a merchant's list of `direction` is read from.
+pub(crate) fn list_index(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Deposit => BY_MERCHANT,
+        Direction::Payout => BY_MERCHANT_PAYOUTS,
+    }
+}
+
+/// The attribute that puts a view in [`list_index`]'s list.
+pub(crate) fn list_attribute(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Deposit => LIST_KEY,
+        Direction::Payout => PAYOUT_LIST_KEY,
+    }
+}
 
 const STREAM_PREFIX: &str = "deposit#";
 const EVENT: &str = "event";
@@ -156,7 +178,7 @@ pub(crate) fn view_update(view: &DepositView) -> Result<ViewUpdate, AwsError> {
             ("#sweep_at", SWEEP_AT),
             ("#published", PUBLISHED_VERSION),
             ("#outbox", OUTBOX),
-            ("#list", LIST_KEY),
+            ("#list", list_attribute(view.direction)),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );

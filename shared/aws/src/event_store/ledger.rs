@@ -10,11 +10,11 @@
 //! head that won.
 
 use super::dynamo::DynamoEventStore;
-use super::items::{self, BY_MERCHANT, Item, LIST_KEY, MERCHANT_ID, STATUS, n, s, string};
+use super::items::{self, Item, MERCHANT_ID, STATUS, n, s, string};
 use crate::error::AwsError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-use paygate_domain::deposit::DepositStatus;
+use paygate_domain::deposit::{DepositStatus, Direction};
 use paygate_domain::ledger::{BalanceInsufficient, LedgerEntry, LedgerHead, Movement};
 use paygate_domain::page::{Cursor, Page, PageRequest};
 use paygate_domain::ports::{DepositList, EntryFilter, EventStore, Ledger, StoreError};
@@ -283,15 +283,19 @@ impl DepositList for DynamoEventStore {
     async fn deposits(
         &self,
         merchant: &MerchantId,
+        direction: Direction,
         status: Option<DepositStatus>,
         page: &PageRequest<DepositId>,
     ) -> Result<Option<Page<DepositView>>, StoreError> {
-        // The cursor must be one of the merchant's deposits; the list goes by its key.
+        // The cursor must be one of the merchant's, going the same way; the list goes by
+        // its key.
         let condition = match &page.cursor {
             None => None,
             Some(cursor) => {
                 let view = EventStore::view(self, *cursor.key()).await?;
-                let Some(view) = view.filter(|v| &v.merchant_id == merchant) else {
+                let Some(view) =
+                    view.filter(|v| &v.merchant_id == merchant && v.direction == direction)
+                else {
                     return Ok(None);
                 };
                 let key = s(items::list_key(&view)?);
@@ -303,9 +307,9 @@ impl DepositList for DynamoEventStore {
         };
         let query = Query {
             table: &self.deposits_table,
-            index: Some(BY_MERCHANT),
+            index: Some(items::list_index(direction)),
             partition: (MERCHANT_ID, merchant.0.clone()),
-            sort: (LIST_KEY, condition),
+            sort: (items::list_attribute(direction), condition),
             forward: matches!(page.cursor, Some(Cursor::EndingBefore(_))),
             filter: status.map(|status| ("#f = :f", STATUS, s(status.as_str()))),
         };

@@ -8,8 +8,8 @@ mod view;
 
 pub use aggregate::{Attempt, AttemptState, Deposit, Refund, RefundState, TransitionError};
 pub use events::{
-    Anomaly, AnomalyKind, ChargeRef, DepositEvent, Direction, FailureReason, NewDeposit, PaymentMethod,
-    RecordedEvent, SCHEMA_VERSION,
+    Anomaly, AnomalyKind, ChargeRef, DepositEvent, Direction, FailureReason, NewDeposit,
+    PaymentMethod, RecordedEvent, SCHEMA_VERSION,
 };
 pub use settlement::{AMOUNT_MISMATCH, GATEWAY_UNAVAILABLE, Sighting};
 pub use status::DepositStatus;

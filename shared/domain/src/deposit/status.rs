@@ -7,6 +7,7 @@
 //! ```
 //! `pending → failed` happens when no gateway serves the deposit at all.
 
+use super::events::Direction;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -66,6 +67,39 @@ impl DepositStatus {
         matches!(self, Self::Succeeded | Self::PartiallyRefunded)
     }
 
+    /// The statuses a payout can have (it is never refunded).
+    pub const PAYOUT: [DepositStatus; 5] = [
+        Self::Pending,
+        Self::Processing,
+        Self::Submitted,
+        Self::Succeeded,
+        Self::Failed,
+    ];
+
+    /// The statuses `direction` can have.
+    pub fn all(direction: Direction) -> &'static [DepositStatus] {
+        match direction {
+            Direction::Deposit => &Self::ALL,
+            Direction::Payout => &Self::PAYOUT,
+        }
+    }
+
+    /// The status as merchants read it for `direction`: a payout that succeeded is `paid`.
+    pub fn name(self, direction: Direction) -> &'static str {
+        match (direction, self) {
+            (Direction::Payout, Self::Succeeded) => "paid",
+            _ => self.as_str(),
+        }
+    }
+
+    /// The status `direction` names `text`, if any.
+    pub fn parse(direction: Direction, text: &str) -> Option<DepositStatus> {
+        Self::all(direction)
+            .iter()
+            .copied()
+            .find(|s| s.name(direction) == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -100,6 +134,20 @@ mod tests {
         ] {
             assert!(from.can_become(to), "{from} -> {to}");
         }
+    }
+
+    #[test]
+    fn a_payout_that_succeeded_is_paid_and_is_never_refunded() {
+        use super::{DepositStatus, Direction};
+        assert_eq!(Succeeded.name(Direction::Payout), "paid");
+        assert_eq!(Succeeded.name(Direction::Deposit), "succeeded");
+        assert_eq!(
+            DepositStatus::parse(Direction::Payout, "paid"),
+            Some(Succeeded)
+        );
+        assert_eq!(DepositStatus::parse(Direction::Payout, "succeeded"), None);
+        assert_eq!(DepositStatus::parse(Direction::Payout, "refunded"), None);
+        assert_eq!(DepositStatus::parse(Direction::Deposit, "paid"), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod routing;
 
 pub use breaker::{BreakerPolicy, BreakerState, CallResult};
 pub use registry::{
-    Capability, Gateway, GatewayConfig, GatewayStatus, Health, UnknownWireFormat, WireFormat,
-    default_capabilities,
+    Capability, Gateway, GatewayConfig, GatewayStatus, Health, UnknownCapability,
+    UnknownWireFormat, WireFormat, default_capabilities,
 };
 pub use routing::{Route, route};

@@ -55,6 +55,15 @@ pub enum Capability {
 }
 
 impl Capability {
+    pub const ALL: [Capability; 3] = [Self::Payments, Self::Refunds, Self::Payouts];
+
+    pub fn parse(text: &str) -> Result<Self, UnknownCapability> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == text)
+            .ok_or_else(|| UnknownCapability(text.to_owned()))
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Payments => "payments",
@@ -63,6 +72,10 @@ impl Capability {
         }
     }
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown capability `{0}` (known: payments, refunds, payouts)")]
+pub struct UnknownCapability(pub String);
 
 /// What a gateway configured without a list can do (every gateway takes payments and
 /// refunds them; payouts are opt-in).

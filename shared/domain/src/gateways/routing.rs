@@ -96,7 +96,16 @@ mod tests {
             gateway("us_only", 0, &[("US", "USD")]),
         ];
         let (country, currency) = ae();
-        assert_eq!(names(route(&gateways, country, currency, Capability::Payments, NOW)), ["a", "b"]);
+        assert_eq!(
+            names(route(
+                &gateways,
+                country,
+                currency,
+                Capability::Payments,
+                NOW
+            )),
+            ["a", "b"]
+        );
     }
 
     #[test]
@@ -113,7 +122,16 @@ mod tests {
             until: NOW + time::Duration::seconds(1),
         };
         let (country, currency) = ae();
-        assert_eq!(names(route(&gateways, country, currency, Capability::Payments, NOW)), ["fine"]);
+        assert_eq!(
+            names(route(
+                &gateways,
+                country,
+                currency,
+                Capability::Payments,
+                NOW
+            )),
+            ["fine"]
+        );
         gateways[3].status.health = Health::Unhealthy;
         assert_eq!(
             route(&gateways, country, currency, Capability::Payments, NOW),
@@ -142,6 +160,9 @@ mod tests {
     fn a_pair_nobody_serves_is_unserved() {
         let gateways = vec![gateway("us", 1, &[("US", "USD")])];
         let (country, currency) = ae();
-        assert_eq!(route(&gateways, country, currency, Capability::Payments, NOW), Route::Unserved);
+        assert_eq!(
+            route(&gateways, country, currency, Capability::Payments, NOW),
+            Route::Unserved
+        );
     }
 }

@@ -113,7 +113,11 @@ fn payout_movement(after: &Deposit, recorded: &RecordedEvent) -> Option<Movement
         ),
         DepositEvent::DepositSucceeded { .. } => (
             EntryType::PayoutSettled,
-            transfer(Account::Reserved, Account::Gateway(after.gateway.clone()?), amount),
+            transfer(
+                Account::Reserved,
+                Account::Gateway(after.gateway.clone()?),
+                amount,
+            ),
         ),
         DepositEvent::DepositFailed { .. } => (
             EntryType::PayoutReversal,

@@ -117,8 +117,11 @@ pub trait GatewayConnector: Send + Sync {
     /// (a payout: the merchant's money leaves). Classified like a payment.
     async fn create_payout(&self, request: &PaymentRequest) -> PaymentOutcome;
     /// Looks a payout up like [`Self::payment_status`] (`Succeeded`: paid).
-    async fn payout_status(&self, idempotency_key: &str, external_id: Option<&str>)
-    -> StatusOutcome;
+    async fn payout_status(
+        &self,
+        idempotency_key: &str,
+        external_id: Option<&str>,
+    ) -> StatusOutcome;
     async fn refund(&self, request: &RefundRequest) -> RefundOutcome;
     /// Looks a refund up by the PSP's refund id when known, else by its idempotency key.
     async fn refund_status(
@@ -149,11 +152,7 @@ pub async fn look_up(
     external_id: Option<&str>,
 ) -> StatusOutcome {
     match direction {
-        Direction::Deposit => {
-            connector
-                .payment_status(idempotency_key, external_id)
-                .await
-        }
+        Direction::Deposit => connector.payment_status(idempotency_key, external_id).await,
         Direction::Payout => connector.payout_status(idempotency_key, external_id).await,
     }
 }

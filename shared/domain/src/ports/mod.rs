@@ -3,7 +3,7 @@
 
 pub mod gateway;
 
-use crate::deposit::DepositStatus;
+use crate::deposit::{DepositStatus, Direction};
 use crate::deposit::{DepositView, RecordedEvent};
 use crate::gateways::{
     BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus,
@@ -147,15 +147,17 @@ impl EntryFilter {
     }
 }
 
-/// A merchant's deposits, listed from an index scoped to the merchant (never a scan).
+/// A merchant's deposits or payouts, listed from an index scoped to the merchant (never
+/// a scan).
 #[async_trait]
 pub trait DepositList: Send + Sync {
-    /// Newest first (by creation, then id), optionally only those in `status`. The cursor
-    /// is one of the merchant's deposits; `Ok(None)` if it is not (unknown, or another
-    /// merchant's).
+    /// Those going `direction`, newest first (by creation, then id), optionally only
+    /// those in `status`. The cursor is one of the merchant's, going the same way;
+    /// `Ok(None)` if it is not (unknown, another merchant's, or the other direction's).
     async fn deposits(
         &self,
         merchant: &MerchantId,
+        direction: Direction,
         status: Option<DepositStatus>,
         page: &PageRequest<DepositId>,
     ) -> Result<Option<Page<DepositView>>, StoreError>;

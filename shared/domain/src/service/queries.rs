@@ -1,6 +1,7 @@
-//! Reads, always scoped to the asking merchant: another merchant's deposit is "not found".
+//! Reads, always scoped to the asking merchant and to the direction asked for: another
+//! merchant's deposit, or a payout asked for as a deposit, is "not found".
 
-use crate::deposit::{DepositEvent, DepositView, RecordedEvent};
+use crate::deposit::{DepositEvent, DepositView, Direction, RecordedEvent};
 use crate::ids::{DepositId, MerchantId};
 use crate::ledger::LedgerEntry;
 use crate::page::{Page, PageRequest};
@@ -9,24 +10,27 @@ use crate::ports::{EntryFilter, EventStore, Ledger, StoreError};
 pub async fn deposit_view(
     store: &dyn EventStore,
     merchant: &MerchantId,
+    direction: Direction,
     deposit: DepositId,
 ) -> Result<Option<DepositView>, StoreError> {
     Ok(store
         .view(deposit)
         .await?
-        .filter(|view| &view.merchant_id == merchant))
+        .filter(|view| &view.merchant_id == merchant && view.direction == direction))
 }
 
 /// The deposit's audit trail, oldest first.
 pub async fn deposit_events(
     store: &dyn EventStore,
     merchant: &MerchantId,
+    direction: Direction,
     deposit: DepositId,
 ) -> Result<Option<Vec<RecordedEvent>>, StoreError> {
     let events = store.load(deposit).await?;
     let owned = matches!(
         events.first().map(|e| &e.event),
-        Some(DepositEvent::DepositRequested { merchant_id, .. }) if merchant_id == merchant
+        Some(DepositEvent::DepositRequested { merchant_id, request, .. })
+            if merchant_id == merchant && request.direction == direction
     );
     Ok(owned.then_some(events))
 }

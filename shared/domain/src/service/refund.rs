@@ -98,7 +98,8 @@ pub async fn request_refund(
     // lost; on the first, a refund with its id is another request's, and is refused.
     let mut first_try = true;
     let decide = |deposit: &Deposit| -> Result<Decision<Verdict>, TransitionError> {
-        if &deposit.merchant_id != input.merchant {
+        // A payout is no deposit: there is nothing to refund under its id.
+        if &deposit.merchant_id != input.merchant || deposit.is_payout() {
             return Ok(Decision::nothing(Verdict::NotFound));
         }
         let retrying = !std::mem::replace(&mut first_try, false);

@@ -144,6 +144,35 @@ pub fn new_deposit_batch(merchant: &MerchantId, key_text: Option<&str>) -> Appen
     }
 }
 
+/// A new payout of `amount` by `merchant` (to `ba_success`), with the reservation it
+/// posts.
+pub fn new_payout_batch(merchant: &MerchantId, amount: u64) -> AppendBatch {
+    let deposit_id = DepositId(Uuid::now_v7());
+    let mut request = new_deposit(amount);
+    request.direction = paygate_domain::deposit::Direction::Payout;
+    request.customer_id = String::new();
+    let first = recorded(
+        deposit_id,
+        1,
+        DepositEvent::DepositRequested {
+            deposit_id,
+            merchant_id: merchant.clone(),
+            request,
+        },
+    );
+    let view = Deposit::start(&first).unwrap().view();
+    let ledger = paygate_domain::ledger::movements(None, std::slice::from_ref(&first)).unwrap();
+    AppendBatch {
+        deposit_id,
+        expected_version: 0,
+        events: vec![first],
+        view,
+        idempotency: None,
+        lookups: Vec::new(),
+        ledger,
+    }
+}
+
 /// The batch that appends `events` after `expected_version`, with the view they lead to.
 pub fn follow_up_batch(stream: &[RecordedEvent], events: Vec<RecordedEvent>) -> AppendBatch {
     let mut deposit = Deposit::replay(stream).unwrap();
@@ -192,5 +221,6 @@ pub fn gateway_config(name: &str) -> GatewayConfig {
         currencies: vec![Currency::parse("AED").unwrap()],
         priority: 1,
         enabled: true,
+        capabilities: paygate_domain::gateways::default_capabilities(),
     }
 }

@@ -3,10 +3,11 @@
 //! gaplessly under concurrency, and page through lists exactly once.
 
 use crate::contract::fixtures::{
-    self, failed_attempt, follow_up_batch, merchant, new_deposit_batch, recorded, succeeded_attempt,
+    self, failed_attempt, follow_up_batch, merchant, new_deposit_batch, new_payout_batch, recorded,
+    succeeded_attempt,
 };
 use futures::future::join_all;
-use paygate_domain::deposit::DepositStatus;
+use paygate_domain::deposit::{DepositStatus, Direction};
 use paygate_domain::ledger::{Account, EntryType, LedgerHead, Movement, transfer};
 use paygate_domain::page::{Cursor, Page, PageRequest};
 use paygate_domain::ports::{
@@ -278,6 +279,95 @@ pub async fn concurrent_debits_never_overdraw_and_entries_stay_gapless((store, l
     assert_eq!(LedgerHead::fold(merchant, &entries), Some(head));
 }
 
+pub async fn concurrent_payouts_reserve_exactly_what_is_there((store, ledger, _): Stores) {
+    // GIVEN a merchant whose balance covers 10 payouts of 1000
+    let merchant = merchant();
+    captured(store.as_ref(), &merchant).await;
+    // WHEN 50 payouts of 1000 are requested at once
+    let batches: Vec<_> = (0..50)
+        .map(|_| new_payout_batch(&merchant, 1_000))
+        .collect();
+    let results = join_all(batches.iter().map(|batch| {
+        let store = store.clone();
+        let batch = batch.clone();
+        async move { store.append(batch).await }
+    }))
+    .await;
+    // THEN exactly 10 were recorded and reserved; the others wrote nothing at all
+    let accepted: Vec<_> = batches
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(b, _)| b.deposit_id)
+        .collect();
+    assert_eq!(accepted.len(), 10, "{results:?}");
+    for (batch, result) in batches.iter().zip(&results) {
+        if result.is_err() {
+            assert!(
+                matches!(result, Err(AppendError::BalanceInsufficient(_))),
+                "{result:?}"
+            );
+            assert!(store.load(batch.deposit_id).await.unwrap().is_empty());
+            assert_eq!(store.view(batch.deposit_id).await.unwrap(), None);
+        }
+    }
+    let head = ledger.head(&merchant).await.unwrap();
+    assert_eq!(available(&head), (CAPTURED - 10_000, 10_000));
+    // ... and one that fails gives its 1000 back, once
+    let failed = store.load(accepted[0]).await.unwrap();
+    then(store.as_ref(), failed, |_, _| {
+        vec![DepositEvent::DepositFailed {
+            reason: paygate_domain::deposit::FailureReason::new("account_closed", "closed"),
+        }]
+    })
+    .await;
+    let head = ledger.head(&merchant).await.unwrap();
+    assert_eq!(available(&head), (CAPTURED - 9_000, 9_000));
+    assert_eq!(head.balances[&aed()].total(), 0);
+    let entries = every_entry(ledger.as_ref(), &merchant).await;
+    let types: Vec<_> = entries.iter().map(|e| e.movement.entry_type).collect();
+    assert_eq!(types.len(), 12);
+    assert_eq!(types.last(), Some(&EntryType::PayoutReversal));
+    assert_eq!(LedgerHead::fold(merchant, &entries), Some(head));
+}
+
+pub async fn payouts_and_deposits_are_listed_apart((store, _, list): Stores) {
+    // GIVEN a merchant with a deposit that succeeded and a payout of part of it
+    let merchant = merchant();
+    let deposit = captured(store.as_ref(), &merchant).await[0].deposit_id;
+    let payout = new_payout_batch(&merchant, 1_000);
+    let payout_id = payout.deposit_id;
+    store.append(payout).await.unwrap();
+    // WHEN it lists its deposits and its payouts
+    let first = PageRequest::first(10);
+    let listed = async |direction| {
+        let page = list
+            .deposits(&merchant, direction, None, &first)
+            .await
+            .unwrap()
+            .unwrap();
+        page.data.iter().map(|v| v.id).collect::<Vec<_>>()
+    };
+    // THEN each list holds its own
+    assert_eq!(listed(Direction::Deposit).await, [deposit]);
+    assert_eq!(listed(Direction::Payout).await, [payout_id]);
+    // ... and one list's object is no cursor in the other
+    let after = |id| PageRequest {
+        limit: 10,
+        cursor: Some(Cursor::StartingAfter(id)),
+    };
+    let crossed = list
+        .deposits(&merchant, Direction::Payout, None, &after(deposit))
+        .await
+        .unwrap();
+    assert_eq!(crossed, None);
+    let crossed = list
+        .deposits(&merchant, Direction::Deposit, None, &after(payout_id))
+        .await
+        .unwrap();
+    assert_eq!(crossed, None);
+}
+
 /// Every page of `list` from the newest, following `starting_after`, then back from the
 /// oldest following `ending_before`: both walks' items, newest first.
 async fn walk<T, K: Clone>(
@@ -374,7 +464,7 @@ pub async fn deposits_list_the_merchants_own_newest_first_by_status((store, _, l
     let (foreign, _) = created(store.as_ref(), &fixtures::merchant()).await;
     // WHEN it pages through them 3 at a time
     let all = async |page: PageRequest<DepositId>| {
-        list.deposits(&merchant, None, &page)
+        list.deposits(&merchant, Direction::Deposit, None, &page)
             .await
             .unwrap()
             .unwrap()
@@ -390,6 +480,7 @@ pub async fn deposits_list_the_merchants_own_newest_first_by_status((store, _, l
     let processing = list
         .deposits(
             &merchant,
+            Direction::Deposit,
             Some(DepositStatus::Processing),
             &PageRequest::first(10),
         )
@@ -405,7 +496,12 @@ pub async fn deposits_list_the_merchants_own_newest_first_by_status((store, _, l
             limit: 3,
             cursor: Some(Cursor::StartingAfter(cursor)),
         };
-        assert_eq!(list.deposits(&merchant, None, &page).await.unwrap(), None);
+        assert_eq!(
+            list.deposits(&merchant, Direction::Deposit, None, &page)
+                .await
+                .unwrap(),
+            None
+        );
     }
 }
 
@@ -422,7 +518,7 @@ pub async fn deposit_pages_stay_exact_while_new_deposits_arrive((store, _, list)
     loop {
         created(store.as_ref(), &merchant).await;
         let page = list
-            .deposits(&merchant, None, &request)
+            .deposits(&merchant, Direction::Deposit, None, &request)
             .await
             .unwrap()
             .unwrap();

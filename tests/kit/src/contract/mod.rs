@@ -43,6 +43,8 @@ macro_rules! ledger_contract {
             a_capture_credits_available_and_a_refund_moves_it_through_reserved,
             a_batch_that_would_overdraw_writes_nothing,
             concurrent_debits_never_overdraw_and_entries_stay_gapless,
+            concurrent_payouts_reserve_exactly_what_is_there,
+            payouts_and_deposits_are_listed_apart,
             ledger_pages_list_every_entry_once_newest_first,
             deposits_list_the_merchants_own_newest_first_by_status,
             deposit_pages_stay_exact_while_new_deposits_arrive,

@@ -6,7 +6,7 @@
 
 use super::{Call, FaultHook, Port};
 use async_trait::async_trait;
-use paygate_domain::deposit::{DepositStatus, SweepKind};
+use paygate_domain::deposit::{DepositStatus, Direction, SweepKind};
 use paygate_domain::gateways::{
     BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus,
 };
@@ -160,11 +160,12 @@ impl<P: DepositList + ?Sized> DepositList for Hooked<P> {
     async fn deposits(
         &self,
         merchant: &MerchantId,
+        direction: Direction,
         status: Option<DepositStatus>,
         page: &PageRequest<DepositId>,
     ) -> Result<Option<Page<DepositView>>, StoreError> {
         let call = Call::read(Port::Index, "deposits");
-        self.guard(call, self.inner.deposits(merchant, status, page))
+        self.guard(call, self.inner.deposits(merchant, direction, status, page))
             .await
     }
 }

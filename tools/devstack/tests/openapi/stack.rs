@@ -143,6 +143,7 @@ fn seed(name: &str, format: &str, country: &str, currency: &str) -> GatewaySeed 
         currencies: vec![Currency::parse(currency).expect("a currency")],
         priority: 10,
         enabled: true,
+        capabilities: paygate_domain::gateways::Capability::ALL.to_vec(),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::checks::{check_base_url, check_name};
 use super::raw::{FIELDS, RawEntry, RawFile};
-use paygate_domain::gateways::GatewayConfig;
+use paygate_domain::gateways::{Capability, GatewayConfig, default_capabilities};
 use paygate_domain::{Country, Currency};
 use paygate_gateways::WireFormat;
 use serde_json::Value;
@@ -222,6 +222,20 @@ fn check_entry(entry: usize, raw: &RawEntry, problems: &mut Vec<Problem>) -> Opt
         priority
     });
 
+    // Optional: a gateway configured without it takes payments and refunds them.
+    let capabilities = match raw.get("capabilities") {
+        None => Some(default_capabilities()),
+        Some(value) => codes(
+            value,
+            "capabilities",
+            "capability",
+            Capability::parse,
+            |c| c.as_str(),
+        )
+        .map_err(|(field, message)| problem(&field, message))
+        .ok(),
+    };
+
     let enabled = enabled.and_then(|value| match value {
         Value::Bool(enabled) => Some(*enabled),
         _ => {
@@ -241,6 +255,7 @@ fn check_entry(entry: usize, raw: &RawEntry, problems: &mut Vec<Problem>) -> Opt
         currencies: currencies?,
         priority: priority?,
         enabled: enabled?,
+        capabilities: capabilities?,
     })
 }
 

@@ -53,5 +53,6 @@ pub fn acme() -> GatewayConfig {
         currencies: vec![currency("AED"), currency("USD")],
         priority: 10,
         enabled: true,
+        capabilities: paygate_domain::gateways::default_capabilities(),
     }
 }

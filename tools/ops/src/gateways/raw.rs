@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::fmt;
 
 /// The fields of a `put` entry: the devstack seed's, with `base_url` required.
-pub const FIELDS: [&str; 7] = [
+pub const FIELDS: [&str; 8] = [
     "name",
     "format",
     "base_url",
@@ -15,6 +15,7 @@ pub const FIELDS: [&str; 7] = [
     "currencies",
     "priority",
     "enabled",
+    "capabilities",
 ];
 
 /// One entry as written: the known fields (each kept once, as JSON), and what was wrong
