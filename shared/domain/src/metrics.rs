@@ -14,6 +14,10 @@ pub const DEPOSITS_FAILED: &str = "deposits_failed";
 pub const AMOUNT_CAPTURED: &str = "amount_captured_minor";
 pub const TIME_TO_FINAL: &str = "deposit_time_to_final_seconds";
 pub const ATTEMPTS_FAILED: &str = "attempts_failed";
+pub const PAYOUTS_REQUESTED: &str = "payouts_requested";
+pub const PAYOUTS_PAID: &str = "payouts_paid";
+pub const PAYOUTS_FAILED: &str = "payouts_failed";
+pub const AMOUNT_PAID_OUT: &str = "amount_paid_out_minor";
 pub const REFUNDS_REQUESTED: &str = "refunds_requested";
 pub const REFUNDS_SUCCEEDED: &str = "refunds_succeeded";
 pub const REFUNDS_FAILED: &str = "refunds_failed";
@@ -56,6 +60,26 @@ pub const CATALOGUE: &[(&str, Unit, &str)] = &[
         ATTEMPTS_FAILED,
         Unit::Count,
         "gateway attempts that failed (a fallback may follow), by gateway and retryable",
+    ),
+    (
+        PAYOUTS_REQUESTED,
+        Unit::Count,
+        "payouts accepted (their amount reserved), by corridor",
+    ),
+    (
+        PAYOUTS_PAID,
+        Unit::Count,
+        "payouts paid, by gateway and corridor",
+    ),
+    (
+        PAYOUTS_FAILED,
+        Unit::Count,
+        "payouts failed (their amount back in available), by corridor and reason code",
+    ),
+    (
+        AMOUNT_PAID_OUT,
+        Unit::Count,
+        "minor units paid out, by currency",
     ),
     (
         REFUNDS_REQUESTED,
@@ -142,6 +166,9 @@ pub fn code_label(code: &str) -> String {
 /// Counts what `events` (just appended) record; `after` is the deposit once they applied.
 pub fn record_appended(after: &Deposit, events: &[RecordedEvent]) {
     for recorded in events {
+        if after.is_payout() && record_payout(after, &recorded.event) {
+            continue;
+        }
         match &recorded.event {
             DepositEvent::DepositRequested { .. } => {
                 counter!(DEPOSITS_REQUESTED, "corridor" => corridor(after)).increment(1);
@@ -196,6 +223,30 @@ pub fn record_appended(after: &Deposit, events: &[RecordedEvent]) {
             _ => {}
         }
     }
+}
+
+/// Counts a payout's own events (requested, paid, failed); `false` for the events it
+/// shares with deposits (attempts, anomalies), which are counted the same way.
+fn record_payout(after: &Deposit, event: &DepositEvent) -> bool {
+    match event {
+        DepositEvent::DepositRequested { .. } => {
+            counter!(PAYOUTS_REQUESTED, "corridor" => corridor(after)).increment(1);
+        }
+        DepositEvent::DepositSucceeded { .. } => {
+            let gateway = after.gateway.clone().unwrap_or_default();
+            counter!(PAYOUTS_PAID, "gateway" => gateway, "corridor" => corridor(after))
+                .increment(1);
+            counter!(AMOUNT_PAID_OUT, "currency" => after.request.currency.code())
+                .increment(after.request.amount.minor());
+        }
+        DepositEvent::DepositFailed { reason } => {
+            let reason = code_label(&reason.code);
+            counter!(PAYOUTS_FAILED, "corridor" => corridor(after), "reason" => reason)
+                .increment(1);
+        }
+        _ => return false,
+    }
+    true
 }
 
 /// One payment call to `gateway`: its outcome class and how long it took.

@@ -168,6 +168,24 @@ impl Stream {
         }
     }
 
+    /// A stream holding only the request of a payout of `amount` (to a bank account).
+    pub fn payout_requested(amount: u64) -> Self {
+        let mut request = new_deposit(amount);
+        request.direction = paygate_domain::deposit::Direction::Payout;
+        request.customer_id = String::new();
+        let event = DepositEvent::DepositRequested {
+            deposit_id: DEPOSIT,
+            merchant_id: merchant(),
+            request,
+        };
+        let first = recorded(DEPOSIT, 1, event);
+        let deposit = Deposit::start(&first).expect("a valid first event starts a payout");
+        Self {
+            events: vec![first],
+            deposit,
+        }
+    }
+
     /// A stream that went through a successful attempt 1 (external id `ext_1`).
     pub fn succeeded(amount: u64) -> Self {
         Self::requested(amount)
