@@ -18,6 +18,32 @@ use serde_json::{Value, json};
 
 pub const SECRET: &str = "whsec_simulator_tests";
 
+/// How long a test waits for webhooks.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Panics unless the delivery carries a valid `Paygate-Signature` for [`SECRET`].
+pub fn assert_signed(delivery: &Delivery) {
+    let header = delivery
+        .signature
+        .as_deref()
+        .expect("Paygate-Signature header");
+    paygate_signature::verify(
+        header,
+        &[SECRET.as_bytes()],
+        &delivery.body,
+        unix_now(),
+        paygate_signature::DEFAULT_TOLERANCE_SECS,
+    )
+    .unwrap_or_else(|e| panic!("signature {header:?} rejected: {e}"));
+}
+
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
