@@ -108,30 +108,38 @@ pub(crate) fn present(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|v| !v.is_empty())
 }
 
+/// The operations whose outcomes [`log_payment`] and [`log_status`] write.
+pub(crate) const CREATE_PAYMENT: &str = "create payment";
+pub(crate) const CREATE_PAYOUT: &str = "create payout";
+pub(crate) const PAYMENT_STATUS: &str = "payment status";
+pub(crate) const PAYOUT_STATUS: &str = "payout status";
+
 /// One line per call outcome: the kind and the code or reason, never a body or a token.
-pub(crate) fn log_payment(outcome: &PaymentOutcome) {
+/// `operation` is [`CREATE_PAYMENT`] or [`CREATE_PAYOUT`].
+pub(crate) fn log_payment(operation: &'static str, outcome: &PaymentOutcome) {
     match outcome {
-        PaymentOutcome::Accepted { .. } => tracing::info!(outcome = "accepted", "create payment"),
+        PaymentOutcome::Accepted { .. } => tracing::info!(outcome = "accepted", "{operation}"),
         PaymentOutcome::Declined { code, .. } => {
-            tracing::info!(outcome = "declined", %code, "create payment");
+            tracing::info!(outcome = "declined", %code, "{operation}");
         }
         PaymentOutcome::Transient { reason } => {
-            tracing::warn!(outcome = "transient", %reason, "create payment");
+            tracing::warn!(outcome = "transient", %reason, "{operation}");
         }
         PaymentOutcome::Ambiguous { reason } => {
-            tracing::warn!(outcome = "ambiguous", %reason, "create payment");
+            tracing::warn!(outcome = "ambiguous", %reason, "{operation}");
         }
     }
 }
 
-pub(crate) fn log_status(outcome: &StatusOutcome) {
+/// `operation` is [`PAYMENT_STATUS`] or [`PAYOUT_STATUS`].
+pub(crate) fn log_status(operation: &'static str, outcome: &StatusOutcome) {
     match outcome {
         StatusOutcome::Found { state, .. } => {
-            tracing::info!(outcome = "found", state = ?state, "payment status");
+            tracing::info!(outcome = "found", state = ?state, "{operation}");
         }
-        StatusOutcome::NotFound => tracing::info!(outcome = "not_found", "payment status"),
+        StatusOutcome::NotFound => tracing::info!(outcome = "not_found", "{operation}"),
         StatusOutcome::Unknown { reason } => {
-            tracing::warn!(outcome = "unknown", %reason, "payment status");
+            tracing::warn!(outcome = "unknown", %reason, "{operation}");
         }
     }
 }

@@ -4,8 +4,10 @@
 //!
 //! What is safe to do next depends on whether the PSP may have acted, so every answer
 //! (or its absence) is mapped once, the same way for both wire formats. The HTTP status
-//! speaks first; the body decides only where the status leaves it open. "Status" is both
-//! lookups: payment status and refund status.
+//! speaks first; the body decides only where the status leaves it open. "Status" is every
+//! lookup: payment, payout and refund status. A payout is classified exactly like a
+//! payment: "create payment" is create payout too (a JSON `422 destination_rejected` or a
+//! SOAP `REJECTED` is its final `Declined`).
 //!
 //! | what happened | create payment | status | refund |
 //! |---|---|---|---|

@@ -28,9 +28,10 @@ pub(crate) fn raw(status: u16, body: &str) -> Reply {
     }
 }
 
-/// `create`, `status`, `refund` and `refund_status`: an answer read the way the format in
-/// scope reads it (its `CreatePaymentReply`, `PaymentStatusReply`, `RefundReply` and
-/// `RefundStatusReply`), so both formats' tests speak the same words.
+/// `create`, `status`, `refund`, `refund_status`, `create_payout` and `payout_status`: an
+/// answer read the way the format in scope reads it (its `CreatePaymentReply`,
+/// `PaymentStatusReply`, `RefundReply`, `RefundStatusReply`, `CreatePayoutReply` and
+/// `PayoutStatusReply`), so both formats' tests speak the same words.
 macro_rules! reply_readers {
     () => {
         fn create(reply: Reply) -> PaymentOutcome {
@@ -47,6 +48,14 @@ macro_rules! reply_readers {
 
         fn refund_status(reply: Reply) -> RefundStatusOutcome {
             RefundStatusReply(reply).into()
+        }
+
+        fn create_payout(reply: Reply) -> PaymentOutcome {
+            CreatePayoutReply(reply).into()
+        }
+
+        fn payout_status(reply: Reply) -> StatusOutcome {
+            PayoutStatusReply(reply).into()
         }
     };
 }

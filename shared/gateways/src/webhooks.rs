@@ -1,5 +1,11 @@
 //! Parsing the PSPs' webhook bodies (WIRE.md, "Webhooks") into the domain's
 //! [`GatewayNotification`]. Call only after the signature was verified.
+//!
+//! A payout's event becomes a payment event of the payout (`payout.paid`:
+//! [`NotifiedOutcome::PaymentSucceeded`], `payout.failed`: [`NotifiedOutcome::PaymentFailed`]),
+//! its external id the PSP's payout id (`payout_id` / `PayoutId`): the domain finds the
+//! payout's stream by it. Each event type requires its own id field (a payment or refund
+//! event its payment id, a payout event its payout id) and ignores the other.
 
 use paygate_domain::gateways::WireFormat;
 use paygate_domain::ports::gateway::{GatewayNotification, NotifiedOutcome};
@@ -36,7 +42,12 @@ struct JsonEvent {
     id: String,
     #[serde(rename = "type")]
     kind: String,
-    payment_id: String,
+    /// Payment and refund events.
+    #[serde(default)]
+    payment_id: Option<String>,
+    /// Payout events.
+    #[serde(default)]
+    payout_id: Option<String>,
     #[serde(default)]
     refund_id: Option<String>,
     reference: String,
@@ -49,20 +60,22 @@ struct JsonEvent {
 fn parse_json(body: &[u8]) -> Result<GatewayNotification, NotificationError> {
     let event: JsonEvent =
         serde_json::from_slice(body).map_err(|_| NotificationError::Malformed("json"))?;
-    let outcome = outcome(
-        match event.kind.as_str() {
-            "payment.succeeded" => Kind::PaymentSucceeded,
-            "payment.failed" => Kind::PaymentFailed,
-            "refund.succeeded" => Kind::RefundSucceeded,
-            "refund.failed" => Kind::RefundFailed,
-            other => return Err(NotificationError::UnknownType(other.to_owned())),
-        },
-        event.refund_id,
-        event.failure_code,
-    )?;
+    let kind = match event.kind.as_str() {
+        "payment.succeeded" => Kind::PaymentSucceeded,
+        "payment.failed" => Kind::PaymentFailed,
+        "refund.succeeded" => Kind::RefundSucceeded,
+        "refund.failed" => Kind::RefundFailed,
+        "payout.paid" => Kind::PayoutPaid,
+        "payout.failed" => Kind::PayoutFailed,
+        other => return Err(NotificationError::UnknownType(other.to_owned())),
+    };
+    let external_id = kind
+        .external_id(event.payment_id, event.payout_id)
+        .ok_or(NotificationError::Malformed("json"))?;
+    let outcome = outcome(kind, event.refund_id, event.failure_code)?;
     Ok(GatewayNotification {
         event_id: event.id,
-        external_id: event.payment_id,
+        external_id,
         reference: reference(event.reference)?,
         charged: money(event.amount, &event.currency)?,
         outcome,
@@ -75,8 +88,12 @@ struct SoapNotification {
     event_id: String,
     #[serde(rename = "Type")]
     kind: String,
-    #[serde(rename = "TransactionId")]
-    transaction_id: String,
+    /// Payment and refund notifications.
+    #[serde(rename = "TransactionId", default)]
+    transaction_id: Option<String>,
+    /// Payout notifications.
+    #[serde(rename = "PayoutId", default)]
+    payout_id: Option<String>,
     #[serde(rename = "RefundId", default)]
     refund_id: Option<String>,
     #[serde(rename = "Reference")]
@@ -93,20 +110,22 @@ fn parse_soap(body: &[u8]) -> Result<GatewayNotification, NotificationError> {
     let text = std::str::from_utf8(body).map_err(|_| NotificationError::Malformed("soap"))?;
     let event: SoapNotification =
         quick_xml::de::from_str(text).map_err(|_| NotificationError::Malformed("soap"))?;
-    let outcome = outcome(
-        match event.kind.as_str() {
-            "PAYMENT_SUCCEEDED" => Kind::PaymentSucceeded,
-            "PAYMENT_FAILED" => Kind::PaymentFailed,
-            "REFUND_SUCCEEDED" => Kind::RefundSucceeded,
-            "REFUND_FAILED" => Kind::RefundFailed,
-            other => return Err(NotificationError::UnknownType(other.to_owned())),
-        },
-        event.refund_id,
-        event.reason_code,
-    )?;
+    let kind = match event.kind.as_str() {
+        "PAYMENT_SUCCEEDED" => Kind::PaymentSucceeded,
+        "PAYMENT_FAILED" => Kind::PaymentFailed,
+        "REFUND_SUCCEEDED" => Kind::RefundSucceeded,
+        "REFUND_FAILED" => Kind::RefundFailed,
+        "PAYOUT_PAID" => Kind::PayoutPaid,
+        "PAYOUT_FAILED" => Kind::PayoutFailed,
+        other => return Err(NotificationError::UnknownType(other.to_owned())),
+    };
+    let external_id = kind
+        .external_id(event.transaction_id, event.payout_id)
+        .ok_or(NotificationError::Malformed("soap"))?;
+    let outcome = outcome(kind, event.refund_id, event.reason_code)?;
     Ok(GatewayNotification {
         event_id: event.event_id,
-        external_id: event.transaction_id,
+        external_id,
         reference: reference(event.reference)?,
         charged: money(event.amount, &event.currency)?,
         outcome,
@@ -133,6 +152,19 @@ enum Kind {
     PaymentFailed,
     RefundSucceeded,
     RefundFailed,
+    PayoutPaid,
+    PayoutFailed,
+}
+
+impl Kind {
+    /// The PSP's id the event is about: the payment's for payment and refund events, the
+    /// payout's for payout events (`None` if the event lacks it).
+    fn external_id(&self, payment_id: Option<String>, payout_id: Option<String>) -> Option<String> {
+        match self {
+            Self::PayoutPaid | Self::PayoutFailed => payout_id,
+            _ => payment_id,
+        }
+    }
 }
 
 fn outcome(
@@ -152,8 +184,10 @@ fn outcome(
             .ok_or(NotificationError::MissingRefundId)
     };
     Ok(match kind {
-        Kind::PaymentSucceeded => NotifiedOutcome::PaymentSucceeded,
-        Kind::PaymentFailed => NotifiedOutcome::PaymentFailed { code: code() },
+        // A payout's outcome is reported as a payment's: the domain tells them apart by
+        // the stream the external id finds.
+        Kind::PaymentSucceeded | Kind::PayoutPaid => NotifiedOutcome::PaymentSucceeded,
+        Kind::PaymentFailed | Kind::PayoutFailed => NotifiedOutcome::PaymentFailed { code: code() },
         Kind::RefundSucceeded => NotifiedOutcome::RefundSucceeded {
             refund_external_id: refund()?,
         },
@@ -221,6 +255,102 @@ mod tests {
             ),
             Err(NotificationError::MissingRefundId)
         );
+    }
+
+    #[test]
+    fn json_payout_notifications_parse_as_payment_outcomes_of_the_payout() {
+        let paid =
+            br#"{"id":"evt_3","type":"payout.paid","payout_id":"po_1","reference":"payout-1",
+            "amount":5000,"currency":"EUR","failure_code":null,"created":1}"#;
+        let parsed = parse_notification(WireFormat::Json, paid).unwrap();
+        assert_eq!(
+            parsed,
+            GatewayNotification {
+                event_id: "evt_3".into(),
+                external_id: "po_1".into(),
+                reference: "payout-1".into(),
+                charged: money(5_000, "EUR").unwrap(),
+                outcome: NotifiedOutcome::PaymentSucceeded,
+            }
+        );
+        // A payment id beside it (null or not) is not the payout's.
+        let failed = br#"{"id":"evt_4","type":"payout.failed","payment_id":null,"refund_id":null,
+            "payout_id":"po_2","reference":"payout-2","amount":5000,"currency":"EUR",
+            "failure_code":"account_closed","created":1}"#;
+        let parsed = parse_notification(WireFormat::Json, failed).unwrap();
+        assert_eq!(parsed.external_id, "po_2");
+        assert_eq!(
+            parsed.outcome,
+            NotifiedOutcome::PaymentFailed {
+                code: "account_closed".into()
+            }
+        );
+    }
+
+    #[test]
+    fn soap_payout_notifications_parse_as_payment_outcomes_of_the_payout() {
+        let failed = br#"<p:Notification xmlns:p="urn:paygate:sim:psp"><p:EventId>evt_5</p:EventId>
+            <p:Type>PAYOUT_FAILED</p:Type><p:PayoutId>po_3</p:PayoutId><p:Reference>payout-3</p:Reference>
+            <p:Amount>5000</p:Amount><p:Currency>EUR</p:Currency><p:ReasonCode>account_closed</p:ReasonCode></p:Notification>"#;
+        let parsed = parse_notification(WireFormat::Soap, failed).unwrap();
+        assert_eq!(
+            parsed,
+            GatewayNotification {
+                event_id: "evt_5".into(),
+                external_id: "po_3".into(),
+                reference: "payout-3".into(),
+                charged: money(5_000, "EUR").unwrap(),
+                outcome: NotifiedOutcome::PaymentFailed {
+                    code: "account_closed".into()
+                },
+            }
+        );
+        let paid = br#"<p:Notification xmlns:p="urn:paygate:sim:psp"><p:EventId>evt_6</p:EventId>
+            <p:Type>PAYOUT_PAID</p:Type><p:TransactionId/><p:PayoutId>po_4</p:PayoutId><p:Reference>r</p:Reference>
+            <p:Amount>1</p:Amount><p:Currency>EUR</p:Currency><p:ReasonCode/></p:Notification>"#;
+        let parsed = parse_notification(WireFormat::Soap, paid).unwrap();
+        assert_eq!(
+            (parsed.external_id.as_str(), parsed.outcome),
+            ("po_4", NotifiedOutcome::PaymentSucceeded)
+        );
+    }
+
+    #[test]
+    fn each_event_type_needs_its_own_id() {
+        for (format, body) in [
+            (
+                WireFormat::Json,
+                &br#"{"id":"e","type":"payout.paid","payment_id":"pay_1","reference":"r","amount":1,"currency":"EUR"}"#[..],
+            ),
+            (
+                WireFormat::Json,
+                br#"{"id":"e","type":"payment.succeeded","payout_id":"po_1","reference":"r","amount":1,"currency":"EUR"}"#,
+            ),
+            (
+                WireFormat::Soap,
+                br#"<p:Notification xmlns:p="urn:paygate:sim:psp"><p:EventId>e</p:EventId><p:Type>PAYOUT_PAID</p:Type><p:TransactionId>txn_1</p:TransactionId><p:Reference>r</p:Reference><p:Amount>1</p:Amount><p:Currency>EUR</p:Currency></p:Notification>"#,
+            ),
+            (
+                WireFormat::Soap,
+                br#"<p:Notification xmlns:p="urn:paygate:sim:psp"><p:EventId>e</p:EventId><p:Type>PAYMENT_SUCCEEDED</p:Type><p:PayoutId>po_1</p:PayoutId><p:Reference>r</p:Reference><p:Amount>1</p:Amount><p:Currency>EUR</p:Currency></p:Notification>"#,
+            ),
+        ] {
+            assert!(
+                matches!(
+                    parse_notification(format, body),
+                    Err(NotificationError::Malformed(_))
+                ),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        assert!(matches!(
+            parse_notification(
+                WireFormat::Json,
+                br#"{"id":"e","type":"payout.cancelled","payout_id":"po_1","reference":"r","amount":1,"currency":"EUR"}"#
+            ),
+            Err(NotificationError::UnknownType(_))
+        ));
     }
 
     fn aed(minor: u64) -> Money {

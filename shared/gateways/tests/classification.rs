@@ -1,6 +1,7 @@
 //! The classification table of `connector.rs`, row by row: both connectors over a canned
 //! exchange, every (format, HTTP status, body) → the outcome of create payment, payment
-//! status, refund and refund status.
+//! status, refund and refund status; and on every row a payout (create payout, payout
+//! status) is classified exactly like a payment.
 
 #[path = "common/canned.rs"]
 mod canned;
@@ -8,8 +9,10 @@ mod canned;
 mod payment;
 
 use canned::Canned;
+use paygate_domain::deposit::Direction;
 use paygate_domain::ports::gateway::{
-    PaymentOutcome, RefundOutcome, RefundRequest, RefundStatusOutcome, StatusOutcome,
+    GatewayConnector, PaymentOutcome, PaymentRequest, RefundOutcome, RefundRequest,
+    RefundStatusOutcome, StatusOutcome, look_up, send,
 };
 use paygate_domain::{Amount, DepositId};
 use paygate_gateways::{ConnectorConfig, HttpExchange, TransportError, WireFormat, connector_over};
@@ -50,6 +53,9 @@ fn success_body(format: WireFormat, request: &http::Request<Vec<u8>>) -> String 
         WireFormat::Json if path.starts_with("/v1/payments") => {
             r#"{"id":"pay_1","status":"pending","amount":10099,"currency":"AED"}"#.into()
         }
+        WireFormat::Json if path.starts_with("/v1/payouts") => {
+            r#"{"id":"po_1","status":"pending","amount":10099,"currency":"AED"}"#.into()
+        }
         WireFormat::Json => r#"{"id":"ref_1","status":"pending","amount":500}"#.into(),
         WireFormat::Soap => envelope(match action.trim_matches('"') {
             "CreatePayment" => {
@@ -63,6 +69,12 @@ fn success_body(format: WireFormat, request: &http::Request<Vec<u8>>) -> String 
             }
             "GetRefundStatus" => {
                 "<p:GetRefundStatusResponse><p:RefundId>rf_1</p:RefundId><p:Status>PENDING</p:Status><p:ReasonCode/></p:GetRefundStatusResponse>"
+            }
+            "CreatePayout" => {
+                "<p:CreatePayoutResponse><p:PayoutId>po_1</p:PayoutId><p:Status>PENDING</p:Status></p:CreatePayoutResponse>"
+            }
+            "GetPayoutStatus" => {
+                "<p:GetPayoutStatusResponse><p:PayoutId>po_1</p:PayoutId><p:Status>PENDING</p:Status><p:ReasonCode/></p:GetPayoutStatusResponse>"
             }
             other => panic!("unexpected SOAPAction {other}"),
         }),
@@ -94,8 +106,35 @@ impl Answer {
     }
 }
 
-/// The four outcomes, by kind.
-async fn outcomes(format: WireFormat, answer: Answer) -> [&'static str; 4] {
+/// What came of a row: the four outcomes by kind, and those of a payout.
+struct Outcomes {
+    /// Create payment, payment status, refund, refund status.
+    calls: [&'static str; 4],
+    /// Create payout, payout status.
+    payout: [&'static str; 2],
+}
+
+/// Create and status, by kind, sent the way `direction`'s money goes.
+async fn create_and_status(
+    connector: &dyn GatewayConnector,
+    direction: Direction,
+    request: &PaymentRequest,
+) -> [&'static str; 2] {
+    let create = match send(connector, direction, request).await {
+        PaymentOutcome::Accepted { .. } => "accepted",
+        PaymentOutcome::Declined { .. } => "declined",
+        PaymentOutcome::Transient { .. } => "transient",
+        PaymentOutcome::Ambiguous { .. } => "ambiguous",
+    };
+    let status = match look_up(connector, direction, &request.idempotency_key, None).await {
+        StatusOutcome::Found { .. } => "found",
+        StatusOutcome::NotFound => "not_found",
+        StatusOutcome::Unknown { .. } => "unknown",
+    };
+    [create, status]
+}
+
+async fn outcomes(format: WireFormat, answer: Answer) -> Outcomes {
     let connector = connector_over(
         format,
         ConnectorConfig::new("https://psp.test"),
@@ -108,20 +147,8 @@ async fn outcomes(format: WireFormat, answer: Answer) -> [&'static str; 4] {
         external_id: "pay_1".into(),
         amount: Amount::new(500).unwrap(),
     };
-    let create = match connector.create_payment(&payment).await {
-        PaymentOutcome::Accepted { .. } => "accepted",
-        PaymentOutcome::Declined { .. } => "declined",
-        PaymentOutcome::Transient { .. } => "transient",
-        PaymentOutcome::Ambiguous { .. } => "ambiguous",
-    };
-    let status = match connector
-        .payment_status(&payment.idempotency_key, None)
-        .await
-    {
-        StatusOutcome::Found { .. } => "found",
-        StatusOutcome::NotFound => "not_found",
-        StatusOutcome::Unknown { .. } => "unknown",
-    };
+    let [create, status] = create_and_status(&*connector, Direction::Deposit, &payment).await;
+    let payout = create_and_status(&*connector, Direction::Payout, &payment).await;
     let refunded = match connector.refund(&refund).await {
         RefundOutcome::Accepted { .. } => "accepted",
         RefundOutcome::Rejected { .. } => "rejected",
@@ -133,7 +160,10 @@ async fn outcomes(format: WireFormat, answer: Answer) -> [&'static str; 4] {
         RefundStatusOutcome::NotFound => "not_found",
         RefundStatusOutcome::Unknown { .. } => "unknown",
     };
-    [create, status, refunded, refund_status]
+    Outcomes {
+        calls: [create, status, refunded, refund_status],
+        payout,
+    }
 }
 
 const OK: [&str; 4] = ["accepted", "found", "accepted", "found"];
@@ -146,8 +176,17 @@ async fn check(format: WireFormat, rows: &[(Answer, [&str; 4])]) {
     let mut wrong = Vec::new();
     for (answer, expected) in rows {
         let got = outcomes(format, answer.clone()).await;
-        if got != *expected {
-            wrong.push(format!("{answer:?}: expected {expected:?}, got {got:?}"));
+        if got.calls != *expected {
+            let calls = got.calls;
+            wrong.push(format!("{answer:?}: expected {expected:?}, got {calls:?}"));
+        }
+        let [create, status, ..] = got.calls;
+        if got.payout != [create, status] {
+            let payout = got.payout;
+            wrong.push(format!(
+                "{answer:?}: payout {payout:?}, unlike the payment {:?}",
+                [create, status]
+            ));
         }
     }
     assert!(wrong.is_empty(), "{format}:\n{}", wrong.join("\n"));
@@ -197,6 +236,7 @@ async fn json_table() {
         (http(402, Body::Error("card_declined")), REFUSED),
         (http(400, Body::Error("invalid_request")), REFUSED),
         (http(422, Body::Error("refund_exceeds_payment")), REFUSED),
+        (http(422, Body::Error("destination_rejected")), REFUSED),
         (http(410, Body::Empty), REFUSED),
         (http(404, Body::Error("not_found")), NO_SUCH_THING),
         (

@@ -1,6 +1,6 @@
 //! The real connectors over the `HttpExchange` seam, against the simulator's deterministic
 //! PSP core in-process: simulated time, seeded dice, no sockets. Every scenario runs once
-//! per wire format.
+//! per wire format. Payouts are in `seam/payouts.rs`.
 
 mod common;
 
@@ -15,6 +15,9 @@ use paygate_domain::{Amount, Currency, Money};
 use paygate_gateways::{ConnectorConfig, HttpExchange, TransportError, WireFormat, connector_over};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+
+#[path = "seam/payouts.rs"]
+mod payouts;
 
 const T0: i64 = 1_700_000_000_000;
 

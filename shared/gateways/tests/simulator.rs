@@ -1,10 +1,13 @@
 //! Both connectors against the real gateway simulator (real HTTP servers on loopback
-//! speaking WIRE.md). Every scenario runs once per wire format.
+//! speaking WIRE.md). Every scenario runs once per wire format. Payouts are in
+//! `simulator/payouts.rs`.
 
 mod common;
 
 use common::{accepted, assert_outcome, charged, for_both_formats, payment, refund_of, simulated};
 use gateway_simulator::{Behaviour, GatewaySpec, RunningGateway};
+use paygate_domain::deposit::Direction;
+use paygate_domain::ports::gateway::look_up;
 use paygate_domain::ports::gateway::{
     GatewayConnector, HealthOutcome, PaymentOutcome, PaymentRequest, PaymentState, RefundOutcome,
     RefundSettlement, RefundStatusOutcome, StatusOutcome,
@@ -14,6 +17,9 @@ use paygate_gateways::{ConnectorConfig, Timeouts, WireFormat, connector_for};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
+
+#[path = "simulator/payouts.rs"]
+mod payouts;
 
 /// Settlement far in the future, so a payment stays `pending` while a test looks at it.
 fn never_settles() -> Behaviour {
@@ -53,10 +59,10 @@ async fn psp_with(format: WireFormat, timeouts: Timeouts) -> Psp {
     Psp { sim, connector }
 }
 
-/// Polls the status until it leaves `pending` (bounded: 5 s).
-async fn settled_state(psp: &Psp, key: &str) -> PaymentState {
+/// Polls the status of the payment (or payout) until it leaves `pending` (bounded: 5 s).
+async fn settled_state(psp: &Psp, direction: Direction, key: &str) -> PaymentState {
     for _ in 0..100 {
-        match psp.connector.payment_status(key, None).await {
+        match look_up(&*psp.connector, direction, key, None).await {
             StatusOutcome::Found {
                 state: PaymentState::Pending,
                 ..
@@ -65,7 +71,7 @@ async fn settled_state(psp: &Psp, key: &str) -> PaymentState {
             other => panic!("expected Found, got {other:?}"),
         }
     }
-    panic!("payment still pending after 5 s");
+    panic!("{} still pending after 5 s", direction.as_str());
 }
 
 for_both_formats!(
@@ -148,11 +154,11 @@ async fn status_follows_settlement_to_succeeded_or_failed(format: WireFormat) {
     accepted(&*psp.connector, &fails).await;
 
     assert_eq!(
-        settled_state(&psp, &succeeds.idempotency_key).await,
+        settled_state(&psp, Direction::Deposit, &succeeds.idempotency_key).await,
         PaymentState::Succeeded
     );
     assert_eq!(
-        settled_state(&psp, &fails.idempotency_key).await,
+        settled_state(&psp, Direction::Deposit, &fails.idempotency_key).await,
         PaymentState::Failed {
             code: "insufficient_funds".into()
         }
@@ -280,8 +286,8 @@ async fn closed_port_is_transient_and_unhealthy(format: WireFormat) {
     nothing_gets_through(&*connector, &request).await;
 }
 
-/// Asserts that nothing reaches the PSP: creating and refunding are transient (nothing
-/// was done), the status is unknown and the PSP unhealthy.
+/// Asserts that nothing reaches the PSP: creating, paying out and refunding are transient
+/// (nothing was done), the statuses are unknown and the PSP unhealthy.
 async fn nothing_gets_through(connector: &dyn GatewayConnector, request: &PaymentRequest) {
     assert_outcome!(
         connector.create_payment(request).await,
@@ -290,6 +296,16 @@ async fn nothing_gets_through(connector: &dyn GatewayConnector, request: &Paymen
     assert_outcome!(
         connector
             .payment_status(&request.idempotency_key, None)
+            .await,
+        StatusOutcome::Unknown { .. }
+    );
+    assert_outcome!(
+        connector.create_payout(request).await,
+        PaymentOutcome::Transient { .. }
+    );
+    assert_outcome!(
+        connector
+            .payout_status(&request.idempotency_key, None)
             .await,
         StatusOutcome::Unknown { .. }
     );

@@ -1,7 +1,7 @@
 //! Simulated payment service providers (WIRE.md) speaking the `json` REST format or the
-//! `soap` SOAP 1.1 format, with idempotent payments and refunds, magic tokens, refund and
-//! payment status lookups, signed asynchronous webhooks with retries, and a run-time
-//! `/admin` switchboard of misbehaviours.
+//! `soap` SOAP 1.1 format, with idempotent payments, refunds and payouts, magic tokens,
+//! payment, refund and payout status lookups, signed asynchronous webhooks with retries,
+//! and a run-time `/admin` switchboard of misbehaviours.
 //!
 //! Two layers:
 //! - [`psp`]: the PSP itself as a pure, deterministic core ([`Psp`]): time and randomness
@@ -12,9 +12,16 @@
 //!   delivers its webhooks over HTTP.
 //!
 //! Where WIRE.md is silent, the simulator decides:
-//! - a repeated create/refund with a known idempotency key replays the first answer
-//!   (`pending` / declined), whatever the body; rejected calls (400/422/faults) record
-//!   nothing, so they may be retried with the same key;
+//! - a repeated create/refund/payout with a known idempotency key replays the first
+//!   answer (`pending` / declined / rejected), whatever the body; a declined payment and a
+//!   rejected payout are on the books (status `declined` / `rejected`, nothing moved);
+//!   other refused calls (400, a refund's 422, faults) record nothing, so they may be
+//!   retried with the same key;
+//! - idempotency keys are per kind of record: a payment, a refund and a payout never
+//!   replay one another (a key in flight holds all three, and `/admin/charges` counts all
+//!   three);
+//! - a payout settles like a payment, `webhook_delay_ms` after creation; it is never
+//!   refundable (a refund naming a payout id is `not_found`);
 //! - a payment settles `webhook_delay_ms` after creation, just before its webhook is
 //!   sent, even when no webhook URL is set (status queries still see the outcome);
 //! - refunds are accepted on `pending` and `succeeded` payments up to the captured amount
@@ -29,7 +36,7 @@
 //!   call, never `/health`) are answered at once; latency applies to the rest, `/health`
 //!   included;
 //! - a request the client stopped waiting for is still carried out (the ambiguous case);
-//! - `/admin/charges` counts refunds under their own key too;
+//! - `/admin/charges` counts refunds and payouts under their own key too;
 //! - an unknown route is `404` with code `no_such_route` (never `not_found`, which a
 //!   status lookup reads as "no such payment").
 //!
@@ -63,7 +70,8 @@ use tokio::sync::watch;
 
 pub use psp::{
     Arrival, Behaviour, BehaviourPatch, Dice, EventRecord, Finished, PaymentRecord, PaymentStatus,
-    Psp, RefundRecord, RefundStatus, SplitMix64, Ticket, Webhook, WebhookRetry,
+    PayoutRecord, PayoutStatus, Psp, RefundRecord, RefundStatus, SplitMix64, Ticket, Webhook,
+    WebhookRetry,
 };
 
 use gateway::Gateway;
@@ -208,8 +216,8 @@ impl RunningGateway {
         self.gateway.with_psp(|psp, _| psp.behaviour())
     }
 
-    /// How many times this idempotency key actually moved money (payment accepted or
-    /// refund accepted): 0 or 1 unless idempotency is broken (or the key was forgotten).
+    /// How many times this idempotency key actually moved money (payment, refund or payout
+    /// accepted): 0 or 1 unless idempotency is broken (or the key was forgotten).
     pub fn charges(&self, idempotency_key: &str) -> u32 {
         self.gateway.with_psp(|psp, _| psp.charges(idempotency_key))
     }
@@ -235,7 +243,13 @@ impl RunningGateway {
         self.gateway.with_psp(|psp, _| psp.payments())
     }
 
-    /// Forgets every payment, refund, charge count and pending webhook (behaviour is kept).
+    /// Every payout, in creation order, with its webhook events.
+    pub fn payouts(&self) -> Vec<PayoutRecord> {
+        self.gateway.with_psp(|psp, _| psp.payouts())
+    }
+
+    /// Forgets every payment, refund, payout, charge count and pending webhook (behaviour
+    /// is kept).
     pub fn reset(&self) {
         self.gateway.reset();
     }

@@ -2,7 +2,10 @@
 
 mod transformers;
 
-use crate::classify::{log_payment, log_refund, log_refund_status, log_status};
+use crate::classify::{
+    CREATE_PAYMENT, CREATE_PAYOUT, PAYMENT_STATUS, PAYOUT_STATUS, log_payment, log_refund,
+    log_refund_status, log_status,
+};
 use crate::connector::Connector;
 use crate::transport::{Reply, TransportError};
 use async_trait::async_trait;
@@ -12,8 +15,8 @@ use paygate_domain::ports::gateway::{
 };
 use reqwest::{Method, Url};
 use transformers::{
-    CreatePaymentReply, JsonPaymentRequest, JsonRefundRequest, PaymentStatusReply, RefundReply,
-    RefundStatusReply,
+    CreatePaymentReply, CreatePayoutReply, JsonPaymentRequest, JsonPayoutRequest,
+    JsonRefundRequest, PaymentStatusReply, PayoutStatusReply, RefundReply, RefundStatusReply,
 };
 
 const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
@@ -67,7 +70,7 @@ impl GatewayConnector for JsonConnector {
             .map_or_else(PaymentOutcome::from, |reply| {
                 CreatePaymentReply(reply).into()
             });
-        log_payment(&outcome);
+        log_payment(CREATE_PAYMENT, &outcome);
         outcome
     }
 
@@ -83,7 +86,34 @@ impl GatewayConnector for JsonConnector {
             .map_or_else(StatusOutcome::from, |reply| {
                 PaymentStatusReply(reply).into()
             });
-        log_status(&outcome);
+        log_status(PAYMENT_STATUS, &outcome);
+        outcome
+    }
+
+    #[tracing::instrument(skip_all, fields(gateway.format = "json", payout_id = %request.deposit_id))]
+    async fn create_payout(&self, request: &PaymentRequest) -> PaymentOutcome {
+        let body = serde_json::to_vec(&JsonPayoutRequest::from(request));
+        let outcome = self
+            .post("/v1/payouts", &request.idempotency_key, body)
+            .await
+            .map_or_else(PaymentOutcome::from, |reply| {
+                CreatePayoutReply(reply).into()
+            });
+        log_payment(CREATE_PAYOUT, &outcome);
+        outcome
+    }
+
+    #[tracing::instrument(skip_all, fields(gateway.format = "json"))]
+    async fn payout_status(
+        &self,
+        idempotency_key: &str,
+        external_id: Option<&str>,
+    ) -> StatusOutcome {
+        let outcome = self
+            .lookup("/v1/payouts", idempotency_key, external_id)
+            .await
+            .map_or_else(StatusOutcome::from, |reply| PayoutStatusReply(reply).into());
+        log_status(PAYOUT_STATUS, &outcome);
         outcome
     }
 

@@ -36,6 +36,31 @@ impl<'a> From<&'a PaymentRequest> for JsonPaymentRequest<'a> {
     }
 }
 
+/// `POST /v1/payouts`: a payment request the other way, its token the destination's.
+/// Holds the exposed token, so it has no `Debug` and lives only until it is serialised.
+#[derive(Serialize)]
+pub struct JsonPayoutRequest<'a> {
+    pub amount: u64,
+    pub currency: &'static str,
+    pub country: &'static str,
+    /// The payout's id.
+    pub reference: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<&'a str>,
+}
+
+impl<'a> From<&'a PaymentRequest> for JsonPayoutRequest<'a> {
+    fn from(request: &'a PaymentRequest) -> Self {
+        Self {
+            amount: request.amount.minor(),
+            currency: request.currency.code(),
+            country: request.country.code(),
+            reference: request.deposit_id.to_string(),
+            destination: request.token.as_ref().map(|t| t.expose_secret()),
+        }
+    }
+}
+
 /// `POST /v1/refunds`.
 #[derive(Debug, Serialize)]
 pub struct JsonRefundRequest<'a> {
@@ -76,13 +101,122 @@ pub struct JsonPayment {
     pub currency: Option<String>,
 }
 
-impl JsonPayment {
-    /// What the payment is for, when the PSP said so in a form we can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JsonPayoutStatus {
+    Pending,
+    Paid,
+    Failed,
+    Rejected,
+}
+
+/// A payout as the PSP shows it (create and status answers).
+#[derive(Debug, Deserialize)]
+pub struct JsonPayout {
+    pub id: String,
+    pub status: JsonPayoutStatus,
+    #[serde(default)]
+    pub failure_code: Option<String>,
+    #[serde(default)]
+    pub amount: Option<u64>,
+    #[serde(default)]
+    pub currency: Option<String>,
+}
+
+/// A payment or a payout as the PSP shows it: money moving one way or the other,
+/// classified alike (a payout `paid` is a payment `succeeded`, `rejected` is `declined`).
+trait Movement: for<'de> Deserialize<'de> {
+    /// `payment` or `payout`, for reasons and messages.
+    const WHAT: &'static str;
+    fn id(&self) -> &str;
+    /// Its status as the PSP spelled it.
+    fn status_name(&self) -> &'static str;
+    /// Its state, with the PSP's code (or the status name) when it failed or was refused.
+    fn state(&self) -> PaymentState;
+    fn amount(&self) -> Option<u64>;
+    fn currency(&self) -> Option<&str>;
+
+    /// What moved, when the PSP said so in a form we can read.
     fn charged(&self) -> Option<Money> {
         Some(Money {
-            amount: Amount::new(self.amount?).ok()?,
-            currency: Currency::parse(self.currency.as_deref()?.trim()).ok()?,
+            amount: Amount::new(self.amount()?).ok()?,
+            currency: Currency::parse(self.currency()?.trim()).ok()?,
         })
+    }
+}
+
+/// The PSP's code when usable, else the status's name.
+fn code_or(failure_code: Option<&str>, status: &str) -> String {
+    psp_code(failure_code).unwrap_or_else(|| status.to_owned())
+}
+
+impl Movement for JsonPayment {
+    const WHAT: &'static str = "payment";
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn status_name(&self) -> &'static str {
+        match self.status {
+            JsonPaymentStatus::Pending => "pending",
+            JsonPaymentStatus::Succeeded => "succeeded",
+            JsonPaymentStatus::Failed => "failed",
+            JsonPaymentStatus::Declined => "declined",
+        }
+    }
+
+    fn state(&self) -> PaymentState {
+        let code = || code_or(self.failure_code.as_deref(), self.status_name());
+        match self.status {
+            JsonPaymentStatus::Pending => PaymentState::Pending,
+            JsonPaymentStatus::Succeeded => PaymentState::Succeeded,
+            JsonPaymentStatus::Failed => PaymentState::Failed { code: code() },
+            JsonPaymentStatus::Declined => PaymentState::Declined { code: code() },
+        }
+    }
+
+    fn amount(&self) -> Option<u64> {
+        self.amount
+    }
+
+    fn currency(&self) -> Option<&str> {
+        self.currency.as_deref()
+    }
+}
+
+impl Movement for JsonPayout {
+    const WHAT: &'static str = "payout";
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn status_name(&self) -> &'static str {
+        match self.status {
+            JsonPayoutStatus::Pending => "pending",
+            JsonPayoutStatus::Paid => "paid",
+            JsonPayoutStatus::Failed => "failed",
+            JsonPayoutStatus::Rejected => "rejected",
+        }
+    }
+
+    fn state(&self) -> PaymentState {
+        let code = || code_or(self.failure_code.as_deref(), self.status_name());
+        match self.status {
+            JsonPayoutStatus::Pending => PaymentState::Pending,
+            JsonPayoutStatus::Paid => PaymentState::Succeeded,
+            JsonPayoutStatus::Failed => PaymentState::Failed { code: code() },
+            JsonPayoutStatus::Rejected => PaymentState::Declined { code: code() },
+        }
+    }
+
+    fn amount(&self) -> Option<u64> {
+        self.amount
+    }
+
+    fn currency(&self) -> Option<&str> {
+        self.currency.as_deref()
     }
 }
 
@@ -165,53 +299,66 @@ fn lookup<T: for<'de> Deserialize<'de>>(
     }
 }
 
+/// The answer to a create call (`POST /v1/payments`, `POST /v1/payouts`).
+fn created<T: Movement>(reply: &Reply) -> PaymentOutcome {
+    match HttpClass::of(reply.status) {
+        HttpClass::Success => match parse_with_id::<T>(&reply.body, T::id) {
+            Some(record) => match record.state() {
+                PaymentState::Pending | PaymentState::Succeeded => PaymentOutcome::Accepted {
+                    external_id: record.id().trim().to_owned(),
+                },
+                PaymentState::Failed { code } | PaymentState::Declined { code } => {
+                    PaymentOutcome::Declined {
+                        code,
+                        message: format!("{} {} by the gateway", T::WHAT, record.status_name()),
+                    }
+                }
+            },
+            // It answered success but we cannot tell what it did: it may have moved money.
+            None => PaymentOutcome::Ambiguous {
+                reason: format!("{}: unreadable {} body", http_reason(reply.status), T::WHAT),
+            },
+        },
+        HttpClass::NotActedOn => PaymentOutcome::Transient {
+            reason: http_reason(reply.status),
+        },
+        HttpClass::Rejected => {
+            // 402 is the payer's decline; any other 4xx (a payout's 422
+            // destination_rejected among them) is the request refused. Both are final;
+            // the PSP's code tells which.
+            let fallback = if reply.status == 402 {
+                "declined"
+            } else {
+                REJECTED_REQUEST
+            };
+            let (code, message) = refusal(reply, fallback);
+            PaymentOutcome::Declined { code, message }
+        }
+        HttpClass::Unknown => PaymentOutcome::Ambiguous {
+            reason: http_reason(reply.status),
+        },
+    }
+}
+
+/// The answer to a status lookup of a payment or a payout.
+fn status<T: Movement>(reply: &Reply) -> StatusOutcome {
+    match lookup::<T>(reply, T::WHAT, T::id) {
+        Lookup::Found(record) => StatusOutcome::Found {
+            external_id: record.id().trim().to_owned(),
+            state: record.state(),
+            charged: record.charged(),
+        },
+        Lookup::NotFound => StatusOutcome::NotFound,
+        Lookup::Unknown(reason) => StatusOutcome::Unknown { reason },
+    }
+}
+
 /// The answer to `POST /v1/payments`.
 pub(crate) struct CreatePaymentReply(pub(crate) Reply);
 
 impl From<CreatePaymentReply> for PaymentOutcome {
     fn from(CreatePaymentReply(reply): CreatePaymentReply) -> Self {
-        match HttpClass::of(reply.status) {
-            HttpClass::Success => match parse_with_id::<JsonPayment>(&reply.body, |p| &p.id) {
-                Some(payment) => match payment.status {
-                    JsonPaymentStatus::Pending | JsonPaymentStatus::Succeeded => Self::Accepted {
-                        external_id: payment.id.trim().to_owned(),
-                    },
-                    JsonPaymentStatus::Declined | JsonPaymentStatus::Failed => {
-                        let fallback = if payment.status == JsonPaymentStatus::Failed {
-                            "failed"
-                        } else {
-                            "declined"
-                        };
-                        Self::Declined {
-                            code: psp_code(payment.failure_code.as_deref())
-                                .unwrap_or_else(|| fallback.to_owned()),
-                            message: format!("payment {fallback} by the gateway"),
-                        }
-                    }
-                },
-                // It answered success but we cannot tell what it did: it may have charged.
-                None => Self::Ambiguous {
-                    reason: format!("{}: unreadable payment body", http_reason(reply.status)),
-                },
-            },
-            HttpClass::NotActedOn => Self::Transient {
-                reason: http_reason(reply.status),
-            },
-            HttpClass::Rejected => {
-                // 402 is the payer's decline; any other 4xx is our request refused. Both
-                // are final; the PSP's code tells which.
-                let fallback = if reply.status == 402 {
-                    "declined"
-                } else {
-                    REJECTED_REQUEST
-                };
-                let (code, message) = refusal(&reply, fallback);
-                Self::Declined { code, message }
-            }
-            HttpClass::Unknown => Self::Ambiguous {
-                reason: http_reason(reply.status),
-            },
-        }
+        created::<JsonPayment>(&reply)
     }
 }
 
@@ -220,34 +367,31 @@ pub(crate) struct PaymentStatusReply(pub(crate) Reply);
 
 impl From<PaymentStatusReply> for StatusOutcome {
     fn from(PaymentStatusReply(reply): PaymentStatusReply) -> Self {
-        match lookup::<JsonPayment>(&reply, "payment", |p| &p.id) {
-            Lookup::Found(payment) => Self::Found {
-                external_id: payment.id.trim().to_owned(),
-                state: payment_state(payment.status, payment.failure_code.as_deref()),
-                charged: payment.charged(),
-            },
-            Lookup::NotFound => Self::NotFound,
-            Lookup::Unknown(reason) => Self::Unknown { reason },
-        }
+        status::<JsonPayment>(&reply)
+    }
+}
+
+/// The answer to `POST /v1/payouts`: `422 destination_rejected` is a final `Declined`.
+pub(crate) struct CreatePayoutReply(pub(crate) Reply);
+
+impl From<CreatePayoutReply> for PaymentOutcome {
+    fn from(CreatePayoutReply(reply): CreatePayoutReply) -> Self {
+        created::<JsonPayout>(&reply)
+    }
+}
+
+/// The answer to `GET /v1/payouts/{id}` or `GET /v1/payouts?idempotency_key=..`.
+pub(crate) struct PayoutStatusReply(pub(crate) Reply);
+
+impl From<PayoutStatusReply> for StatusOutcome {
+    fn from(PayoutStatusReply(reply): PayoutStatusReply) -> Self {
+        status::<JsonPayout>(&reply)
     }
 }
 
 fn is_not_found(body: &[u8]) -> bool {
     JsonErrorBody::parse(body)
         .is_some_and(|b| present(b.error.code.as_deref()) == Some("not_found"))
-}
-
-fn payment_state(status: JsonPaymentStatus, failure_code: Option<&str>) -> PaymentState {
-    match status {
-        JsonPaymentStatus::Pending => PaymentState::Pending,
-        JsonPaymentStatus::Succeeded => PaymentState::Succeeded,
-        JsonPaymentStatus::Failed => PaymentState::Failed {
-            code: psp_code(failure_code).unwrap_or_else(|| "failed".to_owned()),
-        },
-        JsonPaymentStatus::Declined => PaymentState::Declined {
-            code: psp_code(failure_code).unwrap_or_else(|| "declined".to_owned()),
-        },
-    }
 }
 
 /// The answer to `POST /v1/refunds`.

@@ -3,7 +3,10 @@
 
 mod transformers;
 
-use crate::classify::{REJECTED_REQUEST, log_payment, log_refund, log_refund_status, log_status};
+use crate::classify::{
+    CREATE_PAYMENT, CREATE_PAYOUT, PAYMENT_STATUS, PAYOUT_STATUS, REJECTED_REQUEST, log_payment,
+    log_refund, log_refund_status, log_status,
+};
 use crate::connector::Connector;
 use crate::transport::{Reply, TransportError};
 use async_trait::async_trait;
@@ -13,9 +16,10 @@ use paygate_domain::ports::gateway::{
 };
 use reqwest::Method;
 use transformers::{
-    CreatePayment, CreatePaymentReply, EncodeError, GetPaymentStatus, GetRefundStatus, Operation,
-    PaymentLookup, PaymentStatusReply, Refund, RefundLookup, RefundReply, RefundStatusReply,
-    SoapRequest,
+    CreatePayment, CreatePaymentReply, CreatePayout, CreatePayoutReply, EncodeError,
+    GetPaymentStatus, GetPayoutStatus, GetRefundStatus, Operation, PaymentLookup,
+    PaymentStatusReply, PayoutLookup, PayoutStatusReply, Refund, RefundLookup, RefundReply,
+    RefundStatusReply, SoapRequest,
 };
 
 const SOAP_PATH: &str = "/soap";
@@ -38,6 +42,39 @@ impl SoapConnector {
             .send(Method::POST, url, &headers, request.xml.into_bytes())
             .await
     }
+
+    /// A create (payment or payout) read by `read`. A request that cannot be encoded is
+    /// never sent, and no SOAP gateway could take it either: final.
+    async fn create(
+        &self,
+        soap: Result<SoapRequest, EncodeError>,
+        read: fn(Reply) -> PaymentOutcome,
+    ) -> PaymentOutcome {
+        match soap {
+            Ok(soap) => self
+                .call(soap)
+                .await
+                .map_or_else(PaymentOutcome::from, read),
+            Err(err) => PaymentOutcome::Declined {
+                code: REJECTED_REQUEST.to_owned(),
+                message: err.to_string(),
+            },
+        }
+    }
+
+    /// A status lookup (payment or payout) read by `read`.
+    async fn look_up(
+        &self,
+        soap: Result<SoapRequest, EncodeError>,
+        read: fn(Reply) -> StatusOutcome,
+    ) -> StatusOutcome {
+        match soap {
+            Ok(soap) => self.call(soap).await.map_or_else(StatusOutcome::from, read),
+            Err(err) => StatusOutcome::Unknown {
+                reason: err.to_string(),
+            },
+        }
+    }
 }
 
 #[async_trait]
@@ -46,20 +83,10 @@ impl GatewayConnector for SoapConnector {
     async fn create_payment(&self, request: &PaymentRequest) -> PaymentOutcome {
         let soap = CreatePayment::try_from(request)
             .and_then(|op| SoapRequest::try_from(&Operation::CreatePayment(op)));
-        let outcome = match soap {
-            Ok(soap) => self
-                .call(soap)
-                .await
-                .map_or_else(PaymentOutcome::from, |reply| {
-                    CreatePaymentReply(reply).into()
-                }),
-            // Never sent, and no SOAP gateway could take it either: final.
-            Err(err) => PaymentOutcome::Declined {
-                code: REJECTED_REQUEST.to_owned(),
-                message: err.to_string(),
-            },
-        };
-        log_payment(&outcome);
+        let outcome = self
+            .create(soap, |reply| CreatePaymentReply(reply).into())
+            .await;
+        log_payment(CREATE_PAYMENT, &outcome);
         outcome
     }
 
@@ -75,18 +102,40 @@ impl GatewayConnector for SoapConnector {
         };
         let soap = GetPaymentStatus::try_from(lookup)
             .and_then(|op| SoapRequest::try_from(&Operation::GetPaymentStatus(op)));
-        let outcome = match soap {
-            Ok(soap) => self
-                .call(soap)
-                .await
-                .map_or_else(StatusOutcome::from, |reply| {
-                    PaymentStatusReply(reply).into()
-                }),
-            Err(err) => StatusOutcome::Unknown {
-                reason: err.to_string(),
-            },
+        let outcome = self
+            .look_up(soap, |reply| PaymentStatusReply(reply).into())
+            .await;
+        log_status(PAYMENT_STATUS, &outcome);
+        outcome
+    }
+
+    #[tracing::instrument(skip_all, fields(gateway.format = "soap", payout_id = %request.deposit_id))]
+    async fn create_payout(&self, request: &PaymentRequest) -> PaymentOutcome {
+        let soap = CreatePayout::try_from(request)
+            .and_then(|op| SoapRequest::try_from(&Operation::CreatePayout(op)));
+        let outcome = self
+            .create(soap, |reply| CreatePayoutReply(reply).into())
+            .await;
+        log_payment(CREATE_PAYOUT, &outcome);
+        outcome
+    }
+
+    #[tracing::instrument(skip_all, fields(gateway.format = "soap"))]
+    async fn payout_status(
+        &self,
+        idempotency_key: &str,
+        external_id: Option<&str>,
+    ) -> StatusOutcome {
+        let lookup = match external_id {
+            Some(id) => PayoutLookup::PayoutId(id),
+            None => PayoutLookup::IdempotencyKey(idempotency_key),
         };
-        log_status(&outcome);
+        let soap = GetPayoutStatus::try_from(lookup)
+            .and_then(|op| SoapRequest::try_from(&Operation::GetPayoutStatus(op)));
+        let outcome = self
+            .look_up(soap, |reply| PayoutStatusReply(reply).into())
+            .await;
+        log_status(PAYOUT_STATUS, &outcome);
         outcome
     }
 

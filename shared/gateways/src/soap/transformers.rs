@@ -6,7 +6,10 @@
 
 mod replies;
 
-pub(crate) use replies::{CreatePaymentReply, PaymentStatusReply, RefundReply, RefundStatusReply};
+pub(crate) use replies::{
+    CreatePaymentReply, CreatePayoutReply, PaymentStatusReply, PayoutStatusReply, RefundReply,
+    RefundStatusReply,
+};
 
 use paygate_domain::ports::gateway::{PaymentRequest, RefundRequest};
 use secrecy::ExposeSecret;
@@ -110,6 +113,77 @@ impl<'a> TryFrom<PaymentLookup<'a>> for GetPaymentStatus<'a> {
     }
 }
 
+/// `<p:CreatePayout>`: a payment request the other way, its token the destination's.
+/// Holds the exposed token, so it has no `Debug` and lives only until it is serialised.
+#[derive(Serialize)]
+pub struct CreatePayout<'a> {
+    #[serde(rename = "p:IdempotencyKey")]
+    pub idempotency_key: &'a str,
+    #[serde(rename = "p:Amount")]
+    pub amount: u64,
+    #[serde(rename = "p:Currency")]
+    pub currency: &'static str,
+    #[serde(rename = "p:Country")]
+    pub country: &'static str,
+    /// The payout's id.
+    #[serde(rename = "p:Reference")]
+    pub reference: String,
+    #[serde(rename = "p:Destination", skip_serializing_if = "Option::is_none")]
+    pub destination: Option<&'a str>,
+}
+
+impl<'a> TryFrom<&'a PaymentRequest> for CreatePayout<'a> {
+    type Error = EncodeError;
+
+    fn try_from(request: &'a PaymentRequest) -> Result<Self, Self::Error> {
+        Ok(Self {
+            idempotency_key: xml_text("IdempotencyKey", &request.idempotency_key)?,
+            amount: request.amount.minor(),
+            currency: request.currency.code(),
+            country: request.country.code(),
+            reference: request.deposit_id.to_string(),
+            destination: request
+                .token
+                .as_ref()
+                .map(|t| xml_text("Destination", t.expose_secret()))
+                .transpose()?,
+        })
+    }
+}
+
+/// `<p:GetPayoutStatus>` by payout id (when known) or by idempotency key.
+#[derive(Debug, Serialize)]
+pub struct GetPayoutStatus<'a> {
+    #[serde(rename = "p:IdempotencyKey", skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<&'a str>,
+    #[serde(rename = "p:PayoutId", skip_serializing_if = "Option::is_none")]
+    pub payout_id: Option<&'a str>,
+}
+
+/// Which payout a status call asks about.
+#[derive(Debug, Clone, Copy)]
+pub enum PayoutLookup<'a> {
+    IdempotencyKey(&'a str),
+    PayoutId(&'a str),
+}
+
+impl<'a> TryFrom<PayoutLookup<'a>> for GetPayoutStatus<'a> {
+    type Error = EncodeError;
+
+    fn try_from(lookup: PayoutLookup<'a>) -> Result<Self, Self::Error> {
+        Ok(match lookup {
+            PayoutLookup::IdempotencyKey(key) => Self {
+                idempotency_key: Some(xml_text("IdempotencyKey", key)?),
+                payout_id: None,
+            },
+            PayoutLookup::PayoutId(id) => Self {
+                idempotency_key: None,
+                payout_id: Some(xml_text("PayoutId", id)?),
+            },
+        })
+    }
+}
+
 /// `<p:Refund>`.
 #[derive(Debug, Serialize)]
 pub struct Refund<'a> {
@@ -177,6 +251,10 @@ pub enum Operation<'a> {
     Refund(Refund<'a>),
     #[serde(rename = "p:GetRefundStatus")]
     GetRefundStatus(GetRefundStatus<'a>),
+    #[serde(rename = "p:CreatePayout")]
+    CreatePayout(CreatePayout<'a>),
+    #[serde(rename = "p:GetPayoutStatus")]
+    GetPayoutStatus(GetPayoutStatus<'a>),
 }
 
 impl Operation<'_> {
@@ -187,6 +265,8 @@ impl Operation<'_> {
             Self::GetPaymentStatus(_) => "\"GetPaymentStatus\"",
             Self::Refund(_) => "\"Refund\"",
             Self::GetRefundStatus(_) => "\"GetRefundStatus\"",
+            Self::CreatePayout(_) => "\"CreatePayout\"",
+            Self::GetPayoutStatus(_) => "\"GetPayoutStatus\"",
         }
     }
 }

@@ -49,6 +49,12 @@ pub fn payment(token: &str) -> PaymentRequest {
     payment::payment_request(DepositId(Uuid::now_v7()), Some(token))
 }
 
+/// A payout of a new payout id to `destination`: the payment request the other way (its
+/// token is the destination's, its deposit id the payout's id).
+pub fn payout(destination: &str) -> PaymentRequest {
+    payment(destination)
+}
+
 /// A new refund of `amount` of the payment `request` created as `external_id`.
 pub fn refund_of(request: &PaymentRequest, external_id: &str, amount: u64) -> RefundRequest {
     RefundRequest {
@@ -63,6 +69,14 @@ pub async fn accepted(connector: &dyn GatewayConnector, request: &PaymentRequest
     match connector.create_payment(request).await {
         PaymentOutcome::Accepted { external_id } => external_id,
         other => panic!("expected Accepted, got {other:?}"),
+    }
+}
+
+/// Creates the payout and returns the PSP's id; panics unless it is accepted.
+pub async fn payout_accepted(connector: &dyn GatewayConnector, request: &PaymentRequest) -> String {
+    match connector.create_payout(request).await {
+        PaymentOutcome::Accepted { external_id } => external_id,
+        other => panic!("expected the payout Accepted, got {other:?}"),
     }
 }
 

@@ -50,6 +50,7 @@ impl Psp {
                 None => bad_request("the idempotency_key query parameter is required"),
             },
             ("/payments", &Method::GET) => reply(200, &json!(self.ledger.payments())),
+            ("/payouts", &Method::GET) => reply(200, &json!(self.ledger.payouts())),
             ("/webhook", &Method::GET) => reply(200, &json!({"base_url": self.webhook_base_url})),
             ("/webhook", &Method::PUT) => {
                 match serde_json::from_slice::<WebhookTarget>(request.body()) {
@@ -66,10 +67,12 @@ impl Psp {
                 self.reset();
                 response(204, "application/json", Vec::new())
             }
-            ("/behaviour" | "/charges" | "/payments" | "/webhook" | "/reset", _) => reply(
-                405,
-                &json!({"error": {"code": "method_not_allowed", "message": "method not allowed"}}),
-            ),
+            ("/behaviour" | "/charges" | "/payments" | "/payouts" | "/webhook" | "/reset", _) => {
+                reply(
+                    405,
+                    &json!({"error": {"code": "method_not_allowed", "message": "method not allowed"}}),
+                )
+            }
             _ => reply(
                 404,
                 &json!({"error": {"code": "no_such_route", "message": "no such admin route"}}),

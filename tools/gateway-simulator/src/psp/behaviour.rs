@@ -9,32 +9,35 @@ use serde::{Deserialize, Serialize};
 pub struct Behaviour {
     /// How long every non-admin call's work takes (health included) before it answers.
     pub latency_ms: u64,
-    /// Share (0.0–1.0) of payment/refund/status calls answered 503 before doing anything.
+    /// Share (0.0–1.0) of payment/refund/payout/status calls answered 503 before doing
+    /// anything.
     pub error_rate: f64,
     /// 503 to everything but `/admin`.
     pub outage: bool,
     /// 503 on `/health` only.
     pub health_down: bool,
-    /// How long after creation a payment or refund settles and its webhook is due.
+    /// How long after creation a payment, refund or payout settles and its webhook is due.
     pub webhook_delay_ms: u64,
-    /// Share (0.0–1.0) of create-payment and refund calls whose work is done (the charge
-    /// or refund is made) but whose reply never comes: the connection closes unanswered.
+    /// Share (0.0–1.0) of create-payment, refund and create-payout calls whose work is
+    /// done (the charge, refund or payout is made) but whose reply never comes: the
+    /// connection closes unanswered.
     pub lost_reply_rate: f64,
-    /// What a create/refund gets while an earlier request with its idempotency key is
+    /// What a create/refund/payout gets while an earlier request with its idempotency key is
     /// still being worked on: `0` waits for that request and answers the same; any other
     /// value (400–599, e.g. 409 or 429) is answered at once with the format's error.
     pub in_flight_key_status: u16,
-    /// Status lookups (payments and refunds, by id or key) do not see a payment or refund
-    /// until this long after it was created (an eventually consistent index).
+    /// Status lookups (payments, refunds and payouts, by id or key) do not see one until
+    /// this long after it was created (an eventually consistent index).
     pub lookup_lag_ms: u64,
     /// The PSP forgets an idempotency key this long after its first use; a later call
-    /// with it creates a new payment or refund. `0`: never forgets.
+    /// with it creates a new payment, refund or payout. `0`: never forgets.
     pub key_horizon_ms: u64,
     /// Share (0.0–1.0) of payments captured for half the requested amount (at least 1
     /// minor unit); status, webhook and `/admin/payments` show the captured amount.
+    /// Payments only: a payout always pays out what was asked.
     pub capture_mismatch_rate: f64,
     /// Share (0.0–1.0) of refunds of a captured payment that fail when they settle
-    /// (`refund_declined`): the money stays with the payment.
+    /// (`refund_declined`): the money stays with the payment. Payouts are not affected.
     pub refund_failure_rate: f64,
     /// Share (0.0–1.0) of webhook delivery attempts sent twice.
     pub webhook_duplicate_rate: f64,

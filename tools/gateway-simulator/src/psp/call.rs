@@ -1,7 +1,10 @@
 //! What both formats share: the calls a PSP understands, the answers it gives (put into
 //! words by `json` or `soap`), and the small amount of HTTP reading they need.
 
-use super::ledger::{Lookup, NewPayment, NewRefund, PaymentRecord, RefundError, RefundRecord};
+use super::ledger::{
+    Lookup, NewPayment, NewPayout, NewRefund, PaymentRecord, PayoutRecord, RefundError,
+    RefundRecord,
+};
 
 /// A request, taken off the wire and checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,6 +13,8 @@ pub(crate) enum Call {
     PaymentStatus(Lookup),
     Refund(NewRefund),
     RefundStatus(Lookup),
+    CreatePayout(NewPayout),
+    PayoutStatus(Lookup),
     Health,
 }
 
@@ -19,6 +24,7 @@ impl Call {
         match self {
             Call::CreatePayment(new) => Some(&new.idempotency_key),
             Call::Refund(new) => Some(&new.idempotency_key),
+            Call::CreatePayout(new) => Some(&new.idempotency_key),
             _ => None,
         }
     }
@@ -56,6 +62,10 @@ pub(crate) enum Answer<'a> {
     Refund(&'a RefundRecord),
     RefundNotFound,
     RefundRefused(RefundError),
+    /// The create answer (replayed as is for the same key).
+    PayoutCreated(&'a PayoutRecord),
+    Payout(&'a PayoutRecord),
+    PayoutNotFound,
     /// Unavailable, nothing was done (outage, injected error).
     Unavailable,
     /// An earlier request with the same key is still being worked on.

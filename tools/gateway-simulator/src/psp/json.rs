@@ -8,12 +8,14 @@ use super::call::{
     Answer, Call, Refusal, Response, checked, header, id_after, query_param, response,
 };
 use super::ledger::{
-    Lookup, NewPayment, NewRefund, PaymentRecord, PaymentStatus, RefundError, RefundRecord,
+    DESTINATION_REJECTED, Lookup, NewPayment, NewPayout, NewRefund, PaymentRecord, PaymentStatus,
+    PayoutRecord, PayoutStatus, RefundError, RefundRecord,
 };
 
 const CONTENT_TYPE: &str = "application/json";
 const PAYMENTS: &str = "/v1/payments";
 const REFUNDS: &str = "/v1/refunds";
+const PAYOUTS: &str = "/v1/payouts";
 
 fn reply(status: u16, body: Value) -> Response {
     response(status, CONTENT_TYPE, body.to_string().into_bytes())
@@ -66,6 +68,29 @@ impl CreateRefund {
     }
 }
 
+#[derive(Deserialize)]
+struct CreatePayout {
+    amount: i64,
+    currency: String,
+    country: String,
+    reference: String,
+    #[serde(default)]
+    destination: Option<String>,
+}
+
+impl CreatePayout {
+    fn under(self, idempotency_key: String) -> NewPayout {
+        NewPayout {
+            idempotency_key,
+            amount: self.amount,
+            currency: self.currency,
+            country: self.country,
+            reference: self.reference,
+            destination: self.destination.filter(|d| !d.is_empty()),
+        }
+    }
+}
+
 fn idempotency_key(request: &http::Request<Vec<u8>>) -> Result<String, Refusal> {
     header(request, "idempotency-key")
         .map(str::to_owned)
@@ -102,9 +127,16 @@ pub(crate) fn parse(request: &http::Request<Vec<u8>>) -> Result<Call, Refusal> {
             checked(new, NewRefund::problem, Call::Refund)
         }
         REFUNDS if get => by_key(request.uri()).map(Call::RefundStatus),
+        PAYOUTS if post => {
+            let key = idempotency_key(request)?;
+            let new = body::<CreatePayout>(request)?.under(key);
+            checked(new, NewPayout::problem, Call::CreatePayout)
+        }
+        PAYOUTS if get => by_key(request.uri()).map(Call::PayoutStatus),
         "/health" if get => Ok(Call::Health),
-        PAYMENTS | REFUNDS | "/health" => Err(Refusal::MethodNotAllowed),
-        // `/v1/payments/{id}`, `/v1/refunds/{id}`: a status lookup by the PSP's id.
+        PAYMENTS | REFUNDS | PAYOUTS | "/health" => Err(Refusal::MethodNotAllowed),
+        // `/v1/payments/{id}`, `/v1/refunds/{id}`, `/v1/payouts/{id}`: a status lookup by
+        // the PSP's id.
         _ => {
             let by_id = |collection, call: fn(Lookup) -> Call| {
                 let id = id_after(path, collection)?;
@@ -116,6 +148,7 @@ pub(crate) fn parse(request: &http::Request<Vec<u8>>) -> Result<Call, Refusal> {
             };
             by_id(PAYMENTS, Call::PaymentStatus)
                 .or_else(|| by_id(REFUNDS, Call::RefundStatus))
+                .or_else(|| by_id(PAYOUTS, Call::PayoutStatus))
                 .unwrap_or(Err(Refusal::NoRoute))
         }
     }
@@ -154,6 +187,30 @@ fn created(payment: &PaymentRecord) -> Response {
             "amount": payment.amount,
             "currency": payment.currency,
             "reference": payment.reference,
+        }),
+    )
+}
+
+/// The create answer of a payout: `422 destination_rejected` (final) or `201 pending`.
+fn payout_created(payout: &PayoutRecord) -> Response {
+    if payout.first_status() == PayoutStatus::Rejected {
+        return reply(
+            422,
+            json!({"error": {
+                "code": payout.failure_code.as_deref().unwrap_or(DESTINATION_REJECTED),
+                "message": "the destination was rejected",
+                "payout_id": payout.id,
+            }}),
+        );
+    }
+    reply(
+        201,
+        json!({
+            "id": payout.id,
+            "status": "pending",
+            "amount": payout.amount,
+            "currency": payout.currency,
+            "reference": payout.reference,
         }),
     )
 }
@@ -199,6 +256,23 @@ pub(crate) fn render(answer: Answer<'_>) -> Response {
             422,
             "refund_exceeds_payment",
             &format!("at most {refundable} can still be refunded"),
+        ),
+        Answer::PayoutCreated(payout) => payout_created(payout),
+        Answer::Payout(payout) => reply(
+            200,
+            json!({
+                "id": payout.id,
+                "status": payout.status.name(),
+                "amount": payout.amount,
+                "currency": payout.currency,
+                "reference": payout.reference,
+                "failure_code": payout.failure_code,
+            }),
+        ),
+        Answer::PayoutNotFound => error(
+            404,
+            "not_found",
+            "no payout was created with that id or idempotency key",
         ),
         Answer::Unavailable => error(
             503,
@@ -261,6 +335,19 @@ mod tests {
             panic!()
         };
         assert_eq!((new.idempotency_key.as_str(), new.token), ("d:1", None));
+        let payout = request(
+            "POST",
+            "/v1/payouts",
+            &[("Idempotency-Key", "p:1")],
+            r#"{"amount":5000,"currency":"EUR","country":"DE","reference":"p","destination":"ba_reject"}"#,
+        );
+        let Ok(Call::CreatePayout(new)) = parse(&payout) else {
+            panic!()
+        };
+        assert_eq!(
+            (new.idempotency_key.as_str(), new.amount, new.destination),
+            ("p:1", 5_000, Some("ba_reject".to_owned()))
+        );
         for (uri, expected) in [
             (
                 "/v1/payments?idempotency_key=d%3A1",
@@ -277,6 +364,14 @@ mod tests {
             (
                 "/v1/refunds?idempotency_key=k",
                 Call::RefundStatus(Lookup::Key("k".into())),
+            ),
+            (
+                "/v1/payouts/po_1",
+                Call::PayoutStatus(Lookup::Id("po_1".into())),
+            ),
+            (
+                "/v1/payouts?idempotency_key=p%3A1",
+                Call::PayoutStatus(Lookup::Key("p:1".into())),
             ),
             ("/health", Call::Health),
         ] {
@@ -299,6 +394,16 @@ mod tests {
             ),
             ("GET", "/v1/payments", &[], "", 400),
             ("DELETE", "/v1/payments/p", &[], "", 405),
+            (
+                "POST",
+                "/v1/payouts",
+                &[("idempotency-key", "k")],
+                r#"{"amount":1,"currency":"EUR","country":"de","reference":"p"}"#,
+                400,
+            ),
+            ("GET", "/v1/payouts", &[], "", 400),
+            ("PUT", "/v1/payouts", &[], "", 405),
+            ("DELETE", "/v1/payouts/po_1", &[], "", 405),
         ] {
             let call = parse(&request(method, uri, headers, body));
             assert_eq!(status_of(call), status, "{method} {uri}");

@@ -1,5 +1,5 @@
-//! The gateway's books: payments, refunds, idempotency keys, charge counts and webhook
-//! events. Pure: time and randomness come in as arguments, maps are ordered, so the same
+//! The gateway's books: payments, refunds, payouts, idempotency keys, charge counts and
+//! webhook events. Pure: time and randomness come in as arguments, maps are ordered, so the same
 //! calls with the same dice build the same books.
 
 use std::collections::BTreeMap;
@@ -17,6 +17,10 @@ pub const INSUFFICIENT_FUNDS: &str = "insufficient_funds";
 pub const PAYMENT_FAILED: &str = "payment_failed";
 /// Failure reason of a refund the PSP declined (`refund_failure_rate`).
 pub const REFUND_DECLINED: &str = "refund_declined";
+/// Rejection reason of the payout destination `ba_reject`.
+pub const DESTINATION_REJECTED: &str = "destination_rejected";
+/// Failure reason of the payout destination `ba_fail_webhook`.
+pub const ACCOUNT_CLOSED: &str = "account_closed";
 
 const MAX_TEXT_LEN: usize = 255;
 
@@ -35,6 +39,17 @@ pub enum RefundStatus {
     Pending,
     Succeeded,
     Failed,
+}
+
+/// Where a payout stands: `rejected` at once, or `pending` until it settles `paid` or
+/// `failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PayoutStatus {
+    Pending,
+    Paid,
+    Failed,
+    Rejected,
 }
 
 impl PaymentStatus {
@@ -56,6 +71,18 @@ impl RefundStatus {
             Self::Pending => "pending",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
+        }
+    }
+}
+
+impl PayoutStatus {
+    /// The status as the JSON format (and the admin API) spells it; SOAP upper-cases it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Paid => "paid",
+            Self::Failed => "failed",
+            Self::Rejected => "rejected",
         }
     }
 }
@@ -118,11 +145,54 @@ pub struct RefundRecord {
     pub created_ms: i64,
 }
 
+/// A payout as the gateway sees it (`GET /admin/payouts`): the ground truth. Never
+/// refundable; a rejected payout moved no money.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PayoutRecord {
+    pub id: String,
+    pub idempotency_key: String,
+    /// What is paid out (always the requested amount).
+    pub amount: i64,
+    pub currency: String,
+    pub country: String,
+    /// The caller's payout id.
+    pub reference: String,
+    /// The destination token (`ba_success` when the request named none).
+    pub destination: String,
+    pub status: PayoutStatus,
+    pub failure_code: Option<String>,
+    pub events: Vec<EventRecord>,
+    /// Unix seconds.
+    pub created: i64,
+    /// Unix milliseconds.
+    pub created_ms: i64,
+}
+
+impl PayoutRecord {
+    /// What the create call answered first (and so answers on every repeat).
+    pub fn first_status(&self) -> PayoutStatus {
+        if self.status == PayoutStatus::Rejected {
+            PayoutStatus::Rejected
+        } else {
+            PayoutStatus::Pending
+        }
+    }
+
+    fn final_outcome(&self) -> (PayoutStatus, Option<&'static str>) {
+        match self.destination.as_str() {
+            "ba_reject" => (PayoutStatus::Rejected, Some(DESTINATION_REJECTED)),
+            "ba_fail_webhook" => (PayoutStatus::Failed, Some(ACCOUNT_CLOSED)),
+            _ => (PayoutStatus::Paid, None),
+        }
+    }
+}
+
 /// One webhook event and how its delivery went.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EventRecord {
     pub id: String,
-    /// `payment.succeeded`, `payment.failed`, `refund.succeeded` or `refund.failed`.
+    /// `payment.succeeded`, `payment.failed`, `refund.succeeded`, `refund.failed`,
+    /// `payout.paid` or `payout.failed`.
     #[serde(rename = "type")]
     pub kind: String,
     pub refund_id: Option<String>,
@@ -145,17 +215,55 @@ pub(crate) struct NewPayment {
 impl NewPayment {
     /// Why the request is wrong, if it is (a 400 / `soap:Client`).
     pub fn problem(&self) -> Option<String> {
-        text_problem("idempotency key", &self.idempotency_key)
-            .or_else(|| text_problem("reference", &self.reference))
-            .or_else(|| amount_problem(self.amount))
-            .or_else(|| {
-                code_problem(&self.currency, 3).then(|| "currency must be an ISO 4217 code".into())
-            })
-            .or_else(|| {
-                code_problem(&self.country, 2)
-                    .then(|| "country must be an ISO 3166 alpha-2 code".into())
-            })
+        order_problem(
+            &self.idempotency_key,
+            &self.reference,
+            self.amount,
+            &self.currency,
+            &self.country,
+        )
     }
+}
+
+/// A create-payout request, already taken off the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NewPayout {
+    pub idempotency_key: String,
+    pub amount: i64,
+    pub currency: String,
+    pub country: String,
+    pub reference: String,
+    pub destination: Option<String>,
+}
+
+impl NewPayout {
+    /// Why the request is wrong, if it is (a 400 / `soap:Client`): as for a payment.
+    pub fn problem(&self) -> Option<String> {
+        order_problem(
+            &self.idempotency_key,
+            &self.reference,
+            self.amount,
+            &self.currency,
+            &self.country,
+        )
+    }
+}
+
+/// What is wrong with a payment's or payout's fields, if anything.
+fn order_problem(
+    idempotency_key: &str,
+    reference: &str,
+    amount: i64,
+    currency: &str,
+    country: &str,
+) -> Option<String> {
+    text_problem("idempotency key", idempotency_key)
+        .or_else(|| text_problem("reference", reference))
+        .or_else(|| amount_problem(amount))
+        .or_else(|| code_problem(currency, 3).then(|| "currency must be an ISO 4217 code".into()))
+        .or_else(|| {
+            code_problem(country, 2).then(|| "country must be an ISO 3166 alpha-2 code".into())
+        })
 }
 
 /// A refund request, already taken off the wire.
@@ -205,7 +313,8 @@ pub(crate) enum RefundError {
 pub(crate) struct Notification {
     pub event_id: String,
     pub kind: EventKind,
-    pub payment_id: String,
+    /// The payment's id (payment and refund events) or the payout's (payout events).
+    pub subject_id: String,
     pub refund_id: Option<String>,
     pub reference: String,
     pub amount: i64,
@@ -221,6 +330,8 @@ pub(crate) enum EventKind {
     PaymentFailed,
     RefundSucceeded,
     RefundFailed,
+    PayoutPaid,
+    PayoutFailed,
 }
 
 impl EventKind {
@@ -231,6 +342,8 @@ impl EventKind {
             EventKind::PaymentFailed => "payment.failed",
             EventKind::RefundSucceeded => "refund.succeeded",
             EventKind::RefundFailed => "refund.failed",
+            EventKind::PayoutPaid => "payout.paid",
+            EventKind::PayoutFailed => "payout.failed",
         }
     }
 
@@ -241,7 +354,14 @@ impl EventKind {
             EventKind::PaymentFailed => "PAYMENT_FAILED",
             EventKind::RefundSucceeded => "REFUND_SUCCEEDED",
             EventKind::RefundFailed => "REFUND_FAILED",
+            EventKind::PayoutPaid => "PAYOUT_PAID",
+            EventKind::PayoutFailed => "PAYOUT_FAILED",
         }
+    }
+
+    /// Whether the event is about a payout (its subject id is a payout id).
+    pub fn is_payout(self) -> bool {
+        matches!(self, EventKind::PayoutPaid | EventKind::PayoutFailed)
     }
 }
 
@@ -253,8 +373,19 @@ fn prefixes(format: Format) -> (&'static str, &'static str) {
     }
 }
 
+/// Payout ids, in both formats (WIRE.md).
+const PAYOUT_PREFIX: &str = "po_";
+
 /// Where a refund is: (payment index, refund index).
 pub(crate) type RefundAt = (usize, usize);
+
+/// What a webhook event is recorded on: a payment (its refunds' events included) or a
+/// payout, by index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Subject {
+    Payment(usize),
+    Payout(usize),
+}
 
 /// A lookup by the PSP's id or by the caller's idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,7 +421,13 @@ pub(crate) struct Ledger {
     payment_by_key: BTreeMap<String, usize>,
     refund_by_id: BTreeMap<String, RefundAt>,
     refund_by_key: BTreeMap<String, RefundAt>,
-    event_by_id: BTreeMap<String, (usize, usize)>,
+    payouts: Vec<PayoutRecord>,
+    payout_by_id: BTreeMap<String, usize>,
+    /// The latest payout per key; an expired key is replaced by the next use.
+    payout_by_key: BTreeMap<String, usize>,
+    /// Where each event is: its subject and its index among the subject's events.
+    event_by_id: BTreeMap<String, (Subject, usize)>,
+    /// Per idempotency key, payments, refunds and payouts alike.
     charges: BTreeMap<String, u32>,
 }
 
@@ -303,6 +440,9 @@ impl Ledger {
             payment_by_key: BTreeMap::new(),
             refund_by_id: BTreeMap::new(),
             refund_by_key: BTreeMap::new(),
+            payouts: Vec::new(),
+            payout_by_id: BTreeMap::new(),
+            payout_by_key: BTreeMap::new(),
             event_by_id: BTreeMap::new(),
             charges: BTreeMap::new(),
         }
@@ -320,6 +460,14 @@ impl Ledger {
         &self.payments[p].refunds[r]
     }
 
+    pub fn payouts(&self) -> &[PayoutRecord] {
+        &self.payouts
+    }
+
+    pub fn payout(&self, index: usize) -> &PayoutRecord {
+        &self.payouts[index]
+    }
+
     pub fn charges(&self, key: &str) -> u32 {
         self.charges.get(key).copied().unwrap_or(0)
     }
@@ -334,6 +482,13 @@ impl Ledger {
     pub fn live_refund_key(&self, key: &str, view: View) -> Option<RefundAt> {
         let &at = self.refund_by_key.get(key)?;
         view.key_live(self.refund(at).created_ms).then_some(at)
+    }
+
+    /// The payout this key still names (the PSP has not forgotten it).
+    pub fn live_payout_key(&self, key: &str, view: View) -> Option<usize> {
+        let &index = self.payout_by_key.get(key)?;
+        view.key_live(self.payouts[index].created_ms)
+            .then_some(index)
     }
 
     /// A status lookup: by id (ids never expire) or by a live key, and only once the
@@ -354,6 +509,16 @@ impl Ledger {
         };
         let refund = self.refund(at);
         view.visible(refund.created_ms).then_some(refund)
+    }
+
+    /// A payout status lookup, seen like a payment's.
+    pub fn find_payout(&self, lookup: &Lookup, view: View) -> Option<&PayoutRecord> {
+        let index = match lookup {
+            Lookup::Id(id) => *self.payout_by_id.get(id)?,
+            Lookup::Key(key) => self.live_payout_key(key, view)?,
+        };
+        let payout = &self.payouts[index];
+        view.visible(payout.created_ms).then_some(payout)
     }
 
     /// Records a new payment under its key (call only when no live payment holds the
@@ -422,7 +587,7 @@ impl Ledger {
         let notification = Notification {
             event_id: format!("evt_{}", hex32(dice)),
             kind,
-            payment_id: payment.id.clone(),
+            subject_id: payment.id.clone(),
             refund_id: None,
             reference: payment.reference.clone(),
             amount: payment.amount,
@@ -430,7 +595,7 @@ impl Ledger {
             failure_code: payment.failure_code.clone(),
             created: now_ms.div_euclid(1000),
         };
-        self.push_event(index, &notification);
+        self.push_event(Subject::Payment(index), &notification);
         Some(notification)
     }
 
@@ -515,7 +680,7 @@ impl Ledger {
         let notification = Notification {
             event_id: format!("evt_{}", hex32(dice)),
             kind,
-            payment_id: payment.id.clone(),
+            subject_id: payment.id.clone(),
             refund_id: Some(refund.id.clone()),
             reference: payment.reference.clone(),
             amount: refund.amount,
@@ -526,12 +691,87 @@ impl Ledger {
         if failure.is_some() {
             payment.refunded -= notification.amount;
         }
-        self.push_event(p, &notification);
+        self.push_event(Subject::Payment(p), &notification);
         Some(notification)
     }
 
-    fn push_event(&mut self, payment_index: usize, notification: &Notification) {
-        let events = &mut self.payments[payment_index].events;
+    /// Records a new payout under its key (call only when no live payout holds the key).
+    /// A rejected destination pays nothing out.
+    pub fn create_payout(&mut self, new: NewPayout, now_ms: i64, dice: &mut dyn Dice) -> usize {
+        let mut record = PayoutRecord {
+            id: format!("{PAYOUT_PREFIX}{}", hex32(dice)),
+            idempotency_key: new.idempotency_key,
+            amount: new.amount,
+            currency: new.currency,
+            country: new.country,
+            reference: new.reference,
+            destination: new.destination.unwrap_or_else(|| "ba_success".to_owned()),
+            status: PayoutStatus::Pending,
+            failure_code: None,
+            events: Vec::new(),
+            created: now_ms.div_euclid(1000),
+            created_ms: now_ms,
+        };
+        if let (PayoutStatus::Rejected, code) = record.final_outcome() {
+            record.status = PayoutStatus::Rejected;
+            record.failure_code = code.map(str::to_owned);
+        } else {
+            *self
+                .charges
+                .entry(record.idempotency_key.clone())
+                .or_default() += 1;
+        }
+        let index = self.payouts.len();
+        self.payout_by_id.insert(record.id.clone(), index);
+        self.payout_by_key
+            .insert(record.idempotency_key.clone(), index);
+        self.payouts.push(record);
+        index
+    }
+
+    /// Settles a pending payout to its final status and returns the event to report.
+    pub fn settle_payout(
+        &mut self,
+        index: usize,
+        now_ms: i64,
+        dice: &mut dyn Dice,
+    ) -> Option<Notification> {
+        let payout = self.payouts.get_mut(index)?;
+        if payout.status != PayoutStatus::Pending {
+            return None;
+        }
+        let (status, code) = payout.final_outcome();
+        payout.status = status;
+        payout.failure_code = code.map(str::to_owned);
+        let kind = if status == PayoutStatus::Paid {
+            EventKind::PayoutPaid
+        } else {
+            EventKind::PayoutFailed
+        };
+        let notification = Notification {
+            event_id: format!("evt_{}", hex32(dice)),
+            kind,
+            subject_id: payout.id.clone(),
+            refund_id: None,
+            reference: payout.reference.clone(),
+            amount: payout.amount,
+            currency: payout.currency.clone(),
+            failure_code: payout.failure_code.clone(),
+            created: now_ms.div_euclid(1000),
+        };
+        self.push_event(Subject::Payout(index), &notification);
+        Some(notification)
+    }
+
+    fn events_mut(&mut self, subject: Subject) -> &mut Vec<EventRecord> {
+        match subject {
+            Subject::Payment(index) => &mut self.payments[index].events,
+            Subject::Payout(index) => &mut self.payouts[index].events,
+        }
+    }
+
+    fn push_event(&mut self, subject: Subject, notification: &Notification) {
+        let events = self.events_mut(subject);
         events.push(EventRecord {
             id: notification.event_id.clone(),
             kind: notification.kind.json_name().to_owned(),
@@ -539,16 +779,15 @@ impl Ledger {
             attempts: 0,
             delivered: false,
         });
-        self.event_by_id.insert(
-            notification.event_id.clone(),
-            (payment_index, events.len() - 1),
-        );
+        let at = events.len() - 1;
+        self.event_by_id
+            .insert(notification.event_id.clone(), (subject, at));
     }
 
     /// Records one delivery attempt of a webhook event.
     pub fn record_attempt(&mut self, event_id: &str, delivered: bool) {
-        if let Some(&(p, e)) = self.event_by_id.get(event_id) {
-            let event = &mut self.payments[p].events[e];
+        if let Some(&(subject, e)) = self.event_by_id.get(event_id) {
+            let event = &mut self.events_mut(subject)[e];
             event.attempts += 1;
             event.delivered |= delivered;
         }

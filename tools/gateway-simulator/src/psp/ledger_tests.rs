@@ -237,3 +237,142 @@ fn the_same_dice_build_the_same_books() {
     };
     assert_eq!(build(), build());
 }
+
+fn new_payout(key: &str, destination: Option<&str>) -> NewPayout {
+    NewPayout {
+        idempotency_key: key.into(),
+        amount: 5_000,
+        currency: "EUR".into(),
+        country: "DE".into(),
+        reference: "po_ref".into(),
+        destination: destination.map(Into::into),
+    }
+}
+
+#[test]
+fn a_payout_is_found_by_id_and_key_paid_out_once_and_settles_paid() {
+    let mut dice = SplitMix64::new(20);
+    let mut ledger = Ledger::new(Format::Soap);
+    let index = ledger.create_payout(new_payout("po:1", None), 1_000, &mut dice);
+    let p = ledger.payout(index).clone();
+    assert!(p.id.starts_with("po_") && p.id.len() == 35, "{}", p.id);
+    assert_eq!(
+        (p.destination.as_str(), p.status),
+        ("ba_success", PayoutStatus::Pending)
+    );
+    assert_eq!(ledger.live_payout_key("po:1", view(2_000)), Some(index));
+    assert_eq!(
+        ledger.find_payout(&Lookup::Id(p.id.clone()), view(2_000)),
+        Some(&p)
+    );
+    assert_eq!(ledger.charges("po:1"), 1);
+    assert!(ledger.payments().is_empty(), "a payout is not a payment");
+    assert_eq!(ledger.live_payment_key("po:1", view(2_000)), None);
+
+    let n = ledger.settle_payout(index, 3_500, &mut dice).unwrap();
+    assert_eq!(n.kind, EventKind::PayoutPaid);
+    assert_eq!(
+        (n.subject_id.as_str(), n.refund_id.as_deref()),
+        (p.id.as_str(), None)
+    );
+    assert_eq!(
+        (n.amount, n.currency.as_str(), n.created),
+        (5_000, "EUR", 3)
+    );
+    assert_eq!(n.reference, "po_ref");
+    assert_eq!(ledger.payout(index).status, PayoutStatus::Paid);
+    assert_eq!(
+        ledger.settle_payout(index, 4_000, &mut dice),
+        None,
+        "settles once"
+    );
+    let event = &ledger.payout(index).events[0];
+    assert_eq!(
+        (event.id.as_str(), event.kind.as_str()),
+        (n.event_id.as_str(), "payout.paid")
+    );
+    ledger.record_attempt(&n.event_id, true);
+    let event = &ledger.payout(index).events[0];
+    assert_eq!((event.attempts, event.delivered), (1, true));
+}
+
+#[test]
+fn destinations_decide_a_payouts_outcome() {
+    let mut dice = SplitMix64::new(21);
+    let mut ledger = Ledger::new(Format::Json);
+    let rejected = ledger.create_payout(new_payout("r", Some("ba_reject")), 1, &mut dice);
+    let p = ledger.payout(rejected);
+    assert_eq!(
+        (p.status, p.first_status()),
+        (PayoutStatus::Rejected, PayoutStatus::Rejected)
+    );
+    assert_eq!(p.failure_code.as_deref(), Some(DESTINATION_REJECTED));
+    assert_eq!(ledger.charges("r"), 0, "nothing paid out");
+    assert_eq!(
+        ledger.settle_payout(rejected, 2, &mut dice),
+        None,
+        "no webhook"
+    );
+
+    let failing = ledger.create_payout(new_payout("f", Some("ba_fail_webhook")), 1, &mut dice);
+    assert_eq!(ledger.payout(failing).first_status(), PayoutStatus::Pending);
+    assert_eq!(ledger.charges("f"), 1);
+    let n = ledger.settle_payout(failing, 2, &mut dice).unwrap();
+    assert_eq!(n.kind, EventKind::PayoutFailed);
+    assert_eq!(n.failure_code.as_deref(), Some(ACCOUNT_CLOSED));
+    assert_eq!(ledger.payout(failing).status, PayoutStatus::Failed);
+
+    let other = ledger.create_payout(new_payout("o", Some("ba_anything")), 1, &mut dice);
+    let n = ledger.settle_payout(other, 2, &mut dice).unwrap();
+    assert_eq!(
+        (n.kind, ledger.payout(other).status),
+        (EventKind::PayoutPaid, PayoutStatus::Paid)
+    );
+}
+
+#[test]
+fn a_payout_id_names_no_refundable_payment() {
+    let mut dice = SplitMix64::new(22);
+    let mut ledger = Ledger::new(Format::Json);
+    let index = ledger.create_payout(new_payout("po:1", None), 1, &mut dice);
+    let id = ledger.payout(index).id.clone();
+    assert_eq!(
+        ledger.create_refund(refund("po:refund:1", &id, 1), 2, &mut dice),
+        Err(RefundError::NotFound)
+    );
+}
+
+#[test]
+fn payout_keys_expire_at_the_horizon_and_lookups_lag() {
+    let mut dice = SplitMix64::new(23);
+    let mut ledger = Ledger::new(Format::Json);
+    let first = ledger.create_payout(new_payout("k", None), 1_000, &mut dice);
+    let at = |now_ms| View {
+        now_ms,
+        lag_ms: 300,
+        horizon_ms: 500,
+    };
+    let key = Lookup::Key("k".into());
+    let id = Lookup::Id(ledger.payout(first).id.clone());
+    assert_eq!(ledger.find_payout(&key, at(1_299)), None, "not indexed yet");
+    assert_eq!(ledger.find_payout(&id, at(1_299)), None);
+    assert!(ledger.find_payout(&key, at(1_300)).is_some());
+    assert_eq!(ledger.live_payout_key("k", at(1_500)), None, "forgotten");
+    assert!(ledger.find_payout(&id, at(9_999)).is_some(), "ids are not");
+    let second = ledger.create_payout(new_payout("k", None), 2_000, &mut dice);
+    assert_eq!(ledger.live_payout_key("k", at(2_001)), Some(second));
+    assert_eq!(ledger.charges("k"), 2);
+}
+
+#[test]
+fn invalid_payouts_are_described() {
+    let mut bad = new_payout(" ", None);
+    assert!(bad.problem().unwrap().contains("idempotency key"));
+    bad = new_payout("k", None);
+    bad.country = "DEU".into();
+    assert!(bad.problem().unwrap().contains("country"));
+    bad = new_payout("k", None);
+    bad.amount = -5;
+    assert!(bad.problem().unwrap().contains("amount"));
+    assert_eq!(new_payout("k", Some("ba_reject")).problem(), None);
+}

@@ -1,8 +1,8 @@
 //! The simulated PSP as a pure, deterministic core: every rule of WIRE.md (idempotency,
-//! magic tokens, settlement, refund limits, both wire formats, the admin switchboard,
-//! the webhook schedule) and every misbehaviour knob, with no sockets, no tokio, no clock
-//! and no randomness of its own. The HTTP shell ([`crate::spawn`]) and a deterministic
-//! lifecycle simulation drive the same [`Psp`].
+//! magic tokens, settlement, refund limits, payouts, both wire formats, the admin
+//! switchboard, the webhook schedule) and every misbehaviour knob, with no sockets, no
+//! tokio, no clock and no randomness of its own. The HTTP shell ([`crate::spawn`]) and a
+//! deterministic lifecycle simulation drive the same [`Psp`].
 //!
 //! # Driving it
 //!
@@ -28,7 +28,8 @@
 //!    each one with [`Psp::webhook_delivered`], which schedules the retries. Nothing is
 //!    handed out while no webhook base URL is set ([`Psp::set_webhook_base_url`]): due
 //!    events are then given up, as today's simulator does.
-//! 4. [`Psp::payments`] is the ground truth: what was charged, captured and refunded.
+//! 4. [`Psp::payments`] and [`Psp::payouts`] are the ground truth: what was charged,
+//!    captured and refunded, and what was paid out.
 //!
 //! Request URIs may be absolute or origin-form; only the path and query are read (a
 //! base-URL path prefix is not stripped). Unknown tickets (after [`Psp::reset`]) finish
@@ -48,13 +49,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub use behaviour::{Behaviour, BehaviourPatch};
 pub use dice::{Dice, SplitMix64};
-pub use ledger::{EventRecord, PaymentRecord, PaymentStatus, RefundRecord, RefundStatus};
+pub use ledger::{
+    EventRecord, PaymentRecord, PaymentStatus, PayoutRecord, PayoutStatus, RefundRecord,
+    RefundStatus,
+};
 pub use outbox::{Webhook, WebhookRetry};
 
 use crate::Format;
 use call::{Answer, Call};
 use dice::chance;
-use ledger::{Ledger, Lookup, NewPayment, NewRefund, RefundAt, View};
+use ledger::{Ledger, Lookup, NewPayment, NewPayout, NewRefund, RefundAt, View};
 use outbox::{Outbox, Sender};
 use wire::render;
 
@@ -99,6 +103,9 @@ enum Work {
     ReplayRefund(RefundAt),
     PaymentStatus(Lookup),
     RefundStatus(Lookup),
+    CreatePayout(NewPayout),
+    ReplayPayout(usize),
+    PayoutStatus(Lookup),
     Health,
 }
 
@@ -106,6 +113,7 @@ enum Work {
 enum Settle {
     Payment(usize),
     Refund(RefundAt),
+    Payout(usize),
 }
 
 /// One simulated gateway: its books, behaviour, work in flight and webhook outbox.
@@ -120,9 +128,10 @@ pub struct Psp {
     ledger: Ledger,
     tickets: BTreeMap<u64, Work>,
     next_ticket: u64,
-    /// Idempotency keys whose payment / refund is being created right now.
+    /// Idempotency keys whose payment / refund / payout is being created right now.
     paying: BTreeSet<String>,
     refunding: BTreeSet<String>,
+    paying_out: BTreeSet<String>,
     /// Settlements due, in (time, sequence) order.
     settlements: BTreeMap<(i64, u64), Settle>,
     next_settlement: u64,
@@ -144,6 +153,7 @@ impl Psp {
             next_ticket: 0,
             paying: BTreeSet::new(),
             refunding: BTreeSet::new(),
+            paying_out: BTreeSet::new(),
             settlements: BTreeMap::new(),
             next_settlement: 0,
             outbox: Outbox::default(),
@@ -184,13 +194,14 @@ impl Psp {
         self.retry = retry;
     }
 
-    /// Whether a payment or refund with this key is being created right now.
+    /// Whether a payment, refund or payout with this key is being created right now.
     pub fn key_in_flight(&self, key: &str) -> bool {
-        self.paying.contains(key) || self.refunding.contains(key)
+        self.paying.contains(key) || self.refunding.contains(key) || self.paying_out.contains(key)
     }
 
-    /// How many times this idempotency key actually moved money: 0 or 1 unless the key
-    /// was forgotten (`key_horizon_ms`) and used again.
+    /// How many times this idempotency key actually moved money (a payment, refund or
+    /// payout accepted): 0 or 1 unless the key was forgotten (`key_horizon_ms`) and used
+    /// again.
     pub fn charges(&self, idempotency_key: &str) -> u32 {
         self.ledger.charges(idempotency_key)
     }
@@ -200,13 +211,20 @@ impl Psp {
         self.ledger.payments().to_vec()
     }
 
-    /// Forgets every payment, refund, charge count, pending settlement, webhook and work
-    /// in flight; keeps the behaviour, webhook URL and retry schedule.
+    /// Every payout, in creation order, with its webhook events (rejected ones included:
+    /// they paid nothing out).
+    pub fn payouts(&self) -> Vec<PayoutRecord> {
+        self.ledger.payouts().to_vec()
+    }
+
+    /// Forgets every payment, refund, payout, charge count, pending settlement, webhook
+    /// and work in flight; keeps the behaviour, webhook URL and retry schedule.
     pub fn reset(&mut self) {
         self.ledger = Ledger::new(self.format);
         self.tickets.clear();
         self.paying.clear();
         self.refunding.clear();
+        self.paying_out.clear();
         self.settlements.clear();
         self.outbox = Outbox::default();
     }
@@ -283,8 +301,18 @@ impl Psp {
                     Work::Refund(new)
                 }
             },
+            Call::CreatePayout(new) => {
+                match self.ledger.live_payout_key(&new.idempotency_key, view) {
+                    Some(index) => Work::ReplayPayout(index),
+                    None => {
+                        self.paying_out.insert(new.idempotency_key.clone());
+                        Work::CreatePayout(new)
+                    }
+                }
+            }
             Call::PaymentStatus(lookup) => Work::PaymentStatus(lookup),
             Call::RefundStatus(lookup) => Work::RefundStatus(lookup),
+            Call::PayoutStatus(lookup) => Work::PayoutStatus(lookup),
             Call::Health => Work::Health,
         };
         let ticket = self.next_ticket;
@@ -314,6 +342,8 @@ impl Psp {
                 | Work::ReplayPayment(_)
                 | Work::Refund(_)
                 | Work::ReplayRefund(_)
+                | Work::CreatePayout(_)
+                | Work::ReplayPayout(_)
         );
         let response = match work {
             Work::CreatePayment(new) => {
@@ -350,6 +380,21 @@ impl Psp {
             Work::RefundStatus(lookup) => match self.ledger.find_refund(&lookup, view) {
                 Some(refund) => render(format, Answer::Refund(refund)),
                 None => render(format, Answer::RefundNotFound),
+            },
+            Work::CreatePayout(new) => {
+                self.paying_out.remove(&new.idempotency_key);
+                let index = self.ledger.create_payout(new, now_ms, dice);
+                if self.ledger.payout(index).status == PayoutStatus::Pending {
+                    self.schedule(now_ms, Settle::Payout(index));
+                }
+                render(format, Answer::PayoutCreated(self.ledger.payout(index)))
+            }
+            Work::ReplayPayout(index) => {
+                render(format, Answer::PayoutCreated(self.ledger.payout(index)))
+            }
+            Work::PayoutStatus(lookup) => match self.ledger.find_payout(&lookup, view) {
+                Some(payout) => render(format, Answer::Payout(payout)),
+                None => render(format, Answer::PayoutNotFound),
             },
             Work::Health => render(format, Answer::Health(!self.behaviour.health_down)),
         };
@@ -404,6 +449,7 @@ impl Psp {
                     let decline_rate = self.behaviour.refund_failure_rate;
                     self.ledger.settle_refund(refund, at, decline_rate, dice)
                 }
+                Settle::Payout(index) => self.ledger.settle_payout(index, at, dice),
             };
             if let Some(notification) = notification {
                 self.outbox

@@ -87,6 +87,20 @@ struct JsonEvent<'a> {
     created: i64,
 }
 
+/// A payout's event: its own id field, no `payment_id` nor `refund_id`.
+#[derive(Serialize)]
+struct JsonPayoutEvent<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    payout_id: &'a str,
+    reference: &'a str,
+    amount: i64,
+    currency: &'a str,
+    failure_code: Option<&'a str>,
+    created: i64,
+}
+
 #[derive(Serialize)]
 #[serde(rename = "p:Notification")]
 struct SoapNotification<'a> {
@@ -110,6 +124,28 @@ struct SoapNotification<'a> {
     reason_code: &'a str,
 }
 
+/// A payout's notification: `PayoutId` instead of `TransactionId` and `RefundId`.
+#[derive(Serialize)]
+#[serde(rename = "p:Notification")]
+struct SoapPayoutNotification<'a> {
+    #[serde(rename = "@xmlns:p")]
+    xmlns: &'a str,
+    #[serde(rename = "p:EventId")]
+    event_id: &'a str,
+    #[serde(rename = "p:Type")]
+    kind: &'a str,
+    #[serde(rename = "p:PayoutId")]
+    payout_id: &'a str,
+    #[serde(rename = "p:Reference")]
+    reference: &'a str,
+    #[serde(rename = "p:Amount")]
+    amount: i64,
+    #[serde(rename = "p:Currency")]
+    currency: &'a str,
+    #[serde(rename = "p:ReasonCode")]
+    reason_code: &'a str,
+}
+
 pub(crate) fn content_type(format: Format) -> &'static str {
     match format {
         Format::Json => "application/json",
@@ -119,11 +155,14 @@ pub(crate) fn content_type(format: Format) -> &'static str {
 
 /// The raw webhook body, exactly the bytes that are signed and sent.
 pub(crate) fn render(format: Format, n: &Notification) -> String {
+    if n.kind.is_payout() {
+        return render_payout(format, n);
+    }
     match format {
         Format::Json => serde_json::to_string(&JsonEvent {
             id: &n.event_id,
             kind: n.kind.json_name(),
-            payment_id: &n.payment_id,
+            payment_id: &n.subject_id,
             refund_id: n.refund_id.as_deref(),
             reference: &n.reference,
             amount: n.amount,
@@ -136,8 +175,35 @@ pub(crate) fn render(format: Format, n: &Notification) -> String {
             xmlns: NAMESPACE,
             event_id: &n.event_id,
             kind: n.kind.soap_name(),
-            transaction_id: &n.payment_id,
+            transaction_id: &n.subject_id,
             refund_id: n.refund_id.as_deref().unwrap_or(""),
+            reference: &n.reference,
+            amount: n.amount,
+            currency: &n.currency,
+            reason_code: n.failure_code.as_deref().unwrap_or(""),
+        })
+        .expect("a SOAP notification always serializes"),
+    }
+}
+
+fn render_payout(format: Format, n: &Notification) -> String {
+    match format {
+        Format::Json => serde_json::to_string(&JsonPayoutEvent {
+            id: &n.event_id,
+            kind: n.kind.json_name(),
+            payout_id: &n.subject_id,
+            reference: &n.reference,
+            amount: n.amount,
+            currency: &n.currency,
+            failure_code: n.failure_code.as_deref(),
+            created: n.created,
+        })
+        .expect("a JSON event always serializes"),
+        Format::Soap => quick_xml::se::to_string(&SoapPayoutNotification {
+            xmlns: NAMESPACE,
+            event_id: &n.event_id,
+            kind: n.kind.soap_name(),
+            payout_id: &n.subject_id,
             reference: &n.reference,
             amount: n.amount,
             currency: &n.currency,

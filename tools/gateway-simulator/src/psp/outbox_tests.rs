@@ -8,7 +8,7 @@ fn notification(kind: EventKind, refund: Option<&str>, code: Option<&str>) -> No
     Notification {
         event_id: "evt_1".into(),
         kind,
-        payment_id: "pay_1".into(),
+        subject_id: "pay_1".into(),
         refund_id: refund.map(Into::into),
         reference: "dep_1".into(),
         amount: 10_099,
@@ -206,4 +206,28 @@ fn without_a_url_due_events_are_given_up() {
             .is_empty()
     );
     assert_eq!(outbox.next_due_ms(), None);
+}
+
+#[test]
+fn payout_events_name_the_payout_and_no_payment() {
+    let paid = Notification {
+        subject_id: "po_1".into(),
+        currency: "EUR".into(),
+        amount: 5_000,
+        ..notification(EventKind::PayoutPaid, None, None)
+    };
+    assert_eq!(
+        render(Format::Json, &paid),
+        r#"{"id":"evt_1","type":"payout.paid","payout_id":"po_1","reference":"dep_1","amount":5000,"currency":"EUR","failure_code":null,"created":1700000000}"#
+    );
+    let failed = Notification {
+        failure_code: Some("account_closed".into()),
+        kind: EventKind::PayoutFailed,
+        ..paid
+    };
+    assert_eq!(
+        render(Format::Soap, &failed),
+        r#"<p:Notification xmlns:p="urn:paygate:sim:psp"><p:EventId>evt_1</p:EventId><p:Type>PAYOUT_FAILED</p:Type><p:PayoutId>po_1</p:PayoutId><p:Reference>dep_1</p:Reference><p:Amount>5000</p:Amount><p:Currency>EUR</p:Currency><p:ReasonCode>account_closed</p:ReasonCode></p:Notification>"#
+    );
+    assert!(render(Format::Json, &failed).contains(r#""type":"payout.failed""#));
 }

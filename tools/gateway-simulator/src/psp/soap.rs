@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::call::{Answer, Call, Refusal, Response, checked, header, response};
 use super::ledger::{
-    Lookup, NewPayment, NewRefund, PaymentRecord, PaymentStatus, RefundError, RefundRecord,
+    Lookup, NewPayment, NewPayout, NewRefund, PaymentRecord, PaymentStatus, PayoutRecord,
+    PayoutStatus, RefundError, RefundRecord,
 };
 
 /// The PSP's XML namespace.
@@ -41,6 +42,8 @@ enum Operation {
     GetPaymentStatus(GetPaymentStatus),
     Refund(Refund),
     GetRefundStatus(GetRefundStatus),
+    CreatePayout(CreatePayout),
+    GetPayoutStatus(GetPayoutStatus),
 }
 
 impl Operation {
@@ -50,6 +53,8 @@ impl Operation {
             Operation::GetPaymentStatus(_) => "GetPaymentStatus",
             Operation::Refund(_) => "Refund",
             Operation::GetRefundStatus(_) => "GetRefundStatus",
+            Operation::CreatePayout(_) => "CreatePayout",
+            Operation::GetPayoutStatus(_) => "GetPayoutStatus",
         }
     }
 }
@@ -92,6 +97,27 @@ struct GetRefundStatus {
     refund_id: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreatePayout {
+    idempotency_key: String,
+    amount: i64,
+    currency: String,
+    country: String,
+    reference: String,
+    #[serde(default)]
+    destination: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetPayoutStatus {
+    #[serde(default)]
+    idempotency_key: Option<String>,
+    #[serde(default)]
+    payout_id: Option<String>,
+}
+
 // ---- responses ----
 
 #[derive(Serialize)]
@@ -121,6 +147,10 @@ enum Reply {
     Refund(RefundResponse),
     #[serde(rename = "p:GetRefundStatusResponse")]
     RefundStatus(RefundStatusResponse),
+    #[serde(rename = "p:CreatePayoutResponse")]
+    CreatePayout(CreatePayoutResponse),
+    #[serde(rename = "p:GetPayoutStatusResponse")]
+    PayoutStatus(PayoutStatusResponse),
     #[serde(rename = "soap:Fault")]
     Fault(Fault),
 }
@@ -165,6 +195,30 @@ struct RefundStatusResponse {
     status: String,
     #[serde(rename = "p:ReasonCode")]
     reason_code: String,
+}
+
+#[derive(Serialize)]
+struct CreatePayoutResponse {
+    #[serde(rename = "p:PayoutId")]
+    payout_id: String,
+    #[serde(rename = "p:Status")]
+    status: String,
+    #[serde(rename = "p:ReasonCode", skip_serializing_if = "Option::is_none")]
+    reason_code: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PayoutStatusResponse {
+    #[serde(rename = "p:PayoutId")]
+    payout_id: String,
+    #[serde(rename = "p:Status")]
+    status: String,
+    #[serde(rename = "p:ReasonCode")]
+    reason_code: String,
+    #[serde(rename = "p:Amount")]
+    amount: i64,
+    #[serde(rename = "p:Currency")]
+    currency: String,
 }
 
 #[derive(Serialize)]
@@ -283,6 +337,20 @@ pub(crate) fn parse(request: &http::Request<Vec<u8>>) -> Result<Call, Refusal> {
         Operation::GetRefundStatus(op) => lookup(op.refund_id, op.idempotency_key)
             .map(Call::RefundStatus)
             .ok_or_else(|| invalid("GetRefundStatus needs a RefundId or an IdempotencyKey".into())),
+        Operation::CreatePayout(op) => {
+            let new = NewPayout {
+                idempotency_key: op.idempotency_key,
+                amount: op.amount,
+                currency: op.currency,
+                country: op.country,
+                reference: op.reference,
+                destination: op.destination.filter(|d| !d.is_empty()),
+            };
+            checked(new, NewPayout::problem, Call::CreatePayout)
+        }
+        Operation::GetPayoutStatus(op) => lookup(op.payout_id, op.idempotency_key)
+            .map(Call::PayoutStatus)
+            .ok_or_else(|| invalid("GetPayoutStatus needs a PayoutId or an IdempotencyKey".into())),
     }
 }
 
@@ -303,6 +371,19 @@ fn created(payment: &PaymentRecord) -> Response {
             transaction_id: payment.id.clone(),
             status: payment.first_status().name().to_ascii_uppercase(),
             reason_code: declined.then(|| payment.failure_code.clone()).flatten(),
+        }),
+    )
+}
+
+/// `PENDING`, or `REJECTED` with its reason (final); replayed as is for the same key.
+fn payout_created(payout: &PayoutRecord) -> Response {
+    let rejected = payout.first_status() == PayoutStatus::Rejected;
+    envelope(
+        200,
+        Reply::CreatePayout(CreatePayoutResponse {
+            payout_id: payout.id.clone(),
+            status: payout.first_status().name().to_ascii_uppercase(),
+            reason_code: rejected.then(|| payout.failure_code.clone()).flatten(),
         }),
     )
 }
@@ -352,6 +433,20 @@ pub(crate) fn render(answer: Answer<'_>) -> Response {
             "RefundExceedsPayment",
             &format!("at most {refundable} can still be refunded"),
         ),
+        Answer::PayoutCreated(payout) => payout_created(payout),
+        Answer::Payout(payout) => envelope(
+            200,
+            Reply::PayoutStatus(PayoutStatusResponse {
+                payout_id: payout.id.clone(),
+                status: payout.status.name().to_ascii_uppercase(),
+                reason_code: payout.failure_code.clone().unwrap_or_default(),
+                amount: payout.amount,
+                currency: payout.currency.clone(),
+            }),
+        ),
+        Answer::PayoutNotFound => {
+            client_fault("NotFound", "no payout was created with that id or key")
+        }
         Answer::Unavailable => fault(
             503,
             "soap:Server",

@@ -122,3 +122,53 @@ fn other_routes_and_methods_are_refused() {
         .unwrap();
     assert_eq!(refuse(parse(&elsewhere).unwrap_err()).status(), 404);
 }
+
+#[test]
+fn payout_operations_are_read() {
+    let create = wrap(
+        "CreatePayout",
+        "<p:IdempotencyKey>po:1</p:IdempotencyKey><p:Amount>5000</p:Amount><p:Currency>EUR</p:Currency><p:Country>DE</p:Country><p:Reference>po</p:Reference><p:Destination>ba_fail_webhook</p:Destination>",
+    );
+    let Ok(Call::CreatePayout(new)) = parse(&post(Some("\"CreatePayout\""), &create)) else {
+        panic!("not a CreatePayout");
+    };
+    assert_eq!(
+        (
+            new.idempotency_key.as_str(),
+            new.amount,
+            new.destination.as_deref()
+        ),
+        ("po:1", 5_000, Some("ba_fail_webhook"))
+    );
+    let no_destination = wrap(
+        "CreatePayout",
+        "<p:IdempotencyKey>po:1</p:IdempotencyKey><p:Amount>5000</p:Amount><p:Currency>EUR</p:Currency><p:Country>DE</p:Country><p:Reference>po</p:Reference><p:Destination/>",
+    );
+    let Ok(Call::CreatePayout(new)) = parse(&post(None, &no_destination)) else {
+        panic!("not a CreatePayout");
+    };
+    assert_eq!(new.destination, None);
+    for (fields, expected) in [
+        ("<p:PayoutId>po_1</p:PayoutId>", Lookup::Id("po_1".into())),
+        (
+            "<p:IdempotencyKey>po:1</p:IdempotencyKey>",
+            Lookup::Key("po:1".into()),
+        ),
+    ] {
+        let xml = wrap("GetPayoutStatus", fields);
+        assert_eq!(
+            parse(&post(Some("GetPayoutStatus"), &xml)).ok(),
+            Some(Call::PayoutStatus(expected))
+        );
+    }
+    assert!(parse(&post(Some("\"CreatePayment\""), &create)).is_err());
+}
+
+#[test]
+fn payout_not_found_is_the_client_fault() {
+    let fault = render(Answer::PayoutNotFound);
+    assert_eq!(fault.status(), 500);
+    assert!(String::from_utf8_lossy(fault.body()).contains(
+        "<soap:Fault><faultcode>soap:Client</faultcode><faultstring>NotFound</faultstring>"
+    ));
+}

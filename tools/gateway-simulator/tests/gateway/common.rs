@@ -18,6 +18,32 @@ use serde_json::{Value, json};
 
 pub const SECRET: &str = "whsec_simulator_tests";
 
+/// How long a test waits for webhooks.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Panics unless the delivery carries a valid `Paygate-Signature` for [`SECRET`].
+pub fn assert_signed(delivery: &Delivery) {
+    let header = delivery
+        .signature
+        .as_deref()
+        .expect("Paygate-Signature header");
+    paygate_signature::verify(
+        header,
+        &[SECRET.as_bytes()],
+        &delivery.body,
+        unix_now(),
+        paygate_signature::DEFAULT_TOLERANCE_SECS,
+    )
+    .unwrap_or_else(|e| panic!("signature {header:?} rejected: {e}"));
+}
+
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
@@ -119,6 +145,18 @@ pub enum Refunded {
     Other(u16, String),
 }
 
+/// A payout's webhook event, normalized across formats (`type` in the json spelling).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PayoutEvent {
+    pub id: String,
+    pub kind: String,
+    pub payout_id: String,
+    pub reference: String,
+    pub amount: i64,
+    pub currency: String,
+    pub failure_code: Option<String>,
+}
+
 /// A webhook event, normalized across formats (`type` in the json spelling).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -149,6 +187,8 @@ enum SoapReply {
     CreatePaymentResponse(SoapFields),
     GetPaymentStatusResponse(SoapFields),
     RefundResponse(SoapFields),
+    CreatePayoutResponse(SoapFields),
+    GetPayoutStatusResponse(SoapFields),
     Fault(Fault),
 }
 
@@ -157,6 +197,7 @@ enum SoapReply {
 struct SoapFields {
     transaction_id: String,
     refund_id: String,
+    payout_id: String,
     status: String,
     reason_code: String,
 }
@@ -188,6 +229,24 @@ struct Notification {
     #[serde(default)]
     refund_id: String,
     amount: i64,
+    #[serde(default)]
+    reason_code: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PayoutNotification {
+    event_id: String,
+    #[serde(rename = "Type")]
+    kind: String,
+    #[serde(default)]
+    transaction_id: Option<String>,
+    #[serde(default)]
+    refund_id: Option<String>,
+    payout_id: String,
+    reference: String,
+    amount: i64,
+    currency: String,
     #[serde(default)]
     reason_code: String,
 }
@@ -233,6 +292,7 @@ pub async fn start(format: Format, webhook_base_url: Option<String>) -> Sim {
 pub enum Of {
     Payment,
     Refund,
+    Payout,
 }
 
 /// How a status call names it: by the PSP's id, or by the idempotency key it was created
@@ -295,6 +355,7 @@ impl Sim {
         let (collection, operation, id_element) = match of {
             Of::Payment => ("/v1/payments", "GetPaymentStatus", "TransactionId"),
             Of::Refund => ("/v1/refunds", "GetRefundStatus", "RefundId"),
+            Of::Payout => ("/v1/payouts", "GetPayoutStatus", "PayoutId"),
         };
         let (path, element, value) = match by {
             By::Id(id) => (format!("{collection}/{id}"), id_element, id),
@@ -385,6 +446,68 @@ impl Sim {
         self.status(reply)
     }
 
+    /// A payout's status (`pending`, `paid`, `failed`, `rejected`), as for a payment.
+    pub async fn payout_status(&self, by: By<'_>) -> Result<Option<Status>, u16> {
+        let reply = self.lookup(Of::Payout, by).await;
+        self.status(reply)
+    }
+
+    /// Creates a payout of `amount` EUR to `destination` (reference `payout_1`);
+    /// `Declined` is a rejected destination.
+    pub async fn payout(&self, key: &str, destination: &str, amount: i64) -> Created {
+        match self.format() {
+            Format::Json => {
+                let body = json!({"amount": amount, "currency": "EUR", "country": "DE",
+                                  "reference": "payout_1", "destination": destination});
+                let reply = self.post_json("/v1/payouts", key, body).await;
+                match reply.status {
+                    201 => {
+                        let v = reply.json();
+                        assert_eq!(v["status"], "pending");
+                        assert_eq!(v["amount"], amount);
+                        assert_eq!(v["currency"], "EUR");
+                        assert_eq!(v["reference"], "payout_1");
+                        Created::Accepted {
+                            id: v["id"].as_str().unwrap().to_owned(),
+                        }
+                    }
+                    422 => {
+                        let v = reply.json();
+                        Created::Declined {
+                            id: v["error"]["payout_id"].as_str().map(str::to_owned),
+                            code: v["error"]["code"].as_str().unwrap().to_owned(),
+                        }
+                    }
+                    503 | 429 => Created::Unavailable(reply.status),
+                    other => Created::Other(other, reply.body),
+                }
+            }
+            Format::Soap => {
+                let fields = format!(
+                    "<p:IdempotencyKey>{key}</p:IdempotencyKey><p:Amount>{amount}</p:Amount><p:Currency>EUR</p:Currency><p:Country>DE</p:Country><p:Reference>payout_1</p:Reference><p:Destination>{destination}</p:Destination>"
+                );
+                let reply = self.soap("CreatePayout", &fields).await;
+                match reply.status {
+                    200 => match soap_reply(&reply) {
+                        SoapReply::CreatePayoutResponse(r) if r.status == "PENDING" => {
+                            assert!(r.reason_code.is_empty());
+                            Created::Accepted { id: r.payout_id }
+                        }
+                        SoapReply::CreatePayoutResponse(r) if r.status == "REJECTED" => {
+                            Created::Declined {
+                                id: non_empty(r.payout_id),
+                                code: r.reason_code,
+                            }
+                        }
+                        other => panic!("unexpected reply {other:?}"),
+                    },
+                    503 => Created::Unavailable(503),
+                    other => Created::Other(other, reply.body),
+                }
+            }
+        }
+    }
+
     fn status(&self, reply: Reply) -> Result<Option<Status>, u16> {
         match self.format() {
             Format::Json => Self::json_status(reply),
@@ -417,6 +540,11 @@ impl Sim {
                     status: r.status.to_lowercase(),
                     failure_code: non_empty(r.reason_code),
                     id: r.transaction_id,
+                })),
+                SoapReply::GetPayoutStatusResponse(r) => Ok(Some(Status {
+                    status: r.status.to_lowercase(),
+                    failure_code: non_empty(r.reason_code),
+                    id: r.payout_id,
                 })),
                 other => panic!("unexpected reply {other:?}"),
             },
@@ -512,6 +640,52 @@ impl Sim {
         let reply = self.get("/admin/payments").await;
         assert_eq!(reply.status, 200);
         reply.json()
+    }
+
+    pub async fn admin_payouts(&self) -> Value {
+        let reply = self.get("/admin/payouts").await;
+        assert_eq!(reply.status, 200);
+        reply.json()
+    }
+
+    /// Parses a delivered payout webhook of this gateway's format; it names no payment
+    /// and no refund.
+    pub fn payout_event(&self, delivery: &Delivery) -> PayoutEvent {
+        let body = std::str::from_utf8(&delivery.body).unwrap();
+        match self.format() {
+            Format::Json => {
+                let v: Value = serde_json::from_str(body).unwrap();
+                assert!(
+                    v.get("payment_id").is_none() && v.get("refund_id").is_none(),
+                    "{v}"
+                );
+                PayoutEvent {
+                    id: v["id"].as_str().unwrap().to_owned(),
+                    kind: v["type"].as_str().unwrap().to_owned(),
+                    payout_id: v["payout_id"].as_str().unwrap().to_owned(),
+                    reference: v["reference"].as_str().unwrap().to_owned(),
+                    amount: v["amount"].as_i64().unwrap(),
+                    currency: v["currency"].as_str().unwrap().to_owned(),
+                    failure_code: v["failure_code"].as_str().map(str::to_owned),
+                }
+            }
+            Format::Soap => {
+                let n: PayoutNotification = quick_xml::de::from_str(body).unwrap();
+                assert!(
+                    n.transaction_id.is_none() && n.refund_id.is_none(),
+                    "{body}"
+                );
+                PayoutEvent {
+                    id: n.event_id,
+                    kind: n.kind.to_lowercase().replacen('_', ".", 1),
+                    payout_id: n.payout_id,
+                    reference: n.reference,
+                    amount: n.amount,
+                    currency: n.currency,
+                    failure_code: non_empty(n.reason_code),
+                }
+            }
+        }
     }
 
     /// Parses a delivered webhook body of this gateway's format.

@@ -8,8 +8,6 @@ use axum::http::Method;
 use gateway_simulator::{Format, WebhookRetry};
 use serde_json::{Value, json};
 
-const WAIT: Duration = Duration::from_secs(5);
-
 /// A create call that may go unanswered.
 async fn try_create(sim: &Sim, key: &str, amount: i64) -> Result<Reply, String> {
     let (path, headers, body) = match sim.format() {

@@ -7,35 +7,11 @@ use crate::each_format::for_each_format;
 use gateway_simulator::Format;
 use serde_json::json;
 
-const WAIT: Duration = Duration::from_secs(5);
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 fn id_prefix(format: Format) -> &'static str {
     match format {
         Format::Json => "pay_",
         Format::Soap => "txn_",
     }
-}
-
-fn assert_signed(delivery: &Delivery) {
-    let header = delivery
-        .signature
-        .as_deref()
-        .expect("Paygate-Signature header");
-    paygate_signature::verify(
-        header,
-        &[SECRET.as_bytes()],
-        &delivery.body,
-        unix_now(),
-        paygate_signature::DEFAULT_TOLERANCE_SECS,
-    )
-    .unwrap_or_else(|e| panic!("signature {header:?} rejected: {e}"));
 }
 
 async fn create_is_accepted_as_pending(format: Format) {

@@ -366,3 +366,5 @@ fn refund_status_not_found_only_on_the_psp_answer() {
         );
     }
 }
+
+mod payouts;

@@ -64,17 +64,23 @@ struct ResponseBody {
 /// What `<soap:Body>` may hold.
 #[derive(Debug, Deserialize)]
 enum ResponseContent {
-    CreatePaymentResponse(PaymentAnswer),
-    GetPaymentStatusResponse(PaymentAnswer),
+    CreatePaymentResponse(MovementAnswer),
+    GetPaymentStatusResponse(MovementAnswer),
     RefundResponse(RefundAnswer),
     GetRefundStatusResponse(RefundAnswer),
+    CreatePayoutResponse(MovementAnswer),
+    GetPayoutStatusResponse(MovementAnswer),
     Fault(Fault),
 }
 
+/// A payment's or a payout's answer: the same fields, but for the element that carries the
+/// PSP's id (`TransactionId` / `PayoutId`, read by [`Movement::id`]).
 #[derive(Debug, Deserialize)]
-struct PaymentAnswer {
+struct MovementAnswer {
     #[serde(rename = "TransactionId", default)]
     transaction_id: Option<String>,
+    #[serde(rename = "PayoutId", default)]
+    payout_id: Option<String>,
     #[serde(rename = "Status")]
     status: String,
     #[serde(rename = "ReasonCode", default)]
@@ -86,14 +92,92 @@ struct PaymentAnswer {
     currency: Option<String>,
 }
 
-impl PaymentAnswer {
-    /// What the payment is for, when the PSP said so in a form we can read.
+impl MovementAnswer {
+    /// What moved, when the PSP said so in a form we can read.
     fn charged(&self) -> Option<Money> {
         let amount = present(self.amount.as_deref())?.parse::<u64>().ok()?;
         Some(Money {
             amount: Amount::new(amount).ok()?,
             currency: Currency::parse(present(self.currency.as_deref())?).ok()?,
         })
+    }
+}
+
+/// Which way the money goes, and so which words its answers use: a payout `PAID` is a
+/// payment `SUCCEEDED`, `REJECTED` is `DECLINED`. Classified alike otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Movement {
+    Payment,
+    Payout,
+}
+
+impl Movement {
+    fn what(self) -> &'static str {
+        match self {
+            Self::Payment => "payment",
+            Self::Payout => "payout",
+        }
+    }
+
+    fn create_response(self) -> &'static str {
+        match self {
+            Self::Payment => "CreatePaymentResponse",
+            Self::Payout => "CreatePayoutResponse",
+        }
+    }
+
+    fn status_response(self) -> &'static str {
+        match self {
+            Self::Payment => "GetPaymentStatusResponse",
+            Self::Payout => "GetPayoutStatusResponse",
+        }
+    }
+
+    /// The PSP's id, from this movement's own element.
+    fn id(self, answer: &MovementAnswer) -> Option<&str> {
+        present(match self {
+            Self::Payment => answer.transaction_id.as_deref(),
+            Self::Payout => answer.payout_id.as_deref(),
+        })
+    }
+
+    /// The state its `Status` names (`None`: a word this movement does not use).
+    fn state(self, answer: &MovementAnswer) -> Option<PaymentState> {
+        let code = |fallback: &str| {
+            psp_code(answer.reason_code.as_deref()).unwrap_or_else(|| fallback.to_owned())
+        };
+        match (self, answer.status.trim()) {
+            (_, "PENDING") => Some(PaymentState::Pending),
+            (Self::Payment, "SUCCEEDED") | (Self::Payout, "PAID") => Some(PaymentState::Succeeded),
+            (_, "FAILED") => Some(PaymentState::Failed {
+                code: code("failed"),
+            }),
+            (Self::Payment, "DECLINED") => Some(PaymentState::Declined {
+                code: code("declined"),
+            }),
+            (Self::Payout, "REJECTED") => Some(PaymentState::Declined {
+                code: code("rejected"),
+            }),
+            _ => None,
+        }
+    }
+
+    /// This movement's create answer, if that is what the body holds.
+    fn created(self, content: ResponseContent) -> Option<MovementAnswer> {
+        match (self, content) {
+            (Self::Payment, ResponseContent::CreatePaymentResponse(answer))
+            | (Self::Payout, ResponseContent::CreatePayoutResponse(answer)) => Some(answer),
+            _ => None,
+        }
+    }
+
+    /// This movement's status answer, if that is what the body holds.
+    fn found(self, content: ResponseContent) -> Option<MovementAnswer> {
+        match (self, content) {
+            (Self::Payment, ResponseContent::GetPaymentStatusResponse(answer))
+            | (Self::Payout, ResponseContent::GetPayoutStatusResponse(answer)) => Some(answer),
+            _ => None,
+        }
     }
 }
 
@@ -166,44 +250,62 @@ fn parse(body: &[u8]) -> Option<ResponseContent> {
         .map(|envelope| envelope.body.content)
 }
 
+/// The answer to `CreatePayment` or `CreatePayout`.
+fn created(reply: &Reply, movement: Movement) -> PaymentOutcome {
+    let status = reply.status;
+    let class = match SoapHttp::of(status) {
+        // One endpoint: a 404 is a wrong URL, whatever its body.
+        SoapHttp::NotActedOn | SoapHttp::NotThere => {
+            return PaymentOutcome::Transient {
+                reason: http_reason(status),
+            };
+        }
+        SoapHttp::Unknown => return ambiguous_payment(reply),
+        class => class,
+    };
+    match (class, parse(&reply.body)) {
+        (_, Some(ResponseContent::Fault(fault))) if fault.is_client() => PaymentOutcome::Declined {
+            code: fault.code().unwrap_or_else(|| REJECTED_REQUEST.to_owned()),
+            message: fault.message(),
+        },
+        (_, Some(ResponseContent::Fault(fault))) => PaymentOutcome::Ambiguous {
+            reason: fault.describe(status),
+        },
+        (SoapHttp::Success, content) => match content.and_then(|c| movement.created(c)) {
+            Some(answer) => movement_outcome(movement, &answer, status),
+            None => PaymentOutcome::Ambiguous {
+                reason: format!(
+                    "{}: unreadable {}",
+                    http_reason(status),
+                    movement.create_response()
+                ),
+            },
+        },
+        (SoapHttp::Rejected, _) => PaymentOutcome::Declined {
+            code: REJECTED_REQUEST.to_owned(),
+            message: http_reason(status),
+        },
+        _ => PaymentOutcome::Ambiguous {
+            reason: http_reason(status),
+        },
+    }
+}
+
 /// The answer to `CreatePayment`.
 pub(crate) struct CreatePaymentReply(pub(crate) Reply);
 
 impl From<CreatePaymentReply> for PaymentOutcome {
     fn from(CreatePaymentReply(reply): CreatePaymentReply) -> Self {
-        let status = reply.status;
-        let class = match SoapHttp::of(status) {
-            // One endpoint: a 404 is a wrong URL, whatever its body.
-            SoapHttp::NotActedOn | SoapHttp::NotThere => {
-                return Self::Transient {
-                    reason: http_reason(status),
-                };
-            }
-            SoapHttp::Unknown => return ambiguous_payment(&reply),
-            class => class,
-        };
-        match (class, parse(&reply.body)) {
-            (_, Some(ResponseContent::Fault(fault))) if fault.is_client() => Self::Declined {
-                code: fault.code().unwrap_or_else(|| REJECTED_REQUEST.to_owned()),
-                message: fault.message(),
-            },
-            (_, Some(ResponseContent::Fault(fault))) => Self::Ambiguous {
-                reason: fault.describe(status),
-            },
-            (SoapHttp::Success, Some(ResponseContent::CreatePaymentResponse(answer))) => {
-                payment_outcome(answer, status)
-            }
-            (SoapHttp::Success, _) => Self::Ambiguous {
-                reason: format!("{}: unreadable CreatePaymentResponse", http_reason(status)),
-            },
-            (SoapHttp::Rejected, _) => Self::Declined {
-                code: REJECTED_REQUEST.to_owned(),
-                message: http_reason(status),
-            },
-            _ => Self::Ambiguous {
-                reason: http_reason(status),
-            },
-        }
+        created(&reply, Movement::Payment)
+    }
+}
+
+/// The answer to `CreatePayout`: `REJECTED` is a final `Declined`.
+pub(crate) struct CreatePayoutReply(pub(crate) Reply);
+
+impl From<CreatePayoutReply> for PaymentOutcome {
+    fn from(CreatePayoutReply(reply): CreatePayoutReply) -> Self {
+        created(&reply, Movement::Payout)
     }
 }
 
@@ -221,21 +323,29 @@ fn reason(reply: &Reply) -> String {
     }
 }
 
-fn payment_outcome(answer: PaymentAnswer, status: u16) -> PaymentOutcome {
-    let id = present(answer.transaction_id.as_deref());
-    match (answer.status.trim(), id) {
-        ("PENDING" | "SUCCEEDED", Some(id)) => PaymentOutcome::Accepted {
-            external_id: id.to_owned(),
-        },
-        (state @ ("DECLINED" | "FAILED"), _) => {
-            let fallback = state.to_ascii_lowercase();
+fn movement_outcome(movement: Movement, answer: &MovementAnswer, status: u16) -> PaymentOutcome {
+    match (movement.state(answer), movement.id(answer)) {
+        (Some(PaymentState::Pending | PaymentState::Succeeded), Some(id)) => {
+            PaymentOutcome::Accepted {
+                external_id: id.to_owned(),
+            }
+        }
+        (Some(PaymentState::Failed { code } | PaymentState::Declined { code }), _) => {
             PaymentOutcome::Declined {
-                code: psp_code(answer.reason_code.as_deref()).unwrap_or_else(|| fallback.clone()),
-                message: format!("payment {fallback} by the gateway"),
+                code,
+                message: format!(
+                    "{} {} by the gateway",
+                    movement.what(),
+                    answer.status.trim().to_ascii_lowercase()
+                ),
             }
         }
         _ => PaymentOutcome::Ambiguous {
-            reason: format!("{}: unexpected CreatePaymentResponse", http_reason(status)),
+            reason: format!(
+                "{}: unexpected {}",
+                http_reason(status),
+                movement.create_response()
+            ),
         },
     }
 }
@@ -264,50 +374,49 @@ fn lookup(reply: &Reply) -> Lookup {
     }
 }
 
+/// The answer to `GetPaymentStatus` or `GetPayoutStatus`.
+fn found(reply: &Reply, movement: Movement) -> StatusOutcome {
+    let unexpected = || StatusOutcome::Unknown {
+        reason: format!(
+            "{}: unexpected {}",
+            http_reason(reply.status),
+            movement.status_response()
+        ),
+    };
+    match lookup(reply) {
+        Lookup::Found(content) => {
+            let Some(answer) = movement.found(content) else {
+                return unexpected();
+            };
+            match (movement.id(&answer), movement.state(&answer)) {
+                (Some(id), Some(state)) => StatusOutcome::Found {
+                    external_id: id.to_owned(),
+                    state,
+                    charged: answer.charged(),
+                },
+                _ => unexpected(),
+            }
+        }
+        Lookup::NotFound => StatusOutcome::NotFound,
+        Lookup::Unknown(reason) => StatusOutcome::Unknown { reason },
+    }
+}
+
 /// The answer to `GetPaymentStatus`.
 pub(crate) struct PaymentStatusReply(pub(crate) Reply);
 
 impl From<PaymentStatusReply> for StatusOutcome {
     fn from(PaymentStatusReply(reply): PaymentStatusReply) -> Self {
-        let unexpected = || Self::Unknown {
-            reason: format!(
-                "{}: unexpected GetPaymentStatusResponse",
-                http_reason(reply.status)
-            ),
-        };
-        match lookup(&reply) {
-            Lookup::Found(ResponseContent::GetPaymentStatusResponse(answer)) => {
-                let id = present(answer.transaction_id.as_deref()).map(str::to_owned);
-                match (id, payment_state(&answer)) {
-                    (Some(external_id), Some(state)) => Self::Found {
-                        external_id,
-                        state,
-                        charged: answer.charged(),
-                    },
-                    _ => unexpected(),
-                }
-            }
-            Lookup::Found(_) => unexpected(),
-            Lookup::NotFound => Self::NotFound,
-            Lookup::Unknown(reason) => Self::Unknown { reason },
-        }
+        found(&reply, Movement::Payment)
     }
 }
 
-fn payment_state(answer: &PaymentAnswer) -> Option<PaymentState> {
-    let code = |fallback: &str| {
-        psp_code(answer.reason_code.as_deref()).unwrap_or_else(|| fallback.to_owned())
-    };
-    match answer.status.trim() {
-        "PENDING" => Some(PaymentState::Pending),
-        "SUCCEEDED" => Some(PaymentState::Succeeded),
-        "FAILED" => Some(PaymentState::Failed {
-            code: code("failed"),
-        }),
-        "DECLINED" => Some(PaymentState::Declined {
-            code: code("declined"),
-        }),
-        _ => None,
+/// The answer to `GetPayoutStatus`.
+pub(crate) struct PayoutStatusReply(pub(crate) Reply);
+
+impl From<PayoutStatusReply> for StatusOutcome {
+    fn from(PayoutStatusReply(reply): PayoutStatusReply) -> Self {
+        found(&reply, Movement::Payout)
     }
 }
 

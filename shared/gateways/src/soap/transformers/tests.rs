@@ -413,4 +413,5 @@ fn other_faults_and_errors_are_unknown() {
     }
 }
 
+mod payouts;
 mod refunds;
