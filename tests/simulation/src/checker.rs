@@ -4,14 +4,16 @@
 //! the merchant, for a ledger's totals: [`ledger`]).
 
 mod ledger;
+mod payouts;
 
 use crate::merchant::{Answer, Ask};
 use crate::world::World;
-use gateway_simulator::{PaymentRecord, PaymentStatus, RefundStatus};
+use gateway_simulator::{PaymentRecord, PaymentStatus, PayoutRecord, RefundStatus};
 use paygate_domain::deposit::{AnomalyKind, ChargeRef, RefundState};
 use paygate_domain::service::publish::bus_event;
 use paygate_domain::{Deposit, DepositId, DepositStatus};
 use paygate_memory::StoreSnapshot;
+use payouts::PaidOut;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// What the checks found.
@@ -23,6 +25,7 @@ pub struct Verdict {
     pub needs_a_person: usize,
     pub deposits: usize,
     pub refunds: usize,
+    pub payouts: usize,
     pub anomalies: usize,
 }
 
@@ -62,6 +65,11 @@ pub fn check(world: &World) -> Verdict {
         .iter()
         .map(|(name, psp)| (*name, psp.payments()))
         .collect();
+    let payout_books: BTreeMap<&str, Vec<PayoutRecord>> = world
+        .psps
+        .iter()
+        .map(|(name, psp)| (*name, psp.payouts()))
+        .collect();
     let mut verdict = Verdict::default();
     let mut deposits = BTreeMap::new();
     for id in snapshot.streams.keys() {
@@ -72,7 +80,25 @@ pub fn check(world: &World) -> Verdict {
             Err(problem) => verdict.violations.push(problem),
         }
     }
-    verdict.deposits = deposits.len();
+    verdict.payouts = deposits.values().filter(|d| d.is_payout()).count();
+    verdict.deposits = deposits.len() - verdict.payouts;
+    let paid_out: BTreeMap<DepositId, Vec<PaidOut<'_>>> = deposits
+        .iter()
+        .filter(|(_, d)| d.is_payout())
+        .map(|(id, _)| {
+            let reference = id.to_string();
+            let at_psps = payout_books
+                .iter()
+                .flat_map(|(gateway, payouts)| {
+                    payouts
+                        .iter()
+                        .filter(|p| p.reference == reference)
+                        .map(|payout| PaidOut { gateway, payout })
+                })
+                .collect();
+            (*id, at_psps)
+        })
+        .collect();
     let held: BTreeMap<DepositId, Vec<Held<'_>>> = deposits
         .keys()
         .map(|id| {
@@ -97,11 +123,28 @@ pub fn check(world: &World) -> Verdict {
             .anomalies
             .iter()
             .any(|a| a.kind == AnomalyKind::AttemptUnresolved);
-        if deposit.anomalies.iter().any(|a| a.kind.needs_a_person()) {
+        let direction = deposit.request.direction;
+        let for_a_person = deposit
+            .anomalies
+            .iter()
+            .any(|a| a.kind.needs_a_person_for(direction));
+        if for_a_person {
             verdict.needs_a_person += 1;
         }
-        charges(*id, deposit, held, unresolved, &mut verdict.violations);
-        refunds(*id, deposit, held, &mut verdict.violations);
+        if deposit.is_payout() {
+            let at_psps = paid_out.get(id).map_or(&[][..], Vec::as_slice);
+            payouts::check(*id, deposit, at_psps, for_a_person, &mut verdict.violations);
+            // A payout is not charged: nothing of a payment may name it.
+            for payment in held {
+                verdict.violations.push(format!(
+                    "{id}: a payout, yet {} holds payment {} for it",
+                    payment.gateway, payment.payment.id
+                ));
+            }
+        } else {
+            charges(*id, deposit, held, unresolved, &mut verdict.violations);
+            refunds(*id, deposit, held, &mut verdict.violations);
+        }
         if !unresolved {
             liveness(*id, deposit, &mut verdict.violations);
         }
@@ -109,7 +152,13 @@ pub fn check(world: &World) -> Verdict {
     published(world, &snapshot, &deposits, &mut verdict.violations);
     answers(world, &snapshot, &deposits, &mut verdict.violations);
     queues(world, &deposits, &mut verdict.violations);
-    ledger::check(&snapshot, &deposits, &held, &mut verdict.violations);
+    ledger::check(
+        &snapshot,
+        &deposits,
+        &held,
+        &paid_out,
+        &mut verdict.violations,
+    );
     verdict
 }
 
@@ -191,7 +240,11 @@ fn charges(
             }
             continue;
         }
-        if payment.refunded() < payment.payment.amount {
+        // A reversal the gateway declined is announced for a person to return the money.
+        let declined = deposit.anomalies.iter().any(|a| {
+            a.kind == AnomalyKind::ReversalDeclined && a.charge().as_ref() == Some(&charge)
+        });
+        if payment.refunded() < payment.payment.amount && !declined {
             violations.push(format!(
                 "{id}: extra charge {} at {} of {} not refunded (refunded {})",
                 payment.payment.id,
@@ -333,7 +386,10 @@ fn answers(
 ) {
     let log = world.log.answers();
     let mut named: BTreeMap<(&str, &str), BTreeSet<DepositId>> = BTreeMap::new();
-    for answer in log.iter().filter(|a| a.ask == Ask::Deposit) {
+    for answer in log
+        .iter()
+        .filter(|a| matches!(a.ask, Ask::Deposit | Ask::Payout))
+    {
         if let Some(deposit) = answer.deposit {
             named
                 .entry((answer.merchant, answer.key.as_str()))
@@ -386,7 +442,10 @@ fn answers(
 fn queues(world: &World, deposits: &BTreeMap<DepositId, Deposit>, violations: &mut Vec<String>) {
     for message in world.dlq.peek() {
         if let Some(deposit) = deposits.get(&message.deposit_id)
-            && !deposit.anomalies.iter().any(|a| a.kind.needs_a_person())
+            && !deposit
+                .anomalies
+                .iter()
+                .any(|a| a.kind.needs_a_person_for(deposit.request.direction))
             && (!deposit.status.is_final_outcome()
                 || deposit
                     .refunds

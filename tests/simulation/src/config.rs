@@ -38,6 +38,8 @@ pub struct MerchantHabits {
     pub double_submit: f64,
     /// Refunds a succeeded deposit (some twice at once, some in full).
     pub refund_rate: f64,
+    /// Pays out part of a succeeded deposit's amount (some more than the balance holds).
+    pub payout_rate: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +86,7 @@ impl SeedConfig {
                 new_key_retry: 0.1,
                 double_submit: *rng.pick(&[0.0, 0.1, 0.3]),
                 refund_rate: *rng.pick(&[0.2, 0.5, 0.8]),
+                payout_rate: 0.0,
             },
             sweep: SweepPolicy::default(),
             attempts: AttemptPolicy::default(),
@@ -119,6 +122,14 @@ impl SeedConfig {
                 behaviour.refund_failure_rate = rate;
             }
         }
+    }
+
+    /// Most seeds' merchants pay out part of what they took (a few ask for more than
+    /// their balance holds). Drawn from its own stream so it does not move any other
+    /// draw of the seed.
+    pub fn draw_payouts(&mut self, seed: u64) {
+        let mut rng = Rng::new(seed ^ 0x5041_594F_5554_5321);
+        self.merchants.payout_rate = *rng.pick(&[0.0, 0.3, 0.6, 0.9]);
     }
 
     /// The behaviour of PSP `gateway` while faults are on.

@@ -35,6 +35,7 @@ pub struct SeedReport {
     pub seed: u64,
     pub deposits: usize,
     pub refunds: usize,
+    pub payouts: usize,
     pub anomalies: usize,
     pub needs_a_person: usize,
     /// Faults injected, by kind.
@@ -62,6 +63,7 @@ pub fn run_seed(seed: u64, keep_trace: bool) -> SeedReport {
     let mut config = config::SeedConfig::draw(&mut rng, &names);
     config.draw_horizons(seed);
     config.draw_refund_failures(seed);
+    config.draw_payouts(seed);
     let trace = Trace::new(keep_trace);
     trace.note(START_MS, format!("seed {seed}: {config:?}"));
     let world = Rc::new(World::new(rng.next_u64(), config, trace.clone()));
@@ -104,6 +106,7 @@ pub fn run_seed(seed: u64, keep_trace: bool) -> SeedReport {
         seed,
         deposits: verdict.deposits,
         refunds: verdict.refunds,
+        payouts: verdict.payouts,
         anomalies: verdict.anomalies,
         needs_a_person: verdict.needs_a_person,
         faults,

@@ -52,6 +52,7 @@ struct Totals {
     seeds: u64,
     deposits: u64,
     refunds: u64,
+    payouts: u64,
     faults: u64,
     anomalies: u64,
     needs_a_person: u64,
@@ -88,6 +89,7 @@ fn main() -> ExitCode {
                     totals.seeds += 1;
                     totals.deposits += report.deposits as u64;
                     totals.refunds += report.refunds as u64;
+                    totals.payouts += report.payouts as u64;
                     totals.faults += report.fault_count();
                     totals.anomalies += report.anomalies as u64;
                     totals.needs_a_person += report.needs_a_person as u64;
@@ -139,14 +141,19 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "{} anomalies recorded, {} deposit(s) left for a person, {:.1?} on {threads} thread(s)",
+        "{} anomalies recorded, {} deposit(s) or payout(s) left for a person, {:.1?} on {threads} thread(s)",
         totals.anomalies,
         totals.needs_a_person,
         started.elapsed()
     );
     println!(
-        "{} seeds, {} deposits, {} refunds, {} faults, {} violations",
-        totals.seeds, totals.deposits, totals.refunds, totals.faults, totals.violations
+        "{} seeds, {} deposits, {} refunds, {} payouts, {} faults, {} violations",
+        totals.seeds,
+        totals.deposits,
+        totals.refunds,
+        totals.payouts,
+        totals.faults,
+        totals.violations
     );
     if totals.violations == 0 {
         ExitCode::SUCCESS

@@ -1,6 +1,7 @@
 //! Merchants: they create deposits over the real API, retry the way merchants do (the
 //! same key mostly, a new key sometimes, or give up), send the same request twice at
-//! once, and refund what succeeded, sometimes twice at once. Every answer is logged, so
+//! once, refund what succeeded, sometimes twice at once, and pay out part of it
+//! (sometimes more than their balance holds). Every answer is logged, so
 //! the invariants can hold the API to what it said.
 
 use crate::executor::{Death, Mortality};
@@ -15,6 +16,7 @@ use std::rc::Rc;
 pub enum Ask {
     Deposit,
     Refund,
+    Payout,
 }
 
 /// One answer a merchant got (or did not get).
@@ -27,7 +29,7 @@ pub struct Answer {
     pub key: String,
     /// `None`: the connection died (the function crashed or timed out).
     pub status: Option<u16>,
-    /// The deposit named by a 2xx answer (a refund names its deposit too).
+    /// The deposit (or payout) named by a 2xx answer (a refund names its deposit too).
     pub deposit: Option<DepositId>,
     /// The refund id named by a 2xx refund answer.
     pub refund: Option<String>,
@@ -68,6 +70,8 @@ const TOKENS: [&str; 4] = [
     "tok_decline",
     "tok_fail_webhook",
 ];
+/// The payout destinations: paid, refused at once, failed later by webhook.
+const DESTINATIONS: [&str; 4] = ["ba_success", "ba_success", "ba_reject", "ba_fail_webhook"];
 
 /// Starts every merchant order of the run at a random time within the fault window.
 pub fn start(world: &Rc<World>) {
@@ -139,30 +143,83 @@ async fn place_order(world: &Rc<World>, merchant: usize, order: u32) {
         }
     };
     let Some(deposit) = deposit else { return };
-    if world.chance(world.config.merchants.refund_rate) {
-        refund_when_captured(world, merchant, order, deposit).await;
+    let habits = world.config.merchants;
+    let refunds = world.chance(habits.refund_rate);
+    let payout = world.chance(habits.payout_rate);
+    if !(refunds || payout) || !captured(world, merchant, deposit).await {
+        return;
     }
+    let payout = async {
+        if payout {
+            pay_out(world, merchant, order, (country, currency), amount).await;
+        }
+    };
+    let refund = async {
+        if refunds {
+            refund(world, merchant, order, deposit).await;
+        }
+    };
+    // Both at once, as a merchant's refund and its treasury's payout may race.
+    futures::join!(payout, refund);
 }
 
-/// Waits for the deposit to be captured (reading it like a merchant would), then asks
-/// for one refund, or two at once, or everything.
-async fn refund_when_captured(world: &Rc<World>, merchant: usize, order: u32, deposit: DepositId) {
+/// Waits (reading the deposit like a merchant would) until it is captured (`true`) or
+/// failed, or until long after faults stopped.
+async fn captured(world: &Rc<World>, merchant: usize, deposit: DepositId) -> bool {
     let deadline = world.now_ms() + world.config.faults_for_ms + 3_600_000;
-    let captured = loop {
+    loop {
         if world.now_ms() > deadline {
-            return;
+            return false;
         }
         world.sleep(world.between(5_000, 60_000)).await;
         let status = read_status(world, merchant, deposit).await;
         match status.as_deref() {
-            Some("succeeded") => break true,
-            Some("failed") => break false,
+            Some("succeeded") => return true,
+            Some("failed") => return false,
             _ => {}
         }
-    };
-    if !captured {
-        return;
     }
+}
+
+/// Pays out part of what the deposit took in its currency (one in five asks for far more
+/// than any balance holds: refused, nothing written), retrying like a merchant.
+async fn pay_out(
+    world: &Rc<World>,
+    merchant: usize,
+    order: u32,
+    (country, currency): (&str, &str),
+    captured: i64,
+) {
+    let amount = if world.chance(0.2) {
+        captured * 1_000
+    } else {
+        world.between(1, captured)
+    };
+    let destination = DESTINATIONS[world.between(0, DESTINATIONS.len() as i64 - 1) as usize];
+    let body = format!(
+        r#"{{"amount":{amount},"currency":"{currency}","country":"{country}","destination":{{"type":"bank_account","token":"{destination}"}},"metadata":{{"order":"{order}"}}}}"#
+    );
+    let key = format!("payout-{order}");
+    for _ in 0..5 {
+        let sent = send(
+            world,
+            merchant,
+            order,
+            Ask::Payout,
+            &key,
+            "/v1/payouts",
+            body.clone(),
+        )
+        .await;
+        match sent.status {
+            Some(status) if status < 500 && status != 409 => return,
+            _ => world.sleep(world.between(1_000, 20_000)).await,
+        }
+    }
+}
+
+/// Asks for one refund of the captured deposit, or two at once, or everything.
+async fn refund(world: &Rc<World>, merchant: usize, order: u32, deposit: DepositId) {
     let path = format!("/v1/deposits/{deposit}/refunds");
     let shape = world.between(0, 2);
     let bodies: Vec<String> = match shape {
@@ -280,7 +337,7 @@ async fn send(
         .then_some(json.as_ref())
         .flatten()
         .and_then(|j| match ask {
-            Ask::Deposit => j["id"].as_str(),
+            Ask::Deposit | Ask::Payout => j["id"].as_str(),
             Ask::Refund => j["deposit_id"].as_str(),
         })
         .and_then(DepositId::parse);

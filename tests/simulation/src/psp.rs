@@ -10,7 +10,7 @@ use crate::trace::Trace;
 use crate::world::{GatewayPlan, World};
 use async_trait::async_trait;
 use gateway_simulator::psp::{Arrival, Behaviour, Dice, Psp, Ticket};
-use gateway_simulator::{Format, PaymentRecord};
+use gateway_simulator::{Format, PaymentRecord, PayoutRecord};
 use paygate_domain::gateways::WireFormat;
 use paygate_domain::ports::gateway::GatewayConnector;
 use paygate_gateways::{ConnectorConfig, HttpExchange, Timeouts, TransportError, connector_over};
@@ -108,6 +108,11 @@ impl SimPsp {
     /// The PSP's books: what was charged, captured and refunded.
     pub fn payments(&self) -> Vec<PaymentRecord> {
         self.inner().psp.payments()
+    }
+
+    /// The PSP's payout books: what it paid out, for whom.
+    pub fn payouts(&self) -> Vec<PayoutRecord> {
+        self.inner().psp.payouts()
     }
 
     /// Faults stop: the PSP behaves, the network too.

@@ -108,13 +108,19 @@ pub enum AnomalyKind {
     /// A refund whose outcome is still unknown after the gateway may have forgotten its
     /// idempotency key: re-sending could refund twice, so a person settles it.
     RefundUnresolved,
+    /// The gateway declined paygate's refund of a charge that is not the deposit's: the
+    /// customer is still charged, so a person returns the money with the gateway.
+    ReversalDeclined,
 }
 
 impl AnomalyKind {
     /// Whether it leaves an outcome nobody can learn without a person (the deposit or
     /// refund stays open until one settles it).
     pub fn needs_a_person(self) -> bool {
-        matches!(self, Self::AttemptUnresolved | Self::RefundUnresolved)
+        matches!(
+            self,
+            Self::AttemptUnresolved | Self::RefundUnresolved | Self::ReversalDeclined
+        )
     }
 
     /// Whether a person must act on it for a payout: every payout surprise, since money
@@ -131,6 +137,7 @@ impl AnomalyKind {
             Self::OutcomeContradiction => "outcome_contradiction",
             Self::AttemptUnresolved => "attempt_unresolved",
             Self::RefundUnresolved => "refund_unresolved",
+            Self::ReversalDeclined => "reversal_declined",
         }
     }
 }

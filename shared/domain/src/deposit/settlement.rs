@@ -72,6 +72,14 @@ impl Deposit {
     ) -> Vec<DepositEvent> {
         let Some(attempt) = self.owned_attempt(number, owner) else {
             return match answer {
+                // The payment the deposit already holds (its webhook overtook this
+                // answer): "taken" says nothing new, its outcome is already recorded or
+                // on its way. Never a success: it may have failed since.
+                PaymentOutcome::Accepted { external_id }
+                    if self.external_id.as_deref() == Some(external_id.as_str()) =>
+                {
+                    vec![]
+                }
                 PaymentOutcome::Accepted { external_id } => self.stray_charge(
                     &Sighting {
                         gateway: &self.attempt_gateway(number),
@@ -339,10 +347,9 @@ impl Deposit {
                 refund_id: refund,
                 refund_external_id: refund_external_id.clone(),
             }],
-            RefundOutcome::Rejected { code, message } => vec![DepositEvent::RefundFailed {
-                refund_id: refund,
-                reason: FailureReason::new(code.clone(), message.clone()),
-            }],
+            RefundOutcome::Rejected { code, message } => {
+                self.refund_failed(refund, FailureReason::new(code.clone(), message.clone()))
+            }
             RefundOutcome::Transient { .. } | RefundOutcome::Ambiguous { .. } => vec![],
         }
     }
@@ -379,10 +386,10 @@ impl Deposit {
             RefundSettlement::Succeeded => {
                 events.push(DepositEvent::RefundSucceeded { refund_id: refund })
             }
-            RefundSettlement::Failed { code } => events.push(DepositEvent::RefundFailed {
-                refund_id: refund,
-                reason: FailureReason::new(code.clone(), "the gateway reports the refund failed"),
-            }),
+            RefundSettlement::Failed { code } => events.extend(self.refund_failed(
+                refund,
+                FailureReason::new(code.clone(), "the gateway reports the refund failed"),
+            )),
             RefundSettlement::Pending => {}
         }
         events
@@ -427,6 +434,45 @@ impl Deposit {
             ),
         };
         self.anomaly_once(anomaly)
+    }
+
+    /// Refund `refund` failed at its gateway. When it was paygate's own refund of a charge
+    /// that is not the deposit's, the customer is still charged: a person must return the
+    /// money with the gateway (an anomaly, once).
+    pub fn refund_failed(&self, refund: RefundId, reason: FailureReason) -> Vec<DepositEvent> {
+        let mut events = vec![DepositEvent::RefundFailed {
+            refund_id: refund,
+            reason,
+        }];
+        let Some((charge, amount)) = self
+            .refunds
+            .iter()
+            .find(|r| r.id == refund)
+            .and_then(|r| Some((r.charge.clone()?, r.amount)))
+        else {
+            return events;
+        };
+        let currency = self
+            .anomalies
+            .iter()
+            .find(|a| a.charge().as_ref() == Some(&charge))
+            .and_then(|a| a.charged)
+            .map_or(self.request.currency, |charged| charged.currency);
+        let anomaly = Anomaly {
+            kind: AnomalyKind::ReversalDeclined,
+            gateway: charge.gateway.clone(),
+            external_id: Some(charge.external_id.clone()),
+            charged: Some(Money { amount, currency }),
+            attempt: None,
+            refund: Some(refund),
+            gateway_event_id: None,
+            detail: format!(
+                "the gateway declined paygate's refund of charge {} at {}; the customer is still charged: return it with the gateway",
+                charge.external_id, charge.gateway
+            ),
+        };
+        events.extend(self.anomaly_once(anomaly));
+        events
     }
 
     /// `anomaly` as an event, unless the same one is recorded already (gateways and

@@ -153,7 +153,7 @@ fn decide(
             &seen,
             refund_external_id,
             RefundState::Succeeded,
-            |refund_id| DepositEvent::RefundSucceeded { refund_id },
+            |refund_id| vec![DepositEvent::RefundSucceeded { refund_id }],
         ),
         NotifiedOutcome::RefundFailed {
             refund_external_id,
@@ -163,9 +163,10 @@ fn decide(
             &seen,
             refund_external_id,
             RefundState::Failed,
-            |refund_id| DepositEvent::RefundFailed {
-                refund_id,
-                reason: FailureReason::new(code.clone(), "the gateway reported the refund failed"),
+            |refund_id| {
+                let reason =
+                    FailureReason::new(code.clone(), "the gateway reported the refund failed");
+                deposit.refund_failed(refund_id, reason)
             },
         ),
     }
@@ -277,7 +278,7 @@ fn refund(
     seen: &Sighting<'_>,
     refund_external_id: &str,
     wanted: RefundState,
-    event: impl FnOnce(RefundId) -> DepositEvent,
+    events: impl FnOnce(RefundId) -> Vec<DepositEvent>,
 ) -> Decision<Judged> {
     match deposit
         .refunds
@@ -287,20 +288,19 @@ fn refund(
         None => match unsubmitted_refund(deposit, seen) {
             // The one refund of this charge and amount whose submission was never
             // recorded (its call's answer was lost): this is its outcome.
-            Some(refund) => Decision::record(
-                vec![
-                    DepositEvent::RefundSubmitted {
-                        refund_id: refund,
-                        refund_external_id: refund_external_id.to_owned(),
-                    },
-                    event(refund),
-                ],
-                Judged::Apply,
-            ),
+            Some(refund) => {
+                let submitted = DepositEvent::RefundSubmitted {
+                    refund_id: refund,
+                    refund_external_id: refund_external_id.to_owned(),
+                };
+                let mut recorded = vec![submitted];
+                recorded.extend(events(refund));
+                Decision::record(recorded, Judged::Apply)
+            }
             None => Decision::nothing(Judged::NotYetKnown),
         },
         Some(refund) if refund.state == RefundState::Pending => {
-            Decision::record(vec![event(refund.id)], Judged::Apply)
+            Decision::record(events(refund.id), Judged::Apply)
         }
         Some(refund) if refund.state == wanted => Decision::nothing(Judged::Nothing),
         Some(_) => contradiction(

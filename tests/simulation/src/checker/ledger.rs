@@ -4,6 +4,7 @@
 //! deposits and with the money that really moved at the PSPs.
 
 use super::Held;
+use super::payouts::PaidOut;
 use gateway_simulator::PaymentStatus;
 use paygate_domain::deposit::{AnomalyKind, ChargeRef, RefundState};
 use paygate_domain::ledger::{self, Account, LedgerEntry, LedgerHead, Movement};
@@ -18,8 +19,10 @@ pub(super) fn check(
     snapshot: &StoreSnapshot,
     deposits: &BTreeMap<DepositId, Deposit>,
     held: &BTreeMap<DepositId, Vec<Held<'_>>>,
+    paid_out: &BTreeMap<DepositId, Vec<PaidOut<'_>>>,
     violations: &mut Vec<String>,
 ) {
+    let books = Books { held, paid_out };
     let merchants: BTreeSet<&MerchantId> = snapshot
         .ledgers
         .keys()
@@ -38,7 +41,7 @@ pub(super) fn check(
             .map(|(id, d)| (*id, d))
             .collect();
         caused(merchant, &entries, snapshot, deposits, &own, violations);
-        settled(merchant, &entries, &own, held, violations);
+        settled(merchant, &entries, &own, &books, violations);
     }
 }
 
@@ -145,25 +148,38 @@ fn caused(
     }
 }
 
+/// What the PSPs' books hold for each deposit and payout.
+struct Books<'b, 'a> {
+    held: &'b BTreeMap<DepositId, Vec<Held<'a>>>,
+    paid_out: &'b BTreeMap<DepositId, Vec<PaidOut<'a>>>,
+}
+
 /// The run has settled (faults stopped, the sweeper had its periods), so each account is
-/// what the deposits say: `available` their captures less the merchant's refunds that did
-/// not fail; `reserved` the refunds still pending (0 when none is); `suspense` the stray
-/// charges held less paygate's refunds of them that did not fail; and `-gateway:<name>`
-/// what that PSP's books hold net for the deposits (captured less refunded), i.e. the
-/// money that really moved. Compared per currency and account over the merchant's
-/// deposits, naming those whose own share differs.
+/// what the deposits and payouts say: `available` their captures less the merchant's
+/// refunds that did not fail and less the payouts that did not fail; `reserved` the
+/// refunds and payouts still pending (0 when none is); `suspense` the stray charges held
+/// less paygate's refunds of them that did not fail; and `gateway:<name>` what that PSP's
+/// books say moved (captured less refunded in, paid out out), i.e. the money that really
+/// moved. Compared per currency and account over the merchant's deposits and payouts,
+/// naming those whose own share differs.
 fn settled(
     merchant: &MerchantId,
     entries: &[LedgerEntry],
     own: &BTreeMap<DepositId, &Deposit>,
-    held: &BTreeMap<DepositId, Vec<Held<'_>>>,
+    books: &Books<'_, '_>,
     violations: &mut Vec<String>,
 ) {
-    // Skipped: deposits left for a person (an attempt or a refund whose outcome only a
-    // person can learn). Their PSP may hold money the ledger rightly does not hold yet.
+    // Skipped: deposits and payouts left for a person (an attempt or a refund whose
+    // outcome only a person can learn, a payout a gateway surprised us with). Their PSP
+    // may hold money the ledger rightly does not hold yet.
     let settled: BTreeMap<DepositId, &Deposit> = own
         .iter()
-        .filter(|(_, d)| !d.anomalies.iter().any(|a| a.kind.needs_a_person()))
+        .filter(|(_, d)| {
+            let direction = d.request.direction;
+            !d.anomalies
+                .iter()
+                .any(|a| a.kind.needs_a_person_for(direction))
+        })
         .map(|(id, d)| (*id, *d))
         .collect();
     let mut posted: BTreeMap<DepositId, Holdings> = BTreeMap::new();
@@ -179,7 +195,7 @@ fn settled(
     }
     let expected: BTreeMap<DepositId, Holdings> = settled
         .iter()
-        .map(|(id, d)| (*id, expected(d, held.get(id).map_or(&[], Vec::as_slice))))
+        .map(|(id, d)| (*id, expected(d, books, id)))
         .collect();
     let none = Holdings::new();
     let keys: BTreeSet<&(Currency, Account)> = posted
@@ -226,9 +242,13 @@ fn settled(
     }
 }
 
-/// What a deposit should hold in each account: from its events, and, at the gateways,
-/// from the PSPs' books.
-fn expected(deposit: &Deposit, held: &[Held<'_>]) -> Holdings {
+/// What a deposit (or payout) should hold in each account: from its events, and, at the
+/// gateways, from the PSPs' books.
+fn expected(deposit: &Deposit, books: &Books<'_, '_>, id: &DepositId) -> Holdings {
+    if deposit.is_payout() {
+        return expected_of_payout(deposit, books.paid_out.get(id).map_or(&[], Vec::as_slice));
+    }
+    let held = books.held.get(id).map_or(&[][..], Vec::as_slice);
     let mut holdings = Holdings::new();
     let mut add = |currency: Currency, account: Account, amount: i64| {
         *holdings.entry((currency, account)).or_default() += amount;
@@ -281,6 +301,29 @@ fn expected(deposit: &Deposit, held: &[Held<'_>]) -> Holdings {
         };
         let net = payment.payment.amount - payment.refunded();
         add(currency, Account::Gateway(payment.gateway.to_owned()), -net);
+    }
+    holdings.retain(|_, amount| *amount != 0);
+    holdings
+}
+
+/// A payout holds its amount out of `available` unless it failed, in `reserved` while it
+/// is not final; each gateway holds what it paid out.
+fn expected_of_payout(payout: &Deposit, paid_out: &[PaidOut<'_>]) -> Holdings {
+    let mut holdings = Holdings::new();
+    let currency = payout.request.currency;
+    let amount = minor(payout.request.amount);
+    if payout.status != DepositStatus::Failed {
+        *holdings.entry((currency, Account::Available)).or_default() -= amount;
+    }
+    if !payout.status.is_final_outcome() {
+        *holdings.entry((currency, Account::Reserved)).or_default() += amount;
+    }
+    for paid in paid_out.iter().filter(|p| p.paid()) {
+        let Some(currency) = Currency::parse(&paid.payout.currency).ok() else {
+            continue;
+        };
+        let account = Account::Gateway(paid.gateway.to_owned());
+        *holdings.entry((currency, account)).or_default() += paid.payout.amount;
     }
     holdings.retain(|_, amount| *amount != 0);
     holdings
