@@ -292,6 +292,60 @@ fn a_charge_the_deposit_does_not_hold_is_an_anomaly_refunded_once() {
 }
 
 #[test]
+fn a_late_taken_answer_for_a_payment_recorded_failed_is_no_success() {
+    // GIVEN the webhook that overtook the owner's answer recorded the payment failed
+    let failed = Stream::requested(10_099)
+        .then(owned_attempt(1, ME))
+        .then(submitted(1, "ext_1"))
+        .then(deposit_failed("insufficient_funds"));
+    // WHEN the owner's call answers "taken" for that same payment
+    let events = failed
+        .deposit
+        .settle_call(1, ME, &accepted("ext_1"), REVERSAL);
+    // THEN nothing: "taken" is no evidence of money, and its outcome is known
+    assert_eq!(kinds(&events), Vec::<&str>::new());
+    // ... while a payment the deposit does not know is still a stray charge
+    let events = failed
+        .deposit
+        .settle_call(1, ME, &accepted("ext_2"), REVERSAL);
+    assert_eq!(
+        kinds(&events),
+        ["PaymentAnomalyDetected", "RefundRequested"]
+    );
+}
+
+#[test]
+fn a_declined_refund_of_a_stray_charge_is_left_to_a_person() {
+    // GIVEN a stray charge being refunded by paygate
+    let stray = Stream::succeeded(10_099);
+    let other = Sighting {
+        external_id: "ext_2",
+        ..charge_as_ext_1(None, "evt_2")
+    };
+    let reversing = refunded_stray(stray, &other);
+    // WHEN the gateway declines that refund
+    let reason = paygate_domain::deposit::FailureReason::new("refund_declined", "declined");
+    let events = reversing.deposit.refund_failed(REVERSAL, reason.clone());
+    // THEN it failed, and a person is told the customer is still charged (once)
+    let after = settled(
+        reversing,
+        events,
+        &["RefundFailed", "PaymentAnomalyDetected"],
+        &"declined reversal",
+    );
+    let anomaly = after.deposit.anomalies.last().unwrap();
+    assert_eq!(
+        (anomaly.kind, anomaly.refund, anomaly.external_id.as_deref()),
+        (AnomalyKind::ReversalDeclined, Some(REVERSAL), Some("ext_2"))
+    );
+    assert!(anomaly.kind.needs_a_person());
+    // ... while a merchant's refund that fails is only recorded failed
+    let refunding = Stream::succeeded(10_099).then(refund_requested(1, 500));
+    let events = refunding.deposit.refund_failed(refund_id(1), reason);
+    assert_eq!(kinds(&events), ["RefundFailed"]);
+}
+
+#[test]
 fn a_success_after_the_deposit_failed_is_refunded() {
     let failed = Stream::requested(10_099)
         .then(owned_attempt(1, OTHER))

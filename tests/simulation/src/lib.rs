@@ -41,7 +41,7 @@ pub struct SeedReport {
     /// Faults injected, by kind.
     pub faults: BTreeMap<String, u64>,
     pub violations: Vec<String>,
-    /// How many events of each kind the run stored (`AttemptResumed`, …), and of each
+    /// How many events of each kind the run stored (`AttemptResumed`, `PayoutPaid`, …), and of each
     /// anomaly (`anomaly:unexpected_charge`, …): what a seed exercised.
     pub exercised: BTreeMap<String, u64>,
     /// What happened, if the run kept its trace.
@@ -58,12 +58,24 @@ impl SeedReport {
 
 /// Runs one seed. `keep_trace` keeps the trace (slower; for replays and failures).
 pub fn run_seed(seed: u64, keep_trace: bool) -> SeedReport {
+    run(seed, keep_trace, true)
+}
+
+/// Runs one seed as it ran before merchants paid out: a seed found before payouts
+/// existed replays the run that caught its defect (payouts add draws to the run).
+pub fn run_seed_without_payouts(seed: u64) -> SeedReport {
+    run(seed, false, false)
+}
+
+fn run(seed: u64, keep_trace: bool, payouts: bool) -> SeedReport {
     let mut rng = Rng::new(seed);
     let names: Vec<&'static str> = GATEWAYS.iter().map(|g| g.name).collect();
     let mut config = config::SeedConfig::draw(&mut rng, &names);
     config.draw_horizons(seed);
     config.draw_refund_failures(seed);
-    config.draw_payouts(seed);
+    if payouts {
+        config.draw_payouts(seed);
+    }
     let trace = Trace::new(keep_trace);
     trace.note(START_MS, format!("seed {seed}: {config:?}"));
     let world = Rc::new(World::new(rng.next_u64(), config, trace.clone()));
@@ -162,8 +174,16 @@ fn story(world: &World, id: paygate_domain::DepositId) -> String {
 fn exercised(world: &World) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
     for stream in world.store.snapshot().streams.values() {
+        let direction = match stream.first().map(|e| &e.event) {
+            Some(paygate_domain::DepositEvent::DepositRequested { request, .. }) => {
+                request.direction
+            }
+            _ => Default::default(),
+        };
         for recorded in stream {
-            *counts.entry(recorded.event.kind().to_owned()).or_default() += 1;
+            // A payout's events in its own words (`PayoutPaid`, …).
+            let name = recorded.event.name(direction);
+            *counts.entry(name.to_owned()).or_default() += 1;
             if let paygate_domain::DepositEvent::PaymentAnomalyDetected { anomaly } =
                 &recorded.event
             {
