@@ -52,6 +52,22 @@ pub fn deposit_request(headers: &[(&str, &str)], body: Body) -> Request {
     request(Method::POST, "/v1/deposits", &all, body)
 }
 
+/// The destination token of [`payout_body`]: the simulated gateways pay it out.
+pub const BANK_ACCOUNT: &str = "ba_success";
+
+/// A valid `POST /v1/payouts` body: `amount` AED in AE to the bank account
+/// [`BANK_ACCOUNT`].
+pub fn payout_body(amount: u64) -> Value {
+    json!({ "amount": amount, "currency": "AED", "country": "AE",
+            "destination": { "type": "bank_account", "token": BANK_ACCOUNT },
+            "metadata": { "reference": "PO-1" } })
+}
+
+/// `POST /v1/payouts` as merchant `api_key` with `Idempotency-Key: key`.
+pub fn post_payout(api_key: &str, key: &str, body: &str) -> Request {
+    crate::http::post(api_key, "/v1/payouts", Some(key), body)
+}
+
 /// An internal detail that must never reach a client.
 pub const QUEUE_FAILURE_DETAIL: &str =
     "SendMessage failed: AccessDenied on arn:aws:sqs:eu-west-1:123456789012:paygate-deposits";
