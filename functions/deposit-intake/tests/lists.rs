@@ -6,13 +6,11 @@
 
 use http::{Method, StatusCode};
 use lambda_http::Body;
-use paygate_domain::ports::Clock;
 use paygate_domain::{DepositId, RefundId};
 use paygate_kit::in_case;
 use paygate_kit::world::intake::*;
 use serde_json::{Value, json};
 use time::Duration;
-use time::format_description::well_known::Rfc3339;
 
 // ================================================================ helpers
 
@@ -56,45 +54,6 @@ async fn refund(world: &World, id: DepositId, key: &str, amount: u64) -> RefundI
 async fn assert_refused(world: &World, api_key: &str, path: &str, code: &str, param: &str) {
     let reply = world.send(get(api_key, path)).await;
     in_case(path, || reply.assert_bad_request(code, Some(param)));
-}
-
-/// THEN-helper: `GET /v1/balance` of `api_key` answers exactly `data`.
-async fn assert_balance(world: &World, api_key: &str, data: Value) {
-    let reply = world.send(get(api_key, "/v1/balance")).await;
-    reply.assert_json(StatusCode::OK);
-    assert_eq!(reply.json(), json!({ "object": "balance", "data": data }));
-}
-
-/// THEN-helper: merchant A's balance is `available` and `reserved` AED, nothing else.
-async fn assert_aed_balance(world: &World, available: i64, reserved: i64) {
-    let aed = json!([{ "currency": "AED", "available": available, "reserved": reserved }]);
-    assert_balance(world, KEY_A, aed).await;
-}
-
-/// The balance transactions of `api_key`, newest first, all on one page.
-async fn transactions(world: &World, api_key: &str) -> Vec<Value> {
-    let path = "/v1/balance/transactions?limit=100";
-    let (items, has_more) = world.send(get(api_key, path)).await.assert_list();
-    assert!(!has_more);
-    items
-}
-
-/// A balance transaction of an AED deposit as the API shows it: `id`, `kind` and
-/// `source`, its `amount` and `available_after`, made now.
-fn transaction(
-    world: &World,
-    deposit: DepositId,
-    (id, kind, source): (&str, &str, String),
-    (amount, available_after): (i64, i64),
-) -> Value {
-    let now = world
-        .clock
-        .now()
-        .format(&Rfc3339)
-        .expect("an RFC 3339 time");
-    json!({ "id": id, "object": "balance_transaction", "type": kind, "source": source,
-            "deposit_id": deposit.to_string(), "amount": amount, "currency": "AED",
-            "available_after": available_after, "created_at": now })
 }
 
 // ================================================================ paging
@@ -329,22 +288,17 @@ async fn the_balance_follows_a_deposit_that_succeeds_and_its_refunds() {
     // GIVEN merchant A's deposit of 100.99 AED, still pending: nothing moved yet
     let world = World::new();
     let id = world.deposit_at(10_099, Stage::Pending).await;
-    assert_balance(&world, KEY_A, json!([])).await;
-    assert_eq!(transactions(&world, KEY_A).await, Vec::<Value>::new());
+    world.assert_balance(KEY_A, json!([])).await;
+    assert_eq!(world.transactions(KEY_A).await, Vec::<Value>::new());
 
     // WHEN the gateway confirms it
     world.clock.advance(Duration::seconds(1));
     world.record(id, events_to(id, Stage::Succeeded)).await;
     // THEN all of it is available, by one `deposit` transaction
-    let deposit = transaction(
-        &world,
-        id,
-        ("txn_1", "deposit", id.to_string()),
-        (10_099, 10_099),
-    );
-    assert_aed_balance(&world, 10_099, 0).await;
+    let deposit = world.transaction(id, ("txn_1", "deposit", id.to_string()), (10_099, 10_099));
+    world.assert_aed_balance(10_099, 0).await;
     assert_eq!(
-        transactions(&world, KEY_A).await,
+        world.transactions(KEY_A).await,
         std::slice::from_ref(&deposit)
     );
 
@@ -352,15 +306,10 @@ async fn the_balance_follows_a_deposit_that_succeeds_and_its_refunds() {
     world.clock.advance(Duration::seconds(1));
     let failing = refund(&world, id, "R1", 4000).await;
     // THEN 60.99 stays available and 40.00 is reserved, by a `refund` transaction
-    let refunded = transaction(
-        &world,
-        id,
-        ("txn_2", "refund", failing.to_string()),
-        (-4000, 6099),
-    );
-    assert_aed_balance(&world, 6099, 4000).await;
+    let refunded = world.transaction(id, ("txn_2", "refund", failing.to_string()), (-4000, 6099));
+    world.assert_aed_balance(6099, 4000).await;
     assert_eq!(
-        transactions(&world, KEY_A).await,
+        world.transactions(KEY_A).await,
         [refunded.clone(), deposit.clone()]
     );
 
@@ -368,29 +317,23 @@ async fn the_balance_follows_a_deposit_that_succeeds_and_its_refunds() {
     world.clock.advance(Duration::seconds(1));
     world.gateway_reports(id, failing, false).await;
     // THEN the 40.00 is available again, by a `refund_reversal`
-    let reversed = transaction(
-        &world,
+    let reversed = world.transaction(
         id,
         ("txn_3", "refund_reversal", failing.to_string()),
         (4000, 10_099),
     );
-    assert_aed_balance(&world, 10_099, 0).await;
+    world.assert_aed_balance(10_099, 0).await;
 
     // WHEN A refunds 40.00 again and the gateway settles it
     world.clock.advance(Duration::seconds(1));
     let settled = refund(&world, id, "R2", 4000).await;
-    let again = transaction(
-        &world,
-        id,
-        ("txn_4", "refund", settled.to_string()),
-        (-4000, 6099),
-    );
+    let again = world.transaction(id, ("txn_4", "refund", settled.to_string()), (-4000, 6099));
     world.gateway_reports(id, settled, true).await;
     // THEN nothing stays reserved, and the settlement (which moves nothing available) is
     // no balance transaction
-    assert_aed_balance(&world, 6099, 0).await;
+    world.assert_aed_balance(6099, 0).await;
     assert_eq!(
-        transactions(&world, KEY_A).await,
+        world.transactions(KEY_A).await,
         [again, reversed, refunded, deposit]
     );
 }
@@ -406,7 +349,7 @@ async fn another_merchant_sees_nothing_of_a_merchants_money_or_deposits() {
 
     // WHEN merchant B reads its balance and lists
     // THEN B has no money and nothing to list
-    assert_balance(&world, KEY_B, json!([])).await;
+    world.assert_balance(KEY_B, json!([])).await;
     for path in ["/v1/balance/transactions", "/v1/deposits"] {
         assert_eq!(list(&world, KEY_B, path).await, (vec![], false), "{path}");
     }

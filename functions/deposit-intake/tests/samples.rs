@@ -31,6 +31,7 @@ const GET_DEPOSIT_EVENTS: &str = "get-deposit-events.json";
 const CREATE_REFUND: &str = "create-refund.json";
 const LIST_GATEWAYS: &str = "list-gateways.json";
 const LIST_DEPOSITS: &str = "list-deposits.json";
+const CREATE_PAYOUT: &str = "create-payout.json";
 
 // ================================================================ one test per sample
 
@@ -62,6 +63,11 @@ async fn list_gateways_sample_lists_the_registry() {
 #[tokio::test]
 async fn list_deposits_sample_lists_the_pending_deposit_by_its_query() {
     list_deposits_case().await;
+}
+
+#[tokio::test]
+async fn create_payout_sample_pays_out_part_of_the_succeeded_deposit() {
+    create_payout_case().await;
 }
 
 // ================================================================ the cases
@@ -226,6 +232,55 @@ async fn create_refund_case() {
     assert_eq!(queued[0].body.deposit_id, deposit_id());
 }
 
+async fn create_payout_case() {
+    // GIVEN the deposit, created by the create-deposit sample and paid at a gateway: its
+    // amount is the merchant's available balance
+    let world = sample_world();
+    deposit_created(&world).await;
+    payment_succeeded(&world).await;
+    let deposited = sample_body(CREATE_DEPOSIT)["amount"]
+        .as_i64()
+        .expect("an amount");
+    let asked = sample_body(CREATE_PAYOUT);
+    let amount = asked["amount"].as_i64().expect("an amount");
+
+    // WHEN the sample is invoked
+    let reply = world.send(SAMPLES.http_request(CREATE_PAYOUT)).await;
+
+    // THEN 202 with the pending payout the sample asked for, at its Location
+    reply.assert_json(StatusCode::ACCEPTED);
+    reply.assert_not_replayed();
+    let payout = reply.json();
+    assert_eq!(payout["object"], "payout");
+    assert_eq!(payout["status"], "pending");
+    for field in ["amount", "currency", "country", "metadata"] {
+        assert_eq!(payout[field], asked[field], "{field}");
+    }
+    let id = reply.deposit_id();
+    assert_ne!(id, deposit_id(), "a payout of its own");
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/v1/payouts/{id}").as_str())
+    );
+
+    // AND its amount is reserved from the deposit's, and the processor is asked to send it
+    let balance = world
+        .send(paygate_kit::http::get(API_KEY, "/v1/balance"))
+        .await
+        .json();
+    let aed = serde_json::json!({ "currency": "AED", "available": deposited - amount, "reserved": amount });
+    assert_eq!(balance["data"], serde_json::json!([aed]));
+    let queued = world.drain_queue();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].body.deposit_id, id);
+
+    // AND invoking the sample again replays the same payout (same Idempotency-Key)
+    let again = world.send(SAMPLES.http_request(CREATE_PAYOUT)).await;
+    again.assert_json(StatusCode::ACCEPTED);
+    again.assert_replayed();
+    assert_eq!(again.json(), payout);
+}
+
 // ================================================================ coverage
 
 /// Every file in `events/deposit-intake/` runs through its case; a file without one fails.
@@ -239,6 +294,7 @@ async fn every_sample_file_runs_through_a_case() {
             CREATE_REFUND => create_refund_case().await,
             LIST_GATEWAYS => list_gateways_case().await,
             LIST_DEPOSITS => list_deposits_case().await,
+            CREATE_PAYOUT => create_payout_case().await,
             other => SAMPLES.missing_case(other, file!()),
         }
     }

@@ -17,7 +17,7 @@ use paygate_domain::crypto::FieldCipher;
 use paygate_domain::deposit::FailureReason;
 use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord};
 use paygate_domain::ports::gateway::NotifiedOutcome;
-use paygate_domain::ports::{ApiKey, EventStore, QueueSender, RandomIds};
+use paygate_domain::ports::{ApiKey, Clock, EventStore, QueueSender, RandomIds};
 use paygate_domain::service::intake::{
     CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
 };
@@ -33,6 +33,7 @@ use paygate_memory::{
 use serde_json::{Value, json};
 use std::fmt::Display;
 use std::sync::Arc;
+use time::format_description::well_known::Rfc3339;
 use tokio::sync::Barrier;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -49,6 +50,22 @@ pub fn deposit_request(headers: &[(&str, &str)], body: Body) -> Request {
     let mut all = vec![("authorization", auth.as_str())];
     all.extend_from_slice(headers);
     request(Method::POST, "/v1/deposits", &all, body)
+}
+
+/// The destination token of [`payout_body`]: the simulated gateways pay it out.
+pub const BANK_ACCOUNT: &str = "ba_success";
+
+/// A valid `POST /v1/payouts` body: `amount` AED in AE to the bank account
+/// [`BANK_ACCOUNT`].
+pub fn payout_body(amount: u64) -> Value {
+    json!({ "amount": amount, "currency": "AED", "country": "AE",
+            "destination": { "type": "bank_account", "token": BANK_ACCOUNT },
+            "metadata": { "reference": "PO-1" } })
+}
+
+/// `POST /v1/payouts` as merchant `api_key` with `Idempotency-Key: key`.
+pub fn post_payout(api_key: &str, key: &str, body: &str) -> Request {
+    crate::http::post(api_key, "/v1/payouts", Some(key), body)
 }
 
 /// An internal detail that must never reach a client.
@@ -405,5 +422,40 @@ impl World {
     pub async fn read_events(&self, api_key: &str, deposit: impl Display) -> Reply {
         self.send(get(api_key, &format!("/v1/deposits/{deposit}/events")))
             .await
+    }
+
+    /// THEN-helper: `GET /v1/balance` of `api_key` answers exactly `data`.
+    pub async fn assert_balance(&self, api_key: &str, data: Value) {
+        let reply = self.send(get(api_key, "/v1/balance")).await;
+        reply.assert_json(StatusCode::OK);
+        assert_eq!(reply.json(), json!({ "object": "balance", "data": data }));
+    }
+
+    /// THEN-helper: merchant A's balance is `available` and `reserved` AED, nothing else.
+    pub async fn assert_aed_balance(&self, available: i64, reserved: i64) {
+        let aed = json!([{ "currency": "AED", "available": available, "reserved": reserved }]);
+        self.assert_balance(KEY_A, aed).await;
+    }
+
+    /// A balance transaction of an AED deposit (or payout) as the API shows it: `id`,
+    /// `kind` and `source`, its `amount` and `available_after`, made now.
+    pub fn transaction(
+        &self,
+        deposit: DepositId,
+        (id, kind, source): (&str, &str, String),
+        (amount, available_after): (i64, i64),
+    ) -> Value {
+        let now = self.clock.now().format(&Rfc3339).expect("an RFC 3339 time");
+        json!({ "id": id, "object": "balance_transaction", "type": kind, "source": source,
+                "deposit_id": deposit.to_string(), "amount": amount, "currency": "AED",
+                "available_after": available_after, "created_at": now })
+    }
+
+    /// The balance transactions of `api_key`, newest first, all on one page.
+    pub async fn transactions(&self, api_key: &str) -> Vec<Value> {
+        let path = "/v1/balance/transactions?limit=100";
+        let (items, has_more) = self.send(get(api_key, path)).await.assert_list();
+        assert!(!has_more);
+        items
     }
 }

@@ -1,6 +1,7 @@
 //! `GET /v1/deposits`, `GET /v1/balance` and `GET /v1/balance/transactions` in the tour:
-//! every answer they have, once the tour's deposit succeeded and its refunds were
-//! requested, settled and failed.
+//! every answer they have, once the tour's deposit succeeded, its refunds were
+//! requested, settled and failed, and its payouts reserved and failed (`payouts.rs` reads
+//! `GET /v1/payouts`).
 
 use crate::spec::Spec;
 use crate::stack::{Stack, StoreMode};

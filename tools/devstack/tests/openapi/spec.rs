@@ -192,17 +192,19 @@ impl Spec {
         content
     }
 
-    /// Validates `instance` against the schema at `pointer`; `Err` lists every violation.
-    /// Every event type the `Event` schema documents.
-    pub fn event_types(&self) -> std::collections::BTreeSet<String> {
-        self.at("/components/schemas/Event/properties/type/enum")
-            .as_array()
-            .expect("event types")
-            .iter()
-            .map(|t| t.as_str().expect("a type").to_owned())
-            .collect()
+    /// Every event type the event schema `schema` (`Event`, `PayoutEvent`) documents.
+    pub fn event_types(&self, schema: &str) -> BTreeSet<String> {
+        self.at(&format!(
+            "/components/schemas/{schema}/properties/type/enum"
+        ))
+        .as_array()
+        .expect("event types")
+        .iter()
+        .map(|t| t.as_str().expect("a type").to_owned())
+        .collect()
     }
 
+    /// Validates `instance` against the schema at `pointer`; `Err` lists every violation.
     pub fn validate(&self, pointer: &str, instance: &Value) -> Result<(), Vec<String>> {
         let validator = self.validator(pointer);
         let errors: Vec<String> = validator

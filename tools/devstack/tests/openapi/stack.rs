@@ -1,5 +1,5 @@
 //! The devstack, in process: `devstack::build` on the in-memory backend with two simulated
-//! gateways (one `json` for AE/AED, one `soap` for JP/JPY), its queue consumer feeding the
+//! gateways (one `json` for AE/AED, one `soap` for JP/JPY; both can pay out), its queue consumer feeding the
 //! real gateway processor, and `devstack::router` in front of the functions, called
 //! without a socket. The intake's and webhooks' ports sit behind the kit's fault
 //! switchboard, whose switched rules make the failures the API documents happen for
@@ -362,6 +362,16 @@ impl Stack {
         .await
     }
 
+    pub async fn post_payout(&self, key: &str, body: &Value) -> Exchange {
+        self.call(
+            Method::POST,
+            "/v1/payouts",
+            Some(key),
+            Some(&body.to_string()),
+        )
+        .await
+    }
+
     pub async fn get(&self, path: &str) -> Exchange {
         self.call(Method::GET, path, None, None).await
     }
@@ -417,6 +427,23 @@ impl Stack {
         let never = format!("deposit {id} never became {what}");
         self.get_until(&format!("/v1/deposits/{id}"), &never, done)
             .await
+    }
+
+    /// Polls `GET /v1/payouts/{id}` until `done` holds for the payout.
+    pub async fn payout_until(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let never = format!("payout {id} never became {what}");
+        self.get_until(&format!("/v1/payouts/{id}"), &never, done)
+            .await
+    }
+
+    /// Polls the payout's audit trail until it holds an event of `kind`.
+    pub async fn payout_events_until(&self, id: &str, kind: &str) -> Value {
+        let never = format!("payout {id} never had {kind}");
+        self.get_until(&format!("/v1/payouts/{id}/events"), &never, |events| {
+            let mut all = events["data"].as_array().expect("events").iter();
+            all.any(|e| e["type"] == kind)
+        })
+        .await
     }
 
     /// Polls the audit trail until it holds `count` events of `kind`.

@@ -1,0 +1,402 @@
+//! `POST /v1/payouts`, `GET /v1/payouts`, `GET /v1/payouts/{id}` and its events in the
+//! tour: every answer they have, paid out of money a deposit of the tour brought in.
+//!
+//! The JSON and SOAP connectors cannot pay out yet (their `create_payout` answers
+//! `Transient`): a payout sent to a gateway fails its attempt retryably and stays
+//! `processing`, its amount reserved. What needs a payout a gateway takes (`submitted`,
+//! then `paid` or `failed` by its webhook) waits for them: see [`NOT_PROVOKED_YET`].
+
+use crate::spec::Spec;
+use crate::stack::{JSON_GATEWAY, QueueMode, Stack, StoreMode};
+use crate::{MAX_AMOUNT, id_of, json_report, oversized, request_example};
+use http::Method;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+/// What the tour's funding deposit brings in, in AED minor units.
+const FUNDS: u64 = 20_000;
+
+/// The payout trail's event types the tour does not provoke: an attempt released after
+/// a time-out and resumed (as for deposits), and, until the connectors can pay out, a
+/// payout a gateway took (`PayoutSubmitted`), paid (`PayoutPaid`) or surprised
+/// (`PaymentAnomalyDetected`).
+pub const NOT_PROVOKED_YET: [&str; 5] = [
+    "AttemptReleased",
+    "AttemptResumed",
+    "PayoutSubmitted",
+    "PayoutPaid",
+    "PaymentAnomalyDetected",
+];
+
+/// The payouts the tour made.
+pub struct Payouts {
+    /// The `bankAccount` request example (50.00 AED to `ba_success`), sent to the json
+    /// gateway.
+    pub sent: String,
+    /// 1.00 AED paid out in JP, where no gateway pays out AED: failed, its amount back.
+    pub unserved: String,
+    /// Every payout accepted, oldest first.
+    pub all: Vec<String>,
+}
+
+/// `body` with `field` set to `value`.
+fn with(body: &Value, field: &str, value: Value) -> Value {
+    let mut body = body.clone();
+    body[field] = value;
+    body
+}
+
+/// `body` without `field`.
+fn without(body: &Value, field: &str) -> Value {
+    let mut body = body.clone();
+    body.as_object_mut().expect("an object").remove(field);
+    body
+}
+
+/// The merchant's AED balance: (`available`, `reserved`).
+pub async fn aed(stack: &Stack) -> (i64, i64) {
+    let balance = stack.get("/v1/balance").await.expect(200, None).json();
+    let data = balance["data"].as_array().expect("balances");
+    let aed = data
+        .iter()
+        .find(|b| b["currency"] == "AED")
+        .unwrap_or_else(|| panic!("no AED balance: {balance}"));
+    let amount = |field: &str| aed[field].as_i64().expect("an integer");
+    (amount("available"), amount("reserved"))
+}
+
+/// Every answer of the payout operations; `deposit` is one of the tour's deposits.
+pub async fn pay_out(spec: &Spec, stack: &Stack, deposit: &str) -> Payouts {
+    fund(stack).await;
+    let payouts = create_payouts(spec, stack).await;
+    read_payouts(stack, &payouts.sent, deposit).await;
+    list_payouts(stack, &payouts, deposit).await;
+    payouts
+}
+
+/// A deposit of [`FUNDS`] AED, paid at the json gateway (its webhook signed here).
+async fn fund(stack: &Stack) {
+    let body = json!({ "amount": FUNDS, "currency": "AED", "country": "AE", "customer_id": "cus_42",
+                       "payment_method": { "type": "card", "token": "tok_visa" },
+                       "metadata": { "order": "payout-funds" } });
+    let id = id_of(
+        stack
+            .post_deposit("payout-funds", &body)
+            .await
+            .expect(202, None),
+    );
+    let submitted = stack
+        .deposit_until(&id, "submitted", |d| d["status"] == "submitted")
+        .await;
+    let payment = submitted["external_id"].as_str().expect("an external id");
+    let report = json_report(
+        "payment.succeeded",
+        "evt_openapi_payout_funds",
+        (payment, None),
+        FUNDS,
+        None,
+    );
+    let paid = stack.webhook(JSON_GATEWAY, &report).await;
+    assert_eq!(paid.expect(200, None).json()["status"], "succeeded");
+}
+
+/// `POST /v1/payouts`: every answer it has.
+async fn create_payouts(spec: &Spec, stack: &Stack) -> Payouts {
+    let example = request_example(spec, "/v1/payouts", "bankAccount");
+    let amount = example["amount"].as_i64().expect("an amount");
+    let (available, reserved) = aed(stack).await;
+    assert!(available >= FUNDS as i64, "the funds are available");
+
+    // More than is available: refused, nothing reserved.
+    let too_much = with(&example, "amount", json!(available + 1));
+    let refused = stack.post_payout("payout-too-much", &too_much).await;
+    refused.expect(422, Some("balance_insufficient"));
+    assert_eq!(aed(stack).await, (available, reserved), "nothing moved");
+
+    // Accepted: its amount is reserved in the same write.
+    let created = stack.post_payout("payout-1", &example).await;
+    created.expect(202, None);
+    assert_eq!(created.header("idempotent-replayed"), None);
+    let sent = id_of(&created);
+    let location = format!("/v1/payouts/{sent}");
+    assert_eq!(created.header("location"), Some(location.as_str()));
+    assert_eq!(created.json()["status"], "pending");
+    assert_eq!(
+        aed(stack).await,
+        (available - amount, reserved + amount),
+        "the payout's amount is reserved"
+    );
+    let replayed = stack.post_payout("payout-1", &example).await;
+    replayed.expect(202, None);
+    assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replayed.json(), created.json());
+    let reused = stack
+        .post_payout("payout-1", &with(&example, "amount", json!(1)))
+        .await;
+    reused.expect(422, Some("idempotency_key_reused"));
+    assert_eq!(
+        aed(stack).await,
+        (available - amount, reserved + amount),
+        "a replay reserves nothing more"
+    );
+
+    // The connectors cannot pay out yet: the attempt fails retryably and the payout stays
+    // `processing`, its amount reserved. (Once they can: it is `submitted`, the gateway's
+    // webhook reports it paid, and it leaves `reserved`.)
+    stack.payout_events_until(&sent, "AttemptFailed").await;
+    let processing = stack.get(&location).await.expect(200, None).json();
+    assert_eq!(processing["status"], "processing", "{processing}");
+
+    // No gateway pays out AED in JP: it fails, and its amount is available again.
+    let before = aed(stack).await;
+    let body = json!({ "amount": 100, "currency": "AED", "country": "JP",
+                       "destination": { "type": "bank_account", "token": "ba_success" } });
+    let unserved = stack.post_payout("payout-unserved", &body).await;
+    let unserved = id_of(unserved.expect(202, None));
+    stack
+        .payout_until(&unserved, "failed", |p| p["status"] == "failed")
+        .await;
+    assert_eq!(
+        aed(stack).await,
+        before,
+        "the failed payout's amount is back"
+    );
+
+    let mut all = vec![sent.clone(), unserved.clone()];
+    all.extend(refusals(stack, &example).await);
+    Payouts {
+        sent,
+        unserved,
+        all,
+    }
+}
+
+/// The refusals of `POST /v1/payouts` and its answers when the store or queue fails;
+/// returns the payouts accepted on the way, oldest first.
+async fn refusals(stack: &Stack, example: &Value) -> Vec<String> {
+    let text = |body: Value| body.to_string();
+    let mut invalid: Vec<(Option<String>, String, &str)> = vec![
+        (None, text(example.clone()), "idempotency_key_missing"),
+        (
+            Some("ééé".into()),
+            text(example.clone()),
+            "idempotency_key_invalid",
+        ),
+        (
+            Some("p1".into()),
+            "{\"amount\": ".into(),
+            "body_invalid_json",
+        ),
+        (
+            Some("p2".into()),
+            r#"{"amount":1,"amount":5000}"#.into(),
+            "body_duplicate_key",
+        ),
+        (Some("p3".into()), "[]".into(), "body_invalid"),
+        (
+            Some("p4".into()),
+            text(without(example, "destination")),
+            "parameter_missing",
+        ),
+        (Some("p5".into()), oversized(), "body_too_large"),
+    ];
+    let bank_account = |token: &str| json!({ "type": "bank_account", "token": token });
+    let bad_fields = [
+        ("currency", json!(784), "parameter_invalid_type"),
+        ("customer_id", json!("cus_42"), "parameter_unknown"),
+        ("amount", json!(50.5), "amount_invalid"),
+        ("amount", json!(MAX_AMOUNT + 1), "amount_too_large"),
+        ("currency", json!("XAU"), "currency_invalid"),
+        ("country", json!("XX"), "country_invalid"),
+        ("destination", json!("ba_success"), "destination_invalid"),
+        (
+            "destination",
+            json!({ "type": "card", "token": "tok_visa" }),
+            "destination_type_invalid",
+        ),
+        (
+            "destination",
+            bank_account("ba success"),
+            "destination_token_invalid",
+        ),
+        ("metadata", json!({ "reference": 1 }), "metadata_invalid"),
+    ];
+    for (n, (field, value, code)) in bad_fields.into_iter().enumerate() {
+        let key = format!("payout-bad-{n}");
+        invalid.push((Some(key), text(with(example, field, value)), code));
+    }
+    let before = aed(stack).await;
+    for (key, body, code) in invalid {
+        let status = if code == "body_too_large" { 413 } else { 400 };
+        let answer = stack
+            .call(Method::POST, "/v1/payouts", key.as_deref(), Some(&body))
+            .await;
+        answer.expect(status, Some(code));
+    }
+    let anonymous = stack
+        .anonymous(Method::POST, "/v1/payouts", &text(example.clone()))
+        .await;
+    anonymous.expect(401, Some("api_key_invalid"));
+    assert_eq!(aed(stack).await, before, "refused payouts reserve nothing");
+
+    let small = |order: &str| {
+        let body = with(example, "amount", json!(1));
+        with(&body, "metadata", json!({ "reference": order }))
+    };
+    let mut accepted = Vec::new();
+
+    // 409: the same key while the first request is still sending its message.
+    stack.set_queue(QueueMode::Hold);
+    let body = small("held");
+    let (first, second) = tokio::join!(stack.post_payout("payout-held", &body), async {
+        stack.queue_holding().await;
+        let second = stack.post_payout("payout-held", &body).await;
+        stack.release_queue();
+        second
+    });
+    second.expect(409, Some("idempotency_request_in_progress"));
+    accepted.push(id_of(first.expect(202, None)));
+
+    // 503 when the store is down (nothing is written, nothing reserved); the retry with
+    // the same key goes through.
+    stack.set_store(StoreMode::Unavailable);
+    let body = small("store-down");
+    let down = stack.post_payout("payout-store-down", &body).await;
+    down.expect(503, Some("service_unavailable"));
+    stack.set_store(StoreMode::Normal);
+    let retried = stack.post_payout("payout-store-down", &body).await;
+    accepted.push(id_of(retried.expect(202, None)));
+
+    // 500 when a fresh payout's stream turns out to exist already.
+    let before = aed(stack).await;
+    stack.set_store(StoreMode::Conflict);
+    let conflict = stack
+        .post_payout("payout-conflict", &small("conflict"))
+        .await;
+    conflict.expect(500, Some("internal_error"));
+    stack.set_store(StoreMode::Normal);
+    assert_eq!(aed(stack).await, before, "a failed write reserves nothing");
+    accepted
+}
+
+/// `GET /v1/payouts/{id}` and `GET /v1/payouts/{id}/events`: every answer they have;
+/// payouts and deposits are never found under each other's paths.
+async fn read_payouts(stack: &Stack, sent: &str, deposit: &str) {
+    for path in [
+        format!("/v1/payouts/{sent}"),
+        format!("/v1/payouts/{sent}/events"),
+    ] {
+        stack.get(&path).await.expect(200, None);
+        let anonymous = stack.anonymous(Method::GET, &path, "").await;
+        anonymous.expect(401, Some("api_key_invalid"));
+        stack.set_store(StoreMode::Unavailable);
+        stack
+            .get(&path)
+            .await
+            .expect(503, Some("service_unavailable"));
+        stack.set_store(StoreMode::Normal);
+    }
+    let unknown = uuid::Uuid::now_v7().to_string();
+    for id in [unknown.as_str(), "not-a-uuid", deposit] {
+        for path in [
+            format!("/v1/payouts/{id}"),
+            format!("/v1/payouts/{id}/events"),
+        ] {
+            stack.get(&path).await.expect(404, Some("payout_not_found"));
+        }
+    }
+    for path in [
+        format!("/v1/deposits/{sent}"),
+        format!("/v1/deposits/{sent}/events"),
+    ] {
+        stack
+            .get(&path)
+            .await
+            .expect(404, Some("deposit_not_found"));
+    }
+    let refund = stack.refund(sent, "refund-a-payout", "{}").await;
+    refund.expect(404, Some("deposit_not_found"));
+
+    // The trail in payout words, its destination without the token.
+    let trail = stack.get(&format!("/v1/payouts/{sent}/events")).await;
+    assert!(!trail.text.contains("ba_success"), "{}", trail.text);
+    let trail = trail.json();
+    assert_eq!(trail["payout_id"], sent);
+    assert!(trail.get("deposit_id").is_none(), "{trail}");
+    let requested = &trail["data"][0];
+    assert_eq!(requested["type"], "PayoutRequested");
+    assert_eq!(
+        requested["data"]["destination"],
+        json!({ "type": "bank_account" })
+    );
+}
+
+/// The items of a 200 list and its `has_more`.
+async fn page(stack: &Stack, path: &str) -> (Vec<String>, bool) {
+    let list = stack.get(path).await.expect(200, None).json();
+    let items = list["data"].as_array().expect("a list");
+    let ids = items
+        .iter()
+        .map(|item| item["id"].as_str().expect("an id").to_owned())
+        .collect();
+    (ids, list["has_more"].as_bool().expect("has_more"))
+}
+
+/// `GET /v1/payouts`: the whole list, pages both ways, the status filter, every refusal;
+/// and no payout among the deposits.
+async fn list_payouts(stack: &Stack, payouts: &Payouts, deposit: &str) {
+    let path = "/v1/payouts";
+    let (all, more) = page(stack, &format!("{path}?limit=100")).await;
+    assert!(!more);
+    let newest_first: Vec<String> = payouts.all.iter().rev().cloned().collect();
+    assert_eq!(all, newest_first, "every payout accepted, newest first");
+    let (first, more) = page(stack, &format!("{path}?limit=1")).await;
+    assert_eq!(first, all[..1]);
+    assert!(more, "the tour made more than one payout");
+    let sent = &payouts.sent;
+    let at = all
+        .iter()
+        .position(|id| id == sent)
+        .expect("the sent payout");
+    let (older, _) = page(stack, &format!("{path}?limit=100&starting_after={sent}")).await;
+    assert_eq!(older, all[at + 1..]);
+    let (newer, _) = page(stack, &format!("{path}?limit=100&ending_before={sent}")).await;
+    assert_eq!(newer, all[..at]);
+    let (failed, _) = page(stack, &format!("{path}?status=failed")).await;
+    assert_eq!(failed, std::slice::from_ref(&payouts.unserved));
+    // A payout that succeeded is `paid`: none yet, until the connectors can pay out.
+    let (paid, _) = page(stack, &format!("{path}?status=paid")).await;
+    assert_eq!(paid, Vec::<String>::new());
+
+    let unknown = uuid::Uuid::now_v7();
+    for (query, code) in [
+        ("limit=0".to_owned(), "limit_invalid"),
+        // A deposit's id is no payout cursor.
+        (format!("starting_after={deposit}"), "cursor_invalid"),
+        (format!("ending_before={unknown}"), "cursor_invalid"),
+        ("status=succeeded".to_owned(), "status_invalid"),
+        (
+            format!("starting_after={sent}&ending_before={sent}"),
+            "parameters_exclusive",
+        ),
+        ("expand=data".to_owned(), "parameter_unknown"),
+        ("limit=1&limit=2".to_owned(), "parameter_duplicate"),
+    ] {
+        let answer = stack.get(&format!("{path}?{query}")).await;
+        answer.expect(400, Some(code));
+    }
+    let anonymous = stack.anonymous(Method::GET, path, "").await;
+    anonymous.expect(401, Some("api_key_invalid"));
+    stack.set_store(StoreMode::Unavailable);
+    stack
+        .get(path)
+        .await
+        .expect(503, Some("service_unavailable"));
+    stack.set_store(StoreMode::Normal);
+
+    let (deposits, _) = page(stack, "/v1/deposits?limit=100").await;
+    let deposits: BTreeSet<&String> = deposits.iter().collect();
+    for payout in &payouts.all {
+        assert!(!deposits.contains(payout), "payout {payout} is no deposit");
+    }
+}
