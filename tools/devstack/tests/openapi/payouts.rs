@@ -1,10 +1,9 @@
 //! `POST /v1/payouts`, `GET /v1/payouts`, `GET /v1/payouts/{id}` and its events in the
 //! tour: every answer they have, paid out of money a deposit of the tour brought in.
 //!
-//! The JSON and SOAP connectors cannot pay out yet (their `create_payout` answers
-//! `Transient`): a payout sent to a gateway fails its attempt retryably and stays
-//! `processing`, its amount reserved. What needs a payout a gateway takes (`submitted`,
-//! then `paid` or `failed` by its webhook) waits for them: see [`NOT_PROVOKED_YET`].
+//! The json gateway takes the payouts (`submitted`); the tour signs the gateway's
+//! webhooks itself: one paid (its amount leaves `reserved`), one failed (its amount is
+//! available again).
 
 use crate::spec::Spec;
 use crate::stack::{JSON_GATEWAY, QueueMode, Stack, StoreMode};
@@ -17,22 +16,23 @@ use std::collections::BTreeSet;
 const FUNDS: u64 = 20_000;
 
 /// The payout trail's event types the tour does not provoke: an attempt released after
-/// a time-out and resumed (as for deposits), and, until the connectors can pay out, a
-/// payout a gateway took (`PayoutSubmitted`), paid (`PayoutPaid`) or surprised
-/// (`PaymentAnomalyDetected`).
-pub const NOT_PROVOKED_YET: [&str; 5] = [
+/// a time-out and resumed (as for deposits), a gateway's surprise
+/// (`PaymentAnomalyDetected`), and an attempt that failed (the tour's gateways take
+/// every payout; the one nobody serves fails without an attempt).
+pub const NOT_PROVOKED_YET: [&str; 4] = [
     "AttemptReleased",
     "AttemptResumed",
-    "PayoutSubmitted",
-    "PayoutPaid",
+    "AttemptFailed",
     "PaymentAnomalyDetected",
 ];
 
 /// The payouts the tour made.
 pub struct Payouts {
-    /// The `bankAccount` request example (50.00 AED to `ba_success`), sent to the json
+    /// The `bankAccount` request example (50.00 AED to `ba_success`), paid by the json
     /// gateway.
     pub sent: String,
+    /// 3.00 AED the json gateway took, then reported failed: its amount back.
+    pub failed: String,
     /// 1.00 AED paid out in JP, where no gateway pays out AED: failed, its amount back.
     pub unserved: String,
     /// Every payout accepted, oldest first.
@@ -140,12 +140,38 @@ async fn create_payouts(spec: &Spec, stack: &Stack) -> Payouts {
         "a replay reserves nothing more"
     );
 
-    // The connectors cannot pay out yet: the attempt fails retryably and the payout stays
-    // `processing`, its amount reserved. (Once they can: it is `submitted`, the gateway's
-    // webhook reports it paid, and it leaves `reserved`.)
-    stack.payout_events_until(&sent, "AttemptFailed").await;
-    let processing = stack.get(&location).await.expect(200, None).json();
-    assert_eq!(processing["status"], "processing", "{processing}");
+    // The gateway takes it; its webhook reports it paid: it leaves `reserved`.
+    let submitted = stack
+        .payout_until(&sent, "submitted", |p| p["status"] == "submitted")
+        .await;
+    let paid = payout_report(&submitted, "payout.paid", None);
+    let ack = stack.webhook(JSON_GATEWAY, &paid).await;
+    ack.expect(200, None);
+    let paid = stack.get(&location).await.expect(200, None).json();
+    assert_eq!(paid["status"], "paid", "{paid}");
+    assert_eq!(
+        aed(stack).await,
+        (available - amount, reserved),
+        "the paid payout's amount left through the gateway"
+    );
+
+    // Another the gateway takes, then reports failed: its amount is available again.
+    let before = aed(stack).await;
+    let body = with(&example, "amount", json!(300));
+    let failed = stack.post_payout("payout-fails", &body).await;
+    let failed = id_of(failed.expect(202, None));
+    let submitted = stack
+        .payout_until(&failed, "submitted", |p| p["status"] == "submitted")
+        .await;
+    let report = payout_report(&submitted, "payout.failed", Some("account_closed"));
+    stack.webhook(JSON_GATEWAY, &report).await.expect(200, None);
+    let failed_now = stack.get(&format!("/v1/payouts/{failed}")).await;
+    assert_eq!(failed_now.expect(200, None).json()["status"], "failed");
+    assert_eq!(
+        aed(stack).await,
+        before,
+        "the failed payout's amount is back"
+    );
 
     // No gateway pays out AED in JP: it fails, and its amount is available again.
     let before = aed(stack).await;
@@ -162,13 +188,25 @@ async fn create_payouts(spec: &Spec, stack: &Stack) -> Payouts {
         "the failed payout's amount is back"
     );
 
-    let mut all = vec![sent.clone(), unserved.clone()];
+    let mut all = vec![sent.clone(), failed.clone(), unserved.clone()];
     all.extend(refusals(stack, &example).await);
     Payouts {
         sent,
+        failed,
         unserved,
         all,
     }
+}
+
+/// The json gateway's signed report `kind` about the payout it took (`submitted`).
+fn payout_report(submitted: &Value, kind: &str, code: Option<&str>) -> String {
+    let payout = submitted["external_id"]
+        .as_str()
+        .expect("the gateway's payout id");
+    json!({ "id": format!("evt_openapi_{payout}_{kind}"), "type": kind, "payout_id": payout,
+            "reference": submitted["id"], "amount": submitted["amount"], "currency": "AED",
+            "failure_code": code, "created": crate::now() })
+    .to_string()
 }
 
 /// The refusals of `POST /v1/payouts` and its answers when the store or queue fails;
@@ -363,10 +401,10 @@ async fn list_payouts(stack: &Stack, payouts: &Payouts, deposit: &str) {
     let (newer, _) = page(stack, &format!("{path}?limit=100&ending_before={sent}")).await;
     assert_eq!(newer, all[..at]);
     let (failed, _) = page(stack, &format!("{path}?status=failed")).await;
-    assert_eq!(failed, std::slice::from_ref(&payouts.unserved));
-    // A payout that succeeded is `paid`: none yet, until the connectors can pay out.
+    assert_eq!(failed, [payouts.unserved.clone(), payouts.failed.clone()]);
+    // A payout that succeeded is `paid`.
     let (paid, _) = page(stack, &format!("{path}?status=paid")).await;
-    assert_eq!(paid, Vec::<String>::new());
+    assert_eq!(paid, std::slice::from_ref(&payouts.sent));
 
     let unknown = uuid::Uuid::now_v7();
     for (query, code) in [
