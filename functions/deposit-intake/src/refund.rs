@@ -81,11 +81,13 @@ fn refund_error(error: RefundError) -> ApiError {
             format!("a refund of {requested} exceeds the {remaining} left to refund"),
         )
         .with_param("amount"),
-        // Refunds alone cannot overdraw (each is bounded by its deposit's capture); once
-        // payouts draw on the balance this becomes its own documented code.
-        RefundError::BalanceInsufficient(_) => ApiError::new(
-            ErrorCode::RefundRefused,
-            "your available balance in this currency cannot cover this refund",
+        // Payouts draw on the balance refunds come out of: a refund may no longer fit.
+        RefundError::BalanceInsufficient(short) => ApiError::new(
+            ErrorCode::BalanceInsufficient,
+            format!(
+                "the available balance in {} cannot cover this refund",
+                short.currency
+            ),
         )
         .with_param("amount"),
         RefundError::Refused(TransitionError::IllegalTransition { status, .. }) => ApiError::new(

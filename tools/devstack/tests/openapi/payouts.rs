@@ -67,15 +67,34 @@ pub async fn aed(stack: &Stack) -> (i64, i64) {
 
 /// Every answer of the payout operations; `deposit` is one of the tour's deposits.
 pub async fn pay_out(spec: &Spec, stack: &Stack, deposit: &str) -> Payouts {
-    fund(stack).await;
+    let funds = fund(stack).await;
     let payouts = create_payouts(spec, stack).await;
     read_payouts(stack, &payouts.sent, deposit).await;
     list_payouts(stack, &payouts, deposit).await;
+    refund_past_the_balance(stack, &funds).await;
     payouts
 }
 
-/// A deposit of [`FUNDS`] AED, paid at the json gateway (its webhook signed here).
-async fn fund(stack: &Stack) {
+/// Once a payout took all but 1.00 AED, the funding deposit cannot be refunded in full:
+/// the refund would overdraw `available`, so nothing is written.
+async fn refund_past_the_balance(stack: &Stack, funds: &str) {
+    let (available, reserved) = aed(stack).await;
+    let body = json!({ "amount": available - 100, "currency": "AED", "country": "AE",
+                       "destination": { "type": "bank_account", "token": "ba_success" } });
+    let drained = stack.post_payout("payout-drain", &body).await;
+    drained.expect(202, None);
+    let left = (100, reserved + available - 100);
+    assert_eq!(aed(stack).await, left);
+    let refund = stack.refund(funds, "refund-past-the-balance", "{}").await;
+    refund.expect(422, Some("balance_insufficient"));
+    let trail = stack.get(&format!("/v1/deposits/{funds}/events")).await;
+    let trail = trail.expect(200, None).json();
+    let kinds = trail["data"].as_array().expect("events").iter();
+    assert!(!kinds.map(|e| &e["type"]).any(|t| t == "RefundRequested"));
+}
+
+/// A deposit of [`FUNDS`] AED, paid at the json gateway (its webhook signed here); its id.
+async fn fund(stack: &Stack) -> String {
     let body = json!({ "amount": FUNDS, "currency": "AED", "country": "AE", "customer_id": "cus_42",
                        "payment_method": { "type": "card", "token": "tok_visa" },
                        "metadata": { "order": "payout-funds" } });
@@ -98,6 +117,7 @@ async fn fund(stack: &Stack) {
     );
     let paid = stack.webhook(JSON_GATEWAY, &report).await;
     assert_eq!(paid.expect(200, None).json()["status"], "succeeded");
+    id
 }
 
 /// `POST /v1/payouts`: every answer it has.
