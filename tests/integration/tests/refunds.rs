@@ -9,96 +9,25 @@
 //! the emulators (`PAYGATE_TEST_EMULATORS=1`).
 
 use futures::future::join_all;
-use paygate_domain::ledger::{LedgerEntry, LedgerHead};
-use paygate_domain::page::PageRequest;
+use paygate_domain::ledger::LedgerHead;
 use paygate_domain::ports::gateway::NotifiedOutcome;
-use paygate_domain::ports::{DepositMessage, EntryFilter, EventStore, Ledger, SystemClock};
+use paygate_domain::ports::{EventStore, Ledger, SystemClock};
 use paygate_domain::service::outcome::Applied;
-use paygate_domain::{Currency, DepositEvent, DepositId, RecordedEvent, RefundId};
-use paygate_integration::{Reply, World, deposit_body};
-use paygate_kit::fixtures;
+use paygate_domain::{DepositEvent, DepositId, RecordedEvent, RefundId};
+use paygate_integration::money::{
+    GATEWAY, all_entries, balances, drain_messages, payment_id, record, succeeded_deposit,
+};
+use paygate_integration::{Reply, World};
 use paygate_kit::gateway_reports::apply;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::Arc;
 use uuid::Uuid;
 
-const GATEWAY: &str = "alpha";
-
 // ================================================================ helpers
-
-fn payment_id(id: DepositId) -> String {
-    format!("pay_{}", id.0.simple())
-}
 
 fn gateway_refund_id(refund: RefundId) -> String {
     format!("ref_{}", refund.0.simple())
-}
-
-/// The merchant's (available, reserved) in AED, as the DynamoDB ledger holds them.
-async fn balances(world: &World) -> (i64, i64) {
-    let head = world.aws.store.head(&world.merchant).await.unwrap();
-    let eur = head
-        .balances
-        .get(&Currency::parse("AED").unwrap())
-        .cloned()
-        .unwrap_or_default();
-    (eur.available, eur.reserved)
-}
-
-/// Every entry of the merchant's ledger, oldest first.
-async fn all_entries(world: &World) -> Vec<LedgerEntry> {
-    let page = PageRequest::first(PageRequest::<u64>::MAX_LIMIT);
-    let ledger = world.aws.store.as_ref();
-    let mut entries = Ledger::entries(ledger, &world.merchant, EntryFilter::All, &page)
-        .await
-        .unwrap()
-        .data;
-    entries.reverse();
-    entries
-}
-
-/// Appends `events` on the DynamoDB store, as the processor would.
-async fn record(world: &World, id: DepositId, events: Vec<DepositEvent>) {
-    let store = world.aws.store.as_ref();
-    fixtures::record(store, &SystemClock, id, "it-processor", None, events).await;
-}
-
-/// GIVEN-helper: a deposit of `amount` created through the handler, paid and confirmed
-/// at the gateway; its creation message is consumed.
-async fn succeeded_deposit(world: &World, amount: u64) -> DepositId {
-    let created = world
-        .post_deposit(
-            Some(&format!("order-{}", Uuid::new_v4())),
-            deposit_body(json!(amount)),
-        )
-        .await;
-    assert_eq!(created.status, 202, "{:?}", created.json);
-    let id = DepositId::parse(created.json["id"].as_str().unwrap()).unwrap();
-    record(
-        world,
-        id,
-        vec![
-            DepositEvent::AttemptStarted {
-                attempt: 1,
-                gateway: GATEWAY.into(),
-                idempotency_key: format!("{id}:1"),
-                owner: None,
-            },
-            DepositEvent::DepositSubmitted {
-                attempt: 1,
-                gateway: GATEWAY.into(),
-                external_id: payment_id(id),
-            },
-            DepositEvent::DepositSucceeded {
-                external_id: payment_id(id),
-            },
-        ],
-    )
-    .await;
-    let creation = drain_messages(world).await;
-    assert_eq!(creation.len(), 1);
-    id
 }
 
 /// The gateway took the refund, then its webhook said it succeeded.
@@ -170,25 +99,6 @@ fn assert_gapless(stream: &[RecordedEvent]) {
         (1..=stream.len() as u64).collect::<Vec<_>>(),
         "versions are 1..n without gaps"
     );
-}
-
-/// Every message on the world's queue, received and deleted.
-async fn drain_messages(world: &World) -> Vec<DepositMessage> {
-    let mut all = Vec::new();
-    loop {
-        let batch = world.queue.receive(10, 1).await.expect("receive");
-        if batch.is_empty() {
-            return all;
-        }
-        for message in batch {
-            world
-                .queue
-                .delete(&message.receipt_handle)
-                .await
-                .expect("delete");
-            all.push(message.deposit_message().expect("a deposit message"));
-        }
-    }
 }
 
 // ================================================================ tests
