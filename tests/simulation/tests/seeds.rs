@@ -27,9 +27,11 @@ enum Run {
     WithPayouts,
 }
 
-/// (defect, how its seeds run, the seeds that caught it, each with an event or anomaly it
-/// must still record)
-const REGRESSIONS: [(&str, Run, &[(u64, &str)]); 9] = [
+/// A seed that caught a defect, and an event or anomaly it must still record.
+type Caught = (u64, &'static str);
+
+/// (defect, how its seeds run, the seeds that caught it)
+const REGRESSIONS: [(&str, Run, &[Caught]); 9] = [
     (
         "a second delivery joined an open attempt, got 429/409, closed it and charged elsewhere",
         Run::BeforePayouts,

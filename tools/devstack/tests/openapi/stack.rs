@@ -436,16 +436,6 @@ impl Stack {
             .await
     }
 
-    /// Polls the payout's audit trail until it holds an event of `kind`.
-    pub async fn payout_events_until(&self, id: &str, kind: &str) -> Value {
-        let never = format!("payout {id} never had {kind}");
-        self.get_until(&format!("/v1/payouts/{id}/events"), &never, |events| {
-            let mut all = events["data"].as_array().expect("events").iter();
-            all.any(|e| e["type"] == kind)
-        })
-        .await
-    }
-
     /// Polls the audit trail until it holds `count` events of `kind`.
     pub async fn events_until(&self, id: &str, kind: &str, count: usize) -> Value {
         let never = format!("deposit {id} never had {count} {kind}");
