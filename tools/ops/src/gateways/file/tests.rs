@@ -56,7 +56,7 @@ fn every_problem_names_its_entry_and_field() {
             "entry 2 (\"b\"), countries[1]: \"ZZ\": country must be an ISO 3166-1 alpha-2 code such as AE, US or JP",
             "entry 2 (\"b\"), currencies: must list at least one currency",
             "entry 2 (\"b\"), priority: must be a whole number from 0 to 4294967295 (lower is preferred)",
-            "entry 3 (\"c\"), bse_url: unknown field (the fields are name, format, base_url, countries, currencies, priority, enabled)",
+            "entry 3 (\"c\"), bse_url: unknown field (the fields are name, format, base_url, countries, currencies, priority, enabled, capabilities)",
             "entry 3 (\"c\"), format: \"SOAP\" is not a known format (known: json, soap)",
             "entry 3 (\"c\"), enabled: must be true or false",
             "entry 4, name: is required",
@@ -69,8 +69,11 @@ fn every_problem_names_its_entry_and_field() {
 #[test]
 fn missing_repeated_and_mistyped_fields_are_refused() {
     let missing = problems(&json!({"name": "x"}));
-    // Every field but the name, which this entry has.
-    for field in FIELDS.iter().filter(|field| **field != "name") {
+    // Every field but the name, which this entry has, and the optional capabilities.
+    let required = FIELDS
+        .iter()
+        .filter(|f| !["name", "capabilities"].contains(*f));
+    for field in required {
         assert!(
             missing.contains(&format!("entry 1 (\"x\"), {field}: is required")),
             "{field}: {missing:?}"
@@ -99,6 +102,35 @@ fn missing_repeated_and_mistyped_fields_are_refused() {
             "entry 1, currencies[1]: must be a currency code (a string)",
         ]
     );
+}
+
+#[test]
+fn capabilities_default_to_payments_and_refunds_and_are_checked() {
+    let configs = parse_put_file(&json!([entry()]).to_string()).unwrap();
+    assert_eq!(
+        configs[0].capabilities,
+        [Capability::Payments, Capability::Refunds]
+    );
+    let paying_out = with(json!({"capabilities": ["payments", "refunds", "payouts"]}));
+    let configs = parse_put_file(&json!([paying_out]).to_string()).unwrap();
+    assert!(configs[0].can(Capability::Payouts));
+    for (bad, problem) in [
+        (
+            json!(["payouts", "payouts"]),
+            "capabilities[1]: payouts is listed twice",
+        ),
+        (
+            json!(["wire"]),
+            "capabilities[0]: \"wire\": unknown capability `wire` (known: payments, refunds, payouts)",
+        ),
+        (json!([]), "capabilities: must list at least one capability"),
+    ] {
+        let refused = problems(&with(json!({ "capabilities": bad })));
+        assert!(
+            refused.iter().any(|p| p.ends_with(problem)),
+            "{problem}: {refused:?}"
+        );
+    }
 }
 
 #[test]
