@@ -8,7 +8,7 @@ use http::StatusCode;
 use paygate_domain::gateways::GatewayConfig;
 use paygate_domain::ports::gateway::{GatewayNotification, NotifiedOutcome};
 use paygate_domain::ports::{GatewayRegistry, RandomIds};
-use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
+use paygate_domain::service::outcome::{Applied, OutcomePorts, Reached, apply_notification};
 use paygate_domain::{CorrelationId, DepositEvent, DepositStatus};
 use paygate_kit::fixtures::{self, FixedIds};
 use paygate_kit::gateways::serving;
@@ -379,8 +379,6 @@ async fn payment_succeeded(world: &World) {
     .expect("the webhook applies");
     assert_eq!(
         applied,
-        Applied::Recorded {
-            status: DepositStatus::Succeeded
-        }
+        Applied::Recorded(Reached::deposit(DepositStatus::Succeeded))
     );
 }

@@ -11,7 +11,7 @@ use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyPolicy
 use paygate_domain::ports::gateway::{NotifiedOutcome, RefundOutcome, RefundRequest};
 use paygate_domain::ports::{DepositMessage, RandomIds};
 use paygate_domain::service::intake::IntakePorts;
-use paygate_domain::service::outcome::Applied;
+use paygate_domain::service::outcome::{Applied, Reached};
 use paygate_domain::service::refund::{CREATE_REFUND, RefundCreated, RefundInput, request_refund};
 use paygate_domain::{Amount, Deposit, DepositEvent, DepositId, DepositStatus, RefundId};
 use paygate_gateways::{ConnectorConfig, Timeouts, WireFormat, connector_for};
@@ -80,9 +80,7 @@ async fn captured(world: &World) -> (DepositMessage, String, String) {
     .await;
     assert_eq!(
         applied,
-        Applied::Recorded {
-            status: DepositStatus::Succeeded
-        }
+        Applied::Recorded(Reached::deposit(DepositStatus::Succeeded))
     );
     (message, gateway, external_id)
 }
@@ -253,9 +251,7 @@ async fn requested_refunds_are_submitted_to_the_capturing_gateway_under_their_re
     // THEN the deposit is partially refunded by 4000
     assert_eq!(
         applied,
-        Applied::Recorded {
-            status: DepositStatus::PartiallyRefunded
-        }
+        Applied::Recorded(Reached::deposit(DepositStatus::PartiallyRefunded))
     );
     let view = world.view(id).await;
     assert_eq!(view.refunded_amount, 4000);

@@ -127,15 +127,20 @@ async fn receive(
         queue: app.queue.as_ref(),
     };
     let applied = apply_notification(&ports, &gateway_name, &notification, correlation).await;
-    let (result, status) = match applied {
-        Ok(Applied::Recorded { status }) => ("recorded", status),
-        Ok(Applied::Duplicate { status }) => ("duplicate", status),
-        Ok(Applied::Contradiction { status }) => {
-            tracing::warn!(reported = notification.outcome.name(), %status, "outcome contradicts the final state; kept for audit");
-            ("contradiction_ignored", status)
+    let (result, reached) = match applied {
+        Ok(Applied::Recorded(reached)) => ("recorded", reached),
+        Ok(Applied::Duplicate(reached)) => ("duplicate", reached),
+        Ok(Applied::Contradiction(reached)) => {
+            let status = reached.name();
+            tracing::warn!(
+                reported = notification.outcome.name(),
+                status,
+                "outcome contradicts the final state; kept for audit"
+            );
+            ("contradiction_ignored", reached)
         }
         // Logged (with `anomaly`) where it is recorded; the gateway just needs a 200.
-        Ok(Applied::Anomaly { status }) => ("anomaly_recorded", status),
+        Ok(Applied::Anomaly(reached)) => ("anomaly_recorded", reached),
         Err(OutcomeError::NotYetKnown) => {
             return Err(ApiError::new(
                 ErrorCode::DepositNotReady,
@@ -147,8 +152,14 @@ async fn receive(
             return Err(ApiError::unavailable());
         }
     };
-    tracing::info!(outcome = notification.outcome.name(), result, %status, "webhook applied");
-    let body = serde_json::json!({ "received": true, "result": result, "status": status.as_str() });
+    let status = reached.name();
+    tracing::info!(
+        outcome = notification.outcome.name(),
+        result,
+        status,
+        "webhook applied"
+    );
+    let body = serde_json::json!({ "received": true, "result": result, "status": status });
     Ok(Response::builder()
         .status(StatusCode::OK)
         .header(http::header::CONTENT_TYPE, "application/json")

@@ -12,8 +12,8 @@
 
 use super::command::{Cause, CommandError, CommandPorts, Decision, RetryPolicy, Start, execute};
 use crate::deposit::{
-    Anomaly, AnomalyKind, ChargeRef, Deposit, DepositEvent, DepositStatus, FailureReason,
-    RefundState, Sighting, TransitionError,
+    Anomaly, AnomalyKind, ChargeRef, Deposit, DepositEvent, DepositStatus, Direction,
+    FailureReason, RefundState, Sighting, TransitionError,
 };
 use crate::ids::{CorrelationId, DepositId, RefundId};
 use crate::ports::gateway::{GatewayNotification, NotifiedOutcome};
@@ -21,14 +21,37 @@ use crate::ports::{Clock, DepositMessage, EventStore, IdGenerator, QueueSender, 
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
-    /// The outcome changed the deposit.
-    Recorded { status: DepositStatus },
+    /// The outcome changed the deposit (or payout).
+    Recorded(Reached),
     /// Already known: nothing to do.
-    Duplicate { status: DepositStatus },
+    Duplicate(Reached),
     /// Contradicts the final state and moved no money: kept for audit (an anomaly).
-    Contradiction { status: DepositStatus },
-    /// Money moved where it should not have: recorded as an anomaly and refunded.
-    Anomaly { status: DepositStatus },
+    Contradiction(Reached),
+    /// Money moved where it should not have: recorded as an anomaly (refunded, for a
+    /// deposit).
+    Anomaly(Reached),
+}
+
+/// Where the outcome left the deposit or payout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reached {
+    pub status: DepositStatus,
+    pub direction: Direction,
+}
+
+impl Reached {
+    /// A deposit's.
+    pub fn deposit(status: DepositStatus) -> Self {
+        Self {
+            status,
+            direction: Direction::Deposit,
+        }
+    }
+
+    /// The status as its owner reads it (a paid payout is `paid`).
+    pub fn name(&self) -> &'static str {
+        self.status.name(self.direction)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,12 +130,15 @@ pub async fn apply_notification(
             tracing::warn!(%deposit_id, %error, "refund message not sent; the sweeper sends it");
         }
     }
-    let status = executed.deposit.status;
+    let reached = Reached {
+        status: executed.deposit.status,
+        direction: executed.deposit.request.direction,
+    };
     match executed.outcome {
-        Judged::Apply => Ok(Applied::Recorded { status }),
-        Judged::Nothing => Ok(Applied::Duplicate { status }),
-        Judged::Contradiction => Ok(Applied::Contradiction { status }),
-        Judged::Anomaly => Ok(Applied::Anomaly { status }),
+        Judged::Apply => Ok(Applied::Recorded(reached)),
+        Judged::Nothing => Ok(Applied::Duplicate(reached)),
+        Judged::Contradiction => Ok(Applied::Contradiction(reached)),
+        Judged::Anomaly => Ok(Applied::Anomaly(reached)),
         Judged::NotYetKnown => Err(OutcomeError::NotYetKnown),
     }
 }

@@ -166,7 +166,7 @@ async fn create_payouts(spec: &Spec, stack: &Stack) -> Payouts {
         .await;
     let paid = payout_report(&submitted, "payout.paid", None);
     let ack = stack.webhook(JSON_GATEWAY, &paid).await;
-    ack.expect(200, None);
+    assert_eq!(ack.expect(200, None).json()["status"], "paid");
     let paid = stack.get(&location).await.expect(200, None).json();
     assert_eq!(paid["status"], "paid", "{paid}");
     assert_eq!(
