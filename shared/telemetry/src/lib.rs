@@ -1,16 +1,31 @@
 //! Structured JSON logs for every function, filtered by `RUST_LOG` (default `info`).
+//!
+//! Each line carries its current span (the request or message: correlation id, deposit
+//! id) and the list of spans it runs in, so the Lambda runtime's invocation span puts
+//! the invocation's `requestId` and X-Ray `xrayTraceId` on every line beside them.
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::util::SubscriberInitExt;
 
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let _ = subscriber(std::io::stdout, filter).try_init();
+}
+
+/// The log format, writing what `filter` lets through to `writer`.
+fn subscriber<W>(writer: W, filter: EnvFilter) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
         .with_current_span(true)
-        .with_span_list(false)
+        .with_span_list(true)
         .with_target(false)
-        .try_init();
+        .with_writer(writer)
+        .finish()
 }
 
 pub mod emf;
@@ -36,5 +51,62 @@ impl InvocationMetrics {
             recorder.flush_to_stdout();
         }
         output
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subscriber;
+    use serde_json::Value;
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::EnvFilter;
+
+    /// Collects what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_line_carries_its_request_and_the_invocations_trace_id() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = subscriber(move || writer.clone(), EnvFilter::new("info"));
+        tracing::subscriber::with_default(subscriber, || {
+            // As the Lambda runtime opens it around each invocation.
+            let invoke = tracing::info_span!(
+                "Lambda runtime invoke",
+                requestId = "req-1",
+                xrayTraceId = "Root=1-6753a1b2-0123456789abcdef01234567"
+            );
+            let _invoke = invoke.enter();
+            let message =
+                tracing::info_span!("message", correlation_id = "corr-1", deposit_id = "dep-1");
+            let _message = message.enter();
+            tracing::info!("processed");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(line["fields"]["message"], "processed");
+        assert_eq!(line["span"]["correlation_id"], "corr-1");
+        assert_eq!(line["span"]["deposit_id"], "dep-1");
+        let spans = line["spans"]
+            .as_array()
+            .expect("the spans the line runs in");
+        assert_eq!(spans[0]["requestId"], "req-1");
+        assert_eq!(
+            spans[0]["xrayTraceId"],
+            "Root=1-6753a1b2-0123456789abcdef01234567"
+        );
     }
 }
