@@ -505,6 +505,21 @@ impl Deposit {
             .sum()
     }
 
+    /// The currency `refund` moves: the deposit's for the merchant's refunds; for
+    /// paygate's refund of a held charge, the one the gateway charged.
+    pub fn refund_currency(&self, refund: &Refund) -> crate::money::Currency {
+        refund
+            .charge
+            .as_ref()
+            .and_then(|charge| {
+                self.anomalies
+                    .iter()
+                    .find(|a| a.held_charge().as_ref() == Some(charge))
+                    .and_then(|a| a.charged)
+            })
+            .map_or(self.request.currency, |charged| charged.currency)
+    }
+
     /// Refunds confirmed by the gateway.
     pub fn refunded_amount(&self) -> u64 {
         self.sum_refunds(RefundState::Succeeded)

@@ -177,6 +177,19 @@ impl Anomaly {
                 || self.gateway_event_id == other.gateway_event_id)
     }
 
+    /// The charge this anomaly put in suspense (a charge that is not the deposit's, with
+    /// what the gateway charged), if it is one that does.
+    pub fn held_charge(&self) -> Option<ChargeRef> {
+        let holds = matches!(
+            self.kind,
+            AnomalyKind::UnexpectedCharge
+                | AnomalyKind::SuccessAfterFailure
+                | AnomalyKind::AmountMismatch
+        );
+        self.charged?;
+        self.charge().filter(|_| holds)
+    }
+
     /// The charge the anomaly is about, when there is one.
     pub fn charge(&self) -> Option<ChargeRef> {
         self.external_id.as_ref().map(|external_id| ChargeRef {

@@ -444,25 +444,22 @@ impl Deposit {
             refund_id: refund,
             reason,
         }];
-        let Some((charge, amount)) = self
+        let Some((reversal, charge)) = self
             .refunds
             .iter()
             .find(|r| r.id == refund)
-            .and_then(|r| Some((r.charge.clone()?, r.amount)))
+            .and_then(|r| Some((r, r.charge.clone()?)))
         else {
             return events;
         };
-        let currency = self
-            .anomalies
-            .iter()
-            .find(|a| a.charge().as_ref() == Some(&charge))
-            .and_then(|a| a.charged)
-            .map_or(self.request.currency, |charged| charged.currency);
         let anomaly = Anomaly {
             kind: AnomalyKind::ReversalDeclined,
             gateway: charge.gateway.clone(),
             external_id: Some(charge.external_id.clone()),
-            charged: Some(Money { amount, currency }),
+            charged: Some(Money {
+                amount: reversal.amount,
+                currency: self.refund_currency(reversal),
+            }),
             attempt: None,
             refund: Some(refund),
             gateway_event_id: None,

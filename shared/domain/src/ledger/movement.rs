@@ -1,8 +1,7 @@
 //! Which deposit events move money in the merchant's ledger, and how.
 
 use super::{Account, EntryType, Movement, Posting};
-use crate::deposit::{AnomalyKind, ChargeRef, Deposit, DepositEvent, RecordedEvent, Refund};
-use crate::money::Currency;
+use crate::deposit::{Deposit, DepositEvent, RecordedEvent, Refund};
 
 /// The movement `recorded` causes, given the deposit as it is once `recorded` applied
 /// (`None` for events that move no money).
@@ -22,13 +21,13 @@ pub fn movement(after: &Deposit, recorded: &RecordedEvent) -> Option<Movement> {
             )
         }
         DepositEvent::PaymentAnomalyDetected { anomaly } => {
-            let charge = held_charge(anomaly)?;
+            let charge = anomaly.held_charge()?;
             let charged = anomaly.charged?;
             // A charge is held once, however many surprises name it.
             let earlier = &after.anomalies[..after.anomalies.len().saturating_sub(1)];
             if earlier
                 .iter()
-                .any(|a| held_charge(a).as_ref() == Some(&charge))
+                .any(|a| a.held_charge().as_ref() == Some(&charge))
             {
                 return None;
             }
@@ -52,7 +51,7 @@ pub fn movement(after: &Deposit, recorded: &RecordedEvent) -> Option<Movement> {
             let amount = signed(refund.amount.minor());
             (
                 entry_type,
-                refund_currency(after, refund),
+                after.refund_currency(refund),
                 refund_id.to_string(),
                 transfer(from, Account::Reserved, amount),
             )
@@ -65,7 +64,7 @@ pub fn movement(after: &Deposit, recorded: &RecordedEvent) -> Option<Movement> {
             };
             (
                 EntryType::RefundSettled,
-                refund_currency(after, refund),
+                after.refund_currency(refund),
                 refund_id.to_string(),
                 transfer(
                     Account::Reserved,
@@ -82,7 +81,7 @@ pub fn movement(after: &Deposit, recorded: &RecordedEvent) -> Option<Movement> {
             };
             (
                 entry_type,
-                refund_currency(after, refund),
+                after.refund_currency(refund),
                 refund_id.to_string(),
                 transfer(Account::Reserved, back_to, signed(refund.amount.minor())),
             )
@@ -176,18 +175,6 @@ fn signed(minor: u64) -> i64 {
     i64::try_from(minor).expect("amounts are bounded well below i64::MAX")
 }
 
-/// The charge an anomaly put in suspense, if it is one that does.
-fn held_charge(anomaly: &crate::deposit::Anomaly) -> Option<ChargeRef> {
-    let holds = matches!(
-        anomaly.kind,
-        AnomalyKind::UnexpectedCharge
-            | AnomalyKind::SuccessAfterFailure
-            | AnomalyKind::AmountMismatch
-    );
-    anomaly.charged?;
-    anomaly.charge().filter(|_| holds)
-}
-
 /// The refund a refund event is about.
 fn refund<'d>(after: &'d Deposit, recorded: &RecordedEvent) -> Option<&'d Refund> {
     let id = match &recorded.event {
@@ -197,20 +184,4 @@ fn refund<'d>(after: &'d Deposit, recorded: &RecordedEvent) -> Option<&'d Refund
         _ => return None,
     };
     after.refunds.iter().find(|r| r.id == id)
-}
-
-/// A merchant's refund is in the deposit's currency; paygate's refund of a held charge
-/// is in the currency the gateway charged.
-fn refund_currency(after: &Deposit, refund: &Refund) -> Currency {
-    refund
-        .charge
-        .as_ref()
-        .and_then(|charge| {
-            after
-                .anomalies
-                .iter()
-                .find(|a| held_charge(a).as_ref() == Some(charge))
-                .and_then(|a| a.charged)
-        })
-        .map_or(after.request.currency, |charged| charged.currency)
 }
