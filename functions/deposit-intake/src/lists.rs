@@ -11,7 +11,7 @@ use paygate_api::models::{
 };
 use paygate_domain::deposit::Direction;
 use paygate_domain::ledger::parse_entry_id;
-use paygate_domain::service::balance_transactions;
+use paygate_domain::service::{balance_transactions, balances};
 use paygate_domain::{DepositId, MerchantId};
 
 pub async fn list(
@@ -47,8 +47,11 @@ pub async fn list(
 }
 
 pub async fn get_balance(app: &Intake, merchant: &MerchantId) -> Answer {
-    let head = app.ledger.head(merchant).await.map_err(store_failed)?;
-    Ok(json(StatusCode::OK, &BalanceResponse::from(&head)))
+    let balances = balances(app.ledger.as_ref(), merchant).await;
+    Ok(json(
+        StatusCode::OK,
+        &BalanceResponse::from(&balances.map_err(store_failed)?),
+    ))
 }
 
 pub async fn list_balance_transactions(

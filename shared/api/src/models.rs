@@ -2,9 +2,9 @@
 
 use paygate_domain::deposit::{Direction, PaymentMethod};
 use paygate_domain::gateways::{BreakerState, Gateway, Health};
-use paygate_domain::ledger::{LedgerEntry, LedgerHead};
+use paygate_domain::ledger::{Balances, LedgerEntry};
 use paygate_domain::page::Page;
-use paygate_domain::{DepositEvent, DepositId, DepositView, RecordedEvent};
+use paygate_domain::{Currency, DepositEvent, DepositId, DepositView, RecordedEvent};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -322,10 +322,9 @@ pub struct CurrencyBalance {
     pub reserved: i64,
 }
 
-impl From<&LedgerHead> for BalanceResponse {
-    fn from(head: &LedgerHead) -> Self {
-        let data = head
-            .balances
+impl From<&BTreeMap<Currency, Balances>> for BalanceResponse {
+    fn from(balances: &BTreeMap<Currency, Balances>) -> Self {
+        let data = balances
             .iter()
             .map(|(currency, balances)| CurrencyBalance {
                 currency: currency.code(),

@@ -6,7 +6,7 @@ use super::cancellation::{self, Layout};
 use super::items::{
     self, DEPOSIT_ID, IDEMPOTENCY_KEY, Item, LOOKUP_KEY, STATE, STREAM_ID, n, s, stream_id,
 };
-use super::ledger::Posting;
+use super::ledger::{FOLD_EVERY, Post, Posting};
 use crate::config::Resources;
 use crate::dynamo::get_consistent;
 use crate::error::AwsError;
@@ -18,6 +18,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use paygate_domain::deposit::{DepositView, RecordedEvent};
 use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use paygate_domain::ids::{DepositId, MerchantId};
+use paygate_domain::ledger::Movement;
 use paygate_domain::ports::{AppendBatch, AppendError, EventStore, ExternalLookup, StoreError};
 
 /// DynamoDB's limit on the items of one transaction.
@@ -94,9 +95,9 @@ impl DynamoEventStore {
     fn transaction(
         &self,
         batch: &AppendBatch,
-        posting: Option<&Posting>,
+        ledger: &LedgerPart,
     ) -> Result<Vec<TransactWriteItem>, AwsError> {
-        let mut writes = Vec::with_capacity(layout(batch).items());
+        let mut writes = Vec::with_capacity(layout(batch, ledger).items());
         for event in &batch.events {
             writes.push(self.put(
                 &self.events_table,
@@ -115,8 +116,12 @@ impl DynamoEventStore {
         for lookup in unique_lookups(batch) {
             writes.push(self.lookup_put(lookup)?);
         }
-        if let Some(posting) = posting {
-            writes.extend(self.ledger_writes(posting)?);
+        match ledger {
+            LedgerPart::Nothing => {}
+            LedgerPart::Posted(posting) => writes.extend(self.ledger_writes(posting)?),
+            LedgerPart::Deferred => {
+                writes.extend(self.deferred_writes(&batch.view.merchant_id, &batch.ledger)?);
+            }
         }
         Ok(writes)
     }
@@ -152,9 +157,31 @@ impl DynamoEventStore {
     }
 }
 
-/// The batch's layout; its ledger part, a head and one entry per movement, whether or
-/// not the batch has movements (a head is written only when it has).
-fn layout(batch: &AppendBatch) -> Layout {
+/// What an append writes in the ledger.
+enum LedgerPart {
+    /// The batch moves no money.
+    Nothing,
+    /// Its movements, posted through the merchant's head (with deferred ones before them).
+    Posted(Posting),
+    /// Its movements, each a deferred item: they lost the head and cannot overdraw.
+    Deferred,
+}
+
+/// The transaction's layout with that ledger part.
+fn layout(batch: &AppendBatch, ledger: &LedgerPart) -> Layout {
+    Layout {
+        ledger: match ledger {
+            LedgerPart::Nothing => 0,
+            LedgerPart::Posted(posting) => posting.items(),
+            LedgerPart::Deferred => batch.ledger.len(),
+        },
+        ..least_layout(batch)
+    }
+}
+
+/// The smallest layout of the batch: a head and one entry per movement when it has
+/// movements, no deferred movement numbered with them.
+fn least_layout(batch: &AppendBatch) -> Layout {
     Layout {
         events: batch.events.len(),
         idempotency: batch.idempotency.is_some(),
@@ -190,7 +217,7 @@ fn unique_lookups(batch: &AppendBatch) -> Vec<&ExternalLookup> {
 /// Checks what the transaction's conditions cannot: the batch describes one gapless
 /// run of the deposit's stream and fits in one transaction.
 fn validate(batch: &AppendBatch) -> Result<(), AwsError> {
-    let needed = layout(batch).items();
+    let needed = least_layout(batch).items();
     if needed > MAX_TRANSACTION_ITEMS {
         return Err(AwsError::TooManyItems {
             needed,
@@ -258,14 +285,27 @@ impl EventStore for DynamoEventStore {
 
     async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
         validate(&batch)?;
-        let mut races = 0;
+        let merchant = &batch.view.merchant_id;
+        // The items left for deferred movements numbered along with the batch's own.
+        let room = MAX_TRANSACTION_ITEMS - least_layout(&batch).items() + 1 + batch.ledger.len();
+        let may_wait = batch.ledger.iter().all(Movement::never_overdraws);
+        // `Some(n)` once the batch's movements wait as deferred items: `n` others waited.
+        let (mut races, mut deferred) = (0, None);
         loop {
-            let posting = if batch.ledger.is_empty() {
-                None
+            let ledger = if batch.ledger.is_empty() {
+                LedgerPart::Nothing
+            } else if deferred.is_some() {
+                LedgerPart::Deferred
             } else {
-                Some(self.post(&batch.view.merchant_id, &batch.ledger).await??)
+                match self.post(merchant, &batch.ledger, room, may_wait).await?? {
+                    Post::Through(posting) => LedgerPart::Posted(posting),
+                    Post::Wait { waiting } => {
+                        deferred = Some(waiting);
+                        LedgerPart::Deferred
+                    }
+                }
             };
-            let writes = self.transaction(&batch, posting.as_ref())?;
+            let writes = self.transaction(&batch, &ledger)?;
             let result = self
                 .client
                 .transact_write_items()
@@ -273,7 +313,15 @@ impl EventStore for DynamoEventStore {
                 .send()
                 .await;
             let err = match result {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    if deferred.is_some_and(should_fold) {
+                        // Number what waits, if the head is free; else its holder will.
+                        if let Err(err) = self.fold_deferred(merchant).await {
+                            tracing::warn!(error = %err, "deferred ledger movements left for the next posting");
+                        }
+                    }
+                    return Ok(());
+                }
                 Err(err) => err,
             };
             match err.as_service_error() {
@@ -283,14 +331,21 @@ impl EventStore for DynamoEventStore {
                         .iter()
                         .map(|reason| reason.code())
                         .collect();
-                    let (message, layout) = (cancelled.message(), layout(&batch));
-                    if races < LEDGER_RACES
-                        && cancellation::lost_only_the_ledger(&codes, message, layout)
-                    {
-                        // Another append of the merchant posted first: post on its head.
-                        races += 1;
-                        tokio::time::sleep(jitter(races)).await;
-                        continue;
+                    let (message, layout) = (cancelled.message(), layout(&batch, &ledger));
+                    if cancellation::lost_only_the_ledger(&codes, message, layout) {
+                        // Another append of the merchant posted first.
+                        if may_wait && deferred.is_none() {
+                            // Nothing to check against the head: accept it now, number
+                            // it later.
+                            deferred = Some(0);
+                            continue;
+                        }
+                        if races < LEDGER_RACES {
+                            // Post again on the head that won.
+                            races += 1;
+                            tokio::time::sleep(jitter(races)).await;
+                            continue;
+                        }
                     }
                     return Err(cancellation::classify(&codes, message, layout));
                 }
@@ -358,15 +413,25 @@ impl EventStore for DynamoEventStore {
     }
 }
 
+/// Whether a deferred append that saw `waiting` others should number them: the one
+/// that makes a batch of [`FOLD_EVERY`], or by chance one in [`FOLD_EVERY`] (what a read
+/// counts is capped, and writers that all saw the same count must not all fold).
+fn should_fold(waiting: usize) -> bool {
+    waiting + 1 == FOLD_EVERY || random().is_multiple_of(FOLD_EVERY as u64)
+}
+
+fn random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
 /// A random wait before posting again, growing with the races lost, so writers of one
 /// merchant spread out instead of colliding again.
 fn jitter(races: u32) -> std::time::Duration {
-    use std::hash::{BuildHasher, Hasher};
-    let random = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
     let cap = (2u64 << races.min(10)).min(LEDGER_BACKOFF_CAP_MS);
-    std::time::Duration::from_millis(random % cap + 1)
+    std::time::Duration::from_millis(random() % cap + 1)
 }
 
 /// Whether a failed `TransactWriteItems` may still have committed: the request may have
@@ -438,7 +503,7 @@ mod tests {
             .collect();
         assert_eq!(unique, ["pay_1", "pay_2"]);
         assert_eq!(
-            layout(&with_lookups),
+            least_layout(&with_lookups),
             Layout {
                 events: 2,
                 idempotency: true,
@@ -451,7 +516,7 @@ mod tests {
             gateway: "psp_b".into(),
             ..lookup("pay_1")
         });
-        assert_eq!(layout(&with_lookups).lookups, 3);
+        assert_eq!(least_layout(&with_lookups).lookups, 3);
 
         with_lookups.lookups[1].deposit_id = DepositId(uuid::Uuid::from_u128(7));
         assert!(matches!(
@@ -503,7 +568,7 @@ mod tests {
         big.events.pop();
         big.view = fixtures::view(1);
         big.lookups = vec![lookup("pay_1"), lookup("pay_1")];
-        assert_eq!(layout(&big).items(), 100);
+        assert_eq!(least_layout(&big).items(), 100);
         assert!(validate(&big).is_ok());
         let err: AppendError = AwsError::TooManyItems {
             needed: 101,

@@ -7,6 +7,7 @@ mod cancellation;
 mod dynamo;
 mod items;
 mod ledger;
+mod lists;
 mod sweep;
 
 pub use dynamo::{DynamoEventStore, MAX_TRANSACTION_ITEMS};

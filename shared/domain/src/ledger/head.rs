@@ -109,6 +109,19 @@ impl LedgerHead {
         Ok((next, entries))
     }
 
+    /// The balances once `deferred` movements (accepted, not yet numbered: each
+    /// [`Movement::never_overdraws`]) are counted too: what the merchant holds.
+    pub fn balances_with(&self, deferred: &[Movement]) -> BTreeMap<Currency, Balances> {
+        let mut balances = self.balances.clone();
+        for movement in deferred {
+            let currency = balances.entry(movement.currency).or_default();
+            for posting in &movement.postings {
+                *currency.account(&posting.account) += posting.amount;
+            }
+        }
+        balances
+    }
+
     /// The head the entries add up to (from an empty ledger), for checking a stored one.
     /// `None` if they are not the gapless run `1..` or one is unbalanced.
     pub fn fold(merchant_id: MerchantId, entries: &[LedgerEntry]) -> Option<LedgerHead> {
@@ -166,6 +179,16 @@ mod tests {
         assert_eq!(refused.account, Account::Available);
         assert_eq!(refused.balance, -100);
         assert!(head.post(&[refund(500)]).is_ok());
+    }
+
+    #[test]
+    fn deferred_movements_count_in_the_balances_but_not_in_the_numbering() {
+        let head = LedgerHead::empty(MerchantId("m".into()));
+        let (head, _) = head.post(&[deposit(500)]).unwrap();
+        let balances = head.balances_with(&[deposit(1000), deposit(1)]);
+        assert_eq!(balances[&eur()].available, 1501);
+        assert_eq!(balances[&eur()].total(), 0);
+        assert_eq!(head.balances[&eur()].available, 500);
     }
 
     #[test]

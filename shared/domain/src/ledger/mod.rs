@@ -125,6 +125,15 @@ impl Movement {
             .sum()
     }
 
+    /// Whether it only adds to the merchant's accounts (`available`, `reserved`,
+    /// `suspense`): such a movement can never overdraw, so a store may accept it at once
+    /// and number it later, when the merchant's head is free (a capture under load).
+    pub fn never_overdraws(&self) -> bool {
+        self.postings
+            .iter()
+            .all(|p| matches!(p.account, Account::Gateway(_)) || p.amount >= 0)
+    }
+
     /// Whether its postings sum to zero.
     pub fn is_balanced(&self) -> bool {
         self.postings
@@ -178,6 +187,13 @@ pub fn parse_entry_id(id: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_movements_that_take_nothing_from_the_merchant_can_wait() {
+        use crate::ledger::fixtures::{deposit, refund};
+        assert!(deposit(1000).never_overdraws());
+        assert!(!refund(300).never_overdraws());
+    }
 
     #[test]
     fn entry_ids_round_trip_and_nothing_else_parses() {

@@ -123,6 +123,12 @@ pub trait Ledger: Send + Sync {
     /// consistently.
     async fn head(&self, merchant: &MerchantId) -> Result<LedgerHead, StoreError>;
 
+    /// Movements the store accepted with their events but has not numbered yet: captures
+    /// written while other appends held the merchant's head (each
+    /// [`Movement::never_overdraws`]). The next append that posts for the merchant numbers
+    /// them first; until then they count in the balance ([`LedgerHead::balances_with`]).
+    async fn deferred(&self, merchant: &MerchantId) -> Result<Vec<Movement>, StoreError>;
+
     /// The merchant's entries, newest first, by sequence number; with
     /// [`EntryFilter::Balance`] only those that change `available` (the merchant's
     /// balance transactions).

@@ -15,4 +15,4 @@ pub use command::{
     Cause, Claim, CommandError, CommandPorts, Decision, Executed, RetryPolicy, Start, create,
     execute,
 };
-pub use queries::{balance_transactions, deposit_events, deposit_view};
+pub use queries::{balance_transactions, balances, deposit_events, deposit_view};

@@ -3,9 +3,11 @@
 
 use crate::deposit::{DepositEvent, DepositView, Direction, RecordedEvent};
 use crate::ids::{DepositId, MerchantId};
-use crate::ledger::LedgerEntry;
+use crate::ledger::{Balances, LedgerEntry};
+use crate::money::Currency;
 use crate::page::{Page, PageRequest};
 use crate::ports::{EntryFilter, EventStore, Ledger, StoreError};
+use std::collections::BTreeMap;
 
 pub async fn deposit_view(
     store: &dyn EventStore,
@@ -33,6 +35,17 @@ pub async fn deposit_events(
             if merchant_id == merchant && request.direction == direction
     );
     Ok(owned.then_some(events))
+}
+
+/// What the merchant holds, per currency: its head's balances with the captures accepted
+/// but not yet numbered.
+pub async fn balances(
+    ledger: &dyn Ledger,
+    merchant: &MerchantId,
+) -> Result<BTreeMap<Currency, Balances>, StoreError> {
+    let head = ledger.head(merchant).await?;
+    let deferred = ledger.deferred(merchant).await?;
+    Ok(head.balances_with(&deferred))
 }
 
 /// The merchant's balance transactions (the ledger entries that change `available`),

@@ -279,6 +279,54 @@ pub async fn concurrent_debits_never_overdraw_and_entries_stay_gapless((store, l
     assert_eq!(LedgerHead::fold(merchant, &entries), Some(head));
 }
 
+pub async fn concurrent_captures_are_all_accepted_and_numbered_once((store, ledger, _): Stores) {
+    // GIVEN 60 deposits of one merchant, waiting for their gateway's answer
+    let merchant = merchant();
+    let mut successes = Vec::new();
+    for _ in 0..60 {
+        let (id, stream) = created(store.as_ref(), &merchant).await;
+        let success = succeeded_attempt(id, stream.len() as u64 + 1);
+        successes.push(follow_up_batch(&stream, success));
+    }
+    let wanted = 60 * CAPTURED;
+    // WHEN they all succeed at once (a merchant's head cannot take 60 writers at once)
+    let results = join_all(successes.iter().map(|batch| {
+        let (store, batch) = (store.clone(), batch.clone());
+        async move { store.append(batch).await }
+    }))
+    .await;
+    // THEN every capture was accepted, and counts in the balance exactly once, numbered
+    // or waiting to be
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let balances = paygate_domain::service::balances(ledger.as_ref(), &merchant)
+        .await
+        .unwrap();
+    assert_eq!(balances[&aed()].available, wanted);
+    assert_eq!(balances[&aed()].total(), 0);
+    let numbered = every_entry(ledger.as_ref(), &merchant).await;
+    let deferred = ledger.deferred(&merchant).await.unwrap();
+    let mut sources: Vec<_> = numbered
+        .iter()
+        .map(|e| &e.movement)
+        .chain(&deferred)
+        .map(|m| m.deposit_id)
+        .collect();
+    sources.sort();
+    sources.dedup();
+    assert_eq!(sources.len(), 60);
+    assert_eq!(numbered.len() + deferred.len(), 60);
+    // ... and a debit of all of it (which the head alone may not cover) numbers every
+    // waiting capture first and leaves a gapless ledger that adds up to its head
+    let (_, stream) = created(store.as_ref(), &merchant).await;
+    store.append(debit(&stream, 1, wanted)).await.unwrap();
+    let head = ledger.head(&merchant).await.unwrap();
+    assert_eq!(available(&head), (0, wanted));
+    assert!(ledger.deferred(&merchant).await.unwrap().is_empty());
+    let entries = every_entry(ledger.as_ref(), &merchant).await;
+    assert_eq!(entries.len(), 61);
+    assert_eq!(LedgerHead::fold(merchant, &entries), Some(head));
+}
+
 pub async fn concurrent_payouts_reserve_exactly_what_is_there((store, ledger, _): Stores) {
     // GIVEN a merchant whose balance covers 10 payouts of 1000
     let merchant = merchant();

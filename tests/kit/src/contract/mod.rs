@@ -44,6 +44,7 @@ macro_rules! ledger_contract {
             a_batch_that_would_overdraw_writes_nothing,
             concurrent_debits_never_overdraw_and_entries_stay_gapless,
             concurrent_payouts_reserve_exactly_what_is_there,
+            concurrent_captures_are_all_accepted_and_numbered_once,
             payouts_and_deposits_are_listed_apart,
             ledger_pages_list_every_entry_once_newest_first,
             deposits_list_the_merchants_own_newest_first_by_status,

@@ -11,7 +11,7 @@ use paygate_domain::gateways::{
     BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus,
 };
 use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
-use paygate_domain::ledger::{LedgerEntry, LedgerHead};
+use paygate_domain::ledger::{LedgerEntry, LedgerHead, Movement};
 use paygate_domain::page::{Page, PageRequest};
 use paygate_domain::ports::{
     AppendBatch, AppendError, DepositList, DepositMessage, EntryFilter, EventStore, ExternalLookup,
@@ -141,6 +141,11 @@ impl<P: Ledger + ?Sized> Ledger for Hooked<P> {
     async fn head(&self, merchant: &MerchantId) -> Result<LedgerHead, StoreError> {
         let call = Call::read(Port::Store, "ledger_head");
         self.guard(call, self.inner.head(merchant)).await
+    }
+
+    async fn deferred(&self, merchant: &MerchantId) -> Result<Vec<Movement>, StoreError> {
+        let call = Call::read(Port::Store, "ledger_deferred");
+        self.guard(call, self.inner.deferred(merchant)).await
     }
 
     async fn entries(

@@ -1,7 +1,7 @@
 //! Reading a merchant's whole ledger, oldest first, and auditing it on the way.
 
 use paygate_domain::MerchantId;
-use paygate_domain::ledger::{Audit, Auditor, LedgerHead, entry_id};
+use paygate_domain::ledger::{Audit, Auditor, LedgerHead, Movement, entry_id};
 use paygate_domain::page::{Cursor, PageRequest};
 use paygate_domain::ports::{EntryFilter, Ledger, StoreError};
 
@@ -18,11 +18,21 @@ pub struct LedgerCheck {
     /// Entries past the head that a head read after them still does not count: the
     /// newest such entry and the head's count then.
     pub uncounted: Option<(u64, u64)>,
+    /// Captures accepted under load and not numbered yet, read after the entries: they
+    /// count in the balance, and the merchant's next posting numbers them.
+    pub waiting: Vec<Movement>,
 }
 
 impl LedgerCheck {
     pub fn problem_count(&self) -> usize {
-        self.audit.problem_count() + usize::from(self.uncounted.is_some())
+        self.audit.problem_count()
+            + usize::from(self.uncounted.is_some())
+            + self.waiting_debits().count()
+    }
+
+    /// Waiting movements that take from the merchant: none may ever wait.
+    fn waiting_debits(&self) -> impl Iterator<Item = &Movement> {
+        self.waiting.iter().filter(|m| !m.never_overdraws())
     }
 
     /// Every problem, as the report lists them.
@@ -32,6 +42,13 @@ impl LedgerCheck {
             problems.push(format!(
                 "entries up to {} exist, yet the head, read again after them, counts {counted}",
                 entry_id(newest)
+            ));
+        }
+        for movement in self.waiting_debits() {
+            problems.push(format!(
+                "a {} movement of {} waits unnumbered, yet it takes from the merchant",
+                movement.entry_type.as_str(),
+                movement.source
             ));
         }
         problems
@@ -80,10 +97,12 @@ pub async fn read_ledger(
     } else {
         None
     };
+    let waiting = ledger.deferred(merchant).await?;
     let audit = auditor.finish(&head);
     Ok(LedgerCheck {
         head,
         audit,
         uncounted,
+        waiting,
     })
 }

@@ -40,6 +40,13 @@ pub fn write_report(
         "head: {}",
         verdict(head_matches, "the fold of the entries")
     )?;
+    if !check.waiting.is_empty() {
+        writeln!(
+            out,
+            "waiting: {} movement(s) accepted under load, not numbered yet (counted in the balance; the merchant's next posting numbers them)",
+            check.waiting.len()
+        )?;
+    }
     let problems = check.problems();
     if !problems.is_empty() {
         writeln!(out, "problems:")?;

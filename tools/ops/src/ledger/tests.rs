@@ -4,7 +4,7 @@
 
 use super::*;
 use async_trait::async_trait;
-use paygate_domain::ledger::{LedgerEntry, LedgerHead};
+use paygate_domain::ledger::{LedgerEntry, LedgerHead, Movement};
 use paygate_domain::page::{Page, PageRequest, paginate};
 use paygate_domain::ports::{EntryFilter, StoreError};
 use paygate_kit::contract::fixtures::merchant;
@@ -91,6 +91,7 @@ async fn a_merchant_without_a_ledger_is_consistent_and_empty() {
 struct Stored {
     heads: Mutex<Vec<LedgerHead>>,
     entries: Vec<LedgerEntry>,
+    waiting: Vec<Movement>,
     fail: bool,
 }
 
@@ -102,6 +103,7 @@ impl Stored {
         Self {
             heads: Mutex::new(vec![store.head(merchant).await.unwrap()]),
             entries: every_entry(&store, merchant).await,
+            waiting: Vec::new(),
             fail: false,
         }
     }
@@ -121,6 +123,10 @@ impl Ledger for Stored {
         } else {
             heads[0].clone()
         })
+    }
+
+    async fn deferred(&self, _: &MerchantId) -> Result<Vec<Movement>, StoreError> {
+        Ok(self.waiting.clone())
     }
 
     async fn entries(
@@ -254,4 +260,41 @@ async fn a_ledger_that_cannot_be_read_is_a_read_error_not_a_verdict() {
         format!("ledger of {merchant} in paygate-ledger: store unavailable: throttled")
     );
     assert_eq!(out, "");
+}
+
+#[tokio::test]
+async fn waiting_captures_are_reported_and_a_waiting_debit_is_a_problem() {
+    // GIVEN a consistent ledger with two captures waiting to be numbered
+    let merchant = merchant();
+    let mut ledger = Stored::posted(&merchant).await;
+    let capture = ledger
+        .entries
+        .iter()
+        .find(|e| e.amount() > 0)
+        .unwrap()
+        .movement
+        .clone();
+    ledger.waiting = vec![capture.clone(), capture];
+    let ledger = Arc::new(ledger);
+    // WHEN it is checked
+    let (result, out, _) = check(&ops(ledger.clone()), &merchant, false).await;
+    // THEN they are told apart from the numbered entries, and are no problem
+    assert!(result.is_ok(), "{out}");
+    assert!(
+        out.contains("waiting: 2 movement(s) accepted under load"),
+        "{out}"
+    );
+    assert!(out.ends_with("the head is their fold\n"), "{out}");
+
+    // GIVEN a refund waiting instead (a store must never let one wait)
+    let mut ledger = Stored::posted(&merchant).await;
+    let refund = ledger.entries.iter().find(|e| e.amount() < 0).unwrap();
+    ledger.waiting = vec![refund.movement.clone()];
+    // THEN the check fails and names it
+    let (result, out, _) = check(&ops(Arc::new(ledger)), &merchant, false).await;
+    assert!(result.is_err(), "{out}");
+    assert!(
+        out.contains("waits unnumbered, yet it takes from the merchant"),
+        "{out}"
+    );
 }
