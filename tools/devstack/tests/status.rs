@@ -264,7 +264,9 @@ fn headless(browser: &Path, profile: &Path, url: &str, extra: &[String]) -> Stri
 async fn a_real_browser_shows_each_deposit_with_its_status_and_every_gateway() {
     let browser = chromium();
     let stack = lifecycle(&["tok_success", "tok_success", "tok_decline"]).await;
-    let url = format!("{}/", stack.running.base_url);
+    // With a deposit's trail open, as a link from the page leaves it in the address.
+    let (first, _) = &stack.deposits[0];
+    let url = format!("{}/#deposit={first}", stack.running.base_url);
     let out = output_dir();
     let profile = out.join(format!("profile-{}", std::process::id()));
     let screenshot = out.join("status.png");
@@ -287,6 +289,11 @@ async fn a_real_browser_shows_each_deposit_with_its_status_and_every_gateway() {
             row.contains(&format!(">{status}<")),
             "{id} shows {status}: {row}"
         );
+    }
+    let trail = &dom[dom.find("id=\"trail-events\"").expect("the trail panel")..];
+    let trail = &trail[..trail.find("</ol>").unwrap_or(trail.len())];
+    for kind in ["DepositRequested", "AttemptStarted", "DepositSucceeded"] {
+        assert!(trail.contains(kind), "the trail of {first} shows {kind}: {trail}");
     }
     for gateway in &stack.running.gateways {
         assert!(

@@ -105,6 +105,8 @@
     const link = el("a", { href: url, class: "mono", title: "its events" }, text);
     link.addEventListener("click", (event) => {
       event.preventDefault();
+      // In the address too, so the page can be shared or reloaded showing this trail.
+      history.replaceState(null, "", `#deposit=${id}`);
       showTrail(id, url);
     });
     return link;
@@ -171,5 +173,7 @@
     }
   }
 
+  const shared = /^#deposit=([0-9a-f-]+)$/.exec(location.hash);
+  if (shared) showTrail(shared[1], `/status/deposits/${shared[1]}/events.json`);
   poll();
 })();
