@@ -293,7 +293,10 @@ async fn a_real_browser_shows_each_deposit_with_its_status_and_every_gateway() {
     let trail = &dom[dom.find("id=\"trail-events\"").expect("the trail panel")..];
     let trail = &trail[..trail.find("</ol>").unwrap_or(trail.len())];
     for kind in ["DepositRequested", "AttemptStarted", "DepositSucceeded"] {
-        assert!(trail.contains(kind), "the trail of {first} shows {kind}: {trail}");
+        assert!(
+            trail.contains(kind),
+            "the trail of {first} shows {kind}: {trail}"
+        );
     }
     for gateway in &stack.running.gateways {
         assert!(
