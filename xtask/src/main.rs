@@ -6,7 +6,9 @@
 //!   test command (`.ci/run` calls it).
 //!   Before the tests it lints `template.yaml` (cfn-lint, `sam validate --lint`) and
 //!   cross-builds one function for Lambda arm64 with cargo-lambda
-//!   (`--no-lambda-build` leaves that build out, for quick local runs).
+//!   (`--no-lambda-build` leaves that build out, for quick local runs). It installs
+//!   Debian's `chromium` when no browser is found, for the devstack's status-page test,
+//!   and passes its path on as `PAYGATE_CHROMIUM`.
 //! * `cargo xtask package`: lint the template and `sam build` every function (arm64),
 //!   reporting each bootstrap's size: what `sam deploy` uploads.
 //! * `cargo xtask emulators`: install and start the emulators, create the
@@ -15,6 +17,7 @@
 //! * `cargo xtask sim --seeds START..END [--trace]`: the lifecycle simulation for those
 //!   seeds, built in release (`cargo xtask test` runs `SIM_SEEDS` of them).
 
+mod browser;
 mod emulators;
 mod lambda;
 mod process;
@@ -39,7 +42,8 @@ usage: cargo xtask <command>
 commands:
   test [--no-lambda-build] [-- <args>]
                      fmt + clippy + template lint + arm64 cross-build of one function
-                     + emulators + `cargo test --workspace <args>`
+                     + emulators + Chromium (apt-get, when missing)
+                     + `cargo test --workspace <args>`
                      (e.g. `cargo xtask test --no-lambda-build -- -p paygate-domain`)
   package            template lint + `sam build` of every function (arm64, cargo-lambda)
   emulators          start the emulators, print `export` lines, wait for Ctrl-C / EOF
@@ -129,6 +133,7 @@ fn test(lambda_build: bool, extra_args: Vec<OsString>) -> Result<u8> {
         lambda::cross_build(&root, &deploy, &[lambda::PROBE_FUNCTION])?;
     }
 
+    let chromium = browser::ensure_chromium()?;
     let (tools, emulators) = start_emulators(&root, "test")?;
     create_resources(&root, &tools, &emulators)?;
 
@@ -136,7 +141,9 @@ fn test(lambda_build: bool, extra_args: Vec<OsString>) -> Result<u8> {
     args.extend(extra_args);
     step(&format!("cargo {}", lossy_join(&args)));
     let mut cmd = cargo(&root);
-    cmd.args(&args).env("PAYGATE_TEST_EMULATORS", "1");
+    cmd.args(&args)
+        .env("PAYGATE_TEST_EMULATORS", "1")
+        .env("PAYGATE_CHROMIUM", &chromium);
     emulators.apply_env(&mut cmd);
     let status = process::run(&mut cmd)?;
 

@@ -6,10 +6,12 @@ mod http_bridge;
 pub mod metrics;
 mod schedule;
 mod settings;
+mod status;
 mod wiring;
 
 pub use http_bridge::{Functions, OPENAPI_PATH, router};
 pub use settings::{Backend, Settings};
+pub use status::{PAGE_PATH as STATUS_PAGE_PATH, STATUS_JSON_PATH};
 pub use wiring::{Stack, Sweeping, build};
 
 use std::io::Write;
@@ -80,13 +82,21 @@ pub async fn start(settings: &Settings) -> Result<Running, Box<dyn std::error::E
             .min(std::time::Duration::from_secs(15)),
     };
     let schedule = tokio::spawn(schedule::every(settings.probe_interval, probe));
+    let status = status::Sources {
+        registry: stack.processor.registry.clone(),
+        deposits: stack.intake.deposits.clone(),
+        store: stack.intake.store.clone(),
+        merchant: stack.merchant.clone(),
+        window: status::recent(),
+    };
     let functions = http_bridge::Functions {
         intake: stack.intake,
         webhooks: stack.webhooks,
         metrics: metrics::prometheus(),
     };
-    let server =
-        tokio::spawn(async move { axum::serve(listener, http_bridge::router(functions)).await });
+    // The status page is the devstack's own: the API's router (and its tests) stay as deployed.
+    let app = http_bridge::router(functions).merge(status::routes(status));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(Running {
         base_url,
         merchant: stack.merchant,
@@ -111,6 +121,7 @@ pub async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     writeln!(out, "  base URL:  {base_url}")?;
     writeln!(out, "  openapi:   {base_url}{OPENAPI_PATH}")?;
     writeln!(out, "  metrics:   {base_url}{}", metrics::METRICS_PATH)?;
+    writeln!(out, "  status:    {base_url}{}", status::PAGE_PATH)?;
     writeln!(out, "  merchant:  {}", running.merchant)?;
     writeln!(
         out,

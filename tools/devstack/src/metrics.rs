@@ -8,13 +8,15 @@ use std::sync::OnceLock;
 pub const METRICS_PATH: &str = "/metrics";
 
 /// The process's Prometheus recorder, installed by the first stack that asks (tests may
-/// start several stacks in one process; they share it). `None` if another recorder was
-/// installed first.
+/// start several stacks in one process; they share it), behind the status page's tap.
+/// `None` if another recorder was installed first.
 pub fn prometheus() -> Option<PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let handle = PrometheusBuilder::new().install_recorder().ok()?;
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            ::metrics::set_global_recorder(crate::status::Tap::new(recorder)).ok()?;
             paygate_domain::metrics::describe();
             Some(handle)
         })
