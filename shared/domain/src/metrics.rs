@@ -4,9 +4,13 @@
 //! reason codes — never a string a merchant chose.
 
 use crate::deposit::{Deposit, DepositEvent, RecordedEvent};
+use crate::gateways::{BreakerState, Health};
 use crate::ports::gateway::PaymentOutcome;
-use metrics::{Unit, counter, describe_counter, describe_histogram, histogram};
+use metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
 use std::time::Duration;
+use time::OffsetDateTime;
 
 pub const DEPOSITS_REQUESTED: &str = "deposits_requested";
 pub const DEPOSITS_SUCCEEDED: &str = "deposits_succeeded";
@@ -28,6 +32,11 @@ pub const STORE_CONFLICTS: &str = "store_conflicts";
 pub const IDEMPOTENT_REPLAYS: &str = "idempotent_replays";
 pub const WEBHOOKS_REJECTED: &str = "webhooks_rejected";
 pub const SWEEPER_ACTIONS: &str = "sweeper_actions";
+pub const FALLBACKS: &str = "gateway_fallbacks";
+pub const BREAKER_STATE: &str = "gateway_breaker_state";
+pub const HEALTH_CHANGES: &str = "gateway_health_changes";
+pub const WEBHOOKS_DUPLICATE: &str = "webhooks_duplicate";
+pub const IDEMPOTENCY_CONFLICTS: &str = "idempotency_conflicts";
 
 /// Every metric with its unit and meaning (the README's table says the same).
 pub const CATALOGUE: &[(&str, Unit, &str)] = &[
@@ -131,12 +140,43 @@ pub const CATALOGUE: &[(&str, Unit, &str)] = &[
         Unit::Count,
         "what the sweeper did, by action",
     ),
+    (
+        FALLBACKS,
+        Unit::Count,
+        "attempts moved to another gateway after one failed, by from and to",
+    ),
+    (
+        BREAKER_STATE,
+        Unit::Count,
+        "a gateway's breaker as last recorded: 0 closed, 1 half-open, 2 open, by gateway",
+    ),
+    (
+        HEALTH_CHANGES,
+        Unit::Count,
+        "health transitions the probe recorded, by gateway and new health",
+    ),
+    (
+        WEBHOOKS_DUPLICATE,
+        Unit::Count,
+        "verified webhooks that changed nothing (already recorded), by gateway",
+    ),
+    (
+        IDEMPOTENCY_CONFLICTS,
+        Unit::Count,
+        "requests refused because their key was used for another request",
+    ),
 ];
+
+/// The one metric recorded as a gauge (the others count or time).
+fn is_gauge(name: &str) -> bool {
+    name == BREAKER_STATE
+}
 
 /// Gives every metric its unit and description (call once, after installing a recorder).
 pub fn describe() {
     for (name, unit, text) in CATALOGUE {
         match unit {
+            Unit::Count if is_gauge(name) => describe_gauge!(*name, *unit, *text),
             Unit::Count => describe_counter!(*name, *unit, *text),
             _ => describe_histogram!(*name, *unit, *text),
         }
@@ -200,6 +240,15 @@ pub fn record_appended(after: &Deposit, events: &[RecordedEvent]) {
                 counter!(ATTEMPTS_FAILED, "gateway" => gateway, "retryable" => retryable)
                     .increment(1);
             }
+            DepositEvent::AttemptStarted {
+                attempt, gateway, ..
+            } => {
+                let previous = after.attempts.iter().find(|a| a.number + 1 == *attempt);
+                if let Some(previous) = previous.filter(|p| &p.gateway != gateway) {
+                    counter!(FALLBACKS, "from" => previous.gateway.clone(), "to" => gateway.clone())
+                        .increment(1);
+                }
+            }
             DepositEvent::RefundRequested { charge, .. } => {
                 counter!(REFUNDS_REQUESTED, "kind" => refund_kind(charge.is_some())).increment(1);
             }
@@ -261,6 +310,32 @@ pub fn record_gateway_call(gateway: &str, answer: &PaymentOutcome, took: Duratio
     counter!(GATEWAY_CALLS, "gateway" => gateway.clone(), "outcome" => outcome).increment(1);
     histogram!(GATEWAY_CALL_MS, "gateway" => gateway, "outcome" => outcome)
         .record(took.as_secs_f64() * 1000.0);
+}
+
+/// The breaker state a call left `gateway` in.
+pub fn record_breaker(gateway: &str, state: &BreakerState, now: OffsetDateTime) {
+    let level = match state.name(now) {
+        "closed" => 0.0,
+        "half_open" => 1.0,
+        _ => 2.0,
+    };
+    gauge!(BREAKER_STATE, "gateway" => gateway.to_owned()).set(level);
+}
+
+/// The probe moved `gateway` to `health`.
+pub fn record_health_change(gateway: &str, health: Health) {
+    counter!(HEALTH_CHANGES, "gateway" => gateway.to_owned(), "health" => health.as_str())
+        .increment(1);
+}
+
+/// A verified webhook from `gateway` that changed nothing.
+pub fn record_duplicate_webhook(gateway: &str) {
+    counter!(WEBHOOKS_DUPLICATE, "gateway" => gateway.to_owned()).increment(1);
+}
+
+/// A request refused because its idempotency key belongs to another request.
+pub fn record_key_reused() {
+    counter!(IDEMPOTENCY_CONFLICTS).increment(1);
 }
 
 /// A request answered from its idempotency record (`endpoint`: `create_deposit`, ...).

@@ -119,6 +119,17 @@ pub enum Health {
     Unhealthy,
 }
 
+impl Health {
+    /// As operators and metrics name it (the serialized form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Degraded => "degraded",
+            Self::Unhealthy => "unhealthy",
+        }
+    }
+}
+
 /// What the system has learnt about a gateway at run time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct GatewayStatus {

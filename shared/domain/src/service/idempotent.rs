@@ -121,7 +121,10 @@ pub(super) async fn resume(
         .ok_or_else(|| IntakeError::Inconsistent("claimed idempotency key has no record".into()))?;
     match judge(&record, input.fingerprint, ports.clock.now()) {
         Verdict::Replay(_) => Ok(record),
-        Verdict::Mismatch => Err(IntakeError::KeyReused),
+        Verdict::Mismatch => {
+            crate::metrics::record_key_reused();
+            Err(IntakeError::KeyReused)
+        }
         Verdict::InFlight => Err(IntakeError::InFlight),
         Verdict::Abandoned { .. } => {
             let claim = new_claim(ports);

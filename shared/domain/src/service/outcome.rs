@@ -136,7 +136,10 @@ pub async fn apply_notification(
     };
     match executed.outcome {
         Judged::Apply => Ok(Applied::Recorded(reached)),
-        Judged::Nothing => Ok(Applied::Duplicate(reached)),
+        Judged::Nothing => {
+            crate::metrics::record_duplicate_webhook(gateway);
+            Ok(Applied::Duplicate(reached))
+        }
         Judged::Contradiction => Ok(Applied::Contradiction(reached)),
         Judged::Anomaly => Ok(Applied::Anomaly(reached)),
         Judged::NotYetKnown => Err(OutcomeError::NotYetKnown),

@@ -85,6 +85,10 @@ async fn probe_one(ports: &ProbePorts<'_>, gateway: &Gateway) -> Result<Probed, 
     let StatusChange { before, after } = ports.registry.change_status(name, &change).await?;
     if before.health != after.health {
         tracing::info!(gateway = %name, from = ?before.health, to = ?after.health, "gateway health changed");
+        crate::metrics::record_health_change(name, after.health);
+    }
+    if before.breaker != after.breaker {
+        crate::metrics::record_breaker(name, &after.breaker, now);
     }
     Ok(Probed {
         gateway: name.clone(),

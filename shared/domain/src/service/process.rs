@@ -500,13 +500,16 @@ impl Run<'_, '_> {
             }
         };
         let now = self.ports.clock.now();
-        if let Err(error) = self
+        match self
             .ports
             .registry
             .record_call(gateway, result, now, &self.ports.breaker)
             .await
         {
-            tracing::warn!(%gateway, %error, "could not record the call on the breaker");
+            Ok(state) => crate::metrics::record_breaker(gateway, &state, now),
+            Err(error) => {
+                tracing::warn!(%gateway, %error, "could not record the call on the breaker");
+            }
         }
     }
 
