@@ -127,9 +127,10 @@ impl PaymentRecord {
     }
 
     fn final_outcome(&self) -> (PaymentStatus, Option<&'static str>) {
+        let [_, decline, fail_webhook] = MAGIC_CARD_TOKENS;
         match self.token.as_str() {
-            "tok_decline" => (PaymentStatus::Declined, Some(CARD_DECLINED)),
-            "tok_fail_webhook" => (PaymentStatus::Failed, Some(INSUFFICIENT_FUNDS)),
+            token if token == decline => (PaymentStatus::Declined, Some(CARD_DECLINED)),
+            token if token == fail_webhook => (PaymentStatus::Failed, Some(INSUFFICIENT_FUNDS)),
             _ => (PaymentStatus::Succeeded, None),
         }
     }
