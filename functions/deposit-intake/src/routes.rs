@@ -42,8 +42,13 @@ impl Route {
     }
 }
 
+/// The route `path` names exactly: a trailing slash or an empty segment names none, as
+/// the spec's paths are written.
 fn route(path: &str) -> Option<Route> {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+    if segments.iter().any(|segment| segment.is_empty()) {
+        return None;
+    }
     let direction = |name: &str| match name {
         "deposits" => Some(Direction::Deposit),
         "payouts" => Some(Direction::Payout),
@@ -153,7 +158,6 @@ mod tests {
         let id = DepositId(uuid::Uuid::now_v7());
         use Direction::{Deposit, Payout};
         assert!(matches!(route("/v1/deposits"), Some(Route::List(Deposit))));
-        assert!(matches!(route("/v1/deposits/"), Some(Route::List(Deposit))));
         assert!(matches!(route("/v1/payouts"), Some(Route::List(Payout))));
         assert!(
             matches!(route(&format!("/v1/deposits/{id}")), Some(Route::One(Deposit, d)) if d == id)
@@ -183,7 +187,7 @@ mod tests {
         assert!(matches!(route("/v1/gateways"), Some(Route::Gateways)));
         assert!(matches!(route("/v1/balance"), Some(Route::Balance)));
         assert!(matches!(
-            route("/v1/balance/transactions/"),
+            route("/v1/balance/transactions"),
             Some(Route::BalanceTransactions)
         ));
         assert!(route("/v1/balance/transactions/txn_1").is_none());
@@ -192,10 +196,32 @@ mod tests {
     }
 
     #[test]
+    fn a_trailing_slash_or_an_empty_segment_names_no_route() {
+        let id = DepositId(uuid::Uuid::now_v7());
+        for path in [
+            "/v1/deposits/".to_owned(),
+            "/v1/payouts/".to_owned(),
+            "/v1/gateways/".to_owned(),
+            "/v1/balance/".to_owned(),
+            "/v1/balance/transactions/".to_owned(),
+            format!("/v1/deposits/{id}/"),
+            format!("/v1/deposits/{id}/events/"),
+            format!("/v1/deposits/{id}/refunds/"),
+            format!("/v1/payouts/{id}/events/"),
+            format!("/v1/deposits//{id}"),
+            "//v1/gateways".to_owned(),
+            "v1/gateways".to_owned(),
+            String::new(),
+        ] {
+            assert!(route(&path).is_none(), "{path:?}");
+        }
+    }
+
+    #[test]
     fn spans_name_the_route_not_the_path() {
         let id = DepositId(uuid::Uuid::now_v7());
         for (path, template) in [
-            ("/v1/deposits/".to_owned(), "/v1/deposits"),
+            ("/v1/deposits".to_owned(), "/v1/deposits"),
             (format!("/v1/deposits/{id}"), "/v1/deposits/{id}"),
             ("/v1/deposits/not-a-uuid".to_owned(), "/v1/deposits/{id}"),
             (

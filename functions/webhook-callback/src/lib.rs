@@ -68,15 +68,9 @@ async fn receive(
     request: Request,
     correlation: &CorrelationId,
 ) -> Result<Response<Body>, ApiError> {
-    let gateway_name = match request
-        .uri()
-        .path()
-        .trim_end_matches('/')
-        .strip_prefix("/webhooks/")
-    {
-        Some(name) if !name.is_empty() && !name.contains('/') => name.to_owned(),
-        _ => return Err(ApiError::new(ErrorCode::RouteNotFound, "no such route")),
-    };
+    let gateway_name = gateway_in(request.uri().path())
+        .ok_or_else(|| ApiError::new(ErrorCode::RouteNotFound, "no such route"))?
+        .to_owned();
     if request.method() != http::Method::POST {
         return Err(ApiError::method_not_allowed("POST"));
     }
@@ -167,6 +161,12 @@ async fn receive(
         .unwrap_or_default())
 }
 
+/// The gateway `/webhooks/{gateway}` names, exactly: a trailing slash names no route.
+fn gateway_in(path: &str) -> Option<&str> {
+    path.strip_prefix("/webhooks/")
+        .filter(|name| !name.is_empty() && !name.contains('/'))
+}
+
 fn malformed_signature() -> ApiError {
     ApiError::new(
         ErrorCode::WebhookSignatureMalformed,
@@ -176,4 +176,23 @@ fn malformed_signature() -> ApiError {
 
 fn bad_signature() -> ApiError {
     ApiError::webhook_unauthenticated()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gateway_in;
+
+    #[test]
+    fn only_the_exact_webhook_path_names_a_gateway() {
+        assert_eq!(gateway_in("/webhooks/acme_json"), Some("acme_json"));
+        for path in [
+            "/webhooks/acme_json/",
+            "/webhooks/",
+            "/webhooks",
+            "/webhooks//acme_json",
+            "/webhooks/acme_json/x",
+        ] {
+            assert_eq!(gateway_in(path), None, "{path}");
+        }
+    }
 }

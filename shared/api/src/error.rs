@@ -8,6 +8,9 @@ use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+/// The kind of an error. DESIGN §5 gives each status its types: `invalid_request_error`
+/// for 400, 404 and 422, `authentication_error` for 401, `idempotency_error` for 409 (a
+/// "retry later" conflict) and 422, `api_error` for 5xx.
 pub enum ErrorType {
     InvalidRequestError,
     AuthenticationError,
@@ -100,9 +103,9 @@ error_codes! {
     MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED, InvalidRequestError;
     IdempotencyRequestInProgress => "idempotency_request_in_progress", CONFLICT, IdempotencyError;
     /// Too many concurrent changes of one deposit; a retry may pass.
-    DepositBusy => "deposit_busy", CONFLICT, InvalidRequestError;
+    DepositBusy => "deposit_busy", CONFLICT, IdempotencyError;
     /// A webhook for a payment no deposit records yet; the gateway retries.
-    DepositNotReady => "deposit_not_ready", CONFLICT, InvalidRequestError;
+    DepositNotReady => "deposit_not_ready", CONFLICT, IdempotencyError;
     BodyTooLarge => "body_too_large", PAYLOAD_TOO_LARGE, InvalidRequestError;
     IdempotencyKeyReused => "idempotency_key_reused", UNPROCESSABLE_ENTITY, IdempotencyError;
     DepositNotRefundable => "deposit_not_refundable", UNPROCESSABLE_ENTITY, InvalidRequestError;
@@ -341,6 +344,33 @@ mod tests {
             .iter()
             .find(|c| c.as_str() == code)
             .unwrap_or_else(|| panic!("the spec's {code} is no ErrorCode"))
+    }
+
+    /// DESIGN §5's error types for each status it names; 405 and 413 it leaves open.
+    fn design_types(status: StatusCode) -> Option<&'static [ErrorType]> {
+        use ErrorType::*;
+        Some(match status.as_u16() {
+            400 | 404 => &[InvalidRequestError],
+            401 => &[AuthenticationError],
+            409 => &[IdempotencyError],
+            422 => &[InvalidRequestError, IdempotencyError],
+            500..=599 => &[ApiError],
+            _ => return None,
+        })
+    }
+
+    #[test]
+    fn each_code_has_a_type_the_design_gives_its_status() {
+        for code in ErrorCode::ALL {
+            if let Some(types) = design_types(code.status()) {
+                assert!(
+                    types.contains(&code.error_type()),
+                    "{code} ({}) is {:?}",
+                    code.status(),
+                    code.error_type()
+                );
+            }
+        }
     }
 
     #[test]

@@ -86,26 +86,42 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
-/// The body with object keys sorted at every level, so two bodies that differ only in
-/// key order or whitespace fingerprint the same.
+/// The body as a request fingerprint sees it, so two bodies that ask the same fingerprint
+/// the same: object keys sorted at every level (key order and whitespace do not matter),
+/// members that are `null` left out (`null` means absent), and numbers without a fraction
+/// written as integers (`38.0` is `38`, as amounts are read).
 pub fn canonical_bytes(value: &Value) -> Vec<u8> {
-    fn sort(value: &Value) -> Value {
+    fn canonical(value: &Value) -> Value {
         match value {
             Value::Object(map) => {
-                let mut entries: Vec<_> = map.iter().collect();
+                let mut entries: Vec<_> = map.iter().filter(|(_, v)| !v.is_null()).collect();
                 entries.sort_by(|a, b| a.0.cmp(b.0));
                 Value::Object(
                     entries
                         .into_iter()
-                        .map(|(k, v)| (k.clone(), sort(v)))
+                        .map(|(k, v)| (k.clone(), canonical(v)))
                         .collect(),
                 )
             }
-            Value::Array(items) => Value::Array(items.iter().map(sort).collect()),
+            Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+            Value::Number(number) => Value::Number(integral(number)),
             other => other.clone(),
         }
     }
-    serde_json::to_vec(&sort(value)).unwrap_or_default()
+    serde_json::to_vec(&canonical(value)).unwrap_or_default()
+}
+
+/// `number` as an integer when it is a float without a fraction that one holds exactly.
+fn integral(number: &Number) -> Number {
+    /// 2^53: every integer up to it is exact as an `f64`.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match number.as_f64() {
+        Some(float) if number.is_f64() && float.fract() == 0.0 && float.abs() <= EXACT => {
+            // Exact by the bound above.
+            Number::from(float as i64)
+        }
+        _ => number.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -141,5 +157,34 @@ mod tests {
         assert_eq!(canonical_bytes(&a), canonical_bytes(&b));
         let c: Value = serde_json::from_str(r#"{"a":{"c":3,"d":2},"b":2}"#).unwrap();
         assert_ne!(canonical_bytes(&a), canonical_bytes(&c));
+    }
+
+    #[test]
+    fn null_members_fingerprint_as_absent() {
+        let bare = serde_json::json!({ "amount": 5 });
+        let with_nulls = serde_json::json!({ "amount": 5, "metadata": null, "pm": { "x": null } });
+        let with_empty = serde_json::json!({ "amount": 5, "pm": {} });
+        assert_eq!(
+            canonical_bytes(&serde_json::json!({})),
+            canonical_bytes(&serde_json::json!({ "amount": null }))
+        );
+        assert_eq!(canonical_bytes(&with_nulls), canonical_bytes(&with_empty));
+        assert_ne!(canonical_bytes(&bare), canonical_bytes(&with_empty));
+        // In an array, a null is a value, not an absence.
+        assert_ne!(
+            canonical_bytes(&serde_json::json!([null])),
+            canonical_bytes(&serde_json::json!([]))
+        );
+    }
+
+    #[test]
+    fn integral_floats_fingerprint_as_their_integers() {
+        let integer: Value = serde_json::from_str(r#"{"amount":38}"#).unwrap();
+        for same in [r#"{"amount":38.0}"#, r#"{"amount":3.8e1}"#] {
+            let same: Value = serde_json::from_str(same).unwrap();
+            assert_eq!(canonical_bytes(&integer), canonical_bytes(&same), "{same}");
+        }
+        let fraction: Value = serde_json::from_str(r#"{"amount":38.5}"#).unwrap();
+        assert_ne!(canonical_bytes(&integer), canonical_bytes(&fraction));
     }
 }

@@ -2,7 +2,7 @@
 //! error that names the offending parameter.
 
 use crate::deposit::Direction;
-use crate::money::{Amount, AmountError, Country, Currency};
+use crate::money::{Amount, AmountError, Country, Currency, MAX_AMOUNT_MINOR};
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -161,26 +161,48 @@ const DESTINATION: Instrument = Instrument {
     token_invalid: ValidationCode::DestinationTokenInvalid,
 };
 
-/// An amount in minor units: a JSON integer, positive, within [`crate::money::MAX_AMOUNT_MINOR`].
+/// An amount in minor units: a positive JSON number with no fraction, within
+/// [`crate::money::MAX_AMOUNT_MINOR`]. `null` is the same as absent. `38.0` and `1e3` are
+/// integers in JSON's number model (and JSON Schema's), so they are taken as `38` and
+/// `1000`; integers beyond `u64` arrive as floats and are too large, not invalid.
 pub fn parse_amount(value: Option<&Value>, param: &str) -> Result<Amount, ValidationError> {
-    let value = value.ok_or_else(|| missing(param))?;
-    let minor = value.as_u64().filter(|_| !value.is_f64());
-    let invalid = || {
-        ValidationError::new(
-            ValidationCode::AmountInvalid,
-            param,
-            "amount must be a positive integer in minor units",
-        )
+    let number = match value {
+        None | Some(Value::Null) => return Err(missing(param)),
+        Some(Value::Number(number)) => number,
+        Some(_) => return Err(amount_invalid(param)),
     };
-    match minor.map(Amount::new) {
-        Some(Ok(amount)) => Ok(amount),
-        Some(Err(AmountError::TooLarge)) => Err(ValidationError::new(
-            ValidationCode::AmountTooLarge,
-            param,
-            AmountError::TooLarge.to_string(),
-        )),
-        _ => Err(invalid()),
+    let minor = match (number.as_u64(), number.as_f64()) {
+        (Some(minor), _) => minor,
+        (None, Some(float)) if float.fract() == 0.0 && float >= 1.0 => {
+            if float > MAX_AMOUNT_MINOR as f64 {
+                return Err(amount_too_large(param));
+            }
+            // Exact: below the maximum, far below 2^53.
+            float as u64
+        }
+        _ => return Err(amount_invalid(param)),
+    };
+    match Amount::new(minor) {
+        Ok(amount) => Ok(amount),
+        Err(AmountError::TooLarge) => Err(amount_too_large(param)),
+        Err(_) => Err(amount_invalid(param)),
     }
+}
+
+fn amount_invalid(param: &str) -> ValidationError {
+    ValidationError::new(
+        ValidationCode::AmountInvalid,
+        param,
+        "amount must be a positive integer in minor units",
+    )
+}
+
+fn amount_too_large(param: &str) -> ValidationError {
+    ValidationError::new(
+        ValidationCode::AmountTooLarge,
+        param,
+        AmountError::TooLarge.to_string(),
+    )
 }
 
 fn parse_currency(value: Option<&Value>) -> Result<Currency, ValidationError> {
@@ -362,7 +384,14 @@ mod tests {
 
     #[test]
     fn bad_amounts_name_the_amount_parameter() {
-        for bad in [json!(0), json!(-1), json!(1.5), json!("100"), json!(10.0)] {
+        for bad in [
+            json!(0),
+            json!(-1),
+            json!(1.5),
+            json!("100"),
+            json!(0.0),
+            json!(-3.0),
+        ] {
             let error = error_for(|b| {
                 b.insert("amount".into(), bad.clone());
             });
@@ -372,10 +401,44 @@ mod tests {
                 "{bad}"
             );
         }
-        let error = error_for(|b| {
-            b.remove("amount");
-        });
-        assert_eq!(error.code, ValidationCode::ParameterMissing);
+        for absent in [None, Some(Value::Null)] {
+            let error = error_for(|b| {
+                b.remove("amount");
+                if let Some(value) = absent.clone() {
+                    b.insert("amount".into(), value);
+                }
+            });
+            assert_eq!(error.code, ValidationCode::ParameterMissing, "{absent:?}");
+        }
+    }
+
+    #[test]
+    fn amounts_beyond_the_maximum_are_too_large_even_beyond_u64() {
+        let beyond_u64: Value = serde_json::from_str("18446744073709551616").unwrap();
+        for large in [
+            json!(MAX_AMOUNT_MINOR + 1),
+            json!(u64::MAX),
+            beyond_u64,
+            json!(1e300),
+        ] {
+            let error = error_for(|b| {
+                b.insert("amount".into(), large.clone());
+            });
+            assert_eq!(error.code, ValidationCode::AmountTooLarge, "{large}");
+        }
+    }
+
+    #[test]
+    fn integral_floats_are_the_integers_they_equal() {
+        for (written, minor) in [
+            ("38.0", 38),
+            ("1e3", 1000),
+            ("1000000000000000.0", 1_000_000_000_000_000),
+        ] {
+            let value: Value = serde_json::from_str(written).unwrap();
+            let amount = parse_amount(Some(&value), "amount").unwrap();
+            assert_eq!(amount.minor(), minor, "{written}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::metrics::METRICS_PATH;
 use axum::Router;
+use axum::body::Bytes;
 use axum::body::{Body as AxumBody, to_bytes};
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -24,6 +25,10 @@ pub struct Functions {
     pub webhooks: Webhooks,
     /// What [`METRICS_PATH`] renders, when this process records metrics.
     pub metrics: Option<PrometheusHandle>,
+    /// Where this stack is reached, e.g. `http://127.0.0.1:3000`: the served OpenAPI
+    /// document names it as its first server, so a client built from it calls this stack.
+    /// `None` serves the document as written.
+    pub base_url: Option<String>,
 }
 
 /// Where the devstack serves the API's OpenAPI description (no API key needed). It is not
@@ -32,10 +37,11 @@ pub const OPENAPI_PATH: &str = "/openapi.json";
 
 /// Every function behind one router, plus the OpenAPI description at [`OPENAPI_PATH`].
 pub fn router(functions: Functions) -> Router {
+    let document = openapi_document(functions.base_url.as_deref());
     Router::new()
         .route(
             OPENAPI_PATH,
-            get(openapi)
+            get(move || openapi(document.clone()))
                 .fallback(|| async { ApiError::method_not_allowed("GET").response::<AxumBody>() }),
         )
         .route(
@@ -47,10 +53,27 @@ pub fn router(functions: Functions) -> Router {
         .with_state(functions)
 }
 
-async fn openapi() -> Response {
+/// The OpenAPI document, its first server's `url` set to `base_url` when there is one.
+pub fn openapi_document(base_url: Option<&str>) -> Bytes {
+    let Some(base_url) = base_url else {
+        return Bytes::from_static(paygate_api::OPENAPI_JSON.as_bytes());
+    };
+    let mut document: serde_json::Value =
+        serde_json::from_str(paygate_api::OPENAPI_JSON).expect("openapi.json is JSON");
+    if let Some(first) = document
+        .get_mut("servers")
+        .and_then(|servers| servers.get_mut(0))
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        first.insert("url".into(), base_url.into());
+    }
+    Bytes::from(serde_json::to_vec(&document).expect("a JSON value serializes"))
+}
+
+async fn openapi(document: Bytes) -> Response {
     Response::builder()
         .header(http::header::CONTENT_TYPE, "application/json")
-        .body(AxumBody::from(paygate_api::OPENAPI_JSON))
+        .body(AxumBody::from(document))
         .unwrap_or_default()
 }
 
@@ -85,4 +108,25 @@ async fn forward(State(functions): State<Functions>, request: Request) -> Respon
         _ => AxumBody::empty(),
     };
     Response::from_parts(parts, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::openapi_document;
+    use serde_json::Value;
+
+    fn parse(bytes: &[u8]) -> Value {
+        serde_json::from_slice(bytes).expect("JSON")
+    }
+
+    #[test]
+    fn the_served_document_names_the_stack_as_its_first_server() {
+        let written = parse(paygate_api::OPENAPI_JSON.as_bytes());
+        let served = parse(&openapi_document(Some("http://127.0.0.1:49152")));
+        assert_eq!(served["servers"][0]["url"], "http://127.0.0.1:49152");
+        let mut expected = written.clone();
+        expected["servers"][0]["url"] = "http://127.0.0.1:49152".into();
+        assert_eq!(served, expected, "nothing else changes");
+        assert_eq!(parse(&openapi_document(None)), written);
+    }
 }

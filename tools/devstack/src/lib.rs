@@ -93,6 +93,7 @@ pub async fn start(settings: &Settings) -> Result<Running, Box<dyn std::error::E
         intake: stack.intake,
         webhooks: stack.webhooks,
         metrics: metrics::prometheus(),
+        base_url: Some(base_url.clone()),
     };
     // The status page is the devstack's own: the API's router (and its tests) stay as deployed.
     let app = http_bridge::router(functions).merge(status::routes(status));

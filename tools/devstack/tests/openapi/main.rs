@@ -12,13 +12,16 @@
 mod events;
 mod lists;
 mod payouts;
+mod replays;
 mod spec;
 mod stack;
 
 use http::{Method, Request};
 use serde_json::{Map, Value, json};
 use spec::{ResponseSpec, Spec, escape};
-use stack::{Exchange, JSON_GATEWAY, QueueMode, SOAP_GATEWAY, Stack, StoreMode, now, sign};
+use stack::{
+    BASE_URL, Exchange, JSON_GATEWAY, QueueMode, SOAP_GATEWAY, Stack, StoreMode, now, sign,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The intake's and the webhook's body limit.
@@ -751,6 +754,8 @@ async fn the_request_schemas_agree_with_the_intakes_validation() {
             json!({ "token": "t".repeat(255), "type": "card" }),
         ),
         card_with("customer_id", json!("Jürgen Müller-Lüdenscheidt")),
+        // JSON Schema's `integer` holds 38.0, and so does the intake.
+        card_with("amount", json!(38.0)),
     ];
     for (i, body) in accepted.iter().enumerate() {
         stack
@@ -765,6 +770,7 @@ async fn the_request_schemas_agree_with_the_intakes_validation() {
     let refused = [
         (json!([]), "body_invalid"),
         (card_without("amount"), "parameter_missing"),
+        (card_with("amount", Value::Null), "parameter_missing"),
         (card_with("currency", Value::Null), "parameter_missing"),
         (
             card_with("payment_method", json!({ "type": "card" })),
@@ -854,6 +860,19 @@ async fn the_request_schemas_agree_with_the_intakes_validation() {
             "the intake refuses {body} ({code}) but the spec allows it"
         );
     }
+    // An integer past u64, written as one: too large, like any amount past the maximum.
+    let beyond_u64 = card_deposit()
+        .to_string()
+        .replace("10099", "18446744073709551616");
+    let answer = stack
+        .call(
+            Method::POST,
+            "/v1/deposits",
+            Some("bad-u64"),
+            Some(&beyond_u64),
+        )
+        .await;
+    answer.expect(400, Some("amount_too_large"));
 
     let refund_schema = spec.request_body("/v1/deposits/{id}/refunds", "post")["application/json"]
         .0
@@ -870,6 +889,7 @@ async fn the_request_schemas_agree_with_the_intakes_validation() {
         (json!({ "amount": 0 }), "amount_invalid"),
         (json!({ "amount": "5" }), "amount_invalid"),
         (json!({ "amount": MAX_AMOUNT + 1 }), "amount_too_large"),
+        (json!({ "amount": 1.5 }), "amount_invalid"),
         (json!({ "amount": 1, "note": "x" }), "parameter_unknown"),
     ];
     for (i, (body, code)) in refused.iter().enumerate() {
@@ -945,6 +965,7 @@ async fn the_request_schemas_agree_with_the_intakes_validation() {
         ),
         (payout_with("amount", json!(0)), "amount_invalid"),
         (payout_with("amount", json!("100")), "amount_invalid"),
+        (payout_with("amount", Value::Null), "parameter_missing"),
         (
             payout_with("amount", json!(MAX_AMOUNT + 1)),
             "amount_too_large",
@@ -1241,6 +1262,25 @@ async fn the_spec_covers_every_route_and_the_devstack_serves_it() {
         answer.expect(404, Some("route_not_found"));
         check_against(&spec, &not_found, &answer);
     }
+    // Paths are exact: a documented path with a trailing slash is no route, whatever the
+    // method, and is refused before authentication like any other.
+    for (template, method, _) in spec.operations() {
+        let path = template
+            .replace("{id}", &deposit)
+            .replace("{gateway}", JSON_GATEWAY);
+        let path = format!("{path}/");
+        let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).expect("a method");
+        let request = Request::builder().method(method.clone()).uri(&path);
+        let answer = stack
+            .send(request.body(axum::body::Body::empty()).unwrap())
+            .await;
+        assert!(
+            spec.template_for(&path).is_none(),
+            "{path} is not documented"
+        );
+        answer.expect(404, Some("route_not_found"));
+        check_against(&spec, &not_found, &answer);
+    }
 
     let template =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml"))
@@ -1279,10 +1319,12 @@ async fn the_spec_covers_every_route_and_the_devstack_serves_it() {
     let served = ask(Method::GET).await;
     served.expect(200, None);
     assert_eq!(served.header("content-type"), Some("application/json"));
+    let mut expected = spec.doc.clone();
+    expected["servers"][0]["url"] = json!(BASE_URL);
     assert_eq!(
         served.json(),
-        spec.doc,
-        "the served document is openapi.json"
+        expected,
+        "the served document is openapi.json, its first server this stack"
     );
     let posted = ask(Method::POST).await;
     posted.expect(405, Some("method_not_allowed"));
@@ -1297,4 +1339,97 @@ fn field(line: &str, name: &str) -> Option<String> {
         None => &rest[..rest.find([',', ' ', '}']).unwrap_or(rest.len())],
     };
     Some(value.to_owned()).filter(|v| !v.is_empty())
+}
+
+/// Rules the descriptions state are in the schemas too, where a schema-driven tool sees
+/// them, and agree with the code that enforces them.
+#[test]
+fn the_schemas_hold_what_the_descriptions_say() {
+    let spec = Spec::load();
+
+    let signature = "/components/parameters/PaygateSignature/schema";
+    let signed = sign("whsec_dev_acme_json", 1_795_440_000, "{}");
+    let rotating = format!("{signed},v1={},v0=legacy", "ab".repeat(32));
+    for header in [signed.as_str(), rotating.as_str()] {
+        assert!(paygate_signature::SignatureHeader::parse(header).is_ok());
+        let valid = spec.validate(signature, &json!(header));
+        assert!(valid.is_ok(), "{header}: {valid:?}");
+    }
+    let hex = "ab".repeat(32);
+    for malformed in [
+        format!("v1={hex}"),
+        "t=1795440000".to_owned(),
+        format!("t=soon,v1={hex}"),
+        format!("t=1795440000,v1={}", "ab".repeat(31)),
+        format!("t=1795440000,v1={hex},junk"),
+    ] {
+        assert!(paygate_signature::SignatureHeader::parse(&malformed).is_err());
+        assert!(
+            spec.validate(signature, &json!(malformed)).is_err(),
+            "{malformed}"
+        );
+    }
+
+    let notification = "/components/schemas/XmlNotification";
+    let refund = json!({ "EventId": "e", "Type": "REFUND_SUCCEEDED", "TransactionId": "txn_1",
+                         "RefundId": "rf_1", "Reference": "r", "Amount": 1, "Currency": "AED" });
+    let payout = json!({ "EventId": "e", "Type": "PAYOUT_PAID", "PayoutId": "po_1",
+                         "Reference": "r", "Amount": 1, "Currency": "AED" });
+    assert!(spec.validate(notification, &refund).is_ok());
+    assert!(spec.validate(notification, &payout).is_ok());
+    let with = |body: &Value, field: &str, value: Option<&str>| {
+        let mut body = body.clone();
+        let object = body.as_object_mut().expect("an object");
+        match value {
+            Some(value) => object.insert(field.to_owned(), json!(value)),
+            None => object.remove(field),
+        };
+        body
+    };
+    for refused in [
+        with(&refund, "RefundId", Some("")),
+        with(&refund, "RefundId", None),
+        with(&refund, "TransactionId", None),
+        with(&payout, "PayoutId", Some("")),
+        with(&payout, "PayoutId", None),
+    ] {
+        assert!(
+            spec.validate(notification, &refused).is_err(),
+            "the spec allows {refused}"
+        );
+    }
+
+    // The key of the spec's example is its own: replaying the spec's example does not
+    // spend a key the README's requests use.
+    let example = spec.doc["components"]["parameters"]["IdempotencyKey"]["example"]
+        .as_str()
+        .expect("an example key");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    assert!(
+        !readme.contains(&format!("Idempotency-Key: {example}")),
+        "the README uses the spec's example key {example}"
+    );
+}
+
+/// The README's worked webhook signature is what the signer computes, with the secret the
+/// devstack gives `acme_json` when none is configured.
+#[test]
+fn the_readme_signs_a_webhook_as_the_devstack_checks_it() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    let body = r#"{"id":"evt_demo_1","type":"payment.succeeded","payment_id":"pay_demo","reference":"dep_demo","amount":10099,"currency":"AED"}"#;
+    let header = sign("whsec_dev_acme_json", 1_795_440_000, body);
+    assert!(readme.contains(body), "the README shows the signed body");
+    assert!(
+        readme.contains(&format!("Paygate-Signature: {header}")),
+        "the README's signature is not {header}"
+    );
+    assert!(readme.contains("whsec_dev_<gateway>"));
+    if std::env::var_os("PAYGATE_WEBHOOK_SECRET_ACME_JSON").is_none() {
+        assert_eq!(
+            devstack::gateways::webhook_secret("acme_json"),
+            "whsec_dev_acme_json"
+        );
+    }
 }

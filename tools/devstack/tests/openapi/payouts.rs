@@ -67,7 +67,7 @@ pub async fn aed(stack: &Stack) -> (i64, i64) {
 
 /// Every answer of the payout operations; `deposit` is one of the tour's deposits.
 pub async fn pay_out(spec: &Spec, stack: &Stack, deposit: &str) -> Payouts {
-    let funds = fund(stack).await;
+    let funds = fund(stack, "payout-funds").await;
     let payouts = create_payouts(spec, stack).await;
     read_payouts(stack, &payouts.sent, deposit).await;
     list_payouts(stack, &payouts, deposit).await;
@@ -93,24 +93,20 @@ async fn refund_past_the_balance(stack: &Stack, funds: &str) {
     assert!(!kinds.map(|e| &e["type"]).any(|t| t == "RefundRequested"));
 }
 
-/// A deposit of [`FUNDS`] AED, paid at the json gateway (its webhook signed here); its id.
-async fn fund(stack: &Stack) -> String {
+/// A deposit of [`FUNDS`] AED, paid at the json gateway (its webhook signed here); its
+/// id. `name` is its idempotency key and order, and names its webhook event.
+pub async fn fund(stack: &Stack, name: &str) -> String {
     let body = json!({ "amount": FUNDS, "currency": "AED", "country": "AE", "customer_id": "cus_42",
-                       "payment_method": { "type": "card", "token": "tok_visa" },
-                       "metadata": { "order": "payout-funds" } });
-    let id = id_of(
-        stack
-            .post_deposit("payout-funds", &body)
-            .await
-            .expect(202, None),
-    );
+                       "payment_method": { "type": "card", "token": "tok_success" },
+                       "metadata": { "order": name } });
+    let id = id_of(stack.post_deposit(name, &body).await.expect(202, None));
     let submitted = stack
         .deposit_until(&id, "submitted", |d| d["status"] == "submitted")
         .await;
     let payment = submitted["external_id"].as_str().expect("an external id");
     let report = json_report(
         "payment.succeeded",
-        "evt_openapi_payout_funds",
+        &format!("evt_openapi_{name}"),
         (payment, None),
         FUNDS,
         None,

@@ -26,6 +26,8 @@ use uuid::Uuid;
 pub const API_KEY: &str = "sk_test_openapi_5d2e9c41";
 pub const JSON_GATEWAY: &str = "acme_json";
 pub const SOAP_GATEWAY: &str = "globex_soap";
+/// Where the stack says it is reached (it is called without a socket).
+pub const BASE_URL: &str = "http://127.0.0.1:38080";
 
 /// How long anything that should happen promptly may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(15);
@@ -215,6 +217,7 @@ impl Stack {
             intake,
             webhooks,
             metrics: None,
+            base_url: Some(BASE_URL.to_owned()),
         };
         let consumer = tokio::spawn(devstack::consumer::run(
             stack.queue.clone(),

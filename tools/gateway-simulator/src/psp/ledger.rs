@@ -9,6 +9,10 @@ use serde::Serialize;
 use super::dice::{Dice, chance, hex32};
 use crate::Format;
 
+/// The card tokens that choose an outcome: success (also any other token, and none),
+/// an immediate decline, a failure reported later by webhook.
+pub const MAGIC_CARD_TOKENS: [&str; 3] = ["tok_success", "tok_decline", "tok_fail_webhook"];
+
 /// Decline reason of `tok_decline`.
 pub const CARD_DECLINED: &str = "card_declined";
 /// Failure reason of `tok_fail_webhook`.
@@ -123,9 +127,10 @@ impl PaymentRecord {
     }
 
     fn final_outcome(&self) -> (PaymentStatus, Option<&'static str>) {
+        let [_, decline, fail_webhook] = MAGIC_CARD_TOKENS;
         match self.token.as_str() {
-            "tok_decline" => (PaymentStatus::Declined, Some(CARD_DECLINED)),
-            "tok_fail_webhook" => (PaymentStatus::Failed, Some(INSUFFICIENT_FUNDS)),
+            token if token == decline => (PaymentStatus::Declined, Some(CARD_DECLINED)),
+            token if token == fail_webhook => (PaymentStatus::Failed, Some(INSUFFICIENT_FUNDS)),
             _ => (PaymentStatus::Succeeded, None),
         }
     }

@@ -376,3 +376,31 @@ fn invalid_payouts_are_described() {
     assert!(bad.problem().unwrap().contains("amount"));
     assert_eq!(new_payout("k", Some("ba_reject")).problem(), None);
 }
+
+/// Every card token the README and the OpenAPI document show is one the simulator knows,
+/// so trying them does what they say.
+#[test]
+fn the_documented_card_tokens_are_the_magic_ones() {
+    let documents = [
+        ("README.md", include_str!("../../../../README.md")),
+        (
+            "openapi.json",
+            include_str!("../../../../shared/api/openapi.json"),
+        ),
+    ];
+    for (name, text) in documents {
+        let tokens = text.match_indices("tok_").map(|(at, _)| {
+            let rest = &text[at..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        });
+        for token in tokens.filter(|t| *t != "tok_") {
+            assert!(
+                MAGIC_CARD_TOKENS.contains(&token),
+                "{name} shows {token}, which the simulator does not know"
+            );
+        }
+    }
+}

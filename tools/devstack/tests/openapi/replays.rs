@@ -1,0 +1,70 @@
+//! Replays that write the same request another way: a member that is `null` is absent,
+//! and an amount written `38.0` is `38`. Each is the first request answered again, for
+//! deposits, payouts and refunds alike; and a request that differs is still refused.
+
+use crate::card_without;
+use crate::payouts::fund;
+use crate::stack::{Exchange, Stack};
+use serde_json::{Value, json};
+
+/// `body` with `field` set to `value`.
+fn with(body: &Value, field: &str, value: Value) -> Value {
+    let mut body = body.clone();
+    body[field] = value;
+    body
+}
+
+/// The first response, answered again.
+fn assert_replays(first: &Exchange, again: &Exchange) {
+    again.expect(202, None);
+    assert_eq!(
+        again.header("idempotent-replayed"),
+        Some("true"),
+        "{}",
+        again.text
+    );
+    assert_eq!(first.json()["id"], again.json()["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn null_members_and_integral_floats_replay_the_same_request() {
+    let stack = Stack::start().await;
+
+    let deposit = card_without("metadata");
+    let first = stack.post_deposit("replay-deposit", &deposit).await;
+    first.expect(202, None);
+    for same in [
+        with(&deposit, "metadata", Value::Null),
+        with(&deposit, "amount", json!(10099.0)),
+    ] {
+        assert_replays(&first, &stack.post_deposit("replay-deposit", &same).await);
+    }
+    let other = with(&deposit, "metadata", json!({ "order": "A-2" }));
+    let reused = stack.post_deposit("replay-deposit", &other).await;
+    reused.expect(422, Some("idempotency_key_reused"));
+
+    let first_funds = fund(&stack, "replay-funds-1").await;
+    fund(&stack, "replay-funds-2").await;
+
+    let payout = json!({ "amount": 500, "currency": "AED", "country": "AE",
+                         "destination": { "type": "bank_account", "token": "ba_success" } });
+    let first = stack.post_payout("replay-payout", &payout).await;
+    first.expect(202, None);
+    for same in [
+        with(&payout, "metadata", Value::Null),
+        with(&payout, "amount", json!(5e2)),
+    ] {
+        assert_replays(&first, &stack.post_payout("replay-payout", &same).await);
+    }
+
+    let first = stack.refund(&first_funds, "replay-refund", "{}").await;
+    first.expect(202, None);
+    let again = stack
+        .refund(&first_funds, "replay-refund", r#"{"amount": null}"#)
+        .await;
+    assert_replays(&first, &again);
+    let other = stack
+        .refund(&first_funds, "replay-refund", r#"{"amount": 1}"#)
+        .await;
+    other.expect(422, Some("idempotency_key_reused"));
+}
