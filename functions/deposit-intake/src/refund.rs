@@ -10,7 +10,6 @@ use paygate_api::models::RefundResponse;
 use paygate_api::{ApiError, ErrorCode};
 use paygate_domain::deposit::Direction;
 use paygate_domain::deposit::TransitionError;
-use paygate_domain::idempotency::Fingerprint;
 use paygate_domain::service::refund::{
     CREATE_REFUND, RefundCreated, RefundError, RefundInput, request_refund,
 };
@@ -45,7 +44,9 @@ pub async fn create_refund(
     if let Some(object) = fingerprinted.as_object_mut() {
         object.insert("deposit_id".into(), deposit_id.to_string().into());
     }
-    let fingerprint = Fingerprint::of(CREATE_REFUND, &canonical_bytes(&fingerprinted));
+    let fingerprint = app
+        .cipher
+        .fingerprint(CREATE_REFUND, &canonical_bytes(&fingerprinted));
     let input = RefundInput {
         merchant,
         deposit_id,
