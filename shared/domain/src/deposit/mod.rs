@@ -11,6 +11,6 @@ pub use events::{
     Anomaly, AnomalyKind, ChargeRef, DepositEvent, Direction, FailureReason, NewDeposit,
     PaymentMethod, RecordedEvent, SCHEMA_VERSION,
 };
-pub use settlement::{AMOUNT_MISMATCH, GATEWAY_UNAVAILABLE, Sighting};
+pub use settlement::{AMOUNT_MISMATCH, GATEWAY_UNAVAILABLE, Sighting, UNREACHABLE};
 pub use status::DepositStatus;
 pub use view::{DepositView, SweepKind};

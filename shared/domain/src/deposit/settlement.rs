@@ -100,10 +100,11 @@ impl Deposit {
                 external_id: external_id.clone(),
             }],
             PaymentOutcome::Declined { code, message } => declined(number, code, message),
-            PaymentOutcome::Transient { reason } if !attempt.resumed => {
+            // Merchants read this reason: a fixed text, never the transport's error.
+            PaymentOutcome::Transient { .. } if !attempt.resumed => {
                 vec![DepositEvent::AttemptFailed {
                     attempt: number,
-                    reason: FailureReason::new(GATEWAY_UNAVAILABLE, reason.clone()),
+                    reason: FailureReason::new(GATEWAY_UNAVAILABLE, UNREACHABLE),
                     retryable: true,
                 }]
             }
@@ -499,6 +500,9 @@ impl Deposit {
             .unwrap_or_default()
     }
 }
+
+/// What a merchant reads when a gateway could not be reached (the cause is in the logs).
+pub const UNREACHABLE: &str = "the gateway could not be reached or did not answer in time";
 
 fn declined(number: u32, code: &str, message: &str) -> Vec<DepositEvent> {
     vec![
