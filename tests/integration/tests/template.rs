@@ -195,3 +195,247 @@ fn the_sweepers_thresholds_come_from_parameters_that_match_the_code() {
         "a sweep variable the code does not read"
     );
 }
+
+// ---- The template read as YAML: limits, IAM, KMS. CloudFormation's short forms (`!Ref`,
+// `!GetAtt`, `!Sub`, `!If`) are tagged values. Each check returns what it found wrong,
+// so the tests below also run it on broken copies of the template: a check that cannot
+// fail proves nothing.
+
+use serde_norway::Value;
+use std::collections::BTreeMap;
+
+fn parse(template: &str) -> Value {
+    serde_norway::from_str(template).expect("template.yaml is YAML")
+}
+
+/// `template` with `from` replaced by `to` exactly once (the mutation must apply).
+fn broken(from: &str, to: &str) -> Value {
+    assert_eq!(
+        TEMPLATE.matches(from).count(),
+        1,
+        "{from:?} is not in the template once"
+    );
+    parse(&TEMPLATE.replacen(from, to, 1))
+}
+
+fn tagged<'a>(value: &'a Value, tag: &str) -> Option<&'a Value> {
+    match value {
+        Value::Tagged(t) if t.tag == tag => Some(&t.value),
+        _ => None,
+    }
+}
+
+/// The name in `!Ref <name>`.
+fn reference(value: &Value) -> Option<&str> {
+    tagged(value, "Ref").and_then(Value::as_str)
+}
+
+fn resources(template: &Value) -> impl Iterator<Item = (&str, &Value)> {
+    template["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .map(|(name, resource)| (name.as_str().expect("a resource name"), resource))
+}
+
+fn resources_of<'a>(
+    template: &'a Value,
+    kind: &'a str,
+) -> impl Iterator<Item = (&'a str, &'a Value)> {
+    resources(template).filter(move |(_, resource)| resource["Type"].as_str() == Some(kind))
+}
+
+// ---- (a) Limits: every route its own throttle, the webhooks' apart.
+
+/// Every `HttpApi` event of every function: its route key and the function.
+fn routes(template: &Value) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for (function, resource) in resources_of(template, "AWS::Serverless::Function") {
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for event in events
+            .values()
+            .filter(|e| e["Type"].as_str() == Some("HttpApi"))
+        {
+            let properties = &event["Properties"];
+            let method = properties["Method"]
+                .as_str()
+                .expect("an HttpApi event's Method");
+            let path = properties["Path"]
+                .as_str()
+                .expect("an HttpApi event's Path");
+            found.push((format!("{method} {path}"), function.to_owned()));
+        }
+    }
+    found
+}
+
+/// The throttle of one route settings entry: its rate and burst parameters.
+fn throttle_parameters(settings: &Value) -> Result<(String, String), String> {
+    let parameter = |key: &str| {
+        reference(&settings[key])
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{key} is not a !Ref to a parameter"))
+    };
+    Ok((
+        parameter("ThrottlingRateLimit")?,
+        parameter("ThrottlingBurstLimit")?,
+    ))
+}
+
+/// A parameter's default, if it is a number parameter with a minimum of at least 1.
+fn limit_default(template: &Value, parameter: &str) -> Result<f64, String> {
+    let declared = &template["Parameters"][parameter];
+    if declared["Type"].as_str() != Some("Number") {
+        return Err(format!("{parameter} is not a Number parameter"));
+    }
+    if declared["MinValue"].as_f64().is_none_or(|min| min < 1.0) {
+        return Err(format!("{parameter} may be below 1"));
+    }
+    declared["Default"]
+        .as_f64()
+        .ok_or_else(|| format!("{parameter} has no default"))
+}
+
+/// What is wrong with the API's limits: a route without its own throttle, a setting for
+/// a route the API does not have (the stage would not deploy), limits that are not
+/// parameters with defaults, webhook limits shared with a merchant route.
+fn throttle_problems(template: &Value, webhook_function: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let api = resources_of(template, "AWS::Serverless::HttpApi").collect::<Vec<_>>();
+    let [(api_name, api)] = api.as_slice() else {
+        return vec![format!("expected one HttpApi, found {}", api.len())];
+    };
+    let properties = &api["Properties"];
+    let settings = properties["RouteSettings"]
+        .as_mapping()
+        .cloned()
+        .unwrap_or_default();
+    let routes = routes(template);
+    // route key -> (rate, burst) parameters
+    let mut limits: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for (key, value) in &settings {
+        let key = key.as_str().unwrap_or_default().to_owned();
+        if !routes.iter().any(|(route, _)| *route == key) {
+            problems.push(format!(
+                "RouteSettings names {key:?}, which is no route of {api_name}"
+            ));
+        }
+        match throttle_parameters(value) {
+            Ok(parameters) => {
+                limits.insert(key, parameters);
+            }
+            Err(problem) => problems.push(format!("{key}: {problem}")),
+        }
+    }
+    let default = throttle_parameters(&properties["DefaultRouteSettings"]);
+    if let Err(problem) = &default {
+        problems.push(format!("DefaultRouteSettings: {problem}"));
+    }
+    for (parameters, key) in limits
+        .iter()
+        .map(|(key, parameters)| (parameters, key.as_str()))
+        .chain(default.as_ref().ok().map(|p| (p, "the default")))
+    {
+        let (rate, burst) = parameters;
+        match (
+            limit_default(template, rate),
+            limit_default(template, burst),
+        ) {
+            (Ok(rate), Ok(burst)) if burst < rate => {
+                problems.push(format!("{key}: its burst default is below its rate"));
+            }
+            (Ok(_), Ok(_)) => {}
+            (rate, burst) => problems.extend(rate.err().into_iter().chain(burst.err())),
+        }
+    }
+    let mut webhook_routes = 0;
+    for (route, function) in &routes {
+        let Some(own) = limits.get(route) else {
+            problems.push(format!("{route} has no throttle of its own"));
+            continue;
+        };
+        if function != webhook_function {
+            continue;
+        }
+        webhook_routes += 1;
+        let shared = limits
+            .iter()
+            .filter(|(other, _)| *other != route)
+            .map(|(other, parameters)| (other.as_str(), parameters))
+            .chain(default.as_ref().ok().map(|p| ("the default", p)))
+            .filter(|(_, (rate, burst))| [rate, burst].iter().any(|p| **p == own.0 || **p == own.1))
+            .map(|(other, _)| other.to_owned())
+            .collect::<Vec<_>>();
+        if !shared.is_empty() {
+            problems.push(format!("{route} shares its limits with {shared:?}"));
+        }
+    }
+    if webhook_routes == 0 {
+        problems.push(format!("{webhook_function} has no route"));
+    }
+    problems
+}
+
+#[test]
+fn every_route_has_its_own_throttle_and_the_webhooks_limits_are_their_own() {
+    let template = parse(TEMPLATE);
+    let routes = routes(&template);
+    assert!(routes.len() >= 13, "routes: {routes:?}");
+    assert!(routes.contains(&(
+        "POST /webhooks/{gateway}".into(),
+        "WebhookCallbackFunction".into()
+    )));
+    assert_eq!(
+        throttle_problems(&template, "WebhookCallbackFunction"),
+        Vec::<String>::new()
+    );
+
+    // The same check on broken templates finds what is wrong.
+    let without_refunds = broken(
+        "        \"POST /v1/deposits/{id}/refunds\":\n          ThrottlingRateLimit: !Ref RefundsRateLimit\n          ThrottlingBurstLimit: !Ref RefundsBurstLimit\n",
+        "",
+    );
+    assert_eq!(
+        throttle_problems(&without_refunds, "WebhookCallbackFunction"),
+        ["POST /v1/deposits/{id}/refunds has no throttle of its own"]
+    );
+    let webhooks_as_reads = broken(
+        "          ThrottlingRateLimit: !Ref WebhooksRateLimit",
+        "          ThrottlingRateLimit: !Ref ReadsRateLimit",
+    );
+    let problems = throttle_problems(&webhooks_as_reads, "WebhookCallbackFunction");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("POST /webhooks/{gateway} shares its limits")),
+        "{problems:?}"
+    );
+    let stale = broken(
+        "\"GET /v1/balance/transactions\":",
+        "\"GET /v1/balance/entries\":",
+    );
+    let problems = throttle_problems(&stale, "WebhookCallbackFunction");
+    assert!(
+        problems.contains(
+            &"RouteSettings names \"GET /v1/balance/entries\", which is no route of HttpApi".into()
+        ),
+        "{problems:?}"
+    );
+    assert!(
+        problems.contains(&"GET /v1/balance/transactions has no throttle of its own".into()),
+        "{problems:?}"
+    );
+    let literal = broken(
+        "          ThrottlingBurstLimit: !Ref DepositsBurstLimit",
+        "          ThrottlingBurstLimit: 100",
+    );
+    assert_eq!(
+        throttle_problems(&literal, "WebhookCallbackFunction"),
+        [
+            "POST /v1/deposits: ThrottlingBurstLimit is not a !Ref to a parameter",
+            "POST /v1/deposits has no throttle of its own",
+        ]
+    );
+}
