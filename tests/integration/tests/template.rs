@@ -439,3 +439,285 @@ fn every_route_has_its_own_throttle_and_the_webhooks_limits_are_their_own() {
         ]
     );
 }
+
+// ---- (b), (c) IAM: what the functions may do.
+
+/// One, or a list of, strings or values.
+fn one_or_many(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Sequence(items) => items.iter().collect(),
+        Value::Null => Vec::new(),
+        one => vec![one],
+    }
+}
+
+/// One IAM statement of the template, and the condition it is under (`!If [name, ...]`).
+struct Statement<'a> {
+    /// Where it is: the resource's logical id.
+    owner: &'a str,
+    condition: Option<&'a str>,
+    body: &'a Value,
+}
+
+impl Statement<'_> {
+    fn actions(&self) -> Vec<&str> {
+        one_or_many(&self.body["Action"])
+            .into_iter()
+            .map(|action| action.as_str().expect("an action is a string"))
+            .collect()
+    }
+
+    fn resources(&self) -> Vec<&Value> {
+        one_or_many(&self.body["Resource"])
+    }
+}
+
+/// Every statement in `value`: under any `Statement` key, in any policy of any resource,
+/// through `!If` (its branches carry the condition; `AWS::NoValue` is no statement).
+fn collect_statements<'a>(
+    owner: &'a str,
+    value: &'a Value,
+    condition: Option<&'a str>,
+    in_statements: bool,
+    out: &mut Vec<Statement<'a>>,
+) {
+    if let Some(branches) = tagged(value, "If") {
+        let [name, then, otherwise] = branches.as_sequence().expect("!If [c, a, b]").as_slice()
+        else {
+            panic!("{owner}: !If without three parts");
+        };
+        let name = name.as_str().expect("a condition name");
+        for branch in [then, otherwise] {
+            if reference(branch) != Some("AWS::NoValue") {
+                collect_statements(owner, branch, Some(name), in_statements, out);
+            }
+        }
+        return;
+    }
+    match value {
+        Value::Mapping(_) if in_statements => out.push(Statement {
+            owner,
+            condition,
+            body: value,
+        }),
+        Value::Mapping(mapping) => {
+            for (key, inner) in mapping {
+                let statements = key.as_str() == Some("Statement");
+                collect_statements(owner, inner, condition, statements, out);
+            }
+        }
+        Value::Sequence(items) => {
+            for item in items {
+                collect_statements(owner, item, condition, in_statements, out);
+            }
+        }
+        Value::Tagged(other) if in_statements => {
+            panic!("{owner}: a statement written as {other:?}")
+        }
+        _ => {}
+    }
+}
+
+fn statements(template: &Value) -> Vec<Statement<'_>> {
+    let mut out = Vec::new();
+    for (name, resource) in resources(template) {
+        // SAM policy templates and managed policies would grant what no statement here
+        // shows: the functions carry inline statements only.
+        if resource["Type"].as_str() == Some("AWS::Serverless::Function") {
+            for policy in one_or_many(&resource["Properties"]["Policies"]) {
+                let keys: Vec<_> = policy
+                    .as_mapping()
+                    .map(|m| m.keys().collect())
+                    .unwrap_or_default();
+                assert!(
+                    keys.len() == 1 && keys[0].as_str() == Some("Statement"),
+                    "{name}: a policy that is not an inline statement list: {policy:?}"
+                );
+            }
+        }
+        collect_statements(name, resource, None, false, &mut out);
+    }
+    out
+}
+
+/// A statement's resource as a table: its logical id, and the index for
+/// `${Table.Arn}/index/<name>`.
+fn table_of(resource: &Value) -> Option<(&str, Option<&str>)> {
+    if let Some(attribute) = tagged(resource, "GetAtt").and_then(Value::as_str) {
+        return attribute.strip_suffix(".Arn").map(|table| (table, None));
+    }
+    let sub = tagged(resource, "Sub").and_then(Value::as_str)?;
+    let (table, index) = sub.strip_prefix("${")?.split_once(".Arn}/index/")?;
+    Some((table, Some(index)))
+}
+
+/// The DynamoDB actions a function may be granted, per table (and per index: `Query`
+/// only), derived from the adapters' calls in `shared/aws/src`. A `TransactWriteItems`
+/// needs each item's own action: Put -> PutItem, Update -> UpdateItem,
+/// Delete -> DeleteItem, ConditionCheck -> ConditionCheckItem (none is used).
+fn dynamodb_allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
+    BTreeMap::from([
+        // event_store/dynamo.rs: `load` queries a stream; an append puts each event
+        // (a Put in its transaction).
+        ("EventsTable", &["dynamodb:Query", "dynamodb:PutItem"][..]),
+        // event_store/dynamo.rs: `view` (get_consistent) and the append's Update of the
+        // read model (never a Put: it keeps published_version); event_store/sweep.rs:
+        // `publish_state` (GetItem), `defer` and `mark_published` (UpdateItem).
+        (
+            "DepositsTable",
+            &["dynamodb:GetItem", "dynamodb:UpdateItem"],
+        ),
+        // event_store/dynamo.rs: `idempotency_record`, the claim's Put in the append's
+        // transaction, `transition_idempotency`.
+        (
+            "IdempotencyTable",
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ],
+        ),
+        // merchants/dynamo.rs: `merchant_for` (register and revoke are paygate-ops', not
+        // a function's).
+        ("MerchantsTable", &["dynamodb:GetItem"]),
+        // event_store/dynamo.rs: `find_by_external_id`, `lookup_put` in the transaction.
+        ("LookupsTable", &["dynamodb:GetItem", "dynamodb:PutItem"]),
+        // event_store/ledger.rs: `read_head` and `read_deferred` (Query), the head, entry
+        // and deferred Puts and the folded Deletes in `ledger_writes`/`deferred_writes`;
+        // event_store/lists.rs: `entries` (Query).
+        (
+            "LedgerTable",
+            &["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+        ),
+        // registry/dynamo.rs: `list` (Scan), `read` (get_consistent), the conditional
+        // status and config updates.
+        (
+            "GatewaysTable",
+            &["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:UpdateItem"],
+        ),
+    ])
+}
+
+/// What a table's indexes may be asked: event_store/sweep.rs (`by_sweep_due`,
+/// `by_outbox`) and event_store/lists.rs (`by_merchant`, `by_merchant_payouts`) query.
+const DYNAMODB_INDEX_ALLOWED: &[&str] = &["dynamodb:Query"];
+
+/// The DynamoDB grants outside the allow-list, and grants on what is no table or index
+/// of the template.
+fn dynamodb_problems(template: &Value) -> Vec<String> {
+    let allowed = dynamodb_allowed();
+    let mut problems = Vec::new();
+    for (table, _) in resources_of(template, "AWS::DynamoDB::Table") {
+        if !allowed.contains_key(table) {
+            problems.push(format!(
+                "{table} has no allow-list: derive one from its adapter"
+            ));
+        }
+    }
+    for statement in statements(template) {
+        let actions: Vec<&str> = statement
+            .actions()
+            .into_iter()
+            .filter(|a| a.to_ascii_lowercase().starts_with("dynamodb:"))
+            .collect();
+        if actions.is_empty() {
+            continue;
+        }
+        for resource in statement.resources() {
+            let Some((table, index)) = table_of(resource) else {
+                problems.push(format!(
+                    "{}: DynamoDB actions on {resource:?}",
+                    statement.owner
+                ));
+                continue;
+            };
+            let indexes = template["Resources"][table]["Properties"]["GlobalSecondaryIndexes"]
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default();
+            let permitted = match index {
+                None => allowed.get(table).copied().unwrap_or_default(),
+                Some(name)
+                    if indexes
+                        .iter()
+                        .any(|i| i["IndexName"].as_str() == Some(name)) =>
+                {
+                    DYNAMODB_INDEX_ALLOWED
+                }
+                Some(name) => {
+                    problems.push(format!("{}: no index {table}/{name}", statement.owner));
+                    continue;
+                }
+            };
+            for action in &actions {
+                if !permitted.contains(action) {
+                    let on = index.map_or(table.to_owned(), |i| format!("{table}/index/{i}"));
+                    let under = statement
+                        .condition
+                        .map(|c| format!(" (if {c})"))
+                        .unwrap_or_default();
+                    problems.push(format!("{}: {action} on {on}{under}", statement.owner));
+                }
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn no_function_may_put_deposits_and_every_dynamodb_grant_is_one_the_code_uses() {
+    let template = parse(TEMPLATE);
+    let all = statements(&template);
+    assert!(
+        all.iter()
+            .filter(|s| s.actions().iter().any(|a| a.starts_with("dynamodb:")))
+            .count()
+            >= 10,
+        "the walk found too few DynamoDB statements"
+    );
+    for statement in &all {
+        for resource in statement.resources() {
+            assert!(
+                !(table_of(resource) == Some(("DepositsTable", None))
+                    && statement.actions().contains(&"dynamodb:PutItem")),
+                "{} may PutItem on the deposits table",
+                statement.owner
+            );
+        }
+    }
+    assert_eq!(dynamodb_problems(&template), Vec::<String>::new());
+
+    // The same check on broken templates finds what is wrong.
+    let put_deposits = broken(
+        "              Action: [dynamodb:GetItem, dynamodb:UpdateItem]\n              Resource: !GetAtt DepositsTable.Arn\n            # A submission",
+        "              Action: [dynamodb:GetItem, dynamodb:UpdateItem, dynamodb:PutItem]\n              Resource: !GetAtt DepositsTable.Arn\n            # A submission",
+    );
+    assert_eq!(
+        dynamodb_problems(&put_deposits),
+        ["GatewayProcessorFunction: dynamodb:PutItem on DepositsTable"]
+    );
+    let any_index = broken(
+        "                - !Sub \"${DepositsTable.Arn}/index/by_merchant_payouts\"",
+        "                - !Sub \"${DepositsTable.Arn}/index/*\"",
+    );
+    assert_eq!(
+        dynamodb_problems(&any_index),
+        ["DepositIntakeFunction: no index DepositsTable/*"]
+    );
+    let scan_merchants = broken(
+        "              Action: [dynamodb:GetItem]\n              Resource: !GetAtt MerchantsTable.Arn",
+        "              Action: [dynamodb:GetItem, dynamodb:Scan]\n              Resource: !GetAtt MerchantsTable.Arn",
+    );
+    assert_eq!(
+        dynamodb_problems(&scan_merchants),
+        ["DepositIntakeFunction: dynamodb:Scan on MerchantsTable"]
+    );
+    let conditional = broken(
+        "            - Effect: Allow\n              Action: [dynamodb:Scan]\n              Resource: !GetAtt GatewaysTable.Arn",
+        "            - !If\n              - HasAlarmEmail\n              - Effect: Allow\n                Action: [dynamodb:Scan, dynamodb:DeleteItem]\n                Resource: !GetAtt GatewaysTable.Arn\n              - !Ref AWS::NoValue",
+    );
+    assert_eq!(
+        dynamodb_problems(&conditional),
+        ["DepositIntakeFunction: dynamodb:DeleteItem on GatewaysTable (if HasAlarmEmail)"]
+    );
+}
