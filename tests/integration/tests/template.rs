@@ -721,3 +721,121 @@ fn no_function_may_put_deposits_and_every_dynamodb_grant_is_one_the_code_uses() 
         ["DepositIntakeFunction: dynamodb:DeleteItem on GatewaysTable (if HasAlarmEmail)"]
     );
 }
+
+/// What is wrong with the KMS grants: one not under `HasFieldKeysKmsKey`, on another
+/// key than `FieldKeysKmsKeyArn`, other than `kms:Decrypt` through Secrets Manager, or a
+/// function reading the field keys without one (or one that does not read them with one).
+fn kms_problems(template: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let parameter = &template["Parameters"]["FieldKeysKmsKeyArn"];
+    if parameter["Default"].as_str() != Some("") {
+        problems.push("FieldKeysKmsKeyArn does not default to empty".to_owned());
+    }
+    let condition = &template["Conditions"]["HasFieldKeysKmsKey"];
+    let expected = parse("!Not [!Equals [!Ref FieldKeysKmsKeyArn, \"\"]]");
+    if *condition != expected {
+        problems.push(format!("HasFieldKeysKmsKey is {condition:?}"));
+    }
+    let all = statements(template);
+    let mut readers = BTreeSet::new();
+    let mut granted = BTreeMap::<&str, usize>::new();
+    for statement in &all {
+        let actions = statement.actions();
+        if actions.contains(&"secretsmanager:GetSecretValue")
+            && statement
+                .resources()
+                .iter()
+                .any(|r| reference(r) == Some("FieldKeysSecretArn"))
+        {
+            readers.insert(statement.owner);
+        }
+        if !actions
+            .iter()
+            .any(|a| a.to_ascii_lowercase().starts_with("kms:"))
+        {
+            continue;
+        }
+        *granted.entry(statement.owner).or_default() += 1;
+        let owner = statement.owner;
+        if statement.condition != Some("HasFieldKeysKmsKey") {
+            problems.push(format!("{owner}: KMS under {:?}", statement.condition));
+        }
+        if actions != ["kms:Decrypt"] {
+            problems.push(format!("{owner}: KMS actions {actions:?}"));
+        }
+        let resources = statement.resources();
+        if resources.len() != 1 || reference(resources[0]) != Some("FieldKeysKmsKeyArn") {
+            problems.push(format!("{owner}: KMS on {resources:?}"));
+        }
+        let via = &statement.body["Condition"]["StringEquals"]["kms:ViaService"];
+        let secrets_manager = tagged(via, "Sub")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.starts_with("secretsmanager."));
+        if !secrets_manager {
+            problems.push(format!("{owner}: KMS not limited to Secrets Manager"));
+        }
+    }
+    for reader in &readers {
+        if granted.get(reader) != Some(&1) {
+            problems.push(format!(
+                "{reader} reads the field keys without one KMS grant"
+            ));
+        }
+    }
+    for owner in granted.keys() {
+        if !readers.contains(owner) {
+            problems.push(format!("{owner} has KMS but does not read the field keys"));
+        }
+    }
+    problems
+}
+
+#[test]
+fn kms_decrypt_is_granted_only_under_the_key_parameters_condition() {
+    let template = parse(TEMPLATE);
+    assert_eq!(kms_problems(&template), Vec::<String>::new());
+    let readers: BTreeSet<&str> = statements(&template)
+        .into_iter()
+        .filter(|s| s.condition == Some("HasFieldKeysKmsKey"))
+        .map(|s| s.owner)
+        .collect();
+    assert_eq!(
+        readers,
+        BTreeSet::from(["DepositIntakeFunction", "GatewayProcessorFunction"])
+    );
+    // The raw text agrees: no KMS action (`kms:<Action>`) the walk above missed, outside
+    // comments and the `kms:ViaService` condition key.
+    let kms_lines = TEMPLATE
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.starts_with('#'))
+        .filter(|line| {
+            line.match_indices("kms:").any(|(at, _)| {
+                let action = &line[at + 4..];
+                action.starts_with(|c: char| c.is_ascii_uppercase())
+                    && !action.starts_with("ViaService")
+            })
+        })
+        .count();
+    assert_eq!(kms_lines, readers.len());
+
+    // The same check on broken templates finds what is wrong.
+    let unconditional = broken(
+        "      Policies:\n        - Statement:\n            - Effect: Allow\n              Action: [events:PutEvents]",
+        "      Policies:\n        - Statement:\n            - Effect: Allow\n              Action: [kms:Decrypt]\n              Resource: !Ref FieldKeysKmsKeyArn\n            - Effect: Allow\n              Action: [events:PutEvents]",
+    );
+    assert_eq!(
+        kms_problems(&unconditional),
+        [
+            "HealthProbeFunction: KMS under None",
+            "HealthProbeFunction: KMS not limited to Secrets Manager",
+            "HealthProbeFunction has KMS but does not read the field keys"
+        ]
+    );
+    let other_condition =
+        parse(&TEMPLATE.replacen("- HasFieldKeysKmsKey\n", "- HasAlarmEmail\n", 1));
+    assert_eq!(
+        kms_problems(&other_condition),
+        ["DepositIntakeFunction: KMS under Some(\"HasAlarmEmail\")"]
+    );
+}
