@@ -82,6 +82,10 @@ fn refund_error(error: RefundError) -> ApiError {
             format!("a refund of {requested} exceeds the {remaining} left to refund"),
         )
         .with_param("amount"),
+        RefundError::Refused(TransitionError::TooManyRefunds { max }) => ApiError::new(
+            ErrorCode::RefundLimitReached,
+            format!("a deposit takes at most {max} refunds; this one has them all"),
+        ),
         // Payouts draw on the balance refunds come out of: a refund may no longer fit.
         RefundError::BalanceInsufficient(short) => ApiError::new(
             ErrorCode::BalanceInsufficient,

@@ -2,7 +2,7 @@
 //! THEN it is accepted with the expected state, or refused with a reason and no change.
 
 use paygate_domain::deposit::{
-    AttemptState, Deposit, DepositEvent, DepositStatus, TransitionError,
+    AttemptState, Deposit, DepositEvent, DepositStatus, MAX_REFUNDS, TransitionError,
 };
 use paygate_kit::streams::*;
 
@@ -683,4 +683,30 @@ fn the_view_shows_what_the_merchant_sees() {
     assert_eq!(json["status"], "partially_refunded");
     assert_eq!(json["amount"], 10_099);
     assert_eq!(json["currency"], "AED");
+}
+
+#[test]
+fn a_deposit_takes_a_bounded_number_of_refunds_but_paygates_own_are_never_refused() {
+    // GIVEN a deposit refunded one minor unit at a time, as often as it may be
+    let mut stream = Stream::succeeded(10_099);
+    for k in 0..MAX_REFUNDS {
+        stream = stream.then(refund_requested(k as u8, 1));
+    }
+    // THEN one more of the merchant's is refused, even with money left to refund
+    assert!(stream.deposit.refundable_remaining() > 0);
+    assert_refused(
+        &mut stream,
+        refund_requested(200, 1),
+        TransitionError::TooManyRefunds { max: MAX_REFUNDS },
+    );
+    // ... while paygate's refund of a stray charge still goes through
+    let reversal = DepositEvent::RefundRequested {
+        refund_id: refund_id(201),
+        amount: paygate_domain::money::Amount::new(500).unwrap(),
+        charge: Some(paygate_domain::deposit::ChargeRef {
+            gateway: "psp_b".into(),
+            external_id: "ext_stray".into(),
+        }),
+    };
+    stream.record(reversal).unwrap();
 }

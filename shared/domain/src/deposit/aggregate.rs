@@ -46,6 +46,9 @@ pub enum TransitionError {
     NoPendingRefund(RefundId),
     #[error("refund of {requested} exceeds the {remaining} left to refund")]
     RefundExceedsRemaining { requested: u64, remaining: u64 },
+    /// A deposit's stream is replayed on every command: merchants' refunds are bounded.
+    #[error("a deposit takes at most {max} refunds")]
+    TooManyRefunds { max: usize },
     /// A resumed attempt's first call may have charged: "nothing was done" on a later
     /// call says nothing about it, so only a definite answer closes the attempt.
     #[error("attempt {0} was resumed; only a definite answer from its gateway closes it")]
@@ -55,6 +58,10 @@ pub enum TransitionError {
     #[error("charge {0} is already being refunded or was refunded")]
     ChargeAlreadyReversed(String),
 }
+
+/// The most refunds a merchant may ask of one deposit (paygate's own refunds of stray
+/// charges are never refused): each adds events to a stream every command replays.
+pub const MAX_REFUNDS: usize = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptState {
@@ -282,6 +289,10 @@ impl Deposit {
                 }
                 if self.refunds.iter().any(|r| r.id == *refund_id) {
                     return Err(TransitionError::DuplicateRefund(*refund_id));
+                }
+                let merchants_refunds = self.refunds.iter().filter(|r| r.charge.is_none()).count();
+                if merchants_refunds >= MAX_REFUNDS {
+                    return Err(TransitionError::TooManyRefunds { max: MAX_REFUNDS });
                 }
                 let remaining = self.refundable_remaining();
                 if amount.minor() > remaining {

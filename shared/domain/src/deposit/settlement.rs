@@ -482,6 +482,18 @@ impl Deposit {
         vec![DepositEvent::PaymentAnomalyDetected { anomaly }]
     }
 
+    /// Whether the deposit holds as many contradicting reports as it keeps
+    /// ([`MAX_CONTRADICTIONS`]): it is already in front of a person, and every report a
+    /// gateway invents would otherwise grow a stream every command replays.
+    pub fn contradictions_full(&self) -> bool {
+        let recorded = self
+            .anomalies
+            .iter()
+            .filter(|a| a.kind == AnomalyKind::OutcomeContradiction)
+            .count();
+        recorded >= MAX_CONTRADICTIONS
+    }
+
     /// The attempt that submitted the deposit's payment, if any.
     pub fn submitted_attempt(&self) -> Option<&Attempt> {
         self.attempts
@@ -500,6 +512,9 @@ impl Deposit {
             .unwrap_or_default()
     }
 }
+
+/// The most contradicting reports (no money moved) one deposit records.
+pub const MAX_CONTRADICTIONS: usize = 20;
 
 /// What a merchant reads when a gateway could not be reached (the cause is in the logs).
 pub const UNREACHABLE: &str = "the gateway could not be reached or did not answer in time";
