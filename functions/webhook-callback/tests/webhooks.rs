@@ -99,20 +99,27 @@ async fn a_soap_success_and_a_json_failure_are_applied_too() {
 }
 
 #[tokio::test]
-async fn the_callers_correlation_id_is_carried_into_the_recorded_event() {
+async fn the_outcome_event_carries_the_deposits_correlation_id_not_the_webhooks() {
     // GIVEN a submitted deposit
     let world = World::new();
     let id = world.submitted_deposit(ACME, "pay_c").await;
+    let requested = world.events(id).await[0].correlation_id.clone();
 
-    // WHEN the webhook carries X-Correlation-Id
+    // WHEN the webhook carries an X-Correlation-Id of its own
     let body = Body::Text(succeeded(ACME, "evt_c", "pay_c"));
     let correlated = [("x-correlation-id", "corr-webhook-7")];
     let reply = world.send(world.signed_post(ACME, &correlated, body)).await;
 
-    // THEN the outcome event carries it
+    // THEN the outcome event carries the deposit's, so one id follows it end to end (the
+    // webhook's own is in the webhook's log lines), and names the gateway event
     reply.assert_applied("recorded", "succeeded");
     let events = world.events(id).await;
-    assert_eq!(events[3].correlation_id.0, "corr-webhook-7");
+    assert_ne!(requested.0, "corr-webhook-7");
+    assert!(
+        events.iter().all(|e| e.correlation_id == requested),
+        "{events:?}"
+    );
+    assert_eq!(events[3].causation_id.as_deref(), Some("acme:evt_c"));
 }
 
 // ================================================================ authentication

@@ -710,3 +710,37 @@ fn a_deposit_takes_a_bounded_number_of_refunds_but_paygates_own_are_never_refuse
     };
     stream.record(reversal).unwrap();
 }
+
+#[test]
+fn later_events_carry_the_correlation_id_of_the_request_they_follow() {
+    use paygate_domain::ids::CorrelationId;
+    let webhook = CorrelationId("corr-webhook".into());
+    let mut stream = Stream::succeeded(10_099);
+    let deposits = stream.events[0].correlation_id.clone();
+    // A merchant's refund request keeps its own id ...
+    let asked = CorrelationId("corr-refund".into());
+    assert_eq!(
+        stream
+            .deposit
+            .correlation_for(&refund_requested(1, 100), &asked),
+        asked
+    );
+    let mut request = stream.next(refund_requested(1, 100));
+    request.correlation_id = asked.clone();
+    stream.apply(request).unwrap();
+    // ... and so does every later event of that refund, whoever caused it
+    assert_eq!(
+        stream
+            .deposit
+            .correlation_for(&refund_succeeded(1), &webhook),
+        asked
+    );
+    // Everything else carries the deposit's
+    assert_eq!(
+        stream
+            .deposit
+            .correlation_for(&deposit_failed("late"), &webhook),
+        deposits
+    );
+    assert_ne!(deposits, webhook);
+}
