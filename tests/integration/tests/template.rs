@@ -36,7 +36,14 @@ fn global_variables() -> BTreeSet<String> {
 fn every_resource_variable_in_the_template_is_read_and_every_resource_is_named() {
     let read = resource_variables();
     let set = global_variables();
-    let not_resources = ["PAYGATE_CONFIG_REVISION", "AWS_ENDPOINT_URL"];
+    let not_resources = [
+        "PAYGATE_CONFIG_REVISION",
+        "AWS_ENDPOINT_URL",
+        "PAYGATE_STAGE",
+    ];
+    // The stage names the metrics' namespace: read by the telemetry crate, not Resources.
+    let telemetry = include_str!("../../../shared/telemetry/src/lib.rs");
+    assert!(telemetry.contains("std::env::var(\"PAYGATE_STAGE\")"));
     for variable in &set {
         assert!(
             read.contains(variable) || not_resources.contains(&variable.as_str()),
