@@ -185,8 +185,10 @@ fn mutated_header(
     })
 }
 
-/// A case: the sender's secrets, the receiver's, the time, the body and a mutated header.
-fn mutated_case() -> impl Strategy<Value = (Vec<Vec<u8>>, Vec<Vec<u8>>, i64, Vec<u8>, String)> {
+/// A case: the receiver's secrets, the body and a header signed with the sender's, mutated.
+type Case = (Vec<Vec<u8>>, Vec<u8>, String);
+
+fn mutated_case() -> impl Strategy<Value = Case> {
     (
         prop::collection::vec(secret(), 1..3),
         prop::collection::vec(secret(), 0..3),
@@ -201,7 +203,7 @@ fn mutated_case() -> impl Strategy<Value = (Vec<Vec<u8>>, Vec<Vec<u8>>, i64, Vec
                 accepted.push(sent[0].clone());
             }
             let header = mutated_header(&sent, t, &body);
-            (Just(sent), Just(accepted), Just(t), Just(body), header)
+            (Just(accepted), Just(body), header)
         })
 }
 
@@ -257,7 +259,7 @@ proptest! {
 
     #[test]
     fn mutated_headers_verify_only_by_the_documented_rule(
-        (_sent, accepted, _t, body, header) in mutated_case(),
+        (accepted, body, header) in mutated_case(),
         now in prop_oneof![Just(NOW), timestamp()],
     ) {
         let secrets: Vec<&[u8]> = accepted.iter().map(Vec::as_slice).collect();
