@@ -35,7 +35,7 @@ fn bounded_bytes(body: &Body, max: usize) -> Result<&[u8], ApiError> {
     Ok(bytes)
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {
     match header_str(headers, IDEMPOTENCY_HEADER) {
         None => IdempotencyKey::parse(None),
         Some(Ok(value)) => IdempotencyKey::parse(Some(value)),

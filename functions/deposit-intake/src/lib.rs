@@ -7,6 +7,8 @@
 mod body;
 mod config;
 mod create;
+#[cfg(test)]
+mod fuzz;
 mod gateways;
 pub mod key_cache;
 mod lists;

@@ -14,7 +14,8 @@ use paygate_domain::service::refund::{
     CREATE_REFUND, RefundCreated, RefundError, RefundInput, request_refund,
 };
 use paygate_domain::validation::parse_amount;
-use paygate_domain::{CorrelationId, DepositId, MerchantId};
+use paygate_domain::{Amount, CorrelationId, DepositId, MerchantId};
+use serde_json::Value;
 
 pub async fn create_refund(
     app: &Intake,
@@ -25,20 +26,7 @@ pub async fn create_refund(
 ) -> Answer {
     tracing::Span::current().record("deposit_id", tracing::field::display(deposit_id));
     let (key, body) = keyed_json(app, &request, true)?;
-    let object = body
-        .as_object()
-        .ok_or_else(|| ApiError::new(ErrorCode::BodyInvalid, "the body must be a JSON object"))?;
-    if let Some(unknown) = object.keys().find(|k| k.as_str() != "amount") {
-        return Err(ApiError::new(
-            ErrorCode::ParameterUnknown,
-            format!("{unknown} is not a known parameter"),
-        )
-        .with_param(unknown.clone()));
-    }
-    let amount = match object.get("amount") {
-        None | Some(serde_json::Value::Null) => None,
-        value => Some(parse_amount(value, "amount")?),
-    };
+    let amount = refund_amount(&body)?;
     // The deposit is part of what is asked: the same key on another deposit is a new request.
     let mut fingerprinted = body.clone();
     if let Some(object) = fingerprinted.as_object_mut() {
@@ -64,6 +52,25 @@ pub async fn create_refund(
     };
     tracing::info!(refund_id = %refund.refund_id, replayed, "refund accepted");
     Ok(accepted(&RefundResponse::new(refund, deposit), replayed))
+}
+
+/// The body's `amount`: `None` (absent or `null`) for all that is left. Nothing else
+/// may be in it.
+pub(crate) fn refund_amount(body: &Value) -> Result<Option<Amount>, ApiError> {
+    let object = body
+        .as_object()
+        .ok_or_else(|| ApiError::new(ErrorCode::BodyInvalid, "the body must be a JSON object"))?;
+    if let Some(unknown) = object.keys().find(|k| k.as_str() != "amount") {
+        return Err(ApiError::new(
+            ErrorCode::ParameterUnknown,
+            format!("{unknown} is not a known parameter"),
+        )
+        .with_param(unknown.clone()));
+    }
+    Ok(match object.get("amount") {
+        None | Some(Value::Null) => None,
+        value => Some(parse_amount(value, "amount")?),
+    })
 }
 
 fn refund_error(error: RefundError) -> ApiError {

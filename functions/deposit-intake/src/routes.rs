@@ -10,7 +10,7 @@ use paygate_domain::deposit::Direction;
 use paygate_domain::{DepositId, MerchantId};
 use tracing::{Instrument, field};
 
-enum Route {
+pub(crate) enum Route {
     /// `/v1/deposits` or `/v1/payouts`.
     List(Direction),
     One(Direction, DepositId),
@@ -25,7 +25,7 @@ enum Route {
 
 impl Route {
     /// The route as API Gateway names it, for the span's `path`.
-    fn template(&self) -> &'static str {
+    pub(crate) fn template(&self) -> &'static str {
         use Direction::{Deposit, Payout};
         match self {
             Route::List(Deposit) => "/v1/deposits",
@@ -44,7 +44,7 @@ impl Route {
 
 /// The route `path` names exactly: a trailing slash or an empty segment names none, as
 /// the spec's paths are written.
-fn route(path: &str) -> Option<Route> {
+pub(crate) fn route(path: &str) -> Option<Route> {
     let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
     if segments.iter().any(|segment| segment.is_empty()) {
         return None;
@@ -215,6 +215,30 @@ mod tests {
         ] {
             assert!(route(&path).is_none(), "{path:?}");
         }
+    }
+
+    /// Found by the fuzzer (`src/fuzz.rs`): the simple, braced and URN forms of an id
+    /// named the same deposit as its hyphenated form.
+    #[test]
+    fn only_the_hyphenated_id_names_a_deposit() {
+        let id = DepositId(uuid::Uuid::now_v7());
+        for other in [
+            id.0.simple().to_string(),
+            id.0.braced().to_string(),
+            id.0.urn().to_string(),
+        ] {
+            assert!(
+                matches!(
+                    route(&format!("/v1/deposits/{other}")),
+                    Some(Route::Unknown(_))
+                ),
+                "{other}"
+            );
+        }
+        let upper = id.to_string().to_ascii_uppercase();
+        assert!(
+            matches!(route(&format!("/v1/payouts/{upper}")), Some(Route::One(_, d)) if d == id)
+        );
     }
 
     #[test]

@@ -181,6 +181,69 @@ fn bad_signature() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::gateway_in;
+    use proptest::prelude::*;
+    use proptest::sample::{Index, select};
+    use proptest::test_runner::FileFailurePersistence;
+
+    /// Proptest's defaults, so `PROPTEST_CASES` sets the cases (at scale:
+    /// `PROPTEST_CASES=500000 cargo test --release -p webhook-callback --lib`); a failure
+    /// is kept in the crate's `proptest-regressions/`.
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+                "proptest-regressions/fuzz.txt",
+            ))),
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// A webhook path, or a near miss: slashes, dots, encodings, unicode, long names.
+    fn path() -> impl Strategy<Value = String> {
+        let name = prop_oneof![
+            "[a-z_]{1,20}",
+            any::<String>(),
+            "[/.%2Fa ]{0,6}",
+            (0usize..2000).prop_map(|n| "a".repeat(n)),
+        ];
+        let prefix = select(vec![
+            "/webhooks/",
+            "/webhooks",
+            "/webhooks//",
+            "//webhooks/",
+            "/Webhooks/",
+            "webhooks/",
+            "",
+        ]);
+        let suffix = select(vec!["", "", "/", "/x", "?a=1", "%2F"]);
+        prop_oneof![
+            (prefix, name, suffix).prop_map(|(p, n, s)| format!("{p}{n}{s}")),
+            any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn a_gateway_is_named_only_by_the_exact_webhook_path(path in path(), cut in any::<Index>()) {
+            let mut end = cut.index(path.len() + 1);
+            while !path.is_char_boundary(end) {
+                end -= 1;
+            }
+            for path in [path.as_str(), &path[..end]] {
+                if let Some(name) = gateway_in(path) {
+                    prop_assert!(!name.is_empty() && !name.contains('/'));
+                    prop_assert_eq!(format!("/webhooks/{name}"), path);
+                }
+            }
+        }
+
+        #[test]
+        fn every_plain_gateway_name_is_read_back(name in "[A-Za-z0-9_.-]{1,64}") {
+            let path = format!("/webhooks/{name}");
+            prop_assert_eq!(gateway_in(&path), Some(name.as_str()));
+        }
+    }
 
     #[test]
     fn only_the_exact_webhook_path_names_a_gateway() {

@@ -17,10 +17,8 @@ pub fn parse_json_strictly(bytes: &[u8]) -> Result<Value, StrictJsonError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = StrictValue::deserialize(&mut deserializer).map_err(|error| {
         let text = error.to_string();
-        match text.strip_prefix(DUPLICATE_PREFIX) {
-            Some(rest) => StrictJsonError::DuplicateKey(
-                rest.split(" at line").next().unwrap_or("").to_owned(),
-            ),
+        match text.strip_prefix(DUPLICATE_PREFIX).and_then(quoted_key) {
+            Some(key) => StrictJsonError::DuplicateKey(key),
             None => StrictJsonError::Invalid,
         }
     })?;
@@ -29,6 +27,15 @@ pub fn parse_json_strictly(bytes: &[u8]) -> Result<Value, StrictJsonError> {
 }
 
 const DUPLICATE_PREFIX: &str = "duplicate key ";
+
+/// The key at the start of `rest`, written there as a JSON string (what follows it is
+/// serde_json's position): whole, whatever it holds, " at line" included.
+fn quoted_key(rest: &str) -> Option<String> {
+    serde_json::Deserializer::from_str(rest)
+        .into_iter::<String>()
+        .next()?
+        .ok()
+}
 
 struct StrictValue(Value);
 
@@ -79,7 +86,9 @@ impl<'de> Visitor<'de> for StrictVisitor {
         while let Some(key) = map.next_key::<String>()? {
             let StrictValue(value) = map.next_value()?;
             if object.insert(key.clone(), value).is_some() {
-                return Err(de::Error::custom(format!("{DUPLICATE_PREFIX}{key}")));
+                // Quoted, so the key comes back whole from the message.
+                let quoted = Value::String(key).to_string();
+                return Err(de::Error::custom(format!("{DUPLICATE_PREFIX}{quoted}")));
             }
         }
         Ok(Value::Object(object))

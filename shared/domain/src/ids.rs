@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use uuid::Uuid;
 
+/// The length of a hyphenated UUID (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`).
+const HYPHENATED_LEN: usize = 36;
+
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -12,8 +15,14 @@ macro_rules! uuid_id {
         pub struct $name(pub Uuid);
 
         impl $name {
+            /// The id written as it is shown: hyphenated (`8-4-4-4-12` hex digits, either
+            /// case). The simple, braced and URN forms `uuid` also reads name nothing, so
+            /// one object has one path and one cursor.
             pub fn parse(text: &str) -> Option<Self> {
-                Uuid::parse_str(text).ok().map(Self)
+                // Of the forms `uuid` reads, only the hyphenated one is 36 bytes long.
+                (text.len() == HYPHENATED_LEN)
+                    .then(|| Uuid::parse_str(text).ok().map(Self))
+                    .flatten()
             }
         }
 
@@ -74,5 +83,29 @@ impl CorrelationId {
 impl fmt::Display for CorrelationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by `tests/fuzz_parsers.rs`: `uuid` also reads `0195…` without hyphens, in
+    /// braces and as a URN, so one deposit had several paths and cursors.
+    #[test]
+    fn ids_are_read_only_hyphenated() {
+        let id = DepositId(Uuid::from_u128(0x0195_f0a2_7c1e_7d43_9a51_3c2b_8e4f_6a10));
+        let hyphenated = "0195f0a2-7c1e-7d43-9a51-3c2b8e4f6a10";
+        assert_eq!(DepositId::parse(hyphenated), Some(id));
+        assert_eq!(DepositId::parse(&hyphenated.to_ascii_uppercase()), Some(id));
+        for other in [
+            "0195f0a27c1e7d439a513c2b8e4f6a10".to_owned(),
+            format!("{{{hyphenated}}}"),
+            format!("urn:uuid:{hyphenated}"),
+            "00000000000000000000000000000000".to_owned(),
+        ] {
+            assert_eq!(DepositId::parse(&other), None, "{other}");
+            assert_eq!(RefundId::parse(&other), None, "{other}");
+        }
     }
 }

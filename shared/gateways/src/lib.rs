@@ -20,6 +20,8 @@ mod cache;
 mod classify;
 mod config;
 pub mod connector;
+#[cfg(test)]
+mod fuzz;
 pub mod json;
 pub mod soap;
 #[cfg(test)]

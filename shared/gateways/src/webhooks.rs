@@ -7,6 +7,7 @@
 //! payout's stream by it. Each event type requires its own id field (a payment or refund
 //! event its payment id, a payout event its payout id) and ignores the other.
 
+use crate::classify::{present, psp_code};
 use paygate_domain::gateways::WireFormat;
 use paygate_domain::ports::gateway::{GatewayNotification, NotifiedOutcome};
 use paygate_domain::{Amount, Currency, Money};
@@ -69,12 +70,13 @@ fn parse_json(body: &[u8]) -> Result<GatewayNotification, NotificationError> {
         "payout.failed" => Kind::PayoutFailed,
         other => return Err(NotificationError::UnknownType(other.to_owned())),
     };
-    let external_id = kind
-        .external_id(event.payment_id, event.payout_id)
-        .ok_or(NotificationError::Malformed("json"))?;
+    let malformed = || NotificationError::Malformed("json");
+    let event_id = id(Some(event.id)).ok_or_else(malformed)?;
+    let external_id =
+        id(kind.external_id(event.payment_id, event.payout_id)).ok_or_else(malformed)?;
     let outcome = outcome(kind, event.refund_id, event.failure_code)?;
     Ok(GatewayNotification {
-        event_id: event.id,
+        event_id,
         external_id,
         reference: reference(event.reference)?,
         charged: money(event.amount, &event.currency)?,
@@ -119,17 +121,24 @@ fn parse_soap(body: &[u8]) -> Result<GatewayNotification, NotificationError> {
         "PAYOUT_FAILED" => Kind::PayoutFailed,
         other => return Err(NotificationError::UnknownType(other.to_owned())),
     };
-    let external_id = kind
-        .external_id(event.transaction_id, event.payout_id)
-        .ok_or(NotificationError::Malformed("soap"))?;
+    let malformed = || NotificationError::Malformed("soap");
+    let event_id = id(Some(event.event_id)).ok_or_else(malformed)?;
+    let external_id =
+        id(kind.external_id(event.transaction_id, event.payout_id)).ok_or_else(malformed)?;
     let outcome = outcome(kind, event.refund_id, event.reason_code)?;
     Ok(GatewayNotification {
-        event_id: event.event_id,
+        event_id,
         external_id,
         reference: reference(event.reference)?,
         charged: money(event.amount, &event.currency)?,
         outcome,
     })
+}
+
+/// An id the PSP gave: `None` when blank, else without surrounding whitespace (as the
+/// connectors read the ids in its answers).
+fn id(value: Option<String>) -> Option<String> {
+    present(value.as_deref()).map(str::to_owned)
 }
 
 fn reference(value: String) -> Result<String, NotificationError> {
@@ -172,17 +181,10 @@ fn outcome(
     refund_id: Option<String>,
     code: Option<String>,
 ) -> Result<NotifiedOutcome, NotificationError> {
-    let code = || {
-        code.clone()
-            .filter(|c| !c.is_empty())
-            .unwrap_or_else(|| "failed".to_owned())
-    };
-    let refund = || {
-        refund_id
-            .clone()
-            .filter(|r| !r.is_empty())
-            .ok_or(NotificationError::MissingRefundId)
-    };
+    // Cleaned like the codes in the PSP's answers before it enters the domain: a plain
+    // code, else `failed`.
+    let code = || psp_code(code.as_deref()).unwrap_or_else(|| "failed".to_owned());
+    let refund = || id(refund_id.clone()).ok_or(NotificationError::MissingRefundId);
     Ok(match kind {
         // A payout's outcome is reported as a payment's: the domain tells them apart by
         // the stream the external id finds.
@@ -351,6 +353,58 @@ mod tests {
             ),
             Err(NotificationError::UnknownType(_))
         ));
+    }
+
+    /// Found by `src/fuzz.rs`: a failure code of any text (markup, unicode, control
+    /// characters) went into the domain as it came, and blank ids were taken as ids.
+    #[test]
+    fn codes_are_cleaned_and_ids_must_be_there() {
+        let json = |id: &str, payment: &str, refund: &str, code: &str| {
+            let body = serde_json::json!({ "id": id, "type": "refund.failed", "payment_id": payment,
+                "refund_id": refund, "reference": "dep", "amount": 1, "currency": "AED",
+                "failure_code": code });
+            parse_notification(WireFormat::Json, body.to_string().as_bytes())
+        };
+        let parsed = json(" evt_1 ", " pay_1\t", " ref_1 ", "{~\u{1E836}:<b>").unwrap();
+        assert_eq!(
+            (parsed.event_id.as_str(), parsed.external_id.as_str()),
+            ("evt_1", "pay_1")
+        );
+        assert_eq!(
+            parsed.outcome,
+            NotifiedOutcome::RefundFailed {
+                refund_external_id: "ref_1".into(),
+                code: "failed".into()
+            }
+        );
+        assert_eq!(
+            json("evt_1", "pay_1", "ref_1", " refund_declined ")
+                .unwrap()
+                .outcome,
+            NotifiedOutcome::RefundFailed {
+                refund_external_id: "ref_1".into(),
+                code: "refund_declined".into()
+            }
+        );
+        assert_eq!(
+            json(" ", "pay_1", "ref_1", "x"),
+            Err(NotificationError::Malformed("json"))
+        );
+        assert_eq!(
+            json("evt_1", "", "ref_1", "x"),
+            Err(NotificationError::Malformed("json"))
+        );
+        assert_eq!(
+            json("evt_1", "pay_1", " ", "x"),
+            Err(NotificationError::MissingRefundId)
+        );
+        let soap = br#"<p:Notification xmlns:p="urn:paygate:sim:psp"><p:EventId> </p:EventId>
+            <p:Type>PAYMENT_FAILED</p:Type><p:TransactionId>t</p:TransactionId>
+            <p:Reference>d</p:Reference><p:Amount>100</p:Amount><p:Currency>AED</p:Currency></p:Notification>"#;
+        assert_eq!(
+            parse_notification(WireFormat::Soap, soap),
+            Err(NotificationError::Malformed("soap"))
+        );
     }
 
     fn aed(minor: u64) -> Money {

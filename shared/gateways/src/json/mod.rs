@@ -1,6 +1,6 @@
 //! The JSON REST connector (WIRE.md, format `json`).
 
-mod transformers;
+pub(crate) mod transformers;
 
 use crate::classify::{
     CREATE_PAYMENT, CREATE_PAYOUT, PAYMENT_STATUS, PAYOUT_STATUS, log_payment, log_refund,

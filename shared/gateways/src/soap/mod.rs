@@ -1,7 +1,7 @@
 //! The SOAP 1.1 / XML connector (WIRE.md, format `soap`): one endpoint, `POST /soap`,
 //! the operation named by the `SOAPAction` header and the body element.
 
-mod transformers;
+pub(crate) mod transformers;
 
 use crate::classify::{
     CREATE_PAYMENT, CREATE_PAYOUT, PAYMENT_STATUS, PAYOUT_STATUS, REJECTED_REQUEST, log_payment,
