@@ -9,7 +9,6 @@ use lambda_http::Request;
 use paygate_api::json::canonical_bytes;
 use paygate_api::models::{DepositResponse, PayoutResponse};
 use paygate_domain::deposit::Direction;
-use paygate_domain::idempotency::Fingerprint;
 use paygate_domain::service::intake::{
     CREATE_DEPOSIT, CREATE_PAYOUT, Created, IntakeRequest, request_deposit,
 };
@@ -28,7 +27,7 @@ pub async fn create(
         Direction::Deposit => (parse_deposit_request(&body)?, CREATE_DEPOSIT),
         Direction::Payout => (parse_payout_request(&body)?, CREATE_PAYOUT),
     };
-    let fingerprint = Fingerprint::of(endpoint, &canonical_bytes(&body));
+    let fingerprint = app.cipher.fingerprint(endpoint, &canonical_bytes(&body));
 
     let input = IntakeRequest {
         merchant,

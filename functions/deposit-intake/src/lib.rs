@@ -8,6 +8,7 @@ mod body;
 mod config;
 mod create;
 mod gateways;
+pub mod key_cache;
 mod lists;
 mod read;
 mod refund;

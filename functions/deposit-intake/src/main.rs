@@ -1,5 +1,6 @@
 //! Lambda entry point: build the AWS clients once, then serve API Gateway requests.
 
+use deposit_intake::key_cache::CachedMerchants;
 use deposit_intake::{Intake, IntakeConfig, handle};
 use lambda_http::{Error, service_fn};
 use paygate_aws::secrecy::ExposeSecret;
@@ -13,14 +14,15 @@ async fn main() -> Result<(), Error> {
     let aws = paygate_aws::AwsAdapters::connect().await?;
     // Fetched from Secrets Manager (PAYGATE_FIELD_KEYS_SECRET_ARN) once per cold start.
     let field_keys = aws.secret("PAYGATE_FIELD_KEYS").await?;
+    let clock = Arc::new(SystemClock);
     let intake = Intake {
         store: aws.publishing_store(),
         queue: aws.queue,
-        merchants: aws.merchants,
+        merchants: Arc::new(CachedMerchants::new(aws.merchants, clock.clone())),
         ledger: aws.store.clone(),
         deposits: aws.store.clone(),
         registry: aws.registry,
-        clock: Arc::new(SystemClock),
+        clock,
         ids: Arc::new(RandomIds),
         cipher: Arc::new(FieldCipher::from_spec(field_keys.expose_secret())?),
         config: IntakeConfig::default(),

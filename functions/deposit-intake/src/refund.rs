@@ -10,7 +10,6 @@ use paygate_api::models::RefundResponse;
 use paygate_api::{ApiError, ErrorCode};
 use paygate_domain::deposit::Direction;
 use paygate_domain::deposit::TransitionError;
-use paygate_domain::idempotency::Fingerprint;
 use paygate_domain::service::refund::{
     CREATE_REFUND, RefundCreated, RefundError, RefundInput, request_refund,
 };
@@ -45,7 +44,9 @@ pub async fn create_refund(
     if let Some(object) = fingerprinted.as_object_mut() {
         object.insert("deposit_id".into(), deposit_id.to_string().into());
     }
-    let fingerprint = Fingerprint::of(CREATE_REFUND, &canonical_bytes(&fingerprinted));
+    let fingerprint = app
+        .cipher
+        .fingerprint(CREATE_REFUND, &canonical_bytes(&fingerprinted));
     let input = RefundInput {
         merchant,
         deposit_id,
@@ -81,6 +82,10 @@ fn refund_error(error: RefundError) -> ApiError {
             format!("a refund of {requested} exceeds the {remaining} left to refund"),
         )
         .with_param("amount"),
+        RefundError::Refused(TransitionError::TooManyRefunds { max }) => ApiError::new(
+            ErrorCode::RefundLimitReached,
+            format!("a deposit takes at most {max} refunds; this one has them all"),
+        ),
         // Payouts draw on the balance refunds come out of: a refund may no longer fit.
         RefundError::BalanceInsufficient(short) => ApiError::new(
             ErrorCode::BalanceInsufficient,

@@ -141,6 +141,14 @@ async fn the_card_token_is_never_returned_nor_stored_in_clear() {
     for text in &stored {
         assert!(!text.contains(TOKEN), "token stored in clear: {text}");
     }
+    // AND the request's fingerprint kept with the key is a MAC under the field keys, not
+    // a plain hash of a body that holds the token
+    let record = world.stored_key(MERCHANT_A, "order-A-1").await.unwrap();
+    let fingerprint = record.fingerprint.as_str();
+    assert!(
+        fingerprint.starts_with("ephemeral."),
+        "not keyed: {fingerprint}"
+    );
     // AND the event does hold it, sealed to this deposit
     let DepositEvent::DepositRequested { request, .. } = &events[0].event else {
         panic!("the first event is DepositRequested");
@@ -510,12 +518,13 @@ async fn a_field_with_an_invalid_value_is_refused_naming_it() {
         ("currency", json!("ABC"), "currency_invalid"),
         ("country", json!("XX"), "country_invalid"),
         // amounts that are not positive integers in minor units: zero, negative,
-        // fractional, a string (an integral float such as 100.0 is 100, as JSON Schema's
-        // `integer` is: the spec's `Amount`, and the replay tests of the devstack)
+        // fractional, a string (a whole float such as 100.0 is its integer, as JSON
+        // Schema counts it)
         ("amount", json!(0), "amount_invalid"),
         ("amount", json!(-5), "amount_invalid"),
         ("amount", json!(10.5), "amount_invalid"),
         ("amount", json!("100"), "amount_invalid"),
+        ("amount", json!(0.0), "amount_invalid"),
         // one above the largest accepted (10^18 minor units)
         ("amount", too_large, "amount_too_large"),
     ];

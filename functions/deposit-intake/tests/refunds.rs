@@ -773,9 +773,16 @@ async fn amounts_that_are_not_positive_integers_are_refused_and_nothing_is_writt
     let id = world.deposit_at(1000, Stage::Succeeded).await;
     let before = world.stored_events(id).await.len();
 
-    for amount in [json!(0), json!(-1), json!(1.5), json!("x"), json!("100")] {
-        // WHEN the amount is zero, negative, fractional, not a number or a string (an
-        // integral float such as 100.0 is 100, as the spec's `Amount` says)
+    for amount in [
+        json!(0),
+        json!(-1),
+        json!(1.5),
+        json!("x"),
+        json!(0.0),
+        json!("100"),
+    ] {
+        // WHEN the amount is zero (also as a whole float), negative, fractional, not a
+        // number or a string
         let reply = refund_as(
             &world,
             KEY_A,
@@ -964,4 +971,42 @@ fn commit_between_check_and_load(world: &World) {
                 .await;
             }
         });
+}
+
+#[tokio::test]
+async fn a_deposit_refunded_as_often_as_it_may_be_refuses_one_more_and_writes_nothing() {
+    // GIVEN a succeeded deposit refunded one minor unit at a time, as often as it may be
+    let world = World::new();
+    let id = world.deposit_at(1000, Stage::Succeeded).await;
+    for n in 0..paygate_domain::deposit::MAX_REFUNDS {
+        let key = format!("R{n}");
+        let reply = refund_as(
+            &world,
+            KEY_A,
+            &id.to_string(),
+            Some(&key),
+            r#"{"amount":1}"#,
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{n}: {}", reply.text);
+    }
+    let before = world.stored_events(id).await.len();
+    world.drain_queue();
+    // WHEN one more is asked for, with money still left to refund
+    let reply = refund_as(
+        &world,
+        KEY_A,
+        &id.to_string(),
+        Some("one-more"),
+        r#"{"amount":1}"#,
+    )
+    .await;
+    // THEN 422 refund_limit_reached, and nothing written
+    reply.assert_invalid_request(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "refund_limit_reached",
+        None,
+    );
+    assert_eq!(world.stored_events(id).await.len(), before);
+    assert_left_no_trace(&world, MERCHANT_A, &["one-more"]).await;
 }

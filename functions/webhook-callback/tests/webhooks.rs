@@ -4,7 +4,7 @@
 
 use http::{Method, StatusCode};
 use lambda_http::Body;
-use paygate_domain::deposit::{AnomalyKind, FailureReason};
+use paygate_domain::deposit::{AnomalyKind, FailureReason, MAX_CONTRADICTIONS};
 use paygate_domain::{DepositEvent, DepositStatus};
 use paygate_kit::in_case;
 use paygate_kit::world::webhooks::*;
@@ -99,20 +99,27 @@ async fn a_soap_success_and_a_json_failure_are_applied_too() {
 }
 
 #[tokio::test]
-async fn the_callers_correlation_id_is_carried_into_the_recorded_event() {
+async fn the_outcome_event_carries_the_deposits_correlation_id_not_the_webhooks() {
     // GIVEN a submitted deposit
     let world = World::new();
     let id = world.submitted_deposit(ACME, "pay_c").await;
+    let requested = world.events(id).await[0].correlation_id.clone();
 
-    // WHEN the webhook carries X-Correlation-Id
+    // WHEN the webhook carries an X-Correlation-Id of its own
     let body = Body::Text(succeeded(ACME, "evt_c", "pay_c"));
     let correlated = [("x-correlation-id", "corr-webhook-7")];
     let reply = world.send(world.signed_post(ACME, &correlated, body)).await;
 
-    // THEN the outcome event carries it
+    // THEN the outcome event carries the deposit's, so one id follows it end to end (the
+    // webhook's own is in the webhook's log lines), and names the gateway event
     reply.assert_applied("recorded", "succeeded");
     let events = world.events(id).await;
-    assert_eq!(events[3].correlation_id.0, "corr-webhook-7");
+    assert_ne!(requested.0, "corr-webhook-7");
+    assert!(
+        events.iter().all(|e| e.correlation_id == requested),
+        "{events:?}"
+    );
+    assert_eq!(events[3].causation_id.as_deref(), Some("acme:evt_c"));
 }
 
 // ================================================================ authentication
@@ -504,6 +511,28 @@ async fn a_late_failure_after_success_is_kept_for_audit_once_and_never_applied()
     assert_eq!(world.events(id).await.len(), 5);
 }
 
+#[tokio::test]
+async fn a_deposit_keeps_a_bounded_number_of_contradicting_reports() {
+    // GIVEN a deposit whose success was recorded
+    let world = World::new();
+    let id = world.recorded(Succeeded, ACME, "pay_1", "evt_ok").await;
+    // WHEN the gateway sends more distinct "failed" reports than a deposit keeps
+    for n in 0..MAX_CONTRADICTIONS + 5 {
+        let late = failed(ACME, &format!("evt_late_{n}"), "pay_1");
+        // THEN each is acknowledged (the gateway stops retrying) ...
+        world
+            .deliver(ACME, &late)
+            .await
+            .assert_applied("contradiction_ignored", "succeeded");
+    }
+    // ... but only the first ones are recorded, and the deposit stays succeeded
+    assert_eq!(
+        world.count(id, "PaymentAnomalyDetected").await,
+        MAX_CONTRADICTIONS
+    );
+    assert_eq!(world.view(id).await.status, DepositStatus::Succeeded);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_late_failure_delivered_ten_times_at_once_is_audited_once() {
     // GIVEN a deposit whose success was recorded, on a store where deliveries race
@@ -636,7 +665,7 @@ async fn a_webhook_for_a_payment_not_recorded_yet_is_409_and_writes_nothing() {
         .await;
 
     // THEN 409 deposit_not_ready, so the gateway retries later, and nothing is written
-    reply.assert_invalid_request(StatusCode::CONFLICT, "deposit_not_ready", None);
+    reply.assert_idempotency_error(StatusCode::CONFLICT, "deposit_not_ready");
     world.assert_unchanged(&before, &[pending, submitted]).await;
 }
 
@@ -650,7 +679,7 @@ async fn a_gateway_cannot_settle_another_gateways_payment() {
     let reply = world.report(Succeeded, BRAVO, "evt_1", "pay_1").await;
 
     // THEN external ids are per gateway: bravo has no such payment; nothing changes
-    reply.assert_invalid_request(StatusCode::CONFLICT, "deposit_not_ready", None);
+    reply.assert_idempotency_error(StatusCode::CONFLICT, "deposit_not_ready");
     world.assert_unchanged(&before, &[id]).await;
 }
 

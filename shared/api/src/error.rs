@@ -110,6 +110,8 @@ error_codes! {
     IdempotencyKeyReused => "idempotency_key_reused", UNPROCESSABLE_ENTITY, IdempotencyError;
     DepositNotRefundable => "deposit_not_refundable", UNPROCESSABLE_ENTITY, InvalidRequestError;
     RefundExceedsRemaining => "refund_exceeds_remaining", UNPROCESSABLE_ENTITY, InvalidRequestError;
+    /// The deposit already has as many refunds as one may have.
+    RefundLimitReached => "refund_limit_reached", UNPROCESSABLE_ENTITY, InvalidRequestError;
     /// A safeguard: the refund conflicts with one already recorded.
     RefundRefused => "refund_refused", UNPROCESSABLE_ENTITY, InvalidRequestError;
     /// A payout the merchant's available balance in its currency cannot cover; nothing

@@ -54,7 +54,15 @@ pub struct Resources {
     /// `PAYGATE_EVENT_BUS`, default `paygate-bus`: the EventBridge bus domain events go
     /// to, by name (or ARN).
     pub event_bus: String,
+    /// `PAYGATE_INDEX_SHARDS`, default 1 (1 to [`MAX_INDEX_SHARDS`]; anything else is the
+    /// default): how many partitions the deposits table's two sparse indexes spread
+    /// their items over. Only ever raise it: items stay in the partition they were
+    /// written to until they leave the index.
+    pub index_shards: u32,
 }
+
+/// The most partitions a sparse index is spread over.
+pub const MAX_INDEX_SHARDS: u32 = 32;
 
 impl Default for Resources {
     /// The default names, as if no variable were set.
@@ -91,6 +99,10 @@ impl Resources {
             deposits_dlq: named("PAYGATE_DEPOSITS_DLQ", "paygate-deposits-dlq"),
             deposits_dlq_url: optional("PAYGATE_DEPOSITS_DLQ_URL"),
             event_bus: named("PAYGATE_EVENT_BUS", "paygate-bus"),
+            index_shards: optional("PAYGATE_INDEX_SHARDS")
+                .and_then(|value| value.parse().ok())
+                .filter(|shards| (1..=MAX_INDEX_SHARDS).contains(shards))
+                .unwrap_or(1),
         }
     }
 }
@@ -98,6 +110,23 @@ impl Resources {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_shards_take_a_number_in_range_else_one() {
+        let with = |value: &str| {
+            let value = value.to_owned();
+            Resources::from_lookup(move |name| {
+                (name == "PAYGATE_INDEX_SHARDS").then(|| value.clone())
+            })
+            .index_shards
+        };
+        assert_eq!(Resources::default().index_shards, 1);
+        assert_eq!(with("8"), 8);
+        assert_eq!(with(" 32 "), 32);
+        for ignored in ["0", "33", "-1", "eight", ""] {
+            assert_eq!(with(ignored), 1, "{ignored:?}");
+        }
+    }
 
     #[test]
     fn defaults_match_the_init_script() {

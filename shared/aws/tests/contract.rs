@@ -43,13 +43,18 @@ async fn ledger_stores() -> Stores {
     (store.clone(), store.clone(), store)
 }
 
-/// The store and the index over it: one adapter, seen through both ports. The deposits
-/// table is shared by the cases running in parallel: each case looks at its own deposits.
+/// The store and the index over it: one adapter, seen through both ports, its indexes
+/// spread over 4 partitions (a deployment's `PAYGATE_INDEX_SHARDS`). The deposits table
+/// is shared by the cases running in parallel: each case looks at its own deposits.
 async fn sweep_stores() -> (Arc<dyn EventStore>, Arc<dyn SweepIndex>) {
     let config = emulators().await;
+    let resources = Resources {
+        index_shards: 4,
+        ..Resources::from_env()
+    };
     let store = Arc::new(DynamoEventStore::new(
         aws_sdk_dynamodb::Client::new(&config),
-        &Resources::from_env(),
+        &resources,
     ));
     (store.clone(), store)
 }

@@ -44,27 +44,62 @@ impl IdempotencyKey {
 }
 
 /// A digest of what a request asked for, to tell "the same request again" from "a
-/// different request reusing the key".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Fingerprint(String);
+/// different request reusing the key". Requests' fingerprints are keyed
+/// ([`crate::crypto::FieldCipher::fingerprint`]): a body may hold a clear card token, and
+/// a plain hash of it, kept for days, could be checked against guesses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// What is stored.
+    digest: String,
+    /// The same request's digests under the keys it may have been stored with before
+    /// (older field keys, the unkeyed digest of records written before keying): a match
+    /// with any of them is the same request.
+    also: Vec<String>,
+}
 
 impl Fingerprint {
-    /// `operation` names the endpoint, so a key reused on another endpoint never matches.
+    /// The unkeyed digest (SHA-256) of `canonical_request` on `operation`: what records
+    /// written before keyed fingerprints hold, and what tests use. `operation` names the
+    /// endpoint, so a key reused on another endpoint never matches.
     pub fn of(operation: &str, canonical_request: &[u8]) -> Self {
         let mut hasher = Sha256::new();
         hasher.update(operation.as_bytes());
         hasher.update([0]);
         hasher.update(canonical_request);
-        Self(hex::encode(hasher.finalize()))
+        Self::from_stored(hex::encode(hasher.finalize()))
+    }
+
+    /// `digest`, also matching the same request's `also` digests.
+    pub fn with_alternatives(digest: String, also: Vec<String>) -> Self {
+        Self { digest, also }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.digest
     }
 
-    pub fn from_stored(hex_digest: String) -> Self {
-        Self(hex_digest)
+    pub fn from_stored(digest: String) -> Self {
+        Self {
+            digest,
+            also: Vec::new(),
+        }
+    }
+
+    /// Whether `stored` is this request's fingerprint, under any key it may have used.
+    pub fn matches(&self, stored: &Fingerprint) -> bool {
+        self.digest == stored.digest || self.also.contains(&stored.digest)
+    }
+}
+
+impl Serialize for Fingerprint {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.digest)
+    }
+}
+
+impl<'de> Deserialize<'de> for Fingerprint {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self::from_stored)
     }
 }
 
@@ -132,7 +167,7 @@ pub fn judge(
     fingerprint: &Fingerprint,
     now: OffsetDateTime,
 ) -> Verdict {
-    if &record.fingerprint != fingerprint {
+    if !fingerprint.matches(&record.fingerprint) {
         return Verdict::Mismatch;
     }
     match record.state {

@@ -2,7 +2,7 @@
 //! THEN it is accepted with the expected state, or refused with a reason and no change.
 
 use paygate_domain::deposit::{
-    AttemptState, Deposit, DepositEvent, DepositStatus, TransitionError,
+    AttemptState, Deposit, DepositEvent, DepositStatus, MAX_REFUNDS, TransitionError,
 };
 use paygate_kit::streams::*;
 
@@ -683,4 +683,64 @@ fn the_view_shows_what_the_merchant_sees() {
     assert_eq!(json["status"], "partially_refunded");
     assert_eq!(json["amount"], 10_099);
     assert_eq!(json["currency"], "AED");
+}
+
+#[test]
+fn a_deposit_takes_a_bounded_number_of_refunds_but_paygates_own_are_never_refused() {
+    // GIVEN a deposit refunded one minor unit at a time, as often as it may be
+    let mut stream = Stream::succeeded(10_099);
+    for k in 0..MAX_REFUNDS {
+        stream = stream.then(refund_requested(k as u8, 1));
+    }
+    // THEN one more of the merchant's is refused, even with money left to refund
+    assert!(stream.deposit.refundable_remaining() > 0);
+    assert_refused(
+        &mut stream,
+        refund_requested(200, 1),
+        TransitionError::TooManyRefunds { max: MAX_REFUNDS },
+    );
+    // ... while paygate's refund of a stray charge still goes through
+    let reversal = DepositEvent::RefundRequested {
+        refund_id: refund_id(201),
+        amount: paygate_domain::money::Amount::new(500).unwrap(),
+        charge: Some(paygate_domain::deposit::ChargeRef {
+            gateway: "psp_b".into(),
+            external_id: "ext_stray".into(),
+        }),
+    };
+    stream.record(reversal).unwrap();
+}
+
+#[test]
+fn later_events_carry_the_correlation_id_of_the_request_they_follow() {
+    use paygate_domain::ids::CorrelationId;
+    let webhook = CorrelationId("corr-webhook".into());
+    let mut stream = Stream::succeeded(10_099);
+    let deposits = stream.events[0].correlation_id.clone();
+    // A merchant's refund request keeps its own id ...
+    let asked = CorrelationId("corr-refund".into());
+    assert_eq!(
+        stream
+            .deposit
+            .correlation_for(&refund_requested(1, 100), &asked),
+        asked
+    );
+    let mut request = stream.next(refund_requested(1, 100));
+    request.correlation_id = asked.clone();
+    stream.apply(request).unwrap();
+    // ... and so does every later event of that refund, whoever caused it
+    assert_eq!(
+        stream
+            .deposit
+            .correlation_for(&refund_succeeded(1), &webhook),
+        asked
+    );
+    // Everything else carries the deposit's
+    assert_eq!(
+        stream
+            .deposit
+            .correlation_for(&deposit_failed("late"), &webhook),
+        deposits
+    );
+    assert_ne!(deposits, webhook);
 }

@@ -106,6 +106,23 @@ fn the_owners_answer_settles_its_attempt() {
 }
 
 #[test]
+fn an_unreachable_gateway_is_told_to_the_merchant_without_the_transports_words() {
+    let open = Stream::requested(10_099).then(owned_attempt(1, ME));
+    let cause = "error sending request for url (https://psp-a.internal:8443/v1/payments): \
+                 tcp connect error: Connection refused (os error 111)";
+    let answer = PaymentOutcome::Transient {
+        reason: cause.into(),
+    };
+    let events = open.deposit.settle_call(1, ME, &answer, REVERSAL);
+    let [DepositEvent::AttemptFailed { reason, .. }] = events.as_slice() else {
+        panic!("{events:?}");
+    };
+    assert_eq!(reason.code, "gateway_unavailable");
+    assert_eq!(reason.message, paygate_domain::deposit::UNREACHABLE);
+    assert!(!reason.message.contains("psp-a.internal"));
+}
+
+#[test]
 fn another_deliverys_answer_settles_nothing() {
     let open = Stream::requested(10_099).then(owned_attempt(1, OTHER));
     for answer in [

@@ -79,8 +79,11 @@ impl EmfRecorder {
                 },
             );
         }
+        // A gauge is what this invocation last saw: written once, then forgotten, so a
+        // warm instance does not repeat a state another may have seen change since.
         for (key, gauge) in self.registry.get_gauge_handles() {
             add(&key, vec![f64::from_bits(gauge.load(Ordering::Relaxed))]);
+            self.registry.delete_gauge(&key);
         }
         for (key, histogram) in self.registry.get_histogram_handles() {
             let mut values = Vec::new();
@@ -257,6 +260,26 @@ mod tests {
         );
         assert_eq!(call["_aws"]["Timestamp"], 1_700_000_000_000u64);
         assert!(flushed(&recorder).is_empty(), "a flush starts from zero");
+    }
+
+    #[test]
+    fn a_gauge_is_written_by_the_flush_after_it_is_set_and_not_again() {
+        let recorder = EmfRecorder::new("paygate");
+        let set = |level: f64| {
+            metrics::with_local_recorder(&recorder, || {
+                metrics::gauge!("gateway_breaker_state", "gateway" => "psp_a").set(level);
+            });
+        };
+        set(2.0);
+        let lines = flushed(&recorder);
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert_eq!(lines[0]["gateway_breaker_state"], 2.0);
+        assert!(
+            flushed(&recorder).is_empty(),
+            "a state seen once is written once"
+        );
+        set(0.0);
+        assert_eq!(flushed(&recorder)[0]["gateway_breaker_state"], 0.0);
     }
 
     #[test]

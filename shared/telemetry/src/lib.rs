@@ -30,16 +30,27 @@ where
 
 pub mod emf;
 
+/// The CloudWatch namespace of a stage's metrics, `paygate/<stage>` (the template's
+/// dashboard and alarms read that one only, so stages sharing an account stay apart);
+/// `paygate` when no stage is set.
+pub fn namespace(stage: Option<&str>) -> String {
+    match stage.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(stage) => format!("paygate/{stage}"),
+        None => "paygate".to_owned(),
+    }
+}
+
 /// A function's metrics: recorded through the `metrics` facade, written as CloudWatch
 /// EMF lines on stdout at the end of each invocation.
 #[derive(Clone, Copy)]
 pub struct InvocationMetrics(Option<&'static emf::EmfRecorder>);
 
 impl InvocationMetrics {
-    /// Installs the process's recorder (namespace `paygate`), then `describe` gives the
-    /// metrics their units.
+    /// Installs the process's recorder (namespace [`namespace`] of `PAYGATE_STAGE`), then
+    /// `describe` gives the metrics their units.
     pub fn install(describe: fn()) -> Self {
-        let recorder = emf::install("paygate");
+        let stage = std::env::var("PAYGATE_STAGE").ok();
+        let recorder = emf::install(&namespace(stage.as_deref()));
         describe();
         Self(recorder)
     }
@@ -108,5 +119,12 @@ mod tests {
             spans[0]["xrayTraceId"],
             "Root=1-6753a1b2-0123456789abcdef01234567"
         );
+    }
+
+    #[test]
+    fn each_stage_writes_its_metrics_to_a_namespace_of_its_own() {
+        assert_eq!(super::namespace(Some("prod")), "paygate/prod");
+        assert_eq!(super::namespace(Some(" ")), "paygate");
+        assert_eq!(super::namespace(None), "paygate");
     }
 }

@@ -34,6 +34,7 @@ pub struct DynamoEventStore {
     idempotency_table: String,
     lookups_table: String,
     pub(super) ledger_table: String,
+    pub(super) index_shards: u32,
     page_size: Option<i32>,
 }
 
@@ -48,6 +49,7 @@ impl DynamoEventStore {
             idempotency_table: resources.idempotency_table.clone(),
             lookups_table: resources.lookups_table.clone(),
             ledger_table: resources.ledger_table.clone(),
+            index_shards: resources.index_shards,
             page_size: None,
         }
     }
@@ -133,7 +135,7 @@ impl DynamoEventStore {
             expression,
             mut names,
             mut values,
-        } = items::view_update(&batch.view)?;
+        } = items::view_update(&batch.view, self.index_shards)?;
         let condition = if batch.expected_version == 0 {
             names.insert("#id".into(), DEPOSIT_ID.into());
             "attribute_not_exists(#id)"

@@ -165,7 +165,8 @@ pub(crate) struct ViewUpdate {
 /// Writes the view's attributes, moves it into (or out of) the status index, starts
 /// `published_version` at 0 for a new deposit (else keeps it) and puts the deposit in
 /// the outbox index: every append brings unpublished events.
-pub(crate) fn view_update(view: &DepositView) -> Result<ViewUpdate, AwsError> {
+pub(crate) fn view_update(view: &DepositView, shards: u32) -> Result<ViewUpdate, AwsError> {
+    let shard = shard_of(view.id, shards);
     let doc = serde_json::to_string(view).map_err(|e| AwsError::encode(VIEW, &e))?;
     let names = HashMap::from(
         [
@@ -192,7 +193,7 @@ pub(crate) fn view_update(view: &DepositView) -> Result<ViewUpdate, AwsError> {
         ),
         (":doc".into(), s(doc)),
         (":zero".into(), n(0)),
-        (":pending".into(), s(OUTBOX_PENDING)),
+        (":pending".into(), s(partition(OUTBOX_PENDING, shard))),
         (":list".into(), s(list_key(view)?)),
     ]);
     let mut expression = "SET #merchant = :merchant, #status = :status, #v = :v, \
@@ -204,7 +205,7 @@ pub(crate) fn view_update(view: &DepositView) -> Result<ViewUpdate, AwsError> {
         Some(kind) => {
             // A change restarts the wait: whatever the sweeper deferred is moot now.
             expression.push_str(", #sweep = :sweep, #sweep_at = :updated");
-            values.insert(":sweep".into(), s(kind.as_str()));
+            values.insert(":sweep".into(), s(partition(kind.as_str(), shard)));
         }
         None => expression.push_str(" REMOVE #sweep, #sweep_at"),
     }
@@ -213,6 +214,23 @@ pub(crate) fn view_update(view: &DepositView) -> Result<ViewUpdate, AwsError> {
         names,
         values,
     })
+}
+
+/// Which of `shards` index partitions a deposit's index entries go to: its id's low bits
+/// (random in a UUIDv7), so entries spread evenly and a deposit always lands in the same
+/// one.
+pub(crate) fn shard_of(deposit: DepositId, shards: u32) -> u32 {
+    (deposit.0.as_u128() % u128::from(shards.max(1))) as u32
+}
+
+/// A sparse index's partition value: `base` for shard 0 (what a single partition, and
+/// every item written before sharding, holds), `base#<shard>` for the others.
+pub(crate) fn partition(base: &str, shard: u32) -> String {
+    if shard == 0 {
+        base.to_owned()
+    } else {
+        format!("{base}#{shard}")
+    }
 }
 
 /// A deposit's publish state from an item holding `deposit_id`, `version` and maybe
@@ -460,7 +478,7 @@ mod tests {
     #[test]
     fn view_updates_write_the_documented_attributes() {
         let view = fixtures::view(2);
-        let update = view_update(&view).unwrap();
+        let update = view_update(&view, 1).unwrap();
         let item = updated_item(&update);
         assert_eq!(item["merchant_id"], s("m-1"));
         assert_eq!(item["status"], s("processing"));
@@ -494,7 +512,7 @@ mod tests {
                 pending_refunds,
                 ..fixtures::view(2)
             };
-            let update = view_update(&view).unwrap();
+            let update = view_update(&view, 1).unwrap();
             let expected = match (status, pending_refunds) {
                 (DepositStatus::Pending, _) => Some("pending"),
                 (DepositStatus::Processing, _) => Some("processing"),
@@ -608,5 +626,31 @@ mod tests {
         let read = idempotency_from_item(&item).unwrap();
         assert_eq!(read.state, IdempotencyState::Completed);
         assert_eq!(read.response, record.response);
+    }
+
+    #[test]
+    fn index_partitions_spread_deposits_and_shard_zero_is_the_unsharded_value() {
+        assert_eq!(partition("pending", 0), "pending");
+        assert_eq!(partition("processing", 3), "processing#3");
+        let mut used = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let id = DepositId(uuid::Uuid::now_v7());
+            let shard = shard_of(id, 8);
+            assert!(shard < 8);
+            assert_eq!(shard_of(id, 8), shard, "always the same partition");
+            assert_eq!(shard_of(id, 1), 0);
+            used.insert(shard);
+        }
+        assert_eq!(
+            used.len(),
+            8,
+            "ids made in one burst still spread: {used:?}"
+        );
+        // The update writes the deposit's partition into both indexes.
+        let mut view = fixtures::view(2);
+        view.id = DepositId(uuid::Uuid::from_u128(8 * 1000 + 5));
+        let update = view_update(&view, 8).unwrap();
+        assert_eq!(update.values[":pending"], s("pending#5"));
+        assert_eq!(update.values[":sweep"], s("processing#5"));
     }
 }

@@ -96,6 +96,24 @@ impl Posting {
 }
 
 impl DynamoEventStore {
+    /// A consistent query of the merchant's ledger items whose sequence is `relation` to
+    /// the head's (`<=`: the head and what waits below it; `<`: only what waits).
+    fn below_head(
+        &self,
+        merchant: &MerchantId,
+        relation: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.ledger_table)
+            .key_condition_expression(format!("#m = :m AND #s {relation} :head"))
+            .expression_attribute_names("#m", MERCHANT_ID)
+            .expression_attribute_names("#s", SEQUENCE)
+            .expression_attribute_values(":m", s(merchant.0.clone()))
+            .expression_attribute_values(":head", n(HEAD_ITEM))
+            .consistent_read(true)
+    }
+
     /// The head and up to `deferred` of the merchant's deferred movements, in one query
     /// (they sort below the head), read consistently.
     pub(super) async fn read_head(
@@ -104,17 +122,9 @@ impl DynamoEventStore {
         deferred: usize,
     ) -> Result<ReadHead, AwsError> {
         let output = self
-            .client
-            .query()
-            .table_name(&self.ledger_table)
-            .key_condition_expression("#m = :m AND #s <= :head")
-            .expression_attribute_names("#m", MERCHANT_ID)
-            .expression_attribute_names("#s", SEQUENCE)
-            .expression_attribute_values(":m", s(merchant.0.clone()))
-            .expression_attribute_values(":head", n(HEAD_ITEM))
+            .below_head(merchant, "<=")
             .scan_index_forward(false)
             .limit(i32::try_from(deferred + 1).unwrap_or(i32::MAX))
-            .consistent_read(true)
             .send()
             .await
             .map_err(|e| AwsError::call("Query", &e))?;
@@ -149,15 +159,7 @@ impl DynamoEventStore {
         let mut start = None;
         loop {
             let output = self
-                .client
-                .query()
-                .table_name(&self.ledger_table)
-                .key_condition_expression("#m = :m AND #s < :head")
-                .expression_attribute_names("#m", MERCHANT_ID)
-                .expression_attribute_names("#s", SEQUENCE)
-                .expression_attribute_values(":m", s(merchant.0.clone()))
-                .expression_attribute_values(":head", n(HEAD_ITEM))
-                .consistent_read(true)
+                .below_head(merchant, "<")
                 .set_exclusive_start_key(start)
                 .send()
                 .await

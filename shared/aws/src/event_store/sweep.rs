@@ -27,11 +27,12 @@ use paygate_domain::ids::DepositId;
 use paygate_domain::ports::{StoreError, SweepIndex, Unpublished};
 use time::OffsetDateTime;
 
-/// One of the deposits table's sparse indexes, queried by its partition value.
+/// One of the deposits table's sparse indexes, queried across its partitions: the base
+/// value and its shards ([`items::partition`]).
 struct IndexQuery<'a> {
     index: &'static str,
     partition_attribute: &'static str,
-    partition_value: &'a str,
+    partition_base: &'a str,
     /// The sort key: a fixed-width UTC RFC 3339 timestamp.
     range_attribute: &'static str,
     /// The projection expression and the names it uses (`#placeholder`, attribute).
@@ -39,20 +40,54 @@ struct IndexQuery<'a> {
     projected: &'static [(&'static str, &'static str)],
 }
 
-const VIEW_PROJECTION: &[(&str, &str)] = &[("#doc", DOC)];
+// Each index query also reads the sort key (`#updated`) and the id: partitions are
+// merged by them.
+const VIEW_PROJECTION: &[(&str, &str)] = &[("#doc", DOC), ("#id", DEPOSIT_ID)];
+const VIEW_EXPRESSION: &str = "#doc, #id, #updated";
 const STATE_PROJECTION: &[(&str, &str)] = &[
     ("#id", DEPOSIT_ID),
     ("#published", PUBLISHED_VERSION),
     ("#v", VERSION),
 ];
 const STATE_EXPRESSION: &str = "#id, #published, #v";
+const INDEXED_STATE_EXPRESSION: &str = "#id, #published, #v, #updated";
 
 impl DynamoEventStore {
     /// The index's items whose sort key is before `before`, oldest first, at most
-    /// `limit`, following pages until `limit` is reached or the index is exhausted.
+    /// `limit`, over every partition: each gives its own oldest `limit`, and the oldest
+    /// of those are the index's.
     async fn query_before(
         &self,
         query: IndexQuery<'_>,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Item>, AwsError> {
+        let mut found = Vec::new();
+        for shard in 0..self.index_shards {
+            let partition = items::partition(query.partition_base, shard);
+            found.extend(
+                self.query_partition(&query, &partition, before, limit)
+                    .await?,
+            );
+        }
+        if self.index_shards > 1 {
+            let sort_key = |item: &Item| {
+                let at = item.get(query.range_attribute).and_then(|v| v.as_s().ok());
+                let id = item.get(DEPOSIT_ID).and_then(|v| v.as_s().ok());
+                (at.cloned(), id.cloned())
+            };
+            found.sort_by_key(sort_key);
+            found.truncate(limit);
+        }
+        Ok(found)
+    }
+
+    /// One partition's items whose sort key is before `before`, oldest first, at most
+    /// `limit`, following pages until `limit` is reached or the partition is exhausted.
+    async fn query_partition(
+        &self,
+        query: &IndexQuery<'_>,
+        partition: &str,
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<Item>, AwsError> {
@@ -72,7 +107,7 @@ impl DynamoEventStore {
                 .key_condition_expression("#partition = :partition AND #updated < :before")
                 .expression_attribute_names("#partition", query.partition_attribute)
                 .expression_attribute_names("#updated", query.range_attribute)
-                .expression_attribute_values(":partition", s(query.partition_value))
+                .expression_attribute_values(":partition", s(partition))
                 .expression_attribute_values(":before", s(before.clone()))
                 .projection_expression(query.projection)
                 .scan_index_forward(true)
@@ -151,9 +186,9 @@ impl SweepIndex for DynamoEventStore {
         let query = IndexQuery {
             index: BY_SWEEP_DUE,
             partition_attribute: SWEEP_STATUS,
-            partition_value: kind.as_str(),
+            partition_base: kind.as_str(),
             range_attribute: SWEEP_AT,
-            projection: "#doc",
+            projection: VIEW_EXPRESSION,
             projected: VIEW_PROJECTION,
         };
         let found = self.query_before(query, before, limit).await?;
@@ -199,9 +234,9 @@ impl SweepIndex for DynamoEventStore {
         let query = IndexQuery {
             index: BY_OUTBOX,
             partition_attribute: OUTBOX,
-            partition_value: OUTBOX_PENDING,
+            partition_base: OUTBOX_PENDING,
             range_attribute: UPDATED_AT,
-            projection: STATE_EXPRESSION,
+            projection: INDEXED_STATE_EXPRESSION,
             projected: STATE_PROJECTION,
         };
         let found = self.query_before(query, before, limit).await?;

@@ -5,7 +5,7 @@
 use super::events::{Anomaly, ChargeRef, DepositEvent, NewDeposit, RecordedEvent};
 use super::status::DepositStatus;
 use super::view::DepositView;
-use crate::ids::{AttemptOwner, DepositId, MerchantId, RefundId};
+use crate::ids::{AttemptOwner, CorrelationId, DepositId, MerchantId, RefundId};
 use crate::money::Amount;
 use time::OffsetDateTime;
 
@@ -46,6 +46,9 @@ pub enum TransitionError {
     NoPendingRefund(RefundId),
     #[error("refund of {requested} exceeds the {remaining} left to refund")]
     RefundExceedsRemaining { requested: u64, remaining: u64 },
+    /// A deposit's stream is replayed on every command: merchants' refunds are bounded.
+    #[error("a deposit takes at most {max} refunds")]
+    TooManyRefunds { max: usize },
     /// A resumed attempt's first call may have charged: "nothing was done" on a later
     /// call says nothing about it, so only a definite answer closes the attempt.
     #[error("attempt {0} was resumed; only a definite answer from its gateway closes it")]
@@ -55,6 +58,10 @@ pub enum TransitionError {
     #[error("charge {0} is already being refunded or was refunded")]
     ChargeAlreadyReversed(String),
 }
+
+/// The most refunds a merchant may ask of one deposit (paygate's own refunds of stray
+/// charges are never refused): each adds events to a stream every command replays.
+pub const MAX_REFUNDS: usize = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptState {
@@ -102,6 +109,8 @@ pub struct Refund {
     pub charge: Option<ChargeRef>,
     /// When it was requested (the sweeper's clock for refunds left behind).
     pub requested_at: OffsetDateTime,
+    /// The correlation id of the request that asked for it: its later events carry it.
+    pub correlation_id: CorrelationId,
 }
 
 impl Refund {
@@ -128,6 +137,9 @@ pub struct Deposit {
     pub anomalies: Vec<Anomaly>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// The request's correlation id: every later event of the deposit carries it too,
+    /// whatever delivery or webhook caused it, so one id follows the deposit end to end.
+    pub correlation_id: CorrelationId,
 }
 
 impl Deposit {
@@ -162,8 +174,29 @@ impl Deposit {
                 anomalies: Vec::new(),
                 created_at: first.occurred_at,
                 updated_at: first.occurred_at,
+                correlation_id: first.correlation_id.clone(),
             }),
             _ => Err(TransitionError::NotStarted),
+        }
+    }
+
+    /// The correlation id `event`, caused by a request or delivery correlated as `asked`,
+    /// is recorded with: a merchant's refund request keeps its own, and so do that
+    /// refund's later events; everything else carries the deposit's, so one id follows
+    /// each object end to end, whichever delivery, webhook or sweep moved it.
+    pub fn correlation_for(&self, event: &DepositEvent, asked: &CorrelationId) -> CorrelationId {
+        use DepositEvent::*;
+        match event {
+            RefundRequested { charge: None, .. } => asked.clone(),
+            RefundSubmitted { refund_id, .. }
+            | RefundSucceeded { refund_id }
+            | RefundFailed { refund_id, .. } => self
+                .refunds
+                .iter()
+                .find(|r| r.id == *refund_id)
+                .map_or(&self.correlation_id, |r| &r.correlation_id)
+                .clone(),
+            _ => self.correlation_id.clone(),
         }
     }
 
@@ -182,7 +215,7 @@ impl Deposit {
             });
         }
         let next = self.check(&recorded.event)?;
-        self.commit(&recorded.event, next, recorded.occurred_at);
+        self.commit(recorded, next);
         self.version = recorded.version;
         self.updated_at = recorded.occurred_at;
         Ok(())
@@ -283,6 +316,10 @@ impl Deposit {
                 if self.refunds.iter().any(|r| r.id == *refund_id) {
                     return Err(TransitionError::DuplicateRefund(*refund_id));
                 }
+                let merchants_refunds = self.refunds.iter().filter(|r| r.charge.is_none()).count();
+                if merchants_refunds >= MAX_REFUNDS {
+                    return Err(TransitionError::TooManyRefunds { max: MAX_REFUNDS });
+                }
                 let remaining = self.refundable_remaining();
                 if amount.minor() > remaining {
                     return Err(TransitionError::RefundExceedsRemaining {
@@ -343,9 +380,10 @@ impl Deposit {
         }
     }
 
-    fn commit(&mut self, event: &DepositEvent, next: DepositStatus, at: OffsetDateTime) {
+    fn commit(&mut self, recorded: &RecordedEvent, next: DepositStatus) {
         use DepositEvent::*;
-        match event {
+        let at = recorded.occurred_at;
+        match &recorded.event {
             DepositRequested { .. } => {}
             AttemptStarted {
                 attempt,
@@ -402,6 +440,7 @@ impl Deposit {
                 external_id: None,
                 charge: charge.clone(),
                 requested_at: at,
+                correlation_id: recorded.correlation_id.clone(),
             }),
             RefundSubmitted {
                 refund_id,

@@ -100,10 +100,11 @@ impl Deposit {
                 external_id: external_id.clone(),
             }],
             PaymentOutcome::Declined { code, message } => declined(number, code, message),
-            PaymentOutcome::Transient { reason } if !attempt.resumed => {
+            // Merchants read this reason: a fixed text, never the transport's error.
+            PaymentOutcome::Transient { .. } if !attempt.resumed => {
                 vec![DepositEvent::AttemptFailed {
                     attempt: number,
-                    reason: FailureReason::new(GATEWAY_UNAVAILABLE, reason.clone()),
+                    reason: FailureReason::new(GATEWAY_UNAVAILABLE, UNREACHABLE),
                     retryable: true,
                 }]
             }
@@ -481,6 +482,18 @@ impl Deposit {
         vec![DepositEvent::PaymentAnomalyDetected { anomaly }]
     }
 
+    /// Whether the deposit holds as many contradicting reports as it keeps
+    /// ([`MAX_CONTRADICTIONS`]): it is already in front of a person, and every report a
+    /// gateway invents would otherwise grow a stream every command replays.
+    pub fn contradictions_full(&self) -> bool {
+        let recorded = self
+            .anomalies
+            .iter()
+            .filter(|a| a.kind == AnomalyKind::OutcomeContradiction)
+            .count();
+        recorded >= MAX_CONTRADICTIONS
+    }
+
     /// The attempt that submitted the deposit's payment, if any.
     pub fn submitted_attempt(&self) -> Option<&Attempt> {
         self.attempts
@@ -499,6 +512,12 @@ impl Deposit {
             .unwrap_or_default()
     }
 }
+
+/// The most contradicting reports (no money moved) one deposit records.
+pub const MAX_CONTRADICTIONS: usize = 20;
+
+/// What a merchant reads when a gateway could not be reached (the cause is in the logs).
+pub const UNREACHABLE: &str = "the gateway could not be reached or did not answer in time";
 
 fn declined(number: u32, code: &str, message: &str) -> Vec<DepositEvent> {
     vec![

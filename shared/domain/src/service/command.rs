@@ -323,7 +323,10 @@ fn batch(
             event_id: EventId(ports.ids.new_uuid()),
             schema_version: SCHEMA_VERSION,
             occurred_at: now,
-            correlation_id: cause.correlation.clone(),
+            correlation_id: match next.as_ref() {
+                Some(deposit) => deposit.correlation_for(&event, cause.correlation),
+                None => cause.correlation.clone(),
+            },
             causation_id: cause.causation.map(str::to_owned),
             event,
         };

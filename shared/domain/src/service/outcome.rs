@@ -389,6 +389,10 @@ fn contradiction(deposit: &Deposit, seen: &Sighting<'_>, detail: &str) -> Decisi
     if ignored_before {
         return Decision::nothing(Judged::Contradiction);
     }
+    if deposit.contradictions_full() {
+        tracing::warn!(gateway = %seen.gateway, gateway_event_id = ?seen.gateway_event_id, "contradicting report not recorded: the deposit holds as many as it keeps");
+        return Decision::nothing(Judged::Contradiction);
+    }
     Decision::record(deposit.anomaly_once(anomaly), Judged::Contradiction)
 }
 

@@ -460,8 +460,16 @@ impl Run<'_, '_> {
         let answer = gateway::send(connector, deposit.request.direction, &request).await;
         crate::metrics::record_gateway_call(gateway, &answer, started_at.elapsed());
         self.note_call(gateway, &answer).await;
-        if let PaymentOutcome::Ambiguous { reason } = &answer {
-            tracing::warn!(%gateway, attempt = number, %reason, "outcome unknown; the attempt is released to be sent again");
+        match &answer {
+            PaymentOutcome::Ambiguous { reason } => {
+                tracing::warn!(%gateway, attempt = number, %reason, "outcome unknown; the attempt is released to be sent again");
+            }
+            // The cause (a library's error, a host name) stays here: the merchant's
+            // events say only that the gateway could not be reached.
+            PaymentOutcome::Transient { reason } => {
+                tracing::warn!(%gateway, attempt = number, %reason, "gateway unreachable");
+            }
+            PaymentOutcome::Accepted { .. } | PaymentOutcome::Declined { .. } => {}
         }
         let owner = self.owner;
         let reversal = RefundId(self.ports.ids.new_uuid());

@@ -173,13 +173,16 @@ pub async fn concurrent_writers_leave_a_gapless_stream_with_no_lost_event(
                 clock: &SystemClock,
                 ids: &RandomIds,
             };
-            let correlation = CorrelationId(format!("writer-{writer}"));
+            // Every event of a deposit carries its correlation id: the writer is told
+            // by what caused its events.
+            let correlation = CorrelationId("writers".into());
+            let writer = format!("writer-{writer}");
             execute(
                 &ports,
                 Start::Load(id),
                 Cause {
                     correlation: &correlation,
-                    causation: None,
+                    causation: Some(&writer),
                 },
                 RetryPolicy::default(),
                 |deposit| {
@@ -205,7 +208,7 @@ pub async fn concurrent_writers_leave_a_gapless_stream_with_no_lost_event(
     let writers: HashSet<_> = stream
         .iter()
         .skip(1)
-        .map(|e| e.correlation_id.0.clone())
+        .map(|e| e.causation_id.clone().expect("each writer's"))
         .collect();
     assert_eq!(writers.len(), WRITERS);
     let view = store.view(id).await.unwrap().unwrap();

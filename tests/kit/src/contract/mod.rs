@@ -73,6 +73,7 @@ macro_rules! sweep_contract {
             an_unknown_deposit_has_no_publish_state_and_cannot_be_marked,
             a_deferred_deposit_waits_behind_those_not_looked_at_since,
             a_change_restarts_the_wait_and_a_stale_deferral_is_ignored,
+            every_indexed_deposit_is_found_whatever_partition_holds_it,
         );
     };
 }

@@ -355,6 +355,33 @@ pub async fn the_status_index_returns_the_oldest_first_within_the_limit((store, 
     );
 }
 
+pub async fn every_indexed_deposit_is_found_whatever_partition_holds_it((store, index): Stores) {
+    // GIVEN a dozen pending deposits, changed a second apart (a store may spread its
+    // index over partitions: each deposit lands in one of them)
+    let at = instant();
+    let mut ids = Vec::new();
+    for second in 0..12 {
+        let written = Written::create(store.as_ref(), at + Duration::seconds(second)).await;
+        ids.push(written.id());
+    }
+    // WHEN the sweeper asks for the pending and the unpublished ones
+    let cut_off = at + Duration::minutes(1);
+    let pending = settled(
+        || stale_of(index.as_ref(), SweepKind::Pending, cut_off, &ids),
+        |found| found.len() == ids.len(),
+    )
+    .await;
+    let unpublished = settled(
+        || unpublished_of(index.as_ref(), cut_off, &ids),
+        |found| found.len() == ids.len(),
+    )
+    .await;
+    // THEN every one is found, once, oldest first
+    assert_eq!(ids_of(&pending), ids);
+    let order: Vec<DepositId> = unpublished.iter().map(|s| s.deposit_id).collect();
+    assert_eq!(order, ids);
+}
+
 fn ids_of(found: &[DepositView]) -> Vec<DepositId> {
     found.iter().map(|v| v.id).collect()
 }

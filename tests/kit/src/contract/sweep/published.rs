@@ -4,7 +4,7 @@
 use super::*;
 
 /// `unpublished(before, LIMIT)` restricted to `mine`, checking every answer is behind.
-async fn unpublished_of(
+pub(super) async fn unpublished_of(
     index: &dyn SweepIndex,
     before: OffsetDateTime,
     mine: &[DepositId],
