@@ -270,7 +270,7 @@ fn launch(kind: Kind, tools: &Tools, port: u16, log: &Path, append: bool) -> Res
 }
 
 /// `n` distinct free ports on 127.0.0.1: bind port 0, read the port, drop.
-fn free_ports(n: usize) -> Result<Vec<u16>> {
+pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>> {
     let listeners = (0..n)
         .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
         .collect::<std::io::Result<Vec<_>>>()
@@ -284,7 +284,7 @@ fn free_ports(n: usize) -> Result<Vec<u16>> {
 
 /// True if something on `127.0.0.1:port` answers a minimal HTTP request (any status:
 /// DynamoDB Local answers `GET /` with 400, moto with 200).
-fn answers_http(port: u16) -> bool {
+pub(crate) fn answers_http(port: u16) -> bool {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
         return false;
@@ -299,7 +299,7 @@ fn answers_http(port: u16) -> bool {
 }
 
 /// The last lines of a log file, indented, for error messages.
-fn log_tail(path: &Path) -> String {
+pub(crate) fn log_tail(path: &Path) -> String {
     let mut bytes = Vec::new();
     if File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))

@@ -6,7 +6,9 @@
 //!   test command (`.ci/run` calls it).
 //!   Before the tests it lints `template.yaml` (cfn-lint, `sam validate --lint`) and
 //!   cross-builds one function for Lambda arm64 with cargo-lambda
-//!   (`--no-lambda-build` leaves that build out, for quick local runs). It installs
+//!   (`--no-lambda-build` leaves that build out, for quick local runs). After the tests
+//!   it runs schemathesis against a devstack it starts (`api_check.rs`;
+//!   `--no-schemathesis` leaves that out, for quick local runs). It installs
 //!   Debian's `chromium` when no browser is found, for the devstack's status-page test,
 //!   and passes its path on as `PAYGATE_CHROMIUM`.
 //! * `cargo xtask package`: lint the template and `sam build` every function (arm64),
@@ -17,6 +19,7 @@
 //! * `cargo xtask sim --seeds START..END [--trace]`: the lifecycle simulation for those
 //!   seeds, built in release (`cargo xtask test` runs `SIM_SEEDS` of them).
 
+mod api_check;
 mod browser;
 mod emulators;
 mod lambda;
@@ -40,10 +43,11 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test [--no-lambda-build] [-- <args>]
+  test [--no-lambda-build] [--no-schemathesis] [-- <args>]
                      fmt + clippy + template lint + arm64 cross-build of one function
                      + emulators + Chromium (apt-get, when missing)
                      + `cargo test --workspace <args>`
+                     + schemathesis against a devstack + the lifecycle simulation
                      (e.g. `cargo xtask test --no-lambda-build -- -p paygate-domain`)
   package            template lint + `sam build` of every function (arm64, cargo-lambda)
   emulators          start the emulators, print `export` lines, wait for Ctrl-C / EOF
@@ -91,13 +95,30 @@ fn main() -> ExitCode {
     }
 }
 
-/// `cargo xtask test [--no-lambda-build] [-- args]`.
+/// `cargo xtask test [--no-lambda-build] [--no-schemathesis] [-- args]`.
 fn test_command(mut args: Vec<OsString>) -> Result<u8> {
-    let lambda_build = args.first().is_none_or(|arg| arg != "--no-lambda-build");
-    if !lambda_build {
+    let mut steps = Steps {
+        lambda_build: true,
+        schemathesis: true,
+    };
+    loop {
+        match args.first().and_then(|arg| arg.to_str()) {
+            Some("--no-lambda-build") => steps.lambda_build = false,
+            Some("--no-schemathesis") => steps.schemathesis = false,
+            _ => break,
+        }
         args.remove(0);
     }
-    test(lambda_build, strip_separator(args))
+    test(steps, strip_separator(args))
+}
+
+/// The optional steps of `cargo xtask test` (all on by default: what CI runs).
+#[derive(Clone, Copy)]
+struct Steps {
+    /// The arm64 cross-build of one function.
+    lambda_build: bool,
+    /// schemathesis against a devstack, after the tests.
+    schemathesis: bool,
 }
 
 /// `cargo xtask package`: the bundles `sam deploy` uploads.
@@ -111,7 +132,7 @@ fn package() -> Result<u8> {
 }
 
 /// `cargo xtask test`: returns the exit code of `cargo test`.
-fn test(lambda_build: bool, extra_args: Vec<OsString>) -> Result<u8> {
+fn test(steps: Steps, extra_args: Vec<OsString>) -> Result<u8> {
     let root = repo_root();
     cargo_step(&root, &["fmt", "--all", "--check"])
         .map_err(|e| with_hint(e, "run `cargo fmt --all` to fix the formatting"))?;
@@ -129,7 +150,7 @@ fn test(lambda_build: bool, extra_args: Vec<OsString>) -> Result<u8> {
 
     let deploy = tools::ensure_deploy(&root.join(".tools"))?;
     lambda::lint_template(&root, &deploy)?;
-    if lambda_build {
+    if steps.lambda_build {
         lambda::cross_build(&root, &deploy, &[lambda::PROBE_FUNCTION])?;
     }
 
@@ -151,6 +172,12 @@ fn test(lambda_build: bool, extra_args: Vec<OsString>) -> Result<u8> {
     if !status.success() {
         eprintln!("xtask: cargo test failed ({status})");
         return Ok(process::exit_code(status));
+    }
+    if steps.schemathesis {
+        let code = api_check::run(&root, &tools, || cargo(&root))?;
+        if code != 0 {
+            return Ok(code);
+        }
     }
     // The money rules over seeded runs of the whole lifecycle (the test build's binary).
     let seeds = ["--seeds", SIM_SEEDS];

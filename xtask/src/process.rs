@@ -1,6 +1,7 @@
 //! Running child commands: progress lines, interruptible waits, the error type.
 
 use std::fmt;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::Duration;
@@ -60,13 +61,48 @@ pub fn spawn(cmd: &mut Command) -> Result<Child> {
 /// On Unix the child leads its own process group, so that `cargo test` and the test
 /// binaries it spawns can be killed together even when only xtask got the signal.
 pub fn run(cmd: &mut Command) -> Result<ExitStatus> {
+    let child = spawn_group(cmd)?;
+    wait_group(child)
+}
+
+/// Like [`run`], but the child's stdout is also copied to ours line by line and
+/// returned, for a summary.
+pub fn run_capturing(cmd: &mut Command) -> Result<(ExitStatus, String)> {
+    cmd.stdout(Stdio::piped());
+    let mut child = spawn_group(cmd)?;
+    let stdout = child.stdout.take();
+    let copier = thread::spawn(move || {
+        let mut seen = String::new();
+        if let Some(stdout) = stdout {
+            for line in BufReader::new(stdout)
+                .lines()
+                .map_while(std::io::Result::ok)
+            {
+                println!("{line}");
+                seen.push_str(&line);
+                seen.push('\n');
+            }
+        }
+        seen
+    });
+    let status = wait_group(child)?;
+    let seen = copier.join().unwrap_or_default();
+    Ok((status, seen))
+}
+
+/// Spawns `cmd` with stdin closed, leading its own process group on Unix.
+fn spawn_group(cmd: &mut Command) -> Result<Child> {
     cmd.stdin(Stdio::null());
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
     }
-    let mut child = spawn(cmd)?;
+    spawn(cmd)
+}
+
+/// Waits for `child`; on Ctrl-C kills its process group and returns `Interrupted`.
+fn wait_group(mut child: Child) -> Result<ExitStatus> {
     loop {
         if let Some(status) = child.try_wait().map_err(|e| format!("wait failed: {e}"))? {
             return Ok(status);

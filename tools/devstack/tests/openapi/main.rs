@@ -1355,6 +1355,16 @@ fn the_schemas_hold_what_the_descriptions_say() {
         let valid = spec.validate(signature, &json!(header));
         assert!(valid.is_ok(), "{header}: {valid:?}");
     }
+    // Every example of the header is one the server parses (schemathesis sends them).
+    let examples = spec.doc["components"]["parameters"]["PaygateSignature"]["schema"]["examples"]
+        .as_array()
+        .expect("the header's examples");
+    for example in examples {
+        let header = example.as_str().expect("a string example");
+        let parsed = paygate_signature::SignatureHeader::parse(header);
+        assert!(parsed.is_ok(), "the example {header} is malformed");
+        assert!(spec.validate(signature, example).is_ok(), "{header}");
+    }
     let hex = "ab".repeat(32);
     for malformed in [
         format!("v1={hex}"),
@@ -1362,11 +1372,33 @@ fn the_schemas_hold_what_the_descriptions_say() {
         format!("t=soon,v1={hex}"),
         format!("t=1795440000,v1={}", "ab".repeat(31)),
         format!("t=1795440000,v1={hex},junk"),
+        // Each `v1` is 64 hex digits, not only one of them; `t` comes once and fits i64.
+        format!("t=1795440000,v1={hex},v1={}", "ab".repeat(33)),
+        format!("t=1795440000,v1={hex},v1=zz"),
+        format!("t=1795440000,t=1795440001,v1={hex}"),
+        format!("t={},v1={hex}", "9".repeat(20)),
     ] {
         assert!(paygate_signature::SignatureHeader::parse(&malformed).is_err());
         assert!(
             spec.validate(signature, &json!(malformed)).is_err(),
             "{malformed}"
+        );
+    }
+
+    // A correlation id the server does not keep is replaced, not refused: the schema
+    // admits any value, and the description says which are kept.
+    let correlation = "/components/parameters/CorrelationId/schema";
+    for kept in ["checkout-7f3a", "0193a4f2-6c1e-7b3d-8a52-4e9f0c7d21ab"] {
+        assert!(paygate_domain::CorrelationId::from_header(kept).is_some());
+        assert!(spec.validate(correlation, &json!(kept)).is_ok(), "{kept}");
+    }
+    let long = "a".repeat(129);
+    for replaced in ["", "$", "{}", "two words", long.as_str()] {
+        assert!(paygate_domain::CorrelationId::from_header(replaced).is_none());
+        let admitted = spec.validate(correlation, &json!(replaced));
+        assert!(
+            admitted.is_ok(),
+            "{replaced:?} is accepted, yet the spec refuses it"
         );
     }
 
