@@ -723,6 +723,17 @@ async fn refund(spec: &Spec, stack: &Stack, deposits: &Deposits, payment: &str) 
     );
     let nothing = stack.refund(id, "refund-nothing", "{}").await;
     nothing.expect(422, Some("refund_exceeds_remaining"));
+
+    // A deposit refunded as often as one may be refuses one more.
+    let limited = payouts::fund(stack, "refund-limit").await;
+    for n in 0..paygate_domain::deposit::MAX_REFUNDS {
+        let answer = stack
+            .refund(&limited, &format!("refund-limit-{n}"), one)
+            .await;
+        answer.expect(202, None);
+    }
+    let over = stack.refund(&limited, "refund-limit-over", one).await;
+    over.expect(422, Some("refund_limit_reached"));
 }
 
 fn many_keys(count: usize) -> Value {
