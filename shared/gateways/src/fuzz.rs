@@ -39,57 +39,39 @@ fn config() -> ProptestConfig {
 
 // ------------------------------------------------------------------ readers
 
-mod json_readers {
-    use crate::json::transformers::{
-        CreatePaymentReply, CreatePayoutReply, PaymentStatusReply, PayoutStatusReply, RefundReply,
-        RefundStatusReply,
-    };
-    use crate::test_support::reply_readers;
-    use crate::transport::Reply;
-    use paygate_domain::ports::gateway::{
-        PaymentOutcome, RefundOutcome, RefundStatusOutcome, StatusOutcome,
-    };
-    reply_readers!();
+/// A module reading every PSP answer as the `$format` connector reads it.
+macro_rules! readers_of {
+    ($module:ident, $format:ident) => {
+        mod $module {
+            use crate::test_support::reply_readers;
+            use crate::transport::Reply;
+            use crate::$format::transformers::{
+                CreatePaymentReply, CreatePayoutReply, PaymentStatusReply, PayoutStatusReply,
+                RefundReply, RefundStatusReply,
+            };
+            use paygate_domain::ports::gateway::{
+                PaymentOutcome, RefundOutcome, RefundStatusOutcome, StatusOutcome,
+            };
+            reply_readers!();
 
-    /// `reply` read as this format reads the answer to `call`.
-    pub(super) fn read(call: super::Call, reply: Reply) -> super::Read {
-        use super::{Call, Read};
-        match call {
-            Call::CreatePayment => Read::Payment(create(reply)),
-            Call::PaymentStatus => Read::Status(status(reply)),
-            Call::Refund => Read::Refund(refund(reply)),
-            Call::RefundStatus => Read::RefundStatus(refund_status(reply)),
-            Call::CreatePayout => Read::Payment(create_payout(reply)),
-            Call::PayoutStatus => Read::Status(payout_status(reply)),
+            /// `reply` read as this format reads the answer to `call`.
+            pub(super) fn read(call: super::Call, reply: Reply) -> super::Read {
+                use super::{Call, Read};
+                match call {
+                    Call::CreatePayment => Read::Payment(create(reply)),
+                    Call::PaymentStatus => Read::Status(status(reply)),
+                    Call::Refund => Read::Refund(refund(reply)),
+                    Call::RefundStatus => Read::RefundStatus(refund_status(reply)),
+                    Call::CreatePayout => Read::Payment(create_payout(reply)),
+                    Call::PayoutStatus => Read::Status(payout_status(reply)),
+                }
+            }
         }
-    }
+    };
 }
 
-mod soap_readers {
-    use crate::soap::transformers::{
-        CreatePaymentReply, CreatePayoutReply, PaymentStatusReply, PayoutStatusReply, RefundReply,
-        RefundStatusReply,
-    };
-    use crate::test_support::reply_readers;
-    use crate::transport::Reply;
-    use paygate_domain::ports::gateway::{
-        PaymentOutcome, RefundOutcome, RefundStatusOutcome, StatusOutcome,
-    };
-    reply_readers!();
-
-    /// `reply` read as this format reads the answer to `call`.
-    pub(super) fn read(call: super::Call, reply: Reply) -> super::Read {
-        use super::{Call, Read};
-        match call {
-            Call::CreatePayment => Read::Payment(create(reply)),
-            Call::PaymentStatus => Read::Status(status(reply)),
-            Call::Refund => Read::Refund(refund(reply)),
-            Call::RefundStatus => Read::RefundStatus(refund_status(reply)),
-            Call::CreatePayout => Read::Payment(create_payout(reply)),
-            Call::PayoutStatus => Read::Status(payout_status(reply)),
-        }
-    }
-}
+readers_of!(json_readers, json);
+readers_of!(soap_readers, soap);
 
 /// Which answer is read, and so which words it uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
