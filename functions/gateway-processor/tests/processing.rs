@@ -547,13 +547,15 @@ async fn two_deliveries_racing_to_start_the_attempt_share_its_key_so_the_gateway
         world.invoke(vec![record(&message, 1)]),
     );
 
-    // THEN one owns the attempt and is done; the other finds it owned and is retried
-    // without calling anyone; one attempt, one payment, one charge, one DepositSubmitted
+    // THEN one owns the attempt and is done; the other finds it owned and calls no one:
+    // retried while the attempt is open, or done if it already finds it submitted (when
+    // it reloads is a matter of timing); one attempt, one payment, one charge, one
+    // DepositSubmitted
     let retried = [&first, &second]
         .iter()
         .filter(|batch| !batch.batch_item_failures.is_empty())
         .count();
-    assert_eq!(retried, 1, "{first:?} {second:?}");
+    assert!(retried <= 1, "{first:?} {second:?}");
     assert_eq!(world.story(id).await, TAKEN_AT_ALPHA);
     assert_eq!(world.total_payments(), 1, "{:?}", world.payment_counts());
     assert_eq!(world.gateway(ALPHA).charges(&attempt_key(id, 1)), 1);

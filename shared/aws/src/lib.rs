@@ -18,6 +18,8 @@
 //!   `PutEvents` requests of at most 10 entries and 256 KB; any refused entry fails the
 //!   publish (callers publish again, consumers deduplicate on `detail.event_id`).
 //!   [`BusTap`]: a rule copying matching events into a queue, to watch the bus.
+//! * [`RequestMeter`]: counts the requests (and DynamoDB capacity units) of the clients
+//!   it is attached to ([`AwsAdapters::connect_metered`]), for request budgets and benchmarks.
 //! * [`secret_setting`]: a secret read by reference (`<NAME>_SECRET_ARN`, Secrets
 //!   Manager) at start-up, or given directly in `<NAME>` locally.
 //!
@@ -42,6 +44,7 @@ mod event_store;
 #[cfg(test)]
 mod fixtures;
 mod merchants;
+mod meter;
 mod publisher;
 mod queue;
 mod registry;
@@ -52,6 +55,7 @@ pub use config::{Resources, sdk_config};
 pub use error::AwsError;
 pub use event_store::{DynamoEventStore, MAX_TRANSACTION_ITEMS};
 pub use merchants::DynamoMerchantDirectory;
+pub use meter::{Call, RequestMeter, Tally};
 pub use publisher::{BusTap, TappedEvent, send_policy as bus_send_policy};
 pub use publisher::{
     EVENT_SOURCE, EventBridgePublisher, MAX_ENTRIES_PER_REQUEST, MAX_REQUEST_BYTES,

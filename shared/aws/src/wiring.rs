@@ -2,10 +2,10 @@
 
 use crate::{
     DynamoEventStore, DynamoGatewayRegistry, DynamoMerchantDirectory, EventBridgePublisher,
-    Resources, SecretError, SqsQueue, sdk_config, secret_setting,
+    RequestMeter, Resources, SecretError, SqsQueue, sdk_config, secret_setting,
 };
 use aws_sdk_dynamodb::Client as DynamoClient;
-use aws_sdk_eventbridge::Client as EventBridgeClient;
+
 use aws_sdk_secretsmanager::Client as SecretsClient;
 use aws_sdk_sqs::Client as SqsClient;
 use paygate_domain::ports::{EventStore, QueueError};
@@ -29,10 +29,29 @@ pub struct AwsAdapters {
 impl AwsAdapters {
     /// Reads the SDK configuration and `PAYGATE_*` names, and resolves the queue.
     pub async fn connect() -> Result<Self, QueueError> {
+        Self::connect_with(None).await
+    }
+
+    /// [`connect`](Self::connect), every request these adapters make (the queue's
+    /// resolution included) counted on `meter`.
+    pub async fn connect_metered(meter: &RequestMeter) -> Result<Self, QueueError> {
+        Self::connect_with(Some(meter)).await
+    }
+
+    async fn connect_with(meter: Option<&RequestMeter>) -> Result<Self, QueueError> {
         let config = sdk_config().await;
         let resources = Resources::from_env();
-        let dynamodb = DynamoClient::new(&config);
-        let sqs = SqsClient::new(&config);
+        macro_rules! client {
+            ($sdk:ident) => {{
+                let mut builder = $sdk::config::Builder::from(&config);
+                if let Some(meter) = meter {
+                    builder.push_interceptor(meter.interceptor());
+                }
+                $sdk::Client::from_conf(builder.build())
+            }};
+        }
+        let dynamodb = client!(aws_sdk_dynamodb);
+        let sqs = client!(aws_sdk_sqs);
         let queue = SqsQueue::deposits(sqs.clone(), &resources).await?;
         Ok(Self {
             store: Arc::new(DynamoEventStore::new(dynamodb.clone(), &resources)),
@@ -40,12 +59,12 @@ impl AwsAdapters {
             registry: Arc::new(DynamoGatewayRegistry::new(dynamodb.clone(), &resources)),
             queue: Arc::new(queue),
             bus: Arc::new(EventBridgePublisher::from_resources(
-                EventBridgeClient::new(&config),
+                client!(aws_sdk_eventbridge),
                 &resources,
             )),
             dynamodb,
             sqs,
-            secrets: SecretsClient::new(&config),
+            secrets: client!(aws_sdk_secretsmanager),
             resources,
         })
     }

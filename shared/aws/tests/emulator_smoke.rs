@@ -102,6 +102,7 @@ fn batch(
         idempotency,
         lookups: Vec::new(),
         ledger: Vec::new(),
+        outbox: None,
     }
 }
 

@@ -54,6 +54,7 @@ impl Store {
                     idempotency: None,
                     lookups: Vec::new(),
                     ledger,
+                    outbox: None,
                 })
                 .await
                 .expect("the stream is seeded");

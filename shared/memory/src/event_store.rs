@@ -12,7 +12,7 @@ use paygate_domain::ports::{
     AppendBatch, AppendError, EventStore, ExternalLookup, StoreError, SweepIndex, Unpublished,
 };
 use paygate_domain::{DepositId, DepositView, MerchantId, RecordedEvent};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 
@@ -22,6 +22,11 @@ pub(crate) struct Tables {
     views: HashMap<DepositId, DepositView>,
     /// Per deposit, the version up to which its events are published (0: none yet).
     published: HashMap<DepositId, u64>,
+    /// Per deposit, the versions of the last two appends' last bus events (0: none):
+    /// `(before the last, the last)`.
+    bus: HashMap<DepositId, (u64, u64)>,
+    /// The deposits with bus events not yet published (the outbox index).
+    pending: HashSet<DepositId>,
     idempotency: HashMap<String, IdempotencyRecord>,
     lookups: HashMap<String, ExternalLookup>,
     /// Per deposit, when the sweeper last looked at it and left it; an append makes it
@@ -48,6 +53,8 @@ pub struct StoreSnapshot {
     pub views: HashMap<DepositId, DepositView>,
     /// Per deposit, the version up to which its events are published.
     pub published: HashMap<DepositId, u64>,
+    /// The deposits with bus events not yet published.
+    pub unpublished: HashSet<DepositId>,
     pub idempotency: Vec<IdempotencyRecord>,
     pub lookups: Vec<ExternalLookup>,
     /// Per merchant: its ledger head and entries, oldest first.
@@ -120,6 +127,7 @@ impl MemoryEventStore {
             streams: tables.streams.clone(),
             views: tables.views.clone(),
             published: tables.published.clone(),
+            unpublished: tables.pending.clone(),
             idempotency: tables.idempotency.values().cloned().collect(),
             lookups: tables.lookups.values().cloned().collect(),
             ledgers: tables.ledgers.clone(),
@@ -267,6 +275,11 @@ impl Tables {
             .or_default()
             .extend(batch.events);
         tables.published.entry(batch.deposit_id).or_insert(0);
+        if let Some(outbox) = &batch.outbox {
+            let marks = tables.bus.entry(batch.deposit_id).or_default();
+            *marks = (marks.1, outbox.version);
+            tables.pending.insert(batch.deposit_id);
+        }
         tables.views.insert(batch.deposit_id, batch.view);
         tables.examined.remove(&batch.deposit_id);
         if let (Some(key), Some(record)) = (claim_key, batch.idempotency) {
@@ -348,10 +361,8 @@ impl SweepIndex for MemoryEventStore {
                 .views
                 .values()
                 .filter(|v| v.updated_at < before)
-                .filter_map(|v| {
-                    let state = tables.publish_state(v.id)?;
-                    (state.published_version < state.version).then_some((v.updated_at, v.id, state))
-                })
+                .filter(|v| tables.pending.contains(&v.id))
+                .filter_map(|v| Some((v.updated_at, v.id, tables.publish_state(v.id)?)))
                 .collect();
             oldest_first(found, limit)
         })
@@ -383,6 +394,34 @@ impl SweepIndex for MemoryEventStore {
                     (after..up_to).contains(&state.published_version) && up_to <= state.version;
                 if moves {
                     tables.published.insert(deposit, up_to);
+                    if up_to == state.version {
+                        tables.pending.remove(&deposit);
+                    }
+                }
+                moves
+            },
+        )
+        .await
+    }
+
+    async fn mark_outbox_published(
+        &self,
+        deposit: DepositId,
+        bus_version: u64,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            Call::write(Port::Index, "mark_outbox_published").about(deposit),
+            false,
+            |tables| {
+                let (Some(&(before, last)), Some(&published)) =
+                    (tables.bus.get(&deposit), tables.published.get(&deposit))
+                else {
+                    return false;
+                };
+                let moves = last == bus_version && published >= before && published < bus_version;
+                if moves {
+                    tables.published.insert(deposit, bus_version);
+                    tables.pending.remove(&deposit);
                 }
                 moves
             },

@@ -4,6 +4,7 @@
 //! Tests share the tables, so each one works as a fresh merchant and checks "no trace"
 //! by looking for that merchant's items only; each gets its own queue.
 
+pub mod metered;
 pub mod money;
 pub mod pairs;
 pub mod processing;

@@ -26,6 +26,8 @@ pub const SILENT_GATEWAY: Pair = ("PH", "PHP");
 pub const BUS: Pair = ("MY", "MYR");
 pub const LOST_REFUND: Pair = ("ID", "IDR");
 pub const AMOUNT_MISMATCH: Pair = ("KE", "KES");
+// request budgets
+pub const METERED: Pair = ("PE", "PEN");
 
 #[cfg(test)]
 mod tests {
@@ -52,6 +54,7 @@ mod tests {
             BUS,
             LOST_REFUND,
             AMOUNT_MISMATCH,
+            METERED,
         ];
         let countries: std::collections::BTreeSet<_> = all.iter().map(|p| p.0).collect();
         let currencies: std::collections::BTreeSet<_> = all.iter().map(|p| p.1).collect();

@@ -183,11 +183,11 @@ fn stream_problems(snapshot: &StoreSnapshot, id: DepositId) -> Result<Deposit, S
         }
         None => return Err(format!("{id}: no read model")),
     }
-    let published = snapshot.published.get(&id).copied().unwrap_or(0);
-    if published != deposit.version {
+    if snapshot.unpublished.contains(&id) {
+        let published = snapshot.published.get(&id).copied().unwrap_or(0);
         return Err(format!(
-            "{id}: events up to {} of {} published (the outbox never emptied)",
-            published, deposit.version
+            "{id}: bus events after version {published} of {} unpublished (the outbox never emptied)",
+            deposit.version
         ));
     }
     Ok(deposit)

@@ -135,7 +135,12 @@ impl DynamoEventStore {
             expression,
             mut names,
             mut values,
-        } = items::view_update(&batch.view, self.index_shards)?;
+        } = items::view_update(
+            &batch.view,
+            self.index_shards,
+            batch.expected_version,
+            batch.outbox.as_ref().map(|outbox| outbox.version),
+        )?;
         let condition = if batch.expected_version == 0 {
             names.insert("#id".into(), DEPOSIT_ID.into());
             "attribute_not_exists(#id)"
@@ -482,6 +487,7 @@ mod tests {
             idempotency: Some(fixtures::idempotency_record()),
             lookups: Vec::new(),
             ledger: Vec::new(),
+            outbox: None,
         }
     }
 

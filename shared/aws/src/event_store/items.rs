@@ -47,6 +47,11 @@ pub(crate) const SWEEP_STATUS: &str = "sweep_status";
 pub(crate) const SWEEP_AT: &str = "sweep_at";
 pub(crate) const PUBLISHED_VERSION: &str = "published_version";
 pub(crate) const OUTBOX: &str = "outbox";
+/// The version of the deposit's last bus event (0: none yet).
+pub(crate) const BUS_VERSION: &str = "bus_version";
+/// The `bus_version` before the last append that had bus events: publishing that
+/// append's events may move the mark only if the mark is at least there.
+pub(crate) const PREVIOUS_BUS_VERSION: &str = "previous_bus_version";
 /// The only value of `outbox`: the index needs a partition key, and one is enough.
 pub(crate) const OUTBOX_PENDING: &str = "pending";
 /// Deposits table index: `sweep_status` (HASH), `sweep_at` (RANGE), includes `doc`.
@@ -163,12 +168,19 @@ pub(crate) struct ViewUpdate {
 }
 
 /// Writes the view's attributes, moves it into (or out of) the status index, starts
-/// `published_version` at 0 for a new deposit (else keeps it) and puts the deposit in
-/// the outbox index: every append brings unpublished events.
-pub(crate) fn view_update(view: &DepositView, shards: u32) -> Result<ViewUpdate, AwsError> {
+/// `published_version` at 0 for a new deposit (else keeps it). An append with bus events
+/// (`bus_version`: the last one's version) puts the deposit in the outbox index and
+/// records that version, keeping the previous one; an append without leaves both as
+/// they are (a new deposit starts them at 0).
+pub(crate) fn view_update(
+    view: &DepositView,
+    shards: u32,
+    expected_version: u64,
+    bus_version: Option<u64>,
+) -> Result<ViewUpdate, AwsError> {
     let shard = shard_of(view.id, shards);
     let doc = serde_json::to_string(view).map_err(|e| AwsError::encode(VIEW, &e))?;
-    let names = HashMap::from(
+    let mut names = HashMap::from(
         [
             ("#merchant", "merchant_id"),
             ("#status", "status"),
@@ -178,7 +190,6 @@ pub(crate) fn view_update(view: &DepositView, shards: u32) -> Result<ViewUpdate,
             ("#sweep", SWEEP_STATUS),
             ("#sweep_at", SWEEP_AT),
             ("#published", PUBLISHED_VERSION),
-            ("#outbox", OUTBOX),
             ("#list", list_attribute(view.direction)),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
@@ -193,14 +204,32 @@ pub(crate) fn view_update(view: &DepositView, shards: u32) -> Result<ViewUpdate,
         ),
         (":doc".into(), s(doc)),
         (":zero".into(), n(0)),
-        (":pending".into(), s(partition(OUTBOX_PENDING, shard))),
         (":list".into(), s(list_key(view)?)),
     ]);
     let mut expression = "SET #merchant = :merchant, #status = :status, #v = :v, \
                           #updated = :updated, #doc = :doc, \
-                          #published = if_not_exists(#published, :zero), #outbox = :pending, \
-                          #list = :list"
+                          #published = if_not_exists(#published, :zero), #list = :list"
         .to_owned();
+    let mut name = |placeholder: &str, attribute: &str| {
+        names.insert(placeholder.to_owned(), attribute.to_owned());
+    };
+    if expected_version == 0 || bus_version.is_some() {
+        name("#bus", BUS_VERSION);
+        name("#previous_bus", PREVIOUS_BUS_VERSION);
+        values.insert(":bus".into(), n(bus_version.unwrap_or(0)));
+        expression.push_str(if expected_version == 0 {
+            ", #previous_bus = :zero, #bus = :bus"
+        } else {
+            // Items written before bus versions existed: everything up to their version
+            // counts as possibly pending.
+            ", #previous_bus = if_not_exists(#bus, #v), #bus = :bus"
+        });
+    }
+    if bus_version.is_some() {
+        name("#outbox", OUTBOX);
+        values.insert(":pending".into(), s(partition(OUTBOX_PENDING, shard)));
+        expression.push_str(", #outbox = :pending");
+    }
     match view.sweep_kind() {
         Some(kind) => {
             // A change restarts the wait: whatever the sweeper deferred is moot now.
@@ -466,7 +495,8 @@ mod tests {
         let set = update
             .expression
             .trim_start_matches("SET ")
-            .replace("if_not_exists(#published, :zero)", ":zero");
+            .replace("if_not_exists(#published, :zero)", ":zero")
+            .replace("if_not_exists(#bus, #v)", ":zero");
         let set = set.split(" REMOVE ").next().unwrap();
         for assignment in set.split(", ") {
             let (name, value) = assignment.split_once(" = ").unwrap();
@@ -478,14 +508,42 @@ mod tests {
     #[test]
     fn view_updates_write_the_documented_attributes() {
         let view = fixtures::view(2);
-        let update = view_update(&view, 1).unwrap();
+        let update = view_update(&view, 1, 1, None).unwrap();
         let item = updated_item(&update);
         assert_eq!(item["merchant_id"], s("m-1"));
         assert_eq!(item["status"], s("processing"));
         assert_eq!(item[VERSION], n(2));
         assert_eq!(item[SWEEP_STATUS], s("processing"));
         assert_eq!(item[PUBLISHED_VERSION], n(0));
-        assert_eq!(item[OUTBOX], s(OUTBOX_PENDING));
+        // nothing for the bus: the outbox and the bus versions are left as they are
+        assert!(!item.contains_key(OUTBOX), "{item:?}");
+        assert!(!item.contains_key(BUS_VERSION), "{item:?}");
+        // a new deposit starts its bus versions at 0, in the outbox only with bus events
+        let item = updated_item(&view_update(&fixtures::view(1), 1, 0, None).unwrap());
+        assert_eq!(
+            (&item[BUS_VERSION], &item[PREVIOUS_BUS_VERSION]),
+            (&n(0), &n(0))
+        );
+        assert!(!item.contains_key(OUTBOX), "{item:?}");
+        let item = updated_item(&view_update(&fixtures::view(1), 1, 0, Some(1)).unwrap());
+        assert_eq!(
+            (&item[BUS_VERSION], &item[OUTBOX]),
+            (&n(1), &s(OUTBOX_PENDING))
+        );
+        // a later append with bus events keeps the bus version it follows
+        let update = view_update(&view, 1, 1, Some(2)).unwrap();
+        assert!(
+            update
+                .expression
+                .contains("#previous_bus = if_not_exists(#bus, #v), #bus = :bus"),
+            "{}",
+            update.expression
+        );
+        let item = updated_item(&update);
+        assert_eq!(
+            (&item[BUS_VERSION], &item[OUTBOX]),
+            (&n(2), &s(OUTBOX_PENDING))
+        );
         assert_eq!(
             item[UPDATED_AT],
             s(sortable_timestamp(VIEW, view.updated_at).unwrap())
@@ -512,7 +570,7 @@ mod tests {
                 pending_refunds,
                 ..fixtures::view(2)
             };
-            let update = view_update(&view, 1).unwrap();
+            let update = view_update(&view, 1, 1, None).unwrap();
             let expected = match (status, pending_refunds) {
                 (DepositStatus::Pending, _) => Some("pending"),
                 (DepositStatus::Processing, _) => Some("processing"),
@@ -649,7 +707,7 @@ mod tests {
         // The update writes the deposit's partition into both indexes.
         let mut view = fixtures::view(2);
         view.id = DepositId(uuid::Uuid::from_u128(8 * 1000 + 5));
-        let update = view_update(&view, 8).unwrap();
+        let update = view_update(&view, 8, 1, Some(2)).unwrap();
         assert_eq!(update.values[":pending"], s("pending#5"));
         assert_eq!(update.values[":sweep"], s("processing#5"));
     }

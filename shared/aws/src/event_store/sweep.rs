@@ -288,4 +288,33 @@ impl SweepIndex for DynamoEventStore {
         }
         Ok(self.move_mark(deposit, after, up_to, false).await?)
     }
+
+    /// One conditional `UpdateItem`: the mark moves to `bus_version` and the deposit
+    /// leaves the outbox index if `bus_version` is still the last append's bus version
+    /// and the mark covers the one before it (a later append without bus events changes
+    /// neither, so it does not stand in the way).
+    async fn mark_outbox_published(
+        &self,
+        deposit: DepositId,
+        bus_version: u64,
+    ) -> Result<bool, StoreError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.deposits_table)
+            .key(DEPOSIT_ID, s(deposit.0.to_string()))
+            .update_expression("SET #published = :bus REMOVE #outbox")
+            .condition_expression(
+                "#bus = :bus AND #published >= #previous_bus AND #published < :bus",
+            )
+            .expression_attribute_names("#published", PUBLISHED_VERSION)
+            .expression_attribute_names("#outbox", OUTBOX)
+            .expression_attribute_names("#bus", items::BUS_VERSION)
+            .expression_attribute_names("#previous_bus", items::PREVIOUS_BUS_VERSION)
+            .expression_attribute_values(":bus", n(bus_version));
+        Ok(AwsError::condition_held(
+            "UpdateItem",
+            request.send().await,
+        )?)
+    }
 }

@@ -62,6 +62,18 @@ pub struct AppendBatch {
     /// store posts them through the merchant's [`LedgerHead`] in the same write, or
     /// writes nothing ([`AppendError::BalanceInsufficient`]).
     pub ledger: Vec<Movement>,
+    /// The events that go on the bus, if any do: the store puts the deposit in the
+    /// unpublished index in the same write (and an append without any leaves it as it is).
+    pub outbox: Option<Outbox>,
+}
+
+/// What an append puts on the bus: published right after it commits
+/// ([`SweepIndex::mark_outbox_published`]), or later by the sweeper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbox {
+    /// The version of the append's last event that goes on the bus.
+    pub version: u64,
+    pub events: Vec<BusEvent>,
 }
 
 /// Finds the deposit a gateway's payment id belongs to (webhooks carry only that id).
@@ -195,8 +207,8 @@ pub trait SweepIndex: Send + Sync {
         examined_at: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
-    /// Deposits with events after their published version, changed before `before`,
-    /// oldest first, at most `limit`.
+    /// Deposits with bus events not yet published (appended with an [`Outbox`] and not
+    /// marked since), changed before `before`, oldest first, at most `limit`.
     async fn unpublished(
         &self,
         before: OffsetDateTime,
@@ -217,6 +229,17 @@ pub trait SweepIndex: Send + Sync {
         deposit: DepositId,
         after: u64,
         up_to: u64,
+    ) -> Result<bool, StoreError>;
+
+    /// Records that the bus events of the append whose [`Outbox`] ends at `bus_version`
+    /// are published, with one conditional write: moves the mark to `bus_version` and
+    /// takes the deposit out of the unpublished index, only if no later append brought
+    /// bus events and every earlier append's were published. Returns whether it did;
+    /// when not, [`flush`](crate::service::publish::flush) publishes what is pending.
+    async fn mark_outbox_published(
+        &self,
+        deposit: DepositId,
+        bus_version: u64,
     ) -> Result<bool, StoreError>;
 }
 

@@ -354,6 +354,7 @@ fn batch(
         expires_at: claim.expires_at,
     });
     let lookups = lookups_for(&next, &recorded);
+    let outbox = super::publish::outbox(&next, &recorded);
     let batch = AppendBatch {
         deposit_id,
         expected_version,
@@ -362,6 +363,7 @@ fn batch(
         idempotency,
         lookups,
         ledger: movements,
+        outbox,
     };
     Ok((batch, next))
 }

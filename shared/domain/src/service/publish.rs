@@ -9,7 +9,9 @@
 use crate::DepositId;
 use crate::deposit::{Deposit, DepositEvent, Direction, RecordedEvent};
 use crate::ids::EventId;
-use crate::ports::{BusEvent, EventPublisher, EventStore, PublishError, StoreError, SweepIndex};
+use crate::ports::{
+    BusEvent, EventPublisher, EventStore, Outbox, PublishError, StoreError, SweepIndex,
+};
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
@@ -66,6 +68,21 @@ pub async fn flush_best_effort(ports: &PublishPorts<'_>, deposit_id: DepositId) 
     if let Err(error) = flush(ports, deposit_id).await {
         tracing::warn!(%deposit_id, %error, "domain events not published yet; the sweeper will retry");
     }
+}
+
+/// What `events`, just decided and leading to `deposit`, put on the bus; `None` when
+/// none of them goes there.
+pub fn outbox(deposit: &Deposit, events: &[RecordedEvent]) -> Option<Outbox> {
+    let mut version = None;
+    let events = events
+        .iter()
+        .filter_map(|recorded| {
+            let event = bus_event(deposit, recorded)?;
+            version = Some(recorded.version);
+            Some(event)
+        })
+        .collect();
+    version.map(|version| Outbox { version, events })
 }
 
 /// The bus event for a stored event, if it is one consumers are told about.
@@ -185,25 +202,44 @@ pub fn gateway_health_changed(
     }
 }
 
-/// An [`EventStore`] that publishes right after each append commits: the events that go
-/// on the bus are flushed at once (best effort; the sweeper retries), and an append with
-/// nothing for the bus just moves the published mark (one conditional write). Reads and
-/// everything else pass straight through.
+/// An [`EventStore`] that publishes right after each append commits: an append whose
+/// events go on the bus publishes its [`Outbox`] as decided (no reload) and marks it
+/// published with one conditional write; if an earlier append's events are still
+/// pending, it flushes everything pending instead. Failures are logged: the sweeper
+/// retries. An append with nothing for the bus costs nothing more. Reads and everything
+/// else pass straight through.
 pub struct PublishingEventStore {
     pub inner: std::sync::Arc<dyn EventStore>,
     pub index: std::sync::Arc<dyn SweepIndex>,
     pub publisher: std::sync::Arc<dyn EventPublisher>,
 }
 
-fn goes_on_the_bus(event: &DepositEvent) -> bool {
-    matches!(
-        event,
-        DepositEvent::DepositSucceeded { .. }
-            | DepositEvent::DepositFailed { .. }
-            | DepositEvent::RefundSucceeded { .. }
-            | DepositEvent::RefundFailed { .. }
-            | DepositEvent::PaymentAnomalyDetected { .. }
-    )
+impl PublishingEventStore {
+    async fn publish_outbox(&self, deposit_id: DepositId, outbox: Outbox) {
+        if let Err(error) = self.publisher.publish(&outbox.events).await {
+            tracing::warn!(%deposit_id, %error, "domain events not published yet; the sweeper will retry");
+            return;
+        }
+        match self
+            .index
+            .mark_outbox_published(deposit_id, outbox.version)
+            .await
+        {
+            Ok(true) => {}
+            // An earlier append's events are pending (or a later one's came in between).
+            Ok(false) => {
+                let ports = PublishPorts {
+                    store: self.inner.as_ref(),
+                    index: self.index.as_ref(),
+                    publisher: self.publisher.as_ref(),
+                };
+                flush_best_effort(&ports, deposit_id).await;
+            }
+            Err(error) => {
+                tracing::warn!(%deposit_id, %error, "could not move the published mark; the sweeper will");
+            }
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -217,19 +253,10 @@ impl EventStore for PublishingEventStore {
         batch: crate::ports::AppendBatch,
     ) -> Result<(), crate::ports::AppendError> {
         let deposit_id = batch.deposit_id;
-        let after = batch.expected_version;
-        let up_to = after + batch.events.len() as u64;
-        let publish = batch.events.iter().any(|e| goes_on_the_bus(&e.event));
+        let outbox = batch.outbox.clone();
         self.inner.append(batch).await?;
-        if publish {
-            let ports = PublishPorts {
-                store: self.inner.as_ref(),
-                index: self.index.as_ref(),
-                publisher: self.publisher.as_ref(),
-            };
-            flush_best_effort(&ports, deposit_id).await;
-        } else if let Err(error) = self.index.mark_published(deposit_id, after, up_to).await {
-            tracing::warn!(%deposit_id, %error, "could not move the published mark; the sweeper will");
+        if let Some(outbox) = outbox {
+            self.publish_outbox(deposit_id, outbox).await;
         }
         Ok(())
     }

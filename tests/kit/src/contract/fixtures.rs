@@ -141,6 +141,7 @@ pub fn new_deposit_batch(merchant: &MerchantId, key_text: Option<&str>) -> Appen
         idempotency,
         lookups: Vec::new(),
         ledger: Vec::new(),
+        outbox: None,
     }
 }
 
@@ -170,6 +171,7 @@ pub fn new_payout_batch(merchant: &MerchantId, amount: u64) -> AppendBatch {
         idempotency: None,
         lookups: Vec::new(),
         ledger,
+        outbox: None,
     }
 }
 
@@ -183,6 +185,7 @@ pub fn follow_up_batch(stream: &[RecordedEvent], events: Vec<RecordedEvent>) -> 
     AppendBatch {
         deposit_id: deposit.id,
         expected_version: stream.len() as u64,
+        outbox: paygate_domain::service::publish::outbox(&deposit, &events),
         events,
         view: deposit.view(),
         idempotency: None,

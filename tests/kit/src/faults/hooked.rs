@@ -228,6 +228,16 @@ impl<P: SweepIndex + ?Sized> SweepIndex for Hooked<P> {
         let work = self.inner.mark_published(deposit, after, up_to);
         self.guard(call, work).await
     }
+
+    async fn mark_outbox_published(
+        &self,
+        deposit: DepositId,
+        bus_version: u64,
+    ) -> Result<bool, StoreError> {
+        let call = Call::write(Port::Index, "mark_outbox_published").about(deposit);
+        let work = self.inner.mark_outbox_published(deposit, bus_version);
+        self.guard(call, work).await
+    }
 }
 
 #[async_trait]

@@ -300,6 +300,7 @@ impl World {
                 idempotency: None,
                 lookups: Vec::new(),
                 ledger: Vec::new(),
+                outbox: None,
             })
             .await
             .expect("the deposit is recorded");
