@@ -2,6 +2,7 @@
 
 use paygate_domain::gateways::WireFormat;
 use paygate_domain::money::MAX_AMOUNT_MINOR;
+use paygate_kit::fuzz::{Nesting, json_scalar, json_value};
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::Value;
@@ -51,22 +52,12 @@ pub(super) fn status() -> impl Strategy<Value = u16> {
 
 /// A JSON value, any type, a few levels deep.
 pub(super) fn any_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
-        nasty_text().prop_map(Value::from),
-    ];
-    leaf.prop_recursive(3, 32, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::btree_map(nasty_text(), inner, 0..6)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
+    let nesting = Nesting {
+        depth: 3,
+        size: 32,
+        width: 6,
+    };
+    json_value(json_scalar(nasty_text()), nasty_text(), nesting)
 }
 
 pub(super) fn format() -> impl Strategy<Value = WireFormat> {

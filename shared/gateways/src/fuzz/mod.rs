@@ -26,26 +26,12 @@ use generators::{format, nasty_text, status};
 use notifications::{mutated_notification, notification};
 use paygate_domain::gateways::WireFormat;
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use readers::{call, read};
 use replies::{documented, mutated_reply};
 use rules::{check_documented, check_notification, check_read};
 
-/// Proptest's defaults, so `PROPTEST_CASES` sets the cases; a failure is kept in the
-/// crate's `proptest-regressions/` and replayed first from then on.
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/fuzz.txt",
-        ))),
-        ..ProptestConfig::default()
-    }
-}
-
-// ------------------------------------------------------------------ properties
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(paygate_kit::fuzz::config("proptest-regressions/fuzz.txt"))]
 
     #[test]
     fn any_bytes_are_a_notification_within_the_rules_or_refused(
