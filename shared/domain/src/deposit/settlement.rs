@@ -12,7 +12,8 @@
 //! * A charge whose amount or currency is not the deposit's never makes it succeed: the
 //!   deposit fails and the charge is refunded (an anomaly).
 
-use super::aggregate::{Attempt, Deposit};
+use super::aggregate::Deposit;
+use super::attempts::Attempt;
 use super::events::{Anomaly, AnomalyKind, ChargeRef, DepositEvent, FailureReason};
 use super::status::DepositStatus;
 use crate::ids::{AttemptOwner, RefundId};
@@ -365,7 +366,7 @@ impl Deposit {
         let Some(pending) = self
             .refunds
             .iter()
-            .find(|r| r.id == refund && r.state == super::aggregate::RefundState::Pending)
+            .find(|r| r.id == refund && r.state == super::refunds::RefundState::Pending)
         else {
             return vec![];
         };
@@ -499,7 +500,7 @@ impl Deposit {
         self.attempts
             .iter()
             .rev()
-            .find(|a| a.state == super::aggregate::AttemptState::Submitted)
+            .find(|a| a.state == super::attempts::AttemptState::Submitted)
     }
 
     /// The gateway attempt `number` went to (the deposit's gateway if unknown).
