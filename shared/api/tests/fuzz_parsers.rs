@@ -18,21 +18,10 @@ use paygate_domain::DepositStatus;
 use paygate_domain::deposit::Direction;
 use paygate_domain::page::Cursor;
 use paygate_domain::validation::{parse_deposit_request, parse_payout_request};
+use paygate_kit::fuzz::{self, Nesting, body_field, json_scalar, json_value};
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
-use proptest::test_runner::FileFailurePersistence;
 use serde_json::{Value, json};
-
-/// Proptest's defaults, so `PROPTEST_CASES` sets the cases; a failure is kept in the
-/// crate's `proptest-regressions/` and replayed first from then on.
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/fuzz_parsers.txt",
-        ))),
-        ..ProptestConfig::default()
-    }
-}
 
 // ------------------------------------------------------------------ helpers
 
@@ -54,33 +43,16 @@ fn nasty_text() -> impl Strategy<Value = String> {
 
 /// A JSON value as a merchant might send one: any type, some nesting.
 fn any_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
-        nasty_text().prop_map(Value::from),
-    ];
-    leaf.prop_recursive(4, 48, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::btree_map(key(), inner, 0..6)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
+    let nesting = Nesting {
+        depth: 4,
+        size: 48,
+        width: 6,
+    };
+    json_value(json_scalar(nasty_text()), key(), nesting)
 }
 
 fn key() -> impl Strategy<Value = String> {
-    prop_oneof![
-        3 => select(vec![
-            "amount", "currency", "country", "customer_id", "payment_method", "destination",
-            "metadata", "type", "token",
-        ])
-        .prop_map(str::to_owned),
-        1 => nasty_text(),
-    ]
+    body_field(nasty_text())
 }
 
 /// A body the API documents (deposit, payout or refund), as a JSON value.
@@ -259,7 +231,7 @@ fn check_canonical(value: &Value) -> Result<(), TestCaseError> {
 // ------------------------------------------------------------------ request bodies
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(fuzz::config("proptest-regressions/fuzz_parsers.txt"))]
 
     #[test]
     fn any_bytes_are_strict_json_or_refused_without_panicking(
@@ -499,7 +471,7 @@ fn check_query(
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(fuzz::config("proptest-regressions/fuzz_parsers.txt"))]
 
     #[test]
     fn any_query_is_read_within_the_rules_or_refused(

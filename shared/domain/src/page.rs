@@ -108,51 +108,17 @@ mod tests {
 
     #[test]
     fn pages_walk_every_item_once_in_both_directions() {
-        assert_eq!(
-            page(None, 3),
-            Page {
-                data: vec![7, 6, 5],
-                has_more: true
-            }
-        );
-        let after = page(Some(Cursor::StartingAfter(5)), 3);
-        assert_eq!(
-            after,
-            Page {
-                data: vec![4, 3, 2],
-                has_more: true
-            }
-        );
-        let last = page(Some(Cursor::StartingAfter(2)), 3);
-        assert_eq!(
-            last,
-            Page {
-                data: vec![1],
-                has_more: false
-            }
-        );
-        let before = page(Some(Cursor::EndingBefore(2)), 3);
-        assert_eq!(
-            before,
-            Page {
-                data: vec![5, 4, 3],
-                has_more: true
-            }
-        );
-        let newest = page(Some(Cursor::EndingBefore(5)), 3);
-        assert_eq!(
-            newest,
-            Page {
-                data: vec![7, 6],
-                has_more: false
-            }
-        );
-        assert_eq!(
-            page(None, 10),
-            Page {
-                data: (1..=7).rev().collect(),
-                has_more: false
-            }
-        );
+        let walk = [
+            (None, 3, vec![7, 6, 5], true),
+            (Some(Cursor::StartingAfter(5)), 3, vec![4, 3, 2], true),
+            (Some(Cursor::StartingAfter(2)), 3, vec![1], false),
+            (Some(Cursor::EndingBefore(2)), 3, vec![5, 4, 3], true),
+            (Some(Cursor::EndingBefore(5)), 3, vec![7, 6], false),
+            (None, 10, (1..=7).rev().collect(), false),
+        ];
+        for (cursor, limit, data, has_more) in walk {
+            let case = format!("{cursor:?}, limit {limit}");
+            assert_eq!(page(cursor, limit), Page { data, has_more }, "{case}");
+        }
     }
 }

@@ -88,14 +88,7 @@ const DEPOSIT_FIELDS: [&str; 6] = [
 ];
 
 pub fn parse_deposit_request(body: &Value) -> Result<DepositRequest, ValidationError> {
-    let object = body.as_object().ok_or_else(|| {
-        ValidationError::new(
-            ValidationCode::BodyInvalid,
-            "",
-            "the body must be a JSON object",
-        )
-    })?;
-    reject_unknown(object, &DEPOSIT_FIELDS, "")?;
+    let object = body_fields(body, &DEPOSIT_FIELDS)?;
     Ok(DepositRequest {
         direction: Direction::Deposit,
         amount: parse_amount(object.get("amount"), "amount")?,
@@ -112,14 +105,7 @@ const PAYOUT_FIELDS: [&str; 5] = ["amount", "currency", "country", "destination"
 /// A payout: `amount`, `currency`, `country`, a required `destination`
 /// (`{"type": "bank_account", "token": "ba_..."}`) and optional `metadata`.
 pub fn parse_payout_request(body: &Value) -> Result<DepositRequest, ValidationError> {
-    let object = body.as_object().ok_or_else(|| {
-        ValidationError::new(
-            ValidationCode::BodyInvalid,
-            "",
-            "the body must be a JSON object",
-        )
-    })?;
-    reject_unknown(object, &PAYOUT_FIELDS, "")?;
+    let object = body_fields(body, &PAYOUT_FIELDS)?;
     let amount = parse_amount(object.get("amount"), "amount")?;
     let currency = parse_currency(object.get("currency"))?;
     let country = parse_country(object.get("country"))?;
@@ -320,6 +306,22 @@ fn missing(param: &str) -> ValidationError {
         param,
         format!("{param} is required"),
     )
+}
+
+/// The body's members, if it is a JSON object naming only `known` fields.
+fn body_fields<'a>(
+    body: &'a Value,
+    known: &[&str],
+) -> Result<&'a Map<String, Value>, ValidationError> {
+    let object = body.as_object().ok_or_else(|| {
+        ValidationError::new(
+            ValidationCode::BodyInvalid,
+            "",
+            "the body must be a JSON object",
+        )
+    })?;
+    reject_unknown(object, known, "")?;
+    Ok(object)
 }
 
 fn reject_unknown(

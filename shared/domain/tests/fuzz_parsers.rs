@@ -18,25 +18,14 @@ use paygate_domain::validation::{
     DepositRequest, MAX_CUSTOMER_ID_LEN, MAX_METADATA_KEY_LEN, MAX_METADATA_KEYS,
     MAX_METADATA_VALUE_LEN, MAX_TOKEN_LEN, parse_deposit_request, parse_payout_request,
 };
+use paygate_kit::fuzz::{self, Nesting, body_field, json_value};
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
-use proptest::test_runner::FileFailurePersistence;
 use secrecy::ExposeSecret;
 use serde_json::{Map, Number, Value, json};
 use std::sync::LazyLock;
 
 // ------------------------------------------------------------------ helpers
-
-/// Proptest's defaults, so `PROPTEST_CASES` sets the cases; a failure is kept in the
-/// crate's `proptest-regressions/` and replayed first from then on.
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/fuzz_parsers.txt",
-        ))),
-        ..ProptestConfig::default()
-    }
-}
 
 /// Every code `Currency::parse` takes, found by asking it about every three letters.
 static CURRENCIES: LazyLock<Vec<String>> = LazyLock::new(|| {
@@ -132,26 +121,18 @@ fn leaf() -> impl Strategy<Value = Value> {
 
 /// Any JSON value, a few levels deep.
 fn any_json() -> impl Strategy<Value = Value> {
-    leaf().prop_recursive(4, 64, 8, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-            prop::collection::btree_map(field_name(), inner, 0..8)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
+    let nesting = Nesting {
+        depth: 4,
+        size: 64,
+        width: 8,
+    };
+    json_value(leaf(), field_name(), nesting)
 }
 
 /// The names the bodies use (so a mutation may put a field back with another type)
 /// and any other.
 fn field_name() -> impl Strategy<Value = String> {
-    prop_oneof![
-        3 => select(vec![
-            "amount", "currency", "country", "customer_id", "payment_method", "destination",
-            "metadata", "type", "token",
-        ])
-        .prop_map(str::to_owned),
-        1 => nasty_string(),
-    ]
+    body_field(nasty_string())
 }
 
 /// One change to a JSON document, at the node `at` picks (in pre-order).
@@ -428,7 +409,7 @@ fn check_payout(body: &Value, request: &DepositRequest) -> Result<(), TestCaseEr
 // ------------------------------------------------------------------ request bodies
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(fuzz::config("proptest-regressions/fuzz_parsers.txt"))]
 
     #[test]
     fn deposit_bodies_never_panic_on_any_json(body in any_json()) {
@@ -476,7 +457,7 @@ proptest! {
 // ------------------------------------------------------------------ codes
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(fuzz::config("proptest-regressions/fuzz_parsers.txt"))]
 
     #[test]
     fn currencies_are_accepted_only_as_their_upper_case_codes(text in nasty_string()) {
@@ -518,7 +499,7 @@ fn entry_id_like() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(fuzz::config("proptest-regressions/fuzz_parsers.txt"))]
 
     #[test]
     fn entry_ids_are_accepted_only_in_their_canonical_form(id in prop_oneof![entry_id_like(), nasty_string()]) {
@@ -559,7 +540,7 @@ fn uuid_like() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(fuzz::config("proptest-regressions/fuzz_parsers.txt"))]
 
     #[test]
     fn object_ids_are_accepted_only_hyphenated(id in prop_oneof![uuid_like(), nasty_string()]) {

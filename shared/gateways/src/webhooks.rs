@@ -355,7 +355,7 @@ mod tests {
         ));
     }
 
-    /// Found by `src/fuzz.rs`: a failure code of any text (markup, unicode, control
+    /// Found by `src/fuzz/`: a failure code of any text (markup, unicode, control
     /// characters) went into the domain as it came, and blank ids were taken as ids.
     #[test]
     fn codes_are_cleaned_and_ids_must_be_there() {

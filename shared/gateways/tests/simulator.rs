@@ -1,17 +1,18 @@
 //! Both connectors against the real gateway simulator (real HTTP servers on loopback
 //! speaking WIRE.md). Every scenario runs once per wire format. Payouts are in
-//! `simulator/payouts.rs`.
+//! `simulator/payouts.rs`, but for the answers that leave a payment's or a payout's fate
+//! unknown, which are one scenario run both ways.
 
 mod common;
 
 use common::{accepted, assert_outcome, charged, for_both_formats, payment, refund_of, simulated};
 use gateway_simulator::{Behaviour, GatewaySpec, RunningGateway};
 use paygate_domain::deposit::Direction;
-use paygate_domain::ports::gateway::look_up;
 use paygate_domain::ports::gateway::{
     GatewayConnector, HealthOutcome, PaymentOutcome, PaymentRequest, PaymentState, RefundOutcome,
     RefundSettlement, RefundStatusOutcome, StatusOutcome,
 };
+use paygate_domain::ports::gateway::{look_up, send};
 use paygate_domain::{Amount, Currency, Money};
 use paygate_gateways::{ConnectorConfig, Timeouts, WireFormat, connector_for};
 use std::sync::Arc;
@@ -251,29 +252,44 @@ async fn timeout_after_sending_is_ambiguous(format: WireFormat) {
     );
 }
 
+/// A payment and a payout that each went through with answers that leave them unknown;
+/// the request the same way again (tok_success, ba_success).
+const BOTH_WAYS: [(Direction, &str); 2] = [
+    (Direction::Deposit, "tok_success"),
+    (Direction::Payout, "ba_success"),
+];
+
 async fn ambiguous_payment_is_found_by_a_later_status_query(format: WireFormat) {
-    let psp = slow_psp(format).await;
-    let request = payment("tok_success");
+    for (direction, token) in BOTH_WAYS {
+        let psp = slow_psp(format).await;
+        let request = payment(token);
+        let key = &request.idempotency_key;
 
-    assert_outcome!(
-        psp.connector.create_payment(&request).await,
-        PaymentOutcome::Ambiguous { .. }
-    );
+        assert_outcome!(
+            send(&*psp.connector, direction, &request).await,
+            PaymentOutcome::Ambiguous { .. },
+            "{direction:?}"
+        );
+        assert_outcome!(
+            look_up(&*psp.connector, direction, key, None).await,
+            StatusOutcome::Unknown { .. },
+            "{direction:?}"
+        );
 
-    // The PSP goes on with the request after we stopped waiting: asking (never paying
-    // again elsewhere) is the only safe next step, and it finds the payment.
-    psp.sim.set_behaviour(never_settles());
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
-    assert_outcome!(
-        psp.connector
-            .payment_status(&request.idempotency_key, None)
-            .await,
-        StatusOutcome::Found {
-            state: PaymentState::Pending,
-            ..
-        }
-    );
-    assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
+        // The PSP goes on with the request after we stopped waiting: asking (never paying
+        // again elsewhere) is the only safe next step, and it finds the payment or payout.
+        psp.sim.set_behaviour(never_settles());
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        assert_outcome!(
+            look_up(&*psp.connector, direction, key, None).await,
+            StatusOutcome::Found {
+                state: PaymentState::Pending,
+                ..
+            },
+            "{direction:?}"
+        );
+        assert_eq!(psp.sim.charges(key), 1, "{direction:?}");
+    }
 }
 
 async fn closed_port_is_transient_and_unhealthy(format: WireFormat) {
@@ -289,26 +305,18 @@ async fn closed_port_is_transient_and_unhealthy(format: WireFormat) {
 /// Asserts that nothing reaches the PSP: creating, paying out and refunding are transient
 /// (nothing was done), the statuses are unknown and the PSP unhealthy.
 async fn nothing_gets_through(connector: &dyn GatewayConnector, request: &PaymentRequest) {
-    assert_outcome!(
-        connector.create_payment(request).await,
-        PaymentOutcome::Transient { .. }
-    );
-    assert_outcome!(
-        connector
-            .payment_status(&request.idempotency_key, None)
-            .await,
-        StatusOutcome::Unknown { .. }
-    );
-    assert_outcome!(
-        connector.create_payout(request).await,
-        PaymentOutcome::Transient { .. }
-    );
-    assert_outcome!(
-        connector
-            .payout_status(&request.idempotency_key, None)
-            .await,
-        StatusOutcome::Unknown { .. }
-    );
+    for direction in [Direction::Deposit, Direction::Payout] {
+        assert_outcome!(
+            send(connector, direction, request).await,
+            PaymentOutcome::Transient { .. },
+            "{direction:?}"
+        );
+        assert_outcome!(
+            look_up(connector, direction, &request.idempotency_key, None).await,
+            StatusOutcome::Unknown { .. },
+            "{direction:?}"
+        );
+    }
     let refund = refund_of(request, "pay_any", 100);
     assert_outcome!(
         connector.refund(&refund).await,
@@ -379,52 +387,67 @@ async fn refund_status_follows_the_refund(format: WireFormat) {
 }
 
 async fn lost_reply_is_ambiguous_and_found_later(format: WireFormat) {
-    let psp = psp(format).await;
-    psp.sim.set_behaviour(Behaviour {
-        lost_reply_rate: 1.0,
-        ..never_settles()
-    });
-    let request = payment("tok_success");
+    for (direction, token) in BOTH_WAYS {
+        let psp = psp(format).await;
+        psp.sim.set_behaviour(Behaviour {
+            lost_reply_rate: 1.0,
+            ..never_settles()
+        });
+        let request = payment(token);
+        let key = &request.idempotency_key;
 
-    assert_outcome!(
-        psp.connector.create_payment(&request).await,
-        PaymentOutcome::Ambiguous { .. }
-    );
-    assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
-    assert_outcome!(
-        psp.connector
-            .payment_status(&request.idempotency_key, None)
-            .await,
-        StatusOutcome::Found { .. }
-    );
+        assert_outcome!(
+            send(&*psp.connector, direction, &request).await,
+            PaymentOutcome::Ambiguous { .. },
+            "{direction:?}"
+        );
+        assert_eq!(psp.sim.charges(key), 1, "{direction:?}");
+        let found = look_up(&*psp.connector, direction, key, None).await;
+        let StatusOutcome::Found { external_id, .. } = found else {
+            panic!("the {direction:?} is not found: {found:?}");
+        };
+        let made = match direction {
+            Direction::Deposit => psp.sim.payments()[0].id.clone(),
+            Direction::Payout => psp.sim.payouts()[0].id.clone(),
+        };
+        assert_eq!(made, external_id);
+    }
 }
 
 async fn key_in_flight_409_is_ambiguous_and_429_transient(format: WireFormat) {
     let psp = psp(format).await;
-    for (status, transient) in [(409, false), (429, true)] {
-        psp.sim.set_behaviour(Behaviour {
-            latency_ms: 400,
-            in_flight_key_status: status,
-            ..never_settles()
-        });
-        let request = payment("tok_success");
-        let (first, second) = tokio::join!(psp.connector.create_payment(&request), async {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            psp.connector.create_payment(&request).await
-        });
-        assert_outcome!(first, PaymentOutcome::Accepted { .. });
-        if transient {
-            assert!(
-                matches!(second, PaymentOutcome::Transient { .. }),
-                "{status}: {second:?}"
+    for (direction, token) in BOTH_WAYS {
+        for (status, transient) in [(409, false), (429, true)] {
+            psp.sim.set_behaviour(Behaviour {
+                latency_ms: 400,
+                in_flight_key_status: status,
+                ..never_settles()
+            });
+            let request = payment(token);
+            let (first, second) = tokio::join!(send(&*psp.connector, direction, &request), async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                send(&*psp.connector, direction, &request).await
+            });
+            assert_outcome!(
+                first,
+                PaymentOutcome::Accepted { .. },
+                "{direction:?} {status}"
             );
-        } else {
-            assert!(
-                matches!(second, PaymentOutcome::Ambiguous { .. }),
-                "{status}: {second:?}"
-            );
+            if transient {
+                assert_outcome!(
+                    second,
+                    PaymentOutcome::Transient { .. },
+                    "{direction:?} {status}"
+                );
+            } else {
+                assert_outcome!(
+                    second,
+                    PaymentOutcome::Ambiguous { .. },
+                    "{direction:?} {status}"
+                );
+            }
+            assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
         }
-        assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
     }
 }
 

@@ -7,6 +7,7 @@
 //! * [`gateways`]: simulated gateways, their registry entries and behaviours;
 //! * [`fixtures`]: start time, merchants, bodies, deposits taken by the real intake, and
 //!   readings of a stored stream;
+//! * [`fuzz`]: the fuzzing suites' proptest configuration and JSON strategies;
 //! * [`faults`]: the switchboard every suite makes ports misbehave with;
 //! * [`streams`]: hand-built deposit streams and event constructors (the domain's tests);
 //! * [`contract`]: one contract suite per port, run against the in-memory and the AWS
@@ -21,6 +22,7 @@ pub mod contract;
 mod emulators;
 pub mod faults;
 pub mod fixtures;
+pub mod fuzz;
 pub mod gateway_reports;
 pub mod gateways;
 pub mod http;

@@ -58,6 +58,30 @@ impl Held<'_> {
     }
 }
 
+/// Per deposit of `ids`, what the PSPs' `books` hold under its id as reference, each as
+/// `at(gateway, record)`.
+fn at_psps<'a, R, T>(
+    ids: impl Iterator<Item = &'a DepositId>,
+    books: &'a BTreeMap<&'a str, Vec<R>>,
+    reference: impl Fn(&R) -> &str,
+    at: impl Fn(&'a str, &'a R) -> T,
+) -> BTreeMap<DepositId, Vec<T>> {
+    ids.map(|id| {
+        let id_text = id.to_string();
+        let found = books
+            .iter()
+            .flat_map(|(gateway, records)| {
+                records
+                    .iter()
+                    .filter(|r| reference(r) == id_text)
+                    .map(|record| at(gateway, record))
+            })
+            .collect();
+        (*id, found)
+    })
+    .collect()
+}
+
 pub fn check(world: &World) -> Verdict {
     let snapshot = world.store.snapshot();
     let books: BTreeMap<&str, Vec<PaymentRecord>> = world
@@ -82,39 +106,22 @@ pub fn check(world: &World) -> Verdict {
     }
     verdict.payouts = deposits.values().filter(|d| d.is_payout()).count();
     verdict.deposits = deposits.len() - verdict.payouts;
-    let paid_out: BTreeMap<DepositId, Vec<PaidOut<'_>>> = deposits
+    let payouts = deposits
         .iter()
         .filter(|(_, d)| d.is_payout())
-        .map(|(id, _)| {
-            let reference = id.to_string();
-            let at_psps = payout_books
-                .iter()
-                .flat_map(|(gateway, payouts)| {
-                    payouts
-                        .iter()
-                        .filter(|p| p.reference == reference)
-                        .map(|payout| PaidOut { gateway, payout })
-                })
-                .collect();
-            (*id, at_psps)
-        })
-        .collect();
-    let held: BTreeMap<DepositId, Vec<Held<'_>>> = deposits
-        .keys()
-        .map(|id| {
-            let reference = id.to_string();
-            let held = books
-                .iter()
-                .flat_map(|(gateway, payments)| {
-                    payments
-                        .iter()
-                        .filter(|p| p.reference == reference)
-                        .map(|payment| Held { gateway, payment })
-                })
-                .collect();
-            (*id, held)
-        })
-        .collect();
+        .map(|(id, _)| id);
+    let paid_out = at_psps(
+        payouts,
+        &payout_books,
+        |p| &p.reference,
+        |gateway, payout| PaidOut { gateway, payout },
+    );
+    let held = at_psps(
+        deposits.keys(),
+        &books,
+        |p| &p.reference,
+        |gateway, payment| Held { gateway, payment },
+    );
     for (id, deposit) in &deposits {
         let held = &held[id];
         verdict.refunds += deposit.refunds.len();

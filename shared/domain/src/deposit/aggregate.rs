@@ -2,11 +2,12 @@
 //! before it changes anything: an illegal event is an error, never a panic, and leaves the
 //! state untouched.
 
-use super::events::{Anomaly, ChargeRef, DepositEvent, NewDeposit, RecordedEvent};
+use super::attempts::{Attempt, AttemptState};
+use super::events::{Anomaly, DepositEvent, NewDeposit, RecordedEvent};
+use super::refunds::{MAX_REFUNDS, Refund, RefundState};
 use super::status::DepositStatus;
 use super::view::DepositView;
-use crate::ids::{AttemptOwner, CorrelationId, DepositId, MerchantId, RefundId};
-use crate::money::Amount;
+use crate::ids::{CorrelationId, DepositId, MerchantId, RefundId};
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,67 +58,6 @@ pub enum TransitionError {
     DuplicateAnomaly,
     #[error("charge {0} is already being refunded or was refunded")]
     ChargeAlreadyReversed(String),
-}
-
-/// The most refunds a merchant may ask of one deposit (paygate's own refunds of stray
-/// charges are never refused): each adds events to a stream every command replays.
-pub const MAX_REFUNDS: usize = 50;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttemptState {
-    /// Recorded, outcome unknown: the gateway may or may not have been called.
-    Open,
-    Failed {
-        retryable: bool,
-    },
-    Submitted,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attempt {
-    pub number: u32,
-    /// When it was recorded, i.e. at most this long before the gateway was called.
-    pub started_at: OffsetDateTime,
-    pub gateway: String,
-    pub idempotency_key: String,
-    pub state: AttemptState,
-    /// The delivery working on it; `None` once released (or in streams written before
-    /// ownership existed): then anyone may resume it.
-    pub owner: Option<AttemptOwner>,
-    /// Since when the current owner holds it (or since it was released).
-    pub owned_since: OffsetDateTime,
-    /// Whether its request was sent again by another delivery than the one that opened it.
-    pub resumed: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefundState {
-    Pending,
-    Succeeded,
-    Failed,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refund {
-    pub id: RefundId,
-    pub amount: Amount,
-    pub state: RefundState,
-    /// The gateway's id for it, once the gateway took it.
-    pub external_id: Option<String>,
-    /// `Some` for a refund paygate makes by itself of a charge that is not the deposit's
-    /// own; `None` for the merchant's refunds, which draw on the deposit's capture.
-    pub charge: Option<ChargeRef>,
-    /// When it was requested (the sweeper's clock for refunds left behind).
-    pub requested_at: OffsetDateTime,
-    /// The correlation id of the request that asked for it: its later events carry it.
-    pub correlation_id: CorrelationId,
-}
-
-impl Refund {
-    /// Requested, not yet taken by the gateway.
-    pub fn awaits_submission(&self) -> bool {
-        self.state == RefundState::Pending && self.external_id.is_none()
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -473,108 +413,6 @@ impl Deposit {
 
     pub fn is_payout(&self) -> bool {
         self.request.direction == super::events::Direction::Payout
-    }
-
-    /// The attempt whose outcome is not known yet, if any.
-    pub fn open_attempt(&self) -> Option<&Attempt> {
-        self.attempts.iter().find(|a| a.state == AttemptState::Open)
-    }
-
-    pub fn next_attempt_number(&self) -> u32 {
-        self.attempts.len() as u32 + 1
-    }
-
-    fn require_open_attempt(&self, number: u32) -> Result<&Attempt, TransitionError> {
-        match self.open_attempt() {
-            Some(open) if open.number == number => Ok(open),
-            _ => Err(TransitionError::NoOpenAttempt(number)),
-        }
-    }
-
-    fn open_attempt_mut(&mut self) -> Option<&mut Attempt> {
-        self.attempts
-            .iter_mut()
-            .find(|a| a.state == AttemptState::Open)
-    }
-
-    fn close_open_attempt(&mut self, state: AttemptState) {
-        if let Some(open) = self.open_attempt_mut() {
-            open.state = state;
-        }
-    }
-
-    /// Whether a refund of `charge` is in flight or done (a failed one may be retried).
-    pub fn is_being_reversed(&self, charge: &ChargeRef) -> bool {
-        self.refunds.iter().any(|r| {
-            r.charge.as_ref() == Some(charge)
-                && matches!(r.state, RefundState::Pending | RefundState::Succeeded)
-        })
-    }
-
-    /// The charge the deposit holds as its own, once submitted.
-    pub fn own_charge(&self) -> Option<ChargeRef> {
-        Some(ChargeRef {
-            gateway: self.gateway.clone()?,
-            external_id: self.external_id.clone()?,
-        })
-    }
-
-    fn require_pending_refund(&self, id: RefundId) -> Result<&Refund, TransitionError> {
-        self.refunds
-            .iter()
-            .find(|r| r.id == id && r.state == RefundState::Pending)
-            .ok_or(TransitionError::NoPendingRefund(id))
-    }
-
-    fn set_refund_state(&mut self, id: RefundId, state: RefundState) {
-        if let Some(refund) = self.refunds.iter_mut().find(|r| r.id == id) {
-            refund.state = state;
-        }
-    }
-
-    /// The merchant's refunds of the deposit in `state` (paygate's own reversals of stray
-    /// charges never draw on the deposit).
-    fn sum_refunds(&self, state: RefundState) -> u64 {
-        // Each refund was admitted only if it fit in what was left, so the sum is at most
-        // the deposit's amount, itself far below u64::MAX.
-        self.refunds
-            .iter()
-            .filter(|r| r.state == state && r.charge.is_none())
-            .map(|r| r.amount.minor())
-            .sum()
-    }
-
-    /// The currency `refund` moves: the deposit's for the merchant's refunds; for
-    /// paygate's refund of a held charge, the one the gateway charged.
-    pub fn refund_currency(&self, refund: &Refund) -> crate::money::Currency {
-        refund
-            .charge
-            .as_ref()
-            .and_then(|charge| {
-                self.anomalies
-                    .iter()
-                    .find(|a| a.held_charge().as_ref() == Some(charge))
-                    .and_then(|a| a.charged)
-            })
-            .map_or(self.request.currency, |charged| charged.currency)
-    }
-
-    /// Refunds confirmed by the gateway.
-    pub fn refunded_amount(&self) -> u64 {
-        self.sum_refunds(RefundState::Succeeded)
-    }
-
-    /// What a new refund may still take: captured, less refunded, less refunds in flight.
-    pub fn refundable_remaining(&self) -> u64 {
-        let captured = match self.status {
-            DepositStatus::Succeeded | DepositStatus::PartiallyRefunded => {
-                self.request.amount.minor()
-            }
-            _ => 0,
-        };
-        captured
-            .saturating_sub(self.refunded_amount())
-            .saturating_sub(self.sum_refunds(RefundState::Pending))
     }
 
     /// The read model a merchant sees.

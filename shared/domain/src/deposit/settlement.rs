@@ -12,7 +12,8 @@
 //! * A charge whose amount or currency is not the deposit's never makes it succeed: the
 //!   deposit fails and the charge is refunded (an anomaly).
 
-use super::aggregate::{Attempt, Deposit};
+use super::aggregate::Deposit;
+use super::attempts::Attempt;
 use super::events::{Anomaly, AnomalyKind, ChargeRef, DepositEvent, FailureReason};
 use super::status::DepositStatus;
 use crate::ids::{AttemptOwner, RefundId};
@@ -44,6 +45,20 @@ impl Sighting<'_> {
         ChargeRef {
             gateway: self.gateway.to_owned(),
             external_id: self.external_id.to_owned(),
+        }
+    }
+
+    /// An anomaly of `kind` about this payment, seen moving `charged`.
+    fn anomaly(&self, kind: AnomalyKind, charged: Money, detail: String) -> Anomaly {
+        Anomaly {
+            kind,
+            gateway: self.gateway.to_owned(),
+            external_id: Some(self.external_id.to_owned()),
+            charged: Some(charged),
+            attempt: self.attempt,
+            refund: None,
+            gateway_event_id: self.gateway_event_id.map(str::to_owned),
+            detail,
         }
     }
 }
@@ -191,20 +206,15 @@ impl Deposit {
             Some(charged) if !self.is_charged_as_asked(&charged) && self.is_payout() => {
                 // The money left: the payout is paid (its reservation leaves with it)
                 // and a person settles the difference with the gateway.
-                let anomaly = Anomaly {
-                    kind: AnomalyKind::AmountMismatch,
-                    gateway: seen.gateway.to_owned(),
-                    external_id: Some(seen.external_id.to_owned()),
-                    charged: Some(charged),
-                    attempt: seen.attempt,
-                    refund: None,
-                    gateway_event_id: seen.gateway_event_id.map(str::to_owned),
-                    detail: format!(
+                let anomaly = seen.anomaly(
+                    AnomalyKind::AmountMismatch,
+                    charged,
+                    format!(
                         "the gateway paid out {charged}, the payout asked for {} {}; settle the difference with the gateway",
                         self.request.amount.minor(),
                         self.request.currency
                     ),
-                };
+                );
                 let mut events = self.anomaly_once(anomaly);
                 events.push(DepositEvent::DepositSucceeded {
                     external_id: seen.external_id.to_owned(),
@@ -212,20 +222,15 @@ impl Deposit {
                 events
             }
             Some(charged) if !self.is_charged_as_asked(&charged) => {
-                let anomaly = Anomaly {
-                    kind: AnomalyKind::AmountMismatch,
-                    gateway: seen.gateway.to_owned(),
-                    external_id: Some(seen.external_id.to_owned()),
-                    charged: Some(charged),
-                    attempt: seen.attempt,
-                    refund: None,
-                    gateway_event_id: seen.gateway_event_id.map(str::to_owned),
-                    detail: format!(
+                let anomaly = seen.anomaly(
+                    AnomalyKind::AmountMismatch,
+                    charged,
+                    format!(
                         "the gateway charged {charged}, the deposit asked for {} {}",
                         self.request.amount.minor(),
                         self.request.currency
                     ),
-                };
+                );
                 vec![
                     DepositEvent::PaymentAnomalyDetected { anomaly },
                     DepositEvent::DepositFailed {
@@ -266,19 +271,14 @@ impl Deposit {
             amount: self.request.amount,
             currency: self.request.currency,
         });
-        let anomaly = Anomaly {
+        let anomaly = seen.anomaly(
             kind,
-            gateway: seen.gateway.to_owned(),
-            external_id: Some(seen.external_id.to_owned()),
-            charged: Some(charged),
-            attempt: seen.attempt,
-            refund: None,
-            gateway_event_id: seen.gateway_event_id.map(str::to_owned),
-            detail: format!(
+            charged,
+            format!(
                 "payment {} at {} is not the deposit's charge; it is refunded",
                 seen.external_id, seen.gateway
             ),
-        };
+        );
         if self.is_payout() {
             // A payout cannot be pulled back: money may have left twice, and only the
             // gateway and a person can recover it.
@@ -365,7 +365,7 @@ impl Deposit {
         let Some(pending) = self
             .refunds
             .iter()
-            .find(|r| r.id == refund && r.state == super::aggregate::RefundState::Pending)
+            .find(|r| r.id == refund && r.state == super::refunds::RefundState::Pending)
         else {
             return vec![];
         };
@@ -499,7 +499,7 @@ impl Deposit {
         self.attempts
             .iter()
             .rev()
-            .find(|a| a.state == super::aggregate::AttemptState::Submitted)
+            .find(|a| a.state == super::attempts::AttemptState::Submitted)
     }
 
     /// The gateway attempt `number` went to (the deposit's gateway if unknown).

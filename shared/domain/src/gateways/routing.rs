@@ -81,11 +81,11 @@ mod tests {
         }
     }
 
-    fn ae() -> (Country, Currency) {
-        (
-            Country::parse("AE").unwrap(),
-            Currency::parse("AED").unwrap(),
-        )
+    /// How `gateways` route an AED `capability` call in AE, now.
+    fn route_ae(gateways: &[Gateway], capability: Capability) -> Route<'_> {
+        let country = Country::parse("AE").unwrap();
+        let currency = Currency::parse("AED").unwrap();
+        route(gateways, country, currency, capability, NOW)
     }
 
     #[test]
@@ -95,17 +95,7 @@ mod tests {
             gateway("a", 1, &[("AE", "AED")]),
             gateway("us_only", 0, &[("US", "USD")]),
         ];
-        let (country, currency) = ae();
-        assert_eq!(
-            names(route(
-                &gateways,
-                country,
-                currency,
-                Capability::Payments,
-                NOW
-            )),
-            ["a", "b"]
-        );
+        assert_eq!(names(route_ae(&gateways, Capability::Payments)), ["a", "b"]);
     }
 
     #[test]
@@ -121,20 +111,10 @@ mod tests {
         gateways[2].status.breaker = BreakerState::Open {
             until: NOW + time::Duration::seconds(1),
         };
-        let (country, currency) = ae();
-        assert_eq!(
-            names(route(
-                &gateways,
-                country,
-                currency,
-                Capability::Payments,
-                NOW
-            )),
-            ["fine"]
-        );
+        assert_eq!(names(route_ae(&gateways, Capability::Payments)), ["fine"]);
         gateways[3].status.health = Health::Unhealthy;
         assert_eq!(
-            route(&gateways, country, currency, Capability::Payments, NOW),
+            route_ae(&gateways, Capability::Payments),
             Route::NoneAvailable
         );
     }
@@ -146,23 +126,15 @@ mod tests {
             gateway("pays_out", 2, &[("AE", "AED")]),
         ];
         gateways[1].config.capabilities.push(Capability::Payouts);
-        let (country, currency) = ae();
-        let payouts = route(&gateways, country, currency, Capability::Payouts, NOW);
+        let payouts = route_ae(&gateways, Capability::Payouts);
         assert_eq!(names(payouts), ["pays_out"]);
         gateways[1].config.enabled = false;
-        assert_eq!(
-            route(&gateways, country, currency, Capability::Payouts, NOW),
-            Route::Unserved
-        );
+        assert_eq!(route_ae(&gateways, Capability::Payouts), Route::Unserved);
     }
 
     #[test]
     fn a_pair_nobody_serves_is_unserved() {
         let gateways = vec![gateway("us", 1, &[("US", "USD")])];
-        let (country, currency) = ae();
-        assert_eq!(
-            route(&gateways, country, currency, Capability::Payments, NOW),
-            Route::Unserved
-        );
+        assert_eq!(route_ae(&gateways, Capability::Payments), Route::Unserved);
     }
 }

@@ -88,19 +88,6 @@ pub enum JsonPaymentStatus {
     Declined,
 }
 
-/// A payment as the PSP shows it (create and status answers).
-#[derive(Debug, Deserialize)]
-pub struct JsonPayment {
-    pub id: String,
-    pub status: JsonPaymentStatus,
-    #[serde(default)]
-    pub failure_code: Option<String>,
-    #[serde(default)]
-    pub amount: Option<u64>,
-    #[serde(default)]
-    pub currency: Option<String>,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JsonPayoutStatus {
@@ -110,11 +97,12 @@ pub enum JsonPayoutStatus {
     Rejected,
 }
 
-/// A payout as the PSP shows it (create and status answers).
+/// A payment or a payout as the PSP shows it (create and status answers), its status an
+/// `S`.
 #[derive(Debug, Deserialize)]
-pub struct JsonPayout {
+pub struct JsonMovement<S> {
     pub id: String,
-    pub status: JsonPayoutStatus,
+    pub status: S,
     #[serde(default)]
     pub failure_code: Option<String>,
     #[serde(default)]
@@ -122,6 +110,12 @@ pub struct JsonPayout {
     #[serde(default)]
     pub currency: Option<String>,
 }
+
+/// A payment as the PSP shows it (create and status answers).
+pub type JsonPayment = JsonMovement<JsonPaymentStatus>;
+
+/// A payout as the PSP shows it (create and status answers).
+pub type JsonPayout = JsonMovement<JsonPayoutStatus>;
 
 /// A payment or a payout as the PSP shows it: money moving one way or the other,
 /// classified alike (a payout `paid` is a payment `succeeded`, `rejected` is `declined`).
@@ -150,64 +144,59 @@ fn code_or(failure_code: Option<&str>, status: &str) -> String {
     psp_code(failure_code).unwrap_or_else(|| status.to_owned())
 }
 
-impl Movement for JsonPayment {
+/// A payment's or a payout's status: what the PSP calls it, and the payment status it
+/// amounts to (a payout `paid` is a payment `succeeded`, `rejected` is `declined`).
+trait MovementStatus: Copy {
+    /// `payment` or `payout`.
+    const WHAT: &'static str;
+    fn meaning(self) -> (&'static str, JsonPaymentStatus);
+}
+
+impl MovementStatus for JsonPaymentStatus {
     const WHAT: &'static str = "payment";
+
+    fn meaning(self) -> (&'static str, JsonPaymentStatus) {
+        let name = match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Declined => "declined",
+        };
+        (name, self)
+    }
+}
+
+impl MovementStatus for JsonPayoutStatus {
+    const WHAT: &'static str = "payout";
+
+    fn meaning(self) -> (&'static str, JsonPaymentStatus) {
+        match self {
+            Self::Pending => ("pending", JsonPaymentStatus::Pending),
+            Self::Paid => ("paid", JsonPaymentStatus::Succeeded),
+            Self::Failed => ("failed", JsonPaymentStatus::Failed),
+            Self::Rejected => ("rejected", JsonPaymentStatus::Declined),
+        }
+    }
+}
+
+impl<S: MovementStatus + for<'de> Deserialize<'de>> Movement for JsonMovement<S> {
+    const WHAT: &'static str = S::WHAT;
 
     fn id(&self) -> &str {
         &self.id
     }
 
     fn status_name(&self) -> &'static str {
-        match self.status {
-            JsonPaymentStatus::Pending => "pending",
-            JsonPaymentStatus::Succeeded => "succeeded",
-            JsonPaymentStatus::Failed => "failed",
-            JsonPaymentStatus::Declined => "declined",
-        }
+        self.status.meaning().0
     }
 
     fn state(&self) -> PaymentState {
         let code = || code_or(self.failure_code.as_deref(), self.status_name());
-        match self.status {
+        match self.status.meaning().1 {
             JsonPaymentStatus::Pending => PaymentState::Pending,
             JsonPaymentStatus::Succeeded => PaymentState::Succeeded,
             JsonPaymentStatus::Failed => PaymentState::Failed { code: code() },
             JsonPaymentStatus::Declined => PaymentState::Declined { code: code() },
-        }
-    }
-
-    fn amount(&self) -> Option<u64> {
-        self.amount
-    }
-
-    fn currency(&self) -> Option<&str> {
-        self.currency.as_deref()
-    }
-}
-
-impl Movement for JsonPayout {
-    const WHAT: &'static str = "payout";
-
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn status_name(&self) -> &'static str {
-        match self.status {
-            JsonPayoutStatus::Pending => "pending",
-            JsonPayoutStatus::Paid => "paid",
-            JsonPayoutStatus::Failed => "failed",
-            JsonPayoutStatus::Rejected => "rejected",
-        }
-    }
-
-    fn state(&self) -> PaymentState {
-        let code = || code_or(self.failure_code.as_deref(), self.status_name());
-        match self.status {
-            JsonPayoutStatus::Pending => PaymentState::Pending,
-            JsonPayoutStatus::Paid => PaymentState::Succeeded,
-            JsonPayoutStatus::Failed => PaymentState::Failed { code: code() },
-            JsonPayoutStatus::Rejected => PaymentState::Declined { code: code() },
         }
     }
 

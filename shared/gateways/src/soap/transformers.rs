@@ -43,6 +43,50 @@ fn xml_text<'a>(field: &str, value: &'a str) -> Result<&'a str, EncodeError> {
 
 // ---- requests ----
 
+/// A status call (`$call`), asking by the PSP's id (`$field`, element `$element`, named
+/// `$name` when it cannot be encoded) or by idempotency key, and the lookup (`$lookup`)
+/// it is made from.
+macro_rules! status_call {
+    (
+        $(#[$call_doc:meta])* $call:ident,
+        $(#[$lookup_doc:meta])* $lookup:ident::$by_id:ident,
+        $field:ident: $element:literal / $name:literal
+    ) => {
+        $(#[$call_doc])*
+        #[derive(Debug, Serialize)]
+        pub struct $call<'a> {
+            #[serde(rename = "p:IdempotencyKey", skip_serializing_if = "Option::is_none")]
+            pub idempotency_key: Option<&'a str>,
+            #[serde(rename = $element, skip_serializing_if = "Option::is_none")]
+            pub $field: Option<&'a str>,
+        }
+
+        $(#[$lookup_doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub enum $lookup<'a> {
+            IdempotencyKey(&'a str),
+            $by_id(&'a str),
+        }
+
+        impl<'a> TryFrom<$lookup<'a>> for $call<'a> {
+            type Error = EncodeError;
+
+            fn try_from(lookup: $lookup<'a>) -> Result<Self, Self::Error> {
+                Ok(match lookup {
+                    $lookup::IdempotencyKey(key) => Self {
+                        idempotency_key: Some(xml_text("IdempotencyKey", key)?),
+                        $field: None,
+                    },
+                    $lookup::$by_id(id) => Self {
+                        idempotency_key: None,
+                        $field: Some(xml_text($name, id)?),
+                    },
+                })
+            }
+        }
+    };
+}
+
 /// `<p:CreatePayment>`. Holds the exposed token, so it has no `Debug` and lives only until
 /// it is serialised.
 #[derive(Serialize)]
@@ -80,37 +124,12 @@ impl<'a> TryFrom<&'a PaymentRequest> for CreatePayment<'a> {
     }
 }
 
-/// `<p:GetPaymentStatus>` by transaction id (when known) or by idempotency key.
-#[derive(Debug, Serialize)]
-pub struct GetPaymentStatus<'a> {
-    #[serde(rename = "p:IdempotencyKey", skip_serializing_if = "Option::is_none")]
-    pub idempotency_key: Option<&'a str>,
-    #[serde(rename = "p:TransactionId", skip_serializing_if = "Option::is_none")]
-    pub transaction_id: Option<&'a str>,
-}
-
-/// Which payment a status call asks about.
-#[derive(Debug, Clone, Copy)]
-pub enum PaymentLookup<'a> {
-    IdempotencyKey(&'a str),
-    TransactionId(&'a str),
-}
-
-impl<'a> TryFrom<PaymentLookup<'a>> for GetPaymentStatus<'a> {
-    type Error = EncodeError;
-
-    fn try_from(lookup: PaymentLookup<'a>) -> Result<Self, Self::Error> {
-        Ok(match lookup {
-            PaymentLookup::IdempotencyKey(key) => Self {
-                idempotency_key: Some(xml_text("IdempotencyKey", key)?),
-                transaction_id: None,
-            },
-            PaymentLookup::TransactionId(id) => Self {
-                idempotency_key: None,
-                transaction_id: Some(xml_text("TransactionId", id)?),
-            },
-        })
-    }
+status_call! {
+    /// `<p:GetPaymentStatus>` by transaction id (when known) or by idempotency key.
+    GetPaymentStatus,
+    /// Which payment a status call asks about.
+    PaymentLookup::TransactionId,
+    transaction_id: "p:TransactionId" / "TransactionId"
 }
 
 /// `<p:CreatePayout>`: a payment request the other way, its token the destination's.
@@ -151,37 +170,12 @@ impl<'a> TryFrom<&'a PaymentRequest> for CreatePayout<'a> {
     }
 }
 
-/// `<p:GetPayoutStatus>` by payout id (when known) or by idempotency key.
-#[derive(Debug, Serialize)]
-pub struct GetPayoutStatus<'a> {
-    #[serde(rename = "p:IdempotencyKey", skip_serializing_if = "Option::is_none")]
-    pub idempotency_key: Option<&'a str>,
-    #[serde(rename = "p:PayoutId", skip_serializing_if = "Option::is_none")]
-    pub payout_id: Option<&'a str>,
-}
-
-/// Which payout a status call asks about.
-#[derive(Debug, Clone, Copy)]
-pub enum PayoutLookup<'a> {
-    IdempotencyKey(&'a str),
-    PayoutId(&'a str),
-}
-
-impl<'a> TryFrom<PayoutLookup<'a>> for GetPayoutStatus<'a> {
-    type Error = EncodeError;
-
-    fn try_from(lookup: PayoutLookup<'a>) -> Result<Self, Self::Error> {
-        Ok(match lookup {
-            PayoutLookup::IdempotencyKey(key) => Self {
-                idempotency_key: Some(xml_text("IdempotencyKey", key)?),
-                payout_id: None,
-            },
-            PayoutLookup::PayoutId(id) => Self {
-                idempotency_key: None,
-                payout_id: Some(xml_text("PayoutId", id)?),
-            },
-        })
-    }
+status_call! {
+    /// `<p:GetPayoutStatus>` by payout id (when known) or by idempotency key.
+    GetPayoutStatus,
+    /// Which payout a status call asks about.
+    PayoutLookup::PayoutId,
+    payout_id: "p:PayoutId" / "PayoutId"
 }
 
 /// `<p:Refund>`.
@@ -207,37 +201,12 @@ impl<'a> TryFrom<&'a RefundRequest> for Refund<'a> {
     }
 }
 
-/// `<p:GetRefundStatus>` by refund id (when known) or by the refund's idempotency key.
-#[derive(Debug, Serialize)]
-pub struct GetRefundStatus<'a> {
-    #[serde(rename = "p:IdempotencyKey", skip_serializing_if = "Option::is_none")]
-    pub idempotency_key: Option<&'a str>,
-    #[serde(rename = "p:RefundId", skip_serializing_if = "Option::is_none")]
-    pub refund_id: Option<&'a str>,
-}
-
-/// Which refund a status call asks about.
-#[derive(Debug, Clone, Copy)]
-pub enum RefundLookup<'a> {
-    IdempotencyKey(&'a str),
-    RefundId(&'a str),
-}
-
-impl<'a> TryFrom<RefundLookup<'a>> for GetRefundStatus<'a> {
-    type Error = EncodeError;
-
-    fn try_from(lookup: RefundLookup<'a>) -> Result<Self, Self::Error> {
-        Ok(match lookup {
-            RefundLookup::IdempotencyKey(key) => Self {
-                idempotency_key: Some(xml_text("IdempotencyKey", key)?),
-                refund_id: None,
-            },
-            RefundLookup::RefundId(id) => Self {
-                idempotency_key: None,
-                refund_id: Some(xml_text("RefundId", id)?),
-            },
-        })
-    }
+status_call! {
+    /// `<p:GetRefundStatus>` by refund id (when known) or by the refund's idempotency key.
+    GetRefundStatus,
+    /// Which refund a status call asks about.
+    RefundLookup::RefundId,
+    refund_id: "p:RefundId" / "RefundId"
 }
 
 /// The operation inside `<soap:Body>`; its variant names the element.

@@ -1,5 +1,6 @@
 //! Payouts through both connectors against the real simulator over HTTP: each magic
-//! destination, idempotency, lookups, and the answers that leave a payout's fate unknown.
+//! destination, idempotency, lookups (the answers that leave a payout's fate unknown are
+//! run both ways in `simulator.rs`).
 
 use super::*;
 use common::{payout, payout_accepted};
@@ -11,9 +12,6 @@ for_both_formats!(
     a_payout_is_found_by_key_and_id_with_its_amount,
     an_unknown_payout_key_is_not_found,
     injected_errors_pay_nothing_out_until_they_stop,
-    a_timed_out_payout_is_ambiguous_and_found_later,
-    a_lost_payout_reply_is_ambiguous_and_the_payout_made,
-    a_payout_key_in_flight_409_is_ambiguous_and_429_transient,
     a_payout_is_never_refundable,
 );
 
@@ -144,82 +142,6 @@ async fn injected_errors_pay_nothing_out_until_they_stop(format: WireFormat) {
     psp.sim.set_behaviour(never_settles());
     payout_accepted(&*psp.connector, &request).await;
     assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
-}
-
-async fn a_timed_out_payout_is_ambiguous_and_found_later(format: WireFormat) {
-    let psp = slow_psp(format).await;
-    let request = payout("ba_success");
-
-    assert_outcome!(
-        psp.connector.create_payout(&request).await,
-        PaymentOutcome::Ambiguous { .. }
-    );
-    assert_outcome!(
-        psp.connector
-            .payout_status(&request.idempotency_key, None)
-            .await,
-        StatusOutcome::Unknown { .. }
-    );
-
-    // The PSP goes on after we stopped waiting: asking finds the payout.
-    psp.sim.set_behaviour(never_settles());
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
-    assert_outcome!(
-        psp.connector
-            .payout_status(&request.idempotency_key, None)
-            .await,
-        StatusOutcome::Found {
-            state: PaymentState::Pending,
-            ..
-        }
-    );
-    assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
-}
-
-async fn a_lost_payout_reply_is_ambiguous_and_the_payout_made(format: WireFormat) {
-    let psp = psp(format).await;
-    psp.sim.set_behaviour(Behaviour {
-        lost_reply_rate: 1.0,
-        ..never_settles()
-    });
-    let request = payout("ba_success");
-
-    assert_outcome!(
-        psp.connector.create_payout(&request).await,
-        PaymentOutcome::Ambiguous { .. }
-    );
-    assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
-    let found = psp
-        .connector
-        .payout_status(&request.idempotency_key, None)
-        .await;
-    let StatusOutcome::Found { external_id, .. } = found else {
-        panic!("the payout is not found: {found:?}");
-    };
-    assert_eq!(psp.sim.payouts()[0].id, external_id);
-}
-
-async fn a_payout_key_in_flight_409_is_ambiguous_and_429_transient(format: WireFormat) {
-    let psp = psp(format).await;
-    for (status, transient) in [(409, false), (429, true)] {
-        psp.sim.set_behaviour(Behaviour {
-            latency_ms: 400,
-            in_flight_key_status: status,
-            ..never_settles()
-        });
-        let request = payout("ba_success");
-        let (first, second) = tokio::join!(psp.connector.create_payout(&request), async {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            psp.connector.create_payout(&request).await
-        });
-        assert_outcome!(first, PaymentOutcome::Accepted { .. }, "{status}");
-        if transient {
-            assert_outcome!(second, PaymentOutcome::Transient { .. }, "{status}");
-        } else {
-            assert_outcome!(second, PaymentOutcome::Ambiguous { .. }, "{status}");
-        }
-        assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
-    }
 }
 
 async fn a_payout_is_never_refundable(format: WireFormat) {

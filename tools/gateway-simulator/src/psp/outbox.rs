@@ -73,13 +73,19 @@ impl Webhook {
     }
 }
 
+/// A JSON event: a payment's or refund's names its payment and refund (`null` on a
+/// payment's own), a payout's only its payout.
 #[derive(Serialize)]
 struct JsonEvent<'a> {
     id: &'a str,
     #[serde(rename = "type")]
     kind: &'a str,
-    payment_id: &'a str,
-    refund_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refund_id: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payout_id: Option<&'a str>,
     reference: &'a str,
     amount: i64,
     currency: &'a str,
@@ -87,20 +93,8 @@ struct JsonEvent<'a> {
     created: i64,
 }
 
-/// A payout's event: its own id field, no `payment_id` nor `refund_id`.
-#[derive(Serialize)]
-struct JsonPayoutEvent<'a> {
-    id: &'a str,
-    #[serde(rename = "type")]
-    kind: &'a str,
-    payout_id: &'a str,
-    reference: &'a str,
-    amount: i64,
-    currency: &'a str,
-    failure_code: Option<&'a str>,
-    created: i64,
-}
-
+/// A SOAP notification: `TransactionId` and `RefundId` (empty on a payment's own) for a
+/// payment or refund, `PayoutId` for a payout.
 #[derive(Serialize)]
 #[serde(rename = "p:Notification")]
 struct SoapNotification<'a> {
@@ -110,32 +104,12 @@ struct SoapNotification<'a> {
     event_id: &'a str,
     #[serde(rename = "p:Type")]
     kind: &'a str,
-    #[serde(rename = "p:TransactionId")]
-    transaction_id: &'a str,
-    #[serde(rename = "p:RefundId")]
-    refund_id: &'a str,
-    #[serde(rename = "p:Reference")]
-    reference: &'a str,
-    #[serde(rename = "p:Amount")]
-    amount: i64,
-    #[serde(rename = "p:Currency")]
-    currency: &'a str,
-    #[serde(rename = "p:ReasonCode")]
-    reason_code: &'a str,
-}
-
-/// A payout's notification: `PayoutId` instead of `TransactionId` and `RefundId`.
-#[derive(Serialize)]
-#[serde(rename = "p:Notification")]
-struct SoapPayoutNotification<'a> {
-    #[serde(rename = "@xmlns:p")]
-    xmlns: &'a str,
-    #[serde(rename = "p:EventId")]
-    event_id: &'a str,
-    #[serde(rename = "p:Type")]
-    kind: &'a str,
-    #[serde(rename = "p:PayoutId")]
-    payout_id: &'a str,
+    #[serde(rename = "p:TransactionId", skip_serializing_if = "Option::is_none")]
+    transaction_id: Option<&'a str>,
+    #[serde(rename = "p:RefundId", skip_serializing_if = "Option::is_none")]
+    refund_id: Option<&'a str>,
+    #[serde(rename = "p:PayoutId", skip_serializing_if = "Option::is_none")]
+    payout_id: Option<&'a str>,
     #[serde(rename = "p:Reference")]
     reference: &'a str,
     #[serde(rename = "p:Amount")]
@@ -155,15 +129,19 @@ pub(crate) fn content_type(format: Format) -> &'static str {
 
 /// The raw webhook body, exactly the bytes that are signed and sent.
 pub(crate) fn render(format: Format, n: &Notification) -> String {
-    if n.kind.is_payout() {
-        return render_payout(format, n);
-    }
+    let payout = n.kind.is_payout();
+    let (payment_id, payout_id) = if payout {
+        (None, Some(n.subject_id.as_str()))
+    } else {
+        (Some(n.subject_id.as_str()), None)
+    };
     match format {
         Format::Json => serde_json::to_string(&JsonEvent {
             id: &n.event_id,
             kind: n.kind.json_name(),
-            payment_id: &n.subject_id,
-            refund_id: n.refund_id.as_deref(),
+            payment_id,
+            refund_id: (!payout).then_some(n.refund_id.as_deref()),
+            payout_id,
             reference: &n.reference,
             amount: n.amount,
             currency: &n.currency,
@@ -175,35 +153,9 @@ pub(crate) fn render(format: Format, n: &Notification) -> String {
             xmlns: NAMESPACE,
             event_id: &n.event_id,
             kind: n.kind.soap_name(),
-            transaction_id: &n.subject_id,
-            refund_id: n.refund_id.as_deref().unwrap_or(""),
-            reference: &n.reference,
-            amount: n.amount,
-            currency: &n.currency,
-            reason_code: n.failure_code.as_deref().unwrap_or(""),
-        })
-        .expect("a SOAP notification always serializes"),
-    }
-}
-
-fn render_payout(format: Format, n: &Notification) -> String {
-    match format {
-        Format::Json => serde_json::to_string(&JsonPayoutEvent {
-            id: &n.event_id,
-            kind: n.kind.json_name(),
-            payout_id: &n.subject_id,
-            reference: &n.reference,
-            amount: n.amount,
-            currency: &n.currency,
-            failure_code: n.failure_code.as_deref(),
-            created: n.created,
-        })
-        .expect("a JSON event always serializes"),
-        Format::Soap => quick_xml::se::to_string(&SoapPayoutNotification {
-            xmlns: NAMESPACE,
-            event_id: &n.event_id,
-            kind: n.kind.soap_name(),
-            payout_id: &n.subject_id,
+            transaction_id: payment_id,
+            refund_id: (!payout).then(|| n.refund_id.as_deref().unwrap_or("")),
+            payout_id,
             reference: &n.reference,
             amount: n.amount,
             currency: &n.currency,

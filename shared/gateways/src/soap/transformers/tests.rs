@@ -97,17 +97,52 @@ fn values_xml_cannot_carry_are_refused_before_sending() {
     assert!(GetPaymentStatus::try_from(PaymentLookup::TransactionId("txn\u{1b}")).is_err());
 }
 
+/// Every status call asks by the idempotency key or by the PSP's id (WIRE.md), and
+/// refuses an id XML cannot carry.
 #[test]
-fn status_and_refund_are_the_wire_envelopes() {
-    let op = Operation::GetPaymentStatus(
-        GetPaymentStatus::try_from(PaymentLookup::IdempotencyKey("dep:1")).unwrap(),
-    );
-    let soap_status = soap(&op);
-    assert_eq!(soap_status.action, "\"GetPaymentStatus\"");
-    assert!(soap_status.xml.contains(
-        "<soap:Body><p:GetPaymentStatus><p:IdempotencyKey>dep:1</p:IdempotencyKey></p:GetPaymentStatus></soap:Body>"
-    ));
+fn status_calls_are_by_key_or_by_id() {
+    let payment = |lookup| Operation::GetPaymentStatus(GetPaymentStatus::try_from(lookup).unwrap());
+    let payout = |lookup| Operation::GetPayoutStatus(GetPayoutStatus::try_from(lookup).unwrap());
+    let refund = |lookup| Operation::GetRefundStatus(GetRefundStatus::try_from(lookup).unwrap());
+    let cases = [
+        (
+            payment(PaymentLookup::IdempotencyKey("dep:1")),
+            payment(PaymentLookup::TransactionId("txn_1")),
+            "GetPaymentStatus",
+            ("dep:1", "TransactionId", "txn_1"),
+            GetPaymentStatus::try_from(PaymentLookup::TransactionId("txn\u{1}")).is_err(),
+        ),
+        (
+            payout(PayoutLookup::IdempotencyKey("po:1")),
+            payout(PayoutLookup::PayoutId("po_1")),
+            "GetPayoutStatus",
+            ("po:1", "PayoutId", "po_1"),
+            GetPayoutStatus::try_from(PayoutLookup::PayoutId("po\u{1}")).is_err(),
+        ),
+        (
+            refund(RefundLookup::IdempotencyKey("dep:refund:r1")),
+            refund(RefundLookup::RefundId("rf_1")),
+            "GetRefundStatus",
+            ("dep:refund:r1", "RefundId", "rf_1"),
+            GetRefundStatus::try_from(RefundLookup::RefundId("rf\u{1}")).is_err(),
+        ),
+    ];
+    for (by_key, by_id, call, (key, element, id), refused) in cases {
+        let soap_key = soap(&by_key);
+        assert_eq!(soap_key.action, format!("\"{call}\""));
+        let by_key_body = format!(
+            "<soap:Body><p:{call}><p:IdempotencyKey>{key}</p:IdempotencyKey></p:{call}></soap:Body>"
+        );
+        assert!(soap_key.xml.contains(&by_key_body), "{}", soap_key.xml);
+        let by_id_body = format!("<p:{call}><p:{element}>{id}</p:{element}></p:{call}>");
+        let soap_id = soap(&by_id);
+        assert!(soap_id.xml.contains(&by_id_body), "{}", soap_id.xml);
+        assert!(refused, "{call}: an id with a control character");
+    }
+}
 
+#[test]
+fn refund_is_the_wire_envelope() {
     let req = RefundRequest {
         idempotency_key: "dep:refund:r1".into(),
         external_id: "txn_1".into(),

@@ -47,26 +47,6 @@ fn payout_values_are_escaped_or_refused_before_sending() {
     assert!(GetPayoutStatus::try_from(PayoutLookup::IdempotencyKey("k\u{1}")).is_err());
 }
 
-#[test]
-fn get_payout_status_is_by_payout_id_or_key() {
-    let by_key = Operation::GetPayoutStatus(
-        GetPayoutStatus::try_from(PayoutLookup::IdempotencyKey("po:1")).unwrap(),
-    );
-    let soap_key = soap(&by_key);
-    assert_eq!(soap_key.action, "\"GetPayoutStatus\"");
-    assert!(soap_key.xml.contains(
-        "<soap:Body><p:GetPayoutStatus><p:IdempotencyKey>po:1</p:IdempotencyKey></p:GetPayoutStatus></soap:Body>"
-    ));
-    let by_id = Operation::GetPayoutStatus(
-        GetPayoutStatus::try_from(PayoutLookup::PayoutId("po_1")).unwrap(),
-    );
-    assert!(
-        soap(&by_id)
-            .xml
-            .contains("<p:GetPayoutStatus><p:PayoutId>po_1</p:PayoutId></p:GetPayoutStatus>")
-    );
-}
-
 // ---- create payout ----
 
 #[test]

@@ -382,10 +382,10 @@ fn invalid_payouts_are_described() {
 #[test]
 fn the_documented_card_tokens_are_the_magic_ones() {
     let documents = [
-        ("README.md", include_str!("../../../../README.md")),
+        ("README.md", include_str!("../../../../../README.md")),
         (
             "openapi.json",
-            include_str!("../../../../shared/api/openapi.json"),
+            include_str!("../../../../../shared/api/openapi.json"),
         ),
     ];
     for (name, text) in documents {

@@ -1,0 +1,110 @@
+//! The requests the books take, already off the wire, and what is wrong with them.
+
+const MAX_TEXT_LEN: usize = 255;
+
+/// A create-payment request, already taken off the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NewPayment {
+    pub idempotency_key: String,
+    pub amount: i64,
+    pub currency: String,
+    pub country: String,
+    pub reference: String,
+    pub token: Option<String>,
+}
+
+impl NewPayment {
+    /// Why the request is wrong, if it is (a 400 / `soap:Client`).
+    pub fn problem(&self) -> Option<String> {
+        order_problem(
+            &self.idempotency_key,
+            &self.reference,
+            self.amount,
+            &self.currency,
+            &self.country,
+        )
+    }
+}
+
+/// A create-payout request, already taken off the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NewPayout {
+    pub idempotency_key: String,
+    pub amount: i64,
+    pub currency: String,
+    pub country: String,
+    pub reference: String,
+    pub destination: Option<String>,
+}
+
+impl NewPayout {
+    /// Why the request is wrong, if it is (a 400 / `soap:Client`): as for a payment.
+    pub fn problem(&self) -> Option<String> {
+        order_problem(
+            &self.idempotency_key,
+            &self.reference,
+            self.amount,
+            &self.currency,
+            &self.country,
+        )
+    }
+}
+
+/// What is wrong with a payment's or payout's fields, if anything.
+fn order_problem(
+    idempotency_key: &str,
+    reference: &str,
+    amount: i64,
+    currency: &str,
+    country: &str,
+) -> Option<String> {
+    text_problem("idempotency key", idempotency_key)
+        .or_else(|| text_problem("reference", reference))
+        .or_else(|| amount_problem(amount))
+        .or_else(|| code_problem(currency, 3).then(|| "currency must be an ISO 4217 code".into()))
+        .or_else(|| {
+            code_problem(country, 2).then(|| "country must be an ISO 3166 alpha-2 code".into())
+        })
+}
+
+/// A refund request, already taken off the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NewRefund {
+    pub idempotency_key: String,
+    pub payment_id: String,
+    pub amount: i64,
+}
+
+impl NewRefund {
+    pub fn problem(&self) -> Option<String> {
+        text_problem("idempotency key", &self.idempotency_key)
+            .or_else(|| amount_problem(self.amount))
+    }
+}
+
+fn text_problem(what: &str, value: &str) -> Option<String> {
+    if value.trim().is_empty() {
+        Some(format!("{what} is required"))
+    } else if value.len() > MAX_TEXT_LEN {
+        Some(format!("{what} is longer than {MAX_TEXT_LEN} bytes"))
+    } else {
+        None
+    }
+}
+
+fn amount_problem(amount: i64) -> Option<String> {
+    (amount <= 0).then(|| "amount must be a positive integer of minor units".into())
+}
+
+fn code_problem(code: &str, len: usize) -> bool {
+    code.len() != len || !code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// Why a refund was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RefundError {
+    /// No payment with that id.
+    NotFound,
+    /// More than what is left to refund (declined/failed payments have nothing to refund).
+    ExceedsPayment { refundable: i64 },
+}
