@@ -5,6 +5,7 @@ use lambda_runtime::{Error, service_fn};
 use paygate_aws::secrecy::ExposeSecret;
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::gateways::BreakerPolicy;
+use paygate_domain::gateways::CachedRegistry;
 use paygate_domain::ports::{RandomIds, SystemClock};
 use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_gateways::ConnectorCache;
@@ -16,12 +17,13 @@ async fn main() -> Result<(), Error> {
     let aws = paygate_aws::AwsAdapters::connect().await?;
     // Fetched from Secrets Manager (PAYGATE_FIELD_KEYS_SECRET_ARN) once per cold start.
     let field_keys = aws.secret("PAYGATE_FIELD_KEYS").await?;
+    let clock = Arc::new(SystemClock);
     let processor = Processor {
         store: aws.publishing_store(),
-        registry: aws.registry,
+        registry: Arc::new(CachedRegistry::new(aws.registry, clock.clone())),
         connectors: Arc::new(ConnectorCache::new()),
         redelivery: aws.queue,
-        clock: Arc::new(SystemClock),
+        clock,
         ids: Arc::new(RandomIds),
         cipher: Arc::new(FieldCipher::from_spec(field_keys.expose_secret())?),
         breaker: BreakerPolicy::default(),

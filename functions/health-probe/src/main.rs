@@ -3,6 +3,7 @@
 
 use health_probe::{Probe, handle};
 use lambda_runtime::{Error, service_fn};
+use paygate_domain::gateways::CachedRegistry;
 use paygate_domain::ports::{RandomIds, SystemClock};
 use paygate_domain::service::probe::ProbePolicy;
 use paygate_domain::service::process::AttemptPolicy;
@@ -21,14 +22,16 @@ async fn main() -> Result<(), Error> {
     let aws = paygate_aws::AwsAdapters::connect().await?;
     // Outcomes the sweeper records are published right away, like everyone else's.
     let store = aws.publishing_store();
+    let clock = Arc::new(SystemClock);
     let probe = Probe {
-        registry: aws.registry,
+        // The run's probe and sweep share one listing (any health change forgets it).
+        registry: Arc::new(CachedRegistry::new(aws.registry, clock.clone())),
         connectors: Arc::new(ConnectorCache::new()),
         store,
         index: aws.store,
         queue: aws.queue,
         publisher: aws.bus,
-        clock: Arc::new(SystemClock),
+        clock,
         ids: Arc::new(RandomIds),
         policy: ProbePolicy::default(),
         // PAYGATE_SWEEP_*_AFTER_SECS, or the defaults.

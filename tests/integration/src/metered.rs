@@ -21,6 +21,7 @@ use paygate_api::request::lambda_body;
 use paygate_aws::{AwsAdapters, RequestMeter, SqsQueue, Tally};
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::gateways::BreakerPolicy;
+use paygate_domain::gateways::CachedRegistry;
 use paygate_domain::ports::{EventStore, GatewayRegistry, RandomIds, SystemClock};
 use paygate_domain::service::probe::ProbePolicy;
 use paygate_domain::service::process::{AttemptPolicy, RedeliveryPolicy};
@@ -169,7 +170,10 @@ impl MeteredStack {
         };
         let processor = Processor {
             store: processor_aws.publishing_store(),
-            registry: processor_aws.registry.clone(),
+            registry: Arc::new(CachedRegistry::new(
+                processor_aws.registry.clone(),
+                Arc::new(SystemClock),
+            )),
             connectors: Arc::new(ConnectorCache::new()),
             redelivery: queue_of(&processor_aws),
             clock: Arc::new(SystemClock),
@@ -188,7 +192,10 @@ impl MeteredStack {
         let index =
             Hooked::new(probe_aws.store.clone(), Arc::new(NoFaults)).listing_deposits(|_| false);
         let probe = Probe {
-            registry: Arc::new(registry),
+            registry: Arc::new(CachedRegistry::new(
+                Arc::new(registry),
+                Arc::new(SystemClock),
+            )),
             connectors: Arc::new(ConnectorCache::new()),
             store: probe_aws.publishing_store(),
             index: Arc::new(index),

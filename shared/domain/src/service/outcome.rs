@@ -80,14 +80,36 @@ pub async fn apply_notification(
     notification: &GatewayNotification,
     correlation: &CorrelationId,
 ) -> Result<Applied, OutcomeError> {
-    let deposit_id = match ports
-        .store
-        .find_by_external_id(gateway, &notification.external_id)
-        .await?
-    {
-        Some(lookup) => lookup.deposit_id,
-        // A payment no submission recorded: the reference names the deposit it was for.
-        None => DepositId::parse(&notification.reference).ok_or(OutcomeError::NotYetKnown)?,
+    // The reference names the deposit the payment was for: when that deposit recorded
+    // this very payment at this gateway, it is the one (no lookup needed). Otherwise the
+    // lookup of the gateway's payment id is authoritative; failing that (a payment no
+    // submission recorded), the reference.
+    let referenced = match DepositId::parse(&notification.reference) {
+        // An unknown id loads no stream, which replays to nothing.
+        Some(id) => Deposit::replay(&ports.store.load(id).await?).ok(),
+        None => None,
+    };
+    let recorded_this_payment = |deposit: &Deposit| {
+        deposit.gateway.as_deref() == Some(gateway)
+            && deposit.external_id.as_deref() == Some(notification.external_id.as_str())
+    };
+    let deposit_id = match referenced.as_ref().filter(|d| recorded_this_payment(d)) {
+        Some(deposit) => deposit.id,
+        None => match ports
+            .store
+            .find_by_external_id(gateway, &notification.external_id)
+            .await?
+        {
+            Some(lookup) => lookup.deposit_id,
+            None => referenced
+                .as_ref()
+                .map(|d| d.id)
+                .ok_or(OutcomeError::NotYetKnown)?,
+        },
+    };
+    let start = match referenced.as_ref().filter(|d| d.id == deposit_id) {
+        Some(deposit) => Start::From(deposit),
+        None => Start::Load(deposit_id),
     };
     let command = CommandPorts {
         store: ports.store,
@@ -98,7 +120,7 @@ pub async fn apply_notification(
     let reversal = RefundId(ports.ids.new_uuid());
     let executed = execute(
         &command,
-        Start::Load(deposit_id),
+        start,
         Cause {
             correlation,
             causation: Some(&causation),

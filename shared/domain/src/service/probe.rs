@@ -17,6 +17,10 @@ pub struct ProbePolicy {
     pub unhealthy_after: u32,
     /// A healthy answer slower than this is `degraded`. Default 500 ms.
     pub degraded_latency: Duration,
+    /// A probe that changes nothing but the time and latency of the check is recorded
+    /// only when the last record is this old (so `last_checked_at` is never older, and
+    /// most idle runs write nothing). Default 5 minutes.
+    pub record_unchanged_after: Duration,
 }
 
 impl Default for ProbePolicy {
@@ -24,6 +28,7 @@ impl Default for ProbePolicy {
         Self {
             unhealthy_after: 3,
             degraded_latency: Duration::from_millis(500),
+            record_unchanged_after: Duration::from_secs(300),
         }
     }
 }
@@ -82,6 +87,26 @@ async fn probe_one(ports: &ProbePorts<'_>, gateway: &Gateway) -> Result<Probed, 
     // conflict, or another run may have moved it since the list): so two overlapping
     // runs report each transition once.
     let change = |status: &GatewayStatus| next_status(status, &outcome, now, &policy);
+    // A probe that changes nothing but the time and latency of the check, recorded
+    // recently, writes nothing (nor reads): the common, idle case costs no request.
+    // Judged on the listed status, which may be a moment old: the next run corrects what
+    // it missed.
+    let listed = &gateway.status;
+    let recorded_recently = listed
+        .last_checked_at
+        .is_some_and(|at| now - at < policy.record_unchanged_after);
+    if recorded_recently && changes_nothing(listed, &change(listed)) {
+        return Ok(Probed {
+            gateway: name.clone(),
+            before: listed.health,
+            after: listed.health,
+            latency_ms: match &outcome {
+                HealthOutcome::Healthy { latency } | HealthOutcome::Unhealthy { latency, .. } => {
+                    latency.as_millis() as u64
+                }
+            },
+        });
+    }
     let StatusChange { before, after } = ports.registry.change_status(name, &change).await?;
     if before.health != after.health {
         tracing::info!(gateway = %name, from = ?before.health, to = ?after.health, "gateway health changed");
@@ -96,6 +121,16 @@ async fn probe_one(ports: &ProbePorts<'_>, gateway: &Gateway) -> Result<Probed, 
         after: after.health,
         latency_ms: after.latency_ms.unwrap_or(0),
     })
+}
+
+/// Whether `next` differs from `status` only in when and how fast the check answered.
+fn changes_nothing(status: &GatewayStatus, next: &GatewayStatus) -> bool {
+    let same = GatewayStatus {
+        last_checked_at: status.last_checked_at,
+        latency_ms: status.latency_ms,
+        ..next.clone()
+    };
+    &same == status
 }
 
 /// The status after one probe: pure, so the registry can re-apply it on a conflict.
@@ -171,6 +206,35 @@ mod tests {
             (Health::Healthy, 0)
         );
         assert_eq!(status.last_checked_at, Some(NOW));
+    }
+
+    #[test]
+    fn only_a_probe_that_moves_health_failures_or_breaker_changes_anything() {
+        let policy = ProbePolicy::default();
+        let healthy = next_status(&GatewayStatus::default(), &up(10), NOW, &policy);
+        // again healthy, another latency, later: nothing to write
+        let later = NOW + time::Duration::minutes(1);
+        assert!(changes_nothing(
+            &healthy,
+            &next_status(&healthy, &up(40), later, &policy)
+        ));
+        // a failed probe counts, a slow one degrades, a cooled breaker half-opens
+        assert!(!changes_nothing(
+            &healthy,
+            &next_status(&healthy, &down(), later, &policy)
+        ));
+        assert!(!changes_nothing(
+            &healthy,
+            &next_status(&healthy, &up(900), later, &policy)
+        ));
+        let open = GatewayStatus {
+            breaker: BreakerState::Open { until: NOW },
+            ..healthy.clone()
+        };
+        assert!(!changes_nothing(
+            &open,
+            &next_status(&open, &up(10), later, &policy)
+        ));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::crypto::FieldCipher;
 use crate::deposit::{
     Attempt, Deposit, DepositEvent, DepositStatus, Direction, FailureReason, Refund,
 };
-use crate::gateways::{BreakerPolicy, CallResult, Capability, Gateway, Route, route};
+use crate::gateways::{BreakerPolicy, BreakerState, CallResult, Capability, Gateway, Route, route};
 use crate::ids::{AttemptOwner, RefundId};
 use crate::ports::gateway::{self, GatewayConnector, PaymentOutcome, PaymentRequest};
 use crate::ports::{
@@ -364,8 +364,18 @@ impl Run<'_, '_> {
             });
         }
         tracing::info!(gateway = %open.gateway, attempt = number, "resuming an attempt with its own key");
-        self.call(resumed.deposit, number, &open.gateway, connector.as_ref())
-            .await
+        let listed = gateways
+            .iter()
+            .find(|g| g.config.name == open.gateway)
+            .map(|g| &g.status.breaker);
+        self.call(
+            resumed.deposit,
+            number,
+            &open.gateway,
+            connector.as_ref(),
+            listed,
+        )
+        .await
     }
 
     /// An attempt whose key the gateway may have forgotten: re-sending could charge
@@ -431,7 +441,8 @@ impl Run<'_, '_> {
             });
         };
         let connector = self.ports.connectors.connector(&gateway.config);
-        self.call(started.deposit, number, &name, connector.as_ref())
+        let listed = Some(&gateway.status.breaker);
+        self.call(started.deposit, number, &name, connector.as_ref(), listed)
             .await
     }
 
@@ -442,6 +453,7 @@ impl Run<'_, '_> {
         number: u32,
         gateway: &str,
         connector: &dyn GatewayConnector,
+        listed: Option<&BreakerState>,
     ) -> Result<Step, ProcessError> {
         let Some(attempt) = deposit.owned_attempt(number, self.owner).cloned() else {
             let reason = format!("attempt {number} is not ours");
@@ -459,7 +471,7 @@ impl Run<'_, '_> {
         let started_at = std::time::Instant::now();
         let answer = gateway::send(connector, deposit.request.direction, &request).await;
         crate::metrics::record_gateway_call(gateway, &answer, started_at.elapsed());
-        self.note_call(gateway, &answer).await;
+        self.note_call(gateway, &answer, listed).await;
         match &answer {
             PaymentOutcome::Ambiguous { reason } => {
                 tracing::warn!(%gateway, attempt = number, %reason, "outcome unknown; the attempt is released to be sent again");
@@ -497,8 +509,17 @@ impl Run<'_, '_> {
         })
     }
 
-    /// The breaker is advice: failing to record on it must not fail the payment.
-    async fn note_call(&self, gateway: &str, answer: &PaymentOutcome) {
+    /// The breaker is advice: failing to record on it must not fail the payment. A
+    /// success on a breaker this delivery listed closed with no failures changes nothing,
+    /// so it writes nothing (and reads nothing): the common case costs no request. Listed
+    /// means read at the start of the delivery; a failure another instance recorded since
+    /// then is reset by the next success that reads it.
+    async fn note_call(
+        &self,
+        gateway: &str,
+        answer: &PaymentOutcome,
+        listed: Option<&BreakerState>,
+    ) {
         let result = match answer {
             PaymentOutcome::Accepted { .. } | PaymentOutcome::Declined { .. } => {
                 CallResult::Success
@@ -508,6 +529,12 @@ impl Run<'_, '_> {
             }
         };
         let now = self.ports.clock.now();
+        if result == CallResult::Success
+            && let Some(clean) = listed.filter(|b| **b == BreakerState::default())
+        {
+            crate::metrics::record_breaker(gateway, clean, now);
+            return;
+        }
         match self
             .ports
             .registry

@@ -84,11 +84,11 @@ pub async fn request_refund(
     ports: &IntakePorts<'_>,
     input: RefundInput<'_>,
 ) -> Result<RefundCreated, RefundError> {
-    // A key seen before is answered from its record, whatever the deposit's state now.
+    // A key seen before is answered from its record, whatever the deposit's state now:
+    // a request that records a refund claims the key in the same write (so a used key
+    // fails it), and one that is refused looks for the key's record before answering.
+    // The first try of a new key therefore reads nothing more than the deposit.
     let key = input.key_context();
-    if key.record(ports).await?.is_some() {
-        return replay(ports, &input).await;
-    }
     let refund_id = RefundId(ports.ids.new_uuid());
     let state = new_claim(ports);
     let now = ports.clock.now();
@@ -141,14 +141,12 @@ pub async fn request_refund(
     let executed = execute(&ports.commands(), start, key.cause(), retry, decide).await;
     let executed = match executed {
         Ok(executed) => executed,
-        Err(CommandError::NotFound(_)) => return Err(RefundError::NotFound),
+        Err(CommandError::NotFound(_)) => {
+            return refuse(ports, &input, RefundError::NotFound).await;
+        }
         Err(CommandError::KeyTaken) => return replay(ports, &input).await,
         Err(CommandError::BalanceInsufficient(short)) => {
-            // The same key may have won the race we just lost: then it is its replay.
-            if key.record(ports).await?.is_some() {
-                return replay(ports, &input).await;
-            }
-            return Err(RefundError::BalanceInsufficient(short));
+            return refuse(ports, &input, RefundError::BalanceInsufficient(short)).await;
         }
         Err(CommandError::Contended(n)) => return Err(RefundError::Contended(n)),
         Err(CommandError::Store(error)) => return Err(IntakeError::from(error).into()),
@@ -156,16 +154,12 @@ pub async fn request_refund(
     };
     let refused = match executed.outcome {
         Verdict::Recorded => None,
-        Verdict::NotFound => return Err(RefundError::NotFound),
+        Verdict::NotFound => Some(RefundError::NotFound),
         Verdict::NothingLeft => Some(RefundError::NothingLeft),
         Verdict::Refused(error) => Some(RefundError::Refused(error)),
     };
     if let Some(refused) = refused {
-        // The same key may have won the race we just lost: then it is its replay.
-        if key.record(ports).await?.is_some() {
-            return replay(ports, &input).await;
-        }
-        return Err(refused);
+        return refuse(ports, &input, refused).await;
     }
     let refund = executed
         .deposit
@@ -184,6 +178,20 @@ pub async fn request_refund(
         refund,
         deposit: executed.deposit.view(),
     })
+}
+
+/// A request the deposit's state refuses: unless its key was used before (an earlier
+/// request's refund made the state what it is, or won the race this one lost), then it
+/// is that request's replay.
+async fn refuse(
+    ports: &IntakePorts<'_>,
+    input: &RefundInput<'_>,
+    refused: RefundError,
+) -> Result<RefundCreated, RefundError> {
+    if input.key_context().record(ports).await?.is_some() {
+        return replay(ports, input).await;
+    }
+    Err(refused)
 }
 
 async fn replay(
