@@ -14,7 +14,7 @@ use deposit_intake::{Intake, IntakeConfig};
 use gateway_processor::Processor;
 use health_probe::Probe;
 use paygate_domain::crypto::FieldCipher;
-use paygate_domain::gateways::{BreakerPolicy, GatewayConfig, WireFormat};
+use paygate_domain::gateways::{BreakerPolicy, CachedRegistry, GatewayConfig, WireFormat};
 use paygate_domain::ports::gateway::GatewayConnector;
 use paygate_domain::ports::{ApiKey, ConnectorDirectory, EventStore, SweepIndex};
 use paygate_domain::service::probe::ProbePolicy;
@@ -215,9 +215,10 @@ impl World {
             cipher: cipher.clone(),
             config: IntakeConfig::default(),
         };
+        // As on AWS: the processor and the probe reuse a listing for a moment.
         let processor = Processor {
             store: publishing.clone(),
-            registry: registry.clone(),
+            registry: Arc::new(CachedRegistry::new(registry.clone(), clock.clone())),
             connectors: connectors.clone(),
             redelivery: queue.clone(),
             clock: clock.clone(),
@@ -235,7 +236,7 @@ impl World {
             gateways: Arc::new(webhook_gateways),
         };
         let probe = Probe {
-            registry: registry.clone(),
+            registry: Arc::new(CachedRegistry::new(registry.clone(), clock.clone())),
             connectors,
             store: publishing,
             index: store.clone(),
