@@ -170,6 +170,42 @@ impl World {
     }
 }
 
+/// The webhook function for one gateway of `format` (`json`, `soap`) signing with
+/// `secret`, recording on `store` and announcing refunds on `queue`.
+pub fn webhooks_for(
+    gateway: &str,
+    format: &str,
+    secret: &str,
+    store: Arc<dyn paygate_domain::ports::EventStore>,
+    queue: Arc<dyn paygate_domain::ports::QueueSender>,
+) -> webhook_callback::Webhooks {
+    let gateways = serde_json::json!({ gateway: { "format": format, "secrets": [secret] } });
+    webhook_callback::Webhooks {
+        store,
+        queue,
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+        gateways: Arc::new(
+            webhook_callback::WebhookGateways::from_json(&gateways.to_string())
+                .expect("webhook config"),
+        ),
+    }
+}
+
+/// Serves `app` on a free loopback port: its address and the server's task.
+pub async fn serve_on_loopback(
+    app: axum::Router,
+) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let address = listener.local_addr().expect("a bound address");
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("serve");
+    });
+    (address, server)
+}
+
 /// Removes every gateway serving `(country, currency)` (ISO codes) from the shared
 /// registry. A test that owns a pair calls it first: such gateways can only be left over
 /// from an earlier run on the same emulators (their simulators are gone), and routing

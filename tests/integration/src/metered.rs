@@ -31,11 +31,10 @@ use paygate_gateways::ConnectorCache;
 use paygate_kit::faults::{Hooked, NoFaults};
 use paygate_kit::gateways::{Format, RunningGateway, Simulated, entry, settling};
 use paygate_kit::{http, sqs};
-use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
-use webhook_callback::{WebhookGateways, Webhooks};
+use webhook_callback::Webhooks;
 
 /// How long a lifecycle may take to settle before the harness gives up.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -209,27 +208,19 @@ impl MeteredStack {
             sweep_budget: Duration::from_secs(15),
         };
 
-        let gateways = json!({ &gateway_name: { "format": "json", "secrets": [&secret] } });
-        let webhooks = Webhooks {
-            store: webhook_aws.publishing_store(),
-            queue: queue_of(&webhook_aws),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-            gateways: Arc::new(
-                WebhookGateways::from_json(&gateways.to_string()).expect("webhook config"),
-            ),
-        };
+        let webhooks = crate::webhooks_for(
+            &gateway_name,
+            "json",
+            &secret,
+            webhook_aws.publishing_store(),
+            queue_of(&webhook_aws),
+        );
         let webhook_busy = Arc::new(Mutex::new(Busy::default()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the webhook server");
-        let base_url = format!("http://{}", listener.local_addr().expect("an address"));
         let app = axum::Router::new()
             .fallback(webhook_function)
             .with_state((Arc::new(webhooks), webhook_busy.clone()));
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("webhook server");
-        });
+        let (address, server) = crate::serve_on_loopback(app).await;
+        let base_url = format!("http://{address}");
 
         let gateway = Simulated::new(gateway_name, Format::Json)
             .secret(secret)

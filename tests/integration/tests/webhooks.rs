@@ -26,11 +26,11 @@ use paygate_integration::{
 use paygate_kit::faults::{Hooked, Switchboard, Target};
 use paygate_kit::gateways::{Simulated, entry};
 use paygate_kit::sqs::Received;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
-use webhook_callback::{WebhookGateways, Webhooks};
+use webhook_callback::Webhooks;
 
 /// The stream of a deposit charged once and settled succeeded by one webhook.
 const SUCCEEDED_ONCE: [&str; 4] = [
@@ -298,29 +298,20 @@ impl Lane {
         let secret = format!("whsec_it_{}", Uuid::new_v4().simple());
 
         // The webhook function, behind its own HTTP address.
-        let gateways = json!({ &gateway: { "format": format.as_str(), "secrets": [&secret] } });
-        let webhooks = Webhooks {
-            store: world.aws.store.clone(),
-            queue: world.aws.queue.clone(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-            gateways: Arc::new(
-                WebhookGateways::from_json(&gateways.to_string()).expect("webhook config"),
-            ),
-        };
+        let webhooks = paygate_integration::webhooks_for(
+            &gateway,
+            format.as_str(),
+            &secret,
+            world.aws.store.clone(),
+            world.aws.queue.clone(),
+        );
         let hits = Arc::new(Mutex::new(Vec::new()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the webhook server");
-        let server_addr = listener.local_addr().unwrap();
-        let base_url = format!("http://{server_addr}");
         let app = axum::Router::new().fallback(forward).with_state(Bridge {
             webhooks,
             hits: hits.clone(),
         });
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("webhook server");
-        });
+        let (server_addr, server) = paygate_integration::serve_on_loopback(app).await;
+        let base_url = format!("http://{server_addr}");
 
         // The PSP, sending its webhooks there.
         let sim = Simulated::new(gateway.clone(), format)
