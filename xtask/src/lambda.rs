@@ -22,6 +22,14 @@ pub enum Arch {
 }
 
 impl Arch {
+    /// As the footprint rows name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Arm64 => "arm64",
+            Arch::X86_64 => "x86_64",
+        }
+    }
+
     fn flag(self) -> &'static str {
         match self {
             Arch::Arm64 => "--arm64",
@@ -83,18 +91,7 @@ pub fn cross_build(
     tools: &DeployTools,
     functions: &[&str],
 ) -> Result<Vec<(PathBuf, u64)>> {
-    let arch = match ensure_arm64_target() {
-        Ok(()) => Arch::Arm64,
-        Err(Error::Failed(why)) => {
-            eprintln!(
-                "warning: the {ARM64_TARGET} standard library is not installed and could not \
-                 be added ({why}); cross-building for x86_64 Lambda instead. The arm64 build \
-                 (the template's architecture) is NOT verified by this run."
-            );
-            Arch::X86_64
-        }
-        Err(other) => return Err(other),
-    };
+    let arch = lambda_arch()?;
     step(&format!(
         "cargo lambda build --release {} ({})",
         arch.flag(),
@@ -121,6 +118,55 @@ pub fn cross_build(
         .collect::<Result<Vec<_>>>()?;
     report("cross-built", &bundles, started);
     Ok(bundles)
+}
+
+/// arm64 when its standard library is (or can be) installed, else x86_64 with a warning.
+pub fn lambda_arch() -> Result<Arch> {
+    match ensure_arm64_target() {
+        Ok(()) => Ok(Arch::Arm64),
+        Err(Error::Failed(why)) => {
+            eprintln!(
+                "warning: the {ARM64_TARGET} standard library is not installed and could not \
+                 be added ({why}); cross-building for x86_64 Lambda instead. The arm64 build \
+                 (the template's architecture) is NOT verified by this run."
+            );
+            Ok(Arch::X86_64)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// `cargo lambda build --release <arch> --output-format zip` of `targets` (each a
+/// package and, where it has several, the bin); returns each bin's name and the path of
+/// its `bootstrap.zip` (`<target>/lambda/<bin>/bootstrap.zip`).
+pub fn zip_build(
+    root: &Path,
+    tools: &DeployTools,
+    arch: Arch,
+    targets: &[(&str, Option<&str>)],
+) -> Result<Vec<(String, PathBuf)>> {
+    let mut zips = Vec::new();
+    for (package, bin) in targets {
+        let mut cmd = Command::new("cargo");
+        cmd.args(["lambda", "build", "--release", arch.flag()])
+            .args(["--output-format", "zip", "--package", package])
+            .current_dir(root)
+            .env("PATH", tools.path());
+        if let Some(bin) = bin {
+            cmd.args(["--bin", bin]);
+        }
+        step(&process::describe(&cmd));
+        process::run_ok(&mut cmd)?;
+        let name = bin.unwrap_or(package);
+        zips.push((
+            name.to_owned(),
+            target_dir(root)
+                .join("lambda")
+                .join(name)
+                .join("bootstrap.zip"),
+        ));
+    }
+    Ok(zips)
 }
 
 /// `sam build`: every function of the template, as `sam deploy` will upload them
@@ -185,7 +231,7 @@ fn report(what: &str, bundles: &[(PathBuf, u64)], started: Instant) {
 }
 
 /// `CARGO_TARGET_DIR` if set, else `<repo>/target`.
-fn target_dir(root: &Path) -> PathBuf {
+pub fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|dir| {

@@ -18,8 +18,14 @@
 //!   by hand, then wait for Ctrl-C or end of stdin and stop them.
 //! * `cargo xtask sim --seeds START..END [--trace]`: the lifecycle simulation for those
 //!   seeds, built in release (`cargo xtask test` runs `SIM_SEEDS` of them).
+//! * `cargo xtask bench [--cold-build]`: the footprint benchmarks (`bench.rs`): each
+//!   function's init time to its first Runtime API `next` and peak RSS against a
+//!   hello-world Lambda, every bootstrap's arm64 zip, the devstack's throughput, the
+//!   AWS-request bench's rows (on the emulators), and with `--cold-build` the cold
+//!   release build of the devstack; one table (README, Benchmarks).
 
 mod api_check;
+mod bench;
 mod browser;
 mod emulators;
 mod lambda;
@@ -54,6 +60,11 @@ commands:
   sim [--seeds START..END] [--trace] [--threads N]
                      the lifecycle simulation (release build) for those seeds; exit 0
                      only when no seed breaks a money rule
+  bench [--cold-build]
+                     the footprint benchmarks, one table: init vs a hello-world Lambda,
+                     peak RSS, arm64 zip sizes, devstack throughput, AWS requests per
+                     deposit (needs the emulators: started here), and with
+                     --cold-build the cold `cargo build --release -p devstack` (~6 min)
   help               show this text";
 
 /// Seeds of the lifecycle simulation `cargo xtask test` runs.
@@ -73,6 +84,7 @@ fn main() -> ExitCode {
         Some("package") if rest.is_empty() => package(),
         Some("emulators") if rest.is_empty() => emulators(),
         Some("sim") => sim(rest),
+        Some("bench") => bench::run(&rest),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(0)
@@ -260,7 +272,7 @@ fn emulators() -> Result<u8> {
     Ok(0)
 }
 
-fn start_emulators(root: &Path, label: &str) -> Result<(Tools, Emulators)> {
+pub(crate) fn start_emulators(root: &Path, label: &str) -> Result<(Tools, Emulators)> {
     let tools_dir = root.join(".tools");
     step("checking tools (java, moto, DynamoDB Local)");
     let tools = tools::ensure(&tools_dir)?;
@@ -269,7 +281,7 @@ fn start_emulators(root: &Path, label: &str) -> Result<(Tools, Emulators)> {
     Ok((tools, emulators))
 }
 
-fn create_resources(root: &Path, tools: &Tools, emulators: &Emulators) -> Result<()> {
+pub(crate) fn create_resources(root: &Path, tools: &Tools, emulators: &Emulators) -> Result<()> {
     step(&format!("creating resources ({INIT_SCRIPT})"));
     let mut cmd = Command::new(&tools.python);
     cmd.arg(root.join(INIT_SCRIPT))
@@ -295,7 +307,7 @@ fn cargo_step(root: &Path, args: &[&str]) -> Result<()> {
 }
 
 /// The cargo that runs us (`$CARGO`), in the repo root; `CARGO_INCREMENTAL=0` in CI.
-fn cargo(root: &Path) -> Command {
+pub(crate) fn cargo(root: &Path) -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root);
     if is_ci() {
@@ -308,7 +320,7 @@ fn is_ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
-fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
 }
