@@ -8,7 +8,6 @@
 use crate::{Processor, process_batch, process_record};
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsMessage;
-use paygate_aws::{ReceivedMessage, SqsQueue};
 use paygate_domain::ports::{DepositMessage, QueueError};
 use std::collections::HashSet;
 use std::time::Instant;
@@ -61,17 +60,6 @@ pub fn record(message: &DepositMessage, receive_count: u32) -> SqsMessage {
     .record()
 }
 
-impl From<ReceivedMessage> for Received {
-    fn from(message: ReceivedMessage) -> Self {
-        Self {
-            message_id: message.message_id,
-            receipt: message.receipt_handle,
-            body: message.body,
-            receive_count: message.receive_count,
-        }
-    }
-}
-
 /// A queue the trigger reads.
 #[async_trait]
 pub trait TriggerQueue: Send + Sync {
@@ -80,15 +68,33 @@ pub trait TriggerQueue: Send + Sync {
     async fn delete(&self, receipt: &str) -> Result<(), QueueError>;
 }
 
-#[async_trait]
-impl TriggerQueue for SqsQueue {
-    async fn receive(&self) -> Result<Vec<Received>, QueueError> {
-        let received = SqsQueue::receive(self, BATCH_SIZE as i32, 1).await?;
-        Ok(received.into_iter().map(Received::from).collect())
+/// The SQS queue (the functions' adapter), as Lambda's event source mapping reads it.
+#[cfg(feature = "aws")]
+mod sqs {
+    use super::*;
+    use paygate_aws::{ReceivedMessage, SqsQueue};
+
+    impl From<ReceivedMessage> for Received {
+        fn from(message: ReceivedMessage) -> Self {
+            Self {
+                message_id: message.message_id,
+                receipt: message.receipt_handle,
+                body: message.body,
+                receive_count: message.receive_count,
+            }
+        }
     }
 
-    async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
-        SqsQueue::delete(self, receipt).await
+    #[async_trait]
+    impl TriggerQueue for SqsQueue {
+        async fn receive(&self) -> Result<Vec<Received>, QueueError> {
+            let received = SqsQueue::receive(self, BATCH_SIZE as i32, 1).await?;
+            Ok(received.into_iter().map(Received::from).collect())
+        }
+
+        async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
+            SqsQueue::delete(self, receipt).await
+        }
     }
 }
 

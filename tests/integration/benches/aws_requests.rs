@@ -1,7 +1,7 @@
 //! AWS requests and cost per deposit: runs the metered lifecycles (see
 //! `paygate_integration::metered`) against the emulators, prints what each function asked
 //! of AWS, and writes the footprint table's rows to `target/footprint/rows/aws_requests.jsonl`
-//! (what `cargo xtask bench` prints). Needs the emulators' environment (`cargo xtask
+//! (or `PAYGATE_FOOTPRINT_ROWS`), which `cargo xtask bench` prints. Needs the emulators' environment (`cargo xtask
 //! emulators`, or run through `cargo xtask bench`).
 //!
 //! `cargo bench -p paygate-integration --bench aws_requests [-- RUNS]`
@@ -213,12 +213,17 @@ fn row(
     json!({ "figure": figure, "measured": measured, "baseline": baseline, "target": target, "met": met.into() })
 }
 
-/// Appends the rows to `target/footprint/rows/aws_requests.jsonl` (the workspace's
-/// target folder, wherever cargo runs this from).
+/// Writes the rows to `aws_requests.jsonl` in `PAYGATE_FOOTPRINT_ROWS` (set by `cargo
+/// xtask bench`), else in the workspace's `target/footprint/rows`.
 fn write_rows(rows: &[serde_json::Value]) {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_owned());
-    let folder = std::path::Path::new(&target).join("footprint/rows");
+    let folder = std::env::var_os("PAYGATE_FOOTPRINT_ROWS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| {
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_owned()
+            });
+            std::path::Path::new(&target).join("footprint/rows")
+        });
     std::fs::create_dir_all(&folder).expect("create the rows folder");
     let path = folder.join("aws_requests.jsonl");
     let mut file = std::fs::File::create(&path).expect("create the rows file");

@@ -1,5 +1,5 @@
 //! `cargo run --release -p devstack`: the whole system on one address, on in-memory
-//! adapters by default (`--backend aws` uses `AWS_ENDPOINT_URL` instead).
+//! adapters by default (`--backend aws`, built with `--features aws`, uses `AWS_ENDPOINT_URL` instead).
 
 use devstack::{Settings, run};
 

@@ -53,6 +53,39 @@ struct Adapters {
     publisher: Arc<dyn EventPublisher>,
 }
 
+/// The AWS adapters against `AWS_ENDPOINT_URL`, the merchant registered there.
+#[cfg(feature = "aws")]
+async fn aws_adapters(
+    key_hash: &paygate_domain::ports::ApiKeyHash,
+    merchant: &MerchantId,
+) -> Result<Adapters, Box<dyn std::error::Error>> {
+    let aws = paygate_aws::AwsAdapters::connect().await?;
+    aws.merchants.register(key_hash, merchant).await?;
+    Ok(Adapters {
+        store: aws.publishing_store(),
+        index: aws.store.clone(),
+        ledger: aws.store.clone(),
+        deposits: aws.store.clone(),
+        queue: aws.queue.clone(),
+        redelivery: aws.queue.clone(),
+        polled: aws.queue.clone(),
+        merchants: aws.merchants.clone(),
+        registry: aws.registry.clone(),
+        publisher: aws.bus.clone(),
+    })
+}
+
+/// Without the `aws` feature the devstack has no AWS adapters (and compiles no AWS SDK).
+#[cfg(not(feature = "aws"))]
+async fn aws_adapters(
+    _: &paygate_domain::ports::ApiKeyHash,
+    _: &MerchantId,
+) -> Result<Adapters, Box<dyn std::error::Error>> {
+    Err("this devstack was built without the `aws` feature; run \
+         `cargo run --release -p devstack --features aws -- --backend aws`"
+        .into())
+}
+
 pub struct Stack {
     pub sweeping: Sweeping,
     pub intake: Intake,
@@ -105,22 +138,7 @@ pub async fn build(
                 publisher: bus,
             }
         }
-        Backend::Aws => {
-            let aws = paygate_aws::AwsAdapters::connect().await?;
-            aws.merchants.register(&key_hash, &merchant).await?;
-            Adapters {
-                store: aws.publishing_store(),
-                index: aws.store.clone(),
-                ledger: aws.store.clone(),
-                deposits: aws.store.clone(),
-                queue: aws.queue.clone(),
-                redelivery: aws.queue.clone(),
-                polled: aws.queue.clone(),
-                merchants: aws.merchants.clone(),
-                registry: aws.registry.clone(),
-                publisher: aws.bus.clone(),
-            }
-        }
+        Backend::Aws => aws_adapters(&key_hash, &merchant).await?,
     };
     for config in &configs {
         adapters.registry.upsert_config(config).await?;
