@@ -1,8 +1,9 @@
 //! AWS requests and cost per deposit: runs the metered lifecycles (see
 //! `paygate_integration::metered`) against the emulators, prints what each function asked
-//! of AWS, and writes the footprint table's rows to `target/footprint/rows/aws_requests.jsonl`
-//! (or `PAYGATE_FOOTPRINT_ROWS`), which `cargo xtask bench` prints. Needs the emulators' environment (`cargo xtask
-//! emulators`, or run through `cargo xtask bench`).
+//! of AWS, and writes the footprint table's rows to `aws_requests.jsonl` in
+//! `PAYGATE_FOOTPRINT_ROWS` (else `target/footprint/rows`), which `cargo xtask bench`
+//! prints. Needs the emulators' environment (`cargo xtask emulators`, or run through
+//! `cargo xtask bench`).
 //!
 //! `cargo bench -p paygate-integration --bench aws_requests [-- RUNS]`
 
