@@ -26,7 +26,7 @@ use paygate_domain::ports::{EventStore, GatewayRegistry, RandomIds, SystemClock}
 use paygate_domain::service::probe::ProbePolicy;
 use paygate_domain::service::process::{AttemptPolicy, RedeliveryPolicy};
 use paygate_domain::service::sweep::SweepPolicy;
-use paygate_domain::{DepositId, DepositStatus, MerchantId};
+use paygate_domain::{DepositId, DepositStatus};
 use paygate_gateways::ConnectorCache;
 use paygate_kit::faults::{Hooked, NoFaults};
 use paygate_kit::gateways::{Format, RunningGateway, Simulated, entry, settling};
@@ -323,14 +323,6 @@ impl MeteredStack {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-
-    pub fn gateway(&self) -> &RunningGateway {
-        &self.gateway
-    }
-
-    pub fn merchant(&self) -> &MerchantId {
-        &self.world.merchant
     }
 }
 
