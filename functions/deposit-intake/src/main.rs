@@ -8,7 +8,7 @@ use paygate_domain::crypto::FieldCipher;
 use paygate_domain::ports::{RandomIds, SystemClock};
 use std::sync::Arc;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     paygate_telemetry::init();
     let aws = paygate_aws::AwsAdapters::connect().await?;

@@ -11,7 +11,7 @@ use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_gateways::ConnectorCache;
 use std::sync::Arc;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     paygate_telemetry::init();
     let aws = paygate_aws::AwsAdapters::connect().await?;

@@ -16,7 +16,7 @@ use std::time::Duration;
 /// template) leaves room for the last item: a gateway status call (at most 5 s) and writes.
 const SWEEP_BUDGET: Duration = Duration::from_secs(15);
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     paygate_telemetry::init();
     let aws = paygate_aws::AwsAdapters::connect().await?;

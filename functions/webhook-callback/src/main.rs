@@ -6,7 +6,7 @@ use paygate_domain::ports::{RandomIds, SystemClock};
 use std::sync::Arc;
 use webhook_callback::{WebhookGateways, Webhooks, handle};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     paygate_telemetry::init();
     let aws = paygate_aws::AwsAdapters::connect().await?;

@@ -1,10 +1,19 @@
 //! The AWS SDK configuration and the names of paygate's resources.
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_smithy_http_client::{Builder, tls};
+use aws_smithy_http_client::Builder;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+
+/// Amazon Trust Services' roots (Amazon Root CA 1–4 and the Starfield Services G2 root
+/// that cross-signs them): every AWS endpoint's certificate chains to one of them. Copied
+/// from Mozilla's list (`webpki-root-certs`; a test checks they are still there).
+const AMAZON_ROOTS: &str = include_str!("amazon_roots.pem");
 
 /// The SDK configuration from the environment (region, credentials, endpoints), with the
-/// one HTTP client this workspace builds: hyper + rustls on ring.
+/// one HTTP client this workspace builds: hyper + rustls on ring, trusting [`AMAZON_ROOTS`]
+/// compiled in (reading the system's store, file by file, was most of a function's init)
+/// unless `SSL_CERT_FILE` or `SSL_CERT_DIR` names other certificates (a TLS-inspecting
+/// proxy on a workstation).
 ///
 /// The workspace builds the SDK without its default features, so this explicit client is
 /// required: without it the SDK has no HTTP client at all.
@@ -18,11 +27,33 @@ pub async fn sdk_config() -> SdkConfig {
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::Ring,
         ))
+        .tls_context(trusted_roots())
         .build_https();
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client)
         .load()
         .await
+}
+
+fn trusted_roots() -> TlsContext {
+    roots_from(
+        std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some(),
+    )
+}
+
+/// The system's store when `from_files`, else [`AMAZON_ROOTS`].
+fn roots_from(from_files: bool) -> TlsContext {
+    let store = if from_files {
+        TrustStore::default()
+    } else {
+        TrustStore::empty()
+            .with_native_roots(false)
+            .with_pem_certificate(AMAZON_ROOTS.as_bytes())
+    };
+    TlsContext::builder()
+        .with_trust_store(store)
+        .build()
+        .expect("a TLS context from a trust store alone builds")
 }
 
 /// The names of paygate's tables, queues and event bus, from `PAYGATE_*` variables (the same ones
@@ -110,6 +141,36 @@ impl Resources {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The SDK panics on a PEM block or certificate it cannot read, at its first request:
+    /// each compiled-in root must load as a trust anchor, as the SDK loads them, and still
+    /// be one Mozilla trusts.
+    #[test]
+    fn the_compiled_in_roots_are_amazons_five_and_mozilla_still_trusts_them() {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+
+        let mut roots = rustls::RootCertStore::empty();
+        for der in CertificateDer::pem_slice_iter(AMAZON_ROOTS.as_bytes()) {
+            let der = der.expect("a PEM block");
+            assert!(
+                webpki_root_certs::TLS_SERVER_ROOT_CERTS.contains(&der),
+                "a root Mozilla no longer lists"
+            );
+            roots.add(der).expect("a trust anchor");
+        }
+        assert_eq!(roots.len(), 5);
+        let compiled_in = format!("{:?}", roots_from(false));
+        assert!(
+            compiled_in.contains("enable_native_roots: false"),
+            "{compiled_in}"
+        );
+        let from_files = format!("{:?}", roots_from(true));
+        assert!(
+            from_files.contains("enable_native_roots: true"),
+            "{from_files}"
+        );
+    }
 
     #[test]
     fn index_shards_take_a_number_in_range_else_one() {

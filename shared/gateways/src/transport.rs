@@ -345,33 +345,39 @@ fn build_client(timeouts: &Timeouts) -> Result<reqwest::Client, String> {
 }
 
 /// rustls with the ring provider (the workspace's AWS SDK uses the same: no aws-lc, no
-/// OpenSSL) and the operating system's root certificates.
+/// OpenSSL) and the roots [`roots`] picks.
 fn tls_config() -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS versions: {e}"))?
-        .with_root_certificates(native_roots())
+        .with_root_certificates(roots())
         .with_no_client_auth();
     Ok(config)
 }
 
-/// Loaded once per process. An empty store still builds: https calls then fail at the
-/// handshake (nothing sent, transient) while http ones work.
-fn native_roots() -> Arc<rustls::RootCertStore> {
+/// Mozilla's roots, compiled in as trust anchors (nothing to read or parse: loading the
+/// system's store, file by file, was most of a function's cold start); or, when
+/// `SSL_CERT_FILE` or `SSL_CERT_DIR` is set, the certificates there (a PSP behind a
+/// private CA). Once per process.
+fn roots() -> Arc<rustls::RootCertStore> {
     static ROOTS: OnceLock<Arc<rustls::RootCertStore>> = OnceLock::new();
     ROOTS
         .get_or_init(|| {
+            if std::env::var_os("SSL_CERT_FILE").is_none()
+                && std::env::var_os("SSL_CERT_DIR").is_none()
+            {
+                return Arc::new(webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect());
+            }
             let mut roots = rustls::RootCertStore::empty();
             let loaded = rustls_native_certs::load_native_certs();
             let (added, ignored) = roots.add_parsable_certificates(loaded.certs);
             if added == 0 {
                 tracing::error!(
                     ignored,
-                    "no CA root certificates loaded; https gateways will fail"
+                    "no CA root certificates loaded from SSL_CERT_FILE / SSL_CERT_DIR; \
+                     https gateways will fail"
                 );
-            } else {
-                tracing::debug!(added, ignored, "CA root certificates loaded");
             }
             Arc::new(roots)
         })

@@ -10,6 +10,10 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use gateway_simulator::{Format, GatewaySpec, spawn};
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 const USAGE: &str = "usage: gateway-simulator --gateway NAME:FORMAT:PORT [--gateway ...] [--webhook-base-url URL]
   FORMAT is json or soap; PORT 0 picks a free port.
@@ -83,13 +87,15 @@ fn secret_env_var(name: &str) -> String {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let filter: Targets = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_target("gateway_simulator", Level::INFO));
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "gateway_simulator=info".into()),
-        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        .finish()
+        .with(filter)
         .init();
 
     let args = match parse_args(std::env::args().skip(1)) {
