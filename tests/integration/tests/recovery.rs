@@ -41,6 +41,7 @@ use paygate_integration::{
     remove_gateways_serving,
 };
 use paygate_kit::faults::{Hooked, NoFaults};
+use paygate_kit::fixtures::submitted_external_id;
 use paygate_kit::gateways::{Simulated, entry};
 use paygate_kit::sqs::invoke_once;
 use paygate_memory::{ManualClock, MemoryQueue};
@@ -214,7 +215,7 @@ async fn a_submitted_deposit_whose_webhook_never_comes_is_reconciled_from_the_ga
     let view = lane.view(succeeds).await;
     assert_eq!(view.status, DepositStatus::Succeeded);
     let events = lane.events(succeeds).await;
-    let external_id = submitted_external_id(&events);
+    let external_id = submitted_external_id(&events).expect("the deposit was submitted");
     assert!(external_id.starts_with("txn_"), "{external_id}");
     assert_eq!(
         events.last().map(|e| &e.event),
@@ -292,7 +293,9 @@ async fn a_rule_on_the_bus_receives_deposit_succeeded_for_a_deposit_completed_by
     assert_eq!(detail["gateway"], psp.name());
     assert_eq!(
         detail["external_id"],
-        submitted_external_id(&lane.events(id).await).as_str()
+        submitted_external_id(&lane.events(id).await)
+            .expect("the deposit was submitted")
+            .as_str()
     );
     assert_eq!(lane.view(id).await.status, DepositStatus::Succeeded);
 }
@@ -767,14 +770,4 @@ async fn receive_until(
         }
     }
     found
-}
-
-fn submitted_external_id(events: &[RecordedEvent]) -> String {
-    events
-        .iter()
-        .find_map(|e| match &e.event {
-            DepositEvent::DepositSubmitted { external_id, .. } => Some(external_id.clone()),
-            _ => None,
-        })
-        .expect("the deposit was submitted")
 }

@@ -24,6 +24,7 @@ use paygate_integration::{
     World, clean_up, delete_gateways_and_queues, pairs, remove_gateways_serving,
 };
 use paygate_kit::faults::{Hooked, Switchboard, Target};
+use paygate_kit::fixtures::{kinds, submitted_external_id};
 use paygate_kit::gateways::{Simulated, entry};
 use paygate_kit::sqs::Received;
 use serde_json::Value;
@@ -66,7 +67,7 @@ async fn a_tok_success_deposit_is_settled_succeeded_by_the_gateways_signed_webho
     assert_eq!(view.gateway.as_deref(), Some(lane.gateway.as_str()));
     let events = lane.events(id).await;
     assert_eq!(kinds(&events), SUCCEEDED_ONCE);
-    let external_id = submitted_external_id(&events);
+    let external_id = submitted_external_id(&events).expect("a DepositSubmitted event");
     assert!(external_id.starts_with("pay_"), "{external_id}");
     assert_eq!(view.external_id.as_deref(), Some(external_id.as_str()));
     assert_eq!(
@@ -123,7 +124,11 @@ async fn a_tok_fail_webhook_deposit_is_settled_failed_by_the_gateways_signed_soa
             "DepositFailed"
         ]
     );
-    assert!(submitted_external_id(&events).starts_with("txn_"));
+    assert!(
+        submitted_external_id(&events)
+            .expect("a DepositSubmitted event")
+            .starts_with("txn_")
+    );
     match &events[3].event {
         DepositEvent::DepositFailed { reason } => assert_eq!(reason.code, "insufficient_funds"),
         other => panic!("expected DepositFailed, got {other:?}"),
@@ -493,20 +498,6 @@ impl Drop for Lane {
             delete_gateways_and_queues(&config, &table, vec![name], vec![queue]).await;
         });
     }
-}
-
-fn kinds(events: &[RecordedEvent]) -> Vec<&'static str> {
-    events.iter().map(|e| e.event.kind()).collect()
-}
-
-fn submitted_external_id(events: &[RecordedEvent]) -> String {
-    events
-        .iter()
-        .find_map(|e| match &e.event {
-            DepositEvent::DepositSubmitted { external_id, .. } => Some(external_id.clone()),
-            _ => None,
-        })
-        .expect("a DepositSubmitted event")
 }
 
 // ================================================================ the webhook server
