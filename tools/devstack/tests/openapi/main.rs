@@ -194,9 +194,68 @@ fn card_with(field: &str, value: Value) -> Value {
 
 /// The card deposit without `field`.
 fn card_without(field: &str) -> Value {
-    let mut body = card_deposit();
+    without(&card_deposit(), field)
+}
+
+/// `body` without `field`.
+fn without(body: &Value, field: &str) -> Value {
+    let mut body = body.clone();
     body.as_object_mut().expect("an object").remove(field);
     body
+}
+
+/// What a create route refuses before it looks at a field, each with its code: no key, a
+/// key that is not ASCII, and (under keys `{prefix}1` to `{prefix}5`) a body that is not
+/// JSON, has a key twice, is no object, lacks `required`, or is too large. `valid` is a
+/// body the route takes.
+fn malformed_creates(
+    prefix: &str,
+    valid: &Value,
+    required: &str,
+) -> Vec<(Option<String>, String, &'static str)> {
+    let key = |n: u8| Some(format!("{prefix}{n}"));
+    vec![
+        (None, valid.to_string(), "idempotency_key_missing"),
+        (
+            Some("ééé".into()),
+            valid.to_string(),
+            "idempotency_key_invalid",
+        ),
+        (key(1), "{\"amount\": ".into(), "body_invalid_json"),
+        (
+            key(2),
+            r#"{"amount":1,"amount":10099}"#.into(),
+            "body_duplicate_key",
+        ),
+        (key(3), "[]".into(), "body_invalid"),
+        (
+            key(4),
+            without(valid, required).to_string(),
+            "parameter_missing",
+        ),
+        (key(5), oversized(), "body_too_large"),
+    ]
+}
+
+/// Posts each `(key, body, code)` of `refused` to `path`: each is refused with its code
+/// (413 for a body too large, else 400); so is `valid` without an API key.
+async fn expect_refused(
+    stack: &Stack,
+    path: &str,
+    refused: Vec<(Option<String>, String, &str)>,
+    valid: &Value,
+) {
+    for (key, body, code) in refused {
+        let status = if code == "body_too_large" { 413 } else { 400 };
+        let answer = stack
+            .call(Method::POST, path, key.as_deref(), Some(&body))
+            .await;
+        answer.expect(status, Some(code));
+    }
+    let anonymous = stack
+        .anonymous(Method::POST, path, &valid.to_string())
+        .await;
+    anonymous.expect(401, Some("api_key_invalid"));
 }
 
 fn request_example(spec: &Spec, template: &str, name: &str) -> Value {
@@ -360,31 +419,7 @@ async fn create_deposits(spec: &Spec, stack: &Stack) -> Deposits {
     let declined = stack.post_deposit("order-C-1", &declined).await;
 
     let text = |body: Value| body.to_string();
-    let mut invalid: Vec<(Option<String>, String, &str)> = vec![
-        (None, text(card_deposit()), "idempotency_key_missing"),
-        (
-            Some("ééé".into()),
-            text(card_deposit()),
-            "idempotency_key_invalid",
-        ),
-        (
-            Some("k1".into()),
-            "{\"amount\": ".into(),
-            "body_invalid_json",
-        ),
-        (
-            Some("k2".into()),
-            r#"{"amount":1,"amount":10099}"#.into(),
-            "body_duplicate_key",
-        ),
-        (Some("k3".into()), "[]".into(), "body_invalid"),
-        (
-            Some("k4".into()),
-            text(card_without("customer_id")),
-            "parameter_missing",
-        ),
-        (Some("k18".into()), oversized(), "body_too_large"),
-    ];
+    let mut invalid = malformed_creates("k", &card_deposit(), "customer_id");
     // A card deposit with one field set to what its check refuses, each under a key of
     // its own.
     let bad_fields = [
@@ -411,20 +446,10 @@ async fn create_deposits(spec: &Spec, stack: &Stack) -> Deposits {
         ("metadata", many_keys(21), "metadata_invalid"),
     ];
     for (n, (field, value, code)) in bad_fields.into_iter().enumerate() {
-        let key = format!("k{}", n + 5);
+        let key = format!("k{}", n + 6);
         invalid.push((Some(key), text(card_with(field, value)), code));
     }
-    for (key, body, code) in invalid {
-        let status = if code == "body_too_large" { 413 } else { 400 };
-        let answer = stack
-            .call(Method::POST, "/v1/deposits", key.as_deref(), Some(&body))
-            .await;
-        answer.expect(status, Some(code));
-    }
-    let anonymous = stack
-        .anonymous(Method::POST, "/v1/deposits", &text(card_deposit()))
-        .await;
-    anonymous.expect(401, Some("api_key_invalid"));
+    expect_refused(stack, "/v1/deposits", invalid, &card_deposit()).await;
 
     // 409: the same key while the first request is still sending its message.
     stack.set_queue(QueueMode::Hold);

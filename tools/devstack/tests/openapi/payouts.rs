@@ -5,9 +5,10 @@
 //! webhooks itself: one paid (its amount leaves `reserved`), one failed (its amount is
 //! available again).
 
+use crate::lists::{expect_guarded, expect_refused_queries, paging_refusals};
 use crate::spec::Spec;
 use crate::stack::{JSON_GATEWAY, QueueMode, Stack, StoreMode};
-use crate::{MAX_AMOUNT, id_of, json_report, oversized, request_example};
+use crate::{MAX_AMOUNT, expect_refused, id_of, json_report, malformed_creates, request_example};
 use http::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -43,13 +44,6 @@ pub struct Payouts {
 fn with(body: &Value, field: &str, value: Value) -> Value {
     let mut body = body.clone();
     body[field] = value;
-    body
-}
-
-/// `body` without `field`.
-fn without(body: &Value, field: &str) -> Value {
-    let mut body = body.clone();
-    body.as_object_mut().expect("an object").remove(field);
     body
 }
 
@@ -229,31 +223,7 @@ fn payout_report(submitted: &Value, kind: &str, code: Option<&str>) -> String {
 /// returns the payouts accepted on the way, oldest first.
 async fn refusals(stack: &Stack, example: &Value) -> Vec<String> {
     let text = |body: Value| body.to_string();
-    let mut invalid: Vec<(Option<String>, String, &str)> = vec![
-        (None, text(example.clone()), "idempotency_key_missing"),
-        (
-            Some("ééé".into()),
-            text(example.clone()),
-            "idempotency_key_invalid",
-        ),
-        (
-            Some("p1".into()),
-            "{\"amount\": ".into(),
-            "body_invalid_json",
-        ),
-        (
-            Some("p2".into()),
-            r#"{"amount":1,"amount":5000}"#.into(),
-            "body_duplicate_key",
-        ),
-        (Some("p3".into()), "[]".into(), "body_invalid"),
-        (
-            Some("p4".into()),
-            text(without(example, "destination")),
-            "parameter_missing",
-        ),
-        (Some("p5".into()), oversized(), "body_too_large"),
-    ];
+    let mut invalid = malformed_creates("p", example, "destination");
     let bank_account = |token: &str| json!({ "type": "bank_account", "token": token });
     let bad_fields = [
         ("currency", json!(784), "parameter_invalid_type"),
@@ -280,17 +250,7 @@ async fn refusals(stack: &Stack, example: &Value) -> Vec<String> {
         invalid.push((Some(key), text(with(example, field, value)), code));
     }
     let before = aed(stack).await;
-    for (key, body, code) in invalid {
-        let status = if code == "body_too_large" { 413 } else { 400 };
-        let answer = stack
-            .call(Method::POST, "/v1/payouts", key.as_deref(), Some(&body))
-            .await;
-        answer.expect(status, Some(code));
-    }
-    let anonymous = stack
-        .anonymous(Method::POST, "/v1/payouts", &text(example.clone()))
-        .await;
-    anonymous.expect(401, Some("api_key_invalid"));
+    expect_refused(stack, "/v1/payouts", invalid, example).await;
     assert_eq!(aed(stack).await, before, "refused payouts reserve nothing");
 
     let small = |order: &str| {
@@ -423,30 +383,20 @@ async fn list_payouts(stack: &Stack, payouts: &Payouts, deposit: &str) {
     assert_eq!(paid, std::slice::from_ref(&payouts.sent));
 
     let unknown = uuid::Uuid::now_v7();
-    for (query, code) in [
+    let refused = [
         ("limit=0".to_owned(), "limit_invalid"),
         // A deposit's id is no payout cursor.
         (format!("starting_after={deposit}"), "cursor_invalid"),
         (format!("ending_before={unknown}"), "cursor_invalid"),
         ("status=succeeded".to_owned(), "status_invalid"),
-        (
-            format!("starting_after={sent}&ending_before={sent}"),
-            "parameters_exclusive",
-        ),
-        ("expand=data".to_owned(), "parameter_unknown"),
-        ("limit=1&limit=2".to_owned(), "parameter_duplicate"),
-    ] {
-        let answer = stack.get(&format!("{path}?{query}")).await;
-        answer.expect(400, Some(code));
-    }
-    let anonymous = stack.anonymous(Method::GET, path, "").await;
-    anonymous.expect(401, Some("api_key_invalid"));
-    stack.set_store(StoreMode::Unavailable);
-    stack
-        .get(path)
-        .await
-        .expect(503, Some("service_unavailable"));
-    stack.set_store(StoreMode::Normal);
+    ];
+    expect_refused_queries(
+        stack,
+        path,
+        refused.into_iter().chain(paging_refusals(sent)),
+    )
+    .await;
+    expect_guarded(stack, path).await;
 
     let (deposits, _) = page(stack, "/v1/deposits?limit=100").await;
     let deposits: BTreeSet<&String> = deposits.iter().collect();
