@@ -187,7 +187,12 @@ fn card_deposit() -> Value {
 
 /// The card deposit with `field` set to `value`.
 fn card_with(field: &str, value: Value) -> Value {
-    let mut body = card_deposit();
+    with(&card_deposit(), field, value)
+}
+
+/// `body` with `field` set to `value`.
+fn with(body: &Value, field: &str, value: Value) -> Value {
+    let mut body = body.clone();
     body[field] = value;
     body
 }
@@ -204,36 +209,56 @@ fn without(body: &Value, field: &str) -> Value {
     body
 }
 
-/// What a create route refuses before it looks at a field, each with its code: no key, a
-/// key that is not ASCII, and (under keys `{prefix}1` to `{prefix}5`) a body that is not
-/// JSON, has a key twice, is no object, lacks `required`, or is too large. `valid` is a
-/// body the route takes.
-fn malformed_creates(
+/// What a create route refuses, each with its code: no key, a key that is not ASCII, and
+/// under keys of their own (`{prefix}1`, `{prefix}2`, …) a body that is not JSON, has a
+/// key twice, is no object, lacks `required` or is too large, then `valid` (a body the
+/// route takes) with each `(field, value)` of `bad_fields` set.
+fn refused_creates<'a>(
     prefix: &str,
     valid: &Value,
     required: &str,
+    bad_fields: impl IntoIterator<Item = (&'a str, Value, &'static str)>,
 ) -> Vec<(Option<String>, String, &'static str)> {
-    let key = |n: u8| Some(format!("{prefix}{n}"));
-    vec![
+    let malformed = [
+        ("{\"amount\": ".to_owned(), "body_invalid_json"),
+        (
+            r#"{"amount":1,"amount":10099}"#.to_owned(),
+            "body_duplicate_key",
+        ),
+        ("[]".to_owned(), "body_invalid"),
+        (without(valid, required).to_string(), "parameter_missing"),
+        (oversized(), "body_too_large"),
+    ];
+    let bad_fields = bad_fields
+        .into_iter()
+        .map(|(field, value, code)| (with(valid, field, value).to_string(), code));
+    let keyed = malformed
+        .into_iter()
+        .chain(bad_fields)
+        .zip(1..)
+        .map(|((body, code), n)| (Some(format!("{prefix}{n}")), body, code));
+    [
         (None, valid.to_string(), "idempotency_key_missing"),
         (
             Some("ééé".into()),
             valid.to_string(),
             "idempotency_key_invalid",
         ),
-        (key(1), "{\"amount\": ".into(), "body_invalid_json"),
-        (
-            key(2),
-            r#"{"amount":1,"amount":10099}"#.into(),
-            "body_duplicate_key",
-        ),
-        (key(3), "[]".into(), "body_invalid"),
-        (
-            key(4),
-            without(valid, required).to_string(),
-            "parameter_missing",
-        ),
-        (key(5), oversized(), "body_too_large"),
+    ]
+    .into_iter()
+    .chain(keyed)
+    .collect()
+}
+
+/// The amounts, currencies and countries every create route refuses, as `bad_fields` of
+/// [`refused_creates`].
+fn money_refusals() -> [(&'static str, Value, &'static str); 5] {
+    [
+        ("currency", json!(784), "parameter_invalid_type"),
+        ("amount", json!(100.99), "amount_invalid"),
+        ("amount", json!(MAX_AMOUNT + 1), "amount_too_large"),
+        ("currency", json!("XAU"), "currency_invalid"),
+        ("country", json!("XX"), "country_invalid"),
     ]
 }
 
@@ -418,18 +443,10 @@ async fn create_deposits(spec: &Spec, stack: &Stack) -> Deposits {
     );
     let declined = stack.post_deposit("order-C-1", &declined).await;
 
-    let text = |body: Value| body.to_string();
-    let mut invalid = malformed_creates("k", &card_deposit(), "customer_id");
-    // A card deposit with one field set to what its check refuses, each under a key of
-    // its own.
+    // A card deposit with one field set to what its check refuses.
     let bad_fields = [
-        ("currency", json!(784), "parameter_invalid_type"),
         ("gateway", json!("acme_json"), "parameter_unknown"),
-        ("amount", json!(100.99), "amount_invalid"),
-        ("amount", json!(MAX_AMOUNT + 1), "amount_too_large"),
-        ("currency", json!("XAU"), "currency_invalid"),
         ("currency", json!("ABC"), "currency_invalid"),
-        ("country", json!("XX"), "country_invalid"),
         ("customer_id", json!(""), "customer_id_invalid"),
         ("payment_method", json!("tok"), "payment_method_invalid"),
         (
@@ -445,10 +462,8 @@ async fn create_deposits(spec: &Spec, stack: &Stack) -> Deposits {
         ("metadata", json!({ "order": 1 }), "metadata_invalid"),
         ("metadata", many_keys(21), "metadata_invalid"),
     ];
-    for (n, (field, value, code)) in bad_fields.into_iter().enumerate() {
-        let key = format!("k{}", n + 6);
-        invalid.push((Some(key), text(card_with(field, value)), code));
-    }
+    let bad_fields = money_refusals().into_iter().chain(bad_fields);
+    let invalid = refused_creates("k", &card_deposit(), "customer_id", bad_fields);
     expect_refused(stack, "/v1/deposits", invalid, &card_deposit()).await;
 
     // 409: the same key while the first request is still sending its message.
