@@ -16,13 +16,14 @@ use crate::World;
 use gateway_processor::Processor;
 use paygate_aws::SqsQueue;
 use paygate_aws::aws_sdk_sqs::types::QueueAttributeName;
-use paygate_domain::gateways::{BreakerPolicy, BreakerState};
-use paygate_domain::ports::{DepositMessage, GatewayRegistry, RandomIds, SystemClock};
+use paygate_domain::gateways::BreakerState;
+use paygate_domain::ports::{DepositMessage, GatewayRegistry, SystemClock};
 use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_gateways::ConnectorCache;
 use paygate_gateways::Timeouts;
 use paygate_kit::gateways::{Format, RunningGateway, Simulated, entry, status_of};
 use paygate_kit::sqs::{Redeliveries, invoke_once};
+use paygate_kit::world::processor::processor_on;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -96,20 +97,19 @@ impl Lane {
         world.intake.queue = source.clone();
         let delays = Arc::new(Redeliveries::applied_on(source.clone()));
         let processor = Processor {
-            store: world.aws.store.clone(),
-            registry: world.aws.registry.clone(),
-            connectors: Arc::new(ConnectorCache::with_timeouts(Timeouts {
-                connect: Duration::from_millis(500),
-                request: Duration::from_secs(2),
-                health: Duration::from_millis(500),
-            })),
-            redelivery: delays.clone(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-            cipher: world.intake.cipher.clone(),
-            breaker: BreakerPolicy::default(),
             backoff: BACKOFF,
-            attempts: paygate_domain::service::process::AttemptPolicy::default(),
+            ..processor_on(
+                world.aws.store.clone(),
+                world.aws.registry.clone(),
+                Arc::new(ConnectorCache::with_timeouts(Timeouts {
+                    connect: Duration::from_millis(500),
+                    request: Duration::from_secs(2),
+                    health: Duration::from_millis(500),
+                })),
+                delays.clone(),
+                Arc::new(SystemClock),
+                world.intake.cipher.clone(),
+            )
         };
         let lane = Self {
             world,

@@ -28,10 +28,9 @@ use health_probe::{Probe, RunSummary, run_once};
 use lambda_http::Body;
 use paygate_aws::{BusTap, EVENT_SOURCE, TappedEvent};
 use paygate_domain::deposit::AnomalyKind;
-use paygate_domain::gateways::{BreakerPolicy, GatewayStatus, Health};
+use paygate_domain::gateways::{GatewayStatus, Health};
 use paygate_domain::ports::{EventStore, GatewayRegistry, RandomIds, SystemClock};
 use paygate_domain::service::probe::ProbePolicy;
-use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_domain::service::sweep::SweepPolicy;
 use paygate_domain::{DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent};
 use paygate_gateways::ConnectorCache;
@@ -44,6 +43,7 @@ use paygate_kit::faults::{Hooked, NoFaults};
 use paygate_kit::fixtures::submitted_external_id;
 use paygate_kit::gateways::{Simulated, entry};
 use paygate_kit::sqs::invoke_once;
+use paygate_kit::world::processor::processor_on;
 use paygate_memory::{ManualClock, MemoryQueue};
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -468,22 +468,18 @@ impl Lane {
         // Intake and processor write through the publishing store, as deployed.
         world.intake.store = world.aws.publishing_store();
         let prefix = format!("it-rec-{}-", &Uuid::new_v4().simple().to_string()[..10]);
-        let processor = Processor {
-            store: world.aws.publishing_store(),
-            registry: world.aws.registry.clone(),
-            connectors: Arc::new(ConnectorCache::with_timeouts(Timeouts {
+        let processor = processor_on(
+            world.aws.publishing_store(),
+            world.aws.registry.clone(),
+            Arc::new(ConnectorCache::with_timeouts(Timeouts {
                 connect: Duration::from_millis(500),
                 request: Duration::from_secs(2),
                 health: Duration::from_millis(500),
             })),
-            redelivery: world.queue.clone(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-            cipher: world.intake.cipher.clone(),
-            breaker: BreakerPolicy::default(),
-            backoff: RedeliveryPolicy::default(),
-            attempts: paygate_domain::service::process::AttemptPolicy::default(),
-        };
+            world.queue.clone(),
+            Arc::new(SystemClock),
+            world.intake.cipher.clone(),
+        );
         let probe_clock = Arc::new(ManualClock::new(
             OffsetDateTime::now_utc() + time::Duration::hours(3),
         ));

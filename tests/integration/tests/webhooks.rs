@@ -15,9 +15,7 @@ use gateway_processor::{Disposition, Processor, process_record};
 use gateway_simulator::{Behaviour, Format, RunningGateway};
 use lambda_http::Body as LambdaBody;
 use paygate_api::request::lambda_body;
-use paygate_domain::gateways::BreakerPolicy;
-use paygate_domain::ports::{EventStore, GatewayRegistry, RandomIds, SystemClock};
-use paygate_domain::service::process::RedeliveryPolicy;
+use paygate_domain::ports::{EventStore, GatewayRegistry, SystemClock};
 use paygate_domain::{DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent};
 use paygate_gateways::ConnectorCache;
 use paygate_integration::{
@@ -27,6 +25,7 @@ use paygate_kit::faults::{Hooked, Switchboard, Target};
 use paygate_kit::fixtures::{kinds, submitted_external_id};
 use paygate_kit::gateways::{Simulated, entry};
 use paygate_kit::sqs::Received;
+use paygate_kit::world::processor::processor_on;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -336,18 +335,14 @@ impl Lane {
             .expect("register the gateway");
 
         // The processor, built like its main.rs builds it.
-        let processor = Processor {
-            store: Arc::new(Hooked::new(world.aws.store.clone(), faults)),
-            registry: world.aws.registry.clone(),
-            connectors: Arc::new(ConnectorCache::new()),
-            redelivery: world.queue.clone(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-            cipher: world.intake.cipher.clone(),
-            breaker: BreakerPolicy::default(),
-            backoff: RedeliveryPolicy::default(),
-            attempts: paygate_domain::service::process::AttemptPolicy::default(),
-        };
+        let processor = processor_on(
+            Arc::new(Hooked::new(world.aws.store.clone(), faults)),
+            world.aws.registry.clone(),
+            Arc::new(ConnectorCache::new()),
+            world.queue.clone(),
+            Arc::new(SystemClock),
+            world.intake.cipher.clone(),
+        );
         Self {
             world,
             pair,
