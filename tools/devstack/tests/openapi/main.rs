@@ -17,6 +17,7 @@ mod spec;
 mod stack;
 
 use http::{Method, Request};
+use lists::expect_guarded;
 use serde_json::{Map, Value, json};
 use spec::{ResponseSpec, Spec, escape};
 use stack::{
@@ -513,14 +514,7 @@ async fn read_deposits(stack: &Stack, id: &str) {
         format!("/v1/deposits/{id}/events"),
     ] {
         stack.get(&path).await.expect(200, None);
-        let anonymous = stack.anonymous(Method::GET, &path, "").await;
-        anonymous.expect(401, Some("api_key_invalid"));
-        stack.set_store(StoreMode::Unavailable);
-        stack
-            .get(&path)
-            .await
-            .expect(503, Some("service_unavailable"));
-        stack.set_store(StoreMode::Normal);
+        expect_guarded(stack, &path).await;
     }
     let unknown = uuid::Uuid::now_v7();
     for path in [
@@ -546,14 +540,7 @@ async fn read_gateways(stack: &Stack) {
         .map(|gateway| gateway["name"].as_str().expect("a name"))
         .collect();
     assert_eq!(names, [JSON_GATEWAY, SOAP_GATEWAY]);
-    let anonymous = stack.anonymous(Method::GET, "/v1/gateways", "").await;
-    anonymous.expect(401, Some("api_key_invalid"));
-    stack.set_store(StoreMode::Unavailable);
-    stack
-        .get("/v1/gateways")
-        .await
-        .expect(503, Some("service_unavailable"));
-    stack.set_store(StoreMode::Normal);
+    expect_guarded(stack, "/v1/gateways").await;
 }
 
 /// `POST /webhooks/{gateway}`: every answer it has, in both wire formats.

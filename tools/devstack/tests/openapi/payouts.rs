@@ -11,7 +11,6 @@ use crate::stack::{JSON_GATEWAY, QueueMode, Stack, StoreMode};
 use crate::{
     expect_refused, id_of, json_report, money_refusals, refused_creates, request_example, with,
 };
-use http::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -287,14 +286,7 @@ async fn read_payouts(stack: &Stack, sent: &str, deposit: &str) {
         format!("/v1/payouts/{sent}/events"),
     ] {
         stack.get(&path).await.expect(200, None);
-        let anonymous = stack.anonymous(Method::GET, &path, "").await;
-        anonymous.expect(401, Some("api_key_invalid"));
-        stack.set_store(StoreMode::Unavailable);
-        stack
-            .get(&path)
-            .await
-            .expect(503, Some("service_unavailable"));
-        stack.set_store(StoreMode::Normal);
+        expect_guarded(stack, &path).await;
     }
     let unknown = uuid::Uuid::now_v7().to_string();
     for id in [unknown.as_str(), "not-a-uuid", deposit] {
