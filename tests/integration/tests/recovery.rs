@@ -677,12 +677,7 @@ impl Lane {
     }
 
     async fn events(&self, id: DepositId) -> Vec<RecordedEvent> {
-        self.world
-            .aws
-            .store
-            .load(id)
-            .await
-            .expect("load the stream")
+        self.world.events(id).await
     }
 
     async fn kinds(&self, id: DepositId) -> Vec<&'static str> {

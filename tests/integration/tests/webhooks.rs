@@ -410,12 +410,7 @@ impl Lane {
     }
 
     async fn events(&self, id: DepositId) -> Vec<RecordedEvent> {
-        self.world
-            .aws
-            .store
-            .load(id)
-            .await
-            .expect("load the stream")
+        self.world.events(id).await
     }
 
     /// The one payment the simulated gateway holds.
