@@ -208,6 +208,14 @@ impl Lane {
         reply.json
     }
 
+    /// The deposit's view, which must say it is submitted on `gateway`.
+    pub async fn submitted_on(&self, id: &str, gateway: &RunningGateway) -> Value {
+        let view = self.view(id).await;
+        assert_eq!(view["status"], "submitted", "{view}");
+        assert_eq!(view["gateway"], gateway.name(), "{view}");
+        view
+    }
+
     pub async fn status(&self, id: &str) -> String {
         self.view(id).await["status"]
             .as_str()
