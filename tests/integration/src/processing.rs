@@ -208,6 +208,17 @@ impl Lane {
         reply.json
     }
 
+    /// The deposit is submitted on `gateway` with the one payment `gateway` made (under
+    /// the first attempt's key), and `other` made none.
+    pub async fn paid_once_on(&self, id: &str, gateway: &RunningGateway, other: &RunningGateway) {
+        let view = self.submitted_on(id, gateway).await;
+        let payments = gateway.payments();
+        assert_eq!(payments.len(), 1);
+        assert_eq!(view["external_id"], payments[0].id.as_str());
+        assert_eq!(gateway.charges(&format!("{id}:1")), 1);
+        assert!(other.payments().is_empty());
+    }
+
     /// The deposit's view, which must say it is submitted on `gateway`.
     pub async fn submitted_on(&self, id: &str, gateway: &RunningGateway) -> Value {
         let view = self.view(id).await;

@@ -33,12 +33,7 @@ async fn a_deposit_is_submitted_on_its_top_priority_gateway() {
     // THEN it is submitted on the preferred gateway, charged once, and acknowledged
     assert_eq!(deliveries.len(), 1);
     assert!(deliveries[0].failed.is_empty(), "the message is deleted");
-    let view = lane.submitted_on(&id, &primary).await;
-    let payments = primary.payments();
-    assert_eq!(payments.len(), 1);
-    assert_eq!(view["external_id"], payments[0].id.as_str());
-    assert_eq!(primary.charges(&format!("{id}:1")), 1);
-    assert!(backup.payments().is_empty());
+    lane.paid_once_on(&id, &primary, &backup).await;
     assert_eq!(
         lane.event_types(&id).await,
         ["DepositRequested", "AttemptStarted", "DepositSubmitted"]
@@ -345,12 +340,7 @@ async fn a_processor_dying_after_the_gateway_call_is_reconciled_without_a_second
         [2]
     );
     assert!(again.iter().all(|d| d.failed.is_empty()));
-    let view = lane.submitted_on(&id, &primary).await;
-    let payments = primary.payments();
-    assert_eq!(payments.len(), 1);
-    assert_eq!(view["external_id"], payments[0].id.as_str());
-    assert_eq!(primary.charges(&format!("{id}:1")), 1);
-    assert!(backup.payments().is_empty());
+    lane.paid_once_on(&id, &primary, &backup).await;
     assert_eq!(
         lane.event_types(&id).await,
         [
