@@ -4,7 +4,7 @@
 //! plants the items a lost race leaves, in the table's documented layout. Needs the
 //! emulators (`cargo xtask test`).
 
-use paygate_aws::{DynamoEventStore, Resources, aws_sdk_dynamodb};
+use paygate_aws::{DynamoEventStore, aws_sdk_dynamodb};
 use paygate_domain::ledger::{LedgerHead, Movement};
 use paygate_domain::ports::{EventStore, Ledger};
 use paygate_domain::service::balances;
@@ -49,10 +49,7 @@ async fn plant(
 
 #[tokio::test]
 async fn waiting_captures_count_at_once_and_the_next_posting_numbers_them() {
-    paygate_kit::require_emulators();
-    let config = paygate_aws::sdk_config().await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    let resources = Resources::from_env();
+    let (client, resources) = paygate_kit::emulated_dynamodb().await;
     let store = DynamoEventStore::new(client.clone(), &resources);
     let merchant = merchant();
     let aed = Currency::parse("AED").unwrap();

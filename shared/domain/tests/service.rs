@@ -402,48 +402,14 @@ async fn a_merchant_reads_its_own_deposit_and_its_events() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn another_merchants_deposit_is_not_found() {
+async fn another_merchants_deposit_and_an_unknown_one_are_not_found() {
     let store = Store::with_stream(Stream::succeeded(100).events).await;
     let intruder = MerchantId("m_other".into());
 
-    assert_eq!(
-        deposit_view(&store.memory, &intruder, Direction::Deposit, DEPOSIT)
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        deposit_events(&store.memory, &intruder, Direction::Deposit, DEPOSIT)
-            .await
-            .unwrap(),
-        None
-    );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn an_unknown_deposit_is_not_found() {
-    let store = Store::with_stream(Stream::succeeded(100).events).await;
-
-    assert_eq!(
-        deposit_view(
-            &store.memory,
-            &merchant(),
-            Direction::Deposit,
-            OTHER_DEPOSIT
-        )
-        .await
-        .unwrap(),
-        None
-    );
-    assert_eq!(
-        deposit_events(
-            &store.memory,
-            &merchant(),
-            Direction::Deposit,
-            OTHER_DEPOSIT
-        )
-        .await
-        .unwrap(),
-        None
-    );
+    for (merchant, deposit) in [(&intruder, DEPOSIT), (&merchant(), OTHER_DEPOSIT)] {
+        let view = deposit_view(&store.memory, merchant, Direction::Deposit, deposit);
+        assert_eq!(view.await.unwrap(), None, "{merchant:?} {deposit}");
+        let events = deposit_events(&store.memory, merchant, Direction::Deposit, deposit);
+        assert_eq!(events.await.unwrap(), None, "{merchant:?} {deposit}");
+    }
 }

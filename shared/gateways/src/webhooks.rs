@@ -38,8 +38,10 @@ pub fn parse_notification(
     }
 }
 
+/// A notification as the `json` format writes it; a `soap` one is read into the same
+/// fields, so both are checked by one [`Event::read`].
 #[derive(Deserialize)]
-struct JsonEvent {
+struct Event {
     id: String,
     #[serde(rename = "type")]
     kind: String,
@@ -59,29 +61,9 @@ struct JsonEvent {
 }
 
 fn parse_json(body: &[u8]) -> Result<GatewayNotification, NotificationError> {
-    let event: JsonEvent =
+    let event: Event =
         serde_json::from_slice(body).map_err(|_| NotificationError::Malformed("json"))?;
-    let kind = match event.kind.as_str() {
-        "payment.succeeded" => Kind::PaymentSucceeded,
-        "payment.failed" => Kind::PaymentFailed,
-        "refund.succeeded" => Kind::RefundSucceeded,
-        "refund.failed" => Kind::RefundFailed,
-        "payout.paid" => Kind::PayoutPaid,
-        "payout.failed" => Kind::PayoutFailed,
-        other => return Err(NotificationError::UnknownType(other.to_owned())),
-    };
-    let malformed = || NotificationError::Malformed("json");
-    let event_id = id(Some(event.id)).ok_or_else(malformed)?;
-    let external_id =
-        id(kind.external_id(event.payment_id, event.payout_id)).ok_or_else(malformed)?;
-    let outcome = outcome(kind, event.refund_id, event.failure_code)?;
-    Ok(GatewayNotification {
-        event_id,
-        external_id,
-        reference: reference(event.reference)?,
-        charged: money(event.amount, &event.currency)?,
-        outcome,
-    })
+    event.read(WireFormat::Json)
 }
 
 #[derive(Deserialize)]
@@ -108,31 +90,47 @@ struct SoapNotification {
     reason_code: Option<String>,
 }
 
+impl From<SoapNotification> for Event {
+    fn from(notification: SoapNotification) -> Self {
+        Self {
+            id: notification.event_id,
+            kind: notification.kind,
+            payment_id: notification.transaction_id,
+            payout_id: notification.payout_id,
+            refund_id: notification.refund_id,
+            reference: notification.reference,
+            amount: notification.amount,
+            currency: notification.currency,
+            failure_code: notification.reason_code,
+        }
+    }
+}
+
 fn parse_soap(body: &[u8]) -> Result<GatewayNotification, NotificationError> {
     let text = std::str::from_utf8(body).map_err(|_| NotificationError::Malformed("soap"))?;
     let event: SoapNotification =
         quick_xml::de::from_str(text).map_err(|_| NotificationError::Malformed("soap"))?;
-    let kind = match event.kind.as_str() {
-        "PAYMENT_SUCCEEDED" => Kind::PaymentSucceeded,
-        "PAYMENT_FAILED" => Kind::PaymentFailed,
-        "REFUND_SUCCEEDED" => Kind::RefundSucceeded,
-        "REFUND_FAILED" => Kind::RefundFailed,
-        "PAYOUT_PAID" => Kind::PayoutPaid,
-        "PAYOUT_FAILED" => Kind::PayoutFailed,
-        other => return Err(NotificationError::UnknownType(other.to_owned())),
-    };
-    let malformed = || NotificationError::Malformed("soap");
-    let event_id = id(Some(event.event_id)).ok_or_else(malformed)?;
-    let external_id =
-        id(kind.external_id(event.transaction_id, event.payout_id)).ok_or_else(malformed)?;
-    let outcome = outcome(kind, event.refund_id, event.reason_code)?;
-    Ok(GatewayNotification {
-        event_id,
-        external_id,
-        reference: reference(event.reference)?,
-        charged: money(event.amount, &event.currency)?,
-        outcome,
-    })
+    Event::from(event).read(WireFormat::Soap)
+}
+
+impl Event {
+    /// The notification, checked, as `format` names its type.
+    fn read(self, format: WireFormat) -> Result<GatewayNotification, NotificationError> {
+        let kind = Kind::named(format, &self.kind)
+            .ok_or_else(|| NotificationError::UnknownType(self.kind.clone()))?;
+        let malformed = || NotificationError::Malformed(format.as_str());
+        let event_id = id(Some(self.id)).ok_or_else(malformed)?;
+        let external_id =
+            id(kind.external_id(self.payment_id, self.payout_id)).ok_or_else(malformed)?;
+        let outcome = outcome(kind, self.refund_id, self.failure_code)?;
+        Ok(GatewayNotification {
+            event_id,
+            external_id,
+            reference: reference(self.reference)?,
+            charged: money(self.amount, &self.currency)?,
+            outcome,
+        })
+    }
 }
 
 /// An id the PSP gave: `None` when blank, else without surrounding whitespace (as the
@@ -156,6 +154,7 @@ fn money(amount: u64, currency: &str) -> Result<Money, NotificationError> {
     })
 }
 
+#[derive(Clone, Copy)]
 enum Kind {
     PaymentSucceeded,
     PaymentFailed,
@@ -165,7 +164,38 @@ enum Kind {
     PayoutFailed,
 }
 
+/// Each notification type by its name in the `json` format and in the `soap` format.
+const KIND_NAMES: [(Kind, &str, &str); 6] = [
+    (
+        Kind::PaymentSucceeded,
+        "payment.succeeded",
+        "PAYMENT_SUCCEEDED",
+    ),
+    (Kind::PaymentFailed, "payment.failed", "PAYMENT_FAILED"),
+    (
+        Kind::RefundSucceeded,
+        "refund.succeeded",
+        "REFUND_SUCCEEDED",
+    ),
+    (Kind::RefundFailed, "refund.failed", "REFUND_FAILED"),
+    (Kind::PayoutPaid, "payout.paid", "PAYOUT_PAID"),
+    (Kind::PayoutFailed, "payout.failed", "PAYOUT_FAILED"),
+];
+
 impl Kind {
+    /// The type `format` calls `name`, if it is one.
+    fn named(format: WireFormat, name: &str) -> Option<Self> {
+        KIND_NAMES
+            .iter()
+            .find(|(_, json, soap)| {
+                name == match format {
+                    WireFormat::Json => *json,
+                    WireFormat::Soap => *soap,
+                }
+            })
+            .map(|(kind, _, _)| *kind)
+    }
+
     /// The PSP's id the event is about: the payment's for payment and refund events, the
     /// payout's for payout events (`None` if the event lacks it).
     fn external_id(&self, payment_id: Option<String>, payout_id: Option<String>) -> Option<String> {

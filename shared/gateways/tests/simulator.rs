@@ -259,17 +259,26 @@ const BOTH_WAYS: [(Direction, &str); 2] = [
     (Direction::Payout, "ba_success"),
 ];
 
+/// Sends `request` the `direction` way; the answer must leave it unknown.
+async fn send_ambiguously(
+    connector: &dyn GatewayConnector,
+    direction: Direction,
+    request: &PaymentRequest,
+) {
+    assert_outcome!(
+        send(connector, direction, request).await,
+        PaymentOutcome::Ambiguous { .. },
+        "{direction:?}"
+    );
+}
+
 async fn ambiguous_payment_is_found_by_a_later_status_query(format: WireFormat) {
     for (direction, token) in BOTH_WAYS {
         let psp = slow_psp(format).await;
         let request = payment(token);
         let key = &request.idempotency_key;
 
-        assert_outcome!(
-            send(&*psp.connector, direction, &request).await,
-            PaymentOutcome::Ambiguous { .. },
-            "{direction:?}"
-        );
+        send_ambiguously(&*psp.connector, direction, &request).await;
         assert_outcome!(
             look_up(&*psp.connector, direction, key, None).await,
             StatusOutcome::Unknown { .. },
@@ -396,11 +405,7 @@ async fn lost_reply_is_ambiguous_and_found_later(format: WireFormat) {
         let request = payment(token);
         let key = &request.idempotency_key;
 
-        assert_outcome!(
-            send(&*psp.connector, direction, &request).await,
-            PaymentOutcome::Ambiguous { .. },
-            "{direction:?}"
-        );
+        send_ambiguously(&*psp.connector, direction, &request).await;
         assert_eq!(psp.sim.charges(key), 1, "{direction:?}");
         let found = look_up(&*psp.connector, direction, key, None).await;
         let StatusOutcome::Found { external_id, .. } = found else {

@@ -13,9 +13,10 @@ use deposit_intake::{Intake, IntakeConfig};
 use lambda_http::{Body, Request, Response};
 use paygate_aws::aws_sdk_dynamodb::types::AttributeValue;
 use paygate_aws::{AwsAdapters, SqsQueue};
-use paygate_domain::MerchantId;
 use paygate_domain::crypto::FieldCipher;
+use paygate_domain::ports::EventStore;
 use paygate_domain::ports::{ApiKey, GatewayRegistry, RandomIds, SystemClock};
+use paygate_domain::{MerchantId, RecordedEvent};
 use paygate_kit::{fixtures, http};
 use serde_json::Value;
 use std::sync::Arc;
@@ -118,6 +119,11 @@ impl World {
         Reply::from(deposit_intake::handle(&self.intake, request).await)
     }
 
+    /// The deposit's stream as the store holds it.
+    pub async fn events(&self, id: paygate_domain::DepositId) -> Vec<RecordedEvent> {
+        self.aws.store.load(id).await.expect("load the stream")
+    }
+
     /// Everything this merchant left in the tables and its queue.
     pub async fn traces(&self) -> Traces {
         let r = &self.aws.resources;
@@ -176,7 +182,7 @@ pub fn webhooks_for(
     gateway: &str,
     format: &str,
     secret: &str,
-    store: Arc<dyn paygate_domain::ports::EventStore>,
+    store: Arc<dyn EventStore>,
     queue: Arc<dyn paygate_domain::ports::QueueSender>,
 ) -> webhook_callback::Webhooks {
     let gateways = serde_json::json!({ gateway: { "format": format, "secrets": [secret] } });

@@ -16,13 +16,14 @@ use crate::World;
 use gateway_processor::Processor;
 use paygate_aws::SqsQueue;
 use paygate_aws::aws_sdk_sqs::types::QueueAttributeName;
-use paygate_domain::gateways::{BreakerPolicy, BreakerState};
-use paygate_domain::ports::{DepositMessage, GatewayRegistry, RandomIds, SystemClock};
+use paygate_domain::gateways::BreakerState;
+use paygate_domain::ports::{DepositMessage, GatewayRegistry, SystemClock};
 use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_gateways::ConnectorCache;
 use paygate_gateways::Timeouts;
 use paygate_kit::gateways::{Format, RunningGateway, Simulated, entry, status_of};
 use paygate_kit::sqs::{Redeliveries, invoke_once};
+use paygate_kit::world::processor::processor_on;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -96,20 +97,19 @@ impl Lane {
         world.intake.queue = source.clone();
         let delays = Arc::new(Redeliveries::applied_on(source.clone()));
         let processor = Processor {
-            store: world.aws.store.clone(),
-            registry: world.aws.registry.clone(),
-            connectors: Arc::new(ConnectorCache::with_timeouts(Timeouts {
-                connect: Duration::from_millis(500),
-                request: Duration::from_secs(2),
-                health: Duration::from_millis(500),
-            })),
-            redelivery: delays.clone(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-            cipher: world.intake.cipher.clone(),
-            breaker: BreakerPolicy::default(),
             backoff: BACKOFF,
-            attempts: paygate_domain::service::process::AttemptPolicy::default(),
+            ..processor_on(
+                world.aws.store.clone(),
+                world.aws.registry.clone(),
+                Arc::new(ConnectorCache::with_timeouts(Timeouts {
+                    connect: Duration::from_millis(500),
+                    request: Duration::from_secs(2),
+                    health: Duration::from_millis(500),
+                })),
+                delays.clone(),
+                Arc::new(SystemClock),
+                world.intake.cipher.clone(),
+            )
         };
         let lane = Self {
             world,
@@ -206,6 +206,25 @@ impl Lane {
         let reply = self.world.get(&format!("/v1/deposits/{id}")).await;
         assert_eq!(reply.status, 200, "{:?}", reply.json);
         reply.json
+    }
+
+    /// The deposit is submitted on `gateway` with the one payment `gateway` made (under
+    /// the first attempt's key), and `other` made none.
+    pub async fn paid_once_on(&self, id: &str, gateway: &RunningGateway, other: &RunningGateway) {
+        let view = self.submitted_on(id, gateway).await;
+        let payments = gateway.payments();
+        assert_eq!(payments.len(), 1);
+        assert_eq!(view["external_id"], payments[0].id.as_str());
+        assert_eq!(gateway.charges(&format!("{id}:1")), 1);
+        assert!(other.payments().is_empty());
+    }
+
+    /// The deposit's view, which must say it is submitted on `gateway`.
+    pub async fn submitted_on(&self, id: &str, gateway: &RunningGateway) -> Value {
+        let view = self.view(id).await;
+        assert_eq!(view["status"], "submitted", "{view}");
+        assert_eq!(view["gateway"], gateway.name(), "{view}");
+        view
     }
 
     pub async fn status(&self, id: &str) -> String {

@@ -33,14 +33,7 @@ async fn a_deposit_is_submitted_on_its_top_priority_gateway() {
     // THEN it is submitted on the preferred gateway, charged once, and acknowledged
     assert_eq!(deliveries.len(), 1);
     assert!(deliveries[0].failed.is_empty(), "the message is deleted");
-    let view = lane.view(&id).await;
-    assert_eq!(view["status"], "submitted");
-    assert_eq!(view["gateway"], primary.name());
-    let payments = primary.payments();
-    assert_eq!(payments.len(), 1);
-    assert_eq!(view["external_id"], payments[0].id.as_str());
-    assert_eq!(primary.charges(&format!("{id}:1")), 1);
-    assert!(backup.payments().is_empty());
+    lane.paid_once_on(&id, &primary, &backup).await;
     assert_eq!(
         lane.event_types(&id).await,
         ["DepositRequested", "AttemptStarted", "DepositSubmitted"]
@@ -61,9 +54,7 @@ async fn a_gateway_in_outage_is_recorded_on_its_breaker_and_the_next_gateway_tak
     // THEN within that one delivery it falls back and the deposit is submitted there
     assert_eq!(deliveries.len(), 1);
     assert!(deliveries[0].failed.is_empty());
-    let view = lane.view(&id).await;
-    assert_eq!(view["status"], "submitted");
-    assert_eq!(view["gateway"], backup.name());
+    lane.submitted_on(&id, &backup).await;
     assert!(primary.payments().is_empty(), "nothing done in an outage");
     assert_eq!(backup.payments().len(), 1);
     assert_eq!(
@@ -72,9 +63,8 @@ async fn a_gateway_in_outage_is_recorded_on_its_breaker_and_the_next_gateway_tak
         "second attempt, own key"
     );
     let events = lane.events(&id).await;
-    let types: Vec<_> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(
-        types,
+        lane.event_types(&id).await,
         [
             "DepositRequested",
             "AttemptStarted",
@@ -162,9 +152,7 @@ async fn with_every_gateway_down_a_deposit_backs_off_lands_in_the_dlq_and_is_sub
     // THEN it is processed once more and submitted on the preferred gateway, charged once
     assert_eq!(after.len(), 1);
     assert!(after[0].failed.is_empty());
-    let view = lane.view(&id).await;
-    assert_eq!(view["status"], "submitted");
-    assert_eq!(view["gateway"], primary.name());
+    lane.submitted_on(&id, &primary).await;
     assert_eq!(primary.payments().len(), 1);
     assert_eq!(
         primary.charges(&format!("{id}:7")),
@@ -217,9 +205,7 @@ async fn the_breaker_opens_after_two_failures_keeps_calls_away_and_closes_after_
 
     // THEN it is not called at all: the deposit goes straight to the backup
     assert!(primary.payments().is_empty(), "called while open");
-    let view = lane.view(&third).await;
-    assert_eq!(view["status"], "submitted");
-    assert_eq!(view["gateway"], backup.name());
+    lane.submitted_on(&third, &backup).await;
     assert_eq!(backup.charges(&format!("{third}:1")), 1, "first attempt");
     assert_eq!(
         lane.breaker(&primary).await,
@@ -232,9 +218,7 @@ async fn the_breaker_opens_after_two_failures_keeps_calls_away_and_closes_after_
     lane.drain().await;
 
     // THEN the trial call goes to it, succeeds, and closes the breaker
-    let view = lane.view(&fourth).await;
-    assert_eq!(view["status"], "submitted");
-    assert_eq!(view["gateway"], primary.name());
+    lane.submitted_on(&fourth, &primary).await;
     assert_eq!(primary.payments().len(), 1);
     let breaker = lane.breaker(&primary).await;
     assert_eq!(breaker, BreakerState::default());
@@ -262,9 +246,8 @@ async fn a_declined_card_fails_the_deposit_without_falling_back() {
     assert_eq!(declined[0].status, PaymentStatus::Declined);
     assert!(backup.payments().is_empty(), "no fallback after a decline");
     let events = lane.events(&id).await;
-    let types: Vec<_> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(
-        types,
+        lane.event_types(&id).await,
         [
             "DepositRequested",
             "AttemptStarted",
@@ -357,14 +340,7 @@ async fn a_processor_dying_after_the_gateway_call_is_reconciled_without_a_second
         [2]
     );
     assert!(again.iter().all(|d| d.failed.is_empty()));
-    let view = lane.view(&id).await;
-    assert_eq!(view["status"], "submitted");
-    assert_eq!(view["gateway"], primary.name());
-    let payments = primary.payments();
-    assert_eq!(payments.len(), 1);
-    assert_eq!(view["external_id"], payments[0].id.as_str());
-    assert_eq!(primary.charges(&format!("{id}:1")), 1);
-    assert!(backup.payments().is_empty());
+    lane.paid_once_on(&id, &primary, &backup).await;
     assert_eq!(
         lane.event_types(&id).await,
         [

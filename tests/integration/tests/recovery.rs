@@ -28,10 +28,9 @@ use health_probe::{Probe, RunSummary, run_once};
 use lambda_http::Body;
 use paygate_aws::{BusTap, EVENT_SOURCE, TappedEvent};
 use paygate_domain::deposit::AnomalyKind;
-use paygate_domain::gateways::{BreakerPolicy, GatewayStatus, Health};
+use paygate_domain::gateways::{GatewayStatus, Health};
 use paygate_domain::ports::{EventStore, GatewayRegistry, RandomIds, SystemClock};
 use paygate_domain::service::probe::ProbePolicy;
-use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_domain::service::sweep::SweepPolicy;
 use paygate_domain::{DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent};
 use paygate_gateways::ConnectorCache;
@@ -41,8 +40,10 @@ use paygate_integration::{
     remove_gateways_serving,
 };
 use paygate_kit::faults::{Hooked, NoFaults};
+use paygate_kit::fixtures::submitted_external_id;
 use paygate_kit::gateways::{Simulated, entry};
 use paygate_kit::sqs::invoke_once;
+use paygate_kit::world::processor::processor_on;
 use paygate_memory::{ManualClock, MemoryQueue};
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -214,7 +215,7 @@ async fn a_submitted_deposit_whose_webhook_never_comes_is_reconciled_from_the_ga
     let view = lane.view(succeeds).await;
     assert_eq!(view.status, DepositStatus::Succeeded);
     let events = lane.events(succeeds).await;
-    let external_id = submitted_external_id(&events);
+    let external_id = submitted_external_id(&events).expect("the deposit was submitted");
     assert!(external_id.starts_with("txn_"), "{external_id}");
     assert_eq!(
         events.last().map(|e| &e.event),
@@ -292,7 +293,9 @@ async fn a_rule_on_the_bus_receives_deposit_succeeded_for_a_deposit_completed_by
     assert_eq!(detail["gateway"], psp.name());
     assert_eq!(
         detail["external_id"],
-        submitted_external_id(&lane.events(id).await).as_str()
+        submitted_external_id(&lane.events(id).await)
+            .expect("the deposit was submitted")
+            .as_str()
     );
     assert_eq!(lane.view(id).await.status, DepositStatus::Succeeded);
 }
@@ -465,22 +468,18 @@ impl Lane {
         // Intake and processor write through the publishing store, as deployed.
         world.intake.store = world.aws.publishing_store();
         let prefix = format!("it-rec-{}-", &Uuid::new_v4().simple().to_string()[..10]);
-        let processor = Processor {
-            store: world.aws.publishing_store(),
-            registry: world.aws.registry.clone(),
-            connectors: Arc::new(ConnectorCache::with_timeouts(Timeouts {
+        let processor = processor_on(
+            world.aws.publishing_store(),
+            world.aws.registry.clone(),
+            Arc::new(ConnectorCache::with_timeouts(Timeouts {
                 connect: Duration::from_millis(500),
                 request: Duration::from_secs(2),
                 health: Duration::from_millis(500),
             })),
-            redelivery: world.queue.clone(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-            cipher: world.intake.cipher.clone(),
-            breaker: BreakerPolicy::default(),
-            backoff: RedeliveryPolicy::default(),
-            attempts: paygate_domain::service::process::AttemptPolicy::default(),
-        };
+            world.queue.clone(),
+            Arc::new(SystemClock),
+            world.intake.cipher.clone(),
+        );
         let probe_clock = Arc::new(ManualClock::new(
             OffsetDateTime::now_utc() + time::Duration::hours(3),
         ));
@@ -678,12 +677,7 @@ impl Lane {
     }
 
     async fn events(&self, id: DepositId) -> Vec<RecordedEvent> {
-        self.world
-            .aws
-            .store
-            .load(id)
-            .await
-            .expect("load the stream")
+        self.world.events(id).await
     }
 
     async fn kinds(&self, id: DepositId) -> Vec<&'static str> {
@@ -767,14 +761,4 @@ async fn receive_until(
         }
     }
     found
-}
-
-fn submitted_external_id(events: &[RecordedEvent]) -> String {
-    events
-        .iter()
-        .find_map(|e| match &e.event {
-            DepositEvent::DepositSubmitted { external_id, .. } => Some(external_id.clone()),
-            _ => None,
-        })
-        .expect("the deposit was submitted")
 }

@@ -76,10 +76,6 @@ fn refund_id(reply: &Reply) -> RefundId {
     RefundId::parse(reply.json["id"].as_str().expect("a refund id")).expect("a UUID")
 }
 
-async fn stream(world: &World, id: DepositId) -> Vec<RecordedEvent> {
-    world.aws.store.load(id).await.expect("the stream loads")
-}
-
 fn requested(stream: &[RecordedEvent]) -> Vec<(RefundId, u64)> {
     stream
         .iter()
@@ -148,7 +144,7 @@ async fn twenty_concurrent_refunds_of_100_on_a_1000_deposit_accept_exactly_ten_o
     assert_eq!((accepted.len(), refused), (10, 10));
 
     // AND the stored stream holds exactly those 10, summing to 1000, at gapless versions
-    let stored = stream(&world, id).await;
+    let stored = world.events(id).await;
     assert_gapless(&stored);
     let refunds = requested(&stored);
     assert_eq!(refunds.len(), 10);
@@ -237,7 +233,7 @@ async fn a_partial_then_a_full_refund_on_dynamodb_end_refunded_once_the_gateway_
     let read = world.get(&format!("/v1/deposits/{id}")).await;
     assert_eq!(read.json["status"], "refunded");
     assert_eq!(read.json["refunded_amount"], 1000);
-    let stored = stream(&world, id).await;
+    let stored = world.events(id).await;
     assert_gapless(&stored);
     assert_eq!(
         stored.iter().map(|e| e.event.kind()).collect::<Vec<_>>(),
@@ -321,7 +317,7 @@ async fn another_merchant_cannot_refund_a_deposit_on_dynamodb() {
         (404, "deposit_not_found")
     );
     assert_eq!(theirs.json, unknown.json);
-    assert!(requested(&stream(&alice, id).await).is_empty());
+    assert!(requested(&alice.events(id).await).is_empty());
     assert_eq!(bob.traces().await.idempotency, 0);
 }
 
@@ -353,7 +349,7 @@ async fn the_same_refund_sent_ten_times_at_once_on_dynamodb_is_made_once() {
         }
     }
     assert_eq!(made.len(), 1, "every 202 names the same refund");
-    let stored = stream(&world, id).await;
+    let stored = world.events(id).await;
     assert_gapless(&stored);
     assert_eq!(
         requested(&stored),

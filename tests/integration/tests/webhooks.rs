@@ -15,17 +15,17 @@ use gateway_processor::{Disposition, Processor, process_record};
 use gateway_simulator::{Behaviour, Format, RunningGateway};
 use lambda_http::Body as LambdaBody;
 use paygate_api::request::lambda_body;
-use paygate_domain::gateways::BreakerPolicy;
-use paygate_domain::ports::{EventStore, GatewayRegistry, RandomIds, SystemClock};
-use paygate_domain::service::process::RedeliveryPolicy;
+use paygate_domain::ports::{EventStore, GatewayRegistry, SystemClock};
 use paygate_domain::{DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent};
 use paygate_gateways::ConnectorCache;
 use paygate_integration::{
     World, clean_up, delete_gateways_and_queues, pairs, remove_gateways_serving,
 };
 use paygate_kit::faults::{Hooked, Switchboard, Target};
+use paygate_kit::fixtures::{kinds, submitted_external_id};
 use paygate_kit::gateways::{Simulated, entry};
 use paygate_kit::sqs::Received;
+use paygate_kit::world::processor::processor_on;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -66,7 +66,7 @@ async fn a_tok_success_deposit_is_settled_succeeded_by_the_gateways_signed_webho
     assert_eq!(view.gateway.as_deref(), Some(lane.gateway.as_str()));
     let events = lane.events(id).await;
     assert_eq!(kinds(&events), SUCCEEDED_ONCE);
-    let external_id = submitted_external_id(&events);
+    let external_id = submitted_external_id(&events).expect("a DepositSubmitted event");
     assert!(external_id.starts_with("pay_"), "{external_id}");
     assert_eq!(view.external_id.as_deref(), Some(external_id.as_str()));
     assert_eq!(
@@ -123,7 +123,11 @@ async fn a_tok_fail_webhook_deposit_is_settled_failed_by_the_gateways_signed_soa
             "DepositFailed"
         ]
     );
-    assert!(submitted_external_id(&events).starts_with("txn_"));
+    assert!(
+        submitted_external_id(&events)
+            .expect("a DepositSubmitted event")
+            .starts_with("txn_")
+    );
     match &events[3].event {
         DepositEvent::DepositFailed { reason } => assert_eq!(reason.code, "insufficient_funds"),
         other => panic!("expected DepositFailed, got {other:?}"),
@@ -331,18 +335,14 @@ impl Lane {
             .expect("register the gateway");
 
         // The processor, built like its main.rs builds it.
-        let processor = Processor {
-            store: Arc::new(Hooked::new(world.aws.store.clone(), faults)),
-            registry: world.aws.registry.clone(),
-            connectors: Arc::new(ConnectorCache::new()),
-            redelivery: world.queue.clone(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-            cipher: world.intake.cipher.clone(),
-            breaker: BreakerPolicy::default(),
-            backoff: RedeliveryPolicy::default(),
-            attempts: paygate_domain::service::process::AttemptPolicy::default(),
-        };
+        let processor = processor_on(
+            Arc::new(Hooked::new(world.aws.store.clone(), faults)),
+            world.aws.registry.clone(),
+            Arc::new(ConnectorCache::new()),
+            world.queue.clone(),
+            Arc::new(SystemClock),
+            world.intake.cipher.clone(),
+        );
         Self {
             world,
             pair,
@@ -410,12 +410,7 @@ impl Lane {
     }
 
     async fn events(&self, id: DepositId) -> Vec<RecordedEvent> {
-        self.world
-            .aws
-            .store
-            .load(id)
-            .await
-            .expect("load the stream")
+        self.world.events(id).await
     }
 
     /// The one payment the simulated gateway holds.
@@ -493,20 +488,6 @@ impl Drop for Lane {
             delete_gateways_and_queues(&config, &table, vec![name], vec![queue]).await;
         });
     }
-}
-
-fn kinds(events: &[RecordedEvent]) -> Vec<&'static str> {
-    events.iter().map(|e| e.event.kind()).collect()
-}
-
-fn submitted_external_id(events: &[RecordedEvent]) -> String {
-    events
-        .iter()
-        .find_map(|e| match &e.event {
-            DepositEvent::DepositSubmitted { external_id, .. } => Some(external_id.clone()),
-            _ => None,
-        })
-        .expect("a DepositSubmitted event")
 }
 
 // ================================================================ the webhook server

@@ -1,4 +1,7 @@
-//! What every emulator-backed test suite shares: its guard and its clean-up runner.
+//! What every emulator-backed test suite shares: its guard, its DynamoDB client and its
+//! clean-up runner.
+
+use paygate_aws::{Resources, aws_sdk_dynamodb};
 
 /// Fails (never skips) unless `PAYGATE_TEST_EMULATORS=1`: a suite that quietly passed
 /// without its emulators would prove nothing.
@@ -10,6 +13,14 @@ pub fn require_emulators() {
              `source .tools/emulators.env` first."
         );
     }
+}
+
+/// The emulators' DynamoDB and the resources their init script made, after
+/// [`require_emulators`].
+pub async fn emulated_dynamodb() -> (aws_sdk_dynamodb::Client, Resources) {
+    require_emulators();
+    let client = aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config().await);
+    (client, Resources::from_env())
 }
 
 /// Runs a test's asynchronous clean-up to completion from a `Drop`, on a thread and

@@ -14,8 +14,8 @@
 //!   adapters alike;
 //! * [`gateway_reports`]: the notifications a well-behaved gateway sends;
 //! * [`samples`]: the sample events in `events/<function>/` that the functions' tests run;
-//! * [`require_emulators`] / [`run_to_completion`]: the guard and clean-up every
-//!   emulator-backed suite uses;
+//! * [`require_emulators`] / [`emulated_dynamodb`] / [`run_to_completion`]: the guard,
+//!   the DynamoDB client and the clean-up every emulator-backed suite uses;
 //! * [`in_case`]: a table row's name on the failures of THEN-helpers that cannot know it.
 
 pub mod contract;
@@ -30,7 +30,7 @@ pub mod samples;
 pub mod sqs;
 pub mod streams;
 
-pub use emulators::{require_emulators, run_to_completion};
+pub use emulators::{emulated_dynamodb, require_emulators, run_to_completion};
 pub mod world;
 
 /// Runs `check` (a THEN-helper's assertions, which cannot know the table row they check);

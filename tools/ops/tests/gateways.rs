@@ -35,9 +35,7 @@ struct Lane {
 
 impl Lane {
     async fn new(pair: (&'static str, &'static str)) -> Self {
-        paygate_kit::require_emulators();
-        let resources = Resources::from_env();
-        let client = aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config().await);
+        let (client, resources) = paygate_kit::emulated_dynamodb().await;
         let registry = DynamoGatewayRegistry::new(client.clone(), &resources);
         let id = Uuid::new_v4().simple().to_string();
         let dir = std::env::temp_dir().join(format!("paygate-ops-it-{id}"));

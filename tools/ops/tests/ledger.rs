@@ -23,9 +23,7 @@ struct Lane {
 
 impl Lane {
     async fn new() -> Self {
-        paygate_kit::require_emulators();
-        let resources = Resources::from_env();
-        let client = aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config().await);
+        let (client, resources) = paygate_kit::emulated_dynamodb().await;
         Self {
             merchant: MerchantId(format!("ops_{}", Uuid::new_v4().simple())),
             store: DynamoEventStore::new(client.clone(), &resources),

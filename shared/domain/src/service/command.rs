@@ -9,7 +9,7 @@ use crate::deposit::{AnomalyKind, Deposit, DepositEvent, RecordedEvent, SCHEMA_V
 use crate::idempotency::{
     Fingerprint, IdempotencyKey, IdempotencyRecord, IdempotencyState, RefundSnapshot,
 };
-use crate::ids::{CorrelationId, DepositId, EventId, MerchantId};
+use crate::ids::{CorrelationId, DepositId, EventId, MerchantId, RefundId};
 use crate::ledger::{self, BalanceInsufficient};
 use crate::ports::{
     AppendBatch, AppendError, Clock, EventStore, ExternalLookup, IdGenerator, StoreError,
@@ -135,6 +135,20 @@ impl<T> Decision<T> {
         self.claim = Some(claim);
         self
     }
+}
+
+/// A decision that records what `settle` makes of an answer on the state it is decided
+/// on. The refund that would reverse an unwanted charge gets its id here, once, so a
+/// decision made again on fresh state names the same refund.
+pub(super) fn settlement<F>(
+    ids: &dyn IdGenerator,
+    settle: F,
+) -> impl FnMut(&Deposit) -> Result<Decision<()>, TransitionError> + use<F>
+where
+    F: Fn(&Deposit, RefundId) -> Vec<DepositEvent>,
+{
+    let reversal = RefundId(ids.new_uuid());
+    move |deposit| Ok(Decision::record(settle(deposit, reversal), ()))
 }
 
 /// After a command: the state, what the decision concluded, and whether this call

@@ -13,14 +13,14 @@
 //!   `<deposit id>:<attempt>`.
 
 use super::command::{
-    Cause, CommandError, CommandPorts, Decision, Executed, RetryPolicy, Start, execute,
+    Cause, CommandError, CommandPorts, Decision, Executed, RetryPolicy, Start, execute, settlement,
 };
 use crate::crypto::FieldCipher;
 use crate::deposit::{
     Attempt, Deposit, DepositEvent, DepositStatus, Direction, FailureReason, Refund,
 };
 use crate::gateways::{BreakerPolicy, BreakerState, CallResult, Capability, Gateway, Route, route};
-use crate::ids::{AttemptOwner, RefundId};
+use crate::ids::AttemptOwner;
 use crate::ports::gateway::{self, GatewayConnector, PaymentOutcome, PaymentRequest};
 use crate::ports::{
     Clock, ConnectorDirectory, DepositMessage, EventStore, GatewayRegistry, IdGenerator, StoreError,
@@ -336,14 +336,9 @@ impl Run<'_, '_> {
     ) -> Result<Step, ProcessError> {
         let answer = status_by_key(connector, deposit.request.direction, open).await;
         let number = open.number;
-        let reversal = RefundId(self.ports.ids.new_uuid());
+        let settle = |d: &Deposit, reversal| d.settle_past_horizon(number, &answer, reversal);
         let executed = self
-            .record(&deposit, |d| {
-                Ok(Decision::record(
-                    d.settle_past_horizon(number, &answer, reversal),
-                    (),
-                ))
-            })
+            .record(&deposit, settlement(self.ports.ids, settle))
             .await?;
         // Nothing more a delivery can do: the sweeper keeps asking, a person decides.
         Ok(Step::Done(executed.deposit))
@@ -432,14 +427,9 @@ impl Run<'_, '_> {
             PaymentOutcome::Accepted { .. } | PaymentOutcome::Declined { .. } => {}
         }
         let owner = self.owner;
-        let reversal = RefundId(self.ports.ids.new_uuid());
+        let settle = |d: &Deposit, reversal| d.settle_call(number, owner, &answer, reversal);
         let executed = self
-            .record(&deposit, |d| {
-                Ok(Decision::record(
-                    d.settle_call(number, owner, &answer, reversal),
-                    (),
-                ))
-            })
+            .record(&deposit, settlement(self.ports.ids, settle))
             .await?;
         let deposit = executed.deposit;
         tracing::info!(%gateway, attempt = number, status = %deposit.status, "attempt recorded");

@@ -16,7 +16,9 @@
 //! Each run is bounded in work (`limit` per kind) and time (`deadline`), and safe to run
 //! twice at once: every write is a conditional append decided on fresh state.
 
-use super::command::{Cause, CommandError, CommandPorts, Decision, RetryPolicy, Start, execute};
+use super::command::{
+    Cause, CommandError, CommandPorts, Decision, RetryPolicy, Start, execute, settlement,
+};
 use super::process::AttemptPolicy;
 use super::publish::{PublishPorts, flush};
 use crate::deposit::{Deposit, DepositStatus, DepositView, SweepKind};
@@ -256,14 +258,10 @@ impl Sweeper<'_, '_> {
                         &open,
                     )
                     .await;
-                    let reversal = RefundId(self.ports.ids.new_uuid());
+                    let settle =
+                        |d: &Deposit, reversal| d.settle_past_horizon(number, &answer, reversal);
                     let executed = self
-                        .record(&deposit, |d| {
-                            Ok(Decision::record(
-                                d.settle_past_horizon(number, &answer, reversal),
-                                (),
-                            ))
-                        })
+                        .record(&deposit, settlement(self.ports.ids, settle))
                         .await?;
                     // Only the run whose decision appended the answer counts it.
                     driven.attempt_settled =
@@ -305,14 +303,9 @@ impl Sweeper<'_, '_> {
         )
         .await;
         let number = attempt.number;
-        let reversal = RefundId(self.ports.ids.new_uuid());
+        let settle = |d: &Deposit, reversal| d.settle_lookup(number, &answer, reversal);
         let executed = self
-            .record(&deposit, |d| {
-                Ok(Decision::record(
-                    d.settle_lookup(number, &answer, reversal),
-                    (),
-                ))
-            })
+            .record(&deposit, settlement(self.ports.ids, settle))
             .await?;
         Ok((executed.deposit, executed.appended))
     }

@@ -12,14 +12,33 @@ use serde::{Deserialize, Serialize};
 
 // ---- requests ----
 
-/// `POST /v1/payments`. Holds the exposed token, so it has no `Debug` and lives only
-/// until it is serialised.
+/// What a payment and a payout request both carry: the money, the country, and our
+/// reference (the deposit's or the payout's id).
 #[derive(Serialize)]
-pub struct JsonPaymentRequest<'a> {
+pub struct JsonOrder {
     pub amount: u64,
     pub currency: &'static str,
     pub country: &'static str,
     pub reference: String,
+}
+
+impl From<&PaymentRequest> for JsonOrder {
+    fn from(request: &PaymentRequest) -> Self {
+        Self {
+            amount: request.amount.minor(),
+            currency: request.currency.code(),
+            country: request.country.code(),
+            reference: request.deposit_id.to_string(),
+        }
+    }
+}
+
+/// `POST /v1/payments`. Holds the exposed token, so it has no `Debug` and lives only
+/// until it is serialised.
+#[derive(Serialize)]
+pub struct JsonPaymentRequest<'a> {
+    #[serde(flatten)]
+    pub order: JsonOrder,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<&'a str>,
 }
@@ -27,10 +46,7 @@ pub struct JsonPaymentRequest<'a> {
 impl<'a> From<&'a PaymentRequest> for JsonPaymentRequest<'a> {
     fn from(request: &'a PaymentRequest) -> Self {
         Self {
-            amount: request.amount.minor(),
-            currency: request.currency.code(),
-            country: request.country.code(),
-            reference: request.deposit_id.to_string(),
+            order: request.into(),
             token: request.token.as_ref().map(|t| t.expose_secret()),
         }
     }
@@ -40,11 +56,8 @@ impl<'a> From<&'a PaymentRequest> for JsonPaymentRequest<'a> {
 /// Holds the exposed token, so it has no `Debug` and lives only until it is serialised.
 #[derive(Serialize)]
 pub struct JsonPayoutRequest<'a> {
-    pub amount: u64,
-    pub currency: &'static str,
-    pub country: &'static str,
-    /// The payout's id.
-    pub reference: String,
+    #[serde(flatten)]
+    pub order: JsonOrder,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination: Option<&'a str>,
 }
@@ -52,10 +65,7 @@ pub struct JsonPayoutRequest<'a> {
 impl<'a> From<&'a PaymentRequest> for JsonPayoutRequest<'a> {
     fn from(request: &'a PaymentRequest) -> Self {
         Self {
-            amount: request.amount.minor(),
-            currency: request.currency.code(),
-            country: request.country.code(),
-            reference: request.deposit_id.to_string(),
+            order: request.into(),
             destination: request.token.as_ref().map(|t| t.expose_secret()),
         }
     }

@@ -87,12 +87,10 @@ macro_rules! status_call {
     };
 }
 
-/// `<p:CreatePayment>`. Holds the exposed token, so it has no `Debug` and lives only until
-/// it is serialised.
+/// What `<p:CreatePayment>` and `<p:CreatePayout>` both carry, after the idempotency key:
+/// the money, the country, and our reference (the deposit's or the payout's id).
 #[derive(Serialize)]
-pub struct CreatePayment<'a> {
-    #[serde(rename = "p:IdempotencyKey")]
-    pub idempotency_key: &'a str,
+pub struct Order {
     #[serde(rename = "p:Amount")]
     pub amount: u64,
     #[serde(rename = "p:Currency")]
@@ -101,6 +99,36 @@ pub struct CreatePayment<'a> {
     pub country: &'static str,
     #[serde(rename = "p:Reference")]
     pub reference: String,
+}
+
+impl From<&PaymentRequest> for Order {
+    fn from(request: &PaymentRequest) -> Self {
+        Self {
+            amount: request.amount.minor(),
+            currency: request.currency.code(),
+            country: request.country.code(),
+            reference: request.deposit_id.to_string(),
+        }
+    }
+}
+
+/// The request's token, checked for XML (`field` names it in the error).
+fn token<'a>(request: &'a PaymentRequest, field: &str) -> Result<Option<&'a str>, EncodeError> {
+    request
+        .token
+        .as_ref()
+        .map(|t| xml_text(field, t.expose_secret()))
+        .transpose()
+}
+
+/// `<p:CreatePayment>`. Holds the exposed token, so it has no `Debug` and lives only until
+/// it is serialised.
+#[derive(Serialize)]
+pub struct CreatePayment<'a> {
+    #[serde(rename = "p:IdempotencyKey")]
+    pub idempotency_key: &'a str,
+    #[serde(flatten)]
+    pub order: Order,
     #[serde(rename = "p:Token", skip_serializing_if = "Option::is_none")]
     pub token: Option<&'a str>,
 }
@@ -111,15 +139,8 @@ impl<'a> TryFrom<&'a PaymentRequest> for CreatePayment<'a> {
     fn try_from(request: &'a PaymentRequest) -> Result<Self, Self::Error> {
         Ok(Self {
             idempotency_key: xml_text("IdempotencyKey", &request.idempotency_key)?,
-            amount: request.amount.minor(),
-            currency: request.currency.code(),
-            country: request.country.code(),
-            reference: request.deposit_id.to_string(),
-            token: request
-                .token
-                .as_ref()
-                .map(|t| xml_text("Token", t.expose_secret()))
-                .transpose()?,
+            order: request.into(),
+            token: token(request, "Token")?,
         })
     }
 }
@@ -138,15 +159,8 @@ status_call! {
 pub struct CreatePayout<'a> {
     #[serde(rename = "p:IdempotencyKey")]
     pub idempotency_key: &'a str,
-    #[serde(rename = "p:Amount")]
-    pub amount: u64,
-    #[serde(rename = "p:Currency")]
-    pub currency: &'static str,
-    #[serde(rename = "p:Country")]
-    pub country: &'static str,
-    /// The payout's id.
-    #[serde(rename = "p:Reference")]
-    pub reference: String,
+    #[serde(flatten)]
+    pub order: Order,
     #[serde(rename = "p:Destination", skip_serializing_if = "Option::is_none")]
     pub destination: Option<&'a str>,
 }
@@ -157,15 +171,8 @@ impl<'a> TryFrom<&'a PaymentRequest> for CreatePayout<'a> {
     fn try_from(request: &'a PaymentRequest) -> Result<Self, Self::Error> {
         Ok(Self {
             idempotency_key: xml_text("IdempotencyKey", &request.idempotency_key)?,
-            amount: request.amount.minor(),
-            currency: request.currency.code(),
-            country: request.country.code(),
-            reference: request.deposit_id.to_string(),
-            destination: request
-                .token
-                .as_ref()
-                .map(|t| xml_text("Destination", t.expose_secret()))
-                .transpose()?,
+            order: request.into(),
+            destination: token(request, "Destination")?,
         })
     }
 }

@@ -96,6 +96,18 @@ fn found(state: PaymentState, external_id: &str) -> StatusOutcome {
     }
 }
 
+/// What the PSP says of a payout asked for by its idempotency key, and by `external_id`.
+async fn by_key_and_by_id(
+    connector: &dyn GatewayConnector,
+    key: &str,
+    external_id: &str,
+) -> [StatusOutcome; 2] {
+    [
+        connector.payout_status(key, None).await,
+        connector.payout_status("unused", Some(external_id)).await,
+    ]
+}
+
 for_both_formats!(
     ba_success_is_accepted_then_paid_by_webhook,
     ba_reject_is_declined_at_once_and_sends_no_webhook,
@@ -118,14 +130,8 @@ async fn ba_success_is_accepted_then_paid_by_webhook(format: WireFormat) {
     assert_eq!(psp.charges(&request.idempotency_key), 1);
     let pending = found(PaymentState::Pending, &external_id);
     assert_eq!(
-        connector
-            .payout_status(&request.idempotency_key, None)
-            .await,
-        pending
-    );
-    assert_eq!(
-        connector.payout_status("unused", Some(&external_id)).await,
-        pending
+        by_key_and_by_id(&*connector, &request.idempotency_key, &external_id).await,
+        [pending.clone(), pending]
     );
 
     let webhooks = webhooks_after(&psp, format, 1_000);
@@ -216,14 +222,8 @@ async fn an_unknown_payout_is_not_found_and_no_payment_is_a_payout(format: WireF
     let payment_id = accepted(&*connector, &request).await;
 
     assert_eq!(
-        connector
-            .payout_status(&request.idempotency_key, None)
-            .await,
-        StatusOutcome::NotFound
-    );
-    assert_eq!(
-        connector.payout_status("unused", Some(&payment_id)).await,
-        StatusOutcome::NotFound
+        by_key_and_by_id(&*connector, &request.idempotency_key, &payment_id).await,
+        [StatusOutcome::NotFound, StatusOutcome::NotFound]
     );
     let paid_out = payout_accepted(&*connector, &payout("ba_success")).await;
     assert_eq!(
@@ -341,14 +341,8 @@ async fn payout_lookups_lag_behind_creation(format: WireFormat) {
 
     // Right after an accepted payout, the PSP says "no such payout": no proof of anything.
     assert_eq!(
-        connector
-            .payout_status(&request.idempotency_key, None)
-            .await,
-        StatusOutcome::NotFound
-    );
-    assert_eq!(
-        connector.payout_status("unused", Some(&external_id)).await,
-        StatusOutcome::NotFound
+        by_key_and_by_id(&*connector, &request.idempotency_key, &external_id).await,
+        [StatusOutcome::NotFound, StatusOutcome::NotFound]
     );
     psp.advance(500);
     assert_eq!(

@@ -17,8 +17,8 @@ use paygate_domain::crypto::FieldCipher;
 use paygate_domain::deposit::FailureReason;
 use paygate_domain::gateways::BreakerPolicy;
 use paygate_domain::ports::{
-    ConnectorDirectory, DepositMessage, EventStore, ExternalLookup, GatewayRegistry, RandomIds,
-    RedeliveryScheduler,
+    Clock, ConnectorDirectory, DepositMessage, EventStore, ExternalLookup, GatewayRegistry,
+    RandomIds, RedeliveryScheduler,
 };
 use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_domain::{DepositEvent, DepositId};
@@ -289,12 +289,12 @@ impl World {
 
 /// The processor on these ports with the default policies (breaker, backoff, attempts),
 /// as the function's `main.rs` builds it.
-pub(crate) fn processor_on(
+pub fn processor_on(
     store: Arc<dyn EventStore>,
-    registry: Arc<MemoryGatewayRegistry>,
+    registry: Arc<dyn GatewayRegistry>,
     connectors: Arc<dyn ConnectorDirectory>,
     redelivery: Arc<dyn RedeliveryScheduler>,
-    clock: Arc<ManualClock>,
+    clock: Arc<dyn Clock>,
     cipher: Arc<FieldCipher>,
 ) -> Processor {
     Processor {

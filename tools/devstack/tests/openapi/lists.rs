@@ -16,15 +16,46 @@ pub async fn read_lists(spec: &Spec, stack: &Stack, card: &str) {
     read_balance(stack, newest_after).await;
     read_deposits(stack, card).await;
     for path in ["/v1/deposits", "/v1/balance", "/v1/balance/transactions"] {
-        let anonymous = stack.anonymous(Method::GET, path, "").await;
-        anonymous.expect(401, Some("api_key_invalid"));
-        stack.set_store(StoreMode::Unavailable);
-        stack
-            .get(path)
-            .await
-            .expect(503, Some("service_unavailable"));
-        stack.set_store(StoreMode::Normal);
+        expect_guarded(stack, path).await;
     }
+}
+
+/// `GET path` refuses a caller without an API key (401) and answers 503 while the store
+/// is down.
+pub async fn expect_guarded(stack: &Stack, path: &str) {
+    let anonymous = stack.anonymous(Method::GET, path, "").await;
+    anonymous.expect(401, Some("api_key_invalid"));
+    stack.set_store(StoreMode::Unavailable);
+    stack
+        .get(path)
+        .await
+        .expect(503, Some("service_unavailable"));
+    stack.set_store(StoreMode::Normal);
+}
+
+/// `GET path?query` is a 400 with `code` for each `(query, code)` of `refused`.
+pub async fn expect_refused_queries(
+    stack: &Stack,
+    path: &str,
+    refused: impl IntoIterator<Item = (String, &'static str)>,
+) {
+    for (query, code) in refused {
+        let answer = stack.get(&format!("{path}?{query}")).await;
+        answer.expect(400, Some(code));
+    }
+}
+
+/// What a list paged by cursors refuses whatever it lists: both cursors at once (each at
+/// `cursor`), a parameter it does not know, and one given twice.
+pub fn paging_refusals(cursor: &str) -> [(String, &'static str); 3] {
+    [
+        (
+            format!("starting_after={cursor}&ending_before={cursor}"),
+            "parameters_exclusive",
+        ),
+        ("expand=data".to_owned(), "parameter_unknown"),
+        ("limit=1&limit=2".to_owned(), "parameter_duplicate"),
+    ]
 }
 
 /// The items of a 200 list and its `has_more`.
@@ -81,7 +112,7 @@ async fn read_balance_transactions(spec: &Spec, stack: &Stack) -> i64 {
     assert_eq!(types, documented, "every documented type happened");
 
     // Past the merchant's last entry (settled refunds count there but list nowhere).
-    for (query, code) in [
+    let refused = [
         ("ending_before=txn_1000000".to_owned(), "cursor_invalid"),
         (
             "starting_after=0193a4f2-6c1e-7b3d-8a52-4e9f0c7d21ab".into(),
@@ -94,10 +125,8 @@ async fn read_balance_transactions(spec: &Spec, stack: &Stack) -> i64 {
             "starting_after=txn_1&ending_before=txn_2".into(),
             "parameters_exclusive",
         ),
-    ] {
-        let answer = stack.get(&format!("{path}?{query}")).await;
-        answer.expect(400, Some(code));
-    }
+    ];
+    expect_refused_queries(stack, path, refused).await;
     // The newest in AED: the tour's other currencies' entries may land in any order.
     let newest = all.iter().find(|t| t["currency"] == "AED");
     let newest = newest.expect("an AED transaction");
@@ -133,19 +162,16 @@ async fn read_deposits(stack: &Stack, card: &str) {
     assert_eq!(ids(&newer), ids(&all)[..at]);
 
     let unknown = uuid::Uuid::now_v7();
-    for (query, code) in [
+    let refused = [
         ("limit=101".to_owned(), "limit_invalid"),
         (format!("starting_after={unknown}"), "cursor_invalid"),
         ("ending_before=txn_1".to_owned(), "cursor_invalid"),
         ("status=paid".to_owned(), "status_invalid"),
-        (
-            format!("starting_after={card}&ending_before={card}"),
-            "parameters_exclusive",
-        ),
-        ("expand=data".to_owned(), "parameter_unknown"),
-        ("limit=1&limit=2".to_owned(), "parameter_duplicate"),
-    ] {
-        let answer = stack.get(&format!("{path}?{query}")).await;
-        answer.expect(400, Some(code));
-    }
+    ];
+    expect_refused_queries(
+        stack,
+        path,
+        refused.into_iter().chain(paging_refusals(card)),
+    )
+    .await;
 }

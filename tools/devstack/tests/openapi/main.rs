@@ -17,6 +17,7 @@ mod spec;
 mod stack;
 
 use http::{Method, Request};
+use lists::expect_guarded;
 use serde_json::{Map, Value, json};
 use spec::{ResponseSpec, Spec, escape};
 use stack::{
@@ -187,16 +188,100 @@ fn card_deposit() -> Value {
 
 /// The card deposit with `field` set to `value`.
 fn card_with(field: &str, value: Value) -> Value {
-    let mut body = card_deposit();
+    with(&card_deposit(), field, value)
+}
+
+/// `body` with `field` set to `value`.
+fn with(body: &Value, field: &str, value: Value) -> Value {
+    let mut body = body.clone();
     body[field] = value;
     body
 }
 
 /// The card deposit without `field`.
 fn card_without(field: &str) -> Value {
-    let mut body = card_deposit();
+    without(&card_deposit(), field)
+}
+
+/// `body` without `field`.
+fn without(body: &Value, field: &str) -> Value {
+    let mut body = body.clone();
     body.as_object_mut().expect("an object").remove(field);
     body
+}
+
+/// What a create route refuses, each with its code: no key, a key that is not ASCII, and
+/// under keys of their own (`{prefix}1`, `{prefix}2`, …) a body that is not JSON, has a
+/// key twice, is no object, lacks `required` or is too large, then `valid` (a body the
+/// route takes) with each `(field, value)` of `bad_fields` set.
+fn refused_creates<'a>(
+    prefix: &str,
+    valid: &Value,
+    required: &str,
+    bad_fields: impl IntoIterator<Item = (&'a str, Value, &'static str)>,
+) -> Vec<(Option<String>, String, &'static str)> {
+    let malformed = [
+        ("{\"amount\": ".to_owned(), "body_invalid_json"),
+        (
+            r#"{"amount":1,"amount":10099}"#.to_owned(),
+            "body_duplicate_key",
+        ),
+        ("[]".to_owned(), "body_invalid"),
+        (without(valid, required).to_string(), "parameter_missing"),
+        (oversized(), "body_too_large"),
+    ];
+    let bad_fields = bad_fields
+        .into_iter()
+        .map(|(field, value, code)| (with(valid, field, value).to_string(), code));
+    let keyed = malformed
+        .into_iter()
+        .chain(bad_fields)
+        .zip(1..)
+        .map(|((body, code), n)| (Some(format!("{prefix}{n}")), body, code));
+    [
+        (None, valid.to_string(), "idempotency_key_missing"),
+        (
+            Some("ééé".into()),
+            valid.to_string(),
+            "idempotency_key_invalid",
+        ),
+    ]
+    .into_iter()
+    .chain(keyed)
+    .collect()
+}
+
+/// The amounts, currencies and countries every create route refuses, as `bad_fields` of
+/// [`refused_creates`].
+fn money_refusals() -> [(&'static str, Value, &'static str); 5] {
+    [
+        ("currency", json!(784), "parameter_invalid_type"),
+        ("amount", json!(100.99), "amount_invalid"),
+        ("amount", json!(MAX_AMOUNT + 1), "amount_too_large"),
+        ("currency", json!("XAU"), "currency_invalid"),
+        ("country", json!("XX"), "country_invalid"),
+    ]
+}
+
+/// Posts each `(key, body, code)` of `refused` to `path`: each is refused with its code
+/// (413 for a body too large, else 400); so is `valid` without an API key.
+async fn expect_refused(
+    stack: &Stack,
+    path: &str,
+    refused: Vec<(Option<String>, String, &str)>,
+    valid: &Value,
+) {
+    for (key, body, code) in refused {
+        let status = if code == "body_too_large" { 413 } else { 400 };
+        let answer = stack
+            .call(Method::POST, path, key.as_deref(), Some(&body))
+            .await;
+        answer.expect(status, Some(code));
+    }
+    let anonymous = stack
+        .anonymous(Method::POST, path, &valid.to_string())
+        .await;
+    anonymous.expect(401, Some("api_key_invalid"));
 }
 
 fn request_example(spec: &Spec, template: &str, name: &str) -> Value {
@@ -359,42 +444,10 @@ async fn create_deposits(spec: &Spec, stack: &Stack) -> Deposits {
     );
     let declined = stack.post_deposit("order-C-1", &declined).await;
 
-    let text = |body: Value| body.to_string();
-    let mut invalid: Vec<(Option<String>, String, &str)> = vec![
-        (None, text(card_deposit()), "idempotency_key_missing"),
-        (
-            Some("ééé".into()),
-            text(card_deposit()),
-            "idempotency_key_invalid",
-        ),
-        (
-            Some("k1".into()),
-            "{\"amount\": ".into(),
-            "body_invalid_json",
-        ),
-        (
-            Some("k2".into()),
-            r#"{"amount":1,"amount":10099}"#.into(),
-            "body_duplicate_key",
-        ),
-        (Some("k3".into()), "[]".into(), "body_invalid"),
-        (
-            Some("k4".into()),
-            text(card_without("customer_id")),
-            "parameter_missing",
-        ),
-        (Some("k18".into()), oversized(), "body_too_large"),
-    ];
-    // A card deposit with one field set to what its check refuses, each under a key of
-    // its own.
+    // A card deposit with one field set to what its check refuses.
     let bad_fields = [
-        ("currency", json!(784), "parameter_invalid_type"),
         ("gateway", json!("acme_json"), "parameter_unknown"),
-        ("amount", json!(100.99), "amount_invalid"),
-        ("amount", json!(MAX_AMOUNT + 1), "amount_too_large"),
-        ("currency", json!("XAU"), "currency_invalid"),
         ("currency", json!("ABC"), "currency_invalid"),
-        ("country", json!("XX"), "country_invalid"),
         ("customer_id", json!(""), "customer_id_invalid"),
         ("payment_method", json!("tok"), "payment_method_invalid"),
         (
@@ -410,21 +463,9 @@ async fn create_deposits(spec: &Spec, stack: &Stack) -> Deposits {
         ("metadata", json!({ "order": 1 }), "metadata_invalid"),
         ("metadata", many_keys(21), "metadata_invalid"),
     ];
-    for (n, (field, value, code)) in bad_fields.into_iter().enumerate() {
-        let key = format!("k{}", n + 5);
-        invalid.push((Some(key), text(card_with(field, value)), code));
-    }
-    for (key, body, code) in invalid {
-        let status = if code == "body_too_large" { 413 } else { 400 };
-        let answer = stack
-            .call(Method::POST, "/v1/deposits", key.as_deref(), Some(&body))
-            .await;
-        answer.expect(status, Some(code));
-    }
-    let anonymous = stack
-        .anonymous(Method::POST, "/v1/deposits", &text(card_deposit()))
-        .await;
-    anonymous.expect(401, Some("api_key_invalid"));
+    let bad_fields = money_refusals().into_iter().chain(bad_fields);
+    let invalid = refused_creates("k", &card_deposit(), "customer_id", bad_fields);
+    expect_refused(stack, "/v1/deposits", invalid, &card_deposit()).await;
 
     // 409: the same key while the first request is still sending its message.
     stack.set_queue(QueueMode::Hold);
@@ -473,14 +514,7 @@ async fn read_deposits(stack: &Stack, id: &str) {
         format!("/v1/deposits/{id}/events"),
     ] {
         stack.get(&path).await.expect(200, None);
-        let anonymous = stack.anonymous(Method::GET, &path, "").await;
-        anonymous.expect(401, Some("api_key_invalid"));
-        stack.set_store(StoreMode::Unavailable);
-        stack
-            .get(&path)
-            .await
-            .expect(503, Some("service_unavailable"));
-        stack.set_store(StoreMode::Normal);
+        expect_guarded(stack, &path).await;
     }
     let unknown = uuid::Uuid::now_v7();
     for path in [
@@ -506,14 +540,7 @@ async fn read_gateways(stack: &Stack) {
         .map(|gateway| gateway["name"].as_str().expect("a name"))
         .collect();
     assert_eq!(names, [JSON_GATEWAY, SOAP_GATEWAY]);
-    let anonymous = stack.anonymous(Method::GET, "/v1/gateways", "").await;
-    anonymous.expect(401, Some("api_key_invalid"));
-    stack.set_store(StoreMode::Unavailable);
-    stack
-        .get("/v1/gateways")
-        .await
-        .expect(503, Some("service_unavailable"));
-    stack.set_store(StoreMode::Normal);
+    expect_guarded(stack, "/v1/gateways").await;
 }
 
 /// `POST /webhooks/{gateway}`: every answer it has, in both wire formats.

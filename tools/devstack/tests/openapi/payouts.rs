@@ -5,10 +5,12 @@
 //! webhooks itself: one paid (its amount leaves `reserved`), one failed (its amount is
 //! available again).
 
+use crate::lists::{expect_guarded, expect_refused_queries, paging_refusals};
 use crate::spec::Spec;
 use crate::stack::{JSON_GATEWAY, QueueMode, Stack, StoreMode};
-use crate::{MAX_AMOUNT, id_of, json_report, oversized, request_example};
-use http::Method;
+use crate::{
+    expect_refused, id_of, json_report, money_refusals, refused_creates, request_example, with,
+};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -37,20 +39,6 @@ pub struct Payouts {
     pub unserved: String,
     /// Every payout accepted, oldest first.
     pub all: Vec<String>,
-}
-
-/// `body` with `field` set to `value`.
-fn with(body: &Value, field: &str, value: Value) -> Value {
-    let mut body = body.clone();
-    body[field] = value;
-    body
-}
-
-/// `body` without `field`.
-fn without(body: &Value, field: &str) -> Value {
-    let mut body = body.clone();
-    body.as_object_mut().expect("an object").remove(field);
-    body
 }
 
 /// The merchant's AED balance: (`available`, `reserved`).
@@ -228,40 +216,9 @@ fn payout_report(submitted: &Value, kind: &str, code: Option<&str>) -> String {
 /// The refusals of `POST /v1/payouts` and its answers when the store or queue fails;
 /// returns the payouts accepted on the way, oldest first.
 async fn refusals(stack: &Stack, example: &Value) -> Vec<String> {
-    let text = |body: Value| body.to_string();
-    let mut invalid: Vec<(Option<String>, String, &str)> = vec![
-        (None, text(example.clone()), "idempotency_key_missing"),
-        (
-            Some("ééé".into()),
-            text(example.clone()),
-            "idempotency_key_invalid",
-        ),
-        (
-            Some("p1".into()),
-            "{\"amount\": ".into(),
-            "body_invalid_json",
-        ),
-        (
-            Some("p2".into()),
-            r#"{"amount":1,"amount":5000}"#.into(),
-            "body_duplicate_key",
-        ),
-        (Some("p3".into()), "[]".into(), "body_invalid"),
-        (
-            Some("p4".into()),
-            text(without(example, "destination")),
-            "parameter_missing",
-        ),
-        (Some("p5".into()), oversized(), "body_too_large"),
-    ];
     let bank_account = |token: &str| json!({ "type": "bank_account", "token": token });
     let bad_fields = [
-        ("currency", json!(784), "parameter_invalid_type"),
         ("customer_id", json!("cus_42"), "parameter_unknown"),
-        ("amount", json!(50.5), "amount_invalid"),
-        ("amount", json!(MAX_AMOUNT + 1), "amount_too_large"),
-        ("currency", json!("XAU"), "currency_invalid"),
-        ("country", json!("XX"), "country_invalid"),
         ("destination", json!("ba_success"), "destination_invalid"),
         (
             "destination",
@@ -275,22 +232,10 @@ async fn refusals(stack: &Stack, example: &Value) -> Vec<String> {
         ),
         ("metadata", json!({ "reference": 1 }), "metadata_invalid"),
     ];
-    for (n, (field, value, code)) in bad_fields.into_iter().enumerate() {
-        let key = format!("payout-bad-{n}");
-        invalid.push((Some(key), text(with(example, field, value)), code));
-    }
+    let bad_fields = money_refusals().into_iter().chain(bad_fields);
+    let invalid = refused_creates("p", example, "destination", bad_fields);
     let before = aed(stack).await;
-    for (key, body, code) in invalid {
-        let status = if code == "body_too_large" { 413 } else { 400 };
-        let answer = stack
-            .call(Method::POST, "/v1/payouts", key.as_deref(), Some(&body))
-            .await;
-        answer.expect(status, Some(code));
-    }
-    let anonymous = stack
-        .anonymous(Method::POST, "/v1/payouts", &text(example.clone()))
-        .await;
-    anonymous.expect(401, Some("api_key_invalid"));
+    expect_refused(stack, "/v1/payouts", invalid, example).await;
     assert_eq!(aed(stack).await, before, "refused payouts reserve nothing");
 
     let small = |order: &str| {
@@ -341,14 +286,7 @@ async fn read_payouts(stack: &Stack, sent: &str, deposit: &str) {
         format!("/v1/payouts/{sent}/events"),
     ] {
         stack.get(&path).await.expect(200, None);
-        let anonymous = stack.anonymous(Method::GET, &path, "").await;
-        anonymous.expect(401, Some("api_key_invalid"));
-        stack.set_store(StoreMode::Unavailable);
-        stack
-            .get(&path)
-            .await
-            .expect(503, Some("service_unavailable"));
-        stack.set_store(StoreMode::Normal);
+        expect_guarded(stack, &path).await;
     }
     let unknown = uuid::Uuid::now_v7().to_string();
     for id in [unknown.as_str(), "not-a-uuid", deposit] {
@@ -423,30 +361,20 @@ async fn list_payouts(stack: &Stack, payouts: &Payouts, deposit: &str) {
     assert_eq!(paid, std::slice::from_ref(&payouts.sent));
 
     let unknown = uuid::Uuid::now_v7();
-    for (query, code) in [
+    let refused = [
         ("limit=0".to_owned(), "limit_invalid"),
         // A deposit's id is no payout cursor.
         (format!("starting_after={deposit}"), "cursor_invalid"),
         (format!("ending_before={unknown}"), "cursor_invalid"),
         ("status=succeeded".to_owned(), "status_invalid"),
-        (
-            format!("starting_after={sent}&ending_before={sent}"),
-            "parameters_exclusive",
-        ),
-        ("expand=data".to_owned(), "parameter_unknown"),
-        ("limit=1&limit=2".to_owned(), "parameter_duplicate"),
-    ] {
-        let answer = stack.get(&format!("{path}?{query}")).await;
-        answer.expect(400, Some(code));
-    }
-    let anonymous = stack.anonymous(Method::GET, path, "").await;
-    anonymous.expect(401, Some("api_key_invalid"));
-    stack.set_store(StoreMode::Unavailable);
-    stack
-        .get(path)
-        .await
-        .expect(503, Some("service_unavailable"));
-    stack.set_store(StoreMode::Normal);
+    ];
+    expect_refused_queries(
+        stack,
+        path,
+        refused.into_iter().chain(paging_refusals(sent)),
+    )
+    .await;
+    expect_guarded(stack, path).await;
 
     let (deposits, _) = page(stack, "/v1/deposits?limit=100").await;
     let deposits: BTreeSet<&String> = deposits.iter().collect();

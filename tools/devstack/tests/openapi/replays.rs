@@ -2,17 +2,10 @@
 //! and an amount written `38.0` is `38`. Each is the first request answered again, for
 //! deposits, payouts and refunds alike; and a request that differs is still refused.
 
-use crate::card_without;
 use crate::payouts::fund;
 use crate::stack::{Exchange, Stack};
+use crate::{card_without, with};
 use serde_json::{Value, json};
-
-/// `body` with `field` set to `value`.
-fn with(body: &Value, field: &str, value: Value) -> Value {
-    let mut body = body.clone();
-    body[field] = value;
-    body
-}
 
 /// The first response, answered again.
 fn assert_replays(first: &Exchange, again: &Exchange) {

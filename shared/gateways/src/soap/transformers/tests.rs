@@ -40,6 +40,18 @@ fn fault(status: u16, code: &str, string: &str) -> Reply {
     )
 }
 
+/// Answers no status call can read, whatever it asked about: a fault that may hide the
+/// record (in flight, throttled, the server's), unavailable, or not XML.
+fn unreadable_status_replies() -> [Reply; 5] {
+    [
+        fault(409, "soap:Client", "NotFound"),
+        fault(429, "soap:Client", "NotFound"),
+        fault(500, "soap:Server", "NotFound"),
+        raw(503, ""),
+        raw(200, "junk"),
+    ]
+}
+
 fn soap(operation: &Operation<'_>) -> SoapRequest {
     SoapRequest::try_from(operation).unwrap()
 }
