@@ -24,7 +24,7 @@ async fn main() {
     let writers: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(50);
     let postings: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
     paygate_kit::require_emulators();
-    let config = paygate_aws::sdk_config().await;
+    let config = paygate_aws::sdk_config();
     let store = Arc::new(DynamoEventStore::new(
         aws_sdk_dynamodb::Client::new(&config),
         &Resources::from_env(),

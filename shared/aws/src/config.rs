@@ -1,38 +1,110 @@
 //! The AWS SDK configuration and the names of paygate's resources.
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_http_client::Builder;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
+use std::collections::HashMap;
+use std::time::Duration;
 
 /// Amazon Trust Services' roots (Amazon Root CA 1–4 and the Starfield Services G2 root
 /// that cross-signs them): every AWS endpoint's certificate chains to one of them. Copied
 /// from Mozilla's list (`webpki-root-certs`; a test checks they are still there).
 const AMAZON_ROOTS: &str = include_str!("amazon_roots.pem");
 
-/// The SDK configuration from the environment (region, credentials, endpoints), with the
-/// one HTTP client this workspace builds: hyper + rustls on ring, trusting [`AMAZON_ROOTS`]
-/// compiled in (reading the system's store, file by file, was most of a function's init)
-/// unless `SSL_CERT_FILE` or `SSL_CERT_DIR` names other certificates (a TLS-inspecting
-/// proxy on a workstation).
+/// How long a connection to AWS may take to open (the SDK's own default).
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(3_100);
+
+/// The SDK configuration a Lambda function runs with, from the environment Lambda gives
+/// it: `AWS_REGION` (or `AWS_DEFAULT_REGION`), the execution role's `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and endpoints as the SDK defines
+/// them: `AWS_ENDPOINT_URL` for every service, `AWS_ENDPOINT_URL_<SERVICE>` (e.g.
+/// `AWS_ENDPOINT_URL_DYNAMODB`) for one, the service-specific one winning. Standard
+/// retries (3 attempts), a 3.1 s connect timeout, and [`http_client`].
 ///
-/// The workspace builds the SDK without its default features, so this explicit client is
-/// required: without it the SDK has no HTTP client at all.
-///
-/// Endpoints come from the environment as the SDK defines it: `AWS_ENDPOINT_URL` for
-/// every service, `AWS_ENDPOINT_URL_<SERVICE>` (e.g. `AWS_ENDPOINT_URL_DYNAMODB`,
-/// `AWS_ENDPOINT_URL_SQS`) for one, the service-specific one winning; clients made with
-/// `Client::new(&config)` pick them up.
-pub async fn sdk_config() -> SdkConfig {
-    let http_client = Builder::new()
+/// Not `aws-config`'s provider chain: profiles, SSO, web identity and instance metadata
+/// are for workstations and servers (the ops tool loads them), and the chain was a sixth
+/// of every function's package.
+pub fn sdk_config() -> SdkConfig {
+    sdk_config_from(std::env::vars())
+}
+
+/// [`sdk_config`] from these variables.
+fn sdk_config_from(variables: impl IntoIterator<Item = (String, String)>) -> SdkConfig {
+    let variables: HashMap<String, String> = variables
+        .into_iter()
+        .filter(|(_, value)| !value.trim().is_empty())
+        .collect();
+    let env = |name: &str| variables.get(name).cloned();
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(http_client())
+        .retry_config(RetryConfig::standard())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .build(),
+        )
+        .region(
+            env("AWS_REGION")
+                .or_else(|| env("AWS_DEFAULT_REGION"))
+                .map(Region::new),
+        );
+    if let (Some(id), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+        config = config.credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            id,
+            secret,
+            env("AWS_SESSION_TOKEN"),
+            None,
+            "environment",
+        )));
+    }
+    let endpoints = variables
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(ENDPOINT_URL))
+        .collect();
+    config.service_config(EndpointsFromEnv(endpoints)).build()
+}
+
+const ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+
+/// The endpoint variables, answered as the SDK asks for them: `<VARIABLE>_<SERVICE ID>`
+/// (the service id upper-cased, spaces and dashes as underscores), else `<VARIABLE>`.
+#[derive(Debug)]
+struct EndpointsFromEnv(HashMap<String, String>);
+
+impl LoadServiceConfig for EndpointsFromEnv {
+    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+        let service = key
+            .service_id()
+            .to_ascii_uppercase()
+            .replace([' ', '-'], "_");
+        self.0
+            .get(&format!("{}_{service}", key.env()))
+            .or_else(|| self.0.get(key.env()))
+            .cloned()
+    }
+}
+
+/// The one HTTP client this workspace builds for the SDK: hyper + rustls on ring,
+/// trusting [`AMAZON_ROOTS`] compiled in (reading the system's store, file by file, was
+/// most of a function's init) unless `SSL_CERT_FILE` or `SSL_CERT_DIR` names other
+/// certificates (a TLS-inspecting proxy on a workstation). The workspace builds the SDK
+/// without its default features: without this client it has none.
+pub fn http_client() -> SharedHttpClient {
+    Builder::new()
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::Ring,
         ))
         .tls_context(trusted_roots())
-        .build_https();
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client)
-        .load()
-        .await
+        .build_https()
 }
 
 fn trusted_roots() -> TlsContext {
@@ -141,6 +213,73 @@ impl Resources {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key<'a>(service_id: &'a str) -> ServiceConfigKey<'a> {
+        ServiceConfigKey::builder()
+            .service_id(service_id)
+            .env(ENDPOINT_URL)
+            .profile("endpoint_url")
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_service_endpoint_variable_wins_over_the_global_one() {
+        let endpoints = EndpointsFromEnv(HashMap::from([
+            ("AWS_ENDPOINT_URL".to_owned(), "http://moto".to_owned()),
+            (
+                "AWS_ENDPOINT_URL_DYNAMODB".to_owned(),
+                "http://dynamodb-local".to_owned(),
+            ),
+            (
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_owned(),
+                "http://secrets".to_owned(),
+            ),
+        ]));
+        let endpoint = |service| endpoints.load_config(key(service));
+        assert_eq!(
+            endpoint("DynamoDB").as_deref(),
+            Some("http://dynamodb-local")
+        );
+        assert_eq!(
+            endpoint("Secrets Manager").as_deref(),
+            Some("http://secrets")
+        );
+        assert_eq!(endpoint("SQS").as_deref(), Some("http://moto"));
+        assert_eq!(
+            EndpointsFromEnv(HashMap::new()).load_config(key("SQS")),
+            None
+        );
+    }
+
+    #[test]
+    fn region_and_credentials_come_from_lambdas_variables() {
+        let vars = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<Vec<_>>()
+        };
+        let config = sdk_config_from(vars(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+        ]));
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert!(config.credentials_provider().is_some());
+        assert_eq!(config.retry_config().map(|r| r.max_attempts()), Some(3));
+        let fallback = sdk_config_from(vars(&[("AWS_DEFAULT_REGION", "us-east-1")]));
+        assert_eq!(fallback.region().map(|r| r.as_ref()), Some("us-east-1"));
+        assert!(
+            fallback.credentials_provider().is_none(),
+            "no keys, no provider"
+        );
+        let blank = sdk_config_from(vars(&[("AWS_REGION", " "), ("AWS_ACCESS_KEY_ID", "a")]));
+        assert!(blank.region().is_none());
+        assert!(blank.credentials_provider().is_none());
+    }
 
     /// The SDK panics on a PEM block or certificate it cannot read, at its first request:
     /// each compiled-in root must load as a trust anchor, as the SDK loads them, and still

@@ -30,7 +30,7 @@
 //! ```no_run
 //! # async fn wire() -> Result<(), paygate_domain::ports::QueueError> {
 //! use paygate_aws::{DynamoEventStore, Resources, SqsQueue, aws_sdk_dynamodb, aws_sdk_sqs};
-//! let config = paygate_aws::sdk_config().await;
+//! let config = paygate_aws::sdk_config();
 //! let resources = Resources::from_env();
 //! let store = DynamoEventStore::new(aws_sdk_dynamodb::Client::new(&config), &resources);
 //! let queue = SqsQueue::deposits(aws_sdk_sqs::Client::new(&config), &resources).await?;
@@ -51,7 +51,7 @@ mod registry;
 mod secrets;
 mod wiring;
 
-pub use config::{Resources, sdk_config};
+pub use config::{Resources, http_client, sdk_config};
 pub use error::AwsError;
 pub use event_store::{DynamoEventStore, MAX_TRANSACTION_ITEMS};
 pub use merchants::DynamoMerchantDirectory;
@@ -67,11 +67,11 @@ pub use registry::{DynamoGatewayRegistry, MAX_UPDATE_ATTEMPTS};
 pub use secrets::{SecretError, secret_setting};
 pub use wiring::AwsAdapters;
 
-/// The SDK crates the adapters are built on, so callers build clients from the same
-/// versions: `aws_sdk_dynamodb::Client::new(&sdk_config().await)`.
-pub use aws_config::SdkConfig;
 pub use aws_sdk_dynamodb;
 pub use aws_sdk_eventbridge;
 pub use aws_sdk_secretsmanager;
 pub use aws_sdk_sqs;
+/// The SDK crates the adapters are built on, so callers build clients from the same
+/// versions: `aws_sdk_dynamodb::Client::new(&sdk_config())`.
+pub use aws_types::SdkConfig;
 pub use secrecy;

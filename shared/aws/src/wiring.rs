@@ -39,7 +39,7 @@ impl AwsAdapters {
     }
 
     async fn connect_with(meter: Option<&RequestMeter>) -> Result<Self, QueueError> {
-        let config = sdk_config().await;
+        let config = sdk_config();
         let resources = Resources::from_env();
         macro_rules! client {
             ($sdk:ident) => {{

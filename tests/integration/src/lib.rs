@@ -246,9 +246,7 @@ where
     F: FnOnce(paygate_aws::SdkConfig) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()>,
 {
-    paygate_kit::run_to_completion(
-        move || async move { work(paygate_aws::sdk_config().await).await },
-    );
+    paygate_kit::run_to_completion(move || async move { work(paygate_aws::sdk_config()).await });
 }
 
 /// Deletes gateways from the registry table and queues by URL, ignoring what is already
@@ -340,7 +338,7 @@ impl DlqPair {
         use paygate_aws::aws_sdk_sqs::types::QueueAttributeName;
         require_emulators();
         const MAX_RECEIVE_COUNT: u32 = 2;
-        let sqs = paygate_aws::aws_sdk_sqs::Client::new(&paygate_aws::sdk_config().await);
+        let sqs = paygate_aws::aws_sdk_sqs::Client::new(&paygate_aws::sdk_config());
         let suffix = Uuid::new_v4().simple().to_string();
         let dlq_name = format!("paygate-it-dlq-{suffix}");
         let source_name = format!("paygate-it-src-{suffix}");

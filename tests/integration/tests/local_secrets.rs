@@ -16,7 +16,7 @@ use webhook_callback::WebhookGateways;
 
 async fn client() -> Client {
     require_emulators();
-    Client::new(&paygate_aws::sdk_config().await)
+    Client::new(&paygate_aws::sdk_config())
 }
 
 /// The function-side read: `<name>_SECRET_ARN` set to the secret's ARN, nothing else.
@@ -71,7 +71,7 @@ async fn the_local_webhook_configuration_matches_the_signed_samples() {
 async fn the_sample_events_api_key_belongs_to_the_sample_merchant() {
     require_emulators();
     let directory = paygate_aws::DynamoMerchantDirectory::new(
-        paygate_aws::aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config().await),
+        paygate_aws::aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config()),
         &paygate_aws::Resources::from_env(),
     );
     let merchant = directory

@@ -19,7 +19,7 @@ pub fn require_emulators() {
 /// [`require_emulators`].
 pub async fn emulated_dynamodb() -> (aws_sdk_dynamodb::Client, Resources) {
     require_emulators();
-    let client = aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config().await);
+    let client = aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config());
     (client, Resources::from_env())
 }
 

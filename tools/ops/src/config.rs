@@ -5,7 +5,6 @@
 use paygate_aws::Resources;
 use paygate_aws::aws_sdk_dynamodb::Client as DynamoClient;
 use paygate_aws::aws_sdk_sqs::Client as SqsClient;
-use paygate_aws::sdk_config;
 
 /// The variables the commands read, each with who reads it for what; defaults as
 /// [`Resources`] has them, so the text cannot drift from what is read.
@@ -79,13 +78,23 @@ pub fn environment() -> String {
 
 /// An SQS client on the SDK's environment (the `dlq` commands).
 pub async fn sqs() -> SqsClient {
-    SqsClient::new(&sdk_config().await)
+    SqsClient::new(&operator_config().await)
 }
 
 /// A DynamoDB client on the SDK's environment (the `gateways`, `ledger` and `merchants`
 /// commands).
 pub async fn dynamodb() -> DynamoClient {
-    DynamoClient::new(&sdk_config().await)
+    DynamoClient::new(&operator_config().await)
+}
+
+/// An operator's workstation: the SDK's whole provider chain (environment, profiles, SSO,
+/// web identity, instance metadata) on paygate's HTTP client. The functions need only
+/// the environment Lambda gives them ([`paygate_aws::sdk_config`]).
+async fn operator_config() -> paygate_aws::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(paygate_aws::http_client())
+        .load()
+        .await
 }
 
 #[cfg(test)]

@@ -137,7 +137,7 @@ impl Drop for Lane {
         let resources = self.resources.clone();
         let _ = std::fs::remove_dir_all(&self.dir);
         paygate_kit::run_to_completion(move || async move {
-            let client = aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config().await);
+            let client = aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config());
             let registry = DynamoGatewayRegistry::new(client.clone(), &resources);
             let Ok(all) = registry.list().await else {
                 return;

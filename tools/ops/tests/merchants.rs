@@ -93,7 +93,7 @@ impl Lane {
     /// The key hashes the table maps to `merchant` (a scan: the table has no index by
     /// merchant).
     async fn hashes_of(&self, merchant: &MerchantId) -> Vec<String> {
-        let client = aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config().await);
+        let client = aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config());
         let items = client
             .scan()
             .table_name(&self.resources.merchants_table)
@@ -133,7 +133,7 @@ impl Drop for Lane {
         let hashes = std::mem::take(&mut *self.issued.lock().unwrap_or_else(|p| p.into_inner()));
         let table = self.resources.merchants_table.clone();
         paygate_kit::run_to_completion(move || async move {
-            let client = aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config().await);
+            let client = aws_sdk_dynamodb::Client::new(&paygate_aws::sdk_config());
             for hash in hashes {
                 let _ = client
                     .delete_item()

@@ -5,7 +5,7 @@ use paygate_aws::{SdkConfig, aws_sdk_sqs};
 /// The SDK configuration for the emulators, or a failure that says how to get them.
 pub async fn emulators() -> SdkConfig {
     paygate_kit::require_emulators();
-    paygate_aws::sdk_config().await
+    paygate_aws::sdk_config()
 }
 
 /// Creates the queue `name` (a case's own, so nothing else consumes its messages);
