@@ -17,7 +17,7 @@ pub fn init() {
 /// `default` when it is unset or unreadable. `Targets` rather than `EnvFilter`: the
 /// functions filter by target only, and `EnvFilter`'s regex engine is a tenth of each
 /// deployment zip.
-pub fn filter_from_env(default: &str) -> Targets {
+fn filter_from_env(default: &str) -> Targets {
     std::env::var("RUST_LOG")
         .ok()
         .and_then(|directives| directives.parse().ok())
