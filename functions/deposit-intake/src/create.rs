@@ -43,8 +43,11 @@ pub async fn create(
         Created::New(view) => (view, false),
         Created::Replayed(view) => (view, true),
     };
-    tracing::Span::current().record("deposit_id", tracing::field::display(view.id));
-    tracing::info!(replayed, direction = direction.as_str(), "accepted");
+    let span = tracing::Span::current();
+    span.record("deposit_id", tracing::field::display(view.id));
+    // On the request's own line ("request handled"), not a line of its own.
+    span.record("replayed", replayed);
+    tracing::debug!(replayed, direction = direction.as_str(), "accepted");
     let (mut response, location) = match direction {
         Direction::Deposit => (
             accepted(&DepositResponse::from(view), replayed),

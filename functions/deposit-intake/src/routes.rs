@@ -82,6 +82,7 @@ pub async fn handle(app: &Intake, request: Request) -> Response<Body> {
         correlation_id = %correlation,
         merchant_id = field::Empty,
         deposit_id = field::Empty,
+        replayed = field::Empty,
         status = field::Empty,
     );
     async move {

@@ -42,6 +42,9 @@ pub async fn handle(app: &Webhooks, request: Request) -> Response<Body> {
         gateway = field::Empty,
         correlation_id = %correlation,
         deposit_id = field::Empty,
+        outcome = field::Empty,
+        result = field::Empty,
+        deposit_status = field::Empty,
         status = field::Empty,
     );
     async move {
@@ -147,7 +150,12 @@ async fn receive(
         }
     };
     let status = reached.name();
-    tracing::info!(
+    // On the webhook's own line ("webhook handled"), not a line of its own.
+    let span = tracing::Span::current();
+    span.record("outcome", notification.outcome.name());
+    span.record("result", result);
+    span.record("deposit_status", status);
+    tracing::debug!(
         outcome = notification.outcome.name(),
         result,
         status,

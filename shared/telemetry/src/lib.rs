@@ -1,8 +1,10 @@
 //! Structured JSON logs for every function, filtered by `RUST_LOG` (default `info`).
 //!
 //! Each line carries its current span (the request or message: correlation id, deposit
-//! id) and the list of spans it runs in, so the Lambda runtime's invocation span puts
-//! the invocation's `requestId` and X-Ray `xrayTraceId` on every line beside them.
+//! id) and, in Lambda, the list of spans it runs in, so the runtime's invocation span
+//! puts the invocation's `requestId` and X-Ray `xrayTraceId` on every line beside them.
+//! Elsewhere (the devstack) there is no invocation span and the list would only repeat
+//! the current span: a third of each line's bytes and of its formatting.
 
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
@@ -10,7 +12,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 pub fn init() {
-    let _ = subscriber(std::io::stdout, filter_from_env("info")).try_init();
+    let in_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    let _ = subscriber(std::io::stdout, filter_from_env("info"), in_lambda).try_init();
 }
 
 /// `RUST_LOG` as `target=level` directives (`info`, `warn,paygate_domain=debug`), or
@@ -24,15 +27,20 @@ fn filter_from_env(default: &str) -> Targets {
         .unwrap_or_else(|| default.parse().expect("the default filter parses"))
 }
 
-/// The log format, writing what `filter` lets through to `writer`.
-fn subscriber<W>(writer: W, filter: Targets) -> impl tracing::Subscriber + Send + Sync
+/// The log format, writing what `filter` lets through to `writer`, with the list of
+/// enclosing spans when `span_list`.
+fn subscriber<W>(
+    writer: W,
+    filter: Targets,
+    span_list: bool,
+) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     tracing_subscriber::fmt()
         .json()
         .with_current_span(true)
-        .with_span_list(true)
+        .with_span_list(span_list)
         .with_target(false)
         .with_writer(writer)
         .finish()
@@ -99,11 +107,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_line_carries_its_request_and_the_invocations_trace_id() {
+    /// One line logged inside a Lambda-like invocation span and a message span.
+    fn line_logged(span_list: bool) -> Value {
         let captured = Captured::default();
         let writer = captured.clone();
-        let subscriber = subscriber(move || writer.clone(), "info".parse::<Targets>().unwrap());
+        let filter = "info".parse::<Targets>().unwrap();
+        let subscriber = subscriber(move || writer.clone(), filter, span_list);
         tracing::subscriber::with_default(subscriber, || {
             // As the Lambda runtime opens it around each invocation.
             let invoke = tracing::info_span!(
@@ -118,7 +127,12 @@ mod tests {
             tracing::info!("processed");
         });
         let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-        let line: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        serde_json::from_str(text.lines().next().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_line_carries_its_request_and_the_invocations_trace_id() {
+        let line = line_logged(true);
         assert_eq!(line["fields"]["message"], "processed");
         assert_eq!(line["span"]["correlation_id"], "corr-1");
         assert_eq!(line["span"]["deposit_id"], "dep-1");
@@ -130,6 +144,15 @@ mod tests {
             spans[0]["xrayTraceId"],
             "Root=1-6753a1b2-0123456789abcdef01234567"
         );
+    }
+
+    #[test]
+    fn outside_lambda_a_line_carries_its_request_without_the_span_list() {
+        let line = line_logged(false);
+        assert_eq!(line["fields"]["message"], "processed");
+        assert_eq!(line["span"]["correlation_id"], "corr-1");
+        assert_eq!(line["span"]["deposit_id"], "dep-1");
+        assert!(line.get("spans").is_none(), "{line}");
     }
 
     #[test]

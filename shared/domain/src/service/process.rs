@@ -402,7 +402,9 @@ impl Run<'_, '_> {
             let reason = format!("attempt {number} is not ours");
             return Ok(Step::Wait(deposit, reason));
         };
-        tracing::info!(%gateway, attempt = number, resumed = attempt.resumed, "calling gateway");
+        // Debug only: the attempt's start is on the stream already, and "attempt recorded"
+        // below says how it ended (an info line each would double the processor's logs).
+        tracing::debug!(%gateway, attempt = number, resumed = attempt.resumed, "calling gateway");
         let request = PaymentRequest {
             idempotency_key: attempt.idempotency_key.clone(),
             deposit_id: deposit.id,
