@@ -51,6 +51,31 @@ async fn a_signed_json_success_moves_the_submitted_deposit_to_succeeded() {
 }
 
 #[tokio::test]
+async fn the_webhooks_log_line_names_its_deposit_and_what_it_did() {
+    // GIVEN a deposit that the JSON gateway accepted as pay_1, and the logs captured
+    let world = World::new();
+    let id = world.submitted_deposit(ACME, "pay_1").await;
+    let logs = paygate_kit::logs::Captured::install();
+
+    // WHEN the gateway reports the payment succeeded
+    world
+        .report(Succeeded, ACME, "evt_1", "pay_1")
+        .await
+        .assert_applied("recorded", "succeeded");
+
+    // THEN one info line says it all: which deposit, what was reported, what it did
+    let lines = logs.lines();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let span = &logs.with_message("webhook handled")[0]["span"];
+    assert_eq!(span["deposit_id"], id.to_string());
+    assert_eq!(span["gateway"], ACME);
+    assert_eq!(span["outcome"], "payment_succeeded");
+    assert_eq!(span["result"], "recorded");
+    assert_eq!(span["deposit_status"], "succeeded");
+    assert_eq!(span["status"], 200);
+}
+
+#[tokio::test]
 async fn a_signed_soap_failure_moves_the_submitted_deposit_to_failed() {
     // GIVEN a deposit that the SOAP gateway accepted as txn_9
     let world = World::new();

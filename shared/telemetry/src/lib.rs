@@ -28,8 +28,8 @@ fn filter_from_env(default: &str) -> Targets {
 }
 
 /// The log format, writing what `filter` lets through to `writer`, with the list of
-/// enclosing spans when `span_list`.
-fn subscriber<W>(
+/// enclosing spans when `span_list` (public so tests read the lines as deployed).
+pub fn subscriber<W>(
     writer: W,
     filter: Targets,
     span_list: bool,

@@ -107,6 +107,8 @@ pub async fn apply_notification(
                 .ok_or(OutcomeError::NotYetKnown)?,
         },
     };
+    // The webhook's span names its deposit from here on (a no-op in a span without it).
+    tracing::Span::current().record("deposit_id", tracing::field::display(deposit_id));
     let start = match referenced.as_ref().filter(|d| d.id == deposit_id) {
         Some(deposit) => Start::From(deposit),
         None => Start::Load(deposit_id),
