@@ -22,7 +22,7 @@ use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_gateways::ConnectorCache;
 use paygate_gateways::Timeouts;
 use paygate_kit::gateways::{Format, RunningGateway, Simulated, entry, status_of};
-use paygate_kit::sqs::{Redeliveries, invoke_once};
+use paygate_kit::sqs::{Redeliveries, invoke_deleting};
 use paygate_kit::world::processor::processor_on;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -147,6 +147,16 @@ impl Lane {
         sim
     }
 
+    /// A fresh lane ([`Lane::new`]) with its two gateways ([`Lane::primary_and_backup`]).
+    pub async fn with_primary_and_backup(
+        pair: crate::pairs::Pair,
+        backup_format: Format,
+    ) -> (Self, RunningGateway, RunningGateway) {
+        let lane = Self::new(pair).await;
+        let (primary, backup) = lane.primary_and_backup(backup_format).await;
+        (lane, primary, backup)
+    }
+
     /// The lane's two gateways: a JSON "primary" (priority 1) and a "backup" in
     /// `backup_format` (priority 2).
     pub async fn primary_and_backup(
@@ -169,15 +179,7 @@ impl Lane {
     /// handler, and deletes the records it did not report as failed. Failed records stay
     /// and come back after the visibility timeout the processor set (its backoff).
     pub async fn deliver(&self) -> Delivery {
-        let delivery = invoke_once(self.source.as_ref(), &self.processor)
-            .await
-            .expect("receive");
-        assert!(
-            delivery.undeleted.is_empty(),
-            "delete a processed message: {:?}",
-            delivery.undeleted
-        );
-        delivery
+        invoke_deleting(self.source.as_ref(), &self.processor).await
     }
 
     /// Invokes the handler until the source queue is empty (every message processed, or
@@ -199,6 +201,17 @@ impl Lane {
                 "the source queue did not empty within {PATIENCE:?}"
             );
         }
+    }
+
+    /// [`Lane::drain`] where one invocation must handle the message and acknowledge it:
+    /// nothing reported failed, so SQS does not deliver it again.
+    pub async fn drain_in_one_delivery(&self) {
+        let deliveries = self.drain().await;
+        assert_eq!(deliveries.len(), 1, "one invocation: {deliveries:?}");
+        assert!(
+            deliveries[0].failed.is_empty(),
+            "the message is acknowledged, not retried: {deliveries:?}"
+        );
     }
 
     /// The deposit as `GET /v1/deposits/{id}` shows it.
