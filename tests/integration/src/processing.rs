@@ -17,14 +17,14 @@ use gateway_processor::Processor;
 use paygate_aws::SqsQueue;
 use paygate_aws::aws_sdk_sqs::types::QueueAttributeName;
 use paygate_domain::gateways::BreakerState;
-use paygate_domain::ports::{DepositMessage, GatewayRegistry, SystemClock};
+use paygate_domain::ports::{DepositMessage, SystemClock};
 use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_gateways::ConnectorCache;
 use paygate_gateways::Timeouts;
-use paygate_kit::gateways::{Format, RunningGateway, Simulated, entry, status_of};
+use paygate_kit::gateways::{Format, RunningGateway, Simulated, status_of};
 use paygate_kit::sqs::{Redeliveries, invoke_deleting};
 use paygate_kit::world::processor::processor_on;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -132,17 +132,8 @@ impl Lane {
             .secret("whsec_it")
             .spawn()
             .await;
-        self.world
-            .aws
-            .registry
-            .upsert_config(&entry(
-                &sim,
-                priority,
-                &[self.pair.country],
-                &[self.pair.currency],
-            ))
-            .await
-            .expect("register the gateway");
+        let pair = (self.pair.country, self.pair.currency);
+        self.world.register_gateway(&sim, priority, pair).await;
         self.gateways.lock().unwrap().push(name);
         sim
     }
@@ -303,44 +294,15 @@ impl Drop for Lane {
 /// A DLQ, and a source queue redriving to it after [`MAX_RECEIVE_COUNT`] receives with a
 /// 1 s visibility timeout.
 async fn queue_pair(world: &World) -> (Arc<SqsQueue>, Arc<SqsQueue>) {
-    let sqs = &world.aws.sqs;
     let suffix = Uuid::new_v4().simple();
-    let dlq_url = sqs
-        .create_queue()
-        .queue_name(format!("paygate-it-proc-dlq-{suffix}"))
-        .send()
-        .await
-        .expect("create the DLQ")
-        .queue_url
-        .expect("DLQ url");
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("DLQ attributes")
-        .attributes
-        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-        .expect("DLQ arn");
-    let policy = json!({
-        "deadLetterTargetArn": dlq_arn,
-        "maxReceiveCount": MAX_RECEIVE_COUNT.to_string(),
-    });
-    let source_url = sqs
-        .create_queue()
-        .queue_name(format!("paygate-it-proc-{suffix}"))
-        .attributes(QueueAttributeName::VisibilityTimeout, "1")
-        .attributes(QueueAttributeName::RedrivePolicy, policy.to_string())
-        .send()
-        .await
-        .expect("create the source queue")
-        .queue_url
-        .expect("source url");
-    (
-        Arc::new(SqsQueue::new(sqs.clone(), source_url)),
-        Arc::new(SqsQueue::new(sqs.clone(), dlq_url)),
+    let (source, dlq) = crate::redriving_queues(
+        &world.aws.sqs,
+        &format!("paygate-it-proc-{suffix}"),
+        &format!("paygate-it-proc-dlq-{suffix}"),
+        MAX_RECEIVE_COUNT,
     )
+    .await;
+    (Arc::new(source), Arc::new(dlq))
 }
 
 /// Messages in the queue, visible or not (delayed ones included).
