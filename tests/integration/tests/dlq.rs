@@ -137,17 +137,12 @@ async fn redriving_a_queue_onto_itself_is_refused() {
     assert!(err.0.contains("same queue"), "{err}");
 }
 
-/// The ops binary's code path (`paygate_ops::cli`, which its `main` only hands the
-/// process's arguments, environment and stdout/stderr), with the queues found by name.
+/// The ops binary's code path (`paygate_ops::cli_with_input`, which its `main` only hands
+/// the process's arguments, environment and stdout/stderr, here through
+/// `paygate_ops::run_captured`), with the queues found by name.
 async fn ops(pair: &DlqPair, line: &str) -> (u8, String, String) {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let args = line.split_whitespace().map(Into::into).collect();
-    let code = paygate_ops::cli(args, &pair.resources(), &mut out, &mut err).await;
-    (
-        code,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
+    let args: Vec<&str> = line.split_whitespace().collect();
+    paygate_ops::run_captured(&args, &pair.resources(), "").await
 }
 
 #[tokio::test]
