@@ -65,43 +65,35 @@ async fn main() {
 
     let cost = Cost::of(&deposit);
     println!("{cost}");
-    let requests = |c: &LifecycleCost| c.total().total();
+    let stream_loads = deposit
+        .of("processor")
+        .tally
+        .matching(|c| c.operation == "Query" && c.target.contains("events"));
+    let probe_requests = probe.total().total();
     let rows = [
-        row(
+        lifecycle_row(
             "AWS requests, one deposit to succeeded",
-            format!("{} ({})", requests(&deposit), deposit.split()),
+            &deposit,
             "22 (intake 5, processor 10, webhook 7); floor 10",
-            "≤ 12",
-            requests(&deposit) <= 12,
         ),
-        row(
+        lifecycle_row(
             "AWS requests, one refund to refunded",
-            format!("{} ({})", requests(&refund), refund.split()),
+            &refund,
             "20; floor ~10",
-            "≤ 12",
-            requests(&refund) <= 12,
         ),
         row(
             "processor: loads of the same stream per message",
-            deposit
-                .of("processor")
-                .tally
-                .matching(|c| c.operation == "Query" && c.target.contains("events"))
-                .to_string(),
+            stream_loads.to_string(),
             "4; floor 1",
             "1",
-            deposit
-                .of("processor")
-                .tally
-                .matching(|c| c.operation == "Query" && c.target.contains("events"))
-                <= 1,
+            stream_loads <= 1,
         ),
         row(
             "idle probe run, AWS requests",
-            format!("{}", requests(&probe)),
+            format!("{probe_requests}"),
             "12 (registry scanned twice)",
             "≤ 6",
-            requests(&probe) <= 6,
+            probe_requests <= 6,
         ),
         row(
             "cost per million deposits on AWS (deposit → succeeded)",
@@ -212,6 +204,13 @@ fn row(
     met: impl Into<serde_json::Value>,
 ) -> serde_json::Value {
     json!({ "figure": figure, "measured": measured, "baseline": baseline, "target": target, "met": met.into() })
+}
+
+/// The row of a lifecycle's AWS requests (by function), against the target of 12.
+fn lifecycle_row(figure: &str, lifecycle: &LifecycleCost, baseline: &str) -> serde_json::Value {
+    let requests = lifecycle.total().total();
+    let measured = format!("{requests} ({})", lifecycle.split());
+    row(figure, measured, baseline, "≤ 12", requests <= 12)
 }
 
 /// Writes the rows to `aws_requests.jsonl` in `PAYGATE_FOOTPRINT_ROWS` (set by `cargo

@@ -4,6 +4,7 @@
 //! Tests share the tables, so each one works as a fresh merchant and checks "no trace"
 //! by looking for that merchant's items only; each gets its own queue.
 
+pub mod bus;
 pub mod metered;
 pub mod money;
 pub mod pairs;
@@ -17,6 +18,7 @@ use paygate_domain::crypto::FieldCipher;
 use paygate_domain::ports::EventStore;
 use paygate_domain::ports::{ApiKey, GatewayRegistry, RandomIds, SystemClock};
 use paygate_domain::{MerchantId, RecordedEvent};
+use paygate_kit::gateways::{RunningGateway, entry};
 use paygate_kit::{fixtures, http};
 use serde_json::Value;
 use std::sync::Arc;
@@ -100,15 +102,22 @@ impl World {
             .await
     }
 
+    /// Posts a deposit under `idempotency_key`, which the intake handler must accept
+    /// (202); its reply.
+    pub async fn accepted_deposit(&self, idempotency_key: &str, body: impl Into<String>) -> Reply {
+        let reply = self.post_deposit(Some(idempotency_key), body).await;
+        assert_eq!(reply.status, 202, "{:?}", reply.json);
+        reply
+    }
+
     /// A card deposit of 12 500 in `pair` paid with `token`, taken by the intake handler
     /// (which queues it) under a fresh key; its id.
     pub async fn card_deposit(&self, pair: pairs::Pair, token: &str) -> paygate_domain::DepositId {
         let key = uuid::Uuid::new_v4().to_string();
         let reply = self
-            .post_deposit(Some(&key), card_deposit_body(pair, token))
+            .accepted_deposit(&key, card_deposit_body(pair, token))
             .await;
-        assert_eq!(reply.status, 202, "{:?}", reply.json);
-        paygate_domain::DepositId::parse(reply.json["id"].as_str().expect("an id")).expect("a UUID")
+        reply.deposit_id()
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -117,6 +126,21 @@ impl World {
 
     pub async fn send(&self, request: Request) -> Reply {
         Reply::from(deposit_intake::handle(&self.intake, request).await)
+    }
+
+    /// Registers `gateway` in the shared registry with `priority` (lower is preferred),
+    /// serving `(country, currency)` only.
+    pub async fn register_gateway(
+        &self,
+        gateway: &RunningGateway,
+        priority: u32,
+        (country, currency): pairs::Pair,
+    ) {
+        self.aws
+            .registry
+            .upsert_config(&entry(gateway, priority, &[country], &[currency]))
+            .await
+            .expect("register the gateway");
     }
 
     /// The deposit's stream as the store holds it.
@@ -196,6 +220,28 @@ pub fn webhooks_for(
                 .expect("webhook config"),
         ),
     }
+}
+
+/// Runs `count` requests at once, each on a task of its own with a handle on `shared`
+/// (they race as concurrent Lambda invocations would); the answers, in the order of `n`.
+pub async fn at_once<S, T, Fut>(
+    shared: &Arc<S>,
+    count: usize,
+    request: impl Fn(Arc<S>, usize) -> Fut,
+) -> Vec<T>
+where
+    S: Send + Sync + 'static,
+    T: Send + 'static,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..count)
+        .map(|n| tokio::spawn(request(shared.clone(), n)))
+        .collect();
+    let mut answers = Vec::with_capacity(count);
+    for task in tasks {
+        answers.push(task.await.expect("the request task finishes"));
+    }
+    answers
 }
 
 /// Serves `app` on a free loopback port: its address and the server's task.
@@ -305,6 +351,12 @@ impl Reply {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The `id` of the deposit this reply shows.
+    pub fn deposit_id(&self) -> paygate_domain::DepositId {
+        let id = self.json["id"].as_str().expect("an id");
+        paygate_domain::DepositId::parse(id).expect("a UUID")
+    }
+
     pub fn error_code(&self) -> &str {
         self.json["error"]["code"].as_str().unwrap_or("")
     }
@@ -335,45 +387,33 @@ pub struct DlqPair {
 impl DlqPair {
     /// Creates the pair: `maxReceiveCount` 2, `VisibilityTimeout` 1 s on the source.
     pub async fn new() -> Self {
-        use paygate_aws::aws_sdk_sqs::types::QueueAttributeName;
         require_emulators();
         const MAX_RECEIVE_COUNT: u32 = 2;
         let sqs = paygate_aws::aws_sdk_sqs::Client::new(&paygate_aws::sdk_config());
         let suffix = Uuid::new_v4().simple().to_string();
         let dlq_name = format!("paygate-it-dlq-{suffix}");
         let source_name = format!("paygate-it-src-{suffix}");
-        let dlq_url = sqs
-            .create_queue()
-            .queue_name(&dlq_name)
-            .send()
-            .await
-            .expect("create the test's DLQ")
-            .queue_url
-            .expect("DLQ url");
-        let dlq = SqsQueue::new(sqs.clone(), dlq_url);
-        let dlq_arn = paygate_aws::queue_arn(&sqs, &dlq).await.expect("DLQ arn");
-        let policy = serde_json::json!({
-            "deadLetterTargetArn": dlq_arn,
-            "maxReceiveCount": MAX_RECEIVE_COUNT.to_string(),
-        });
-        let source_url = sqs
-            .create_queue()
-            .queue_name(&source_name)
-            .attributes(QueueAttributeName::VisibilityTimeout, "1")
-            .attributes(QueueAttributeName::RedrivePolicy, policy.to_string())
-            .send()
-            .await
-            .expect("create the test's source queue")
-            .queue_url
-            .expect("source url");
+        let (source, dlq) =
+            redriving_queues(&sqs, &source_name, &dlq_name, MAX_RECEIVE_COUNT).await;
         Self {
-            source: SqsQueue::new(sqs.clone(), source_url),
+            source,
             sqs,
             source_name,
             dlq,
             dlq_name,
             max_receive_count: MAX_RECEIVE_COUNT,
         }
+    }
+
+    /// A fresh pair whose DLQ holds `count` deposit messages (sent to the source queue,
+    /// then failed until SQS moved them); the pair and those messages.
+    pub async fn with_dead_letters(
+        count: usize,
+    ) -> (Self, Vec<paygate_domain::ports::DepositMessage>) {
+        let pair = Self::new().await;
+        let sent = pair.send_deposits(count).await;
+        pair.fail_until_dead_lettered().await;
+        (pair, sent)
     }
 
     /// Sends `count` deposit messages to the source queue, each with its own ids.
@@ -422,20 +462,7 @@ impl DlqPair {
 
     /// Everything the source queue holds now, deleted as it is read.
     pub async fn drain_source(&self) -> Vec<paygate_aws::ReceivedMessage> {
-        let mut all = Vec::new();
-        loop {
-            let batch = self.source.receive(10, 1).await.expect("receive");
-            if batch.is_empty() {
-                return all;
-            }
-            for message in batch {
-                self.source
-                    .delete(&message.receipt_handle)
-                    .await
-                    .expect("delete");
-                all.push(message);
-            }
-        }
+        drain_queue(&self.source).await
     }
 
     /// The queue names as the ops tool reads them (`PAYGATE_DEPOSITS_QUEUE`/`_DLQ`).
@@ -455,4 +482,56 @@ pub fn card_deposit_body((country, currency): pairs::Pair, token: &str) -> Strin
         "customer_id": "cus_it", "payment_method": { "type": "card", "token": token },
     })
     .to_string()
+}
+
+/// Creates a DLQ `dlq_name` and a source queue `source_name` that SQS redrives to it on
+/// the receive after the `max_receive_count`-th, with a 1 s visibility timeout so that an
+/// unacknowledged message comes back quickly. Returns `(source, dlq)`.
+pub async fn redriving_queues(
+    sqs: &paygate_aws::aws_sdk_sqs::Client,
+    source_name: &str,
+    dlq_name: &str,
+    max_receive_count: u32,
+) -> (SqsQueue, SqsQueue) {
+    use paygate_aws::aws_sdk_sqs::types::QueueAttributeName;
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(dlq_name)
+        .send()
+        .await
+        .expect("create the test's DLQ")
+        .queue_url
+        .expect("DLQ url");
+    let dlq = SqsQueue::new(sqs.clone(), dlq_url);
+    let dlq_arn = paygate_aws::queue_arn(sqs, &dlq).await.expect("DLQ arn");
+    let policy = serde_json::json!({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": max_receive_count.to_string(),
+    });
+    let source_url = sqs
+        .create_queue()
+        .queue_name(source_name)
+        .attributes(QueueAttributeName::VisibilityTimeout, "1")
+        .attributes(QueueAttributeName::RedrivePolicy, policy.to_string())
+        .send()
+        .await
+        .expect("create the test's source queue")
+        .queue_url
+        .expect("source url");
+    (SqsQueue::new(sqs.clone(), source_url), dlq)
+}
+
+/// Everything `queue` holds now, deleted as it is read.
+pub async fn drain_queue(queue: &SqsQueue) -> Vec<paygate_aws::ReceivedMessage> {
+    let mut all = Vec::new();
+    loop {
+        let batch = queue.receive(10, 1).await.expect("receive");
+        if batch.is_empty() {
+            return all;
+        }
+        for message in batch {
+            queue.delete(&message.receipt_handle).await.expect("delete");
+            all.push(message);
+        }
+    }
 }

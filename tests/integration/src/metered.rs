@@ -22,14 +22,14 @@ use paygate_aws::{AwsAdapters, RequestMeter, SqsQueue, Tally};
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::gateways::BreakerPolicy;
 use paygate_domain::gateways::CachedRegistry;
-use paygate_domain::ports::{EventStore, GatewayRegistry, RandomIds, SystemClock};
+use paygate_domain::ports::{EventStore, RandomIds, SystemClock};
 use paygate_domain::service::probe::ProbePolicy;
 use paygate_domain::service::process::{AttemptPolicy, RedeliveryPolicy};
 use paygate_domain::service::sweep::SweepPolicy;
 use paygate_domain::{DepositId, DepositStatus};
 use paygate_gateways::ConnectorCache;
 use paygate_kit::faults::{Hooked, NoFaults};
-use paygate_kit::gateways::{Format, RunningGateway, Simulated, entry, settling};
+use paygate_kit::gateways::{Format, RunningGateway, Simulated, settling};
 use paygate_kit::{http, sqs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -228,12 +228,7 @@ impl MeteredStack {
             .behaving(settling())
             .spawn()
             .await;
-        world
-            .aws
-            .registry
-            .upsert_config(&entry(&gateway, 1, &[pair.0], &[pair.1]))
-            .await
-            .expect("register the gateway");
+        world.register_gateway(&gateway, 1, pair).await;
         let stack = Self {
             intake_meter,
             processor_meter,

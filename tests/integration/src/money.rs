@@ -67,14 +67,13 @@ pub fn taken(id: DepositId) -> Vec<DepositEvent> {
 /// GIVEN-helper: a deposit of `amount` created through the handler, paid and confirmed
 /// at the gateway; its creation message is consumed.
 pub async fn succeeded_deposit(world: &World, amount: u64) -> DepositId {
-    let created = world
-        .post_deposit(
-            Some(&format!("order-{}", Uuid::new_v4())),
+    let id = world
+        .accepted_deposit(
+            &format!("order-{}", Uuid::new_v4()),
             crate::deposit_body(json!(amount)),
         )
-        .await;
-    assert_eq!(created.status, 202, "{:?}", created.json);
-    let id = DepositId::parse(created.json["id"].as_str().unwrap()).unwrap();
+        .await
+        .deposit_id();
     let mut events = taken(id);
     events.push(DepositEvent::DepositSucceeded {
         external_id: payment_id(id),
@@ -87,19 +86,9 @@ pub async fn succeeded_deposit(world: &World, amount: u64) -> DepositId {
 
 /// Every message on the world's queue, received and deleted.
 pub async fn drain_messages(world: &World) -> Vec<DepositMessage> {
-    let mut all = Vec::new();
-    loop {
-        let batch = world.queue.receive(10, 1).await.expect("receive");
-        if batch.is_empty() {
-            return all;
-        }
-        for message in batch {
-            world
-                .queue
-                .delete(&message.receipt_handle)
-                .await
-                .expect("delete");
-            all.push(message.deposit_message().expect("a deposit message"));
-        }
-    }
+    crate::drain_queue(&world.queue)
+        .await
+        .iter()
+        .map(|message| message.deposit_message().expect("a deposit message"))
+        .collect()
 }

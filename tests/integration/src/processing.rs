@@ -17,14 +17,14 @@ use gateway_processor::Processor;
 use paygate_aws::SqsQueue;
 use paygate_aws::aws_sdk_sqs::types::QueueAttributeName;
 use paygate_domain::gateways::BreakerState;
-use paygate_domain::ports::{DepositMessage, GatewayRegistry, SystemClock};
+use paygate_domain::ports::{DepositMessage, SystemClock};
 use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_gateways::ConnectorCache;
 use paygate_gateways::Timeouts;
-use paygate_kit::gateways::{Format, RunningGateway, Simulated, entry, status_of};
-use paygate_kit::sqs::{Redeliveries, invoke_once};
+use paygate_kit::gateways::{Format, RunningGateway, Simulated, status_of};
+use paygate_kit::sqs::{Redeliveries, invoke_deleting};
 use paygate_kit::world::processor::processor_on;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -132,19 +132,20 @@ impl Lane {
             .secret("whsec_it")
             .spawn()
             .await;
-        self.world
-            .aws
-            .registry
-            .upsert_config(&entry(
-                &sim,
-                priority,
-                &[self.pair.country],
-                &[self.pair.currency],
-            ))
-            .await
-            .expect("register the gateway");
+        let pair = (self.pair.country, self.pair.currency);
+        self.world.register_gateway(&sim, priority, pair).await;
         self.gateways.lock().unwrap().push(name);
         sim
+    }
+
+    /// A fresh lane ([`Lane::new`]) with its two gateways ([`Lane::primary_and_backup`]).
+    pub async fn with_primary_and_backup(
+        pair: crate::pairs::Pair,
+        backup_format: Format,
+    ) -> (Self, RunningGateway, RunningGateway) {
+        let lane = Self::new(pair).await;
+        let (primary, backup) = lane.primary_and_backup(backup_format).await;
+        (lane, primary, backup)
     }
 
     /// The lane's two gateways: a JSON "primary" (priority 1) and a "backup" in
@@ -169,15 +170,7 @@ impl Lane {
     /// handler, and deletes the records it did not report as failed. Failed records stay
     /// and come back after the visibility timeout the processor set (its backoff).
     pub async fn deliver(&self) -> Delivery {
-        let delivery = invoke_once(self.source.as_ref(), &self.processor)
-            .await
-            .expect("receive");
-        assert!(
-            delivery.undeleted.is_empty(),
-            "delete a processed message: {:?}",
-            delivery.undeleted
-        );
-        delivery
+        invoke_deleting(self.source.as_ref(), &self.processor).await
     }
 
     /// Invokes the handler until the source queue is empty (every message processed, or
@@ -199,6 +192,17 @@ impl Lane {
                 "the source queue did not empty within {PATIENCE:?}"
             );
         }
+    }
+
+    /// [`Lane::drain`] where one invocation must handle the message and acknowledge it:
+    /// nothing reported failed, so SQS does not deliver it again.
+    pub async fn drain_in_one_delivery(&self) {
+        let deliveries = self.drain().await;
+        assert_eq!(deliveries.len(), 1, "one invocation: {deliveries:?}");
+        assert!(
+            deliveries[0].failed.is_empty(),
+            "the message is acknowledged, not retried: {deliveries:?}"
+        );
     }
 
     /// The deposit as `GET /v1/deposits/{id}` shows it.
@@ -290,44 +294,15 @@ impl Drop for Lane {
 /// A DLQ, and a source queue redriving to it after [`MAX_RECEIVE_COUNT`] receives with a
 /// 1 s visibility timeout.
 async fn queue_pair(world: &World) -> (Arc<SqsQueue>, Arc<SqsQueue>) {
-    let sqs = &world.aws.sqs;
     let suffix = Uuid::new_v4().simple();
-    let dlq_url = sqs
-        .create_queue()
-        .queue_name(format!("paygate-it-proc-dlq-{suffix}"))
-        .send()
-        .await
-        .expect("create the DLQ")
-        .queue_url
-        .expect("DLQ url");
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("DLQ attributes")
-        .attributes
-        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-        .expect("DLQ arn");
-    let policy = json!({
-        "deadLetterTargetArn": dlq_arn,
-        "maxReceiveCount": MAX_RECEIVE_COUNT.to_string(),
-    });
-    let source_url = sqs
-        .create_queue()
-        .queue_name(format!("paygate-it-proc-{suffix}"))
-        .attributes(QueueAttributeName::VisibilityTimeout, "1")
-        .attributes(QueueAttributeName::RedrivePolicy, policy.to_string())
-        .send()
-        .await
-        .expect("create the source queue")
-        .queue_url
-        .expect("source url");
-    (
-        Arc::new(SqsQueue::new(sqs.clone(), source_url)),
-        Arc::new(SqsQueue::new(sqs.clone(), dlq_url)),
+    let (source, dlq) = crate::redriving_queues(
+        &world.aws.sqs,
+        &format!("paygate-it-proc-{suffix}"),
+        &format!("paygate-it-proc-dlq-{suffix}"),
+        MAX_RECEIVE_COUNT,
     )
+    .await;
+    (Arc::new(source), Arc::new(dlq))
 }
 
 /// Messages in the queue, visible or not (delayed ones included).

@@ -5,7 +5,7 @@
 //! Other tests publish to the same bus: each test matches its own events by their
 //! unique `detail.event_id`, and taps the bus with a rule and queue of its own.
 
-use paygate_aws::{AwsAdapters, BusTap, EVENT_SOURCE, EventBridgePublisher, TappedEvent};
+use paygate_aws::{AwsAdapters, BusTap, EventBridgePublisher, TappedEvent};
 use paygate_domain::deposit::{NewDeposit, SCHEMA_VERSION};
 use paygate_domain::ids::EventId;
 use paygate_domain::ports::{BusEvent, EventPublisher};
@@ -14,6 +14,7 @@ use paygate_domain::{
     Amount, CorrelationId, Country, Currency, Deposit, DepositEvent, DepositId, MerchantId,
     RecordedEvent,
 };
+use paygate_integration::bus::{close_tap, deposit_event_pattern, tap_bus, with_event_id};
 use paygate_integration::require_emulators;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -115,20 +116,8 @@ async fn a_rule_on_the_bus_receives_a_published_deposit_succeeded_intact() {
     let (succeeded, deposit) = succeeded_deposit();
     assert_eq!(succeeded.detail_type, "DepositSucceeded");
     let id = event_id(&succeeded);
-    let name = format!("paygate-it-bus-{}", Uuid::new_v4().simple());
-    let tap = BusTap::create(
-        aws.bus.client().clone(),
-        aws.sqs.clone(),
-        aws.bus.bus_name(),
-        &name,
-        &json!({
-            "source": [EVENT_SOURCE],
-            "detail-type": ["DepositSucceeded"],
-            "detail": { "deposit_id": [deposit.id.to_string()] },
-        }),
-    )
-    .await
-    .expect("a rule and queue on the bus");
+    let pattern = deposit_event_pattern("DepositSucceeded", deposit.id);
+    let tap = tap_bus(&aws, "paygate-it-bus-", &pattern).await;
 
     // WHEN the real adapter publishes it, with another event the rule does not want
     let other = BusEvent {
@@ -141,26 +130,15 @@ async fn a_rule_on_the_bus_receives_a_published_deposit_succeeded_intact() {
         .expect("publish to the bus");
 
     // THEN the queue receives it once, with source, detail-type and detail intact
-    let received = receive_until(&tap, &id).await;
-    let tail = tap.receive(1).await.expect("receive from the tap");
-    tap.remove()
-        .await
-        .expect("remove the test's rule and queue");
-    let ours: Vec<&TappedEvent> = received
-        .iter()
-        .chain(&tail)
-        .filter(|e| e.detail["event_id"] == id.as_str())
-        .collect();
+    let received = close_tap(&tap, receive_until(&tap, &id).await).await;
+    let ours = with_event_id(&received, &id);
     assert_eq!(ours.len(), 1, "delivered once: {received:#?}");
     assert_eq!(ours[0].source, "paygate");
     assert_eq!(ours[0].bus_event(), succeeded);
     assert_eq!(ours[0].detail["amount"], 10_099);
     assert_eq!(ours[0].detail["external_id"], "pay_ü_1");
     assert!(
-        received
-            .iter()
-            .chain(&tail)
-            .all(|e| e.detail_type == "DepositSucceeded"),
+        received.iter().all(|e| e.detail_type == "DepositSucceeded"),
         "the rule's pattern keeps other detail-types out: {received:#?}"
     );
 }

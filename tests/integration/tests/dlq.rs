@@ -30,9 +30,7 @@ async fn a_message_received_too_often_is_moved_to_the_dlq() {
 
 #[tokio::test]
 async fn peeking_lists_the_dlq_without_hiding_anything() {
-    let pair = DlqPair::new().await;
-    let sent = pair.send_deposits(2).await;
-    pair.fail_until_dead_lettered().await;
+    let (pair, sent) = DlqPair::with_dead_letters(2).await;
 
     let first = peek(&pair.dlq, 10).await.unwrap();
     // Listed again at once: the first look made them visible again.
@@ -58,9 +56,7 @@ async fn peeking_lists_the_dlq_without_hiding_anything() {
 #[tokio::test]
 async fn redrive_moves_dead_letters_back_intact() {
     // GIVEN a dead-lettered deposit message
-    let pair = DlqPair::new().await;
-    let sent = pair.send_deposits(1).await;
-    pair.fail_until_dead_lettered().await;
+    let (pair, sent) = DlqPair::with_dead_letters(1).await;
     let dead = peek(&pair.dlq, 10).await.unwrap();
     assert_eq!(dead.len(), 1);
 
@@ -105,9 +101,7 @@ async fn redrive_moves_dead_letters_back_intact() {
 
 #[tokio::test]
 async fn redrive_with_a_limit_moves_only_that_many() {
-    let pair = DlqPair::new().await;
-    let sent = pair.send_deposits(3).await;
-    pair.fail_until_dead_lettered().await;
+    let (pair, sent) = DlqPair::with_dead_letters(3).await;
     assert_eq!(approximate_depth(&pair.sqs, &pair.dlq).await.unwrap(), 3);
 
     let report = redrive(&pair.dlq, &pair.source, &pair.sqs, Some(2))
@@ -143,25 +137,18 @@ async fn redriving_a_queue_onto_itself_is_refused() {
     assert!(err.0.contains("same queue"), "{err}");
 }
 
-/// The ops binary's code path (`paygate_ops::cli`, which its `main` only hands the
-/// process's arguments, environment and stdout/stderr), with the queues found by name.
+/// The ops binary's code path (`paygate_ops::cli_with_input`, which its `main` only hands
+/// the process's arguments, environment and stdout/stderr, here through
+/// `paygate_ops::run_captured`), with the queues found by name.
 async fn ops(pair: &DlqPair, line: &str) -> (u8, String, String) {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let args = line.split_whitespace().map(Into::into).collect();
-    let code = paygate_ops::cli(args, &pair.resources(), &mut out, &mut err).await;
-    (
-        code,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
+    let args: Vec<&str> = line.split_whitespace().collect();
+    paygate_ops::run_captured(&args, &pair.resources(), "").await
 }
 
 #[tokio::test]
 async fn the_ops_tool_lists_shows_and_redrives_the_dlq() {
     // GIVEN a dead-lettered deposit message
-    let pair = DlqPair::new().await;
-    let sent = pair.send_deposits(1).await;
-    pair.fail_until_dead_lettered().await;
+    let (pair, sent) = DlqPair::with_dead_letters(1).await;
     let message_id = peek(&pair.dlq, 1).await.unwrap()[0].message_id.clone();
 
     // `dlq list`: one line per message, with its ids and receive count

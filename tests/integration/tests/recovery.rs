@@ -29,20 +29,21 @@ use lambda_http::Body;
 use paygate_aws::{BusTap, EVENT_SOURCE, TappedEvent};
 use paygate_domain::deposit::AnomalyKind;
 use paygate_domain::gateways::{GatewayStatus, Health};
-use paygate_domain::ports::{EventStore, GatewayRegistry, RandomIds, SystemClock};
+use paygate_domain::ports::{EventStore, RandomIds, SystemClock};
 use paygate_domain::service::probe::ProbePolicy;
 use paygate_domain::service::sweep::SweepPolicy;
 use paygate_domain::{DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent};
 use paygate_gateways::ConnectorCache;
 use paygate_gateways::Timeouts;
+use paygate_integration::bus::{close_tap, deposit_event_pattern, tap_bus, with_event_id};
 use paygate_integration::{
     Reply, World, card_deposit_body, clean_up, delete_gateways_and_queues, pairs,
     remove_gateways_serving,
 };
 use paygate_kit::faults::{Hooked, NoFaults};
 use paygate_kit::fixtures::submitted_external_id;
-use paygate_kit::gateways::{Simulated, entry};
-use paygate_kit::sqs::invoke_once;
+use paygate_kit::gateways::Simulated;
+use paygate_kit::sqs::invoke_deleting;
 use paygate_kit::world::processor::processor_on;
 use paygate_memory::{ManualClock, MemoryQueue};
 use serde_json::{Value, json};
@@ -244,18 +245,13 @@ async fn a_rule_on_the_bus_receives_deposit_succeeded_for_a_deposit_completed_by
     let psp = lane.gateway("psp", Format::Json, 1, settling()).await;
     let id = lane.deposit("tok_success").await;
     let tap = lane
-        .tap(json!({
-            "source": [EVENT_SOURCE],
-            "detail-type": ["DepositSucceeded"],
-            "detail": { "deposit_id": [id.to_string()] },
-        }))
+        .tap(deposit_event_pattern("DepositSucceeded", id))
         .await;
 
     // WHEN the real flow completes it: intake → processor (both through the publishing
     // store) → the gateway settles without a webhook → the probe reconciles it, and a
     // run after `unpublished_after` publishes what that run recorded
-    assert_eq!(lane.drain().await, [id]);
-    wait_until_settled(&psp, 1).await;
+    lane.process_and_settle(id, &psp).await;
     let settled = lane.run().await;
     assert_eq!(settled.submitted_settled, 1, "{settled:?}");
     lane.advance(lane.probe.sweep.unpublished_after + time::Duration::seconds(1));
@@ -272,14 +268,9 @@ async fn a_rule_on_the_bus_receives_deposit_succeeded_for_a_deposit_completed_by
         .expect("the success is stored");
     let event_id = stored.event_id.to_string();
     let received = receive_until(&tap, 1, |e| e.detail["event_id"] == event_id.as_str()).await;
-    let tail = tap.receive(1).await.expect("receive from the tap");
-    tap.remove().await.expect("remove the test's tap");
-    let ours: Vec<&TappedEvent> = received
-        .iter()
-        .chain(&tail)
-        .filter(|e| e.detail["event_id"] == event_id.as_str())
-        .collect();
-    assert_eq!(ours.len(), 1, "{received:?} {tail:?}");
+    let received = close_tap(&tap, received).await;
+    let ours = with_event_id(&received, &event_id);
+    assert_eq!(ours.len(), 1, "{received:?}");
     let event = ours[0];
     assert_eq!(event.source, EVENT_SOURCE);
     assert_eq!(event.detail_type, "DepositSucceeded");
@@ -370,14 +361,9 @@ async fn a_capture_of_another_amount_is_an_anomaly_on_the_bus_and_the_charge_is_
         .await;
     let id = lane.deposit("tok_success").await;
     let tap = lane
-        .tap(json!({
-            "source": [EVENT_SOURCE],
-            "detail-type": ["PaymentAnomalyDetected"],
-            "detail": { "deposit_id": [id.to_string()] },
-        }))
+        .tap(deposit_event_pattern("PaymentAnomalyDetected", id))
         .await;
-    assert_eq!(lane.drain().await, [id]);
-    wait_until_settled(&psp, 1).await;
+    lane.process_and_settle(id, &psp).await;
     let captured = psp.payments()[0].amount;
     assert_ne!(captured, 12_500, "the gateway took another amount");
 
@@ -544,30 +530,14 @@ impl Lane {
             .behaving(behaviour)
             .spawn()
             .await;
-        let entry = entry(&sim, priority, &[self.pair.0], &[self.pair.1]);
-        self.world
-            .aws
-            .registry
-            .upsert_config(&entry)
-            .await
-            .expect("register the gateway");
+        self.world.register_gateway(&sim, priority, self.pair).await;
         self.gateways.lock().unwrap().push(name);
         sim
     }
 
     /// A rule on paygate's bus matching `pattern`, targeting a queue of its own.
     async fn tap(&self, pattern: Value) -> BusTap {
-        let aws = &self.world.aws;
-        let name = format!("paygate-it-rec-{}", Uuid::new_v4().simple());
-        let tap = BusTap::create(
-            aws.bus.client().clone(),
-            aws.sqs.clone(),
-            aws.bus.bus_name(),
-            &name,
-            &pattern,
-        )
-        .await
-        .expect("a rule and queue on the bus");
+        let tap = tap_bus(&self.world.aws, "paygate-it-rec-", &pattern).await;
         self.taps.lock().unwrap().push(tap.clone());
         tap
     }
@@ -626,12 +596,21 @@ impl Lane {
     /// A deposit processed and settled `succeeded` from `psp`'s status by the probe.
     async fn succeeded_deposit(&self, token: &str, psp: &RunningGateway) -> DepositId {
         let id = self.deposit(token).await;
-        assert_eq!(self.drain().await, [id]);
-        wait_until_settled(psp, psp.payments().len()).await;
+        self.process_and_settle(id, psp).await;
         let run = self.run().await;
         assert_eq!(run.submitted_settled, 1, "{run:?}");
         assert_eq!(self.view(id).await.status, DepositStatus::Succeeded);
         id
+    }
+
+    /// Hands the queue to the processor, which must find the deposit `id` alone on it,
+    /// then waits until `psp` settled every payment it holds (it sends no webhook: only
+    /// the probe learns the outcome).
+    async fn process_and_settle(&self, id: DepositId, psp: &RunningGateway) {
+        assert_eq!(self.drain().await, [id]);
+        let payments = psp.payments().len();
+        assert!(payments > 0, "{} took no payment", psp.name());
+        wait_until_settled(psp, payments).await;
     }
 
     fn created(&self, reply: Reply) -> DepositId {
@@ -647,18 +626,11 @@ impl Lane {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut seen = Vec::new();
         loop {
-            let invocation = invoke_once(self.world.queue.as_ref(), &self.processor)
-                .await
-                .expect("receive");
+            let invocation = invoke_deleting(self.world.queue.as_ref(), &self.processor).await;
             if invocation.received.is_empty() {
                 return seen;
             }
             assert!(Instant::now() < deadline, "the queue never drained");
-            assert!(
-                invocation.undeleted.is_empty(),
-                "delete a processed message: {:?}",
-                invocation.undeleted
-            );
             for message in &invocation.received {
                 let body = message.deposit_message().expect("a deposit message");
                 seen.push(body.deposit_id);
@@ -713,32 +685,40 @@ impl Drop for Lane {
 
 /// Waits until `sim` holds `count` payments, none of them pending any more.
 async fn wait_until_settled(sim: &RunningGateway, count: usize) {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let payments = sim.payments();
-        if payments.len() >= count && payments.iter().all(|p| p.status != PaymentStatus::Pending) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}'s payments never settled: {payments:?}",
-            sim.name()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let payments = || sim.payments();
+    wait_until_none_pending(sim, "payments", count, payments, |p| {
+        p.status == PaymentStatus::Pending
+    })
+    .await;
 }
 
 /// Waits until `sim` holds `count` refunds, none of them pending any more.
 async fn wait_until_refunds_settled(sim: &RunningGateway, count: usize) {
+    let refunds = || sim.payments().into_iter().flat_map(|p| p.refunds).collect();
+    wait_until_none_pending(sim, "refunds", count, refunds, |r| {
+        r.status == RefundStatus::Pending
+    })
+    .await;
+}
+
+/// Polls `items` (`what` of `sim`) until there are `count` of them, none `pending`;
+/// fails after [`PATIENCE`].
+async fn wait_until_none_pending<T: std::fmt::Debug>(
+    sim: &RunningGateway,
+    what: &str,
+    count: usize,
+    items: impl Fn() -> Vec<T>,
+    pending: impl Fn(&T) -> bool,
+) {
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let refunds: Vec<_> = sim.payments().into_iter().flat_map(|p| p.refunds).collect();
-        if refunds.len() >= count && refunds.iter().all(|r| r.status != RefundStatus::Pending) {
+        let items = items();
+        if items.len() >= count && !items.iter().any(&pending) {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "{}'s refunds never settled: {refunds:?}",
+            "{}'s {what} never settled: {items:?}",
             sim.name()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;

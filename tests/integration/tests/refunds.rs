@@ -8,7 +8,6 @@
 //! arrive through the webhook use case (`apply_notification`). Fails, never skips, without
 //! the emulators (`PAYGATE_TEST_EMULATORS=1`).
 
-use futures::future::join_all;
 use paygate_domain::ledger::LedgerHead;
 use paygate_domain::ports::gateway::NotifiedOutcome;
 use paygate_domain::ports::{EventStore, Ledger, SystemClock};
@@ -17,7 +16,7 @@ use paygate_domain::{DepositEvent, DepositId, RecordedEvent, RefundId};
 use paygate_integration::money::{
     GATEWAY, all_entries, balances, drain_messages, payment_id, record, succeeded_deposit,
 };
-use paygate_integration::{Reply, World};
+use paygate_integration::{Reply, World, at_once};
 use paygate_kit::gateway_reports::apply;
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -106,21 +105,15 @@ async fn twenty_concurrent_refunds_of_100_on_a_1000_deposit_accept_exactly_ten_o
     let id = succeeded_deposit(&world, 1000).await;
 
     // WHEN 20 refund requests of 100, each with its own key, arrive at once
-    let replies = join_all((0..20).map(|n| {
-        let world = world.clone();
-        tokio::spawn(async move {
-            let reply =
-                post_refund(&world, id, &format!("burst-{n}"), json!({ "amount": 100 })).await;
-            (n, reply)
-        })
-    }))
+    let replies = at_once(&world, 20, |world, n| async move {
+        post_refund(&world, id, &format!("burst-{n}"), json!({ "amount": 100 })).await
+    })
     .await;
 
     // THEN exactly 10 are accepted, 10 refused as exceeding what is left
     let mut accepted = HashSet::new();
     let mut refused = 0;
-    for joined in replies {
-        let (n, reply) = joined.expect("the request task finishes");
+    for (n, reply) in replies.into_iter().enumerate() {
         match reply.status {
             202 => {
                 assert_eq!(reply.json["amount"], 100, "{:?}", reply.json);
@@ -328,18 +321,14 @@ async fn the_same_refund_sent_ten_times_at_once_on_dynamodb_is_made_once() {
     let id = succeeded_deposit(&world, 1000).await;
 
     // WHEN the same request for 600 (same key, same body) arrives 10 times at once
-    let replies = join_all((0..10).map(|_| {
-        let world = world.clone();
-        tokio::spawn(async move { post_refund(&world, id, "R", json!({ "amount": 600 })).await })
-    }))
+    let replies = at_once(&world, 10, |world, _| async move {
+        post_refund(&world, id, "R", json!({ "amount": 600 })).await
+    })
     .await;
 
     // THEN one refund of 600 is made; every other answer is its replay or a 409
     let mut made = HashSet::new();
-    for reply in replies
-        .into_iter()
-        .map(|r| r.expect("the request task finishes"))
-    {
+    for reply in replies {
         match (reply.status, reply.header("idempotent-replayed")) {
             (202, _) => {
                 made.insert(refund_id(&reply));

@@ -15,7 +15,7 @@ use gateway_processor::{Disposition, Processor, process_record};
 use gateway_simulator::{Behaviour, Format, RunningGateway};
 use lambda_http::Body as LambdaBody;
 use paygate_api::request::lambda_body;
-use paygate_domain::ports::{EventStore, GatewayRegistry, SystemClock};
+use paygate_domain::ports::{EventStore, SystemClock};
 use paygate_domain::{DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent};
 use paygate_gateways::ConnectorCache;
 use paygate_integration::{
@@ -23,7 +23,7 @@ use paygate_integration::{
 };
 use paygate_kit::faults::{Hooked, Switchboard, Target};
 use paygate_kit::fixtures::{kinds, submitted_external_id};
-use paygate_kit::gateways::{Simulated, entry};
+use paygate_kit::gateways::Simulated;
 use paygate_kit::sqs::Received;
 use paygate_kit::world::processor::processor_on;
 use serde_json::Value;
@@ -48,17 +48,10 @@ const PATIENCE: Duration = Duration::from_secs(8);
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_tok_success_deposit_is_settled_succeeded_by_the_gateways_signed_webhook() {
     // GIVEN a JSON gateway that reports outcomes 100 ms after accepting a payment
-    let lane = Lane::new(
-        pairs::WEBHOOK_SUCCESS,
-        Format::Json,
-        100,
-        Switchboard::new(),
-    )
-    .await;
+    let lane = Lane::without_faults(pairs::WEBHOOK_SUCCESS, Format::Json, 100).await;
 
     // WHEN a deposit is taken and processed
-    let id = lane.deposit("tok_success").await;
-    assert_eq!(lane.process_one().await, Disposition::Done);
+    let id = lane.processed_deposit("tok_success").await;
 
     // THEN the gateway's webhook settles it as succeeded
     let view = lane.settled(id).await;
@@ -98,17 +91,10 @@ async fn a_tok_success_deposit_is_settled_succeeded_by_the_gateways_signed_webho
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_tok_fail_webhook_deposit_is_settled_failed_by_the_gateways_signed_soap_webhook() {
     // GIVEN a SOAP gateway that reports outcomes 100 ms after accepting a payment
-    let lane = Lane::new(
-        pairs::WEBHOOK_FAILURE,
-        Format::Soap,
-        100,
-        Switchboard::new(),
-    )
-    .await;
+    let lane = Lane::without_faults(pairs::WEBHOOK_FAILURE, Format::Soap, 100).await;
 
     // WHEN a deposit whose payment the gateway accepts, then fails, is processed
-    let id = lane.deposit("tok_fail_webhook").await;
-    assert_eq!(lane.process_one().await, Disposition::Done);
+    let id = lane.processed_deposit("tok_fail_webhook").await;
 
     // THEN the gateway's webhook settles it as failed, with the gateway's reason
     let view = lane.settled(id).await;
@@ -155,8 +141,7 @@ async fn a_webhook_that_beats_the_submission_settles_the_open_attempt_exactly_on
     let lane = Lane::new(pairs::EARLY_WEBHOOK, Format::Json, 50, faults).await;
 
     // WHEN a deposit is processed
-    let id = lane.deposit("tok_success").await;
-    assert_eq!(lane.process_one().await, Disposition::Done);
+    let id = lane.processed_deposit("tok_success").await;
 
     // THEN the webhook, arriving while the submission was still being written, settled
     // the open attempt at its gateway itself (accepted at once); the processor's late
@@ -188,15 +173,8 @@ async fn a_webhook_that_beats_the_submission_settles_the_open_attempt_exactly_on
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_captured_webhook_replayed_over_http_is_a_no_op_and_a_tampered_one_is_401() {
     // GIVEN a deposit the gateway's webhook settled as succeeded
-    let lane = Lane::new(
-        pairs::REPLAYED_WEBHOOK,
-        Format::Json,
-        50,
-        Switchboard::new(),
-    )
-    .await;
-    let id = lane.deposit("tok_success").await;
-    assert_eq!(lane.process_one().await, Disposition::Done);
+    let lane = Lane::without_faults(pairs::REPLAYED_WEBHOOK, Format::Json, 50).await;
+    let id = lane.processed_deposit("tok_success").await;
     assert_eq!(lane.settled(id).await.status, DepositStatus::Succeeded);
     let original = lane.hit_log().pop().expect("the webhook");
     let signature = original.signature.clone().expect("a signed webhook");
@@ -327,12 +305,7 @@ impl Lane {
             })
             .spawn()
             .await;
-        world
-            .aws
-            .registry
-            .upsert_config(&entry(&sim, 1, &[pair.0], &[pair.1]))
-            .await
-            .expect("register the gateway");
+        world.register_gateway(&sim, 1, pair).await;
 
         // The processor, built like its main.rs builds it.
         let processor = processor_on(
@@ -353,6 +326,23 @@ impl Lane {
             server,
             server_addr,
         }
+    }
+
+    /// [`Lane::new`] with a processor whose store calls never fail.
+    async fn without_faults(
+        pair: (&'static str, &'static str),
+        format: Format,
+        webhook_delay_ms: u64,
+    ) -> Self {
+        Self::new(pair, format, webhook_delay_ms, Switchboard::new()).await
+    }
+
+    /// A deposit in this lane's pair, created through the intake handler and handed to
+    /// the processor, which is done with it.
+    async fn processed_deposit(&self, token: &str) -> DepositId {
+        let id = self.deposit(token).await;
+        assert_eq!(self.process_one().await, Disposition::Done);
+        id
     }
 
     /// Creates a deposit in this lane's pair through the intake handler.

@@ -20,14 +20,7 @@ use std::time::Duration;
 pub async fn drain(queue: &dyn TriggerQueue, processor: &Processor) -> Vec<Received> {
     let mut seen = Vec::new();
     for _ in 0..50 {
-        let invocation = invoke_once(queue, processor)
-            .await
-            .expect("the queue answers");
-        assert!(
-            invocation.undeleted.is_empty(),
-            "processed messages stay on the queue: {:?}",
-            invocation.undeleted
-        );
+        let invocation = invoke_deleting(queue, processor).await;
         if invocation.received.is_empty() {
             return seen;
         }
@@ -35,6 +28,20 @@ pub async fn drain(queue: &dyn TriggerQueue, processor: &Processor) -> Vec<Recei
     }
     let counts: Vec<u32> = seen.iter().map(|m| m.receive_count).collect();
     panic!("the queue never drained: {counts:?}");
+}
+
+/// One trigger invocation ([`invoke_once`]) on `queue`, which must have deleted every
+/// message the processor did not report as failed.
+pub async fn invoke_deleting(queue: &dyn TriggerQueue, processor: &Processor) -> Invocation {
+    let invocation = invoke_once(queue, processor)
+        .await
+        .expect("the queue answers");
+    assert!(
+        invocation.undeleted.is_empty(),
+        "processed messages stay on the queue: {:?}",
+        invocation.undeleted
+    );
+    invocation
 }
 
 /// One Lambda invocation of the processor with these records, through its handler.

@@ -15,7 +15,8 @@
 //! from stdin, not from the command line, so that it stays out of shell history.
 //!
 //! The binary is a thin shell around [`cli_with_input`] (its stdin); tests call it, or
-//! [`cli()`] (no stdin), directly.
+//! [`cli()`] (no stdin), directly, or [`run_captured`] for the exit code and the output
+//! as text.
 
 mod cli;
 pub mod config;
@@ -59,6 +60,27 @@ pub async fn cli(
         progress: false,
     };
     cli_with_input(args, resources, input, out, err).await
+}
+
+/// One run of the program on `args`, with `stdin` (not a terminal) and its output kept:
+/// the exit code, stdout and stderr. For callers that drive it as its `main` does and
+/// read what it printed (the tests).
+pub async fn run_captured(
+    args: &[&str],
+    resources: &Resources,
+    stdin: &str,
+) -> (u8, String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut reader = stdin.as_bytes();
+    let input = Input {
+        reader: &mut reader,
+        terminal: false,
+        progress: false,
+    };
+    let args = args.iter().map(Into::into).collect();
+    let code = cli_with_input(args, resources, input, &mut out, &mut err).await;
+    let text = |bytes| String::from_utf8(bytes).expect("the program prints UTF-8");
+    (code, text(out), text(err))
 }
 
 /// The whole program after argument collection: parses `args`, connects to what the

@@ -94,14 +94,7 @@ impl Lane {
 
     /// `paygate-ops <args>`: exit code, stdout, stderr.
     async fn ops(&self, args: &[&str]) -> (u8, String, String) {
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let args = args.iter().map(Into::into).collect();
-        let code = paygate_ops::cli(args, &self.resources, &mut out, &mut err).await;
-        (
-            code,
-            String::from_utf8(out).unwrap(),
-            String::from_utf8(err).unwrap(),
-        )
+        paygate_ops::run_captured(args, &self.resources, "").await
     }
 
     /// Puts one enabled gateway `psp` at `base_url`, priority 10, through the command

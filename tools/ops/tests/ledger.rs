@@ -39,17 +39,8 @@ impl Lane {
 
     /// `paygate-ops ledger check --merchant <ours>`: exit code, stdout, stderr.
     async fn check(&self) -> (u8, String, String) {
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let args = ["ledger", "check", "--merchant", &self.merchant.0]
-            .iter()
-            .map(Into::into)
-            .collect();
-        let code = paygate_ops::cli(args, &self.resources, &mut out, &mut err).await;
-        (
-            code,
-            String::from_utf8(out).unwrap(),
-            String::from_utf8(err).unwrap(),
-        )
+        let args = ["ledger", "check", "--merchant", &self.merchant.0];
+        paygate_ops::run_captured(&args, &self.resources, "").await
     }
 }
 

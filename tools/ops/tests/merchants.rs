@@ -13,7 +13,6 @@ use paygate_aws::aws_sdk_dynamodb::types::AttributeValue;
 use paygate_aws::{DynamoMerchantDirectory, Resources, aws_sdk_dynamodb};
 use paygate_domain::MerchantId;
 use paygate_domain::ports::{ApiKey, ApiKeyHash, MerchantDirectory};
-use paygate_ops::Input;
 use paygate_ops::merchants::{KEY_LEN, KEY_PREFIX, SHOWN_ONCE};
 use std::sync::Mutex;
 use uuid::Uuid;
@@ -43,21 +42,7 @@ impl Lane {
 
     /// `paygate-ops <args>` with `stdin`: exit code, stdout, stderr.
     async fn ops(&self, args: &[&str], stdin: &str) -> (u8, String, String) {
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let args = args.iter().map(Into::into).collect();
-        let mut reader = stdin.as_bytes();
-        let input = Input {
-            reader: &mut reader,
-            terminal: false,
-            progress: false,
-        };
-        let code =
-            paygate_ops::cli_with_input(args, &self.resources, input, &mut out, &mut err).await;
-        (
-            code,
-            String::from_utf8(out).unwrap(),
-            String::from_utf8(err).unwrap(),
-        )
+        paygate_ops::run_captured(args, &self.resources, stdin).await
     }
 
     /// `merchants add <merchant>`: the printed key, after checking the report around it.

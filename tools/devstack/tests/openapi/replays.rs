@@ -19,19 +19,26 @@ fn assert_replays(first: &Exchange, again: &Exchange) {
     assert_eq!(first.json()["id"], again.json()["id"]);
 }
 
+/// Posts `body` to `path` under `key`, which is accepted; then each of `same` under that
+/// key, each answered with the first response again.
+async fn replayed_for_each(stack: &Stack, path: &str, key: &str, body: &Value, same: &[Value]) {
+    let first = stack.post_json(path, key, body).await;
+    first.expect(202, None);
+    for same in same {
+        assert_replays(&first, &stack.post_json(path, key, same).await);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn null_members_and_integral_floats_replay_the_same_request() {
     let stack = Stack::start().await;
 
     let deposit = card_without("metadata");
-    let first = stack.post_deposit("replay-deposit", &deposit).await;
-    first.expect(202, None);
-    for same in [
+    let same = [
         with(&deposit, "metadata", Value::Null),
         with(&deposit, "amount", json!(10099.0)),
-    ] {
-        assert_replays(&first, &stack.post_deposit("replay-deposit", &same).await);
-    }
+    ];
+    replayed_for_each(&stack, "/v1/deposits", "replay-deposit", &deposit, &same).await;
     let other = with(&deposit, "metadata", json!({ "order": "A-2" }));
     let reused = stack.post_deposit("replay-deposit", &other).await;
     reused.expect(422, Some("idempotency_key_reused"));
@@ -41,14 +48,11 @@ async fn null_members_and_integral_floats_replay_the_same_request() {
 
     let payout = json!({ "amount": 500, "currency": "AED", "country": "AE",
                          "destination": { "type": "bank_account", "token": "ba_success" } });
-    let first = stack.post_payout("replay-payout", &payout).await;
-    first.expect(202, None);
-    for same in [
+    let same = [
         with(&payout, "metadata", Value::Null),
         with(&payout, "amount", json!(5e2)),
-    ] {
-        assert_replays(&first, &stack.post_payout("replay-payout", &same).await);
-    }
+    ];
+    replayed_for_each(&stack, "/v1/payouts", "replay-payout", &payout, &same).await;
 
     let first = stack.refund(&first_funds, "replay-refund", "{}").await;
     first.expect(202, None);

@@ -356,23 +356,17 @@ impl Stack {
     }
 
     pub async fn post_deposit(&self, key: &str, body: &Value) -> Exchange {
-        self.call(
-            Method::POST,
-            "/v1/deposits",
-            Some(key),
-            Some(&body.to_string()),
-        )
-        .await
+        self.post_json("/v1/deposits", key, body).await
     }
 
     pub async fn post_payout(&self, key: &str, body: &Value) -> Exchange {
-        self.call(
-            Method::POST,
-            "/v1/payouts",
-            Some(key),
-            Some(&body.to_string()),
-        )
-        .await
+        self.post_json("/v1/payouts", key, body).await
+    }
+
+    /// `POST path` of `body` under idempotency key `key`.
+    pub async fn post_json(&self, path: &str, key: &str, body: &Value) -> Exchange {
+        let body = body.to_string();
+        self.call(Method::POST, path, Some(key), Some(&body)).await
     }
 
     pub async fn get(&self, path: &str) -> Exchange {
