@@ -42,6 +42,8 @@ mod dice;
 mod json;
 mod ledger;
 mod outbox;
+#[cfg(test)]
+mod seeded;
 mod soap;
 mod wire;
 
