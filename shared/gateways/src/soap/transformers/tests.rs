@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::classify::REJECTED_REQUEST;
-use crate::test_support::{DEPOSIT, assert_outcome, raw, reply_readers, request};
+use crate::test_support::{DEPOSIT, assert_outcome, raw, refund_request, reply_readers, request};
 use crate::transport::Reply;
 use paygate_domain::ports::gateway::{
     PaymentOutcome, PaymentState, RefundOutcome, RefundSettlement, RefundStatusOutcome,
@@ -155,11 +155,7 @@ fn status_calls_are_by_key_or_by_id() {
 
 #[test]
 fn refund_is_the_wire_envelope() {
-    let req = RefundRequest {
-        idempotency_key: "dep:refund:r1".into(),
-        external_id: "txn_1".into(),
-        amount: Amount::new(500).unwrap(),
-    };
+    let req = refund_request("txn_1");
     let op = Operation::Refund(Refund::try_from(&req).unwrap());
     let soap_refund = soap(&op);
     assert_eq!(soap_refund.action, "\"Refund\"");
