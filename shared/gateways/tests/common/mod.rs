@@ -80,12 +80,30 @@ pub async fn payout_accepted(connector: &dyn GatewayConnector, request: &Payment
     }
 }
 
+/// What the PSP says of `request`'s payment, asked by its idempotency key alone.
+pub async fn payment_by_key(
+    connector: &dyn GatewayConnector,
+    request: &PaymentRequest,
+) -> StatusOutcome {
+    connector
+        .payment_status(&request.idempotency_key, None)
+        .await
+}
+
+/// What the PSP says of `request`'s payout, asked by its idempotency key alone.
+pub async fn payout_by_key(
+    connector: &dyn GatewayConnector,
+    request: &PaymentRequest,
+) -> StatusOutcome {
+    connector
+        .payout_status(&request.idempotency_key, None)
+        .await
+}
+
 /// The amount the PSP says it charged for `request` (looked up by key); panics unless the
 /// payment is found.
 pub async fn charged(connector: &dyn GatewayConnector, request: &PaymentRequest) -> Option<Money> {
-    let status = connector
-        .payment_status(&request.idempotency_key, None)
-        .await;
+    let status = payment_by_key(connector, request).await;
     let StatusOutcome::Found { charged, .. } = status else {
         panic!("{status:?}");
     };
