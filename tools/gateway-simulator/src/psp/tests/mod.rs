@@ -27,6 +27,14 @@ impl TestPsp {
         }
     }
 
+    /// As [`TestPsp::new`], sending its webhooks to `http://paygate.test` (they are handed
+    /// to the test).
+    fn hooked(seed: u64, format: Format, knobs: impl FnOnce(&mut Behaviour)) -> Self {
+        let mut psp = Self::new(seed, format, knobs);
+        psp.set_webhook_base_url(Some("http://paygate.test".into()));
+        psp
+    }
+
     fn arrive(&mut self, request: &http::Request<Vec<u8>>, now: i64) -> Arrival {
         self.inner.arrive(request, now, &mut self.dice)
     }

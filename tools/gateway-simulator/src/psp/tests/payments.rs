@@ -131,11 +131,10 @@ fn a_key_in_flight_is_answered_with_the_configured_status_or_waits() {
 
 #[test]
 fn a_mismatched_capture_shows_everywhere() {
-    let mut psp = TestPsp::new(9, Format::Soap, |knobs| {
+    let mut psp = TestPsp::hooked(9, Format::Soap, |knobs| {
         knobs.capture_mismatch_rate = 1.0;
         knobs.webhook_delay_ms = 10;
     });
-    psp.set_webhook_base_url(Some("http://paygate.test".into()));
     let fields = "<p:IdempotencyKey>d:1</p:IdempotencyKey><p:Amount>1001</p:Amount><p:Currency>AED</p:Currency><p:Country>AE</p:Country><p:Reference>d</p:Reference>";
     psp.call(&soap("CreatePayment", fields), T0);
     let (_, body) = psp.call(&soap_by_key("GetPaymentStatus", "d:1"), T0 + 1);
@@ -175,11 +174,10 @@ fn webhooks_fall_due_after_settlement_and_retry() {
 
 #[test]
 fn dropped_webhooks_never_arrive_but_the_payment_settles() {
-    let mut psp = TestPsp::new(11, Format::Json, |knobs| {
+    let mut psp = TestPsp::hooked(11, Format::Json, |knobs| {
         knobs.webhook_drop_rate = 1.0;
         knobs.webhook_delay_ms = 0;
     });
-    psp.set_webhook_base_url(Some("http://paygate.test".into()));
     psp.call(&create("d:1", "tok_success", 100), T0);
     while let Some(at) = psp.next_due_ms() {
         assert!(psp.due_webhooks(at).is_empty());
@@ -252,14 +250,13 @@ fn reset_forgets_work_in_flight() {
 
 /// A whole run: the same seed gives the same transcript, byte for byte.
 fn transcript(seed: u64) -> Vec<String> {
-    let mut psp = TestPsp::new(seed, Format::Json, |knobs| {
+    let mut psp = TestPsp::hooked(seed, Format::Json, |knobs| {
         knobs.capture_mismatch_rate = 0.5;
         knobs.webhook_duplicate_rate = 0.5;
         knobs.webhook_drop_rate = 0.3;
         knobs.webhook_reorder = true;
         knobs.webhook_delay_ms = 50;
     });
-    psp.set_webhook_base_url(Some("http://paygate.test".into()));
     let mut log = Vec::new();
     for i in 0..5 {
         let (status, body) = psp.call(&create(&format!("d{i}:1"), "tok_success", 1_000), T0 + i);

@@ -5,11 +5,10 @@ use super::*;
 
 #[test]
 fn a_payout_is_created_looked_up_settled_and_reported() {
-    let mut psp = TestPsp::new(30, Format::Json, |knobs| {
+    let mut psp = TestPsp::hooked(30, Format::Json, |knobs| {
         knobs.latency_ms = 50;
         knobs.webhook_delay_ms = 1_000;
     });
-    psp.set_webhook_base_url(Some("http://paygate.test".into()));
     let (ticket, ready) = working(psp.arrive(&payout("po:1", "ba_success", 5_000), T0));
     assert!(psp.key_in_flight("po:1"));
     let created = psp.finish(ticket, ready).response;
@@ -61,8 +60,7 @@ fn a_payout_is_created_looked_up_settled_and_reported() {
 
 #[test]
 fn soap_payouts_are_rejected_at_once_or_fail_later() {
-    let mut psp = TestPsp::new(31, Format::Soap, |knobs| knobs.webhook_delay_ms = 100);
-    psp.set_webhook_base_url(Some("http://paygate.test".into()));
+    let mut psp = TestPsp::hooked(31, Format::Soap, |knobs| knobs.webhook_delay_ms = 100);
     let fields = |key: &str, destination: &str| {
         format!(
             "<p:IdempotencyKey>{key}</p:IdempotencyKey><p:Amount>900</p:Amount><p:Currency>EUR</p:Currency><p:Country>DE</p:Country><p:Reference>po</p:Reference><p:Destination>{destination}</p:Destination>"
