@@ -6,10 +6,11 @@ mod common;
 
 use async_trait::async_trait;
 use common::{
-    accepted, assert_outcome, charged, for_both_formats, payment, payment_by_key, payout,
-    payout_accepted, payout_by_key, refund_of, simulated,
+    accepted, assert_outcome, by_key, charged, for_both_formats, payment, payout, payout_accepted,
+    refund_of, simulated,
 };
 use gateway_simulator::{Arrival, Behaviour, Finished, Psp, SplitMix64, Ticket};
+use paygate_domain::deposit::Direction;
 use paygate_domain::ports::gateway::{
     GatewayConnector, HealthOutcome, PaymentOutcome, PaymentRequest, PaymentState, RefundOutcome,
     RefundRequest, RefundSettlement, RefundStatusOutcome, StatusOutcome,
@@ -247,7 +248,7 @@ async fn create_status_refund_and_refund_status(format: WireFormat) {
     let request = payment("tok_success");
 
     let external_id = accepted(&*connector, &request).await;
-    let status = payment_by_key(&*connector, &request).await;
+    let status = by_key(&*connector, Direction::Deposit, &request).await;
     assert_outcome!(
         status,
         StatusOutcome::Found { external_id: id, state: PaymentState::Pending, .. } if *id == external_id
@@ -312,13 +313,13 @@ async fn a_lost_reply_is_ambiguous_and_what_it_made_is_found_later(format: WireF
     let charges = [&request, &payout].map(|made| psp.charges(&made.idempotency_key));
     assert_eq!(charges, [1, 1]);
     assert_outcome!(
-        payout_by_key(&*connector, &payout).await,
+        by_key(&*connector, Direction::Payout, &payout).await,
         StatusOutcome::Found {
             state: PaymentState::Pending,
             ..
         }
     );
-    let status = payment_by_key(&*connector, &request).await;
+    let status = by_key(&*connector, Direction::Deposit, &request).await;
     let StatusOutcome::Found { external_id, .. } = status else {
         panic!("the charge is not found: {status:?}");
     };
@@ -409,7 +410,7 @@ async fn lookup_lag_reports_not_found_for_a_while(format: WireFormat) {
 
     // Right after an accepted create, the PSP says "no such payment": NotFound is no proof.
     assert_eq!(
-        payment_by_key(&*connector, &request).await,
+        by_key(&*connector, Direction::Deposit, &request).await,
         StatusOutcome::NotFound
     );
     assert_eq!(
@@ -428,7 +429,7 @@ async fn lookup_lag_reports_not_found_for_a_while(format: WireFormat) {
 
     psp.advance(500);
     assert_outcome!(
-        payment_by_key(&*connector, &request).await,
+        by_key(&*connector, Direction::Deposit, &request).await,
         StatusOutcome::Found { .. }
     );
     assert_outcome!(
@@ -450,8 +451,8 @@ async fn a_forgotten_key_moves_money_a_second_time(format: WireFormat) {
 
     psp.advance(60_000);
     let forgotten = [
-        payment_by_key(connector, &payment).await,
-        payout_by_key(connector, &payout).await,
+        by_key(connector, Direction::Deposit, &payment).await,
+        by_key(connector, Direction::Payout, &payout).await,
     ];
     let not_found = StatusOutcome::NotFound;
     assert_eq!(
@@ -481,7 +482,7 @@ async fn a_forgotten_key_moves_money_a_second_time(format: WireFormat) {
     assert_ne!(paid_out_again, paid_out);
     assert_eq!(psp.charges(&payout.idempotency_key), 2);
     assert_outcome!(
-        payout_by_key(connector, &payout).await,
+        by_key(connector, Direction::Payout, &payout).await,
         StatusOutcome::Found { external_id, .. } if *external_id == paid_out_again
     );
 }
@@ -517,7 +518,7 @@ async fn a_slow_psp_times_out_ambiguously_and_finishes_anyway(format: WireFormat
     psp.advance(1_000);
     assert_eq!(psp.charges(&request.idempotency_key), 1);
     assert_outcome!(
-        payment_by_key(&*connector, &request).await,
+        by_key(&*connector, Direction::Deposit, &request).await,
         StatusOutcome::Found { .. }
     );
 }

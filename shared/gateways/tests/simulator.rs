@@ -6,8 +6,7 @@
 mod common;
 
 use common::{
-    accepted, assert_outcome, charged, for_both_formats, payment, payment_by_key, refund_of,
-    simulated,
+    accepted, assert_outcome, by_key, charged, for_both_formats, payment, refund_of, simulated,
 };
 use gateway_simulator::{Behaviour, GatewaySpec, RunningGateway};
 use paygate_domain::deposit::Direction;
@@ -135,7 +134,7 @@ async fn status_by_key_after_create_is_found_pending(format: WireFormat) {
     let external_id = accepted(&*psp.connector, &request).await;
 
     assert_outcome!(
-        payment_by_key(&*psp.connector, &request).await,
+        by_key(&*psp.connector, Direction::Deposit, &request).await,
         StatusOutcome::Found { external_id: found, state: PaymentState::Pending, .. }
             if *found == external_id
     );

@@ -164,7 +164,7 @@ async fn ba_reject_is_declined_at_once_and_sends_no_webhook(format: WireFormat) 
     assert_eq!(connector.create_payout(&request).await, outcome);
     assert_eq!(psp.charges(&request.idempotency_key), 0);
     assert_outcome!(
-        payout_by_key(&*connector, &request).await,
+        by_key(&*connector, Direction::Payout, &request).await,
         StatusOutcome::Found {
             state: PaymentState::Declined { code },
             ..
