@@ -43,29 +43,21 @@ pub(crate) fn raw(status: u16, body: &str) -> Reply {
 /// `PayoutStatusReply`), so both formats' tests speak the same words.
 macro_rules! reply_readers {
     () => {
-        fn create(reply: Reply) -> PaymentOutcome {
-            CreatePaymentReply(reply).into()
+        reply_readers! {
+            create: CreatePaymentReply -> PaymentOutcome,
+            status: PaymentStatusReply -> StatusOutcome,
+            refund: RefundReply -> RefundOutcome,
+            refund_status: RefundStatusReply -> RefundStatusOutcome,
+            create_payout: CreatePayoutReply -> PaymentOutcome,
+            payout_status: PayoutStatusReply -> StatusOutcome,
         }
-
-        fn status(reply: Reply) -> StatusOutcome {
-            PaymentStatusReply(reply).into()
-        }
-
-        fn refund(reply: Reply) -> RefundOutcome {
-            RefundReply(reply).into()
-        }
-
-        fn refund_status(reply: Reply) -> RefundStatusOutcome {
-            RefundStatusReply(reply).into()
-        }
-
-        fn create_payout(reply: Reply) -> PaymentOutcome {
-            CreatePayoutReply(reply).into()
-        }
-
-        fn payout_status(reply: Reply) -> StatusOutcome {
-            PayoutStatusReply(reply).into()
-        }
+    };
+    ($($reader:ident: $reply:ident -> $outcome:ident,)*) => {
+        $(
+            fn $reader(reply: Reply) -> $outcome {
+                $reply(reply).into()
+            }
+        )*
     };
 }
 pub(crate) use reply_readers;
