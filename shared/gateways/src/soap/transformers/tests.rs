@@ -409,14 +409,19 @@ fn client_faults_on_in_flight_or_throttled_are_never_final() {
 
 #[test]
 fn server_fault_on_a_final_4xx_is_ambiguous() {
-    assert_outcome!(
-        create(fault(400, "soap:Server", "Oops")),
-        PaymentOutcome::Ambiguous { .. }
-    );
-    assert_outcome!(
-        refund(fault(422, "soap:Server", "Oops")),
-        RefundOutcome::Ambiguous { .. }
-    );
+    for status in [400, 422] {
+        let server_fault = fault(status, "soap:Server", "Oops");
+        assert_outcome!(
+            create(server_fault.clone()),
+            PaymentOutcome::Ambiguous { .. },
+            "{status}"
+        );
+        assert_outcome!(
+            refund(server_fault),
+            RefundOutcome::Ambiguous { .. },
+            "{status}"
+        );
+    }
 }
 
 #[test]
