@@ -176,43 +176,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn success_is_2xx() {
-        for status in [200, 201, 202, 204] {
-            assert_eq!(HttpClass::of(status), HttpClass::Success, "{status}");
-        }
-    }
-
-    #[test]
-    fn unavailable_and_throttled_were_not_acted_on() {
-        assert_eq!(HttpClass::of(503), HttpClass::NotActedOn);
-        assert_eq!(HttpClass::of(429), HttpClass::NotActedOn);
-    }
-
-    #[test]
-    fn turned_away_before_acting_was_not_acted_on() {
-        for status in [401, 403, 404, 405, 408] {
-            assert_eq!(HttpClass::of(status), HttpClass::NotActedOn, "{status}");
-        }
-    }
-
-    #[test]
-    fn server_errors_other_than_503_may_have_acted() {
-        for status in [500, 502, 504, 507, 599] {
-            assert_eq!(HttpClass::of(status), HttpClass::Unknown, "{status}");
-        }
-    }
-
-    #[test]
-    fn key_in_flight_redirects_and_informational_may_have_acted() {
-        for status in [409, 100, 301, 302, 307] {
-            assert_eq!(HttpClass::of(status), HttpClass::Unknown, "{status}");
-        }
-    }
-
-    #[test]
-    fn other_client_errors_are_final_rejections() {
-        for status in [400, 402, 410, 422, 451] {
-            assert_eq!(HttpClass::of(status), HttpClass::Rejected, "{status}");
+    fn every_status_falls_in_its_class() {
+        let classes = [
+            (HttpClass::Success, &[200, 201, 202, 204][..]),
+            // Unavailable and throttled, or turned away before acting.
+            (HttpClass::NotActedOn, &[503, 429, 401, 403, 404, 405, 408]),
+            // Server errors other than 503, a key in flight, redirects and informational
+            // answers may have acted.
+            (
+                HttpClass::Unknown,
+                &[500, 502, 504, 507, 599, 409, 100, 301, 302, 307],
+            ),
+            // Other client errors are final rejections.
+            (HttpClass::Rejected, &[400, 402, 410, 422, 451]),
+        ];
+        for (class, statuses) in classes {
+            for &status in statuses {
+                assert_eq!(HttpClass::of(status), class, "{status}");
+            }
         }
     }
 

@@ -9,8 +9,8 @@ mod payment;
 pub(crate) use outcome::assert_outcome;
 
 use crate::transport::Reply;
-use paygate_domain::DepositId;
-use paygate_domain::ports::gateway::PaymentRequest;
+use paygate_domain::ports::gateway::{PaymentRequest, RefundRequest};
+use paygate_domain::{Amount, DepositId};
 
 /// The deposit every unit test pays for.
 pub(crate) const DEPOSIT: &str = "0195f0a2-7c1e-7d43-9a51-3c2b8e4f6a10";
@@ -18,6 +18,15 @@ pub(crate) const DEPOSIT: &str = "0195f0a2-7c1e-7d43-9a51-3c2b8e4f6a10";
 /// The first attempt of [`DEPOSIT`], with `token` when given.
 pub(crate) fn request(token: Option<&str>) -> PaymentRequest {
     payment::payment_request(DepositId::parse(DEPOSIT).unwrap(), token)
+}
+
+/// A refund of 500 of the payment the PSP knows as `external_id`.
+pub(crate) fn refund_request(external_id: &str) -> RefundRequest {
+    RefundRequest {
+        idempotency_key: "dep:refund:r1".into(),
+        external_id: external_id.into(),
+        amount: Amount::new(500).unwrap(),
+    }
 }
 
 /// An answer whose body is `body` as it came, byte for byte.
@@ -34,29 +43,21 @@ pub(crate) fn raw(status: u16, body: &str) -> Reply {
 /// `PayoutStatusReply`), so both formats' tests speak the same words.
 macro_rules! reply_readers {
     () => {
-        fn create(reply: Reply) -> PaymentOutcome {
-            CreatePaymentReply(reply).into()
+        reply_readers! {
+            create: CreatePaymentReply -> PaymentOutcome,
+            status: PaymentStatusReply -> StatusOutcome,
+            refund: RefundReply -> RefundOutcome,
+            refund_status: RefundStatusReply -> RefundStatusOutcome,
+            create_payout: CreatePayoutReply -> PaymentOutcome,
+            payout_status: PayoutStatusReply -> StatusOutcome,
         }
-
-        fn status(reply: Reply) -> StatusOutcome {
-            PaymentStatusReply(reply).into()
-        }
-
-        fn refund(reply: Reply) -> RefundOutcome {
-            RefundReply(reply).into()
-        }
-
-        fn refund_status(reply: Reply) -> RefundStatusOutcome {
-            RefundStatusReply(reply).into()
-        }
-
-        fn create_payout(reply: Reply) -> PaymentOutcome {
-            CreatePayoutReply(reply).into()
-        }
-
-        fn payout_status(reply: Reply) -> StatusOutcome {
-            PayoutStatusReply(reply).into()
-        }
+    };
+    ($($reader:ident: $reply:ident -> $outcome:ident,)*) => {
+        $(
+            fn $reader(reply: Reply) -> $outcome {
+                $reply(reply).into()
+            }
+        )*
     };
 }
 pub(crate) use reply_readers;

@@ -5,8 +5,12 @@
 mod common;
 
 use async_trait::async_trait;
-use common::{accepted, assert_outcome, charged, for_both_formats, payment, refund_of, simulated};
+use common::{
+    accepted, assert_outcome, by_key, charged, for_both_formats, payment, payout, payout_accepted,
+    refund_of, simulated,
+};
 use gateway_simulator::{Arrival, Behaviour, Finished, Psp, SplitMix64, Ticket};
+use paygate_domain::deposit::Direction;
 use paygate_domain::ports::gateway::{
     GatewayConnector, HealthOutcome, PaymentOutcome, PaymentRequest, PaymentState, RefundOutcome,
     RefundRequest, RefundSettlement, RefundStatusOutcome, StatusOutcome,
@@ -214,27 +218,37 @@ fn quiet() -> Behaviour {
     }
 }
 
+/// A PSP as [`quiet`] as can be but for what `knobs` turns, and a connector to it.
+fn connected(
+    format: WireFormat,
+    seed: u64,
+    knobs: impl FnOnce(&mut Behaviour),
+) -> (Arc<SimulatedPsp>, Arc<dyn GatewayConnector>) {
+    let mut behaviour = quiet();
+    knobs(&mut behaviour);
+    let psp = SimulatedPsp::new(format, behaviour, seed);
+    let connector = connector(format, &psp);
+    (psp, connector)
+}
+
 for_both_formats!(
     create_status_refund_and_refund_status,
-    a_lost_reply_is_ambiguous_and_the_charge_is_found_later,
+    a_lost_reply_is_ambiguous_and_what_it_made_is_found_later,
     a_key_in_flight_answered_409_is_ambiguous,
     a_key_in_flight_answered_429_is_transient,
     a_key_in_flight_waited_for_gets_the_same_answer,
     lookup_lag_reports_not_found_for_a_while,
-    a_forgotten_key_charges_a_second_time,
+    a_forgotten_key_moves_money_a_second_time,
     a_mismatched_capture_is_reported_by_status,
     a_slow_psp_times_out_ambiguously_and_finishes_anyway,
 );
 
 async fn create_status_refund_and_refund_status(format: WireFormat) {
-    let psp = SimulatedPsp::new(format, quiet(), 1);
-    let connector = connector(format, &psp);
+    let (psp, connector) = connected(format, 1, |_| {});
     let request = payment("tok_success");
 
     let external_id = accepted(&*connector, &request).await;
-    let status = connector
-        .payment_status(&request.idempotency_key, None)
-        .await;
+    let status = by_key(&*connector, Direction::Deposit, &request).await;
     assert_outcome!(
         status,
         StatusOutcome::Found { external_id: id, state: PaymentState::Pending, .. } if *id == external_id
@@ -283,26 +297,29 @@ async fn create_status_refund_and_refund_status(format: WireFormat) {
     assert_outcome!(connector.health().await, HealthOutcome::Healthy { .. });
 }
 
-async fn a_lost_reply_is_ambiguous_and_the_charge_is_found_later(format: WireFormat) {
-    let psp = SimulatedPsp::new(
-        format,
-        Behaviour {
-            lost_reply_rate: 1.0,
-            ..quiet()
-        },
-        2,
-    );
-    let connector = connector(format, &psp);
-    let request = payment("tok_success");
+/// A payment and a payout alike: the reply is lost, but the money moved and asking (never
+/// charging or paying out elsewhere) finds it.
+async fn a_lost_reply_is_ambiguous_and_what_it_made_is_found_later(format: WireFormat) {
+    let (psp, connector) = connected(format, 2, |knobs| knobs.lost_reply_rate = 1.0);
+    let (request, payout) = (payment("tok_success"), payout("ba_success"));
 
+    let created = [
+        ("payment", connector.create_payment(&request).await),
+        ("payout", connector.create_payout(&payout).await),
+    ];
+    for (what, outcome) in created {
+        assert_outcome!(outcome, PaymentOutcome::Ambiguous { .. }, "{what}");
+    }
+    let charges = [&request, &payout].map(|made| psp.charges(&made.idempotency_key));
+    assert_eq!(charges, [1, 1]);
     assert_outcome!(
-        connector.create_payment(&request).await,
-        PaymentOutcome::Ambiguous { .. }
+        by_key(&*connector, Direction::Payout, &payout).await,
+        StatusOutcome::Found {
+            state: PaymentState::Pending,
+            ..
+        }
     );
-    assert_eq!(psp.charges(&request.idempotency_key), 1);
-    let status = connector
-        .payment_status(&request.idempotency_key, None)
-        .await;
+    let status = by_key(&*connector, Direction::Deposit, &request).await;
     let StatusOutcome::Found { external_id, .. } = status else {
         panic!("the charge is not found: {status:?}");
     };
@@ -321,11 +338,12 @@ async fn a_lost_reply_is_ambiguous_and_the_charge_is_found_later(format: WireFor
     );
 }
 
-fn in_flight(status: u16) -> Behaviour {
-    Behaviour {
-        latency_ms: 200,
-        in_flight_key_status: status,
-        ..quiet()
+/// Slow enough for a second call with the same key to arrive while the first is worked
+/// on; the PSP answers it `status` (0: it waits for the first).
+fn in_flight(status: u16) -> impl FnOnce(&mut Behaviour) {
+    move |knobs| {
+        knobs.latency_ms = 200;
+        knobs.in_flight_key_status = status;
     }
 }
 
@@ -340,8 +358,7 @@ struct InFlight {
 }
 
 async fn while_in_flight(format: WireFormat, status: u16, seed: u64) -> InFlight {
-    let psp = SimulatedPsp::new(format, in_flight(status), seed);
-    let connector = connector(format, &psp);
+    let (psp, connector) = connected(format, seed, in_flight(status));
     let request = payment("tok_success");
 
     psp.hold(raw_create(format, &request));
@@ -377,8 +394,7 @@ async fn a_key_in_flight_answered_429_is_transient(format: WireFormat) {
 }
 
 async fn a_key_in_flight_waited_for_gets_the_same_answer(format: WireFormat) {
-    let psp = SimulatedPsp::new(format, in_flight(0), 5);
-    let connector = connector(format, &psp);
+    let (psp, connector) = connected(format, 5, in_flight(0));
     let request = payment("tok_success");
 
     psp.hold(raw_create(format, &request));
@@ -388,23 +404,13 @@ async fn a_key_in_flight_waited_for_gets_the_same_answer(format: WireFormat) {
 }
 
 async fn lookup_lag_reports_not_found_for_a_while(format: WireFormat) {
-    let psp = SimulatedPsp::new(
-        format,
-        Behaviour {
-            lookup_lag_ms: 500,
-            ..quiet()
-        },
-        6,
-    );
-    let connector = connector(format, &psp);
+    let (psp, connector) = connected(format, 6, |knobs| knobs.lookup_lag_ms = 500);
     let request = payment("tok_success");
     let external_id = accepted(&*connector, &request).await;
 
     // Right after an accepted create, the PSP says "no such payment": NotFound is no proof.
     assert_eq!(
-        connector
-            .payment_status(&request.idempotency_key, None)
-            .await,
+        by_key(&*connector, Direction::Deposit, &request).await,
         StatusOutcome::NotFound
     );
     assert_eq!(
@@ -423,9 +429,7 @@ async fn lookup_lag_reports_not_found_for_a_while(format: WireFormat) {
 
     psp.advance(500);
     assert_outcome!(
-        connector
-            .payment_status(&request.idempotency_key, None)
-            .await,
+        by_key(&*connector, Direction::Deposit, &request).await,
         StatusOutcome::Found { .. }
     );
     assert_outcome!(
@@ -434,50 +438,57 @@ async fn lookup_lag_reports_not_found_for_a_while(format: WireFormat) {
     );
 }
 
-async fn a_forgotten_key_charges_a_second_time(format: WireFormat) {
-    let psp = SimulatedPsp::new(
-        format,
-        Behaviour {
-            key_horizon_ms: 60_000,
-            ..quiet()
-        },
-        7,
-    );
-    let connector = connector(format, &psp);
-    let request = payment("tok_success");
-    let first = accepted(&*connector, &request).await;
-    assert_eq!(accepted(&*connector, &request).await, first);
+/// A payment and a payout alike: a key past its horizon is forgotten (its id is not), so
+/// using it again moves the money again.
+async fn a_forgotten_key_moves_money_a_second_time(format: WireFormat) {
+    let (psp, connector) = connected(format, 7, |knobs| knobs.key_horizon_ms = 60_000);
+    let connector = &*connector;
+    let (payment, payout) = (payment("tok_success"), payout("ba_success"));
+    let paid = accepted(connector, &payment).await;
+    let paid_out = payout_accepted(connector, &payout).await;
+    assert_eq!(accepted(connector, &payment).await, paid);
+    assert_eq!(payout_accepted(connector, &payout).await, paid_out);
 
     psp.advance(60_000);
+    let forgotten = [
+        by_key(connector, Direction::Deposit, &payment).await,
+        by_key(connector, Direction::Payout, &payout).await,
+    ];
+    let not_found = StatusOutcome::NotFound;
     assert_eq!(
-        connector
-            .payment_status(&request.idempotency_key, None)
-            .await,
-        StatusOutcome::NotFound,
+        forgotten,
+        [not_found.clone(), not_found],
         "the key is forgotten"
     );
     assert!(
         matches!(
-            connector.payment_status("x", Some(&first)).await,
+            connector.payment_status("x", Some(&paid)).await,
             StatusOutcome::Found { .. }
         ),
         "the id is not"
     );
-    let second = accepted(&*connector, &request).await;
-    assert_ne!(second, first);
-    assert_eq!(psp.charges(&request.idempotency_key), 2);
+    assert_outcome!(
+        connector.payout_status("unused", Some(&paid_out)).await,
+        StatusOutcome::Found {
+            state: PaymentState::Succeeded,
+            ..
+        },
+        "the id is not"
+    );
+    let paid_again = accepted(connector, &payment).await;
+    assert_ne!(paid_again, paid);
+    assert_eq!(psp.charges(&payment.idempotency_key), 2);
+    let paid_out_again = payout_accepted(connector, &payout).await;
+    assert_ne!(paid_out_again, paid_out);
+    assert_eq!(psp.charges(&payout.idempotency_key), 2);
+    assert_outcome!(
+        by_key(connector, Direction::Payout, &payout).await,
+        StatusOutcome::Found { external_id, .. } if *external_id == paid_out_again
+    );
 }
 
 async fn a_mismatched_capture_is_reported_by_status(format: WireFormat) {
-    let psp = SimulatedPsp::new(
-        format,
-        Behaviour {
-            capture_mismatch_rate: 1.0,
-            ..quiet()
-        },
-        8,
-    );
-    let connector = connector(format, &psp);
+    let (_, connector) = connected(format, 8, |knobs| knobs.capture_mismatch_rate = 1.0);
     let request = payment("tok_success");
     accepted(&*connector, &request).await;
 
@@ -491,8 +502,7 @@ async fn a_mismatched_capture_is_reported_by_status(format: WireFormat) {
 }
 
 async fn a_slow_psp_times_out_ambiguously_and_finishes_anyway(format: WireFormat) {
-    let psp = SimulatedPsp::new(format, quiet(), 9);
-    let connector = connector(format, &psp);
+    let (psp, connector) = connected(format, 9, |_| {});
     let request = payment("tok_success");
     psp.set_behaviour(Behaviour {
         latency_ms: 6_000,
@@ -508,9 +518,7 @@ async fn a_slow_psp_times_out_ambiguously_and_finishes_anyway(format: WireFormat
     psp.advance(1_000);
     assert_eq!(psp.charges(&request.idempotency_key), 1);
     assert_outcome!(
-        connector
-            .payment_status(&request.idempotency_key, None)
-            .await,
+        by_key(&*connector, Direction::Deposit, &request).await,
         StatusOutcome::Found { .. }
     );
 }

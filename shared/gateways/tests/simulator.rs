@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{accepted, assert_outcome, charged, for_both_formats, payment, refund_of, simulated};
+use common::{
+    accepted, assert_outcome, by_key, charged, for_both_formats, payment, refund_of, simulated,
+};
 use gateway_simulator::{Behaviour, GatewaySpec, RunningGateway};
 use paygate_domain::deposit::Direction;
 use paygate_domain::ports::gateway::{
@@ -131,13 +133,8 @@ async fn status_by_key_after_create_is_found_pending(format: WireFormat) {
     let request = payment("tok_success");
     let external_id = accepted(&*psp.connector, &request).await;
 
-    let status = psp
-        .connector
-        .payment_status(&request.idempotency_key, None)
-        .await;
-
     assert_outcome!(
-        status,
+        by_key(&*psp.connector, Direction::Deposit, &request).await,
         StatusOutcome::Found { external_id: found, state: PaymentState::Pending, .. }
             if *found == external_id
     );

@@ -8,8 +8,9 @@ pub(crate) use outcome::assert_outcome;
 
 use gateway_simulator::Format;
 use paygate_domain::DepositId;
+use paygate_domain::deposit::Direction;
 use paygate_domain::ports::gateway::{
-    GatewayConnector, PaymentOutcome, PaymentRequest, RefundRequest, StatusOutcome,
+    GatewayConnector, PaymentOutcome, PaymentRequest, RefundRequest, StatusOutcome, look_up,
 };
 use paygate_domain::{Amount, Money};
 use paygate_gateways::WireFormat;
@@ -80,12 +81,19 @@ pub async fn payout_accepted(connector: &dyn GatewayConnector, request: &Payment
     }
 }
 
+/// What the PSP says of `request`'s payment or payout, asked by its idempotency key alone.
+pub async fn by_key(
+    connector: &dyn GatewayConnector,
+    direction: Direction,
+    request: &PaymentRequest,
+) -> StatusOutcome {
+    look_up(connector, direction, &request.idempotency_key, None).await
+}
+
 /// The amount the PSP says it charged for `request` (looked up by key); panics unless the
 /// payment is found.
 pub async fn charged(connector: &dyn GatewayConnector, request: &PaymentRequest) -> Option<Money> {
-    let status = connector
-        .payment_status(&request.idempotency_key, None)
-        .await;
+    let status = by_key(connector, Direction::Deposit, request).await;
     let StatusOutcome::Found { charged, .. } = status else {
         panic!("{status:?}");
     };

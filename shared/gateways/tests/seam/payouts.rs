@@ -1,19 +1,23 @@
 //! Payouts through the real connectors and the simulator's core: each magic destination
-//! end to end (create, lookups, the webhook as paygate parses it), idempotency, and the
-//! knobs that leave a payout behind or make a second one.
+//! end to end (create, lookups, the webhook as paygate parses it), idempotency, keys in
+//! flight and lookup lag. A lost reply and a forgotten key are scenarios of `seam.rs`
+//! that run a payment and a payout alike.
 
 use super::*;
-use common::{payout, payout_accepted};
 use paygate_domain::ports::gateway::{GatewayNotification, NotifiedOutcome};
 use paygate_gateways::parse_notification;
 
-/// A PSP that sends its webhooks (to nowhere real: they are handed to the test).
-fn psp_with_webhooks(format: WireFormat, behaviour: Behaviour, seed: u64) -> Arc<SimulatedPsp> {
-    let psp = SimulatedPsp::new(format, behaviour, seed);
+/// A quiet PSP that sends its webhooks (to nowhere real: they are handed to the test),
+/// and a connector to it.
+fn connected_with_webhooks(
+    format: WireFormat,
+    seed: u64,
+) -> (Arc<SimulatedPsp>, Arc<dyn GatewayConnector>) {
+    let (psp, connector) = connected(format, seed, |_| {});
     psp.state()
         .psp
         .set_webhook_base_url(Some("https://paygate.test".into()));
-    psp
+    (psp, connector)
 }
 
 /// Lets `ms` pass, then takes the webhooks due, reports each one accepted, and reads them
@@ -114,15 +118,12 @@ for_both_formats!(
     ba_fail_webhook_is_accepted_then_failed_by_webhook,
     the_same_payout_key_is_one_payout,
     an_unknown_payout_is_not_found_and_no_payment_is_a_payout,
-    a_lost_payout_reply_is_ambiguous_and_the_payout_is_found_later,
-    a_forgotten_payout_key_pays_out_a_second_time,
     a_payout_key_in_flight_is_ambiguous_on_409_and_transient_on_429,
     payout_lookups_lag_behind_creation,
 );
 
 async fn ba_success_is_accepted_then_paid_by_webhook(format: WireFormat) {
-    let psp = psp_with_webhooks(format, quiet(), 11);
-    let connector = connector(format, &psp);
+    let (psp, connector) = connected_with_webhooks(format, 11);
     let request = payout("ba_success");
 
     let external_id = payout_accepted(&*connector, &request).await;
@@ -151,8 +152,7 @@ async fn ba_success_is_accepted_then_paid_by_webhook(format: WireFormat) {
 }
 
 async fn ba_reject_is_declined_at_once_and_sends_no_webhook(format: WireFormat) {
-    let psp = psp_with_webhooks(format, quiet(), 12);
-    let connector = connector(format, &psp);
+    let (psp, connector) = connected_with_webhooks(format, 12);
     let request = payout("ba_reject");
 
     let outcome = connector.create_payout(&request).await;
@@ -164,9 +164,7 @@ async fn ba_reject_is_declined_at_once_and_sends_no_webhook(format: WireFormat) 
     assert_eq!(connector.create_payout(&request).await, outcome);
     assert_eq!(psp.charges(&request.idempotency_key), 0);
     assert_outcome!(
-        connector
-            .payout_status(&request.idempotency_key, None)
-            .await,
+        by_key(&*connector, Direction::Payout, &request).await,
         StatusOutcome::Found {
             state: PaymentState::Declined { code },
             ..
@@ -176,8 +174,7 @@ async fn ba_reject_is_declined_at_once_and_sends_no_webhook(format: WireFormat) 
 }
 
 async fn ba_fail_webhook_is_accepted_then_failed_by_webhook(format: WireFormat) {
-    let psp = psp_with_webhooks(format, quiet(), 13);
-    let connector = connector(format, &psp);
+    let (psp, connector) = connected_with_webhooks(format, 13);
     let request = payout("ba_fail_webhook");
 
     let external_id = payout_accepted(&*connector, &request).await;
@@ -203,8 +200,7 @@ async fn ba_fail_webhook_is_accepted_then_failed_by_webhook(format: WireFormat) 
 }
 
 async fn the_same_payout_key_is_one_payout(format: WireFormat) {
-    let psp = SimulatedPsp::new(format, quiet(), 14);
-    let connector = connector(format, &psp);
+    let (psp, connector) = connected(format, 14, |_| {});
     let request = payout("ba_success");
 
     let first = payout_accepted(&*connector, &request).await;
@@ -216,8 +212,7 @@ async fn the_same_payout_key_is_one_payout(format: WireFormat) {
 }
 
 async fn an_unknown_payout_is_not_found_and_no_payment_is_a_payout(format: WireFormat) {
-    let psp = SimulatedPsp::new(format, quiet(), 15);
-    let connector = connector(format, &psp);
+    let (_, connector) = connected(format, 15, |_| {});
     let request = payment("tok_success");
     let payment_id = accepted(&*connector, &request).await;
 
@@ -237,78 +232,9 @@ async fn an_unknown_payout_is_not_found_and_no_payment_is_a_payout(format: WireF
     );
 }
 
-async fn a_lost_payout_reply_is_ambiguous_and_the_payout_is_found_later(format: WireFormat) {
-    let psp = SimulatedPsp::new(
-        format,
-        Behaviour {
-            lost_reply_rate: 1.0,
-            ..quiet()
-        },
-        16,
-    );
-    let connector = connector(format, &psp);
-    let request = payout("ba_success");
-
-    assert_outcome!(
-        connector.create_payout(&request).await,
-        PaymentOutcome::Ambiguous { .. }
-    );
-    // The payout was made: asking (never paying out elsewhere) finds it.
-    assert_eq!(psp.charges(&request.idempotency_key), 1);
-    assert_outcome!(
-        connector
-            .payout_status(&request.idempotency_key, None)
-            .await,
-        StatusOutcome::Found {
-            state: PaymentState::Pending,
-            ..
-        }
-    );
-}
-
-async fn a_forgotten_payout_key_pays_out_a_second_time(format: WireFormat) {
-    let psp = SimulatedPsp::new(
-        format,
-        Behaviour {
-            key_horizon_ms: 60_000,
-            ..quiet()
-        },
-        17,
-    );
-    let connector = connector(format, &psp);
-    let request = payout("ba_success");
-    let first = payout_accepted(&*connector, &request).await;
-    assert_eq!(payout_accepted(&*connector, &request).await, first);
-
-    psp.advance(60_000);
-    assert_eq!(
-        connector
-            .payout_status(&request.idempotency_key, None)
-            .await,
-        StatusOutcome::NotFound,
-        "the key is forgotten"
-    );
-    assert_outcome!(
-        connector.payout_status("unused", Some(&first)).await,
-        StatusOutcome::Found {
-            state: PaymentState::Succeeded,
-            ..
-        },
-        "the id is not"
-    );
-    let second = payout_accepted(&*connector, &request).await;
-    assert_ne!(second, first);
-    assert_eq!(psp.charges(&request.idempotency_key), 2);
-    assert_outcome!(
-        connector.payout_status(&request.idempotency_key, None).await,
-        StatusOutcome::Found { external_id, .. } if *external_id == second
-    );
-}
-
 async fn a_payout_key_in_flight_is_ambiguous_on_409_and_transient_on_429(format: WireFormat) {
     for (status, seed) in [(409, 18), (429, 19)] {
-        let psp = SimulatedPsp::new(format, in_flight(status), seed);
-        let connector = connector(format, &psp);
+        let (psp, connector) = connected(format, seed, in_flight(status));
         let request = payout("ba_success");
 
         psp.hold(raw_payout(format, &request));
@@ -327,15 +253,7 @@ async fn a_payout_key_in_flight_is_ambiguous_on_409_and_transient_on_429(format:
 }
 
 async fn payout_lookups_lag_behind_creation(format: WireFormat) {
-    let psp = SimulatedPsp::new(
-        format,
-        Behaviour {
-            lookup_lag_ms: 500,
-            ..quiet()
-        },
-        20,
-    );
-    let connector = connector(format, &psp);
+    let (psp, connector) = connected(format, 20, |knobs| knobs.lookup_lag_ms = 500);
     let request = payout("ba_success");
     let external_id = payout_accepted(&*connector, &request).await;
 

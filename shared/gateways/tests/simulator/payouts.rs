@@ -3,7 +3,7 @@
 //! run both ways in `simulator.rs`).
 
 use super::*;
-use common::{payout, payout_accepted};
+use common::{by_key, payout, payout_accepted};
 
 for_both_formats!(
     each_destination_settles_as_the_wire_says,
@@ -54,9 +54,7 @@ async fn ba_reject_is_declined_at_once_and_pays_nothing_out(format: WireFormat) 
     );
     assert_eq!(psp.sim.charges(&request.idempotency_key), 0);
     assert_outcome!(
-        psp.connector
-            .payout_status(&request.idempotency_key, None)
-            .await,
+        by_key(&*psp.connector, Direction::Payout, &request).await,
         StatusOutcome::Found {
             state: PaymentState::Declined { code },
             ..
@@ -90,9 +88,7 @@ async fn a_payout_is_found_by_key_and_id_with_its_amount(format: WireFormat) {
         }),
     };
     assert_eq!(
-        psp.connector
-            .payout_status(&request.idempotency_key, None)
-            .await,
+        by_key(&*psp.connector, Direction::Payout, &request).await,
         expected
     );
     assert_eq!(

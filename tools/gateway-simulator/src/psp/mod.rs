@@ -42,6 +42,8 @@ mod dice;
 mod json;
 mod ledger;
 mod outbox;
+#[cfg(test)]
+mod seeded;
 mod soap;
 mod wire;
 
@@ -128,10 +130,9 @@ pub struct Psp {
     ledger: Ledger,
     tickets: BTreeMap<u64, Work>,
     next_ticket: u64,
-    /// Idempotency keys whose payment / refund / payout is being created right now.
-    paying: BTreeSet<String>,
-    refunding: BTreeSet<String>,
-    paying_out: BTreeSet<String>,
+    /// Idempotency keys whose payment, refund or payout is being created right now. One
+    /// set serves all three: a key in flight holds back every create under it.
+    creating: BTreeSet<String>,
     /// Settlements due, in (time, sequence) order.
     settlements: BTreeMap<(i64, u64), Settle>,
     next_settlement: u64,
@@ -151,9 +152,7 @@ impl Psp {
             ledger: Ledger::new(format),
             tickets: BTreeMap::new(),
             next_ticket: 0,
-            paying: BTreeSet::new(),
-            refunding: BTreeSet::new(),
-            paying_out: BTreeSet::new(),
+            creating: BTreeSet::new(),
             settlements: BTreeMap::new(),
             next_settlement: 0,
             outbox: Outbox::default(),
@@ -196,7 +195,7 @@ impl Psp {
 
     /// Whether a payment, refund or payout with this key is being created right now.
     pub fn key_in_flight(&self, key: &str) -> bool {
-        self.paying.contains(key) || self.refunding.contains(key) || self.paying_out.contains(key)
+        self.creating.contains(key)
     }
 
     /// How many times this idempotency key actually moved money (a payment, refund or
@@ -222,9 +221,7 @@ impl Psp {
     pub fn reset(&mut self) {
         self.ledger = Ledger::new(self.format);
         self.tickets.clear();
-        self.paying.clear();
-        self.refunding.clear();
-        self.paying_out.clear();
+        self.creating.clear();
         self.settlements.clear();
         self.outbox = Outbox::default();
     }
@@ -274,7 +271,8 @@ impl Psp {
             return Arrival::Answered(render(self.format, Answer::Unavailable));
         }
         let view = self.view(now_ms);
-        if let Some(key) = call.key()
+        let key = call.key().map(str::to_owned);
+        if let Some(key) = key.as_deref()
             && self.key_in_flight(key)
         {
             return match self.behaviour.in_flight_key_status {
@@ -284,37 +282,29 @@ impl Psp {
                 status => Arrival::Answered(render(self.format, Answer::KeyInFlight(status))),
             };
         }
+        let ledger = &self.ledger;
         let work = match call {
-            Call::CreatePayment(new) => {
-                match self.ledger.live_payment_key(&new.idempotency_key, view) {
-                    Some(index) => Work::ReplayPayment(index),
-                    None => {
-                        self.paying.insert(new.idempotency_key.clone());
-                        Work::CreatePayment(new)
-                    }
-                }
-            }
-            Call::Refund(new) => match self.ledger.live_refund_key(&new.idempotency_key, view) {
-                Some(at) => Work::ReplayRefund(at),
-                None => {
-                    self.refunding.insert(new.idempotency_key.clone());
-                    Work::Refund(new)
-                }
-            },
-            Call::CreatePayout(new) => {
-                match self.ledger.live_payout_key(&new.idempotency_key, view) {
-                    Some(index) => Work::ReplayPayout(index),
-                    None => {
-                        self.paying_out.insert(new.idempotency_key.clone());
-                        Work::CreatePayout(new)
-                    }
-                }
-            }
+            Call::CreatePayment(new) => ledger
+                .live_payment_key(&new.idempotency_key, view)
+                .map_or(Work::CreatePayment(new), Work::ReplayPayment),
+            Call::Refund(new) => ledger
+                .live_refund_key(&new.idempotency_key, view)
+                .map_or(Work::Refund(new), Work::ReplayRefund),
+            Call::CreatePayout(new) => ledger
+                .live_payout_key(&new.idempotency_key, view)
+                .map_or(Work::CreatePayout(new), Work::ReplayPayout),
             Call::PaymentStatus(lookup) => Work::PaymentStatus(lookup),
             Call::RefundStatus(lookup) => Work::RefundStatus(lookup),
             Call::PayoutStatus(lookup) => Work::PayoutStatus(lookup),
             Call::Health => Work::Health,
         };
+        let creates = matches!(
+            work,
+            Work::CreatePayment(_) | Work::Refund(_) | Work::CreatePayout(_)
+        );
+        if creates {
+            self.creating.extend(key);
+        }
         let ticket = self.next_ticket;
         self.next_ticket += 1;
         self.tickets.insert(ticket, work);
@@ -347,7 +337,7 @@ impl Psp {
         );
         let response = match work {
             Work::CreatePayment(new) => {
-                self.paying.remove(&new.idempotency_key);
+                self.creating.remove(&new.idempotency_key);
                 let captured = if chance(dice, self.behaviour.capture_mismatch_rate) {
                     (new.amount / 2).max(1)
                 } else {
@@ -363,7 +353,7 @@ impl Psp {
                 render(format, Answer::Created(self.ledger.payment(index)))
             }
             Work::Refund(new) => {
-                self.refunding.remove(&new.idempotency_key);
+                self.creating.remove(&new.idempotency_key);
                 match self.ledger.create_refund(new, now_ms, dice) {
                     Ok(at) => {
                         self.schedule(now_ms, Settle::Refund(at));
@@ -382,7 +372,7 @@ impl Psp {
                 None => render(format, Answer::RefundNotFound),
             },
             Work::CreatePayout(new) => {
-                self.paying_out.remove(&new.idempotency_key);
+                self.creating.remove(&new.idempotency_key);
                 let index = self.ledger.create_payout(new, now_ms, dice);
                 if self.ledger.payout(index).status == PayoutStatus::Pending {
                     self.schedule(now_ms, Settle::Payout(index));

@@ -25,6 +25,21 @@ fn event(id: &str) -> Notification {
     }
 }
 
+/// Fresh dice, an outbox holding one event `id` due at `at_ms`, and a sender that
+/// misbehaves as the event was queued to.
+fn queued(
+    seed: u64,
+    format: Format,
+    id: &str,
+    at_ms: i64,
+    behaviour: Behaviour,
+) -> (SplitMix64, Outbox, Sender<'static>) {
+    let mut dice = SplitMix64::new(seed);
+    let mut outbox = Outbox::default();
+    outbox.push(format, &event(id), at_ms, &behaviour, &mut dice);
+    (dice, outbox, sender(behaviour))
+}
+
 fn sender(behaviour: Behaviour) -> Sender<'static> {
     Sender {
         name: "acme",
@@ -68,18 +83,11 @@ fn soap_notification_has_the_wire_shape() {
 
 #[test]
 fn a_due_event_is_signed_and_retried_with_backoff_until_accepted() {
-    let mut dice = SplitMix64::new(1);
-    let mut outbox = Outbox::default();
-    let quiet = Behaviour::default();
-    outbox.push(Format::Json, &event("evt_a"), 1_000, &quiet, &mut dice);
+    let (mut dice, mut outbox, to) = queued(1, Format::Json, "evt_a", 1_000, Behaviour::default());
     let mut attempts = Vec::new();
     let mut record = |id: &str, ok: bool| attempts.push((id.to_owned(), ok));
-    assert!(
-        outbox
-            .due(999, &sender(quiet), &mut dice, &mut record)
-            .is_empty()
-    );
-    let first = outbox.due(1_000, &sender(quiet), &mut dice, &mut record);
+    assert!(outbox.due(999, &to, &mut dice, &mut record).is_empty());
+    let first = outbox.due(1_000, &to, &mut dice, &mut record);
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].url, "http://hooks.test/webhooks/acme");
     let request = first[0].to_request().unwrap();
@@ -89,22 +97,17 @@ fn a_due_event_is_signed_and_retried_with_backoff_until_accepted() {
     paygate_signature::verify(signature, &[b"whsec_test"], &first[0].body, 1, 300).unwrap();
     // In flight: not due again until reported.
     assert_eq!(outbox.next_due_ms(), None);
-    assert!(outbox.delivered("evt_a", false, 1_050, &WebhookRetry::default()));
-    assert_eq!(outbox.next_due_ms(), Some(1_250));
-    assert_eq!(
-        outbox
-            .due(1_250, &sender(quiet), &mut dice, &mut record)
-            .len(),
-        1
-    );
-    outbox.delivered("evt_a", false, 1_300, &WebhookRetry::default());
-    assert_eq!(outbox.next_due_ms(), Some(1_700), "0.2 s, then 0.4 s");
-    assert_eq!(
-        outbox
-            .due(1_700, &sender(quiet), &mut dice, &mut record)
-            .len(),
-        1
-    );
+    // Each refusal waits longer: 0.2 s, then 0.4 s.
+    for (refused_at, retry_at) in [(1_050, 1_250), (1_300, 1_700)] {
+        assert!(outbox.delivered("evt_a", false, refused_at, &WebhookRetry::default()));
+        assert_eq!(
+            outbox.next_due_ms(),
+            Some(retry_at),
+            "refused at {refused_at}"
+        );
+        let again = outbox.due(retry_at, &to, &mut dice, &mut record);
+        assert_eq!(again.len(), 1, "retried at {retry_at}");
+    }
     outbox.delivered("evt_a", true, 1_710, &WebhookRetry::default());
     assert_eq!(outbox.next_due_ms(), None);
     assert!(!outbox.delivered("evt_a", true, 1_720, &WebhookRetry::default()));
@@ -120,18 +123,16 @@ fn backoff_doubles_up_to_the_cap_and_gives_up() {
 
 #[test]
 fn dropped_attempts_count_and_the_schedule_runs_to_its_end() {
-    let mut dice = SplitMix64::new(2);
-    let mut outbox = Outbox::default();
     let lossy = Behaviour {
         webhook_drop_rate: 1.0,
         ..Behaviour::default()
     };
-    outbox.push(Format::Json, &event("evt_b"), 0, &lossy, &mut dice);
+    let (mut dice, mut outbox, to) = queued(2, Format::Json, "evt_b", 0, lossy);
     let mut failed = 0;
     let mut now = 0;
     while let Some(due) = outbox.next_due_ms() {
         now = due;
-        let sent = outbox.due(now, &sender(lossy), &mut dice, &mut |_, ok| {
+        let sent = outbox.due(now, &to, &mut dice, &mut |_, ok| {
             assert!(!ok);
             failed += 1;
         });
@@ -143,14 +144,12 @@ fn dropped_attempts_count_and_the_schedule_runs_to_its_end() {
 
 #[test]
 fn duplicated_attempts_go_out_twice_and_both_must_come_back() {
-    let mut dice = SplitMix64::new(3);
-    let mut outbox = Outbox::default();
     let doubled = Behaviour {
         webhook_duplicate_rate: 1.0,
         ..Behaviour::default()
     };
-    outbox.push(Format::Json, &event("evt_c"), 0, &doubled, &mut dice);
-    let sent = outbox.due(0, &sender(doubled), &mut dice, &mut |_, _| {});
+    let (mut dice, mut outbox, to) = queued(3, Format::Json, "evt_c", 0, doubled);
+    let sent = outbox.due(0, &to, &mut dice, &mut |_, _| {});
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[0], sent[1]);
     outbox.delivered("evt_c", true, 5, &WebhookRetry::default());
@@ -187,19 +186,8 @@ fn reordering_holds_back_and_shuffles() {
 
 #[test]
 fn without_a_url_due_events_are_given_up() {
-    let mut dice = SplitMix64::new(5);
-    let mut outbox = Outbox::default();
-    outbox.push(
-        Format::Soap,
-        &event("evt_d"),
-        0,
-        &Behaviour::default(),
-        &mut dice,
-    );
-    let nowhere = Sender {
-        url: None,
-        ..sender(Behaviour::default())
-    };
+    let (mut dice, mut outbox, to) = queued(5, Format::Soap, "evt_d", 0, Behaviour::default());
+    let nowhere = Sender { url: None, ..to };
     assert!(
         outbox
             .due(0, &nowhere, &mut dice, &mut |_, _| panic!())

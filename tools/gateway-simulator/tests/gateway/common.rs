@@ -452,6 +452,11 @@ impl Sim {
         self.status(reply)
     }
 
+    /// Creates a payout and returns its id; panics unless it is accepted.
+    pub async fn payout_accepted(&self, key: &str, destination: &str, amount: i64) -> String {
+        self.payout(key, destination, amount).await.id().to_owned()
+    }
+
     /// Creates a payout of `amount` EUR to `destination` (reference `payout_1`);
     /// `Declined` is a rejected destination.
     pub async fn payout(&self, key: &str, destination: &str, amount: i64) -> Created {

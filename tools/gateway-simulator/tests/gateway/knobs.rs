@@ -109,16 +109,30 @@ async fn lookups_lag_behind(format: Format) {
     assert_eq!(lookup(&sim, "dep_lag:1").await.0, 200);
 }
 
-async fn a_forgotten_key_creates_a_new_payment(format: Format) {
+/// A payment and a payout alike: a key past its horizon is forgotten, so using it again
+/// moves the money again.
+async fn a_forgotten_key_moves_money_a_second_time(format: Format) {
     let sim = start(format, None).await;
     sim.put_behaviour(json!({"key_horizon_ms": 200})).await;
-    let first = sim.create("dep_hz:1", "tok_success", 100).await;
-    assert_eq!(sim.create("dep_hz:1", "tok_success", 100).await, first);
+    let payment = sim.create("dep_hz:1", "tok_success", 100).await;
+    let payout = sim.payout("po_j:1", "ba_success", 100).await;
+    assert_eq!(sim.create("dep_hz:1", "tok_success", 100).await, payment);
+    assert_eq!(sim.payout("po_j:1", "ba_success", 100).await, payout);
     tokio::time::sleep(Duration::from_millis(250)).await;
-    let second = sim.create("dep_hz:1", "tok_success", 100).await;
-    assert_ne!(second.id(), first.id());
+    let second_payment = sim.create("dep_hz:1", "tok_success", 100).await;
+    assert_ne!(second_payment.id(), payment.id());
     assert_eq!(sim.gateway.charges("dep_hz:1"), 2);
-    assert_eq!(sim.admin_charges("dep_hz:1").await, 2);
+    let second_payout = sim.payout("po_j:1", "ba_success", 100).await;
+    assert_ne!(second_payout.id(), payout.id());
+    for key in ["dep_hz:1", "po_j:1"] {
+        assert_eq!(sim.admin_charges(key).await, 2, "{key}");
+    }
+    let by_key = sim.payout_status(By::Key("po_j:1")).await.unwrap().unwrap();
+    assert_eq!(
+        by_key.id,
+        second_payout.id(),
+        "the key now names the new payout"
+    );
 }
 
 async fn a_mismatched_capture_shows_in_status_webhook_and_admin(format: Format) {
@@ -245,7 +259,7 @@ for_each_format!(
     lost_reply_closes_the_connection_but_charges,
     a_key_in_flight_gets_the_configured_status,
     lookups_lag_behind,
-    a_forgotten_key_creates_a_new_payment,
+    a_forgotten_key_moves_money_a_second_time,
     a_mismatched_capture_shows_in_status_webhook_and_admin,
     duplicated_webhooks_arrive_twice,
     dropped_webhooks_never_arrive_and_the_schedule_runs_out,

@@ -15,11 +15,7 @@ fn unknown_payout_id() -> String {
 async fn ba_success_is_accepted_pending_then_paid_by_a_signed_webhook(format: Format) {
     let (receiver, sim) = start_with_receiver(format, vec![]).await;
     sim.put_behaviour(json!({"webhook_delay_ms": 300})).await;
-    let id = sim
-        .payout("po_a:1", "ba_success", 5_000)
-        .await
-        .id()
-        .to_owned();
+    let id = sim.payout_accepted("po_a:1", "ba_success", 5_000).await;
     assert!(id.starts_with("po_"), "{id}");
     assert_eq!(id.len(), "po_".len() + 32);
     assert!(id[3..].bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
@@ -89,11 +85,7 @@ async fn ba_reject_is_rejected_at_once_and_sends_no_webhook(format: Format) {
 
 async fn ba_fail_webhook_is_accepted_then_reported_failed(format: Format) {
     let (receiver, sim) = start_with_receiver(format, vec![]).await;
-    let id = sim
-        .payout("po_c:1", "ba_fail_webhook", 700)
-        .await
-        .id()
-        .to_owned();
+    let id = sim.payout_accepted("po_c:1", "ba_fail_webhook", 700).await;
     assert_eq!(sim.gateway.charges("po_c:1"), 1);
     let deliveries = receiver.wait_for(1, WAIT).await;
     assert_signed(&deliveries[0]);
@@ -123,11 +115,7 @@ async fn the_same_key_is_one_payout_even_concurrently(format: Format) {
 async fn lookups_find_a_payout_by_id_and_key_or_nothing(format: Format) {
     let sim = start(format, None).await;
     sim.put_behaviour(json!({"webhook_delay_ms": 60_000})).await;
-    let id = sim
-        .payout("po_e:1", "ba_success", 100)
-        .await
-        .id()
-        .to_owned();
+    let id = sim.payout_accepted("po_e:1", "ba_success", 100).await;
     let by_id = sim.payout_status(By::Id(&id)).await.unwrap().unwrap();
     assert_eq!(
         by_id,
@@ -150,11 +138,7 @@ async fn lookups_find_a_payout_by_id_and_key_or_nothing(format: Format) {
 
 async fn a_payout_is_never_refundable(format: Format) {
     let sim = start(format, None).await;
-    let id = sim
-        .payout("po_f:1", "ba_success", 1_000)
-        .await
-        .id()
-        .to_owned();
+    let id = sim.payout_accepted("po_f:1", "ba_success", 1_000).await;
     assert_eq!(
         sim.refund("po_f:refund:1", &id, 100).await,
         Refunded::NotFound
@@ -165,11 +149,7 @@ async fn a_payout_is_never_refundable(format: Format) {
 async fn admin_lists_payouts_counts_their_charges_and_reset_forgets_them(format: Format) {
     let sim = start(format, None).await;
     sim.put_behaviour(json!({"webhook_delay_ms": 60_000})).await;
-    let id = sim
-        .payout("po_g:1", "ba_success", 2_500)
-        .await
-        .id()
-        .to_owned();
+    let id = sim.payout_accepted("po_g:1", "ba_success", 2_500).await;
     sim.payout("po_g:2", "ba_reject", 10).await;
     let payouts = sim.admin_payouts().await;
     assert_eq!(payouts.as_array().unwrap().len(), 2);
@@ -257,19 +237,6 @@ async fn a_lost_reply_still_pays_out_and_the_payout_is_found(format: Format) {
     assert_eq!(found.status, "pending", "no destination means ba_success");
 }
 
-async fn a_forgotten_key_pays_out_a_second_time(format: Format) {
-    let sim = start(format, None).await;
-    sim.put_behaviour(json!({"key_horizon_ms": 200})).await;
-    let first = sim.payout("po_j:1", "ba_success", 100).await;
-    assert_eq!(sim.payout("po_j:1", "ba_success", 100).await, first);
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    let second = sim.payout("po_j:1", "ba_success", 100).await;
-    assert_ne!(second.id(), first.id());
-    assert_eq!(sim.admin_charges("po_j:1").await, 2);
-    let by_key = sim.payout_status(By::Key("po_j:1")).await.unwrap().unwrap();
-    assert_eq!(by_key.id, second.id(), "the key now names the new payout");
-}
-
 async fn payment_only_knobs_leave_payouts_alone(format: Format) {
     let (receiver, sim) = start_with_receiver(format, vec![]).await;
     sim.put_behaviour(json!({"capture_mismatch_rate": 1.0, "refund_failure_rate": 1.0}))
@@ -317,7 +284,6 @@ for_each_format!(
     admin_lists_payouts_counts_their_charges_and_reset_forgets_them,
     outage_and_errors_answer_503_and_pay_nothing_out,
     a_lost_reply_still_pays_out_and_the_payout_is_found,
-    a_forgotten_key_pays_out_a_second_time,
     payment_only_knobs_leave_payouts_alone,
     payout_webhooks_are_retried_duplicated_and_dropped_like_payments,
 );

@@ -1,7 +1,7 @@
 //! The JSON transformers, one wire answer at a time.
 
 use super::*;
-use crate::test_support::{DEPOSIT, assert_outcome, raw, reply_readers, request};
+use crate::test_support::{DEPOSIT, assert_outcome, raw, refund_request, reply_readers, request};
 use paygate_domain::Amount;
 use serde_json::json;
 
@@ -50,11 +50,7 @@ fn token_with_quotes_is_escaped_by_the_serialiser() {
 
 #[test]
 fn refund_request_is_the_wire_body() {
-    let req = RefundRequest {
-        idempotency_key: "dep:refund:r1".into(),
-        external_id: "pay_abc".into(),
-        amount: Amount::new(500).unwrap(),
-    };
+    let req = refund_request("pay_abc");
     let body = serde_json::to_value(JsonRefundRequest::from(&req)).unwrap();
     assert_eq!(body, json!({"payment_id": "pay_abc", "amount": 500}));
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::classify::REJECTED_REQUEST;
-use crate::test_support::{DEPOSIT, assert_outcome, raw, reply_readers, request};
+use crate::test_support::{DEPOSIT, assert_outcome, raw, refund_request, reply_readers, request};
 use crate::transport::Reply;
 use paygate_domain::ports::gateway::{
     PaymentOutcome, PaymentState, RefundOutcome, RefundSettlement, RefundStatusOutcome,
@@ -155,11 +155,7 @@ fn status_calls_are_by_key_or_by_id() {
 
 #[test]
 fn refund_is_the_wire_envelope() {
-    let req = RefundRequest {
-        idempotency_key: "dep:refund:r1".into(),
-        external_id: "txn_1".into(),
-        amount: Amount::new(500).unwrap(),
-    };
+    let req = refund_request("txn_1");
     let op = Operation::Refund(Refund::try_from(&req).unwrap());
     let soap_refund = soap(&op);
     assert_eq!(soap_refund.action, "\"Refund\"");
@@ -413,14 +409,19 @@ fn client_faults_on_in_flight_or_throttled_are_never_final() {
 
 #[test]
 fn server_fault_on_a_final_4xx_is_ambiguous() {
-    assert_outcome!(
-        create(fault(400, "soap:Server", "Oops")),
-        PaymentOutcome::Ambiguous { .. }
-    );
-    assert_outcome!(
-        refund(fault(422, "soap:Server", "Oops")),
-        RefundOutcome::Ambiguous { .. }
-    );
+    for status in [400, 422] {
+        let server_fault = fault(status, "soap:Server", "Oops");
+        assert_outcome!(
+            create(server_fault.clone()),
+            PaymentOutcome::Ambiguous { .. },
+            "{status}"
+        );
+        assert_outcome!(
+            refund(server_fault),
+            RefundOutcome::Ambiguous { .. },
+            "{status}"
+        );
+    }
 }
 
 #[test]

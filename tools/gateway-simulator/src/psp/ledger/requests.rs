@@ -13,19 +13,6 @@ pub(crate) struct NewPayment {
     pub token: Option<String>,
 }
 
-impl NewPayment {
-    /// Why the request is wrong, if it is (a 400 / `soap:Client`).
-    pub fn problem(&self) -> Option<String> {
-        order_problem(
-            &self.idempotency_key,
-            &self.reference,
-            self.amount,
-            &self.currency,
-            &self.country,
-        )
-    }
-}
-
 /// A create-payout request, already taken off the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NewPayout {
@@ -37,35 +24,30 @@ pub(crate) struct NewPayout {
     pub destination: Option<String>,
 }
 
-impl NewPayout {
-    /// Why the request is wrong, if it is (a 400 / `soap:Client`): as for a payment.
-    pub fn problem(&self) -> Option<String> {
-        order_problem(
-            &self.idempotency_key,
-            &self.reference,
-            self.amount,
-            &self.currency,
-            &self.country,
-        )
-    }
+/// A payment and a payout request carry the same order fields and are checked alike.
+macro_rules! order_problem {
+    ($request:ty) => {
+        impl $request {
+            /// Why the request is wrong, if it is (a 400 / `soap:Client`).
+            pub fn problem(&self) -> Option<String> {
+                text_problem("idempotency key", &self.idempotency_key)
+                    .or_else(|| text_problem("reference", &self.reference))
+                    .or_else(|| amount_problem(self.amount))
+                    .or_else(|| {
+                        code_problem(&self.currency, 3)
+                            .then(|| "currency must be an ISO 4217 code".into())
+                    })
+                    .or_else(|| {
+                        code_problem(&self.country, 2)
+                            .then(|| "country must be an ISO 3166 alpha-2 code".into())
+                    })
+            }
+        }
+    };
 }
 
-/// What is wrong with a payment's or payout's fields, if anything.
-fn order_problem(
-    idempotency_key: &str,
-    reference: &str,
-    amount: i64,
-    currency: &str,
-    country: &str,
-) -> Option<String> {
-    text_problem("idempotency key", idempotency_key)
-        .or_else(|| text_problem("reference", reference))
-        .or_else(|| amount_problem(amount))
-        .or_else(|| code_problem(currency, 3).then(|| "currency must be an ISO 4217 code".into()))
-        .or_else(|| {
-            code_problem(country, 2).then(|| "country must be an ISO 3166 alpha-2 code".into())
-        })
-}
+order_problem!(NewPayment);
+order_problem!(NewPayout);
 
 /// A refund request, already taken off the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,23 +1,18 @@
-//! Payments and refunds: latency, keys in flight, lost replies, lag, forgotten keys,
-//! captures, webhooks, admin, reset and replay.
+//! Payments and refunds: latency, keys in flight, captures, webhooks, admin, reset and
+//! replay (lost replies, lag and forgotten keys are in `orders`).
 
 use super::*;
 
 #[test]
 fn create_status_refund_and_refund_status_with_latency() {
-    let mut dice = SplitMix64::new(1);
-    let mut psp = psp(
-        Format::Json,
-        Behaviour {
-            latency_ms: 250,
-            webhook_delay_ms: 1_000,
-            ..Behaviour::default()
-        },
-    );
-    let (ticket, ready) = working(psp.arrive(&create("d:1", "tok_success", 10_099), T0, &mut dice));
+    let mut psp = TestPsp::new(1, Format::Json, |knobs| {
+        knobs.latency_ms = 250;
+        knobs.webhook_delay_ms = 1_000;
+    });
+    let (ticket, ready) = working(psp.arrive(&create("d:1", "tok_success", 10_099), T0));
     assert_eq!(ready, T0 + 250);
     assert!(psp.key_in_flight("d:1"));
-    let created = psp.finish(ticket, ready, &mut dice);
+    let created = psp.finish(ticket, ready);
     assert_eq!(created.response.status(), 201);
     let id = json_of(std::str::from_utf8(created.response.body()).unwrap())["id"]
         .as_str()
@@ -25,42 +20,22 @@ fn create_status_refund_and_refund_status_with_latency() {
         .to_owned();
     assert!(!psp.key_in_flight("d:1"));
 
-    let (status, body) = call(
-        &mut psp,
-        &get(&format!("/v1/payments/{id}")),
-        T0 + 300,
-        &mut dice,
-    );
+    let (status, body) = psp.call(&get(&format!("/v1/payments/{id}")), T0 + 300);
     assert_eq!(
         (status, json_of(&body)["status"].as_str()),
         (200, Some("pending"))
     );
 
-    let (status, body) = call(
-        &mut psp,
-        &refund("d:refund:1", &id, 500),
-        T0 + 600,
-        &mut dice,
-    );
+    let (status, body) = psp.call(&refund("d:refund:1", &id, 500), T0 + 600);
     assert_eq!(status, 201);
     let refund_id = json_of(&body)["id"].as_str().unwrap().to_owned();
-    let (status, body) = call(
-        &mut psp,
-        &get("/v1/refunds?idempotency_key=d%3Arefund%3A1"),
-        T0 + 900,
-        &mut dice,
-    );
+    let (status, body) = psp.call(&get("/v1/refunds?idempotency_key=d%3Arefund%3A1"), T0 + 900);
     assert_eq!(status, 200);
     assert_eq!(json_of(&body)["id"], refund_id.as_str());
     assert_eq!(json_of(&body)["status"], "pending");
 
     // Both settle a webhook delay after their creation (the refund was created at +850).
-    let (_, body) = call(
-        &mut psp,
-        &get(&format!("/v1/refunds/{refund_id}")),
-        T0 + 1_900,
-        &mut dice,
-    );
+    let (_, body) = psp.call(&get(&format!("/v1/refunds/{refund_id}")), T0 + 1_900);
     assert_eq!(json_of(&body)["status"], "succeeded");
     let truth = psp.payments();
     assert_eq!(truth[0].status, PaymentStatus::Succeeded);
@@ -70,19 +45,16 @@ fn create_status_refund_and_refund_status_with_latency() {
 
 #[test]
 fn an_unknown_refund_is_not_found_in_both_formats() {
-    let mut dice = SplitMix64::new(2);
-    let mut json = psp(Format::Json, Behaviour::default());
-    let (status, body) = call(&mut json, &get("/v1/refunds/ref_x"), T0, &mut dice);
+    let mut json = TestPsp::new(2, Format::Json, |_| {});
+    let (status, body) = json.call(&get("/v1/refunds/ref_x"), T0);
     assert_eq!(
         (status, json_of(&body)["error"]["code"].as_str()),
         (404, Some("not_found"))
     );
-    let mut soap_psp = psp(Format::Soap, Behaviour::default());
-    let (status, body) = call(
-        &mut soap_psp,
+    let mut soap_psp = TestPsp::new(2, Format::Soap, |_| {});
+    let (status, body) = soap_psp.call(
         &soap("GetRefundStatus", "<p:RefundId>rf_x</p:RefundId>"),
         T0,
-        &mut dice,
     );
     assert_eq!(status, 500);
     assert!(body.contains("<faultcode>soap:Client</faultcode><faultstring>NotFound</faultstring>"));
@@ -90,16 +62,9 @@ fn an_unknown_refund_is_not_found_in_both_formats() {
 
 #[test]
 fn a_refund_of_a_payment_that_fails_reports_failed() {
-    let mut dice = SplitMix64::new(3);
-    let mut psp = psp(
-        Format::Soap,
-        Behaviour {
-            webhook_delay_ms: 100,
-            ..Behaviour::default()
-        },
-    );
+    let mut psp = TestPsp::new(3, Format::Soap, |knobs| knobs.webhook_delay_ms = 100);
     let fields = "<p:IdempotencyKey>d:1</p:IdempotencyKey><p:Amount>900</p:Amount><p:Currency>AED</p:Currency><p:Country>AE</p:Country><p:Reference>d</p:Reference><p:Token>tok_fail_webhook</p:Token>";
-    let (_, body) = call(&mut psp, &soap("CreatePayment", fields), T0, &mut dice);
+    let (_, body) = psp.call(&soap("CreatePayment", fields), T0);
     let id = body
         .split("<p:TransactionId>")
         .nth(1)
@@ -111,22 +76,9 @@ fn a_refund_of_a_payment_that_fails_reports_failed() {
     let refund_fields = format!(
         "<p:IdempotencyKey>d:refund:1</p:IdempotencyKey><p:TransactionId>{id}</p:TransactionId><p:Amount>100</p:Amount>"
     );
-    let (status, _) = call(
-        &mut psp,
-        &soap("Refund", &refund_fields),
-        T0 + 10,
-        &mut dice,
-    );
+    let (status, _) = psp.call(&soap("Refund", &refund_fields), T0 + 10);
     assert_eq!(status, 200);
-    let (_, body) = call(
-        &mut psp,
-        &soap(
-            "GetRefundStatus",
-            "<p:IdempotencyKey>d:refund:1</p:IdempotencyKey>",
-        ),
-        T0 + 200,
-        &mut dice,
-    );
+    let (_, body) = psp.call(&soap_by_key("GetRefundStatus", "d:refund:1"), T0 + 200);
     assert!(
         body.contains("<p:Status>FAILED</p:Status><p:ReasonCode>payment_failed</p:ReasonCode>"),
         "{body}"
@@ -140,15 +92,10 @@ fn a_key_in_flight_is_answered_with_the_configured_status_or_waits() {
         (Format::Json, 429),
         (Format::Soap, 409),
     ] {
-        let mut dice = SplitMix64::new(4);
-        let mut psp = psp(
-            format,
-            Behaviour {
-                latency_ms: 100,
-                in_flight_key_status: status,
-                ..Behaviour::default()
-            },
-        );
+        let mut psp = TestPsp::new(4, format, |knobs| {
+            knobs.latency_ms = 100;
+            knobs.in_flight_key_status = status;
+        });
         let request = match format {
             Format::Json => create("d:1", "tok_success", 100),
             Format::Soap => soap(
@@ -156,8 +103,8 @@ fn a_key_in_flight_is_answered_with_the_configured_status_or_waits() {
                 "<p:IdempotencyKey>d:1</p:IdempotencyKey><p:Amount>100</p:Amount><p:Currency>AED</p:Currency><p:Country>AE</p:Country><p:Reference>d</p:Reference>",
             ),
         };
-        let (first, ready) = working(psp.arrive(&request, T0, &mut dice));
-        let Arrival::Answered(second) = psp.arrive(&request, T0 + 10, &mut dice) else {
+        let (first, ready) = working(psp.arrive(&request, T0));
+        let Arrival::Answered(second) = psp.arrive(&request, T0 + 10) else {
             panic!("not answered at once");
         };
         assert_eq!(second.status(), status);
@@ -166,132 +113,36 @@ fn a_key_in_flight_is_answered_with_the_configured_status_or_waits() {
             body.contains("idempotency_key_in_use") || body.contains("IdempotencyKeyInUse"),
             "{body}"
         );
-        psp.finish(first, ready, &mut dice);
+        psp.finish(first, ready);
         assert_eq!(psp.payments().len(), 1);
     }
 
-    let mut dice = SplitMix64::new(5);
-    let mut psp = psp(
-        Format::Json,
-        Behaviour {
-            latency_ms: 100,
-            ..Behaviour::default()
-        },
-    );
+    let mut psp = TestPsp::new(5, Format::Json, |knobs| knobs.latency_ms = 100);
     let request = create("d:1", "tok_success", 100);
-    let (first, ready) = working(psp.arrive(&request, T0, &mut dice));
-    assert!(
-        matches!(psp.arrive(&request, T0 + 10, &mut dice), Arrival::WaitForKey { key } if key == "d:1")
-    );
-    let first = psp.finish(first, ready, &mut dice).response;
+    let (first, ready) = working(psp.arrive(&request, T0));
+    assert!(matches!(psp.arrive(&request, T0 + 10), Arrival::WaitForKey { key } if key == "d:1"));
+    let first = psp.finish(first, ready).response;
     // Arriving again once the key is free replays the first answer.
-    let (status, body) = call(&mut psp, &request, ready, &mut dice);
+    let (status, body) = psp.call(&request, ready);
     assert_eq!(status, 201);
     assert_eq!(body.as_bytes(), first.body().as_slice());
     assert_eq!(psp.charges("d:1"), 1);
 }
 
 #[test]
-fn a_lost_reply_still_charges() {
-    let mut dice = SplitMix64::new(6);
-    let mut psp = psp(
-        Format::Json,
-        Behaviour {
-            lost_reply_rate: 1.0,
-            ..Behaviour::default()
-        },
-    );
-    let (ticket, ready) = working(psp.arrive(&create("d:1", "tok_success", 100), T0, &mut dice));
-    assert!(psp.finish(ticket, ready, &mut dice).lost);
-    assert_eq!(psp.charges("d:1"), 1);
-    // Lookups are never lost.
-    let (status, _) = call(
-        &mut psp,
-        &get("/v1/payments?idempotency_key=d:1"),
-        T0 + 1,
-        &mut dice,
-    );
-    assert_eq!(status, 200);
-}
-
-#[test]
-fn lookups_lag_behind_creation() {
-    let mut dice = SplitMix64::new(7);
-    let mut psp = psp(
-        Format::Json,
-        Behaviour {
-            lookup_lag_ms: 500,
-            ..Behaviour::default()
-        },
-    );
-    let (_, body) = call(&mut psp, &create("d:1", "tok_success", 100), T0, &mut dice);
-    let id = json_of(&body)["id"].as_str().unwrap().to_owned();
-    for uri in [
-        format!("/v1/payments/{id}"),
-        "/v1/payments?idempotency_key=d:1".to_owned(),
-    ] {
-        assert_eq!(call(&mut psp, &get(&uri), T0 + 499, &mut dice).0, 404);
-        assert_eq!(call(&mut psp, &get(&uri), T0 + 500, &mut dice).0, 200);
-    }
-}
-
-#[test]
-fn a_forgotten_key_charges_again() {
-    let mut dice = SplitMix64::new(8);
-    let mut psp = psp(
-        Format::Json,
-        Behaviour {
-            key_horizon_ms: 1_000,
-            ..Behaviour::default()
-        },
-    );
-    let (_, first) = call(&mut psp, &create("d:1", "tok_success", 100), T0, &mut dice);
-    let (_, replay) = call(
-        &mut psp,
-        &create("d:1", "tok_success", 100),
-        T0 + 999,
-        &mut dice,
-    );
-    assert_eq!(first, replay);
-    let (_, second) = call(
-        &mut psp,
-        &create("d:1", "tok_success", 100),
-        T0 + 1_000,
-        &mut dice,
-    );
-    assert_ne!(json_of(&first)["id"], json_of(&second)["id"]);
-    assert_eq!(psp.charges("d:1"), 2);
-    assert_eq!(psp.payments().len(), 2);
-}
-
-#[test]
 fn a_mismatched_capture_shows_everywhere() {
-    let mut dice = SplitMix64::new(9);
-    let mut psp = psp(
-        Format::Soap,
-        Behaviour {
-            capture_mismatch_rate: 1.0,
-            webhook_delay_ms: 10,
-            ..Behaviour::default()
-        },
-    );
-    psp.set_webhook_base_url(Some("http://paygate.test".into()));
+    let mut psp = TestPsp::hooked(9, Format::Soap, |knobs| {
+        knobs.capture_mismatch_rate = 1.0;
+        knobs.webhook_delay_ms = 10;
+    });
     let fields = "<p:IdempotencyKey>d:1</p:IdempotencyKey><p:Amount>1001</p:Amount><p:Currency>AED</p:Currency><p:Country>AE</p:Country><p:Reference>d</p:Reference>";
-    call(&mut psp, &soap("CreatePayment", fields), T0, &mut dice);
-    let (_, body) = call(
-        &mut psp,
-        &soap(
-            "GetPaymentStatus",
-            "<p:IdempotencyKey>d:1</p:IdempotencyKey>",
-        ),
-        T0 + 1,
-        &mut dice,
-    );
+    psp.call(&soap("CreatePayment", fields), T0);
+    let (_, body) = psp.call(&soap_by_key("GetPaymentStatus", "d:1"), T0 + 1);
     assert!(
         body.contains("<p:Amount>500</p:Amount><p:Currency>AED</p:Currency>"),
         "{body}"
     );
-    let hooks = psp.due_webhooks(T0 + 10, &mut dice);
+    let hooks = psp.due_webhooks(T0 + 10);
     assert!(String::from_utf8_lossy(&hooks[0].body).contains("<p:Amount>500</p:Amount>"));
     let truth = &psp.payments()[0];
     assert_eq!((truth.amount, truth.requested_amount), (500, 1001));
@@ -299,19 +150,12 @@ fn a_mismatched_capture_shows_everywhere() {
 
 #[test]
 fn webhooks_fall_due_after_settlement_and_retry() {
-    let mut dice = SplitMix64::new(10);
-    let mut psp = psp(
-        Format::Json,
-        Behaviour {
-            webhook_delay_ms: 200,
-            ..Behaviour::default()
-        },
-    );
+    let mut psp = TestPsp::new(10, Format::Json, |knobs| knobs.webhook_delay_ms = 200);
     psp.set_webhook_base_url(Some("http://paygate.test/".into()));
-    call(&mut psp, &create("d:1", "tok_success", 100), T0, &mut dice);
+    psp.call(&create("d:1", "tok_success", 100), T0);
     assert_eq!(psp.next_due_ms(), Some(T0 + 200));
-    assert!(psp.due_webhooks(T0 + 199, &mut dice).is_empty());
-    let hooks = psp.due_webhooks(T0 + 200, &mut dice);
+    assert!(psp.due_webhooks(T0 + 199).is_empty());
+    let hooks = psp.due_webhooks(T0 + 200);
     assert_eq!(hooks.len(), 1);
     assert_eq!(hooks[0].url, "http://paygate.test/webhooks/acme");
     assert_eq!(
@@ -320,7 +164,7 @@ fn webhooks_fall_due_after_settlement_and_retry() {
     );
     psp.webhook_delivered(&hooks[0].event_id, false, T0 + 210);
     assert_eq!(psp.next_due_ms(), Some(T0 + 410));
-    let again = psp.due_webhooks(T0 + 410, &mut dice);
+    let again = psp.due_webhooks(T0 + 410);
     assert_eq!(again[0].body, hooks[0].body, "the same event");
     psp.webhook_delivered(&again[0].event_id, true, T0 + 420);
     assert_eq!(psp.next_due_ms(), None);
@@ -330,19 +174,13 @@ fn webhooks_fall_due_after_settlement_and_retry() {
 
 #[test]
 fn dropped_webhooks_never_arrive_but_the_payment_settles() {
-    let mut dice = SplitMix64::new(11);
-    let mut psp = psp(
-        Format::Json,
-        Behaviour {
-            webhook_drop_rate: 1.0,
-            webhook_delay_ms: 0,
-            ..Behaviour::default()
-        },
-    );
-    psp.set_webhook_base_url(Some("http://paygate.test".into()));
-    call(&mut psp, &create("d:1", "tok_success", 100), T0, &mut dice);
+    let mut psp = TestPsp::hooked(11, Format::Json, |knobs| {
+        knobs.webhook_drop_rate = 1.0;
+        knobs.webhook_delay_ms = 0;
+    });
+    psp.call(&create("d:1", "tok_success", 100), T0);
     while let Some(at) = psp.next_due_ms() {
-        assert!(psp.due_webhooks(at, &mut dice).is_empty());
+        assert!(psp.due_webhooks(at).is_empty());
     }
     let truth = &psp.payments()[0];
     assert_eq!(truth.status, PaymentStatus::Succeeded);
@@ -354,42 +192,34 @@ fn dropped_webhooks_never_arrive_but_the_payment_settles() {
 
 #[test]
 fn immediate_answers_outage_errors_health_and_admin() {
-    let mut dice = SplitMix64::new(12);
-    let mut psp = psp(
-        Format::Json,
-        Behaviour {
-            outage: true,
-            latency_ms: 1_000,
-            ..Behaviour::default()
-        },
-    );
-    assert!(
-        matches!(psp.arrive(&get("/health"), T0, &mut dice), Arrival::Answered(r) if r.status() == 503)
-    );
+    let mut psp = TestPsp::new(12, Format::Json, |knobs| {
+        knobs.outage = true;
+        knobs.latency_ms = 1_000;
+    });
+    assert!(matches!(psp.arrive(&get("/health"), T0), Arrival::Answered(r) if r.status() == 503));
     let admin = http::Request::put("/admin/behaviour")
         .body(br#"{"outage":false,"error_rate":1.0}"#.to_vec())
         .unwrap();
-    assert!(matches!(psp.arrive(&admin, T0, &mut dice), Arrival::Answered(r) if r.status() == 200));
+    assert!(matches!(psp.arrive(&admin, T0), Arrival::Answered(r) if r.status() == 200));
     assert!(
-        matches!(psp.arrive(&create("d:1", "t", 1), T0, &mut dice), Arrival::Answered(r) if r.status() == 503)
+        matches!(psp.arrive(&create("d:1", "t", 1), T0), Arrival::Answered(r) if r.status() == 503)
     );
     // Health is spared by the error rate but pays the latency.
-    let (_, ready) = working(psp.arrive(&get("/health"), T0, &mut dice));
+    let (_, ready) = working(psp.arrive(&get("/health"), T0));
     assert_eq!(ready, T0 + 1_000);
     let bad = http::Request::put("/admin/behaviour")
         .body(br#"{"lost_reply_rate":2}"#.to_vec())
         .unwrap();
-    assert!(matches!(psp.arrive(&bad, T0, &mut dice), Arrival::Answered(r) if r.status() == 400));
+    assert!(matches!(psp.arrive(&bad, T0), Arrival::Answered(r) if r.status() == 400));
 }
 
 #[test]
 fn admin_payments_show_captured_and_requested_amounts_and_refunds() {
-    let mut dice = SplitMix64::new(13);
-    let mut psp = psp(Format::Json, Behaviour::default());
-    let (_, body) = call(&mut psp, &create("d:1", "tok_success", 300), T0, &mut dice);
+    let mut psp = TestPsp::new(13, Format::Json, |_| {});
+    let (_, body) = psp.call(&create("d:1", "tok_success", 300), T0);
     let id = json_of(&body)["id"].as_str().unwrap().to_owned();
-    call(&mut psp, &refund("d:refund:1", &id, 100), T0 + 1, &mut dice);
-    let (status, body) = call(&mut psp, &get("/admin/payments"), T0 + 2, &mut dice);
+    psp.call(&refund("d:refund:1", &id, 100), T0 + 1);
+    let (status, body) = psp.call(&get("/admin/payments"), T0 + 2);
     assert_eq!(status, 200);
     let payment = &json_of(&body)[0];
     assert_eq!(payment["id"], id.as_str());
@@ -410,48 +240,30 @@ fn admin_payments_show_captured_and_requested_amounts_and_refunds() {
 
 #[test]
 fn reset_forgets_work_in_flight() {
-    let mut dice = SplitMix64::new(14);
-    let mut psp = psp(
-        Format::Json,
-        Behaviour {
-            latency_ms: 10,
-            ..Behaviour::default()
-        },
-    );
-    let (ticket, ready) = working(psp.arrive(&create("d:1", "tok_success", 1), T0, &mut dice));
+    let mut psp = TestPsp::new(14, Format::Json, |knobs| knobs.latency_ms = 10);
+    let (ticket, ready) = working(psp.arrive(&create("d:1", "tok_success", 1), T0));
     psp.reset();
     assert!(!psp.key_in_flight("d:1"));
-    assert_eq!(psp.finish(ticket, ready, &mut dice).response.status(), 500);
+    assert_eq!(psp.finish(ticket, ready).response.status(), 500);
     assert!(psp.payments().is_empty());
 }
 
 /// A whole run: the same seed gives the same transcript, byte for byte.
 fn transcript(seed: u64) -> Vec<String> {
-    let mut dice = SplitMix64::new(seed);
-    let mut psp = psp(
-        Format::Json,
-        Behaviour {
-            capture_mismatch_rate: 0.5,
-            webhook_duplicate_rate: 0.5,
-            webhook_drop_rate: 0.3,
-            webhook_reorder: true,
-            webhook_delay_ms: 50,
-            ..Behaviour::default()
-        },
-    );
-    psp.set_webhook_base_url(Some("http://paygate.test".into()));
+    let mut psp = TestPsp::hooked(seed, Format::Json, |knobs| {
+        knobs.capture_mismatch_rate = 0.5;
+        knobs.webhook_duplicate_rate = 0.5;
+        knobs.webhook_drop_rate = 0.3;
+        knobs.webhook_reorder = true;
+        knobs.webhook_delay_ms = 50;
+    });
     let mut log = Vec::new();
     for i in 0..5 {
-        let (status, body) = call(
-            &mut psp,
-            &create(&format!("d{i}:1"), "tok_success", 1_000),
-            T0 + i,
-            &mut dice,
-        );
+        let (status, body) = psp.call(&create(&format!("d{i}:1"), "tok_success", 1_000), T0 + i);
         log.push(format!("{status} {body}"));
     }
     while let Some(at) = psp.next_due_ms() {
-        for hook in psp.due_webhooks(at, &mut dice) {
+        for hook in psp.due_webhooks(at) {
             log.push(format!(
                 "{at} {} {}",
                 hook.signature,
