@@ -286,13 +286,8 @@ impl EventStore for PublishingEventStore {
 
     async fn transition_idempotency(
         &self,
-        merchant: &crate::MerchantId,
-        key: &crate::idempotency::IdempotencyKey,
-        expected: &crate::idempotency::IdempotencyState,
-        next: &crate::idempotency::IdempotencyState,
+        transition: crate::idempotency::IdempotencyTransition<'_>,
     ) -> Result<bool, StoreError> {
-        self.inner
-            .transition_idempotency(merchant, key, expected, next)
-            .await
+        self.inner.transition_idempotency(transition).await
     }
 }
