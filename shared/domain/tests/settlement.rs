@@ -22,6 +22,15 @@ fn owned_attempt(attempt: u32, owner: AttemptOwner) -> DepositEvent {
     }
 }
 
+/// A deposit of 100.99 AED whose attempt 1, by `owner`, was submitted as `ext_1` and
+/// then recorded failed.
+fn failed_as_ext_1(owner: AttemptOwner) -> Stream {
+    Stream::requested(10_099)
+        .then(owned_attempt(1, owner))
+        .then(submitted(1, "ext_1"))
+        .then(deposit_failed("insufficient_funds"))
+}
+
 fn aed(minor: u64) -> Money {
     Money {
         amount: Amount::new(minor).unwrap(),
@@ -311,10 +320,7 @@ fn a_charge_the_deposit_does_not_hold_is_an_anomaly_refunded_once() {
 #[test]
 fn a_late_taken_answer_for_a_payment_recorded_failed_is_no_success() {
     // GIVEN the webhook that overtook the owner's answer recorded the payment failed
-    let failed = Stream::requested(10_099)
-        .then(owned_attempt(1, ME))
-        .then(submitted(1, "ext_1"))
-        .then(deposit_failed("insufficient_funds"));
+    let failed = failed_as_ext_1(ME);
     // WHEN the owner's call answers "taken" for that same payment
     let events = failed
         .deposit
@@ -364,10 +370,7 @@ fn a_declined_refund_of_a_stray_charge_is_left_to_a_person() {
 
 #[test]
 fn a_success_after_the_deposit_failed_is_refunded() {
-    let failed = Stream::requested(10_099)
-        .then(owned_attempt(1, OTHER))
-        .then(submitted(1, "ext_1"))
-        .then(deposit_failed("insufficient_funds"));
+    let failed = failed_as_ext_1(OTHER);
     let after = refunded_stray(failed, &charge_as_ext_1(None, "evt_9"));
     assert_eq!(
         after.deposit.anomalies[0].kind,
