@@ -212,6 +212,23 @@ impl Intercept for MeterInterceptor {
     }
 }
 
+/// Invokes `$apply!` with the DynamoDB inputs that name one table (`table_name`), then
+/// any `$more`: one list, so every single-table request both reports its capacity and
+/// names its table.
+macro_rules! single_table_inputs {
+    ($apply:ident $(, $more:ty)*) => {
+        $apply!(
+            dynamodb::put_item::PutItemInput,
+            dynamodb::get_item::GetItemInput,
+            dynamodb::update_item::UpdateItemInput,
+            dynamodb::delete_item::DeleteItemInput,
+            dynamodb::query::QueryInput,
+            dynamodb::scan::ScanInput
+            $(, $more)*
+        )
+    };
+}
+
 /// Sets `ReturnConsumedCapacity=TOTAL` on the DynamoDB inputs the adapters send.
 fn ask_for_capacity(input: &mut Input) {
     macro_rules! ask {
@@ -222,13 +239,8 @@ fn ask_for_capacity(input: &mut Input) {
             }
         )*};
     }
-    ask!(
-        dynamodb::put_item::PutItemInput,
-        dynamodb::get_item::GetItemInput,
-        dynamodb::update_item::UpdateItemInput,
-        dynamodb::delete_item::DeleteItemInput,
-        dynamodb::query::QueryInput,
-        dynamodb::scan::ScanInput,
+    single_table_inputs!(
+        ask,
         dynamodb::transact_write_items::TransactWriteItemsInput,
         dynamodb::transact_get_items::TransactGetItemsInput
     );
@@ -243,14 +255,7 @@ fn target_of(input: &Input) -> String {
             }
         )*};
     }
-    table!(
-        dynamodb::put_item::PutItemInput,
-        dynamodb::get_item::GetItemInput,
-        dynamodb::update_item::UpdateItemInput,
-        dynamodb::delete_item::DeleteItemInput,
-        dynamodb::query::QueryInput,
-        dynamodb::scan::ScanInput
-    );
+    single_table_inputs!(table);
     if let Some(input) =
         input.downcast_ref::<dynamodb::transact_write_items::TransactWriteItemsInput>()
     {
@@ -323,6 +328,10 @@ fn capacity_of(
     fn units(capacity: Option<&ConsumedCapacity>) -> f64 {
         capacity.and_then(|c| c.capacity_units).unwrap_or(0.0)
     }
+    /// A transaction reports the capacity of each table it touched.
+    fn total(capacities: &[ConsumedCapacity]) -> f64 {
+        capacities.iter().map(|c| units(Some(c))).sum()
+    }
     macro_rules! one {
         ($writes:expr; $($output:ty),*) => {$(
             if let Some(output) = output.downcast_ref::<$output>() {
@@ -335,22 +344,12 @@ fn capacity_of(
     if let Some(output) =
         output.downcast_ref::<dynamodb::transact_write_items::TransactWriteItemsOutput>()
     {
-        let total = output
-            .consumed_capacity()
-            .iter()
-            .map(|c| units(Some(c)))
-            .sum();
-        return (total, true);
+        return (total(output.consumed_capacity()), true);
     }
     if let Some(output) =
         output.downcast_ref::<dynamodb::transact_get_items::TransactGetItemsOutput>()
     {
-        let total = output
-            .consumed_capacity()
-            .iter()
-            .map(|c| units(Some(c)))
-            .sum();
-        return (total, false);
+        return (total(output.consumed_capacity()), false);
     }
     (0.0, false)
 }
