@@ -212,23 +212,6 @@ impl Intercept for MeterInterceptor {
     }
 }
 
-/// Invokes `$apply!` with the DynamoDB inputs that name one table (`table_name`), then
-/// any `$more`: one list, so every single-table request both reports its capacity and
-/// names its table.
-macro_rules! single_table_inputs {
-    ($apply:ident $(, $more:ty)*) => {
-        $apply!(
-            dynamodb::put_item::PutItemInput,
-            dynamodb::get_item::GetItemInput,
-            dynamodb::update_item::UpdateItemInput,
-            dynamodb::delete_item::DeleteItemInput,
-            dynamodb::query::QueryInput,
-            dynamodb::scan::ScanInput
-            $(, $more)*
-        )
-    };
-}
-
 /// Sets `ReturnConsumedCapacity=TOTAL` on the DynamoDB inputs the adapters send.
 fn ask_for_capacity(input: &mut Input) {
     macro_rules! ask {
@@ -239,8 +222,13 @@ fn ask_for_capacity(input: &mut Input) {
             }
         )*};
     }
-    single_table_inputs!(
-        ask,
+    ask!(
+        dynamodb::put_item::PutItemInput,
+        dynamodb::get_item::GetItemInput,
+        dynamodb::update_item::UpdateItemInput,
+        dynamodb::delete_item::DeleteItemInput,
+        dynamodb::query::QueryInput,
+        dynamodb::scan::ScanInput,
         dynamodb::transact_write_items::TransactWriteItemsInput,
         dynamodb::transact_get_items::TransactGetItemsInput
     );
@@ -255,7 +243,14 @@ fn target_of(input: &Input) -> String {
             }
         )*};
     }
-    single_table_inputs!(table);
+    table!(
+        dynamodb::put_item::PutItemInput,
+        dynamodb::get_item::GetItemInput,
+        dynamodb::update_item::UpdateItemInput,
+        dynamodb::delete_item::DeleteItemInput,
+        dynamodb::query::QueryInput,
+        dynamodb::scan::ScanInput
+    );
     if let Some(input) =
         input.downcast_ref::<dynamodb::transact_write_items::TransactWriteItemsInput>()
     {
