@@ -6,6 +6,7 @@ use paygate_domain::deposit::{AnomalyKind, ChargeRef, DepositEvent, Sighting, Tr
 use paygate_domain::ids::{AttemptOwner, RefundId};
 use paygate_domain::money::{Amount, Currency, Money};
 use paygate_domain::ports::gateway::{PaymentOutcome, PaymentState, StatusOutcome};
+use paygate_domain::service::publish::bus_event;
 use paygate_kit::streams::*;
 use uuid::Uuid;
 
@@ -406,5 +407,40 @@ fn past_the_key_horizon_an_unknown_attempt_is_an_anomaly_once() {
             REVERSAL
         )),
         ["DepositSubmitted"]
+    );
+}
+
+#[test]
+fn a_refunds_outcome_goes_on_the_bus_with_its_amount_and_the_charge_it_reverses() {
+    let published = |stream: &Stream| {
+        let last = stream.events.last().unwrap();
+        bus_event(&stream.deposit, last).expect("a refund's outcome is published")
+    };
+    // A merchant's refund reverses no charge; its failure says why.
+    let refunding = Stream::succeeded(10_099).then(refund_requested(1, 500));
+    let event = published(&refunding.clone().then(refund_succeeded(1)));
+    assert_eq!(event.detail_type, "RefundSucceeded");
+    assert_eq!(event.detail["refund_id"], refund_id(1).to_string());
+    assert_eq!(event.detail["amount"], 500);
+    assert_eq!(event.detail["reversed_charge"], serde_json::Value::Null);
+    assert!(event.detail.get("reason").is_none());
+    let event = published(&refunding.then(refund_failed(1)));
+    assert_eq!(event.detail_type, "RefundFailed");
+    assert_eq!(event.detail["amount"], 500);
+    assert_eq!(event.detail["reason"]["code"], "refund_refused");
+    // paygate's refund of a stray charge names the charge.
+    let other = Sighting {
+        external_id: "ext_2",
+        ..charge_as_ext_1(None, "evt_2")
+    };
+    let reversing = refunded_stray(Stream::succeeded(10_099), &other);
+    let event = published(&reversing.then(DepositEvent::RefundSucceeded {
+        refund_id: REVERSAL,
+    }));
+    assert_eq!(event.detail["refund_id"], REVERSAL.to_string());
+    assert_eq!(event.detail["amount"], 10_099);
+    assert_eq!(
+        event.detail["reversed_charge"],
+        serde_json::json!({ "gateway": "psp_a", "external_id": "ext_2" })
     );
 }
