@@ -19,18 +19,12 @@ use paygate_domain::DepositId;
 use paygate_domain::money::MAX_AMOUNT_MINOR;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
-use proptest::test_runner::FileFailurePersistence;
 use serde_json::Value;
 
 /// Proptest's defaults, so `PROPTEST_CASES` sets the cases; a failure is kept in the
 /// crate's `proptest-regressions/` and replayed first from then on.
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/fuzz.txt",
-        ))),
-        ..ProptestConfig::default()
-    }
+    paygate_kit::fuzz::config("proptest-regressions/fuzz.txt")
 }
 
 /// Text a parser should survive: any unicode, control characters, separators, escapes.

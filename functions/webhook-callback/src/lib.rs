@@ -191,18 +191,12 @@ mod tests {
     use super::gateway_in;
     use proptest::prelude::*;
     use proptest::sample::{Index, select};
-    use proptest::test_runner::FileFailurePersistence;
 
     /// Proptest's defaults, so `PROPTEST_CASES` sets the cases (at scale:
     /// `PROPTEST_CASES=500000 cargo test --release -p webhook-callback --lib`); a failure
     /// is kept in the crate's `proptest-regressions/`.
     fn config() -> ProptestConfig {
-        ProptestConfig {
-            failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-                "proptest-regressions/fuzz.txt",
-            ))),
-            ..ProptestConfig::default()
-        }
+        paygate_kit::fuzz::config("proptest-regressions/fuzz.txt")
     }
 
     /// A webhook path, or a near miss: slashes, dots, encodings, unicode, long names.

@@ -323,6 +323,10 @@ fn capacity_of(
     fn units(capacity: Option<&ConsumedCapacity>) -> f64 {
         capacity.and_then(|c| c.capacity_units).unwrap_or(0.0)
     }
+    /// A transaction reports the capacity of each table it touched.
+    fn total(capacities: &[ConsumedCapacity]) -> f64 {
+        capacities.iter().map(|c| units(Some(c))).sum()
+    }
     macro_rules! one {
         ($writes:expr; $($output:ty),*) => {$(
             if let Some(output) = output.downcast_ref::<$output>() {
@@ -335,22 +339,12 @@ fn capacity_of(
     if let Some(output) =
         output.downcast_ref::<dynamodb::transact_write_items::TransactWriteItemsOutput>()
     {
-        let total = output
-            .consumed_capacity()
-            .iter()
-            .map(|c| units(Some(c)))
-            .sum();
-        return (total, true);
+        return (total(output.consumed_capacity()), true);
     }
     if let Some(output) =
         output.downcast_ref::<dynamodb::transact_get_items::TransactGetItemsOutput>()
     {
-        let total = output
-            .consumed_capacity()
-            .iter()
-            .map(|c| units(Some(c)))
-            .sum();
-        return (total, false);
+        return (total(output.consumed_capacity()), false);
     }
     (0.0, false)
 }

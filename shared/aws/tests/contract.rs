@@ -17,10 +17,6 @@ use paygate_kit::contract::ledger::Stores;
 use paygate_kit::contract::merchants::MerchantRegistry;
 use paygate_kit::contract::publisher::BusProbe;
 use paygate_kit::contract::queue::QueueProbe;
-use paygate_kit::{
-    event_store_contract, merchants_contract, publisher_contract, queue_contract, registry_contract,
-};
-use paygate_kit::{ledger_contract, sweep_contract};
 use std::sync::Arc;
 use std::time::Duration;
 use support::{create_queue, emulators};
@@ -154,10 +150,4 @@ async fn gateways() -> Arc<dyn GatewayRegistry> {
     ))
 }
 
-event_store_contract!(store());
-sweep_contract!(sweep_stores());
-ledger_contract!(ledger_stores());
-queue_contract!(queue());
-merchants_contract!(merchants());
-registry_contract!(gateways());
-publisher_contract!(bus());
+paygate_kit::adapter_contract!();

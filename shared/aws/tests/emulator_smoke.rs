@@ -13,7 +13,7 @@ use paygate_aws::{
 };
 use paygate_domain::deposit::{Deposit, DepositEvent, RecordedEvent};
 use paygate_domain::idempotency::{
-    Fingerprint, IdempotencyKey, IdempotencyRecord, IdempotencyState,
+    Fingerprint, IdempotencyKey, IdempotencyRecord, IdempotencyState, IdempotencyTransition,
 };
 use paygate_domain::ids::{CorrelationId, DepositId, EventId, MerchantId};
 use paygate_domain::ports::{
@@ -249,15 +249,21 @@ async fn streams_append_atomically_and_conflict_on_version_and_key() {
 
     // The claim moves InFlight → Completed once; a stale expectation is refused.
     let completed = IdempotencyState::Completed;
+    let completing = |key| IdempotencyTransition {
+        merchant: &merchant,
+        key,
+        expected: &record.state,
+        next: &completed,
+    };
     assert!(
         store
-            .transition_idempotency(&merchant, &key, &record.state, &completed)
+            .transition_idempotency(completing(&key))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .transition_idempotency(&merchant, &key, &record.state, &completed)
+            .transition_idempotency(completing(&key))
             .await
             .unwrap()
     );
@@ -271,7 +277,7 @@ async fn streams_append_atomically_and_conflict_on_version_and_key() {
     let unknown = IdempotencyKey::parse(Some("never-claimed")).unwrap();
     assert!(
         !store
-            .transition_idempotency(&merchant, &unknown, &record.state, &completed)
+            .transition_idempotency(completing(&unknown))
             .await
             .unwrap()
     );

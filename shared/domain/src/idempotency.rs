@@ -142,6 +142,23 @@ impl IdempotencyRecord {
     }
 }
 
+/// A compare-and-set on one record ([`crate::ports::EventStore::transition_idempotency`]):
+/// the merchant's `key` moves from `expected` to `next`, or nothing changes.
+#[derive(Debug, Clone, Copy)]
+pub struct IdempotencyTransition<'a> {
+    pub merchant: &'a MerchantId,
+    pub key: &'a IdempotencyKey,
+    pub expected: &'a IdempotencyState,
+    pub next: &'a IdempotencyState,
+}
+
+impl IdempotencyTransition<'_> {
+    /// The record's [`IdempotencyRecord::storage_key`].
+    pub fn storage_key(&self) -> String {
+        IdempotencyRecord::storage_key(self.merchant, self.key)
+    }
+}
+
 /// A refund as its creating request answered it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundSnapshot {

@@ -204,28 +204,38 @@ pub fn code_label(code: &str) -> String {
 }
 
 /// Counts what `events` (just appended) record; `after` is the deposit once they applied.
+/// A payout's own events (requested, paid, failed) have counters of their own and no
+/// time to final; the events it shares with deposits (attempts, anomalies) count alike.
 pub fn record_appended(after: &Deposit, events: &[RecordedEvent]) {
+    let payout = after.is_payout();
+    let own = |deposit: &'static str, payout_name: &'static str| {
+        if payout { payout_name } else { deposit }
+    };
     for recorded in events {
-        if after.is_payout() && record_payout(after, &recorded.event) {
-            continue;
-        }
         match &recorded.event {
             DepositEvent::DepositRequested { .. } => {
-                counter!(DEPOSITS_REQUESTED, "corridor" => corridor(after)).increment(1);
+                let requested = own(DEPOSITS_REQUESTED, PAYOUTS_REQUESTED);
+                counter!(requested, "corridor" => corridor(after)).increment(1);
             }
             DepositEvent::DepositSucceeded { .. } => {
                 let gateway = after.gateway.clone().unwrap_or_default();
-                counter!(DEPOSITS_SUCCEEDED, "gateway" => gateway, "corridor" => corridor(after))
+                let succeeded = own(DEPOSITS_SUCCEEDED, PAYOUTS_PAID);
+                counter!(succeeded, "gateway" => gateway, "corridor" => corridor(after))
                     .increment(1);
-                counter!(AMOUNT_CAPTURED, "currency" => after.request.currency.code())
+                let amount = own(AMOUNT_CAPTURED, AMOUNT_PAID_OUT);
+                counter!(amount, "currency" => after.request.currency.code())
                     .increment(after.request.amount.minor());
-                time_to_final(after, recorded, "succeeded");
+                if !payout {
+                    time_to_final(after, recorded, "succeeded");
+                }
             }
             DepositEvent::DepositFailed { reason } => {
                 let reason = code_label(&reason.code);
-                counter!(DEPOSITS_FAILED, "corridor" => corridor(after), "reason" => reason)
-                    .increment(1);
-                time_to_final(after, recorded, "failed");
+                let failed = own(DEPOSITS_FAILED, PAYOUTS_FAILED);
+                counter!(failed, "corridor" => corridor(after), "reason" => reason).increment(1);
+                if !payout {
+                    time_to_final(after, recorded, "failed");
+                }
             }
             DepositEvent::AttemptFailed {
                 attempt, retryable, ..
@@ -272,30 +282,6 @@ pub fn record_appended(after: &Deposit, events: &[RecordedEvent]) {
             _ => {}
         }
     }
-}
-
-/// Counts a payout's own events (requested, paid, failed); `false` for the events it
-/// shares with deposits (attempts, anomalies), which are counted the same way.
-fn record_payout(after: &Deposit, event: &DepositEvent) -> bool {
-    match event {
-        DepositEvent::DepositRequested { .. } => {
-            counter!(PAYOUTS_REQUESTED, "corridor" => corridor(after)).increment(1);
-        }
-        DepositEvent::DepositSucceeded { .. } => {
-            let gateway = after.gateway.clone().unwrap_or_default();
-            counter!(PAYOUTS_PAID, "gateway" => gateway, "corridor" => corridor(after))
-                .increment(1);
-            counter!(AMOUNT_PAID_OUT, "currency" => after.request.currency.code())
-                .increment(after.request.amount.minor());
-        }
-        DepositEvent::DepositFailed { reason } => {
-            let reason = code_label(&reason.code);
-            counter!(PAYOUTS_FAILED, "corridor" => corridor(after), "reason" => reason)
-                .increment(1);
-        }
-        _ => return false,
-    }
-    true
 }
 
 /// One payment call to `gateway`: its outcome class and how long it took.

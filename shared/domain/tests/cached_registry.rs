@@ -9,8 +9,11 @@ use paygate_memory::{ManualClock, MemoryGatewayRegistry};
 use std::sync::Arc;
 use time::Duration;
 
+/// The cache over a registry holding gateway `alpha`.
 fn registry() -> (Arc<MemoryGatewayRegistry>, Arc<ManualClock>, CachedRegistry) {
-    let inner = Arc::new(MemoryGatewayRegistry::default());
+    let inner = Arc::new(MemoryGatewayRegistry::with_gateways([
+        fixtures::gateway_config("alpha"),
+    ]));
     let clock = Arc::new(ManualClock::new(fixtures::now()));
     let cached = CachedRegistry::new(inner.clone(), clock.clone());
     (inner, clock, cached)
@@ -19,10 +22,6 @@ fn registry() -> (Arc<MemoryGatewayRegistry>, Arc<ManualClock>, CachedRegistry) 
 #[tokio::test]
 async fn a_listing_is_reused_until_it_is_old_then_read_again() {
     let (inner, clock, cached) = registry();
-    inner
-        .upsert_config(&fixtures::gateway_config("alpha"))
-        .await
-        .unwrap();
     assert_eq!(cached.list().await.unwrap().len(), 1);
     // a gateway added elsewhere is not seen while the listing is fresh …
     inner
@@ -38,11 +37,7 @@ async fn a_listing_is_reused_until_it_is_old_then_read_again() {
 
 #[tokio::test]
 async fn its_own_breaker_moves_are_seen_at_once() {
-    let (inner, clock, cached) = registry();
-    inner
-        .upsert_config(&fixtures::gateway_config("alpha"))
-        .await
-        .unwrap();
+    let (_, clock, cached) = registry();
     assert_eq!(
         cached.list().await.unwrap()[0].status.breaker,
         BreakerState::default()

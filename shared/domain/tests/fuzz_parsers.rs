@@ -408,51 +408,44 @@ fn check_payout(body: &Value, request: &DepositRequest) -> Result<(), TestCaseEr
 
 // ------------------------------------------------------------------ request bodies
 
-proptest! {
-    #![proptest_config(fuzz::config("proptest-regressions/fuzz_parsers.txt"))]
+/// The three properties of a request body's parser, for one kind of request (its parser,
+/// the rules an accepted body keeps, and the strategy drawing valid bodies): in a module
+/// named after the kind, so a failing case names it.
+macro_rules! request_body_properties {
+    ($kind:ident, $parse:ident, $check:ident, $valid:ident) => {
+        mod $kind {
+            use super::*;
 
-    #[test]
-    fn deposit_bodies_never_panic_on_any_json(body in any_json()) {
-        if let Ok(request) = parse_deposit_request(&body) {
-            check_deposit(&body, &request)?;
+            proptest! {
+                #![proptest_config(fuzz::config("proptest-regressions/fuzz_parsers.txt"))]
+
+                #[test]
+                fn bodies_never_panic_on_any_json(body in any_json()) {
+                    if let Ok(request) = $parse(&body) {
+                        $check(&body, &request)?;
+                    }
+                }
+
+                #[test]
+                fn mutated_bodies_are_accepted_only_within_the_rules(body in mutated($valid())) {
+                    if let Ok(request) = $parse(&body) {
+                        $check(&body, &request)?;
+                    }
+                }
+
+                #[test]
+                fn valid_bodies_are_accepted_as_sent(body in $valid()) {
+                    let request = $parse(&body);
+                    prop_assert!(request.is_ok(), "{:?}", request.err());
+                    $check(&body, &request.unwrap())?;
+                }
+            }
         }
-    }
-
-    #[test]
-    fn mutated_deposit_bodies_are_accepted_only_within_the_rules(body in mutated(valid_deposit())) {
-        if let Ok(request) = parse_deposit_request(&body) {
-            check_deposit(&body, &request)?;
-        }
-    }
-
-    #[test]
-    fn valid_deposit_bodies_are_accepted_as_sent(body in valid_deposit()) {
-        let request = parse_deposit_request(&body);
-        prop_assert!(request.is_ok(), "{:?}", request.err());
-        check_deposit(&body, &request.unwrap())?;
-    }
-
-    #[test]
-    fn payout_bodies_never_panic_on_any_json(body in any_json()) {
-        if let Ok(request) = parse_payout_request(&body) {
-            check_payout(&body, &request)?;
-        }
-    }
-
-    #[test]
-    fn mutated_payout_bodies_are_accepted_only_within_the_rules(body in mutated(valid_payout())) {
-        if let Ok(request) = parse_payout_request(&body) {
-            check_payout(&body, &request)?;
-        }
-    }
-
-    #[test]
-    fn valid_payout_bodies_are_accepted_as_sent(body in valid_payout()) {
-        let request = parse_payout_request(&body);
-        prop_assert!(request.is_ok(), "{:?}", request.err());
-        check_payout(&body, &request.unwrap())?;
-    }
+    };
 }
+
+request_body_properties!(deposit, parse_deposit_request, check_deposit, valid_deposit);
+request_body_properties!(payout, parse_payout_request, check_payout, valid_payout);
 
 // ------------------------------------------------------------------ codes
 

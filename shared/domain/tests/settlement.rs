@@ -6,6 +6,7 @@ use paygate_domain::deposit::{AnomalyKind, ChargeRef, DepositEvent, Sighting, Tr
 use paygate_domain::ids::{AttemptOwner, RefundId};
 use paygate_domain::money::{Amount, Currency, Money};
 use paygate_domain::ports::gateway::{PaymentOutcome, PaymentState, StatusOutcome};
+use paygate_domain::service::publish::bus_event;
 use paygate_kit::streams::*;
 use uuid::Uuid;
 
@@ -20,6 +21,15 @@ fn owned_attempt(attempt: u32, owner: AttemptOwner) -> DepositEvent {
         idempotency_key: format!("{DEPOSIT}:{attempt}"),
         owner: Some(owner),
     }
+}
+
+/// A deposit of 100.99 AED whose attempt 1, by `owner`, was submitted as `ext_1` and
+/// then recorded failed.
+fn failed_as_ext_1(owner: AttemptOwner) -> Stream {
+    Stream::requested(10_099)
+        .then(owned_attempt(1, owner))
+        .then(submitted(1, "ext_1"))
+        .then(deposit_failed("insufficient_funds"))
 }
 
 fn aed(minor: u64) -> Money {
@@ -311,10 +321,7 @@ fn a_charge_the_deposit_does_not_hold_is_an_anomaly_refunded_once() {
 #[test]
 fn a_late_taken_answer_for_a_payment_recorded_failed_is_no_success() {
     // GIVEN the webhook that overtook the owner's answer recorded the payment failed
-    let failed = Stream::requested(10_099)
-        .then(owned_attempt(1, ME))
-        .then(submitted(1, "ext_1"))
-        .then(deposit_failed("insufficient_funds"));
+    let failed = failed_as_ext_1(ME);
     // WHEN the owner's call answers "taken" for that same payment
     let events = failed
         .deposit
@@ -364,10 +371,7 @@ fn a_declined_refund_of_a_stray_charge_is_left_to_a_person() {
 
 #[test]
 fn a_success_after_the_deposit_failed_is_refunded() {
-    let failed = Stream::requested(10_099)
-        .then(owned_attempt(1, OTHER))
-        .then(submitted(1, "ext_1"))
-        .then(deposit_failed("insufficient_funds"));
+    let failed = failed_as_ext_1(OTHER);
     let after = refunded_stray(failed, &charge_as_ext_1(None, "evt_9"));
     assert_eq!(
         after.deposit.anomalies[0].kind,
@@ -403,5 +407,40 @@ fn past_the_key_horizon_an_unknown_attempt_is_an_anomaly_once() {
             REVERSAL
         )),
         ["DepositSubmitted"]
+    );
+}
+
+#[test]
+fn a_refunds_outcome_goes_on_the_bus_with_its_amount_and_the_charge_it_reverses() {
+    let published = |stream: &Stream| {
+        let last = stream.events.last().unwrap();
+        bus_event(&stream.deposit, last).expect("a refund's outcome is published")
+    };
+    // A merchant's refund reverses no charge; its failure says why.
+    let refunding = Stream::succeeded(10_099).then(refund_requested(1, 500));
+    let event = published(&refunding.clone().then(refund_succeeded(1)));
+    assert_eq!(event.detail_type, "RefundSucceeded");
+    assert_eq!(event.detail["refund_id"], refund_id(1).to_string());
+    assert_eq!(event.detail["amount"], 500);
+    assert_eq!(event.detail["reversed_charge"], serde_json::Value::Null);
+    assert!(event.detail.get("reason").is_none());
+    let event = published(&refunding.then(refund_failed(1)));
+    assert_eq!(event.detail_type, "RefundFailed");
+    assert_eq!(event.detail["amount"], 500);
+    assert_eq!(event.detail["reason"]["code"], "refund_refused");
+    // paygate's refund of a stray charge names the charge.
+    let other = Sighting {
+        external_id: "ext_2",
+        ..charge_as_ext_1(None, "evt_2")
+    };
+    let reversing = refunded_stray(Stream::succeeded(10_099), &other);
+    let event = published(&reversing.then(DepositEvent::RefundSucceeded {
+        refund_id: REVERSAL,
+    }));
+    assert_eq!(event.detail["refund_id"], REVERSAL.to_string());
+    assert_eq!(event.detail["amount"], 10_099);
+    assert_eq!(
+        event.detail["reversed_charge"],
+        serde_json::json!({ "gateway": "psp_a", "external_id": "ext_2" })
     );
 }

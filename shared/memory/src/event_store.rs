@@ -6,7 +6,7 @@
 use crate::faults::{Call, FaultHook, Hook, Port, guarded, guarded_conditional, guarded_load};
 use async_trait::async_trait;
 use paygate_domain::deposit::SweepKind;
-use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
+use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyTransition};
 use paygate_domain::ledger::{LedgerEntry, LedgerHead};
 use paygate_domain::ports::{
     AppendBatch, AppendError, EventStore, ExternalLookup, StoreError, SweepIndex, Unpublished,
@@ -189,18 +189,15 @@ impl EventStore for MemoryEventStore {
 
     async fn transition_idempotency(
         &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-        expected: &IdempotencyState,
-        next: &IdempotencyState,
+        transition: IdempotencyTransition<'_>,
     ) -> Result<bool, StoreError> {
-        let storage_key = IdempotencyRecord::storage_key(merchant, key);
+        let storage_key = transition.storage_key();
         self.write(
             Call::write(Port::Store, "transition_idempotency"),
             false,
             |tables| match tables.idempotency.get_mut(&storage_key) {
-                Some(record) if &record.state == expected => {
-                    record.state = next.clone();
+                Some(record) if &record.state == transition.expected => {
+                    record.state = transition.next.clone();
                     true
                 }
                 _ => false,

@@ -3,13 +3,10 @@
 
 use crate::faults::{Call, FaultHook, Hook, Port, guarded};
 use async_trait::async_trait;
-use paygate_domain::gateways::{
-    BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus,
-};
+use paygate_domain::gateways::{Gateway, GatewayConfig, GatewayStatus};
 use paygate_domain::ports::{GatewayRegistry, StatusChange, StoreError};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use time::OffsetDateTime;
 
 #[derive(Default)]
 pub struct MemoryGatewayRegistry {
@@ -104,22 +101,6 @@ impl GatewayRegistry for MemoryGatewayRegistry {
     async fn list(&self) -> Result<Vec<Gateway>, StoreError> {
         self.guarded(Call::read(Port::Registry, "list"), || {
             Ok(self.gateways().values().cloned().collect())
-        })
-        .await
-    }
-
-    async fn record_call(
-        &self,
-        gateway: &str,
-        result: CallResult,
-        now: OffsetDateTime,
-        policy: &BreakerPolicy,
-    ) -> Result<BreakerState, StoreError> {
-        self.guarded(Call::write(Port::Registry, "record_call"), || {
-            let mut gateways = self.gateways();
-            let entry = gateways.get_mut(gateway).ok_or_else(|| unknown(gateway))?;
-            entry.status.breaker = entry.status.breaker.after(result, now, policy);
-            Ok(entry.status.breaker.clone())
         })
         .await
     }

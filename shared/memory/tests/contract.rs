@@ -9,10 +9,6 @@ use paygate_kit::contract::ledger::Stores;
 use paygate_kit::contract::merchants::MerchantRegistry;
 use paygate_kit::contract::publisher::BusProbe;
 use paygate_kit::contract::queue::QueueProbe;
-use paygate_kit::{
-    event_store_contract, merchants_contract, publisher_contract, queue_contract, registry_contract,
-};
-use paygate_kit::{ledger_contract, sweep_contract};
 use paygate_memory::{
     MemoryEventStore, MemoryGatewayRegistry, MemoryMerchantDirectory, MemoryPublisher, MemoryQueue,
 };
@@ -91,10 +87,4 @@ async fn gateways() -> Arc<dyn GatewayRegistry> {
     Arc::new(MemoryGatewayRegistry::new())
 }
 
-event_store_contract!(store());
-sweep_contract!(sweep_stores());
-ledger_contract!(ledger_stores());
-queue_contract!(queue());
-merchants_contract!(merchants());
-publisher_contract!(bus());
-registry_contract!(gateways());
+paygate_kit::adapter_contract!();

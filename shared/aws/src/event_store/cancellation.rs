@@ -154,24 +154,20 @@ mod tests {
         ledger: 0,
     };
     const NO_CLAIM: Layout = Layout {
-        events: 2,
         idempotency: false,
-        lookups: 0,
-        ledger: 0,
+        ..WITH_CLAIM
     };
     /// events 0-1, view 2, claim 3, lookups 4-5.
     const WITH_LOOKUPS: Layout = Layout {
-        events: 2,
-        idempotency: true,
         lookups: 2,
-        ledger: 0,
+        ..WITH_CLAIM
     };
     /// events 0, view 1, lookup 2, ledger head 3, entries 4-5.
     const WITH_LEDGER: Layout = Layout {
         events: 1,
-        idempotency: false,
         lookups: 1,
         ledger: 3,
+        ..NO_CLAIM
     };
 
     const CHECK_FAILED: &str = "ConditionalCheckFailed";

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use paygate_domain::deposit::{DepositView, RecordedEvent};
-use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
+use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyTransition};
 use paygate_domain::ids::{DepositId, MerchantId};
 use paygate_domain::ledger::Movement;
 use paygate_domain::ports::{AppendBatch, AppendError, EventStore, ExternalLookup, StoreError};
@@ -396,24 +396,18 @@ impl EventStore for DynamoEventStore {
 
     async fn transition_idempotency(
         &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-        expected: &IdempotencyState,
-        next: &IdempotencyState,
+        transition: IdempotencyTransition<'_>,
     ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.idempotency_table)
-            .key(
-                IDEMPOTENCY_KEY,
-                s(IdempotencyRecord::storage_key(merchant, key)),
-            )
+            .key(IDEMPOTENCY_KEY, s(transition.storage_key()))
             .update_expression("SET #state = :next")
             .condition_expression("#state = :expected")
             .expression_attribute_names("#state", STATE)
-            .expression_attribute_values(":next", s(items::state_json(next)?))
-            .expression_attribute_values(":expected", s(items::state_json(expected)?))
+            .expression_attribute_values(":next", s(items::state_json(transition.next)?))
+            .expression_attribute_values(":expected", s(items::state_json(transition.expected)?))
             .send()
             .await;
         Ok(AwsError::condition_held("UpdateItem", result)?)

@@ -10,13 +10,10 @@ use crate::dynamo::get_consistent;
 use crate::error::AwsError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use paygate_domain::gateways::{
-    BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus,
-};
+use paygate_domain::gateways::{Gateway, GatewayConfig, GatewayStatus};
 use paygate_domain::ports::{GatewayRegistry, StatusChange, StoreError};
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
-use time::OffsetDateTime;
 
 /// How often a status update re-reads and retries after losing to a concurrent writer.
 /// Each loss means another writer won, so `n` concurrent writers need at most `n` tries.
@@ -162,22 +159,6 @@ impl GatewayRegistry for DynamoGatewayRegistry {
         }
         gateways.sort_by(|a, b| a.config.name.cmp(&b.config.name));
         Ok(gateways)
-    }
-
-    async fn record_call(
-        &self,
-        gateway: &str,
-        result: CallResult,
-        now: OffsetDateTime,
-        policy: &BreakerPolicy,
-    ) -> Result<BreakerState, StoreError> {
-        let status = self
-            .update_status(gateway, |status| GatewayStatus {
-                breaker: status.breaker.after(result, now, policy),
-                ..status.clone()
-            })
-            .await?;
-        Ok(status.after.breaker)
     }
 
     async fn change_config(

@@ -5,7 +5,7 @@
 //! [`LISTED_FOR`]; this instance's own moves (and config changes) at once: every write
 //! through it forgets the list.
 
-use super::{BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus};
+use super::{Gateway, GatewayConfig, GatewayStatus};
 use crate::ports::{Clock, GatewayRegistry, StatusChange, StoreError};
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex};
@@ -54,17 +54,6 @@ impl GatewayRegistry for CachedRegistry {
         let gateways = self.inner.list().await?;
         *self.listed() = Some((gateways.clone(), now + LISTED_FOR));
         Ok(gateways)
-    }
-
-    async fn record_call(
-        &self,
-        gateway: &str,
-        result: CallResult,
-        now: OffsetDateTime,
-        policy: &BreakerPolicy,
-    ) -> Result<BreakerState, StoreError> {
-        self.forget();
-        self.inner.record_call(gateway, result, now, policy).await
     }
 
     async fn change_status(

@@ -8,7 +8,7 @@ use crate::deposit::{DepositView, RecordedEvent};
 use crate::gateways::{
     BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus,
 };
-use crate::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
+use crate::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyTransition};
 use crate::ids::{CorrelationId, DepositId, MerchantId};
 use crate::ledger::{BalanceInsufficient, LedgerEntry, LedgerHead, Movement};
 use crate::page::{Page, PageRequest};
@@ -121,10 +121,7 @@ pub trait EventStore: Send + Sync {
     /// (someone else moved it first).
     async fn transition_idempotency(
         &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-        expected: &IdempotencyState,
-        next: &IdempotencyState,
+        transition: IdempotencyTransition<'_>,
     ) -> Result<bool, StoreError>;
 }
 
@@ -302,13 +299,20 @@ pub trait GatewayRegistry: Send + Sync {
     async fn list(&self) -> Result<Vec<Gateway>, StoreError>;
 
     /// Records how a call went, moving the breaker atomically; returns the new state.
+    /// A breaker move is a status change like any other, so every adapter makes it one.
     async fn record_call(
         &self,
         gateway: &str,
         result: CallResult,
         now: OffsetDateTime,
         policy: &BreakerPolicy,
-    ) -> Result<BreakerState, StoreError>;
+    ) -> Result<BreakerState, StoreError> {
+        let moved = |status: &GatewayStatus| GatewayStatus {
+            breaker: status.breaker.after(result, now, policy),
+            ..status.clone()
+        };
+        Ok(self.change_status(gateway, &moved).await?.after.breaker)
+    }
 
     /// Changes a gateway's learnt status atomically (`change` may run more than once if
     /// another writer got there first); returns the status the stored change started

@@ -7,7 +7,7 @@ use super::command::{Cause, Claim, CommandPorts};
 use crate::crypto::{CryptoError, FieldCipher};
 use crate::idempotency::{
     Fingerprint, IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, IdempotencyState,
-    RefundSnapshot, Verdict, judge,
+    IdempotencyTransition, RefundSnapshot, Verdict, judge,
 };
 use crate::ids::{CorrelationId, DepositId, MerchantId};
 use crate::ports::{Clock, DepositMessage, EventStore, IdGenerator, QueueSender, StoreError};
@@ -61,7 +61,21 @@ impl<'a> IntakePorts<'a> {
     }
 }
 
-impl KeyContext<'_> {
+impl<'a> KeyContext<'a> {
+    /// The key's record moving from `expected` to `next`.
+    fn transition(
+        &self,
+        expected: &'a IdempotencyState,
+        next: &'a IdempotencyState,
+    ) -> IdempotencyTransition<'a> {
+        IdempotencyTransition {
+            merchant: self.merchant,
+            key: self.key,
+            expected,
+            next,
+        }
+    }
+
     /// The claim recorded with the request's effect: its key in `state`, kept for the
     /// policy's retention from `now`, with the refund it made (if it is a refund).
     pub(super) fn claim(
@@ -128,10 +142,8 @@ pub(super) async fn resume(
         Verdict::InFlight => Err(IntakeError::InFlight),
         Verdict::Abandoned { .. } => {
             let claim = new_claim(ports);
-            let taken = ports
-                .store
-                .transition_idempotency(input.merchant, input.key, &record.state, &claim)
-                .await?;
+            let takeover = input.transition(&record.state, &claim);
+            let taken = ports.store.transition_idempotency(takeover).await?;
             if !taken {
                 return Err(IntakeError::InFlight);
             }
@@ -160,16 +172,8 @@ pub(super) async fn enqueue_and_complete(
     if let Err(error) = ports.queue.send(&message, Duration::ZERO).await {
         tracing::warn!(%deposit_id, %error, "message not sent; the sweeper re-sends it");
     }
-    match ports
-        .store
-        .transition_idempotency(
-            input.merchant,
-            input.key,
-            claim,
-            &IdempotencyState::Completed,
-        )
-        .await
-    {
+    let completion = input.transition(claim, &IdempotencyState::Completed);
+    match ports.store.transition_idempotency(completion).await {
         Ok(true) => {}
         // Our lease ran out and a retry took over; it re-sends and completes the record.
         Ok(false) => {

@@ -107,21 +107,16 @@ pub fn bus_event(deposit: &Deposit, recorded: &RecordedEvent) -> Option<BusEvent
         }
         object
     };
-    let refund_amount = |refund_id| {
-        deposit
-            .refunds
-            .iter()
-            .find(|r| r.id == refund_id)
-            .map(|r| r.amount.minor())
-    };
     // paygate's own refund of a stray charge names that charge; the merchant's do not.
-    let refunded_charge = |refund_id| {
-        deposit
-            .refunds
-            .iter()
-            .find(|r| r.id == refund_id)
-            .and_then(|r| r.charge.clone())
-            .map(|c| json!({ "gateway": c.gateway, "external_id": c.external_id }))
+    let refund_detail = |refund_id: crate::ids::RefundId| {
+        let refund = deposit.refunds.iter().find(|r| r.id == refund_id);
+        let charge = refund.and_then(|r| r.charge.clone());
+        json!({
+            "refund_id": refund_id.to_string(),
+            "amount": refund.map(|r| r.amount.minor()),
+            "reversed_charge": charge
+                .map(|c| json!({ "gateway": c.gateway, "external_id": c.external_id })),
+        })
     };
     let (detail_type, detail) = match &recorded.event {
         DepositEvent::DepositSucceeded { external_id } => (
@@ -142,23 +137,14 @@ pub fn bus_event(deposit: &Deposit, recorded: &RecordedEvent) -> Option<BusEvent
                 "reason": { "code": reason.code, "message": reason.message },
             })),
         ),
-        DepositEvent::RefundSucceeded { refund_id } => (
-            "RefundSucceeded",
-            base(json!({
-                "refund_id": refund_id.to_string(),
-                "amount": refund_amount(*refund_id),
-                "reversed_charge": refunded_charge(*refund_id),
-            })),
-        ),
-        DepositEvent::RefundFailed { refund_id, reason } => (
-            "RefundFailed",
-            base(json!({
-                "refund_id": refund_id.to_string(),
-                "amount": refund_amount(*refund_id),
-                "reversed_charge": refunded_charge(*refund_id),
-                "reason": { "code": reason.code, "message": reason.message },
-            })),
-        ),
+        DepositEvent::RefundSucceeded { refund_id } => {
+            ("RefundSucceeded", base(refund_detail(*refund_id)))
+        }
+        DepositEvent::RefundFailed { refund_id, reason } => {
+            let mut detail = refund_detail(*refund_id);
+            detail["reason"] = json!({ "code": reason.code, "message": reason.message });
+            ("RefundFailed", base(detail))
+        }
         DepositEvent::PaymentAnomalyDetected { anomaly } => (
             "PaymentAnomalyDetected",
             base(json!({
@@ -286,13 +272,8 @@ impl EventStore for PublishingEventStore {
 
     async fn transition_idempotency(
         &self,
-        merchant: &crate::MerchantId,
-        key: &crate::idempotency::IdempotencyKey,
-        expected: &crate::idempotency::IdempotencyState,
-        next: &crate::idempotency::IdempotencyState,
+        transition: crate::idempotency::IdempotencyTransition<'_>,
     ) -> Result<bool, StoreError> {
-        self.inner
-            .transition_idempotency(merchant, key, expected, next)
-            .await
+        self.inner.transition_idempotency(transition).await
     }
 }

@@ -4,7 +4,9 @@ use crate::contract::fixtures::{
     self, failed_attempt, follow_up_batch, in_flight, key, merchant, new_deposit_batch,
 };
 use futures::future::join_all;
-use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
+use paygate_domain::idempotency::{
+    IdempotencyKey, IdempotencyRecord, IdempotencyState, IdempotencyTransition,
+};
 use paygate_domain::ports::{AppendError, EventStore, RandomIds, SystemClock};
 use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
 use paygate_domain::{CorrelationId, DepositId, DepositStatus, MerchantId, RecordedEvent};
@@ -122,17 +124,23 @@ pub async fn idempotency_state_moves_only_from_the_expected_state(store: Arc<dyn
         record_of(store.as_ref(), &merchant, &k).await,
         Some(claim.clone())
     );
+    let completing = |expected| IdempotencyTransition {
+        merchant: &merchant,
+        key: &k,
+        expected,
+        next: &IdempotencyState::Completed,
+    };
     // WHEN someone moves it from a state it is not in
+    let stray = in_flight();
     let moved = store
-        .transition_idempotency(&merchant, &k, &in_flight(), &IdempotencyState::Completed)
+        .transition_idempotency(completing(&stray))
         .await
         .unwrap();
     // THEN nothing moves
     assert!(!moved);
     assert_eq!(state().await, claim.state);
     // WHEN its owner completes it, THEN it is completed, once
-    let complete =
-        || store.transition_idempotency(&merchant, &k, &claim.state, &IdempotencyState::Completed);
+    let complete = || store.transition_idempotency(completing(&claim.state));
     assert!(complete().await.unwrap());
     assert!(!complete().await.unwrap());
     assert_eq!(state().await, IdempotencyState::Completed);

@@ -1,6 +1,7 @@
 //! The contract every adapter of a port must honour. Each case is a plain async function
-//! taking the adapter under test; the `*_contract!` macros stamp them out as tests, so the
-//! in-memory crate and the AWS crate run literally the same assertions.
+//! taking the adapter under test; the `*_contract!` macros stamp them out as tests (all of
+//! them at once: [`adapter_contract!`](crate::adapter_contract)), so the in-memory crate
+//! and the AWS crate run literally the same assertions.
 
 pub mod event_store;
 pub mod fixtures;
@@ -130,6 +131,22 @@ macro_rules! registry_contract {
             changing_a_config_keeps_a_concurrent_upsert_and_the_learnt_status,
             changing_the_config_of_an_unknown_gateway_writes_nothing,
         );
+    };
+}
+
+/// Every port's cases for one adapter crate, so each adapter runs the whole suite. Expects
+/// in scope the async factories each port's macro takes, by these names: `store`,
+/// `sweep_stores`, `ledger_stores`, `queue`, `merchants`, `bus` and `gateways`.
+#[macro_export]
+macro_rules! adapter_contract {
+    () => {
+        $crate::event_store_contract!(store());
+        $crate::sweep_contract!(sweep_stores());
+        $crate::ledger_contract!(ledger_stores());
+        $crate::queue_contract!(queue());
+        $crate::merchants_contract!(merchants());
+        $crate::publisher_contract!(bus());
+        $crate::registry_contract!(gateways());
     };
 }
 

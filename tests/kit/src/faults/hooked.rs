@@ -7,10 +7,8 @@
 use super::{Call, FaultHook, Port};
 use async_trait::async_trait;
 use paygate_domain::deposit::{DepositStatus, Direction, SweepKind};
-use paygate_domain::gateways::{
-    BreakerPolicy, BreakerState, CallResult, Gateway, GatewayConfig, GatewayStatus,
-};
-use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyState};
+use paygate_domain::gateways::{Gateway, GatewayConfig, GatewayStatus};
+use paygate_domain::idempotency::{IdempotencyKey, IdempotencyRecord, IdempotencyTransition};
 use paygate_domain::ledger::{LedgerEntry, LedgerHead, Movement};
 use paygate_domain::page::{Page, PageRequest};
 use paygate_domain::ports::{
@@ -122,15 +120,10 @@ impl<P: EventStore + ?Sized> EventStore for Hooked<P> {
 
     async fn transition_idempotency(
         &self,
-        merchant: &MerchantId,
-        key: &IdempotencyKey,
-        expected: &IdempotencyState,
-        next: &IdempotencyState,
+        transition: IdempotencyTransition<'_>,
     ) -> Result<bool, StoreError> {
         let call = Call::write(Port::Store, "transition_idempotency");
-        let work = self
-            .inner
-            .transition_idempotency(merchant, key, expected, next);
+        let work = self.inner.transition_idempotency(transition);
         self.guard(call, work).await
     }
 }
@@ -249,18 +242,6 @@ impl<P: GatewayRegistry + ?Sized> GatewayRegistry for Hooked<P> {
             all.retain(|g| keep(g));
         }
         Ok(all)
-    }
-
-    async fn record_call(
-        &self,
-        gateway: &str,
-        result: CallResult,
-        now: OffsetDateTime,
-        policy: &BreakerPolicy,
-    ) -> Result<BreakerState, StoreError> {
-        let call = Call::write(Port::Registry, "record_call");
-        let work = self.inner.record_call(gateway, result, now, policy);
-        self.guard(call, work).await
     }
 
     async fn change_status(
