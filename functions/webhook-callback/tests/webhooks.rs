@@ -55,7 +55,7 @@ async fn the_webhooks_log_line_names_its_deposit_and_what_it_did() {
     // GIVEN a deposit that the JSON gateway accepted as pay_1, and the logs captured
     let world = World::new();
     let id = world.submitted_deposit(ACME, "pay_1").await;
-    let logs = paygate_kit::logs::Captured::install();
+    let logs = paygate_telemetry::capture::Captured::install(false);
 
     // WHEN the gateway reports the payment succeeded
     world

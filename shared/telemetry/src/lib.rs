@@ -47,6 +47,7 @@ where
         .with(filter)
 }
 
+pub mod capture;
 pub mod emf;
 
 /// The CloudWatch namespace of a stage's metrics, `paygate/<stage>` (the template's
@@ -86,56 +87,33 @@ impl InvocationMetrics {
 
 #[cfg(test)]
 mod tests {
-    use super::subscriber;
+    use crate::capture::Captured;
     use serde_json::Value;
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-    use tracing_subscriber::filter::Targets;
 
-    /// Collects what the subscriber writes.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    /// One line logged inside a Lambda-like invocation span and a message span.
+    /// The line logged inside a Lambda-like invocation span and a message span, which
+    /// carries the message and its span whatever `span_list`.
     fn line_logged(span_list: bool) -> Value {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let filter = "info".parse::<Targets>().unwrap();
-        let subscriber = subscriber(move || writer.clone(), filter, span_list);
-        tracing::subscriber::with_default(subscriber, || {
-            // As the Lambda runtime opens it around each invocation.
-            let invoke = tracing::info_span!(
-                "Lambda runtime invoke",
-                requestId = "req-1",
-                xrayTraceId = "Root=1-6753a1b2-0123456789abcdef01234567"
-            );
-            let _invoke = invoke.enter();
-            let message =
-                tracing::info_span!("message", correlation_id = "corr-1", deposit_id = "dep-1");
-            let _message = message.enter();
-            tracing::info!("processed");
-        });
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-        serde_json::from_str(text.lines().next().unwrap()).unwrap()
+        let captured = Captured::install(span_list);
+        // As the Lambda runtime opens it around each invocation.
+        let invoke = tracing::info_span!(
+            "Lambda runtime invoke",
+            requestId = "req-1",
+            xrayTraceId = "Root=1-6753a1b2-0123456789abcdef01234567"
+        );
+        let _invoke = invoke.enter();
+        let message =
+            tracing::info_span!("message", correlation_id = "corr-1", deposit_id = "dep-1");
+        let _message = message.enter();
+        tracing::info!("processed");
+        let line = captured.with_message("processed").remove(0);
+        assert_eq!(line["span"]["correlation_id"], "corr-1");
+        assert_eq!(line["span"]["deposit_id"], "dep-1");
+        line
     }
 
     #[test]
     fn a_line_carries_its_request_and_the_invocations_trace_id() {
         let line = line_logged(true);
-        assert_eq!(line["fields"]["message"], "processed");
-        assert_eq!(line["span"]["correlation_id"], "corr-1");
-        assert_eq!(line["span"]["deposit_id"], "dep-1");
         let spans = line["spans"]
             .as_array()
             .expect("the spans the line runs in");
@@ -149,9 +127,6 @@ mod tests {
     #[test]
     fn outside_lambda_a_line_carries_its_request_without_the_span_list() {
         let line = line_logged(false);
-        assert_eq!(line["fields"]["message"], "processed");
-        assert_eq!(line["span"]["correlation_id"], "corr-1");
-        assert_eq!(line["span"]["deposit_id"], "dep-1");
         assert!(line.get("spans").is_none(), "{line}");
     }
 

@@ -13,7 +13,6 @@
 //! * [`contract`]: one contract suite per port, run against the in-memory and the AWS
 //!   adapters alike;
 //! * [`gateway_reports`]: the notifications a well-behaved gateway sends;
-//! * [`logs`]: the functions' log lines, captured in the deployed format;
 //! * [`samples`]: the sample events in `events/<function>/` that the functions' tests run;
 //! * [`require_emulators`] / [`emulated_dynamodb`] / [`run_to_completion`]: the guard,
 //!   the DynamoDB client and the clean-up every emulator-backed suite uses;
@@ -27,7 +26,6 @@ pub mod fuzz;
 pub mod gateway_reports;
 pub mod gateways;
 pub mod http;
-pub mod logs;
 pub mod samples;
 pub mod sqs;
 pub mod streams;

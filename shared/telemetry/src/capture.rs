@@ -1,5 +1,6 @@
-//! The functions' log lines, captured in the deployed format: install [`Captured`] on a
-//! `current_thread` test (the default of `#[tokio::test]`) and read what was logged.
+//! Log lines captured in the deployed format, for tests: install [`Captured`] on the
+//! test's thread (a `current_thread` runtime, the default of `#[tokio::test]`) and read
+//! what was logged.
 
 use serde_json::Value;
 use std::io::Write;
@@ -28,12 +29,13 @@ impl Write for Sink {
 }
 
 impl Captured {
-    /// Captures `info` and above, formatted as outside Lambda (no span list).
-    pub fn install() -> Self {
+    /// Captures `info` and above on this thread, with the span list as in Lambda when
+    /// `span_list`.
+    pub fn install(span_list: bool) -> Self {
         let bytes = Arc::new(Mutex::new(Vec::new()));
         let sink = Sink(bytes.clone());
         let filter = "info".parse().expect("a level parses as a filter");
-        let subscriber = paygate_telemetry::subscriber(move || sink.clone(), filter, false);
+        let subscriber = crate::subscriber(move || sink.clone(), filter, span_list);
         Self {
             bytes,
             _guard: tracing::subscriber::set_default(subscriber),
