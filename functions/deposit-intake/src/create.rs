@@ -45,9 +45,9 @@ pub async fn create(
     };
     let span = tracing::Span::current();
     span.record("deposit_id", tracing::field::display(view.id));
-    // On the request's own line ("request handled"), not a line of its own.
+    // On the span, so the request's own line ("request handled") carries it.
     span.record("replayed", replayed);
-    tracing::debug!(replayed, direction = direction.as_str(), "accepted");
+    tracing::debug!(direction = direction.as_str(), "accepted");
     let (mut response, location) = match direction {
         Direction::Deposit => (
             accepted(&DepositResponse::from(view), replayed),

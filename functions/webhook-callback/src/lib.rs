@@ -150,17 +150,12 @@ async fn receive(
         }
     };
     let status = reached.name();
-    // On the webhook's own line ("webhook handled"), not a line of its own.
+    // On the span, so the webhook's own line ("webhook handled") carries them.
     let span = tracing::Span::current();
     span.record("outcome", notification.outcome.name());
     span.record("result", result);
     span.record("deposit_status", status);
-    tracing::debug!(
-        outcome = notification.outcome.name(),
-        result,
-        status,
-        "webhook applied"
-    );
+    tracing::debug!("webhook applied");
     let body = serde_json::json!({ "received": true, "result": result, "status": status });
     Ok(Response::builder()
         .status(StatusCode::OK)
