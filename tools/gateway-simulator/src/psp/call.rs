@@ -22,9 +22,9 @@ impl Call {
     /// The idempotency key of a mutating call.
     pub fn key(&self) -> Option<&str> {
         match self {
-            Call::CreatePayment(new) => Some(&new.idempotency_key),
+            Call::CreatePayment(new) => Some(&new.order.idempotency_key),
             Call::Refund(new) => Some(&new.idempotency_key),
-            Call::CreatePayout(new) => Some(&new.idempotency_key),
+            Call::CreatePayout(new) => Some(&new.order.idempotency_key),
             _ => None,
         }
     }

@@ -8,8 +8,8 @@ use super::call::{
     Answer, Call, Refusal, Response, checked, header, id_after, query_param, response,
 };
 use super::ledger::{
-    DESTINATION_REJECTED, Lookup, NewPayment, NewPayout, NewRefund, PaymentRecord, PaymentStatus,
-    PayoutRecord, PayoutStatus, RefundError, RefundRecord,
+    DESTINATION_REJECTED, Lookup, NewOrder, NewPayment, NewPayout, NewRefund, PaymentRecord,
+    PaymentStatus, PayoutRecord, PayoutStatus, RefundError, RefundRecord,
 };
 
 const CONTENT_TYPE: &str = "application/json";
@@ -42,11 +42,13 @@ struct CreatePayment {
 impl CreatePayment {
     fn under(self, idempotency_key: String) -> NewPayment {
         NewPayment {
-            idempotency_key,
-            amount: self.amount,
-            currency: self.currency,
-            country: self.country,
-            reference: self.reference,
+            order: NewOrder {
+                idempotency_key,
+                amount: self.amount,
+                currency: self.currency,
+                country: self.country,
+                reference: self.reference,
+            },
             token: self.token.filter(|t| !t.is_empty()),
         }
     }
@@ -81,11 +83,13 @@ struct CreatePayout {
 impl CreatePayout {
     fn under(self, idempotency_key: String) -> NewPayout {
         NewPayout {
-            idempotency_key,
-            amount: self.amount,
-            currency: self.currency,
-            country: self.country,
-            reference: self.reference,
+            order: NewOrder {
+                idempotency_key,
+                amount: self.amount,
+                currency: self.currency,
+                country: self.country,
+                reference: self.reference,
+            },
             destination: self.destination.filter(|d| !d.is_empty()),
         }
     }
@@ -118,7 +122,7 @@ pub(crate) fn parse(request: &http::Request<Vec<u8>>) -> Result<Call, Refusal> {
         PAYMENTS if post => {
             let key = idempotency_key(request)?;
             let new = body::<CreatePayment>(request)?.under(key);
-            checked(new, NewPayment::problem, Call::CreatePayment)
+            checked(new, |new| new.order.problem(), Call::CreatePayment)
         }
         PAYMENTS if get => by_key(request.uri()).map(Call::PaymentStatus),
         REFUNDS if post => {
@@ -130,7 +134,7 @@ pub(crate) fn parse(request: &http::Request<Vec<u8>>) -> Result<Call, Refusal> {
         PAYOUTS if post => {
             let key = idempotency_key(request)?;
             let new = body::<CreatePayout>(request)?.under(key);
-            checked(new, NewPayout::problem, Call::CreatePayout)
+            checked(new, |new| new.order.problem(), Call::CreatePayout)
         }
         PAYOUTS if get => by_key(request.uri()).map(Call::PayoutStatus),
         "/health" if get => Ok(Call::Health),
@@ -334,7 +338,10 @@ mod tests {
         let Ok(Call::CreatePayment(new)) = parse(&create) else {
             panic!()
         };
-        assert_eq!((new.idempotency_key.as_str(), new.token), ("d:1", None));
+        assert_eq!(
+            (new.order.idempotency_key.as_str(), new.token),
+            ("d:1", None)
+        );
         let payout = request(
             "POST",
             "/v1/payouts",
@@ -345,7 +352,11 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            (new.idempotency_key.as_str(), new.amount, new.destination),
+            (
+                new.order.idempotency_key.as_str(),
+                new.order.amount,
+                new.destination
+            ),
             ("p:1", 5_000, Some("ba_reject".to_owned()))
         );
         for (uri, expected) in [

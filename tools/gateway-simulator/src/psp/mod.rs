@@ -285,13 +285,13 @@ impl Psp {
         let ledger = &self.ledger;
         let work = match call {
             Call::CreatePayment(new) => ledger
-                .live_payment_key(&new.idempotency_key, view)
+                .live_payment_key(&new.order.idempotency_key, view)
                 .map_or(Work::CreatePayment(new), Work::ReplayPayment),
             Call::Refund(new) => ledger
                 .live_refund_key(&new.idempotency_key, view)
                 .map_or(Work::Refund(new), Work::ReplayRefund),
             Call::CreatePayout(new) => ledger
-                .live_payout_key(&new.idempotency_key, view)
+                .live_payout_key(&new.order.idempotency_key, view)
                 .map_or(Work::CreatePayout(new), Work::ReplayPayout),
             Call::PaymentStatus(lookup) => Work::PaymentStatus(lookup),
             Call::RefundStatus(lookup) => Work::RefundStatus(lookup),
@@ -337,11 +337,11 @@ impl Psp {
         );
         let response = match work {
             Work::CreatePayment(new) => {
-                self.creating.remove(&new.idempotency_key);
+                self.creating.remove(&new.order.idempotency_key);
                 let captured = if chance(dice, self.behaviour.capture_mismatch_rate) {
-                    (new.amount / 2).max(1)
+                    (new.order.amount / 2).max(1)
                 } else {
-                    new.amount
+                    new.order.amount
                 };
                 let index = self.ledger.create_payment(new, captured, now_ms, dice);
                 if self.ledger.payment(index).status == PaymentStatus::Pending {
@@ -372,7 +372,7 @@ impl Psp {
                 None => render(format, Answer::RefundNotFound),
             },
             Work::CreatePayout(new) => {
-                self.creating.remove(&new.idempotency_key);
+                self.creating.remove(&new.order.idempotency_key);
                 let index = self.ledger.create_payout(new, now_ms, dice);
                 if self.ledger.payout(index).status == PayoutStatus::Pending {
                     self.schedule(now_ms, Settle::Payout(index));

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::call::{Answer, Call, Refusal, Response, checked, header, response};
 use super::ledger::{
-    Lookup, NewPayment, NewPayout, NewRefund, PaymentRecord, PaymentStatus, PayoutRecord,
+    Lookup, NewOrder, NewPayment, NewPayout, NewRefund, PaymentRecord, PaymentStatus, PayoutRecord,
     PayoutStatus, RefundError, RefundRecord,
 };
 
@@ -312,14 +312,16 @@ pub(crate) fn parse(request: &http::Request<Vec<u8>>) -> Result<Call, Refusal> {
     match operation {
         Operation::CreatePayment(op) => {
             let new = NewPayment {
-                idempotency_key: op.idempotency_key,
-                amount: op.amount,
-                currency: op.currency,
-                country: op.country,
-                reference: op.reference,
+                order: NewOrder {
+                    idempotency_key: op.idempotency_key,
+                    amount: op.amount,
+                    currency: op.currency,
+                    country: op.country,
+                    reference: op.reference,
+                },
                 token: op.token.filter(|t| !t.is_empty()),
             };
-            checked(new, NewPayment::problem, Call::CreatePayment)
+            checked(new, |new| new.order.problem(), Call::CreatePayment)
         }
         Operation::GetPaymentStatus(op) => lookup(op.transaction_id, op.idempotency_key)
             .map(Call::PaymentStatus)
@@ -339,14 +341,16 @@ pub(crate) fn parse(request: &http::Request<Vec<u8>>) -> Result<Call, Refusal> {
             .ok_or_else(|| invalid("GetRefundStatus needs a RefundId or an IdempotencyKey".into())),
         Operation::CreatePayout(op) => {
             let new = NewPayout {
-                idempotency_key: op.idempotency_key,
-                amount: op.amount,
-                currency: op.currency,
-                country: op.country,
-                reference: op.reference,
+                order: NewOrder {
+                    idempotency_key: op.idempotency_key,
+                    amount: op.amount,
+                    currency: op.currency,
+                    country: op.country,
+                    reference: op.reference,
+                },
                 destination: op.destination.filter(|d| !d.is_empty()),
             };
-            checked(new, NewPayout::problem, Call::CreatePayout)
+            checked(new, |new| new.order.problem(), Call::CreatePayout)
         }
         Operation::GetPayoutStatus(op) => lookup(op.payout_id, op.idempotency_key)
             .map(Call::PayoutStatus)

@@ -30,8 +30,8 @@ fn reads_the_wire_example_and_other_prefixes() {
     let Ok(Call::CreatePayment(op)) = parse(&post(None, wire)) else {
         panic!("not a CreatePayment");
     };
-    assert_eq!(op.idempotency_key, "dep:1");
-    assert_eq!(op.amount, 10_099);
+    assert_eq!(op.order.idempotency_key, "dep:1");
+    assert_eq!(op.order.amount, 10_099);
     assert_eq!(op.token.as_deref(), Some("tok_success"));
 
     let other = r#"<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header/><s:Body><GetPaymentStatus xmlns="urn:paygate:sim:psp"><IdempotencyKey>dep:1</IdempotencyKey></GetPaymentStatus></s:Body></s:Envelope>"#;
@@ -134,8 +134,8 @@ fn payout_operations_are_read() {
     };
     assert_eq!(
         (
-            new.idempotency_key.as_str(),
-            new.amount,
+            new.order.idempotency_key.as_str(),
+            new.order.amount,
             new.destination.as_deref()
         ),
         ("po:1", 5_000, Some("ba_fail_webhook"))

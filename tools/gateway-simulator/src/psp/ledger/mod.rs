@@ -17,7 +17,7 @@ pub use records::{
     EventRecord, PaymentRecord, PaymentStatus, PayoutRecord, PayoutStatus, RefundRecord,
     RefundStatus,
 };
-pub(crate) use requests::{NewPayment, NewPayout, NewRefund, RefundError};
+pub(crate) use requests::{NewOrder, NewPayment, NewPayout, NewRefund, RefundError};
 
 /// The card tokens that choose an outcome: success (also any other token, and none),
 /// an immediate decline, a failure reported later by webhook.
@@ -232,12 +232,12 @@ impl Ledger {
     ) -> usize {
         let mut record = PaymentRecord {
             id: format!("{}{}", prefixes(self.format).0, hex32(dice)),
-            idempotency_key: new.idempotency_key,
+            idempotency_key: new.order.idempotency_key,
             amount: captured,
-            requested_amount: new.amount,
-            currency: new.currency,
-            country: new.country,
-            reference: new.reference,
+            requested_amount: new.order.amount,
+            currency: new.order.currency,
+            country: new.order.country,
+            reference: new.order.reference,
             token: new.token.unwrap_or_else(|| "tok_success".to_owned()),
             status: PaymentStatus::Pending,
             failure_code: None,
@@ -367,11 +367,11 @@ impl Ledger {
     pub fn create_payout(&mut self, new: NewPayout, now_ms: i64, dice: &mut dyn Dice) -> usize {
         let mut record = PayoutRecord {
             id: format!("{PAYOUT_PREFIX}{}", hex32(dice)),
-            idempotency_key: new.idempotency_key,
-            amount: new.amount,
-            currency: new.currency,
-            country: new.country,
-            reference: new.reference,
+            idempotency_key: new.order.idempotency_key,
+            amount: new.order.amount,
+            currency: new.order.currency,
+            country: new.order.country,
+            reference: new.order.reference,
             destination: new.destination.unwrap_or_else(|| "ba_success".to_owned()),
             status: PayoutStatus::Pending,
             failure_code: None,

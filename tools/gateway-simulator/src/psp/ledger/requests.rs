@@ -2,52 +2,45 @@
 
 const MAX_TEXT_LEN: usize = 255;
 
-/// A create-payment request, already taken off the wire.
+/// What a payment and a payout request both carry: the order, checked alike.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct NewPayment {
+pub(crate) struct NewOrder {
     pub idempotency_key: String,
     pub amount: i64,
     pub currency: String,
     pub country: String,
     pub reference: String,
+}
+
+impl NewOrder {
+    /// Why the request is wrong, if it is (a 400 / `soap:Client`).
+    pub fn problem(&self) -> Option<String> {
+        text_problem("idempotency key", &self.idempotency_key)
+            .or_else(|| text_problem("reference", &self.reference))
+            .or_else(|| amount_problem(self.amount))
+            .or_else(|| {
+                code_problem(&self.currency, 3).then(|| "currency must be an ISO 4217 code".into())
+            })
+            .or_else(|| {
+                code_problem(&self.country, 2)
+                    .then(|| "country must be an ISO 3166 alpha-2 code".into())
+            })
+    }
+}
+
+/// A create-payment request, already taken off the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NewPayment {
+    pub order: NewOrder,
     pub token: Option<String>,
 }
 
 /// A create-payout request, already taken off the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NewPayout {
-    pub idempotency_key: String,
-    pub amount: i64,
-    pub currency: String,
-    pub country: String,
-    pub reference: String,
+    pub order: NewOrder,
     pub destination: Option<String>,
 }
-
-/// A payment and a payout request carry the same order fields and are checked alike.
-macro_rules! order_problem {
-    ($request:ty) => {
-        impl $request {
-            /// Why the request is wrong, if it is (a 400 / `soap:Client`).
-            pub fn problem(&self) -> Option<String> {
-                text_problem("idempotency key", &self.idempotency_key)
-                    .or_else(|| text_problem("reference", &self.reference))
-                    .or_else(|| amount_problem(self.amount))
-                    .or_else(|| {
-                        code_problem(&self.currency, 3)
-                            .then(|| "currency must be an ISO 4217 code".into())
-                    })
-                    .or_else(|| {
-                        code_problem(&self.country, 2)
-                            .then(|| "country must be an ISO 3166 alpha-2 code".into())
-                    })
-            }
-        }
-    };
-}
-
-order_problem!(NewPayment);
-order_problem!(NewPayout);
 
 /// A refund request, already taken off the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -49,11 +49,13 @@ impl TestLedger {
 
 fn new_payment(key: &str, token: Option<&str>) -> NewPayment {
     NewPayment {
-        idempotency_key: key.into(),
-        amount: 10_099,
-        currency: "AED".into(),
-        country: "AE".into(),
-        reference: "dep_1".into(),
+        order: NewOrder {
+            idempotency_key: key.into(),
+            amount: 10_099,
+            currency: "AED".into(),
+            country: "AE".into(),
+            reference: "dep_1".into(),
+        },
         token: token.map(Into::into),
     }
 }
@@ -222,15 +224,15 @@ fn lookups_lag_behind_creation() {
 
 #[test]
 fn invalid_requests_are_described() {
-    let payment = |change: fn(&mut NewPayment)| {
+    let payment = |change: fn(&mut NewOrder)| {
         let mut new = new_payment("k", None);
-        change(&mut new);
-        new.problem()
+        change(&mut new.order);
+        new.order.problem()
     };
-    let payout = |change: fn(&mut NewPayout)| {
+    let payout = |change: fn(&mut NewOrder)| {
         let mut new = new_payout("k", None);
-        change(&mut new);
-        new.problem()
+        change(&mut new.order);
+        new.order.problem()
     };
     for (case, problem, names) in [
         (
@@ -269,8 +271,8 @@ fn invalid_requests_are_described() {
         let problem = problem.unwrap_or_else(|| panic!("{case}: no problem found"));
         assert!(problem.contains(names), "{case}: {problem}");
     }
-    assert_eq!(new_payment("k", None).problem(), None);
-    assert_eq!(new_payout("k", Some("ba_reject")).problem(), None);
+    assert_eq!(new_payment("k", None).order.problem(), None);
+    assert_eq!(new_payout("k", Some("ba_reject")).order.problem(), None);
 }
 
 #[test]
@@ -288,11 +290,13 @@ fn the_same_dice_build_the_same_books() {
 
 fn new_payout(key: &str, destination: Option<&str>) -> NewPayout {
     NewPayout {
-        idempotency_key: key.into(),
-        amount: 5_000,
-        currency: "EUR".into(),
-        country: "DE".into(),
-        reference: "po_ref".into(),
+        order: NewOrder {
+            idempotency_key: key.into(),
+            amount: 5_000,
+            currency: "EUR".into(),
+            country: "DE".into(),
+            reference: "po_ref".into(),
+        },
         destination: destination.map(Into::into),
     }
 }
