@@ -8,7 +8,7 @@ use super::call::{
     Answer, Call, Refusal, Response, checked, header, id_after, query_param, response,
 };
 use super::ledger::{
-    DESTINATION_REJECTED, Lookup, NewOrder, NewPayment, NewPayout, NewRefund, PaymentRecord,
+    DESTINATION_REJECTED, Lookup, NewOrder, NewPayment, NewPayout, NewRefund, Order, PaymentRecord,
     PaymentStatus, PayoutRecord, PayoutStatus, RefundError, RefundRecord,
 };
 

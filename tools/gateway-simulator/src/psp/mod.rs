@@ -60,7 +60,7 @@ pub use outbox::{Webhook, WebhookRetry};
 use crate::Format;
 use call::{Answer, Call};
 use dice::chance;
-use ledger::{Ledger, Lookup, NewPayment, NewPayout, NewRefund, RefundAt, View};
+use ledger::{Ledger, Lookup, NewPayment, NewPayout, NewRefund, RefundAt, Subject, View};
 use outbox::{Outbox, Sender};
 use wire::render;
 
@@ -434,12 +434,12 @@ impl Psp {
             }
             let settle = entry.remove();
             let notification = match settle {
-                Settle::Payment(index) => self.ledger.settle_payment(index, at, dice),
+                Settle::Payment(index) => self.ledger.settle(Subject::Payment(index), at, dice),
                 Settle::Refund(refund) => {
                     let decline_rate = self.behaviour.refund_failure_rate;
                     self.ledger.settle_refund(refund, at, decline_rate, dice)
                 }
-                Settle::Payout(index) => self.ledger.settle_payout(index, at, dice),
+                Settle::Payout(index) => self.ledger.settle(Subject::Payout(index), at, dice),
             };
             if let Some(notification) = notification {
                 self.outbox

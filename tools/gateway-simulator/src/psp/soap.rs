@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::call::{Answer, Call, Refusal, Response, checked, header, response};
 use super::ledger::{
-    Lookup, NewOrder, NewPayment, NewPayout, NewRefund, PaymentRecord, PaymentStatus, PayoutRecord,
-    PayoutStatus, RefundError, RefundRecord,
+    Lookup, NewOrder, NewPayment, NewPayout, NewRefund, Order, PaymentRecord, PaymentStatus,
+    PayoutRecord, PayoutStatus, RefundError, RefundRecord,
 };
 
 /// The PSP's XML namespace.

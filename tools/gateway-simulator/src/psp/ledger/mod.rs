@@ -12,7 +12,7 @@ use super::dice::{Dice, chance, hex32};
 use crate::Format;
 
 pub(crate) use events::{EventKind, Notification};
-use records::Order;
+pub(crate) use records::Order;
 pub use records::{
     EventRecord, PaymentRecord, PaymentStatus, PayoutRecord, PayoutStatus, RefundRecord,
     RefundStatus,
@@ -53,7 +53,7 @@ pub(crate) type RefundAt = (usize, usize);
 /// What a webhook event is recorded on: a payment (its refunds' events included) or a
 /// payout, by index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Subject {
+pub(crate) enum Subject {
     Payment(usize),
     Payout(usize),
 }
@@ -128,6 +128,13 @@ impl<R: Order> Book<R> {
             .insert(record.idempotency_key().to_owned(), index);
         self.records.push(record);
         index
+    }
+
+    /// Settles a pending record; the event reporting it.
+    fn settle(&mut self, index: usize, now_ms: i64, dice: &mut dyn Dice) -> Option<Notification> {
+        let record = self.records.get_mut(index)?;
+        let kind = record.settle()?;
+        Some(Notification::settled(record, kind, now_ms, dice))
     }
 }
 
@@ -247,28 +254,12 @@ impl Ledger {
             created: now_ms.div_euclid(1000),
             created_ms: now_ms,
         };
-        if let (PaymentStatus::Declined, code) = record.final_outcome() {
-            record.status = PaymentStatus::Declined;
-            record.failure_code = code.map(str::to_owned);
+        if record.refused_at_once() {
             record.amount = record.requested_amount;
         } else {
             self.charge(&record.idempotency_key);
         }
         self.payments.insert(record)
-    }
-
-    /// Settles a pending payment to its final status and returns the event to report.
-    pub fn settle_payment(
-        &mut self,
-        index: usize,
-        now_ms: i64,
-        dice: &mut dyn Dice,
-    ) -> Option<Notification> {
-        let payment = self.payments.records.get_mut(index)?;
-        let kind = payment.settle()?;
-        let notification = Notification::settled(payment, kind, now_ms, dice);
-        self.push_event(Subject::Payment(index), &notification);
-        Some(notification)
     }
 
     /// Records a new refund under its key (call only when no live refund holds the key).
@@ -379,26 +370,25 @@ impl Ledger {
             created: now_ms.div_euclid(1000),
             created_ms: now_ms,
         };
-        if let (PayoutStatus::Rejected, code) = record.final_outcome() {
-            record.status = PayoutStatus::Rejected;
-            record.failure_code = code.map(str::to_owned);
-        } else {
+        if !record.refused_at_once() {
             self.charge(&record.idempotency_key);
         }
         self.payouts.insert(record)
     }
 
-    /// Settles a pending payout to its final status and returns the event to report.
-    pub fn settle_payout(
+    /// Settles a pending payment or payout to its final status and returns the event to
+    /// report.
+    pub fn settle(
         &mut self,
-        index: usize,
+        subject: Subject,
         now_ms: i64,
         dice: &mut dyn Dice,
     ) -> Option<Notification> {
-        let payout = self.payouts.records.get_mut(index)?;
-        let kind = payout.settle()?;
-        let notification = Notification::settled(payout, kind, now_ms, dice);
-        self.push_event(Subject::Payout(index), &notification);
+        let notification = match subject {
+            Subject::Payment(index) => self.payments.settle(index, now_ms, dice),
+            Subject::Payout(index) => self.payouts.settle(index, now_ms, dice),
+        }?;
+        self.push_event(subject, &notification);
         Some(notification)
     }
 

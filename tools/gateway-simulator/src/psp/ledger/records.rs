@@ -97,41 +97,6 @@ pub struct PaymentRecord {
     pub created_ms: i64,
 }
 
-impl PaymentRecord {
-    /// What the create call answered first (and so answers on every repeat).
-    pub fn first_status(&self) -> PaymentStatus {
-        if self.status == PaymentStatus::Declined {
-            PaymentStatus::Declined
-        } else {
-            PaymentStatus::Pending
-        }
-    }
-
-    /// Settles a pending payment to its final status; the event to report.
-    pub(super) fn settle(&mut self) -> Option<EventKind> {
-        if self.status != PaymentStatus::Pending {
-            return None;
-        }
-        let (status, code) = self.final_outcome();
-        self.status = status;
-        self.failure_code = code.map(str::to_owned);
-        Some(if status == PaymentStatus::Succeeded {
-            EventKind::PaymentSucceeded
-        } else {
-            EventKind::PaymentFailed
-        })
-    }
-
-    pub(super) fn final_outcome(&self) -> (PaymentStatus, Option<&'static str>) {
-        let [_, decline, fail_webhook] = MAGIC_CARD_TOKENS;
-        match self.token.as_str() {
-            token if token == decline => (PaymentStatus::Declined, Some(CARD_DECLINED)),
-            token if token == fail_webhook => (PaymentStatus::Failed, Some(INSUFFICIENT_FUNDS)),
-            _ => (PaymentStatus::Succeeded, None),
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RefundRecord {
     pub id: String,
@@ -169,43 +134,67 @@ pub struct PayoutRecord {
     pub created_ms: i64,
 }
 
-impl PayoutRecord {
-    /// What the create call answered first (and so answers on every repeat).
-    pub fn first_status(&self) -> PayoutStatus {
-        if self.status == PayoutStatus::Rejected {
-            PayoutStatus::Rejected
-        } else {
-            PayoutStatus::Pending
+/// A payment's or a payout's status: `pending` until it settles once, or refused at once
+/// (a declined payment, a rejected payout), which is final.
+pub(crate) trait Status: Copy + Eq {
+    const PENDING: Self;
+    const REFUSED: Self;
+
+    /// Where an order ends, chosen by its card token or destination, and why it failed.
+    fn outcome(chosen_by: &str) -> (Self, Option<&'static str>);
+
+    /// The event reporting a settlement to this status.
+    fn settled_event(self) -> EventKind;
+}
+
+impl Status for PaymentStatus {
+    const PENDING: Self = Self::Pending;
+    const REFUSED: Self = Self::Declined;
+
+    fn outcome(token: &str) -> (Self, Option<&'static str>) {
+        let [_, decline, fail_webhook] = MAGIC_CARD_TOKENS;
+        match token {
+            token if token == decline => (Self::Declined, Some(CARD_DECLINED)),
+            token if token == fail_webhook => (Self::Failed, Some(INSUFFICIENT_FUNDS)),
+            _ => (Self::Succeeded, None),
         }
     }
 
-    /// Settles a pending payout to its final status; the event to report.
-    pub(super) fn settle(&mut self) -> Option<EventKind> {
-        if self.status != PayoutStatus::Pending {
-            return None;
-        }
-        let (status, code) = self.final_outcome();
-        self.status = status;
-        self.failure_code = code.map(str::to_owned);
-        Some(if status == PayoutStatus::Paid {
-            EventKind::PayoutPaid
+    fn settled_event(self) -> EventKind {
+        if self == Self::Succeeded {
+            EventKind::PaymentSucceeded
         } else {
-            EventKind::PayoutFailed
-        })
-    }
-
-    pub(super) fn final_outcome(&self) -> (PayoutStatus, Option<&'static str>) {
-        match self.destination.as_str() {
-            "ba_reject" => (PayoutStatus::Rejected, Some(DESTINATION_REJECTED)),
-            "ba_fail_webhook" => (PayoutStatus::Failed, Some(ACCOUNT_CLOSED)),
-            _ => (PayoutStatus::Paid, None),
+            EventKind::PaymentFailed
         }
     }
 }
 
-/// What the books need of a payment or a payout: how to file it, and what its events
-/// report.
-pub(super) trait Order {
+impl Status for PayoutStatus {
+    const PENDING: Self = Self::Pending;
+    const REFUSED: Self = Self::Rejected;
+
+    fn outcome(destination: &str) -> (Self, Option<&'static str>) {
+        match destination {
+            "ba_reject" => (Self::Rejected, Some(DESTINATION_REJECTED)),
+            "ba_fail_webhook" => (Self::Failed, Some(ACCOUNT_CLOSED)),
+            _ => (Self::Paid, None),
+        }
+    }
+
+    fn settled_event(self) -> EventKind {
+        if self == Self::Paid {
+            EventKind::PayoutPaid
+        } else {
+            EventKind::PayoutFailed
+        }
+    }
+}
+
+/// What the books need of a payment or a payout: how to file it, what its events
+/// report, and how it goes from created to settled.
+pub(crate) trait Order {
+    type Status: Status;
+
     fn id(&self) -> &str;
     fn idempotency_key(&self) -> &str;
     fn created_ms(&self) -> i64;
@@ -213,11 +202,50 @@ pub(super) trait Order {
     fn amount(&self) -> i64;
     fn currency(&self) -> &str;
     fn failure_code(&self) -> Option<&str>;
+    fn status(&self) -> Self::Status;
+    /// The card token or the destination, which chooses the outcome.
+    fn outcome_chooser(&self) -> &str;
+    fn set_outcome(&mut self, status: Self::Status, failure_code: Option<&str>);
+
+    fn final_outcome(&self) -> (Self::Status, Option<&'static str>) {
+        Self::Status::outcome(self.outcome_chooser())
+    }
+
+    /// What the create call answered first (and so answers on every repeat).
+    fn first_status(&self) -> Self::Status {
+        if self.status() == Self::Status::REFUSED {
+            Self::Status::REFUSED
+        } else {
+            Self::Status::PENDING
+        }
+    }
+
+    /// Refuses a new order at once when that is its outcome; whether it did.
+    fn refused_at_once(&mut self) -> bool {
+        let (status, code) = self.final_outcome();
+        let refused = status == Self::Status::REFUSED;
+        if refused {
+            self.set_outcome(status, code);
+        }
+        refused
+    }
+
+    /// Settles a pending order to its final status; the event to report.
+    fn settle(&mut self) -> Option<EventKind> {
+        if self.status() != Self::Status::PENDING {
+            return None;
+        }
+        let (status, code) = self.final_outcome();
+        self.set_outcome(status, code);
+        Some(status.settled_event())
+    }
 }
 
 macro_rules! order {
-    ($record:ty) => {
+    ($record:ty, $status:ty, $chooser:ident) => {
         impl Order for $record {
+            type Status = $status;
+
             fn id(&self) -> &str {
                 &self.id
             }
@@ -239,12 +267,22 @@ macro_rules! order {
             fn failure_code(&self) -> Option<&str> {
                 self.failure_code.as_deref()
             }
+            fn status(&self) -> $status {
+                self.status
+            }
+            fn outcome_chooser(&self) -> &str {
+                &self.$chooser
+            }
+            fn set_outcome(&mut self, status: $status, failure_code: Option<&str>) {
+                self.status = status;
+                self.failure_code = failure_code.map(str::to_owned);
+            }
         }
     };
 }
 
-order!(PaymentRecord);
-order!(PayoutRecord);
+order!(PaymentRecord, PaymentStatus, token);
+order!(PayoutRecord, PayoutStatus, destination);
 
 /// One webhook event and how its delivery went.
 #[derive(Debug, Clone, PartialEq, Serialize)]

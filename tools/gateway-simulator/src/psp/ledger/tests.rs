@@ -28,8 +28,8 @@ impl TestLedger {
         self.inner.create_payout(new, now_ms, &mut self.dice)
     }
 
-    fn settle_payment(&mut self, index: usize, now_ms: i64) -> Option<Notification> {
-        self.inner.settle_payment(index, now_ms, &mut self.dice)
+    fn settle(&mut self, subject: Subject, now_ms: i64) -> Option<Notification> {
+        self.inner.settle(subject, now_ms, &mut self.dice)
     }
 
     fn settle_refund(
@@ -40,10 +40,6 @@ impl TestLedger {
     ) -> Option<Notification> {
         self.inner
             .settle_refund(at, now_ms, decline_rate, &mut self.dice)
-    }
-
-    fn settle_payout(&mut self, index: usize, now_ms: i64) -> Option<Notification> {
-        self.inner.settle_payout(index, now_ms, &mut self.dice)
     }
 }
 
@@ -101,19 +97,19 @@ fn decline_is_recorded_without_a_charge() {
     assert_eq!(p.amount, 10_099, "a decline captures nothing odd");
     assert_eq!(p.failure_code.as_deref(), Some(CARD_DECLINED));
     assert_eq!(ledger.charges("k"), 0);
-    assert_eq!(ledger.settle_payment(index, 2), None);
+    assert_eq!(ledger.settle(Subject::Payment(index), 2), None);
 }
 
 #[test]
 fn settlement_follows_the_token_once_and_reports_the_captured_amount() {
     let mut ledger = TestLedger::new(3, Format::Json);
     let index = ledger.create_payment(new_payment("k", Some("tok_fail_webhook")), 5_049, 1);
-    let n = ledger.settle_payment(index, 2_500).unwrap();
+    let n = ledger.settle(Subject::Payment(index), 2_500).unwrap();
     assert_eq!(n.kind, EventKind::PaymentFailed);
     assert_eq!(n.failure_code.as_deref(), Some(INSUFFICIENT_FUNDS));
     assert_eq!((n.amount, n.created), (5_049, 2));
     assert_eq!(ledger.payment(index).status, PaymentStatus::Failed);
-    assert_eq!(ledger.settle_payment(index, 3), None);
+    assert_eq!(ledger.settle(Subject::Payment(index), 3), None);
 }
 
 #[test]
@@ -154,7 +150,7 @@ fn refund_of_a_failing_payment_fails_and_frees_the_amount() {
     assert_eq!(n.amount, 100);
     assert_eq!(n.refund_id.as_deref(), Some(ledger.refund(at).id.as_str()));
     assert_eq!(ledger.payment(index).refunded, 0);
-    ledger.settle_payment(index, 4);
+    ledger.settle(Subject::Payment(index), 4);
     assert_eq!(
         ledger.create_refund(refund("r2", &id, 1), 5),
         Err(RefundError::ExceedsPayment { refundable: 0 })
@@ -165,7 +161,7 @@ fn refund_of_a_failing_payment_fails_and_frees_the_amount() {
 fn a_declined_refund_of_a_captured_payment_fails_and_frees_the_amount() {
     let mut ledger = TestLedger::new(7, Format::Json);
     let index = ledger.create_payment(new_payment("k", None), 10_099, 1);
-    ledger.settle_payment(index, 2);
+    ledger.settle(Subject::Payment(index), 2);
     let id = ledger.payment(index).id.clone();
     let first = ledger.create_refund(refund("r1", &id, 10_099), 3).unwrap();
     let n = ledger.settle_refund(first, 4, 1.0).unwrap();
@@ -282,7 +278,7 @@ fn the_same_dice_build_the_same_books() {
         let i = ledger.create_payment(new_payment("k", None), 10, 1);
         let id = ledger.payment(i).id.clone();
         ledger.create_refund(refund("r", &id, 5), 2).unwrap();
-        ledger.settle_payment(i, 3);
+        ledger.settle(Subject::Payment(i), 3);
         ledger.payments().to_vec()
     };
     assert_eq!(build(), build());
@@ -320,7 +316,7 @@ fn a_payout_is_found_by_id_and_key_paid_out_once_and_settles_paid() {
     assert!(ledger.payments().is_empty(), "a payout is not a payment");
     assert_eq!(ledger.live_payment_key("po:1", view(2_000)), None);
 
-    let n = ledger.settle_payout(index, 3_500).unwrap();
+    let n = ledger.settle(Subject::Payout(index), 3_500).unwrap();
     assert_eq!(n.kind, EventKind::PayoutPaid);
     assert_eq!(
         (n.subject_id.as_str(), n.refund_id.as_deref()),
@@ -332,7 +328,11 @@ fn a_payout_is_found_by_id_and_key_paid_out_once_and_settles_paid() {
     );
     assert_eq!(n.reference, "po_ref");
     assert_eq!(ledger.payout(index).status, PayoutStatus::Paid);
-    assert_eq!(ledger.settle_payout(index, 4_000), None, "settles once");
+    assert_eq!(
+        ledger.settle(Subject::Payout(index), 4_000),
+        None,
+        "settles once"
+    );
     let event = &ledger.payout(index).events[0];
     assert_eq!(
         (event.id.as_str(), event.kind.as_str()),
@@ -354,18 +354,22 @@ fn destinations_decide_a_payouts_outcome() {
     );
     assert_eq!(p.failure_code.as_deref(), Some(DESTINATION_REJECTED));
     assert_eq!(ledger.charges("r"), 0, "nothing paid out");
-    assert_eq!(ledger.settle_payout(rejected, 2), None, "no webhook");
+    assert_eq!(
+        ledger.settle(Subject::Payout(rejected), 2),
+        None,
+        "no webhook"
+    );
 
     let failing = ledger.create_payout(new_payout("f", Some("ba_fail_webhook")), 1);
     assert_eq!(ledger.payout(failing).first_status(), PayoutStatus::Pending);
     assert_eq!(ledger.charges("f"), 1);
-    let n = ledger.settle_payout(failing, 2).unwrap();
+    let n = ledger.settle(Subject::Payout(failing), 2).unwrap();
     assert_eq!(n.kind, EventKind::PayoutFailed);
     assert_eq!(n.failure_code.as_deref(), Some(ACCOUNT_CLOSED));
     assert_eq!(ledger.payout(failing).status, PayoutStatus::Failed);
 
     let other = ledger.create_payout(new_payout("o", Some("ba_anything")), 1);
-    let n = ledger.settle_payout(other, 2).unwrap();
+    let n = ledger.settle(Subject::Payout(other), 2).unwrap();
     assert_eq!(
         (n.kind, ledger.payout(other).status),
         (EventKind::PayoutPaid, PayoutStatus::Paid)
