@@ -8,8 +8,8 @@ use super::call::{
     Answer, Call, Refusal, Response, checked, header, id_after, query_param, response,
 };
 use super::ledger::{
-    DESTINATION_REJECTED, Lookup, NewOrder, NewPayment, NewPayout, NewRefund, Order, PaymentRecord,
-    PaymentStatus, PayoutRecord, PayoutStatus, RefundError, RefundRecord,
+    CARD_DECLINED, DESTINATION_REJECTED, Lookup, NewOrder, NewPayment, NewPayout, NewRefund, Order,
+    RefundError, RefundRecord, Status,
 };
 
 const CONTENT_TYPE: &str = "application/json";
@@ -171,68 +171,59 @@ pub(crate) fn refuse(refusal: Refusal) -> Response {
     }
 }
 
-/// The create answer; a repeated call with the same key gets exactly this again.
-fn created(payment: &PaymentRecord) -> Response {
-    if payment.first_status() == PaymentStatus::Declined {
-        return reply(
-            402,
-            json!({"error": {
-                "code": payment.failure_code.as_deref().unwrap_or("card_declined"),
-                "message": "the card was declined",
-                "payment_id": payment.id,
-            }}),
-        );
-    }
-    reply(
-        201,
-        json!({
-            "id": payment.id,
-            "status": "pending",
-            "amount": payment.amount,
-            "currency": payment.currency,
-            "reference": payment.reference,
-        }),
-    )
+/// What a payment's and a payout's answers carry.
+fn order_body(order: &impl Order, status: &str) -> Value {
+    json!({
+        "id": order.id(),
+        "status": status,
+        "amount": order.amount(),
+        "currency": order.currency(),
+        "reference": order.reference(),
+    })
 }
 
-/// The create answer of a payout: `422 destination_rejected` (final) or `201 pending`.
-fn payout_created(payout: &PayoutRecord) -> Response {
-    if payout.first_status() == PayoutStatus::Rejected {
-        return reply(
-            422,
-            json!({"error": {
-                "code": payout.failure_code.as_deref().unwrap_or(DESTINATION_REJECTED),
-                "message": "the destination was rejected",
-                "payout_id": payout.id,
-            }}),
-        );
+/// How a create call the PSP refused at once is answered (final).
+struct Refused {
+    status: u16,
+    /// The error code when the record names none.
+    code: &'static str,
+    message: &'static str,
+    /// The error's field naming the refused order.
+    id_field: &'static str,
+}
+
+/// The create answer; a repeated call with the same key gets exactly this again:
+/// `201 pending`, or the refusal.
+fn created<O: Order>(order: &O, refused: Refused) -> Response {
+    if order.first_status() != O::Status::REFUSED {
+        return reply(201, order_body(order, "pending"));
     }
-    reply(
-        201,
-        json!({
-            "id": payout.id,
-            "status": "pending",
-            "amount": payout.amount,
-            "currency": payout.currency,
-            "reference": payout.reference,
-        }),
-    )
+    let mut error = json!({
+        "code": order.failure_code().unwrap_or(refused.code),
+        "message": refused.message,
+    });
+    error[refused.id_field] = json!(order.id());
+    reply(refused.status, json!({ "error": error }))
+}
+
+fn order_view(order: &impl Order) -> Response {
+    let mut body = order_body(order, order.status().name());
+    body["failure_code"] = json!(order.failure_code());
+    reply(200, body)
 }
 
 pub(crate) fn render(answer: Answer<'_>) -> Response {
     match answer {
-        Answer::Created(payment) => created(payment),
-        Answer::Payment(payment) => reply(
-            200,
-            json!({
-                "id": payment.id,
-                "status": payment.status.name(),
-                "amount": payment.amount,
-                "currency": payment.currency,
-                "reference": payment.reference,
-                "failure_code": payment.failure_code,
-            }),
+        Answer::Created(payment) => created(
+            payment,
+            Refused {
+                status: 402,
+                code: CARD_DECLINED,
+                message: "the card was declined",
+                id_field: "payment_id",
+            },
         ),
+        Answer::Payment(payment) => order_view(payment),
         Answer::PaymentNotFound => error(
             404,
             "not_found",
@@ -261,18 +252,17 @@ pub(crate) fn render(answer: Answer<'_>) -> Response {
             "refund_exceeds_payment",
             &format!("at most {refundable} can still be refunded"),
         ),
-        Answer::PayoutCreated(payout) => payout_created(payout),
-        Answer::Payout(payout) => reply(
-            200,
-            json!({
-                "id": payout.id,
-                "status": payout.status.name(),
-                "amount": payout.amount,
-                "currency": payout.currency,
-                "reference": payout.reference,
-                "failure_code": payout.failure_code,
-            }),
+        // `422 destination_rejected` (final) or `201 pending`.
+        Answer::PayoutCreated(payout) => created(
+            payout,
+            Refused {
+                status: 422,
+                code: DESTINATION_REJECTED,
+                message: "the destination was rejected",
+                id_field: "payout_id",
+            },
         ),
+        Answer::Payout(payout) => order_view(payout),
         Answer::PayoutNotFound => error(
             404,
             "not_found",

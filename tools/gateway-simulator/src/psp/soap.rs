@@ -12,8 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::call::{Answer, Call, Refusal, Response, checked, header, response};
 use super::ledger::{
-    Lookup, NewOrder, NewPayment, NewPayout, NewRefund, Order, PaymentRecord, PaymentStatus,
-    PayoutRecord, PayoutStatus, RefundError, RefundRecord,
+    Lookup, NewOrder, NewPayment, NewPayout, NewRefund, Order, RefundError, RefundRecord, Status,
 };
 
 /// The PSP's XML namespace.
@@ -367,31 +366,6 @@ fn lookup(id: Option<String>, key: Option<String>) -> Option<Lookup> {
         .or_else(|| non_empty(key).map(Lookup::Key))
 }
 
-fn created(payment: &PaymentRecord) -> Response {
-    let declined = payment.first_status() == PaymentStatus::Declined;
-    envelope(
-        200,
-        Reply::CreatePayment(CreatePaymentResponse {
-            transaction_id: payment.id.clone(),
-            status: payment.first_status().name().to_ascii_uppercase(),
-            reason_code: declined.then(|| payment.failure_code.clone()).flatten(),
-        }),
-    )
-}
-
-/// `PENDING`, or `REJECTED` with its reason (final); replayed as is for the same key.
-fn payout_created(payout: &PayoutRecord) -> Response {
-    let rejected = payout.first_status() == PayoutStatus::Rejected;
-    envelope(
-        200,
-        Reply::CreatePayout(CreatePayoutResponse {
-            payout_id: payout.id.clone(),
-            status: payout.first_status().name().to_ascii_uppercase(),
-            reason_code: rejected.then(|| payout.failure_code.clone()).flatten(),
-        }),
-    )
-}
-
 fn refund_view(refund: &RefundRecord) -> Response {
     envelope(
         200,
@@ -405,7 +379,16 @@ fn refund_view(refund: &RefundRecord) -> Response {
 
 pub(crate) fn render(answer: Answer<'_>) -> Response {
     match answer {
-        Answer::Created(payment) => created(payment),
+        // The create answers, replayed as they are for the same key: `PENDING`, or
+        // `DECLINED` / `REJECTED` with its reason (final).
+        Answer::Created(payment) => envelope(
+            200,
+            Reply::CreatePayment(CreatePaymentResponse {
+                transaction_id: payment.id.clone(),
+                status: payment.first_status().name().to_ascii_uppercase(),
+                reason_code: payment.refusal_code().map(str::to_owned),
+            }),
+        ),
         Answer::Payment(payment) => envelope(
             200,
             Reply::Status(StatusResponse {
@@ -437,7 +420,14 @@ pub(crate) fn render(answer: Answer<'_>) -> Response {
             "RefundExceedsPayment",
             &format!("at most {refundable} can still be refunded"),
         ),
-        Answer::PayoutCreated(payout) => payout_created(payout),
+        Answer::PayoutCreated(payout) => envelope(
+            200,
+            Reply::CreatePayout(CreatePayoutResponse {
+                payout_id: payout.id.clone(),
+                status: payout.first_status().name().to_ascii_uppercase(),
+                reason_code: payout.refusal_code().map(str::to_owned),
+            }),
+        ),
         Answer::Payout(payout) => envelope(
             200,
             Reply::PayoutStatus(PayoutStatusResponse {

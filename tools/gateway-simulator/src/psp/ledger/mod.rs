@@ -12,11 +12,11 @@ use super::dice::{Dice, chance, hex32};
 use crate::Format;
 
 pub(crate) use events::{EventKind, Notification};
-pub(crate) use records::Order;
 pub use records::{
     EventRecord, PaymentRecord, PaymentStatus, PayoutRecord, PayoutStatus, RefundRecord,
     RefundStatus,
 };
+pub(crate) use records::{Order, Status};
 pub(crate) use requests::{NewOrder, NewPayment, NewPayout, NewRefund, RefundError};
 
 /// The card tokens that choose an outcome: success (also any other token, and none),

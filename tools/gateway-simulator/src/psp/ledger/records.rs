@@ -37,18 +37,6 @@ pub enum PayoutStatus {
     Rejected,
 }
 
-impl PaymentStatus {
-    /// The status as the JSON format (and the admin API) spells it; SOAP upper-cases it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Declined => "declined",
-        }
-    }
-}
-
 impl RefundStatus {
     /// The status as the JSON format (and the admin API) spells it; SOAP upper-cases it.
     pub fn name(self) -> &'static str {
@@ -56,18 +44,6 @@ impl RefundStatus {
             Self::Pending => "pending",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
-        }
-    }
-}
-
-impl PayoutStatus {
-    /// The status as the JSON format (and the admin API) spells it; SOAP upper-cases it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Paid => "paid",
-            Self::Failed => "failed",
-            Self::Rejected => "rejected",
         }
     }
 }
@@ -145,6 +121,9 @@ pub(crate) trait Status: Copy + Eq {
 
     /// The event reporting a settlement to this status.
     fn settled_event(self) -> EventKind;
+
+    /// The status as the JSON format (and the admin API) spells it; SOAP upper-cases it.
+    fn name(self) -> &'static str;
 }
 
 impl Status for PaymentStatus {
@@ -167,6 +146,15 @@ impl Status for PaymentStatus {
             EventKind::PaymentFailed
         }
     }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Declined => "declined",
+        }
+    }
 }
 
 impl Status for PayoutStatus {
@@ -186,6 +174,15 @@ impl Status for PayoutStatus {
             EventKind::PayoutPaid
         } else {
             EventKind::PayoutFailed
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Paid => "paid",
+            Self::Failed => "failed",
+            Self::Rejected => "rejected",
         }
     }
 }
@@ -217,6 +214,15 @@ pub(crate) trait Order {
             Self::Status::REFUSED
         } else {
             Self::Status::PENDING
+        }
+    }
+
+    /// Why the create call refused the order at once; none when it accepted it.
+    fn refusal_code(&self) -> Option<&str> {
+        if self.first_status() == Self::Status::REFUSED {
+            self.failure_code()
+        } else {
+            None
         }
     }
 
