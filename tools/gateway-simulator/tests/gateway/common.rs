@@ -208,6 +208,22 @@ struct Fault {
     faultstring: String,
 }
 
+impl SoapReply {
+    /// The answer to `operation` (`CreatePayment` or `CreatePayout`): the id it names and
+    /// its fields; any other reply as it came.
+    fn created(self, operation: &str) -> Result<(String, SoapFields), SoapReply> {
+        match self {
+            SoapReply::CreatePaymentResponse(r) if operation == "CreatePayment" => {
+                Ok((r.transaction_id.clone(), r))
+            }
+            SoapReply::CreatePayoutResponse(r) if operation == "CreatePayout" => {
+                Ok((r.payout_id.clone(), r))
+            }
+            other => Err(other),
+        }
+    }
+}
+
 fn soap_reply(reply: &Reply) -> SoapReply {
     assert!(
         reply.content_type.starts_with("text/xml"),
@@ -260,6 +276,43 @@ pub fn soap_envelope(operation: &str, fields: &str) -> String {
         r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:p="urn:paygate:sim:psp"><soap:Body><p:{operation}>{fields}</p:{operation}></soap:Body></soap:Envelope>"#
     )
 }
+
+/// How the tests create a payment or a payout on either wire, and how the gateway tells
+/// a refusal at once (a declined card, a rejected destination).
+struct Order {
+    json_path: &'static str,
+    soap_operation: &'static str,
+    currency: &'static str,
+    country: &'static str,
+    reference: &'static str,
+    /// What chooses the outcome: its JSON field and its SOAP element.
+    chooser: (&'static str, &'static str),
+    /// A refusal's JSON status and its error's id field.
+    json_refused: (u16, &'static str),
+    soap_refused: &'static str,
+}
+
+const PAYMENT: Order = Order {
+    json_path: "/v1/payments",
+    soap_operation: "CreatePayment",
+    currency: "AED",
+    country: "AE",
+    reference: "dep_1",
+    chooser: ("token", "Token"),
+    json_refused: (402, "payment_id"),
+    soap_refused: "DECLINED",
+};
+
+const PAYOUT: Order = Order {
+    json_path: "/v1/payouts",
+    soap_operation: "CreatePayout",
+    currency: "EUR",
+    country: "DE",
+    reference: "payout_1",
+    chooser: ("destination", "Destination"),
+    json_refused: (422, "payout_id"),
+    soap_refused: "REJECTED",
+};
 
 /// A running simulated gateway plus a client for it.
 pub struct Sim {
@@ -379,27 +432,42 @@ impl Sim {
         self.create(key, token, amount).await.id().to_owned()
     }
 
+    /// Creates a payment of `amount` AED with `token` (reference `dep_1`); `Declined` is a
+    /// declined card.
     pub async fn create(&self, key: &str, token: &str, amount: i64) -> Created {
+        self.create_order(&PAYMENT, key, token, amount).await
+    }
+
+    /// Creates a payment or a payout under `key`, its outcome chosen by `chooser`.
+    async fn create_order(&self, order: &Order, key: &str, chooser: &str, amount: i64) -> Created {
+        let Order {
+            currency,
+            country,
+            reference,
+            ..
+        } = *order;
         match self.format() {
             Format::Json => {
-                let body = json!({"amount": amount, "currency": "AED", "country": "AE",
-                                  "reference": "dep_1", "token": token});
-                let reply = self.post_json("/v1/payments", key, body).await;
+                let mut body = json!({"amount": amount, "currency": currency, "country": country,
+                                      "reference": reference});
+                body[order.chooser.0] = json!(chooser);
+                let reply = self.post_json(order.json_path, key, body).await;
+                let (refused, id_field) = order.json_refused;
                 match reply.status {
                     201 => {
                         let v = reply.json();
                         assert_eq!(v["status"], "pending");
                         assert_eq!(v["amount"], amount);
-                        assert_eq!(v["currency"], "AED");
-                        assert_eq!(v["reference"], "dep_1");
+                        assert_eq!(v["currency"], currency);
+                        assert_eq!(v["reference"], reference);
                         Created::Accepted {
                             id: v["id"].as_str().unwrap().to_owned(),
                         }
                     }
-                    402 => {
+                    status if status == refused => {
                         let v = reply.json();
                         Created::Declined {
-                            id: v["error"]["payment_id"].as_str().map(str::to_owned),
+                            id: v["error"][id_field].as_str().map(str::to_owned),
                             code: v["error"]["code"].as_str().unwrap().to_owned(),
                         }
                     }
@@ -408,24 +476,21 @@ impl Sim {
                 }
             }
             Format::Soap => {
+                let element = order.chooser.1;
                 let fields = format!(
-                    "<p:IdempotencyKey>{key}</p:IdempotencyKey><p:Amount>{amount}</p:Amount><p:Currency>AED</p:Currency><p:Country>AE</p:Country><p:Reference>dep_1</p:Reference><p:Token>{token}</p:Token>"
+                    "<p:IdempotencyKey>{key}</p:IdempotencyKey><p:Amount>{amount}</p:Amount><p:Currency>{currency}</p:Currency><p:Country>{country}</p:Country><p:Reference>{reference}</p:Reference><p:{element}>{chooser}</p:{element}>"
                 );
-                let reply = self.soap("CreatePayment", &fields).await;
+                let reply = self.soap(order.soap_operation, &fields).await;
                 match reply.status {
-                    200 => match soap_reply(&reply) {
-                        SoapReply::CreatePaymentResponse(r) if r.status == "PENDING" => {
+                    200 => match soap_reply(&reply).created(order.soap_operation) {
+                        Ok((id, r)) if r.status == "PENDING" => {
                             assert!(r.reason_code.is_empty());
-                            Created::Accepted {
-                                id: r.transaction_id,
-                            }
+                            Created::Accepted { id }
                         }
-                        SoapReply::CreatePaymentResponse(r) if r.status == "DECLINED" => {
-                            Created::Declined {
-                                id: non_empty(r.transaction_id),
-                                code: r.reason_code,
-                            }
-                        }
+                        Ok((id, r)) if r.status == order.soap_refused => Created::Declined {
+                            id: non_empty(id),
+                            code: r.reason_code,
+                        },
                         other => panic!("unexpected reply {other:?}"),
                     },
                     503 => Created::Unavailable(503),
@@ -460,57 +525,7 @@ impl Sim {
     /// Creates a payout of `amount` EUR to `destination` (reference `payout_1`);
     /// `Declined` is a rejected destination.
     pub async fn payout(&self, key: &str, destination: &str, amount: i64) -> Created {
-        match self.format() {
-            Format::Json => {
-                let body = json!({"amount": amount, "currency": "EUR", "country": "DE",
-                                  "reference": "payout_1", "destination": destination});
-                let reply = self.post_json("/v1/payouts", key, body).await;
-                match reply.status {
-                    201 => {
-                        let v = reply.json();
-                        assert_eq!(v["status"], "pending");
-                        assert_eq!(v["amount"], amount);
-                        assert_eq!(v["currency"], "EUR");
-                        assert_eq!(v["reference"], "payout_1");
-                        Created::Accepted {
-                            id: v["id"].as_str().unwrap().to_owned(),
-                        }
-                    }
-                    422 => {
-                        let v = reply.json();
-                        Created::Declined {
-                            id: v["error"]["payout_id"].as_str().map(str::to_owned),
-                            code: v["error"]["code"].as_str().unwrap().to_owned(),
-                        }
-                    }
-                    503 | 429 => Created::Unavailable(reply.status),
-                    other => Created::Other(other, reply.body),
-                }
-            }
-            Format::Soap => {
-                let fields = format!(
-                    "<p:IdempotencyKey>{key}</p:IdempotencyKey><p:Amount>{amount}</p:Amount><p:Currency>EUR</p:Currency><p:Country>DE</p:Country><p:Reference>payout_1</p:Reference><p:Destination>{destination}</p:Destination>"
-                );
-                let reply = self.soap("CreatePayout", &fields).await;
-                match reply.status {
-                    200 => match soap_reply(&reply) {
-                        SoapReply::CreatePayoutResponse(r) if r.status == "PENDING" => {
-                            assert!(r.reason_code.is_empty());
-                            Created::Accepted { id: r.payout_id }
-                        }
-                        SoapReply::CreatePayoutResponse(r) if r.status == "REJECTED" => {
-                            Created::Declined {
-                                id: non_empty(r.payout_id),
-                                code: r.reason_code,
-                            }
-                        }
-                        other => panic!("unexpected reply {other:?}"),
-                    },
-                    503 => Created::Unavailable(503),
-                    other => Created::Other(other, reply.body),
-                }
-            }
-        }
+        self.create_order(&PAYOUT, key, destination, amount).await
     }
 
     fn status(&self, reply: Reply) -> Result<Option<Status>, u16> {
