@@ -204,6 +204,7 @@ pub(crate) trait Order {
     fn outcome_chooser(&self) -> &str;
     fn set_outcome(&mut self, status: Self::Status, failure_code: Option<&str>);
 
+    /// Where it ends, and why when it fails.
     fn final_outcome(&self) -> (Self::Status, Option<&'static str>) {
         Self::Status::outcome(self.outcome_chooser())
     }
