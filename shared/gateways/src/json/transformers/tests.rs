@@ -16,27 +16,36 @@ fn reply(status: u16, body: serde_json::Value) -> Reply {
 
 // ---- requests ----
 
+/// Both create calls carry the order, then the token under the call's own field, which is
+/// left out (as are the other calls' fields) when there is no token.
 #[test]
-fn payment_request_is_the_wire_body() {
-    let req = request(Some("tok_success"));
-    let body = serde_json::to_value(JsonPaymentRequest::from(&req)).unwrap();
-    assert_eq!(
-        body,
-        json!({
+fn create_requests_are_the_wire_body_with_the_token_under_their_field() {
+    type Encode = fn(&PaymentRequest) -> serde_json::Value;
+    let payment: Encode = |req| serde_json::to_value(JsonPaymentRequest::from(req)).unwrap();
+    let payout: Encode = |req| serde_json::to_value(JsonPayoutRequest::from(req)).unwrap();
+    for (call, encode, field, token, absent) in [
+        ("payment", payment, "token", "tok_success", &["token"][..]),
+        (
+            "payout",
+            payout,
+            "destination",
+            "ba_success",
+            &["destination", "token"],
+        ),
+    ] {
+        let mut expected = json!({
             "amount": 10099,
             "currency": "AED",
             "country": "AE",
             "reference": DEPOSIT,
-            "token": "tok_success"
-        })
-    );
-}
-
-#[test]
-fn payment_request_without_token_omits_it() {
-    let req = request(None);
-    let body = serde_json::to_value(JsonPaymentRequest::from(&req)).unwrap();
-    assert!(body.get("token").is_none());
+        });
+        expected[field] = json!(token);
+        assert_eq!(encode(&request(Some(token))), expected, "{call}");
+        let body = encode(&request(None));
+        for field in absent {
+            assert!(body.get(field).is_none(), "{call} without a token: {body}");
+        }
+    }
 }
 
 #[test]

@@ -58,34 +58,41 @@ fn soap(operation: &Operation<'_>) -> SoapRequest {
 
 // ---- requests ----
 
+/// Both create calls carry the order, then the token under the call's own element, which
+/// is left out when there is no token.
 #[test]
-fn create_payment_is_the_wire_envelope() {
-    let req = request(Some("tok_success"));
-    let op = Operation::CreatePayment(CreatePayment::try_from(&req).unwrap());
-    let soap = soap(&op);
-    assert_eq!(soap.action, "\"CreatePayment\"");
-    assert_eq!(
-        soap.xml,
-        format!(
-            concat!(
-                r#"<?xml version="1.0" encoding="utf-8"?>"#,
-                r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:p="urn:paygate:sim:psp">"#,
-                "<soap:Body><p:CreatePayment>",
-                "<p:IdempotencyKey>{d}:1</p:IdempotencyKey>",
-                "<p:Amount>10099</p:Amount><p:Currency>AED</p:Currency><p:Country>AE</p:Country>",
-                "<p:Reference>{d}</p:Reference><p:Token>tok_success</p:Token>",
-                "</p:CreatePayment></soap:Body></soap:Envelope>"
+fn create_calls_are_the_wire_envelope_with_the_token_under_their_element() {
+    type Encode = fn(&PaymentRequest) -> SoapRequest;
+    let payment: Encode = |req| soap(&Operation::CreatePayment(req.try_into().unwrap()));
+    let payout: Encode = |req| soap(&Operation::CreatePayout(req.try_into().unwrap()));
+    for (operation, encode, element, token) in [
+        ("CreatePayment", payment, "Token", "tok_success"),
+        ("CreatePayout", payout, "Destination", "ba_fail_webhook"),
+    ] {
+        let wire = encode(&request(Some(token)));
+        assert_eq!(wire.action, format!("\"{operation}\""), "{operation}");
+        assert_eq!(
+            wire.xml,
+            format!(
+                concat!(
+                    r#"<?xml version="1.0" encoding="utf-8"?>"#,
+                    r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:p="urn:paygate:sim:psp">"#,
+                    "<soap:Body><p:{operation}>",
+                    "<p:IdempotencyKey>{d}:1</p:IdempotencyKey>",
+                    "<p:Amount>10099</p:Amount><p:Currency>AED</p:Currency><p:Country>AE</p:Country>",
+                    "<p:Reference>{d}</p:Reference><p:{element}>{token}</p:{element}>",
+                    "</p:{operation}></soap:Body></soap:Envelope>"
+                ),
+                d = DEPOSIT,
+                operation = operation,
+                element = element,
+                token = token,
             ),
-            d = DEPOSIT
-        )
-    );
-}
-
-#[test]
-fn create_payment_without_token_omits_the_element() {
-    let req = request(None);
-    let op = Operation::CreatePayment(CreatePayment::try_from(&req).unwrap());
-    assert!(!soap(&op).xml.contains("Token"));
+            "{operation}"
+        );
+        let xml = encode(&request(None)).xml;
+        assert!(!xml.contains(element), "{operation} without a token: {xml}");
+    }
 }
 
 #[test]

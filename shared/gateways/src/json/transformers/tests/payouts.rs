@@ -4,26 +4,6 @@ use super::*;
 use paygate_domain::{Currency, Money};
 
 #[test]
-fn payout_request_is_the_wire_body_with_the_token_as_destination() {
-    let req = request(Some("ba_success"));
-    let body = serde_json::to_value(JsonPayoutRequest::from(&req)).unwrap();
-    assert_eq!(
-        body,
-        json!({
-            "amount": 10099,
-            "currency": "AED",
-            "country": "AE",
-            "reference": DEPOSIT,
-            "destination": "ba_success"
-        })
-    );
-    let req = request(None);
-    let body = serde_json::to_value(JsonPayoutRequest::from(&req)).unwrap();
-    assert!(body.get("destination").is_none(), "{body}");
-    assert!(body.get("token").is_none(), "{body}");
-}
-
-#[test]
 fn created_pending_or_already_paid_is_accepted_with_the_payout_id() {
     let pending =
         json!({"id":"po_1","status":"pending","amount":5000,"currency":"EUR","reference":"p"});
