@@ -139,7 +139,7 @@ struct BodyOut {
 #[derive(Serialize)]
 enum Reply {
     #[serde(rename = "p:CreatePaymentResponse")]
-    CreatePayment(CreatePaymentResponse),
+    CreatePayment(CreateResponse),
     #[serde(rename = "p:GetPaymentStatusResponse")]
     Status(StatusResponse),
     #[serde(rename = "p:RefundResponse")]
@@ -147,17 +147,26 @@ enum Reply {
     #[serde(rename = "p:GetRefundStatusResponse")]
     RefundStatus(RefundStatusResponse),
     #[serde(rename = "p:CreatePayoutResponse")]
-    CreatePayout(CreatePayoutResponse),
+    CreatePayout(CreateResponse),
     #[serde(rename = "p:GetPayoutStatusResponse")]
-    PayoutStatus(PayoutStatusResponse),
+    PayoutStatus(StatusResponse),
     #[serde(rename = "soap:Fault")]
     Fault(Fault),
 }
 
+/// The id a payment's or a payout's answer opens with.
 #[derive(Serialize)]
-struct CreatePaymentResponse {
+enum OrderId {
     #[serde(rename = "p:TransactionId")]
-    transaction_id: String,
+    Payment(String),
+    #[serde(rename = "p:PayoutId")]
+    Payout(String),
+}
+
+#[derive(Serialize)]
+struct CreateResponse {
+    #[serde(rename = "$value")]
+    id: OrderId,
     #[serde(rename = "p:Status")]
     status: String,
     #[serde(rename = "p:ReasonCode", skip_serializing_if = "Option::is_none")]
@@ -166,8 +175,8 @@ struct CreatePaymentResponse {
 
 #[derive(Serialize)]
 struct StatusResponse {
-    #[serde(rename = "p:TransactionId")]
-    transaction_id: String,
+    #[serde(rename = "$value")]
+    id: OrderId,
     #[serde(rename = "p:Status")]
     status: String,
     #[serde(rename = "p:ReasonCode")]
@@ -194,30 +203,6 @@ struct RefundStatusResponse {
     status: String,
     #[serde(rename = "p:ReasonCode")]
     reason_code: String,
-}
-
-#[derive(Serialize)]
-struct CreatePayoutResponse {
-    #[serde(rename = "p:PayoutId")]
-    payout_id: String,
-    #[serde(rename = "p:Status")]
-    status: String,
-    #[serde(rename = "p:ReasonCode", skip_serializing_if = "Option::is_none")]
-    reason_code: Option<String>,
-}
-
-#[derive(Serialize)]
-struct PayoutStatusResponse {
-    #[serde(rename = "p:PayoutId")]
-    payout_id: String,
-    #[serde(rename = "p:Status")]
-    status: String,
-    #[serde(rename = "p:ReasonCode")]
-    reason_code: String,
-    #[serde(rename = "p:Amount")]
-    amount: i64,
-    #[serde(rename = "p:Currency")]
-    currency: String,
 }
 
 #[derive(Serialize)]
@@ -377,28 +362,33 @@ fn refund_view(refund: &RefundRecord) -> Response {
     )
 }
 
+/// The create answer, replayed as it is for the same key: `PENDING`, or `DECLINED` /
+/// `REJECTED` with its reason (final).
+fn created(order: &impl Order, id: fn(String) -> OrderId) -> CreateResponse {
+    CreateResponse {
+        id: id(order.id().to_owned()),
+        status: order.first_status().name().to_ascii_uppercase(),
+        reason_code: order.refusal_code().map(str::to_owned),
+    }
+}
+
+fn status(order: &impl Order, id: fn(String) -> OrderId) -> StatusResponse {
+    StatusResponse {
+        id: id(order.id().to_owned()),
+        status: order.status().name().to_ascii_uppercase(),
+        reason_code: order.failure_code().unwrap_or_default().to_owned(),
+        amount: order.amount(),
+        currency: order.currency().to_owned(),
+    }
+}
+
 pub(crate) fn render(answer: Answer<'_>) -> Response {
     match answer {
-        // The create answers, replayed as they are for the same key: `PENDING`, or
-        // `DECLINED` / `REJECTED` with its reason (final).
         Answer::Created(payment) => envelope(
             200,
-            Reply::CreatePayment(CreatePaymentResponse {
-                transaction_id: payment.id.clone(),
-                status: payment.first_status().name().to_ascii_uppercase(),
-                reason_code: payment.refusal_code().map(str::to_owned),
-            }),
+            Reply::CreatePayment(created(payment, OrderId::Payment)),
         ),
-        Answer::Payment(payment) => envelope(
-            200,
-            Reply::Status(StatusResponse {
-                transaction_id: payment.id.clone(),
-                status: payment.status.name().to_ascii_uppercase(),
-                reason_code: payment.failure_code.clone().unwrap_or_default(),
-                amount: payment.amount,
-                currency: payment.currency.clone(),
-            }),
-        ),
+        Answer::Payment(payment) => envelope(200, Reply::Status(status(payment, OrderId::Payment))),
         Answer::PaymentNotFound => {
             client_fault("NotFound", "no payment was created with that id or key")
         }
@@ -420,24 +410,12 @@ pub(crate) fn render(answer: Answer<'_>) -> Response {
             "RefundExceedsPayment",
             &format!("at most {refundable} can still be refunded"),
         ),
-        Answer::PayoutCreated(payout) => envelope(
-            200,
-            Reply::CreatePayout(CreatePayoutResponse {
-                payout_id: payout.id.clone(),
-                status: payout.first_status().name().to_ascii_uppercase(),
-                reason_code: payout.refusal_code().map(str::to_owned),
-            }),
-        ),
-        Answer::Payout(payout) => envelope(
-            200,
-            Reply::PayoutStatus(PayoutStatusResponse {
-                payout_id: payout.id.clone(),
-                status: payout.status.name().to_ascii_uppercase(),
-                reason_code: payout.failure_code.clone().unwrap_or_default(),
-                amount: payout.amount,
-                currency: payout.currency.clone(),
-            }),
-        ),
+        Answer::PayoutCreated(payout) => {
+            envelope(200, Reply::CreatePayout(created(payout, OrderId::Payout)))
+        }
+        Answer::Payout(payout) => {
+            envelope(200, Reply::PayoutStatus(status(payout, OrderId::Payout)))
+        }
         Answer::PayoutNotFound => {
             client_fault("NotFound", "no payout was created with that id or key")
         }

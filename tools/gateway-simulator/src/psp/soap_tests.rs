@@ -69,8 +69,8 @@ fn writes_prefixed_replies_and_faults() {
         soap: SOAP_ENV,
         p: NAMESPACE,
         body: BodyOut {
-            reply: Reply::CreatePayment(CreatePaymentResponse {
-                transaction_id: "txn_1".into(),
+            reply: Reply::CreatePayment(CreateResponse {
+                id: OrderId::Payment("txn_1".into()),
                 status: "PENDING".into(),
                 reason_code: None,
             }),
