@@ -54,14 +54,15 @@ const INDEXED_STATE_EXPRESSION: &str = "#id, #published, #v, #updated";
 
 impl DynamoEventStore {
     /// The index's items whose sort key is before `before`, oldest first, at most
-    /// `limit`, over every partition: each gives its own oldest `limit`, and the oldest
-    /// of those are the index's.
-    async fn query_before(
+    /// `limit`, over every partition (each gives its own oldest `limit`, and the oldest
+    /// of those are the index's), each read by `parse`.
+    async fn query_before<T>(
         &self,
         query: IndexQuery<'_>,
         before: OffsetDateTime,
         limit: usize,
-    ) -> Result<Vec<Item>, AwsError> {
+        parse: impl Fn(&Item) -> Result<T, AwsError>,
+    ) -> Result<Vec<T>, AwsError> {
         let mut found = Vec::new();
         for shard in 0..self.index_shards {
             let partition = items::partition(query.partition_base, shard);
@@ -79,7 +80,7 @@ impl DynamoEventStore {
             found.sort_by_key(sort_key);
             found.truncate(limit);
         }
-        Ok(found)
+        found.iter().map(parse).collect()
     }
 
     /// One partition's items whose sort key is before `before`, oldest first, at most
@@ -191,11 +192,8 @@ impl SweepIndex for DynamoEventStore {
             projection: VIEW_EXPRESSION,
             projected: VIEW_PROJECTION,
         };
-        let found = self.query_before(query, before, limit).await?;
-        Ok(found
-            .iter()
-            .map(items::view_from_item)
-            .collect::<Result<_, _>>()?)
+        let parse = items::view_from_item;
+        Ok(self.query_before(query, before, limit, parse).await?)
     }
 
     /// One `UpdateItem`, conditioned on the version the sweeper saw and on the deposit
@@ -239,11 +237,8 @@ impl SweepIndex for DynamoEventStore {
             projection: INDEXED_STATE_EXPRESSION,
             projected: STATE_PROJECTION,
         };
-        let found = self.query_before(query, before, limit).await?;
-        Ok(found
-            .iter()
-            .map(items::unpublished_from_item)
-            .collect::<Result<_, _>>()?)
+        let parse = items::unpublished_from_item;
+        Ok(self.query_before(query, before, limit, parse).await?)
     }
 
     async fn publish_state(&self, deposit: DepositId) -> Result<Option<Unpublished>, StoreError> {
