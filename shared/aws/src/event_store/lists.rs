@@ -171,9 +171,7 @@ impl DepositList for DynamoEventStore {
             None => None,
             Some(cursor) => {
                 let view = EventStore::view(self, *cursor.key()).await?;
-                let Some(view) =
-                    view.filter(|v| &v.merchant_id == merchant && v.direction == direction)
-                else {
+                let Some(view) = view.filter(|v| v.belongs_to(merchant, direction)) else {
                     return Ok(None);
                 };
                 let key = s(items::list_key(&view)?);
