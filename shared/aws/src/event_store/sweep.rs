@@ -22,6 +22,7 @@ use super::items::{
 };
 use crate::error::AwsError;
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use paygate_domain::deposit::{DepositView, SweepKind};
 use paygate_domain::ids::DepositId;
 use paygate_domain::ports::{StoreError, SweepIndex, Unpublished};
@@ -81,6 +82,15 @@ impl DynamoEventStore {
             found.truncate(limit);
         }
         found.iter().map(parse).collect()
+    }
+
+    /// An `UpdateItem` of the deposit's item in the deposits table (its read model, which
+    /// holds the sweep and outbox attributes).
+    fn update_deposit(&self, deposit: DepositId) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.deposits_table)
+            .key(DEPOSIT_ID, s(deposit.0.to_string()))
     }
 
     /// One partition's items whose sort key is before `before`, oldest first, at most
@@ -157,10 +167,7 @@ impl DynamoEventStore {
             ("SET #published = :up", "#v > :up")
         };
         let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.deposits_table)
-            .key(DEPOSIT_ID, s(deposit.0.to_string()))
+            .update_deposit(deposit)
             .update_expression(update)
             .condition_expression(format!("{version} AND {mark_in_range}"))
             .expression_attribute_names("#published", PUBLISHED_VERSION)
@@ -206,10 +213,7 @@ impl SweepIndex for DynamoEventStore {
     ) -> Result<(), StoreError> {
         let at = items::sortable_timestamp("sweep deferral", examined_at)?;
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.deposits_table)
-            .key(DEPOSIT_ID, s(deposit.0.to_string()))
+            .update_deposit(deposit)
             .update_expression("SET #sweep_at = :at")
             .condition_expression("#v = :v AND attribute_exists(#sweep)")
             .expression_attribute_names("#sweep_at", SWEEP_AT)
@@ -294,10 +298,7 @@ impl SweepIndex for DynamoEventStore {
         bus_version: u64,
     ) -> Result<bool, StoreError> {
         let request = self
-            .client
-            .update_item()
-            .table_name(&self.deposits_table)
-            .key(DEPOSIT_ID, s(deposit.0.to_string()))
+            .update_deposit(deposit)
             .update_expression("SET #published = :bus REMOVE #outbox")
             .condition_expression(
                 "#bus = :bus AND #published >= #previous_bus AND #published < :bus",
