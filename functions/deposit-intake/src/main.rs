@@ -3,8 +3,6 @@
 use deposit_intake::key_cache::CachedMerchants;
 use deposit_intake::{Intake, IntakeConfig, handle};
 use lambda_http::{Error, service_fn};
-use paygate_aws::secrecy::ExposeSecret;
-use paygate_domain::crypto::FieldCipher;
 use paygate_domain::ports::{RandomIds, SystemClock};
 use std::sync::Arc;
 
@@ -12,8 +10,8 @@ use std::sync::Arc;
 async fn main() -> Result<(), Error> {
     paygate_telemetry::init();
     let aws = paygate_aws::AwsAdapters::connect().await?;
-    // Fetched from Secrets Manager (PAYGATE_FIELD_KEYS_SECRET_ARN) once per cold start.
-    let field_keys = aws.secret("PAYGATE_FIELD_KEYS").await?;
+    // The field keys are read once per cold start (from Secrets Manager in the template).
+    let cipher = Arc::new(aws.field_cipher().await?);
     let clock = Arc::new(SystemClock);
     let intake = Intake {
         store: aws.publishing_store(),
@@ -24,7 +22,7 @@ async fn main() -> Result<(), Error> {
         registry: aws.registry,
         clock,
         ids: Arc::new(RandomIds),
-        cipher: Arc::new(FieldCipher::from_spec(field_keys.expose_secret())?),
+        cipher,
         config: IntakeConfig::default(),
     };
     let metrics = paygate_telemetry::InvocationMetrics::install(paygate_domain::metrics::describe);

@@ -2,8 +2,6 @@
 
 use gateway_processor::{Processor, handle};
 use lambda_runtime::{Error, service_fn};
-use paygate_aws::secrecy::ExposeSecret;
-use paygate_domain::crypto::FieldCipher;
 use paygate_domain::gateways::BreakerPolicy;
 use paygate_domain::gateways::CachedRegistry;
 use paygate_domain::ports::{RandomIds, SystemClock};
@@ -15,8 +13,8 @@ use std::sync::Arc;
 async fn main() -> Result<(), Error> {
     paygate_telemetry::init();
     let aws = paygate_aws::AwsAdapters::connect().await?;
-    // Fetched from Secrets Manager (PAYGATE_FIELD_KEYS_SECRET_ARN) once per cold start.
-    let field_keys = aws.secret("PAYGATE_FIELD_KEYS").await?;
+    // The field keys are read once per cold start (from Secrets Manager in the template).
+    let cipher = Arc::new(aws.field_cipher().await?);
     let clock = Arc::new(SystemClock);
     let processor = Processor {
         store: aws.publishing_store(),
@@ -25,7 +23,7 @@ async fn main() -> Result<(), Error> {
         redelivery: aws.queue,
         clock,
         ids: Arc::new(RandomIds),
-        cipher: Arc::new(FieldCipher::from_spec(field_keys.expose_secret())?),
+        cipher,
         breaker: BreakerPolicy::default(),
         backoff: RedeliveryPolicy::default(),
         attempts: paygate_domain::service::process::AttemptPolicy::default(),

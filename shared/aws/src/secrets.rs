@@ -20,6 +20,9 @@ pub enum SecretError {
     /// Secrets Manager refused or could not be reached.
     #[error("reading {name}_SECRET_ARN: {source}")]
     Fetch { name: String, source: AwsError },
+    /// The value was read but is not what the setting must hold.
+    #[error("{name}: {reason}")]
+    Invalid { name: String, reason: String },
 }
 
 /// Reads the secret setting `name`: from Secrets Manager when `<name>_SECRET_ARN` is set

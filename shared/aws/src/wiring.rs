@@ -8,9 +8,10 @@ use aws_sdk_dynamodb::Client as DynamoClient;
 
 use aws_sdk_secretsmanager::Client as SecretsClient;
 use aws_sdk_sqs::Client as SqsClient;
+use paygate_domain::crypto::FieldCipher;
 use paygate_domain::ports::{EventStore, QueueError};
 use paygate_domain::service::publish::PublishingEventStore;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 
 pub struct AwsAdapters {
@@ -73,6 +74,17 @@ impl AwsAdapters {
     /// Manager when `<name>_SECRET_ARN` is set (as in the template), else `<name>` itself.
     pub async fn secret(&self, name: &str) -> Result<SecretString, SecretError> {
         secret_setting(&self.secrets, name, |variable| std::env::var(variable).ok()).await
+    }
+
+    /// The cipher of the deposits' sensitive fields, from the secret setting
+    /// `PAYGATE_FIELD_KEYS` (see [`secret`](Self::secret)).
+    pub async fn field_cipher(&self) -> Result<FieldCipher, SecretError> {
+        const NAME: &str = "PAYGATE_FIELD_KEYS";
+        let spec = self.secret(NAME).await?;
+        FieldCipher::from_spec(spec.expose_secret()).map_err(|error| SecretError::Invalid {
+            name: NAME.to_owned(),
+            reason: error.to_string(),
+        })
     }
 
     /// The event store the functions write through: every append that commits is

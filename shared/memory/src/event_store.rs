@@ -150,9 +150,7 @@ impl EventStore for MemoryEventStore {
     }
 
     async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
-        let call = Call::write(Port::Store, "append")
-            .about(batch.deposit_id)
-            .recording(batch.events.iter().map(|e| e.event.kind()).collect());
+        let call = Call::append(&batch);
         guarded(&*self.faults, call, async { self.tables().append(batch) }).await
     }
 

@@ -5,7 +5,7 @@
 //! like their AWS twins on a good day.
 
 use async_trait::async_trait;
-use paygate_domain::ports::{AppendError, PublishError, QueueError, StoreError};
+use paygate_domain::ports::{AppendBatch, AppendError, PublishError, QueueError, StoreError};
 use paygate_domain::{DepositId, RecordedEvent};
 use std::future::Future;
 use std::ops::Deref;
@@ -301,9 +301,12 @@ impl Call {
         self
     }
 
-    /// An append recording events of these kinds.
-    pub fn recording(mut self, events: Vec<&'static str>) -> Self {
-        self.events = events;
-        self
+    /// The store's append of `batch`: about its deposit, recording its events' kinds.
+    pub fn append(batch: &AppendBatch) -> Self {
+        Self {
+            deposit: Some(batch.deposit_id),
+            events: batch.events.iter().map(|e| e.event.kind()).collect(),
+            ..Self::write(Port::Store, "append")
+        }
     }
 }

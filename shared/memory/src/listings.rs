@@ -73,7 +73,7 @@ impl DepositList for MemoryEventStore {
             let cursor = match &page.cursor {
                 None => None,
                 Some(cursor) => match tables.view(cursor.key()) {
-                    Some(view) if &view.merchant_id == merchant && view.direction == direction => {
+                    Some(view) if view.belongs_to(merchant, direction) => {
                         Some(cursor.to(list_key(view)))
                     }
                     _ => return None,
@@ -85,7 +85,7 @@ impl DepositList for MemoryEventStore {
             };
             let views = tables
                 .views()
-                .filter(|v| &v.merchant_id == merchant && v.direction == direction)
+                .filter(|v| v.belongs_to(merchant, direction))
                 .filter(|v| status.is_none_or(|s| v.status == s))
                 .cloned()
                 .collect();

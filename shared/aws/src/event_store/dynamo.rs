@@ -8,7 +8,7 @@ use super::items::{
 };
 use super::ledger::{FOLD_EVERY, Post, Posting};
 use crate::config::Resources;
-use crate::dynamo::get_consistent;
+use crate::dynamo::{get_consistent, random, random_pause};
 use crate::error::AwsError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -421,18 +421,10 @@ fn should_fold(waiting: usize) -> bool {
     waiting + 1 == FOLD_EVERY || random().is_multiple_of(FOLD_EVERY as u64)
 }
 
-fn random() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish()
-}
-
 /// A random wait before posting again, growing with the races lost, so writers of one
 /// merchant spread out instead of colliding again.
 fn jitter(races: u32) -> std::time::Duration {
-    let cap = (2u64 << races.min(10)).min(LEDGER_BACKOFF_CAP_MS);
-    std::time::Duration::from_millis(random() % cap + 1)
+    random_pause((2u64 << races.min(10)).min(LEDGER_BACKOFF_CAP_MS))
 }
 
 /// Whether a failed `TransactWriteItems` may still have committed: the request may have

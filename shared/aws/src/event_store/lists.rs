@@ -39,10 +39,15 @@ impl SortCondition {
 }
 
 impl DynamoEventStore {
-    /// Up to `limit` matching items, newest first, and whether more match beyond them (a
-    /// filter applies after DynamoDB's limit, so it reads on until it has `limit + 1`
-    /// or runs out).
-    async fn page(&self, query: Query<'_>, limit: usize) -> Result<(Vec<Item>, bool), AwsError> {
+    /// Up to `limit` matching items, newest first, each read by `parse`, and whether more
+    /// match beyond them (a filter applies after DynamoDB's limit, so it reads on until it
+    /// has `limit + 1` or runs out).
+    async fn page<T>(
+        &self,
+        query: Query<'_>,
+        limit: usize,
+        parse: impl Fn(&Item) -> Result<T, AwsError>,
+    ) -> Result<Page<T>, AwsError> {
         let (sort_name, condition) = query.sort;
         let key_condition = match &condition {
             None => "#pk = :pk".to_owned(),
@@ -89,7 +94,8 @@ impl DynamoEventStore {
         if query.forward {
             found.reverse();
         }
-        Ok((found, has_more))
+        let data = found.iter().map(parse).collect::<Result<_, _>>()?;
+        Ok(Page { data, has_more })
     }
 }
 
@@ -145,12 +151,8 @@ impl Ledger for DynamoEventStore {
                 EntryFilter::Balance => Some(("#f <> :f", "amount", n(0))),
             },
         };
-        let (items, has_more) = self.page(query, page.limit).await?;
-        let data = items
-            .iter()
-            .map(|item| json(item, ENTRY, "entry"))
-            .collect::<Result<_, _>>()?;
-        Ok(Page { data, has_more })
+        let parse = |item: &Item| json(item, ENTRY, "entry");
+        Ok(self.page(query, page.limit, parse).await?)
     }
 }
 
@@ -169,9 +171,7 @@ impl DepositList for DynamoEventStore {
             None => None,
             Some(cursor) => {
                 let view = EventStore::view(self, *cursor.key()).await?;
-                let Some(view) =
-                    view.filter(|v| &v.merchant_id == merchant && v.direction == direction)
-                else {
+                let Some(view) = view.filter(|v| v.belongs_to(merchant, direction)) else {
                     return Ok(None);
                 };
                 let key = s(items::list_key(&view)?);
@@ -189,11 +189,7 @@ impl DepositList for DynamoEventStore {
             forward: matches!(page.cursor, Some(Cursor::EndingBefore(_))),
             filter: status.map(|status| ("#f = :f", STATUS, s(status.as_str()))),
         };
-        let (found, has_more) = self.page(query, page.limit).await?;
-        let data = found
-            .iter()
-            .map(items::view_from_item)
-            .collect::<Result<_, _>>()?;
-        Ok(Some(Page { data, has_more }))
+        let parse = items::view_from_item;
+        Ok(Some(self.page(query, page.limit, parse).await?))
     }
 }

@@ -22,6 +22,7 @@ use super::items::{
 };
 use crate::error::AwsError;
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use paygate_domain::deposit::{DepositView, SweepKind};
 use paygate_domain::ids::DepositId;
 use paygate_domain::ports::{StoreError, SweepIndex, Unpublished};
@@ -54,14 +55,15 @@ const INDEXED_STATE_EXPRESSION: &str = "#id, #published, #v, #updated";
 
 impl DynamoEventStore {
     /// The index's items whose sort key is before `before`, oldest first, at most
-    /// `limit`, over every partition: each gives its own oldest `limit`, and the oldest
-    /// of those are the index's.
-    async fn query_before(
+    /// `limit`, over every partition (each gives its own oldest `limit`, and the oldest
+    /// of those are the index's), each read by `parse`.
+    async fn query_before<T>(
         &self,
         query: IndexQuery<'_>,
         before: OffsetDateTime,
         limit: usize,
-    ) -> Result<Vec<Item>, AwsError> {
+        parse: impl Fn(&Item) -> Result<T, AwsError>,
+    ) -> Result<Vec<T>, AwsError> {
         let mut found = Vec::new();
         for shard in 0..self.index_shards {
             let partition = items::partition(query.partition_base, shard);
@@ -79,7 +81,16 @@ impl DynamoEventStore {
             found.sort_by_key(sort_key);
             found.truncate(limit);
         }
-        Ok(found)
+        found.iter().map(parse).collect()
+    }
+
+    /// An `UpdateItem` of the deposit's item in the deposits table (its read model, which
+    /// holds the sweep and outbox attributes).
+    fn update_deposit(&self, deposit: DepositId) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.deposits_table)
+            .key(DEPOSIT_ID, s(deposit.0.to_string()))
     }
 
     /// One partition's items whose sort key is before `before`, oldest first, at most
@@ -156,10 +167,7 @@ impl DynamoEventStore {
             ("SET #published = :up", "#v > :up")
         };
         let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.deposits_table)
-            .key(DEPOSIT_ID, s(deposit.0.to_string()))
+            .update_deposit(deposit)
             .update_expression(update)
             .condition_expression(format!("{version} AND {mark_in_range}"))
             .expression_attribute_names("#published", PUBLISHED_VERSION)
@@ -191,11 +199,8 @@ impl SweepIndex for DynamoEventStore {
             projection: VIEW_EXPRESSION,
             projected: VIEW_PROJECTION,
         };
-        let found = self.query_before(query, before, limit).await?;
-        Ok(found
-            .iter()
-            .map(items::view_from_item)
-            .collect::<Result<_, _>>()?)
+        let parse = items::view_from_item;
+        Ok(self.query_before(query, before, limit, parse).await?)
     }
 
     /// One `UpdateItem`, conditioned on the version the sweeper saw and on the deposit
@@ -208,10 +213,7 @@ impl SweepIndex for DynamoEventStore {
     ) -> Result<(), StoreError> {
         let at = items::sortable_timestamp("sweep deferral", examined_at)?;
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.deposits_table)
-            .key(DEPOSIT_ID, s(deposit.0.to_string()))
+            .update_deposit(deposit)
             .update_expression("SET #sweep_at = :at")
             .condition_expression("#v = :v AND attribute_exists(#sweep)")
             .expression_attribute_names("#sweep_at", SWEEP_AT)
@@ -239,11 +241,8 @@ impl SweepIndex for DynamoEventStore {
             projection: INDEXED_STATE_EXPRESSION,
             projected: STATE_PROJECTION,
         };
-        let found = self.query_before(query, before, limit).await?;
-        Ok(found
-            .iter()
-            .map(items::unpublished_from_item)
-            .collect::<Result<_, _>>()?)
+        let parse = items::unpublished_from_item;
+        Ok(self.query_before(query, before, limit, parse).await?)
     }
 
     async fn publish_state(&self, deposit: DepositId) -> Result<Option<Unpublished>, StoreError> {
@@ -299,10 +298,7 @@ impl SweepIndex for DynamoEventStore {
         bus_version: u64,
     ) -> Result<bool, StoreError> {
         let request = self
-            .client
-            .update_item()
-            .table_name(&self.deposits_table)
-            .key(DEPOSIT_ID, s(deposit.0.to_string()))
+            .update_deposit(deposit)
             .update_expression("SET #published = :bus REMOVE #outbox")
             .condition_expression(
                 "#bus = :bus AND #published >= #previous_bus AND #published < :bus",

@@ -6,13 +6,12 @@ use super::items::{
     self, CONFIG, Item, NAME, REVISION, STATUS, Stored, config_json, n, s, status_json,
 };
 use crate::config::Resources;
-use crate::dynamo::get_consistent;
+use crate::dynamo::{get_consistent, random_pause};
 use crate::error::AwsError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use paygate_domain::gateways::{Gateway, GatewayConfig, GatewayStatus};
 use paygate_domain::ports::{GatewayRegistry, StatusChange, StoreError};
-use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
 /// How often a status update re-reads and retries after losing to a concurrent writer.
@@ -117,12 +116,9 @@ impl DynamoGatewayRegistry {
     }
 }
 
-/// A random pause of up to 5, 10, 20, 40, then 80 ms: spreads the retries of writers
-/// that lost together.
+/// A random pause of up to 5, 10, 20, 40, then 80 ms.
 fn backoff(attempt: u32) -> Duration {
-    let cap_ms = 5u64 << attempt.min(4);
-    let random = RandomState::new().hash_one(attempt);
-    Duration::from_millis(1 + random % cap_ms)
+    random_pause(5u64 << attempt.min(4))
 }
 
 #[async_trait]

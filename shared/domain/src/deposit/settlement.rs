@@ -202,54 +202,41 @@ impl Deposit {
     /// asked, else the deposit fails and the charge is refunded. Assumes the deposit is
     /// (or is about to be) `submitted` with that payment.
     pub fn confirm_charge(&self, seen: &Sighting<'_>, reversal: RefundId) -> Vec<DepositEvent> {
-        match seen.charged {
-            Some(charged) if !self.is_charged_as_asked(&charged) && self.is_payout() => {
-                // The money left: the payout is paid (its reservation leaves with it)
-                // and a person settles the difference with the gateway.
-                let anomaly = seen.anomaly(
-                    AnomalyKind::AmountMismatch,
-                    charged,
-                    format!(
-                        "the gateway paid out {charged}, the payout asked for {} {}; settle the difference with the gateway",
-                        self.request.amount.minor(),
-                        self.request.currency
-                    ),
-                );
-                let mut events = self.anomaly_once(anomaly);
-                events.push(DepositEvent::DepositSucceeded {
-                    external_id: seen.external_id.to_owned(),
-                });
-                events
-            }
-            Some(charged) if !self.is_charged_as_asked(&charged) => {
-                let anomaly = seen.anomaly(
-                    AnomalyKind::AmountMismatch,
-                    charged,
-                    format!(
-                        "the gateway charged {charged}, the deposit asked for {} {}",
-                        self.request.amount.minor(),
-                        self.request.currency
-                    ),
-                );
-                vec![
-                    DepositEvent::PaymentAnomalyDetected { anomaly },
-                    DepositEvent::DepositFailed {
-                        reason: FailureReason::new(
-                            AMOUNT_MISMATCH,
-                            "the gateway charged another amount than asked; it is refunded",
-                        ),
-                    },
-                    DepositEvent::RefundRequested {
-                        refund_id: reversal,
-                        amount: charged.amount,
-                        charge: Some(seen.charge()),
-                    },
-                ]
-            }
-            _ => vec![DepositEvent::DepositSucceeded {
-                external_id: seen.external_id.to_owned(),
-            }],
+        let succeeded = || DepositEvent::DepositSucceeded {
+            external_id: seen.external_id.to_owned(),
+        };
+        let Some(charged) = seen.charged.filter(|c| !self.is_charged_as_asked(c)) else {
+            return vec![succeeded()];
+        };
+        let asked = format!("{} {}", self.request.amount.minor(), self.request.currency);
+        if self.is_payout() {
+            // The money left: the payout is paid (its reservation leaves with it)
+            // and a person settles the difference with the gateway.
+            let detail = format!(
+                "the gateway paid out {charged}, the payout asked for {asked}; settle the difference with the gateway"
+            );
+            let mut events =
+                self.anomaly_once(seen.anomaly(AnomalyKind::AmountMismatch, charged, detail));
+            events.push(succeeded());
+            return events;
         }
+        let detail = format!("the gateway charged {charged}, the deposit asked for {asked}");
+        vec![
+            DepositEvent::PaymentAnomalyDetected {
+                anomaly: seen.anomaly(AnomalyKind::AmountMismatch, charged, detail),
+            },
+            DepositEvent::DepositFailed {
+                reason: FailureReason::new(
+                    AMOUNT_MISMATCH,
+                    "the gateway charged another amount than asked; it is refunded",
+                ),
+            },
+            DepositEvent::RefundRequested {
+                refund_id: reversal,
+                amount: charged.amount,
+                charge: Some(seen.charge()),
+            },
+        ]
     }
 
     /// A charge (as `seen`) the deposit does not hold as its own: recorded as an anomaly

@@ -70,6 +70,13 @@ impl SweepKind {
 }
 
 impl DepositView {
+    /// Whether `merchant` sees it among its `direction`'s deposits: reads and lists are
+    /// scoped to both (another merchant's deposit, or a payout asked for as a deposit, is
+    /// not found).
+    pub fn belongs_to(&self, merchant: &MerchantId, direction: Direction) -> bool {
+        &self.merchant_id == merchant && self.direction == direction
+    }
+
     /// Whether the sweeper must watch this deposit, and why. In-flight statuses first: a
     /// deposit being processed that also has refunds in flight is swept as processing,
     /// and the sweeper looks at its refunds then too.

@@ -42,48 +42,16 @@ pub fn movement(after: &Deposit, recorded: &RecordedEvent) -> Option<Movement> {
                 ),
             )
         }
-        DepositEvent::RefundRequested { refund_id, .. } => {
+        DepositEvent::RefundRequested { .. }
+        | DepositEvent::RefundSucceeded { .. }
+        | DepositEvent::RefundFailed { .. } => {
             let refund = refund(after, recorded)?;
-            let (entry_type, from) = match refund.charge {
-                None => (EntryType::Refund, Account::Available),
-                Some(_) => (EntryType::ChargeRefund, Account::Suspense),
-            };
-            let amount = signed(refund.amount.minor());
+            let (entry_type, from, to) = refund_step(after, refund, &recorded.event)?;
             (
                 entry_type,
                 after.refund_currency(refund),
-                refund_id.to_string(),
-                transfer(from, Account::Reserved, amount),
-            )
-        }
-        DepositEvent::RefundSucceeded { refund_id } => {
-            let refund = refund(after, recorded)?;
-            let gateway = match &refund.charge {
-                Some(charge) => charge.gateway.clone(),
-                None => after.gateway.clone()?,
-            };
-            (
-                EntryType::RefundSettled,
-                after.refund_currency(refund),
-                refund_id.to_string(),
-                transfer(
-                    Account::Reserved,
-                    Account::Gateway(gateway),
-                    signed(refund.amount.minor()),
-                ),
-            )
-        }
-        DepositEvent::RefundFailed { refund_id, .. } => {
-            let refund = refund(after, recorded)?;
-            let (entry_type, back_to) = match refund.charge {
-                None => (EntryType::RefundReversal, Account::Available),
-                Some(_) => (EntryType::ChargeRefundReversal, Account::Suspense),
-            };
-            (
-                entry_type,
-                after.refund_currency(refund),
-                refund_id.to_string(),
-                transfer(Account::Reserved, back_to, signed(refund.amount.minor())),
+                refund.id.to_string(),
+                transfer(from, to, signed(refund.amount.minor())),
             )
         }
         _ => return None,
@@ -96,6 +64,44 @@ pub fn movement(after: &Deposit, recorded: &RecordedEvent) -> Option<Movement> {
         event_id: recorded.event_id,
         postings,
         occurred_at: recorded.occurred_at,
+    })
+}
+
+/// Where a refund's amount goes at `event`: it is held in `reserved` from its request
+/// until it leaves through the gateway, or goes back where it came from when it fails
+/// (the merchant's balance, or the suspense account that holds a stray charge).
+fn refund_step(
+    after: &Deposit,
+    refund: &Refund,
+    event: &DepositEvent,
+) -> Option<(EntryType, Account, Account)> {
+    let (origin, requested, reversed) = match refund.charge {
+        None => (
+            Account::Available,
+            EntryType::Refund,
+            EntryType::RefundReversal,
+        ),
+        Some(_) => (
+            Account::Suspense,
+            EntryType::ChargeRefund,
+            EntryType::ChargeRefundReversal,
+        ),
+    };
+    Some(match event {
+        DepositEvent::RefundRequested { .. } => (requested, origin, Account::Reserved),
+        DepositEvent::RefundSucceeded { .. } => {
+            let gateway = match &refund.charge {
+                Some(charge) => charge.gateway.clone(),
+                None => after.gateway.clone()?,
+            };
+            (
+                EntryType::RefundSettled,
+                Account::Reserved,
+                Account::Gateway(gateway),
+            )
+        }
+        DepositEvent::RefundFailed { .. } => (reversed, Account::Reserved, origin),
+        _ => return None,
     })
 }
 

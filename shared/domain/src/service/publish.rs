@@ -7,7 +7,7 @@
 //! event's `detail.event_id` is the stored event's id, so consumers deduplicate.
 
 use crate::DepositId;
-use crate::deposit::{Deposit, DepositEvent, Direction, RecordedEvent};
+use crate::deposit::{Deposit, DepositEvent, Direction, FailureReason, RecordedEvent};
 use crate::ids::EventId;
 use crate::ports::{
     BusEvent, EventPublisher, EventStore, Outbox, PublishError, StoreError, SweepIndex,
@@ -118,31 +118,33 @@ pub fn bus_event(deposit: &Deposit, recorded: &RecordedEvent) -> Option<BusEvent
                 .map(|c| json!({ "gateway": c.gateway, "external_id": c.external_id })),
         })
     };
+    // A deposit's success and its failure both name what was asked and where it went.
+    let outcome_detail = |key: &str, value: Value| {
+        let mut detail = json!({
+            "amount": deposit.request.amount.minor(),
+            "country": deposit.request.country.code(),
+            "gateway": deposit.gateway,
+        });
+        detail[key] = value;
+        base(detail)
+    };
+    let reason_detail =
+        |reason: &FailureReason| json!({ "code": reason.code, "message": reason.message });
     let (detail_type, detail) = match &recorded.event {
         DepositEvent::DepositSucceeded { external_id } => (
             recorded.event.name(direction),
-            base(json!({
-                "amount": deposit.request.amount.minor(),
-                "country": deposit.request.country.code(),
-                "gateway": deposit.gateway,
-                "external_id": external_id,
-            })),
+            outcome_detail("external_id", json!(external_id)),
         ),
         DepositEvent::DepositFailed { reason } => (
             recorded.event.name(direction),
-            base(json!({
-                "amount": deposit.request.amount.minor(),
-                "country": deposit.request.country.code(),
-                "gateway": deposit.gateway,
-                "reason": { "code": reason.code, "message": reason.message },
-            })),
+            outcome_detail("reason", reason_detail(reason)),
         ),
         DepositEvent::RefundSucceeded { refund_id } => {
             ("RefundSucceeded", base(refund_detail(*refund_id)))
         }
         DepositEvent::RefundFailed { refund_id, reason } => {
             let mut detail = refund_detail(*refund_id);
-            detail["reason"] = json!({ "code": reason.code, "message": reason.message });
+            detail["reason"] = reason_detail(reason);
             ("RefundFailed", base(detail))
         }
         DepositEvent::PaymentAnomalyDetected { anomaly } => (

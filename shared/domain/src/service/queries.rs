@@ -18,7 +18,7 @@ pub async fn deposit_view(
     Ok(store
         .view(deposit)
         .await?
-        .filter(|view| &view.merchant_id == merchant && view.direction == direction))
+        .filter(|view| view.belongs_to(merchant, direction)))
 }
 
 /// The deposit's audit trail, oldest first.

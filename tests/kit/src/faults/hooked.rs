@@ -87,9 +87,7 @@ impl<P: EventStore + ?Sized> EventStore for Hooked<P> {
     }
 
     async fn append(&self, batch: AppendBatch) -> Result<(), AppendError> {
-        let call = Call::write(Port::Store, "append")
-            .about(batch.deposit_id)
-            .recording(batch.events.iter().map(|e| e.event.kind()).collect());
+        let call = Call::append(&batch);
         self.guard(call, self.inner.append(batch)).await
     }
 
