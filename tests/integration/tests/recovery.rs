@@ -42,7 +42,7 @@ use paygate_integration::{
 };
 use paygate_kit::faults::{Hooked, NoFaults};
 use paygate_kit::fixtures::submitted_external_id;
-use paygate_kit::gateways::Simulated;
+use paygate_kit::gateways::{Simulated, calm, health_down};
 use paygate_kit::sqs::invoke_deleting;
 use paygate_kit::world::processor::processor_on;
 use paygate_memory::{ManualClock, MemoryQueue};
@@ -71,10 +71,7 @@ async fn an_unhealthy_gateway_is_skipped_by_routing_and_restored_after_it_recove
             "detail": { "gateway": [primary.name()] },
         }))
         .await;
-    primary.set_behaviour(Behaviour {
-        health_down: true,
-        ..calm()
-    });
+    primary.set_behaviour(health_down());
 
     // WHEN the probe runs three times, a minute apart
     let mut runs = Vec::new();
@@ -414,14 +411,6 @@ async fn a_capture_of_another_amount_is_an_anomaly_on_the_bus_and_the_charge_is_
 }
 
 // ================================================================ the lane
-
-/// A gateway that works, whose payments stay `pending` while the test looks at them.
-fn calm() -> Behaviour {
-    Behaviour {
-        webhook_delay_ms: 600_000,
-        ..Behaviour::default()
-    }
-}
 
 /// A gateway that works and settles its payments 100 ms after taking them (no webhook
 /// URL: only a status query learns the outcome).
