@@ -29,13 +29,12 @@ use lambda_http::Body;
 use paygate_aws::{BusTap, EVENT_SOURCE, TappedEvent};
 use paygate_domain::deposit::AnomalyKind;
 use paygate_domain::gateways::{GatewayStatus, Health};
-use paygate_domain::ports::{EventStore, RandomIds, SystemClock};
+use paygate_domain::ports::{RandomIds, SystemClock};
 use paygate_domain::service::probe::ProbePolicy;
 use paygate_domain::service::sweep::SweepPolicy;
 use paygate_domain::{DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent};
-use paygate_gateways::ConnectorCache;
-use paygate_gateways::Timeouts;
 use paygate_integration::bus::{close_tap, deposit_event_pattern, tap_bus, with_event_id};
+use paygate_integration::processing::loopback_connectors;
 use paygate_integration::{
     Reply, World, card_deposit_body, clean_up, delete_gateways_and_queues, pairs,
     remove_gateways_serving,
@@ -446,11 +445,7 @@ impl Lane {
         let processor = processor_on(
             world.aws.publishing_store(),
             world.aws.registry.clone(),
-            Arc::new(ConnectorCache::with_timeouts(Timeouts {
-                connect: Duration::from_millis(500),
-                request: Duration::from_secs(2),
-                health: Duration::from_millis(500),
-            })),
+            loopback_connectors(),
             world.queue.clone(),
             Arc::new(SystemClock),
             world.intake.cipher.clone(),
@@ -471,11 +466,7 @@ impl Lane {
         };
         let probe = Probe {
             registry: Arc::new(registry),
-            connectors: Arc::new(ConnectorCache::with_timeouts(Timeouts {
-                connect: Duration::from_millis(500),
-                request: Duration::from_secs(2),
-                health: Duration::from_millis(500),
-            })),
+            connectors: loopback_connectors(),
             store: world.aws.store.clone(),
             index: Arc::new(index),
             queue: world.queue.clone(),
@@ -628,13 +619,7 @@ impl Lane {
     }
 
     async fn view(&self, id: DepositId) -> DepositView {
-        self.world
-            .aws
-            .store
-            .view(id)
-            .await
-            .expect("read the view")
-            .expect("the deposit exists")
+        self.world.view(id).await
     }
 
     async fn events(&self, id: DepositId) -> Vec<RecordedEvent> {
