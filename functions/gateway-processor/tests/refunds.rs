@@ -385,10 +385,7 @@ async fn two_deliveries_racing_on_a_refund_share_its_key_so_the_gateway_refunds_
     world.racing_writers();
 
     // WHEN both process their copy at the same time
-    let (first, second) = tokio::join!(
-        world.invoke(vec![record(&message, 1)]),
-        world.invoke(vec![record(&message, 1)]),
-    );
+    let (first, second) = world.invoked_twice_at_once(&message).await;
 
     // THEN both are done; the gateway holds one refund, recorded once under its id
     assert!(first.batch_item_failures.is_empty());
