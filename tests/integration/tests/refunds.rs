@@ -14,20 +14,16 @@ use paygate_domain::ports::{Ledger, SystemClock};
 use paygate_domain::service::outcome::Applied;
 use paygate_domain::{DepositEvent, DepositId, RecordedEvent, RefundId};
 use paygate_integration::money::{
-    GATEWAY, all_entries, balances, drain_messages, payment_id, record, succeeded_deposit,
+    GATEWAY, all_entries, balances, drain_messages, record, succeeded_deposit,
 };
 use paygate_integration::{Reply, World, at_once};
-use paygate_kit::gateway_reports::apply;
+use paygate_kit::gateway_reports::{apply, gateway_refund_id, payment_id};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::Arc;
 use uuid::Uuid;
 
 // ================================================================ helpers
-
-fn gateway_refund_id(refund: RefundId) -> String {
-    format!("ref_{}", refund.0.simple())
-}
 
 /// The gateway took the refund, then its webhook said it succeeded.
 async fn gateway_confirms(world: &World, id: DepositId, refund: RefundId) {
