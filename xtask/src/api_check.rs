@@ -9,7 +9,7 @@
 //! What the schema cannot state (state-dependent 400/422 answers) is configured per
 //! operation in `tests/schemathesis/schemathesis.toml`; no check is excluded.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -123,15 +123,7 @@ impl Devstack {
         if let Some(dir) = log.parent() {
             fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
-        let out = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .open(log)
-            .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
-        let err = out
-            .try_clone()
-            .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+        let (out, err) = process::log_outputs(log, false)?;
         let port = free_ports(1)?[0];
         let mut cmd = Command::new(binary);
         cmd.args(["--addr", &format!("127.0.0.1:{port}")])

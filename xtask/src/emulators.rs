@@ -5,7 +5,7 @@
 //! [`Emulators`] is the guard: dropping it (normal return, error, panic, Ctrl-C)
 //! kills and reaps both.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -254,16 +254,7 @@ impl Drop for Emulators {
 }
 
 fn launch(kind: Kind, tools: &Tools, port: u16, log: &Path, append: bool) -> Result<Child> {
-    let out = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .append(append)
-        .truncate(!append)
-        .open(log)
-        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
-    let err = out
-        .try_clone()
-        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    let (out, err) = process::log_outputs(log, append)?;
     let mut cmd = kind.command(tools, port);
     cmd.stdin(Stdio::null()).stdout(out).stderr(err);
     process::spawn(&mut cmd)

@@ -1,7 +1,9 @@
 //! Running child commands: progress lines, interruptible waits, the error type.
 
 use std::fmt;
+use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::Duration;
@@ -47,6 +49,21 @@ pub fn describe(cmd: &Command) -> String {
         text.push_str(&arg.to_string_lossy());
     }
     text
+}
+
+/// `log` opened twice, for a child's stdout and its stderr: appended to, or else emptied
+/// first.
+pub fn log_outputs(log: &Path, append: bool) -> Result<(File, File)> {
+    let cannot_open = |e: std::io::Error| format!("cannot open {}: {e}", log.display());
+    let out = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(log)
+        .map_err(cannot_open)?;
+    let err = out.try_clone().map_err(cannot_open)?;
+    Ok((out, err))
 }
 
 /// Spawns `cmd`, naming the program in the error (e.g. "is npm installed?").

@@ -146,12 +146,7 @@ async fn the_list_needs_an_api_key_and_only_answers_get() {
     let anonymous = world
         .send(request(Method::GET, "/v1/gateways", &[], Body::Empty))
         .await;
-    anonymous.assert_error(
-        StatusCode::UNAUTHORIZED,
-        "authentication_error",
-        "api_key_invalid",
-        None,
-    );
+    anonymous.assert_api_key_invalid();
     let auth = bearer(KEY_A);
     let post = world
         .send(request(
@@ -161,12 +156,7 @@ async fn the_list_needs_an_api_key_and_only_answers_get() {
             Body::Empty,
         ))
         .await;
-    post.assert_error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "invalid_request_error",
-        "method_not_allowed",
-        None,
-    );
+    post.assert_method_not_allowed();
     assert_eq!(post.header("allow"), Some("GET"));
 }
 
@@ -179,11 +169,6 @@ async fn an_unreadable_registry_is_a_503_without_internals() {
         .when(Target::op(Port::Registry, "list"))
         .fail("Scan failed: ProvisionedThroughputExceededException");
     let reply = world.send(get(KEY_A, "/v1/gateways")).await;
-    reply.assert_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "api_error",
-        "service_unavailable",
-        None,
-    );
+    reply.assert_unavailable();
     assert!(!reply.text.contains("Throughput"));
 }

@@ -542,10 +542,7 @@ async fn two_deliveries_racing_to_start_the_attempt_share_its_key_so_the_gateway
     world.racing_writers();
 
     // WHEN both process their copy at the same time
-    let (first, second) = tokio::join!(
-        world.invoke(vec![record(&message, 1)]),
-        world.invoke(vec![record(&message, 1)]),
-    );
+    let (first, second) = world.invoked_twice_at_once(&message).await;
 
     // THEN one owns the attempt and is done; the other finds it owned and calls no one:
     // retried while the attempt is open, or done if it already finds it submitted (when

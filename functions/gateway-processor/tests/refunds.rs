@@ -385,10 +385,7 @@ async fn two_deliveries_racing_on_a_refund_share_its_key_so_the_gateway_refunds_
     world.racing_writers();
 
     // WHEN both process their copy at the same time
-    let (first, second) = tokio::join!(
-        world.invoke(vec![record(&message, 1)]),
-        world.invoke(vec![record(&message, 1)]),
-    );
+    let (first, second) = world.invoked_twice_at_once(&message).await;
 
     // THEN both are done; the gateway holds one refund, recorded once under its id
     assert!(first.batch_item_failures.is_empty());
@@ -503,22 +500,10 @@ async fn a_refund_of_a_payment_the_gateway_does_not_know_is_recorded_failed() {
     let message = world.deposit("tok_visa").await;
     let id = message.deposit_id;
     let unknown = format!("pay_{}", Uuid::new_v4().simple());
-    let events = vec![
-        DepositEvent::AttemptStarted {
-            attempt: 1,
-            gateway: ALPHA.into(),
-            idempotency_key: attempt_key(id, 1),
-            owner: None,
-        },
-        DepositEvent::DepositSubmitted {
-            attempt: 1,
-            gateway: ALPHA.into(),
-            external_id: unknown.clone(),
-        },
-        DepositEvent::DepositSucceeded {
-            external_id: unknown.clone(),
-        },
-    ];
+    let mut events = fixtures::submission(id, ALPHA, &unknown);
+    events.push(DepositEvent::DepositSucceeded {
+        external_id: unknown.clone(),
+    });
     let (store, clock) = (world.store.as_ref(), world.clock.as_ref());
     let correlation = message.correlation_id.0.as_str();
     fixtures::record(store, clock, id, correlation, None, events).await;

@@ -48,6 +48,21 @@ pub fn lambda_body(bytes: &[u8]) -> lambda_http::Body {
     }
 }
 
+/// The HTTP response API Gateway sends for a handler's response: the same parts, the body
+/// as its text or bytes (for the local stack and tests that play API Gateway).
+pub fn http_response<B>(response: lambda_http::Response<lambda_http::Body>) -> http::Response<B>
+where
+    B: From<String> + From<Vec<u8>> + Default,
+{
+    let (parts, body) = response.into_parts();
+    let body = match body {
+        lambda_http::Body::Text(text) => B::from(text),
+        lambda_http::Body::Binary(bytes) => B::from(bytes),
+        _ => B::default(),
+    };
+    http::Response::from_parts(parts, body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +93,24 @@ mod tests {
         assert_eq!(correlation_id(&headers, || "x".into()).0, "abc-123");
         headers.insert(CORRELATION_HEADER, HeaderValue::from_static("has space"));
         assert_eq!(correlation_id(&headers, || "fallback".into()).0, "fallback");
+    }
+
+    #[test]
+    fn a_lambda_response_keeps_its_parts_and_body_over_http() {
+        for (body, expected) in [
+            (lambda_http::Body::Text("{}".into()), b"{}".to_vec()),
+            (lambda_http::Body::Binary(vec![0xff]), vec![0xff]),
+            (lambda_http::Body::Empty, Vec::new()),
+        ] {
+            let response = http::Response::builder()
+                .status(202)
+                .header("location", "/v1/deposits/1")
+                .body(body)
+                .unwrap();
+            let served: http::Response<Vec<u8>> = http_response(response);
+            assert_eq!(served.status(), 202);
+            assert_eq!(served.headers()["location"], "/v1/deposits/1");
+            assert_eq!(served.body(), &expected);
+        }
     }
 }

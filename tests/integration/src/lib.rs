@@ -148,6 +148,11 @@ impl World {
         self.aws.store.load(id).await.expect("load the stream")
     }
 
+    /// The deposit's read model, which must exist.
+    pub async fn view(&self, id: paygate_domain::DepositId) -> paygate_domain::DepositView {
+        fixtures::view_of(self.aws.store.as_ref(), id).await
+    }
+
     /// Everything this merchant left in the tables and its queue.
     pub async fn traces(&self) -> Traces {
         let r = &self.aws.resources;

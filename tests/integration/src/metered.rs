@@ -9,15 +9,14 @@
 
 use crate::pairs::Pair;
 use crate::{World, clean_up, delete_gateways_and_queues, remove_gateways_serving};
-use axum::body::{Body as AxumBody, to_bytes};
+use axum::body::to_bytes;
 use axum::extract::{Request as AxumRequest, State};
 use axum::response::Response as AxumResponse;
 use deposit_intake::key_cache::CachedMerchants;
 use deposit_intake::{Intake, IntakeConfig};
 use gateway_processor::Processor;
 use health_probe::Probe;
-use lambda_http::Body as LambdaBody;
-use paygate_api::request::lambda_body;
+use paygate_api::request::{http_response, lambda_body};
 use paygate_aws::{AwsAdapters, RequestMeter, SqsQueue, Tally};
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::gateways::BreakerPolicy;
@@ -431,11 +430,5 @@ async fn webhook_function(
         busy.invocations += 1;
         busy.time += started.elapsed();
     }
-    let (parts, body) = response.into_parts();
-    let body = match body {
-        LambdaBody::Text(text) => AxumBody::from(text),
-        LambdaBody::Binary(bytes) => AxumBody::from(bytes),
-        _ => AxumBody::empty(),
-    };
-    AxumResponse::from_parts(parts, body)
+    http_response(response)
 }

@@ -7,16 +7,12 @@ use paygate_domain::page::PageRequest;
 use paygate_domain::ports::{DepositMessage, EntryFilter, Ledger, SystemClock};
 use paygate_domain::{Currency, DepositEvent, DepositId};
 use paygate_kit::fixtures;
+use paygate_kit::gateway_reports::payment_id;
 use serde_json::json;
 use uuid::Uuid;
 
 /// The gateway the suites' deposits went through.
 pub const GATEWAY: &str = "alpha";
-
-/// The gateway's id for a deposit's payment (or a payout).
-pub fn payment_id(id: DepositId) -> String {
-    format!("pay_{}", id.0.simple())
-}
 
 /// The merchant's (available, reserved) in AED, as the DynamoDB ledger holds them.
 pub async fn balances(world: &World) -> (i64, i64) {

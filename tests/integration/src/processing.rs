@@ -44,6 +44,16 @@ pub const BACKOFF: RedeliveryPolicy = RedeliveryPolicy {
 /// How long [`Lane::drain`] waits for the source queue to empty before failing.
 const PATIENCE: Duration = Duration::from_secs(30);
 
+/// Connectors for simulated gateways on loopback: time-outs short enough that a test
+/// waiting on one stays quick, long enough for a loaded test machine.
+pub fn loopback_connectors() -> Arc<ConnectorCache> {
+    Arc::new(ConnectorCache::with_timeouts(Timeouts {
+        connect: Duration::from_millis(500),
+        request: Duration::from_secs(2),
+        health: Duration::from_millis(500),
+    }))
+}
+
 /// A country and a currency. Each test uses its own: no other test's gateway serves it.
 #[derive(Debug, Clone, Copy)]
 pub struct Pair {
@@ -101,11 +111,7 @@ impl Lane {
             ..processor_on(
                 world.aws.store.clone(),
                 world.aws.registry.clone(),
-                Arc::new(ConnectorCache::with_timeouts(Timeouts {
-                    connect: Duration::from_millis(500),
-                    request: Duration::from_secs(2),
-                    health: Duration::from_millis(500),
-                })),
+                loopback_connectors(),
                 delays.clone(),
                 Arc::new(SystemClock),
                 world.intake.cipher.clone(),

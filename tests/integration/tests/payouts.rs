@@ -11,10 +11,10 @@ use paygate_domain::ports::gateway::NotifiedOutcome;
 use paygate_domain::ports::{EventStore, Ledger};
 use paygate_domain::service::outcome::Applied;
 use paygate_integration::money::{
-    GATEWAY, all_entries, balances, drain_messages, payment_id, record, succeeded_deposit, taken,
+    GATEWAY, all_entries, balances, drain_messages, record, succeeded_deposit, taken,
 };
 use paygate_integration::{Reply, World};
-use paygate_kit::gateway_reports::apply;
+use paygate_kit::gateway_reports::{apply, payment_id};
 use serde_json::json;
 use std::sync::Arc;
 

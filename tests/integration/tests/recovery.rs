@@ -29,20 +29,19 @@ use lambda_http::Body;
 use paygate_aws::{BusTap, EVENT_SOURCE, TappedEvent};
 use paygate_domain::deposit::AnomalyKind;
 use paygate_domain::gateways::{GatewayStatus, Health};
-use paygate_domain::ports::{EventStore, RandomIds, SystemClock};
+use paygate_domain::ports::{RandomIds, SystemClock};
 use paygate_domain::service::probe::ProbePolicy;
 use paygate_domain::service::sweep::SweepPolicy;
 use paygate_domain::{DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent};
-use paygate_gateways::ConnectorCache;
-use paygate_gateways::Timeouts;
 use paygate_integration::bus::{close_tap, deposit_event_pattern, tap_bus, with_event_id};
+use paygate_integration::processing::loopback_connectors;
 use paygate_integration::{
     Reply, World, card_deposit_body, clean_up, delete_gateways_and_queues, pairs,
     remove_gateways_serving,
 };
 use paygate_kit::faults::{Hooked, NoFaults};
 use paygate_kit::fixtures::submitted_external_id;
-use paygate_kit::gateways::Simulated;
+use paygate_kit::gateways::{Simulated, calm, health_down};
 use paygate_kit::sqs::invoke_deleting;
 use paygate_kit::world::processor::processor_on;
 use paygate_memory::{ManualClock, MemoryQueue};
@@ -71,10 +70,7 @@ async fn an_unhealthy_gateway_is_skipped_by_routing_and_restored_after_it_recove
             "detail": { "gateway": [primary.name()] },
         }))
         .await;
-    primary.set_behaviour(Behaviour {
-        health_down: true,
-        ..calm()
-    });
+    primary.set_behaviour(health_down());
 
     // WHEN the probe runs three times, a minute apart
     let mut runs = Vec::new();
@@ -415,14 +411,6 @@ async fn a_capture_of_another_amount_is_an_anomaly_on_the_bus_and_the_charge_is_
 
 // ================================================================ the lane
 
-/// A gateway that works, whose payments stay `pending` while the test looks at them.
-fn calm() -> Behaviour {
-    Behaviour {
-        webhook_delay_ms: 600_000,
-        ..Behaviour::default()
-    }
-}
-
 /// A gateway that works and settles its payments 100 ms after taking them (no webhook
 /// URL: only a status query learns the outcome).
 fn settling() -> Behaviour {
@@ -457,11 +445,7 @@ impl Lane {
         let processor = processor_on(
             world.aws.publishing_store(),
             world.aws.registry.clone(),
-            Arc::new(ConnectorCache::with_timeouts(Timeouts {
-                connect: Duration::from_millis(500),
-                request: Duration::from_secs(2),
-                health: Duration::from_millis(500),
-            })),
+            loopback_connectors(),
             world.queue.clone(),
             Arc::new(SystemClock),
             world.intake.cipher.clone(),
@@ -482,11 +466,7 @@ impl Lane {
         };
         let probe = Probe {
             registry: Arc::new(registry),
-            connectors: Arc::new(ConnectorCache::with_timeouts(Timeouts {
-                connect: Duration::from_millis(500),
-                request: Duration::from_secs(2),
-                health: Duration::from_millis(500),
-            })),
+            connectors: loopback_connectors(),
             store: world.aws.store.clone(),
             index: Arc::new(index),
             queue: world.queue.clone(),
@@ -639,13 +619,7 @@ impl Lane {
     }
 
     async fn view(&self, id: DepositId) -> DepositView {
-        self.world
-            .aws
-            .store
-            .view(id)
-            .await
-            .expect("read the view")
-            .expect("the deposit exists")
+        self.world.view(id).await
     }
 
     async fn events(&self, id: DepositId) -> Vec<RecordedEvent> {

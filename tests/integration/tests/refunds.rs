@@ -10,24 +10,20 @@
 
 use paygate_domain::ledger::LedgerHead;
 use paygate_domain::ports::gateway::NotifiedOutcome;
-use paygate_domain::ports::{EventStore, Ledger, SystemClock};
+use paygate_domain::ports::{Ledger, SystemClock};
 use paygate_domain::service::outcome::Applied;
 use paygate_domain::{DepositEvent, DepositId, RecordedEvent, RefundId};
 use paygate_integration::money::{
-    GATEWAY, all_entries, balances, drain_messages, payment_id, record, succeeded_deposit,
+    GATEWAY, all_entries, balances, drain_messages, record, succeeded_deposit,
 };
 use paygate_integration::{Reply, World, at_once};
-use paygate_kit::gateway_reports::apply;
+use paygate_kit::gateway_reports::{apply, gateway_refund_id, payment_id};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::Arc;
 use uuid::Uuid;
 
 // ================================================================ helpers
-
-fn gateway_refund_id(refund: RefundId) -> String {
-    format!("ref_{}", refund.0.simple())
-}
 
 /// The gateway took the refund, then its webhook said it succeeded.
 async fn gateway_confirms(world: &World, id: DepositId, refund: RefundId) {
@@ -148,13 +144,7 @@ async fn twenty_concurrent_refunds_of_100_on_a_1000_deposit_accept_exactly_ten_o
     );
 
     // AND the view is still succeeded with nothing refunded yet, at the stream's version
-    let view = world
-        .aws
-        .store
-        .view(id)
-        .await
-        .unwrap()
-        .expect("a read model");
+    let view = world.view(id).await;
     assert_eq!(view.version, stored.len() as u64);
     assert_eq!(view.refunded_amount, 0);
     assert_eq!(view.status.as_str(), "succeeded");

@@ -15,7 +15,7 @@ use gateway_processor::{Disposition, Processor, process_record};
 use gateway_simulator::{Behaviour, Format, RunningGateway};
 use lambda_http::Body as LambdaBody;
 use paygate_api::request::lambda_body;
-use paygate_domain::ports::{EventStore, SystemClock};
+use paygate_domain::ports::SystemClock;
 use paygate_domain::{DepositEvent, DepositId, DepositStatus, DepositView, RecordedEvent};
 use paygate_gateways::ConnectorCache;
 use paygate_integration::{
@@ -378,14 +378,7 @@ impl Lane {
     async fn settled(&self, id: DepositId) -> DepositView {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let view = self
-                .world
-                .aws
-                .store
-                .view(id)
-                .await
-                .expect("read the view")
-                .expect("the deposit exists");
+            let view = self.world.view(id).await;
             if view.status.is_final_outcome() {
                 return view;
             }

@@ -4,8 +4,18 @@
 use paygate_domain::ports::gateway::{GatewayNotification, NotifiedOutcome};
 use paygate_domain::ports::{Clock, EventStore, QueueSender, RandomIds};
 use paygate_domain::service::outcome::{Applied, OutcomePorts, apply_notification};
-use paygate_domain::{CorrelationId, Deposit, Money};
+use paygate_domain::{CorrelationId, Deposit, DepositId, Money, RefundId};
 use uuid::Uuid;
+
+/// The gateway's payment id of a deposit (or a payout): what its webhooks name.
+pub fn payment_id(id: DepositId) -> String {
+    format!("pay_{}", id.0.simple())
+}
+
+/// The gateway's id of a refund, once the gateway took it.
+pub fn gateway_refund_id(refund: RefundId) -> String {
+    format!("ref_{}", refund.0.simple())
+}
 
 /// A notification of `outcome` for the payment `external_id` at `gateway` (whose
 /// submission the store recorded), with a fresh event id, the deposit as reference, and

@@ -200,8 +200,8 @@ async fn pay_out(
         r#"{{"amount":{amount},"currency":"{currency}","country":"{country}","destination":{{"type":"bank_account","token":"{destination}"}},"metadata":{{"order":"{order}"}}}}"#
     );
     let key = format!("payout-{order}");
-    for _ in 0..5 {
-        let sent = send(
+    let ask = async || {
+        send(
             world,
             merchant,
             order,
@@ -210,12 +210,9 @@ async fn pay_out(
             "/v1/payouts",
             body.clone(),
         )
-        .await;
-        match sent.status {
-            Some(status) if status < 500 && status != 409 => return,
-            _ => world.sleep(world.between(1_000, 20_000)).await,
-        }
-    }
+        .await
+    };
+    until_answered(world, ask).await;
 }
 
 /// Asks for one refund of the captured deposit, or two at once, or everything.
@@ -233,24 +230,19 @@ async fn refund(world: &Rc<World>, merchant: usize, order: u32, deposit: Deposit
     let sends = bodies.into_iter().enumerate().map(|(n, body)| {
         let key = format!("refund-{order}-{n}");
         let path = path.clone();
-        async move {
-            for _ in 0..5 {
-                let sent = send(
-                    world,
-                    merchant,
-                    order,
-                    Ask::Refund,
-                    &key,
-                    &path,
-                    body.clone(),
-                )
-                .await;
-                match sent.status {
-                    Some(status) if status < 500 && status != 409 => return,
-                    _ => world.sleep(world.between(1_000, 20_000)).await,
-                }
-            }
-        }
+        let ask = async move || {
+            send(
+                world,
+                merchant,
+                order,
+                Ask::Refund,
+                &key,
+                &path,
+                body.clone(),
+            )
+            .await
+        };
+        until_answered(world, ask)
     });
     futures::future::join_all(sends).await;
 }
@@ -290,6 +282,17 @@ async fn read_status(world: &Rc<World>, merchant: usize, deposit: DepositId) -> 
 struct Sent {
     status: Option<u16>,
     deposit: Option<DepositId>,
+}
+
+/// Asks up to five times, waiting 1 to 20 s after each answer that leaves the outcome open
+/// (a 5xx, a 409 or a lost connection), as a merchant retries.
+async fn until_answered(world: &Rc<World>, ask: impl AsyncFn() -> Sent) {
+    for _ in 0..5 {
+        match ask().await.status {
+            Some(status) if status < 500 && status != 409 => return,
+            _ => world.sleep(world.between(1_000, 20_000)).await,
+        }
+    }
 }
 
 /// One API call in its own invocation (it may crash or time out like a Lambda).

@@ -9,10 +9,9 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::get;
 use deposit_intake::Intake;
-use lambda_http::Body as LambdaBody;
 use metrics_exporter_prometheus::PrometheusHandle;
 use paygate_api::ApiError;
-use paygate_api::request::lambda_body;
+use paygate_api::request::{http_response, lambda_body};
 use webhook_callback::Webhooks;
 
 /// API Gateway's own payload limit; larger bodies never reach a function.
@@ -101,13 +100,7 @@ async fn forward(State(functions): State<Functions>, request: Request) -> Respon
     } else {
         deposit_intake::handle(&functions.intake, request).await
     };
-    let (parts, body) = response.into_parts();
-    let body = match body {
-        LambdaBody::Text(text) => AxumBody::from(text),
-        LambdaBody::Binary(bytes) => AxumBody::from(bytes),
-        _ => AxumBody::empty(),
-    };
-    Response::from_parts(parts, body)
+    http_response(response)
 }
 
 #[cfg(test)]

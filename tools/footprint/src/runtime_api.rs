@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -79,8 +79,14 @@ impl RuntimeApi {
         });
         let app = Router::new()
             .route(NEXT, get(next))
-            .route(RESPONSE, post(response))
-            .route(ERROR, post(error))
+            .route(
+                RESPONSE,
+                invocation_outcome(|request_id, body| Outcome::Response { request_id, body }),
+            )
+            .route(
+                ERROR,
+                invocation_outcome(|request_id, body| Outcome::Error { request_id, body }),
+            )
             .route(INIT_ERROR, post(init_error))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
@@ -171,7 +177,9 @@ async fn next(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     (StatusCode::OK, headers, body).into_response()
 }
 
-fn accepted() -> impl IntoResponse {
+/// Hands what the function reported to [`RuntimeApi::outcome`]; answers `202`.
+fn report(shared: &Shared, outcome: Outcome) -> impl IntoResponse + use<> {
+    let _ = shared.outcomes.send(outcome);
     (
         StatusCode::ACCEPTED,
         [("content-type", "application/json")],
@@ -179,30 +187,21 @@ fn accepted() -> impl IntoResponse {
     )
 }
 
-async fn response(
-    State(shared): State<Arc<Shared>>,
-    Path(request_id): Path<String>,
-    body: Bytes,
-) -> impl IntoResponse {
-    let body = String::from_utf8_lossy(&body).into_owned();
-    let _ = shared.outcomes.send(Outcome::Response { request_id, body });
-    accepted()
+fn text(body: &Bytes) -> String {
+    String::from_utf8_lossy(body).into_owned()
 }
 
-async fn error(
-    State(shared): State<Arc<Shared>>,
-    Path(request_id): Path<String>,
-    body: Bytes,
-) -> impl IntoResponse {
-    let body = String::from_utf8_lossy(&body).into_owned();
-    let _ = shared.outcomes.send(Outcome::Error { request_id, body });
-    accepted()
+/// `POST .../{id}/response` or `.../{id}/error`: `outcome` of the request id and the body.
+fn invocation_outcome(outcome: fn(String, String) -> Outcome) -> MethodRouter<Arc<Shared>> {
+    post(
+        move |shared: State<Arc<Shared>>, request_id: Path<String>, body: Bytes| async move {
+            report(&shared, outcome(request_id.0, text(&body)))
+        },
+    )
 }
 
 async fn init_error(State(shared): State<Arc<Shared>>, body: Bytes) -> impl IntoResponse {
-    let body = String::from_utf8_lossy(&body).into_owned();
-    let _ = shared.outcomes.send(Outcome::InitError { body });
-    accepted()
+    report(&shared, Outcome::InitError { body: text(&body) })
 }
 
 #[cfg(test)]

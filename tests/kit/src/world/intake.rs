@@ -9,6 +9,8 @@ pub use crate::fixtures::{
 };
 pub use crate::http::{Body, Method, Reply, bearer, get, post_deposit, post_refund, request};
 
+pub use crate::gateway_reports::{gateway_refund_id, payment_id};
+
 use crate::gateway_reports::apply;
 use deposit_intake::{Intake, IntakeConfig, handle};
 use http::StatusCode;
@@ -83,16 +85,6 @@ pub enum Stage {
     Submitted,
     Succeeded,
     Failed,
-}
-
-/// The gateway's payment id of a deposit (what its webhooks name).
-pub fn payment_id(id: DepositId) -> String {
-    format!("pay_{}", id.0.simple())
-}
-
-/// The gateway's id of a refund, once the gateway took it.
-pub fn gateway_refund_id(refund: RefundId) -> String {
-    format!("ref_{}", refund.0.simple())
 }
 
 /// The processor's events that bring a fresh deposit to `stage` at [`PAYING_GATEWAY`].

@@ -212,6 +212,18 @@ impl World {
         invoke(&self.processor, records).await
     }
 
+    /// WHEN-helper: two Lambda instances each got a copy of `message` (its first receive)
+    /// and process it at the same time.
+    pub async fn invoked_twice_at_once(
+        &self,
+        message: &DepositMessage,
+    ) -> (SqsBatchResponse, SqsBatchResponse) {
+        tokio::join!(
+            self.invoke(vec![record(message, 1)]),
+            self.invoke(vec![record(message, 1)]),
+        )
+    }
+
     /// GIVEN-helper: the next two appends wait for each other, so two deliveries that
     /// decided on the same state race to write and one loses on the version check
     /// (exactly what DynamoDB's conditional put does).

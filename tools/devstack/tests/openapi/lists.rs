@@ -72,6 +72,25 @@ fn ids(items: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// The ids of a 200 list and its `has_more`.
+pub async fn page_ids(stack: &Stack, path: &str) -> (Vec<String>, bool) {
+    let (items, has_more) = page(stack, path).await;
+    (ids(&items), has_more)
+}
+
+/// `GET path` from `cursor` on either side gives what `all` (the whole list, newest
+/// first) holds past it and before it.
+pub async fn expect_pages_around(stack: &Stack, path: &str, all: &[String], cursor: &str) {
+    let at = all
+        .iter()
+        .position(|id| id == cursor)
+        .unwrap_or_else(|| panic!("{cursor} is listed at {path}"));
+    let (older, _) = page_ids(stack, &format!("{path}?limit=100&starting_after={cursor}")).await;
+    assert_eq!(older, all[at + 1..]);
+    let (newer, _) = page_ids(stack, &format!("{path}?limit=100&ending_before={cursor}")).await;
+    assert_eq!(newer, all[..at]);
+}
+
 /// Pages of two forward and back again give the whole list once each way, and every
 /// type the spec documents happened; returns the newest AED transaction's
 /// `available_after`.
@@ -149,17 +168,10 @@ async fn read_deposits(stack: &Stack, card: &str) {
     let (first, has_more) = page(stack, &format!("{path}?limit=1")).await;
     assert_eq!(first.len(), 1);
     assert!(has_more, "the tour took more than one deposit");
-    let (refunded, _) = page(stack, &format!("{path}?status=partially_refunded")).await;
-    assert_eq!(ids(&refunded), [card]);
-    let (all, _) = page(stack, &format!("{path}?limit=100")).await;
-    let at = ids(&all)
-        .iter()
-        .position(|id| id == card)
-        .expect("the card deposit");
-    let (older, _) = page(stack, &format!("{path}?limit=100&starting_after={card}")).await;
-    assert_eq!(ids(&older), ids(&all)[at + 1..]);
-    let (newer, _) = page(stack, &format!("{path}?limit=100&ending_before={card}")).await;
-    assert_eq!(ids(&newer), ids(&all)[..at]);
+    let (refunded, _) = page_ids(stack, &format!("{path}?status=partially_refunded")).await;
+    assert_eq!(refunded, [card]);
+    let (all, _) = page_ids(stack, &format!("{path}?limit=100")).await;
+    expect_pages_around(stack, path, &all, card).await;
 
     let unknown = uuid::Uuid::now_v7();
     let refused = [

@@ -284,6 +284,30 @@ async fn expect_refused(
     anonymous.expect(401, Some("api_key_invalid"));
 }
 
+/// 409: `POST path` of `body` under `key` again while the first request is still sending
+/// its message. Returns the first request's answer.
+async fn expect_in_progress(stack: &Stack, path: &str, key: &str, body: &Value) -> Exchange {
+    stack.set_queue(QueueMode::Hold);
+    let (first, second) = tokio::join!(stack.post_json(path, key, body), async {
+        stack.queue_holding().await;
+        let second = stack.post_json(path, key, body).await;
+        stack.release_queue();
+        second
+    });
+    second.expect(409, Some("idempotency_request_in_progress"));
+    first
+}
+
+/// 503: `POST path` of `body` under `key` while the store is down (nothing is written).
+/// Returns the answer to the retry with the same key once the store is back.
+async fn expect_unavailable(stack: &Stack, path: &str, key: &str, body: &Value) -> Exchange {
+    stack.set_store(StoreMode::Unavailable);
+    let down = stack.post_json(path, key, body).await;
+    down.expect(503, Some("service_unavailable"));
+    stack.set_store(StoreMode::Normal);
+    stack.post_json(path, key, body).await
+}
+
 fn request_example(spec: &Spec, template: &str, name: &str) -> Value {
     let method = "post";
     spec.request_body(template, method)["application/json"].1[name].clone()
@@ -467,26 +491,13 @@ async fn create_deposits(spec: &Spec, stack: &Stack) -> Deposits {
     let invalid = refused_creates("k", &card_deposit(), "customer_id", bad_fields);
     expect_refused(stack, "/v1/deposits", invalid, &card_deposit()).await;
 
-    // 409: the same key while the first request is still sending its message.
-    stack.set_queue(QueueMode::Hold);
     let body = card_with("metadata", json!({ "order": "held" }));
-    let (first, second) = tokio::join!(stack.post_deposit("order-held", &body), async {
-        stack.queue_holding().await;
-        let second = stack.post_deposit("order-held", &body).await;
-        stack.release_queue();
-        second
-    });
-    second.expect(409, Some("idempotency_request_in_progress"));
+    let first = expect_in_progress(stack, "/v1/deposits", "order-held", &body).await;
     first.expect(202, None);
 
-    // 503 when the store is down (nothing is written); the retry with the same key goes
-    // through. A queue that is down fails nothing: the deposit is stored, so it is a 202.
-    stack.set_store(StoreMode::Unavailable);
+    // A queue that is down fails nothing: the deposit is stored, so it is a 202.
     let body = card_with("metadata", json!({ "order": "store-down" }));
-    let down = stack.post_deposit("order-store-down", &body).await;
-    down.expect(503, Some("service_unavailable"));
-    stack.set_store(StoreMode::Normal);
-    let retried = stack.post_deposit("order-store-down", &body).await;
+    let retried = expect_unavailable(stack, "/v1/deposits", "order-store-down", &body).await;
     retried.expect(202, None);
     stack.set_queue(QueueMode::Unavailable);
     let body = card_with("metadata", json!({ "order": "queue-down" }));

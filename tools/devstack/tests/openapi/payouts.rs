@@ -5,11 +5,14 @@
 //! webhooks itself: one paid (its amount leaves `reserved`), one failed (its amount is
 //! available again).
 
-use crate::lists::{expect_guarded, expect_refused_queries, paging_refusals};
+use crate::lists::{
+    expect_guarded, expect_pages_around, expect_refused_queries, page_ids, paging_refusals,
+};
 use crate::spec::Spec;
-use crate::stack::{JSON_GATEWAY, QueueMode, Stack, StoreMode};
+use crate::stack::{JSON_GATEWAY, Stack, StoreMode};
 use crate::{
-    expect_refused, id_of, json_report, money_refusals, refused_creates, request_example, with,
+    expect_in_progress, expect_refused, expect_unavailable, id_of, json_report, money_refusals,
+    refused_creates, request_example, with,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -244,26 +247,12 @@ async fn refusals(stack: &Stack, example: &Value) -> Vec<String> {
     };
     let mut accepted = Vec::new();
 
-    // 409: the same key while the first request is still sending its message.
-    stack.set_queue(QueueMode::Hold);
-    let body = small("held");
-    let (first, second) = tokio::join!(stack.post_payout("payout-held", &body), async {
-        stack.queue_holding().await;
-        let second = stack.post_payout("payout-held", &body).await;
-        stack.release_queue();
-        second
-    });
-    second.expect(409, Some("idempotency_request_in_progress"));
+    let first = expect_in_progress(stack, "/v1/payouts", "payout-held", &small("held")).await;
     accepted.push(id_of(first.expect(202, None)));
 
-    // 503 when the store is down (nothing is written, nothing reserved); the retry with
-    // the same key goes through.
-    stack.set_store(StoreMode::Unavailable);
+    // Nothing is reserved while the store is down either.
     let body = small("store-down");
-    let down = stack.post_payout("payout-store-down", &body).await;
-    down.expect(503, Some("service_unavailable"));
-    stack.set_store(StoreMode::Normal);
-    let retried = stack.post_payout("payout-store-down", &body).await;
+    let retried = expect_unavailable(stack, "/v1/payouts", "payout-store-down", &body).await;
     accepted.push(id_of(retried.expect(202, None)));
 
     // 500 when a fresh payout's stream turns out to exist already.
@@ -323,41 +312,23 @@ async fn read_payouts(stack: &Stack, sent: &str, deposit: &str) {
     );
 }
 
-/// The items of a 200 list and its `has_more`.
-async fn page(stack: &Stack, path: &str) -> (Vec<String>, bool) {
-    let list = stack.get(path).await.expect(200, None).json();
-    let items = list["data"].as_array().expect("a list");
-    let ids = items
-        .iter()
-        .map(|item| item["id"].as_str().expect("an id").to_owned())
-        .collect();
-    (ids, list["has_more"].as_bool().expect("has_more"))
-}
-
 /// `GET /v1/payouts`: the whole list, pages both ways, the status filter, every refusal;
 /// and no payout among the deposits.
 async fn list_payouts(stack: &Stack, payouts: &Payouts, deposit: &str) {
     let path = "/v1/payouts";
-    let (all, more) = page(stack, &format!("{path}?limit=100")).await;
+    let (all, more) = page_ids(stack, &format!("{path}?limit=100")).await;
     assert!(!more);
     let newest_first: Vec<String> = payouts.all.iter().rev().cloned().collect();
     assert_eq!(all, newest_first, "every payout accepted, newest first");
-    let (first, more) = page(stack, &format!("{path}?limit=1")).await;
+    let (first, more) = page_ids(stack, &format!("{path}?limit=1")).await;
     assert_eq!(first, all[..1]);
     assert!(more, "the tour made more than one payout");
     let sent = &payouts.sent;
-    let at = all
-        .iter()
-        .position(|id| id == sent)
-        .expect("the sent payout");
-    let (older, _) = page(stack, &format!("{path}?limit=100&starting_after={sent}")).await;
-    assert_eq!(older, all[at + 1..]);
-    let (newer, _) = page(stack, &format!("{path}?limit=100&ending_before={sent}")).await;
-    assert_eq!(newer, all[..at]);
-    let (failed, _) = page(stack, &format!("{path}?status=failed")).await;
+    expect_pages_around(stack, path, &all, sent).await;
+    let (failed, _) = page_ids(stack, &format!("{path}?status=failed")).await;
     assert_eq!(failed, [payouts.unserved.clone(), payouts.failed.clone()]);
     // A payout that succeeded is `paid`.
-    let (paid, _) = page(stack, &format!("{path}?status=paid")).await;
+    let (paid, _) = page_ids(stack, &format!("{path}?status=paid")).await;
     assert_eq!(paid, std::slice::from_ref(&payouts.sent));
 
     let unknown = uuid::Uuid::now_v7();
@@ -376,7 +347,7 @@ async fn list_payouts(stack: &Stack, payouts: &Payouts, deposit: &str) {
     .await;
     expect_guarded(stack, path).await;
 
-    let (deposits, _) = page(stack, "/v1/deposits?limit=100").await;
+    let (deposits, _) = page_ids(stack, "/v1/deposits?limit=100").await;
     let deposits: BTreeSet<&String> = deposits.iter().collect();
     for payout in &payouts.all {
         assert!(!deposits.contains(payout), "payout {payout} is no deposit");

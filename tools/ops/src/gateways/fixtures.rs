@@ -56,3 +56,13 @@ pub fn acme() -> GatewayConfig {
         capabilities: paygate_domain::gateways::default_capabilities(),
     }
 }
+
+/// A second gateway, serving only US/USD (which [`acme`] serves too).
+pub fn us_only() -> GatewayConfig {
+    GatewayConfig {
+        name: "us_only".into(),
+        countries: vec![country("US")],
+        currencies: vec![currency("USD")],
+        ..acme()
+    }
+}

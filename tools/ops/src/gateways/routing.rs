@@ -58,16 +58,11 @@ pub(super) fn write_unserved(out: &mut dyn Write, pairs: &[String]) -> io::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateways::fixtures::{acme, country, currency};
+    use crate::gateways::fixtures::{acme, us_only};
 
     #[test]
     fn unserved_pairs_are_those_no_enabled_gateway_covers_any_more() {
-        let us_only = GatewayConfig {
-            name: "us_only".into(),
-            countries: vec![country("US")],
-            currencies: vec![currency("USD")],
-            ..acme()
-        };
+        let us_only = us_only();
         let before = vec![acme(), us_only.clone()];
         let after = vec![
             GatewayConfig {

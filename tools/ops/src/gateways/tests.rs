@@ -1,6 +1,6 @@
 //! The `gateways` commands on the in-memory registry.
 
-use super::fixtures::{NOW, acme, country, currency, entry, with};
+use super::fixtures::{NOW, acme, entry, us_only, with};
 use super::*;
 use paygate_domain::gateways::{BreakerPolicy, CallResult, GatewayConfig, GatewayStatus, Health};
 use paygate_domain::ports::GatewayRegistry;
@@ -176,13 +176,7 @@ async fn a_failed_write_says_what_was_already_written() {
 
 #[tokio::test]
 async fn enable_and_disable_flip_only_enabled_and_say_when_it_applies() {
-    let us_only = GatewayConfig {
-        name: "us_only".into(),
-        countries: vec![country("US")],
-        currencies: vec![currency("USD")],
-        ..acme()
-    };
-    let memory = Arc::new(MemoryGatewayRegistry::with_gateways([acme(), us_only]));
+    let memory = Arc::new(MemoryGatewayRegistry::with_gateways([acme(), us_only()]));
     memory
         .update_status("acme_json", |s| s.health = Health::Unhealthy)
         .unwrap();
