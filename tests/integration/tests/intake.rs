@@ -294,10 +294,10 @@ async fn the_balance_and_the_lists_read_the_merchants_own_ledger_and_deposits() 
         ids.push(created.json["id"].as_str().expect("an id").to_owned());
     }
     let paid = paygate_domain::DepositId::parse(&ids[0]).unwrap();
-    let mut events = fixtures::submission(paid, "acme_json", "pay_it");
-    events.push(DepositEvent::DepositSucceeded {
-        external_id: "pay_it".into(),
-    });
+    // The gateway's id is unique per run: the emulators may hold earlier runs' lookups.
+    let external_id = format!("pay_{paid}");
+    let mut events = fixtures::submission(paid, "acme_json", &external_id);
+    events.push(DepositEvent::DepositSucceeded { external_id });
     fixtures::record(
         alice.aws.store.as_ref(),
         &SystemClock,
