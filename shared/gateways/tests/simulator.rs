@@ -17,6 +17,7 @@ use paygate_domain::ports::gateway::{
 use paygate_domain::ports::gateway::{look_up, send};
 use paygate_domain::{Amount, Currency, Money};
 use paygate_gateways::{ConnectorConfig, Timeouts, WireFormat, connector_for};
+use paygate_kit::gateways::calm;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -25,13 +26,6 @@ use uuid::Uuid;
 mod payouts;
 
 /// Settlement far in the future, so a payment stays `pending` while a test looks at it.
-fn never_settles() -> Behaviour {
-    Behaviour {
-        webhook_delay_ms: 600_000,
-        ..Behaviour::default()
-    }
-}
-
 struct Psp {
     sim: RunningGateway,
     connector: Arc<dyn GatewayConnector>,
@@ -51,7 +45,7 @@ async fn psp_with(format: WireFormat, timeouts: Timeouts) -> Psp {
     })
     .await
     .expect("simulator starts");
-    sim.set_behaviour(never_settles());
+    sim.set_behaviour(calm());
     let connector = connector_for(
         format,
         ConnectorConfig {
@@ -209,14 +203,14 @@ async fn outage_is_transient_and_nothing_is_charged(format: WireFormat) {
     let request = payment("tok_success");
     psp.sim.set_behaviour(Behaviour {
         outage: true,
-        ..never_settles()
+        ..calm()
     });
 
     nothing_gets_through(&*psp.connector, &request).await;
     assert_eq!(psp.sim.charges(&request.idempotency_key), 0);
 
     // Back up: the same key now charges, once.
-    psp.sim.set_behaviour(never_settles());
+    psp.sim.set_behaviour(calm());
     accepted(&*psp.connector, &request).await;
     assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
 }
@@ -230,7 +224,7 @@ async fn slow_psp(format: WireFormat) -> Psp {
     let psp = psp_with(format, timeouts).await;
     psp.sim.set_behaviour(Behaviour {
         latency_ms: 1_000,
-        ..never_settles()
+        ..calm()
     });
     psp
 }
@@ -284,7 +278,7 @@ async fn ambiguous_payment_is_found_by_a_later_status_query(format: WireFormat) 
 
         // The PSP goes on with the request after we stopped waiting: asking (never paying
         // again elsewhere) is the only safe next step, and it finds the payment or payout.
-        psp.sim.set_behaviour(never_settles());
+        psp.sim.set_behaviour(calm());
         tokio::time::sleep(Duration::from_millis(1_200)).await;
         assert_outcome!(
             look_up(&*psp.connector, direction, key, None).await,
@@ -341,7 +335,7 @@ async fn health_follows_the_gateway(format: WireFormat) {
 
     psp.sim.set_behaviour(Behaviour {
         health_down: true,
-        ..never_settles()
+        ..calm()
     });
     assert_outcome!(
         psp.connector.health().await,
@@ -351,7 +345,7 @@ async fn health_follows_the_gateway(format: WireFormat) {
     // Slower than the health deadline (1 s) is unhealthy too.
     psp.sim.set_behaviour(Behaviour {
         latency_ms: 1_500,
-        ..never_settles()
+        ..calm()
     });
     assert_outcome!(
         psp.connector.health().await,
@@ -397,7 +391,7 @@ async fn lost_reply_is_ambiguous_and_found_later(format: WireFormat) {
         let psp = psp(format).await;
         psp.sim.set_behaviour(Behaviour {
             lost_reply_rate: 1.0,
-            ..never_settles()
+            ..calm()
         });
         let request = payment(token);
         let key = &request.idempotency_key;
@@ -423,7 +417,7 @@ async fn key_in_flight_409_is_ambiguous_and_429_transient(format: WireFormat) {
             psp.sim.set_behaviour(Behaviour {
                 latency_ms: 400,
                 in_flight_key_status: status,
-                ..never_settles()
+                ..calm()
             });
             let request = payment(token);
             let (first, second) = tokio::join!(send(&*psp.connector, direction, &request), async {
@@ -457,7 +451,7 @@ async fn status_reports_the_captured_amount(format: WireFormat) {
     let psp = psp(format).await;
     psp.sim.set_behaviour(Behaviour {
         capture_mismatch_rate: 1.0,
-        ..never_settles()
+        ..calm()
     });
     let request = payment("tok_success");
     accepted(&*psp.connector, &request).await;

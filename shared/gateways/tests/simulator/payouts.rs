@@ -127,7 +127,7 @@ async fn injected_errors_pay_nothing_out_until_they_stop(format: WireFormat) {
     let request = payout("ba_success");
     psp.sim.set_behaviour(Behaviour {
         error_rate: 1.0,
-        ..never_settles()
+        ..calm()
     });
     assert_outcome!(
         psp.connector.create_payout(&request).await,
@@ -135,7 +135,7 @@ async fn injected_errors_pay_nothing_out_until_they_stop(format: WireFormat) {
     );
     assert_eq!(psp.sim.charges(&request.idempotency_key), 0);
 
-    psp.sim.set_behaviour(never_settles());
+    psp.sim.set_behaviour(calm());
     payout_accepted(&*psp.connector, &request).await;
     assert_eq!(psp.sim.charges(&request.idempotency_key), 1);
 }
