@@ -65,15 +65,13 @@ fn timestamp() -> impl Strategy<Value = i64> {
 /// Text a header should survive in any place: unicode, control characters, separators,
 /// digits and hex of the wrong length, overflowing numbers, long runs.
 fn noise() -> impl Strategy<Value = String> {
-    prop_oneof![
-        any::<String>(),
+    let patterns = [
         "[ ,=\\t\\r\\n;tv01]{0,6}",
         "[0-9a-fA-F]{0,70}",
         "[0-9]{18,25}",
         "[\\u{0660}-\\u{0669}\\u{3000}\\u{FEFF}é]{1,4}",
-        (0usize..5000, select(vec!['a', '0', ',', '=', ' ']))
-            .prop_map(|(n, c)| c.to_string().repeat(n)),
-    ]
+    ];
+    paygate_kit::fuzz::nasty_text(&patterns, 5000, select(vec!['a', '0', ',', '=', ' ']))
 }
 
 /// One change to a header's comma-separated entries.

@@ -1,8 +1,10 @@
-//! What the property-based fuzzing suites share: the proptest configuration, and JSON
-//! values and member names built from each suite's own nasty text.
+//! What the property-based fuzzing suites share: the proptest configuration, the recipe
+//! of nasty text (each suite brings its own ingredients), and JSON values and member names
+//! built from it.
 
 use proptest::prelude::*;
 use proptest::sample::select;
+use proptest::strategy::Union;
 use proptest::test_runner::FileFailurePersistence;
 use serde_json::Value;
 
@@ -14,6 +16,26 @@ pub fn config(regressions: &'static str) -> ProptestConfig {
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(regressions))),
         ..ProptestConfig::default()
     }
+}
+
+/// Text a reader should survive: any unicode, text matching each of the suite's
+/// `patterns` (proptest regexes of what its input risks: separators, escapes, numbers at
+/// the edges, other scripts), a run of up to `longest` copies of one `run_of` character,
+/// and nothing at all.
+pub fn nasty_text<C: Strategy<Value = char> + 'static>(
+    patterns: &[&'static str],
+    longest: usize,
+    run_of: C,
+) -> impl Strategy<Value = String> + use<C> {
+    let mut choices = vec![any::<String>().boxed()];
+    choices.extend(patterns.iter().map(|&pattern| pattern.boxed()));
+    choices.push(
+        (0..longest, run_of)
+            .prop_map(|(n, c)| c.to_string().repeat(n))
+            .boxed(),
+    );
+    choices.push(Just(String::new()).boxed());
+    Union::new(choices)
 }
 
 /// How far a JSON value may grow: proptest's `prop_recursive` depth, desired size and
