@@ -12,7 +12,7 @@ use lambda_runtime::LambdaEvent;
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::gateways::BreakerPolicy;
 use paygate_domain::ports::{
-    Clock, ConnectorDirectory, DepositMessage, EventStore, GatewayRegistry, IdGenerator,
+    Clock, ConnectorDirectory, DepositMessage, EventStore, GatewayRegistry, IdGenerator, RandomIds,
     RedeliveryScheduler,
 };
 use paygate_domain::service::RetryPolicy;
@@ -35,6 +35,32 @@ pub struct Processor {
     pub backoff: RedeliveryPolicy,
     /// How long attempts belong to their delivery; how long their request may be re-sent.
     pub attempts: AttemptPolicy,
+}
+
+impl Processor {
+    /// The processor on these ports with random ids and the default policies (breaker,
+    /// redelivery backoff, attempts), as the function runs.
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        registry: Arc<dyn GatewayRegistry>,
+        connectors: Arc<dyn ConnectorDirectory>,
+        redelivery: Arc<dyn RedeliveryScheduler>,
+        clock: Arc<dyn Clock>,
+        cipher: Arc<FieldCipher>,
+    ) -> Self {
+        Self {
+            store,
+            registry,
+            connectors,
+            redelivery,
+            clock,
+            ids: Arc::new(RandomIds),
+            cipher,
+            breaker: BreakerPolicy::default(),
+            backoff: RedeliveryPolicy::default(),
+            attempts: AttemptPolicy::default(),
+        }
+    }
 }
 
 /// The Lambda handler: one SQS batch in, the records to retry out.

@@ -19,11 +19,10 @@ use health_probe::Probe;
 use paygate_api::request::{http_response, lambda_body};
 use paygate_aws::{AwsAdapters, RequestMeter, SqsQueue, Tally};
 use paygate_domain::crypto::FieldCipher;
-use paygate_domain::gateways::BreakerPolicy;
 use paygate_domain::gateways::CachedRegistry;
 use paygate_domain::ports::{EventStore, RandomIds, SystemClock};
 use paygate_domain::service::probe::ProbePolicy;
-use paygate_domain::service::process::{AttemptPolicy, RedeliveryPolicy};
+use paygate_domain::service::process::AttemptPolicy;
 use paygate_domain::service::sweep::SweepPolicy;
 use paygate_domain::{DepositId, DepositStatus};
 use paygate_gateways::ConnectorCache;
@@ -166,21 +165,17 @@ impl MeteredStack {
             cipher: cipher.clone(),
             config: IntakeConfig::default(),
         };
-        let processor = Processor {
-            store: processor_aws.publishing_store(),
-            registry: Arc::new(CachedRegistry::new(
+        let processor = Processor::new(
+            processor_aws.publishing_store(),
+            Arc::new(CachedRegistry::new(
                 processor_aws.registry.clone(),
                 Arc::new(SystemClock),
             )),
-            connectors: Arc::new(ConnectorCache::new()),
-            redelivery: queue_of(&processor_aws),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
+            Arc::new(ConnectorCache::new()),
+            queue_of(&processor_aws),
+            Arc::new(SystemClock),
             cipher,
-            breaker: BreakerPolicy::default(),
-            backoff: RedeliveryPolicy::default(),
-            attempts: AttemptPolicy::default(),
-        };
+        );
         // The tables are shared with every other suite: the probe sees only this stack's
         // gateway and none of the deposits others leave due, so its run is idle. (Its
         // requests are still made and counted; what they find is filtered.)

@@ -23,7 +23,6 @@ use paygate_gateways::ConnectorCache;
 use paygate_gateways::Timeouts;
 use paygate_kit::gateways::{Format, RunningGateway, Simulated, status_of};
 use paygate_kit::sqs::{Redeliveries, invoke_deleting};
-use paygate_kit::world::processor::processor_on;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -108,7 +107,7 @@ impl Lane {
         let delays = Arc::new(Redeliveries::applied_on(source.clone()));
         let processor = Processor {
             backoff: BACKOFF,
-            ..processor_on(
+            ..Processor::new(
                 world.aws.store.clone(),
                 world.aws.registry.clone(),
                 loopback_connectors(),

@@ -43,7 +43,6 @@ use paygate_kit::faults::{Hooked, NoFaults};
 use paygate_kit::fixtures::submitted_external_id;
 use paygate_kit::gateways::{Simulated, calm, health_down};
 use paygate_kit::sqs::invoke_deleting;
-use paygate_kit::world::processor::processor_on;
 use paygate_memory::{ManualClock, MemoryQueue};
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -442,7 +441,7 @@ impl Lane {
         // Intake and processor write through the publishing store, as deployed.
         world.intake.store = world.aws.publishing_store();
         let prefix = format!("it-rec-{}-", &Uuid::new_v4().simple().to_string()[..10]);
-        let processor = processor_on(
+        let processor = Processor::new(
             world.aws.publishing_store(),
             world.aws.registry.clone(),
             loopback_connectors(),

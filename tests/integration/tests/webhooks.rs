@@ -25,7 +25,6 @@ use paygate_kit::faults::{Hooked, Switchboard, Target};
 use paygate_kit::fixtures::{kinds, submitted_external_id};
 use paygate_kit::gateways::Simulated;
 use paygate_kit::sqs::Received;
-use paygate_kit::world::processor::processor_on;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -308,7 +307,7 @@ impl Lane {
         world.register_gateway(&sim, 1, pair).await;
 
         // The processor, built like its main.rs builds it.
-        let processor = processor_on(
+        let processor = Processor::new(
             Arc::new(Hooked::new(world.aws.store.clone(), faults)),
             world.aws.registry.clone(),
             Arc::new(ConnectorCache::new()),

@@ -14,11 +14,10 @@ use deposit_intake::{Intake, IntakeConfig};
 use gateway_processor::Processor;
 use health_probe::Probe;
 use paygate_domain::crypto::FieldCipher;
-use paygate_domain::gateways::{BreakerPolicy, CachedRegistry, GatewayConfig, WireFormat};
+use paygate_domain::gateways::{CachedRegistry, GatewayConfig, WireFormat};
 use paygate_domain::ports::gateway::GatewayConnector;
 use paygate_domain::ports::{ApiKey, ConnectorDirectory, EventStore, SweepIndex};
 use paygate_domain::service::probe::ProbePolicy;
-use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_domain::service::publish::PublishingEventStore;
 use paygate_domain::{Country, Currency, MerchantId};
 use paygate_memory::{
@@ -217,16 +216,16 @@ impl World {
         };
         // As on AWS: the processor and the probe reuse a listing for a moment.
         let processor = Processor {
-            store: publishing.clone(),
-            registry: Arc::new(CachedRegistry::new(registry.clone(), clock.clone())),
-            connectors: connectors.clone(),
-            redelivery: queue.clone(),
-            clock: clock.clone(),
             ids: ids.clone(),
-            cipher,
-            breaker: BreakerPolicy::default(),
-            backoff: RedeliveryPolicy::default(),
             attempts: config.attempts,
+            ..Processor::new(
+                publishing.clone(),
+                Arc::new(CachedRegistry::new(registry.clone(), clock.clone())),
+                connectors.clone(),
+                queue.clone(),
+                clock.clone(),
+                cipher,
+            )
         };
         let webhooks = Webhooks {
             store: publishing.clone(),

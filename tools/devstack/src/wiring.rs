@@ -9,12 +9,11 @@ use gateway_processor::Processor;
 use gateway_simulator::RunningGateway;
 use paygate_domain::MerchantId;
 use paygate_domain::crypto::FieldCipher;
-use paygate_domain::gateways::{BreakerPolicy, GatewayConfig};
+use paygate_domain::gateways::GatewayConfig;
 use paygate_domain::ports::{
     ApiKey, DepositList, EventPublisher, EventStore, GatewayRegistry, Ledger, MerchantDirectory,
     QueueSender, RandomIds, RedeliveryScheduler, SweepIndex, SystemClock,
 };
-use paygate_domain::service::process::RedeliveryPolicy;
 use paygate_domain::service::publish::PublishingEventStore;
 use paygate_gateways::ConnectorCache;
 use paygate_memory::{
@@ -156,16 +155,15 @@ pub async fn build(
         config: IntakeConfig::default(),
     };
     let processor = Processor {
-        store: adapters.store.clone(),
-        registry: adapters.registry,
-        connectors: Arc::new(ConnectorCache::new()),
-        redelivery: adapters.redelivery,
-        clock,
         ids,
-        cipher,
-        breaker: BreakerPolicy::default(),
-        backoff: RedeliveryPolicy::default(),
-        attempts: paygate_domain::service::process::AttemptPolicy::default(),
+        ..Processor::new(
+            adapters.store.clone(),
+            adapters.registry,
+            Arc::new(ConnectorCache::new()),
+            adapters.redelivery,
+            clock,
+            cipher,
+        )
     };
     let sweeping = Sweeping {
         store: adapters.store,

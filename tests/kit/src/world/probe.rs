@@ -20,7 +20,6 @@ pub use crate::sqs::record;
 
 use crate::fixtures::Intake;
 use crate::gateways::{Format, RunningGateway, Simulated, entry};
-use crate::world::processor::processor_on;
 use gateway_processor::{Disposition, Processor, process_record};
 use health_probe::{Probe, RunSummary, run_once};
 use paygate_domain::crypto::FieldCipher;
@@ -103,7 +102,7 @@ impl World {
             ])
             .with_faults(faults.clone()),
         );
-        let processor = processor_on(
+        let processor = Processor::new(
             publishing.clone(),
             registry.clone(),
             // A short request timeout, so a slow gateway leaves an ambiguous attempt.

@@ -15,12 +15,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
 use gateway_processor::{Disposition, Processor, process_record};
 use paygate_domain::crypto::FieldCipher;
 use paygate_domain::deposit::FailureReason;
-use paygate_domain::gateways::BreakerPolicy;
-use paygate_domain::ports::{
-    Clock, ConnectorDirectory, DepositMessage, EventStore, ExternalLookup, GatewayRegistry,
-    RandomIds, RedeliveryScheduler,
-};
-use paygate_domain::service::process::RedeliveryPolicy;
+use paygate_domain::ports::{DepositMessage, EventStore, ExternalLookup, GatewayRegistry};
 use paygate_domain::{DepositEvent, DepositId};
 use paygate_memory::{ManualClock, MemoryEventStore, MemoryGatewayRegistry, MemoryQueue};
 use std::collections::HashMap;
@@ -114,7 +109,7 @@ impl World {
         }
         let registry =
             Arc::new(MemoryGatewayRegistry::with_gateways(configs).with_faults(faults.clone()));
-        let processor = processor_on(
+        let processor = Processor::new(
             store.clone(),
             registry.clone(),
             Arc::new(paygate_gateways::ConnectorCache::new()),
@@ -296,30 +291,6 @@ impl World {
     /// Waits (briefly) until `gateway` holds `count` payments.
     pub async fn wait_for_payments(&self, gateway: &str, count: usize) {
         crate::gateways::wait_for_payments(self.gateway(gateway), count).await;
-    }
-}
-
-/// The processor on these ports with the default policies (breaker, backoff, attempts),
-/// as the function's `main.rs` builds it.
-pub fn processor_on(
-    store: Arc<dyn EventStore>,
-    registry: Arc<dyn GatewayRegistry>,
-    connectors: Arc<dyn ConnectorDirectory>,
-    redelivery: Arc<dyn RedeliveryScheduler>,
-    clock: Arc<dyn Clock>,
-    cipher: Arc<FieldCipher>,
-) -> Processor {
-    Processor {
-        store,
-        registry,
-        connectors,
-        redelivery,
-        clock,
-        ids: Arc::new(RandomIds),
-        cipher,
-        breaker: BreakerPolicy::default(),
-        backoff: RedeliveryPolicy::default(),
-        attempts: paygate_domain::service::process::AttemptPolicy::default(),
     }
 }
 
