@@ -10,7 +10,7 @@ use paygate_api::json::canonical_bytes;
 use paygate_api::models::{DepositResponse, PayoutResponse};
 use paygate_domain::deposit::Direction;
 use paygate_domain::service::intake::{
-    CREATE_DEPOSIT, CREATE_PAYOUT, Created, IntakeRequest, request_deposit,
+    CREATE_DEPOSIT, CREATE_PAYOUT, Created, IntakeRequest, KeyContext, request_deposit,
 };
 use paygate_domain::validation::{parse_deposit_request, parse_payout_request};
 use paygate_domain::{CorrelationId, MerchantId};
@@ -30,10 +30,12 @@ pub async fn create(
     let fingerprint = app.cipher.fingerprint(endpoint, &canonical_bytes(&body));
 
     let input = IntakeRequest {
-        merchant,
-        key: &key,
-        fingerprint: &fingerprint,
-        correlation,
+        keyed: KeyContext {
+            merchant,
+            key: &key,
+            fingerprint: &fingerprint,
+            correlation,
+        },
         request: parsed,
     };
     let created = request_deposit(&app.ports(), input)

@@ -10,6 +10,7 @@ use paygate_api::models::RefundResponse;
 use paygate_api::{ApiError, ErrorCode};
 use paygate_domain::deposit::Direction;
 use paygate_domain::deposit::TransitionError;
+use paygate_domain::service::intake::KeyContext;
 use paygate_domain::service::refund::{
     CREATE_REFUND, RefundCreated, RefundError, RefundInput, request_refund,
 };
@@ -36,11 +37,13 @@ pub async fn create_refund(
         .cipher
         .fingerprint(CREATE_REFUND, &canonical_bytes(&fingerprinted));
     let input = RefundInput {
-        merchant,
+        keyed: KeyContext {
+            merchant,
+            key: &key,
+            fingerprint: &fingerprint,
+            correlation,
+        },
         deposit_id,
-        key: &key,
-        fingerprint: &fingerprint,
-        correlation,
         amount,
     };
     let created = request_refund(&app.ports(), input)

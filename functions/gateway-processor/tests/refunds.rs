@@ -11,6 +11,7 @@ use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyPolicy
 use paygate_domain::ports::gateway::{NotifiedOutcome, RefundOutcome, RefundRequest};
 use paygate_domain::ports::{DepositMessage, RandomIds};
 use paygate_domain::service::intake::IntakePorts;
+use paygate_domain::service::intake::KeyContext;
 use paygate_domain::service::outcome::{Applied, Reached};
 use paygate_domain::service::refund::{CREATE_REFUND, RefundCreated, RefundInput, request_refund};
 use paygate_domain::{Amount, Deposit, DepositEvent, DepositId, DepositStatus, RefundId};
@@ -105,11 +106,13 @@ async fn ask_refund(
     let created = request_refund(
         &ports,
         RefundInput {
-            merchant: &message.merchant_id,
+            keyed: KeyContext {
+                merchant: &message.merchant_id,
+                key: &key,
+                fingerprint: &Fingerprint::of(CREATE_REFUND, body.as_bytes()),
+                correlation: &message.correlation_id,
+            },
             deposit_id: message.deposit_id,
-            key: &key,
-            fingerprint: &Fingerprint::of(CREATE_REFUND, body.as_bytes()),
-            correlation: &message.correlation_id,
             amount: amount.map(|a| Amount::new(a).expect("a valid amount")),
         },
     )

@@ -7,7 +7,7 @@ use paygate_domain::ports::{
     Clock, DepositMessage, EventStore, IdGenerator, QueueSender, RandomIds,
 };
 use paygate_domain::service::intake::{
-    CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
+    CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, KeyContext, request_deposit,
 };
 use paygate_domain::service::{Cause, CommandPorts, Decision, RetryPolicy, Start, execute};
 use paygate_domain::validation::parse_deposit_request;
@@ -109,10 +109,12 @@ impl Intake<'_> {
         let created = request_deposit(
             &ports,
             IntakeRequest {
-                merchant: &merchant_id,
-                key: &key,
-                fingerprint: &fingerprint,
-                correlation: &correlation,
+                keyed: KeyContext {
+                    merchant: &merchant_id,
+                    key: &key,
+                    fingerprint: &fingerprint,
+                    correlation: &correlation,
+                },
                 request,
             },
         )

@@ -315,7 +315,7 @@ pub async fn create_sample_deposit(
 ) -> paygate_domain::DepositView {
     use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyPolicy};
     use paygate_domain::service::intake::{
-        CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
+        CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, KeyContext, request_deposit,
     };
     use paygate_domain::{CorrelationId, MerchantId};
     let body = intake_body();
@@ -330,10 +330,12 @@ pub async fn create_sample_deposit(
     let created = request_deposit(
         &ports,
         IntakeRequest {
-            merchant: &MerchantId(fixed::MERCHANT.into()),
-            key: &IdempotencyKey::parse(Some("order-S-1")).expect("a valid key"),
-            fingerprint: &Fingerprint::of(CREATE_DEPOSIT, body.to_string().as_bytes()),
-            correlation: &CorrelationId(fixed::CORRELATION.into()),
+            keyed: KeyContext {
+                merchant: &MerchantId(fixed::MERCHANT.into()),
+                key: &IdempotencyKey::parse(Some("order-S-1")).expect("a valid key"),
+                fingerprint: &Fingerprint::of(CREATE_DEPOSIT, body.to_string().as_bytes()),
+                correlation: &CorrelationId(fixed::CORRELATION.into()),
+            },
             request: paygate_domain::validation::parse_deposit_request(&body)
                 .expect("the sample's body is a valid deposit"),
         },

@@ -10,12 +10,11 @@
 //! twice): an append whose answer was lost is sent again until its outcome is known.
 
 use super::command::{CommandError, RetryPolicy, create};
-pub use super::idempotent::{IntakeError, IntakePorts};
-use super::idempotent::{KeyContext, enqueue_and_complete, new_claim, resume};
+pub use super::idempotent::{IntakeError, IntakePorts, KeyContext};
+use super::idempotent::{enqueue_and_complete, new_claim, resume};
 use crate::crypto::{CryptoError, FieldCipher};
 use crate::deposit::{DepositEvent, DepositView, Direction, NewDeposit, PaymentMethod};
-use crate::idempotency::{Fingerprint, IdempotencyKey};
-use crate::ids::{CorrelationId, DepositId, MerchantId};
+use crate::ids::DepositId;
 use crate::validation::DepositRequest;
 use secrecy::ExposeSecret;
 
@@ -33,22 +32,9 @@ pub enum Created {
 }
 
 pub struct IntakeRequest<'a> {
-    pub merchant: &'a MerchantId,
-    pub key: &'a IdempotencyKey,
-    pub fingerprint: &'a Fingerprint,
-    pub correlation: &'a CorrelationId,
+    /// The merchant, its idempotency key and the request's fingerprint and correlation.
+    pub keyed: KeyContext<'a>,
     pub request: DepositRequest,
-}
-
-impl IntakeRequest<'_> {
-    fn key_context(&self) -> KeyContext<'_> {
-        KeyContext {
-            merchant: self.merchant,
-            key: self.key,
-            fingerprint: self.fingerprint,
-            correlation: self.correlation,
-        }
-    }
 }
 
 /// How often an append whose outcome is unknown is sent again before the request gives
@@ -67,11 +53,11 @@ pub async fn request_deposit(
     let deposit_id = DepositId(ports.ids.new_uuid());
     let first = DepositEvent::DepositRequested {
         deposit_id,
-        merchant_id: input.merchant.clone(),
+        merchant_id: input.keyed.merchant.clone(),
         request: seal(ports.cipher, deposit_id, &input.request)?,
     };
     let state = new_claim(ports);
-    let key = input.key_context();
+    let key = &input.keyed;
     let claim = key.claim(ports, &state, None, now);
     let commands = ports.commands();
     let created = create(
@@ -90,7 +76,7 @@ pub async fn request_deposit(
                 // Our own earlier try committed, its answer was lost.
                 Some(record) if record.deposit_id == deposit_id => record.response,
                 _ => {
-                    let record = resume(ports, &key).await?;
+                    let record = resume(ports, key).await?;
                     crate::metrics::record_replay(match input.request.direction {
                         Direction::Deposit => CREATE_DEPOSIT,
                         Direction::Payout => CREATE_PAYOUT,
@@ -105,7 +91,7 @@ pub async fn request_deposit(
         Err(other) => return Err(IntakeError::Inconsistent(other.to_string())),
     };
     // Durable from here on: whatever happens to the message, the answer is 202.
-    enqueue_and_complete(ports, &key, deposit_id, &state).await;
+    enqueue_and_complete(ports, key, deposit_id, &state).await;
     Ok(Created::New(view))
 }
 

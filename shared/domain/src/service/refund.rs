@@ -11,8 +11,8 @@ use super::idempotent::{
     IntakeError, IntakePorts, KeyContext, enqueue_and_complete, new_claim, resume,
 };
 use crate::deposit::{Deposit, DepositEvent, DepositView, TransitionError};
-use crate::idempotency::{Fingerprint, IdempotencyKey, RefundSnapshot};
-use crate::ids::{CorrelationId, DepositId, MerchantId, RefundId};
+use crate::idempotency::RefundSnapshot;
+use crate::ids::{DepositId, RefundId};
 use crate::ledger::BalanceInsufficient;
 use crate::money::Amount;
 
@@ -39,11 +39,9 @@ pub enum RefundError {
 }
 
 pub struct RefundInput<'a> {
-    pub merchant: &'a MerchantId,
+    /// The merchant, its idempotency key and the request's fingerprint and correlation.
+    pub keyed: KeyContext<'a>,
     pub deposit_id: DepositId,
-    pub key: &'a IdempotencyKey,
-    pub fingerprint: &'a Fingerprint,
-    pub correlation: &'a CorrelationId,
     /// `None`: everything that is left.
     pub amount: Option<Amount>,
 }
@@ -58,17 +56,6 @@ pub enum RefundCreated {
         refund: RefundSnapshot,
         deposit: DepositView,
     },
-}
-
-impl RefundInput<'_> {
-    fn key_context(&self) -> KeyContext<'_> {
-        KeyContext {
-            merchant: self.merchant,
-            key: self.key,
-            fingerprint: self.fingerprint,
-            correlation: self.correlation,
-        }
-    }
 }
 
 /// What a refund request concluded on the state it was decided on.
@@ -88,7 +75,7 @@ pub async fn request_refund(
     // a request that records a refund claims the key in the same write (so a used key
     // fails it), and one that is refused looks for the key's record before answering.
     // The first try of a new key therefore reads nothing more than the deposit.
-    let key = input.key_context();
+    let key = &input.keyed;
     let refund_id = RefundId(ports.ids.new_uuid());
     let state = new_claim(ports);
     let now = ports.clock.now();
@@ -99,7 +86,7 @@ pub async fn request_refund(
     let mut first_try = true;
     let decide = |deposit: &Deposit| -> Result<Decision<Verdict>, TransitionError> {
         // A payout is no deposit: there is nothing to refund under its id.
-        if &deposit.merchant_id != input.merchant || deposit.is_payout() {
+        if &deposit.merchant_id != input.keyed.merchant || deposit.is_payout() {
             return Ok(Decision::nothing(Verdict::NotFound));
         }
         let retrying = !std::mem::replace(&mut first_try, false);
@@ -173,7 +160,7 @@ pub async fn request_refund(
         .or(snapshot)
         .ok_or_else(|| IntakeError::Inconsistent("recorded refund is missing".into()))?;
     // Durable from here on: whatever happens to the message, the answer is 202.
-    enqueue_and_complete(ports, &key, input.deposit_id, &state).await;
+    enqueue_and_complete(ports, key, input.deposit_id, &state).await;
     Ok(RefundCreated::New {
         refund,
         deposit: executed.deposit.view(),
@@ -188,7 +175,7 @@ async fn refuse(
     input: &RefundInput<'_>,
     refused: RefundError,
 ) -> Result<RefundCreated, RefundError> {
-    if input.key_context().record(ports).await?.is_some() {
+    if input.keyed.record(ports).await?.is_some() {
         return replay(ports, input).await;
     }
     Err(refused)
@@ -198,7 +185,7 @@ async fn replay(
     ports: &IntakePorts<'_>,
     input: &RefundInput<'_>,
 ) -> Result<RefundCreated, RefundError> {
-    let record = resume(ports, &input.key_context()).await?;
+    let record = resume(ports, &input.keyed).await?;
     match record.refund {
         // The same fingerprint means the same endpoint, deposit and body.
         Some(refund) if record.deposit_id == input.deposit_id => {

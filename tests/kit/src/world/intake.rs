@@ -21,7 +21,7 @@ use paygate_domain::idempotency::{Fingerprint, IdempotencyKey, IdempotencyRecord
 use paygate_domain::ports::gateway::NotifiedOutcome;
 use paygate_domain::ports::{ApiKey, Clock, EventStore, QueueSender, RandomIds};
 use paygate_domain::service::intake::{
-    CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, request_deposit,
+    CREATE_DEPOSIT, Created, IntakePorts, IntakeRequest, KeyContext, request_deposit,
 };
 use paygate_domain::service::outcome::Applied;
 use paygate_domain::validation::parse_deposit_request;
@@ -235,10 +235,12 @@ impl World {
         let created = request_deposit(
             &ports,
             IntakeRequest {
-                merchant: &merchant(merchant_id),
-                key: &key,
-                fingerprint: &Fingerprint::of(CREATE_DEPOSIT, body.to_string().as_bytes()),
-                correlation: &CorrelationId("test-intake".into()),
+                keyed: KeyContext {
+                    merchant: &merchant(merchant_id),
+                    key: &key,
+                    fingerprint: &Fingerprint::of(CREATE_DEPOSIT, body.to_string().as_bytes()),
+                    correlation: &CorrelationId("test-intake".into()),
+                },
                 request: parse_deposit_request(&body).expect("a valid deposit"),
             },
         )
